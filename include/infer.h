@@ -1,0 +1,231 @@
+/*
+ * libinfer: embedded on-device LLM inference. The whole public C API.
+ *
+ * Conventions (they hold for every function below unless its comment says otherwise):
+ * - Every fallible call returns an infer_status. INFER_OK is 0; anything else is an error whose
+ *   human-readable message is available from infer_last_error() on the calling thread.
+ * - Handles are opaque. An infer_model is immutable once loaded and may be used from any number of
+ *   threads at once. Free functions accept NULL.
+ * - Parameter and result structs start with a `size` field and must be prepared with their
+ *   *_init() function, so that later versions can add fields without breaking callers built
+ *   against an older header.
+ * - Text buffers follow snprintf: the call writes at most `capacity` bytes including the
+ *   terminating NUL (nothing when capacity is 0) and stores the full length without the NUL in
+ *   *out_length; the text was truncated exactly when *out_length >= capacity.
+ * - Strings returned as `const char*` are owned by the object they came from and stay valid until
+ *   it is freed.
+ * - No exception or abort() crosses this API: bad input yields a status.
+ */
+#ifndef INFER_H
+#define INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define INFER_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define INFER_API __attribute__((visibility("default")))
+#else
+#define INFER_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Version ------------------------------------------------------------------------------ */
+
+#define INFER_VERSION_MAJOR 0
+#define INFER_VERSION_MINOR 1
+#define INFER_VERSION_PATCH 0
+
+/* The version of the library actually loaded, as "MAJOR.MINOR.PATCH"; compare with the macros
+ * above to detect a header/library mismatch. */
+INFER_API const char *infer_version(void);
+/* The same as MAJOR * 10000 + MINOR * 100 + PATCH. */
+INFER_API uint32_t infer_version_number(void);
+
+/* ---- Status codes ------------------------------------------------------------------------- */
+
+/* Grouped by range: 1-99 general, 100-199 GGUF container, 200-299 model binding,
+ * 300-399 runtime. Values never change once released. */
+typedef enum infer_status {
+    INFER_OK = 0,
+
+    INFER_ERR_INVALID_ARGUMENT = 1, /* NULL where a value is required, bad struct size, ... */
+    INFER_ERR_OUT_OF_MEMORY = 2,
+    INFER_ERR_IO = 3,               /* open/stat/mmap failed */
+    INFER_ERR_CANCELLED = 4,        /* a progress or abort callback asked to stop */
+    INFER_ERR_NOT_FOUND = 5,        /* no such key, tensor or index */
+    INFER_ERR_UNSUPPORTED = 6,      /* valid request this build or machine cannot serve */
+    INFER_ERR_INTERNAL = 7,         /* a bug in libinfer; please report it */
+    INFER_ERR_TYPE_MISMATCH = 8,    /* a metadata value asked for as the wrong type */
+
+    INFER_ERR_GGUF_BAD_MAGIC = 100,      /* not a GGUF file */
+    INFER_ERR_GGUF_BAD_VERSION = 101,    /* version other than 2 or 3, or big-endian */
+    INFER_ERR_GGUF_TRUNCATED = 102,      /* the header ends before a structure it announces */
+    INFER_ERR_GGUF_LIMIT = 103,          /* a count or length beyond what the file can hold */
+    INFER_ERR_GGUF_BAD_VALUE_TYPE = 104, /* unknown metadata value type */
+    INFER_ERR_GGUF_BAD_TENSOR_TYPE = 105,/* unknown or retired tensor type id */
+    INFER_ERR_GGUF_BAD_SHAPE = 106,      /* rank, zero or overflowing dimensions, partial blocks */
+    INFER_ERR_GGUF_BAD_ALIGNMENT = 107,  /* general.alignment malformed, or misaligned tensor data */
+    INFER_ERR_GGUF_OUT_OF_BOUNDS = 108,  /* tensor data past the end of the file */
+    INFER_ERR_GGUF_OVERLAP = 109,        /* two tensors share bytes */
+    INFER_ERR_GGUF_DUPLICATE = 110,      /* a key or tensor name appears twice */
+    INFER_ERR_GGUF_BAD_STRING = 111,     /* empty key, or a key/name that is not valid UTF-8 */
+
+    INFER_ERR_MODEL_UNKNOWN_ARCH = 200,   /* general.architecture missing or not supported */
+    INFER_ERR_MODEL_MISSING_TENSOR = 201,
+    INFER_ERR_MODEL_TENSOR_SHAPE = 202,
+    INFER_ERR_MODEL_TENSOR_TYPE = 203,    /* a tensor type the model's op cannot use */
+    INFER_ERR_MODEL_BAD_HPARAM = 204      /* a hyperparameter missing or out of range */
+} infer_status;
+
+/* A short constant description of a status ("GGUF file truncated"); never NULL. */
+INFER_API const char *infer_status_string(infer_status status);
+
+/* The message of the last failed call made on this thread, naming the key, tensor or byte offset
+ * where that applies; "" if none. Valid until the next libinfer call on this thread. */
+INFER_API const char *infer_last_error(void);
+
+/* ---- Logging ------------------------------------------------------------------------------ */
+
+enum { INFER_LOG_ERROR = 0, INFER_LOG_WARN = 1, INFER_LOG_INFO = 2, INFER_LOG_DEBUG = 3 };
+
+/* Receives one complete line (no trailing newline). May be called from any thread that runs a
+ * libinfer call, concurrently. */
+typedef void (*infer_log_fn)(int32_t level, const char *message, void *user_data);
+
+/* Installs the process-wide log sink and the most verbose level passed to it. fn NULL restores
+ * the default (warnings and errors to stderr). Thread-safe, but a sink must stay callable until it
+ * has been replaced and every libinfer call that started before the replacement has returned. */
+INFER_API void infer_set_log_callback(infer_log_fn fn, void *user_data, int32_t max_level);
+
+/* ---- Backends ----------------------------------------------------------------------------- */
+
+enum { INFER_BACKEND_CPU = 0, INFER_BACKEND_CUDA = 1, INFER_BACKEND_VULKAN = 2 };
+
+/* Number of usable devices of a backend on this machine (the CPU backend has 1). A backend that
+ * this build does not include returns INFER_ERR_UNSUPPORTED; one that is built in but finds no
+ * device or driver stores 0 and returns INFER_OK, with the reason in infer_last_error(). */
+INFER_API infer_status infer_backend_device_count(int32_t backend, int32_t *out_count);
+
+/* ---- Models ------------------------------------------------------------------------------- */
+
+typedef struct infer_model infer_model;
+
+/* Called during loading with progress in [0, 1]; return 0 to cancel the load, which then fails
+ * with INFER_ERR_CANCELLED. Runs on the loading thread. */
+typedef int32_t (*infer_progress_fn)(float progress, void *user_data);
+
+typedef struct infer_model_params {
+    uint32_t size; /* sizeof(infer_model_params), set by infer_model_params_init */
+    infer_progress_fn progress;
+    void *progress_user_data;
+} infer_model_params;
+
+INFER_API void infer_model_params_init(infer_model_params *params);
+
+/* Maps the file read-only and validates it completely. params may be NULL for the defaults. */
+INFER_API infer_status infer_model_load_file(const char *path, const infer_model_params *params,
+                                             infer_model **out_model);
+
+/* The same from a GGUF image in memory. The caller keeps [data, data + size) alive and unchanged
+ * until infer_model_free; libinfer does not copy it. */
+INFER_API infer_status infer_model_load_memory(const void *data, size_t size,
+                                               const infer_model_params *params,
+                                               infer_model **out_model);
+
+INFER_API void infer_model_free(infer_model *model);
+
+typedef struct infer_model_info {
+    uint32_t size;                /* sizeof(infer_model_info), set by infer_model_info_init */
+    uint32_t gguf_version;
+    const char *architecture;     /* general.architecture, "" when absent */
+    const char *name;             /* general.name, "" when absent */
+    uint64_t n_metadata;
+    uint64_t n_tensors;
+    uint64_t n_elements;          /* sum over all tensors */
+    uint64_t tensor_data_bytes;   /* sum of tensor sizes */
+    uint64_t file_size;
+    uint64_t data_offset;         /* where the tensor data section starts in the file */
+    uint32_t alignment;           /* of tensor data, from general.alignment (default 32) */
+} infer_model_info;
+
+INFER_API void infer_model_info_init(infer_model_info *info);
+INFER_API infer_status infer_model_get_info(const infer_model *model, infer_model_info *info);
+
+/* ---- Metadata ----------------------------------------------------------------------------- */
+
+/* GGUF metadata value types; the numbers are the file format's. */
+enum {
+    INFER_META_U8 = 0, INFER_META_I8 = 1, INFER_META_U16 = 2, INFER_META_I16 = 3,
+    INFER_META_U32 = 4, INFER_META_I32 = 5, INFER_META_F32 = 6, INFER_META_BOOL = 7,
+    INFER_META_STRING = 8, INFER_META_ARRAY = 9, INFER_META_U64 = 10, INFER_META_I64 = 11,
+    INFER_META_F64 = 12
+};
+
+/* Keys are in file order, index 0 .. n_metadata-1. */
+INFER_API infer_status infer_model_meta_key(const infer_model *model, uint64_t index,
+                                            const char **out_key);
+
+/* The value's type; for arrays also the element type and count (out pointers may be NULL). */
+INFER_API infer_status infer_model_meta_type(const infer_model *model, const char *key,
+                                             int32_t *out_type, int32_t *out_elem_type,
+                                             uint64_t *out_count);
+
+/* Scalar values. Any integer or bool type reads as int64 (a u64 above INT64_MAX is
+ * INFER_ERR_TYPE_MISMATCH); float and integer types read as double; only strings as string. */
+INFER_API infer_status infer_model_meta_int(const infer_model *model, const char *key,
+                                            int64_t *out_value);
+INFER_API infer_status infer_model_meta_float(const infer_model *model, const char *key,
+                                              double *out_value);
+INFER_API infer_status infer_model_meta_string(const infer_model *model, const char *key, char *buf,
+                                               size_t capacity, size_t *out_length);
+
+/* Elements of a (non-nested) array value, with the same conversions as the scalar getters. */
+INFER_API infer_status infer_model_meta_array_int(const infer_model *model, const char *key,
+                                                  uint64_t index, int64_t *out_value);
+INFER_API infer_status infer_model_meta_array_float(const infer_model *model, const char *key,
+                                                    uint64_t index, double *out_value);
+INFER_API infer_status infer_model_meta_array_string(const infer_model *model, const char *key,
+                                                     uint64_t index, char *buf, size_t capacity,
+                                                     size_t *out_length);
+
+/* Any value as text, the way infer-inspect prints it: arrays longer than max_array_elems show
+ * their first elements followed by "... (N total)"; strings are quoted with C escapes. */
+INFER_API infer_status infer_model_meta_format(const infer_model *model, const char *key,
+                                               uint64_t max_array_elems, char *buf,
+                                               size_t capacity, size_t *out_length);
+
+/* ---- Tensors ------------------------------------------------------------------------------ */
+
+#define INFER_MAX_DIMS 4
+
+typedef struct infer_tensor_info {
+    uint32_t size;            /* sizeof(infer_tensor_info), set by infer_tensor_info_init */
+    uint32_t type;            /* ggml type id (0 F32, 1 F16, 2 Q4_0, ... see infer_type_name) */
+    const char *name;
+    uint32_t n_dims;
+    uint64_t dims[INFER_MAX_DIMS]; /* dims[0] is the contiguous one; unused entries are 1 */
+    uint64_t n_elements;
+    uint64_t n_bytes;
+    uint64_t offset;          /* absolute byte offset of the data in the file */
+} infer_tensor_info;
+
+INFER_API void infer_tensor_info_init(infer_tensor_info *info);
+/* Tensors are in file order, index 0 .. n_tensors-1. */
+INFER_API infer_status infer_model_tensor_info(const infer_model *model, uint64_t index,
+                                               infer_tensor_info *info);
+INFER_API infer_status infer_model_find_tensor(const infer_model *model, const char *name,
+                                               uint64_t *out_index);
+
+/* The ggml name of a tensor type id ("Q4_K"), or NULL for an unknown id. */
+INFER_API const char *infer_type_name(uint32_t type);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INFER_H */
