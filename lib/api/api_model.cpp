@@ -1,1 +1,151 @@
-// placeholder: filled in by its module's owner
+// Model load/free, model info, tensor listing.
+#include "api/api_model.h"
+#include "api/api_util.h"
+#include "core/types.h"
+
+#include <cstring>
+
+using infer::api::fail;
+using infer::api::guarded;
+
+namespace {
+
+infer::gguf::ProgressFn progress_of(const infer_model_params *params) {
+    if (!params || !params->progress) return {};
+    infer_progress_fn fn = params->progress;
+    void *user_data = params->progress_user_data;
+    return [fn, user_data](float progress) { return fn(progress, user_data) != 0; };
+}
+
+infer_status check_params(const infer_model_params *params) {
+    if (params && !infer::api::struct_size_ok(params->size, sizeof *params))
+        return fail(INFER_ERR_INVALID_ARGUMENT,
+                    "infer_model_params.size is %u: prepare the struct with infer_model_params_init",
+                    params->size);
+    return INFER_OK;
+}
+
+infer_status wrap(std::unique_ptr<infer::Model> model, infer_model **out_model) {
+    *out_model = new infer_model{std::move(model)};
+    return INFER_OK;
+}
+
+} // namespace
+
+extern "C" {
+
+void infer_model_params_init(infer_model_params *params) {
+    if (!params) return;
+    std::memset(params, 0, sizeof *params);
+    params->size = sizeof *params;
+}
+
+infer_status infer_model_load_file(const char *path, const infer_model_params *params,
+                                   infer_model **out_model) {
+    return guarded(__func__, [&]() -> infer_status {
+        if (!out_model) return fail(INFER_ERR_INVALID_ARGUMENT, "out_model is NULL");
+        *out_model = nullptr;
+        if (!path) return fail(INFER_ERR_INVALID_ARGUMENT, "path is NULL");
+        if (infer_status s = check_params(params)) return s;
+        std::unique_ptr<infer::Model> model;
+        infer::Status status = infer::Model::load_file(path, progress_of(params), &model);
+        if (!status.is_ok()) return fail(status);
+        return wrap(std::move(model), out_model);
+    });
+}
+
+infer_status infer_model_load_memory(const void *data, size_t size,
+                                     const infer_model_params *params, infer_model **out_model) {
+    return guarded(__func__, [&]() -> infer_status {
+        if (!out_model) return fail(INFER_ERR_INVALID_ARGUMENT, "out_model is NULL");
+        *out_model = nullptr;
+        if (!data && size > 0) return fail(INFER_ERR_INVALID_ARGUMENT, "data is NULL");
+        if (infer_status s = check_params(params)) return s;
+        std::unique_ptr<infer::Model> model;
+        const std::span<const uint8_t> image(static_cast<const uint8_t *>(data), size);
+        infer::Status status = infer::Model::load_memory(image, progress_of(params), &model);
+        if (!status.is_ok()) return fail(status);
+        return wrap(std::move(model), out_model);
+    });
+}
+
+void infer_model_free(infer_model *model) { delete model; }
+
+void infer_model_info_init(infer_model_info *info) {
+    if (!info) return;
+    std::memset(info, 0, sizeof *info);
+    info->size = sizeof *info;
+}
+
+infer_status infer_model_get_info(const infer_model *model, infer_model_info *info) {
+    return guarded(__func__, [&]() -> infer_status {
+        if (!model || !info) return fail(INFER_ERR_INVALID_ARGUMENT, "model or info is NULL");
+        if (!infer::api::struct_size_ok(info->size, sizeof *info))
+            return fail(INFER_ERR_INVALID_ARGUMENT,
+                        "infer_model_info.size is %u: prepare it with infer_model_info_init",
+                        info->size);
+        const infer::Model &m = *model->model;
+        const infer::gguf::File &file = m.gguf();
+        info->gguf_version = file.version();
+        info->architecture = m.architecture().c_str();
+        info->name = m.name().c_str();
+        info->n_metadata = file.metadata().size();
+        info->n_tensors = file.tensors().size();
+        info->n_elements = m.n_elements();
+        info->tensor_data_bytes = m.tensor_data_bytes();
+        info->file_size = file.image().size();
+        info->data_offset = file.data_offset();
+        info->alignment = file.alignment();
+        return INFER_OK;
+    });
+}
+
+void infer_tensor_info_init(infer_tensor_info *info) {
+    if (!info) return;
+    std::memset(info, 0, sizeof *info);
+    info->size = sizeof *info;
+}
+
+infer_status infer_model_tensor_info(const infer_model *model, uint64_t index,
+                                     infer_tensor_info *info) {
+    return guarded(__func__, [&]() -> infer_status {
+        if (!model || !info) return fail(INFER_ERR_INVALID_ARGUMENT, "model or info is NULL");
+        if (!infer::api::struct_size_ok(info->size, sizeof *info))
+            return fail(INFER_ERR_INVALID_ARGUMENT,
+                        "infer_tensor_info.size is %u: prepare it with infer_tensor_info_init",
+                        info->size);
+        const infer::gguf::File &file = model->model->gguf();
+        if (index >= file.tensors().size())
+            return fail(INFER_ERR_NOT_FOUND, "tensor index %llu out of range (%zu tensors)",
+                        static_cast<unsigned long long>(index), file.tensors().size());
+        const infer::gguf::TensorInfo &t = file.tensors()[index];
+        info->type = t.type;
+        info->name = model->model->tensor_name_cstr(index);
+        info->n_dims = t.n_dims;
+        for (uint32_t d = 0; d < INFER_MAX_DIMS; ++d) info->dims[d] = t.dims[d];
+        info->n_elements = t.n_elements;
+        info->n_bytes = t.n_bytes;
+        info->offset = file.data_offset() + t.offset;
+        return INFER_OK;
+    });
+}
+
+infer_status infer_model_find_tensor(const infer_model *model, const char *name,
+                                     uint64_t *out_index) {
+    return guarded(__func__, [&]() -> infer_status {
+        if (!model || !name || !out_index)
+            return fail(INFER_ERR_INVALID_ARGUMENT, "model, name or out_index is NULL");
+        const infer::gguf::File &file = model->model->gguf();
+        const infer::gguf::TensorInfo *t = file.find_tensor(name);
+        if (!t) return fail(INFER_ERR_NOT_FOUND, "no tensor named '%s'", name);
+        *out_index = static_cast<uint64_t>(t - file.tensors().data());
+        return INFER_OK;
+    });
+}
+
+const char *infer_type_name(uint32_t type) {
+    const infer::TypeTraits *traits = infer::type_traits(type);
+    return traits ? traits->name : nullptr;
+}
+
+} // extern "C"

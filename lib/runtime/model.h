@@ -1,0 +1,49 @@
+// A loaded model: the GGUF image (mapped file or caller memory), its parsed and validated
+// container, and what the C API hands out about it. Immutable after load, so any number of
+// threads may read it at once.
+#pragma once
+
+#include "core/status.h"
+#include "gguf/gguf.h"
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace infer {
+
+class Model {
+public:
+    static Status load_file(const char *path, const gguf::ProgressFn &progress,
+                            std::unique_ptr<Model> *out);
+    // The caller keeps `image` alive and unchanged for the model's lifetime.
+    static Status load_memory(std::span<const uint8_t> image, const gguf::ProgressFn &progress,
+                              std::unique_ptr<Model> *out);
+
+    const gguf::File &gguf() const { return *file_; }
+    const std::string &architecture() const { return architecture_; }
+    const std::string &name() const { return name_; }
+    uint64_t n_elements() const { return n_elements_; }
+    uint64_t tensor_data_bytes() const { return tensor_data_bytes_; }
+
+    // NUL-terminated copies, index-aligned with gguf().metadata() and gguf().tensors(): the image
+    // stores strings without terminators, and the C API returns const char*.
+    const char *key_cstr(size_t index) const { return keys_[index].c_str(); }
+    const char *tensor_name_cstr(size_t index) const { return tensor_names_[index].c_str(); }
+
+private:
+    static Status finish_load(std::unique_ptr<Model> model, std::span<const uint8_t> image,
+                              const gguf::ProgressFn &progress, std::unique_ptr<Model> *out);
+
+    std::unique_ptr<gguf::MappedFile> mapping_; // empty when loaded from caller memory
+    std::unique_ptr<gguf::File> file_;
+    std::string architecture_;
+    std::string name_;
+    uint64_t n_elements_ = 0;
+    uint64_t tensor_data_bytes_ = 0;
+    std::vector<std::string> keys_;
+    std::vector<std::string> tensor_names_;
+};
+
+} // namespace infer

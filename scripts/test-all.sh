@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this):
+#   1. dependencies and test models,
+#   2. Release build (CUDA compiled when nvcc exists, Vulkan shaders built) + every test,
+#   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   4. a bounded libFuzzer run on the GGUF reader.
+# Every stage runs even when an earlier one failed; the last line sums them up.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+jobs="$(nproc)"
+fuzz_seconds="${INFER_FUZZ_SECONDS:-60}"
+
+scripts/install-deps.sh || exit 1
+scripts/fetch-models.sh || exit 1
+if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+    export CUDACXX=/usr/local/cuda/bin/nvcc
+fi
+
+passed=0 failed=0
+declare -a report=()
+
+# run_ctest NAME BUILD_DIR: runs ctest and adds its counts to the totals.
+run_ctest() {
+    local log="$2/ctest.log"
+    ctest --test-dir "$2" --output-on-failure -j "$jobs" 2>&1 | tee "$log"
+    local line total fails
+    line="$(grep -E 'tests passed, [0-9]+ tests? failed out of' "$log" | tail -n1)"
+    if [ -z "$line" ]; then
+        failed=$((failed + 1)); report+=("$1: ctest did not run"); return
+    fi
+    fails="$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
+    total="$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")"
+    passed=$((passed + total - fails)); failed=$((failed + fails))
+    report+=("$1: $((total - fails)) passed, $fails failed")
+}
+
+# build NAME BUILD_DIR CMAKE_ARGS...: configure + build, counted as one failure if it breaks.
+build() {
+    local name="$1" dir="$2"; shift 2
+    if cmake -S . -B "$dir" -DINFER_WERROR=ON "$@" && cmake --build "$dir" -j "$jobs"; then
+        return 0
+    fi
+    failed=$((failed + 1)); report+=("$name: build failed"); return 1
+}
+
+echo "=== release build and tests"
+if build release build/release -DCMAKE_BUILD_TYPE=Release -DINFER_CUDA_ARCHITECTURES=90; then
+    run_ctest release build/release
+fi
+
+echo "=== ASan + UBSan build and tests"
+if build sanitizers build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFER_CUDA=OFF \
+        -DINFER_SANITIZE=address,undefined; then
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan
+fi
+
+echo "=== GGUF reader fuzzing (${fuzz_seconds} s)"
+if scripts/fuzz-gguf.sh build/fuzz "$fuzz_seconds"; then
+    passed=$((passed + 1)); report+=("fuzz: clean")
+else
+    failed=$((failed + 1)); report+=("fuzz: FAILED")
+fi
+
+echo "=== summary"
+printf '  %s\n' "${report[@]}"
+echo "libinfer: $passed passed, $failed failed"
+[ "$failed" = 0 ]
