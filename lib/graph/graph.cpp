@@ -1,0 +1,182 @@
+#include "graph/graph.h"
+
+#include <algorithm>
+
+namespace infer::graph {
+
+uint64_t Graph::max_bytes(TensorId id) const {
+    const TensorDesc &t = tensors[id];
+    if (t.dtype == DType::Raw) return t.raw_bytes;
+    const uint64_t rows = t.per_token ? static_cast<uint64_t>(max_tokens) : 1;
+    return rows * static_cast<uint64_t>(t.n) * 4; // F32 and I32 are both 4 bytes
+}
+
+TensorId Graph::storage_of(TensorId id) const {
+    while (tensors[id].alias_of != kNoTensor) id = tensors[id].alias_of;
+    return id;
+}
+
+GraphBuilder::GraphBuilder(int64_t max_tokens) {
+    graph_.max_tokens = max_tokens;
+    graph_.tokens = new_tensor(DType::I32, 1, true, "tokens");
+    graph_.positions = new_tensor(DType::I32, 1, true, "positions");
+}
+
+TensorId GraphBuilder::new_tensor(DType dtype, int64_t n, bool per_token, const char *label) {
+    TensorDesc t;
+    t.dtype = dtype;
+    t.n = n;
+    t.per_token = per_token;
+    t.label = label;
+    t.layer = layer_;
+    graph_.tensors.push_back(t);
+    return static_cast<TensorId>(graph_.tensors.size() - 1);
+}
+
+Node &GraphBuilder::push(Op op, TensorId out) {
+    Node node;
+    node.op = op;
+    node.out = out;
+    node.layer = layer_;
+    graph_.nodes.push_back(node);
+    return graph_.nodes.back();
+}
+
+TensorId GraphBuilder::embed(const WeightRef &table, float scale) {
+    const TensorId out = new_tensor(DType::F32, table.ne[0], true, "embed");
+    Node &n = push(Op::Embed, out);
+    n.in[0] = graph_.tokens;
+    n.w = &table;
+    n.scale = scale;
+    return out;
+}
+
+TensorId GraphBuilder::rms_norm(TensorId x, const WeightRef *w, float eps, int64_t group) {
+    const TensorDesc &in = graph_.tensors[x];
+    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "norm");
+    Node &n = push(Op::RmsNorm, out);
+    n.in[0] = x;
+    n.w = w;
+    n.eps = eps;
+    n.group = group ? group : in.n;
+    return out;
+}
+
+TensorId GraphBuilder::matmul(const WeightRef &w, TensorId x, const WeightRef *bias) {
+    const bool per_token = graph_.tensors[x].per_token;
+    const TensorId out = new_tensor(DType::F32, w.ne[1], per_token, "matmul");
+    const TensorId scratch = new_tensor(DType::Raw, 0, false, "matmul scratch");
+    Node &n = push(Op::MatMul, out);
+    n.in[0] = x;
+    n.w = &w;
+    n.w2 = bias;
+    n.scratch = scratch;
+    return out;
+}
+
+TensorId GraphBuilder::add(TensorId a, TensorId b) {
+    const TensorDesc &in = graph_.tensors[a];
+    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "add");
+    Node &n = push(Op::Add, out);
+    n.in[0] = a;
+    n.in[1] = b;
+    return out;
+}
+
+TensorId GraphBuilder::scale(TensorId x, float s) {
+    const TensorDesc &in = graph_.tensors[x];
+    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "scale");
+    Node &n = push(Op::Scale, out);
+    n.in[0] = x;
+    n.scale = s;
+    return out;
+}
+
+TensorId GraphBuilder::rope(TensorId x, int32_t n_head, int32_t head_dim, int32_t n_rot,
+                            RopeMode mode, float freq_base, float freq_scale,
+                            const float *freq_factors) {
+    const TensorDesc &in = graph_.tensors[x];
+    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "rope");
+    Node &n = push(Op::Rope, out);
+    n.in[0] = x;
+    n.in[1] = graph_.positions;
+    n.n_head = n_head;
+    n.head_dim = head_dim;
+    n.n_rot = n_rot;
+    n.rope_mode = mode;
+    n.freq_base = freq_base;
+    n.freq_scale = freq_scale;
+    n.freq_factors = freq_factors;
+    return out;
+}
+
+void GraphBuilder::kv_store(int32_t layer, TensorId k, TensorId v, int32_t n_head_kv,
+                            int32_t head_dim) {
+    Node &n = push(Op::KvStore, kNoTensor);
+    n.layer = layer;
+    n.in[0] = k;
+    n.in[1] = v;
+    n.in[2] = graph_.positions;
+    n.n_head_kv = n_head_kv;
+    n.head_dim = head_dim;
+}
+
+TensorId GraphBuilder::attention(int32_t layer, TensorId q, int32_t n_head, int32_t n_head_kv,
+                                 int32_t head_dim, float scale, float softcap, int32_t window) {
+    const TensorId out = new_tensor(DType::F32, int64_t{n_head} * head_dim, true, "attention");
+    const TensorId scratch = new_tensor(DType::Raw, 0, false, "attention scratch");
+    Node &n = push(Op::Attention, out);
+    n.layer = layer;
+    n.in[0] = q;
+    n.in[1] = graph_.positions;
+    n.scratch = scratch;
+    n.n_head = n_head;
+    n.n_head_kv = n_head_kv;
+    n.head_dim = head_dim;
+    n.scale = scale;
+    n.softcap = softcap;
+    n.window = window;
+    return out;
+}
+
+TensorId GraphBuilder::glu(TensorId gate, TensorId up, Activation act) {
+    const TensorDesc &in = graph_.tensors[gate];
+    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "glu");
+    Node &n = push(Op::Glu, out);
+    n.in[0] = gate;
+    n.in[1] = up;
+    n.act = act;
+    return out;
+}
+
+TensorId GraphBuilder::select_last(TensorId x) {
+    const TensorId out = new_tensor(DType::F32, graph_.tensors[x].n, false, "last");
+    Node &n = push(Op::SelectLast, out);
+    n.in[0] = x;
+    return out;
+}
+
+Graph GraphBuilder::finish(TensorId logits) {
+    graph_.logits = logits;
+    auto touch = [&](TensorId id, int32_t step) {
+        if (id == kNoTensor) return;
+        TensorDesc &t = graph_.tensors[graph_.storage_of(id)];
+        if (t.first_use < 0) t.first_use = step;
+        t.first_use = std::min(t.first_use, step);
+        t.last_use = std::max(t.last_use, step);
+    };
+    // Inputs are written before node 0 runs; the output is read after the last node.
+    const auto n_nodes = static_cast<int32_t>(graph_.nodes.size());
+    touch(graph_.tokens, 0);
+    touch(graph_.positions, 0);
+    for (int32_t step = 0; step < n_nodes; ++step) {
+        const Node &node = graph_.nodes[step];
+        touch(node.out, step);
+        touch(node.scratch, step);
+        for (TensorId in : node.in) touch(in, step);
+    }
+    touch(logits, n_nodes);
+    return std::move(graph_);
+}
+
+} // namespace infer::graph

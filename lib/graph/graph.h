@@ -1,0 +1,135 @@
+// The op graph: what a forward pass computes, in execution order, with every activation's size
+// and lifetime known before the first token runs.
+//
+// Architecture files in models/ build it through GraphBuilder, reading like a forward pass; the
+// memory planner turns the activation sizes and lifetimes into arena offsets; a backend walks the
+// nodes. Shapes are static maxima: a graph built for `max_tokens` runs any batch of
+// 1..max_tokens tokens, kernels reading the actual count at run time, so memory never depends on
+// the batch.
+//
+// Activations are row-major f32 [rows][n]: one row per token (or a single row after
+// select_last). Weights are views into the model file; the KV cache lives outside the graph and
+// is addressed by layer.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace infer::graph {
+
+using TensorId = int32_t;
+inline constexpr TensorId kNoTensor = -1;
+
+// A weight tensor as stored in the file: ggml type, dims (ne[0] contiguous), bytes in place.
+struct WeightRef {
+    std::string_view name;
+    uint32_t type = 0;
+    int64_t ne[4] = {1, 1, 1, 1};
+    const void *data = nullptr;
+    uint64_t row_bytes = 0; // bytes of one ne[0] row
+    uint64_t n_bytes = 0;
+};
+
+enum class DType : uint8_t { F32, I32, Raw };
+
+struct TensorDesc {
+    DType dtype = DType::F32;
+    int64_t n = 0;            // elements per row (F32/I32)
+    bool per_token = true;    // rows = tokens in the batch; false: a single row
+    uint64_t raw_bytes = 0;   // DType::Raw: fixed byte size (kernel scratch)
+    TensorId alias_of = kNoTensor; // shares the bytes of an earlier tensor (in-place ops)
+    const char *label = "";   // for printed plans
+    int32_t layer = -1;
+    // Filled by GraphBuilder::finish(): first and last node that touch the tensor's bytes.
+    int32_t first_use = -1;
+    int32_t last_use = -1;
+};
+
+enum class Op : uint8_t {
+    Embed,       // out[t] = dequant(w row tokens[t]) * scale
+    RmsNorm,     // out = rms_norm(in0 over groups of `group` elements) * w
+    MatMul,      // out[t] = W in0[t] (+ bias w2)
+    Add,         // out = in0 + in1
+    Scale,       // out = in0 * scale
+    Rope,        // out = rope(in0, positions in1), heads of head_dim
+    KvStore,     // cache[layer] at positions in2 <- k in0, v in1
+    Attention,   // out = softmax(q in0 . K^T * scale) V over the layer's cache, positions in1
+    Glu,         // out = act(in0) * in1
+    SelectLast,  // out (one row) = last row of in0
+};
+
+enum class Activation : uint8_t { Silu, GeluTanh };
+enum class RopeMode : uint8_t { Normal, Neox };
+
+struct Node {
+    Op op = Op::Add;
+    TensorId out = kNoTensor;
+    TensorId in[3] = {kNoTensor, kNoTensor, kNoTensor};
+    TensorId scratch = kNoTensor; // MatMul/Attention kernel scratch: a Raw tensor whose size the
+                                  // backend sets before planning, live during this node only
+    const WeightRef *w = nullptr;  // Embed, RmsNorm, MatMul weight
+    const WeightRef *w2 = nullptr; // MatMul bias
+    int32_t layer = -1;
+
+    // Op parameters; each op reads the ones it needs.
+    float eps = 0;            // RmsNorm
+    int64_t group = 0;        // RmsNorm: normalized span (n, or head_dim for per-head norms)
+    float scale = 1;          // Embed, Scale, Attention
+    float softcap = 0;        // Attention: 0 = none
+    int32_t n_head = 0, n_head_kv = 0, head_dim = 0; // Rope, Attention, KvStore
+    int32_t n_rot = 0;        // Rope
+    RopeMode rope_mode = RopeMode::Normal;
+    float freq_base = 10000, freq_scale = 1;
+    const float *freq_factors = nullptr; // Rope (llama3 rope_freqs), or null
+    int32_t window = 0;       // Attention: sliding window, 0 = full causal
+    Activation act = Activation::Silu; // Glu
+};
+
+struct Graph {
+    std::vector<TensorDesc> tensors;
+    std::vector<Node> nodes;
+    int64_t max_tokens = 0;
+    TensorId tokens = kNoTensor;    // I32 input
+    TensorId positions = kNoTensor; // I32 input
+    TensorId logits = kNoTensor;    // the output
+
+    // Bytes of a tensor at the graph's maximum shape, before alignment.
+    uint64_t max_bytes(TensorId id) const;
+    // The tensor whose bytes `id` uses (itself unless it is an alias).
+    TensorId storage_of(TensorId id) const;
+};
+
+// Builds a graph op by op. Every method returns the new output tensor.
+class GraphBuilder {
+public:
+    explicit GraphBuilder(int64_t max_tokens);
+
+    TensorId embed(const WeightRef &table, float scale);
+    TensorId rms_norm(TensorId x, const WeightRef *w, float eps, int64_t group = 0);
+    TensorId matmul(const WeightRef &w, TensorId x, const WeightRef *bias = nullptr);
+    TensorId add(TensorId a, TensorId b);
+    TensorId scale(TensorId x, float s);
+    TensorId rope(TensorId x, int32_t n_head, int32_t head_dim, int32_t n_rot, RopeMode mode,
+                  float freq_base, float freq_scale, const float *freq_factors);
+    void kv_store(int32_t layer, TensorId k, TensorId v, int32_t n_head_kv, int32_t head_dim);
+    TensorId attention(int32_t layer, TensorId q, int32_t n_head, int32_t n_head_kv,
+                       int32_t head_dim, float scale, float softcap, int32_t window);
+    TensorId glu(TensorId gate, TensorId up, Activation act);
+    TensorId select_last(TensorId x);
+
+    // Marks `logits` as the output, computes lifetimes and returns the graph.
+    Graph finish(TensorId logits);
+
+    int64_t width(TensorId id) const { return graph_.tensors[id].n; }
+    void set_layer(int32_t layer) { layer_ = layer; }
+
+private:
+    TensorId new_tensor(DType dtype, int64_t n, bool per_token, const char *label);
+    Node &push(Op op, TensorId out);
+
+    Graph graph_;
+    int32_t layer_ = -1;
+};
+
+} // namespace infer::graph

@@ -1,0 +1,170 @@
+#include "models/decoder.h"
+
+#include <cmath>
+
+namespace infer::models {
+
+Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hparams *hp) {
+    const MetaReader meta(file, arch);
+    hp->arch = arch;
+    INFER_TRY(meta.count("context_length", &hp->n_ctx_train));
+    INFER_TRY(meta.count("embedding_length", &hp->n_embd));
+    INFER_TRY(meta.count("block_count", &hp->n_layer));
+    INFER_TRY(meta.uniform_count("feed_forward_length", &hp->n_ff));
+    INFER_TRY(meta.uniform_count("attention.head_count", &hp->n_head));
+    hp->n_head_kv = hp->n_head;
+    INFER_TRY(meta.uniform_count("attention.head_count_kv", &hp->n_head_kv, false));
+    INFER_TRY(meta.number("attention.layer_norm_rms_epsilon", &hp->norm_eps));
+    INFER_TRY(meta.number("rope.freq_base", &hp->rope_base, false));
+    if (hp->n_embd == 0 || hp->n_layer == 0 || hp->n_head == 0 || hp->n_head_kv == 0 ||
+        hp->n_ff == 0)
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM,
+                          "%s: embedding_length, block_count, head counts and "
+                          "feed_forward_length must be positive", arch.c_str());
+    if (hp->n_head % hp->n_head_kv != 0)
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM,
+                          "%s: %lld heads do not divide into %lld key/value heads", arch.c_str(),
+                          static_cast<long long>(hp->n_head), static_cast<long long>(hp->n_head_kv));
+    hp->head_dim = hp->n_embd / hp->n_head;
+    INFER_TRY(meta.count("attention.key_length", &hp->head_dim, false));
+    hp->head_dim_v = hp->head_dim;
+    INFER_TRY(meta.count("attention.value_length", &hp->head_dim_v, false));
+    if (hp->head_dim_v != hp->head_dim)
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM,
+                          "%s: key length %lld != value length %lld is not supported",
+                          arch.c_str(), static_cast<long long>(hp->head_dim),
+                          static_cast<long long>(hp->head_dim_v));
+    hp->n_rot = hp->head_dim;
+    INFER_TRY(meta.count("rope.dimension_count", &hp->n_rot, false));
+    if (hp->head_dim == 0 || hp->head_dim % 2 != 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: head size %lld / rope dims %lld invalid",
+                          arch.c_str(), static_cast<long long>(hp->head_dim),
+                          static_cast<long long>(hp->n_rot));
+
+    std::string scaling;
+    INFER_TRY(meta.text("rope.scaling.type", &scaling, false));
+    if (!scaling.empty() && scaling != "none") {
+        if (scaling != "linear")
+            return make_error(INFER_ERR_MODEL_BAD_HPARAM,
+                              "%s: rope scaling '%s' is not supported (only linear)", arch.c_str(),
+                              scaling.c_str());
+        float factor = 1.0f;
+        INFER_TRY(meta.number("rope.scaling.factor", &factor));
+        if (!(factor > 0))
+            return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: rope.scaling.factor must be > 0",
+                              arch.c_str());
+        hp->rope_scale = 1.0f / factor;
+    }
+    hp->attn_scale = 1.0f / std::sqrt(static_cast<float>(hp->head_dim));
+    return Status::ok();
+}
+
+Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which, Hparams *hp,
+                            ModelWeights *w) {
+    const int64_t n_embd = hp->n_embd;
+    const gguf::TensorInfo *embd = file.find_tensor("token_embd.weight");
+    if (!embd)
+        return make_error(INFER_ERR_MODEL_MISSING_TENSOR, "tensor 'token_embd.weight' is missing");
+    hp->n_vocab = static_cast<int64_t>(embd->dims[1]);
+    const int64_t n_vocab = hp->n_vocab;
+    INFER_TRY(bind_tensor(file, "token_embd.weight", {n_embd, n_vocab}, true, &w->tok_embd));
+    INFER_TRY(bind_tensor(file, "output_norm.weight", {n_embd}, true, &w->output_norm));
+    INFER_TRY(bind_tensor(file, "output.weight", {n_embd, n_vocab}, false, &w->output));
+    if (!present(w->output)) w->output = w->tok_embd; // tied embeddings
+    INFER_TRY(bind_tensor(file, "rope_freqs.weight", {hp->n_rot / 2}, false, &w->rope_freqs));
+    if (present(w->rope_freqs) && w->rope_freqs.type != 0)
+        return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "tensor 'rope_freqs.weight' must be F32");
+
+    const int64_t q_dim = hp->n_head * hp->head_dim;
+    const int64_t kv_dim = hp->n_head_kv * hp->head_dim;
+    w->layers.resize(static_cast<size_t>(hp->n_layer));
+    for (int64_t l = 0; l < hp->n_layer; ++l) {
+        LayerWeights &L = w->layers[static_cast<size_t>(l)];
+        auto bind = [&](const char *suffix, std::initializer_list<int64_t> dims, bool required,
+                        graph::WeightRef *out, const char *kind = "weight") {
+            return bind_tensor(file, layer_tensor(l, suffix, kind), dims, required, out);
+        };
+        INFER_TRY(bind("attn_norm", {n_embd}, true, &L.attn_norm));
+        INFER_TRY(bind("attn_q", {n_embd, q_dim}, true, &L.wq));
+        INFER_TRY(bind("attn_k", {n_embd, kv_dim}, true, &L.wk));
+        INFER_TRY(bind("attn_v", {n_embd, kv_dim}, true, &L.wv));
+        INFER_TRY(bind("attn_output", {q_dim, n_embd}, true, &L.wo));
+        if (which.qkv_bias) {
+            INFER_TRY(bind("attn_q", {q_dim}, true, &L.bq, "bias"));
+            INFER_TRY(bind("attn_k", {kv_dim}, true, &L.bk, "bias"));
+            INFER_TRY(bind("attn_v", {kv_dim}, true, &L.bv, "bias"));
+        }
+        if (which.qk_norm) {
+            INFER_TRY(bind("attn_q_norm", {hp->head_dim}, true, &L.q_norm));
+            INFER_TRY(bind("attn_k_norm", {hp->head_dim}, true, &L.k_norm));
+        }
+        if (which.post_norms) {
+            INFER_TRY(bind("post_attention_norm", {n_embd}, true, &L.post_attn_norm));
+            INFER_TRY(bind("post_ffw_norm", {n_embd}, true, &L.post_ffn_norm));
+        }
+        INFER_TRY(bind("ffn_norm", {n_embd}, true, &L.ffn_norm));
+        INFER_TRY(bind("ffn_gate", {n_embd, hp->n_ff}, true, &L.ffn_gate));
+        INFER_TRY(bind("ffn_up", {n_embd, hp->n_ff}, true, &L.ffn_up));
+        INFER_TRY(bind("ffn_down", {hp->n_ff, n_embd}, true, &L.ffn_down));
+    }
+    return Status::ok();
+}
+
+graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max_tokens,
+                           bool all_logits) {
+    using graph::TensorId;
+    graph::GraphBuilder g(max_tokens);
+    const auto n_head = static_cast<int32_t>(hp.n_head);
+    const auto n_head_kv = static_cast<int32_t>(hp.n_head_kv);
+    const auto head_dim = static_cast<int32_t>(hp.head_dim);
+    const auto n_rot = static_cast<int32_t>(hp.n_rot);
+    const float *freq_factors =
+        present(w.rope_freqs) ? static_cast<const float *>(w.rope_freqs.data) : nullptr;
+    auto optional = [](const graph::WeightRef &ref) { return present(ref) ? &ref : nullptr; };
+
+    TensorId x = g.embed(w.tok_embd, hp.embed_scale); // [t][n_embd]
+    for (int64_t l = 0; l < hp.n_layer; ++l) {
+        const LayerWeights &L = w.layers[static_cast<size_t>(l)];
+        const auto layer = static_cast<int32_t>(l);
+        const bool swa = hp.layer_is_swa(l);
+        const float base = swa ? hp.rope_base_swa : hp.rope_base;
+        const float scale = swa ? 1.0f : hp.rope_scale;
+        g.set_layer(layer);
+
+        // Attention: q [t][n_head][head_dim], k and v [t][n_head_kv][head_dim].
+        TensorId h = g.rms_norm(x, &L.attn_norm, hp.norm_eps);
+        TensorId q = g.matmul(L.wq, h, optional(L.bq));
+        TensorId k = g.matmul(L.wk, h, optional(L.bk));
+        const TensorId v = g.matmul(L.wv, h, optional(L.bv));
+        if (present(L.q_norm)) {
+            q = g.rms_norm(q, &L.q_norm, hp.norm_eps, head_dim);
+            k = g.rms_norm(k, &L.k_norm, hp.norm_eps, head_dim);
+        }
+        q = g.rope(q, n_head, head_dim, n_rot, hp.rope_mode, base, scale, freq_factors);
+        k = g.rope(k, n_head_kv, head_dim, n_rot, hp.rope_mode, base, scale, freq_factors);
+        g.kv_store(layer, k, v, n_head_kv, head_dim);
+        const TensorId a = g.attention(layer, q, n_head, n_head_kv, head_dim, hp.attn_scale,
+                                       hp.attn_softcap, swa ? static_cast<int32_t>(hp.n_swa) : 0);
+        TensorId o = g.matmul(L.wo, a);
+        if (present(L.post_attn_norm)) o = g.rms_norm(o, &L.post_attn_norm, hp.norm_eps);
+        if (l == hp.n_layer - 1 && !all_logits) {
+            // Only the last token's logits are wanted: the rest of the pass runs on one row.
+            o = g.select_last(o);
+            x = g.select_last(x);
+        }
+        x = g.add(x, o);
+
+        // Feed-forward: act(gate) * up, then down.
+        h = g.rms_norm(x, &L.ffn_norm, hp.norm_eps);
+        const TensorId gate = g.matmul(L.ffn_gate, h);
+        const TensorId up = g.matmul(L.ffn_up, h);
+        TensorId f = g.matmul(L.ffn_down, g.glu(gate, up, hp.ffn_act));
+        if (present(L.post_ffn_norm)) f = g.rms_norm(f, &L.post_ffn_norm, hp.norm_eps);
+        x = g.add(x, f);
+    }
+    g.set_layer(-1);
+    x = g.rms_norm(x, &w.output_norm, hp.norm_eps);
+    return g.finish(g.matmul(w.output, x));
+}
+
+} // namespace infer::models

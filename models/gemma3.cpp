@@ -1,0 +1,33 @@
+// gemma3: five sliding-window layers (rope base 10000) to one global layer, per-head q/k norms,
+// norms after attention and after the FFN, GELU-gated FFN, embeddings scaled by sqrt(n_embd),
+// output tied to the embeddings. The GGUF norm weights already include Gemma's +1.
+#include "models/decoder.h"
+
+#include <cmath>
+
+namespace infer::models {
+namespace {
+
+Status bind_gemma3(const gguf::File &file, Hparams *hp, ModelWeights *w) {
+    INFER_TRY(read_decoder_hparams(file, "gemma3", hp));
+    const MetaReader meta(file, "gemma3");
+    INFER_TRY(meta.count("attention.sliding_window", &hp->n_swa));
+    hp->swa_pattern = 6;
+    hp->rope_base_swa = 10000.0f;
+    hp->rope_mode = graph::RopeMode::Neox;
+    hp->ffn_act = graph::Activation::GeluTanh;
+    hp->embed_scale = std::sqrt(static_cast<float>(hp->n_embd));
+    // Gemma 3 27B scales queries by (n_embd / n_head)^-1/2, every other size by head_dim^-1/2.
+    if (hp->n_layer == 62)
+        hp->attn_scale = 1.0f / std::sqrt(static_cast<float>(hp->n_embd / hp->n_head));
+    DecoderTensors which;
+    which.qk_norm = true;
+    which.post_norms = true;
+    return bind_decoder_tensors(file, which, hp, w);
+}
+
+} // namespace
+
+extern const Architecture kGemma3 = {"gemma3", bind_gemma3, build_decoder};
+
+} // namespace infer::models

@@ -1,0 +1,75 @@
+// What the architecture files in models/ share: hyperparameters, weight views, and the
+// registry that maps general.architecture to a family. Variants are flags in Hparams (calm's
+// way), not subclasses; a family's graph builder reads like its forward pass.
+#pragma once
+
+#include "core/status.h"
+#include "gguf/gguf.h"
+#include "graph/graph.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace infer::models {
+
+struct Hparams {
+    std::string arch;
+    int64_t n_vocab = 0;
+    int64_t n_ctx_train = 0;
+    int64_t n_embd = 0;
+    int64_t n_layer = 0;
+    int64_t n_head = 0;
+    int64_t n_head_kv = 0;
+    int64_t head_dim = 0;   // key/query head size
+    int64_t head_dim_v = 0; // value head size
+    int64_t n_ff = 0;
+    int64_t n_rot = 0;
+    float norm_eps = 1e-5f;
+    graph::RopeMode rope_mode = graph::RopeMode::Normal;
+    float rope_base = 10000.0f;
+    float rope_scale = 1.0f;       // freq_scale = 1 / linear scaling factor
+    float rope_base_swa = 10000.0f; // sliding-window layers (gemma3)
+    int64_t n_swa = 0;             // sliding window, 0 = none
+    int64_t swa_pattern = 0;       // every swa_pattern-th layer is global; 0 = all global
+    float attn_scale = 0;          // multiplies q.k; 1/sqrt(head_dim) unless a family says otherwise
+    float embed_scale = 1.0f;      // gemma: sqrt(n_embd)
+    float attn_softcap = 0;
+    float final_softcap = 0;
+    graph::Activation ffn_act = graph::Activation::Silu;
+
+    bool layer_is_swa(int64_t layer) const {
+        return n_swa > 0 && swa_pattern > 0 && (layer % swa_pattern) < swa_pattern - 1;
+    }
+};
+
+struct LayerWeights {
+    graph::WeightRef attn_norm, wq, wk, wv, wo;
+    graph::WeightRef bq, bk, bv;             // qwen2
+    graph::WeightRef q_norm, k_norm;         // qwen3, gemma3
+    graph::WeightRef post_attn_norm;         // gemma3
+    graph::WeightRef ffn_norm, ffn_gate, ffn_up, ffn_down;
+    graph::WeightRef post_ffn_norm;          // gemma3
+};
+
+struct ModelWeights {
+    graph::WeightRef tok_embd, output_norm, output;
+    graph::WeightRef rope_freqs; // llama3 frequency factors (F32, n_rot/2)
+    std::vector<LayerWeights> layers;
+};
+
+struct Architecture {
+    const char *name;
+    // Reads hyperparameters and binds every tensor by name, checking shapes.
+    Status (*bind)(const gguf::File &file, Hparams *hp, ModelWeights *w);
+    // The forward pass for up to max_tokens tokens; logits for every token or the last one.
+    graph::Graph (*build)(const Hparams &hp, const ModelWeights &w, int64_t max_tokens,
+                          bool all_logits);
+};
+
+// nullptr for an architecture libinfer does not implement.
+const Architecture *find_architecture(std::string_view name);
+// "llama, qwen2, ..." for error messages.
+std::string supported_architectures();
+
+} // namespace infer::models
