@@ -1,0 +1,265 @@
+#include "vulkan/vk_device.h"
+
+#include "vulkan/vk_check.h"
+
+#include <vector>
+
+namespace infer::vulkan {
+namespace {
+
+// Creates a Vulkan 1.2 instance with no layers and no extensions: the backend only computes,
+// so it needs no surface, and a debug layer is the developer's choice (VK_INSTANCE_LAYERS).
+Status create_instance(VkInstance *out) {
+    // vkEnumerateInstanceVersion does not exist in a 1.0 loader, so it is looked up, not called.
+    const auto enumerate_version = reinterpret_cast<PFN_vkEnumerateInstanceVersion>(
+        vkGetInstanceProcAddr(VK_NULL_HANDLE, "vkEnumerateInstanceVersion"));
+    uint32_t loader_version = VK_API_VERSION_1_0;
+    if (enumerate_version) INFER_VK_TRY(enumerate_version, &loader_version);
+    if (loader_version < VK_API_VERSION_1_2) {
+        return make_error(
+            INFER_ERR_UNSUPPORTED, "the Vulkan loader supports %u.%u; 1.2 is required",
+            VK_API_VERSION_MAJOR(loader_version), VK_API_VERSION_MINOR(loader_version));
+    }
+    VkApplicationInfo app{};
+    app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
+    app.pApplicationName = "libinfer";
+    app.pEngineName = "libinfer";
+    app.apiVersion = VK_API_VERSION_1_2;
+    VkInstanceCreateInfo create{};
+    create.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
+    create.pApplicationInfo = &app;
+    const VkResult result = vkCreateInstance(&create, nullptr, out);
+    if (result == VK_ERROR_INCOMPATIBLE_DRIVER) {
+        // The loader is there but found no driver (ICD) it can use: the usual no-GPU case.
+        return make_error(
+            INFER_ERR_UNSUPPORTED,
+            "no Vulkan driver found (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER)");
+    }
+    if (result != VK_SUCCESS) return vk_error("vkCreateInstance", result);
+    return Status::ok();
+}
+
+struct InstanceGuard {
+    VkInstance instance = VK_NULL_HANDLE;
+    ~InstanceGuard() {
+        if (instance != VK_NULL_HANDLE) vkDestroyInstance(instance, nullptr);
+    }
+};
+
+// Fills *info from the device's properties and features; returns the empty string when the
+// device meets the requirement, otherwise why it does not.
+std::string probe(VkPhysicalDevice physical, DeviceInfo *info) {
+    VkPhysicalDeviceProperties base{};
+    vkGetPhysicalDeviceProperties(physical, &base);
+    info->name = base.deviceName;
+    info->api_version = base.apiVersion;
+    info->vendor_id = base.vendorID;
+    info->type = base.deviceType;
+    if (base.apiVersion < VK_API_VERSION_1_2) {
+        return info->name + ": Vulkan " + std::to_string(VK_API_VERSION_MAJOR(base.apiVersion)) +
+               "." + std::to_string(VK_API_VERSION_MINOR(base.apiVersion)) + " < 1.2";
+    }
+
+    // The 1.1/1.2 property and feature structs may only be chained on a 1.2 device: checked above.
+    VkPhysicalDeviceVulkan11Properties props11{};
+    props11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_PROPERTIES;
+    VkPhysicalDeviceProperties2 props{};
+    props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+    props.pNext = &props11;
+    vkGetPhysicalDeviceProperties2(physical, &props);
+
+    VkPhysicalDeviceVulkan12Features features12{};
+    features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+    VkPhysicalDeviceVulkan11Features features11{};
+    features11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
+    features11.pNext = &features12;
+    VkPhysicalDeviceFeatures2 features{};
+    features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+    features.pNext = &features11;
+    vkGetPhysicalDeviceFeatures2(physical, &features);
+
+    const VkPhysicalDeviceLimits &limits = props.properties.limits;
+    info->max_storage_buffer_range = limits.maxStorageBufferRange;
+    info->min_storage_buffer_offset_alignment = limits.minStorageBufferOffsetAlignment;
+    info->max_workgroup_count_x = limits.maxComputeWorkGroupCount[0];
+    info->max_push_constants_size = limits.maxPushConstantsSize;
+    info->shader_float16 = features12.shaderFloat16 == VK_TRUE;
+    const bool compute_subgroups =
+        (props11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
+    info->subgroup_size = props11.subgroupSize;
+    info->subgroup_arithmetic = compute_subgroups && (props11.subgroupSupportedOperations &
+                                                      VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    info->subgroup_shuffle = compute_subgroups && (props11.subgroupSupportedOperations &
+                                                   VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+
+    if (features11.storageBuffer16BitAccess != VK_TRUE)
+        return info->name + ": no storageBuffer16BitAccess";
+
+    uint32_t family_count = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(physical, &family_count, nullptr);
+    std::vector<VkQueueFamilyProperties> families(family_count);
+    vkGetPhysicalDeviceQueueFamilyProperties(physical, &family_count, families.data());
+    // The first compute family: on most drivers the universal queue, which every driver exposes.
+    for (uint32_t i = 0; i < family_count; ++i) {
+        if ((families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) && families[i].queueCount > 0) {
+            info->queue_family = i;
+            return {};
+        }
+    }
+    return info->name + ": no compute queue";
+}
+
+struct Candidate {
+    VkPhysicalDevice physical;
+    DeviceInfo info;
+};
+
+// The suitable devices in the loader's order; the reasons the others were passed over go to
+// *rejected, separated by "; ".
+Status enumerate_suitable(VkInstance instance, std::vector<Candidate> *out, std::string *rejected) {
+    uint32_t count = 0;
+    INFER_VK_TRY(vkEnumeratePhysicalDevices, instance, &count, nullptr);
+    std::vector<VkPhysicalDevice> physicals(count);
+    // VK_INCOMPLETE only if a device appeared between the two calls; the first `count` will do.
+    const VkResult result = vkEnumeratePhysicalDevices(instance, &count, physicals.data());
+    if (result != VK_SUCCESS && result != VK_INCOMPLETE) {
+        return vk_error("vkEnumeratePhysicalDevices", result);
+    }
+    physicals.resize(count);
+    for (VkPhysicalDevice physical : physicals) {
+        Candidate candidate{physical, {}};
+        const std::string why_not = probe(physical, &candidate.info);
+        if (why_not.empty()) {
+            out->push_back(std::move(candidate));
+        } else {
+            if (!rejected->empty()) *rejected += "; ";
+            *rejected += why_not;
+        }
+    }
+    return Status::ok();
+}
+
+} // namespace
+
+int32_t device_count(std::string *why) {
+    InstanceGuard guard;
+    Status status = create_instance(&guard.instance);
+    std::vector<Candidate> candidates;
+    std::string rejected;
+    if (status.is_ok()) status = enumerate_suitable(guard.instance, &candidates, &rejected);
+    if (!status.is_ok()) {
+        if (why) *why = status.message();
+        return 0;
+    }
+    if (candidates.empty() && why) {
+        *why = rejected.empty() ? "no Vulkan device" : "no suitable Vulkan device: " + rejected;
+    }
+    return static_cast<int32_t>(candidates.size());
+}
+
+Status Device::create(int32_t index, std::unique_ptr<Device> *out) {
+    std::unique_ptr<Device> dev(new Device());
+    INFER_TRY(create_instance(&dev->instance_));
+    std::vector<Candidate> candidates;
+    std::string rejected;
+    INFER_TRY(enumerate_suitable(dev->instance_, &candidates, &rejected));
+    if (index < 0 || static_cast<size_t>(index) >= candidates.size()) {
+        return make_error(INFER_ERR_NOT_FOUND, "no Vulkan device %d: %zu suitable%s%s", index,
+                          candidates.size(),
+                          rejected.empty() ? "" : "; passed over: ", rejected.c_str());
+    }
+    dev->physical_ = candidates[index].physical;
+    dev->info_ = std::move(candidates[index].info);
+
+    VkPhysicalDeviceVulkan12Features features12{};
+    features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+    features12.shaderFloat16 = dev->info_.shader_float16 ? VK_TRUE : VK_FALSE;
+    VkPhysicalDeviceVulkan11Features features11{};
+    features11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
+    features11.pNext = &features12;
+    features11.storageBuffer16BitAccess = VK_TRUE;
+    VkPhysicalDeviceFeatures2 features{};
+    features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+    features.pNext = &features11;
+
+    const float priority = 1.0f;
+    VkDeviceQueueCreateInfo queue{};
+    queue.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+    queue.queueFamilyIndex = dev->info_.queue_family;
+    queue.queueCount = 1;
+    queue.pQueuePriorities = &priority;
+    VkDeviceCreateInfo create{};
+    create.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+    create.pNext = &features;
+    create.queueCreateInfoCount = 1;
+    create.pQueueCreateInfos = &queue;
+    INFER_VK_TRY(vkCreateDevice, dev->physical_, &create, nullptr, &dev->device_);
+    vkGetDeviceQueue(dev->device_, dev->info_.queue_family, 0, &dev->queue_);
+
+    VkCommandPoolCreateInfo pool{};
+    pool.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
+    pool.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pool.queueFamilyIndex = dev->info_.queue_family;
+    INFER_VK_TRY(vkCreateCommandPool, dev->device_, &pool, nullptr, &dev->command_pool_);
+    VkCommandBufferAllocateInfo alloc{};
+    alloc.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+    alloc.commandPool = dev->command_pool_;
+    alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    alloc.commandBufferCount = 1;
+    INFER_VK_TRY(vkAllocateCommandBuffers, dev->device_, &alloc, &dev->command_buffer_);
+    VkFenceCreateInfo fence{};
+    fence.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+    INFER_VK_TRY(vkCreateFence, dev->device_, &fence, nullptr, &dev->fence_);
+
+    *out = std::move(dev);
+    return Status::ok();
+}
+
+Device::~Device() {
+    if (device_ != VK_NULL_HANDLE) {
+        // Nothing may be in flight when its objects go; a failure here has no one to report to.
+        (void)vkDeviceWaitIdle(device_);
+        if (fence_ != VK_NULL_HANDLE) vkDestroyFence(device_, fence_, nullptr);
+        if (command_pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(device_, command_pool_, nullptr);
+        vkDestroyDevice(device_, nullptr);
+    }
+    if (instance_ != VK_NULL_HANDLE) vkDestroyInstance(instance_, nullptr);
+}
+
+Status Device::begin_commands(VkCommandBuffer *cmd) {
+    // Also abandons a recording that an earlier error left unsubmitted.
+    recording_ = false;
+    INFER_VK_TRY(vkResetCommandBuffer, command_buffer_, 0);
+    VkCommandBufferBeginInfo begin{};
+    begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+    begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    INFER_VK_TRY(vkBeginCommandBuffer, command_buffer_, &begin);
+    recording_ = true;
+    *cmd = command_buffer_;
+    return Status::ok();
+}
+
+Status Device::submit_and_wait() {
+    if (!recording_) return make_error(INFER_ERR_INTERNAL, "Vulkan submit without begin_commands");
+    recording_ = false;
+    // A fence wait orders device work before the host but does not make device writes visible
+    // to host reads; this barrier does.
+    VkMemoryBarrier to_host{};
+    to_host.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+    to_host.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(command_buffer_, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
+                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0, nullptr);
+    INFER_VK_TRY(vkEndCommandBuffer, command_buffer_);
+    INFER_VK_TRY(vkResetFences, device_, 1, &fence_);
+    VkSubmitInfo submit{};
+    submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+    submit.commandBufferCount = 1;
+    submit.pCommandBuffers = &command_buffer_;
+    INFER_VK_TRY(vkQueueSubmit, queue_, 1, &submit, fence_);
+    // No timeout: a hung dispatch ends as VK_ERROR_DEVICE_LOST from the driver's watchdog.
+    INFER_VK_TRY(vkWaitForFences, device_, 1, &fence_, VK_TRUE, UINT64_MAX);
+    return Status::ok();
+}
+
+} // namespace infer::vulkan

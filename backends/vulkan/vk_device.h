@@ -1,0 +1,79 @@
+// Device discovery and the logical device of the Vulkan backend.
+//
+// Requirement for a usable device: Vulkan 1.2, a queue family with compute, and
+// storageBuffer16BitAccess (the quantized-weight shaders read 16-bit words). Everything else
+// (fp16 arithmetic, subgroup operations, ...) is optional: probed here and recorded in
+// DeviceInfo for the ops to choose their variant. Devices are numbered in the loader's order,
+// counting suitable devices only.
+#pragma once
+
+#include "core/status.h"
+
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace infer::vulkan {
+
+// Number of suitable Vulkan devices; 0 with the reason in *why (no loader ICD, driver too old,
+// no device meeting the requirement) otherwise. Never fails hard: the CPU backend keeps working.
+int32_t device_count(std::string *why);
+
+struct DeviceInfo {
+    std::string name;         // VkPhysicalDeviceProperties::deviceName
+    uint32_t api_version = 0; // VK_MAKE_API_VERSION of the device
+    uint32_t vendor_id = 0;
+    VkPhysicalDeviceType type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
+    uint32_t queue_family = 0; // the compute queue's family
+
+    // Optional features, enabled on the logical device when present.
+    bool shader_float16 = false;      // fp16 arithmetic in shaders
+    uint32_t subgroup_size = 0;       // default subgroup size
+    bool subgroup_arithmetic = false; // subgroupAdd & co. in compute shaders
+    bool subgroup_shuffle = false;
+
+    // Limits the ops and the memory planner must respect.
+    VkDeviceSize max_storage_buffer_range = 0;            // bytes one storage binding may span
+    VkDeviceSize min_storage_buffer_offset_alignment = 0; // binding offsets are multiples of this
+    uint32_t max_workgroup_count_x = 0;
+    uint32_t max_push_constants_size = 0;
+};
+
+// A logical device with one compute queue, a command pool and one reusable command buffer and
+// fence for submit-and-wait. One thread at a time. Buffers and pipelines made from a Device must
+// be destroyed before it.
+class Device {
+public:
+    // Opens the suitable device number `index` (0 <= index < device_count()).
+    static Status create(int32_t index, std::unique_ptr<Device> *out);
+    ~Device();
+    Device(const Device &) = delete;
+    Device &operator=(const Device &) = delete;
+
+    const DeviceInfo &info() const { return info_; }
+    VkDevice device() const { return device_; }
+    VkPhysicalDevice physical_device() const { return physical_; }
+
+    // Begins recording into the device's command buffer; end with submit_and_wait().
+    Status begin_commands(VkCommandBuffer *cmd);
+    // Ends recording, submits, waits for completion, and makes the device's writes visible to
+    // host reads of mapped memory.
+    Status submit_and_wait();
+
+private:
+    Device() = default;
+
+    VkInstance instance_ = VK_NULL_HANDLE;
+    VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+    VkDevice device_ = VK_NULL_HANDLE;
+    VkQueue queue_ = VK_NULL_HANDLE;
+    VkCommandPool command_pool_ = VK_NULL_HANDLE;
+    VkCommandBuffer command_buffer_ = VK_NULL_HANDLE;
+    VkFence fence_ = VK_NULL_HANDLE;
+    bool recording_ = false;
+    DeviceInfo info_;
+};
+
+} // namespace infer::vulkan
