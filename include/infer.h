@@ -79,7 +79,12 @@ typedef enum infer_status {
     INFER_ERR_MODEL_MISSING_TENSOR = 201,
     INFER_ERR_MODEL_TENSOR_SHAPE = 202,
     INFER_ERR_MODEL_TENSOR_TYPE = 203,    /* a tensor type the model's op cannot use */
-    INFER_ERR_MODEL_BAD_HPARAM = 204      /* a hyperparameter missing or out of range */
+    INFER_ERR_MODEL_BAD_HPARAM = 204,     /* a hyperparameter missing or out of range */
+
+    INFER_ERR_CONTEXT_FULL = 300,  /* the tokens do not fit in the context; nothing was changed */
+    INFER_ERR_BAD_TOKEN = 301,     /* a token id outside [0, n_vocab) */
+    INFER_ERR_BAD_STATE = 302,     /* a saved state that does not fit this model and context */
+    INFER_ERR_BUFFER_TOO_SMALL = 303 /* a caller-provided buffer is smaller than required */
 } infer_status;
 
 /* A short constant description of a status ("GGUF file truncated"); never NULL. */
@@ -121,13 +126,18 @@ typedef int32_t (*infer_progress_fn)(float progress, void *user_data);
 
 typedef struct infer_model_params {
     uint32_t size; /* sizeof(infer_model_params), set by infer_model_params_init */
+    /* Nonzero: parse and validate the GGUF container only, without binding an architecture, so
+     * that any GGUF file can be inspected; such a model cannot create contexts. Default 0. */
+    int32_t inspect_only;
     infer_progress_fn progress;
     void *progress_user_data;
 } infer_model_params;
 
 INFER_API void infer_model_params_init(infer_model_params *params);
 
-/* Maps the file read-only and validates it completely. params may be NULL for the defaults. */
+/* Maps the file read-only and validates it completely: the container, the architecture
+ * (general.architecture must be one libinfer implements), every tensor the architecture needs
+ * (name, shape, and a type the CPU backend can compute with). params may be NULL for defaults. */
 INFER_API infer_status infer_model_load_file(const char *path, const infer_model_params *params,
                                              infer_model **out_model);
 
@@ -223,6 +233,105 @@ INFER_API infer_status infer_model_find_tensor(const infer_model *model, const c
 
 /* The ggml name of a tensor type id ("Q4_K"), or NULL for an unknown id. */
 INFER_API const char *infer_type_name(uint32_t type);
+
+/* ---- Contexts ----------------------------------------------------------------------------- */
+
+/* A context runs a model: it owns the KV cache of one sequence and the activation memory, both
+ * allocated once at creation (sizes from the static memory plan); decoding allocates nothing.
+ * A context is used by one thread at a time; infer_context_cancel alone may be called from any
+ * thread at any time. Several contexts may share one model. */
+typedef struct infer_context infer_context;
+
+/* Polled between graph nodes during a decode; return nonzero to stop it (INFER_ERR_CANCELLED). */
+typedef int32_t (*infer_abort_fn)(void *user_data);
+
+typedef struct infer_context_params {
+    uint32_t size;       /* sizeof(infer_context_params), set by infer_context_params_init */
+    uint32_t n_ctx;      /* tokens the KV cache holds; 0 = the model's training length, at most 4096 */
+    uint32_t n_batch;    /* most tokens per forward pass; longer inputs run in chunks; default 512 */
+    int32_t n_threads;   /* CPU threads; 0 = one per core */
+    uint32_t kv_type;    /* KV cache element type: 1 = F16 (default), 0 = F32 */
+    int32_t logits_all;  /* nonzero: keep logits for every token of a decode call (then a call
+                            takes at most n_batch tokens); default: the last token's only */
+    infer_abort_fn abort_callback;
+    void *abort_user_data;
+    /* Optional caller memory for the whole context (KV cache and activations): at least
+     * infer_memory_requirements.total_bytes, 64-byte aligned, kept alive until the context is
+     * freed. NULL: libinfer allocates. */
+    void *buffer;
+    uint64_t buffer_size;
+} infer_context_params;
+
+INFER_API void infer_context_params_init(infer_context_params *params);
+
+typedef struct infer_memory_requirements {
+    uint32_t size;                   /* set by infer_memory_requirements_init */
+    uint64_t total_bytes;            /* what infer_context_create allocates (or needs in buffer) */
+    uint64_t kv_cache_bytes;
+    uint64_t activation_bytes;       /* the planned arena */
+    uint64_t activation_lower_bound; /* peak of simultaneously live activation bytes */
+    uint64_t weight_bytes;           /* weights are read in place from the model, not copied */
+} infer_memory_requirements;
+
+INFER_API void infer_memory_requirements_init(infer_memory_requirements *req);
+
+/* Plans a context without creating it: exactly what infer_context_create would allocate. */
+INFER_API infer_status infer_context_memory_requirements(const infer_model *model,
+                                                         const infer_context_params *params,
+                                                         infer_memory_requirements *out);
+
+/* The model must outlive the context. params may be NULL for the defaults. */
+INFER_API infer_status infer_context_create(const infer_model *model,
+                                            const infer_context_params *params,
+                                            infer_context **out_context);
+INFER_API void infer_context_free(infer_context *context);
+
+/* Runs the model over tokens appended at the current position. On INFER_ERR_CONTEXT_FULL,
+ * INFER_ERR_BAD_TOKEN or INFER_ERR_INVALID_ARGUMENT nothing changes; on INFER_ERR_CANCELLED the
+ * position is left where the last completed chunk ended. */
+INFER_API infer_status infer_decode(infer_context *context, const int32_t *tokens,
+                                    uint32_t n_tokens);
+
+/* Logits of the last decode call: index i of its tokens with logits_all, or -1 for the last
+ * token (the only one available otherwise). The pointer, to n_vocab floats, stays valid until
+ * the next call that changes the context. */
+INFER_API infer_status infer_context_logits(infer_context *context, int32_t index,
+                                            const float **out_logits, uint32_t *out_n_vocab);
+
+/* Safe from any thread: makes a running or the next infer_decode stop with INFER_ERR_CANCELLED
+ * at the next node boundary. The flag clears when that decode returns. */
+INFER_API void infer_context_cancel(infer_context *context);
+
+/* Tokens currently in the KV cache, and the most it can hold. */
+INFER_API uint32_t infer_context_position(const infer_context *context);
+INFER_API uint32_t infer_context_n_ctx(const infer_context *context);
+
+/* Forgets everything (position 0) or keeps only the first n_keep tokens. */
+INFER_API infer_status infer_context_reset(infer_context *context);
+INFER_API infer_status infer_context_truncate(infer_context *context, uint32_t n_keep);
+
+/* The KV cache state: bytes needed, save into a buffer (snprintf-like: *out_size gets the size
+ * needed, INFER_ERR_BUFFER_TOO_SMALL when capacity is less), and load into a context created for
+ * the same model with at least the same n_ctx and the same kv_type. */
+INFER_API infer_status infer_context_state_size(const infer_context *context, uint64_t *out_size);
+INFER_API infer_status infer_context_state_save(const infer_context *context, void *buf,
+                                                uint64_t capacity, uint64_t *out_size);
+INFER_API infer_status infer_context_state_load(infer_context *context, const void *buf,
+                                                uint64_t size);
+
+typedef struct infer_context_stats {
+    uint32_t size;                 /* set by infer_context_stats_init */
+    uint64_t prefill_tokens;       /* tokens processed in calls of more than one token */
+    double prefill_seconds;
+    uint64_t decode_tokens;        /* tokens processed one per call */
+    double decode_seconds;
+    uint64_t weight_bytes_per_token; /* weight bytes one decode step reads */
+} infer_context_stats;
+
+INFER_API void infer_context_stats_init(infer_context_stats *stats);
+INFER_API infer_status infer_context_get_stats(const infer_context *context,
+                                               infer_context_stats *stats);
+INFER_API void infer_context_reset_stats(infer_context *context);
 
 #ifdef __cplusplus
 }

@@ -10,11 +10,15 @@ using infer::api::guarded;
 
 namespace {
 
-infer::gguf::ProgressFn progress_of(const infer_model_params *params) {
-    if (!params || !params->progress) return {};
-    infer_progress_fn fn = params->progress;
-    void *user_data = params->progress_user_data;
-    return [fn, user_data](float progress) { return fn(progress, user_data) != 0; };
+infer::Model::LoadOptions options_of(const infer_model_params *params) {
+    infer::Model::LoadOptions options;
+    if (!params) return options;
+    options.inspect_only = params->inspect_only != 0;
+    if (infer_progress_fn fn = params->progress) {
+        void *user_data = params->progress_user_data;
+        options.progress = [fn, user_data](float progress) { return fn(progress, user_data) != 0; };
+    }
+    return options;
 }
 
 infer_status check_params(const infer_model_params *params) {
@@ -48,7 +52,7 @@ infer_status infer_model_load_file(const char *path, const infer_model_params *p
         if (!path) return fail(INFER_ERR_INVALID_ARGUMENT, "path is NULL");
         if (infer_status s = check_params(params)) return s;
         std::unique_ptr<infer::Model> model;
-        infer::Status status = infer::Model::load_file(path, progress_of(params), &model);
+        infer::Status status = infer::Model::load_file(path, options_of(params), &model);
         if (!status.is_ok()) return fail(status);
         return wrap(std::move(model), out_model);
     });
@@ -63,7 +67,7 @@ infer_status infer_model_load_memory(const void *data, size_t size,
         if (infer_status s = check_params(params)) return s;
         std::unique_ptr<infer::Model> model;
         const std::span<const uint8_t> image(static_cast<const uint8_t *>(data), size);
-        infer::Status status = infer::Model::load_memory(image, progress_of(params), &model);
+        infer::Status status = infer::Model::load_memory(image, options_of(params), &model);
         if (!status.is_ok()) return fail(status);
         return wrap(std::move(model), out_model);
     });

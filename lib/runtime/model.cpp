@@ -16,22 +16,35 @@ Status read_optional_string(const gguf::File &file, const char *key, std::string
 
 } // namespace
 
-Status Model::load_file(const char *path, const gguf::ProgressFn &progress,
+Status Model::load_file(const char *path, const LoadOptions &options,
                         std::unique_ptr<Model> *out) {
     auto model = std::unique_ptr<Model>(new Model());
     INFER_TRY(gguf::MappedFile::open(path, &model->mapping_));
     const std::span<const uint8_t> image = model->mapping_->bytes();
-    return finish_load(std::move(model), image, progress, out);
+    return finish_load(std::move(model), image, options, out);
 }
 
-Status Model::load_memory(std::span<const uint8_t> image, const gguf::ProgressFn &progress,
+Status Model::load_memory(std::span<const uint8_t> image, const LoadOptions &options,
                           std::unique_ptr<Model> *out) {
-    return finish_load(std::unique_ptr<Model>(new Model()), image, progress, out);
+    return finish_load(std::unique_ptr<Model>(new Model()), image, options, out);
+}
+
+Status Model::bind_architecture() {
+    if (architecture_.empty())
+        return make_error(INFER_ERR_MODEL_UNKNOWN_ARCH,
+                          "the file has no general.architecture; supported: %s",
+                          models::supported_architectures().c_str());
+    arch_ = models::find_architecture(architecture_);
+    if (!arch_)
+        return make_error(INFER_ERR_MODEL_UNKNOWN_ARCH,
+                          "architecture '%s' is not supported; supported: %s",
+                          architecture_.c_str(), models::supported_architectures().c_str());
+    return arch_->bind(*file_, &hparams_, &weights_);
 }
 
 Status Model::finish_load(std::unique_ptr<Model> model, std::span<const uint8_t> image,
-                          const gguf::ProgressFn &progress, std::unique_ptr<Model> *out) {
-    INFER_TRY(gguf::File::parse(image, progress, &model->file_));
+                          const LoadOptions &options, std::unique_ptr<Model> *out) {
+    INFER_TRY(gguf::File::parse(image, options.progress, &model->file_));
     const gguf::File &file = *model->file_;
     INFER_TRY(read_optional_string(file, "general.architecture", &model->architecture_));
     INFER_TRY(read_optional_string(file, "general.name", &model->name_));
@@ -45,6 +58,7 @@ Status Model::finish_load(std::unique_ptr<Model> model, std::span<const uint8_t>
         model->n_elements_ += t.n_elements;
         model->tensor_data_bytes_ += t.n_bytes;
     }
+    if (!options.inspect_only) INFER_TRY(model->bind_architecture());
     *out = std::move(model);
     return Status::ok();
 }

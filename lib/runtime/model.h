@@ -5,6 +5,7 @@
 
 #include "core/status.h"
 #include "gguf/gguf.h"
+#include "models/transformer.h"
 
 #include <memory>
 #include <span>
@@ -15,10 +16,16 @@ namespace infer {
 
 class Model {
 public:
-    static Status load_file(const char *path, const gguf::ProgressFn &progress,
+    struct LoadOptions {
+        gguf::ProgressFn progress;
+        // Parse and validate the container only: no architecture binding, so any GGUF file can
+        // be inspected. Such a model cannot create contexts.
+        bool inspect_only = false;
+    };
+    static Status load_file(const char *path, const LoadOptions &options,
                             std::unique_ptr<Model> *out);
     // The caller keeps `image` alive and unchanged for the model's lifetime.
-    static Status load_memory(std::span<const uint8_t> image, const gguf::ProgressFn &progress,
+    static Status load_memory(std::span<const uint8_t> image, const LoadOptions &options,
                               std::unique_ptr<Model> *out);
 
     const gguf::File &gguf() const { return *file_; }
@@ -27,6 +34,11 @@ public:
     uint64_t n_elements() const { return n_elements_; }
     uint64_t tensor_data_bytes() const { return tensor_data_bytes_; }
 
+    // Null for an inspect-only model.
+    const models::Architecture *arch() const { return arch_; }
+    const models::Hparams &hparams() const { return hparams_; }
+    const models::ModelWeights &weights() const { return weights_; }
+
     // NUL-terminated copies, index-aligned with gguf().metadata() and gguf().tensors(): the image
     // stores strings without terminators, and the C API returns const char*.
     const char *key_cstr(size_t index) const { return keys_[index].c_str(); }
@@ -34,7 +46,8 @@ public:
 
 private:
     static Status finish_load(std::unique_ptr<Model> model, std::span<const uint8_t> image,
-                              const gguf::ProgressFn &progress, std::unique_ptr<Model> *out);
+                              const LoadOptions &options, std::unique_ptr<Model> *out);
+    Status bind_architecture();
 
     std::unique_ptr<gguf::MappedFile> mapping_; // empty when loaded from caller memory
     std::unique_ptr<gguf::File> file_;
@@ -44,6 +57,9 @@ private:
     uint64_t tensor_data_bytes_ = 0;
     std::vector<std::string> keys_;
     std::vector<std::string> tensor_names_;
+    const models::Architecture *arch_ = nullptr;
+    models::Hparams hparams_;
+    models::ModelWeights weights_;
 };
 
 } // namespace infer

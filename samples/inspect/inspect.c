@@ -87,8 +87,12 @@ int main(int argc, char **argv) {
         return 2;
     }
 
+    /* Inspect any GGUF file, even of an architecture libinfer cannot run. */
+    infer_model_params params;
+    infer_model_params_init(&params);
+    params.inspect_only = 1;
     infer_model *model = NULL;
-    infer_status status = infer_model_load_file(path, NULL, &model);
+    infer_status status = infer_model_load_file(path, &params, &model);
     if (status != INFER_OK) return fail(path, status);
 
     infer_model_info info;
