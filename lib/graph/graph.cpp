@@ -95,9 +95,13 @@ TensorId GraphBuilder::scale(TensorId x, float s) {
 TensorId GraphBuilder::rope(TensorId x, int32_t n_head, int32_t head_dim, int32_t n_rot,
                             RopeMode mode, float freq_base, float freq_scale,
                             const float *freq_factors) {
+    // In place: the unrotated tensor is never read again.
     const TensorDesc &in = graph_.tensors[x];
     const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "rope");
+    graph_.tensors[out].alias_of = x;
+    const TensorId scratch = new_tensor(DType::Raw, 0, false, "rope scratch");
     Node &n = push(Op::Rope, out);
+    n.scratch = scratch;
     n.in[0] = x;
     n.in[1] = graph_.positions;
     n.n_head = n_head;

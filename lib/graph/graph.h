@@ -52,7 +52,7 @@ enum class Op : uint8_t {
     MatMul,      // out[t] = W in0[t] (+ bias w2)
     Add,         // out = in0 + in1
     Scale,       // out = in0 * scale
-    Rope,        // out = rope(in0, positions in1), heads of head_dim
+    Rope,        // out = rope(in0, positions in1), heads of head_dim; in place (out aliases in0)
     KvStore,     // cache[layer] at positions in2 <- k in0, v in1
     Attention,   // out = softmax(q in0 . K^T * scale) V over the layer's cache, positions in1
     Glu,         // out = act(in0) * in1
@@ -66,7 +66,7 @@ struct Node {
     Op op = Op::Add;
     TensorId out = kNoTensor;
     TensorId in[3] = {kNoTensor, kNoTensor, kNoTensor};
-    TensorId scratch = kNoTensor; // MatMul/Attention kernel scratch: a Raw tensor whose size the
+    TensorId scratch = kNoTensor; // MatMul/Rope/Attention kernel scratch: a Raw tensor whose size the
                                   // backend sets before planning, live during this node only
     const WeightRef *w = nullptr;  // Embed, RmsNorm, MatMul weight
     const WeightRef *w2 = nullptr; // MatMul bias

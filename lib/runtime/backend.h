@@ -8,6 +8,7 @@
 #include "runtime/kv_cache.h"
 
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <vector>
 
@@ -39,11 +40,22 @@ public:
     // A clear error naming the tensor or op this backend cannot run.
     virtual Status check(const graph::Graph &graph) const = 0;
     // Sets raw_bytes of every node's scratch tensor (before planning).
-    virtual void size_scratch(graph::Graph &graph) const = 0;
+    virtual void size_scratch(graph::Graph &graph, const KvCacheLayout &kv) const = 0;
     // Runs the graph for n_tokens (1..graph.max_tokens) tokens whose ids and positions the
     // caller already wrote into the input tensors. Allocates nothing.
     virtual Status run(const BoundGraph &bound, int64_t n_tokens, KvCache &kv,
                        const StopSignal &stop) = 0;
 };
+
+} // namespace infer
+
+namespace infer {
+
+// Defined by backends/cpu. Threads start on the first run, so a backend made only to plan
+// memory costs nothing.
+std::unique_ptr<Backend> make_cpu_backend(int32_t n_threads);
+
+// n_threads, or one per core when it is 0.
+int32_t resolve_thread_count(int32_t n_threads);
 
 } // namespace infer

@@ -1,5 +1,7 @@
 #include "runtime/model.h"
 
+#include "runtime/backend.h"
+
 namespace infer {
 namespace {
 
@@ -39,7 +41,10 @@ Status Model::bind_architecture() {
         return make_error(INFER_ERR_MODEL_UNKNOWN_ARCH,
                           "architecture '%s' is not supported; supported: %s",
                           architecture_.c_str(), models::supported_architectures().c_str());
-    return arch_->bind(*file_, &hparams_, &weights_);
+    INFER_TRY(arch_->bind(*file_, &hparams_, &weights_));
+    // Refuse at load, not at first use, a tensor type the CPU backend cannot compute with.
+    const graph::Graph one_token = arch_->build(hparams_, weights_, 1, false);
+    return make_cpu_backend(1)->check(one_token);
 }
 
 Status Model::finish_load(std::unique_ptr<Model> model, std::span<const uint8_t> image,

@@ -1,0 +1,238 @@
+// The CPU backend: runs a whole graph inside one ThreadPool::run, every thread walking the nodes
+// in order with a barrier after each, each node split statically across the threads. Nothing is
+// allocated while running: tensors and kernel scratch live in the planned arena.
+#include "runtime/backend.h"
+
+#include "cpu/cpu_matmul.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/thread_pool.h"
+
+#include "core/dequant.h"
+#include "core/types.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <memory>
+
+namespace infer {
+namespace {
+
+using graph::Node;
+using graph::Op;
+
+constexpr uint64_t kAlignment = 64;
+
+uint64_t align64(uint64_t n) { return (n + kAlignment - 1) & ~(kAlignment - 1); }
+
+cpu::KvLayout kv_layout(const KvCacheLayout &kv) {
+    return {static_cast<int>(kv.n_head_kv), static_cast<int>(kv.head_dim),
+            static_cast<int>(kv.n_ctx), kv.type == 0 ? cpu::KvType::f32 : cpu::KvType::f16};
+}
+
+cpu::RopeParams rope_params(const Node &n) {
+    return {n.n_head,        n.head_dim,     n.n_rot,
+            n.freq_base,     n.freq_scale,   n.freq_factors,
+            n.rope_mode == graph::RopeMode::Neox ? cpu::RopeMode::neox : cpu::RopeMode::normal};
+}
+
+const char *type_name(uint32_t type) {
+    const TypeTraits *t = type_traits(type);
+    return t ? t->name : "unknown";
+}
+
+// Everything one run needs, shared by the pool's threads.
+struct RunState {
+    const BoundGraph *bound;
+    int64_t n_tokens;
+    KvCache *kv;
+    const StopSignal *stop;
+    cpu::ThreadPool *pool;
+    std::atomic<bool> stopped{false};
+};
+
+float *f32(const RunState &s, graph::TensorId id) {
+    return reinterpret_cast<float *>(s.bound->tensor_data[id]);
+}
+const int32_t *i32(const RunState &s, graph::TensorId id) {
+    return reinterpret_cast<const int32_t *>(s.bound->tensor_data[id]);
+}
+int64_t rows_of(const RunState &s, graph::TensorId id) {
+    return s.bound->graph->tensors[id].per_token ? s.n_tokens : 1;
+}
+// This thread's slice of a node's per-thread scratch.
+void *thread_scratch(const RunState &s, const Node &n, int ith, int nth) {
+    const uint64_t per_thread = s.bound->graph->tensors[n.scratch].raw_bytes / nth;
+    return s.bound->tensor_data[n.scratch] + per_thread * ith;
+}
+
+void run_embed(const RunState &s, const Node &n, int ith, int nth) {
+    const int64_t width = n.w->ne[0];
+    const int32_t *tokens = i32(s, n.in[0]);
+    float *out = f32(s, n.out);
+    const cpu::Range r = cpu::split_range(s.n_tokens, ith, nth);
+    for (int64_t t = r.begin; t < r.end; ++t) {
+        const auto *row = static_cast<const uint8_t *>(n.w->data) + tokens[t] * n.w->row_bytes;
+        dequantize_row_ref(n.w->type, row, out + t * width, width);
+        if (n.scale != 1.0f)
+            for (int64_t i = 0; i < width; ++i) out[t * width + i] *= n.scale;
+    }
+}
+
+void run_matmul(const RunState &s, const Node &n, int ith, int nth) {
+    const cpu::WeightView w{n.w->type, n.w->ne[0], n.w->ne[1], n.w->data, n.w->row_bytes};
+    const int64_t rows = rows_of(s, n.in[0]);
+    float *y = f32(s, n.out);
+    cpu::matmul(w, f32(s, n.in[0]), rows, y, s.bound->tensor_data[n.scratch], ith, nth, *s.pool);
+    if (n.w2) {
+        s.pool->barrier(ith); // the bias touches columns other threads computed
+        const auto *bias = static_cast<const float *>(n.w2->data);
+        const cpu::Range r = cpu::split_range(rows, ith, nth);
+        for (int64_t t = r.begin; t < r.end; ++t)
+            cpu::add(y + t * w.n, y + t * w.n, bias, w.n, 0, 1);
+    }
+}
+
+void run_node(const RunState &s, const Node &n, int ith, int nth) {
+    const graph::Graph &g = *s.bound->graph;
+    switch (n.op) {
+    case Op::Embed:
+        run_embed(s, n, ith, nth);
+        break;
+    case Op::RmsNorm: {
+        const int64_t n_elems = rows_of(s, n.out) * g.tensors[n.out].n;
+        cpu::rms_norm(f32(s, n.out), f32(s, n.in[0]),
+                      n.w ? static_cast<const float *>(n.w->data) : nullptr, n_elems / n.group,
+                      static_cast<int>(n.group), n.eps, ith, nth);
+        break;
+    }
+    case Op::MatMul:
+        run_matmul(s, n, ith, nth);
+        break;
+    case Op::Add:
+        cpu::add(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]),
+                 rows_of(s, n.out) * g.tensors[n.out].n, ith, nth);
+        break;
+    case Op::Scale:
+        cpu::scale(f32(s, n.out), f32(s, n.in[0]), n.scale,
+                   rows_of(s, n.out) * g.tensors[n.out].n, ith, nth);
+        break;
+    case Op::Rope:
+        cpu::rope(f32(s, n.out), i32(s, n.in[1]), static_cast<int>(s.n_tokens), rope_params(n),
+                  thread_scratch(s, n, ith, nth), ith, nth);
+        break;
+    case Op::KvStore:
+        cpu::kv_store(s.kv->k(n.layer), s.kv->v(n.layer), f32(s, n.in[0]), f32(s, n.in[1]),
+                      i32(s, n.in[2]), static_cast<int>(s.n_tokens), kv_layout(s.kv->layout), ith,
+                      nth);
+        break;
+    case Op::Attention: {
+        const cpu::AttnParams p{n.n_head, n.scale, n.softcap, n.window};
+        cpu::attention(f32(s, n.out), f32(s, n.in[0]), s.kv->k(n.layer), s.kv->v(n.layer),
+                       i32(s, n.in[1]), static_cast<int>(s.n_tokens), kv_layout(s.kv->layout), p,
+                       thread_scratch(s, n, ith, nth), ith, nth);
+        break;
+    }
+    case Op::Glu:
+        cpu::glu(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]),
+                 rows_of(s, n.out) * g.tensors[n.out].n,
+                 n.act == graph::Activation::GeluTanh ? cpu::GluAct::gelu_tanh : cpu::GluAct::silu,
+                 ith, nth);
+        break;
+    case Op::SelectLast:
+        if (ith == 0) {
+            const int64_t width = g.tensors[n.out].n;
+            std::memcpy(f32(s, n.out), f32(s, n.in[0]) + (s.n_tokens - 1) * width,
+                        static_cast<size_t>(width) * sizeof(float));
+        }
+        break;
+    }
+}
+
+void run_graph_on_thread(void *ctx, int ith, int nth) {
+    RunState &s = *static_cast<RunState *>(ctx);
+    for (const Node &n : s.bound->graph->nodes) {
+        // Thread 0 sets `stopped` before the barrier that ends a node, so every thread reads the
+        // same value here and they all leave together.
+        if (s.stopped.load(std::memory_order_relaxed)) return;
+        run_node(s, n, ith, nth);
+        if (ith == 0 && s.stop->should_stop()) s.stopped.store(true, std::memory_order_relaxed);
+        s.pool->barrier(ith);
+    }
+}
+
+class CpuBackend final : public Backend {
+public:
+    explicit CpuBackend(int32_t n_threads) : n_threads_(std::max(1, n_threads)) {}
+
+    const char *name() const override { return "CPU"; }
+    uint64_t alignment() const override { return kAlignment; }
+
+    Status check(const graph::Graph &g) const override {
+        for (const Node &n : g.nodes) {
+            if (n.op == Op::MatMul && !cpu::matmul_supported(n.w->type))
+                return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
+                                  "tensor '%.*s' has type %s, which the CPU backend cannot multiply",
+                                  static_cast<int>(n.w->name.size()), n.w->name.data(),
+                                  type_name(n.w->type));
+            if (n.op == Op::Embed) {
+                const TypeTraits *t = type_traits(n.w->type);
+                if (!t || !t->has_dequant)
+                    return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
+                                      "tensor '%.*s' has type %s, which cannot be dequantized",
+                                      static_cast<int>(n.w->name.size()), n.w->name.data(),
+                                      type_name(n.w->type));
+            }
+            for (const graph::WeightRef *f32_weight :
+                 {n.op == Op::RmsNorm ? n.w : nullptr, n.op == Op::MatMul ? n.w2 : nullptr})
+                if (f32_weight && f32_weight->type != static_cast<uint32_t>(TypeId::F32))
+                    return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
+                                      "tensor '%.*s' has type %s; norms and biases must be F32",
+                                      static_cast<int>(f32_weight->name.size()),
+                                      f32_weight->name.data(), type_name(f32_weight->type));
+        }
+        return Status::ok();
+    }
+
+    void size_scratch(graph::Graph &g, const KvCacheLayout &kv) const override {
+        const uint64_t nth = static_cast<uint64_t>(n_threads_);
+        for (const Node &n : g.nodes) {
+            if (n.scratch == graph::kNoTensor) continue;
+            uint64_t bytes = 0;
+            if (n.op == Op::MatMul)
+                bytes = cpu::matmul_scratch_bytes(n.w->type, n.w->ne[0], g.max_tokens);
+            else if (n.op == Op::Rope)
+                bytes = nth * align64(cpu::rope_scratch_bytes(rope_params(n)));
+            else if (n.op == Op::Attention)
+                bytes = nth * align64(cpu::attention_scratch_bytes(kv_layout(kv)));
+            g.tensors[n.scratch].raw_bytes = bytes;
+        }
+    }
+
+    Status run(const BoundGraph &bound, int64_t n_tokens, KvCache &kv,
+               const StopSignal &stop) override {
+        if (!pool_) pool_ = std::make_unique<cpu::ThreadPool>(n_threads_);
+        RunState state;
+        state.bound = &bound;
+        state.n_tokens = n_tokens;
+        state.kv = &kv;
+        state.stop = &stop;
+        state.pool = pool_.get();
+        if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
+        pool_->run(run_graph_on_thread, &state);
+        if (state.stopped.load()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
+        return Status::ok();
+    }
+
+private:
+    int32_t n_threads_;
+    std::unique_ptr<cpu::ThreadPool> pool_; // started on the first run
+};
+
+} // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int32_t n_threads) {
+    return std::make_unique<CpuBackend>(n_threads);
+}
+
+} // namespace infer

@@ -1,0 +1,333 @@
+#include "runtime/context.h"
+
+#include "core/checked_math.h"
+#include "core/log.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <thread>
+
+namespace infer {
+namespace {
+
+// Planner requests for the tensors that own storage (aliases share their root's bytes).
+std::vector<BufferRequest> requests_of(const graph::Graph &g) {
+    std::vector<BufferRequest> requests(g.tensors.size());
+    for (size_t i = 0; i < g.tensors.size(); ++i) {
+        const graph::TensorDesc &t = g.tensors[i];
+        if (t.alias_of != graph::kNoTensor || t.first_use < 0) continue; // size 0: no space
+        requests[i].size = g.max_bytes(static_cast<graph::TensorId>(i));
+        requests[i].first_use = static_cast<uint32_t>(t.first_use);
+        requests[i].last_use = static_cast<uint32_t>(t.last_use);
+    }
+    return requests;
+}
+
+Status plan_graph(const graph::Graph &g, uint64_t alignment, Plan *out) {
+    return plan_memory(requests_of(g), alignment, out);
+}
+
+uint64_t decode_weight_bytes(const graph::Graph &g) {
+    uint64_t bytes = 0;
+    for (const graph::Node &n : g.nodes) {
+        if (n.op == graph::Op::MatMul) bytes += n.w->n_bytes + (n.w2 ? n.w2->n_bytes : 0);
+        if (n.op == graph::Op::Embed) bytes += n.w->row_bytes; // one row per token
+        if (n.op == graph::Op::RmsNorm && n.w) bytes += n.w->n_bytes;
+    }
+    return bytes;
+}
+
+// The saved-state header; KV rows [0, n_past) of every head of every layer follow, K then V.
+struct StateHeader {
+    char magic[4];
+    uint32_t version;
+    uint32_t kv_type;
+    uint32_t n_past;
+    int64_t n_layer, n_head_kv, head_dim;
+};
+constexpr char kStateMagic[4] = {'I', 'K', 'V', 'S'};
+constexpr uint32_t kStateVersion = 1;
+
+} // namespace
+
+int32_t resolve_thread_count(int32_t n_threads) {
+    if (n_threads > 0) return n_threads;
+    return static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+Status Context::plan(const Model &model, const ContextParams &in, const Backend &backend,
+                     ContextPlan *out) {
+    if (!model.arch())
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "the model was loaded inspect-only and cannot run");
+    const models::Hparams &hp = model.hparams();
+    ContextParams p = in;
+    if (p.n_ctx == 0) p.n_ctx = std::min<int64_t>(hp.n_ctx_train, ContextParams::kDefaultMaxCtx);
+    if (p.n_ctx < 1 || p.n_ctx > (int64_t{1} << 24))
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "n_ctx %lld is out of range",
+                          static_cast<long long>(p.n_ctx));
+    if (p.n_batch == 0) p.n_batch = 512;
+    p.n_batch = std::min(p.n_batch, p.n_ctx);
+    if (p.n_batch < 1 || p.n_batch > 65536)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "n_batch %lld is out of range",
+                          static_cast<long long>(p.n_batch));
+    if (p.kv_type != 0 && p.kv_type != 1)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "kv_type %u is not F16 (1) or F32 (0)",
+                          p.kv_type);
+    if (p.n_threads < 0 || p.n_threads > 1024)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "n_threads %d is out of range", p.n_threads);
+
+    ContextPlan plan;
+    plan.params = p;
+    plan.decode = model.arch()->build(hp, model.weights(), 1, p.logits_all);
+    plan.prefill = model.arch()->build(hp, model.weights(), p.n_batch, p.logits_all);
+    plan.kv.type = p.kv_type;
+    plan.kv.n_layer = hp.n_layer;
+    plan.kv.n_ctx = p.n_ctx;
+    plan.kv.n_head_kv = hp.n_head_kv;
+    plan.kv.head_dim = hp.head_dim;
+    INFER_TRY(backend.check(plan.prefill));
+    backend.size_scratch(plan.decode, plan.kv);
+    backend.size_scratch(plan.prefill, plan.kv);
+    INFER_TRY(plan_graph(plan.decode, backend.alignment(), &plan.decode_plan));
+    INFER_TRY(plan_graph(plan.prefill, backend.alignment(), &plan.prefill_plan));
+    // One allocation: the KV cache, then the arena that both graphs' plans share.
+    plan.arena_bytes = std::max(plan.decode_plan.arena_size, plan.prefill_plan.arena_size);
+    plan.lower_bound = std::max(plan.decode_plan.lower_bound, plan.prefill_plan.lower_bound);
+    plan.kv_offset = 0;
+    if (!checked_align_up(plan.kv.total_bytes(), kBufferAlignment, &plan.arena_offset) ||
+        !checked_add(plan.arena_offset, plan.arena_bytes, &plan.total_bytes))
+        return make_error(INFER_ERR_OUT_OF_MEMORY, "context memory size overflows");
+    *out = std::move(plan);
+    return Status::ok();
+}
+
+Context::Context(const Model &model, std::unique_ptr<Backend> backend)
+    : model_(model), backend_(std::move(backend)) {}
+
+Context::~Context() {
+    if (owns_memory_) std::free(memory_);
+}
+
+Status Context::create(const Model &model, const ContextParams &params,
+                       std::unique_ptr<Context> *out) {
+    std::unique_ptr<Context> ctx(
+        new Context(model, make_cpu_backend(resolve_thread_count(params.n_threads))));
+    INFER_TRY(plan(model, params, *ctx->backend_, &ctx->plan_));
+    const ContextPlan &plan = ctx->plan_;
+
+    if (params.buffer) {
+        if (params.buffer_size < plan.total_bytes)
+            return make_error(INFER_ERR_BUFFER_TOO_SMALL,
+                              "the caller's buffer has %llu bytes; this context needs %llu",
+                              static_cast<unsigned long long>(params.buffer_size),
+                              static_cast<unsigned long long>(plan.total_bytes));
+        if (reinterpret_cast<uintptr_t>(params.buffer) % kBufferAlignment != 0)
+            return make_error(INFER_ERR_INVALID_ARGUMENT,
+                              "the caller's buffer must be %llu-byte aligned",
+                              static_cast<unsigned long long>(kBufferAlignment));
+        ctx->memory_ = static_cast<uint8_t *>(params.buffer);
+    } else {
+        const uint64_t size = std::max<uint64_t>(plan.total_bytes, kBufferAlignment);
+        ctx->memory_ = static_cast<uint8_t *>(std::aligned_alloc(kBufferAlignment, size));
+        if (!ctx->memory_)
+            return make_error(INFER_ERR_OUT_OF_MEMORY, "cannot allocate %llu bytes for the context",
+                              static_cast<unsigned long long>(plan.total_bytes));
+        ctx->owns_memory_ = true;
+    }
+    ctx->kv_.layout = plan.kv;
+    ctx->kv_.data = ctx->memory_ + plan.kv_offset;
+    INFER_TRY(ctx->bind(plan.decode, plan.decode_plan, &ctx->decode_bound_));
+    INFER_TRY(ctx->bind(plan.prefill, plan.prefill_plan, &ctx->prefill_bound_));
+    ctx->stats_.weight_bytes_per_token = decode_weight_bytes(plan.decode);
+    log_message(INFER_LOG_INFO,
+                "context: n_ctx %lld, n_batch %lld, KV cache %.1f MiB, activations %.2f MiB "
+                "(lower bound %.2f MiB)",
+                static_cast<long long>(plan.kv.n_ctx), static_cast<long long>(plan.params.n_batch),
+                plan.kv.total_bytes() / 1048576.0, plan.arena_bytes / 1048576.0,
+                plan.lower_bound / 1048576.0);
+    *out = std::move(ctx);
+    return Status::ok();
+}
+
+Status Context::bind(const graph::Graph &graph, const Plan &plan, BoundGraph *out) {
+    out->graph = &graph;
+    out->tensor_data.assign(graph.tensors.size(), nullptr);
+    uint8_t *arena = memory_ + plan_.arena_offset;
+    for (size_t i = 0; i < graph.tensors.size(); ++i) {
+        const graph::TensorId root = graph.storage_of(static_cast<graph::TensorId>(i));
+        if (graph.tensors[root].first_use < 0) continue;
+        out->tensor_data[i] = arena + plan.offsets[root];
+    }
+    return Status::ok();
+}
+
+Status Context::decode(std::span<const int32_t> tokens) {
+    struct ClearCancel { // the cancel flag applies to one decode call
+        std::atomic<bool> &flag;
+        ~ClearCancel() { flag.store(false, std::memory_order_relaxed); }
+    } clear_cancel{cancel_};
+
+    const int64_t n = static_cast<int64_t>(tokens.size());
+    if (n == 0) return make_error(INFER_ERR_INVALID_ARGUMENT, "no tokens to decode");
+    const int64_t n_batch = plan_.params.n_batch;
+    if (plan_.params.logits_all && n > n_batch)
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "with logits_all a decode call takes at most n_batch = %lld tokens, "
+                          "got %lld", static_cast<long long>(n_batch), static_cast<long long>(n));
+    if (n > n_ctx() - n_past_)
+        return make_error(INFER_ERR_CONTEXT_FULL,
+                          "%lld tokens do not fit: %lld of %lld context positions are used",
+                          static_cast<long long>(n), static_cast<long long>(n_past_),
+                          static_cast<long long>(n_ctx()));
+    const int64_t n_vocab = model_.hparams().n_vocab;
+    for (int64_t i = 0; i < n; ++i)
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            return make_error(INFER_ERR_BAD_TOKEN, "token %d at index %lld is outside [0, %lld)",
+                              tokens[i], static_cast<long long>(i),
+                              static_cast<long long>(n_vocab));
+
+    const auto start = std::chrono::steady_clock::now();
+    last_bound_ = nullptr;
+    for (int64_t done = 0; done < n;) {
+        const int64_t chunk = std::min(n_batch, n - done);
+        INFER_TRY(run_chunk(tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(chunk))));
+        done += chunk;
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (n == 1) {
+        stats_.decode_tokens += 1;
+        stats_.decode_seconds += seconds;
+    } else {
+        stats_.prefill_tokens += static_cast<uint64_t>(n);
+        stats_.prefill_seconds += seconds;
+    }
+    return Status::ok();
+}
+
+Status Context::run_chunk(std::span<const int32_t> tokens) {
+    const auto n = static_cast<int64_t>(tokens.size());
+    const BoundGraph &bound = n == 1 ? decode_bound_ : prefill_bound_;
+    const graph::Graph &g = *bound.graph;
+    auto *token_ids = reinterpret_cast<int32_t *>(bound.tensor_data[g.tokens]);
+    auto *positions = reinterpret_cast<int32_t *>(bound.tensor_data[g.positions]);
+    for (int64_t i = 0; i < n; ++i) {
+        token_ids[i] = tokens[static_cast<size_t>(i)];
+        positions[i] = static_cast<int32_t>(n_past_ + i);
+    }
+    StopSignal stop;
+    stop.cancel = &cancel_;
+    stop.abort_fn = plan_.params.abort_fn;
+    stop.abort_user_data = plan_.params.abort_user_data;
+    INFER_TRY(backend_->run(bound, n, kv_, stop));
+    n_past_ += n;
+    last_bound_ = &bound;
+    last_n_tokens_ = n;
+    return Status::ok();
+}
+
+Status Context::logits(int32_t index, const float **out) const {
+    if (!last_bound_) return make_error(INFER_ERR_NOT_FOUND, "no logits: nothing was decoded yet");
+    const int64_t rows = plan_.params.logits_all ? last_n_tokens_ : 1;
+    int64_t row = index;
+    if (index == -1) row = rows - 1;
+    else if (!plan_.params.logits_all && index == last_n_tokens_ - 1) row = 0;
+    if (row < 0 || row >= rows)
+        return make_error(INFER_ERR_NOT_FOUND,
+                          "no logits for index %d: the last decode kept %lld row(s)%s", index,
+                          static_cast<long long>(rows),
+                          plan_.params.logits_all ? "" : " (create the context with logits_all)");
+    const auto *base = reinterpret_cast<const float *>(last_bound_->tensor_data[last_bound_->graph->logits]);
+    *out = base + row * n_vocab();
+    return Status::ok();
+}
+
+Status Context::truncate(int64_t n_keep) {
+    if (n_keep < 0 || n_keep > n_past_)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "cannot keep %lld of %lld tokens",
+                          static_cast<long long>(n_keep), static_cast<long long>(n_past_));
+    n_past_ = n_keep; // cache rows past n_past are never read before being rewritten
+    last_bound_ = nullptr;
+    return Status::ok();
+}
+
+void Context::reset_stats() {
+    const uint64_t per_token = stats_.weight_bytes_per_token;
+    stats_ = Stats{};
+    stats_.weight_bytes_per_token = per_token;
+}
+
+uint64_t Context::state_size() const {
+    const KvCacheLayout &kv = plan_.kv;
+    return sizeof(StateHeader) + 2 * static_cast<uint64_t>(kv.n_layer * kv.n_head_kv * n_past_ *
+                                                           kv.head_dim) * kv.elem_bytes();
+}
+
+Status Context::state_save(std::span<uint8_t> out, uint64_t *written) const {
+    const uint64_t size = state_size();
+    *written = size;
+    if (out.size() < size)
+        return make_error(INFER_ERR_BUFFER_TOO_SMALL, "the state needs %llu bytes, the buffer has %zu",
+                          static_cast<unsigned long long>(size), out.size());
+    const KvCacheLayout &kv = plan_.kv;
+    StateHeader h{};
+    std::memcpy(h.magic, kStateMagic, 4);
+    h.version = kStateVersion;
+    h.kv_type = kv.type;
+    h.n_past = static_cast<uint32_t>(n_past_);
+    h.n_layer = kv.n_layer;
+    h.n_head_kv = kv.n_head_kv;
+    h.head_dim = kv.head_dim;
+    uint8_t *p = out.data();
+    std::memcpy(p, &h, sizeof h);
+    p += sizeof h;
+    const uint64_t row_bytes = static_cast<uint64_t>(kv.head_dim) * kv.elem_bytes();
+    const uint64_t head_bytes = static_cast<uint64_t>(kv.n_ctx) * row_bytes;
+    for (int64_t l = 0; l < kv.n_layer; ++l)
+        for (const void *plane : {kv_.k(l), kv_.v(l)})
+            for (int64_t head = 0; head < kv.n_head_kv; ++head) {
+                std::memcpy(p, static_cast<const uint8_t *>(plane) + head * head_bytes,
+                            n_past_ * row_bytes);
+                p += n_past_ * row_bytes;
+            }
+    return Status::ok();
+}
+
+Status Context::state_load(std::span<const uint8_t> in) {
+    const KvCacheLayout &kv = plan_.kv;
+    StateHeader h{};
+    if (in.size() < sizeof h) return make_error(INFER_ERR_BAD_STATE, "the state is truncated");
+    std::memcpy(&h, in.data(), sizeof h);
+    if (std::memcmp(h.magic, kStateMagic, 4) != 0 || h.version != kStateVersion)
+        return make_error(INFER_ERR_BAD_STATE, "not a libinfer state (or another version)");
+    if (h.kv_type != kv.type || h.n_layer != kv.n_layer || h.n_head_kv != kv.n_head_kv ||
+        h.head_dim != kv.head_dim)
+        return make_error(INFER_ERR_BAD_STATE,
+                          "the state was saved from another model or KV cache type");
+    if (h.n_past > kv.n_ctx)
+        return make_error(INFER_ERR_BAD_STATE, "the state holds %u tokens; this context holds %lld",
+                          h.n_past, static_cast<long long>(kv.n_ctx));
+    const uint64_t row_bytes = static_cast<uint64_t>(kv.head_dim) * kv.elem_bytes();
+    const uint64_t expected =
+        sizeof h + 2 * static_cast<uint64_t>(kv.n_layer * kv.n_head_kv) * h.n_past * row_bytes;
+    if (in.size() != expected)
+        return make_error(INFER_ERR_BAD_STATE, "the state has %zu bytes, expected %llu", in.size(),
+                          static_cast<unsigned long long>(expected));
+    const uint8_t *p = in.data() + sizeof h;
+    const uint64_t head_bytes = static_cast<uint64_t>(kv.n_ctx) * row_bytes;
+    for (int64_t l = 0; l < kv.n_layer; ++l)
+        for (void *plane : {kv_.k(l), kv_.v(l)})
+            for (int64_t head = 0; head < kv.n_head_kv; ++head) {
+                std::memcpy(static_cast<uint8_t *>(plane) + head * head_bytes, p, h.n_past * row_bytes);
+                p += h.n_past * row_bytes;
+            }
+    n_past_ = h.n_past;
+    last_bound_ = nullptr;
+    return Status::ok();
+}
+
+} // namespace infer

@@ -1,0 +1,97 @@
+// A context: the static memory plan for a model, the memory it needs (allocated once or
+// provided by the caller), the KV cache of one sequence, and decoding over it.
+#pragma once
+
+#include "core/status.h"
+#include "graph/planner.h"
+#include "runtime/backend.h"
+#include "runtime/model.h"
+
+#include <atomic>
+#include <memory>
+#include <span>
+
+namespace infer {
+
+struct ContextParams {
+    int64_t n_ctx = 0;   // 0: the model's training length, at most kDefaultMaxCtx
+    int64_t n_batch = 512;
+    int32_t n_threads = 0; // 0: one per core
+    uint32_t kv_type = 1;  // 1 F16, 0 F32
+    bool logits_all = false;
+    int32_t (*abort_fn)(void *) = nullptr;
+    void *abort_user_data = nullptr;
+    void *buffer = nullptr; // caller memory, or null
+    uint64_t buffer_size = 0;
+
+    static constexpr int64_t kDefaultMaxCtx = 4096;
+};
+
+// Everything a context's memory depends on, computed without allocating it.
+struct ContextPlan {
+    ContextParams params;  // with defaults resolved
+    graph::Graph decode;   // one token
+    graph::Graph prefill;  // up to n_batch tokens
+    Plan decode_plan, prefill_plan;
+    KvCacheLayout kv;
+    uint64_t kv_offset = 0, arena_offset = 0;
+    uint64_t arena_bytes = 0;
+    uint64_t lower_bound = 0; // the larger of the two graphs' live-bytes peaks
+    uint64_t total_bytes = 0;
+};
+
+class Context {
+public:
+    static constexpr uint64_t kBufferAlignment = 64;
+
+    // Plans for `model` and `params` on `backend` (which sizes the kernels' scratch).
+    static Status plan(const Model &model, const ContextParams &params, const Backend &backend,
+                       ContextPlan *out);
+    static Status create(const Model &model, const ContextParams &params,
+                         std::unique_ptr<Context> *out);
+    ~Context();
+
+    Status decode(std::span<const int32_t> tokens);
+    // Row `index` of the last decode's logits (-1: the last token).
+    Status logits(int32_t index, const float **out) const;
+    int64_t n_vocab() const { return model_.hparams().n_vocab; }
+
+    void cancel() { cancel_.store(true, std::memory_order_relaxed); }
+    int64_t position() const { return n_past_; }
+    int64_t n_ctx() const { return plan_.kv.n_ctx; }
+    void reset() { truncate(0); }
+    Status truncate(int64_t n_keep);
+
+    uint64_t state_size() const;
+    Status state_save(std::span<uint8_t> out, uint64_t *written) const;
+    Status state_load(std::span<const uint8_t> in);
+
+    struct Stats {
+        uint64_t prefill_tokens = 0, decode_tokens = 0;
+        double prefill_seconds = 0, decode_seconds = 0;
+        uint64_t weight_bytes_per_token = 0;
+    };
+    const Stats &stats() const { return stats_; }
+    void reset_stats();
+    const ContextPlan &memory_plan() const { return plan_; }
+
+private:
+    Context(const Model &model, std::unique_ptr<Backend> backend);
+    Status bind(const graph::Graph &graph, const Plan &plan, BoundGraph *out);
+    Status run_chunk(std::span<const int32_t> tokens);
+
+    const Model &model_;
+    std::unique_ptr<Backend> backend_;
+    ContextPlan plan_;
+    uint8_t *memory_ = nullptr; // plan_.total_bytes, owned when owns_memory_
+    bool owns_memory_ = false;
+    KvCache kv_;
+    BoundGraph decode_bound_, prefill_bound_;
+    const BoundGraph *last_bound_ = nullptr;
+    int64_t last_n_tokens_ = 0;
+    int64_t n_past_ = 0;
+    std::atomic<bool> cancel_{false};
+    Stats stats_;
+};
+
+} // namespace infer
