@@ -209,9 +209,14 @@ public:
         }
     }
 
+    Status start() override {
+        if (!pool_) pool_ = std::make_unique<cpu::ThreadPool>(n_threads_);
+        return Status::ok();
+    }
+
     Status run(const BoundGraph &bound, int64_t n_tokens, KvCache &kv,
                const StopSignal &stop) override {
-        if (!pool_) pool_ = std::make_unique<cpu::ThreadPool>(n_threads_);
+        if (!pool_) return make_error(INFER_ERR_INTERNAL, "CPU backend run before start");
         RunState state;
         state.bound = &bound;
         state.n_tokens = n_tokens;
@@ -226,7 +231,7 @@ public:
 
 private:
     int32_t n_threads_;
-    std::unique_ptr<cpu::ThreadPool> pool_; // started on the first run
+    std::unique_ptr<cpu::ThreadPool> pool_; // made by start()
 };
 
 } // namespace

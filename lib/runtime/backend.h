@@ -39,6 +39,8 @@ public:
     virtual uint64_t alignment() const = 0;
     // A clear error naming the tensor or op this backend cannot run.
     virtual Status check(const graph::Graph &graph) const = 0;
+    // Acquires run-time resources (threads, streams) once, so that run() allocates nothing.
+    virtual Status start() = 0;
     // Sets raw_bytes of every node's scratch tensor (before planning).
     virtual void size_scratch(graph::Graph &graph, const KvCacheLayout &kv) const = 0;
     // Runs the graph for n_tokens (1..graph.max_tokens) tokens whose ids and positions the
@@ -51,8 +53,8 @@ public:
 
 namespace infer {
 
-// Defined by backends/cpu. Threads start on the first run, so a backend made only to plan
-// memory costs nothing.
+// Defined by backends/cpu. Threads start in start(), so a backend made only to plan memory or
+// check a graph costs nothing.
 std::unique_ptr<Backend> make_cpu_backend(int32_t n_threads);
 
 // n_threads, or one per core when it is 0.

@@ -138,6 +138,7 @@ Status Context::create(const Model &model, const ContextParams &params,
                               static_cast<unsigned long long>(plan.total_bytes));
         ctx->owns_memory_ = true;
     }
+    INFER_TRY(ctx->backend_->start());
     ctx->kv_.layout = plan.kv;
     ctx->kv_.data = ctx->memory_ + plan.kv_offset;
     INFER_TRY(ctx->bind(plan.decode, plan.decode_plan, &ctx->decode_bound_));

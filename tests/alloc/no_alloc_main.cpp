@@ -1,0 +1,95 @@
+// Proves the promise of static memory planning: after infer_context_create, prefill and decode
+// perform no heap allocation. This program replaces malloc/calloc/realloc/free (and so every
+// operator new, which calls malloc) and counts calls made, from any thread, while a flag is set
+// around the decode calls.
+//
+// Not built with sanitizers: they provide their own malloc.
+#include "infer.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+extern "C" {
+void *__libc_malloc(size_t);
+void *__libc_calloc(size_t, size_t);
+void *__libc_realloc(void *, size_t);
+void __libc_free(void *);
+}
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+
+void note_allocation() {
+    if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
+}
+} // namespace
+
+extern "C" {
+void *malloc(size_t n) {
+    note_allocation();
+    return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t size) {
+    note_allocation();
+    return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t n) {
+    note_allocation();
+    return __libc_realloc(p, n);
+}
+void free(void *p) {
+    if (p) note_allocation();
+    __libc_free(p);
+}
+}
+
+static int fail(const char *what) {
+    std::fprintf(stderr, "FAIL: %s: %s\n", what, infer_last_error());
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: %s MODEL.gguf...\n", argv[0]);
+        return 2;
+    }
+    int failures = 0;
+    for (int a = 1; a < argc; ++a) {
+        infer_model *model = nullptr;
+        if (infer_model_load_file(argv[a], nullptr, &model) != INFER_OK) return fail(argv[a]);
+        infer_context_params params;
+        infer_context_params_init(&params);
+        params.n_ctx = 256;
+        params.n_batch = 64;
+        params.n_threads = 2;
+        infer_context *ctx = nullptr;
+        if (infer_context_create(model, &params, &ctx) != INFER_OK) return fail("context");
+
+        std::vector<int32_t> prompt(150);
+        for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>(1 + (i * 37) % 250);
+        g_allocations = 0;
+        g_counting = true;
+        infer_status status = infer_decode(ctx, prompt.data(), prompt.size()); // 3 chunks
+        const float *logits = nullptr;
+        for (int step = 0; step < 32 && status == INFER_OK; ++step) {
+            status = infer_context_logits(ctx, -1, &logits, nullptr);
+            const int32_t next = static_cast<int32_t>(1 + (step * 11) % 250);
+            if (status == INFER_OK) status = infer_decode(ctx, &next, 1);
+        }
+        if (status == INFER_OK) status = infer_context_truncate(ctx, 10);
+        if (status == INFER_OK) status = infer_decode(ctx, prompt.data(), 20);
+        g_counting = false;
+        const long allocations = g_allocations.load();
+        if (status != INFER_OK) return fail("decode");
+        std::printf("%s: %ld heap allocations in 1 prefill of 150 tokens, 32 decode steps, a "
+                    "truncate and a 20-token prefill\n", argv[a], allocations);
+        failures += allocations != 0;
+        infer_context_free(ctx);
+        infer_model_free(model);
+    }
+    return failures ? 1 : 0;
+}

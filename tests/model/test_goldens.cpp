@@ -1,0 +1,140 @@
+// libinfer against llama.cpp: golden logits and greedy continuations made by
+// scripts/make_goldens.py, on the real models and on synthetic ones.
+//
+// Criteria (issue 3): top-1 agrees wherever the reference's top-2 margin exceeds 0.25; the
+// normalized RMS error of full logit vectors is below 3e-2 (last position for the real models,
+// every position for the synthetic ones); the greedy continuation is identical up to the first
+// step whose reference margin is below 0.25.
+#include "golden.h"
+#include "model_files.h"
+
+#include "infer.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+using infer::test::Golden;
+
+constexpr float kDecisiveMargin = 0.25f;
+constexpr double kMaxNormalizedRms = 3e-2;
+
+struct ModelCase {
+    std::string name;
+    std::string path;
+};
+
+std::string golden_dir(const std::string &model) {
+    return std::string(INFER_TEST_DATA_DIR) + "/goldens/" + model;
+}
+
+std::vector<std::string> prompt_files(const std::string &model) {
+    std::vector<std::string> files;
+    for (const auto &entry : std::filesystem::directory_iterator(golden_dir(model)))
+        if (entry.path().extension() == ".bin") files.push_back(entry.path().string());
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+std::string model_path(const std::string &name) {
+    if (name == "smollm2-135m-q4_1") return infer::test::real_model("SmolLM2-135M-Instruct.Q4_1.gguf");
+    if (name == "gemma3-270m-q4_k_m") return infer::test::real_model("gemma-3-270m-q4_k_m.gguf");
+    std::ifstream args_file(golden_dir(name) + "/synth-args.txt");
+    std::string args;
+    std::getline(args_file, args);
+    REQUIRE_MESSAGE(!args.empty(), "no synth-args.txt for ", name);
+    return infer::test::synthetic_model(name, args);
+}
+
+struct ModelDeleter { void operator()(infer_model *m) const { infer_model_free(m); } };
+struct ContextDeleter { void operator()(infer_context *c) const { infer_context_free(c); } };
+
+void check_model(const std::string &name) {
+    infer_model *raw_model = nullptr;
+    const std::string path = model_path(name);
+    REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), nullptr, &raw_model) == INFER_OK,
+                    infer_last_error());
+    std::unique_ptr<infer_model, ModelDeleter> model(raw_model);
+
+    std::vector<double> errors;
+    for (const std::string &file : prompt_files(name)) {
+        const Golden g = infer::test::read_golden(file);
+        const size_t n_prompt = g.prompt.size();
+        infer_context_params params;
+        infer_context_params_init(&params);
+        params.n_ctx = static_cast<uint32_t>(n_prompt + g.gen.size() + 8);
+        params.logits_all = 1;
+        infer_context *raw_ctx = nullptr;
+        REQUIRE_MESSAGE(infer_context_create(model.get(), &params, &raw_ctx) == INFER_OK,
+                        infer_last_error());
+        std::unique_ptr<infer_context, ContextDeleter> ctx(raw_ctx);
+        REQUIRE(infer_decode(ctx.get(), g.prompt.data(), static_cast<uint32_t>(n_prompt)) ==
+                INFER_OK);
+
+        // Prompt positions: top-1 agreement, and full-vector error where the golden has them.
+        int decisive = 0, decisive_agree = 0, informative = 0, informative_agree = 0;
+        double worst = 0;
+        for (size_t pos = 0; pos < n_prompt; ++pos) {
+            const float *logits = nullptr;
+            uint32_t n_vocab = 0;
+            REQUIRE(infer_context_logits(ctx.get(), static_cast<int32_t>(pos), &logits, &n_vocab) ==
+                    INFER_OK);
+            REQUIRE(n_vocab == g.n_vocab);
+            const bool agree = infer::test::argmax(logits, n_vocab) == g.top_ids[pos * g.top_k];
+            const float margin = g.prompt_margin(pos);
+            if (margin > kDecisiveMargin) { ++decisive; decisive_agree += agree; }
+            if (margin > 0.1f) { ++informative; informative_agree += agree; }
+            if (!g.all_logits.empty()) {
+                const double e = infer::test::normalized_rms_error(
+                    logits, g.all_logits.data() + pos * n_vocab, n_vocab);
+                worst = std::max(worst, e);
+                errors.push_back(e);
+                CHECK_MESSAGE(e < kMaxNormalizedRms, file, " position ", pos, ": error ", e);
+            }
+        }
+        const float *last = nullptr;
+        REQUIRE(infer_context_logits(ctx.get(), -1, &last, nullptr) == INFER_OK);
+        const double last_error = infer::test::normalized_rms_error(last, g.last_logits.data(), g.n_vocab);
+        if (g.all_logits.empty()) errors.push_back(last_error);
+        CHECK_MESSAGE(last_error < kMaxNormalizedRms, file, ": last-position error ", last_error);
+        CHECK_MESSAGE(decisive_agree == decisive, file, ": top-1 disagrees at ",
+                      decisive - decisive_agree, " of ", decisive, " decisive positions");
+
+        // Greedy continuation, compared up to the reference's first indecisive step.
+        size_t matched = 0;
+        bool diverged = false;
+        for (size_t i = 0; i < g.gen.size() && g.gen_margin[i] >= kDecisiveMargin; ++i) {
+            const float *logits = nullptr;
+            REQUIRE(infer_context_logits(ctx.get(), -1, &logits, nullptr) == INFER_OK);
+            const int32_t ours = infer::test::argmax(logits, g.n_vocab);
+            if (ours != g.gen[i]) { diverged = true; break; }
+            ++matched;
+            REQUIRE(infer_decode(ctx.get(), &ours, 1) == INFER_OK);
+        }
+        CHECK_MESSAGE(!diverged, file, ": greedy continuation differs at step ", matched);
+        MESSAGE(name << "/" << std::filesystem::path(file).stem().string() << ": " << n_prompt
+                     << " tokens, last-position error " << last_error << ", worst " << worst
+                     << ", top-1 " << decisive_agree << "/" << decisive << " (margin>0.25), "
+                     << informative_agree << "/" << informative << " (margin>0.1), greedy matched "
+                     << matched << "/" << g.gen.size());
+    }
+    std::sort(errors.begin(), errors.end());
+    REQUIRE(!errors.empty());
+    MESSAGE(name << ": normalized RMS error median " << errors[errors.size() / 2] << ", worst "
+                 << errors.back() << " over " << errors.size() << " vectors");
+}
+
+} // namespace
+
+TEST_CASE("goldens: SmolLM2-135M Q4_1 agrees with llama.cpp") { check_model("smollm2-135m-q4_1"); }
+TEST_CASE("goldens: Gemma-3-270M Q4_K_M agrees with llama.cpp") { check_model("gemma3-270m-q4_k_m"); }
+TEST_CASE("goldens: synthetic llama with rope_freqs (Q8_0)") { check_model("synth-llama-ropefreqs-q8_0"); }
+TEST_CASE("goldens: synthetic qwen2 (Q8_0)") { check_model("synth-qwen2-q8_0"); }
+TEST_CASE("goldens: synthetic qwen3 (Q4_K_M)") { check_model("synth-qwen3-q4_k_m"); }
