@@ -1,0 +1,146 @@
+// CPU kernels for the non-matmul ops of a transformer layer: RMSNorm, RoPE, gated activations,
+// elementwise add/mul/scale/softcap, the KV-cache store and attention over the KV cache.
+//
+// Conventions shared by every op here:
+// - Plain float arrays; activations are row-major [t][n]: t tokens, each a contiguous vector.
+// - Every fast op takes (ith, nth): thread ith of nth handles one contiguous slice of the work
+//   (rows, elements, or (token, head) pairs; see split_range). nth = 1 does everything. Slices
+//   never overlap and no op has a second phase, so calling ith = 0..nth-1 one after another is
+//   as valid as running them on nth threads at once.
+// - Ops allocate nothing. Attention and RoPE take per-thread scratch sized by *_scratch_bytes().
+// - `*_ref` functions are the readable single-threaded scalar references the fast paths and the
+//   GPU backends are tested against. They may allocate (attention_ref does); never call them on
+//   the decode path.
+// - Numerics follow ggml's CPU backend (see each .cpp for the exact correspondence), so results
+//   stay close to llama.cpp's.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace infer::cpu {
+
+// ---- Work split --------------------------------------------------------------------------------
+
+struct Range {
+    int64_t begin;
+    int64_t end; // exclusive
+};
+
+// The contiguous slice [begin, end) of n items that thread ith of nth owns: sizes differ by at most
+// one, earlier threads take the larger ones, and the slices cover 0..n in order.
+inline Range split_range(int64_t n, int ith, int nth) {
+    const int64_t base = n / nth;
+    const int64_t rem = n % nth;
+    const int64_t begin = ith * base + (ith < rem ? ith : rem);
+    return {begin, begin + base + (ith < rem ? 1 : 0)};
+}
+
+// ---- RMSNorm -----------------------------------------------------------------------------------
+// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, for each of `rows` rows of n floats.
+// w (n floats) may be null: no weight. y == x is allowed. Gemma's GGUF weights already hold 1 + w.
+// Per-head Q/K norm (qwen3, gemma3): call with n = head_dim, rows = t * n_head, w = head_dim
+// weight. Split: rows.
+void rms_norm(float *y, const float *x, const float *w, int64_t rows, int n, float eps, int ith,
+              int nth);
+void rms_norm_ref(float *y, const float *x, const float *w, int64_t rows, int n, float eps);
+
+// ---- RoPE --------------------------------------------------------------------------------------
+// Values equal ggml's GGML_ROPE_TYPE_* so a model table can carry either.
+enum class RopeMode : int {
+    normal = 0, // rotate pairs (2i, 2i+1): llama
+    neox = 2,   // rotate pairs (i, i + n_rot/2): qwen2, qwen3, gemma3
+};
+
+struct RopeParams {
+    int n_head;                // heads in x
+    int head_dim;              // floats per head
+    int n_rot;                 // leading dims of each head that rotate (even, <= head_dim)
+    float freq_base;           // e.g. 10000
+    float freq_scale;          // 1 / linear scaling factor; 1 = none
+    const float *freq_factors; // n_rot/2 divisors of theta (llama3 `rope_freqs`), or null
+    RopeMode mode;
+};
+
+// In place on x [t][n_head][head_dim] at positions pos[t]: pair i turns by
+// theta_i = pos * freq_scale * freq_base^(-2i/n_rot) / freq_factors[i]; dims >= n_rot untouched.
+// Split: (token, head) rows. scratch: this thread's rope_scratch_bytes(p) bytes, 4-byte aligned.
+size_t rope_scratch_bytes(const RopeParams &p);
+void rope(float *x, const int32_t *pos, int t, const RopeParams &p, void *scratch, int ith,
+          int nth);
+void rope_ref(float *x, const int32_t *pos, int t, const RopeParams &p);
+
+// ---- Gated activation --------------------------------------------------------------------------
+enum class GluAct : int {
+    silu,      // x * sigmoid(x): SwiGLU (llama, qwen)
+    gelu_tanh, // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): GeGLU (gemma)
+};
+
+// y = act(gate) * up over n floats (any [t][n_ff] layout: the arrays are contiguous).
+// y may alias gate or up. Split: elements.
+void glu(float *y, const float *gate, const float *up, int64_t n, GluAct act, int ith, int nth);
+void glu_ref(float *y, const float *gate, const float *up, int64_t n, GluAct act);
+float silu_ref(float x);
+float gelu_tanh_ref(float x);
+
+// ---- Elementwise -------------------------------------------------------------------------------
+// All split over elements (mul_rows over rows); y may alias any input.
+void add(float *y, const float *a, const float *b, int64_t n, int ith, int nth); // y = a + b
+void add_ref(float *y, const float *a, const float *b, int64_t n);
+// y[r][i] = x[r][i] * w[i] for rows x [rows][n]
+void mul_rows(float *y, const float *x, const float *w, int64_t rows, int n, int ith, int nth);
+void mul_rows_ref(float *y, const float *x, const float *w, int64_t rows, int n);
+void scale(float *y, const float *x, float s, int64_t n, int ith, int nth); // y = s * x
+void scale_ref(float *y, const float *x, float s, int64_t n);
+// y = cap * tanh(x / cap) (gemma2-style logit soft-capping); cap > 0
+void softcap(float *y, const float *x, float cap, int64_t n, int ith, int nth);
+void softcap_ref(float *y, const float *x, float cap, int64_t n);
+
+// ---- KV cache and attention --------------------------------------------------------------------
+enum class KvType : int { f32, f16 };
+
+// One layer's caches: K and V each [n_kv_head][n_ctx][head_dim] of kv_type (f16 = IEEE half bits).
+// Cache row j holds the key/value of absolute position j (one sequence).
+struct KvLayout {
+    int n_kv_head;
+    int head_dim;
+    int n_ctx;
+    KvType type;
+};
+
+// Writes k and v [t][n_kv_head][head_dim] into the caches at rows pos[t] (f16: round to nearest
+// even). Split: (token, kv head) rows. Positions must lie in [0, n_ctx).
+void kv_store(void *k_cache, void *v_cache, const float *k, const float *v, const int32_t *pos,
+              int t, const KvLayout &kv, int ith, int nth);
+void kv_store_ref(void *k_cache, void *v_cache, const float *k, const float *v, const int32_t *pos,
+                  int t, const KvLayout &kv);
+
+struct AttnParams {
+    int n_head;    // query heads; a multiple of kv.n_kv_head (GQA: head h reads kv head
+                   // h / (n_head / n_kv_head))
+    float scale;   // logit scale, usually 1/sqrt(head_dim); gemma3: query_pre_attn_scalar^-0.5
+    float softcap; // 0 = none; else logit = softcap * tanh(scale * q.k / softcap)
+    int n_swa;     // sliding window, 0 = none; key j visible to position p iff p - j < n_swa
+                   // (llama.cpp LLAMA_SWA_TYPE_STANDARD: masked when p - j >= n_swa)
+};
+
+// o[i][h] = softmax_j(logit(q[i][h], K[kvh][j])) . V[kvh][j] over the visible keys j of query i:
+// j <= pos[i] (causal) and, with a window, pos[i] - j < n_swa. q, o: [t][n_head][head_dim] f32
+// (q already roped); o must not alias q. Keys are streamed in tiles with a running max and sum
+// (online softmax), so no [t][n_ctx] score matrix exists. Split: (token, head) pairs.
+// scratch: this thread's attention_scratch_bytes() bytes (float-aligned; 64 keeps it on its own
+// cache lines).
+size_t attention_scratch_bytes(const KvLayout &kv);
+void attention(float *o, const float *q, const void *k_cache, const void *v_cache,
+               const int32_t *pos, int t, const KvLayout &kv, const AttnParams &p, void *scratch,
+               int ith, int nth);
+void attention_ref(float *o, const float *q, const void *k_cache, const void *v_cache,
+                   const int32_t *pos, int t, const KvLayout &kv, const AttnParams &p);
+
+// ---- Testing hook ------------------------------------------------------------------------------
+// True when the AVX2/FMA/F16C paths run (CPU has them and they are not disabled).
+bool simd_active();
+// Tests call this to run the scalar fallback on an AVX2 machine. Not for use while ops run.
+void simd_disable_for_testing(bool disable);
+
+} // namespace infer::cpu
