@@ -13,7 +13,7 @@
 // output acc (online softmax): per tile, m' = max(m, tile max); acc and l are rescaled by
 // exp(m - m'), then each key adds p = exp(logit - m') to l and p * v to acc; finally o = acc / l.
 // Memory is O(kTile + head_dim) per thread, whatever t and n_ctx are.
-#include "cpu/cpu_half.h"
+#include "core/fp16.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/cpu_vec.h"
 
@@ -134,7 +134,7 @@ void attention_ref(float *o, const float *q, const void *k_cache, const void *v_
     // one cache element as float
     auto at = [&](const void *cache, int head, int j, int d) {
         const int64_t idx = (int64_t(head) * kv.n_ctx + j) * hd + d;
-        return kv.type == KvType::f16 ? half_to_float(static_cast<const uint16_t *>(cache)[idx])
+        return kv.type == KvType::f16 ? fp16_to_fp32(static_cast<const uint16_t *>(cache)[idx])
                                       : static_cast<const float *>(cache)[idx];
     };
     std::vector<float> att(size_t(kv.n_ctx)); // (n_ctx,) logits, then probabilities

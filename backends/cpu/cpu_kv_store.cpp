@@ -2,7 +2,7 @@
 // k, v: [t][n_kv_head][head_dim] f32.  Caches: [n_kv_head][n_ctx][head_dim] of kv.type; token i
 // lands in row pos[i] of every kv head. f16 caches round to nearest even (as ggml's cpy does).
 // The head-major cache layout keeps one head's keys contiguous for the attention kernel.
-#include "cpu/cpu_half.h"
+#include "core/fp16.h"
 #include "cpu/cpu_ops.h"
 
 #include <cstring>
@@ -25,8 +25,8 @@ void store_row(void *k_cache, void *v_cache, const float *k, const float *v, con
         uint16_t *kd = static_cast<uint16_t *>(k_cache) + dst;
         uint16_t *vd = static_cast<uint16_t *>(v_cache) + dst;
         for (int d = 0; d < kv.head_dim; d++) {
-            kd[d] = float_to_half(kr[d]);
-            vd[d] = float_to_half(vr[d]);
+            kd[d] = fp32_to_fp16(kr[d]);
+            vd[d] = fp32_to_fp16(vr[d]);
         }
     }
 }

@@ -4,7 +4,7 @@
 // rounding); elementwise ones (axpy without FMA excepted, scale, scale_mul) give identical bits.
 #include "cpu/cpu_vec.h"
 
-#include "cpu/cpu_half.h"
+#include "core/fp16.h"
 #include "cpu/cpu_ops.h"
 
 #include <atomic>
@@ -29,7 +29,7 @@ float dot_f32_scalar(const float *a, const float *b, int n) {
 float dot_f16_scalar(const float *a, const uint16_t *b, int n) {
     float sum = 0.0f;
     for (int i = 0; i < n; i++)
-        sum += a[i] * half_to_float(b[i]);
+        sum += a[i] * fp16_to_fp32(b[i]);
     return sum;
 }
 
@@ -40,7 +40,7 @@ void axpy_f32_scalar(float *y, float s, const float *x, int n) {
 
 void axpy_f16_scalar(float *y, float s, const uint16_t *x, int n) {
     for (int i = 0; i < n; i++)
-        y[i] += s * half_to_float(x[i]);
+        y[i] += s * fp16_to_fp32(x[i]);
 }
 
 void scale_scalar(float *y, float s, int n) {
@@ -109,7 +109,7 @@ INFER_AVX2 float dot_f16_avx2(const float *a, const uint16_t *b, int n) {
         acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_f16x8(b + i), acc0);
     float sum = hsum(_mm256_add_ps(acc0, acc1));
     for (; i < n; i++)
-        sum += a[i] * half_to_float(b[i]);
+        sum += a[i] * fp16_to_fp32(b[i]);
     return sum;
 }
 
@@ -129,7 +129,7 @@ INFER_AVX2 void axpy_f16_avx2(float *y, float s, const uint16_t *x, int n) {
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(vs, load_f16x8(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++)
-        y[i] += s * half_to_float(x[i]);
+        y[i] += s * fp16_to_fp32(x[i]);
 }
 
 INFER_AVX2 void scale_avx2(float *y, float s, int n) {

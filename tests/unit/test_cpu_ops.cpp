@@ -8,7 +8,7 @@
 // order of a double sum: |fast - ref| <= 1e-6 |ref| + 1e-7. Attention sums in another order and
 // with FMA: |fast - ref| <= 2e-5 * max|ref| per output row (1e-4 with logits of tens, where the
 // logits' rounding is amplified by exp; observed worst cases 2e-5 there, a few 1e-6 otherwise).
-#include "cpu/cpu_half.h"
+#include "core/fp16.h"
 #include "cpu/cpu_ops.h"
 
 #include <doctest/doctest.h>
@@ -82,12 +82,12 @@ TEST_CASE("cpu split_range covers 0..n in order with balanced slices") {
     }
 }
 
-TEST_CASE("cpu half conversion matches F16C bit for bit") {
+TEST_CASE("core fp16 conversion matches F16C bit for bit (the SIMD kernels use F16C)") {
     // every half -> float, and floats around every half boundary -> half
 #if defined(__x86_64__) || defined(__i386__)
     if (!simd_active()) return; // no F16C to compare with
     for (uint32_t h = 0; h < 65536; h++) {
-        const float ours = half_to_float(uint16_t(h));
+        const float ours = infer::fp16_to_fp32(uint16_t(h));
         const float f16c = f16c_to_float(uint16_t(h));
         if (std::isnan(f16c)) {
             CHECK(std::isnan(ours));
@@ -109,7 +109,7 @@ TEST_CASE("cpu half conversion matches F16C bit for bit") {
         float f;
         std::memcpy(&f, &u, 4);
         if (std::isnan(f)) continue;
-        const uint16_t ours = float_to_half(f);
+        const uint16_t ours = infer::fp32_to_fp16(f);
         const uint16_t f16c = f16c_to_half(f);
         if (ours != f16c) {
             CAPTURE(u);
@@ -118,13 +118,13 @@ TEST_CASE("cpu half conversion matches F16C bit for bit") {
     }
 #endif
     // known values, on any CPU
-    CHECK(half_to_float(0x3C00) == 1.0f);
-    CHECK(half_to_float(0xC000) == -2.0f);
-    CHECK(half_to_float(0x0001) == std::ldexp(1.0f, -24));
-    CHECK(float_to_half(65504.0f) == 0x7BFF);
-    CHECK(float_to_half(65520.0f) == 0x7C00);                         // rounds up to infinity
-    CHECK(float_to_half(1.0f + std::ldexp(1.0f, -11)) == 0x3C00);     // tie to even (down)
-    CHECK(float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)) == 0x3C02); // tie to even (up)
+    CHECK(infer::fp16_to_fp32(0x3C00) == 1.0f);
+    CHECK(infer::fp16_to_fp32(0xC000) == -2.0f);
+    CHECK(infer::fp16_to_fp32(0x0001) == std::ldexp(1.0f, -24));
+    CHECK(infer::fp32_to_fp16(65504.0f) == 0x7BFF);
+    CHECK(infer::fp32_to_fp16(65520.0f) == 0x7C00);                         // rounds up to infinity
+    CHECK(infer::fp32_to_fp16(1.0f + std::ldexp(1.0f, -11)) == 0x3C00);     // tie to even (down)
+    CHECK(infer::fp32_to_fp16(1.0f + 3 * std::ldexp(1.0f, -11)) == 0x3C02); // tie to even (up)
 }
 
 TEST_CASE("cpu rms_norm matches its reference") {
@@ -380,7 +380,7 @@ TEST_CASE("cpu kv_store matches its reference and rounds to half") {
         if (type == KvType::f16) {
             uint16_t h;
             std::memcpy(&h, kr.data() + 2 * dst, 2);
-            CHECK(h == float_to_half(k[src]));
+            CHECK(h == infer::fp32_to_fp16(k[src]));
         } else {
             float f;
             std::memcpy(&f, kr.data() + 4 * dst, 4);

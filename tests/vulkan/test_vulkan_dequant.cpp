@@ -1,5 +1,7 @@
 // dequant_q8_0.comp against a scalar Q8_0 reference, bit for bit, on random blocks of odd counts
 // and on the extreme scales (zero, negative zero, fp16 subnormals, +-65504).
+#include "core/dequant.h"
+#include "core/types.h"
 #include "vulkan/vk_buffer.h"
 #include "vulkan/vk_dequant.h"
 #include "vulkan/vk_device.h"
@@ -18,39 +20,10 @@ namespace {
 
 constexpr size_t kBlockBytes = 34; // ggml block_q8_0: fp16 d, int8 qs[32]
 
-// IEEE half to float, exactly (infer::fp16_to_fp32 semantics); local until the lead switches
-// this file to infer::dequantize_row_ref.
-float half_to_float(uint16_t h) {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    const uint32_t exponent = (h >> 10) & 0x1fu;
-    const uint32_t mantissa = h & 0x3ffu;
-    uint32_t bits = 0;
-    if (exponent == 0) {
-        // Zero or subnormal: mantissa * 2^-24 is exact in f32.
-        float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-        std::memcpy(&bits, &magnitude, sizeof(bits));
-        bits |= sign;
-    } else if (exponent == 31) {
-        bits = sign | 0x7f800000u | (mantissa << 13);
-    } else {
-        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, sizeof(f));
-    return f;
-}
-
-// Scalar Q8_0 reference: y[b*32 + j] = d * qs[j], one f32 multiply.
+// The scalar reference every backend is held to.
 void dequant_q8_0_ref(const unsigned char *src, float *dst, size_t n_blocks) {
-    for (size_t b = 0; b < n_blocks; ++b) {
-        const unsigned char *block = src + b * kBlockBytes;
-        uint16_t d_bits;
-        std::memcpy(&d_bits, block, sizeof(d_bits));
-        const float d = half_to_float(d_bits);
-        for (size_t j = 0; j < 32; ++j) {
-            dst[b * 32 + j] = d * static_cast<float>(static_cast<int8_t>(block[2 + j]));
-        }
-    }
+    REQUIRE(infer::dequantize_row_ref(static_cast<uint32_t>(infer::TypeId::Q8_0), src, dst,
+                                      static_cast<int64_t>(n_blocks * 32)));
 }
 
 void set_scale(std::vector<unsigned char> &blocks, size_t b, uint16_t d_bits) {

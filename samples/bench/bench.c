@@ -1,0 +1,157 @@
+/*
+ * infer-bench: prompt processing and generation speed, like llama.cpp's llama-bench.
+ *
+ *   infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPEATS] [-b N_BATCH]
+ *
+ * pp<P>: one decode call of P tokens from an empty context (tokens/s).
+ * tg<N>: N single-token decode calls from an empty context (tokens/s), with the weight bytes a
+ *        step reads and the achieved GB/s.
+ * Each test runs once to warm up, then REPEATS times; the table shows mean +- standard deviation,
+ * and the peak resident memory of the process.
+ */
+#include "infer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int check(infer_status status, const char *what) {
+    if (status == INFER_OK) return 1;
+    fprintf(stderr, "infer-bench: %s: %s: %s\n", what, infer_status_string(status),
+            infer_last_error());
+    return 0;
+}
+
+/* Deterministic tokens spread over the vocabulary (the speed does not depend on which). */
+static void fill_tokens(int32_t *tokens, int n, uint32_t n_vocab) {
+    uint32_t x = 12345;
+    for (int i = 0; i < n; ++i) {
+        x = x * 1664525u + 1013904223u;
+        tokens[i] = (int32_t)(x % n_vocab);
+    }
+}
+
+/* One timed run: tokens per second, or a negative value on error. */
+static double run_once(infer_context *ctx, const int32_t *tokens, int n, int prompt) {
+    if (!check(infer_context_reset(ctx), "reset")) return -1;
+    const double start = now_seconds();
+    if (prompt) {
+        if (!check(infer_decode(ctx, tokens, (uint32_t)n), "decode")) return -1;
+    } else {
+        for (int i = 0; i < n; ++i)
+            if (!check(infer_decode(ctx, tokens + i, 1), "decode")) return -1;
+    }
+    return n / (now_seconds() - start);
+}
+
+static int bench(infer_context *ctx, const int32_t *tokens, int n, int prompt, int repeats,
+                 double *mean, double *stddev) {
+    double sum = 0, sum2 = 0;
+    if (run_once(ctx, tokens, n, prompt) < 0) return 0; /* warm-up */
+    for (int r = 0; r < repeats; ++r) {
+        const double tps = run_once(ctx, tokens, n, prompt);
+        if (tps < 0) return 0;
+        sum += tps;
+        sum2 += tps * tps;
+    }
+    *mean = sum / repeats;
+    *stddev = repeats > 1 ? sqrt(fmax(0.0, (sum2 - sum * sum / repeats) / (repeats - 1))) : 0.0;
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    const char *path = NULL;
+    int n_prompt = 512, n_gen = 128, threads = 0, repeats = 3, n_batch = 512;
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-m") && v) path = argv[++i];
+        else if (!strcmp(a, "-p") && v) n_prompt = atoi(argv[++i]);
+        else if (!strcmp(a, "-n") && v) n_gen = atoi(argv[++i]);
+        else if (!strcmp(a, "-t") && v) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "-r") && v) repeats = atoi(argv[++i]);
+        else if (!strcmp(a, "-b") && v) n_batch = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] "
+                            "[-r REPEATS] [-b N_BATCH]\n");
+            return 2;
+        }
+    }
+    if (!path || n_prompt < 0 || n_gen < 0 || repeats < 1 || n_batch < 1) {
+        fprintf(stderr, "infer-bench: -m MODEL is required; counts must be positive\n");
+        return 2;
+    }
+
+    infer_model *model = NULL;
+    if (!check(infer_model_load_file(path, NULL, &model), path)) return 1;
+    infer_model_info info;
+    infer_model_info_init(&info);
+    if (!check(infer_model_get_info(model, &info), "model info")) return 1;
+
+    infer_context_params params;
+    infer_context_params_init(&params);
+    params.n_ctx = (uint32_t)(n_prompt > n_gen ? n_prompt : n_gen) + 1;
+    params.n_batch = (uint32_t)n_batch;
+    params.n_threads = threads;
+    infer_context *ctx = NULL;
+    if (!check(infer_context_create(model, &params, &ctx), "context")) return 1;
+    infer_memory_requirements req;
+    infer_memory_requirements_init(&req);
+    if (!check(infer_context_memory_requirements(model, &params, &req), "memory")) return 1;
+
+    int32_t max_vocab_token = 0;
+    {
+        const float *logits = NULL;
+        uint32_t n_vocab = 0;
+        const int32_t first = 0;
+        if (!check(infer_decode(ctx, &first, 1), "decode") ||
+            !check(infer_context_logits(ctx, -1, &logits, &n_vocab), "logits"))
+            return 1;
+        max_vocab_token = (int32_t)n_vocab;
+    }
+    const int n_tokens = n_prompt > n_gen ? n_prompt : n_gen;
+    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)(n_tokens > 0 ? n_tokens : 1));
+    if (!tokens) return 1;
+    fill_tokens(tokens, n_tokens, (uint32_t)max_vocab_token);
+
+    printf("| model | size | params | backend | threads | test | t/s | GB/s |\n");
+    printf("| --- | ---: | ---: | --- | ---: | --- | ---: | ---: |\n");
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    char name[96];
+    snprintf(name, sizeof name, "%s %s", info.architecture, info.name[0] ? info.name : "");
+    double mean = 0, sd = 0;
+    if (n_prompt > 0) {
+        if (!bench(ctx, tokens, n_prompt, 1, repeats, &mean, &sd)) return 1;
+        printf("| %s | %.2f GiB | %.2f B | CPU | %d | pp%d | %.2f ± %.2f | |\n", name,
+               info.tensor_data_bytes / gib, info.n_elements / 1e9, threads, n_prompt, mean, sd);
+    }
+    if (n_gen > 0) {
+        if (!bench(ctx, tokens, n_gen, 0, repeats, &mean, &sd)) return 1;
+        infer_context_stats stats;
+        infer_context_stats_init(&stats);
+        if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
+        printf("| %s | %.2f GiB | %.2f B | CPU | %d | tg%d | %.2f ± %.2f | %.1f |\n", name,
+               info.tensor_data_bytes / gib, info.n_elements / 1e9, threads, n_gen, mean, sd,
+               mean * (double)stats.weight_bytes_per_token / 1e9);
+    }
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    printf("\nmemory: peak RSS %.1f MiB; context %.1f MiB (KV cache %.1f MiB, activations %.2f MiB, "
+           "planned lower bound %.2f MiB); weights %.1f MiB mapped from the file\n",
+           usage.ru_maxrss / 1024.0, req.total_bytes / 1048576.0, req.kv_cache_bytes / 1048576.0,
+           req.activation_bytes / 1048576.0, req.activation_lower_bound / 1048576.0,
+           info.tensor_data_bytes / 1048576.0);
+    free(tokens);
+    infer_context_free(ctx);
+    infer_model_free(model);
+    return 0;
+}
