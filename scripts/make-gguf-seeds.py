@@ -78,7 +78,7 @@ def main():
     bad = bytearray(seeds["valid-tensors"])
     bad[4:8] = struct.pack(">I", 3)  # big-endian version
     seeds["bad-endian"] = bytes(bad)
-    seeds["bad-truncated"] = seeds["valid-tensors"][:150]
+    seeds["bad-truncated"] = seeds["valid-tensors"][:220]  # inside the tensor infos
     seeds["bad-overlap"] = gguf([], [("a", 0, [8]), ("b", 0, [8])]).replace(
         struct.pack("<IQ", 0, 32), struct.pack("<IQ", 0, 0))
     seeds["bad-bool"] = gguf([("flag", BOOL, 1)], []).replace(b"flag\x07\x00\x00\x00\x01", b"flag\x07\x00\x00\x00\x02")

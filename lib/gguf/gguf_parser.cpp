@@ -96,7 +96,7 @@ Status Parser::report(float fraction) {
 
 Status Parser::read_bytes(void *out, size_t n, const char *what) {
     if (remaining() < n) {
-        return fail(INFER_ERR_GGUF_TRUNCATED, pos_, "the %s needs %zu bytes, but the file ends at byte %zu",
+        return fail(INFER_ERR_GGUF_TRUNCATED, pos_, "%s: %zu bytes needed, but the file ends at byte %zu",
                     what, n, image_.size());
     }
     std::memcpy(out, image_.data() + pos_, n);
