@@ -30,6 +30,16 @@ inline constexpr uint32_t kMaxArrayNesting = 8;
 inline constexpr uint32_t kMaxDims = 4;
 inline constexpr uint32_t kDefaultAlignment = 32;
 
+// The smallest encodings of one KV (1-byte key, 1-byte value) and one tensor info (1-byte name,
+// rank 1). The header's counts must leave room for this many bytes each.
+inline constexpr uint64_t kMinKeyValueBytes = 8 + 1 + 4 + 1;
+inline constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 8 + 4 + 8;
+
+// Status rule for a count or length that promises more bytes than the image has after it:
+// INFER_ERR_GGUF_LIMIT when the promise exceeds the whole image size (or 2^64), since no file of
+// this size could hold it; INFER_ERR_GGUF_TRUNCATED when it would fit a file of this size, i.e.
+// the file looks cut short. A fixed-size field that runs past the end is always TRUNCATED.
+
 // One metadata value. Scalars are decoded; arrays of fixed-size scalars point into the image;
 // arrays of strings and nested arrays are decoded element by element.
 class Value {
@@ -90,6 +100,8 @@ public:
 
     uint32_t version() const { return version_; }
     uint32_t alignment() const { return alignment_; }
+    // Header end rounded up to alignment(). May exceed image().size() only when there are no
+    // tensors (a header-only file need not carry the padding).
     uint64_t data_offset() const { return data_offset_; }
     std::span<const uint8_t> image() const { return image_; }
 
