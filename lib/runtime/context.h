@@ -59,7 +59,10 @@ public:
     void cancel() { cancel_.store(true, std::memory_order_relaxed); }
     int64_t position() const { return n_past_; }
     int64_t n_ctx() const { return plan_.kv.n_ctx; }
-    void reset() { truncate(0); }
+    void reset() {
+        n_past_ = 0;
+        last_bound_ = nullptr;
+    }
     Status truncate(int64_t n_keep);
 
     uint64_t state_size() const;

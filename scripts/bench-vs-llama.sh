@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs infer-bench and llama.cpp's llama-bench on the same model, threads and machine, one after
+# the other, and prints both tables and the ratios (libinfer / llama.cpp).
+#
+#   scripts/bench-vs-llama.sh MODEL.gguf [THREADS] [REPEATS]
+#
+# llama-bench is built once from the llama-cpp-python source package (its vendored llama.cpp),
+# CPU only, into ~/.cache/libinfer/llama.cpp (override with LLAMA_BENCH_DIR); nothing of it is
+# committed. infer-bench comes from build/release.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+model="$1" threads="${2:-$(nproc)}" repeats="${3:-3}"
+cache="${LLAMA_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/libinfer/llama.cpp}"
+version=0.3.36
+bench="$cache/build/bin/llama-bench"
+
+if [ ! -x "$bench" ]; then
+    echo "bench-vs-llama: building llama-bench from llama-cpp-python $version (once)" >&2
+    mkdir -p "$cache"
+    python3 -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$cache"
+    tar -xzf "$cache/llama_cpp_python-$version.tar.gz" -C "$cache"
+    src="$cache/llama_cpp_python-$version/vendor/llama.cpp"
+    cmake -S "$src" -B "$cache/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+        -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >/dev/null
+    cmake --build "$cache/build" --target llama-bench -j "$(nproc)" >/dev/null
+fi
+[ -x "$root/build/release/samples/infer-bench" ] || {
+    echo "bench-vs-llama: build libinfer first (cmake --build build/release)" >&2; exit 1; }
+
+ours="$("$root/build/release/samples/infer-bench" -m "$model" -t "$threads" -r "$repeats")"
+theirs="$("$bench" -m "$model" -t "$threads" -r "$repeats" -p 512 -n 128 -o md)"
+echo "libinfer:"; echo "$ours"; echo; echo "llama.cpp:"; echo "$theirs"; echo
+# The t/s column: "| ... | pp512 | 123.45 ± 1.2 | ..." in both tables.
+rate() { grep -E "\| *$2 *\|" <<<"$1" | head -n1 | awk -F'|' -v t="$2" '
+    { for (i = 1; i <= NF; ++i) if ($i ~ "^ *" t " *$") { split($(i + 1), v, " "); print v[1]; exit } }'; }
+for test in pp512 tg128; do
+    a="$(rate "$ours" "$test")" b="$(rate "$theirs" "$test")"
+    awk -v t="$test" -v a="$a" -v b="$b" -v th="$threads" \
+        'BEGIN { printf "%s, %d threads: libinfer %.2f t/s, llama.cpp %.2f t/s, ratio %.2f\n", t, th, a, b, a / b }'
+done
