@@ -1,0 +1,154 @@
+// Block layouts of the quantized ggml types, byte for byte as ggml-common.h defines them.
+// Private to lib/core. Every struct is read from (or written to) raw tensor bytes with memcpy, so
+// its layout, not its alignment, is what matters: the static_asserts pin the sizes, and the
+// offsetof checks pin the fields whose place is easy to get wrong.
+// Halves (`uint16_t d`) hold IEEE fp16 bits; decode them with fp16_to_fp32().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace infer {
+
+constexpr int QK4_0 = 32;
+constexpr int QK4_1 = 32;
+constexpr int QK5_0 = 32;
+constexpr int QK5_1 = 32;
+constexpr int QK8_0 = 32;
+constexpr int QK8_1 = 32;
+constexpr int QK4_NL = 32;
+constexpr int QK_MXFP4 = 32;
+constexpr int QK_K = 256; // super-block size of the k-quants and IQ4_XS
+constexpr int K_SCALE_SIZE = 12;
+
+// ---- 32-element blocks: x = d * q (or d * q + m) --------------------------------------------
+
+struct BlockQ4_0 {
+    uint16_t d;            // scale (fp16)
+    uint8_t qs[QK4_0 / 2]; // nibbles: low = element j, high = element j + 16
+};
+static_assert(sizeof(BlockQ4_0) == 18);
+
+struct BlockQ4_1 {
+    uint16_t d;            // scale (fp16)
+    uint16_t m;            // min (fp16)
+    uint8_t qs[QK4_1 / 2]; // as Q4_0
+};
+static_assert(sizeof(BlockQ4_1) == 20);
+
+struct BlockQ5_0 {
+    uint16_t d;            // scale (fp16)
+    uint8_t qh[4];         // 5th bits, little-endian u32: bit j belongs to element j
+    uint8_t qs[QK5_0 / 2]; // low 4 bits, as Q4_0
+};
+static_assert(sizeof(BlockQ5_0) == 22);
+
+struct BlockQ5_1 {
+    uint16_t d;
+    uint16_t m;
+    uint8_t qh[4];
+    uint8_t qs[QK5_1 / 2];
+};
+static_assert(sizeof(BlockQ5_1) == 24);
+
+struct BlockQ8_0 {
+    uint16_t d; // scale (fp16)
+    int8_t qs[QK8_0];
+};
+static_assert(sizeof(BlockQ8_0) == 34);
+
+struct BlockQ8_1 {
+    uint16_t d; // scale (fp16)
+    uint16_t s; // d * sum(qs) (fp16)
+    int8_t qs[QK8_1];
+};
+static_assert(sizeof(BlockQ8_1) == 36);
+
+struct BlockIQ4_NL {
+    uint16_t d;             // scale (fp16)
+    uint8_t qs[QK4_NL / 2]; // nibbles index kvalues_iq4nl; low = element j, high = j + 16
+};
+static_assert(sizeof(BlockIQ4_NL) == 18);
+
+struct BlockMXFP4 {
+    uint8_t e;                // shared E8M0 exponent
+    uint8_t qs[QK_MXFP4 / 2]; // nibbles index kvalues_mxfp4; low = element j, high = j + 16
+};
+static_assert(sizeof(BlockMXFP4) == 17);
+
+// ---- 256-element super-blocks -----------------------------------------------------------------
+
+// 16 sub-blocks of 16; x = d * sc * q - dmin * m with 4-bit sc and m.
+struct BlockQ2_K {
+    uint8_t scales[QK_K / 16]; // low nibble: scale, high nibble: min
+    uint8_t qs[QK_K / 4];      // 2-bit quants
+    uint16_t d;                // super-block scale for the scales (fp16)
+    uint16_t dmin;             // super-block scale for the mins (fp16)
+};
+static_assert(sizeof(BlockQ2_K) == 84);
+static_assert(offsetof(BlockQ2_K, d) == 80);
+
+// 16 sub-blocks of 16; x = d * (sc - 32) * q, q = 2 low bits + 1 high bit - 4, 6-bit sc.
+struct BlockQ3_K {
+    uint8_t hmask[QK_K / 8]; // high bits
+    uint8_t qs[QK_K / 4];    // low 2 bits
+    uint8_t scales[12];      // 16 scales of 6 bits
+    uint16_t d;              // super-block scale (fp16)
+};
+static_assert(sizeof(BlockQ3_K) == 110);
+static_assert(offsetof(BlockQ3_K, d) == 108);
+
+// 8 sub-blocks of 32; x = d * sc * q - dmin * m with 6-bit sc and m.
+struct BlockQ4_K {
+    uint16_t d;                   // super-block scale for the scales (fp16)
+    uint16_t dmin;                // super-block scale for the mins (fp16)
+    uint8_t scales[K_SCALE_SIZE]; // 8 scales and 8 mins of 6 bits
+    uint8_t qs[QK_K / 2];         // 4-bit quants
+};
+static_assert(sizeof(BlockQ4_K) == 144);
+
+struct BlockQ5_K {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t scales[K_SCALE_SIZE];
+    uint8_t qh[QK_K / 8]; // 5th bits
+    uint8_t qs[QK_K / 2]; // low 4 bits
+};
+static_assert(sizeof(BlockQ5_K) == 176);
+
+// 16 sub-blocks of 16; x = d * sc * (q - 32) with signed 8-bit sc.
+struct BlockQ6_K {
+    uint8_t ql[QK_K / 2];     // low 4 bits
+    uint8_t qh[QK_K / 4];     // high 2 bits
+    int8_t scales[QK_K / 16]; // sub-block scales
+    uint16_t d;               // super-block scale (fp16)
+};
+static_assert(sizeof(BlockQ6_K) == 210);
+static_assert(offsetof(BlockQ6_K, d) == 208);
+
+// Activations only (the other operand of k-quant dot products); d is a plain float.
+struct BlockQ8_K {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16]; // sum of qs in each group of 16
+};
+static_assert(sizeof(BlockQ8_K) == 292);
+
+// 8 sub-blocks of 32; x = d * (sc - 32) * kvalues_iq4nl[q] with 6-bit sc.
+struct BlockIQ4_XS {
+    uint16_t d;                // super-block scale (fp16)
+    uint16_t scales_h;         // high 2 bits of the 8 scales
+    uint8_t scales_l[QK_K / 64]; // low 4 bits of the 8 scales
+    uint8_t qs[QK_K / 2];
+};
+static_assert(sizeof(BlockIQ4_XS) == 136);
+
+// Block i of a packed array of blocks, copied out so that `src` needs no alignment.
+template <typename Block> Block load_block(const uint8_t *src, int64_t i) {
+    Block b;
+    std::memcpy(&b, src + i * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
+    return b;
+}
+
+} // namespace infer
