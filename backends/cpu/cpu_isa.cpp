@@ -1,0 +1,46 @@
+// Run-time ISA detection for the CPU kernels (see cpu_isa.h).
+#include "cpu/cpu_isa.h"
+
+namespace infer::cpu {
+
+namespace {
+
+CpuIsa detect() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    // __builtin_cpu_supports also checks that the OS saves the ymm/zmm state (XGETBV).
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                      __builtin_cpu_supports("f16c");
+    if (!avx2) return CpuIsa::Scalar;
+    const bool vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    return vnni ? CpuIsa::Avx512Vnni : CpuIsa::Avx2;
+#else
+    return CpuIsa::Scalar;
+#endif
+}
+
+} // namespace
+
+CpuIsa cpu_isa_best() {
+    static const CpuIsa best = detect();
+    return best;
+}
+
+bool cpu_isa_available(CpuIsa isa) {
+    return static_cast<int>(isa) <= static_cast<int>(cpu_isa_best());
+}
+
+const char *cpu_isa_name(CpuIsa isa) {
+    switch (isa) {
+    case CpuIsa::Scalar:
+        return "scalar";
+    case CpuIsa::Avx2:
+        return "avx2";
+    case CpuIsa::Avx512Vnni:
+        return "avx512vnni";
+    }
+    return "?";
+}
+
+} // namespace infer::cpu

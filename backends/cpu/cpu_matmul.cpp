@@ -1,0 +1,201 @@
+// The matmul driver: activation quantization, thread partitioning and cache tiling around the
+// dot-product kernels (see cpu_matmul.h for the contract and layouts).
+#include "cpu/cpu_matmul.h"
+
+#include "core/blocks.h"
+#include "core/types.h"
+#include "cpu/cpu_quantize_act.h"
+#include "cpu/cpu_vec_dot.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace infer::cpu {
+
+namespace {
+
+struct BlockGeom {
+    int64_t elems;
+    int64_t bytes;
+};
+
+// Block geometry of the weight and activation types matmul handles (ggml-common.h sizes).
+bool block_geom(uint32_t type, BlockGeom *g) {
+    switch (static_cast<TypeId>(type)) {
+    case TypeId::F32:
+        *g = {1, 4};
+        return true;
+    case TypeId::F16:
+    case TypeId::BF16:
+        *g = {1, 2};
+        return true;
+    case TypeId::Q4_0:
+        *g = {QK4_0, sizeof(BlockQ4_0)};
+        return true;
+    case TypeId::Q4_1:
+        *g = {QK4_1, sizeof(BlockQ4_1)};
+        return true;
+    case TypeId::Q5_0:
+        *g = {QK5_0, sizeof(BlockQ5_0)};
+        return true;
+    case TypeId::Q5_1:
+        *g = {QK5_1, sizeof(BlockQ5_1)};
+        return true;
+    case TypeId::Q8_0:
+        *g = {QK8_0, sizeof(BlockQ8_0)};
+        return true;
+    case TypeId::Q8_1:
+        *g = {QK8_1, sizeof(BlockQ8_1)};
+        return true;
+    case TypeId::Q2_K:
+        *g = {QK_K, sizeof(BlockQ2_K)};
+        return true;
+    case TypeId::Q3_K:
+        *g = {QK_K, sizeof(BlockQ3_K)};
+        return true;
+    case TypeId::Q4_K:
+        *g = {QK_K, sizeof(BlockQ4_K)};
+        return true;
+    case TypeId::Q5_K:
+        *g = {QK_K, sizeof(BlockQ5_K)};
+        return true;
+    case TypeId::Q6_K:
+        *g = {QK_K, sizeof(BlockQ6_K)};
+        return true;
+    case TypeId::Q8_K:
+        *g = {QK_K, sizeof(BlockQ8_K)};
+        return true;
+    default:
+        return false;
+    }
+}
+
+// Bytes of one activation row of k elements in the format `type` pairs with.
+int64_t act_row_bytes(uint32_t type, int64_t k) {
+    uint32_t act;
+    BlockGeom g;
+    if (!vec_dot_act_type(type, &act) || !block_geom(act, &g)) return 0;
+    return k / g.elems * g.bytes;
+}
+
+// Tokens per cache block in prefill: their quantized rows (~k bytes each) stay in L2 while the
+// thread's weight rows pass by, tile by tile.
+constexpr int64_t kTokenBlock = 64;
+// Weight rows per cache tile for kernels without a register tile: a few KiB per row, so the tile
+// stays in L1 while a token block is swept.
+constexpr int kRowTile = 8;
+
+// Rows [*r0, *r1) of n for thread ith of nth, boundaries on multiples of `align`.
+void split_rows(int64_t n, int64_t align, int ith, int nth, int64_t *r0, int64_t *r1) {
+    const int64_t units = (n + align - 1) / align;
+    *r0 = std::min(n, units * ith / nth * align);
+    *r1 = std::min(n, units * (ith + 1) / nth * align);
+}
+
+// Fallback tile: nr x nc separate dot products (the weight rows stay cached across the tokens).
+void tile_by_dots(VecDotFn dot, int64_t k, const uint8_t *w, uint64_t w_stride, const uint8_t *a,
+                  uint64_t a_stride, float *y, int64_t y_stride, int nr, int nc) {
+    for (int c = 0; c < nc; ++c)
+        for (int r = 0; r < nr; ++r)
+            y[c * y_stride + r] = dot(k, w + r * w_stride, a + c * a_stride);
+}
+
+} // namespace
+
+bool matmul_supported(uint32_t type) {
+    uint32_t act;
+    return vec_dot_act_type(type, &act);
+}
+
+bool matmul_valid(const WeightView &w) {
+    BlockGeom g;
+    if (!matmul_supported(w.type) || !block_geom(w.type, &g)) return false;
+    if (w.k <= 0 || w.k % g.elems != 0 || w.n < 0) return false;
+    if (w.n > 0 && w.data == nullptr) return false;
+    return w.row_bytes >= static_cast<uint64_t>(w.k / g.elems * g.bytes);
+}
+
+uint64_t matmul_scratch_bytes(uint32_t type, int64_t k, int64_t t) {
+    uint32_t act;
+    if (!vec_dot_act_type(type, &act) || act == static_cast<uint32_t>(TypeId::F32)) return 0;
+    return static_cast<uint64_t>(act_row_bytes(type, k)) * static_cast<uint64_t>(t);
+}
+
+void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scratch, int ith,
+            int nth, ThreadPool &pool, CpuIsa isa) {
+    uint32_t act_type = 0;
+    VecDotKernel kern;
+    if (!vec_dot_act_type(w.type, &act_type) || !vec_dot_kernel(w.type, isa, &kern)) return;
+
+    // ---- Phase 1: quantize x (t x k) into scratch. The rows are contiguous in both buffers, so
+    // the t * k / block blocks form one flat range, split evenly whatever t is.
+    const uint8_t *act = reinterpret_cast<const uint8_t *>(x);
+    uint64_t act_stride = static_cast<uint64_t>(w.k) * sizeof(float);
+    if (act_type != static_cast<uint32_t>(TypeId::F32)) {
+        BlockGeom g;
+        block_geom(act_type, &g);
+        const int64_t blocks = t * (w.k / g.elems);
+        const int64_t b0 = blocks * ith / nth, b1 = blocks * (ith + 1) / nth;
+        if (b1 > b0) {
+            quantize_act_fn(act_type, isa)(x + b0 * g.elems,
+                                           static_cast<uint8_t *>(scratch) + b0 * g.bytes,
+                                           (b1 - b0) * g.elems);
+        }
+        pool.barrier(ith);
+        act = static_cast<const uint8_t *>(scratch);
+        act_stride = static_cast<uint64_t>(act_row_bytes(w.type, w.k));
+    }
+
+    // ---- Phase 2: this thread's rows of W against all t activation rows.
+    const uint8_t *wdata = static_cast<const uint8_t *>(w.data);
+    const int tile_rows = kern.tile ? kern.tile_rows : kRowTile;
+    const int tile_cols = kern.tile ? kern.tile_cols : 1;
+    int64_t r0, r1;
+    split_rows(w.n, tile_rows, ith, nth, &r0, &r1);
+
+    if (t == 1) { // decode: stream each row once
+        for (int64_t r = r0; r < r1; ++r)
+            y[r] = kern.dot(w.k, wdata + r * w.row_bytes, act);
+        return;
+    }
+    for (int64_t c0 = 0; c0 < t; c0 += kTokenBlock) {
+        const int64_t c_end = std::min(t, c0 + kTokenBlock);
+        for (int64_t r = r0; r < r1; r += tile_rows) {
+            const int nr = static_cast<int>(std::min<int64_t>(tile_rows, r1 - r));
+            const uint8_t *wr = wdata + r * w.row_bytes;
+            for (int64_t c = c0; c < c_end; c += tile_cols) {
+                const int nc = static_cast<int>(std::min<int64_t>(tile_cols, c_end - c));
+                float *yt = y + c * w.n + r;
+                const uint8_t *at = act + c * act_stride;
+                if (kern.tile) {
+                    kern.tile(w.k, wr, w.row_bytes, at, act_stride, yt, w.n, nr, nc);
+                } else {
+                    tile_by_dots(kern.dot, w.k, wr, w.row_bytes, at, act_stride, yt, w.n, nr, nc);
+                }
+            }
+        }
+    }
+}
+
+void matmul_ref(const WeightView &w, const float *x, int64_t t, float *y) {
+    uint32_t act_type = 0;
+    VecDotKernel kern;
+    if (!vec_dot_act_type(w.type, &act_type) || !vec_dot_kernel(w.type, CpuIsa::Scalar, &kern))
+        return;
+    const bool float_act = act_type == static_cast<uint32_t>(TypeId::F32);
+    std::vector<uint8_t> qrow(static_cast<size_t>(float_act ? 0 : act_row_bytes(w.type, w.k)));
+    for (int64_t j = 0; j < t; ++j) {
+        const float *xj = x + j * w.k; // (k)
+        const void *a = xj;
+        if (!float_act) {
+            quantize_act_fn(act_type, CpuIsa::Scalar)(xj, qrow.data(), w.k);
+            a = qrow.data();
+        }
+        for (int64_t i = 0; i < w.n; ++i) {
+            y[j * w.n + i] =
+                kern.dot(w.k, static_cast<const uint8_t *>(w.data) + i * w.row_bytes, a);
+        }
+    }
+}
+
+} // namespace infer::cpu

@@ -1,0 +1,57 @@
+// Matrix multiplication with quantized weights on the CPU: y = x W^T.
+//
+// W is a ggml weight tensor used in place (e.g. straight from the mmap): n rows (ggml ne1) of k
+// elements (ne0) each, row i at data + i * row_bytes, each row in the tensor's block format.
+// x is t rows of k floats (row j at x + j * k); y is t rows of n floats:
+//     y[j * n + i] = dot(W row i, x row j).
+// The activations are first quantized to the 8-bit format the weight type pairs with (Q8_0,
+// Q8_1 or Q8_K; see cpu_vec_dot.h), so the inner loops are integer dot products; float weights
+// (F32, F16, BF16) use x as is.
+//
+// Decode (t = 1) is bound by memory bandwidth: each thread streams its own contiguous slice of
+// weight rows once. Prefill (t > 1) reuses weights across tokens: per thread, a block of tokens is
+// swept by tiles of weight rows so a tile stays in L1 while every token of the block passes, and
+// Q4_0/Q8_0 use register tiles (2 x 4 on AVX2, 4 x 4 with AVX-512) that decode each weight block
+// once per 4 tokens.
+#pragma once
+
+#include "cpu/cpu_isa.h"
+#include "cpu/thread_pool.h"
+
+#include <cstdint>
+
+namespace infer::cpu {
+
+struct WeightView {
+    uint32_t type;      // ggml type id (TypeId)
+    int64_t k;          // elements per row (ne0); a multiple of the type's block size
+    int64_t n;          // rows (ne1)
+    const void *data;   // row 0; no alignment needed
+    uint64_t row_bytes; // stride between rows (>= the bytes of k elements)
+};
+
+// Weight types with a kernel: Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K F32 F16 BF16.
+bool matmul_supported(uint32_t type);
+
+// True when w can be multiplied: supported type, k > 0 a whole number of blocks, n >= 0, data
+// set when n > 0, row_bytes large enough. matmul's behaviour is undefined otherwise.
+bool matmul_valid(const WeightView &w);
+
+// Bytes of scratch matmul needs for t activation rows of length k (the quantized activations);
+// 0 for float weights. No alignment is required of the scratch buffer.
+uint64_t matmul_scratch_bytes(uint32_t type, int64_t k, int64_t t);
+
+// Cooperative: every thread ith = 0..nth-1 of `pool` (nth == pool.size()) calls it with the same
+// arguments from inside pool.run(). Phase 1 quantizes x into scratch, split across the threads;
+// pool.barrier(); phase 2 computes this thread's share of y. Returns when this thread's share is
+// written: separate a reader of y (or a next matmul reusing this scratch) with pool.barrier() or
+// the end of run(). Allocates nothing. `isa` selects the kernels (tests force each level);
+// it must satisfy cpu_isa_available().
+void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scratch, int ith,
+            int nth, ThreadPool &pool, CpuIsa isa = cpu_isa_best());
+
+// Single-threaded reference: scalar quantizers and the *_ref dot products, one output at a time.
+// Allocates (one quantized activation row); for tests.
+void matmul_ref(const WeightView &w, const float *x, int64_t t, float *y);
+
+} // namespace infer::cpu

@@ -1,0 +1,270 @@
+// Activation quantizers, scalar and AVX2 (see cpu_quantize_act.h).
+//
+// Bit-identity with the scalar code is the point, so the AVX2 code mirrors its arithmetic:
+//  - Q8_0/Q8_1: d = amax / 127, id = 1 / d (not 127 / amax, which can differ in the last bit),
+//    q = roundf(x * id): round half away from zero, built from truncation (cvtps rounds half
+//    to even, which ggml's own AVX2 quantizer uses and which differs from its reference).
+//  - Q8_K: iscale = -127 / max (max = the element of largest magnitude, with its sign),
+//    q = min(127, nearest_int(iscale * x)): round half to even, as the magic-number trick does.
+#include "cpu/cpu_quantize_act.h"
+
+#include "core/blocks.h"
+#include "core/fp16.h"
+#include "core/types.h"
+
+#include <cmath>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace infer::cpu {
+
+namespace {
+
+// ggml's nearest_int: adding 1.5 * 2^23 leaves the integer in the low mantissa bits, rounded to
+// nearest even by the FPU. Valid for |x| < 2^22.
+int nearest_int(float x) {
+    const float v = x + 12582912.f;
+    int32_t i;
+    std::memcpy(&i, &v, sizeof i);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+} // namespace
+
+void quantize_act_q8_0_ref(const float *x, void *dst, int64_t n) {
+    uint8_t *out = static_cast<uint8_t *>(dst);
+    for (int64_t ib = 0; ib < n / QK8_0; ++ib, x += QK8_0) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_0; ++j)
+            amax = std::fmax(amax, std::fabs(x[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        BlockQ8_0 b;
+        b.d = fp32_to_fp16(d);
+        for (int j = 0; j < QK8_0; ++j)
+            b.qs[j] = static_cast<int8_t>(std::round(x[j] * id));
+        std::memcpy(out + ib * sizeof b, &b, sizeof b);
+    }
+}
+
+void quantize_act_q8_1_ref(const float *x, void *dst, int64_t n) {
+    uint8_t *out = static_cast<uint8_t *>(dst);
+    for (int64_t ib = 0; ib < n / QK8_1; ++ib, x += QK8_1) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_1; ++j)
+            amax = std::fmax(amax, std::fabs(x[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        BlockQ8_1 b;
+        b.d = fp32_to_fp16(d);
+        int sum = 0;
+        for (int j = 0; j < QK8_1; ++j) {
+            b.qs[j] = static_cast<int8_t>(std::round(x[j] * id));
+            sum += b.qs[j];
+        }
+        // s lets a Q4_1/Q5_1 dot add min * sum(y) without touching the quants again.
+        b.s = fp32_to_fp16(static_cast<float>(sum) * d);
+        std::memcpy(out + ib * sizeof b, &b, sizeof b);
+    }
+}
+
+void quantize_act_q8_K_ref(const float *x, void *dst, int64_t n) {
+    uint8_t *out = static_cast<uint8_t *>(dst);
+    for (int64_t ib = 0; ib < n / QK_K; ++ib, x += QK_K) {
+        BlockQ8_K b;
+        float amax = 0.0f, max = 0.0f; // max keeps the sign of the largest-magnitude element
+        for (int j = 0; j < QK_K; ++j) {
+            if (std::fabs(x[j]) > amax) {
+                amax = std::fabs(x[j]);
+                max = x[j];
+            }
+        }
+        if (amax == 0.0f) {
+            std::memset(&b, 0, sizeof b);
+        } else {
+            const float iscale = -127.0f / max;
+            for (int j = 0; j < QK_K; ++j) {
+                const int v = nearest_int(iscale * x[j]);
+                b.qs[j] = static_cast<int8_t>(v < 127 ? v : 127);
+            }
+            for (int g = 0; g < QK_K / 16; ++g) {
+                int sum = 0;
+                for (int j = 0; j < 16; ++j)
+                    sum += b.qs[g * 16 + j];
+                b.bsums[g] = static_cast<int16_t>(sum);
+            }
+            b.d = 1.0f / iscale;
+        }
+        std::memcpy(out + ib * sizeof b, &b, sizeof b);
+    }
+}
+
+#if defined(__x86_64__)
+
+#define INFER_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace {
+
+INFER_AVX2 inline float hmax_abs_32(const float *x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_andnot_ps(sign, _mm256_loadu_ps(x));
+    for (int j = 8; j < 32; j += 8)
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+// roundf(v) for |v| < 2^23: truncate, then step away from zero when the dropped part is >= 0.5
+// (v - trunc(v) is exact, so the comparison is too).
+INFER_AVX2 inline __m256i round_half_away(__m256 v) {
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    const __m256 step = _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ),
+                                      _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(sign, v)));
+    return _mm256_cvttps_epi32(_mm256_add_ps(t, step));
+}
+
+// Packs 4 x 8 int32 (each in [-127, 127]) into 32 int8 in element order.
+INFER_AVX2 inline __m256i pack_32(__m256i a, __m256i b, __m256i c, __m256i d) {
+    const __m256i ab = _mm256_packs_epi32(a, b); // lanes interleave per 128 bits
+    const __m256i cd = _mm256_packs_epi32(c, d);
+    const __m256i all = _mm256_packs_epi16(ab, cd);
+    return _mm256_permutevar8x32_epi32(all, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// Quantizes 32 floats with multiplier id, half away from zero; returns the int8 vector.
+INFER_AVX2 inline __m256i quantize_32(const float *x, __m256 id, __m256i *sum32) {
+    __m256i q[4];
+    for (int j = 0; j < 4; ++j)
+        q[j] = round_half_away(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * j), id));
+    if (sum32) {
+        *sum32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    }
+    return pack_32(q[0], q[1], q[2], q[3]);
+}
+
+INFER_AVX2 inline int hsum_i32_8(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+} // namespace
+
+INFER_AVX2 void quantize_act_q8_0_avx2(const float *x, void *dst, int64_t n) {
+    uint8_t *out = static_cast<uint8_t *>(dst);
+    for (int64_t ib = 0; ib < n / QK8_0; ++ib, x += QK8_0) {
+        const float d = hmax_abs_32(x) / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        BlockQ8_0 b;
+        b.d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(b.qs),
+                            quantize_32(x, _mm256_set1_ps(id), nullptr));
+        std::memcpy(out + ib * sizeof b, &b, sizeof b);
+    }
+}
+
+INFER_AVX2 void quantize_act_q8_1_avx2(const float *x, void *dst, int64_t n) {
+    uint8_t *out = static_cast<uint8_t *>(dst);
+    for (int64_t ib = 0; ib < n / QK8_1; ++ib, x += QK8_1) {
+        const float d = hmax_abs_32(x) / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        BlockQ8_1 b;
+        __m256i sum;
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(b.qs),
+                            quantize_32(x, _mm256_set1_ps(id), &sum));
+        b.d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        b.s = _cvtss_sh(static_cast<float>(hsum_i32_8(sum)) * d, _MM_FROUND_TO_NEAREST_INT);
+        std::memcpy(out + ib * sizeof b, &b, sizeof b);
+    }
+}
+
+INFER_AVX2 void quantize_act_q8_K_avx2(const float *x, void *dst, int64_t n) {
+    uint8_t *out = static_cast<uint8_t *>(dst);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t ib = 0; ib < n / QK_K; ++ib, x += QK_K) {
+        BlockQ8_K b;
+        // The scalar code keeps the first element of largest magnitude; ties in magnitude with
+        // opposite signs would pick differently here, so find amax first, then its first index.
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < QK_K; j += 8)
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        if (amax == 0.0f) {
+            std::memset(&b, 0, sizeof b);
+            std::memcpy(out + ib * sizeof b, &b, sizeof b);
+            continue;
+        }
+        float max = 0.0f;
+        for (int j = 0; j < QK_K; ++j) {
+            if (std::fabs(x[j]) == amax) {
+                max = x[j];
+                break;
+            }
+        }
+        const float iscale = -127.0f / max;
+        const __m256 vs = _mm256_set1_ps(iscale);
+        const __m256i v127 = _mm256_set1_epi32(127);
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256i q[4];
+            for (int k = 0; k < 4; ++k) {
+                // cvtps rounds to nearest even under the default MXCSR mode, like nearest_int.
+                q[k] = _mm256_min_epi32(
+                    _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * k), vs)), v127);
+            }
+            const __m256i q8 = pack_32(q[0], q[1], q[2], q[3]);
+            _mm256_storeu_si256(reinterpret_cast<__m256i *>(b.qs + j), q8);
+            // Two group sums of 16: widen to int16, pairwise-add to int32, then fold.
+            const __m256i w = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(q8)),
+                                                _mm256_set1_epi16(1));
+            const __m256i w2 = _mm256_madd_epi16(
+                _mm256_cvtepi8_epi16(_mm256_extracti128_si256(q8, 1)), _mm256_set1_epi16(1));
+            b.bsums[j / 16] = static_cast<int16_t>(hsum_i32_8(w));
+            b.bsums[j / 16 + 1] = static_cast<int16_t>(hsum_i32_8(w2));
+        }
+        b.d = 1.0f / iscale;
+        std::memcpy(out + ib * sizeof b, &b, sizeof b);
+    }
+}
+
+#undef INFER_AVX2
+
+#else // not x86-64: the "AVX2" entry points are never selected; keep them defined and correct.
+
+void quantize_act_q8_0_avx2(const float *x, void *dst, int64_t n) {
+    quantize_act_q8_0_ref(x, dst, n);
+}
+void quantize_act_q8_1_avx2(const float *x, void *dst, int64_t n) {
+    quantize_act_q8_1_ref(x, dst, n);
+}
+void quantize_act_q8_K_avx2(const float *x, void *dst, int64_t n) {
+    quantize_act_q8_K_ref(x, dst, n);
+}
+
+#endif
+
+QuantizeActFn quantize_act_fn(uint32_t act_type, CpuIsa isa) {
+    const bool simd = isa != CpuIsa::Scalar;
+    switch (static_cast<TypeId>(act_type)) {
+    case TypeId::Q8_0:
+        return simd ? quantize_act_q8_0_avx2 : quantize_act_q8_0_ref;
+    case TypeId::Q8_1:
+        return simd ? quantize_act_q8_1_avx2 : quantize_act_q8_1_ref;
+    case TypeId::Q8_K:
+        return simd ? quantize_act_q8_K_avx2 : quantize_act_q8_K_ref;
+    default:
+        return nullptr;
+    }
+}
+
+} // namespace infer::cpu

@@ -1,0 +1,29 @@
+// AVX2 + FMA + F16C instantiation of the x86 dot-product kernels (see cpu_vec_dot_x86.inc).
+#include "cpu/cpu_vec_dot.h"
+
+#include "core/blocks.h"
+#include "core/fp16.h"
+#include "core/types.h"
+
+#include <array>
+#include <cstddef>
+#include <cstring>
+#include <utility>
+
+#if defined(__x86_64__)
+
+#define KT __attribute__((target("avx2,fma,f16c")))
+#define KNS avx2
+#define KUSE_VNNI 0
+#define KTILE_ROWS 2
+#define KTILE_COLS 4
+#define KTABLE_FN vec_dot_kernel_avx2
+#include "cpu/cpu_vec_dot_x86.inc"
+
+#else
+
+namespace infer::cpu {
+bool vec_dot_kernel_avx2(uint32_t, VecDotKernel *) { return false; }
+} // namespace infer::cpu
+
+#endif

@@ -1,0 +1,32 @@
+// AVX512-VNNI instantiation of the x86 dot-product kernels (see cpu_vec_dot_x86.inc): the AVX2
+// code on 256-bit vectors with dpbusd (u8 x s8 -> int32 in one instruction instead of
+// maddubs + madd) and dpwssd (int16 madd + add), and 32 vector registers for a 4 x 4 tile.
+// 256-bit vectors keep the core out of the AVX-512 frequency licence on older Xeons.
+#include "cpu/cpu_vec_dot.h"
+
+#include "core/blocks.h"
+#include "core/fp16.h"
+#include "core/types.h"
+
+#include <array>
+#include <cstddef>
+#include <cstring>
+#include <utility>
+
+#if defined(__x86_64__)
+
+#define KT __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define KNS avx512vnni
+#define KUSE_VNNI 1
+#define KTILE_ROWS 4
+#define KTILE_COLS 4
+#define KTABLE_FN vec_dot_kernel_avx512vnni
+#include "cpu/cpu_vec_dot_x86.inc"
+
+#else
+
+namespace infer::cpu {
+bool vec_dot_kernel_avx512vnni(uint32_t, VecDotKernel *) { return false; }
+} // namespace infer::cpu
+
+#endif

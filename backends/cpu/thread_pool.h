@@ -1,0 +1,56 @@
+// A persistent pool of worker threads for the CPU backend: threads are created once, and each
+// run() hands one plain function pointer to every thread, so dispatching work allocates nothing.
+//
+// The calling thread takes part as thread 0; workers are threads 1..n-1. Idle workers spin
+// briefly (work usually follows work within microseconds while decoding) and then sleep on the
+// work counter, so an idle pool costs no CPU. barrier() separates phases inside one run.
+//
+// Thread-safety: one run() at a time (a pool belongs to one context); barrier() only inside fn,
+// called by all n threads the same number of times.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace infer::cpu {
+
+class ThreadPool {
+public:
+    using Fn = void (*)(void *ctx, int ith, int nth);
+
+    // n_threads >= 1 (smaller values are taken as 1). With 1, run() calls fn inline.
+    explicit ThreadPool(int n_threads);
+    ~ThreadPool();
+    ThreadPool(const ThreadPool &) = delete;
+    ThreadPool &operator=(const ThreadPool &) = delete;
+
+    int size() const { return n_threads_; }
+
+    // Runs fn(ctx, ith, size()) on every thread (ith = 0 on the caller) and returns when all are
+    // done. Writes made by any thread inside fn are visible to the caller afterwards.
+    void run(Fn fn, void *ctx);
+
+    // Waits until all size() threads of the current run() have reached it. Reusable any number of
+    // times per run; writes before it are visible to every thread after it.
+    void barrier(int ith);
+
+private:
+    void worker_loop(int ith);
+
+    int n_threads_;
+    std::vector<std::thread> workers_;
+    Fn fn_ = nullptr;
+    void *ctx_ = nullptr;
+    bool stop_ = false; // written before a generation bump, read after seeing it
+
+    // Each on its own cache line: they are hammered by different threads at different times.
+    alignas(64) std::atomic<uint32_t> generation_{0}; // bumped once per run(); workers wait on it
+    alignas(64) std::atomic<int> sleepers_{0};        // workers blocked in generation_.wait()
+    alignas(64) std::atomic<int> done_{0};            // workers finished with this generation
+    alignas(64) std::atomic<int> barrier_arrived_{0};
+    alignas(64) std::atomic<uint32_t> barrier_phase_{0}; // the "sense": flips by counting up
+};
+
+} // namespace infer::cpu

@@ -1,0 +1,356 @@
+// CPU matmul kernels and thread pool: every SIMD path against the scalar references on random
+// blocks with sane scales, the driver against matmul_ref for odd shapes and thread counts, and the
+// activation quantizers' AVX2 bytes against the scalar bytes.
+#include "core/blocks.h"
+#include "core/fp16.h"
+#include "core/types.h"
+#include "cpu/cpu_matmul.h"
+#include "cpu/cpu_quantize_act.h"
+#include "cpu/cpu_vec_dot.h"
+#include "cpu/thread_pool.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace infer;
+using namespace infer::cpu;
+
+namespace {
+
+struct TypeCase {
+    TypeId type;
+    int64_t block_elems;
+    int64_t block_bytes;
+    float wmax; // bound on |dequantized weight| for the scales random_weights() writes
+};
+
+// Scales are drawn in [0.5, 1] * 2^-6; wmax follows from each format's largest quant.
+constexpr float kScale = 1.0f / 64;
+const TypeCase kTypes[] = {
+    {TypeId::Q4_0, 32, 18, kScale * 8},
+    {TypeId::Q4_1, 32, 20, kScale * 15 + kScale},
+    {TypeId::Q5_0, 32, 22, kScale * 16},
+    {TypeId::Q5_1, 32, 24, kScale * 31 + kScale},
+    {TypeId::Q8_0, 32, 34, kScale * 128},
+    {TypeId::Q2_K, 256, 84, kScale * 15 * 3 + kScale * 15},
+    {TypeId::Q3_K, 256, 110, kScale * 32 * 4},
+    {TypeId::Q4_K, 256, 144, kScale * 63 * 15 + kScale * 63},
+    {TypeId::Q5_K, 256, 176, kScale * 63 * 31 + kScale * 63},
+    {TypeId::Q6_K, 256, 210, kScale * 128 * 32},
+    {TypeId::F32, 1, 4, 1.0f},
+    {TypeId::F16, 1, 2, 1.0f},
+    {TypeId::BF16, 1, 2, 1.0f},
+};
+
+void put_u16(std::vector<uint8_t> &v, size_t at, uint16_t h) { std::memcpy(v.data() + at, &h, 2); }
+
+// n rows of k elements: random quant bytes, then every fp16 scale/min overwritten with a value in
+// [0.5, 1] * kScale (mins may be negative); float types get values in [-1, 1].
+std::vector<uint8_t> random_weights(const TypeCase &tc, int64_t k, int64_t n, std::mt19937 &rng) {
+    const int64_t nblocks = k / tc.block_elems * n;
+    std::vector<uint8_t> v(static_cast<size_t>(nblocks * tc.block_bytes));
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scale(0.5f * kScale, kScale);
+    for (auto &b : v)
+        b = static_cast<uint8_t>(byte(rng));
+    auto d = [&] { return fp32_to_fp16(scale(rng)); };
+    auto m = [&] { return fp32_to_fp16(unit(rng) * kScale); };
+    for (int64_t ib = 0; ib < nblocks; ++ib) {
+        const size_t at = static_cast<size_t>(ib * tc.block_bytes);
+        switch (tc.type) {
+        case TypeId::Q4_0:
+        case TypeId::Q5_0:
+        case TypeId::Q8_0:
+            put_u16(v, at, d());
+            break;
+        case TypeId::Q4_1:
+        case TypeId::Q5_1:
+            put_u16(v, at, d()), put_u16(v, at + 2, m());
+            break;
+        case TypeId::Q4_K:
+        case TypeId::Q5_K:
+            put_u16(v, at, d()), put_u16(v, at + 2, d());
+            break;
+        case TypeId::Q2_K:
+            put_u16(v, at + 80, d()), put_u16(v, at + 82, d());
+            break;
+        case TypeId::Q3_K:
+            put_u16(v, at + 108, d());
+            break;
+        case TypeId::Q6_K:
+            put_u16(v, at + 208, d());
+            break;
+        case TypeId::F32: {
+            const float f = unit(rng);
+            std::memcpy(v.data() + at, &f, 4);
+            break;
+        }
+        case TypeId::F16:
+            put_u16(v, at, fp32_to_fp16(unit(rng)));
+            break;
+        case TypeId::BF16:
+            put_u16(v, at, fp32_to_bf16(unit(rng)));
+            break;
+        default:
+            break;
+        }
+    }
+    return v;
+}
+
+std::vector<float> random_floats(int64_t count, std::mt19937 &rng) {
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(count));
+    for (auto &f : x)
+        f = nd(rng);
+    return x;
+}
+
+// Upper bound on sum |w_i x_i| (activation quantization moves x by under 1%).
+float abs_bound(const TypeCase &tc, const float *x, int64_t k) {
+    double s = 0;
+    for (int64_t i = 0; i < k; ++i)
+        s += std::fabs(x[i]);
+    return static_cast<float>(s * tc.wmax * 1.01);
+}
+
+std::vector<CpuIsa> simd_isas() {
+    std::vector<CpuIsa> isas;
+    for (CpuIsa isa : {CpuIsa::Avx2, CpuIsa::Avx512Vnni})
+        if (cpu_isa_available(isa)) isas.push_back(isa);
+    return isas;
+}
+
+int64_t test_k(const TypeCase &tc) {
+    if (tc.block_elems == 256) return 256 * 3;
+    if (tc.block_elems == 32) return 32 * 7;
+    return 32 * 7 + 5; // float weights take any k: exercise the tail
+}
+
+std::vector<uint8_t> quantize_for(const TypeCase &tc, const float *x, int64_t k, int64_t t,
+                                  CpuIsa isa) {
+    uint32_t act;
+    REQUIRE(vec_dot_act_type(static_cast<uint32_t>(tc.type), &act));
+    if (act == static_cast<uint32_t>(TypeId::F32)) {
+        std::vector<uint8_t> v(static_cast<size_t>(k * t * 4));
+        std::memcpy(v.data(), x, v.size());
+        return v;
+    }
+    std::vector<uint8_t> v(matmul_scratch_bytes(static_cast<uint32_t>(tc.type), k, t));
+    quantize_act_fn(act, isa)(x, v.data(), k * t);
+    return v;
+}
+
+} // namespace
+
+TEST_CASE("ThreadPool runs every thread and its barrier separates phases") {
+    for (int nth = 1; nth <= 4; ++nth) {
+        CAPTURE(nth);
+        ThreadPool pool(nth);
+        CHECK(pool.size() == nth);
+        struct Ctx {
+            ThreadPool *pool;
+            std::vector<int> slot;
+            int iter = 0;
+            std::atomic<int> errors{0};
+        } ctx{&pool, std::vector<int>(static_cast<size_t>(nth), 0)};
+        auto fn = [](void *p, int ith, int n) {
+            auto *c = static_cast<Ctx *>(p);
+            for (int phase = 0; phase < 3; ++phase) {
+                c->slot[static_cast<size_t>(ith)] = c->iter * 3 + phase;
+                c->pool->barrier(ith);
+                // Everyone's write of this phase is visible, and nobody has started the next.
+                for (int j = 0; j < n; ++j)
+                    if (c->slot[static_cast<size_t>(j)] != c->iter * 3 + phase)
+                        c->errors.fetch_add(1);
+                c->pool->barrier(ith);
+            }
+        };
+        // More threads than this test machine may have cores make every barrier wait for the
+        // scheduler, so those runs are fewer.
+        const int runs = nth <= 2 ? 2000 : 300;
+        for (ctx.iter = 0; ctx.iter < runs; ++ctx.iter)
+            pool.run(fn, &ctx);
+        CHECK(ctx.errors.load() == 0);
+        for (int j = 0; j < nth; ++j)
+            CHECK(ctx.slot[static_cast<size_t>(j)] == (runs - 1) * 3 + 2);
+    }
+}
+
+TEST_CASE("ThreadPool survives idle periods (workers sleep and wake)") {
+    ThreadPool pool(3);
+    std::atomic<int> count{0};
+    auto fn = [](void *p, int, int) { static_cast<std::atomic<int> *>(p)->fetch_add(1); };
+    for (int i = 0; i < 3; ++i) {
+        pool.run(fn, &count);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20)); // past the spin window
+    }
+    CHECK(count.load() == 9);
+}
+
+TEST_CASE("activation quantizers: known values and AVX2 bytes identical to scalar") {
+    // Q8_0 of 0, 1, ..., 31 scaled: amax 31 -> d = 31/127; q = round(x * 127/31).
+    std::vector<float> ramp(32);
+    for (int j = 0; j < 32; ++j)
+        ramp[static_cast<size_t>(j)] = static_cast<float>(j) - 16.0f;
+    BlockQ8_0 b;
+    quantize_act_q8_0_ref(ramp.data(), &b, 32);
+    CHECK(b.d == fp32_to_fp16(16.0f / 127.0f));
+    CHECK(b.qs[0] == -127);
+    CHECK(b.qs[16] == 0);
+    CHECK(b.qs[24] == 64); // 8 * 127/16 = 63.5 rounds away from zero
+
+    if (!cpu_isa_available(CpuIsa::Avx2)) return;
+    std::mt19937 rng(7);
+    const int64_t k = 256 * 4;
+    for (int trial = 0; trial < 50; ++trial) {
+        std::vector<float> x = random_floats(k, rng);
+        if (trial % 5 == 1) std::fill(x.begin(), x.begin() + 256, 0.0f); // an all-zero block
+        if (trial % 5 == 2)
+            for (auto &f : x)
+                f = std::round(f * 4.0f) / 8.0f; // many exact halves
+        if (trial % 5 == 3)
+            for (auto &f : x)
+                f = -std::fabs(f); // negative max
+        if (trial % 5 == 4)
+            for (int64_t i = 0; i < k; ++i)
+                x[static_cast<size_t>(i)] = static_cast<float>(i % 64 - 32) * 0.5f;
+        const struct {
+            QuantizeActFn ref, avx2;
+            int64_t bytes;
+        } cases[] = {
+            {quantize_act_q8_0_ref, quantize_act_q8_0_avx2, k / 32 * 34},
+            {quantize_act_q8_1_ref, quantize_act_q8_1_avx2, k / 32 * 36},
+            {quantize_act_q8_K_ref, quantize_act_q8_K_avx2, k / 256 * 292},
+        };
+        for (const auto &c : cases) {
+            std::vector<uint8_t> a(static_cast<size_t>(c.bytes), 0xAA),
+                bb(static_cast<size_t>(c.bytes), 0x55);
+            c.ref(x.data(), a.data(), k);
+            c.avx2(x.data(), bb.data(), k);
+            CHECK(std::memcmp(a.data(), bb.data(), a.size()) == 0);
+        }
+    }
+}
+
+TEST_CASE("Q8_K quantizer: sign of the largest element sets the scale") {
+    std::vector<float> x(256, 0.25f);
+    x[3] = -2.0f;
+    BlockQ8_K b;
+    quantize_act_q8_K_ref(x.data(), &b, 256);
+    CHECK(b.qs[3] == -127);
+    CHECK(b.d == doctest::Approx(2.0f / 127.0f));
+    CHECK(b.qs[0] == 16); // 0.25 * 127 / 2 = 15.875
+    int sum = 0;
+    for (int j = 0; j < 16; ++j)
+        sum += b.qs[j];
+    CHECK(b.bsums[0] == sum);
+}
+
+TEST_CASE("vec_dot SIMD paths match the scalar references for every type") {
+    std::mt19937 rng(1234);
+    for (const TypeCase &tc : kTypes) {
+        const int64_t k = test_k(tc);
+        CAPTURE(static_cast<int>(tc.type));
+        VecDotKernel ref;
+        REQUIRE(vec_dot_kernel(static_cast<uint32_t>(tc.type), CpuIsa::Scalar, &ref));
+        for (CpuIsa isa : simd_isas()) {
+            CAPTURE(cpu_isa_name(isa));
+            VecDotKernel fast;
+            REQUIRE(vec_dot_kernel(static_cast<uint32_t>(tc.type), isa, &fast));
+            CHECK((fast.dot != ref.dot));
+            for (int trial = 0; trial < 20; ++trial) {
+                const std::vector<uint8_t> w = random_weights(tc, k, 1, rng);
+                const std::vector<float> x = random_floats(k, rng);
+                const std::vector<uint8_t> a = quantize_for(tc, x.data(), k, 1, CpuIsa::Scalar);
+                const float r = ref.dot(k, w.data(), a.data());
+                const float f = fast.dot(k, w.data(), a.data());
+                CHECK(std::fabs(r - f) <= 1e-5f * abs_bound(tc, x.data(), k));
+            }
+        }
+    }
+}
+
+TEST_CASE("matmul matches matmul_ref: odd shapes, 1-3 threads, every ISA") {
+    std::mt19937 rng(99);
+    std::vector<CpuIsa> isas = simd_isas();
+    isas.insert(isas.begin(), CpuIsa::Scalar);
+    ThreadPool pools[3] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
+    for (const TypeCase &tc : kTypes) {
+        CAPTURE(static_cast<int>(tc.type));
+        const int64_t k = test_k(tc);
+        REQUIRE(matmul_supported(static_cast<uint32_t>(tc.type)));
+        for (int64_t n : {1, 5, 67}) {
+            // Rows padded by 3 bytes: the kernels must honour row_bytes and need no alignment.
+            const uint64_t row_bytes =
+                static_cast<uint64_t>(k / tc.block_elems * tc.block_bytes + 3);
+            std::vector<uint8_t> packed = random_weights(tc, k, n, rng), wbuf(row_bytes * n + 1);
+            for (int64_t i = 0; i < n; ++i)
+                std::memcpy(wbuf.data() + 1 + i * row_bytes, packed.data() + i * (row_bytes - 3),
+                            row_bytes - 3);
+            const WeightView w{static_cast<uint32_t>(tc.type), k, n, wbuf.data() + 1, row_bytes};
+            REQUIRE(matmul_valid(w));
+            for (int64_t t : {1, 3, 17}) {
+                CAPTURE(n);
+                CAPTURE(t);
+                const std::vector<float> x = random_floats(k * t, rng);
+                std::vector<float> want(static_cast<size_t>(n * t));
+                matmul_ref(w, x.data(), t, want.data());
+                std::vector<uint8_t> scratch(matmul_scratch_bytes(w.type, k, t) + 1);
+                for (CpuIsa isa : isas) {
+                    for (ThreadPool &pool : pools) {
+                        CAPTURE(cpu_isa_name(isa));
+                        CAPTURE(pool.size());
+                        std::vector<float> got(static_cast<size_t>(n * t), NAN);
+                        struct Ctx {
+                            const WeightView *w;
+                            const float *x;
+                            int64_t t;
+                            float *y;
+                            void *scratch;
+                            ThreadPool *pool;
+                            CpuIsa isa;
+                        } ctx{&w, x.data(), t, got.data(), scratch.data() + 1, &pool, isa};
+                        pool.run(
+                            [](void *p, int ith, int nth) {
+                                auto *c = static_cast<Ctx *>(p);
+                                matmul(*c->w, c->x, c->t, c->y, c->scratch, ith, nth, *c->pool,
+                                       c->isa);
+                            },
+                            &ctx);
+                        int bad = 0;
+                        for (int64_t j = 0; j < t; ++j) {
+                            const float tol = 1e-5f * abs_bound(tc, x.data() + j * k, k);
+                            for (int64_t i = 0; i < n; ++i) {
+                                const float a = got[static_cast<size_t>(j * n + i)],
+                                            b = want[static_cast<size_t>(j * n + i)];
+                                // The scalar path runs the very same functions: exact.
+                                if (isa == CpuIsa::Scalar ? a != b : !(std::fabs(a - b) <= tol))
+                                    ++bad;
+                            }
+                        }
+                        CHECK(bad == 0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("matmul_valid rejects bad shapes and types") {
+    uint8_t buf[64] = {};
+    CHECK(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 32, 1, buf, 18}));
+    CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 33, 1, buf, 18}));
+    CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 32, 1, buf, 17}));
+    CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 0, 1, buf, 18}));
+    CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 32, 1, nullptr, 18}));
+    CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::IQ4_XS), 256, 1, buf, 136}));
+    CHECK_FALSE(matmul_supported(static_cast<uint32_t>(TypeId::Q8_K)));
+    CHECK(matmul_scratch_bytes(static_cast<uint32_t>(TypeId::Q4_K), 512, 3) == 3u * 2 * 292);
+    CHECK(matmul_scratch_bytes(static_cast<uint32_t>(TypeId::F16), 512, 3) == 0);
+}
