@@ -57,6 +57,17 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "usage: %s MODEL.gguf...\n", argv[0]);
         return 2;
     }
+    // The counter must see allocations, or a zero below would prove nothing.
+    g_counting = true;
+    void *volatile probe = std::malloc(16);
+    std::free(probe);
+    delete new std::vector<int>(4);
+    g_counting = false;
+    if (g_allocations.load() < 4) {
+        std::fprintf(stderr, "FAIL: malloc interposition is not working (%ld calls seen)\n",
+                     g_allocations.load());
+        return 1;
+    }
     int failures = 0;
     for (int a = 1; a < argc; ++a) {
         infer_model *model = nullptr;

@@ -9,4 +9,4 @@ printf 'GGUF\x03\x00\x00\x00 this is not a model' >"$bad"
 rc=$?
 lines=$(wc -l <"$bad.err")
 cat "$bad.err"
-[ "$rc" = 1 ] && [ "$lines" = 1 ] && grep -q 'truncated' "$bad.err"
+[ "$rc" = 1 ] && [ "$lines" = 1 ] && grep -q 'GGUF' "$bad.err"

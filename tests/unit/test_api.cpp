@@ -30,7 +30,9 @@ std::vector<uint8_t> sample_image() {
     w.kv("some.bool", GgufValue::boolean(true));
     std::vector<GgufValue> words, numbers;
     for (int i = 0; i < 20; ++i) {
-        words.push_back(GgufValue::str("w" + std::to_string(i)));
+        std::string word = "w"; // (not "w" + ...: g++ 12 warns falsely on that, -Wrestrict)
+        word += std::to_string(i);
+        words.push_back(GgufValue::str(word));
         numbers.push_back(GgufValue::i32(-i));
     }
     w.kv("some.words", GgufValue::array(ValueType::STRING, words));
