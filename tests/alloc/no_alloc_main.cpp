@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 extern "C" {
@@ -47,6 +48,16 @@ void free(void *p) {
 }
 }
 
+// A bare file name is looked up in the model cache (INFER_MODEL_DIR or ~/.cache/libinfer/models).
+static std::string model_path(const char *arg) {
+    if (std::strchr(arg, '/')) return arg;
+    if (const char *dir = std::getenv("INFER_MODEL_DIR")) return std::string(dir) + "/" + arg;
+    const char *cache = std::getenv("XDG_CACHE_HOME");
+    const char *home = std::getenv("HOME");
+    return (cache ? std::string(cache) : std::string(home ? home : "/tmp") + "/.cache") +
+           "/libinfer/models/" + arg;
+}
+
 static int fail(const char *what) {
     std::fprintf(stderr, "FAIL: %s: %s\n", what, infer_last_error());
     return 1;
@@ -70,8 +81,9 @@ int main(int argc, char **argv) {
     }
     int failures = 0;
     for (int a = 1; a < argc; ++a) {
+        const std::string path = model_path(argv[a]);
         infer_model *model = nullptr;
-        if (infer_model_load_file(argv[a], nullptr, &model) != INFER_OK) return fail(argv[a]);
+        if (infer_model_load_file(path.c_str(), nullptr, &model) != INFER_OK) return fail(path.c_str());
         infer_context_params params;
         infer_context_params_init(&params);
         params.n_ctx = 256;

@@ -1,0 +1,187 @@
+// Valid random blocks of every weight type, without going through floats: the quant bits are raw
+// random bytes (so q is uniform over its range) and the scales are chosen so the dequantized
+// values have mean ~0 and standard deviation ~`scale`. Sub-block scales vary (a uniform range
+// of about 2:1) so kernels see real per-sub-block scales, and the min terms cancel the mean of q.
+//
+// Std of a uniform integer over k values: sqrt((k^2 - 1) / 12): 4.610 for 16, 9.233 for 32,
+// 18.47 for 64, 73.90 for 256 (int8), 1.118 for 4. For Q3_K, q in -4..3 has mean -0.5 and
+// E[q^2] = 5.5 (rms 2.345); the random sign of its sub-block scales cancels the mean over a row.
+#include "core/quant_weights.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/blocks.h"
+#include "core/fp16.h"
+#include "core/kquant_scales.h"
+#include "core/random.h"
+#include "core/types.h"
+
+namespace infer {
+
+namespace {
+
+// Fills `n` bytes with random bits, 8 at a time.
+void fill_random(Rng &rng, uint8_t *p, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const uint64_t r = rng.next();
+        std::memcpy(p + i, &r, 8);
+    }
+    if (i < n) {
+        const uint64_t r = rng.next();
+        std::memcpy(p + i, &r, n - i);
+    }
+}
+
+template <typename Block, typename Fix>
+void blocks(Rng &rng, void *dst, int64_t n_blocks, Fix fix) {
+    auto *out = static_cast<uint8_t *>(dst);
+    for (int64_t i = 0; i < n_blocks; ++i) {
+        Block b;
+        fill_random(rng, reinterpret_cast<uint8_t *>(&b), sizeof b);
+        fix(b);
+        std::memcpy(out + i * static_cast<int64_t>(sizeof(Block)), &b, sizeof b);
+    }
+}
+
+// rms of a uniform integer in [lo, lo + k): sqrt(mean^2 + (k^2 - 1) / 12).
+float uniform_rms(float lo, float k) {
+    const float mean = lo + (k - 1) / 2;
+    return std::sqrt(mean * mean + (k * k - 1) / 12);
+}
+
+} // namespace
+
+bool random_blocks(uint32_t type, uint64_t seed, float scale, void *dst, int64_t n_blocks) {
+    if (!weight_type_supported(type) || n_blocks < 0) return false;
+    Rng rng(seed);
+    switch (static_cast<TypeId>(type)) {
+    case TypeId::F32: {
+        auto *out = static_cast<uint8_t *>(dst);
+        for (int64_t i = 0; i < n_blocks; ++i) {
+            const float v = scale * rng.normal();
+            std::memcpy(out + 4 * i, &v, 4);
+        }
+        break;
+    }
+    case TypeId::F16:
+    case TypeId::BF16: {
+        auto *out = static_cast<uint8_t *>(dst);
+        const bool half = static_cast<TypeId>(type) == TypeId::F16;
+        for (int64_t i = 0; i < n_blocks; ++i) {
+            const float v = scale * rng.normal();
+            const uint16_t h = half ? fp32_to_fp16(v) : fp32_to_bf16(v);
+            std::memcpy(out + 2 * i, &h, 2);
+        }
+        break;
+    }
+    case TypeId::Q8_0: {
+        const uint16_t d = fp32_to_fp16(scale / 73.90f);
+        blocks<BlockQ8_0>(rng, dst, n_blocks, [&](BlockQ8_0 &b) { b.d = d; });
+        break;
+    }
+    case TypeId::Q4_0: {
+        const uint16_t d = fp32_to_fp16(scale / 4.610f);
+        blocks<BlockQ4_0>(rng, dst, n_blocks, [&](BlockQ4_0 &b) { b.d = d; });
+        break;
+    }
+    case TypeId::Q4_1: { // x = d*q + m with m = -7.5 d
+        const float d = scale / 4.610f;
+        const uint16_t dh = fp32_to_fp16(d), mh = fp32_to_fp16(-7.5f * d);
+        blocks<BlockQ4_1>(rng, dst, n_blocks, [&](BlockQ4_1 &b) {
+            b.d = dh;
+            b.m = mh;
+        });
+        break;
+    }
+    case TypeId::Q5_0: {
+        const uint16_t d = fp32_to_fp16(scale / 9.233f);
+        blocks<BlockQ5_0>(rng, dst, n_blocks, [&](BlockQ5_0 &b) { b.d = d; });
+        break;
+    }
+    case TypeId::Q5_1: {
+        const float d = scale / 9.233f;
+        const uint16_t dh = fp32_to_fp16(d), mh = fp32_to_fp16(-15.5f * d);
+        blocks<BlockQ5_1>(rng, dst, n_blocks, [&](BlockQ5_1 &b) {
+            b.d = dh;
+            b.m = mh;
+        });
+        break;
+    }
+    case TypeId::Q2_K: { // sc = m in 8..15, dmin = 1.5 d: the min cancels E[q] = 1.5
+        const float d = scale / (1.118f * uniform_rms(8, 8));
+        const uint16_t dh = fp32_to_fp16(d), mh = fp32_to_fp16(1.5f * d);
+        blocks<BlockQ2_K>(rng, dst, n_blocks, [&](BlockQ2_K &b) {
+            for (uint8_t &s : b.scales) {
+                const int sc = 8 + (s & 7);
+                s = static_cast<uint8_t>(sc | (sc << 4));
+            }
+            b.d = dh;
+            b.dmin = mh;
+        });
+        break;
+    }
+    case TypeId::Q3_K: { // |sc - 32| in 16..31 with a random sign
+        const float d = scale / (2.345f * uniform_rms(16, 16));
+        const uint16_t dh = fp32_to_fp16(d);
+        blocks<BlockQ3_K>(rng, dst, n_blocks, [&](BlockQ3_K &b) {
+            uint8_t sc[16];
+            const uint64_t r = rng.next(), sign = rng.next();
+            for (int j = 0; j < 16; ++j) {
+                const int mag = 16 + static_cast<int>((r >> (4 * j)) & 15);
+                sc[j] = static_cast<uint8_t>(((sign >> j) & 1) ? 32 + mag : 32 - mag);
+            }
+            pack_q3_scales(sc, b.scales);
+            b.d = dh;
+        });
+        break;
+    }
+    case TypeId::Q4_K:
+    case TypeId::Q5_K: { // sc even in 32..62, m = sc / 2, dmin = 2 E[q] d cancels the mean
+        const bool q5 = static_cast<TypeId>(type) == TypeId::Q5_K;
+        const float q_std = q5 ? 9.233f : 4.610f, q_mean = q5 ? 15.5f : 7.5f;
+        const float d = scale / (q_std * 2 * uniform_rms(16, 16));
+        const uint16_t dh = fp32_to_fp16(d), mh = fp32_to_fp16(2 * q_mean * d);
+        auto fix_scales = [&](uint8_t scales[K_SCALE_SIZE]) {
+            const uint64_t r = rng.next();
+            uint8_t sc[8], m[8];
+            for (int j = 0; j < 8; ++j) {
+                m[j] = static_cast<uint8_t>(16 + ((r >> (4 * j)) & 15));
+                sc[j] = static_cast<uint8_t>(2 * m[j]);
+            }
+            pack_k4_scales(sc, m, scales);
+        };
+        if (q5)
+            blocks<BlockQ5_K>(rng, dst, n_blocks, [&](BlockQ5_K &b) {
+                fix_scales(b.scales);
+                b.d = dh;
+                b.dmin = mh;
+            });
+        else
+            blocks<BlockQ4_K>(rng, dst, n_blocks, [&](BlockQ4_K &b) {
+                fix_scales(b.scales);
+                b.d = dh;
+                b.dmin = mh;
+            });
+        break;
+    }
+    case TypeId::Q6_K: { // |sc| in 64..127 with a random sign
+        const float d = scale / (18.47f * uniform_rms(64, 64));
+        const uint16_t dh = fp32_to_fp16(d);
+        blocks<BlockQ6_K>(rng, dst, n_blocks, [&](BlockQ6_K &b) {
+            for (int8_t &s : b.scales) {
+                const int v = static_cast<uint8_t>(s);
+                s = static_cast<int8_t>((v & 128) ? -(64 + (v & 63)) : 64 + (v & 63));
+            }
+            b.d = dh;
+        });
+        break;
+    }
+    default:
+        return false;
+    }
+    return true;
+}
+
+} // namespace infer

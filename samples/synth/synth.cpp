@@ -1,0 +1,149 @@
+// infer-synth: writes a random-weight GGUF model of a supported architecture, shape and
+// quantization recipe, deterministic from a seed. See synth_model.h for what is written.
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "synth/synth_model.h"
+
+namespace {
+
+void usage(FILE *out) {
+    std::fprintf(
+        out,
+        "usage: infer-synth --arch llama|qwen2|qwen3|gemma3 [--preset NAME] -o OUT.gguf\n"
+        "                   [--n-vocab N] [--n-embd N] [--n-layer N] [--n-head N] [--n-head-kv N]\n"
+        "                   [--n-ff N] [--head-dim N] [--ctx N] [--n-swa N] [--rope-freqs] "
+        "[--tied]\n"
+        "                   [--quant RECIPE] [--seed N] [--random-blocks] [--threads N]\n"
+        "presets: %s (all but tiny set the arch; options after the preset override it)\n"
+        "recipes: %s\n"
+        "defaults: --preset tiny --quant F32 --seed 0 --threads <cores>\n",
+        infer::synth::preset_names().c_str(), infer::synth::recipe_names().c_str());
+}
+
+bool parse_int(const char *s, int64_t *out) {
+    char *end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0') return false;
+    *out = v;
+    return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    infer::synth::Spec spec;
+    std::string out_path, preset = "tiny";
+    const unsigned cores = std::thread::hardware_concurrency();
+    spec.threads = cores > 0 ? static_cast<int>(cores) : 1;
+
+    // Two passes: --arch and --preset first, so the other options override what they set
+    // wherever they appear on the command line.
+    for (int i = 1; i + 1 < argc; ++i) {
+        if (!std::strcmp(argv[i], "--arch")) spec.arch = argv[i + 1];
+        if (!std::strcmp(argv[i], "--preset")) preset = argv[i + 1];
+    }
+    infer::synth::apply_arch_defaults(&spec);
+    if (infer::Status s = infer::synth::apply_preset(preset, &spec); !s.is_ok()) {
+        std::fprintf(stderr, "infer-synth: %s\n", s.message().c_str());
+        return 2;
+    }
+
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        auto flag = [&](const char *name) { return !std::strcmp(a, name); };
+        if (flag("-h") || flag("--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (flag("--rope-freqs")) {
+            spec.rope_freqs = true;
+            continue;
+        }
+        if (flag("--tied")) {
+            spec.tied = true;
+            continue;
+        }
+        if (flag("--random-blocks")) {
+            spec.random_blocks = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "infer-synth: unknown option or missing value: %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+        const char *v = argv[++i];
+        int64_t n = 0;
+        if (flag("--arch") || flag("--preset")) continue; // handled above
+        if (flag("-o") || flag("--output")) {
+            out_path = v;
+            continue;
+        }
+        if (flag("--quant")) {
+            spec.quant = v;
+            continue;
+        }
+        int64_t *field = nullptr;
+        if (flag("--n-vocab"))
+            field = &spec.n_vocab;
+        else if (flag("--n-embd"))
+            field = &spec.n_embd;
+        else if (flag("--n-layer"))
+            field = &spec.n_layer;
+        else if (flag("--n-head"))
+            field = &spec.n_head;
+        else if (flag("--n-head-kv"))
+            field = &spec.n_head_kv;
+        else if (flag("--n-ff"))
+            field = &spec.n_ff;
+        else if (flag("--head-dim"))
+            field = &spec.head_dim;
+        else if (flag("--ctx"))
+            field = &spec.n_ctx;
+        else if (flag("--n-swa"))
+            field = &spec.n_swa;
+        else if (!flag("--seed") && !flag("--threads")) {
+            std::fprintf(stderr, "infer-synth: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+        if (!parse_int(v, &n) || n < 0) {
+            std::fprintf(stderr, "infer-synth: %s needs a non-negative integer, got '%s'\n", a, v);
+            return 2;
+        }
+        if (field)
+            *field = n;
+        else if (flag("--seed"))
+            spec.seed = static_cast<uint64_t>(n);
+        else
+            spec.threads = static_cast<int>(n);
+    }
+    if (out_path.empty()) {
+        std::fprintf(stderr, "infer-synth: -o OUT.gguf is required\n");
+        usage(stderr);
+        return 2;
+    }
+
+    infer::synth::Stats stats;
+    if (infer::Status s = infer::synth::write_model(spec, out_path.c_str(), &stats); !s.is_ok()) {
+        std::fprintf(stderr, "infer-synth: %s\n", s.message().c_str());
+        return 1;
+    }
+    for (const std::string &note : stats.notes)
+        std::fprintf(stderr, "infer-synth: note: %s\n", note.c_str());
+    const double mb = static_cast<double>(stats.n_bytes) / 1e6;
+    std::printf("infer-synth: %s: %s %s %s seed %" PRIu64 "%s, %zu tensors, %" PRIu64
+                " bytes, %.2f s, %.1f MB/s, %d threads\n",
+                out_path.c_str(), spec.arch.c_str(), spec.preset.c_str(), spec.quant.c_str(),
+                spec.seed, spec.random_blocks ? " random-blocks" : "", stats.n_tensors,
+                stats.n_bytes, stats.seconds, stats.seconds > 0 ? mb / stats.seconds : 0.0,
+                spec.threads);
+    return 0;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Loads GGUF files with llama.cpp (llama-cpp-python) and evaluates a few tokens in each: the check
+that infer-synth's models are what llama.cpp expects. Exit status 1 if any file fails.
+
+usage: infer-synth --arch qwen3 --quant Q4_K_M -o /tmp/m.gguf && scripts/check-synth-llamacpp.py /tmp/m.gguf
+"""
+import sys
+
+import numpy as np
+import llama_cpp.llama_cpp as C
+from llama_cpp import Llama
+
+# Some CPUs (seen in a sandbox) advertise AMX but trap on it, so ggml's AMX/repacked "extra"
+# weight buffers die with SIGILL on Q4_0/Q4_1/Q8_0/Q4_K/Q5_K/Q6_K, real models included.
+# Plain CPU buffers compute the same thing.
+_default_params = C.llama_model_default_params
+
+
+def _params():
+    p = _default_params()
+    p.use_extra_bufts = False
+    return p
+
+
+C.llama_model_default_params = _params
+
+failed = 0
+for path in sys.argv[1:]:
+    try:
+        m = Llama(path, n_ctx=64, verbose=False, logits_all=True)
+        toks = m.tokenize(b"hello world abc", add_bos=True)
+        m.eval(toks)
+        logits = np.array(m.scores[: len(toks)])
+        if not np.isfinite(logits).all():
+            raise RuntimeError("non-finite logits")
+        print(f"{path}: ok, n_vocab {m.n_vocab()}, {len(toks)} tokens, logits std {logits.std():.3f}")
+    except Exception as e:  # report every file, then fail
+        failed += 1
+        print(f"{path}: FAILED: {e}")
+sys.exit(1 if failed else 0)
