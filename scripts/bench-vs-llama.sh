@@ -20,7 +20,14 @@ if [ ! -x "$bench" ]; then
     python3 -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$cache"
     tar -xzf "$cache/llama_cpp_python-$version.tar.gz" -C "$cache"
     src="$cache/llama_cpp_python-$version/vendor/llama.cpp"
-    cmake -S "$src" -B "$cache/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+    # The host's best x86 features, named one by one rather than -march=native: some machines
+    # (our sandbox among them) advertise AMX but trap on it, and native would build AMX code.
+    isa=()
+    for f in avx2:AVX2 fma:FMA f16c:F16C avx512f:AVX512 avx512_vnni:AVX512_VNNI \
+             avx512vbmi:AVX512_VBMI avx512_bf16:AVX512_BF16 avx_vnni:AVX_VNNI; do
+        grep -qw "${f%%:*}" /proc/cpuinfo && isa+=("-DGGML_${f##*:}=ON")
+    done
+    cmake -S "$src" -B "$cache/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF "${isa[@]}" \
         -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >/dev/null
     cmake --build "$cache/build" --target llama-bench -j "$(nproc)" >/dev/null
 fi

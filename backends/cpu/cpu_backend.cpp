@@ -48,6 +48,7 @@ struct RunState {
     KvCache *kv;
     const StopSignal *stop;
     cpu::ThreadPool *pool;
+    bool reference; // run the scalar *_ref kernels (one thread)
     std::atomic<bool> stopped{false};
 };
 
@@ -90,6 +91,60 @@ void run_matmul(const RunState &s, const Node &n, int ith, int nth) {
         const cpu::Range r = cpu::split_range(rows, ith, nth);
         for (int64_t t = r.begin; t < r.end; ++t)
             cpu::add(y + t * w.n, y + t * w.n, bias, w.n, 0, 1);
+    }
+}
+
+void run_node(const RunState &s, const Node &n, int ith, int nth);
+
+// The readable scalar kernels, on one thread (n_threads is 1 in reference mode).
+void run_node_reference(const RunState &s, const Node &n) {
+    const graph::Graph &g = *s.bound->graph;
+    const int64_t n_elems = n.out == graph::kNoTensor ? 0 : rows_of(s, n.out) * g.tensors[n.out].n;
+    switch (n.op) {
+    case Op::Embed:
+        run_embed(s, n, 0, 1); // dequantize_row_ref already
+        break;
+    case Op::RmsNorm:
+        cpu::rms_norm_ref(f32(s, n.out), f32(s, n.in[0]),
+                          n.w ? static_cast<const float *>(n.w->data) : nullptr, n_elems / n.group,
+                          static_cast<int>(n.group), n.eps);
+        break;
+    case Op::MatMul: {
+        const cpu::WeightView w{n.w->type, n.w->ne[0], n.w->ne[1], n.w->data, n.w->row_bytes};
+        const int64_t rows = rows_of(s, n.in[0]);
+        float *y = f32(s, n.out);
+        cpu::matmul_ref(w, f32(s, n.in[0]), rows, y);
+        if (n.w2)
+            for (int64_t t = 0; t < rows; ++t)
+                cpu::add_ref(y + t * w.n, y + t * w.n, static_cast<const float *>(n.w2->data), w.n);
+        break;
+    }
+    case Op::Add:
+        cpu::add_ref(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]), n_elems);
+        break;
+    case Op::Scale:
+        cpu::scale_ref(f32(s, n.out), f32(s, n.in[0]), n.scale, n_elems);
+        break;
+    case Op::Rope:
+        cpu::rope_ref(f32(s, n.out), i32(s, n.in[1]), static_cast<int>(s.n_tokens), rope_params(n));
+        break;
+    case Op::KvStore:
+        cpu::kv_store_ref(s.kv->k(n.layer), s.kv->v(n.layer), f32(s, n.in[0]), f32(s, n.in[1]),
+                          i32(s, n.in[2]), static_cast<int>(s.n_tokens), kv_layout(s.kv->layout));
+        break;
+    case Op::Attention:
+        cpu::attention_ref(f32(s, n.out), f32(s, n.in[0]), s.kv->k(n.layer), s.kv->v(n.layer),
+                           i32(s, n.in[1]), static_cast<int>(s.n_tokens), kv_layout(s.kv->layout),
+                           cpu::AttnParams{n.n_head, n.scale, n.softcap, n.window});
+        break;
+    case Op::Glu:
+        cpu::glu_ref(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]), n_elems,
+                     n.act == graph::Activation::GeluTanh ? cpu::GluAct::gelu_tanh
+                                                          : cpu::GluAct::silu);
+        break;
+    case Op::SelectLast:
+        run_node(s, n, 0, 1);
+        break;
     }
 }
 
@@ -155,7 +210,10 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
         // Thread 0 sets `stopped` before the barrier that ends a node, so every thread reads the
         // same value here and they all leave together.
         if (s.stopped.load(std::memory_order_relaxed)) return;
-        run_node(s, n, ith, nth);
+        if (s.reference)
+            run_node_reference(s, n);
+        else
+            run_node(s, n, ith, nth);
         if (ith == 0 && s.stop->should_stop()) s.stopped.store(true, std::memory_order_relaxed);
         s.pool->barrier(ith);
     }
@@ -163,7 +221,9 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
 
 class CpuBackend final : public Backend {
 public:
-    explicit CpuBackend(int32_t n_threads) : n_threads_(std::max(1, n_threads)) {}
+    CpuBackend(int32_t n_threads, CpuKernels kernels)
+        : n_threads_(kernels == CpuKernels::Reference ? 1 : std::max(1, n_threads)),
+          kernels_(kernels) {}
 
     const char *name() const override { return "CPU"; }
     uint64_t alignment() const override { return kAlignment; }
@@ -223,6 +283,7 @@ public:
         state.kv = &kv;
         state.stop = &stop;
         state.pool = pool_.get();
+        state.reference = kernels_ == CpuKernels::Reference;
         if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
         pool_->run(run_graph_on_thread, &state);
         if (state.stopped.load()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
@@ -231,13 +292,14 @@ public:
 
 private:
     int32_t n_threads_;
+    CpuKernels kernels_;
     std::unique_ptr<cpu::ThreadPool> pool_; // made by start()
 };
 
 } // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(int32_t n_threads) {
-    return std::make_unique<CpuBackend>(n_threads);
+std::unique_ptr<Backend> make_cpu_backend(int32_t n_threads, CpuKernels kernels) {
+    return std::make_unique<CpuBackend>(n_threads, kernels);
 }
 
 } // namespace infer

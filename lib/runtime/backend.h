@@ -55,7 +55,12 @@ namespace infer {
 
 // Defined by backends/cpu. Threads start in start(), so a backend made only to plan memory or
 // check a graph costs nothing.
-std::unique_ptr<Backend> make_cpu_backend(int32_t n_threads);
+//
+// kernels: Fast (SIMD, threaded) or Reference: the readable scalar *_ref kernel of every op on
+// one thread, for tests that hold the fast paths to it. Reference runs allocate (some _ref
+// kernels do); they are never used outside tests.
+enum class CpuKernels { Fast, Reference };
+std::unique_ptr<Backend> make_cpu_backend(int32_t n_threads, CpuKernels kernels = CpuKernels::Fast);
 
 // n_threads, or one per core when it is 0.
 int32_t resolve_thread_count(int32_t n_threads);

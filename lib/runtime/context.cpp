@@ -115,7 +115,9 @@ Context::~Context() {
 Status Context::create(const Model &model, const ContextParams &params,
                        std::unique_ptr<Context> *out) {
     std::unique_ptr<Context> ctx(
-        new Context(model, make_cpu_backend(resolve_thread_count(params.n_threads))));
+        new Context(model, params.kernels == CpuKernels::Reference
+                               ? make_cpu_backend(1, CpuKernels::Reference)
+                               : make_cpu_backend(resolve_thread_count(params.n_threads))));
     INFER_TRY(plan(model, params, *ctx->backend_, &ctx->plan_));
     const ContextPlan &plan = ctx->plan_;
 

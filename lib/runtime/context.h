@@ -23,6 +23,7 @@ struct ContextParams {
     void *abort_user_data = nullptr;
     void *buffer = nullptr; // caller memory, or null
     uint64_t buffer_size = 0;
+    CpuKernels kernels = CpuKernels::Fast; // tests only: not in the C API
 
     static constexpr int64_t kDefaultMaxCtx = 4096;
 };

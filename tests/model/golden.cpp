@@ -51,8 +51,8 @@ Golden read_golden(const std::string &path) {
     if (!in) throw std::runtime_error(path + ": cannot open golden file");
     Reader r(std::vector<char>(std::istreambuf_iterator<char>(in), {}), path);
     const auto magic = r.array<char>(4);
-    if (std::string(magic.begin(), magic.end()) != "IGLD" || r.scalar<uint32_t>() != 1)
-        throw std::runtime_error(path + ": not a version 1 golden file");
+    if (std::string(magic.begin(), magic.end()) != "IGLD" || r.scalar<uint32_t>() != 2)
+        throw std::runtime_error(path + ": not a version 2 golden file");
     Golden g;
     g.n_vocab = r.scalar<uint32_t>();
     const uint32_t n_prompt = r.scalar<uint32_t>();
@@ -69,6 +69,9 @@ Golden read_golden(const std::string &path) {
     }
     g.gen = r.array<int32_t>(n_gen);
     g.gen_margin = r.array<float>(n_gen);
+    g.spread = r.array<float>(n_prompt);
+    g.variant_disagreements = r.scalar<uint32_t>();
+    g.variant_greedy_matched = r.scalar<uint32_t>();
     if (has_all) g.all_logits = r.halves(size_t{n_prompt} * g.n_vocab);
     if (!r.at_end()) throw std::runtime_error(path + ": trailing bytes in golden file");
     return g;

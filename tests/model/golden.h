@@ -17,6 +17,10 @@ struct Golden {
     std::vector<int32_t> gen;                    // greedy continuation
     std::vector<float> gen_margin;               // reference top-1/top-2 margin per step
     std::vector<float> all_logits;               // [n_prompt][n_vocab] or empty
+    // How far llama.cpp's other attention paths land from the reference (see make_goldens.py).
+    std::vector<float> spread;                   // [n_prompt] normalized RMS error
+    uint32_t variant_disagreements = 0;          // decisive top-1 disagreements
+    uint32_t variant_greedy_matched = 0;         // greedy steps followed
 
     float prompt_margin(size_t pos) const {
         return top_values[pos * top_k] - top_values[pos * top_k + 1];
