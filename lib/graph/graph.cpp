@@ -52,7 +52,7 @@ TensorId GraphBuilder::embed(const WeightRef &table, float scale) {
 }
 
 TensorId GraphBuilder::rms_norm(TensorId x, const WeightRef *w, float eps, int64_t group) {
-    const TensorDesc &in = graph_.tensors[x];
+    const TensorDesc in = graph_.tensors[x]; // a copy: new_tensor() may reallocate
     const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "norm");
     Node &n = push(Op::RmsNorm, out);
     n.in[0] = x;
@@ -75,7 +75,7 @@ TensorId GraphBuilder::matmul(const WeightRef &w, TensorId x, const WeightRef *b
 }
 
 TensorId GraphBuilder::add(TensorId a, TensorId b) {
-    const TensorDesc &in = graph_.tensors[a];
+    const TensorDesc in = graph_.tensors[a]; // a copy: new_tensor() may reallocate
     const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "add");
     Node &n = push(Op::Add, out);
     n.in[0] = a;
@@ -84,7 +84,7 @@ TensorId GraphBuilder::add(TensorId a, TensorId b) {
 }
 
 TensorId GraphBuilder::scale(TensorId x, float s) {
-    const TensorDesc &in = graph_.tensors[x];
+    const TensorDesc in = graph_.tensors[x]; // a copy: new_tensor() may reallocate
     const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "scale");
     Node &n = push(Op::Scale, out);
     n.in[0] = x;
@@ -96,7 +96,7 @@ TensorId GraphBuilder::rope(TensorId x, int32_t n_head, int32_t head_dim, int32_
                             RopeMode mode, float freq_base, float freq_scale,
                             const float *freq_factors) {
     // In place: the unrotated tensor is never read again.
-    const TensorDesc &in = graph_.tensors[x];
+    const TensorDesc in = graph_.tensors[x]; // a copy: new_tensor() may reallocate
     const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "rope");
     graph_.tensors[out].alias_of = x;
     const TensorId scratch = new_tensor(DType::Raw, 0, false, "rope scratch");
@@ -144,7 +144,7 @@ TensorId GraphBuilder::attention(int32_t layer, TensorId q, int32_t n_head, int3
 }
 
 TensorId GraphBuilder::glu(TensorId gate, TensorId up, Activation act) {
-    const TensorDesc &in = graph_.tensors[gate];
+    const TensorDesc in = graph_.tensors[gate]; // a copy: new_tensor() may reallocate
     const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "glu");
     Node &n = push(Op::Glu, out);
     n.in[0] = gate;

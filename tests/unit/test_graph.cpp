@@ -1,0 +1,46 @@
+// The graph builder: tensor shapes, in-place aliases, lifetimes that the planner relies on.
+#include "graph/graph.h"
+
+#include <doctest/doctest.h>
+
+using namespace infer::graph;
+
+TEST_CASE("graph: lifetimes span from the producing node to the last reader") {
+    WeightRef embd, norm, w;
+    embd.ne[0] = 8;
+    embd.ne[1] = 100;
+    norm.ne[0] = 8;
+    w.ne[0] = 8;
+    w.ne[1] = 16;
+    GraphBuilder b(4);
+    const TensorId x = b.embed(embd, 1.0f);                          // node 0
+    const TensorId h = b.rms_norm(x, &norm, 1e-5f);                  // node 1
+    const TensorId q = b.matmul(w, h);                               // node 2
+    const TensorId r = b.rope(q, 2, 8, 8, RopeMode::Neox, 1e4f, 1, nullptr); // node 3, in place
+    const TensorId s = b.add(r, r);                                  // node 4
+    const TensorId last = b.select_last(s);                          // node 5
+    const Graph g = b.finish(last);
+
+    CHECK(g.nodes.size() == 6);
+    CHECK(g.tensors[x].n == 8);
+    CHECK(g.tensors[q].n == 16);
+    CHECK(g.max_bytes(x) == 4 * 8 * 4);
+    CHECK(g.max_bytes(last) == 16 * 4);
+    CHECK(!g.tensors[last].per_token);
+    // The rope output shares the matmul output's bytes, whose life now lasts until node 4.
+    CHECK(g.storage_of(r) == q);
+    CHECK(g.tensors[q].first_use == 2);
+    CHECK(g.tensors[q].last_use == 4);
+    CHECK(g.tensors[r].first_use == -1); // aliases own no storage
+    CHECK(g.tensors[x].first_use == 0);
+    CHECK(g.tensors[x].last_use == 1);
+    // Inputs are live from the start; positions until the last reader (the rope).
+    CHECK(g.tensors[g.tokens].first_use == 0);
+    CHECK(g.tensors[g.positions].last_use == 3);
+    // The output outlives every node.
+    CHECK(g.tensors[last].last_use == 6);
+    // Kernel scratch lives during its node only.
+    const TensorId matmul_scratch = g.nodes[2].scratch;
+    CHECK(g.tensors[matmul_scratch].first_use == 2);
+    CHECK(g.tensors[matmul_scratch].last_use == 2);
+}
