@@ -154,6 +154,14 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
     split_rows(w.n, tile_rows, ith, nth, &r0, &r1);
 
     if (t == 1) { // decode: stream each row once
+        if (kern.tile) { // tile_rows rows share each activation block and its scale conversion
+            for (int64_t r = r0; r < r1; r += tile_rows) {
+                const int nr = static_cast<int>(std::min<int64_t>(tile_rows, r1 - r));
+                kern.tile(w.k, wdata + r * w.row_bytes, w.row_bytes, act, act_stride, y + r, w.n,
+                          nr, 1);
+            }
+            return;
+        }
         for (int64_t r = r0; r < r1; ++r)
             y[r] = kern.dot(w.k, wdata + r * w.row_bytes, act);
         return;
