@@ -17,7 +17,7 @@ install(FILES ${PROJECT_BINARY_DIR}/inferConfig.cmake ${PROJECT_BINARY_DIR}/infe
   DESTINATION ${infer_cmake_dir})
 
 # pkg-config: the shared library by default, `--static` adds what libinfer.a needs.
-set(infer_pc_private_libs "-lpthread -ldl")
+set(infer_pc_private_libs "-lpthread -ldl -lpcre2-8")
 if(INFER_CUDA)
   string(APPEND infer_pc_private_libs " -L${CUDAToolkit_LIBRARY_DIR} -lcudart_static -lrt")
 endif()

@@ -80,6 +80,7 @@ typedef enum infer_status {
     INFER_ERR_MODEL_TENSOR_SHAPE = 202,
     INFER_ERR_MODEL_TENSOR_TYPE = 203,    /* a tensor type the model's op cannot use */
     INFER_ERR_MODEL_BAD_HPARAM = 204,     /* a hyperparameter missing or out of range */
+    INFER_ERR_MODEL_BAD_VOCAB = 205,      /* tokenizer metadata missing, inconsistent or unsupported */
 
     INFER_ERR_CONTEXT_FULL = 300,  /* the tokens do not fit in the context; nothing was changed */
     INFER_ERR_BAD_TOKEN = 301,     /* a token id outside [0, n_vocab) */
@@ -233,6 +234,39 @@ INFER_API infer_status infer_model_find_tensor(const infer_model *model, const c
 
 /* The ggml name of a tensor type id ("Q4_K"), or NULL for an unknown id. */
 INFER_API const char *infer_type_name(uint32_t type);
+
+/* ---- Tokens ------------------------------------------------------------------------------- */
+
+/* Tokenization matches llama.cpp token for token. A model loaded inspect_only has no vocabulary:
+ * these calls return INFER_ERR_UNSUPPORTED for it (and -1 / 0 from the int32_t getters). */
+
+/* Token ids of text (UTF-8, `length` bytes). add_special: add BOS/EOS as the model's metadata says.
+ * parse_special: recognize special-token text like "<|im_start|>". Writes at most `capacity` ids and
+ * stores the full count in *out_count; INFER_ERR_BUFFER_TOO_SMALL when capacity is less (nothing else
+ * changes). Thread-safe on a shared model. */
+INFER_API infer_status infer_tokenize(const infer_model *model, const char *text, size_t length,
+                                      int32_t add_special, int32_t parse_special, int32_t *tokens,
+                                      size_t capacity, size_t *out_count);
+
+/* The bytes of one token (snprintf rules; pieces may be partial UTF-8: a streaming caller holds
+ * back an incomplete sequence until a later piece completes it). skip_special: "" for control
+ * tokens. INFER_ERR_BAD_TOKEN for an id outside [0, n_vocab). */
+INFER_API infer_status infer_token_to_piece(const infer_model *model, int32_t token,
+                                            int32_t skip_special, char *buf, size_t capacity,
+                                            size_t *out_length);
+
+enum {
+    INFER_TOKEN_BOS = 0,
+    INFER_TOKEN_EOS = 1,
+    INFER_TOKEN_EOT = 2, /* end of turn: tokenizer.ggml.eot_token_id, else found by its text */
+    INFER_TOKEN_UNK = 3,
+    INFER_TOKEN_PAD = 4
+};
+
+/* Special token ids, -1 when the model has none (or `which` is not one of INFER_TOKEN_*). */
+INFER_API int32_t infer_model_special_token(const infer_model *model, int32_t which);
+/* Tokens in the vocabulary; 0 for NULL or an inspect-only model. */
+INFER_API int32_t infer_model_n_vocab(const infer_model *model);
 
 /* ---- Contexts ----------------------------------------------------------------------------- */
 

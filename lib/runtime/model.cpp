@@ -63,7 +63,10 @@ Status Model::finish_load(std::unique_ptr<Model> model, std::span<const uint8_t>
         model->n_elements_ += t.n_elements;
         model->tensor_data_bytes_ += t.n_bytes;
     }
-    if (!options.inspect_only) INFER_TRY(model->bind_architecture());
+    if (!options.inspect_only) {
+        INFER_TRY(model->bind_architecture());
+        INFER_TRY(text::Vocab::build(file, &model->vocab_));
+    }
     *out = std::move(model);
     return Status::ok();
 }

@@ -6,6 +6,7 @@
 #include "core/status.h"
 #include "gguf/gguf.h"
 #include "models/transformer.h"
+#include "text/vocab.h"
 
 #include <memory>
 #include <span>
@@ -38,6 +39,8 @@ public:
     const models::Architecture *arch() const { return arch_; }
     const models::Hparams &hparams() const { return hparams_; }
     const models::ModelWeights &weights() const { return weights_; }
+    // The tokenizer vocabulary; null for an inspect-only model.
+    const text::Vocab *vocab() const { return vocab_.get(); }
 
     // NUL-terminated copies, index-aligned with gguf().metadata() and gguf().tensors(): the image
     // stores strings without terminators, and the C API returns const char*.
@@ -60,6 +63,7 @@ private:
     const models::Architecture *arch_ = nullptr;
     models::Hparams hparams_;
     models::ModelWeights weights_;
+    std::unique_ptr<text::Vocab> vocab_;
 };
 
 } // namespace infer
