@@ -108,7 +108,8 @@ const char *const kModels[] = {"SmolLM2-135M-Instruct.Q4_1", "gemma-3-270m-q4_k_
 
 TEST_CASE("tokenizer goldens: exact ids and detokenization against llama.cpp") {
     for (const char *name : kModels) {
-        CAPTURE(name);
+        const std::string model_name = name;
+        CAPTURE(model_name);
         const Golden g = read_golden(name);
         REQUIRE(g.strings.size() >= 200);
         ModelHandle m(std::string(name) + ".gguf");
@@ -139,7 +140,7 @@ TEST_CASE("tokenizer goldens: exact ids and detokenization against llama.cpp") {
                 if (special == 0 && want == g.strings[i] && text == g.strings[i]) ++round_trips;
             }
         }
-        MESSAGE(name << ": " << compared << " tokenizations compared, " << differing
+        MESSAGE(model_name << ": " << compared << " tokenizations compared, " << differing
                      << " differ; detokenization differs for " << detok_differing << "; "
                      << round_trips << " strings round-trip exactly");
         CHECK(differing == 0);
@@ -203,7 +204,8 @@ TEST_CASE("tokenizer: streaming detokenization holds back incomplete UTF-8") {
 
 TEST_CASE("tokenizer: four threads on one shared model give identical ids") {
     for (const char *name : kModels) {
-        CAPTURE(name);
+        const std::string model_name = name;
+        CAPTURE(model_name);
         const Golden g = read_golden(name);
         ModelHandle m(std::string(name) + ".gguf");
         std::vector<std::vector<int32_t>> expected;
