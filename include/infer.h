@@ -367,6 +367,77 @@ INFER_API infer_status infer_context_get_stats(const infer_context *context,
                                                infer_context_stats *stats);
 INFER_API void infer_context_reset_stats(infer_context *context);
 
+/* ---- Sampling ----------------------------------------------------------------------------- */
+
+/* A sampler turns a logits vector into the next token through a fixed chain:
+ *   logit bias -> repetition/frequency/presence penalties -> temperature (0: greedy) ->
+ *   top-k -> top-p -> min-p -> a draw from a seeded random generator.
+ * Temperature is applied before the truncations, so top_p and min_p see the tempered
+ * distribution. Penalties follow llama.cpp: for a token seen c > 0 times among the last
+ * penalty_last_n accepted tokens, a positive logit is divided by repeat_penalty and a negative
+ * one multiplied by it, then c * frequency_penalty + presence_penalty is subtracted.
+ * Greedy picks the largest logit, the lowest id among equal ones, and uses no randomness.
+ * A token whose logit is -INFINITY (after bias and penalties) is never drawn.
+ *
+ * Reproducible: the same seed, parameters, accepted tokens and logits give the same tokens; the
+ * generator (xoshiro256**) and every ordering are exact integer or total-order operations, so
+ * results agree across compilers and machines except, in principle, where a draw falls within
+ * rounding of a boundary of the platform's exp().
+ *
+ * Memory: every buffer (about 16 bytes per vocabulary entry plus 4 per window token) is
+ * allocated by infer_sampler_create; sampling and accepting allocate nothing.
+ * Threads: a sampler is used by one thread at a time; different samplers are independent.
+ * A sampler does not refer to a model or context: any logits of n_vocab floats will do. */
+typedef struct infer_sampler infer_sampler;
+
+typedef struct infer_sampler_params {
+    uint32_t size;            /* sizeof(infer_sampler_params), set by infer_sampler_params_init */
+    float temperature;        /* >= 0, finite; 0 = greedy; default 0.8 */
+    int32_t top_k;            /* keep the k most probable; 0 = off; default 40 */
+    float top_p;              /* keep the smallest set of probability >= top_p; in (0, 1];
+                                 1 = off; default 0.95 */
+    float min_p;              /* drop tokens less probable than min_p times the most probable;
+                                 in [0, 1]; 0 = off; default 0.05 */
+    int32_t min_keep;         /* top-k/top-p/min-p keep at least this many; 0 acts as 1;
+                                 default 1 */
+    float repeat_penalty;     /* > 0; 1 = off; default 1 */
+    float frequency_penalty;  /* subtracted per occurrence in the window; default 0 */
+    float presence_penalty;   /* subtracted once if present in the window; default 0 */
+    int32_t penalty_last_n;   /* the window: most recent accepted tokens; 0 = penalties off;
+                                 at most 1048576; default 64 */
+    uint64_t seed;            /* default 0x5EED5EED5EED5EED */
+} infer_sampler_params;
+
+INFER_API void infer_sampler_params_init(infer_sampler_params *params);
+
+/* Creates a sampler for logits of n_vocab entries (n_vocab > 0). params may be NULL for the
+ * defaults. The caller owns *out and frees it with infer_sampler_free. Bad parameters give
+ * INFER_ERR_INVALID_ARGUMENT naming the field. Thread-safe (touches no shared state). */
+INFER_API infer_status infer_sampler_create(int32_t n_vocab, const infer_sampler_params *params,
+                                            infer_sampler **out);
+INFER_API void infer_sampler_free(infer_sampler *sampler);
+
+/* Adds bias to a token's logit before every other step; 0 removes it, -INFINITY bans the token.
+ * NaN and +INFINITY are INFER_ERR_INVALID_ARGUMENT; a token outside [0, n_vocab) is
+ * INFER_ERR_BAD_TOKEN. Biases survive infer_sampler_reset. */
+INFER_API infer_status infer_sampler_set_logit_bias(infer_sampler *sampler, int32_t token,
+                                                    float bias);
+
+/* Draws the next token from logits (n_vocab floats, read only, not kept). Allocates nothing.
+ * A NaN or +INFINITY logit is INFER_ERR_INVALID_ARGUMENT naming its index, as is a vector in
+ * which every token is -INFINITY. It does not record the token: call infer_sampler_accept. */
+INFER_API infer_status infer_sampler_sample(infer_sampler *sampler, const float *logits,
+                                            int32_t *out_token);
+
+/* Tells the sampler a token was appended to the sequence, for the penalties. sample() does not
+ * do it itself so that prompt tokens can be fed too. A token outside [0, n_vocab) is
+ * INFER_ERR_BAD_TOKEN. Allocates nothing. */
+INFER_API infer_status infer_sampler_accept(infer_sampler *sampler, int32_t token);
+
+/* Forgets the accepted tokens and restarts the random sequence from the seed (logit biases
+ * stay). After it, the sampler draws exactly what a freshly created one would. NULL is ignored. */
+INFER_API void infer_sampler_reset(infer_sampler *sampler);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,4 @@
-// A small, fast, portable random number generator for synthetic weights and test data:
+// A small, fast, portable random number generator for synthetic weights, test data and sampling:
 // xoshiro256** seeded through splitmix64. Integer-only except for the final scaling, so the same
 // seed gives the same bits on every platform and compiler (no libm in the path).
 #pragma once
@@ -35,6 +35,9 @@ public:
         s_[3] = rotl(s_[3], 45);
         return result;
     }
+
+    // Uniform in [0, 1) with 53 random bits: exact, so portable (the samplers draw with it).
+    double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
     // Uniform in [0, n) for small n (multiply-shift; the bias is below 2^-32 for n < 2^32).
     uint32_t below(uint32_t n) { return static_cast<uint32_t>(((next() >> 32) * n) >> 32); }
