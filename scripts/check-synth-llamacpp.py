@@ -5,24 +5,15 @@ that infer-synth's models are what llama.cpp expects. Exit status 1 if any file 
 usage: infer-synth --arch qwen3 --quant Q4_K_M -o /tmp/m.gguf && scripts/check-synth-llamacpp.py /tmp/m.gguf
 """
 import sys
+from pathlib import Path
 
 import numpy as np
-import llama_cpp.llama_cpp as C
 from llama_cpp import Llama
 
-# Some CPUs (seen in a sandbox) advertise AMX but trap on it, so ggml's AMX/repacked "extra"
-# weight buffers die with SIGILL on Q4_0/Q4_1/Q8_0/Q4_K/Q5_K/Q6_K, real models included.
-# Plain CPU buffers compute the same thing.
-_default_params = C.llama_model_default_params
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_goldens import disable_extra_buffers  # noqa: E402
 
-
-def _params():
-    p = _default_params()
-    p.use_extra_bufts = False
-    return p
-
-
-C.llama_model_default_params = _params
+disable_extra_buffers()  # see make_goldens.py: some CPUs advertise AMX but trap on it
 
 failed = 0
 for path in sys.argv[1:]:
