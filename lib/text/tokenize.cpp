@@ -34,7 +34,7 @@ std::vector<int32_t> tokenize(const Vocab &vocab, std::string_view text, bool ad
                 continue;
             }
             std::string raw;
-            if (vocab.add_space_prefix() && prev_special) raw = " ";
+            if (vocab.add_space_prefix() && prev_special) raw.push_back(' ');
             raw.append(text.substr(f.begin, f.end - f.begin));
             tokenize_spm(vocab, escape_spaces(raw), &out);
             prev_special = false;
