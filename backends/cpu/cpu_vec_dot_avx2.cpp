@@ -17,6 +17,10 @@
 #define KUSE_VNNI 0
 #define KTILE_ROWS 2
 #define KTILE_COLS 4
+// 2 x 4 for the K-quants: 2 x 2, 3 x 2 and 2 x 4 measured alike (the super-block decode is
+// what the tile saves); the few spills of 16 accumulators go to L1.
+#define KQTILE_ROWS 2
+#define KQTILE_COLS 4
 #define KTABLE_FN vec_dot_kernel_avx2
 #include "cpu/cpu_vec_dot_x86.inc"
 
