@@ -3,19 +3,13 @@
 // adjacent pair with the lowest merge rank merges first (ties: leftmost) until no pair has a rank.
 #include "text/tokenize.h"
 #include "text/unicode_bytes.h"
+#include "text/merge_symbols.h"
 #include "text/utf8.h"
 
 #include <queue>
 
 namespace infer::text {
 namespace {
-
-struct Symbol {
-    int prev;
-    int next;
-    size_t begin; // into the word
-    size_t n;     // 0: merged into its left neighbour
-};
 
 struct Bigram {
     int left;
@@ -38,14 +32,7 @@ public:
         if (vocab_.ignore_merges() && vocab_.find(word_) >= 0) {
             symbols_.push_back({-1, -1, 0, word_.size()});
         } else {
-            for (size_t offs = 0; offs < word_.size();) {
-                const size_t len =
-                    std::min(utf8_seq_len(static_cast<uint8_t>(word_[offs])), word_.size() - offs);
-                const int index = static_cast<int>(symbols_.size());
-                offs += len;
-                symbols_.push_back(
-                    {index - 1, offs == word_.size() ? -1 : index + 1, offs - len, len});
-            }
+            split_into_characters(word_, &symbols_);
         }
         for (int i = 1; i < static_cast<int>(symbols_.size()); ++i) add_bigram(i - 1, i);
         while (!queue_.empty()) {
@@ -55,10 +42,7 @@ public:
             Symbol &right = symbols_[bigram.right];
             if (left.n == 0 || right.n == 0) continue;
             if (word_.substr(left.begin, left.n + right.n) != bigram.text) continue; // stale
-            left.n += right.n;
-            right.n = 0;
-            left.next = right.next;
-            if (right.next >= 0) symbols_[right.next].prev = bigram.left;
+            merge_with_next(symbols_, bigram.left);
             add_bigram(left.prev, bigram.left);
             add_bigram(bigram.left, left.next);
         }

@@ -3,6 +3,7 @@
 // What never formed a token is re-split along the merges that built it, and what is left falls
 // back to byte tokens <0xXX>.
 #include "text/tokenize.h"
+#include "text/merge_symbols.h"
 #include "text/utf8.h"
 
 #include <map>
@@ -10,13 +11,6 @@
 
 namespace infer::text {
 namespace {
-
-struct Symbol {
-    int prev;
-    int next;
-    size_t begin; // into the text
-    size_t n;     // 0: merged into its left neighbour
-};
 
 struct Bigram {
     int left;
@@ -36,12 +30,7 @@ public:
     SpmSession(const Vocab &vocab, std::string_view text) : vocab_(vocab), text_(text) {}
 
     void run(std::vector<int32_t> *out) {
-        for (size_t offs = 0; offs < text_.size();) {
-            const size_t len = std::min(utf8_len_at(offs), text_.size() - offs);
-            const int index = static_cast<int>(symbols_.size());
-            offs += len;
-            symbols_.push_back({index - 1, offs == text_.size() ? -1 : index + 1, offs - len, len});
-        }
+        split_into_characters(text_, &symbols_);
         for (int i = 1; i < static_cast<int>(symbols_.size()); ++i) try_add_bigram(i - 1, i);
         while (!queue_.empty()) {
             const Bigram bigram = queue_.top();
@@ -50,10 +39,7 @@ public:
             Symbol &right = symbols_[bigram.right];
             // Stale: one side has merged with something else since this pair was queued.
             if (left.n == 0 || right.n == 0 || left.n + right.n != bigram.size) continue;
-            left.n += right.n;
-            right.n = 0;
-            left.next = right.next;
-            if (right.next >= 0) symbols_[right.next].prev = bigram.left;
+            merge_with_next(symbols_, bigram.left);
             try_add_bigram(left.prev, bigram.left);
             try_add_bigram(bigram.left, left.next);
         }
@@ -62,9 +48,6 @@ public:
     }
 
 private:
-    size_t utf8_len_at(size_t offs) const {
-        return utf8_seq_len(static_cast<uint8_t>(text_[offs]));
-    }
     std::string_view text_of(const Symbol &s) const { return text_.substr(s.begin, s.n); }
 
     void try_add_bigram(int left, int right) {
