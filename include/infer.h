@@ -268,6 +268,34 @@ INFER_API int32_t infer_model_special_token(const infer_model *model, int32_t wh
 /* Tokens in the vocabulary; 0 for NULL or an inspect-only model. */
 INFER_API int32_t infer_model_n_vocab(const infer_model *model);
 
+/* ---- Chat templates ----------------------------------------------------------------------- */
+
+/* A conversation turn. role is "system", "user" or "assistant"; both strings are UTF-8 and
+ * NUL-terminated, and only read during the call. */
+typedef struct infer_chat_message {
+    const char *role;
+    const char *content;
+} infer_chat_message;
+
+/* The name of the format the model's own template (tokenizer.chat_template) is recognized as, one
+ * of those infer_chat_apply_template accepts ("chatml", "gemma", "llama3", "mistral-v1",
+ * "mistral-v3", "mistral-v7"). INFER_ERR_NOT_FOUND when the model has no template;
+ * INFER_ERR_UNSUPPORTED when its text is not one libinfer recognizes (the message says so; pass a
+ * name to infer_chat_apply_template to choose a format anyway). The string is static. */
+INFER_API infer_status infer_model_chat_template(const infer_model *model, const char **out_name);
+
+/* Renders messages into the prompt text the model was trained on, byte for byte what the model's
+ * Jinja template renders (with its bos_token/eos_token texts). template_name NULL: the model's
+ * own template, recognized as above; otherwise one of the names. add_generation_prompt nonzero:
+ * end with the opening of an assistant turn. snprintf buffer rules. A role the format cannot
+ * express (e.g. a system message after the first turn where the template refuses it) is
+ * INFER_ERR_INVALID_ARGUMENT. Thread-safe on a shared model. Tokenize the result with
+ * parse_special = 1, and add_special = 0 when the text already starts with the BOS text. */
+INFER_API infer_status infer_chat_apply_template(const infer_model *model, const char *template_name,
+                                                 const infer_chat_message *messages,
+                                                 size_t n_messages, int32_t add_generation_prompt,
+                                                 char *buf, size_t capacity, size_t *out_length);
+
 /* ---- Contexts ----------------------------------------------------------------------------- */
 
 /* A context runs a model: it owns the KV cache of one sequence and the activation memory, both
