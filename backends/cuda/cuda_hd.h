@@ -1,0 +1,9 @@
+// INFER_HD marks functions that run on both the GPU (nvcc) and the host (g++), so the math the
+// CUDA kernels use can be unit-tested on a machine without a GPU (tests/unit/test_cuda_host.cpp).
+#pragma once
+
+#if defined(__CUDACC__)
+#define INFER_HD __host__ __device__ __forceinline__
+#else
+#define INFER_HD inline
+#endif

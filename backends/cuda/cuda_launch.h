@@ -1,0 +1,116 @@
+// Launch shapes and the small pieces of kernel math that do not touch device memory: how keys are
+// split across thread blocks for flash-decoding, how the partial softmaxes are merged, RoPE
+// angles, attention logits, and how the prefill GEMM is cut into slabs. Compiled for the GPU and
+// the host, and unit-tested on the host (tests/unit/test_cuda_host.cpp).
+#pragma once
+
+#include "cuda/cuda_hd.h"
+
+#include <cmath>
+#include <cstdint>
+
+namespace infer::cuda {
+
+// ---- Attention -----------------------------------------------------------------------------
+
+// The keys query position `pos` sees: [first, pos] (causal), limited to the last `window` keys
+// when window > 0 (key j visible iff pos - j < window), as attention_ref decides.
+INFER_HD int first_visible_key(int pos, int window) {
+    const int first = window > 0 ? pos - window + 1 : 0;
+    return first > 0 ? first : 0;
+}
+
+struct KeyRange {
+    int begin, end; // [begin, end); empty when begin >= end
+};
+
+// Split `split` of n_splits over the keys [first, last]: equal contiguous ranges, the earlier
+// ones possibly one chunk longer; splits past the end are empty. The range is computed on the
+// device from positions in device memory, so a captured CUDA graph stays valid as pos grows.
+INFER_HD KeyRange key_split(int first, int last, int split, int n_splits) {
+    const int n = last - first + 1;
+    const int chunk = (n + n_splits - 1) / n_splits;
+    const int begin = first + split * chunk;
+    const int end = begin + chunk < last + 1 ? begin + chunk : last + 1;
+    return {begin, end};
+}
+
+// Keys per split at most, and the fewest splits worth launching: flash-decoding wants enough
+// blocks (n_head * n_splits) to fill the card, each with at least kMinKeysPerSplit keys.
+constexpr int kMaxAttentionSplits = 32;
+constexpr int kMinKeysPerSplit = 128;
+
+// Splits for decode attention over a cache of n_ctx positions with n_head query heads on a card
+// of n_sm multiprocessors: about two blocks per SM, never more than the keys warrant. Chosen
+// from n_ctx (not the live position) so the decode graph has one shape for the whole context.
+inline int attention_splits(int64_t n_ctx, int n_head, int n_sm) {
+    const int64_t by_keys = (n_ctx + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
+    const int64_t by_card = (2 * static_cast<int64_t>(n_sm) + n_head - 1) / n_head;
+    int64_t s = by_keys < by_card ? by_keys : by_card;
+    if (s > kMaxAttentionSplits) s = kMaxAttentionSplits;
+    return s < 1 ? 1 : static_cast<int>(s);
+}
+
+// The attention logit of one key, as attention_ref forms it.
+INFER_HD float attention_logit(float dot, float scale, float softcap) {
+    float x = dot * scale;
+    if (softcap > 0.0f) x = softcap * tanhf(x / softcap);
+    return x;
+}
+
+// One split's softmax state: running max m, sum of exp(logit - m) l; its output accumulators
+// (sum of exp(logit - m) * v, unnormalized) are stored beside it.
+struct SoftmaxPartial {
+    float m, l;
+};
+
+// Output element d from n partials: rescale each to the common max and normalize. o_d[s] is
+// split s's accumulator for d. Empty splits (l = 0, m = -inf) contribute nothing.
+INFER_HD float softmax_combine(const SoftmaxPartial *parts, const float *o_d, int n, int stride) {
+    float m = -INFINITY;
+    for (int s = 0; s < n; ++s)
+        if (parts[s].l > 0.0f && parts[s].m > m) m = parts[s].m;
+    float l = 0.0f, o = 0.0f;
+    for (int s = 0; s < n; ++s) {
+        if (!(parts[s].l > 0.0f)) continue;
+        const float w = expf(parts[s].m - m);
+        l += parts[s].l * w;
+        o += o_d[s * stride] * w;
+    }
+    return l > 0.0f ? o / l : 0.0f;
+}
+
+// ---- RoPE ----------------------------------------------------------------------------------
+
+// cos and sin of pair k's angle at position pos, iterating theta *= theta_scale k times as
+// ggml and rope_ref do (the closed form drifts from it by a few ulps).
+INFER_HD void rope_cos_sin(int pos, int k, float theta_scale, float freq_scale,
+                           const float *freq_factors, float *c, float *s) {
+    float theta = static_cast<float>(pos);
+    for (int i = 0; i < k; ++i) theta *= theta_scale;
+    const float ff = freq_factors ? freq_factors[k] : 1.0f;
+    const float th = freq_scale * (theta / ff);
+    *c = cosf(th);
+    *s = sinf(th);
+}
+
+// ---- Matrix-vector and GEMM shapes ---------------------------------------------------------
+
+// Decode matvec: one warp per output row, kMatvecWarps rows per thread block, up to
+// kMatvecMaxTokens activation rows per launch (a weight byte is read once for all of them).
+constexpr int kMatvecWarps = 4;
+constexpr int kMatvecMaxTokens = 8;
+
+inline int64_t blocks_for(int64_t n, int64_t per_block) { return (n + per_block - 1) / per_block; }
+
+// Prefill: weights are dequantized to fp16 in slabs of whole output rows, each slab multiplied
+// by cuBLASLt. The rows of one slab: as many as fit in slab_bytes (at least 1), a multiple of 8
+// (keeps fp16 tensor-core friendly alignment) unless the matrix has fewer rows.
+inline int64_t gemm_slab_rows(int64_t k, int64_t n_rows, uint64_t slab_bytes) {
+    int64_t rows = static_cast<int64_t>(slab_bytes / (static_cast<uint64_t>(k) * 2));
+    if (rows >= 8) rows -= rows % 8;
+    if (rows < 1) rows = 1;
+    return rows < n_rows ? rows : n_rows;
+}
+
+} // namespace infer::cuda

@@ -1,0 +1,202 @@
+// The host-compilable half of the CUDA backend, tested without a GPU: block decoders (every type,
+// bit for bit against lib/core's reference on random blocks), half/bfloat16 conversion, the
+// flash-decoding key split and softmax combine, RoPE angles, and launch-shape arithmetic.
+// The kernels that use these run in tests/gpu/cuda_tests.cpp on a machine with a GPU.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "core/dequant.h"
+#include "core/fp16.h"
+#include "core/quant_weights.h"
+#include "core/random.h"
+#include "core/types.h"
+#include "cpu/cpu_ops.h"
+#include "cuda/cuda_blocks.h"
+#include "cuda/cuda_launch.h"
+
+using namespace infer;
+
+namespace {
+
+uint32_t bits(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+// Decodes n_blocks blocks with the CUDA visitor, each chunk separately; counts visits per element.
+template <class B>
+void decode_with_visitor(const uint8_t *src, int64_t n_blocks, float *out, int *visits) {
+    for (int64_t i = 0; i < n_blocks; ++i)
+        for (int c = 0; c < B::kChunks; ++c)
+            B::visit(src + i * B::kBlockBytes, c, [&](int j, float v) {
+                out[i * B::kBlockElems + j] = v;
+                visits[i * B::kBlockElems + j] += 1;
+            });
+}
+
+} // namespace
+
+TEST_CASE("cuda host: half and bfloat16 decode match lib/core for all 65536 inputs") {
+    for (uint32_t h = 0; h < 65536; ++h) {
+        const auto u = static_cast<uint16_t>(h);
+        REQUIRE(bits(cuda::half_to_float(u)) == bits(fp16_to_fp32(u)));
+        REQUIRE(bits(cuda::bf16_to_float(u)) == bits(bf16_to_fp32(u)));
+    }
+}
+
+TEST_CASE("cuda host: every block decoder matches dequantize_row_ref bit for bit") {
+    const uint32_t types[] = {0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 30};
+    for (uint32_t type : types) {
+        CAPTURE(type_traits(type)->name);
+        REQUIRE(cuda::block_type_supported(type));
+        const TypeTraits &t = *type_traits(type);
+        const int64_t n_blocks = t.block_elems == 1 ? 333 : 7; // odd counts
+        std::vector<uint8_t> src(static_cast<size_t>(n_blocks * t.block_bytes));
+        REQUIRE(random_blocks(type, 1234 + type, 0.7f, src.data(), n_blocks));
+        const int64_t n = n_blocks * t.block_elems;
+        std::vector<float> ref(static_cast<size_t>(n)), ours(static_cast<size_t>(n), NAN);
+        std::vector<int> visits(static_cast<size_t>(n), 0);
+        REQUIRE(dequantize_row_ref(type, src.data(), ref.data(), n));
+        const bool known = cuda::with_block_type(type, [&](auto block) {
+            using B = decltype(block);
+            REQUIRE(B::kBlockElems == static_cast<int>(t.block_elems));
+            REQUIRE(B::kBlockBytes == static_cast<int>(t.block_bytes));
+            decode_with_visitor<B>(src.data(), n_blocks, ours.data(), visits.data());
+        });
+        REQUIRE(known);
+        for (int64_t i = 0; i < n; ++i) {
+            CAPTURE(i);
+            REQUIRE(visits[static_cast<size_t>(i)] == 1);
+            REQUIRE(bits(ours[static_cast<size_t>(i)]) == bits(ref[static_cast<size_t>(i)]));
+        }
+    }
+    CHECK_FALSE(cuda::block_type_supported(static_cast<uint32_t>(TypeId::Q2_K)));
+    CHECK_FALSE(cuda::block_type_supported(static_cast<uint32_t>(TypeId::IQ4_XS)));
+}
+
+TEST_CASE("cuda host: visible keys and key splits cover the window exactly once, in order") {
+    CHECK(cuda::first_visible_key(10, 0) == 0);
+    CHECK(cuda::first_visible_key(10, 4) == 7); // keys 7..10: pos - j < 4
+    CHECK(cuda::first_visible_key(2, 4) == 0);
+    for (int first : {0, 3, 100})
+        for (int n = 1; n < 300; n += 7)
+            for (int splits = 1; splits <= 33; splits += 4) {
+                const int last = first + n - 1;
+                int next = first;
+                for (int s = 0; s < splits; ++s) {
+                    const cuda::KeyRange r = cuda::key_split(first, last, s, splits);
+                    if (r.begin >= r.end) continue;
+                    REQUIRE(r.begin == next);
+                    REQUIRE(r.end <= last + 1);
+                    next = r.end;
+                }
+                REQUIRE(next == last + 1);
+            }
+}
+
+TEST_CASE("cuda host: split softmax partials combine to the direct softmax") {
+    Rng rng(42);
+    for (int n_keys : {1, 5, 64, 257})
+        for (int n_splits : {1, 2, 3, 8, 32}) {
+            const int hd = 5;
+            std::vector<float> logit(static_cast<size_t>(n_keys)),
+                v(static_cast<size_t>(n_keys * hd));
+            for (float &x : logit) x = 8.0f * (static_cast<float>(rng.uniform()) - 0.5f);
+            for (float &x : v) x = static_cast<float>(rng.uniform()) - 0.5f;
+            // Direct.
+            float m = -INFINITY, l = 0;
+            for (float x : logit) m = std::fmax(m, x);
+            std::vector<double> direct(hd, 0.0);
+            for (int j = 0; j < n_keys; ++j) {
+                const float p = std::exp(logit[static_cast<size_t>(j)] - m);
+                l += p;
+                for (int d = 0; d < hd; ++d) direct[d] += p * v[static_cast<size_t>(j * hd + d)];
+            }
+            // Split with the online update the kernel uses.
+            std::vector<cuda::SoftmaxPartial> parts(static_cast<size_t>(n_splits));
+            std::vector<float> acc(static_cast<size_t>(n_splits * hd), 0.0f);
+            for (int s = 0; s < n_splits; ++s) {
+                const cuda::KeyRange r = cuda::key_split(0, n_keys - 1, s, n_splits);
+                float ms = -INFINITY, ls = 0;
+                for (int j = r.begin; j < r.end; ++j) {
+                    const float mn = std::fmax(ms, logit[static_cast<size_t>(j)]);
+                    const float scale = std::exp(ms - mn), p = std::exp(logit[static_cast<size_t>(j)] - mn);
+                    ls = ls * scale + p;
+                    for (int d = 0; d < hd; ++d) {
+                        float &a = acc[static_cast<size_t>(d * n_splits + s)];
+                        a = a * scale + p * v[static_cast<size_t>(j * hd + d)];
+                    }
+                    ms = mn;
+                }
+                parts[static_cast<size_t>(s)] = {ms, ls};
+            }
+            for (int d = 0; d < hd; ++d) {
+                const float got = cuda::softmax_combine(parts.data(), &acc[static_cast<size_t>(d * n_splits)],
+                                                        n_splits, 1);
+                CHECK(got == doctest::Approx(direct[d] / l).epsilon(1e-5));
+            }
+        }
+}
+
+TEST_CASE("cuda host: attention split counts fill the card without splitting short caches") {
+    CHECK(cuda::attention_splits(1, 32, 132) == 1);
+    CHECK(cuda::attention_splits(128, 32, 132) == 1);
+    CHECK(cuda::attention_splits(4096, 32, 132) == 9);    // 2 * 132 / 32, rounded up
+    CHECK(cuda::attention_splits(4096, 8, 132) == 32);    // capped by kMinKeysPerSplit: 4096 / 128
+    CHECK(cuda::attention_splits(1 << 20, 1, 132) == cuda::kMaxAttentionSplits);
+    for (int64_t n_ctx : {1, 100, 1000, 4096, 32768})
+        for (int n_head : {1, 8, 32, 64}) {
+            const int s = cuda::attention_splits(n_ctx, n_head, 132);
+            REQUIRE(s >= 1);
+            REQUIRE(s <= cuda::kMaxAttentionSplits);
+            REQUIRE((s == 1 || (s - 1) * cuda::kMinKeysPerSplit < n_ctx));
+        }
+}
+
+TEST_CASE("cuda host: RoPE angles rotate exactly as rope_ref") {
+    for (cpu::RopeMode mode : {cpu::RopeMode::normal, cpu::RopeMode::neox}) {
+        const int head_dim = 24, n_rot = 16, n_head = 3;
+        std::vector<float> ff(static_cast<size_t>(n_rot / 2));
+        for (int i = 0; i < n_rot / 2; ++i) ff[static_cast<size_t>(i)] = 1.0f + 0.25f * static_cast<float>(i);
+        const cpu::RopeParams p{n_head, head_dim, n_rot, 10000.0f, 0.5f, ff.data(), mode};
+        const int32_t pos[2] = {0, 1234};
+        std::vector<float> x(static_cast<size_t>(2 * n_head * head_dim));
+        Rng rng(7);
+        for (float &v : x) v = static_cast<float>(rng.uniform()) - 0.5f;
+        std::vector<float> ref = x, ours = x;
+        cpu::rope_ref(ref.data(), pos, 2, p);
+        const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(n_rot));
+        for (int t = 0; t < 2; ++t)
+            for (int h = 0; h < n_head; ++h)
+                for (int k = 0; k < n_rot / 2; ++k) {
+                    float c, s;
+                    cuda::rope_cos_sin(pos[t], k, theta_scale, p.freq_scale, p.freq_factors, &c, &s);
+                    float *xh = ours.data() + (t * n_head + h) * head_dim;
+                    const int j0 = mode == cpu::RopeMode::neox ? k : 2 * k;
+                    const int j1 = mode == cpu::RopeMode::neox ? k + n_rot / 2 : 2 * k + 1;
+                    const float x0 = xh[j0], x1 = xh[j1];
+                    xh[j0] = x0 * c - x1 * s;
+                    xh[j1] = x0 * s + x1 * c;
+                }
+        for (size_t i = 0; i < x.size(); ++i) REQUIRE(bits(ours[i]) == bits(ref[i]));
+    }
+}
+
+TEST_CASE("cuda host: GEMM slabs fit their scratch, align to 8 rows and cover the matrix") {
+    for (int64_t k : {1, 64, 4096, 14336})
+        for (int64_t n : {1, 7, 4096, 128256})
+            for (uint64_t slab : {uint64_t{1} << 10, uint64_t{1} << 20, uint64_t{64} << 20}) {
+                const int64_t rows = cuda::gemm_slab_rows(k, n, slab);
+                REQUIRE(rows >= 1);
+                REQUIRE(rows <= n);
+                if (rows > 1) REQUIRE(static_cast<uint64_t>(rows * k * 2) <= slab);
+                if (rows < n && rows >= 8) REQUIRE(rows % 8 == 0);
+            }
+    CHECK(cuda::blocks_for(0, 4) == 0);
+    CHECK(cuda::blocks_for(9, 4) == 3);
+}
