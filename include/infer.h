@@ -132,6 +132,17 @@ typedef struct infer_model_params {
     int32_t inspect_only;
     infer_progress_fn progress;
     void *progress_user_data;
+    /* Where contexts of this model run: INFER_BACKEND_CPU (default) or INFER_BACKEND_CUDA. CUDA
+     * uploads every weight to the device during the load (progress continues over the upload)
+     * and keeps the KV cache and activations of each context on it. No CUDA device or driver,
+     * or a build without CUDA: INFER_ERR_UNSUPPORTED (the CPU backend keeps working). A CUDA
+     * context cannot use a caller-provided buffer (infer_context_params.buffer). */
+    int32_t backend;
+    int32_t device;                /* device index for CUDA (see infer_backend_device_count) */
+    /* Most bytes of device memory the weights and all contexts of this model may use; 0 = no
+     * limit but the card's. Exceeding it, or the card, is INFER_ERR_OUT_OF_MEMORY at load or at
+     * context creation. */
+    uint64_t device_memory_budget;
 } infer_model_params;
 
 INFER_API void infer_model_params_init(infer_model_params *params);
@@ -388,6 +399,9 @@ typedef struct infer_context_stats {
     uint64_t decode_tokens;        /* tokens processed one per call */
     double decode_seconds;
     uint64_t weight_bytes_per_token; /* weight bytes one decode step reads */
+    /* Device backends: bytes the model's weights and this context hold on the device (all of it
+     * is allocated at load and creation, so this is also the peak). 0 on the CPU. */
+    uint64_t device_memory_bytes;
 } infer_context_stats;
 
 INFER_API void infer_context_stats_init(infer_context_stats *stats);

@@ -1,8 +1,21 @@
+#include "cuda/cuda_check.h"
 #include "cuda/cuda_devices.h"
 
 #include <cuda_runtime.h>
 
 namespace infer::cuda {
+
+Status cuda_error(cudaError_t err, const char *what, const char *file, int line) {
+    const char *base = file;
+    for (const char *p = file; *p; ++p)
+        if (*p == '/') base = p + 1;
+    const infer_status code =
+        err == cudaErrorMemoryAllocation ? INFER_ERR_OUT_OF_MEMORY : INFER_ERR_INTERNAL;
+    const Status status = make_error(code, "CUDA: %s failed: %s (%s:%d)", what,
+                                     cudaGetErrorString(err), base, line);
+    if (err == cudaErrorMemoryAllocation) cudaGetLastError(); // not sticky: clear it
+    return status;
+}
 
 int32_t device_count(std::string *why) {
     int count = 0;

@@ -63,9 +63,12 @@ infer_status infer_context_memory_requirements(const infer_model *model,
         infer::ContextParams p;
         if (infer_status s = to_internal(params, &p)) return s;
         infer::ContextPlan plan;
-        // Scratch depends on the thread count: plan with the count create() will use.
-        const auto backend = infer::make_cpu_backend(infer::resolve_thread_count(p.n_threads));
-        infer::Status status = infer::Context::plan(*model->model, p, *backend, &plan);
+        // Scratch depends on the backend (and the CPU's thread count): plan with the one
+        // create() will use.
+        std::unique_ptr<infer::Backend> backend;
+        infer::Status status = infer::Context::make_backend(*model->model, p, &backend);
+        if (!status.is_ok()) return fail(status);
+        status = infer::Context::plan(*model->model, p, *backend, &plan);
         if (!status.is_ok()) return fail(status);
         out->total_bytes = plan.total_bytes;
         out->kv_cache_bytes = plan.kv.total_bytes();
@@ -184,6 +187,7 @@ infer_status infer_context_get_stats(const infer_context *context, infer_context
     stats->decode_tokens = s.decode_tokens;
     stats->decode_seconds = s.decode_seconds;
     stats->weight_bytes_per_token = s.weight_bytes_per_token;
+    stats->device_memory_bytes = s.device_bytes;
     return INFER_OK;
 }
 

@@ -14,6 +14,9 @@ infer::Model::LoadOptions options_of(const infer_model_params *params) {
     infer::Model::LoadOptions options;
     if (!params) return options;
     options.inspect_only = params->inspect_only != 0;
+    options.backend = params->backend;
+    options.device = params->device;
+    options.device_memory_budget = params->device_memory_budget;
     if (infer_progress_fn fn = params->progress) {
         void *user_data = params->progress_user_data;
         options.progress = [fn, user_data](float progress) { return fn(progress, user_data) != 0; };
@@ -26,6 +29,14 @@ infer_status check_params(const infer_model_params *params) {
         return fail(INFER_ERR_INVALID_ARGUMENT,
                     "infer_model_params.size is %u: prepare the struct with infer_model_params_init",
                     params->size);
+    if (params && params->backend != INFER_BACKEND_CPU && params->backend != INFER_BACKEND_CUDA)
+        return fail(params->backend == INFER_BACKEND_VULKAN ? INFER_ERR_UNSUPPORTED
+                                                            : INFER_ERR_INVALID_ARGUMENT,
+                    "infer_model_params.backend %d cannot run models (CPU 0 or CUDA 1)",
+                    params->backend);
+    if (params && params->device < 0)
+        return fail(INFER_ERR_INVALID_ARGUMENT, "infer_model_params.device %d is negative",
+                    params->device);
     return INFER_OK;
 }
 

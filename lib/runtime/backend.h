@@ -8,6 +8,7 @@
 #include "runtime/kv_cache.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <cstdint>
 #include <vector>
@@ -32,6 +33,19 @@ struct StopSignal {
     }
 };
 
+// Where a context's memory lives. Context: the KV cache and the planned arena (one allocation).
+// Staging: host memory the backend can copy from and to quickly (pinned on CUDA), for the token
+// ids and positions going in and the logits coming out.
+enum class MemoryKind { Context, Staging };
+
+// Weights a device backend copied at model load; owned by the model, freed with it. Only the
+// backend that made them knows their concrete type.
+class DeviceWeights {
+public:
+    virtual ~DeviceWeights() = default;
+    virtual uint64_t bytes() const = 0;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -47,6 +61,19 @@ public:
     // caller already wrote into the input tensors. Allocates nothing.
     virtual Status run(const BoundGraph &bound, int64_t n_tokens, KvCache &kv,
                        const StopSignal &stop) = 0;
+
+    // Context memory. The defaults are the CPU's: 64-byte aligned host memory that the context
+    // reads and writes in place (host_memory() true: no copies, caller buffers allowed). A device
+    // backend returns device memory and moves inputs, logits and saved state through copy_in
+    // (host -> context memory, ordered before the next run) and copy_out (context memory ->
+    // host, complete when it returns).
+    virtual bool host_memory() const { return true; }
+    virtual Status allocate(MemoryKind kind, uint64_t bytes, uint8_t **out);
+    virtual void release(MemoryKind kind, uint8_t *memory);
+    virtual Status copy_in(void *dst, const void *src, uint64_t bytes);
+    virtual Status copy_out(void *dst, const void *src, uint64_t bytes);
+    // Bytes this backend holds on a device for its context (context memory, workspaces).
+    virtual uint64_t device_bytes() const { return 0; }
 };
 
 } // namespace infer
@@ -61,6 +88,15 @@ namespace infer {
 // kernels do); they are never used outside tests.
 enum class CpuKernels { Fast, Reference };
 std::unique_ptr<Backend> make_cpu_backend(int32_t n_threads, CpuKernels kernels = CpuKernels::Fast);
+
+// Defined by backends/cuda (a build without CUDA gets INFER_ERR_UNSUPPORTED from load): uploads
+// every weight `graph` reads to device `device` once, reporting progress in [0, 1]; with a budget
+// (0 = none) the weights must fit in it, and later contexts must fit in what is left.
+Status upload_cuda_weights(const graph::Graph &graph, int32_t device, uint64_t budget,
+                           const std::function<bool(float)> &progress,
+                           std::unique_ptr<DeviceWeights> *out);
+// A CUDA backend over weights made by upload_cuda_weights (the model keeps them alive).
+std::unique_ptr<Backend> make_cuda_backend(const DeviceWeights &weights);
 
 // n_threads, or one per core when it is 0.
 int32_t resolve_thread_count(int32_t n_threads);

@@ -98,7 +98,8 @@ Status Context::plan(const Model &model, const ContextParams &in, const Backend 
     plan.arena_bytes = std::max(plan.decode_plan.arena_size, plan.prefill_plan.arena_size);
     plan.lower_bound = std::max(plan.decode_plan.lower_bound, plan.prefill_plan.lower_bound);
     plan.kv_offset = 0;
-    if (!checked_align_up(plan.kv.total_bytes(), kBufferAlignment, &plan.arena_offset) ||
+    const uint64_t alignment = std::max(kBufferAlignment, backend.alignment());
+    if (!checked_align_up(plan.kv.total_bytes(), alignment, &plan.arena_offset) ||
         !checked_add(plan.arena_offset, plan.arena_bytes, &plan.total_bytes))
         return make_error(INFER_ERR_OUT_OF_MEMORY, "context memory size overflows");
     *out = std::move(plan);
@@ -109,18 +110,36 @@ Context::Context(const Model &model, std::unique_ptr<Backend> backend)
     : model_(model), backend_(std::move(backend)) {}
 
 Context::~Context() {
-    if (owns_memory_) std::free(memory_);
+    if (owns_memory_) backend_->release(MemoryKind::Context, memory_);
+    if (staging_) backend_->release(MemoryKind::Staging, staging_);
+}
+
+Status Context::make_backend(const Model &model, const ContextParams &params,
+                             std::unique_ptr<Backend> *out) {
+    if (model.backend() == INFER_BACKEND_CUDA) {
+        if (!model.device_weights() || !(*out = make_cuda_backend(*model.device_weights())))
+            return make_error(INFER_ERR_INTERNAL, "a CUDA model without device weights");
+        return Status::ok();
+    }
+    *out = params.kernels == CpuKernels::Reference
+               ? make_cpu_backend(1, CpuKernels::Reference)
+               : make_cpu_backend(resolve_thread_count(params.n_threads));
+    return Status::ok();
 }
 
 Status Context::create(const Model &model, const ContextParams &params,
                        std::unique_ptr<Context> *out) {
-    std::unique_ptr<Context> ctx(
-        new Context(model, params.kernels == CpuKernels::Reference
-                               ? make_cpu_backend(1, CpuKernels::Reference)
-                               : make_cpu_backend(resolve_thread_count(params.n_threads))));
+    std::unique_ptr<Backend> backend;
+    INFER_TRY(make_backend(model, params, &backend));
+    std::unique_ptr<Context> ctx(new Context(model, std::move(backend)));
     INFER_TRY(plan(model, params, *ctx->backend_, &ctx->plan_));
     const ContextPlan &plan = ctx->plan_;
+    Backend &be = *ctx->backend_;
 
+    if (params.buffer && !be.host_memory())
+        return make_error(INFER_ERR_UNSUPPORTED,
+                          "a caller-provided buffer is host memory; a %s context lives in device "
+                          "memory (pass no buffer)", be.name());
     if (params.buffer) {
         if (params.buffer_size < plan.total_bytes)
             return make_error(INFER_ERR_BUFFER_TOO_SMALL,
@@ -133,19 +152,28 @@ Status Context::create(const Model &model, const ContextParams &params,
                               static_cast<unsigned long long>(kBufferAlignment));
         ctx->memory_ = static_cast<uint8_t *>(params.buffer);
     } else {
-        const uint64_t size = std::max<uint64_t>(plan.total_bytes, kBufferAlignment);
-        ctx->memory_ = static_cast<uint8_t *>(std::aligned_alloc(kBufferAlignment, size));
-        if (!ctx->memory_)
-            return make_error(INFER_ERR_OUT_OF_MEMORY, "cannot allocate %llu bytes for the context",
-                              static_cast<unsigned long long>(plan.total_bytes));
+        INFER_TRY(be.allocate(MemoryKind::Context, plan.total_bytes, &ctx->memory_));
         ctx->owns_memory_ = true;
     }
-    INFER_TRY(ctx->backend_->start());
+    if (!be.host_memory()) {
+        const uint64_t n_batch = static_cast<uint64_t>(plan.params.n_batch);
+        const uint64_t logit_rows = plan.params.logits_all ? n_batch : 1;
+        const uint64_t ids_bytes = 2 * n_batch * sizeof(int32_t);
+        const uint64_t bytes =
+            ids_bytes + logit_rows * static_cast<uint64_t>(model.hparams().n_vocab) * sizeof(float);
+        INFER_TRY(be.allocate(MemoryKind::Staging, bytes, &ctx->staging_));
+        ctx->staged_tokens_ = reinterpret_cast<int32_t *>(ctx->staging_);
+        ctx->staged_positions_ = ctx->staged_tokens_ + n_batch;
+        ctx->staged_logits_ = reinterpret_cast<float *>(ctx->staging_ + ids_bytes);
+    }
+    INFER_TRY(be.start());
     ctx->kv_.layout = plan.kv;
     ctx->kv_.data = ctx->memory_ + plan.kv_offset;
     INFER_TRY(ctx->bind(plan.decode, plan.decode_plan, &ctx->decode_bound_));
     INFER_TRY(ctx->bind(plan.prefill, plan.prefill_plan, &ctx->prefill_bound_));
     ctx->stats_.weight_bytes_per_token = decode_weight_bytes(plan.decode);
+    ctx->stats_.device_bytes =
+        be.device_bytes() + (model.device_weights() ? model.device_weights()->bytes() : 0);
     log_message(INFER_LOG_INFO,
                 "context: n_ctx %lld, n_batch %lld, KV cache %.1f MiB, activations %.2f MiB "
                 "(lower bound %.2f MiB)",
@@ -218,15 +246,31 @@ Status Context::run_chunk(std::span<const int32_t> tokens) {
     const graph::Graph &g = *bound.graph;
     auto *token_ids = reinterpret_cast<int32_t *>(bound.tensor_data[g.tokens]);
     auto *positions = reinterpret_cast<int32_t *>(bound.tensor_data[g.positions]);
+    // On the host the inputs are written in place; a device backend gets them through staging.
+    const bool host = backend_->host_memory();
+    int32_t *ids_in = host ? token_ids : staged_tokens_;
+    int32_t *pos_in = host ? positions : staged_positions_;
     for (int64_t i = 0; i < n; ++i) {
-        token_ids[i] = tokens[static_cast<size_t>(i)];
-        positions[i] = static_cast<int32_t>(n_past_ + i);
+        ids_in[i] = tokens[static_cast<size_t>(i)];
+        pos_in[i] = static_cast<int32_t>(n_past_ + i);
+    }
+    if (!host) {
+        INFER_TRY(backend_->copy_in(token_ids, ids_in, n * sizeof(int32_t)));
+        INFER_TRY(backend_->copy_in(positions, pos_in, n * sizeof(int32_t)));
     }
     StopSignal stop;
     stop.cancel = &cancel_;
     stop.abort_fn = plan_.params.abort_fn;
     stop.abort_user_data = plan_.params.abort_user_data;
     INFER_TRY(backend_->run(bound, n, kv_, stop));
+    const auto *logits = reinterpret_cast<const float *>(bound.tensor_data[g.logits]);
+    if (host) {
+        logits_ = logits;
+    } else {
+        const int64_t rows = plan_.params.logits_all ? n : 1;
+        INFER_TRY(backend_->copy_out(staged_logits_, logits, rows * n_vocab() * sizeof(float)));
+        logits_ = staged_logits_;
+    }
     n_past_ += n;
     last_bound_ = &bound;
     last_n_tokens_ = n;
@@ -244,8 +288,7 @@ Status Context::logits(int32_t index, const float **out) const {
                           "no logits for index %d: the last decode kept %lld row(s)%s", index,
                           static_cast<long long>(rows),
                           plan_.params.logits_all ? "" : " (create the context with logits_all)");
-    const auto *base = reinterpret_cast<const float *>(last_bound_->tensor_data[last_bound_->graph->logits]);
-    *out = base + row * n_vocab();
+    *out = logits_ + row * n_vocab();
     return Status::ok();
 }
 
@@ -259,9 +302,10 @@ Status Context::truncate(int64_t n_keep) {
 }
 
 void Context::reset_stats() {
-    const uint64_t per_token = stats_.weight_bytes_per_token;
+    const uint64_t per_token = stats_.weight_bytes_per_token, device = stats_.device_bytes;
     stats_ = Stats{};
     stats_.weight_bytes_per_token = per_token;
+    stats_.device_bytes = device;
 }
 
 uint64_t Context::state_size() const {
@@ -293,8 +337,8 @@ Status Context::state_save(std::span<uint8_t> out, uint64_t *written) const {
     for (int64_t l = 0; l < kv.n_layer; ++l)
         for (const void *plane : {kv_.k(l), kv_.v(l)})
             for (int64_t head = 0; head < kv.n_head_kv; ++head) {
-                std::memcpy(p, static_cast<const uint8_t *>(plane) + head * head_bytes,
-                            n_past_ * row_bytes);
+                INFER_TRY(backend_->copy_out(p, static_cast<const uint8_t *>(plane) + head * head_bytes,
+                                             n_past_ * row_bytes));
                 p += n_past_ * row_bytes;
             }
     return Status::ok();
@@ -325,7 +369,8 @@ Status Context::state_load(std::span<const uint8_t> in) {
     for (int64_t l = 0; l < kv.n_layer; ++l)
         for (void *plane : {kv_.k(l), kv_.v(l)})
             for (int64_t head = 0; head < kv.n_head_kv; ++head) {
-                std::memcpy(static_cast<uint8_t *>(plane) + head * head_bytes, p, h.n_past * row_bytes);
+                INFER_TRY(backend_->copy_in(static_cast<uint8_t *>(plane) + head * head_bytes, p,
+                                            h.n_past * row_bytes));
                 p += h.n_past * row_bytes;
             }
     n_past_ = h.n_past;

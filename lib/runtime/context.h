@@ -50,6 +50,9 @@ public:
                        ContextPlan *out);
     static Status create(const Model &model, const ContextParams &params,
                          std::unique_ptr<Context> *out);
+    // The backend a context of `model` runs on: the CPU's, or the model's device backend.
+    static Status make_backend(const Model &model, const ContextParams &params,
+                               std::unique_ptr<Backend> *out);
     ~Context();
 
     Status decode(std::span<const int32_t> tokens);
@@ -74,6 +77,7 @@ public:
         uint64_t prefill_tokens = 0, decode_tokens = 0;
         double prefill_seconds = 0, decode_seconds = 0;
         uint64_t weight_bytes_per_token = 0;
+        uint64_t device_bytes = 0; // weights, context and workspaces on the device; 0 on the CPU
     };
     const Stats &stats() const { return stats_; }
     void reset_stats();
@@ -89,6 +93,12 @@ private:
     ContextPlan plan_;
     uint8_t *memory_ = nullptr; // plan_.total_bytes, owned when owns_memory_
     bool owns_memory_ = false;
+    // Device backends only: host staging for token ids and positions (n_batch each) and the
+    // logits of the last decode.
+    uint8_t *staging_ = nullptr;
+    int32_t *staged_tokens_ = nullptr, *staged_positions_ = nullptr;
+    float *staged_logits_ = nullptr;
+    const float *logits_ = nullptr; // the last decode's logits, in the arena or in staging
     KvCache kv_;
     BoundGraph decode_bound_, prefill_bound_;
     const BoundGraph *last_bound_ = nullptr;

@@ -47,9 +47,27 @@ Status Model::bind_architecture() {
     return make_cpu_backend(1)->check(one_token);
 }
 
+Status Model::upload_weights(const LoadOptions &options) {
+    backend_ = options.backend;
+    if (options.backend == INFER_BACKEND_CPU) return Status::ok();
+    if (options.backend != INFER_BACKEND_CUDA)
+        return make_error(INFER_ERR_UNSUPPORTED, "backend %d cannot run models", options.backend);
+    // Every weight any graph of this model reads: the one-token graph names them all.
+    const graph::Graph one_token = arch_->build(hparams_, weights_, 1, true);
+    std::function<bool(float)> progress;
+    if (options.progress) progress = [&options](float p) { return options.progress(0.1f + 0.9f * p); };
+    return upload_cuda_weights(one_token, options.device, options.device_memory_budget, progress,
+                               &device_weights_);
+}
+
 Status Model::finish_load(std::unique_ptr<Model> model, std::span<const uint8_t> image,
                           const LoadOptions &options, std::unique_ptr<Model> *out) {
-    INFER_TRY(gguf::File::parse(image, options.progress, &model->file_));
+    // With a device backend, parsing reports the first tenth of the progress, the upload the rest.
+    const bool uploads = !options.inspect_only && options.backend != INFER_BACKEND_CPU;
+    gguf::ProgressFn parse_progress = options.progress;
+    if (uploads && options.progress)
+        parse_progress = [&options](float p) { return options.progress(0.1f * p); };
+    INFER_TRY(gguf::File::parse(image, parse_progress, &model->file_));
     const gguf::File &file = *model->file_;
     INFER_TRY(read_optional_string(file, "general.architecture", &model->architecture_));
     INFER_TRY(read_optional_string(file, "general.name", &model->name_));
@@ -66,6 +84,7 @@ Status Model::finish_load(std::unique_ptr<Model> model, std::span<const uint8_t>
     if (!options.inspect_only) {
         INFER_TRY(model->bind_architecture());
         INFER_TRY(text::Vocab::build(file, &model->vocab_));
+        INFER_TRY(model->upload_weights(options));
     }
     *out = std::move(model);
     return Status::ok();

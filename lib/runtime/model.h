@@ -5,6 +5,7 @@
 
 #include "core/status.h"
 #include "gguf/gguf.h"
+#include "runtime/backend.h"
 #include "models/transformer.h"
 #include "text/vocab.h"
 
@@ -22,6 +23,12 @@ public:
         // Parse and validate the container only: no architecture binding, so any GGUF file can
         // be inspected. Such a model cannot create contexts.
         bool inspect_only = false;
+        // INFER_BACKEND_CPU or INFER_BACKEND_CUDA. CUDA uploads every weight to `device` at load
+        // (progress continues over the upload); weights plus each context must fit in
+        // device_memory_budget bytes (0: no limit but the card's).
+        int32_t backend = 0;
+        int32_t device = 0;
+        uint64_t device_memory_budget = 0;
     };
     static Status load_file(const char *path, const LoadOptions &options,
                             std::unique_ptr<Model> *out);
@@ -41,6 +48,10 @@ public:
     const models::ModelWeights &weights() const { return weights_; }
     // The tokenizer vocabulary; null for an inspect-only model.
     const text::Vocab *vocab() const { return vocab_.get(); }
+    // The backend contexts of this model run on (INFER_BACKEND_*), and its device weights (null
+    // for the CPU).
+    int32_t backend() const { return backend_; }
+    const DeviceWeights *device_weights() const { return device_weights_.get(); }
 
     // NUL-terminated copies, index-aligned with gguf().metadata() and gguf().tensors(): the image
     // stores strings without terminators, and the C API returns const char*.
@@ -51,6 +62,7 @@ private:
     static Status finish_load(std::unique_ptr<Model> model, std::span<const uint8_t> image,
                               const LoadOptions &options, std::unique_ptr<Model> *out);
     Status bind_architecture();
+    Status upload_weights(const LoadOptions &options);
 
     std::unique_ptr<gguf::MappedFile> mapping_; // empty when loaded from caller memory
     std::unique_ptr<gguf::File> file_;
@@ -64,6 +76,8 @@ private:
     models::Hparams hparams_;
     models::ModelWeights weights_;
     std::unique_ptr<text::Vocab> vocab_;
+    int32_t backend_ = 0;
+    std::unique_ptr<DeviceWeights> device_weights_; // declared last: freed before the mapping
 };
 
 } // namespace infer

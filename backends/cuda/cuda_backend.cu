@@ -1,0 +1,356 @@
+// The CUDA backend: walks the graph launching one kernel (or two) per node on its stream. All
+// device memory is allocated when the context is created: the context's KV cache and arena (the
+// same plan as the CPU's, 256-byte aligned), cuBLASLt's workspace, pinned staging for inputs and
+// logits. Kernel scratch (prefill GEMM operands, flash-decoding partials) lives in the arena as
+// the nodes' planned scratch tensors, sized by size_scratch().
+//
+// Decode: the one-token graph reads its token id and position from device memory, so its
+// launches are captured once into a CUDA graph and replayed for every step (one launch instead of
+// hundreds). Prefill launches node by node and checks the stop signal between nodes.
+#include "cuda/cuda_backend.h"
+
+#include "core/log.h"
+#include "core/types.h"
+#include "cuda/cuda_blocks.h"
+#include "cuda/cuda_check.h"
+#include "cuda/cuda_gemm.h"
+#include "cuda/cuda_kernels.h"
+#include "cuda/cuda_launch.h"
+#include "cuda/cuda_weights.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace infer::cuda {
+namespace {
+
+using graph::Node;
+using graph::Op;
+
+constexpr uint64_t kAlignment = 256;
+
+const char *type_name(uint32_t type) {
+    const TypeTraits *t = type_traits(type);
+    return t ? t->name : "unknown";
+}
+
+Status refuse_type(const graph::WeightRef &w, const char *why) {
+    return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "tensor '%.*s' has type %s, %s",
+                      static_cast<int>(w.name.size()), w.name.data(), type_name(w.type), why);
+}
+
+bool uses_gemm(const graph::Graph &g, const Node &n) {
+    return n.op == Op::MatMul && g.tensors[n.in[0]].per_token && g.max_tokens > kMatvecMaxTokens;
+}
+
+// Flash-decoding splits for the one-token graph; prefill has a block per (token, head) already.
+int splits_for(const graph::Graph &g, const Node &n, int64_t n_ctx, int n_sm) {
+    return g.max_tokens == 1 ? attention_splits(n_ctx, n.n_head, n_sm) : 1;
+}
+
+bool graphs_enabled() {
+    const char *env = std::getenv("INFER_CUDA_GRAPHS");
+    return !(env && std::strcmp(env, "0") == 0);
+}
+
+class CudaBackend final : public Backend {
+public:
+    explicit CudaBackend(const CudaWeights &weights)
+        : weights_(weights), use_graphs_(graphs_enabled()) {}
+
+    ~CudaBackend() override {
+        cudaSetDevice(weights_.device());
+        if (stream_) cudaStreamSynchronize(stream_);
+        if (exec_) cudaGraphExecDestroy(exec_);
+        gemm_.reset();
+        if (workspace_) {
+            cudaFree(workspace_);
+            weights_.release(kGemmWorkspaceBytes);
+        }
+        if (stream_) cudaStreamDestroy(stream_);
+    }
+
+    const char *name() const override { return "CUDA"; }
+    uint64_t alignment() const override { return kAlignment; }
+    Status check(const graph::Graph &g) const override { return check_graph(g); }
+
+    void size_scratch(graph::Graph &g, const KvCacheLayout &kv) const override {
+        for (const Node &n : g.nodes) {
+            if (n.scratch == graph::kNoTensor) continue;
+            uint64_t bytes = 0;
+            if (uses_gemm(g, n)) bytes = gemm_scratch_bytes(n.w->ne[0], n.w->ne[1], g.max_tokens);
+            if (n.op == Op::Attention)
+                bytes = attention_scratch_bytes(g.max_tokens, n.n_head, n.head_dim,
+                                                splits_for(g, n, kv.n_ctx, weights_.n_sm()));
+            g.tensors[n.scratch].raw_bytes = bytes;
+        }
+    }
+
+    Status start() override {
+        if (stream_) return Status::ok();
+        INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
+        INFER_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+        INFER_TRY(weights_.reserve(kGemmWorkspaceBytes, "cuBLASLt's workspace"));
+        if (const cudaError_t err = cudaMalloc(&workspace_, kGemmWorkspaceBytes); err != cudaSuccess) {
+            weights_.release(kGemmWorkspaceBytes);
+            workspace_ = nullptr;
+            return cuda_error(err, "cudaMalloc(workspace)", __FILE__, __LINE__);
+        }
+        gemm_ = std::make_unique<Gemm>();
+        return gemm_->start(workspace_);
+    }
+
+    bool host_memory() const override { return false; }
+
+    Status allocate(MemoryKind kind, uint64_t bytes, uint8_t **out) override {
+        INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
+        void *p = nullptr;
+        if (kind == MemoryKind::Staging) {
+            INFER_CUDA_TRY(cudaMallocHost(&p, std::max<uint64_t>(bytes, 1)));
+            *out = static_cast<uint8_t *>(p);
+            return Status::ok();
+        }
+        INFER_TRY(weights_.reserve(bytes, "the context (KV cache and activations)"));
+        if (const cudaError_t err = cudaMalloc(&p, std::max<uint64_t>(bytes, 1)); err != cudaSuccess) {
+            weights_.release(bytes);
+            cudaGetLastError();
+            return make_error(err == cudaErrorMemoryAllocation ? INFER_ERR_OUT_OF_MEMORY
+                                                               : INFER_ERR_INTERNAL,
+                              "CUDA: cannot allocate %.1f MiB for the context on device %d: %s",
+                              static_cast<double>(bytes) / 1048576.0, weights_.device(),
+                              cudaGetErrorString(err));
+        }
+        context_bytes_ = bytes;
+        *out = static_cast<uint8_t *>(p);
+        return Status::ok();
+    }
+
+    void release(MemoryKind kind, uint8_t *memory) override {
+        cudaSetDevice(weights_.device());
+        if (stream_) cudaStreamSynchronize(stream_);
+        if (kind == MemoryKind::Staging) {
+            cudaFreeHost(memory);
+            return;
+        }
+        cudaFree(memory);
+        weights_.release(context_bytes_);
+        context_bytes_ = 0;
+    }
+
+    Status copy_in(void *dst, const void *src, uint64_t bytes) override {
+        if (!bytes) return Status::ok();
+        INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
+        INFER_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+        return Status::ok();
+    }
+
+    Status copy_out(void *dst, const void *src, uint64_t bytes) override {
+        if (!bytes) return Status::ok();
+        INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
+        INFER_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+        INFER_CUDA_TRY(cudaStreamSynchronize(stream_));
+        return Status::ok();
+    }
+
+    uint64_t device_bytes() const override {
+        return context_bytes_ + (workspace_ ? kGemmWorkspaceBytes : 0);
+    }
+
+    Status run(const BoundGraph &bound, int64_t n_tokens, KvCache &kv,
+               const StopSignal &stop) override {
+        if (!stream_) return make_error(INFER_ERR_INTERNAL, "CUDA backend run before start");
+        INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
+        if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
+        const graph::Graph &g = *bound.graph;
+        if (use_graphs_ && g.max_tokens == 1 && n_tokens == 1) {
+            if (exec_bound_ != &bound) INFER_TRY(capture(bound, kv));
+            INFER_CUDA_TRY(cudaGraphLaunch(exec_, stream_));
+        } else {
+            for (const Node &n : g.nodes) {
+                if (stop.should_stop()) {
+                    cudaStreamSynchronize(stream_);
+                    return make_error(INFER_ERR_CANCELLED, "decode cancelled");
+                }
+                INFER_TRY(launch(bound, n, n_tokens, kv));
+            }
+        }
+        INFER_CUDA_TRY(cudaStreamSynchronize(stream_));
+        return Status::ok();
+    }
+
+private:
+    // Records the decode graph's launches into a CUDA graph (instantiated once per context: the
+    // bound pointers and the KV cache do not move).
+    Status capture(const BoundGraph &bound, KvCache &kv) {
+        if (exec_) {
+            INFER_CUDA_TRY(cudaGraphExecDestroy(exec_));
+            exec_ = nullptr;
+            exec_bound_ = nullptr;
+        }
+        INFER_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+        const Status launched = launch_all(bound, kv);
+        cudaGraph_t graph = nullptr;
+        const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+        if (!launched.is_ok()) {
+            if (graph) cudaGraphDestroy(graph);
+            return launched;
+        }
+        INFER_CUDA_TRY(ended);
+        const cudaError_t made = cudaGraphInstantiate(&exec_, graph, 0);
+        cudaGraphDestroy(graph);
+        INFER_CUDA_TRY(made);
+        exec_bound_ = &bound;
+        return Status::ok();
+    }
+
+    Status launch_all(const BoundGraph &bound, KvCache &kv) {
+        for (const Node &n : bound.graph->nodes) INFER_TRY(launch(bound, n, 1, kv));
+        return Status::ok();
+    }
+
+    Status matrix(const graph::WeightRef &w, DeviceMatrix *out) const {
+        const uint8_t *data = weights_.find(w.data);
+        if (!data)
+            return make_error(INFER_ERR_INTERNAL, "tensor '%.*s' is not on the device",
+                              static_cast<int>(w.name.size()), w.name.data());
+        *out = {w.type, w.ne[0], w.ne[1], data, w.row_bytes};
+        return Status::ok();
+    }
+
+    const float *f32_weight(const graph::WeightRef *w) const {
+        return w ? reinterpret_cast<const float *>(weights_.find(w->data)) : nullptr;
+    }
+
+    Status launch(const BoundGraph &b, const Node &n, int64_t n_tokens, KvCache &kv) {
+        const graph::Graph &g = *b.graph;
+        auto f32 = [&](graph::TensorId id) { return reinterpret_cast<float *>(b.tensor_data[id]); };
+        auto i32 = [&](graph::TensorId id) { return reinterpret_cast<int32_t *>(b.tensor_data[id]); };
+        auto rows_of = [&](graph::TensorId id) { return g.tensors[id].per_token ? n_tokens : 1; };
+        const int64_t n_out = n.out == graph::kNoTensor ? 0 : rows_of(n.out) * g.tensors[n.out].n;
+        const KvArgs kv_args{static_cast<int>(kv.layout.n_head_kv),
+                             static_cast<int>(kv.layout.head_dim), kv.layout.n_ctx,
+                             kv.layout.type != 0};
+        switch (n.op) {
+        case Op::Embed: {
+            DeviceMatrix w{};
+            INFER_TRY(matrix(*n.w, &w));
+            return embed(w, i32(n.in[0]), n_tokens, n.scale, f32(n.out), stream_);
+        }
+        case Op::RmsNorm:
+            return rms_norm(f32(n.out), f32(n.in[0]), f32_weight(n.w), n_out / n.group, n.group,
+                            n.eps, stream_);
+        case Op::MatMul: {
+            DeviceMatrix w{};
+            INFER_TRY(matrix(*n.w, &w));
+            const int64_t rows = rows_of(n.in[0]);
+            if (rows <= kMatvecMaxTokens)
+                return matvec(w, f32(n.in[0]), rows, f32_weight(n.w2), f32(n.out), stream_);
+            INFER_TRY(gemm_->matmul(w, f32(n.in[0]), rows, f32(n.out), b.tensor_data[n.scratch],
+                                    stream_));
+            return n.w2 ? add_rows(f32(n.out), f32_weight(n.w2), rows, w.n, stream_) : Status::ok();
+        }
+        case Op::Add:
+            return add(f32(n.out), f32(n.in[0]), f32(n.in[1]), n_out, stream_);
+        case Op::Scale:
+            return scale(f32(n.out), f32(n.in[0]), n.scale, n_out, stream_);
+        case Op::Rope: {
+            const RopeArgs a{n.n_head,
+                             n.head_dim,
+                             n.n_rot,
+                             std::pow(n.freq_base, -2.0f / static_cast<float>(n.n_rot)),
+                             n.freq_scale,
+                             n.freq_factors
+                                 ? reinterpret_cast<const float *>(weights_.find(n.freq_factors))
+                                 : nullptr,
+                             n.rope_mode == graph::RopeMode::Neox};
+            return rope(f32(n.out), i32(n.in[1]), n_tokens, a, stream_);
+        }
+        case Op::KvStore:
+            return kv_store(kv.k(n.layer), kv.v(n.layer), f32(n.in[0]), f32(n.in[1]), i32(n.in[2]),
+                            n_tokens, kv_args, stream_);
+        case Op::Attention: {
+            const AttentionArgs a{n.n_head, n.scale, n.softcap, n.window,
+                                  splits_for(g, n, kv.layout.n_ctx, weights_.n_sm())};
+            return attention(f32(n.out), f32(n.in[0]), kv.k(n.layer), kv.v(n.layer), i32(n.in[1]),
+                             n_tokens, kv_args, a, b.tensor_data[n.scratch], stream_);
+        }
+        case Op::Glu:
+            return glu(f32(n.out), f32(n.in[0]), f32(n.in[1]), n_out,
+                       n.act == graph::Activation::GeluTanh ? 1 : 0, stream_);
+        case Op::SelectLast: {
+            const int64_t width = g.tensors[n.out].n;
+            INFER_CUDA_TRY(cudaMemcpyAsync(f32(n.out), f32(n.in[0]) + (n_tokens - 1) * width,
+                                           static_cast<size_t>(width) * sizeof(float),
+                                           cudaMemcpyDeviceToDevice, stream_));
+            return Status::ok();
+        }
+        default:
+            break;
+        }
+        return make_error(INFER_ERR_UNSUPPORTED, "the CUDA backend cannot run op #%d",
+                          static_cast<int>(n.op));
+    }
+
+    const CudaWeights &weights_;
+    const bool use_graphs_;
+    cudaStream_t stream_ = nullptr;
+    void *workspace_ = nullptr;
+    std::unique_ptr<Gemm> gemm_;
+    uint64_t context_bytes_ = 0;
+    cudaGraphExec_t exec_ = nullptr;
+    const BoundGraph *exec_bound_ = nullptr;
+};
+
+} // namespace
+
+Status check_graph(const graph::Graph &g) {
+    for (const Node &n : g.nodes) {
+        switch (n.op) {
+        case Op::Embed:
+        case Op::MatMul:
+            if (!block_type_supported(n.w->type))
+                return refuse_type(*n.w, "which the CUDA backend cannot read");
+            if (n.w2 && n.w2->type != static_cast<uint32_t>(TypeId::F32))
+                return refuse_type(*n.w2, "but biases must be F32");
+            break;
+        case Op::RmsNorm:
+            if (n.w && n.w->type != static_cast<uint32_t>(TypeId::F32))
+                return refuse_type(*n.w, "but norm weights must be F32");
+            break;
+        case Op::Attention:
+            if (n.head_dim > kMaxHeadDim || n.n_head_kv < 1 || n.n_head % n.n_head_kv != 0)
+                return make_error(INFER_ERR_UNSUPPORTED,
+                                  "CUDA attention takes head_dim <= %d and n_head a multiple of "
+                                  "n_head_kv (got %d, %d, %d)",
+                                  kMaxHeadDim, n.head_dim, n.n_head, n.n_head_kv);
+            break;
+        case Op::Rope:
+            if (n.n_rot % 2 != 0 || n.n_rot > n.head_dim)
+                return make_error(INFER_ERR_UNSUPPORTED, "CUDA RoPE: n_rot %d with head_dim %d",
+                                  n.n_rot, n.head_dim);
+            break;
+        case Op::Add:
+        case Op::Scale:
+        case Op::KvStore:
+        case Op::Glu:
+        case Op::SelectLast:
+            break;
+        default:
+            return make_error(INFER_ERR_UNSUPPORTED,
+                              "the CUDA backend has no kernel for graph op #%d (layer %d)",
+                              static_cast<int>(n.op), n.layer);
+        }
+    }
+    return Status::ok();
+}
+
+} // namespace infer::cuda
+
+namespace infer {
+
+std::unique_ptr<Backend> make_cuda_backend(const DeviceWeights &weights) {
+    return std::make_unique<cuda::CudaBackend>(static_cast<const cuda::CudaWeights &>(weights));
+}
+
+} // namespace infer

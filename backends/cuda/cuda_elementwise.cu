@@ -1,0 +1,110 @@
+// Elementwise ops, gated activations and RMSNorm. Memory-bound one-pass kernels; their
+// numerics follow the CPU references (cpu_elementwise.cpp, cpu_norm.cpp): silu as x / (1 + e^-x),
+// gelu with tanh written as ggml writes it, RMSNorm as (x * s) * w.
+#include "cuda/cuda_check.h"
+#include "cuda/cuda_kernels.h"
+#include "cuda/cuda_launch.h"
+
+namespace infer::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned grid_for(int64_t n) {
+    const int64_t blocks = blocks_for(n, kThreads);
+    return static_cast<unsigned>(blocks < 65536 ? (blocks > 0 ? blocks : 1) : 65536);
+}
+
+#define INFER_GRID_STRIDE(i, n)                                                                    \
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n);                      \
+         i += int64_t(gridDim.x) * blockDim.x)
+
+__global__ void add_kernel(float *y, const float *a, const float *b, int64_t n) {
+    INFER_GRID_STRIDE(i, n) y[i] = a[i] + b[i];
+}
+
+__global__ void scale_kernel(float *y, const float *x, float s, int64_t n) {
+    INFER_GRID_STRIDE(i, n) y[i] = s * x[i];
+}
+
+__global__ void add_rows_kernel(float *y, const float *bias, int64_t rows, int64_t n) {
+    INFER_GRID_STRIDE(i, rows * n) y[i] += bias[i % n];
+}
+
+__device__ float silu(float x) { return x / (1.0f + expf(-x)); }
+__device__ float gelu_tanh(float x) {
+    const float sqrt_2_over_pi = 0.79788456080286535587989211986876f;
+    const float coef_a = 0.044715f;
+    return 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef_a * x * x)));
+}
+
+__global__ void glu_kernel(float *y, const float *gate, const float *up, int64_t n, int act) {
+    INFER_GRID_STRIDE(i, n) {
+        const float a = act == 0 ? silu(gate[i]) : gelu_tanh(gate[i]);
+        y[i] = a * up[i];
+    }
+}
+
+// One block per row; the sum of squares is reduced in float across the block.
+__global__ void rms_norm_kernel(float *y, const float *x, const float *w, int64_t group, float eps) {
+    const float *xr = x + blockIdx.x * group;
+    float *yr = y + blockIdx.x * group;
+    float ss = 0.0f;
+    for (int64_t i = threadIdx.x; i < group; i += blockDim.x) ss += xr[i] * xr[i];
+    __shared__ float partial[32];
+    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = ss;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        ss = threadIdx.x < blockDim.x / 32 ? partial[threadIdx.x] : 0.0f;
+        for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+        if (threadIdx.x == 0) partial[0] = ss;
+    }
+    __syncthreads();
+    const float mean = partial[0] / static_cast<float>(group);
+    const float s = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = threadIdx.x; i < group; i += blockDim.x)
+        yr[i] = w ? (xr[i] * s) * w[i] : xr[i] * s;
+}
+
+} // namespace
+
+Status add(float *y, const float *a, const float *b, int64_t n, cudaStream_t stream) {
+    if (n <= 0) return Status::ok();
+    add_kernel<<<grid_for(n), kThreads, 0, stream>>>(y, a, b, n);
+    INFER_CUDA_LAUNCHED();
+    return Status::ok();
+}
+
+Status scale(float *y, const float *x, float s, int64_t n, cudaStream_t stream) {
+    if (n <= 0) return Status::ok();
+    scale_kernel<<<grid_for(n), kThreads, 0, stream>>>(y, x, s, n);
+    INFER_CUDA_LAUNCHED();
+    return Status::ok();
+}
+
+Status add_rows(float *y, const float *bias, int64_t rows, int64_t n, cudaStream_t stream) {
+    if (rows * n <= 0) return Status::ok();
+    add_rows_kernel<<<grid_for(rows * n), kThreads, 0, stream>>>(y, bias, rows, n);
+    INFER_CUDA_LAUNCHED();
+    return Status::ok();
+}
+
+Status glu(float *y, const float *gate, const float *up, int64_t n, int act, cudaStream_t stream) {
+    if (n <= 0) return Status::ok();
+    glu_kernel<<<grid_for(n), kThreads, 0, stream>>>(y, gate, up, n, act);
+    INFER_CUDA_LAUNCHED();
+    return Status::ok();
+}
+
+Status rms_norm(float *y, const float *x, const float *w, int64_t rows, int64_t group, float eps,
+                cudaStream_t stream) {
+    if (rows <= 0) return Status::ok();
+    if (rows > 0x7fffffff) return make_error(INFER_ERR_INTERNAL, "CUDA rms_norm: too many rows");
+    const int threads = group >= 1024 ? 1024 : (group >= 256 ? 256 : 64);
+    rms_norm_kernel<<<static_cast<unsigned>(rows), threads, 0, stream>>>(y, x, w, group, eps);
+    INFER_CUDA_LAUNCHED();
+    return Status::ok();
+}
+
+} // namespace infer::cuda

@@ -1,0 +1,48 @@
+// Prefill matmul, Y[rows][n] = X[rows][k] W^T for many rows: the weights are dequantized to fp16
+// in slabs of whole rows (at most kGemmSlabBytes, in the node's planned scratch), X is converted
+// to fp16 once, and cuBLASLt multiplies with fp32 accumulation and output. cuBLASLt is loaded at
+// run time (dlopen), so libinfer links and loads without it; when it is missing the product
+// falls back to the matvec kernel over groups of kMatvecMaxTokens rows (correct, slower), and
+// the reason is logged once. One algorithm per GEMM shape is chosen by cuBLASLt's heuristic the
+// first time the shape appears and cached.
+#pragma once
+
+#include "cuda/cuda_kernels.h"
+
+#include <cstdint>
+#include <map>
+#include <tuple>
+
+namespace infer::cuda {
+
+constexpr uint64_t kGemmSlabBytes = uint64_t{64} << 20;
+// cuBLASLt's workspace; NVIDIA recommends 32 MiB on Hopper (enough for every algorithm it picks).
+constexpr uint64_t kGemmWorkspaceBytes = uint64_t{32} << 20;
+
+// Scratch one prefill matmul of up to max_rows rows needs (fp16 X, then one fp16 weight slab).
+uint64_t gemm_scratch_bytes(int64_t k, int64_t n, int64_t max_rows);
+
+class Gemm {
+public:
+    Gemm() = default;
+    Gemm(const Gemm &) = delete;
+    Gemm &operator=(const Gemm &) = delete;
+    ~Gemm();
+
+    // Loads cuBLASLt if it can; workspace: kGemmWorkspaceBytes of device memory.
+    Status start(void *workspace);
+    bool uses_cublaslt() const { return handle_ != nullptr; }
+
+    Status matmul(const DeviceMatrix &w, const float *x, int64_t rows, float *y, void *scratch,
+                  cudaStream_t stream);
+
+private:
+    struct Plan;
+    Status plan_for(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, Plan **out);
+
+    void *handle_ = nullptr; // cublasLtHandle_t
+    void *workspace_ = nullptr;
+    std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, Plan *> plans_;
+};
+
+} // namespace infer::cuda

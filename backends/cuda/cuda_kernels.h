@@ -1,0 +1,95 @@
+// The CUDA kernels of the graph ops, as host functions that launch them on a stream. Pointers are
+// device pointers; activations are row-major f32 [rows][n] as in lib/graph. Each launch is
+// checked (a bad configuration is a Status, not a later mystery). The backend (cuda_backend.cu)
+// calls these; tests/gpu/cuda_tests.cpp holds each one to the CPU's *_ref kernel.
+#pragma once
+
+#include "core/status.h"
+#include "cuda/cuda_blocks.h"
+
+#include <cstdint>
+#include <cuda_runtime.h>
+
+namespace infer::cuda {
+
+// Runs fn(Block{}) -> Status for the block struct of `type`; an error naming `what` for a type
+// the kernels cannot read.
+template <class Fn> Status for_block_type(uint32_t type, const char *what, Fn &&fn) {
+    Status result = make_error(INFER_ERR_MODEL_TENSOR_TYPE, "%s: the CUDA kernels cannot read type %u",
+                               what, type);
+    // (void): the assignment returns the [[nodiscard]] Status type, which nvcc flags.
+    with_block_type(type, [&](auto block) { (void)(result = fn(block)); });
+    return result;
+}
+
+// A weight matrix on the device: n rows of k elements of a ggml type, rows row_bytes apart.
+struct DeviceMatrix {
+    uint32_t type;
+    int64_t k, n;
+    const uint8_t *data;
+    uint64_t row_bytes;
+};
+
+// y[t][r] = W[r] . x[t] (+ bias[r]) for t < n_tokens <= kMatvecMaxTokens: each weight byte read
+// once for all tokens. bias may be null. (cuda_matvec.cu)
+Status matvec(const DeviceMatrix &w, const float *x, int64_t n_tokens, const float *bias, float *y,
+              cudaStream_t stream);
+
+// out[r][i] = dequant(W row r)[i] as fp16 for rows [row0, row0 + n_rows) (cuda_dequant.cu).
+Status dequantize_f16(const DeviceMatrix &w, int64_t row0, int64_t n_rows, void *out,
+                      cudaStream_t stream);
+// out[t] = dequant(W row tokens[t]) * scale for t < n_tokens (cuda_dequant.cu).
+Status embed(const DeviceMatrix &w, const int32_t *tokens, int64_t n_tokens, float scale,
+             float *out, cudaStream_t stream);
+// out = fp16(x), n elements (cuda_dequant.cu).
+Status to_f16(const float *x, int64_t n, void *out, cudaStream_t stream);
+
+// ---- Elementwise and normalization (cuda_elementwise.cu) ----------------------------------
+Status add(float *y, const float *a, const float *b, int64_t n, cudaStream_t stream);
+Status scale(float *y, const float *x, float s, int64_t n, cudaStream_t stream);
+// y[r][i] += bias[i] for rows of n
+Status add_rows(float *y, const float *bias, int64_t rows, int64_t n, cudaStream_t stream);
+// act 0 silu, 1 gelu_tanh; y = act(gate) * up
+Status glu(float *y, const float *gate, const float *up, int64_t n, int act, cudaStream_t stream);
+// rows of `group` floats: y = x / sqrt(mean(x^2) + eps) * w (w may be null)
+Status rms_norm(float *y, const float *x, const float *w, int64_t rows, int64_t group, float eps,
+                cudaStream_t stream);
+
+// ---- RoPE and the KV cache (cuda_rope.cu) --------------------------------------------------
+struct RopeArgs {
+    int n_head, head_dim, n_rot;
+    float theta_scale; // freq_base^(-2 / n_rot), computed on the host as rope_ref does
+    float freq_scale;
+    const float *freq_factors; // device, n_rot / 2 floats, or null
+    bool neox;
+};
+// In place on x [n_tokens][n_head][head_dim] at positions pos (device).
+Status rope(float *x, const int32_t *pos, int64_t n_tokens, const RopeArgs &a, cudaStream_t stream);
+
+struct KvArgs {
+    int n_head_kv, head_dim;
+    int64_t n_ctx;
+    bool f16; // else f32
+};
+// K and V caches [n_head_kv][n_ctx][head_dim] at rows pos[t] <- k, v [n_tokens][n_head_kv][head_dim]
+Status kv_store(void *k_cache, void *v_cache, const float *k, const float *v, const int32_t *pos,
+                int64_t n_tokens, const KvArgs &kv, cudaStream_t stream);
+
+// ---- Attention (cuda_attention.cu) ---------------------------------------------------------
+struct AttentionArgs {
+    int n_head;
+    float scale, softcap;
+    int window;
+    int n_splits; // flash-decoding: key ranges per (token, head); 1 writes o directly
+};
+// Bytes of partial results attention() needs for n_tokens with args.n_splits > 1.
+uint64_t attention_scratch_bytes(int64_t n_tokens, int n_head, int head_dim, int n_splits);
+// o [n_tokens][n_head][head_dim] = softmax over the visible cached keys, as attention_ref.
+Status attention(float *o, const float *q, const void *k_cache, const void *v_cache,
+                 const int32_t *pos, int64_t n_tokens, const KvArgs &kv, const AttentionArgs &a,
+                 void *scratch, cudaStream_t stream);
+
+// The largest head_dim the attention kernel takes.
+constexpr int kMaxHeadDim = 512;
+
+} // namespace infer::cuda

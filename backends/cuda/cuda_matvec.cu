@@ -1,0 +1,76 @@
+// Decode matrix-vector product over quantized weights: y[t][r] = W[r] . x[t] (+ bias[r]).
+//
+// One warp per output row, kMatvecWarps rows per thread block. A row is a packed array of blocks,
+// each decoded by Block::kChunks adjacent lanes (cuda_blocks.h), so a warp walks the row's bytes
+// front to back and every weight byte is read once for all n_tokens (<= kMatvecMaxTokens)
+// activation rows, which stay in L1/L2. Bytes moved: n * row_bytes + n_tokens * (k + n) * 4.
+#include "cuda/cuda_blocks.h"
+#include "cuda/cuda_check.h"
+#include "cuda/cuda_kernels.h"
+#include "cuda/cuda_launch.h"
+
+namespace infer::cuda {
+namespace {
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+template <class B, int NT>
+__global__ void __launch_bounds__(32 * kMatvecWarps)
+    matvec_kernel(const uint8_t *__restrict__ w, uint64_t row_bytes, int64_t k, int64_t n,
+                  const float *__restrict__ x, int n_tokens, const float *__restrict__ bias,
+                  float *__restrict__ y) {
+    const int lane = threadIdx.x % 32;
+    const int64_t row = static_cast<int64_t>(blockIdx.x) * kMatvecWarps + threadIdx.x / 32;
+    if (row >= n) return;
+    const uint8_t *wr = w + row * row_bytes;
+    const int64_t n_units = k / B::kBlockElems * B::kChunks;
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[t] = 0.0f;
+    for (int64_t u = lane; u < n_units; u += 32) {
+        const int64_t blk = u / B::kChunks;
+        const float *xb = x + blk * B::kBlockElems;
+        B::visit(wr + blk * B::kBlockBytes, static_cast<int>(u % B::kChunks), [&](int j, float v) {
+#pragma unroll
+            for (int t = 0; t < NT; ++t)
+                if (t < n_tokens) acc[t] += v * __ldg(xb + t * k + j);
+        });
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+        const float s = warp_sum(acc[t]);
+        if (lane == 0 && t < n_tokens) y[t * n + row] = s + (bias ? bias[row] : 0.0f);
+    }
+}
+
+template <class B, int NT>
+Status launch(const DeviceMatrix &w, const float *x, int64_t n_tokens, const float *bias, float *y,
+              cudaStream_t stream) {
+    const auto grid = static_cast<unsigned>(blocks_for(w.n, kMatvecWarps));
+    matvec_kernel<B, NT><<<grid, 32 * kMatvecWarps, 0, stream>>>(
+        w.data, w.row_bytes, w.k, w.n, x, static_cast<int>(n_tokens), bias, y);
+    INFER_CUDA_LAUNCHED();
+    return Status::ok();
+}
+
+} // namespace
+
+Status matvec(const DeviceMatrix &w, const float *x, int64_t n_tokens, const float *bias, float *y,
+              cudaStream_t stream) {
+    if (n_tokens < 1 || n_tokens > kMatvecMaxTokens)
+        return make_error(INFER_ERR_INTERNAL, "CUDA matvec for %lld tokens",
+                          static_cast<long long>(n_tokens));
+    if (w.n == 0) return Status::ok();
+    return for_block_type(w.type, "CUDA matvec", [&](auto block) {
+        using B = decltype(block);
+        if (n_tokens == 1) return launch<B, 1>(w, x, n_tokens, bias, y, stream);
+        if (n_tokens <= 2) return launch<B, 2>(w, x, n_tokens, bias, y, stream);
+        if (n_tokens <= 4) return launch<B, 4>(w, x, n_tokens, bias, y, stream);
+        return launch<B, kMatvecMaxTokens>(w, x, n_tokens, bias, y, stream);
+    });
+}
+
+} // namespace infer::cuda

@@ -1,0 +1,163 @@
+// Weight upload: the weights sit in the mapped GGUF file (pageable memory), so they go through
+// two pinned staging buffers in turn: the host copies the next piece while the previous one
+// crosses PCIe. Progress is reported after each piece, and the caller can cancel.
+#include "cuda/cuda_weights.h"
+
+#include "cuda/cuda_backend.h"
+#include "cuda/cuda_check.h"
+#include "cuda/cuda_devices.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace infer::cuda {
+namespace {
+
+constexpr uint64_t kStagingBytes = uint64_t{64} << 20;
+constexpr uint64_t kAlign = 256;
+
+uint64_t align_up(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+
+double mib(uint64_t bytes) { return static_cast<double>(bytes) / 1048576.0; }
+
+struct HostSpan {
+    const void *data;
+    uint64_t bytes;
+};
+
+// Every distinct weight a graph reads, by host address, in first-use order.
+std::vector<HostSpan> weights_of(const graph::Graph &g) {
+    std::vector<HostSpan> spans;
+    std::unordered_map<const void *, size_t> seen;
+    auto add = [&](const void *p, uint64_t bytes) {
+        if (!p || bytes == 0) return;
+        auto [it, inserted] = seen.emplace(p, spans.size());
+        if (inserted) spans.push_back({p, bytes});
+        else spans[it->second].bytes = std::max(spans[it->second].bytes, bytes);
+    };
+    for (const graph::Node &n : g.nodes) {
+        if (n.w) add(n.w->data, n.w->n_bytes);
+        if (n.w2) add(n.w2->data, n.w2->n_bytes);
+        if (n.op == graph::Op::Rope && n.freq_factors)
+            add(n.freq_factors, static_cast<uint64_t>(n.n_rot / 2) * sizeof(float));
+    }
+    return spans;
+}
+
+// Pinned buffers, a stream and events for the upload, freed however it ends.
+struct Staging {
+    uint8_t *buf[2] = {nullptr, nullptr};
+    cudaEvent_t done[2] = {nullptr, nullptr};
+    cudaStream_t stream = nullptr;
+    ~Staging() {
+        if (stream) cudaStreamSynchronize(stream);
+        for (int i = 0; i < 2; ++i) {
+            if (buf[i]) cudaFreeHost(buf[i]);
+            if (done[i]) cudaEventDestroy(done[i]);
+        }
+        if (stream) cudaStreamDestroy(stream);
+    }
+};
+
+} // namespace
+
+CudaWeights::~CudaWeights() {
+    if (!memory_) return;
+    cudaSetDevice(device_);
+    cudaFree(memory_);
+}
+
+const uint8_t *CudaWeights::find(const void *host) const {
+    const auto it = by_host.find(host);
+    return it == by_host.end() ? nullptr : it->second;
+}
+
+Status CudaWeights::reserve(uint64_t bytes, const char *what) const {
+    uint64_t used = used_.load();
+    do {
+        if (budget_ && used + bytes > budget_)
+            return make_error(INFER_ERR_OUT_OF_MEMORY,
+                              "%s needs %.1f MiB of device memory; %.1f MiB of the model's "
+                              "device_memory_budget of %.1f MiB is left",
+                              what, mib(bytes), mib(budget_ - std::min(used, budget_)), mib(budget_));
+    } while (!used_.compare_exchange_weak(used, used + bytes));
+    return Status::ok();
+}
+
+void CudaWeights::release(uint64_t bytes) const { used_.fetch_sub(bytes); }
+
+Status CudaWeights::allocate(uint64_t bytes) {
+    INFER_TRY(reserve(bytes, "the weights"));
+    void *p = nullptr;
+    const cudaError_t err = cudaMalloc(&p, std::max<uint64_t>(bytes, 1));
+    if (err != cudaSuccess) {
+        release(bytes);
+        cudaGetLastError();
+        return make_error(err == cudaErrorMemoryAllocation ? INFER_ERR_OUT_OF_MEMORY
+                                                           : INFER_ERR_INTERNAL,
+                          "CUDA: cannot allocate %.1f MiB for the weights on device %d: %s",
+                          mib(bytes), device_, cudaGetErrorString(err));
+    }
+    memory_ = static_cast<uint8_t *>(p);
+    bytes_ = bytes;
+    return Status::ok();
+}
+
+} // namespace infer::cuda
+
+namespace infer {
+
+Status upload_cuda_weights(const graph::Graph &graph, int32_t device, uint64_t budget,
+                           const std::function<bool(float)> &progress,
+                           std::unique_ptr<DeviceWeights> *out) {
+    std::string why;
+    const int32_t count = cuda::device_count(&why);
+    if (count == 0) return make_error(INFER_ERR_UNSUPPORTED, "%s", why.c_str());
+    if (device < 0 || device >= count)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "CUDA device %d does not exist (%d found)",
+                          device, count);
+    INFER_TRY(cuda::check_graph(graph)); // refuse what the kernels cannot run before copying
+    INFER_CUDA_TRY(cudaSetDevice(device));
+    int n_sm = 0;
+    INFER_CUDA_TRY(cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, device));
+
+    const std::vector<cuda::HostSpan> spans = cuda::weights_of(graph);
+    uint64_t total = 0;
+    for (const cuda::HostSpan &s : spans) total += cuda::align_up(s.bytes);
+    auto weights = std::make_unique<cuda::CudaWeights>(device, n_sm, budget);
+    INFER_TRY(weights->allocate(total));
+
+    cuda::Staging st;
+    for (int i = 0; i < 2; ++i) {
+        INFER_CUDA_TRY(cudaMallocHost(&st.buf[i], cuda::kStagingBytes));
+        INFER_CUDA_TRY(cudaEventCreateWithFlags(&st.done[i], cudaEventDisableTiming));
+    }
+    INFER_CUDA_TRY(cudaStreamCreateWithFlags(&st.stream, cudaStreamNonBlocking));
+    uint8_t *dst = weights->memory();
+    uint64_t copied = 0;
+    int which = 0;
+    for (const cuda::HostSpan &s : spans) {
+        weights->by_host[s.data] = dst;
+        for (uint64_t off = 0; off < s.bytes; off += cuda::kStagingBytes) {
+            const uint64_t piece = std::min(cuda::kStagingBytes, s.bytes - off);
+            INFER_CUDA_TRY(cudaEventSynchronize(st.done[which])); // its last copy has finished
+            std::memcpy(st.buf[which], static_cast<const uint8_t *>(s.data) + off, piece);
+            INFER_CUDA_TRY(cudaMemcpyAsync(dst + off, st.buf[which], piece, cudaMemcpyHostToDevice,
+                                           st.stream));
+            INFER_CUDA_TRY(cudaEventRecord(st.done[which], st.stream));
+            which ^= 1;
+            copied += piece;
+            if (progress && !progress(static_cast<float>(copied) / static_cast<float>(total)))
+                return make_error(INFER_ERR_CANCELLED, "weight upload cancelled by the progress callback");
+        }
+        dst += cuda::align_up(s.bytes);
+    }
+    INFER_CUDA_TRY(cudaStreamSynchronize(st.stream));
+    if (progress && !progress(1.0f))
+        return make_error(INFER_ERR_CANCELLED, "weight upload cancelled by the progress callback");
+    *out = std::move(weights);
+    return Status::ok();
+}
+
+} // namespace infer

@@ -1,0 +1,19 @@
+// The GPU test binary's entry point: on a machine without a CUDA device (or driver) every test
+// reports "skipped: no CUDA device" and exits with 77, which CTest shows as Skipped (never as
+// passed); scripts/test-all.sh counts those separately.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include "infer.h"
+
+#include <cstdio>
+
+int main(int argc, char **argv) {
+    int32_t count = 0;
+    if (infer_backend_device_count(INFER_BACKEND_CUDA, &count) != INFER_OK || count == 0) {
+        std::printf("skipped: no CUDA device (%s)\n", infer_last_error());
+        return 77;
+    }
+    doctest::Context context(argc, argv);
+    return context.run();
+}

@@ -1,0 +1,278 @@
+// Every CUDA kernel against the CPU's scalar reference on random data with odd sizes: matvec for
+// every weight type and 1..8 tokens, dequantize-to-fp16, embedding lookup, the prefill GEMM
+// (cuBLASLt, several slabs), RMSNorm, add/scale/bias, both gated activations, RoPE (normal, NeoX,
+// frequency factors), the KV store (F16, F32) and attention (GQA, window, softcap, one split and
+// flash-decoding splits). Runs only with a CUDA device (tests/gpu/main.cpp skips otherwise).
+#include <doctest/doctest.h>
+
+#include "core/dequant.h"
+#include "core/fp16.h"
+#include "core/quant_weights.h"
+#include "core/random.h"
+#include "core/types.h"
+#include "cpu/cpu_ops.h"
+#include "cuda/cuda_gemm.h"
+#include "cuda/cuda_kernels.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+using namespace infer;
+
+namespace {
+
+// A device copy of a host vector, freed with the object.
+template <class T> class DeviceVec {
+public:
+    explicit DeviceVec(size_t n) : n_(n) { REQUIRE(cudaMalloc(&p_, std::max<size_t>(n, 1) * sizeof(T)) == cudaSuccess); }
+    explicit DeviceVec(const std::vector<T> &host) : DeviceVec(host.size()) {
+        REQUIRE(cudaMemcpy(p_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
+    }
+    ~DeviceVec() { cudaFree(p_); }
+    DeviceVec(const DeviceVec &) = delete;
+    DeviceVec &operator=(const DeviceVec &) = delete;
+    T *get() const { return static_cast<T *>(p_); }
+    std::vector<T> host() const {
+        REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+        std::vector<T> out(n_);
+        REQUIRE(cudaMemcpy(out.data(), p_, n_ * sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+        return out;
+    }
+
+private:
+    void *p_ = nullptr;
+    size_t n_;
+};
+
+std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
+    Rng rng(seed);
+    std::vector<float> v(n);
+    for (float &x : v) x = scale * (2.0f * static_cast<float>(rng.uniform()) - 1.0f);
+    return v;
+}
+
+void ok(const Status &s) { REQUIRE_MESSAGE(s.is_ok(), s.message()); }
+
+// max |a - b| / (max |b| + tiny) over the vectors
+double rel_max_error(const std::vector<float> &a, const std::vector<float> &b) {
+    double err = 0, mag = 1e-12;
+    for (size_t i = 0; i < a.size(); ++i) {
+        err = std::max(err, static_cast<double>(std::fabs(a[i] - b[i])));
+        mag = std::max(mag, static_cast<double>(std::fabs(b[i])));
+    }
+    return err / mag;
+}
+
+struct HostMatrix {
+    uint32_t type;
+    int64_t k, n;
+    uint64_t row_bytes;
+    std::vector<uint8_t> bytes;
+    std::vector<float> dequant; // [n][k]
+};
+
+HostMatrix random_matrix(uint32_t type, int64_t k, int64_t n, uint64_t seed) {
+    const TypeTraits &t = *type_traits(type);
+    HostMatrix m{type, k, n, k / t.block_elems * t.block_bytes, {}, {}};
+    m.bytes.resize(m.row_bytes * static_cast<uint64_t>(n));
+    REQUIRE(random_blocks(type, seed, 0.5f, m.bytes.data(), n * (k / t.block_elems)));
+    m.dequant.resize(static_cast<size_t>(n * k));
+    REQUIRE(dequantize_row_ref(type, m.bytes.data(), m.dequant.data(), n * k));
+    return m;
+}
+
+// y[t][r] = W[r] . x[t] in double
+std::vector<float> reference_matmul(const HostMatrix &m, const std::vector<float> &x, int64_t rows) {
+    std::vector<float> y(static_cast<size_t>(rows * m.n));
+    for (int64_t t = 0; t < rows; ++t)
+        for (int64_t r = 0; r < m.n; ++r) {
+            double s = 0;
+            for (int64_t i = 0; i < m.k; ++i)
+                s += static_cast<double>(m.dequant[static_cast<size_t>(r * m.k + i)]) * x[static_cast<size_t>(t * m.k + i)];
+            y[static_cast<size_t>(t * m.n + r)] = static_cast<float>(s);
+        }
+    return y;
+}
+
+const uint32_t kTypes[] = {0, 1, 30, 2, 3, 6, 7, 8, 12, 13, 14};
+
+} // namespace
+
+TEST_CASE("cuda kernels: matvec matches the reference for every type and 1..8 tokens") {
+    for (uint32_t type : kTypes) {
+        const TypeTraits &t = *type_traits(type);
+        const int64_t k = t.block_elems == 1 ? 333 : 3 * t.block_elems; // odd sizes
+        const int64_t n = 37;
+        CAPTURE(t.name);
+        const HostMatrix m = random_matrix(type, k, n, 100 + type);
+        const DeviceVec<uint8_t> w(m.bytes);
+        const cuda::DeviceMatrix dm{type, k, n, w.get(), m.row_bytes};
+        for (int64_t rows : {1, 2, 3, 5, 8}) {
+            CAPTURE(rows);
+            const std::vector<float> x = random_floats(static_cast<size_t>(rows * k), 7 + rows);
+            const std::vector<float> bias = random_floats(static_cast<size_t>(n), 9);
+            const DeviceVec<float> dx(x), dbias(bias);
+            DeviceVec<float> dy(static_cast<size_t>(rows * n));
+            ok(cuda::matvec(dm, dx.get(), rows, dbias.get(), dy.get(), nullptr));
+            std::vector<float> ref = reference_matmul(m, x, rows);
+            for (int64_t i = 0; i < rows * n; ++i) ref[static_cast<size_t>(i)] += bias[static_cast<size_t>(i % n)];
+            CHECK(rel_max_error(dy.host(), ref) < 1e-5);
+        }
+    }
+}
+
+TEST_CASE("cuda kernels: dequantize to fp16 and embedding lookup match the reference") {
+    for (uint32_t type : kTypes) {
+        const TypeTraits &t = *type_traits(type);
+        const int64_t k = t.block_elems == 1 ? 77 : 2 * t.block_elems, n = 19;
+        CAPTURE(t.name);
+        const HostMatrix m = random_matrix(type, k, n, 200 + type);
+        const DeviceVec<uint8_t> w(m.bytes);
+        const cuda::DeviceMatrix dm{type, k, n, w.get(), m.row_bytes};
+        DeviceVec<uint16_t> half(static_cast<size_t>(5 * k));
+        ok(cuda::dequantize_f16(dm, 3, 5, half.get(), nullptr)); // rows 3..7
+        const std::vector<uint16_t> got = half.host();
+        for (int64_t i = 0; i < 5 * k; ++i)
+            REQUIRE(got[static_cast<size_t>(i)] == fp32_to_fp16(m.dequant[static_cast<size_t>(3 * k + i)]));
+
+        const std::vector<int32_t> tokens = {4, 0, 18, 4};
+        const DeviceVec<int32_t> dtok(tokens);
+        DeviceVec<float> out(tokens.size() * static_cast<size_t>(k));
+        ok(cuda::embed(dm, dtok.get(), 4, 0.5f, out.get(), nullptr));
+        const std::vector<float> e = out.host();
+        for (size_t ti = 0; ti < tokens.size(); ++ti)
+            for (int64_t i = 0; i < k; ++i)
+                REQUIRE(e[ti * static_cast<size_t>(k) + static_cast<size_t>(i)] ==
+                        m.dequant[static_cast<size_t>(tokens[ti] * k + i)] * 0.5f);
+    }
+}
+
+TEST_CASE("cuda kernels: prefill GEMM over several slabs matches the reference") {
+    // 4096 x 8200 Q4_0 is 64 MiB of fp16: two slabs. 8 x 96 F16 is the small, odd case.
+    struct Shape {
+        uint32_t type;
+        int64_t k, n, rows;
+    };
+    for (const Shape s : {Shape{2, 4096, 8200, 17}, Shape{1, 96, 45, 37}, Shape{14, 512, 300, 64}}) {
+        CAPTURE(s.type);
+        const HostMatrix m = random_matrix(s.type, s.k, s.n, 300 + s.type);
+        const DeviceVec<uint8_t> w(m.bytes);
+        const cuda::DeviceMatrix dm{s.type, s.k, s.n, w.get(), m.row_bytes};
+        const std::vector<float> x = random_floats(static_cast<size_t>(s.rows * s.k), 11);
+        const DeviceVec<float> dx(x);
+        DeviceVec<float> dy(static_cast<size_t>(s.rows * s.n));
+        DeviceVec<uint8_t> scratch(cuda::gemm_scratch_bytes(s.k, s.n, s.rows));
+        DeviceVec<uint8_t> workspace(cuda::kGemmWorkspaceBytes);
+        cuda::Gemm gemm;
+        ok(gemm.start(workspace.get()));
+        MESSAGE("prefill GEMM path: ", gemm.uses_cublaslt() ? "cuBLASLt" : "matvec fallback");
+        ok(gemm.matmul(dm, dx.get(), s.rows, dy.get(), scratch.get(), nullptr));
+        // fp16 operands: error relative to the largest output ~ 1e-3
+        CHECK(rel_max_error(dy.host(), reference_matmul(m, x, s.rows)) < 5e-3);
+    }
+}
+
+TEST_CASE("cuda kernels: elementwise ops, gated activations and RMSNorm match the references") {
+    const int64_t rows = 5, n = 1001;
+    const std::vector<float> a = random_floats(static_cast<size_t>(rows * n), 1, 4.0f),
+                             b = random_floats(static_cast<size_t>(rows * n), 2, 4.0f),
+                             w = random_floats(static_cast<size_t>(n), 3);
+    const DeviceVec<float> da(a), db(b), dw(w);
+    DeviceVec<float> dy(static_cast<size_t>(rows * n));
+    std::vector<float> ref(static_cast<size_t>(rows * n));
+
+    ok(cuda::add(dy.get(), da.get(), db.get(), rows * n, nullptr));
+    cpu::add_ref(ref.data(), a.data(), b.data(), rows * n);
+    CHECK(dy.host() == ref);
+
+    ok(cuda::scale(dy.get(), da.get(), 0.3f, rows * n, nullptr));
+    cpu::scale_ref(ref.data(), a.data(), 0.3f, rows * n);
+    CHECK(dy.host() == ref);
+
+    ok(cuda::add(dy.get(), da.get(), db.get(), rows * n, nullptr));
+    ok(cuda::add_rows(dy.get(), dw.get(), rows, n, nullptr));
+    for (int64_t i = 0; i < rows * n; ++i)
+        ref[static_cast<size_t>(i)] = a[static_cast<size_t>(i)] + b[static_cast<size_t>(i)] + w[static_cast<size_t>(i % n)];
+    CHECK(rel_max_error(dy.host(), ref) < 1e-6);
+
+    for (int act : {0, 1}) {
+        ok(cuda::glu(dy.get(), da.get(), db.get(), rows * n, act, nullptr));
+        cpu::glu_ref(ref.data(), a.data(), b.data(), rows * n, act ? cpu::GluAct::gelu_tanh : cpu::GluAct::silu);
+        CHECK(rel_max_error(dy.host(), ref) < 1e-5);
+    }
+
+    for (int64_t group : {n, int64_t{7}}) { // whole rows, and per-head norm over odd groups
+        const int64_t r = rows * n / group;
+        ok(cuda::rms_norm(dy.get(), da.get(), group == n ? dw.get() : nullptr, r, group, 1e-5f, nullptr));
+        cpu::rms_norm_ref(ref.data(), a.data(), group == n ? w.data() : nullptr, r, static_cast<int>(group), 1e-5f);
+        CHECK(rel_max_error(dy.host(), ref) < 1e-5);
+    }
+}
+
+TEST_CASE("cuda kernels: RoPE matches rope_ref (normal, NeoX, frequency factors)") {
+    const int n_head = 3, head_dim = 40, n_rot = 32, t = 4;
+    const std::vector<int32_t> pos = {0, 1, 77, 3000};
+    const std::vector<float> ff = random_floats(n_rot / 2, 5, 0.5f);
+    std::vector<float> factors(ff.size());
+    for (size_t i = 0; i < ff.size(); ++i) factors[i] = 1.5f + ff[i];
+    const DeviceVec<int32_t> dpos(pos);
+    const DeviceVec<float> dff(factors);
+    for (bool neox : {false, true})
+        for (bool with_factors : {false, true}) {
+            std::vector<float> x = random_floats(static_cast<size_t>(t * n_head * head_dim), 6);
+            DeviceVec<float> dx(x);
+            const float theta_scale = std::pow(10000.0f, -2.0f / n_rot);
+            const cuda::RopeArgs a{n_head, head_dim, n_rot, theta_scale, 0.5f,
+                                   with_factors ? dff.get() : nullptr, neox};
+            ok(cuda::rope(dx.get(), dpos.get(), t, a, nullptr));
+            const cpu::RopeParams p{n_head, head_dim, n_rot, 10000.0f, 0.5f,
+                                    with_factors ? factors.data() : nullptr,
+                                    neox ? cpu::RopeMode::neox : cpu::RopeMode::normal};
+            cpu::rope_ref(x.data(), pos.data(), t, p);
+            CHECK(rel_max_error(dx.host(), x) < 1e-5);
+        }
+}
+
+TEST_CASE("cuda kernels: KV store and attention match the references") {
+    for (bool f16 : {true, false})
+        for (int window : {0, 5})
+            for (float softcap : {0.0f, 30.0f})
+                for (int n_splits : {1, 3, 8}) {
+                    CAPTURE(f16); CAPTURE(window); CAPTURE(softcap); CAPTURE(n_splits);
+                    const int n_head = 6, n_kv = 2, hd = 72, n_ctx = 300, t = 3;
+                    const cpu::KvLayout layout{n_kv, hd, n_ctx, f16 ? cpu::KvType::f16 : cpu::KvType::f32};
+                    const size_t plane = static_cast<size_t>(n_kv) * n_ctx * hd * (f16 ? 2 : 4);
+                    // Fill positions 0..n_past-1 through kv_store_ref, the new ones with both.
+                    std::vector<uint8_t> kc(plane, 0), vc(plane, 0);
+                    const int n_past = 250;
+                    std::vector<int32_t> old_pos(n_past);
+                    for (int i = 0; i < n_past; ++i) old_pos[static_cast<size_t>(i)] = i;
+                    const std::vector<float> old_k = random_floats(static_cast<size_t>(n_past * n_kv * hd), 21),
+                                             old_v = random_floats(static_cast<size_t>(n_past * n_kv * hd), 22);
+                    cpu::kv_store_ref(kc.data(), vc.data(), old_k.data(), old_v.data(), old_pos.data(), n_past, layout);
+                    DeviceVec<uint8_t> dkc(kc), dvc(vc);
+                    const std::vector<int32_t> pos = {250, 251, 252};
+                    const std::vector<float> k = random_floats(static_cast<size_t>(t * n_kv * hd), 23),
+                                             v = random_floats(static_cast<size_t>(t * n_kv * hd), 24);
+                    const DeviceVec<float> dk(k), dv(v);
+                    const DeviceVec<int32_t> dpos(pos);
+                    const cuda::KvArgs kv{n_kv, hd, n_ctx, f16};
+                    ok(cuda::kv_store(dkc.get(), dvc.get(), dk.get(), dv.get(), dpos.get(), t, kv, nullptr));
+                    cpu::kv_store_ref(kc.data(), vc.data(), k.data(), v.data(), pos.data(), t, layout);
+                    REQUIRE(dkc.host() == kc);
+                    REQUIRE(dvc.host() == vc);
+
+                    const std::vector<float> q = random_floats(static_cast<size_t>(t * n_head * hd), 25, 2.0f);
+                    const DeviceVec<float> dq(q);
+                    DeviceVec<float> dout(q.size());
+                    const cuda::AttentionArgs a{n_head, 0.125f, softcap, window, n_splits};
+                    DeviceVec<uint8_t> scratch(cuda::attention_scratch_bytes(t, n_head, hd, n_splits));
+                    ok(cuda::attention(dout.get(), dq.get(), dkc.get(), dvc.get(), dpos.get(), t, kv, a,
+                                       scratch.get(), nullptr));
+                    std::vector<float> ref(q.size());
+                    cpu::attention_ref(ref.data(), q.data(), kc.data(), vc.data(), pos.data(), t, layout,
+                                       cpu::AttnParams{n_head, 0.125f, softcap, window});
+                    CHECK(rel_max_error(dout.host(), ref) < 1e-4);
+                }
+}

@@ -1,0 +1,270 @@
+// Whole models on the CUDA backend through the C API: CUDA against our CPU path on synthetic
+// models of every supported weight type and architecture (prefill through the GEMM path, then
+// decode steps through the captured CUDA graph), the synthetic llama.cpp goldens, CUDA-graph
+// replay against node-by-node launches, device-memory budgets, state save/load with the KV cache
+// on the device, and the errors a CUDA model gives for what it cannot do.
+#include <doctest/doctest.h>
+
+#include "../model/golden.h"
+#include "../model/golden_check.h"
+#include "../model/model_files.h"
+
+#include "infer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct ModelDeleter {
+    void operator()(infer_model *m) const { infer_model_free(m); }
+};
+struct ContextDeleter {
+    void operator()(infer_context *c) const { infer_context_free(c); }
+};
+using ModelPtr = std::unique_ptr<infer_model, ModelDeleter>;
+using ContextPtr = std::unique_ptr<infer_context, ContextDeleter>;
+
+ModelPtr load(const std::string &path, int32_t backend, uint64_t budget = 0,
+              infer_status expect = INFER_OK) {
+    infer_model_params p;
+    infer_model_params_init(&p);
+    p.backend = backend;
+    p.device_memory_budget = budget;
+    infer_model *m = nullptr;
+    const infer_status s = infer_model_load_file(path.c_str(), &p, &m);
+    REQUIRE_MESSAGE(s == expect, infer_status_string(s), ": ", infer_last_error());
+    return ModelPtr(m);
+}
+
+ContextPtr context(const infer_model *model, uint32_t n_ctx, uint32_t n_batch, bool logits_all) {
+    infer_context_params p;
+    infer_context_params_init(&p);
+    p.n_ctx = n_ctx;
+    p.n_batch = n_batch;
+    p.logits_all = logits_all ? 1 : 0;
+    infer_context *c = nullptr;
+    REQUIRE_MESSAGE(infer_context_create(model, &p, &c) == INFER_OK, infer_last_error());
+    return ContextPtr(c);
+}
+
+std::vector<int32_t> prompt_tokens(int n, uint32_t n_vocab) {
+    std::vector<int32_t> t(static_cast<size_t>(n));
+    uint32_t x = 99;
+    for (int32_t &v : t) {
+        x = x * 1664525u + 1013904223u;
+        v = static_cast<int32_t>(x % n_vocab);
+    }
+    return t;
+}
+
+std::vector<float> logits_at(infer_context *ctx, int32_t index) {
+    const float *l = nullptr;
+    uint32_t n = 0;
+    REQUIRE(infer_context_logits(ctx, index, &l, &n) == INFER_OK);
+    return std::vector<float>(l, l + n);
+}
+
+float top2_margin(const std::vector<float> &v) {
+    float a = -INFINITY, b = -INFINITY;
+    for (float x : v) {
+        if (x > a) { b = a; a = x; }
+        else if (x > b) b = x;
+    }
+    return a - b;
+}
+
+// The criteria between two runs: normalized RMS error < 3e-2, top-1 agreement where the
+// reference (CPU) margin exceeds 0.25.
+void compare(const std::vector<float> &cuda, const std::vector<float> &cpu, const std::string &where,
+             double *worst) {
+    const double e = infer::test::normalized_rms_error(cuda.data(), cpu.data(), cpu.size());
+    *worst = std::max(*worst, e);
+    CHECK_MESSAGE(e < 3e-2, where, ": normalized RMS error ", e);
+    if (top2_margin(cpu) > 0.25f)
+        CHECK_MESSAGE(infer::test::argmax(cuda.data(), cuda.size()) ==
+                          infer::test::argmax(cpu.data(), cpu.size()),
+                      where, ": top-1 differs");
+}
+
+// Prefill of 40 tokens in batches of 16 (the GEMM path), then 12 greedy decode steps (matvec,
+// flash-decoding, the CUDA graph), CUDA against CPU at every position.
+void cuda_matches_cpu(const std::string &name, const std::string &synth_args) {
+    const std::string path = infer::test::synthetic_model(name, synth_args);
+    ModelPtr cpu_model = load(path, INFER_BACKEND_CPU);
+    ModelPtr cuda_model = load(path, INFER_BACKEND_CUDA);
+    ContextPtr cpu = context(cpu_model.get(), 128, 16, true);
+    ContextPtr gpu = context(cuda_model.get(), 128, 16, true);
+    infer_model_info info;
+    infer_model_info_init(&info);
+    REQUIRE(infer_model_get_info(cpu_model.get(), &info) == INFER_OK);
+    const float *l = nullptr;
+    uint32_t n_vocab = 0;
+    const int32_t first = 1;
+    REQUIRE(infer_decode(cpu.get(), &first, 1) == INFER_OK);
+    REQUIRE(infer_context_logits(cpu.get(), -1, &l, &n_vocab) == INFER_OK);
+    REQUIRE(infer_context_reset(cpu.get()) == INFER_OK);
+
+    const std::vector<int32_t> prompt = prompt_tokens(16, n_vocab);
+    double worst = 0;
+    REQUIRE(infer_decode(cpu.get(), prompt.data(), 16) == INFER_OK);
+    REQUIRE_MESSAGE(infer_decode(gpu.get(), prompt.data(), 16) == INFER_OK, infer_last_error());
+    for (int i = 0; i < 16; ++i)
+        compare(logits_at(gpu.get(), i), logits_at(cpu.get(), i),
+                name + " prompt position " + std::to_string(i), &worst);
+    const std::vector<int32_t> more = prompt_tokens(24, n_vocab);
+    REQUIRE(infer_decode(cpu.get(), more.data(), 16) == INFER_OK); // positions 16..31
+    REQUIRE(infer_decode(gpu.get(), more.data(), 16) == INFER_OK);
+    compare(logits_at(gpu.get(), -1), logits_at(cpu.get(), -1), name + " second batch", &worst);
+    for (int step = 0; step < 12; ++step) {
+        const std::vector<float> ref = logits_at(cpu.get(), -1);
+        const int32_t next = infer::test::argmax(ref.data(), ref.size());
+        REQUIRE(infer_decode(cpu.get(), &next, 1) == INFER_OK);
+        REQUIRE_MESSAGE(infer_decode(gpu.get(), &next, 1) == INFER_OK, infer_last_error());
+        compare(logits_at(gpu.get(), -1), logits_at(cpu.get(), -1),
+                name + " decode step " + std::to_string(step), &worst);
+    }
+    infer_context_stats stats;
+    infer_context_stats_init(&stats);
+    REQUIRE(infer_context_get_stats(gpu.get(), &stats) == INFER_OK);
+    CHECK(stats.device_memory_bytes > 0);
+    MESSAGE(name << ": CUDA vs CPU worst normalized RMS error " << worst << " over 29 positions; "
+                 << stats.device_memory_bytes / 1048576.0 << " MiB on the device");
+}
+
+const char *kTiny = "--preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --seed 5";
+
+} // namespace
+
+TEST_CASE("cuda models: CUDA matches CPU on synthetic llama for every weight type") {
+    for (const char *quant :
+         {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "Q4_K_M"}) {
+        CAPTURE(quant);
+        cuda_matches_cpu(std::string("cuda-llama-") + quant,
+                         std::string("--arch llama ") + kTiny + " --quant " + quant);
+    }
+}
+
+TEST_CASE("cuda models: CUDA matches CPU on qwen2, qwen3, gemma3 and llama with rope_freqs") {
+    cuda_matches_cpu("cuda-qwen2", std::string("--arch qwen2 ") + kTiny + " --quant Q8_0");
+    cuda_matches_cpu("cuda-qwen3", std::string("--arch qwen3 ") + kTiny + " --quant Q4_K_M");
+    cuda_matches_cpu("cuda-gemma3", std::string("--arch gemma3 ") + kTiny + " --n-swa 8 --quant Q4_K_M");
+    cuda_matches_cpu("cuda-llama-freqs", std::string("--arch llama ") + kTiny + " --rope-freqs --quant Q8_0");
+}
+
+TEST_CASE("cuda models: synthetic llama.cpp goldens hold on CUDA") {
+    for (const char *name : {"synth-llama-ropefreqs-q8_0", "synth-qwen2-q8_0", "synth-qwen3-q4_k_m"}) {
+        CAPTURE(name);
+        infer::test::check_goldens(name, INFER_BACKEND_CUDA);
+    }
+}
+
+TEST_CASE("cuda models: CUDA graph replay gives the same logits as node-by-node launches") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
+    ModelPtr model = load(path, INFER_BACKEND_CUDA);
+    REQUIRE(setenv("INFER_CUDA_GRAPHS", "0", 1) == 0);
+    ContextPtr plain = context(model.get(), 64, 8, false);
+    REQUIRE(unsetenv("INFER_CUDA_GRAPHS") == 0);
+    ContextPtr graphed = context(model.get(), 64, 8, false);
+    int32_t token = 3;
+    for (int step = 0; step < 20; ++step) {
+        REQUIRE(infer_decode(plain.get(), &token, 1) == INFER_OK);
+        REQUIRE(infer_decode(graphed.get(), &token, 1) == INFER_OK);
+        const std::vector<float> a = logits_at(plain.get(), -1), b = logits_at(graphed.get(), -1);
+        REQUIRE_MESSAGE(a == b, "step ", step);
+        token = infer::test::argmax(a.data(), a.size());
+    }
+}
+
+TEST_CASE("cuda models: prefill and token-by-token decode agree on CUDA") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
+    ModelPtr model = load(path, INFER_BACKEND_CUDA);
+    ContextPtr batch = context(model.get(), 64, 32, false), steps = context(model.get(), 64, 32, false);
+    const std::vector<int32_t> prompt = prompt_tokens(30, 1000);
+    REQUIRE(infer_decode(batch.get(), prompt.data(), 30) == INFER_OK);
+    for (int32_t t : prompt) REQUIRE(infer_decode(steps.get(), &t, 1) == INFER_OK);
+    double worst = 0;
+    compare(logits_at(batch.get(), -1), logits_at(steps.get(), -1), "prefill vs steps", &worst);
+}
+
+TEST_CASE("cuda models: state save and load with the KV cache on the device") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
+    ModelPtr model = load(path, INFER_BACKEND_CUDA);
+    ContextPtr ctx = context(model.get(), 64, 16, false);
+    const std::vector<int32_t> prompt = prompt_tokens(12, 1000);
+    REQUIRE(infer_decode(ctx.get(), prompt.data(), 12) == INFER_OK);
+    uint64_t size = 0;
+    REQUIRE(infer_context_state_size(ctx.get(), &size) == INFER_OK);
+    std::vector<uint8_t> state(size);
+    REQUIRE(infer_context_state_save(ctx.get(), state.data(), size, &size) == INFER_OK);
+    const int32_t next = 7;
+    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
+    const std::vector<float> expected = logits_at(ctx.get(), -1);
+    REQUIRE(infer_decode(ctx.get(), prompt.data(), 5) == INFER_OK); // overwrite some cache rows
+    REQUIRE(infer_context_state_load(ctx.get(), state.data(), size) == INFER_OK);
+    CHECK(infer_context_position(ctx.get()) == 12);
+    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
+    CHECK(logits_at(ctx.get(), -1) == expected);
+}
+
+TEST_CASE("cuda models: device memory budgets give INFER_ERR_OUT_OF_MEMORY, not a crash") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
+    load(path, INFER_BACKEND_CUDA, 1 << 20, INFER_ERR_OUT_OF_MEMORY); // weights do not fit
+    CHECK(std::string(infer_last_error()).find("device_memory_budget") != std::string::npos);
+    // Weights fit, the context (32 MiB cuBLASLt workspace alone) does not.
+    ModelPtr unlimited = load(path, INFER_BACKEND_CUDA);
+    ContextPtr probe = context(unlimited.get(), 64, 8, false);
+    infer_context_stats stats;
+    infer_context_stats_init(&stats);
+    REQUIRE(infer_context_get_stats(probe.get(), &stats) == INFER_OK);
+    infer_model_info info;
+    infer_model_info_init(&info);
+    REQUIRE(infer_model_get_info(unlimited.get(), &info) == INFER_OK);
+    ModelPtr tight = load(path, INFER_BACKEND_CUDA, info.tensor_data_bytes + (4 << 20));
+    infer_context_params p;
+    infer_context_params_init(&p);
+    p.n_ctx = 64;
+    infer_context *c = nullptr;
+    CHECK(infer_context_create(tight.get(), &p, &c) == INFER_ERR_OUT_OF_MEMORY);
+    CHECK(c == nullptr);
+    MESSAGE("context needs ", stats.device_memory_bytes / 1048576.0, " MiB with its weights; ",
+            infer_last_error());
+    // A budget of what the model and one context need (plus slack) is enough.
+    ModelPtr roomy = load(path, INFER_BACKEND_CUDA, stats.device_memory_bytes + (8 << 20));
+    ContextPtr fits = context(roomy.get(), 64, 8, false);
+}
+
+TEST_CASE("cuda models: what a CUDA model refuses, it refuses clearly") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
+    ModelPtr model = load(path, INFER_BACKEND_CUDA);
+    alignas(64) static uint8_t buffer[1 << 16];
+    infer_context_params p;
+    infer_context_params_init(&p);
+    p.n_ctx = 64;
+    p.buffer = buffer;
+    p.buffer_size = sizeof buffer;
+    infer_context *c = nullptr;
+    CHECK(infer_context_create(model.get(), &p, &c) == INFER_ERR_UNSUPPORTED);
+
+    // Q2_K has no CUDA decoder: refused at load, naming the tensor.
+    const std::string q2 = infer::test::synthetic_model(
+        "cuda-llama-q2_k", std::string("--arch llama ") + kTiny + " --quant Q2_K");
+    load(q2, INFER_BACKEND_CUDA, 0, INFER_ERR_MODEL_TENSOR_TYPE);
+    CHECK(std::string(infer_last_error()).find("CUDA") != std::string::npos);
+
+    infer_model_params mp;
+    infer_model_params_init(&mp);
+    mp.backend = INFER_BACKEND_CUDA;
+    mp.device = 999;
+    infer_model *m = nullptr;
+    CHECK(infer_model_load_file(path.c_str(), &mp, &m) == INFER_ERR_INVALID_ARGUMENT);
+}
