@@ -2,12 +2,15 @@
  * infer-bench: prompt processing and generation speed, like llama.cpp's llama-bench.
  *
  *   infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPEATS] [-b N_BATCH]
+ *               [--backend cpu|cuda] [--device N]
  *
  * pp<P>: one decode call of P tokens from an empty context (tokens/s).
  * tg<N>: N single-token decode calls from an empty context (tokens/s), with the weight bytes a
  *        step reads and the achieved GB/s.
  * Each test runs once to warm up, then REPEATS times; the table shows mean +- standard deviation,
- * and the peak resident memory of the process.
+ * and the peak resident memory of the process (and, on CUDA, the device memory the model and
+ * context hold, all of it allocated up front, so also the peak). --backend cuda uploads the
+ * weights to device --device at load.
  */
 #include "infer.h"
 
@@ -70,7 +73,8 @@ static int bench(infer_context *ctx, const int32_t *tokens, int n, int prompt, i
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    int n_prompt = 512, n_gen = 128, threads = 0, repeats = 3, n_batch = 512;
+    int n_prompt = 512, n_gen = 128, threads = 0, repeats = 3, n_batch = 512, device = 0;
+    int32_t backend = INFER_BACKEND_CPU;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -80,9 +84,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-t") && v) threads = atoi(argv[++i]);
         else if (!strcmp(a, "-r") && v) repeats = atoi(argv[++i]);
         else if (!strcmp(a, "-b") && v) n_batch = atoi(argv[++i]);
+        else if (!strcmp(a, "--device") && v) device = atoi(argv[++i]);
+        else if (!strcmp(a, "--backend") && v && !strcmp(v, "cpu")) { backend = INFER_BACKEND_CPU; ++i; }
+        else if (!strcmp(a, "--backend") && v && !strcmp(v, "cuda")) { backend = INFER_BACKEND_CUDA; ++i; }
         else {
             fprintf(stderr, "usage: infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] "
-                            "[-r REPEATS] [-b N_BATCH]\n");
+                            "[-r REPEATS] [-b N_BATCH] [--backend cpu|cuda] [--device N]\n");
             return 2;
         }
     }
@@ -92,7 +99,12 @@ int main(int argc, char **argv) {
     }
 
     infer_model *model = NULL;
-    if (!check(infer_model_load_file(path, NULL, &model), path)) return 1;
+    infer_model_params model_params;
+    infer_model_params_init(&model_params);
+    model_params.backend = backend;
+    model_params.device = device;
+    if (!check(infer_model_load_file(path, &model_params, &model), path)) return 1;
+    const char *backend_name = backend == INFER_BACKEND_CUDA ? "CUDA" : "CPU";
     infer_model_info info;
     infer_model_info_init(&info);
     if (!check(infer_model_get_info(model, &info), "model info")) return 1;
@@ -131,18 +143,20 @@ int main(int argc, char **argv) {
     double mean = 0, sd = 0;
     if (n_prompt > 0) {
         if (!bench(ctx, tokens, n_prompt, 1, repeats, &mean, &sd)) return 1;
-        printf("| %s | %.2f GiB | %.2f B | CPU | %d | pp%d | %.2f ± %.2f | |\n", name,
-               info.tensor_data_bytes / gib, info.n_elements / 1e9, threads, n_prompt, mean, sd);
+        printf("| %s | %.2f GiB | %.2f B | %s | %d | pp%d | %.2f ± %.2f | |\n", name,
+               info.tensor_data_bytes / gib, info.n_elements / 1e9, backend_name, threads, n_prompt,
+               mean, sd);
     }
+    infer_context_stats stats;
+    infer_context_stats_init(&stats);
     if (n_gen > 0) {
         if (!bench(ctx, tokens, n_gen, 0, repeats, &mean, &sd)) return 1;
-        infer_context_stats stats;
-        infer_context_stats_init(&stats);
         if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
-        printf("| %s | %.2f GiB | %.2f B | CPU | %d | tg%d | %.2f ± %.2f | %.1f |\n", name,
-               info.tensor_data_bytes / gib, info.n_elements / 1e9, threads, n_gen, mean, sd,
-               mean * (double)stats.weight_bytes_per_token / 1e9);
+        printf("| %s | %.2f GiB | %.2f B | %s | %d | tg%d | %.2f ± %.2f | %.1f |\n", name,
+               info.tensor_data_bytes / gib, info.n_elements / 1e9, backend_name, threads, n_gen,
+               mean, sd, mean * (double)stats.weight_bytes_per_token / 1e9);
     }
+    if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     printf("\nmemory: peak RSS %.1f MiB; context %.1f MiB (KV cache %.1f MiB, activations %.2f MiB, "
@@ -150,6 +164,9 @@ int main(int argc, char **argv) {
            usage.ru_maxrss / 1024.0, req.total_bytes / 1048576.0, req.kv_cache_bytes / 1048576.0,
            req.activation_bytes / 1048576.0, req.activation_lower_bound / 1048576.0,
            info.tensor_data_bytes / 1048576.0);
+    if (backend != INFER_BACKEND_CPU)
+        printf("device memory: %.1f MiB (weights, KV cache, activations, workspace; the peak)\n",
+               stats.device_memory_bytes / 1048576.0);
     free(tokens);
     infer_context_free(ctx);
     infer_model_free(model);

@@ -7,10 +7,16 @@
 #include "infer.h"
 
 #include <cstdio>
+#include <cstring>
 
 int main(int argc, char **argv) {
+    // Listing the tests (CTest's discovery at build time) needs no device.
+    bool listing = false;
+    for (int i = 1; i < argc; ++i) listing = listing || std::strncmp(argv[i], "--list", 6) == 0;
     int32_t count = 0;
-    if (infer_backend_device_count(INFER_BACKEND_CUDA, &count) != INFER_OK || count == 0) {
+    const bool no_device =
+        infer_backend_device_count(INFER_BACKEND_CUDA, &count) != INFER_OK || count == 0;
+    if (!listing && no_device) {
         std::printf("skipped: no CUDA device (%s)\n", infer_last_error());
         return 77;
     }

@@ -74,7 +74,7 @@ struct HostMatrix {
 
 HostMatrix random_matrix(uint32_t type, int64_t k, int64_t n, uint64_t seed) {
     const TypeTraits &t = *type_traits(type);
-    HostMatrix m{type, k, n, k / t.block_elems * t.block_bytes, {}, {}};
+    HostMatrix m{type, k, n, static_cast<uint64_t>(k / t.block_elems) * t.block_bytes, {}, {}};
     m.bytes.resize(m.row_bytes * static_cast<uint64_t>(n));
     REQUIRE(random_blocks(type, seed, 0.5f, m.bytes.data(), n * (k / t.block_elems)));
     m.dequant.resize(static_cast<size_t>(n * k));
