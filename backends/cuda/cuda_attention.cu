@@ -35,7 +35,8 @@ __global__ void __launch_bounds__(kThreads)
     __shared__ float q_s[kMaxHeadDim];
     __shared__ float p_s[kTile];
     const float *qh = q + (static_cast<int64_t>(t) * a.n_head + h) * hd;
-    for (int d = tid; d < hd; d += kThreads) q_s[d] = qh[d];
+    for (int d = tid; d < hd; d += kThreads)
+        q_s[d] = qh[d];
     __syncthreads();
 
     const int p = pos[t];
@@ -44,7 +45,8 @@ __global__ void __launch_bounds__(kThreads)
     const T *vbase = vc + static_cast<int64_t>(kvh) * kv.n_ctx * hd;
     float acc[kAccPerThread];
 #pragma unroll
-    for (int i = 0; i < kAccPerThread; ++i) acc[i] = 0.0f;
+    for (int i = 0; i < kAccPerThread; ++i)
+        acc[i] = 0.0f;
     float m = -INFINITY, l = 0.0f;
 
     for (int tile = r.begin; tile < r.end; tile += kTile) {
@@ -52,20 +54,24 @@ __global__ void __launch_bounds__(kThreads)
         for (int kk = warp; kk < nk; kk += kThreads / 32) {
             const T *krow = kbase + static_cast<int64_t>(tile + kk) * hd;
             float dot = 0.0f;
-            for (int d = lane; d < hd; d += 32) dot += q_s[d] * load_kv(krow + d);
-            for (int off = 16; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+            for (int d = lane; d < hd; d += 32)
+                dot += q_s[d] * load_kv(krow + d);
+            for (int off = 16; off > 0; off >>= 1)
+                dot += __shfl_xor_sync(0xffffffffu, dot, off);
             if (lane == 0) p_s[kk] = attention_logit(dot, a.scale, a.softcap);
         }
         __syncthreads();
         float tmax = -INFINITY;
-        for (int kk = 0; kk < nk; ++kk) tmax = fmaxf(tmax, p_s[kk]);
+        for (int kk = 0; kk < nk; ++kk)
+            tmax = fmaxf(tmax, p_s[kk]);
         const float m_new = fmaxf(m, tmax);
         const float corr = expf(m - m_new); // 0 on the first tile (m = -inf)
         __syncthreads();
         if (tid < nk) p_s[tid] = expf(p_s[tid] - m_new);
         __syncthreads();
         float sum = 0.0f;
-        for (int kk = 0; kk < nk; ++kk) sum += p_s[kk];
+        for (int kk = 0; kk < nk; ++kk)
+            sum += p_s[kk];
         l = l * corr + sum;
 #pragma unroll
         for (int i = 0; i < kAccPerThread; ++i) {
@@ -131,13 +137,13 @@ Status attention(float *o, const float *q, const void *k_cache, const void *v_ca
                     static_cast<unsigned>(a.n_splits));
     auto *part = static_cast<float *>(scratch);
     if (kv.f16)
-        attention_kernel<__half><<<grid, kThreads, 0, stream>>>(
-            o, q, static_cast<const __half *>(k_cache), static_cast<const __half *>(v_cache), pos,
-            kv, a, part);
+        attention_kernel<__half>
+            <<<grid, kThreads, 0, stream>>>(o, q, static_cast<const __half *>(k_cache),
+                                            static_cast<const __half *>(v_cache), pos, kv, a, part);
     else
-        attention_kernel<float><<<grid, kThreads, 0, stream>>>(
-            o, q, static_cast<const float *>(k_cache), static_cast<const float *>(v_cache), pos, kv,
-            a, part);
+        attention_kernel<float>
+            <<<grid, kThreads, 0, stream>>>(o, q, static_cast<const float *>(k_cache),
+                                            static_cast<const float *>(v_cache), pos, kv, a, part);
     INFER_CUDA_LAUNCHED();
     if (a.n_splits > 1) {
         combine_kernel<<<dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(n_tokens)),

@@ -92,7 +92,8 @@ public:
         INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
         INFER_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
         INFER_TRY(weights_.reserve(kGemmWorkspaceBytes, "cuBLASLt's workspace"));
-        if (const cudaError_t err = cudaMalloc(&workspace_, kGemmWorkspaceBytes); err != cudaSuccess) {
+        if (const cudaError_t err = cudaMalloc(&workspace_, kGemmWorkspaceBytes);
+            err != cudaSuccess) {
             weights_.release(kGemmWorkspaceBytes);
             workspace_ = nullptr;
             return cuda_error(err, "cudaMalloc(workspace)", __FILE__, __LINE__);
@@ -112,14 +113,14 @@ public:
             return Status::ok();
         }
         INFER_TRY(weights_.reserve(bytes, "the context (KV cache and activations)"));
-        if (const cudaError_t err = cudaMalloc(&p, std::max<uint64_t>(bytes, 1)); err != cudaSuccess) {
+        if (const cudaError_t err = cudaMalloc(&p, std::max<uint64_t>(bytes, 1));
+            err != cudaSuccess) {
             weights_.release(bytes);
             cudaGetLastError();
-            return make_error(err == cudaErrorMemoryAllocation ? INFER_ERR_OUT_OF_MEMORY
-                                                               : INFER_ERR_INTERNAL,
-                              "CUDA: cannot allocate %.1f MiB for the context on device %d: %s",
-                              static_cast<double>(bytes) / 1048576.0, weights_.device(),
-                              cudaGetErrorString(err));
+            return make_error(
+                err == cudaErrorMemoryAllocation ? INFER_ERR_OUT_OF_MEMORY : INFER_ERR_INTERNAL,
+                "CUDA: cannot allocate %.1f MiB for the context on device %d: %s",
+                static_cast<double>(bytes) / 1048576.0, weights_.device(), cudaGetErrorString(err));
         }
         context_bytes_ = bytes;
         *out = static_cast<uint8_t *>(p);
@@ -205,7 +206,8 @@ private:
     }
 
     Status launch_all(const BoundGraph &bound, KvCache &kv) {
-        for (const Node &n : bound.graph->nodes) INFER_TRY(launch(bound, n, 1, kv));
+        for (const Node &n : bound.graph->nodes)
+            INFER_TRY(launch(bound, n, 1, kv));
         return Status::ok();
     }
 
@@ -225,7 +227,9 @@ private:
     Status launch(const BoundGraph &b, const Node &n, int64_t n_tokens, KvCache &kv) {
         const graph::Graph &g = *b.graph;
         auto f32 = [&](graph::TensorId id) { return reinterpret_cast<float *>(b.tensor_data[id]); };
-        auto i32 = [&](graph::TensorId id) { return reinterpret_cast<int32_t *>(b.tensor_data[id]); };
+        auto i32 = [&](graph::TensorId id) {
+            return reinterpret_cast<int32_t *>(b.tensor_data[id]);
+        };
         auto rows_of = [&](graph::TensorId id) { return g.tensors[id].per_token ? n_tokens : 1; };
         const int64_t n_out = n.out == graph::kNoTensor ? 0 : rows_of(n.out) * g.tensors[n.out].n;
         const KvArgs kv_args{static_cast<int>(kv.layout.n_head_kv),

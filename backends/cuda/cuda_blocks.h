@@ -26,9 +26,7 @@ namespace infer::cuda {
 
 // ---- Scalars -------------------------------------------------------------------------------
 
-INFER_HD uint16_t load_u16(const uint8_t *p) {
-    return static_cast<uint16_t>(p[0] | (p[1] << 8));
-}
+INFER_HD uint16_t load_u16(const uint8_t *p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 INFER_HD uint32_t load_u32(const uint8_t *p) {
     return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
            static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
@@ -119,7 +117,8 @@ struct BlockQ4_1 {
     }
 };
 
-// Q5_0 {d; qh[4]; qs[16]}: x = (q | h << 4) - 16) * d; bit j of the little-endian qh is element j's.
+// Q5_0 {d; qh[4]; qs[16]}: x = (q | h << 4) - 16) * d; bit j of the little-endian qh is element
+// j's.
 struct BlockQ5_0 {
     static constexpr int kBlockElems = 32, kBlockBytes = 22, kChunks = 4;
     template <class F> INFER_HD static void visit(const uint8_t *b, int c, F &&f) {
@@ -253,18 +252,41 @@ struct BlockQ6_K {
 // false for a type the CUDA backend has no decoder for. One switch, so adding a type is one line.
 template <class Fn> bool with_block_type(uint32_t type, Fn &&fn) {
     switch (type) {
-    case 0: fn(BlockF32{}); return true;
-    case 1: fn(BlockF16{}); return true;
-    case 2: fn(BlockQ4_0{}); return true;
-    case 3: fn(BlockQ4_1{}); return true;
-    case 6: fn(BlockQ5_0{}); return true;
-    case 7: fn(BlockQ5_1{}); return true;
-    case 8: fn(BlockQ8_0{}); return true;
-    case 12: fn(BlockQ4_K{}); return true;
-    case 13: fn(BlockQ5_K{}); return true;
-    case 14: fn(BlockQ6_K{}); return true;
-    case 30: fn(BlockBF16{}); return true;
-    default: return false;
+    case 0:
+        fn(BlockF32{});
+        return true;
+    case 1:
+        fn(BlockF16{});
+        return true;
+    case 2:
+        fn(BlockQ4_0{});
+        return true;
+    case 3:
+        fn(BlockQ4_1{});
+        return true;
+    case 6:
+        fn(BlockQ5_0{});
+        return true;
+    case 7:
+        fn(BlockQ5_1{});
+        return true;
+    case 8:
+        fn(BlockQ8_0{});
+        return true;
+    case 12:
+        fn(BlockQ4_K{});
+        return true;
+    case 13:
+        fn(BlockQ5_K{});
+        return true;
+    case 14:
+        fn(BlockQ6_K{});
+        return true;
+    case 30:
+        fn(BlockBF16{});
+        return true;
+    default:
+        return false;
     }
 }
 

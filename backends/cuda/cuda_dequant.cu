@@ -13,11 +13,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-unsigned grid_for(int64_t work) {
-    const int64_t blocks = blocks_for(work, kThreads);
-    return static_cast<unsigned>(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16);
-}
-
 template <class B>
 __global__ void dequant_f16_kernel(const uint8_t *__restrict__ w, uint64_t row_bytes, int64_t k,
                                    int64_t row0, int64_t n_rows, __half *__restrict__ out) {
@@ -28,14 +23,16 @@ __global__ void dequant_f16_kernel(const uint8_t *__restrict__ w, uint64_t row_b
         const int64_t r = u / units_per_row, ru = u % units_per_row;
         const int64_t blk = ru / B::kChunks;
         __half *o = out + r * k + blk * B::kBlockElems;
-        B::visit(w + (row0 + r) * row_bytes + blk * B::kBlockBytes, static_cast<int>(ru % B::kChunks),
+        B::visit(w + (row0 + r) * row_bytes + blk * B::kBlockBytes,
+                 static_cast<int>(ru % B::kChunks),
                  [&](int j, float v) { o[j] = __float2half_rn(v); });
     }
 }
 
 template <class B>
 __global__ void embed_kernel(const uint8_t *__restrict__ w, uint64_t row_bytes, int64_t k,
-                             const int32_t *__restrict__ tokens, float scale, float *__restrict__ out) {
+                             const int32_t *__restrict__ tokens, float scale,
+                             float *__restrict__ out) {
     const int64_t t = blockIdx.y;
     const uint8_t *row = w + static_cast<int64_t>(tokens[t]) * row_bytes;
     const int64_t units = k / B::kBlockElems * B::kChunks;
@@ -43,8 +40,9 @@ __global__ void embed_kernel(const uint8_t *__restrict__ w, uint64_t row_bytes, 
     for (int64_t u = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; u < units;
          u += int64_t(gridDim.x) * blockDim.x) {
         const int64_t blk = u / B::kChunks;
-        B::visit(row + blk * B::kBlockBytes, static_cast<int>(u % B::kChunks),
-                 [&](int j, float v) { o[blk * B::kBlockElems + j] = scale == 1.0f ? v : v * scale; });
+        B::visit(row + blk * B::kBlockBytes, static_cast<int>(u % B::kChunks), [&](int j, float v) {
+            o[blk * B::kBlockElems + j] = scale == 1.0f ? v : v * scale;
+        });
     }
 }
 
@@ -62,7 +60,7 @@ Status dequantize_f16(const DeviceMatrix &w, int64_t row0, int64_t n_rows, void 
     return for_block_type(w.type, "CUDA dequantize", [&](auto block) {
         using B = decltype(block);
         const int64_t work = n_rows * (w.k / B::kBlockElems) * B::kChunks;
-        dequant_f16_kernel<B><<<grid_for(work), kThreads, 0, stream>>>(
+        dequant_f16_kernel<B><<<grid_stride_blocks(work, kThreads), kThreads, 0, stream>>>(
             w.data, w.row_bytes, w.k, row0, n_rows, static_cast<__half *>(out));
         return INFER_CUDA_STATUS(cudaGetLastError());
     });
@@ -76,14 +74,16 @@ Status embed(const DeviceMatrix &w, const int32_t *tokens, int64_t n_tokens, flo
         const int64_t units = (w.k / B::kBlockElems) * B::kChunks;
         const dim3 grid(static_cast<unsigned>(blocks_for(units, kThreads)),
                         static_cast<unsigned>(n_tokens));
-        embed_kernel<B><<<grid, kThreads, 0, stream>>>(w.data, w.row_bytes, w.k, tokens, scale, out);
+        embed_kernel<B>
+            <<<grid, kThreads, 0, stream>>>(w.data, w.row_bytes, w.k, tokens, scale, out);
         return INFER_CUDA_STATUS(cudaGetLastError());
     });
 }
 
 Status to_f16(const float *x, int64_t n, void *out, cudaStream_t stream) {
     if (n <= 0) return Status::ok();
-    to_f16_kernel<<<grid_for(n), kThreads, 0, stream>>>(x, n, static_cast<__half *>(out));
+    to_f16_kernel<<<grid_stride_blocks(n, kThreads), kThreads, 0, stream>>>(
+        x, n, static_cast<__half *>(out));
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }

@@ -11,8 +11,8 @@ Status cuda_error(cudaError_t err, const char *what, const char *file, int line)
         if (*p == '/') base = p + 1;
     const infer_status code =
         err == cudaErrorMemoryAllocation ? INFER_ERR_OUT_OF_MEMORY : INFER_ERR_INTERNAL;
-    const Status status = make_error(code, "CUDA: %s failed: %s (%s:%d)", what,
-                                     cudaGetErrorString(err), base, line);
+    const Status status =
+        make_error(code, "CUDA: %s failed: %s (%s:%d)", what, cudaGetErrorString(err), base, line);
     if (err == cudaErrorMemoryAllocation) cudaGetLastError(); // not sticky: clear it
     return status;
 }

@@ -10,11 +10,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-unsigned grid_for(int64_t n) {
-    const int64_t blocks = blocks_for(n, kThreads);
-    return static_cast<unsigned>(blocks < 65536 ? (blocks > 0 ? blocks : 1) : 65536);
-}
-
 #define INFER_GRID_STRIDE(i, n)                                                                    \
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n);                      \
          i += int64_t(gridDim.x) * blockDim.x)
@@ -46,18 +41,22 @@ __global__ void glu_kernel(float *y, const float *gate, const float *up, int64_t
 }
 
 // One block per row; the sum of squares is reduced in float across the block.
-__global__ void rms_norm_kernel(float *y, const float *x, const float *w, int64_t group, float eps) {
+__global__ void rms_norm_kernel(float *y, const float *x, const float *w, int64_t group,
+                                float eps) {
     const float *xr = x + blockIdx.x * group;
     float *yr = y + blockIdx.x * group;
     float ss = 0.0f;
-    for (int64_t i = threadIdx.x; i < group; i += blockDim.x) ss += xr[i] * xr[i];
+    for (int64_t i = threadIdx.x; i < group; i += blockDim.x)
+        ss += xr[i] * xr[i];
     __shared__ float partial[32];
-    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    for (int o = 16; o > 0; o >>= 1)
+        ss += __shfl_xor_sync(0xffffffffu, ss, o);
     if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = ss;
     __syncthreads();
     if (threadIdx.x < 32) {
         ss = threadIdx.x < blockDim.x / 32 ? partial[threadIdx.x] : 0.0f;
-        for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+        for (int o = 16; o > 0; o >>= 1)
+            ss += __shfl_xor_sync(0xffffffffu, ss, o);
         if (threadIdx.x == 0) partial[0] = ss;
     }
     __syncthreads();
@@ -71,28 +70,29 @@ __global__ void rms_norm_kernel(float *y, const float *x, const float *w, int64_
 
 Status add(float *y, const float *a, const float *b, int64_t n, cudaStream_t stream) {
     if (n <= 0) return Status::ok();
-    add_kernel<<<grid_for(n), kThreads, 0, stream>>>(y, a, b, n);
+    add_kernel<<<grid_stride_blocks(n, kThreads), kThreads, 0, stream>>>(y, a, b, n);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }
 
 Status scale(float *y, const float *x, float s, int64_t n, cudaStream_t stream) {
     if (n <= 0) return Status::ok();
-    scale_kernel<<<grid_for(n), kThreads, 0, stream>>>(y, x, s, n);
+    scale_kernel<<<grid_stride_blocks(n, kThreads), kThreads, 0, stream>>>(y, x, s, n);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }
 
 Status add_rows(float *y, const float *bias, int64_t rows, int64_t n, cudaStream_t stream) {
     if (rows * n <= 0) return Status::ok();
-    add_rows_kernel<<<grid_for(rows * n), kThreads, 0, stream>>>(y, bias, rows, n);
+    add_rows_kernel<<<grid_stride_blocks(rows * n, kThreads), kThreads, 0, stream>>>(y, bias, rows,
+                                                                                     n);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }
 
 Status glu(float *y, const float *gate, const float *up, int64_t n, int act, cudaStream_t stream) {
     if (n <= 0) return Status::ok();
-    glu_kernel<<<grid_for(n), kThreads, 0, stream>>>(y, gate, up, n, act);
+    glu_kernel<<<grid_stride_blocks(n, kThreads), kThreads, 0, stream>>>(y, gate, up, n, act);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }

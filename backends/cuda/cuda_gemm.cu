@@ -74,7 +74,8 @@ const CublasLtApi &cublaslt() {
 
 Status lt_status(cublasStatus_t s, const char *what) {
     if (s == CUBLAS_STATUS_SUCCESS) return Status::ok();
-    return make_error(s == CUBLAS_STATUS_ALLOC_FAILED ? INFER_ERR_OUT_OF_MEMORY : INFER_ERR_INTERNAL,
+    return make_error(s == CUBLAS_STATUS_ALLOC_FAILED ? INFER_ERR_OUT_OF_MEMORY
+                                                      : INFER_ERR_INTERNAL,
                       "cuBLASLt: %s failed with status %d", what, static_cast<int>(s));
 }
 
@@ -119,7 +120,8 @@ Status Gemm::start(void *workspace) {
     return Status::ok();
 }
 
-// Column-major view (cuBLASLt's): Y^T [slab][rows] (ld n) = op_T(W16^T [k][slab]) * X16^T [k][rows].
+// Column-major view (cuBLASLt's): Y^T [slab][rows] (ld n) = op_T(W16^T [k][slab]) * X16^T
+// [k][rows].
 Status Gemm::plan_for(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, Plan **out) {
     const auto key = std::make_tuple(slab_rows, rows, k, ldc);
     if (auto it = plans_.find(key); it != plans_.end()) {

@@ -15,8 +15,8 @@ namespace infer::cuda {
 // Runs fn(Block{}) -> Status for the block struct of `type`; an error naming `what` for a type
 // the kernels cannot read.
 template <class Fn> Status for_block_type(uint32_t type, const char *what, Fn &&fn) {
-    Status result = make_error(INFER_ERR_MODEL_TENSOR_TYPE, "%s: the CUDA kernels cannot read type %u",
-                               what, type);
+    Status result = make_error(INFER_ERR_MODEL_TENSOR_TYPE,
+                               "%s: the CUDA kernels cannot read type %u", what, type);
     // (void): the assignment returns the [[nodiscard]] Status type, which nvcc flags.
     with_block_type(type, [&](auto block) { (void)(result = fn(block)); });
     return result;
@@ -71,7 +71,8 @@ struct KvArgs {
     int64_t n_ctx;
     bool f16; // else f32
 };
-// K and V caches [n_head_kv][n_ctx][head_dim] at rows pos[t] <- k, v [n_tokens][n_head_kv][head_dim]
+// K and V caches [n_head_kv][n_ctx][head_dim] at rows pos[t] <- k, v
+// [n_tokens][n_head_kv][head_dim]
 Status kv_store(void *k_cache, void *v_cache, const float *k, const float *v, const int32_t *pos,
                 int64_t n_tokens, const KvArgs &kv, cudaStream_t stream);
 

@@ -87,7 +87,8 @@ INFER_HD float softmax_combine(const SoftmaxPartial *parts, const float *o_d, in
 INFER_HD void rope_cos_sin(int pos, int k, float theta_scale, float freq_scale,
                            const float *freq_factors, float *c, float *s) {
     float theta = static_cast<float>(pos);
-    for (int i = 0; i < k; ++i) theta *= theta_scale;
+    for (int i = 0; i < k; ++i)
+        theta *= theta_scale;
     const float ff = freq_factors ? freq_factors[k] : 1.0f;
     const float th = freq_scale * (theta / ff);
     *c = cosf(th);
@@ -102,6 +103,14 @@ constexpr int kMatvecWarps = 4;
 constexpr int kMatvecMaxTokens = 8;
 
 inline int64_t blocks_for(int64_t n, int64_t per_block) { return (n + per_block - 1) / per_block; }
+
+// Blocks of `threads` for a grid-stride loop over n items: enough to cover them, at least one,
+// at most kMaxGridStrideBlocks (beyond that each thread loops).
+constexpr int64_t kMaxGridStrideBlocks = 65536;
+inline unsigned grid_stride_blocks(int64_t n, int threads) {
+    const int64_t b = blocks_for(n, threads);
+    return static_cast<unsigned>(b < 1 ? 1 : (b > kMaxGridStrideBlocks ? kMaxGridStrideBlocks : b));
+}
 
 // Prefill: weights are dequantized to fp16 in slabs of whole output rows, each slab multiplied
 // by cuBLASLt. The rows of one slab: as many as fit in slab_bytes (at least 1), a multiple of 8

@@ -13,7 +13,8 @@ namespace infer::cuda {
 namespace {
 
 __device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
 }
 
@@ -29,7 +30,8 @@ __global__ void __launch_bounds__(32 * kMatvecWarps)
     const int64_t n_units = k / B::kBlockElems * B::kChunks;
     float acc[NT];
 #pragma unroll
-    for (int t = 0; t < NT; ++t) acc[t] = 0.0f;
+    for (int t = 0; t < NT; ++t)
+        acc[t] = 0.0f;
     for (int64_t u = lane; u < n_units; u += 32) {
         const int64_t blk = u / B::kChunks;
         const float *xb = x + blk * B::kBlockElems;

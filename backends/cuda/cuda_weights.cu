@@ -33,8 +33,10 @@ std::vector<HostSpan> weights_of(const graph::Graph &g) {
     auto add = [&](const void *p, uint64_t bytes) {
         if (!p || bytes == 0) return;
         auto [it, inserted] = seen.emplace(p, spans.size());
-        if (inserted) spans.push_back({p, bytes});
-        else spans[it->second].bytes = std::max(spans[it->second].bytes, bytes);
+        if (inserted)
+            spans.push_back({p, bytes});
+        else
+            spans[it->second].bytes = std::max(spans[it->second].bytes, bytes);
     };
     for (const graph::Node &n : g.nodes) {
         if (n.w) add(n.w->data, n.w->n_bytes);
@@ -80,7 +82,8 @@ Status CudaWeights::reserve(uint64_t bytes, const char *what) const {
             return make_error(INFER_ERR_OUT_OF_MEMORY,
                               "%s needs %.1f MiB of device memory; %.1f MiB of the model's "
                               "device_memory_budget of %.1f MiB is left",
-                              what, mib(bytes), mib(budget_ - std::min(used, budget_)), mib(budget_));
+                              what, mib(bytes), mib(budget_ - std::min(used, budget_)),
+                              mib(budget_));
     } while (!used_.compare_exchange_weak(used, used + bytes));
     return Status::ok();
 }
@@ -124,7 +127,8 @@ Status upload_cuda_weights(const graph::Graph &graph, int32_t device, uint64_t b
 
     const std::vector<cuda::HostSpan> spans = cuda::weights_of(graph);
     uint64_t total = 0;
-    for (const cuda::HostSpan &s : spans) total += cuda::align_up(s.bytes);
+    for (const cuda::HostSpan &s : spans)
+        total += cuda::align_up(s.bytes);
     auto weights = std::make_unique<cuda::CudaWeights>(device, n_sm, budget);
     INFER_TRY(weights->allocate(total));
 
@@ -149,7 +153,8 @@ Status upload_cuda_weights(const graph::Graph &graph, int32_t device, uint64_t b
             which ^= 1;
             copied += piece;
             if (progress && !progress(static_cast<float>(copied) / static_cast<float>(total)))
-                return make_error(INFER_ERR_CANCELLED, "weight upload cancelled by the progress callback");
+                return make_error(INFER_ERR_CANCELLED,
+                                  "weight upload cancelled by the progress callback");
         }
         dst += cuda::align_up(s.bytes);
     }

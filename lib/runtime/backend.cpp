@@ -13,7 +13,8 @@ constexpr uint64_t kHostAlignment = 64;
 } // namespace
 
 Status Backend::allocate(MemoryKind, uint64_t bytes, uint8_t **out) {
-    const uint64_t size = (std::max<uint64_t>(bytes, 1) + kHostAlignment - 1) & ~(kHostAlignment - 1);
+    const uint64_t size =
+        (std::max<uint64_t>(bytes, 1) + kHostAlignment - 1) & ~(kHostAlignment - 1);
     *out = static_cast<uint8_t *>(std::aligned_alloc(kHostAlignment, size));
     if (!*out)
         return make_error(INFER_ERR_OUT_OF_MEMORY, "cannot allocate %llu bytes for the context",

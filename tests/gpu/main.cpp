@@ -12,7 +12,8 @@
 int main(int argc, char **argv) {
     // Listing the tests (CTest's discovery at build time) needs no device.
     bool listing = false;
-    for (int i = 1; i < argc; ++i) listing = listing || std::strncmp(argv[i], "--list", 6) == 0;
+    for (int i = 1; i < argc; ++i)
+        listing = listing || std::strncmp(argv[i], "--list", 6) == 0;
     int32_t count = 0;
     const bool no_device =
         infer_backend_device_count(INFER_BACKEND_CUDA, &count) != INFER_OK || count == 0;

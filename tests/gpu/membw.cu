@@ -12,7 +12,7 @@
     do {                                                                                           \
         const cudaError_t err_ = (expr);                                                           \
         if (err_ != cudaSuccess) {                                                                 \
-            std::fprintf(stderr, "infer-cuda-membw: %s: %s\n", #expr, cudaGetErrorString(err_));  \
+            std::fprintf(stderr, "infer-cuda-membw: %s: %s\n", #expr, cudaGetErrorString(err_));   \
             return 1;                                                                              \
         }                                                                                          \
     } while (0)
@@ -31,7 +31,8 @@ int main(int argc, char **argv) {
     CHECK(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice)); // warm-up
     const int reps = 20;
     CHECK(cudaEventRecord(start));
-    for (int i = 0; i < reps; ++i) CHECK(cudaMemcpyAsync(i % 2 ? a : b, i % 2 ? b : a, bytes, cudaMemcpyDeviceToDevice));
+    for (int i = 0; i < reps; ++i)
+        CHECK(cudaMemcpyAsync(i % 2 ? a : b, i % 2 ? b : a, bytes, cudaMemcpyDeviceToDevice));
     CHECK(cudaEventRecord(stop));
     CHECK(cudaEventSynchronize(stop));
     float ms = 0;

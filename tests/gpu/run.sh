@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/gpu/run.sh LOGDIR: the whole GPU check, for a machine with an NVIDIA GPU and no network.
-#   1. Release build with CUDA for this card's architecture (Vulkan too when CMake finds it),
+#   1. Release build with CUDA for this card's architecture (Vulkan too when CMake finds it;
+#      warnings are not errors here: CI checks them, this run must not die of a newer compiler),
 #      only the targets below;
 #   2. ctest over the CUDA tests: "cuda host:" (host math) and "cuda kernels:"/"cuda models:"
 #      (every kernel against the CPU reference; CUDA vs CPU on synthetic models; llama.cpp
@@ -55,7 +56,7 @@ fi
 # ---- 1. build ---------------------------------------------------------------------------------
 built=1
 run configure 120 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=ON \
-    -DINFER_CUDA_ARCHITECTURES="$arch" -DINFER_WERROR=ON "${launcher[@]}" || built=0
+    -DINFER_CUDA_ARCHITECTURES="$arch" -DINFER_WERROR=OFF "${launcher[@]}" || built=0
 if [ $built = 1 ]; then
     run build 330 cmake --build "$build" -j "$jobs" --target infer-cuda-tests infer-unit-tests \
         infer-bench infer-synth infer-cuda-membw || built=0

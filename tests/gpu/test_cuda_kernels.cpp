@@ -25,7 +25,9 @@ namespace {
 // A device copy of a host vector, freed with the object.
 template <class T> class DeviceVec {
 public:
-    explicit DeviceVec(size_t n) : n_(n) { REQUIRE(cudaMalloc(&p_, std::max<size_t>(n, 1) * sizeof(T)) == cudaSuccess); }
+    explicit DeviceVec(size_t n) : n_(n) {
+        REQUIRE(cudaMalloc(&p_, std::max<size_t>(n, 1) * sizeof(T)) == cudaSuccess);
+    }
     explicit DeviceVec(const std::vector<T> &host) : DeviceVec(host.size()) {
         REQUIRE(cudaMemcpy(p_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
     }
@@ -48,7 +50,8 @@ private:
 std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
     Rng rng(seed);
     std::vector<float> v(n);
-    for (float &x : v) x = scale * (2.0f * static_cast<float>(rng.uniform()) - 1.0f);
+    for (float &x : v)
+        x = scale * (2.0f * static_cast<float>(rng.uniform()) - 1.0f);
     return v;
 }
 
@@ -83,13 +86,15 @@ HostMatrix random_matrix(uint32_t type, int64_t k, int64_t n, uint64_t seed) {
 }
 
 // y[t][r] = W[r] . x[t] in double
-std::vector<float> reference_matmul(const HostMatrix &m, const std::vector<float> &x, int64_t rows) {
+std::vector<float> reference_matmul(const HostMatrix &m, const std::vector<float> &x,
+                                    int64_t rows) {
     std::vector<float> y(static_cast<size_t>(rows * m.n));
     for (int64_t t = 0; t < rows; ++t)
         for (int64_t r = 0; r < m.n; ++r) {
             double s = 0;
             for (int64_t i = 0; i < m.k; ++i)
-                s += static_cast<double>(m.dequant[static_cast<size_t>(r * m.k + i)]) * x[static_cast<size_t>(t * m.k + i)];
+                s += static_cast<double>(m.dequant[static_cast<size_t>(r * m.k + i)]) *
+                     x[static_cast<size_t>(t * m.k + i)];
             y[static_cast<size_t>(t * m.n + r)] = static_cast<float>(s);
         }
     return y;
@@ -116,7 +121,8 @@ TEST_CASE("cuda kernels: matvec matches the reference for every type and 1..8 to
             DeviceVec<float> dy(static_cast<size_t>(rows * n));
             ok(cuda::matvec(dm, dx.get(), rows, dbias.get(), dy.get(), nullptr));
             std::vector<float> ref = reference_matmul(m, x, rows);
-            for (int64_t i = 0; i < rows * n; ++i) ref[static_cast<size_t>(i)] += bias[static_cast<size_t>(i % n)];
+            for (int64_t i = 0; i < rows * n; ++i)
+                ref[static_cast<size_t>(i)] += bias[static_cast<size_t>(i % n)];
             CHECK(rel_max_error(dy.host(), ref) < 1e-5);
         }
     }
@@ -134,7 +140,8 @@ TEST_CASE("cuda kernels: dequantize to fp16 and embedding lookup match the refer
         ok(cuda::dequantize_f16(dm, 3, 5, half.get(), nullptr)); // rows 3..7
         const std::vector<uint16_t> got = half.host();
         for (int64_t i = 0; i < 5 * k; ++i)
-            REQUIRE(got[static_cast<size_t>(i)] == fp32_to_fp16(m.dequant[static_cast<size_t>(3 * k + i)]));
+            REQUIRE(got[static_cast<size_t>(i)] ==
+                    fp32_to_fp16(m.dequant[static_cast<size_t>(3 * k + i)]));
 
         const std::vector<int32_t> tokens = {4, 0, 18, 4};
         const DeviceVec<int32_t> dtok(tokens);
@@ -154,7 +161,8 @@ TEST_CASE("cuda kernels: prefill GEMM over several slabs matches the reference")
         uint32_t type;
         int64_t k, n, rows;
     };
-    for (const Shape s : {Shape{2, 4096, 8200, 17}, Shape{1, 96, 45, 37}, Shape{14, 512, 300, 64}}) {
+    for (const Shape s :
+         {Shape{2, 4096, 8200, 17}, Shape{1, 96, 45, 37}, Shape{14, 512, 300, 64}}) {
         CAPTURE(s.type);
         const HostMatrix m = random_matrix(s.type, s.k, s.n, 300 + s.type);
         const DeviceVec<uint8_t> w(m.bytes);
@@ -193,19 +201,23 @@ TEST_CASE("cuda kernels: elementwise ops, gated activations and RMSNorm match th
     ok(cuda::add(dy.get(), da.get(), db.get(), rows * n, nullptr));
     ok(cuda::add_rows(dy.get(), dw.get(), rows, n, nullptr));
     for (int64_t i = 0; i < rows * n; ++i)
-        ref[static_cast<size_t>(i)] = a[static_cast<size_t>(i)] + b[static_cast<size_t>(i)] + w[static_cast<size_t>(i % n)];
+        ref[static_cast<size_t>(i)] =
+            a[static_cast<size_t>(i)] + b[static_cast<size_t>(i)] + w[static_cast<size_t>(i % n)];
     CHECK(rel_max_error(dy.host(), ref) < 1e-6);
 
     for (int act : {0, 1}) {
         ok(cuda::glu(dy.get(), da.get(), db.get(), rows * n, act, nullptr));
-        cpu::glu_ref(ref.data(), a.data(), b.data(), rows * n, act ? cpu::GluAct::gelu_tanh : cpu::GluAct::silu);
+        cpu::glu_ref(ref.data(), a.data(), b.data(), rows * n,
+                     act ? cpu::GluAct::gelu_tanh : cpu::GluAct::silu);
         CHECK(rel_max_error(dy.host(), ref) < 1e-5);
     }
 
     for (int64_t group : {n, int64_t{7}}) { // whole rows, and per-head norm over odd groups
         const int64_t r = rows * n / group;
-        ok(cuda::rms_norm(dy.get(), da.get(), group == n ? dw.get() : nullptr, r, group, 1e-5f, nullptr));
-        cpu::rms_norm_ref(ref.data(), a.data(), group == n ? w.data() : nullptr, r, static_cast<int>(group), 1e-5f);
+        ok(cuda::rms_norm(dy.get(), da.get(), group == n ? dw.get() : nullptr, r, group, 1e-5f,
+                          nullptr));
+        cpu::rms_norm_ref(ref.data(), a.data(), group == n ? w.data() : nullptr, r,
+                          static_cast<int>(group), 1e-5f);
         CHECK(rel_max_error(dy.host(), ref) < 1e-5);
     }
 }
@@ -215,7 +227,8 @@ TEST_CASE("cuda kernels: RoPE matches rope_ref (normal, NeoX, frequency factors)
     const std::vector<int32_t> pos = {0, 1, 77, 3000};
     const std::vector<float> ff = random_floats(n_rot / 2, 5, 0.5f);
     std::vector<float> factors(ff.size());
-    for (size_t i = 0; i < ff.size(); ++i) factors[i] = 1.5f + ff[i];
+    for (size_t i = 0; i < ff.size(); ++i)
+        factors[i] = 1.5f + ff[i];
     const DeviceVec<int32_t> dpos(pos);
     const DeviceVec<float> dff(factors);
     for (bool neox : {false, true})
@@ -223,10 +236,15 @@ TEST_CASE("cuda kernels: RoPE matches rope_ref (normal, NeoX, frequency factors)
             std::vector<float> x = random_floats(static_cast<size_t>(t * n_head * head_dim), 6);
             DeviceVec<float> dx(x);
             const float theta_scale = std::pow(10000.0f, -2.0f / n_rot);
-            const cuda::RopeArgs a{n_head, head_dim, n_rot, theta_scale, 0.5f,
-                                   with_factors ? dff.get() : nullptr, neox};
+            const cuda::RopeArgs a{n_head,      head_dim, n_rot,
+                                   theta_scale, 0.5f,     with_factors ? dff.get() : nullptr,
+                                   neox};
             ok(cuda::rope(dx.get(), dpos.get(), t, a, nullptr));
-            const cpu::RopeParams p{n_head, head_dim, n_rot, 10000.0f, 0.5f,
+            const cpu::RopeParams p{n_head,
+                                    head_dim,
+                                    n_rot,
+                                    10000.0f,
+                                    0.5f,
                                     with_factors ? factors.data() : nullptr,
                                     neox ? cpu::RopeMode::neox : cpu::RopeMode::normal};
             cpu::rope_ref(x.data(), pos.data(), t, p);
@@ -239,40 +257,54 @@ TEST_CASE("cuda kernels: KV store and attention match the references") {
         for (int window : {0, 5})
             for (float softcap : {0.0f, 30.0f})
                 for (int n_splits : {1, 3, 8}) {
-                    CAPTURE(f16); CAPTURE(window); CAPTURE(softcap); CAPTURE(n_splits);
+                    CAPTURE(f16);
+                    CAPTURE(window);
+                    CAPTURE(softcap);
+                    CAPTURE(n_splits);
                     const int n_head = 6, n_kv = 2, hd = 72, n_ctx = 300, t = 3;
-                    const cpu::KvLayout layout{n_kv, hd, n_ctx, f16 ? cpu::KvType::f16 : cpu::KvType::f32};
+                    const cpu::KvLayout layout{n_kv, hd, n_ctx,
+                                               f16 ? cpu::KvType::f16 : cpu::KvType::f32};
                     const size_t plane = static_cast<size_t>(n_kv) * n_ctx * hd * (f16 ? 2 : 4);
                     // Fill positions 0..n_past-1 through kv_store_ref, the new ones with both.
                     std::vector<uint8_t> kc(plane, 0), vc(plane, 0);
                     const int n_past = 250;
                     std::vector<int32_t> old_pos(n_past);
-                    for (int i = 0; i < n_past; ++i) old_pos[static_cast<size_t>(i)] = i;
-                    const std::vector<float> old_k = random_floats(static_cast<size_t>(n_past * n_kv * hd), 21),
-                                             old_v = random_floats(static_cast<size_t>(n_past * n_kv * hd), 22);
-                    cpu::kv_store_ref(kc.data(), vc.data(), old_k.data(), old_v.data(), old_pos.data(), n_past, layout);
+                    for (int i = 0; i < n_past; ++i)
+                        old_pos[static_cast<size_t>(i)] = i;
+                    const std::vector<float> old_k = random_floats(
+                                                 static_cast<size_t>(n_past * n_kv * hd), 21),
+                                             old_v = random_floats(
+                                                 static_cast<size_t>(n_past * n_kv * hd), 22);
+                    cpu::kv_store_ref(kc.data(), vc.data(), old_k.data(), old_v.data(),
+                                      old_pos.data(), n_past, layout);
                     DeviceVec<uint8_t> dkc(kc), dvc(vc);
                     const std::vector<int32_t> pos = {250, 251, 252};
-                    const std::vector<float> k = random_floats(static_cast<size_t>(t * n_kv * hd), 23),
-                                             v = random_floats(static_cast<size_t>(t * n_kv * hd), 24);
+                    const std::vector<float> k = random_floats(static_cast<size_t>(t * n_kv * hd),
+                                                               23),
+                                             v = random_floats(static_cast<size_t>(t * n_kv * hd),
+                                                               24);
                     const DeviceVec<float> dk(k), dv(v);
                     const DeviceVec<int32_t> dpos(pos);
                     const cuda::KvArgs kv{n_kv, hd, n_ctx, f16};
-                    ok(cuda::kv_store(dkc.get(), dvc.get(), dk.get(), dv.get(), dpos.get(), t, kv, nullptr));
-                    cpu::kv_store_ref(kc.data(), vc.data(), k.data(), v.data(), pos.data(), t, layout);
+                    ok(cuda::kv_store(dkc.get(), dvc.get(), dk.get(), dv.get(), dpos.get(), t, kv,
+                                      nullptr));
+                    cpu::kv_store_ref(kc.data(), vc.data(), k.data(), v.data(), pos.data(), t,
+                                      layout);
                     REQUIRE(dkc.host() == kc);
                     REQUIRE(dvc.host() == vc);
 
-                    const std::vector<float> q = random_floats(static_cast<size_t>(t * n_head * hd), 25, 2.0f);
+                    const std::vector<float> q =
+                        random_floats(static_cast<size_t>(t * n_head * hd), 25, 2.0f);
                     const DeviceVec<float> dq(q);
                     DeviceVec<float> dout(q.size());
                     const cuda::AttentionArgs a{n_head, 0.125f, softcap, window, n_splits};
-                    DeviceVec<uint8_t> scratch(cuda::attention_scratch_bytes(t, n_head, hd, n_splits));
-                    ok(cuda::attention(dout.get(), dq.get(), dkc.get(), dvc.get(), dpos.get(), t, kv, a,
-                                       scratch.get(), nullptr));
+                    DeviceVec<uint8_t> scratch(
+                        cuda::attention_scratch_bytes(t, n_head, hd, n_splits));
+                    ok(cuda::attention(dout.get(), dq.get(), dkc.get(), dvc.get(), dpos.get(), t,
+                                       kv, a, scratch.get(), nullptr));
                     std::vector<float> ref(q.size());
-                    cpu::attention_ref(ref.data(), q.data(), kc.data(), vc.data(), pos.data(), t, layout,
-                                       cpu::AttnParams{n_head, 0.125f, softcap, window});
+                    cpu::attention_ref(ref.data(), q.data(), kc.data(), vc.data(), pos.data(), t,
+                                       layout, cpu::AttnParams{n_head, 0.125f, softcap, window});
                     CHECK(rel_max_error(dout.host(), ref) < 1e-4);
                 }
 }

@@ -72,16 +72,19 @@ std::vector<float> logits_at(infer_context *ctx, int32_t index) {
 float top2_margin(const std::vector<float> &v) {
     float a = -INFINITY, b = -INFINITY;
     for (float x : v) {
-        if (x > a) { b = a; a = x; }
-        else if (x > b) b = x;
+        if (x > a) {
+            b = a;
+            a = x;
+        } else if (x > b)
+            b = x;
     }
     return a - b;
 }
 
 // The issue's criteria between two runs: normalized RMS error < 3e-2, top-1 agreement where the
 // reference (CPU) margin exceeds 0.25.
-void compare(const std::vector<float> &cuda, const std::vector<float> &cpu, const std::string &where,
-             double *worst) {
+void compare(const std::vector<float> &cuda, const std::vector<float> &cpu,
+             const std::string &where, double *worst) {
     const double e = infer::test::normalized_rms_error(cuda.data(), cpu.data(), cpu.size());
     *worst = std::max(*worst, e);
     CHECK_MESSAGE(e < 3e-2, where, ": normalized RMS error ", e);
@@ -141,8 +144,8 @@ const char *kTiny = "--preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --seed 
 } // namespace
 
 TEST_CASE("cuda models: CUDA matches CPU on synthetic llama for every weight type") {
-    for (const char *quant :
-         {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "Q4_K_M"}) {
+    for (const char *quant : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K",
+                              "Q5_K", "Q6_K", "Q4_K_M"}) {
         CAPTURE(quant);
         cuda_matches_cpu(std::string("cuda-llama-") + quant,
                          std::string("--arch llama ") + kTiny + " --quant " + quant);
@@ -152,12 +155,15 @@ TEST_CASE("cuda models: CUDA matches CPU on synthetic llama for every weight typ
 TEST_CASE("cuda models: CUDA matches CPU on qwen2, qwen3, gemma3 and llama with rope_freqs") {
     cuda_matches_cpu("cuda-qwen2", std::string("--arch qwen2 ") + kTiny + " --quant Q8_0");
     cuda_matches_cpu("cuda-qwen3", std::string("--arch qwen3 ") + kTiny + " --quant Q4_K_M");
-    cuda_matches_cpu("cuda-gemma3", std::string("--arch gemma3 ") + kTiny + " --n-swa 8 --quant Q4_K_M");
-    cuda_matches_cpu("cuda-llama-freqs", std::string("--arch llama ") + kTiny + " --rope-freqs --quant Q8_0");
+    cuda_matches_cpu("cuda-gemma3",
+                     std::string("--arch gemma3 ") + kTiny + " --n-swa 8 --quant Q4_K_M");
+    cuda_matches_cpu("cuda-llama-freqs",
+                     std::string("--arch llama ") + kTiny + " --rope-freqs --quant Q8_0");
 }
 
 TEST_CASE("cuda models: synthetic llama.cpp goldens hold on CUDA") {
-    for (const char *name : {"synth-llama-ropefreqs-q8_0", "synth-qwen2-q8_0", "synth-qwen3-q4_k_m"}) {
+    for (const char *name :
+         {"synth-llama-ropefreqs-q8_0", "synth-qwen2-q8_0", "synth-qwen3-q4_k_m"}) {
         CAPTURE(name);
         infer::test::check_goldens(name, INFER_BACKEND_CUDA);
     }
@@ -185,10 +191,12 @@ TEST_CASE("cuda models: prefill and token-by-token decode agree on CUDA") {
     const std::string path = infer::test::synthetic_model(
         "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
     ModelPtr model = load(path, INFER_BACKEND_CUDA);
-    ContextPtr batch = context(model.get(), 64, 32, false), steps = context(model.get(), 64, 32, false);
+    ContextPtr batch = context(model.get(), 64, 32, false),
+               steps = context(model.get(), 64, 32, false);
     const std::vector<int32_t> prompt = prompt_tokens(30, 1000);
     REQUIRE(infer_decode(batch.get(), prompt.data(), 30) == INFER_OK);
-    for (int32_t t : prompt) REQUIRE(infer_decode(steps.get(), &t, 1) == INFER_OK);
+    for (int32_t t : prompt)
+        REQUIRE(infer_decode(steps.get(), &t, 1) == INFER_OK);
     double worst = 0;
     compare(logits_at(batch.get(), -1), logits_at(steps.get(), -1), "prefill vs steps", &worst);
 }

@@ -31,7 +31,6 @@
 namespace infer::test {
 namespace {
 
-
 constexpr float kDecisiveMargin = 0.25f;
 constexpr double kMaxNormalizedRms = 3e-2;
 constexpr double kSpreadFactor = 1.5;
@@ -58,7 +57,8 @@ std::vector<std::string> prompt_files(const std::string &model) {
 }
 
 std::string model_path(const std::string &name) {
-    if (name == "smollm2-135m-q4_1") return infer::test::real_model("SmolLM2-135M-Instruct.Q4_1.gguf");
+    if (name == "smollm2-135m-q4_1")
+        return infer::test::real_model("SmolLM2-135M-Instruct.Q4_1.gguf");
     if (name == "gemma3-270m-q4_k_m") return infer::test::real_model("gemma-3-270m-q4_k_m.gguf");
     std::ifstream args_file(golden_dir(name) + "/synth-args.txt");
     std::string args;
@@ -67,8 +67,12 @@ std::string model_path(const std::string &name) {
     return infer::test::synthetic_model(name, args);
 }
 
-struct ModelDeleter { void operator()(infer_model *m) const { infer_model_free(m); } };
-struct ContextDeleter { void operator()(infer_context *c) const { infer_context_free(c); } };
+struct ModelDeleter {
+    void operator()(infer_model *m) const { infer_model_free(m); }
+};
+struct ContextDeleter {
+    void operator()(infer_context *c) const { infer_context_free(c); }
+};
 
 } // namespace
 
@@ -109,10 +113,17 @@ void check_goldens(const std::string &name, int32_t backend) {
             REQUIRE(n_vocab == g.n_vocab);
             const bool agree = infer::test::argmax(logits, n_vocab) == g.top_ids[pos * g.top_k];
             const float margin = g.prompt_margin(pos);
-            if (margin > kDecisiveMargin) { ++decisive; decisive_agree += agree; }
+            if (margin > kDecisiveMargin) {
+                ++decisive;
+                decisive_agree += agree;
+            }
             if (margin > kDecisiveMargin && !agree)
-                MESSAGE(file << " position " << pos << ": top-1 differs at reference margin " << margin);
-            if (margin > 0.1f) { ++informative; informative_agree += agree; }
+                MESSAGE(file << " position " << pos << ": top-1 differs at reference margin "
+                             << margin);
+            if (margin > 0.1f) {
+                ++informative;
+                informative_agree += agree;
+            }
             if (!g.all_logits.empty()) {
                 const double e = infer::test::normalized_rms_error(
                     logits, g.all_logits.data() + pos * n_vocab, n_vocab);
@@ -124,7 +135,8 @@ void check_goldens(const std::string &name, int32_t backend) {
         }
         const float *last = nullptr;
         REQUIRE(infer_context_logits(ctx.get(), -1, &last, nullptr) == INFER_OK);
-        const double last_error = infer::test::normalized_rms_error(last, g.last_logits.data(), g.n_vocab);
+        const double last_error =
+            infer::test::normalized_rms_error(last, g.last_logits.data(), g.n_vocab);
         if (g.all_logits.empty()) errors.push_back(last_error);
         CHECK_MESSAGE(last_error < error_bound(g, n_prompt - 1), file, ": last-position error ",
                       last_error, " (llama.cpp variants: ", g.spread[n_prompt - 1], ")");
@@ -142,7 +154,10 @@ void check_goldens(const std::string &name, int32_t backend) {
             const float *logits = nullptr;
             REQUIRE(infer_context_logits(ctx.get(), -1, &logits, nullptr) == INFER_OK);
             const int32_t ours = infer::test::argmax(logits, g.n_vocab);
-            if (ours != g.gen[i]) { diverged = true; break; }
+            if (ours != g.gen[i]) {
+                diverged = true;
+                break;
+            }
             ++matched;
             REQUIRE(infer_decode(ctx.get(), &ours, 1) == INFER_OK);
         }

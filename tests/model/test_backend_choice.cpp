@@ -11,7 +11,8 @@
 
 namespace {
 
-infer_status load_with(const std::string &path, int32_t backend, int32_t device, infer_model **out) {
+infer_status load_with(const std::string &path, int32_t backend, int32_t device,
+                       infer_model **out) {
     infer_model_params p;
     infer_model_params_init(&p);
     p.backend = backend;
@@ -22,7 +23,8 @@ infer_status load_with(const std::string &path, int32_t backend, int32_t device,
 } // namespace
 
 TEST_CASE("backend choice: CUDA without a device is unsupported, and the CPU keeps working") {
-    const std::string path = infer::test::synthetic_model("backend-choice", "--arch llama --quant Q4_0");
+    const std::string path =
+        infer::test::synthetic_model("backend-choice", "--arch llama --quant Q4_0");
     int32_t devices = 0;
     const infer_status counted = infer_backend_device_count(INFER_BACKEND_CUDA, &devices);
     infer_model *model = nullptr;
@@ -53,7 +55,8 @@ TEST_CASE("backend choice: CUDA without a device is unsupported, and the CPU kee
 }
 
 TEST_CASE("backend choice: bad backend and device values are rejected before loading") {
-    const std::string path = infer::test::synthetic_model("backend-choice", "--arch llama --quant Q4_0");
+    const std::string path =
+        infer::test::synthetic_model("backend-choice", "--arch llama --quant Q4_0");
     infer_model *model = nullptr;
     CHECK(load_with(path, INFER_BACKEND_VULKAN, 0, &model) == INFER_ERR_UNSUPPORTED);
     CHECK(load_with(path, 7, 0, &model) == INFER_ERR_INVALID_ARGUMENT);

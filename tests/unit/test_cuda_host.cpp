@@ -106,16 +106,20 @@ TEST_CASE("cuda host: split softmax partials combine to the direct softmax") {
             const int hd = 5;
             std::vector<float> logit(static_cast<size_t>(n_keys)),
                 v(static_cast<size_t>(n_keys * hd));
-            for (float &x : logit) x = 8.0f * (static_cast<float>(rng.uniform()) - 0.5f);
-            for (float &x : v) x = static_cast<float>(rng.uniform()) - 0.5f;
+            for (float &x : logit)
+                x = 8.0f * (static_cast<float>(rng.uniform()) - 0.5f);
+            for (float &x : v)
+                x = static_cast<float>(rng.uniform()) - 0.5f;
             // Direct.
             float m = -INFINITY, l = 0;
-            for (float x : logit) m = std::fmax(m, x);
+            for (float x : logit)
+                m = std::fmax(m, x);
             std::vector<double> direct(hd, 0.0);
             for (int j = 0; j < n_keys; ++j) {
                 const float p = std::exp(logit[static_cast<size_t>(j)] - m);
                 l += p;
-                for (int d = 0; d < hd; ++d) direct[d] += p * v[static_cast<size_t>(j * hd + d)];
+                for (int d = 0; d < hd; ++d)
+                    direct[d] += p * v[static_cast<size_t>(j * hd + d)];
             }
             // Split with the online update the kernel uses.
             std::vector<cuda::SoftmaxPartial> parts(static_cast<size_t>(n_splits));
@@ -125,7 +129,8 @@ TEST_CASE("cuda host: split softmax partials combine to the direct softmax") {
                 float ms = -INFINITY, ls = 0;
                 for (int j = r.begin; j < r.end; ++j) {
                     const float mn = std::fmax(ms, logit[static_cast<size_t>(j)]);
-                    const float scale = std::exp(ms - mn), p = std::exp(logit[static_cast<size_t>(j)] - mn);
+                    const float scale = std::exp(ms - mn),
+                                p = std::exp(logit[static_cast<size_t>(j)] - mn);
                     ls = ls * scale + p;
                     for (int d = 0; d < hd; ++d) {
                         float &a = acc[static_cast<size_t>(d * n_splits + s)];
@@ -136,8 +141,8 @@ TEST_CASE("cuda host: split softmax partials combine to the direct softmax") {
                 parts[static_cast<size_t>(s)] = {ms, ls};
             }
             for (int d = 0; d < hd; ++d) {
-                const float got = cuda::softmax_combine(parts.data(), &acc[static_cast<size_t>(d * n_splits)],
-                                                        n_splits, 1);
+                const float got = cuda::softmax_combine(
+                    parts.data(), &acc[static_cast<size_t>(d * n_splits)], n_splits, 1);
                 CHECK(got == doctest::Approx(direct[d] / l).epsilon(1e-5));
             }
         }
@@ -146,8 +151,8 @@ TEST_CASE("cuda host: split softmax partials combine to the direct softmax") {
 TEST_CASE("cuda host: attention split counts fill the card without splitting short caches") {
     CHECK(cuda::attention_splits(1, 32, 132) == 1);
     CHECK(cuda::attention_splits(128, 32, 132) == 1);
-    CHECK(cuda::attention_splits(4096, 32, 132) == 9);    // 2 * 132 / 32, rounded up
-    CHECK(cuda::attention_splits(4096, 8, 132) == 32);    // capped by kMinKeysPerSplit: 4096 / 128
+    CHECK(cuda::attention_splits(4096, 32, 132) == 9); // 2 * 132 / 32, rounded up
+    CHECK(cuda::attention_splits(4096, 8, 132) == 32); // capped by kMinKeysPerSplit: 4096 / 128
     CHECK(cuda::attention_splits(1 << 20, 1, 132) == cuda::kMaxAttentionSplits);
     for (int64_t n_ctx : {1, 100, 1000, 4096, 32768})
         for (int n_head : {1, 8, 32, 64}) {
@@ -162,12 +167,14 @@ TEST_CASE("cuda host: RoPE angles rotate exactly as rope_ref") {
     for (cpu::RopeMode mode : {cpu::RopeMode::normal, cpu::RopeMode::neox}) {
         const int head_dim = 24, n_rot = 16, n_head = 3;
         std::vector<float> ff(static_cast<size_t>(n_rot / 2));
-        for (int i = 0; i < n_rot / 2; ++i) ff[static_cast<size_t>(i)] = 1.0f + 0.25f * static_cast<float>(i);
+        for (int i = 0; i < n_rot / 2; ++i)
+            ff[static_cast<size_t>(i)] = 1.0f + 0.25f * static_cast<float>(i);
         const cpu::RopeParams p{n_head, head_dim, n_rot, 10000.0f, 0.5f, ff.data(), mode};
         const int32_t pos[2] = {0, 1234};
         std::vector<float> x(static_cast<size_t>(2 * n_head * head_dim));
         Rng rng(7);
-        for (float &v : x) v = static_cast<float>(rng.uniform()) - 0.5f;
+        for (float &v : x)
+            v = static_cast<float>(rng.uniform()) - 0.5f;
         std::vector<float> ref = x, ours = x;
         cpu::rope_ref(ref.data(), pos, 2, p);
         const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(n_rot));
@@ -175,7 +182,8 @@ TEST_CASE("cuda host: RoPE angles rotate exactly as rope_ref") {
             for (int h = 0; h < n_head; ++h)
                 for (int k = 0; k < n_rot / 2; ++k) {
                     float c, s;
-                    cuda::rope_cos_sin(pos[t], k, theta_scale, p.freq_scale, p.freq_factors, &c, &s);
+                    cuda::rope_cos_sin(pos[t], k, theta_scale, p.freq_scale, p.freq_factors, &c,
+                                       &s);
                     float *xh = ours.data() + (t * n_head + h) * head_dim;
                     const int j0 = mode == cpu::RopeMode::neox ? k : 2 * k;
                     const int j1 = mode == cpu::RopeMode::neox ? k + n_rot / 2 : 2 * k + 1;
@@ -183,7 +191,8 @@ TEST_CASE("cuda host: RoPE angles rotate exactly as rope_ref") {
                     xh[j0] = x0 * c - x1 * s;
                     xh[j1] = x0 * s + x1 * c;
                 }
-        for (size_t i = 0; i < x.size(); ++i) REQUIRE(bits(ours[i]) == bits(ref[i]));
+        for (size_t i = 0; i < x.size(); ++i)
+            REQUIRE(bits(ours[i]) == bits(ref[i]));
     }
 }
 
@@ -197,6 +206,9 @@ TEST_CASE("cuda host: GEMM slabs fit their scratch, align to 8 rows and cover th
                 if (rows > 1) REQUIRE(static_cast<uint64_t>(rows * k * 2) <= slab);
                 if (rows < n && rows >= 8) REQUIRE(rows % 8 == 0);
             }
+    CHECK(cuda::grid_stride_blocks(0, 256) == 1);
+    CHECK(cuda::grid_stride_blocks(257, 256) == 2);
+    CHECK(cuda::grid_stride_blocks(int64_t{1} << 40, 256) == cuda::kMaxGridStrideBlocks);
     CHECK(cuda::blocks_for(0, 4) == 0);
     CHECK(cuda::blocks_for(9, 4) == 3);
 }
