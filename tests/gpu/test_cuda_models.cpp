@@ -193,7 +193,7 @@ TEST_CASE("cuda models: prefill and token-by-token decode agree on CUDA") {
     ModelPtr model = load(path, INFER_BACKEND_CUDA);
     ContextPtr batch = context(model.get(), 64, 32, false),
                steps = context(model.get(), 64, 32, false);
-    const std::vector<int32_t> prompt = prompt_tokens(30, 1000);
+    const std::vector<int32_t> prompt = prompt_tokens(30, 512);
     REQUIRE(infer_decode(batch.get(), prompt.data(), 30) == INFER_OK);
     for (int32_t t : prompt)
         REQUIRE(infer_decode(steps.get(), &t, 1) == INFER_OK);
@@ -206,7 +206,7 @@ TEST_CASE("cuda models: state save and load with the KV cache on the device") {
         "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
     ModelPtr model = load(path, INFER_BACKEND_CUDA);
     ContextPtr ctx = context(model.get(), 64, 16, false);
-    const std::vector<int32_t> prompt = prompt_tokens(12, 1000);
+    const std::vector<int32_t> prompt = prompt_tokens(12, 512);
     REQUIRE(infer_decode(ctx.get(), prompt.data(), 12) == INFER_OK);
     uint64_t size = 0;
     REQUIRE(infer_context_state_size(ctx.get(), &size) == INFER_OK);
@@ -225,7 +225,7 @@ TEST_CASE("cuda models: state save and load with the KV cache on the device") {
 TEST_CASE("cuda models: device memory budgets give INFER_ERR_OUT_OF_MEMORY, not a crash") {
     const std::string path = infer::test::synthetic_model(
         "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
-    load(path, INFER_BACKEND_CUDA, 1 << 20, INFER_ERR_OUT_OF_MEMORY); // weights do not fit
+    load(path, INFER_BACKEND_CUDA, 1 << 16, INFER_ERR_OUT_OF_MEMORY); // weights do not fit
     CHECK(std::string(infer_last_error()).find("device_memory_budget") != std::string::npos);
     // Weights fit, the context (32 MiB cuBLASLt workspace alone) does not.
     ModelPtr unlimited = load(path, INFER_BACKEND_CUDA);
