@@ -7,6 +7,12 @@
 // Decode: the one-token graph reads its token id and position from device memory, so its
 // launches are captured once into a CUDA graph and replayed for every step (one launch instead of
 // hundreds). Prefill launches node by node and checks the stop signal between nodes.
+//
+// Matrix-vector products (up to kMatvecMaxTokens rows) take the int8 path where it applies
+// (matvec_int8_supported): the input is quantized into a small device buffer allocated at
+// start(), once for a run of MatMul nodes reading the same tensor (Q, K, V; gate, up).
+// INFER_CUDA_MATVEC=simple selects the simple float matvec everywhere (a fallback, and the
+// baseline tests/gpu/run.sh compares against).
 #include "cuda/cuda_backend.h"
 
 #include "core/log.h"
@@ -14,6 +20,7 @@
 #include "cuda/cuda_blocks.h"
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_gemm.h"
+#include "cuda/cuda_int8_dot.h"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_launch.h"
 #include "cuda/cuda_weights.h"
@@ -54,10 +61,18 @@ bool graphs_enabled() {
     return !(env && std::strcmp(env, "0") == 0);
 }
 
+bool int8_matvec_enabled() {
+    const char *env = std::getenv("INFER_CUDA_MATVEC");
+    return !(env && std::strcmp(env, "simple") == 0);
+}
+
+// The int8 activation buffer: the longest row the int8 matvec takes, for the most tokens.
+const uint64_t kActBufferBytes = act_int8_bytes(kInt8MaxK, kMatvecMaxTokens);
+
 class CudaBackend final : public Backend {
 public:
     explicit CudaBackend(const CudaWeights &weights)
-        : weights_(weights), use_graphs_(graphs_enabled()) {}
+        : weights_(weights), use_graphs_(graphs_enabled()), use_int8_(int8_matvec_enabled()) {}
 
     ~CudaBackend() override {
         cudaSetDevice(weights_.device());
@@ -67,6 +82,10 @@ public:
         if (workspace_) {
             cudaFree(workspace_);
             weights_.release(kGemmWorkspaceBytes);
+        }
+        if (act_) {
+            cudaFree(act_);
+            weights_.release(kActBufferBytes);
         }
         if (stream_) cudaStreamDestroy(stream_);
     }
@@ -98,6 +117,16 @@ public:
             workspace_ = nullptr;
             return cuda_error(err, "cudaMalloc(workspace)", __FILE__, __LINE__);
         }
+        if (use_int8_) {
+            INFER_TRY(weights_.reserve(kActBufferBytes, "the int8 activation buffer"));
+            if (const cudaError_t err = cudaMalloc(&act_, kActBufferBytes); err != cudaSuccess) {
+                weights_.release(kActBufferBytes);
+                act_ = nullptr;
+                return cuda_error(err, "cudaMalloc(int8 activations)", __FILE__, __LINE__);
+            }
+        }
+        log_message(INFER_LOG_INFO, "CUDA matvec: %s",
+                    use_int8_ ? "int8 (dp4a) where the type allows, else simple" : "simple");
         gemm_ = std::make_unique<Gemm>();
         return gemm_->start(workspace_);
     }
@@ -155,7 +184,8 @@ public:
     }
 
     uint64_t device_bytes() const override {
-        return context_bytes_ + (workspace_ ? kGemmWorkspaceBytes : 0);
+        return context_bytes_ + (workspace_ ? kGemmWorkspaceBytes : 0) +
+               (act_ ? kActBufferBytes : 0);
     }
 
     Status run(const BoundGraph &bound, int64_t n_tokens, KvCache &kv,
@@ -164,6 +194,7 @@ public:
         INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
         if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
         const graph::Graph &g = *bound.graph;
+        quantized_input_ = graph::kNoTensor;
         if (use_graphs_ && g.max_tokens == 1 && n_tokens == 1) {
             if (exec_bound_ != &bound) INFER_TRY(capture(bound, kv));
             INFER_CUDA_TRY(cudaGraphLaunch(exec_, stream_));
@@ -232,6 +263,9 @@ private:
         };
         auto rows_of = [&](graph::TensorId id) { return g.tensors[id].per_token ? n_tokens : 1; };
         const int64_t n_out = n.out == graph::kNoTensor ? 0 : rows_of(n.out) * g.tensors[n.out].n;
+        // The int8 activations stay valid only across consecutive int8 MatMuls: any other node
+        // may reuse the memory of the tensor they were made from.
+        if (n.op != Op::MatMul) quantized_input_ = graph::kNoTensor;
         const KvArgs kv_args{static_cast<int>(kv.layout.n_head_kv),
                              static_cast<int>(kv.layout.head_dim), kv.layout.n_ctx,
                              kv.layout.type != 0};
@@ -248,6 +282,15 @@ private:
             DeviceMatrix w{};
             INFER_TRY(matrix(*n.w, &w));
             const int64_t rows = rows_of(n.in[0]);
+            if (rows <= kMatvecMaxTokens && act_ && matvec_int8_supported(w)) {
+                if (quantized_input_ != n.in[0] || quantized_rows_ != rows) {
+                    INFER_TRY(quantize_act_int8(f32(n.in[0]), w.k, rows, act_, stream_));
+                    quantized_input_ = n.in[0];
+                    quantized_rows_ = rows;
+                }
+                return matvec_int8(w, act_, rows, f32_weight(n.w2), f32(n.out), stream_);
+            }
+            quantized_input_ = graph::kNoTensor;
             if (rows <= kMatvecMaxTokens)
                 return matvec(w, f32(n.in[0]), rows, f32_weight(n.w2), f32(n.out), stream_);
             INFER_TRY(gemm_->matmul(w, f32(n.in[0]), rows, f32(n.out), b.tensor_data[n.scratch],
@@ -297,7 +340,11 @@ private:
     }
 
     const CudaWeights &weights_;
-    const bool use_graphs_;
+    const bool use_graphs_, use_int8_;
+    void *act_ = nullptr; // int8 activations (kActBufferBytes), when use_int8_
+    // The tensor (and rows) act_ holds, or kNoTensor.
+    graph::TensorId quantized_input_ = graph::kNoTensor;
+    int64_t quantized_rows_ = 0;
     cudaStream_t stream_ = nullptr;
     void *workspace_ = nullptr;
     std::unique_ptr<Gemm> gemm_;

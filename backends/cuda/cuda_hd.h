@@ -7,3 +7,11 @@
 #else
 #define INFER_HD inline
 #endif
+
+// Unroll a loop with a constant trip count in device code (register arrays indexed by the loop
+// counter stay in registers); nothing in host passes, where g++ would warn of an unknown pragma.
+#if defined(__CUDA_ARCH__)
+#define INFER_UNROLL _Pragma("unroll")
+#else
+#define INFER_UNROLL
+#endif

@@ -35,6 +35,17 @@ struct DeviceMatrix {
 Status matvec(const DeviceMatrix &w, const float *x, int64_t n_tokens, const float *bias, float *y,
               cudaStream_t stream);
 
+// The fast decode path (cuda_matvec_int8.cu, math in cuda_int8_dot.h): x quantized to int8 per
+// 32 once (act: act_int8_bytes(k, n_tokens) bytes of device memory, 16-byte aligned), then
+// y[t][r] = W[r] . x[t] (+ bias[r]) with dp4a. For Q4_0 Q4_1 Q8_0 Q4_K Q5_K Q6_K with k a
+// multiple of 32 up to kInt8MaxK and 16-byte aligned data (matvec_int8_supported); the simple
+// matvec above takes everything else.
+bool matvec_int8_supported(const DeviceMatrix &w);
+Status quantize_act_int8(const float *x, int64_t k, int64_t n_tokens, void *act,
+                         cudaStream_t stream);
+Status matvec_int8(const DeviceMatrix &w, const void *act, int64_t n_tokens, const float *bias,
+                   float *y, cudaStream_t stream);
+
 // out[r][i] = dequant(W row r)[i] as fp16 for rows [row0, row0 + n_rows) (cuda_dequant.cu).
 Status dequantize_f16(const DeviceMatrix &w, int64_t row0, int64_t n_rows, void *out,
                       cudaStream_t stream);

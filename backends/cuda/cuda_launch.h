@@ -102,6 +102,11 @@ INFER_HD void rope_cos_sin(int pos, int k, float theta_scale, float freq_scale,
 constexpr int kMatvecWarps = 4;
 constexpr int kMatvecMaxTokens = 8;
 
+// The int8 matvec (cuda_matvec_int8.cu): rows per warp (they share the activation loads), and
+// the longest row it takes, which sizes the backend's activation buffer at start().
+constexpr int kInt8RowsPerWarp = 2;
+constexpr int64_t kInt8MaxK = 65536;
+
 inline int64_t blocks_for(int64_t n, int64_t per_block) { return (n + per_block - 1) / per_block; }
 
 // Blocks of `threads` for a grid-stride loop over n items: enough to cover them, at least one,

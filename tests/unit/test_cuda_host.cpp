@@ -1,6 +1,8 @@
 // The host-compilable half of the CUDA backend, tested without a GPU: block decoders (every type,
 // bit for bit against lib/core's reference on random blocks), half/bfloat16 conversion, the
-// flash-decoding key split and softmax combine, RoPE angles, and launch-shape arithmetic.
+// flash-decoding key split and softmax combine, RoPE angles, launch-shape arithmetic, and all of
+// the int8 matvec's math (activation quantization, unaligned loads, dp4a, K-quant scales, every
+// type's unit dot products, walked over rows as the kernel walks them).
 // The kernels that use these run in tests/gpu/cuda_tests.cpp on a machine with a GPU.
 #include <cmath>
 #include <cstdint>
@@ -9,13 +11,16 @@
 
 #include <doctest/doctest.h>
 
+#include "core/blocks.h"
 #include "core/dequant.h"
 #include "core/fp16.h"
+#include "core/quant.h"
 #include "core/quant_weights.h"
 #include "core/random.h"
 #include "core/types.h"
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_blocks.h"
+#include "cuda/cuda_int8_dot.h"
 #include "cuda/cuda_launch.h"
 
 using namespace infer;
@@ -39,7 +44,197 @@ void decode_with_visitor(const uint8_t *src, int64_t n_blocks, float *out, int *
             });
 }
 
+// A 64-byte aligned byte buffer (std::vector<uint8_t> promises no alignment), zero-filled.
+class AlignedBytes {
+public:
+    explicit AlignedBytes(size_t n) : storage_(n + 64, 0) {
+        const auto addr = reinterpret_cast<uintptr_t>(storage_.data());
+        offset_ = static_cast<size_t>((64 - addr % 64) % 64);
+    }
+    uint8_t *data() { return storage_.data() + offset_; }
+
+private:
+    std::vector<uint8_t> storage_;
+    size_t offset_ = 0;
+};
+
+std::vector<float> random_floats(size_t n, uint64_t seed, float scale) {
+    Rng rng(seed);
+    std::vector<float> v(n);
+    for (float &x : v)
+        x = scale * (2.0f * static_cast<float>(rng.uniform()) - 1.0f);
+    return v;
+}
+
+// Int8 activations of n_tokens rows of k floats in the kernel's layout (act_int8_bytes).
+struct HostAct {
+    AlignedBytes bytes;
+    int8_t *q;
+    cuda::ActScale *s;
+    HostAct(const std::vector<float> &x, int64_t k, int64_t n_tokens)
+        : bytes(static_cast<size_t>(cuda::act_int8_bytes(k, n_tokens))) {
+        q = reinterpret_cast<int8_t *>(bytes.data());
+        s = reinterpret_cast<cuda::ActScale *>(bytes.data() + n_tokens * k);
+        for (int64_t b = 0; b < n_tokens * k / cuda::kActBlock; ++b)
+            s[b] = cuda::quantize_act_block(x.data() + b * cuda::kActBlock,
+                                            q + b * cuda::kActBlock);
+    }
+    float value(int64_t i) const { return s[i / cuda::kActBlock].d * static_cast<float>(q[i]); }
+};
+
+// W[row] . x for one token as the int8 kernel computes it: lane by lane over the units of the
+// row, each loading its weight words and activation pieces and taking Q::dot.
+template <class Q>
+float int8_row_dot(const uint8_t *row, int64_t n_blocks, const int8_t *q, const cuda::ActScale *s) {
+    float acc = 0.0f;
+    for (int64_t unit = 0; unit < n_blocks * Q::kUnits; ++unit) {
+        const int64_t blk = unit / Q::kUnits;
+        const int part = static_cast<int>(unit % Q::kUnits);
+        uint32_t w[Q::kWords];
+        Q::load(row + blk * Q::kBlockBytes, part, w);
+        uint32_t a[4 * Q::kActPieces];
+        cuda::ActScale sc[Q::kActScales];
+        cuda::load_act<Q>(q, s, blk, part, a, sc);
+        acc += Q::dot(w, part, a, sc);
+    }
+    return acc;
+}
+
 } // namespace
+
+TEST_CASE("cuda host: int8 activation blocks are lib/core's Q8_1 bytes with an f32 scale") {
+    const int64_t n = 64 * cuda::kActBlock;
+    std::vector<float> x = random_floats(static_cast<size_t>(n), 5, 3.0f);
+    for (int j = 0; j < cuda::kActBlock; ++j) // an all-zero block, and one of exact halves
+        x[static_cast<size_t>(j)] = 0.0f;
+    for (int j = 0; j < cuda::kActBlock; ++j)
+        x[static_cast<size_t>(cuda::kActBlock + j)] = 0.5f * static_cast<float>(j - 16);
+    std::vector<uint8_t> ref(static_cast<size_t>(n / QK8_1 * sizeof(BlockQ8_1)));
+    quantize_row_q8_1_ref(x.data(), ref.data(), n);
+    for (int64_t b = 0; b < n / cuda::kActBlock; ++b) {
+        CAPTURE(b);
+        int8_t q[cuda::kActBlock];
+        const cuda::ActScale s = cuda::quantize_act_block(x.data() + b * cuda::kActBlock, q);
+        BlockQ8_1 r;
+        std::memcpy(&r, ref.data() + b * sizeof(BlockQ8_1), sizeof r);
+        REQUIRE(std::memcmp(q, r.qs, sizeof q) == 0);
+        REQUIRE(fp32_to_fp16(s.d) == r.d);
+        int sum = 0;
+        for (int8_t v : q)
+            sum += v;
+        REQUIRE(s.sum == static_cast<float>(sum));
+        REQUIRE(fp32_to_fp16(s.sum * s.d) == r.s);
+    }
+    CHECK(cuda::act_int8_bytes(4096, 3) == 3 * 4096 + 3 * 128 * sizeof(cuda::ActScale));
+}
+
+TEST_CASE("cuda host: dp4a, funnel shifts and byte arithmetic") {
+    Rng rng(11);
+    for (int it = 0; it < 10000; ++it) {
+        const auto a = static_cast<uint32_t>(rng.next()), b = static_cast<uint32_t>(rng.next());
+        const int c = static_cast<int>(rng.next() % 2001) - 1000;
+        int want = c;
+        for (int i = 0; i < 4; ++i) {
+            int8_t x, y;
+            std::memcpy(&x, reinterpret_cast<const uint8_t *>(&a) + i, 1);
+            std::memcpy(&y, reinterpret_cast<const uint8_t *>(&b) + i, 1);
+            want += x * y;
+        }
+        REQUIRE(cuda::dot4(a, b, c) == want);
+        const int sh = static_cast<int>(rng.next() % 32);
+        REQUIRE(cuda::funnel_right(a, b, sh) ==
+                static_cast<uint32_t>((static_cast<uint64_t>(b) << 32 | a) >> sh));
+        const uint32_t six = a & 0x3f3f3f3fu; // bytes 0..63
+        const uint32_t got = cuda::bytes_minus_32(six);
+        for (int i = 0; i < 4; ++i) {
+            const int byte = static_cast<int>((six >> (8 * i)) & 0xff);
+            REQUIRE(static_cast<int8_t>(got >> (8 * i)) == byte - 32);
+        }
+    }
+}
+
+template <int NB> void check_load_bytes(const uint8_t *buf) {
+    for (int offset = 0; offset < 64; offset += 2) {
+        CAPTURE(NB);
+        CAPTURE(offset);
+        uint32_t out[(NB + 3) / 4];
+        cuda::load_bytes<NB>(buf + offset, out);
+        REQUIRE(std::memcmp(out, buf + offset, NB) == 0);
+    }
+}
+
+TEST_CASE("cuda host: unaligned loads give the bytes at every even offset") {
+    AlignedBytes bytes(256);
+    Rng rng(3);
+    for (int i = 0; i < 256; ++i)
+        bytes.data()[i] = static_cast<uint8_t>(rng.next());
+    check_load_bytes<2>(bytes.data());
+    check_load_bytes<16>(bytes.data());
+    check_load_bytes<18>(bytes.data());
+    check_load_bytes<20>(bytes.data());
+    check_load_bytes<34>(bytes.data());
+}
+
+TEST_CASE("cuda host: K-quant scales and mins from registers match the byte decoder") {
+    Rng rng(4);
+    for (int it = 0; it < 1000; ++it) {
+        uint8_t scales[12];
+        for (uint8_t &b : scales)
+            b = static_cast<uint8_t>(rng.next());
+        uint32_t words[3];
+        std::memcpy(words, scales, sizeof scales);
+        for (int j = 0; j < 8; ++j) {
+            int sc, m, sc2, m2;
+            cuda::k4_scale_min(scales, j, &sc, &m);
+            cuda::k4_scale_min_words(words, j, &sc2, &m2);
+            REQUIRE(sc == sc2);
+            REQUIRE(m == m2);
+        }
+    }
+}
+
+TEST_CASE("cuda host: int8 dot products of every type match the dequantized reference") {
+    const uint32_t types[] = {2, 3, 8, 12, 13, 14};
+    for (uint32_t type : types) {
+        const TypeTraits &t = *type_traits(type);
+        CAPTURE(t.name);
+        for (int64_t n_blocks : {1, 2, 3, 7, 9}) {
+            CAPTURE(n_blocks);
+            // Four rows back to back: their blocks fall at every phase mod 16 the kernel meets.
+            const int64_t k = n_blocks * t.block_elems, n_rows = 4;
+            const uint64_t row_bytes = static_cast<uint64_t>(n_blocks) * t.block_bytes;
+            AlignedBytes w(static_cast<size_t>(row_bytes * n_rows));
+            REQUIRE(random_blocks(type, 50 + type + static_cast<uint64_t>(n_blocks), 0.5f,
+                                  w.data(), n_blocks * n_rows));
+            std::vector<float> deq(static_cast<size_t>(k * n_rows));
+            REQUIRE(dequantize_row_ref(type, w.data(), deq.data(), k * n_rows));
+            const std::vector<float> x =
+                random_floats(static_cast<size_t>(k), 60 + static_cast<uint64_t>(n_blocks), 2.0f);
+            const HostAct act(x, k, 1);
+            for (int64_t r = 0; r < n_rows; ++r) {
+                CAPTURE(r);
+                double want = 0, magnitude = 0;
+                for (int64_t i = 0; i < k; ++i) {
+                    const double term =
+                        static_cast<double>(deq[static_cast<size_t>(r * k + i)]) * act.value(i);
+                    want += term;
+                    magnitude += std::fabs(term);
+                }
+                float got = 0;
+                REQUIRE(cuda::with_int8_type(type, [&](auto q) {
+                    using Q = decltype(q);
+                    REQUIRE(Q::kBlockElems == static_cast<int>(t.block_elems));
+                    REQUIRE(Q::kBlockBytes == static_cast<int>(t.block_bytes));
+                    got = int8_row_dot<Q>(w.data() + r * row_bytes, n_blocks, act.q, act.s);
+                }));
+                // f32 rounding of per-unit sums only; one wrong element is ~1/k of magnitude.
+                REQUIRE(std::fabs(got - want) <= 1e-5 * magnitude);
+            }
+        }
+    }
+    CHECK_FALSE(cuda::with_int8_type(static_cast<uint32_t>(TypeId::Q5_0), [](auto) {}));
+    CHECK_FALSE(cuda::with_int8_type(static_cast<uint32_t>(TypeId::F16), [](auto) {}));
+}
 
 TEST_CASE("cuda host: half and bfloat16 decode match lib/core for all 65536 inputs") {
     for (uint32_t h = 0; h < 65536; ++h) {
