@@ -9,9 +9,12 @@
 #   3. the card's device-to-device bandwidth (infer-cuda-membw);
 #   4. synthetic models from infer-synth (--random-blocks): llama-8b Q4_0 and Q4_K_M, llama-1b
 #      Q4_K_M;
-#   5. infer-bench --backend cuda pp512/tg128 on each, and one table: tokens/s, achieved weight
-#      GB/s, that as a percentage of the measured bandwidth, device memory (all of it is
-#      allocated up front, so it is also the peak).
+#   5. infer-bench --backend cuda pp512/tg128 on each with the int8 decode matvec (the default),
+#      tg128 with the simple matvec (INFER_CUDA_MATVEC=simple) on llama8b-q4_0 as the baseline,
+#      and, when an int8 test failed, pp512/tg128 with the simple matvec on every model, so the
+#      table exists either way. One table: matvec path, tokens/s, achieved weight GB/s, that as a
+#      percentage of the measured bandwidth, device memory (all of it is allocated up front, so
+#      it is also the peak).
 # Every step runs under `timeout`, so one hang cannot eat the session; the whole is sized for
 # under 8 minutes on an H100 with 16 cores. Logs of every step go to LOGDIR; the table is also
 # LOGDIR/table.md. Exit status: nonzero when the build, a test or a benchmark failed.
@@ -92,31 +95,47 @@ if run membw 60 "$build/tests/infer-cuda-membw"; then bw="$(tail -n1 "$logdir/me
 stamp "device-to-device bandwidth: ${bw:-unknown} GB/s"
 
 # ---- 4-5. benchmarks and the table ------------------------------------------------------------
+# An int8 test that failed (kernel or model) puts the simple matvec's numbers in the table too.
+int8_failed=0
+if grep -E 'Failed|Exception|Timeout|Not Run' "$logdir/ctest.log" | grep -qi 'int8'; then
+    int8_failed=1
+    stamp "an int8 matvec test failed: benchmarking the simple matvec as well"
+fi
 table="$logdir/table.md"
 {
-    echo "| model | tg128 t/s | pp512 t/s | weight GB/s (tg) | % of D2D ${bw:-?} GB/s | device MiB |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    echo "| model | matvec | tg128 t/s | pp512 t/s | weight GB/s (tg) | % of D2D ${bw:-?} GB/s | device MiB |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
 } >"$table"
-for m in llama8b-q4_0 llama8b-q4_k_m llama1b-q4_k_m; do
-    if [ ! -s "$models/$m.gguf" ]; then
-        echo "| $m | not generated | | | | |" >>"$table"
-        failures+=("synth $m")
-        continue
+# bench_row MODEL PATH PROMPT: one infer-bench run (PATH int8 or simple) and its table row.
+bench_row() {
+    local m="$1" path="$2" prompt="$3" env_path=""
+    [ "$path" = simple ] && env_path=simple
+    if ! INFER_CUDA_MATVEC="$env_path" run "bench-$m-$path" 150 "$build/samples/infer-bench" \
+            -m "$models/$m.gguf" --backend cuda -p "$prompt" -n 128 -r 3 -b 512; then
+        echo "| $m | $path | failed | | | | |" >>"$table"
+        return
     fi
-    if ! run "bench-$m" 150 "$build/samples/infer-bench" -m "$models/$m.gguf" --backend cuda \
-            -p 512 -n 128 -r 3 -b 512; then
-        echo "| $m | failed | | | | |" >>"$table"
-        continue
-    fi
-    log="$logdir/bench-$m.log"
+    local log="$logdir/bench-$m-$path.log" tg gbs pp mib pct=""
     # bench rows: | model | size | params | backend | threads | test | t/s | GB/s |
     tg="$(awk -F'|' '$7 ~ /tg128/ {split($8, a, " "); print a[1]}' "$log")"
     gbs="$(awk -F'|' '$7 ~ /tg128/ {gsub(/ /, "", $9); print $9}' "$log")"
     pp="$(awk -F'|' '$7 ~ /pp512/ {split($8, a, " "); print a[1]}' "$log")"
     mib="$(sed -nE 's/^device memory: ([0-9.]+) MiB.*/\1/p' "$log")"
-    pct=""
     if [ -n "$bw" ] && [ -n "$gbs" ]; then pct="$(awk -v g="$gbs" -v b="$bw" 'BEGIN {printf "%.0f%%", 100 * g / b}')"; fi
-    echo "| $m | ${tg:-?} | ${pp:-?} | ${gbs:-?} | ${pct:-?} | ${mib:-?} |" >>"$table"
+    echo "| $m | $path | ${tg:-?} | ${pp:--} | ${gbs:-?} | ${pct:-?} | ${mib:-?} |" >>"$table"
+}
+for m in llama8b-q4_0 llama8b-q4_k_m llama1b-q4_k_m; do
+    if [ ! -s "$models/$m.gguf" ]; then
+        echo "| $m | | not generated | | | | |" >>"$table"
+        failures+=("synth $m")
+        continue
+    fi
+    bench_row "$m" int8 512
+    if [ $int8_failed = 1 ]; then
+        bench_row "$m" simple 512
+    elif [ $m = llama8b-q4_0 ]; then
+        bench_row "$m" simple 0
+    fi
 done
 
 echo

@@ -1,5 +1,6 @@
-// Every CUDA kernel against the CPU's scalar reference on random data with odd sizes: matvec for
-// every weight type and 1..8 tokens, dequantize-to-fp16, embedding lookup, the prefill GEMM
+// Every CUDA kernel against the CPU's scalar reference on random data with odd sizes: both
+// matvec paths (simple: every weight type; int8: its six types, and its activation quantizer
+// byte for byte against the host's) for 1..8 tokens, dequantize-to-fp16, embedding lookup, the prefill GEMM
 // (cuBLASLt, several slabs), RMSNorm, add/scale/bias, both gated activations, RoPE (normal, NeoX,
 // frequency factors), the KV store (F16, F32) and attention (GQA, window, softcap, one split and
 // flash-decoding splits). Runs only with a CUDA device (tests/gpu/main.cpp skips otherwise).
@@ -12,6 +13,7 @@
 #include "core/types.h"
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_gemm.h"
+#include "cuda/cuda_int8_dot.h"
 #include "cuda/cuda_kernels.h"
 
 #include <cmath>
@@ -104,28 +106,95 @@ const uint32_t kTypes[] = {0, 1, 30, 2, 3, 6, 7, 8, 12, 13, 14};
 
 } // namespace
 
-TEST_CASE("cuda kernels: matvec matches the reference for every type and 1..8 tokens") {
+// Token counts and row counts for both matvec paths: rows not a multiple of any rows-per-block.
+const int64_t kMatvecTokens[] = {1, 2, 3, 5, 8};
+const int64_t kMatvecRows[] = {1, 37};
+
+TEST_CASE("cuda kernels: simple matvec matches the reference for every type and 1..8 tokens") {
     for (uint32_t type : kTypes) {
         const TypeTraits &t = *type_traits(type);
-        const int64_t k = t.block_elems == 1 ? 333 : 3 * t.block_elems; // odd sizes
-        const int64_t n = 37;
         CAPTURE(t.name);
-        const HostMatrix m = random_matrix(type, k, n, 100 + type);
-        const DeviceVec<uint8_t> w(m.bytes);
-        const cuda::DeviceMatrix dm{type, k, n, w.get(), m.row_bytes};
-        for (int64_t rows : {1, 2, 3, 5, 8}) {
-            CAPTURE(rows);
-            const std::vector<float> x = random_floats(static_cast<size_t>(rows * k), 7 + rows);
-            const std::vector<float> bias = random_floats(static_cast<size_t>(n), 9);
-            const DeviceVec<float> dx(x), dbias(bias);
-            DeviceVec<float> dy(static_cast<size_t>(rows * n));
-            ok(cuda::matvec(dm, dx.get(), rows, dbias.get(), dy.get(), nullptr));
-            std::vector<float> ref = reference_matmul(m, x, rows);
-            for (int64_t i = 0; i < rows * n; ++i)
-                ref[static_cast<size_t>(i)] += bias[static_cast<size_t>(i % n)];
-            CHECK(rel_max_error(dy.host(), ref) < 1e-5);
+        for (int64_t n_blocks : {1, 3, 7}) {
+            const int64_t k = t.block_elems == 1 ? 111 * n_blocks : n_blocks * t.block_elems;
+            for (int64_t n : kMatvecRows) {
+                CAPTURE(k);
+                CAPTURE(n);
+                const HostMatrix m = random_matrix(type, k, n, 100 + type);
+                const DeviceVec<uint8_t> w(m.bytes);
+                const cuda::DeviceMatrix dm{type, k, n, w.get(), m.row_bytes};
+                for (int64_t rows : kMatvecTokens) {
+                    CAPTURE(rows);
+                    const std::vector<float> x =
+                        random_floats(static_cast<size_t>(rows * k), 7 + rows);
+                    const std::vector<float> bias = random_floats(static_cast<size_t>(n), 9);
+                    const DeviceVec<float> dx(x), dbias(bias);
+                    DeviceVec<float> dy(static_cast<size_t>(rows * n));
+                    ok(cuda::matvec(dm, dx.get(), rows, dbias.get(), dy.get(), nullptr));
+                    std::vector<float> ref = reference_matmul(m, x, rows);
+                    for (int64_t i = 0; i < rows * n; ++i)
+                        ref[static_cast<size_t>(i)] += bias[static_cast<size_t>(i % n)];
+                    CHECK(rel_max_error(dy.host(), ref) < 1e-5);
+                }
+            }
         }
     }
+}
+
+TEST_CASE("cuda kernels: int8 matvec matches the reference on int8 activations, 1..8 tokens") {
+    for (uint32_t type : {2u, 3u, 8u, 12u, 13u, 14u}) {
+        const TypeTraits &t = *type_traits(type);
+        CAPTURE(t.name);
+        for (int64_t n_blocks : {1, 3, 7, 9, 33}) {
+            const int64_t k = n_blocks * t.block_elems;
+            for (int64_t n : kMatvecRows) {
+                CAPTURE(k);
+                CAPTURE(n);
+                const HostMatrix m = random_matrix(type, k, n, 400 + type);
+                const DeviceVec<uint8_t> w(m.bytes);
+                const cuda::DeviceMatrix dm{type, k, n, w.get(), m.row_bytes};
+                REQUIRE(cuda::matvec_int8_supported(dm));
+                for (int64_t rows : kMatvecTokens) {
+                    CAPTURE(rows);
+                    const std::vector<float> x =
+                        random_floats(static_cast<size_t>(rows * k), 17 + rows, 3.0f);
+                    const std::vector<float> bias = random_floats(static_cast<size_t>(n), 19);
+                    const DeviceVec<float> dx(x), dbias(bias);
+                    DeviceVec<uint8_t> act(cuda::act_int8_bytes(k, rows));
+                    ok(cuda::quantize_act_int8(dx.get(), k, rows, act.get(), nullptr));
+
+                    // The device's int8 activations are the host's, byte for byte.
+                    std::vector<uint8_t> host_act(cuda::act_int8_bytes(k, rows));
+                    auto *q = reinterpret_cast<int8_t *>(host_act.data());
+                    std::vector<cuda::ActScale> scales(static_cast<size_t>(rows * k / 32));
+                    std::vector<float> xq(x.size()); // the activations the int8 path multiplies
+                    for (size_t b = 0; b < scales.size(); ++b) {
+                        scales[b] = cuda::quantize_act_block(x.data() + 32 * b, q + 32 * b);
+                        for (size_t j = 32 * b; j < 32 * b + 32; ++j)
+                            xq[j] = scales[b].d * static_cast<float>(q[j]);
+                    }
+                    std::memcpy(host_act.data() + rows * k, scales.data(),
+                                scales.size() * sizeof(cuda::ActScale));
+                    REQUIRE(act.host() == host_act);
+
+                    DeviceVec<float> dy(static_cast<size_t>(rows * n));
+                    ok(cuda::matvec_int8(dm, act.get(), rows, dbias.get(), dy.get(), nullptr));
+                    const std::vector<float> y = dy.host();
+                    std::vector<float> ref = reference_matmul(m, xq, rows),
+                                       exact = reference_matmul(m, x, rows);
+                    for (int64_t i = 0; i < rows * n; ++i) {
+                        ref[static_cast<size_t>(i)] += bias[static_cast<size_t>(i % n)];
+                        exact[static_cast<size_t>(i)] += bias[static_cast<size_t>(i % n)];
+                    }
+                    CHECK(rel_max_error(y, ref) < 2e-5);
+                    // And int8 activations cost about what the CPU's Q8 activations cost.
+                    CHECK(rel_max_error(y, exact) < 2e-2);
+                }
+            }
+        }
+    }
+    // Misaligned matrices and the types without an int8 unit go to the simple path.
+    CHECK_FALSE(cuda::matvec_int8_supported({2, 32, 1, reinterpret_cast<const uint8_t *>(2), 18}));
+    CHECK_FALSE(cuda::matvec_int8_supported({6, 32, 1, nullptr, 22}));
 }
 
 TEST_CASE("cuda kernels: dequantize to fp16 and embedding lookup match the reference") {

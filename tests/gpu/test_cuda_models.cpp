@@ -187,6 +187,31 @@ TEST_CASE("cuda models: CUDA graph replay gives the same logits as node-by-node 
     }
 }
 
+TEST_CASE("cuda models: the int8 and the simple matvec paths agree on decode") {
+    for (const char *quant : {"Q4_0", "Q4_K_M"}) {
+        CAPTURE(quant);
+        const std::string path = infer::test::synthetic_model(
+            std::string("cuda-matvec-llama-") + quant,
+            std::string("--arch llama ") + kTiny + " --quant " + quant);
+        ModelPtr model = load(path, INFER_BACKEND_CUDA);
+        REQUIRE(setenv("INFER_CUDA_MATVEC", "simple", 1) == 0);
+        ContextPtr simple = context(model.get(), 64, 1, false);
+        REQUIRE(unsetenv("INFER_CUDA_MATVEC") == 0);
+        ContextPtr int8 = context(model.get(), 64, 1, false);
+        int32_t token = 3;
+        double worst = 0;
+        for (int step = 0; step < 16; ++step) {
+            REQUIRE(infer_decode(simple.get(), &token, 1) == INFER_OK);
+            REQUIRE(infer_decode(int8.get(), &token, 1) == INFER_OK);
+            const std::vector<float> a = logits_at(simple.get(), -1);
+            compare(logits_at(int8.get(), -1), a, "int8 vs simple step " + std::to_string(step),
+                    &worst);
+            token = infer::test::argmax(a.data(), a.size());
+        }
+        MESSAGE(quant << ": int8 vs simple matvec worst normalized RMS error " << worst);
+    }
+}
+
 TEST_CASE("cuda models: prefill and token-by-token decode agree on CUDA") {
     const std::string path = infer::test::synthetic_model(
         "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
