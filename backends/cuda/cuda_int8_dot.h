@@ -63,7 +63,8 @@ INFER_HD ActScale quantize_act_block(const float *x, int8_t *q) {
     for (int j = 0; j < kActBlock; ++j) {
         const float v = roundf(x[j] * id);
         // Saturate as lib/core does (NaN -> 0), so a stray inf or NaN gives garbage, not UB.
-        const int iv = v != v ? 0 : (v >= 127.0f ? 127 : (v <= -128.0f ? -128 : static_cast<int>(v)));
+        const int iv =
+            v != v ? 0 : (v >= 127.0f ? 127 : (v <= -128.0f ? -128 : static_cast<int>(v)));
         q[j] = static_cast<int8_t>(iv);
         sum += iv;
     }
@@ -119,7 +120,8 @@ template <int NR> INFER_HD uint32_t word_or_zero(const uint32_t (&raw)[NR], int 
 
 // out[i] = bytes s + 4i .. s + 4i + 3 of raw (s in 0..15). The word offset s / 4 is applied with
 // selects over constant indices, not a run-time array index (which would spill raw to memory).
-template <int NW, int NR> INFER_HD void shift_bytes(const uint32_t (&raw)[NR], int s, uint32_t *out) {
+template <int NW, int NR>
+INFER_HD void shift_bytes(const uint32_t (&raw)[NR], int s, uint32_t *out) {
     const int q = s >> 2, sh = 8 * (s & 3);
     uint32_t t[NW + 1];
     INFER_UNROLL

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 namespace infer::cuda {
 
@@ -106,6 +107,15 @@ constexpr int kMatvecMaxTokens = 8;
 // the longest row it takes, which sizes the backend's activation buffer at start().
 constexpr int kInt8RowsPerWarp = 2;
 constexpr int64_t kInt8MaxK = 65536;
+
+// Calls fn(std::integral_constant<int, NT>{}) for the token count a matvec kernel is compiled
+// for that covers n_tokens (1..kMatvecMaxTokens): 1, 2, 4 or kMatvecMaxTokens.
+template <class Fn> auto with_token_tile(int64_t n_tokens, Fn &&fn) {
+    if (n_tokens == 1) return fn(std::integral_constant<int, 1>{});
+    if (n_tokens <= 2) return fn(std::integral_constant<int, 2>{});
+    if (n_tokens <= 4) return fn(std::integral_constant<int, 4>{});
+    return fn(std::integral_constant<int, kMatvecMaxTokens>{});
+}
 
 inline int64_t blocks_for(int64_t n, int64_t per_block) { return (n + per_block - 1) / per_block; }
 

@@ -8,15 +8,10 @@
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_launch.h"
+#include "cuda/cuda_warp.h"
 
 namespace infer::cuda {
 namespace {
-
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1)
-        v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
 
 template <class B, int NT>
 __global__ void __launch_bounds__(32 * kMatvecWarps)
@@ -68,10 +63,9 @@ Status matvec(const DeviceMatrix &w, const float *x, int64_t n_tokens, const flo
     if (w.n == 0) return Status::ok();
     return for_block_type(w.type, "CUDA matvec", [&](auto block) {
         using B = decltype(block);
-        if (n_tokens == 1) return launch<B, 1>(w, x, n_tokens, bias, y, stream);
-        if (n_tokens <= 2) return launch<B, 2>(w, x, n_tokens, bias, y, stream);
-        if (n_tokens <= 4) return launch<B, 4>(w, x, n_tokens, bias, y, stream);
-        return launch<B, kMatvecMaxTokens>(w, x, n_tokens, bias, y, stream);
+        return with_token_tile(n_tokens, [&](auto nt) {
+            return launch<B, decltype(nt)::value>(w, x, n_tokens, bias, y, stream);
+        });
     });
 }
 

@@ -16,17 +16,12 @@
 #include "cuda/cuda_int8_dot.h"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_launch.h"
+#include "cuda/cuda_warp.h"
 
 namespace infer::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1)
-        v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
 
 // One thread per activation block of 32 (a matvec's x is at most kMatvecMaxTokens * k floats).
 __global__ void quantize_act_kernel(const float *__restrict__ x, int64_t n_blocks,
@@ -102,14 +97,14 @@ __global__ void __launch_bounds__(32 * kWarps)
 }
 
 template <class Q, int NT>
-Status launch(const DeviceMatrix &w, const void *act, int64_t n_tokens, const float *bias,
-              float *y, cudaStream_t stream) {
+Status launch(const DeviceMatrix &w, const void *act, int64_t n_tokens, const float *bias, float *y,
+              cudaStream_t stream) {
     const auto grid = static_cast<unsigned>(blocks_for(w.n, kWarps * kInt8RowsPerWarp));
     const auto *q = static_cast<const int8_t *>(act);
     const auto *s = reinterpret_cast<const ActScale *>(q + n_tokens * w.k);
-    matvec_int8_kernel<Q, NT><<<grid, 32 * kWarps, 0, stream>>>(
-        w.data, w.row_bytes, w.k / Q::kBlockElems, w.n, q, s, w.k, static_cast<int>(n_tokens),
-        bias, y);
+    matvec_int8_kernel<Q, NT>
+        <<<grid, 32 * kWarps, 0, stream>>>(w.data, w.row_bytes, w.k / Q::kBlockElems, w.n, q, s,
+                                           w.k, static_cast<int>(n_tokens), bias, y);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }
@@ -144,15 +139,10 @@ Status matvec_int8(const DeviceMatrix &w, const void *act, int64_t n_tokens, con
     if (w.n == 0) return Status::ok();
     Status result = Status::ok();
     with_int8_type(w.type, [&](auto type) {
-        using Q = decltype(type);
-        if (n_tokens == 1)
-            (void)(result = launch<Q, 1>(w, act, n_tokens, bias, y, stream));
-        else if (n_tokens <= 2)
-            (void)(result = launch<Q, 2>(w, act, n_tokens, bias, y, stream));
-        else if (n_tokens <= 4)
-            (void)(result = launch<Q, 4>(w, act, n_tokens, bias, y, stream));
-        else
-            (void)(result = launch<Q, kMatvecMaxTokens>(w, act, n_tokens, bias, y, stream));
+        (void)(result = with_token_tile(n_tokens, [&](auto nt) {
+                   return launch<decltype(type), decltype(nt)::value>(w, act, n_tokens, bias, y,
+                                                                      stream);
+               }));
     });
     return result;
 }

@@ -1,9 +1,10 @@
 // Every CUDA kernel against the CPU's scalar reference on random data with odd sizes: both
 // matvec paths (simple: every weight type; int8: its six types, and its activation quantizer
-// byte for byte against the host's) for 1..8 tokens, dequantize-to-fp16, embedding lookup, the prefill GEMM
-// (cuBLASLt, several slabs), RMSNorm, add/scale/bias, both gated activations, RoPE (normal, NeoX,
-// frequency factors), the KV store (F16, F32) and attention (GQA, window, softcap, one split and
-// flash-decoding splits). Runs only with a CUDA device (tests/gpu/main.cpp skips otherwise).
+// byte for byte against the host's) for 1..8 tokens, dequantize-to-fp16, embedding lookup, the
+// prefill GEMM (cuBLASLt, several slabs), RMSNorm, add/scale/bias, both gated activations, RoPE
+// (normal, NeoX, frequency factors), the KV store (F16, F32) and attention (GQA, window, softcap,
+// one split and flash-decoding splits). Runs only with a CUDA device (tests/gpu/main.cpp skips
+// otherwise).
 #include <doctest/doctest.h>
 
 #include "core/dequant.h"

@@ -76,8 +76,8 @@ struct HostAct {
         q = reinterpret_cast<int8_t *>(bytes.data());
         s = reinterpret_cast<cuda::ActScale *>(bytes.data() + n_tokens * k);
         for (int64_t b = 0; b < n_tokens * k / cuda::kActBlock; ++b)
-            s[b] = cuda::quantize_act_block(x.data() + b * cuda::kActBlock,
-                                            q + b * cuda::kActBlock);
+            s[b] =
+                cuda::quantize_act_block(x.data() + b * cuda::kActBlock, q + b * cuda::kActBlock);
     }
     float value(int64_t i) const { return s[i / cuda::kActBlock].d * static_cast<float>(q[i]); }
 };
@@ -204,8 +204,8 @@ TEST_CASE("cuda host: int8 dot products of every type match the dequantized refe
             const int64_t k = n_blocks * t.block_elems, n_rows = 4;
             const uint64_t row_bytes = static_cast<uint64_t>(n_blocks) * t.block_bytes;
             AlignedBytes w(static_cast<size_t>(row_bytes * n_rows));
-            REQUIRE(random_blocks(type, 50 + type + static_cast<uint64_t>(n_blocks), 0.5f,
-                                  w.data(), n_blocks * n_rows));
+            REQUIRE(random_blocks(type, 50 + type + static_cast<uint64_t>(n_blocks), 0.5f, w.data(),
+                                  n_blocks * n_rows));
             std::vector<float> deq(static_cast<size_t>(k * n_rows));
             REQUIRE(dequantize_row_ref(type, w.data(), deq.data(), k * n_rows));
             const std::vector<float> x =
