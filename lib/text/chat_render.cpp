@@ -3,6 +3,8 @@
 // they move the system prompt, which role orders they refuse and in which words).
 #include "text/chat_template.h"
 
+#include <cstdint>
+#include <cstdio>
 #include <ctime>
 
 namespace infer::text {
@@ -139,7 +141,8 @@ Status render_chatml(const ChatFormat &f, std::span<const ChatMessage> messages,
 Status render_gemma(const ChatFormat &f, std::span<const ChatMessage> messages,
                     const ChatRenderInput &in, std::string *out) {
     std::string prefix;
-    if (messages[0].role == "system") {
+    const size_t first = messages[0].role == "system" ? 1 : 0; // the caller's index of turn 0
+    if (first) {
         if (!f.gemma_system_suffix) return refuse(f.name, 0, "system", "System role not supported");
         prefix = messages[0].content;
         prefix += *f.gemma_system_suffix;
@@ -148,7 +151,8 @@ Status render_gemma(const ChatFormat &f, std::span<const ChatMessage> messages,
     *out += in.bos;
     for (size_t k = 0; k < messages.size(); ++k) {
         const ChatMessage &m = messages[k];
-        if ((m.role == "user") != (k % 2 == 0)) return refuse(f.name, k, m.role, kAlternate);
+        if ((m.role == "user") != (k % 2 == 0))
+            return refuse(f.name, first + k, m.role, kAlternate);
         *out += "<start_of_turn>";
         *out += m.role == "assistant" ? std::string_view("model") : m.role;
         *out += '\n';
@@ -224,14 +228,16 @@ Status render_mistral(const ChatFormat &f, std::span<const ChatMessage> messages
     const auto other_role = [](const ChatMessage &m) {
         return m.role != "user" && m.role != "assistant";
     };
+    const size_t first = system ? 1 : 0; // the caller's index of messages[0], for complaints
     for (size_t k = 0; k < messages.size(); ++k) {
         const ChatMessage &m = messages[k];
         if ((m.role == "user") != (k % 2 == 0))
-            return refuse(f.name, k, m.role, kAlternateAfterSystem);
-        if (v1 && other_role(m)) return refuse(f.name, k, m.role, kOnlyUserAssistant);
+            return refuse(f.name, first + k, m.role, kAlternateAfterSystem);
+        if (v1 && other_role(m)) return refuse(f.name, first + k, m.role, kOnlyUserAssistant);
     }
-    for (size_t k = 0; k < messages.size(); ++k)
-        if (other_role(messages[k])) return refuse(f.name, k, messages[k].role, kOnlyUserAssistant);
+    for (size_t k = 0; k < messages.size() && !v1; ++k)
+        if (other_role(messages[k]))
+            return refuse(f.name, first + k, messages[k].role, kOnlyUserAssistant);
     const std::string_view open = v1 ? " [INST] " : tekken ? "[INST]" : "[INST] ";
     const std::string_view close = v1 ? " [/INST]" : "[/INST]";
     *out += in.bos;

@@ -190,6 +190,19 @@ TEST_CASE("chat template: an empty conversation is refused") {
     CHECK(out.empty());
 }
 
+TEST_CASE("chat template: a refusal names the caller's message") {
+    const ChatMessage messages[] = {{"system", "s"}, {"user", "a"}, {"user", "b"}};
+    for (const char *name : {"gemma", "mistral-v1", "mistral-v3", "mistral-v3-tekken"}) {
+        CAPTURE(name);
+        ChatFormat f;
+        REQUIRE(infer::text::chat_format_from_name(name, &f).is_ok());
+        std::string out;
+        const infer::Status s = infer::text::render_chat(f, messages, {}, &out);
+        CHECK(s.code() == INFER_ERR_INVALID_ARGUMENT);
+        CHECK_MESSAGE(s.message().find("message 2 (user)") != std::string::npos, s.message());
+    }
+}
+
 TEST_CASE("chat template: python_strip removes exactly Python's whitespace") {
     using infer::text::python_strip;
     CHECK(python_strip("") == "");
