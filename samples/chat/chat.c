@@ -89,11 +89,9 @@ static void report(const char *what, infer_status status) {
     fputc('\n', stderr);
 }
 
-static void report_context_full(const chat *c) {
-    fprintf(stderr,
-            "\ninfer-chat: the context is full (%u tokens). Type /reset to start a new "
-            "conversation, or run with a larger --ctx%s.\n",
-            (unsigned)infer_context_n_ctx(c->ctx),
+/* What the user can do about a full context. */
+static void print_full_context_advice(const chat *c) {
+    fprintf(stderr, "Type /reset to start a new conversation, or run with a larger --ctx%s.\n",
             c->options.overflow == OVERFLOW_STOP ? " or --ctx-overflow shift" : "");
 }
 
@@ -196,10 +194,10 @@ static turn_result turn(chat *c, const char *message) {
         conversation_pop(&c->conv);
         if (status == INFER_ERR_CONTEXT_FULL) {
             fprintf(stderr,
-                    "infer-chat: the conversation with this message needs %zu tokens; the "
-                    "context holds %u.\n",
+                    "infer-chat: this message does not fit: the conversation would need %zu "
+                    "tokens, the context holds %u. ",
                     c->conv.target.count, (unsigned)infer_context_n_ctx(c->ctx));
-            report_context_full(c);
+            print_full_context_advice(c);
             return TURN_SKIPPED;
         }
         if (status == INFER_ERR_CANCELLED) {
@@ -212,7 +210,11 @@ static turn_result turn(chat *c, const char *message) {
     fputc('\n', stdout);
     fflush(stdout);
     if (end == ANSWER_INTERRUPTED) fprintf(stderr, "[interrupted]\n");
-    if (end == ANSWER_CONTEXT_FULL) report_context_full(c);
+    if (end == ANSWER_CONTEXT_FULL) {
+        fprintf(stderr, "infer-chat: the context is full (%u tokens): the answer stops here. ",
+                (unsigned)infer_context_n_ctx(c->ctx));
+        print_full_context_advice(c);
+    }
     /* The answer as far as it went stays in the conversation, as the user saw it. */
     status = conversation_add(&c->conv, "assistant",
                               c->answer_text.text.data ? c->answer_text.text.data : "");

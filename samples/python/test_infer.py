@@ -5,6 +5,7 @@ Environment: INFER_LIBRARY, the libinfer.so to load; INFER_SIMPLE_OUTPUT, the ou
 `infer-simple SmolLM2 16 "The capital of France is"` (ctest runs that first); INFER_MODEL_DIR or
 the default model cache for SmolLM2. A missing input is a failure, not a skip.
 """
+import json
 import os
 import sys
 import tempfile
@@ -17,6 +18,7 @@ import infer  # noqa: E402
 PROMPT = "The capital of France is"
 N_TOKENS = 16
 SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def model_path(file):
@@ -60,6 +62,28 @@ class GreedyMatchesC(unittest.TestCase):
             ctx.decode([first])
             second = sampler.sample(ctx.logits())
             self.assertEqual([first, second], expected_ids[:2])
+
+
+class ChatTemplate(unittest.TestCase):
+    def test_renders_the_golden_conversation(self):
+        """The conversation of infer-chat's golden (tests/data/chat), rendered by the model's own
+        template and tokenized, is the token list llama.cpp was given."""
+        golden = json.loads((ROOT / "tests" / "data" / "chat" / "smollm2-135m-q4_1.json")
+                            .read_text())
+        first, second = golden["turns"]
+        messages = [{"role": "system", "content": golden["system"]},
+                    {"role": "user", "content": first["user"]},
+                    {"role": "assistant", "content": first["answer"]},
+                    {"role": "user", "content": second["user"]}]
+        with infer.Model(model_path(SMOLLM2)) as model:
+            self.assertEqual(model.chat_template(), "chatml")
+            text = model.apply_chat_template(messages)
+            self.assertTrue(text.endswith("<|im_start|>assistant\n"))
+            self.assertEqual(model.tokenize(text, add_special=True, parse_special=True),
+                             second["prompt_ids"])
+            with self.assertRaises(infer.InferError) as caught:
+                model.apply_chat_template(messages, template="no-such-format")
+            self.assertEqual(caught.exception.status, 1)  # INFER_ERR_INVALID_ARGUMENT
 
 
 class Errors(unittest.TestCase):
