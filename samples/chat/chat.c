@@ -245,6 +245,16 @@ static int open_chat(chat *c) {
         report(o->model_path, status);
         return 0;
     }
+    if (!o->template_name) { /* say now, not at the first message, that --template is needed */
+        const char *format = NULL;
+        status = infer_model_chat_template(c->model, &format);
+        if (status != INFER_OK) {
+            report("chat template", status);
+            fprintf(stderr, "Choose a format with --template (chatml, gemma, llama3, mistral-v1, "
+                            "mistral-v3, mistral-v7).\n");
+            return 0;
+        }
+    }
     infer_context_params params;
     infer_context_params_init(&params);
     params.n_ctx = o->n_ctx;

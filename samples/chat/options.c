@@ -103,7 +103,15 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
             o->verbose = 1;
             continue;
         }
-        if (i + 1 >= argc) return usage_error("%s needs a value, or is unknown", a);
+        static const char *const with_value[] = {
+            "-m", "--model", "-s", "--system", "-p", "--prompt", "--template", "-n", "--n-predict",
+            "-t", "--threads", "-c", "--ctx", "--ctx-overflow", "--temp", "--top-k", "--top-p",
+            "--min-p", "--repeat-penalty", "--repeat-last-n", "--seed"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; ++k)
+            known |= !strcmp(a, with_value[k]);
+        if (!known) return usage_error("unknown option %s", a);
+        if (i + 1 >= argc) return usage_error("%s needs a value", a);
         const char *v = argv[++i];
         long n = 0;
         float f = 0;
@@ -145,9 +153,6 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
             const unsigned long long seed = strtoull(v, &end, 10);
             if (errno || end == v || *end) return usage_error("--seed: %s", v);
             o->sampling.seed = (uint64_t)seed;
-        } else {
-            --i;
-            return usage_error("unknown option %s", a);
         }
     }
 

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" { /* the unit tests are C++ */
+#endif
+
 typedef struct text_buffer {
     char *data; /* NULL until something is appended */
     size_t length;
@@ -27,5 +31,9 @@ typedef struct token_list {
 int token_list_reserve(token_list *l, size_t capacity);
 int token_list_push(token_list *l, int32_t id);
 void token_list_free(token_list *l);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,10 @@
 
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" { /* the unit tests are C++ */
+#endif
+
 typedef struct utf8_stream {
     FILE *out;        /* where complete characters are written and flushed; NULL: nowhere */
     text_buffer text; /* every byte received; [0, emitted) has been written */
@@ -28,5 +32,9 @@ void utf8_stream_clear(utf8_stream *s);
 /* How many of the last bytes of [bytes, bytes + n) begin a character that is not complete yet;
  * 0 when the text ends on a boundary. Invalid bytes count as complete characters. */
 size_t utf8_incomplete_tail(const char *bytes, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
