@@ -95,10 +95,12 @@ static void print_full_context_advice(const chat *c) {
             c->options.overflow == OVERFLOW_STOP ? " or --ctx-overflow shift" : "");
 }
 
-static void report_sync(const chat *c) {
+/* mid_answer: the answer's text so far is on the current line. */
+static void report_sync(const chat *c, int mid_answer) {
     if (c->conv.last_dropped)
-        fprintf(stderr, "\ninfer-chat: context full: dropped the %zu oldest exchange%s\n",
-                c->conv.last_dropped, c->conv.last_dropped == 1 ? "" : "s");
+        fprintf(stderr, "%sinfer-chat: context full: dropped the %zu oldest exchange%s\n",
+                mid_answer ? "\n" : "", c->conv.last_dropped,
+                c->conv.last_dropped == 1 ? "" : "s");
     if (c->options.verbose)
         fprintf(stderr, "[kv cache: %zu tokens reused, %zu processed]\n", c->conv.last_reused,
                 c->conv.last_processed);
@@ -148,7 +150,7 @@ static answer_end generate(chat *c) {
             if (!shift) return ANSWER_CONTEXT_FULL;
             status = conversation_sync(&c->conv, c->answer.ids, c->answer.count, 1);
             if (status == INFER_ERR_CONTEXT_FULL) return ANSWER_CONTEXT_FULL;
-            if (status == INFER_OK) report_sync(c);
+            if (status == INFER_OK) report_sync(c, 1);
         }
         if (status == INFER_ERR_CANCELLED) return ANSWER_INTERRUPTED;
         if (status != INFER_OK) {
@@ -184,7 +186,7 @@ static turn_result turn(chat *c, const char *message) {
     status = process_message(c);
     answer_end end = ANSWER_FAILED;
     if (status == INFER_OK) {
-        report_sync(c);
+        report_sync(c, 0);
         end = generate(c);
     }
     g_running = NULL;
