@@ -124,7 +124,8 @@ int main(int argc, char **argv) {
         goto done;
     }
     fputs("\nids:", stdout);
-    for (int i = 0; i < n_generated; ++i) printf(" %ld", (long)generated[i]);
+    for (int i = 0; i < n_generated; ++i)
+        printf(" %ld", (long)generated[i]);
     fputc('\n', stdout);
     status = 0;
 

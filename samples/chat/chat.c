@@ -27,6 +27,8 @@
 
 /* Set by the SIGINT handler; cleared when an answer has stopped. */
 static volatile sig_atomic_t g_interrupted;
+/* Set while the program waits for the user's message, where Ctrl-C means "exit". */
+static volatile sig_atomic_t g_at_prompt;
 /* The context while it runs a turn, so that the handler can stop a decode in progress.
  * infer_context_cancel only stores to an atomic flag, which is async-signal-safe; the pointer is
  * written by the main thread only between turns. */
@@ -37,9 +39,12 @@ static void on_sigint(int signal_number) {
     g_interrupted = 1;
     infer_context *ctx = g_running;
     if (ctx) infer_context_cancel(ctx);
+    /* At the prompt: end the input. A read in progress returns (EINTR, no SA_RESTART) and one
+     * about to start fails (EBADF), so the prompt loop ends even when the signal comes between
+     * its last check and the read. close() is async-signal-safe. */
+    if (g_at_prompt) close(STDIN_FILENO);
 }
 
-/* No SA_RESTART: a Ctrl-C at the prompt makes the blocking read return, so the program exits. */
 static void install_sigint_handler(void) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -56,7 +61,8 @@ static int32_t show_progress(float progress, void *user_data) {
     enum { WIDTH = 30 };
     const int filled = (int)(progress * WIDTH + 0.5f);
     fprintf(stderr, "\rloading [");
-    for (int i = 0; i < WIDTH; ++i) fputc(i < filled ? '#' : ' ', stderr);
+    for (int i = 0; i < WIDTH; ++i)
+        fputc(i < filled ? '#' : ' ', stderr);
     fprintf(stderr, "] %3d%%", (int)(progress * 100 + 0.5f));
     if (progress >= 1.0f) fprintf(stderr, "\r%*s\r", WIDTH + 16, "");
     fflush(stderr);
@@ -99,8 +105,7 @@ static void print_full_context_advice(const chat *c) {
 static void report_sync(const chat *c, int mid_answer) {
     if (c->conv.last_dropped)
         fprintf(stderr, "%sinfer-chat: context full: dropped the %zu oldest exchange%s\n",
-                mid_answer ? "\n" : "", c->conv.last_dropped,
-                c->conv.last_dropped == 1 ? "" : "s");
+                mid_answer ? "\n" : "", c->conv.last_dropped, c->conv.last_dropped == 1 ? "" : "s");
     if (c->options.verbose)
         fprintf(stderr, "[kv cache: %zu tokens reused, %zu processed]\n", c->conv.last_reused,
                 c->conv.last_processed);
@@ -265,8 +270,7 @@ static int open_chat(chat *c) {
     if (status == INFER_OK)
         status = infer_sampler_create(infer_model_n_vocab(c->model), &o->sampling, &c->sampler);
     if (status == INFER_OK)
-        status = conversation_init(&c->conv, c->model, c->ctx, o->template_name,
-                                   o->system_prompt);
+        status = conversation_init(&c->conv, c->model, c->ctx, o->template_name, o->system_prompt);
     if (status != INFER_OK) {
         report("setting up", status);
         return 0;
@@ -324,6 +328,7 @@ static int prompt_loop(chat *c) {
     size_t capacity = 0;
     int status = 0;
     for (;;) {
+        g_at_prompt = 1; /* before clearing: a Ctrl-C in between still ends the input */
         g_interrupted = 0;
         if (interactive) {
             fputs("> ", stdout);
@@ -331,9 +336,10 @@ static int prompt_loop(chat *c) {
         }
         errno = 0;
         const ssize_t n = getline(&line, &capacity, stdin);
-        if (n < 0) {
+        g_at_prompt = 0;
+        if (n < 0 || g_interrupted) {
             if (interactive) fputc('\n', stdout);
-            if (!g_interrupted && errno && errno != EINTR) {
+            if (n < 0 && !g_interrupted && errno && errno != EINTR && errno != EBADF) {
                 perror("infer-chat: reading the prompt");
                 status = 1;
             }

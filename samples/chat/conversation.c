@@ -31,7 +31,8 @@ infer_status conversation_init(conversation *c, const infer_model *model, infer_
 }
 
 void conversation_free(conversation *c) {
-    for (size_t i = 0; i < c->n_messages; ++i) free((char *)c->messages[i].content);
+    for (size_t i = 0; i < c->n_messages; ++i)
+        free((char *)c->messages[i].content);
     free(c->messages);
     token_list_free(&c->kv);
     token_list_free(&c->target);
@@ -62,7 +63,8 @@ void conversation_pop(conversation *c) {
 }
 
 infer_status conversation_reset(conversation *c) {
-    while (c->n_messages > c->n_fixed) conversation_pop(c);
+    while (c->n_messages > c->n_fixed)
+        conversation_pop(c);
     c->kv.count = 0;
     return infer_context_reset(c->ctx);
 }
@@ -72,10 +74,12 @@ infer_status conversation_reset(conversation *c) {
  * message (the current user message) is never dropped. Returns 0 when there is nothing to drop. */
 static int drop_oldest(conversation *c) {
     size_t end = c->n_fixed + 1;
-    while (end < c->n_messages && strcmp(c->messages[end].role, "user") != 0) ++end;
+    while (end < c->n_messages && strcmp(c->messages[end].role, "user") != 0)
+        ++end;
     if (end >= c->n_messages) return 0;
     const size_t n_drop = end - c->n_fixed;
-    for (size_t i = c->n_fixed; i < end; ++i) free((char *)c->messages[i].content);
+    for (size_t i = c->n_fixed; i < end; ++i)
+        free((char *)c->messages[i].content);
     memmove(c->messages + c->n_fixed, c->messages + end,
             (c->n_messages - end) * sizeof *c->messages);
     c->n_messages -= n_drop;
@@ -85,14 +89,13 @@ static int drop_oldest(conversation *c) {
 /* c->target = tokens of the rendered conversation, then the answer. */
 static infer_status render_target(conversation *c, const int32_t *answer, size_t n_answer) {
     size_t length = 0;
-    infer_status status = infer_chat_apply_template(
-        c->model, c->template_name, c->messages, c->n_messages, 1, c->rendered.data,
-        c->rendered.capacity, &length);
+    infer_status status =
+        infer_chat_apply_template(c->model, c->template_name, c->messages, c->n_messages, 1,
+                                  c->rendered.data, c->rendered.capacity, &length);
     if (status == INFER_OK && length >= c->rendered.capacity) { /* too small: grow, render again */
         if (!text_buffer_reserve(&c->rendered, length + 1)) return INFER_ERR_OUT_OF_MEMORY;
-        status = infer_chat_apply_template(c->model, c->template_name, c->messages,
-                                           c->n_messages, 1, c->rendered.data,
-                                           c->rendered.capacity, &length);
+        status = infer_chat_apply_template(c->model, c->template_name, c->messages, c->n_messages,
+                                           1, c->rendered.data, c->rendered.capacity, &length);
     }
     if (status != INFER_OK) return status;
     c->rendered.length = length;
@@ -142,8 +145,7 @@ static infer_status process_target(conversation *c) {
     return status;
 }
 
-infer_status conversation_sync(conversation *c, const int32_t *answer, size_t n_answer,
-                               int shift) {
+infer_status conversation_sync(conversation *c, const int32_t *answer, size_t n_answer, int shift) {
     const size_t n_ctx = infer_context_n_ctx(c->ctx);
     c->last_dropped = 0;
     infer_status status = render_target(c, answer, n_answer);

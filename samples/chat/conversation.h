@@ -15,15 +15,15 @@
 typedef struct conversation {
     const infer_model *model;
     infer_context *ctx;
-    const char *template_name; /* NULL: the model's own */
+    const char *template_name;    /* NULL: the model's own */
     infer_chat_message *messages; /* roles are static strings; contents are owned */
     size_t n_messages, capacity;
-    size_t n_fixed;     /* leading messages never dropped: the system prompt */
-    token_list kv;      /* the tokens in the KV cache, in order */
+    size_t n_fixed; /* leading messages never dropped: the system prompt */
+    token_list kv;  /* the tokens in the KV cache, in order */
     text_buffer rendered;
-    token_list target;  /* the rendered conversation's tokens, plus the answer so far */
-    char bos_text[64];  /* the BOS token's text, "" if none: a template that writes it itself
-                           must not get a second BOS from the tokenizer */
+    token_list target; /* the rendered conversation's tokens, plus the answer so far */
+    char bos_text[64]; /* the BOS token's text, "" if none: a template that writes it itself
+                          must not get a second BOS from the tokenizer */
     /* What the last conversation_sync did, for --verbose. */
     size_t last_reused, last_processed, last_dropped;
 } conversation;
@@ -46,8 +46,8 @@ infer_status conversation_reset(conversation *c);
  * last token. When that does not fit in the context (no room left after it): with shift, drops
  * the oldest exchanges after the system prompt until it takes at most three quarters of the
  * context (messages dropped stay dropped); without shift, or when nothing is left to drop,
- * returns INFER_ERR_CONTEXT_FULL, the KV cache unchanged. INFER_ERR_CANCELLED (infer_context_cancel) leaves the cache holding a
- * prefix of it. */
+ * returns INFER_ERR_CONTEXT_FULL, the KV cache unchanged. INFER_ERR_CANCELLED
+ * (infer_context_cancel) leaves the cache holding a prefix of it. */
 infer_status conversation_sync(conversation *c, const int32_t *answer, size_t n_answer, int shift);
 
 /* Processes one generated token after what the cache holds. */

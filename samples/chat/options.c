@@ -7,7 +7,9 @@
 
 #define DEFAULT_MODEL "SmolLM2-135M-Instruct.Q4_1.gguf"
 
+/* The help text is laid out as it prints. */
 static void print_help(FILE *out) {
+    // clang-format off
     fprintf(out,
 "usage: infer-chat [-m MODEL.gguf] [options]\n"
 "\n"
@@ -45,6 +47,7 @@ static void print_help(FILE *out) {
 "  -v, --verbose        print tokens/s and memory on exit, and per turn how many tokens the\n"
 "                       KV cache already held\n"
 "  -h, --help           this text\n");
+    // clang-format on
 }
 
 /* The default model's path in the model cache (scripts/model-dir.sh defines the same place). */
@@ -53,10 +56,13 @@ static int default_model(char *buf, size_t capacity) {
     const char *cache = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
     int n;
-    if (dir && *dir) n = snprintf(buf, capacity, "%s/%s", dir, DEFAULT_MODEL);
+    if (dir && *dir)
+        n = snprintf(buf, capacity, "%s/%s", dir, DEFAULT_MODEL);
     else if (cache && *cache)
         n = snprintf(buf, capacity, "%s/libinfer/models/%s", cache, DEFAULT_MODEL);
-    else n = snprintf(buf, capacity, "%s/.cache/libinfer/models/%s", home ? home : "", DEFAULT_MODEL);
+    else
+        n = snprintf(buf, capacity, "%s/.cache/libinfer/models/%s", home ? home : "",
+                     DEFAULT_MODEL);
     return n > 0 && (size_t)n < capacity;
 }
 
@@ -104,9 +110,11 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
             continue;
         }
         static const char *const with_value[] = {
-            "-m", "--model", "-s", "--system", "-p", "--prompt", "--template", "-n", "--n-predict",
-            "-t", "--threads", "-c", "--ctx", "--ctx-overflow", "--temp", "--top-k", "--top-p",
-            "--min-p", "--repeat-penalty", "--repeat-last-n", "--seed"};
+            "-m",        "--model",    "-s",      "--system",         "-p",
+            "--prompt",  "--template", "-n",      "--n-predict",      "-t",
+            "--threads", "-c",         "--ctx",   "--ctx-overflow",   "--temp",
+            "--top-k",   "--top-p",    "--min-p", "--repeat-penalty", "--repeat-last-n",
+            "--seed"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; ++k)
             known |= !strcmp(a, with_value[k]);
@@ -115,10 +123,14 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
         const char *v = argv[++i];
         long n = 0;
         float f = 0;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "-s") || !strcmp(a, "--system")) o->system_prompt = v;
-        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "--template")) o->template_name = v;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+            model = v;
+        else if (!strcmp(a, "-s") || !strcmp(a, "--system"))
+            o->system_prompt = v;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt"))
+            o->prompt = v;
+        else if (!strcmp(a, "--template"))
+            o->template_name = v;
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
             if (!parse_long(v, -1, 1000000, &n)) return usage_error("-n: bad count %s", v);
             o->n_predict = (int)n;
@@ -129,9 +141,12 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
             if (!parse_long(v, 0, 1L << 20, &n)) return usage_error("--ctx: bad length %s", v);
             o->n_ctx = (uint32_t)n;
         } else if (!strcmp(a, "--ctx-overflow")) {
-            if (!strcmp(v, "stop")) o->overflow = OVERFLOW_STOP;
-            else if (!strcmp(v, "shift")) o->overflow = OVERFLOW_SHIFT;
-            else return usage_error("--ctx-overflow: %s is neither stop nor shift", v);
+            if (!strcmp(v, "stop"))
+                o->overflow = OVERFLOW_STOP;
+            else if (!strcmp(v, "shift"))
+                o->overflow = OVERFLOW_SHIFT;
+            else
+                return usage_error("--ctx-overflow: %s is neither stop nor shift", v);
         } else if (!strcmp(a, "--temp")) {
             if (!parse_float(v, &o->sampling.temperature)) return usage_error("--temp: %s", v);
         } else if (!strcmp(a, "--top-k")) {
@@ -157,7 +172,8 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
     }
 
     if (model) {
-        if (strlen(model) >= sizeof o->model_path) return usage_error("-m: path too long: %s", model);
+        if (strlen(model) >= sizeof o->model_path)
+            return usage_error("-m: path too long: %s", model);
         strcpy(o->model_path, model);
     } else if (!default_model(o->model_path, sizeof o->model_path)) {
         return usage_error("%s", "the model cache path is too long; pass -m");

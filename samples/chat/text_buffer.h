@@ -18,7 +18,7 @@ typedef struct text_buffer {
 
 int text_buffer_append(text_buffer *b, const char *bytes, size_t n);
 int text_buffer_reserve(text_buffer *b, size_t capacity); /* room for capacity - 1 bytes + NUL */
-void text_buffer_clear(text_buffer *b); /* length 0, memory kept */
+void text_buffer_clear(text_buffer *b);                   /* length 0, memory kept */
 void text_buffer_free(text_buffer *b);
 
 /* A growable array of token ids. */

@@ -15,7 +15,11 @@ namespace {
 bool valid_utf8(const std::string &s) {
     for (size_t i = 0; i < s.size();) {
         const auto c = static_cast<unsigned char>(s[i]);
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        size_t n = c < 0x80           ? 1
+                   : (c >> 5) == 0x6  ? 2
+                   : (c >> 4) == 0xE  ? 3
+                   : (c >> 3) == 0x1E ? 4
+                                      : 0;
         if (n == 0 || i + n > s.size()) return false;
         for (size_t k = 1; k < n; ++k)
             if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
@@ -44,14 +48,14 @@ struct Capture {
 TEST_CASE("utf8_incomplete_tail counts the bytes of an unfinished last character") {
     CHECK(utf8_incomplete_tail("", 0) == 0);
     CHECK(utf8_incomplete_tail("abc", 3) == 0);
-    CHECK(utf8_incomplete_tail("a\xC3", 2) == 1);             // é cut after its lead byte
-    CHECK(utf8_incomplete_tail("a\xC3\xA9", 3) == 0);         // é complete
-    CHECK(utf8_incomplete_tail("\xE2\x82", 2) == 2);          // € cut after two of three bytes
+    CHECK(utf8_incomplete_tail("a\xC3", 2) == 1);     // é cut after its lead byte
+    CHECK(utf8_incomplete_tail("a\xC3\xA9", 3) == 0); // é complete
+    CHECK(utf8_incomplete_tail("\xE2\x82", 2) == 2);  // € cut after two of three bytes
     CHECK(utf8_incomplete_tail("\xE2\x82\xAC", 3) == 0);
-    CHECK(utf8_incomplete_tail("x\xF0\x9F\x98", 4) == 3);     // 😀 cut after three of four
+    CHECK(utf8_incomplete_tail("x\xF0\x9F\x98", 4) == 3); // 😀 cut after three of four
     CHECK(utf8_incomplete_tail("\xF0\x9F\x98\x80", 4) == 0);
-    CHECK(utf8_incomplete_tail("a\xFF", 2) == 0);             // invalid bytes pass as they are
-    CHECK(utf8_incomplete_tail("\x80\x80", 2) == 0);          // stray continuation bytes too
+    CHECK(utf8_incomplete_tail("a\xFF", 2) == 0);    // invalid bytes pass as they are
+    CHECK(utf8_incomplete_tail("\x80\x80", 2) == 0); // stray continuation bytes too
 }
 
 TEST_CASE("utf8_stream writes whole characters whatever the cuts between pieces") {
