@@ -289,18 +289,32 @@ typedef struct infer_chat_message {
 } infer_chat_message;
 
 /* The name of the format the model's own template (tokenizer.chat_template) is recognized as, one
- * of those infer_chat_apply_template accepts ("chatml", "gemma", "llama3", "mistral-v1",
- * "mistral-v3", "mistral-v7"). INFER_ERR_NOT_FOUND when the model has no template;
- * INFER_ERR_UNSUPPORTED when its text is not one libinfer recognizes (the message says so; pass a
- * name to infer_chat_apply_template to choose a format anyway). The string is static. */
+ * of those infer_chat_apply_template accepts:
+ *   "chatml"            <|im_start|>role ... <|im_end|> (SmolLM2, Qwen2.5 with their default
+ *                       system prompts, Qwen3 with its <think> handling of assistant history)
+ *   "gemma"             <start_of_turn>user/model; Gemma 3 folds a system message into the first
+ *                       user turn, Gemma 1 and 2 refuse one
+ *   "llama3"            Llama 3.0 headers
+ *   "llama3.1"          Llama 3.1/3.3: a system header with "Today Date: 26 Jul 2024"
+ *   "llama3.2"          Llama 3.2: the same with today's local date
+ *   "mistral-v1", "mistral-v3", "mistral-v3-tekken", "mistral-v7"   Mistral's [INST] spellings
+ * INFER_ERR_NOT_FOUND when the model has no template (INFER_ERR_TYPE_MISMATCH when it is not a
+ * string); INFER_ERR_UNSUPPORTED when its text is not one libinfer recognizes (the message says so; pass a name to infer_chat_apply_template to
+ * choose a format anyway). The string is static. Works on inspect_only models. */
 INFER_API infer_status infer_model_chat_template(const infer_model *model, const char **out_name);
 
 /* Renders messages into the prompt text the model was trained on, byte for byte what the model's
- * Jinja template renders (with its bos_token/eos_token texts). template_name NULL: the model's
- * own template, recognized as above; otherwise one of the names. add_generation_prompt nonzero:
- * end with the opening of an assistant turn. snprintf buffer rules. A role the format cannot
- * express (e.g. a system message after the first turn where the template refuses it) is
- * INFER_ERR_INVALID_ARGUMENT. Thread-safe on a shared model. Tokenize the result with
+ * Jinja template renders (with its bos_token/eos_token texts) for plain conversations; tool calls
+ * and per-message extras (reasoning_content, images) are not part of this API. template_name
+ * NULL: the model's own template, recognized as above; otherwise one of the names, which selects
+ * the generic format -- unless the model's own template is recognized as that same name, whose
+ * details (a default system prompt) are then kept. add_generation_prompt nonzero: end with the
+ * opening of an assistant turn (Mistral templates write none: their text ends where the answer
+ * goes). At least one message; a role other than system/user/assistant, a NULL role or content,
+ * or an order the template refuses (Gemma and Mistral v1/v3 require user/assistant alternation
+ * after an optional leading system message; Gemma 1/2 refuse a system message) is
+ * INFER_ERR_INVALID_ARGUMENT with the template's own complaint. Needs the vocabulary (not
+ * inspect_only). snprintf buffer rules. Thread-safe on a shared model. Tokenize the result with
  * parse_special = 1, and add_special = 0 when the text already starts with the BOS text. */
 INFER_API infer_status infer_chat_apply_template(const infer_model *model, const char *template_name,
                                                  const infer_chat_message *messages,

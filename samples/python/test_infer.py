@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Tests of the ctypes binding (infer.py) against the C example (samples/simple.c).
+
+Environment: INFER_LIBRARY, the libinfer.so to load; INFER_SIMPLE_OUTPUT, the output of
+`infer-simple SmolLM2 16 "The capital of France is"` (ctest runs that first); INFER_MODEL_DIR or
+the default model cache for SmolLM2. A missing input is a failure, not a skip.
+"""
+import json
+import os
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import infer  # noqa: E402
+
+PROMPT = "The capital of France is"
+N_TOKENS = 16
+SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def model_path(file):
+    cache = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
+    path = Path(os.environ.get("INFER_MODEL_DIR", Path(cache) / "libinfer" / "models")) / file
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run scripts/fetch-models.sh")
+    return path
+
+
+def simple_output():
+    """simple's continuation text and ids: the lines between the prompt and the final "ids:"."""
+    text = Path(os.environ["INFER_SIMPLE_OUTPUT"]).read_bytes().decode()
+    body, _, ids_line = text.rstrip("\n").rpartition("\n")
+    if not ids_line.startswith("ids:") or not body.startswith(PROMPT):
+        raise ValueError(f"not the output of infer-simple: {text!r}")
+    return body[len(PROMPT):], [int(t) for t in ids_line.split()[1:]]
+
+
+class GreedyMatchesC(unittest.TestCase):
+    def test_same_tokens_and_text_as_simple_c(self):
+        expected_text, expected_ids = simple_output()
+        self.assertEqual(len(expected_ids), N_TOKENS)
+        with infer.Model(model_path(SMOLLM2)) as model:
+            ids = model.generate(PROMPT, N_TOKENS)
+            self.assertEqual(ids, expected_ids)
+            self.assertEqual(model.detokenize(ids), expected_text)
+
+    def test_step_by_step_with_context_and_sampler(self):
+        """The same through the lower-level objects, truncating and redoing the last step."""
+        _, expected_ids = simple_output()
+        with infer.Model(model_path(SMOLLM2)) as model, \
+                infer.Context(model, n_ctx=64) as ctx, \
+                infer.Sampler(model.n_vocab, temperature=0.0) as sampler:
+            prompt = model.tokenize(PROMPT)
+            ctx.decode(prompt)
+            first = sampler.sample(ctx.logits())
+            ctx.decode([first])
+            ctx.truncate(len(prompt))  # forget the step, then take it again
+            self.assertEqual(ctx.position, len(prompt))
+            ctx.decode([first])
+            second = sampler.sample(ctx.logits())
+            self.assertEqual([first, second], expected_ids[:2])
+
+
+class ChatTemplate(unittest.TestCase):
+    def test_renders_the_golden_conversation(self):
+        """The conversation of infer-chat's golden (tests/data/chat), rendered by the model's own
+        template and tokenized, is the token list llama.cpp was given."""
+        golden = json.loads((ROOT / "tests" / "data" / "chat" / "smollm2-135m-q4_1.json")
+                            .read_text())
+        first, second = golden["turns"]
+        messages = [{"role": "system", "content": golden["system"]},
+                    {"role": "user", "content": first["user"]},
+                    {"role": "assistant", "content": first["answer"]},
+                    {"role": "user", "content": second["user"]}]
+        with infer.Model(model_path(SMOLLM2)) as model:
+            self.assertEqual(model.chat_template(), "chatml")
+            text = model.apply_chat_template(messages)
+            self.assertTrue(text.endswith("<|im_start|>assistant\n"))
+            self.assertEqual(model.tokenize(text, add_special=True, parse_special=True),
+                             second["prompt_ids"])
+            with self.assertRaises(infer.InferError) as caught:
+                model.apply_chat_template(messages, template="no-such-format")
+            self.assertEqual(caught.exception.status, 1)  # INFER_ERR_INVALID_ARGUMENT
+
+
+class Errors(unittest.TestCase):
+    def test_missing_file_raises_with_status_and_message(self):
+        with self.assertRaises(infer.InferError) as caught:
+            infer.Model("/nonexistent/model.gguf")
+        self.assertEqual(caught.exception.status, 3)  # INFER_ERR_IO
+        self.assertEqual(caught.exception.name, "I/O error")
+        self.assertIn("/nonexistent/model.gguf", caught.exception.message)
+
+    def test_not_gguf_raises_bad_magic(self):
+        with tempfile.NamedTemporaryFile(suffix=".gguf") as f:
+            f.write(b"this is not a GGUF file at all")
+            f.flush()
+            with self.assertRaises(infer.InferError) as caught:
+                infer.Model(f.name)
+        self.assertEqual(caught.exception.status, 100)  # INFER_ERR_GGUF_BAD_MAGIC
+
+    def test_bad_token_and_sampler_parameter(self):
+        with infer.Model(model_path(SMOLLM2)) as model:
+            with self.assertRaises(infer.InferError) as caught:
+                model.token_to_piece(model.n_vocab)
+            self.assertEqual(caught.exception.status, 301)  # INFER_ERR_BAD_TOKEN
+            with self.assertRaises(infer.InferError) as caught:
+                infer.Sampler(model.n_vocab, temperature=-1.0)
+            self.assertEqual(caught.exception.status, 1)  # INFER_ERR_INVALID_ARGUMENT
+            self.assertIn("temperature", caught.exception.message)
+
+    def test_version(self):
+        self.assertRegex(infer.version(), r"^\d+\.\d+\.\d+$")
+
+
+if __name__ == "__main__":
+    unittest.main()
