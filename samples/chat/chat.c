@@ -247,6 +247,8 @@ static int open_chat(chat *c) {
     infer_model_params model_params;
     infer_model_params_init(&model_params);
     model_params.progress = isatty(STDERR_FILENO) ? show_progress : check_interrupt;
+    model_params.backend = o->backend;
+    model_params.device = o->device;
     infer_status status = infer_model_load_file(o->model_path, &model_params, &c->model);
     if (status != INFER_OK) {
         report(o->model_path, status);

@@ -24,6 +24,9 @@ static void print_help(FILE *out) {
 "  -p, --prompt TEXT    answer TEXT once, print the answer and exit (no interactive prompt)\n"
 "  -n, --n-predict N    most tokens per answer (default -1: until the model ends its turn)\n"
 "  -t, --threads N      CPU threads (default 0: one per core)\n"
+"      --backend cpu|cuda  where the model runs (default cpu; cuda uploads the weights to\n"
+"                       the GPU at load)\n"
+"      --device N       which GPU for --backend cuda (default 0)\n"
 "  -c, --ctx N          context length in tokens (default 2048; 0: the model's own, at most\n"
 "                       4096). The whole conversation must fit in it.\n"
 "      --ctx-overflow stop|shift\n"
@@ -114,7 +117,7 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
             "--prompt",  "--template", "-n",      "--n-predict",      "-t",
             "--threads", "-c",         "--ctx",   "--ctx-overflow",   "--temp",
             "--top-k",   "--top-p",    "--min-p", "--repeat-penalty", "--repeat-last-n",
-            "--seed"};
+            "--seed",    "--backend",  "--device"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; ++k)
             known |= !strcmp(a, with_value[k]);
@@ -137,6 +140,16 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!parse_long(v, 0, 1024, &n)) return usage_error("--threads: bad count %s", v);
             o->n_threads = (int)n;
+        } else if (!strcmp(a, "--backend")) {
+            if (!strcmp(v, "cpu"))
+                o->backend = INFER_BACKEND_CPU;
+            else if (!strcmp(v, "cuda"))
+                o->backend = INFER_BACKEND_CUDA;
+            else
+                return usage_error("--backend: %s is neither cpu nor cuda", v);
+        } else if (!strcmp(a, "--device")) {
+            if (!parse_long(v, 0, 1024, &n)) return usage_error("--device: bad index %s", v);
+            o->device = (int32_t)n;
         } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
             if (!parse_long(v, 0, 1L << 20, &n)) return usage_error("--ctx: bad length %s", v);
             o->n_ctx = (uint32_t)n;

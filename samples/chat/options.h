@@ -14,6 +14,8 @@ typedef struct chat_options {
     const char *template_name; /* --template; NULL: the model's own */
     int n_predict;             /* -n: most tokens per answer; -1: until end of turn */
     int n_threads;             /* --threads; 0: one per core */
+    int32_t backend;           /* --backend: INFER_BACKEND_CPU or INFER_BACKEND_CUDA */
+    int32_t device;            /* --device: which GPU, for --backend cuda */
     uint32_t n_ctx;            /* --ctx */
     int overflow;              /* --ctx-overflow: OVERFLOW_STOP or OVERFLOW_SHIFT */
     int verbose;               /* --verbose: statistics on stderr */
