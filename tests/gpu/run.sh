@@ -131,7 +131,8 @@ export build models
 run synth 150 bash -c 'synth llama8b-q4_0 llama-8b Q4_0 && synth llama8b-q4_k_m llama-8b Q4_K_M &&
                        synth llama1b-q4_k_m llama-1b Q4_K_M' &
 synth_pid=$!
-run ctest 200 ctest --test-dir "$build" -R '^cuda ' --output-on-failure -j 8 --timeout 150
+# Four at a time: the CPU contexts the model tests compare against use every core each.
+run ctest 200 ctest --test-dir "$build" -R '^cuda ' --output-on-failure -j 4 --timeout 150
 grep -E 'tests passed|Skipped|Failed|\*\*\*' "$logdir/ctest.log" | tail -n 40
 if grep -q '(Skipped)' "$logdir/ctest.log"; then
     failures+=("ctest: GPU tests were skipped (no CUDA device seen)")
