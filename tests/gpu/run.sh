@@ -29,6 +29,9 @@
 # the benchmarks run on the CPU (--backend cpu, -p 16 -n 4 -r 1) and the GPU-only steps (CUDA
 # tests, which skip themselves, and membw) are expected to fail; the table says DRY RUN.
 #
+# With the device tool (which returns at most 8 files from $OUT), e.g.: carry [".gpudeps"],
+#   tests/gpu/run.sh /tmp/gpu; rc=$?; tar czf "$OUT/gpu-logs.tgz" -C /tmp gpu; exit $rc
+#
 # Environment: INFER_GPU_BUILD_DIR (default build/gpu), INFER_GPU_MODEL_DIR (default
 # BUILD/models), INFER_GPU_DEPS (default .gpudeps), INFER_GPU_ARCH (default: nvidia-smi's compute
 # capability, else 90), INFER_GPU_TIME_BUDGET (seconds, default 450).
