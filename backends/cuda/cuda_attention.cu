@@ -130,7 +130,7 @@ Status attention(float *o, const float *q, const void *k_cache, const void *v_ca
                  const int32_t *pos, int64_t n_tokens, const KvArgs &kv, const AttentionArgs &a,
                  void *scratch, cudaStream_t stream) {
     if (n_tokens <= 0) return Status::ok();
-    if (kv.head_dim > kMaxHeadDim || a.n_splits < 1 || n_tokens > 65535 ||
+    if (kv.head_dim > kMaxHeadDim || a.n_splits < 1 || n_tokens > kMaxTokensPerRun ||
         a.n_head % kv.n_head_kv != 0)
         return make_error(INFER_ERR_INTERNAL, "CUDA attention: unsupported shape");
     const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(n_tokens),

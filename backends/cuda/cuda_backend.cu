@@ -356,6 +356,10 @@ private:
 } // namespace
 
 Status check_graph(const graph::Graph &g) {
+    if (g.max_tokens > kMaxTokensPerRun)
+        return make_error(
+            INFER_ERR_UNSUPPORTED, "the CUDA backend takes n_batch <= %lld (got %lld)",
+            static_cast<long long>(kMaxTokensPerRun), static_cast<long long>(g.max_tokens));
     for (const Node &n : g.nodes) {
         switch (n.op) {
         case Op::Embed:

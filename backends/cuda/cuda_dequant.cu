@@ -69,6 +69,9 @@ Status dequantize_f16(const DeviceMatrix &w, int64_t row0, int64_t n_rows, void 
 Status embed(const DeviceMatrix &w, const int32_t *tokens, int64_t n_tokens, float scale,
              float *out, cudaStream_t stream) {
     if (n_tokens <= 0) return Status::ok();
+    if (n_tokens > kMaxTokensPerRun)
+        return make_error(INFER_ERR_INTERNAL, "CUDA embed: %lld tokens",
+                          static_cast<long long>(n_tokens));
     return for_block_type(w.type, "CUDA embed", [&](auto block) {
         using B = decltype(block);
         const int64_t units = (w.k / B::kBlockElems) * B::kChunks;

@@ -95,14 +95,21 @@ uint64_t gemm_scratch_bytes(int64_t k, int64_t n, int64_t max_rows) {
            static_cast<uint64_t>(slab_rows * k) * 2;
 }
 
+namespace {
+
+void destroy_plan(const CublasLtApi &lt, Gemm::Plan *plan) {
+    if (plan->op) lt.cublasLtMatmulDescDestroy(plan->op);
+    for (cublasLtMatrixLayout_t l : {plan->a, plan->b, plan->c})
+        if (l) lt.cublasLtMatrixLayoutDestroy(l);
+    delete plan;
+}
+
+} // namespace
+
 Gemm::~Gemm() {
     const CublasLtApi &lt = cublaslt();
-    for (auto &[key, plan] : plans_) {
-        if (plan->op) lt.cublasLtMatmulDescDestroy(plan->op);
-        for (cublasLtMatrixLayout_t l : {plan->a, plan->b, plan->c})
-            if (l) lt.cublasLtMatrixLayoutDestroy(l);
-        delete plan;
-    }
+    for (auto &[key, plan] : plans_)
+        destroy_plan(lt, plan);
     if (handle_) lt.cublasLtDestroy(static_cast<cublasLtHandle_t>(handle_));
 }
 
@@ -114,23 +121,45 @@ Status Gemm::start(void *workspace) {
                     lt.why.c_str());
         return Status::ok();
     }
+    // A library that loads but cannot make a handle (say, one too new for the driver) is the
+    // same as none: prefill stays correct on the matvec kernels, and the log says why.
     cublasLtHandle_t handle = nullptr;
-    INFER_LT_TRY(lt.cublasLtCreate(&handle));
+    const cublasStatus_t s = lt.cublasLtCreate(&handle);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        log_message(INFER_LOG_WARN,
+                    "CUDA: cublasLtCreate failed with status %d; prefill uses matvec kernels",
+                    static_cast<int>(s));
+        return Status::ok();
+    }
     handle_ = handle;
     return Status::ok();
 }
 
 // Column-major view (cuBLASLt's): Y^T [slab][rows] (ld n) = op_T(W16^T [k][slab]) * X16^T
-// [k][rows].
-Status Gemm::plan_for(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, Plan **out) {
-    const auto key = std::make_tuple(slab_rows, rows, k, ldc);
+// [k][rows]. out_align: the byte alignment the output pointers are known to have (W16 and X16
+// start the 256-byte aligned scratch; cuBLASLt assumes 256 for every matrix unless told).
+Status Gemm::plan_for(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, uint32_t out_align,
+                      Plan **out) {
+    const auto key = std::make_tuple(slab_rows, rows, k, ldc, out_align);
     if (auto it = plans_.find(key); it != plans_.end()) {
         *out = it->second;
         return Status::ok();
     }
+    Plan *plan = new Plan;
+    // Cached only once complete: a failed plan is freed, and the next call tries again.
+    const Status made = make_plan(slab_rows, rows, k, ldc, out_align, plan);
+    if (!made.is_ok()) {
+        destroy_plan(cublaslt(), plan);
+        return made;
+    }
+    plans_[key] = plan;
+    *out = plan;
+    return Status::ok();
+}
+
+Status Gemm::make_plan(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, uint32_t out_align,
+                       Plan *plan) {
     const CublasLtApi &lt = cublaslt();
-    auto *plan = new Plan;
-    plans_[key] = plan; // freed by ~Gemm even when a step below fails
     INFER_LT_TRY(lt.cublasLtMatmulDescCreate(&plan->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t trans_a = CUBLAS_OP_T;
     INFER_LT_TRY(lt.cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a,
@@ -145,6 +174,10 @@ Status Gemm::plan_for(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, P
     int found = 0;
     cublasStatus_t s = lt.cublasLtMatmulPreferenceSetAttribute(
         pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    for (const cublasLtMatmulPreferenceAttributes_t attr :
+         {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+        if (s == CUBLAS_STATUS_SUCCESS)
+            s = lt.cublasLtMatmulPreferenceSetAttribute(pref, attr, &out_align, sizeof out_align);
     if (s == CUBLAS_STATUS_SUCCESS)
         s = lt.cublasLtMatmulAlgoGetHeuristic(static_cast<cublasLtHandle_t>(handle_), plan->op,
                                               plan->a, plan->b, plan->c, plan->c, pref, 1, &result,
@@ -156,7 +189,6 @@ Status Gemm::plan_for(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, P
                           static_cast<long long>(slab_rows), static_cast<long long>(rows),
                           static_cast<long long>(k));
     plan->algo = result.algo;
-    *out = plan;
     return Status::ok();
 }
 
@@ -174,12 +206,14 @@ Status Gemm::matmul(const DeviceMatrix &w, const float *x, int64_t rows, float *
     INFER_TRY(to_f16(x, rows * w.k, x16, stream));
     const CublasLtApi &lt = cublaslt();
     const int64_t slab = gemm_slab_rows(w.k, w.n, kGemmSlabBytes);
+    // One slab writes y itself (256-byte aligned); later ones start at multiples of `slab`.
+    const uint32_t out_align = slab >= w.n ? 256u : gemm_output_alignment(slab);
     const float alpha = 1.0f, beta = 0.0f;
     for (int64_t r0 = 0; r0 < w.n; r0 += slab) {
         const int64_t n_rows = w.n - r0 < slab ? w.n - r0 : slab;
         INFER_TRY(dequantize_f16(w, r0, n_rows, w16, stream));
         Plan *plan = nullptr;
-        INFER_TRY(plan_for(n_rows, rows, w.k, w.n, &plan));
+        INFER_TRY(plan_for(n_rows, rows, w.k, w.n, out_align, &plan));
         INFER_LT_TRY(lt.cublasLtMatmul(static_cast<cublasLtHandle_t>(handle_), plan->op, &alpha,
                                        w16, plan->a, x16, plan->b, &beta, y + r0, plan->c, y + r0,
                                        plan->c, &plan->algo, workspace_, kGemmWorkspaceBytes,

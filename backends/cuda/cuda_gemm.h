@@ -36,13 +36,18 @@ public:
     Status matmul(const DeviceMatrix &w, const float *x, int64_t rows, float *y, void *scratch,
                   cudaStream_t stream);
 
+    struct Plan; // cuBLASLt descriptors and the algorithm for one shape (cuda_gemm.cu)
+
 private:
-    struct Plan;
-    Status plan_for(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, Plan **out);
+    // The plan for a shape, made and cached on first use.
+    Status plan_for(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, uint32_t out_align,
+                    Plan **out);
+    Status make_plan(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, uint32_t out_align,
+                     Plan *plan);
 
     void *handle_ = nullptr; // cublasLtHandle_t
     void *workspace_ = nullptr;
-    std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, Plan *> plans_;
+    std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, uint32_t>, Plan *> plans_;
 };
 
 } // namespace infer::cuda

@@ -119,6 +119,10 @@ template <class Fn> auto with_token_tile(int64_t n_tokens, Fn &&fn) {
 
 inline int64_t blocks_for(int64_t n, int64_t per_block) { return (n + per_block - 1) / per_block; }
 
+// The most tokens one run takes: embedding and attention put the token in grid.y, which CUDA
+// limits to 65535 (the context allows n_batch up to 65536; check_graph refuses more than this).
+constexpr int64_t kMaxTokensPerRun = 65535;
+
 // Blocks of `threads` for a grid-stride loop over n items: enough to cover them, at least one,
 // at most kMaxGridStrideBlocks (beyond that each thread loops).
 constexpr int64_t kMaxGridStrideBlocks = 65536;
@@ -128,13 +132,29 @@ inline unsigned grid_stride_blocks(int64_t n, int threads) {
 }
 
 // Prefill: weights are dequantized to fp16 in slabs of whole output rows, each slab multiplied
-// by cuBLASLt. The rows of one slab: as many as fit in slab_bytes (at least 1), a multiple of 8
-// (keeps fp16 tensor-core friendly alignment) unless the matrix has fewer rows.
+// by cuBLASLt into the f32 output columns y + r0 (r0 a multiple of the slab's rows). cuBLASLt's
+// heuristic assumes 256-byte aligned matrices unless told otherwise, so a slab's rows are a
+// multiple of kGemmRowAlign (64 floats: every y + r0 stays 256-byte aligned) when that many fit
+// in slab_bytes, else a multiple of 8, else as many as fit (at least 1); never more than the
+// matrix has. gemm_output_alignment() is what the slabs then guarantee, for the heuristic.
+constexpr int64_t kGemmRowAlign = 64;
 inline int64_t gemm_slab_rows(int64_t k, int64_t n_rows, uint64_t slab_bytes) {
     int64_t rows = static_cast<int64_t>(slab_bytes / (static_cast<uint64_t>(k) * 2));
-    if (rows >= 8) rows -= rows % 8;
+    if (rows >= kGemmRowAlign)
+        rows -= rows % kGemmRowAlign;
+    else if (rows >= 8)
+        rows -= rows % 8;
     if (rows < 1) rows = 1;
     return rows < n_rows ? rows : n_rows;
+}
+
+// The byte alignment of every slab's f32 output y + r0 (y 256-byte aligned, r0 a multiple of
+// slab_rows): the largest power of two dividing 4 * slab_rows, at most 256.
+inline uint32_t gemm_output_alignment(int64_t slab_rows) {
+    uint32_t align = 4;
+    while (align < 256 && (slab_rows * 4) % (2 * align) == 0)
+        align *= 2;
+    return align;
 }
 
 } // namespace infer::cuda

@@ -1,40 +1,74 @@
 #!/usr/bin/env bash
-# tests/gpu/run.sh LOGDIR: the whole GPU check, for a machine with an NVIDIA GPU and no network.
-#   1. Release build with CUDA for this card's architecture (Vulkan too when CMake finds it;
-#      warnings are not errors here: CI checks them, this run must not die of a newer compiler),
-#      only the targets below;
+# tests/gpu/run.sh [--dry-run] LOGDIR: the whole GPU check, for a machine with an NVIDIA GPU and
+# no network.
+#   0. The build's Debian packages (PCRE2, doctest) that the GPU machine's image may lack: every
+#      .deb in INFER_GPU_DEPS (default .gpudeps, made by tests/gpu/fetch-deps.sh on the
+#      development machine and carried along) is unpacked into the build directory for CMake.
+#   1. Release build with CUDA for this card's architecture (Vulkan off: not what this run
+#      checks; warnings are not errors here: CI checks them, this run must not die of a newer
+#      compiler), only the targets below;
 #   2. ctest over the CUDA tests: "cuda host:" (host math) and "cuda kernels:"/"cuda models:"
 #      (every kernel against the CPU reference; CUDA vs CPU on synthetic models; llama.cpp
 #      goldens; graph replay; budgets; state);
 #   3. the card's device-to-device bandwidth (infer-cuda-membw);
-#   4. synthetic models from infer-synth (--random-blocks): llama-8b Q4_0 and Q4_K_M, llama-1b
-#      Q4_K_M;
+#   4. synthetic models from infer-synth (--random-blocks, during step 2): llama-8b Q4_0 and
+#      Q4_K_M, llama-1b Q4_K_M;
 #   5. infer-bench --backend cuda pp512/tg128 on each with the int8 decode matvec (the default),
 #      tg128 with the simple matvec (INFER_CUDA_MATVEC=simple) on llama8b-q4_0 as the baseline,
 #      and, when an int8 test failed, pp512/tg128 with the simple matvec on every model, so the
 #      table exists either way. One table: matvec path, tokens/s, achieved weight GB/s, that as a
 #      percentage of the measured bandwidth, device memory (all of it is allocated up front, so
-#      it is also the peak).
-# Every step runs under `timeout`, so one hang cannot eat the session; the whole is sized for
-# under 8 minutes on an H100 with 16 cores. Logs of every step go to LOGDIR; the table is also
-# LOGDIR/table.md. Exit status: nonzero when the build, a test or a benchmark failed.
+#      it is also the peak), and whether prefill had cuBLASLt.
+# Time: every step runs under `timeout` with its own cap, and no step may run past a deadline of
+# INFER_GPU_TIME_BUDGET seconds (default 450) from the start: a step with too little time left is
+# skipped and reported, benchmarks in order of importance. Expected on an H100 with 16 cores:
+# about 4 minutes. Logs of every step go to LOGDIR; the table is also LOGDIR/table.md. Exit
+# status: nonzero when the build, a test or a benchmark failed, or a step was skipped.
+#
+# --dry-run: for checking this script on a machine without a GPU. Everything runs as above, but
+# the benchmarks run on the CPU (--backend cpu, -p 16 -n 4 -r 1) and the GPU-only steps (CUDA
+# tests, which skip themselves, and membw) are expected to fail; the table says DRY RUN.
+#
+# With the device tool (which returns at most 8 files from $OUT), e.g.: carry [".gpudeps"],
+#   tests/gpu/run.sh /tmp/gpu; rc=$?; tar czf "$OUT/gpu-logs.tgz" -C /tmp gpu; exit $rc
+#
+# Environment: INFER_GPU_BUILD_DIR (default build/gpu), INFER_GPU_MODEL_DIR (default
+# BUILD/models), INFER_GPU_DEPS (default .gpudeps), INFER_GPU_ARCH (default: nvidia-smi's compute
+# capability, else 90), INFER_GPU_TIME_BUDGET (seconds, default 450).
 set -uo pipefail
-logdir="${1:?usage: tests/gpu/run.sh LOGDIR}"
+dry_run=0
+if [ "${1:-}" = --dry-run ]; then
+    dry_run=1
+    shift
+fi
+logdir="${1:?usage: tests/gpu/run.sh [--dry-run] LOGDIR}"
 mkdir -p "$logdir" && logdir="$(cd "$logdir" && pwd)"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+cd "$root" || exit 1
 build="${INFER_GPU_BUILD_DIR:-build/gpu}"
 models="${INFER_GPU_MODEL_DIR:-$build/models}"
+deps="${INFER_GPU_DEPS:-$root/.gpudeps}"
 jobs="$(nproc)"
 t0=$(date +%s)
+deadline=$((t0 + ${INFER_GPU_TIME_BUDGET:-450}))
 failures=()
 
-stamp() { echo "[$(( $(date +%s) - t0 )) s] $*" | tee -a "$logdir/steps.log"; }
-# run NAME SECONDS CMD...: runs CMD with a time limit, its output in LOGDIR/NAME.log.
+stamp() { echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$logdir/steps.log"; }
+# run NAME SECONDS CMD...: runs CMD with a time limit of SECONDS, or what is left before the
+# deadline if that is less (a step with under 15 s left is skipped), output in LOGDIR/NAME.log.
 run() {
-    local name="$1" limit="$2"; shift 2
+    local name="$1" limit="$2" left
+    shift 2
+    left=$((deadline - $(date +%s)))
+    if [ "$left" -lt 15 ]; then
+        stamp "skip $name: ${left} s left of the time budget"
+        failures+=("$name (skipped: out of time)")
+        echo "skipped: out of time" >"$logdir/$name.log"
+        return 125
+    fi
+    [ "$left" -lt "$limit" ] && limit="$left"
     stamp "start $name (limit ${limit} s)"
-    timeout --kill-after=10 "$limit" "$@" >"$logdir/$name.log" 2>&1
+    timeout --kill-after=5 "$limit" "$@" >"$logdir/$name.log" 2>&1
     local rc=$?
     stamp "end $name: exit $rc"
     if [ $rc -ne 0 ]; then
@@ -50,22 +84,41 @@ arch="${INFER_GPU_ARCH:-${cc:-90}}"
 if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
     export CUDACXX=/usr/local/cuda/bin/nvcc
 fi
-launcher=()
+# cuBLASLt is loaded at run time (dlopen): make sure the toolkit's libraries are on the path.
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+    [ -d "$d" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+done
+cmake_args=(-DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=ON -DINFER_VULKAN=OFF
+            -DINFER_CUDA_ARCHITECTURES="$arch" -DINFER_WERROR=OFF)
 if command -v ccache >/dev/null; then
-    launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
-              -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+    cmake_args+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+                 -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 fi
+# Ninja schedules a parallel build better; only for a new build directory (a generator is fixed).
+if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null; then cmake_args+=(-G Ninja); fi
 
-# ---- 1. build ---------------------------------------------------------------------------------
+# ---- 0-1. dependencies and build --------------------------------------------------------------
+mkdir -p "$build"
+if compgen -G "$deps/*.deb" >/dev/null; then
+    rm -rf "$build/deps" && mkdir -p "$build/deps"
+    n_debs=0
+    for f in "$deps"/*.deb; do
+        dpkg -x "$f" "$build/deps" || failures+=("unpack $(basename "$f")")
+        n_debs=$((n_debs + 1))
+    done
+    cmake_args+=(-DCMAKE_PREFIX_PATH="$(cd "$build/deps" && pwd)/usr")
+    stamp "unpacked $n_debs packages from $deps into $build/deps"
+fi
 built=1
-run configure 120 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=ON \
-    -DINFER_CUDA_ARCHITECTURES="$arch" -DINFER_WERROR=OFF "${launcher[@]}" || built=0
+run configure 90 cmake -S . -B "$build" "${cmake_args[@]}" || built=0
 if [ $built = 1 ]; then
-    run build 330 cmake --build "$build" -j "$jobs" --target infer-cuda-tests infer-unit-tests \
+    run build 300 cmake --build "$build" -j "$jobs" --target infer-cuda-tests infer-unit-tests \
         infer-bench infer-synth infer-cuda-membw || built=0
 fi
 if [ $built = 0 ]; then
     echo "run.sh: the build failed; see $logdir/configure.log and $logdir/build.log"
+    echo "(a missing PCRE2 or doctest: run tests/gpu/fetch-deps.sh on the development machine"
+    echo " and carry .gpudeps along)"
     exit 1
 fi
 
@@ -81,8 +134,8 @@ export build models
 run synth 150 bash -c 'synth llama8b-q4_0 llama-8b Q4_0 && synth llama8b-q4_k_m llama-8b Q4_K_M &&
                        synth llama1b-q4_k_m llama-1b Q4_K_M' &
 synth_pid=$!
-run ctest 240 ctest --test-dir "$build" -R '^cuda ' --output-on-failure -j 4 --timeout 200
-tests_rc=$?
+# Four at a time: the CPU contexts the model tests compare against use every core each.
+run ctest 200 ctest --test-dir "$build" -R '^cuda ' --output-on-failure -j 4 --timeout 150
 grep -E 'tests passed|Skipped|Failed|\*\*\*' "$logdir/ctest.log" | tail -n 40
 if grep -q '(Skipped)' "$logdir/ctest.log"; then
     failures+=("ctest: GPU tests were skipped (no CUDA device seen)")
@@ -91,7 +144,9 @@ wait $synth_pid || true
 
 # ---- 3. bandwidth -------------------------------------------------------------------------------
 bw=""
-if run membw 60 "$build/tests/infer-cuda-membw"; then bw="$(tail -n1 "$logdir/membw.log")"; fi
+if [ $dry_run = 0 ] && run membw 30 "$build/tests/infer-cuda-membw"; then
+    bw="$(tail -n1 "$logdir/membw.log")"
+fi
 stamp "device-to-device bandwidth: ${bw:-unknown} GB/s"
 
 # ---- 4-5. benchmarks and the table ------------------------------------------------------------
@@ -101,45 +156,57 @@ if grep -E 'Failed|Exception|Timeout|Not Run' "$logdir/ctest.log" | grep -qi 'in
     int8_failed=1
     stamp "an int8 matvec test failed: benchmarking the simple matvec as well"
 fi
+bench_backend=cuda prompt=512 gen=128 repeats=3
+[ $dry_run = 1 ] && bench_backend=cpu prompt=16 gen=4 repeats=1
 table="$logdir/table.md"
 {
-    echo "| model | matvec | tg128 t/s | pp512 t/s | weight GB/s (tg) | % of D2D ${bw:-?} GB/s | device MiB |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    [ $dry_run = 1 ] && echo "DRY RUN: infer-bench --backend cpu -p $prompt -n $gen (no GPU)"
+    echo "| model | matvec | tg$gen t/s | pp$prompt t/s | weight GB/s (tg) | % of D2D ${bw:-?} GB/s | device MiB | prefill GEMM |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
 } >"$table"
-# bench_row MODEL PATH PROMPT: one infer-bench run (PATH int8 or simple) and its table row.
+# bench_row MODEL PATH PP: one infer-bench run (PATH int8 or simple; PP 0: no prompt test) and
+# its table row.
 bench_row() {
-    local m="$1" path="$2" prompt="$3" env_path=""
+    local m="$1" path="$2" pp_tokens="$3" env_path=""
     [ "$path" = simple ] && env_path=simple
-    if ! INFER_CUDA_MATVEC="$env_path" run "bench-$m-$path" 150 "$build/samples/infer-bench" \
-            -m "$models/$m.gguf" --backend cuda -p "$prompt" -n 128 -r 3 -b 512; then
-        echo "| $m | $path | failed | | | | |" >>"$table"
+    if [ ! -s "$models/$m.gguf" ]; then
+        echo "| $m | $path | not generated | | | | | |" >>"$table"
+        failures+=("synth $m")
         return
     fi
-    local log="$logdir/bench-$m-$path.log" tg gbs pp mib pct=""
+    if ! INFER_CUDA_MATVEC="$env_path" run "bench-$m-$path" 90 "$build/samples/infer-bench" \
+            -m "$models/$m.gguf" --backend "$bench_backend" -p "$pp_tokens" -n "$gen" \
+            -r "$repeats" -b 512; then
+        echo "| $m | $path | failed | | | | | |" >>"$table"
+        return
+    fi
+    local log="$logdir/bench-$m-$path.log" tg gbs pp mib pct="" gemm=cuBLASLt
     # bench rows: | model | size | params | backend | threads | test | t/s | GB/s |
-    tg="$(awk -F'|' '$7 ~ /tg128/ {split($8, a, " "); print a[1]}' "$log")"
-    gbs="$(awk -F'|' '$7 ~ /tg128/ {gsub(/ /, "", $9); print $9}' "$log")"
-    pp="$(awk -F'|' '$7 ~ /pp512/ {split($8, a, " "); print a[1]}' "$log")"
+    tg="$(awk -F'|' -v t="tg$gen" '$7 ~ t {split($8, a, " "); print a[1]}' "$log")"
+    gbs="$(awk -F'|' -v t="tg$gen" '$7 ~ t {gsub(/ /, "", $9); print $9}' "$log")"
+    pp="$(awk -F'|' -v t="pp$pp_tokens" '$7 ~ t {split($8, a, " "); print a[1]}' "$log")"
     mib="$(sed -nE 's/^device memory: ([0-9.]+) MiB.*/\1/p' "$log")"
-    if [ -n "$bw" ] && [ -n "$gbs" ]; then pct="$(awk -v g="$gbs" -v b="$bw" 'BEGIN {printf "%.0f%%", 100 * g / b}')"; fi
-    echo "| $m | $path | ${tg:-?} | ${pp:--} | ${gbs:-?} | ${pct:-?} | ${mib:-?} |" >>"$table"
+    if [ -n "$bw" ] && [ -n "$gbs" ]; then
+        pct="$(awk -v g="$gbs" -v b="$bw" 'BEGIN {printf "%.0f%%", 100 * g / b}')"
+    fi
+    grep -q 'prefill uses matvec kernels' "$log" && gemm="none: matvec (see log)"
+    [ "$pp_tokens" = 0 ] || [ $dry_run = 1 ] && gemm=""
+    echo "| $m | $path | ${tg:-?} | ${pp:--} | ${gbs:-?} | ${pct:-?} | ${mib:-?} | $gemm |" >>"$table"
 }
-for m in llama8b-q4_0 llama8b-q4_k_m llama1b-q4_k_m; do
-    if [ ! -s "$models/$m.gguf" ]; then
-        echo "| $m | | not generated | | | | |" >>"$table"
-        failures+=("synth $m")
-        continue
-    fi
-    bench_row "$m" int8 512
-    if [ $int8_failed = 1 ]; then
-        bench_row "$m" simple 512
-    elif [ $m = llama8b-q4_0 ]; then
-        bench_row "$m" simple 0
-    fi
-done
+# In order of importance, so that a short budget drops the least useful.
+bench_row llama8b-q4_0 int8 "$prompt"
+bench_row llama8b-q4_k_m int8 "$prompt"
+bench_row llama8b-q4_0 simple 0
+bench_row llama1b-q4_k_m int8 "$prompt"
+if [ $int8_failed = 1 ]; then
+    bench_row llama8b-q4_0 simple "$prompt"
+    bench_row llama8b-q4_k_m simple "$prompt"
+    bench_row llama1b-q4_k_m simple "$prompt"
+fi
 
 echo
-echo "=== $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1), sm_$arch"
+gpu_name="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1)"
+echo "=== ${gpu_name:-no GPU seen}, sm_$arch"
 cat "$table"
 echo
 stamp "total"

@@ -391,16 +391,35 @@ TEST_CASE("cuda host: RoPE angles rotate exactly as rope_ref") {
     }
 }
 
-TEST_CASE("cuda host: GEMM slabs fit their scratch, align to 8 rows and cover the matrix") {
+TEST_CASE("cuda host: GEMM slabs fit their scratch, keep outputs aligned and cover the matrix") {
     for (int64_t k : {1, 64, 4096, 14336})
         for (int64_t n : {1, 7, 4096, 128256})
             for (uint64_t slab : {uint64_t{1} << 10, uint64_t{1} << 20, uint64_t{64} << 20}) {
+                CAPTURE(k);
+                CAPTURE(n);
+                CAPTURE(slab);
                 const int64_t rows = cuda::gemm_slab_rows(k, n, slab);
                 REQUIRE(rows >= 1);
                 REQUIRE(rows <= n);
                 if (rows > 1) REQUIRE(static_cast<uint64_t>(rows * k * 2) <= slab);
+                if (rows < n && rows >= cuda::kGemmRowAlign)
+                    REQUIRE(rows % cuda::kGemmRowAlign == 0);
                 if (rows < n && rows >= 8) REQUIRE(rows % 8 == 0);
+                // Every slab's output y + r0 has the alignment the cuBLASLt plan is told.
+                const uint32_t align = cuda::gemm_output_alignment(rows);
+                for (int64_t r0 = 0; r0 < n; r0 += rows)
+                    REQUIRE(static_cast<uint64_t>(r0) * 4 % align == 0);
             }
+    // The real slab (64 MiB) keeps the 256 bytes cuBLASLt assumes by default, also for the
+    // 8B models' ffn_down (k 14336: 2340 rows fit, which left every second slab 128-aligned).
+    for (int64_t k : {2048, 4096, 8192, 14336, 28672}) {
+        CAPTURE(k);
+        CHECK(cuda::gemm_output_alignment(cuda::gemm_slab_rows(k, 4096, 64u << 20)) == 256);
+    }
+    CHECK(cuda::gemm_output_alignment(1) == 4);
+    CHECK(cuda::gemm_output_alignment(2336) == 128);
+    CHECK(cuda::gemm_output_alignment(64) == 256);
+    CHECK(cuda::gemm_output_alignment(6 * 64) == 256);
     CHECK(cuda::grid_stride_blocks(0, 256) == 1);
     CHECK(cuda::grid_stride_blocks(257, 256) == 2);
     CHECK(cuda::grid_stride_blocks(int64_t{1} << 40, 256) == cuda::kMaxGridStrideBlocks);
