@@ -10,13 +10,26 @@ namespace infer::models {
 
 // Which optional tensors a family has.
 struct DecoderTensors {
-    bool qkv_bias = false;   // qwen2
-    bool qk_norm = false;    // qwen3, gemma3
-    bool post_norms = false; // gemma3: after attention and after the FFN
+    bool qkv_bias = false;     // qwen2, qwen2moe
+    bool qk_norm = false;      // qwen3, qwen3moe, gemma3: per head (head_dim weights)
+    bool qk_norm_full = false; // olmoe: over all heads at once (q_dim / kv_dim weights)
+    bool post_norms = false;   // gemma3: after attention and after the FFN
+    bool shared_expert = false; // qwen2moe: a dense FFN beside the routed experts, sigmoid-gated
 };
 
 // Reads the `{arch}.*` keys every family uses, with llama.cpp's defaults for optional ones.
 Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hparams *hp);
+
+// How a mixture-of-experts family reads its expert hyperparameters.
+struct MoeKeys {
+    bool required = true;     // false: expert_count may be absent or 0 (llama: dense or Mixtral)
+    bool expert_ff_key = false; // expert_feed_forward_length (default n_ff / k); else n_ff
+    bool shared_ff_key = false; // expert_shared_feed_forward_length (default n_ff)
+    bool norm_weights = false;  // Hparams::expert_weights_norm
+};
+
+// Reads expert_count and expert_used_count (1 <= used <= count) and the expert FFN lengths.
+Status read_moe_hparams(const gguf::File &file, const MoeKeys &keys, Hparams *hp);
 
 // Binds token_embd, output_norm, output (tied to token_embd when absent), rope_freqs and
 // every layer's tensors; fills n_vocab from token_embd.

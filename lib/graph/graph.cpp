@@ -160,6 +160,49 @@ TensorId GraphBuilder::select_last(TensorId x) {
     return out;
 }
 
+GraphBuilder::Route GraphBuilder::moe_route(TensorId logits, int32_t n_expert_used,
+                                            bool norm_weights) {
+    const auto n_expert = static_cast<int32_t>(graph_.tensors[logits].n);
+    Route r;
+    r.ids = new_tensor(DType::I32, n_expert_used, true, "expert ids");
+    r.weights = new_tensor(DType::F32, n_expert_used, true, "expert weights");
+    Node &n = push(Op::MoeRoute, r.ids);
+    n.out2 = r.weights;
+    n.in[0] = logits;
+    n.n_expert = n_expert;
+    n.n_expert_used = n_expert_used;
+    n.norm_weights = norm_weights;
+    return r;
+}
+
+TensorId GraphBuilder::moe_ffn(TensorId x, const Route &route, const WeightRef &gate_exps,
+                               const WeightRef &up_exps, const WeightRef &down_exps,
+                               Activation act) {
+    const TensorId out = new_tensor(DType::F32, down_exps.ne[1], true, "moe");
+    const TensorId scratch = new_tensor(DType::Raw, 0, false, "moe scratch");
+    Node &n = push(Op::MoeFfn, out);
+    n.in[0] = x;
+    n.in[1] = route.ids;
+    n.in[2] = route.weights;
+    n.scratch = scratch;
+    n.w = &gate_exps;
+    n.w2 = &up_exps;
+    n.w3 = &down_exps;
+    n.act = act;
+    n.n_expert = static_cast<int32_t>(gate_exps.ne[2]);
+    n.n_expert_used = static_cast<int32_t>(graph_.tensors[route.ids].n);
+    return out;
+}
+
+TensorId GraphBuilder::sigmoid_gate(TensorId x, TensorId gate) {
+    const TensorDesc in = graph_.tensors[x]; // a copy: new_tensor() may reallocate
+    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "sigmoid gate");
+    Node &n = push(Op::SigmoidGate, out);
+    n.in[0] = x;
+    n.in[1] = gate;
+    return out;
+}
+
 Graph GraphBuilder::finish(TensorId logits) {
     graph_.logits = logits;
     auto touch = [&](TensorId id, int32_t step) {
@@ -176,6 +219,7 @@ Graph GraphBuilder::finish(TensorId logits) {
     for (int32_t step = 0; step < n_nodes; ++step) {
         const Node &node = graph_.nodes[step];
         touch(node.out, step);
+        touch(node.out2, step);
         touch(node.scratch, step);
         for (TensorId in : node.in) touch(in, step);
     }
