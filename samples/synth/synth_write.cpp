@@ -84,6 +84,15 @@ void add_metadata(const Spec &s, gguf::Writer *w) {
     w->add_u32(a + ".rope.dimension_count", u32(s.head_dim));
     w->add_u32(a + ".vocab_size", u32(s.n_vocab));
     if (a == "gemma3") w->add_u32(a + ".attention.sliding_window", u32(s.n_swa));
+    if (has_experts(s)) {
+        w->add_u32(a + ".expert_count", u32(s.n_expert));
+        w->add_u32(a + ".expert_used_count", u32(s.n_expert_used));
+        // llama and olmoe have no key of their own: their feed_forward_length is the experts'.
+        if (a == "qwen3moe" || a == "qwen2moe")
+            w->add_u32(a + ".expert_feed_forward_length", u32(s.n_ff_exp));
+        if (s.n_ff_shexp > 0)
+            w->add_u32(a + ".expert_shared_feed_forward_length", u32(s.n_ff_shexp));
+    }
 
     std::vector<std::string> tokens;
     std::vector<float> scores;
