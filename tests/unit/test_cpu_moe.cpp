@@ -96,7 +96,7 @@ struct FfnCase {
 
 } // namespace
 
-TEST_CASE("moe_route matches its reference exactly; ties go to the lower expert id") {
+TEST_CASE("moe_route matches its reference exactly, and ties go to the lower expert id") {
     std::mt19937 rng(7);
     for (int n_expert : {1, 5, 64}) {
         for (int k : {1, 3, n_expert}) {
