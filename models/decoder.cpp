@@ -62,9 +62,11 @@ Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hpa
 Status read_moe_hparams(const gguf::File &file, const MoeKeys &keys, Hparams *hp) {
     const MetaReader meta(file, hp->arch);
     const char *arch = hp->arch.c_str();
-    INFER_TRY(meta.count("expert_count", &hp->n_expert, keys.required));
+    if (keys.experts == MoeKeys::None) return Status::ok();
+    const bool required = keys.experts == MoeKeys::Always;
+    INFER_TRY(meta.count("expert_count", &hp->n_expert, required));
     if (hp->n_expert == 0) {
-        if (keys.required)
+        if (required)
             return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: expert_count must be positive", arch);
         return Status::ok();
     }
@@ -86,6 +88,14 @@ Status read_moe_hparams(const gguf::File &file, const MoeKeys &keys, Hparams *hp
                           arch);
     hp->expert_weights_norm = keys.norm_weights;
     return Status::ok();
+}
+
+Status bind_decoder_family(const gguf::File &file, const DecoderFamily &family, Hparams *hp,
+                           ModelWeights *w) {
+    INFER_TRY(read_decoder_hparams(file, family.arch, hp));
+    INFER_TRY(read_moe_hparams(file, family.moe, hp));
+    hp->rope_mode = family.rope_mode;
+    return bind_decoder_tensors(file, family.tensors, hp, w);
 }
 
 Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which, Hparams *hp,

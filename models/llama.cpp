@@ -6,18 +6,11 @@
 namespace infer::models {
 namespace {
 
-Status bind_llama(const gguf::File &file, Hparams *hp, ModelWeights *w) {
-    INFER_TRY(read_decoder_hparams(file, "llama", hp));
-    MoeKeys keys;
-    keys.required = false;
-    keys.norm_weights = true;
-    INFER_TRY(read_moe_hparams(file, keys, hp));
-    hp->rope_mode = graph::RopeMode::Normal;
-    return bind_decoder_tensors(file, DecoderTensors{}, hp, w);
-}
+constexpr DecoderFamily kLlamaFamily{
+    "llama", graph::RopeMode::Normal, {}, {.experts = MoeKeys::Optional, .norm_weights = true}};
 
 } // namespace
 
-extern const Architecture kLlama = {"llama", bind_llama, build_decoder};
+extern const Architecture kLlama = {"llama", bind_family<kLlamaFamily>, build_decoder};
 
 } // namespace infer::models

@@ -6,17 +6,11 @@
 namespace infer::models {
 namespace {
 
-Status bind_olmoe(const gguf::File &file, Hparams *hp, ModelWeights *w) {
-    INFER_TRY(read_decoder_hparams(file, "olmoe", hp));
-    INFER_TRY(read_moe_hparams(file, MoeKeys{}, hp));
-    hp->rope_mode = graph::RopeMode::Neox;
-    DecoderTensors which;
-    which.qk_norm_full = true;
-    return bind_decoder_tensors(file, which, hp, w);
-}
+constexpr DecoderFamily kOlmoeFamily{
+    "olmoe", graph::RopeMode::Neox, {.qk_norm_full = true}, {.experts = MoeKeys::Always}};
 
 } // namespace
 
-extern const Architecture kOlmoe = {"olmoe", bind_olmoe, build_decoder};
+extern const Architecture kOlmoe = {"olmoe", bind_family<kOlmoeFamily>, build_decoder};
 
 } // namespace infer::models

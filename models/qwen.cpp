@@ -7,52 +7,22 @@
 namespace infer::models {
 namespace {
 
-Status bind_qwen2(const gguf::File &file, Hparams *hp, ModelWeights *w) {
-    INFER_TRY(read_decoder_hparams(file, "qwen2", hp));
-    hp->rope_mode = graph::RopeMode::Neox;
-    DecoderTensors which;
-    which.qkv_bias = true;
-    return bind_decoder_tensors(file, which, hp, w);
-}
+using graph::RopeMode;
 
-Status bind_qwen3(const gguf::File &file, Hparams *hp, ModelWeights *w) {
-    INFER_TRY(read_decoder_hparams(file, "qwen3", hp));
-    hp->rope_mode = graph::RopeMode::Neox;
-    DecoderTensors which;
-    which.qk_norm = true;
-    return bind_decoder_tensors(file, which, hp, w);
-}
-
-Status bind_qwen2moe(const gguf::File &file, Hparams *hp, ModelWeights *w) {
-    INFER_TRY(read_decoder_hparams(file, "qwen2moe", hp));
-    MoeKeys keys;
-    keys.expert_ff_key = true;
-    keys.shared_ff_key = true;
-    INFER_TRY(read_moe_hparams(file, keys, hp));
-    hp->rope_mode = graph::RopeMode::Neox;
-    DecoderTensors which;
-    which.qkv_bias = true;
-    which.shared_expert = true;
-    return bind_decoder_tensors(file, which, hp, w);
-}
-
-Status bind_qwen3moe(const gguf::File &file, Hparams *hp, ModelWeights *w) {
-    INFER_TRY(read_decoder_hparams(file, "qwen3moe", hp));
-    MoeKeys keys;
-    keys.expert_ff_key = true;
-    keys.norm_weights = true;
-    INFER_TRY(read_moe_hparams(file, keys, hp));
-    hp->rope_mode = graph::RopeMode::Neox;
-    DecoderTensors which;
-    which.qk_norm = true;
-    return bind_decoder_tensors(file, which, hp, w);
-}
+constexpr DecoderFamily kQwen2Family{"qwen2", RopeMode::Neox, {.qkv_bias = true}, {}};
+constexpr DecoderFamily kQwen3Family{"qwen3", RopeMode::Neox, {.qk_norm = true}, {}};
+constexpr DecoderFamily kQwen2MoeFamily{
+    "qwen2moe", RopeMode::Neox, {.qkv_bias = true, .shared_expert = true},
+    {.experts = MoeKeys::Always, .expert_ff_key = true, .shared_ff_key = true}};
+constexpr DecoderFamily kQwen3MoeFamily{
+    "qwen3moe", RopeMode::Neox, {.qk_norm = true},
+    {.experts = MoeKeys::Always, .expert_ff_key = true, .norm_weights = true}};
 
 } // namespace
 
-extern const Architecture kQwen2 = {"qwen2", bind_qwen2, build_decoder};
-extern const Architecture kQwen3 = {"qwen3", bind_qwen3, build_decoder};
-extern const Architecture kQwen2Moe = {"qwen2moe", bind_qwen2moe, build_decoder};
-extern const Architecture kQwen3Moe = {"qwen3moe", bind_qwen3moe, build_decoder};
+extern const Architecture kQwen2 = {"qwen2", bind_family<kQwen2Family>, build_decoder};
+extern const Architecture kQwen3 = {"qwen3", bind_family<kQwen3Family>, build_decoder};
+extern const Architecture kQwen2Moe = {"qwen2moe", bind_family<kQwen2MoeFamily>, build_decoder};
+extern const Architecture kQwen3Moe = {"qwen3moe", bind_family<kQwen3MoeFamily>, build_decoder};
 
 } // namespace infer::models

@@ -74,14 +74,16 @@ TensorId GraphBuilder::matmul(const WeightRef &w, TensorId x, const WeightRef *b
     return out;
 }
 
-TensorId GraphBuilder::add(TensorId a, TensorId b) {
+TensorId GraphBuilder::binary(Op op, TensorId a, TensorId b, const char *label) {
     const TensorDesc in = graph_.tensors[a]; // a copy: new_tensor() may reallocate
-    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "add");
-    Node &n = push(Op::Add, out);
+    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, label);
+    Node &n = push(op, out);
     n.in[0] = a;
     n.in[1] = b;
     return out;
 }
+
+TensorId GraphBuilder::add(TensorId a, TensorId b) { return binary(Op::Add, a, b, "add"); }
 
 TensorId GraphBuilder::scale(TensorId x, float s) {
     const TensorDesc in = graph_.tensors[x]; // a copy: new_tensor() may reallocate
@@ -144,12 +146,8 @@ TensorId GraphBuilder::attention(int32_t layer, TensorId q, int32_t n_head, int3
 }
 
 TensorId GraphBuilder::glu(TensorId gate, TensorId up, Activation act) {
-    const TensorDesc in = graph_.tensors[gate]; // a copy: new_tensor() may reallocate
-    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "glu");
-    Node &n = push(Op::Glu, out);
-    n.in[0] = gate;
-    n.in[1] = up;
-    n.act = act;
+    const TensorId out = binary(Op::Glu, gate, up, "glu");
+    graph_.nodes.back().act = act;
     return out;
 }
 
@@ -195,12 +193,7 @@ TensorId GraphBuilder::moe_ffn(TensorId x, const Route &route, const WeightRef &
 }
 
 TensorId GraphBuilder::sigmoid_gate(TensorId x, TensorId gate) {
-    const TensorDesc in = graph_.tensors[x]; // a copy: new_tensor() may reallocate
-    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "sigmoid gate");
-    Node &n = push(Op::SigmoidGate, out);
-    n.in[0] = x;
-    n.in[1] = gate;
-    return out;
+    return binary(Op::SigmoidGate, x, gate, "sigmoid gate");
 }
 
 Graph GraphBuilder::finish(TensorId logits) {

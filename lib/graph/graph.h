@@ -151,6 +151,8 @@ public:
 private:
     TensorId new_tensor(DType dtype, int64_t n, bool per_token, const char *label);
     Node &push(Op op, TensorId out);
+    // A node of two inputs whose output has the first one's shape.
+    TensorId binary(Op op, TensorId a, TensorId b, const char *label);
 
     Graph graph_;
     int32_t layer_ = -1;

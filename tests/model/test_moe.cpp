@@ -97,6 +97,24 @@ char *after(std::vector<char> &image, const std::string &text) {
     return &*it + text.size();
 }
 
+// Rewrites a tensor's dims in a GGUF image (the u64 dims follow its name and u32 n_dims).
+void set_dims(std::vector<char> &image, const std::string &name, std::vector<uint64_t> expected,
+              const std::vector<uint64_t> &dims) {
+    char *at = after(image, name) + 4;
+    std::vector<uint64_t> old(expected.size());
+    std::memcpy(old.data(), at, old.size() * 8);
+    REQUIRE(old == expected);
+    std::memcpy(at, dims.data(), dims.size() * 8);
+}
+
+// Loading `image` fails with `want`, and the message names `named`.
+void check_refused(const std::vector<char> &image, infer_status want, const std::string &named) {
+    infer_model *m = nullptr;
+    CHECK(infer_model_load_memory(image.data(), image.size(), nullptr, &m) == want);
+    CHECK(m == nullptr);
+    CHECK(std::string(infer_last_error()).find(named) != std::string::npos);
+}
+
 } // namespace
 
 TEST_CASE("moe: expert statistics count n_expert_used per token and layer, and reset clears them") {
@@ -214,7 +232,6 @@ TEST_CASE("moe: prefill (tokens grouped per expert) equals decoding token by tok
 
 TEST_CASE("load: bad expert hyperparameters and expert tensor shapes are refused by name") {
     const std::vector<char> image = read_file(olmoe_path());
-    infer_model *m = nullptr;
 
     // expert_used_count (u32 4) raised above expert_count (16).
     std::vector<char> too_many = image;
@@ -224,36 +241,13 @@ TEST_CASE("load: bad expert hyperparameters and expert tensor shapes are refused
     REQUIRE(used == 4);
     used = 17;
     std::memcpy(value, &used, 4);
-    CHECK(infer_model_load_memory(too_many.data(), too_many.size(), nullptr, &m) ==
-          INFER_ERR_MODEL_BAD_HPARAM);
-    CHECK(m == nullptr);
-    CHECK(std::string(infer_last_error()).find("expert_used_count") != std::string::npos);
+    check_refused(too_many, INFER_ERR_MODEL_BAD_HPARAM, "expert_used_count");
 
-    // blk.1.ffn_up_exps.weight [256, 256, 16] declared [256, 512, 8]: same bytes, wrong shape.
+    // Same bytes, wrong shapes: an expert tensor with half the experts, a router with 8.
     std::vector<char> reshaped = image;
-    const std::string name = "blk.1.ffn_up_exps.weight";
-    char *dims = after(reshaped, name) + 4; // u32 n_dims, then u64 dims
-    uint64_t d[3];
-    std::memcpy(d, dims, sizeof d);
-    REQUIRE(d[1] == 256);
-    REQUIRE(d[2] == 16);
-    d[1] = 512;
-    d[2] = 8;
-    std::memcpy(dims, d, sizeof d);
-    CHECK(infer_model_load_memory(reshaped.data(), reshaped.size(), nullptr, &m) ==
-          INFER_ERR_MODEL_TENSOR_SHAPE);
-    CHECK(std::string(infer_last_error()).find(name) != std::string::npos);
-
-    // The router declared with 8 experts: [256, 16] -> [512, 8].
+    set_dims(reshaped, "blk.1.ffn_up_exps.weight", {256, 256, 16}, {256, 512, 8});
+    check_refused(reshaped, INFER_ERR_MODEL_TENSOR_SHAPE, "blk.1.ffn_up_exps.weight");
     std::vector<char> router = image;
-    const std::string router_name = "blk.0.ffn_gate_inp.weight";
-    dims = after(router, router_name) + 4;
-    std::memcpy(d, dims, 16);
-    REQUIRE(d[1] == 16);
-    d[0] = 512;
-    d[1] = 8;
-    std::memcpy(dims, d, 16);
-    CHECK(infer_model_load_memory(router.data(), router.size(), nullptr, &m) ==
-          INFER_ERR_MODEL_TENSOR_SHAPE);
-    CHECK(std::string(infer_last_error()).find(router_name) != std::string::npos);
+    set_dims(router, "blk.0.ffn_gate_inp.weight", {256, 16}, {512, 8});
+    check_refused(router, INFER_ERR_MODEL_TENSOR_SHAPE, "blk.0.ffn_gate_inp.weight");
 }
