@@ -10,9 +10,21 @@
 // sigmoid gate ffn_gate_inp_shexp [n_embd]. Keys {arch}.expert_count and expert_used_count; the
 // expert FFN length is {arch}.expert_feed_forward_length for qwen3moe and qwen2moe (whose
 // feed_forward_length is the dense model's, unused), and feed_forward_length itself for llama and
-// olmoe, which have no other key. Router weights ~ N(0, 1/n_embd): on RMS-normalized inputs the
-// logits have std ~1, so the softmax is neither flat nor one-hot and random inputs spread over
-// all experts (tests/unit/test_synth.cpp measures it).
+// olmoe, which have no other key.
+//
+// Routing that every implementation agrees on: two correct implementations differ by ~1-2% in
+// their hidden states (8-bit activation rounding, redrawn by tiny upstream differences such as an
+// F16 KV cache), enough to flip a top-k choice at a few tokens in a hundred, and a flipped choice
+// changes that token's output completely; and a random router reading the whole hidden state
+// favours a few experts, because attention gives all positions a common component. So in MoE
+// files the first router_dims(spec) = n_embd / 8 residual dimensions carry the token embedding
+// alone: the rows of attn_output, ffn_down_exps and ffn_down_shexp that write them are zero, and
+// the routers read only them (their other columns are zero). Each layer's router then ranks the
+// experts from the token's embedding, exactly in any implementation (RMS normalization only
+// scales the logits), and spreads tokens as evenly as random embeddings do; the weights among the
+// chosen experts still depend on the whole hidden state through the norm (router scale: see
+// kRouterStd in synth_recipe.cpp). tests/unit/test_synth.cpp checks the zeros and measures the
+// spread over the vocabulary.
 //
 // Determinism: every tensor is cut into fixed chunks of rows, each generated from its own seed
 // derived from (seed, tensor index, chunk index), so the bytes depend on the Spec only, never on
@@ -78,6 +90,8 @@ void apply_arch_defaults(Spec *spec);
 inline bool has_experts(const Spec &spec) { return spec.n_expert > 0; }
 // One expert's FFN length: n_ff_exp where the arch has its own key for it, else n_ff.
 int64_t expert_ff_length(const Spec &spec);
+// The residual dimensions the routers read (see above): n_embd / 8, at least 1.
+int64_t router_dims(const Spec &spec);
 
 Status validate(const Spec &spec);
 
@@ -90,6 +104,14 @@ struct TensorPlan {
     std::vector<uint64_t> dims; // ggml order
     Init init = Init::Weight;
     float std = 0; // of the values (Weight, Bias)
+    // Weights only (see the routing note above): rows whose output index (row % dims[1]) is
+    // below zero_rows are zero; with cols > 0, elements past the first cols of each row are zero.
+    uint64_t zero_rows = 0;
+    uint64_t cols = 0;
+    // Routers (cols > 0): each row's first cols values centred and rescaled to norm
+    // std * sqrt(cols), so that no expert is favoured by a longer row (over 16 dimensions row
+    // norms vary by ~18%, and the experts' loads by more) or by a mean common to all inputs.
+    bool balanced_rows = false;
 };
 
 // The tensors of the model in file order, with the recipe applied (see synth_recipe.cpp).

@@ -16,6 +16,7 @@
 // stay F32 under every recipe.
 #include "synth/synth_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/types.h"
@@ -130,6 +131,14 @@ constexpr TinyExperts kTinyExperts[] = {
     {"olmoe", 256, 4, 4, 256, 64, {16, 4, 0, 0}},
 };
 
+// Router weights: kRouterStd * sqrt(n_embd / router_dims), so the logits have std ~1 where the
+// hidden state's RMS is ~kRouterStd. Measured with llama.cpp on the tiny MoE models (long
+// prompts): RMS ~0.15-0.2 at layer 0's router (attention averages its values down) and ~0.6 at
+// layer 1's, i.e. logit std ~3 and ~0.9: the weights among the chosen experts are neither
+// one-hot nor equal. Deeper layers see flatter weights as the residual grows; the choice of
+// experts, which is what the runtime and the statistics depend on, is unaffected.
+constexpr float kRouterStd = 0.5f;
+
 bool is_moe_arch(std::string_view arch) {
     return arch == "qwen3moe" || arch == "qwen2moe" || arch == "olmoe";
 }
@@ -209,6 +218,8 @@ std::string recipe_names() {
 int64_t expert_ff_length(const Spec &spec) {
     return spec.arch == "qwen3moe" || spec.arch == "qwen2moe" ? spec.n_ff_exp : spec.n_ff;
 }
+
+int64_t router_dims(const Spec &spec) { return std::max<int64_t>(1, spec.n_embd / 8); }
 
 void apply_arch_defaults(Spec *spec) {
     const std::string &a = spec->arch;
@@ -388,6 +399,9 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
     if (s.rope_freqs) vec("rope_freqs.weight", s.head_dim / 2, Init::RopeFreqs);
     const uint64_t embd = u(s.n_embd), ff = u(s.n_ff), ff_exp = u(expert_ff_length(s));
     const uint64_t n_exp = u(s.n_expert), ff_sh = u(s.n_ff_shexp);
+    // MoE: outputs into the residual leave the router's dimensions alone; routers read only them.
+    const uint64_t r_dims = has_experts(s) ? u(router_dims(s)) : 0;
+    auto leave_router_dims = [&] { out->back().zero_rows = r_dims; };
     for (int64_t l = 0; l < s.n_layer; ++l) {
         const TypeId more = q4_k_m && use_more_bits(l, s.n_layer) ? TypeId::Q6_K : recipe.type;
         vec(blk(l, "attn_norm"), s.n_embd, Init::Norm);
@@ -408,6 +422,7 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
             vec(blk(l, "attn_k_norm"), kv_dim, Init::Norm);
         }
         weight(blk(l, "attn_output"), {u(q_dim), embd}, eight_experts ? TypeId::Q5_K : recipe.type);
+        leave_router_dims();
         if (s.arch == "gemma3") vec(blk(l, "post_attention_norm"), s.n_embd, Init::Norm);
         vec(blk(l, "ffn_norm"), s.n_embd, Init::Norm);
         if (!has_experts(s)) {
@@ -416,15 +431,21 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
             weight(blk(l, "ffn_down"), {ff, embd}, more);
         } else {
             weight(blk(l, "ffn_gate_inp"), {embd, n_exp}, TypeId::F32);
+            out->back().cols = r_dims;
+            out->back().balanced_rows = true;
+            out->back().std =
+                kRouterStd * std::sqrt(static_cast<float>(embd) / static_cast<float>(r_dims));
             weight(blk(l, "ffn_gate_exps"), {embd, ff_exp, n_exp}, recipe.type);
             weight(blk(l, "ffn_up_exps"), {embd, ff_exp, n_exp}, recipe.type);
             weight(blk(l, "ffn_down_exps"), {ff_exp, embd, n_exp}, more);
+            leave_router_dims();
         }
         if (ff_sh > 0) { // qwen2moe's shared expert and its sigmoid gate
             weight(blk(l, "ffn_gate_inp_shexp"), {embd}, TypeId::F32);
             weight(blk(l, "ffn_gate_shexp"), {embd, ff_sh}, recipe.type);
             weight(blk(l, "ffn_up_shexp"), {embd, ff_sh}, recipe.type);
             weight(blk(l, "ffn_down_shexp"), {ff_sh, embd}, more);
+            leave_router_dims();
         }
         if (s.arch == "gemma3") vec(blk(l, "post_ffw_norm"), s.n_embd, Init::Norm);
     }
