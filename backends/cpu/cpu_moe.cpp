@@ -164,10 +164,32 @@ template <class T> T *at(void *scratch, uint64_t offset) {
     return reinterpret_cast<T *>(static_cast<uint8_t *>(scratch) + offset);
 }
 
-// The next work item from a shared counter (relaxed: the items' data is published by barriers).
-int64_t next_item(int64_t *counter) {
-    return std::atomic_ref<int64_t>(*counter).fetch_add(1, std::memory_order_relaxed);
-}
+// This thread's work items of a phase, numbered expert-major (item / blocks = index among the
+// active experts, item % blocks = block of weight rows). One token (decode): every item costs the
+// same, so each thread takes a static contiguous share, which streams long runs of consecutive
+// weight rows. Several tokens: an item costs as many tokens as its expert has, so threads take
+// items from the shared counter (relaxed: the items' data is published by barriers).
+class Items {
+public:
+    Items(int64_t n_items, int64_t t, int64_t *counter, int ith, int nth)
+        : counter_(t > 1 ? counter : nullptr), n_items_(n_items) {
+        const Range r = split_range(n_items, ith, nth);
+        next_ = r.begin;
+        end_ = r.end;
+    }
+    bool take(int64_t *item) {
+        if (counter_) {
+            *item = std::atomic_ref<int64_t>(*counter_).fetch_add(1, std::memory_order_relaxed);
+            return *item < n_items_;
+        }
+        *item = next_++;
+        return *item < end_;
+    }
+
+private:
+    int64_t *counter_;
+    int64_t n_items_, next_, end_;
+};
 
 // Thread 0: groups the t * k pairs by expert (tokens ascending within a group) and resets the
 // work counters.
@@ -244,7 +266,8 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
     // buffer, then h = act(gate) * up for the block.
     float *up_tmp = at<float>(scratch, L.up_tmp) + ith * kTokenChunk * kRowBlock;
     const int64_t ff_blocks = (n_ff + kRowBlock - 1) / kRowBlock;
-    for (int64_t item; (item = next_item(&control[0])) < n_active * ff_blocks;) {
+    Items gate_up_items(n_active * ff_blocks, t, &control[0], ith, nth);
+    for (int64_t item; gate_up_items.take(&item);) {
         const int32_t e = active[item / ff_blocks];
         const int64_t r0 = item % ff_blocks * kRowBlock, r1 = std::min(n_ff, r0 + kRowBlock);
         const WeightView wg = f.gate.expert(e), wu = f.up.expert(e);
@@ -268,7 +291,8 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
 
     // ---- Phase 4: items (expert, block of n_embd rows) of down, into each pair's output row.
     const int64_t embd_blocks = (n_embd + kRowBlock - 1) / kRowBlock;
-    for (int64_t item; (item = next_item(&control[8])) < n_active * embd_blocks;) {
+    Items down_items(n_active * embd_blocks, t, &control[8], ith, nth);
+    for (int64_t item; down_items.take(&item);) {
         const int32_t e = active[item / embd_blocks];
         const int64_t r0 = item % embd_blocks * kRowBlock, r1 = std::min(n_embd, r0 + kRowBlock);
         matmul_rows(f.down.expert(e), hq + start[e] * L.act_down, L.act_down,

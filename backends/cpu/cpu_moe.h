@@ -6,9 +6,11 @@
 // The fast path groups the (token, slot) pairs by expert, so a prefill batch runs each selected
 // expert once over all its tokens with the register-tile kernels, and a decode step streams each
 // selected expert's rows once. Each token's activation row is quantized once. Work items are
-// (expert, block of weight rows), taken from a shared counter, so 8 small experts per token keep
-// every thread busy whatever the routing; an output element is always computed by the same item,
-// so results do not depend on the thread count or on which thread ran what.
+// (expert, block of weight rows) across all selected experts, so 8 small experts per token keep
+// every thread busy: in decode each thread streams an equal contiguous share of them, in prefill
+// threads take them from a shared counter (an expert's cost grows with its tokens). An output
+// element is always computed by the same item, so results do not depend on the thread count or
+// on which thread ran what.
 #pragma once
 
 #include "cpu/cpu_isa.h"
