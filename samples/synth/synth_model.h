@@ -22,9 +22,11 @@
 // the routers read only them (their other columns are zero). Each layer's router then ranks the
 // experts from the token's embedding, exactly in any implementation (RMS normalization only
 // scales the logits), and spreads tokens as evenly as random embeddings do; the weights among the
-// chosen experts still depend on the whole hidden state through the norm (router scale: see
-// kRouterStd in synth_recipe.cpp). tests/unit/test_synth.cpp checks the zeros and measures the
-// spread over the vocabulary.
+// chosen experts still depend on the whole hidden state through the norm. The routers are
+// scaled for a hidden-state RMS of router_rms(layer), which grows like sqrt(1 + layer) as each
+// layer adds its outputs to the residual, so that the weights among the chosen experts are
+// neither one-hot nor equal at any depth. tests/unit/test_synth.cpp checks the zeros and
+// measures the spread over the vocabulary.
 //
 // Determinism: every tensor is cut into fixed chunks of rows, each generated from its own seed
 // derived from (seed, tensor index, chunk index), so the bytes depend on the Spec only, never on
@@ -92,6 +94,8 @@ inline bool has_experts(const Spec &spec) { return spec.n_expert > 0; }
 int64_t expert_ff_length(const Spec &spec);
 // The residual dimensions the routers read (see above): n_embd / 8, at least 1.
 int64_t router_dims(const Spec &spec);
+// The hidden-state RMS at which layer `layer`'s router logits have std ~1: 0.5 sqrt(1 + layer).
+double router_rms(int64_t layer);
 
 Status validate(const Spec &spec);
 

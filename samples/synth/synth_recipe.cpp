@@ -131,13 +131,10 @@ constexpr TinyExperts kTinyExperts[] = {
     {"olmoe", 256, 4, 4, 256, 64, {16, 4, 0, 0}},
 };
 
-// Router weights: kRouterStd * sqrt(n_embd / router_dims), so the logits have std ~1 where the
-// hidden state's RMS is ~kRouterStd. Measured with llama.cpp on the tiny MoE models (long
-// prompts): RMS ~0.15-0.2 at layer 0's router (attention averages its values down) and ~0.6 at
-// layer 1's, i.e. logit std ~3 and ~0.9: the weights among the chosen experts are neither
-// one-hot nor equal. Deeper layers see flatter weights as the residual grows; the choice of
-// experts, which is what the runtime and the statistics depend on, is unaffected.
-constexpr float kRouterStd = 0.5f;
+// Router scale: see router_rms(). Measured with llama.cpp (check-synth-llamacpp.py --routing,
+// 420-token prompts), router logit std per layer: tiny models ~3 and ~1.3; OLMoE-1B-7B's shape
+// ~4.7 at layer 0 (attention averages its values down, so that RMS is small), then ~0.6-1.5 to
+// layer 15 (before the sqrt(1 + l) term: 1.0 at layer 1 falling to 0.16 at 15, nearly flat).
 
 bool is_moe_arch(std::string_view arch) {
     return arch == "qwen3moe" || arch == "qwen2moe" || arch == "olmoe";
@@ -220,6 +217,8 @@ int64_t expert_ff_length(const Spec &spec) {
 }
 
 int64_t router_dims(const Spec &spec) { return std::max<int64_t>(1, spec.n_embd / 8); }
+
+double router_rms(int64_t layer) { return 0.5 * std::sqrt(1.0 + static_cast<double>(layer)); }
 
 void apply_arch_defaults(Spec *spec) {
     const std::string &a = spec->arch;
@@ -433,8 +432,10 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
             weight(blk(l, "ffn_gate_inp"), {embd, n_exp}, TypeId::F32);
             out->back().cols = r_dims;
             out->back().balanced_rows = true;
-            out->back().std =
-                kRouterStd * std::sqrt(static_cast<float>(embd) / static_cast<float>(r_dims));
+            // Logits of std ~1 at the RMS router_rms(l): the router's input there is the
+            // embedding (std 1/sqrt(n_embd) per element) over that RMS, on r_dims dimensions.
+            out->back().std = static_cast<float>(router_rms(l)) *
+                              std::sqrt(static_cast<float>(embd) / static_cast<float>(r_dims));
             weight(blk(l, "ffn_gate_exps"), {embd, ff_exp, n_exp}, recipe.type);
             weight(blk(l, "ffn_up_exps"), {embd, ff_exp, n_exp}, recipe.type);
             weight(blk(l, "ffn_down_exps"), {ff_exp, embd, n_exp}, more);

@@ -491,8 +491,8 @@ TEST_CASE("synth: routers spread the vocabulary over all experts") {
         const std::vector<uint8_t> image = synth_to_memory(spec);
         const std::unique_ptr<gguf::File> file = parse(image);
         for (int64_t l = 0; l < spec.n_layer; ++l) {
-            // At a hidden-state RMS of 0.5, the scale the router weights are drawn for.
-            const Routing r = route_vocabulary(*file, l, spec.n_expert_used, 0.5);
+            // At the hidden-state RMS the router weights are drawn for.
+            const Routing r = route_vocabulary(*file, l, spec.n_expert_used, synth::router_rms(l));
             const double fair = static_cast<double>(spec.n_vocab * spec.n_expert_used) /
                                 static_cast<double>(spec.n_expert);
             const auto [lo, hi] = std::minmax_element(r.load.begin(), r.load.end());
