@@ -173,6 +173,9 @@ typedef struct infer_model_info {
     uint64_t file_size;
     uint64_t data_offset;         /* where the tensor data section starts in the file */
     uint32_t alignment;           /* of tensor data, from general.alignment (default 32) */
+    /* Mixture of experts (0 and 0 for a dense or inspect-only model): */
+    uint32_t n_expert;            /* routed experts per layer */
+    uint32_t n_expert_used;       /* experts each token runs through */
 } infer_model_info;
 
 INFER_API void infer_model_info_init(infer_model_info *info);
@@ -412,7 +415,9 @@ typedef struct infer_context_stats {
     double prefill_seconds;
     uint64_t decode_tokens;        /* tokens processed one per call */
     double decode_seconds;
-    uint64_t weight_bytes_per_token; /* weight bytes one decode step reads */
+    uint64_t weight_bytes_per_token; /* weight bytes one decode step reads (of the routed experts
+                                        only the n_expert_used a token selects) */
+    uint64_t expert_bytes_per_token; /* the routed experts' part of weight_bytes_per_token */
     /* Device backends: bytes the model's weights and this context hold on the device (all of it
      * is allocated at load and creation, so this is also the peak). 0 on the CPU. */
     uint64_t device_memory_bytes;
@@ -422,6 +427,22 @@ INFER_API void infer_context_stats_init(infer_context_stats *stats);
 INFER_API infer_status infer_context_get_stats(const infer_context *context,
                                                infer_context_stats *stats);
 INFER_API void infer_context_reset_stats(infer_context *context);
+
+/* ---- Expert statistics -------------------------------------------------------------------- */
+
+/* How often each routed expert of a mixture-of-experts model ran in this context since its
+ * creation or the last infer_context_reset_expert_counts: counts[layer * n_expert + expert], one
+ * per (token, selected expert), so a layer's counts sum to n_expert_used per token it ran. Every
+ * layer runs every token, except that the last layer runs only the tokens whose logits are kept
+ * (all of them with logits_all; otherwise the last token of each n_batch chunk of a decode call).
+ * *out_n_layer and *out_n_expert (either may be NULL) receive the shape, 0 x 0 for a dense model.
+ * snprintf-like: when capacity is less than n_layer * n_expert, nothing is written and the call
+ * returns INFER_ERR_BUFFER_TOO_SMALL (counts may then be NULL). Counting happens inside the
+ * kernels into memory allocated at creation; neither call allocates. */
+INFER_API infer_status infer_context_expert_counts(const infer_context *context, uint64_t *counts,
+                                                   size_t capacity, uint32_t *out_n_layer,
+                                                   uint32_t *out_n_expert);
+INFER_API void infer_context_reset_expert_counts(infer_context *context);
 
 /* ---- Sampling ----------------------------------------------------------------------------- */
 

@@ -59,6 +59,45 @@ Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hpa
     return Status::ok();
 }
 
+Status read_moe_hparams(const gguf::File &file, const MoeKeys &keys, Hparams *hp) {
+    const MetaReader meta(file, hp->arch);
+    const char *arch = hp->arch.c_str();
+    if (keys.experts == MoeKeys::None) return Status::ok();
+    const bool required = keys.experts == MoeKeys::Always;
+    INFER_TRY(meta.count("expert_count", &hp->n_expert, required));
+    if (hp->n_expert == 0) {
+        if (required)
+            return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: expert_count must be positive", arch);
+        return Status::ok();
+    }
+    INFER_TRY(meta.uniform_count("expert_used_count", &hp->n_expert_used));
+    if (hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert || hp->n_expert > (1 << 16))
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM,
+                          "%s: expert_used_count %lld must lie in [1, expert_count = %lld] "
+                          "(at most 65536 experts)",
+                          arch, static_cast<long long>(hp->n_expert_used),
+                          static_cast<long long>(hp->n_expert));
+    hp->n_ff_exp = keys.expert_ff_key ? hp->n_ff / hp->n_expert_used : hp->n_ff;
+    if (keys.expert_ff_key) INFER_TRY(meta.uniform_count("expert_feed_forward_length", &hp->n_ff_exp, false));
+    if (keys.shared_ff_key) {
+        hp->n_ff_shexp = hp->n_ff;
+        INFER_TRY(meta.count("expert_shared_feed_forward_length", &hp->n_ff_shexp, false));
+    }
+    if (hp->n_ff_exp == 0 || (keys.shared_ff_key && hp->n_ff_shexp == 0))
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: expert feed-forward lengths must be positive",
+                          arch);
+    hp->expert_weights_norm = keys.norm_weights;
+    return Status::ok();
+}
+
+Status bind_decoder_family(const gguf::File &file, const DecoderFamily &family, Hparams *hp,
+                           ModelWeights *w) {
+    INFER_TRY(read_decoder_hparams(file, family.arch, hp));
+    INFER_TRY(read_moe_hparams(file, family.moe, hp));
+    hp->rope_mode = family.rope_mode;
+    return bind_decoder_tensors(file, family.tensors, hp, w);
+}
+
 Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which, Hparams *hp,
                             ModelWeights *w) {
     const int64_t n_embd = hp->n_embd;
@@ -94,21 +133,64 @@ Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which,
             INFER_TRY(bind("attn_k", {kv_dim}, true, &L.bk, "bias"));
             INFER_TRY(bind("attn_v", {kv_dim}, true, &L.bv, "bias"));
         }
-        if (which.qk_norm) {
-            INFER_TRY(bind("attn_q_norm", {hp->head_dim}, true, &L.q_norm));
-            INFER_TRY(bind("attn_k_norm", {hp->head_dim}, true, &L.k_norm));
+        if (which.qk_norm || which.qk_norm_full) {
+            // The weight's length is the span each norm covers (build_decoder's group).
+            INFER_TRY(bind("attn_q_norm", {which.qk_norm ? hp->head_dim : q_dim}, true, &L.q_norm));
+            INFER_TRY(bind("attn_k_norm", {which.qk_norm ? hp->head_dim : kv_dim}, true, &L.k_norm));
         }
         if (which.post_norms) {
             INFER_TRY(bind("post_attention_norm", {n_embd}, true, &L.post_attn_norm));
             INFER_TRY(bind("post_ffw_norm", {n_embd}, true, &L.post_ffn_norm));
         }
         INFER_TRY(bind("ffn_norm", {n_embd}, true, &L.ffn_norm));
-        INFER_TRY(bind("ffn_gate", {n_embd, hp->n_ff}, true, &L.ffn_gate));
-        INFER_TRY(bind("ffn_up", {n_embd, hp->n_ff}, true, &L.ffn_up));
-        INFER_TRY(bind("ffn_down", {hp->n_ff, n_embd}, true, &L.ffn_down));
+        if (hp->n_expert == 0) {
+            INFER_TRY(bind("ffn_gate", {n_embd, hp->n_ff}, true, &L.ffn_gate));
+            INFER_TRY(bind("ffn_up", {n_embd, hp->n_ff}, true, &L.ffn_up));
+            INFER_TRY(bind("ffn_down", {hp->n_ff, n_embd}, true, &L.ffn_down));
+            continue;
+        }
+        const int64_t n_expert = hp->n_expert, n_ff_exp = hp->n_ff_exp;
+        INFER_TRY(bind("ffn_gate_inp", {n_embd, n_expert}, true, &L.ffn_gate_inp));
+        INFER_TRY(bind("ffn_gate_exps", {n_embd, n_ff_exp, n_expert}, true, &L.ffn_gate_exps));
+        INFER_TRY(bind("ffn_up_exps", {n_embd, n_ff_exp, n_expert}, true, &L.ffn_up_exps));
+        INFER_TRY(bind("ffn_down_exps", {n_ff_exp, n_embd, n_expert}, true, &L.ffn_down_exps));
+        if (which.shared_expert) {
+            const int64_t n_ff_sh = hp->n_ff_shexp;
+            INFER_TRY(bind("ffn_gate_inp_shexp", {n_embd}, true, &L.ffn_gate_inp_shexp));
+            INFER_TRY(bind("ffn_gate_shexp", {n_embd, n_ff_sh}, true, &L.ffn_gate_shexp));
+            INFER_TRY(bind("ffn_up_shexp", {n_embd, n_ff_sh}, true, &L.ffn_up_shexp));
+            INFER_TRY(bind("ffn_down_shexp", {n_ff_sh, n_embd}, true, &L.ffn_down_shexp));
+        }
     }
     return Status::ok();
 }
+
+namespace {
+
+// down(act(gate x) * up x)
+graph::TensorId gated_ffn(graph::GraphBuilder &g, const graph::WeightRef &gate,
+                          const graph::WeightRef &up, const graph::WeightRef &down,
+                          graph::TensorId x, graph::Activation act) {
+    return g.matmul(down, g.glu(g.matmul(gate, x), g.matmul(up, x), act));
+}
+
+// The routed experts (softmax router, top k), plus qwen2moe's sigmoid-gated shared expert.
+graph::TensorId moe_ffn(graph::GraphBuilder &g, const Hparams &hp, const LayerWeights &L,
+                        graph::TensorId x) {
+    const graph::GraphBuilder::Route route =
+        g.moe_route(g.matmul(L.ffn_gate_inp, x), static_cast<int32_t>(hp.n_expert_used),
+                    hp.expert_weights_norm);
+    graph::TensorId f =
+        g.moe_ffn(x, route, L.ffn_gate_exps, L.ffn_up_exps, L.ffn_down_exps, hp.ffn_act);
+    if (present(L.ffn_gate_inp_shexp)) {
+        const graph::TensorId shared =
+            gated_ffn(g, L.ffn_gate_shexp, L.ffn_up_shexp, L.ffn_down_shexp, x, hp.ffn_act);
+        f = g.add(f, g.sigmoid_gate(shared, g.matmul(L.ffn_gate_inp_shexp, x)));
+    }
+    return f;
+}
+
+} // namespace
 
 graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max_tokens,
                            bool all_logits) {
@@ -136,9 +218,9 @@ graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max
         TensorId q = g.matmul(L.wq, h, optional(L.bq));
         TensorId k = g.matmul(L.wk, h, optional(L.bk));
         const TensorId v = g.matmul(L.wv, h, optional(L.bv));
-        if (present(L.q_norm)) {
-            q = g.rms_norm(q, &L.q_norm, hp.norm_eps, head_dim);
-            k = g.rms_norm(k, &L.k_norm, hp.norm_eps, head_dim);
+        if (present(L.q_norm)) { // per head, or over the whole vector (olmoe)
+            q = g.rms_norm(q, &L.q_norm, hp.norm_eps, L.q_norm.ne[0]);
+            k = g.rms_norm(k, &L.k_norm, hp.norm_eps, L.k_norm.ne[0]);
         }
         q = g.rope(q, n_head, head_dim, n_rot, hp.rope_mode, base, scale, freq_factors);
         k = g.rope(k, n_head_kv, head_dim, n_rot, hp.rope_mode, base, scale, freq_factors);
@@ -154,11 +236,10 @@ graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max
         }
         x = g.add(x, o);
 
-        // Feed-forward: act(gate) * up, then down.
+        // Feed-forward: act(gate) * up, then down; or the mixture of experts.
         h = g.rms_norm(x, &L.ffn_norm, hp.norm_eps);
-        const TensorId gate = g.matmul(L.ffn_gate, h);
-        const TensorId up = g.matmul(L.ffn_up, h);
-        TensorId f = g.matmul(L.ffn_down, g.glu(gate, up, hp.ffn_act));
+        TensorId f = hp.n_expert > 0 ? moe_ffn(g, hp, L, h)
+                                     : gated_ffn(g, L.ffn_gate, L.ffn_up, L.ffn_down, h, hp.ffn_act);
         if (present(L.post_ffn_norm)) f = g.rms_norm(f, &L.post_ffn_norm, hp.norm_eps);
         x = g.add(x, f);
     }

@@ -10,13 +10,44 @@ namespace infer::models {
 
 // Which optional tensors a family has.
 struct DecoderTensors {
-    bool qkv_bias = false;   // qwen2
-    bool qk_norm = false;    // qwen3, gemma3
-    bool post_norms = false; // gemma3: after attention and after the FFN
+    bool qkv_bias = false;     // qwen2, qwen2moe
+    bool qk_norm = false;      // qwen3, qwen3moe, gemma3: per head (head_dim weights)
+    bool qk_norm_full = false; // olmoe: over all heads at once (q_dim / kv_dim weights)
+    bool post_norms = false;   // gemma3: after attention and after the FFN
+    bool shared_expert = false; // qwen2moe: a dense FFN beside the routed experts, sigmoid-gated
 };
 
 // Reads the `{arch}.*` keys every family uses, with llama.cpp's defaults for optional ones.
 Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hparams *hp);
+
+// Whether a family's FFNs are mixtures of experts, and how it reads their hyperparameters.
+struct MoeKeys {
+    enum Experts { None, Optional, Always };
+    Experts experts = None;     // Optional: expert_count may be absent or 0 (llama or Mixtral)
+    bool expert_ff_key = false; // expert_feed_forward_length (default n_ff / k); else n_ff
+    bool shared_ff_key = false; // expert_shared_feed_forward_length (default n_ff)
+    bool norm_weights = false;  // Hparams::expert_weights_norm
+};
+
+// Reads expert_count and expert_used_count (1 <= used <= count) and the expert FFN lengths.
+Status read_moe_hparams(const gguf::File &file, const MoeKeys &keys, Hparams *hp);
+
+// A family that the shared decoder handles with flags alone.
+struct DecoderFamily {
+    const char *arch;
+    graph::RopeMode rope_mode;
+    DecoderTensors tensors;
+    MoeKeys moe;
+};
+
+// read_decoder_hparams, read_moe_hparams, then bind_decoder_tensors.
+Status bind_decoder_family(const gguf::File &file, const DecoderFamily &family, Hparams *hp,
+                           ModelWeights *w);
+// An Architecture::bind for a DecoderFamily constant.
+template <const DecoderFamily &F>
+Status bind_family(const gguf::File &file, Hparams *hp, ModelWeights *w) {
+    return bind_decoder_family(file, F, hp, w);
+}
 
 // Binds token_embd, output_norm, output (tied to token_embd when absent), rope_freqs and
 // every layer's tensors; fills n_vocab from token_embd.

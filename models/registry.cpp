@@ -2,10 +2,11 @@
 
 namespace infer::models {
 
-extern const Architecture kLlama, kQwen2, kQwen3, kGemma3;
+extern const Architecture kLlama, kQwen2, kQwen3, kGemma3, kQwen2Moe, kQwen3Moe, kOlmoe;
 
 namespace {
-const Architecture *const kArchitectures[] = {&kLlama, &kQwen2, &kQwen3, &kGemma3};
+const Architecture *const kArchitectures[] = {&kLlama,     &kQwen2,     &kQwen3, &kGemma3,
+                                              &kQwen2Moe, &kQwen3Moe, &kOlmoe};
 }
 
 const Architecture *find_architecture(std::string_view name) {

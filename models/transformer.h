@@ -38,6 +38,13 @@ struct Hparams {
     float final_softcap = 0;
     graph::Activation ffn_act = graph::Activation::Silu;
 
+    // Mixture of experts; n_expert == 0: every layer has a dense FFN.
+    int64_t n_expert = 0;       // routed experts per layer
+    int64_t n_expert_used = 0;  // experts per token (k)
+    int64_t n_ff_exp = 0;       // one routed expert's FFN length
+    int64_t n_ff_shexp = 0;     // the shared expert's FFN length (qwen2moe), 0 = none
+    bool expert_weights_norm = false; // renormalize the k routing weights (qwen3moe, Mixtral)
+
     bool layer_is_swa(int64_t layer) const {
         return n_swa > 0 && swa_pattern > 0 && (layer % swa_pattern) < swa_pattern - 1;
     }
@@ -50,6 +57,10 @@ struct LayerWeights {
     graph::WeightRef post_attn_norm;         // gemma3
     graph::WeightRef ffn_norm, ffn_gate, ffn_up, ffn_down;
     graph::WeightRef post_ffn_norm;          // gemma3
+    // Mixture of experts: router [n_embd, n_expert]; experts stacked along ne[2].
+    graph::WeightRef ffn_gate_inp, ffn_gate_exps, ffn_up_exps, ffn_down_exps;
+    graph::WeightRef ffn_gate_inp_shexp;     // qwen2moe: [n_embd] -> the shared expert's gate
+    graph::WeightRef ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;
 };
 
 struct ModelWeights {

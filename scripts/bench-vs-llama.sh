@@ -2,17 +2,41 @@
 # Runs infer-bench and llama.cpp's llama-bench on the same model, threads and machine, one after
 # the other, and prints both tables and the ratios (libinfer / llama.cpp).
 #
-#   scripts/bench-vs-llama.sh MODEL.gguf [THREADS] [REPEATS]
+#   scripts/bench-vs-llama.sh MODEL [THREADS] [REPEATS]
+#
+# MODEL is a GGUF file, or synth:PRESET[:RECIPE] for an infer-synth model of a preset's shape
+# (random weight blocks, seed 1; RECIPE defaults to Q4_K_M), made once into
+# $INFER_MODEL_DIR/synth/PRESET-RECIPE.gguf. For example, OLMoE-1B-7B's shape at 2 threads:
+#
+#   scripts/bench-vs-llama.sh synth:olmoe-1b-7b:Q4_K_M 2
 #
 # llama-bench is built once from the llama-cpp-python source package (its vendored llama.cpp),
 # CPU only, into ~/.cache/libinfer/llama.cpp (override with LLAMA_BENCH_DIR); nothing of it is
-# committed. infer-bench comes from build/release.
+# committed. infer-bench and infer-synth come from build/release. If infer-bench fails (say, an
+# architecture it does not run yet), llama.cpp's figures are still printed and the exit status is 1.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 model="$1" threads="${2:-$(nproc)}" repeats="${3:-3}"
 cache="${LLAMA_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/libinfer/llama.cpp}"
 version=0.3.36
 bench="$cache/build/bin/llama-bench"
+bin="$root/build/release/samples"
+
+if [[ "$model" == synth:* ]]; then
+    IFS=: read -r _ preset recipe <<<"$model"
+    recipe="${recipe:-Q4_K_M}"
+    . "$root/scripts/model-dir.sh"
+    model="$INFER_MODEL_DIR/synth/$preset-${recipe,,}.gguf"
+    if [ ! -f "$model" ]; then
+        [ -x "$bin/infer-synth" ] || {
+            echo "bench-vs-llama: build libinfer first (cmake --build build/release)" >&2; exit 1; }
+        mkdir -p "$(dirname "$model")"
+        echo "bench-vs-llama: writing $model (once)" >&2
+        "$bin/infer-synth" --preset "$preset" --quant "$recipe" --random-blocks --seed 1 \
+            -o "$model.tmp" >&2
+        mv "$model.tmp" "$model"
+    fi
+fi
 
 if [ ! -x "$bench" ]; then
     echo "bench-vs-llama: building llama-bench from llama-cpp-python $version (once)" >&2
@@ -31,12 +55,17 @@ if [ ! -x "$bench" ]; then
         -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >/dev/null
     cmake --build "$cache/build" --target llama-bench -j "$(nproc)" >/dev/null
 fi
-[ -x "$root/build/release/samples/infer-bench" ] || {
+[ -x "$bin/infer-bench" ] || {
     echo "bench-vs-llama: build libinfer first (cmake --build build/release)" >&2; exit 1; }
 
-ours="$("$root/build/release/samples/infer-bench" -m "$model" -t "$threads" -r "$repeats")"
+status=0
+ours="$("$bin/infer-bench" -m "$model" -t "$threads" -r "$repeats" 2>&1)" || status=$?
 theirs="$("$bench" -m "$model" -t "$threads" -r "$repeats" -p 512 -n 128 -o md)"
 echo "libinfer:"; echo "$ours"; echo; echo "llama.cpp:"; echo "$theirs"; echo
+if [ "$status" -ne 0 ]; then
+    echo "bench-vs-llama: infer-bench failed (status $status); no ratios" >&2
+    exit 1
+fi
 # The t/s column: "| ... | pp512 | 123.45 ± 1.2 | ..." in both tables.
 rate() { grep -E "\| *$2 *\|" <<<"$1" | head -n1 | awk -F'|' -v t="$2" '
     { for (i = 1; i <= NF; ++i) if ($i ~ "^ *" t " *$") { split($(i + 1), v, " "); print v[1]; exit } }'; }

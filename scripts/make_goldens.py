@@ -75,6 +75,20 @@ SYNTH_MODELS = {
     "synth-qwen3-q4_k_m": ["--arch", "qwen3", "--preset", "tiny", "--n-embd", "256", "--n-ff", "512",
                            "--head-dim", "64", "--quant", "Q4_K_M",
                            "--seed", "13"],
+    # Mixture of experts (issue 6): Q4_0, Q8_0 and Q4_K experts across the four MoE archs; the
+    # Q4_K_M files have Q4_K gate/up experts and Q6_K/Q4_K down experts by layer.
+    "synth-qwen3moe-q4_k_m": ["--arch", "qwen3moe", "--preset", "tiny", "--quant", "Q4_K_M",
+                              "--seed", "21"],
+    "synth-qwen2moe-q8_0": ["--arch", "qwen2moe", "--preset", "tiny", "--quant", "Q8_0",
+                            "--seed", "22"],
+    "synth-mixtral-q4_0": ["--arch", "llama", "--preset", "tiny", "--n-expert", "8",
+                           "--n-expert-used", "2", "--quant", "Q4_0", "--seed", "23"],
+    "synth-olmoe-q4_k_m": ["--arch", "olmoe", "--preset", "tiny", "--quant", "Q4_K_M",
+                           "--seed", "24"],
+    # OLMoE's top-8 routing (of 32 experts here, 64 in OLMoE-1B-7B).
+    "synth-olmoe-q8_0": ["--arch", "olmoe", "--preset", "tiny", "--n-expert", "32",
+                         "--n-expert-used", "8", "--n-ff", "128", "--quant", "Q8_0",
+                         "--seed", "25"],
 }
 SYNTH_PROMPT_LENGTHS = {"p8": 8, "p33": 33, "p120": 120, "p420": 420}
 

@@ -4,6 +4,7 @@
 #include "runtime/backend.h"
 
 #include "cpu/cpu_matmul.h"
+#include "cpu/cpu_moe.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/thread_pool.h"
 
@@ -36,6 +37,19 @@ cpu::RopeParams rope_params(const Node &n) {
             n.rope_mode == graph::RopeMode::Neox ? cpu::RopeMode::neox : cpu::RopeMode::normal};
 }
 
+cpu::GluAct glu_act(graph::Activation act) {
+    return act == graph::Activation::GeluTanh ? cpu::GluAct::gelu_tanh : cpu::GluAct::silu;
+}
+
+cpu::ExpertWeights expert_weights(const graph::WeightRef &w) {
+    return {w.type,   w.ne[0],       w.ne[1], w.ne[2], w.data,
+            w.row_bytes, w.row_bytes * static_cast<uint64_t>(w.ne[1])};
+}
+
+cpu::MoeFfn moe_ffn_of(const Node &n) {
+    return {expert_weights(*n.w), expert_weights(*n.w2), expert_weights(*n.w3), glu_act(n.act)};
+}
+
 const char *type_name(uint32_t type) {
     const TypeTraits *t = type_traits(type);
     return t ? t->name : "unknown";
@@ -57,6 +71,9 @@ float *f32(const RunState &s, graph::TensorId id) {
 }
 const int32_t *i32(const RunState &s, graph::TensorId id) {
     return reinterpret_cast<const int32_t *>(s.bound->tensor_data[id]);
+}
+int32_t *i32_out(const RunState &s, graph::TensorId id) {
+    return reinterpret_cast<int32_t *>(s.bound->tensor_data[id]);
 }
 int64_t rows_of(const RunState &s, graph::TensorId id) {
     return s.bound->graph->tensors[id].per_token ? s.n_tokens : 1;
@@ -92,6 +109,12 @@ void run_matmul(const RunState &s, const Node &n, int ith, int nth) {
         for (int64_t t = r.begin; t < r.end; ++t)
             cpu::add(y + t * w.n, y + t * w.n, bias, w.n, 0, 1);
     }
+}
+
+// This MoeFfn node's layer's selection counters, or null when the run does not count.
+uint64_t *expert_counts(const RunState &s, const Node &n) {
+    if (!s.bound->expert_counts || n.layer < 0) return nullptr;
+    return s.bound->expert_counts + static_cast<int64_t>(n.layer) * n.n_expert;
 }
 
 void run_node(const RunState &s, const Node &n, int ith, int nth);
@@ -138,12 +161,28 @@ void run_node_reference(const RunState &s, const Node &n) {
                            cpu::AttnParams{n.n_head, n.scale, n.softcap, n.window});
         break;
     case Op::Glu:
-        cpu::glu_ref(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]), n_elems,
-                     n.act == graph::Activation::GeluTanh ? cpu::GluAct::gelu_tanh
-                                                          : cpu::GluAct::silu);
+        cpu::glu_ref(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]), n_elems, glu_act(n.act));
         break;
     case Op::SelectLast:
         run_node(s, n, 0, 1);
+        break;
+    case Op::MoeRoute:
+        cpu::moe_route_ref(f32(s, n.in[0]), rows_of(s, n.in[0]), n.n_expert, n.n_expert_used,
+                           n.norm_weights, i32_out(s, n.out),
+                           f32(s, n.out2));
+        break;
+    case Op::MoeFfn: {
+        const int64_t rows = rows_of(s, n.in[0]);
+        const int32_t *ids = i32(s, n.in[1]);
+        cpu::moe_ffn_ref(moe_ffn_of(n), f32(s, n.in[0]), ids, f32(s, n.in[2]), rows,
+                         n.n_expert_used, f32(s, n.out));
+        if (uint64_t *counts = expert_counts(s, n))
+            cpu::moe_count_selected(ids, rows * n.n_expert_used, counts);
+        break;
+    }
+    case Op::SigmoidGate:
+        cpu::sigmoid_gate_ref(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]), rows_of(s, n.out),
+                              static_cast<int>(g.tensors[n.out].n));
         break;
     }
 }
@@ -190,9 +229,21 @@ void run_node(const RunState &s, const Node &n, int ith, int nth) {
     }
     case Op::Glu:
         cpu::glu(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]),
-                 rows_of(s, n.out) * g.tensors[n.out].n,
-                 n.act == graph::Activation::GeluTanh ? cpu::GluAct::gelu_tanh : cpu::GluAct::silu,
-                 ith, nth);
+                 rows_of(s, n.out) * g.tensors[n.out].n, glu_act(n.act), ith, nth);
+        break;
+    case Op::MoeRoute:
+        cpu::moe_route(f32(s, n.in[0]), rows_of(s, n.in[0]), n.n_expert, n.n_expert_used,
+                       n.norm_weights, i32_out(s, n.out), f32(s, n.out2),
+                       ith, nth);
+        break;
+    case Op::MoeFfn:
+        cpu::moe_ffn(moe_ffn_of(n), f32(s, n.in[0]), i32(s, n.in[1]), f32(s, n.in[2]),
+                     rows_of(s, n.in[0]), n.n_expert_used, f32(s, n.out),
+                     s.bound->tensor_data[n.scratch], expert_counts(s, n), ith, nth, *s.pool);
+        break;
+    case Op::SigmoidGate:
+        cpu::sigmoid_gate(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]), rows_of(s, n.out),
+                          static_cast<int>(g.tensors[n.out].n), ith, nth);
         break;
     case Op::SelectLast:
         if (ith == 0) {
@@ -230,11 +281,15 @@ public:
 
     Status check(const graph::Graph &g) const override {
         for (const Node &n : g.nodes) {
-            if (n.op == Op::MatMul && !cpu::matmul_supported(n.w->type))
-                return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
-                                  "tensor '%.*s' has type %s, which the CPU backend cannot multiply",
-                                  static_cast<int>(n.w->name.size()), n.w->name.data(),
-                                  type_name(n.w->type));
+            for (const graph::WeightRef *matrix :
+                 {n.op == Op::MatMul || n.op == Op::MoeFfn ? n.w : nullptr,
+                  n.op == Op::MoeFfn ? n.w2 : nullptr, n.op == Op::MoeFfn ? n.w3 : nullptr})
+                if (matrix && !cpu::matmul_supported(matrix->type))
+                    return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
+                                      "tensor '%.*s' has type %s, which the CPU backend cannot "
+                                      "multiply",
+                                      static_cast<int>(matrix->name.size()), matrix->name.data(),
+                                      type_name(matrix->type));
             if (n.op == Op::Embed) {
                 const TypeTraits *t = type_traits(n.w->type);
                 if (!t || !t->has_dequant)
@@ -265,6 +320,9 @@ public:
                 bytes = nth * align64(cpu::rope_scratch_bytes(rope_params(n)));
             else if (n.op == Op::Attention)
                 bytes = nth * align64(cpu::attention_scratch_bytes(kv_layout(kv)));
+            else if (n.op == Op::MoeFfn)
+                bytes = cpu::moe_ffn_scratch_bytes(moe_ffn_of(n), g.max_tokens, n.n_expert_used,
+                                                   n_threads_);
             g.tensors[n.scratch].raw_bytes = bytes;
         }
     }

@@ -1,5 +1,5 @@
 // Elementwise ops on contiguous float arrays: gated activations (SwiGLU, GeGLU), add, mul by a
-// row weight, scale, soft-capping. Each splits its elements (mul_rows: its rows) evenly across
+// row weight, scale, soft-capping, a per-row sigmoid gate. Each splits its elements (mul_rows: its rows) evenly across
 // threads; outputs may alias inputs because element i reads only element i.
 //
 // GELU: ggml's CPU backend (vec.h, GGML_GELU_FP16 defined by default) evaluates GELU for
@@ -53,6 +53,14 @@ void softcap_ref(float *y, const float *x, float cap, int64_t n) {
         y[i] = cap * std::tanh(x[i] / cap);
 }
 
+void sigmoid_gate_ref(float *y, const float *x, const float *g, int64_t rows, int n) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float s = 1.0f / (1.0f + std::exp(-g[r]));
+        for (int i = 0; i < n; i++)
+            y[r * n + i] = x[r * n + i] * s;
+    }
+}
+
 // ---- Threaded ----------------------------------------------------------------------------------
 // These are memory-bound one-pass loops; the compiler vectorizes add/mul/scale at -O2/-O3 within
 // the baseline ISA, and the transcendental ones are a negligible share of a layer next to matmul.
@@ -80,6 +88,11 @@ void scale(float *y, const float *x, float s, int64_t n, int ith, int nth) {
 void softcap(float *y, const float *x, float cap, int64_t n, int ith, int nth) {
     const Range r = split_range(n, ith, nth);
     softcap_ref(y + r.begin, x + r.begin, cap, r.end - r.begin);
+}
+
+void sigmoid_gate(float *y, const float *x, const float *g, int64_t rows, int n, int ith, int nth) {
+    const Range r = split_range(rows, ith, nth);
+    sigmoid_gate_ref(y + r.begin * n, x + r.begin * n, g + r.begin, r.end - r.begin, n);
 }
 
 } // namespace infer::cpu

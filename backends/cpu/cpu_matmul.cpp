@@ -8,6 +8,7 @@
 #include "cpu/cpu_vec_dot.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 namespace infer::cpu {
@@ -124,8 +125,7 @@ uint64_t matmul_scratch_bytes(uint32_t type, int64_t k, int64_t t) {
 void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scratch, int ith,
             int nth, ThreadPool &pool, CpuIsa isa) {
     uint32_t act_type = 0;
-    VecDotKernel kern;
-    if (!vec_dot_act_type(w.type, &act_type) || !vec_dot_kernel(w.type, isa, &kern)) return;
+    if (!vec_dot_act_type(w.type, &act_type) || !matmul_supported(w.type)) return;
 
     // ---- Phase 1: quantize x (t x k) into scratch. The rows are contiguous in both buffers, so
     // the t * k / block blocks form one flat range, split evenly whatever t is.
@@ -147,23 +147,48 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
     }
 
     // ---- Phase 2: this thread's rows of W against all t activation rows.
+    VecDotKernel kern;
+    vec_dot_kernel(w.type, isa, &kern);
+    int64_t r0, r1;
+    split_rows(w.n, kern.tile ? kern.tile_rows : kRowTile, ith, nth, &r0, &r1);
+    matmul_rows(w, act, act_stride, t, y + r0, w.n, r0, r1, isa);
+}
+
+uint64_t matmul_act_row_bytes(uint32_t type, int64_t k) {
+    uint32_t act;
+    if (!vec_dot_act_type(type, &act)) return 0;
+    if (act == static_cast<uint32_t>(TypeId::F32)) return static_cast<uint64_t>(k) * sizeof(float);
+    return static_cast<uint64_t>(act_row_bytes(type, k));
+}
+
+void matmul_quantize_act_row(uint32_t type, const float *x, int64_t k, void *dst, CpuIsa isa) {
+    uint32_t act;
+    if (!vec_dot_act_type(type, &act)) return;
+    if (act == static_cast<uint32_t>(TypeId::F32))
+        std::memcpy(dst, x, static_cast<size_t>(k) * sizeof(float));
+    else
+        quantize_act_fn(act, isa)(x, dst, k);
+}
+
+void matmul_rows(const WeightView &w, const uint8_t *act, uint64_t act_stride, int64_t t, float *y,
+                 int64_t y_stride, int64_t r0, int64_t r1, CpuIsa isa) {
+    VecDotKernel kern;
+    if (!vec_dot_kernel(w.type, isa, &kern)) return;
     const uint8_t *wdata = static_cast<const uint8_t *>(w.data);
     const int tile_rows = kern.tile ? kern.tile_rows : kRowTile;
     const int tile_cols = kern.tile ? kern.tile_cols : 1;
-    int64_t r0, r1;
-    split_rows(w.n, tile_rows, ith, nth, &r0, &r1);
 
     if (t == 1) { // decode: stream each row once
         if (kern.tile) { // tile_rows rows share each activation block and its scale conversion
             for (int64_t r = r0; r < r1; r += tile_rows) {
                 const int nr = static_cast<int>(std::min<int64_t>(tile_rows, r1 - r));
-                kern.tile(w.k, wdata + r * w.row_bytes, w.row_bytes, act, act_stride, y + r, w.n,
-                          nr, 1);
+                kern.tile(w.k, wdata + r * w.row_bytes, w.row_bytes, act, act_stride, y + (r - r0),
+                          y_stride, nr, 1);
             }
             return;
         }
         for (int64_t r = r0; r < r1; ++r)
-            y[r] = kern.dot(w.k, wdata + r * w.row_bytes, act);
+            y[r - r0] = kern.dot(w.k, wdata + r * w.row_bytes, act);
         return;
     }
     for (int64_t c0 = 0; c0 < t; c0 += kTokenBlock) {
@@ -173,12 +198,13 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
             const uint8_t *wr = wdata + r * w.row_bytes;
             for (int64_t c = c0; c < c_end; c += tile_cols) {
                 const int nc = static_cast<int>(std::min<int64_t>(tile_cols, c_end - c));
-                float *yt = y + c * w.n + r;
+                float *yt = y + c * y_stride + (r - r0);
                 const uint8_t *at = act + c * act_stride;
                 if (kern.tile) {
-                    kern.tile(w.k, wr, w.row_bytes, at, act_stride, yt, w.n, nr, nc);
+                    kern.tile(w.k, wr, w.row_bytes, at, act_stride, yt, y_stride, nr, nc);
                 } else {
-                    tile_by_dots(kern.dot, w.k, wr, w.row_bytes, at, act_stride, yt, w.n, nr, nc);
+                    tile_by_dots(kern.dot, w.k, wr, w.row_bytes, at, act_stride, yt, y_stride, nr,
+                                 nc);
                 }
             }
         }

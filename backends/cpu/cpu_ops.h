@@ -95,6 +95,10 @@ void scale_ref(float *y, const float *x, float s, int64_t n);
 // y = cap * tanh(x / cap) (gemma2-style logit soft-capping); cap > 0
 void softcap(float *y, const float *x, float cap, int64_t n, int ith, int nth);
 void softcap_ref(float *y, const float *x, float cap, int64_t n);
+// y[r][i] = x[r][i] * sigmoid(g[r]) for rows x [rows][n] (qwen2moe's shared-expert gate; llama.cpp
+// writes sigmoid as silu(g) / g). Split: rows.
+void sigmoid_gate(float *y, const float *x, const float *g, int64_t rows, int n, int ith, int nth);
+void sigmoid_gate_ref(float *y, const float *x, const float *g, int64_t rows, int n);
 
 // ---- KV cache and attention --------------------------------------------------------------------
 enum class KvType : int { f32, f16 };

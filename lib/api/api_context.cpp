@@ -188,11 +188,35 @@ infer_status infer_context_get_stats(const infer_context *context, infer_context
     stats->decode_seconds = s.decode_seconds;
     stats->weight_bytes_per_token = s.weight_bytes_per_token;
     stats->device_memory_bytes = s.device_bytes;
+    stats->expert_bytes_per_token = s.expert_bytes_per_token;
     return INFER_OK;
 }
 
 void infer_context_reset_stats(infer_context *context) {
     if (context) context->ctx->reset_stats();
+}
+
+infer_status infer_context_expert_counts(const infer_context *context, uint64_t *counts,
+                                         size_t capacity, uint32_t *out_n_layer,
+                                         uint32_t *out_n_expert) {
+    if (!context) return fail(INFER_ERR_INVALID_ARGUMENT, "context is NULL");
+    const std::span<const uint64_t> all = context->ctx->expert_counts();
+    const infer::models::Hparams &hp = context->ctx->model().hparams();
+    const bool moe = !all.empty();
+    if (out_n_layer) *out_n_layer = moe ? static_cast<uint32_t>(hp.n_layer) : 0;
+    if (out_n_expert) *out_n_expert = moe ? static_cast<uint32_t>(hp.n_expert) : 0;
+    if (capacity < all.size())
+        return fail(INFER_ERR_BUFFER_TOO_SMALL, "the expert counts need %zu entries, capacity is %zu",
+                    all.size(), capacity);
+    if (!all.empty()) {
+        if (!counts) return fail(INFER_ERR_INVALID_ARGUMENT, "counts is NULL");
+        std::memcpy(counts, all.data(), all.size() * sizeof(uint64_t));
+    }
+    return INFER_OK;
+}
+
+void infer_context_reset_expert_counts(infer_context *context) {
+    if (context) context->ctx->reset_expert_counts();
 }
 
 } // extern "C"

@@ -74,14 +74,16 @@ TensorId GraphBuilder::matmul(const WeightRef &w, TensorId x, const WeightRef *b
     return out;
 }
 
-TensorId GraphBuilder::add(TensorId a, TensorId b) {
+TensorId GraphBuilder::binary(Op op, TensorId a, TensorId b, const char *label) {
     const TensorDesc in = graph_.tensors[a]; // a copy: new_tensor() may reallocate
-    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "add");
-    Node &n = push(Op::Add, out);
+    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, label);
+    Node &n = push(op, out);
     n.in[0] = a;
     n.in[1] = b;
     return out;
 }
+
+TensorId GraphBuilder::add(TensorId a, TensorId b) { return binary(Op::Add, a, b, "add"); }
 
 TensorId GraphBuilder::scale(TensorId x, float s) {
     const TensorDesc in = graph_.tensors[x]; // a copy: new_tensor() may reallocate
@@ -144,12 +146,8 @@ TensorId GraphBuilder::attention(int32_t layer, TensorId q, int32_t n_head, int3
 }
 
 TensorId GraphBuilder::glu(TensorId gate, TensorId up, Activation act) {
-    const TensorDesc in = graph_.tensors[gate]; // a copy: new_tensor() may reallocate
-    const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "glu");
-    Node &n = push(Op::Glu, out);
-    n.in[0] = gate;
-    n.in[1] = up;
-    n.act = act;
+    const TensorId out = binary(Op::Glu, gate, up, "glu");
+    graph_.nodes.back().act = act;
     return out;
 }
 
@@ -158,6 +156,44 @@ TensorId GraphBuilder::select_last(TensorId x) {
     Node &n = push(Op::SelectLast, out);
     n.in[0] = x;
     return out;
+}
+
+GraphBuilder::Route GraphBuilder::moe_route(TensorId logits, int32_t n_expert_used,
+                                            bool norm_weights) {
+    const auto n_expert = static_cast<int32_t>(graph_.tensors[logits].n);
+    Route r;
+    r.ids = new_tensor(DType::I32, n_expert_used, true, "expert ids");
+    r.weights = new_tensor(DType::F32, n_expert_used, true, "expert weights");
+    Node &n = push(Op::MoeRoute, r.ids);
+    n.out2 = r.weights;
+    n.in[0] = logits;
+    n.n_expert = n_expert;
+    n.n_expert_used = n_expert_used;
+    n.norm_weights = norm_weights;
+    return r;
+}
+
+TensorId GraphBuilder::moe_ffn(TensorId x, const Route &route, const WeightRef &gate_exps,
+                               const WeightRef &up_exps, const WeightRef &down_exps,
+                               Activation act) {
+    const TensorId out = new_tensor(DType::F32, down_exps.ne[1], true, "moe");
+    const TensorId scratch = new_tensor(DType::Raw, 0, false, "moe scratch");
+    Node &n = push(Op::MoeFfn, out);
+    n.in[0] = x;
+    n.in[1] = route.ids;
+    n.in[2] = route.weights;
+    n.scratch = scratch;
+    n.w = &gate_exps;
+    n.w2 = &up_exps;
+    n.w3 = &down_exps;
+    n.act = act;
+    n.n_expert = static_cast<int32_t>(gate_exps.ne[2]);
+    n.n_expert_used = static_cast<int32_t>(graph_.tensors[route.ids].n);
+    return out;
+}
+
+TensorId GraphBuilder::sigmoid_gate(TensorId x, TensorId gate) {
+    return binary(Op::SigmoidGate, x, gate, "sigmoid gate");
 }
 
 Graph GraphBuilder::finish(TensorId logits) {
@@ -176,6 +212,7 @@ Graph GraphBuilder::finish(TensorId logits) {
     for (int32_t step = 0; step < n_nodes; ++step) {
         const Node &node = graph_.nodes[step];
         touch(node.out, step);
+        touch(node.out2, step);
         touch(node.scratch, step);
         for (TensorId in : node.in) touch(in, step);
     }

@@ -57,6 +57,12 @@ enum class Op : uint8_t {
     Attention,   // out = softmax(q in0 . K^T * scale) V over the layer's cache, positions in1
     Glu,         // out = act(in0) * in1
     SelectLast,  // out (one row) = last row of in0
+    // Mixture of experts (ggml's mul_mat_id semantics, experts stacked along the weight's ne[2]):
+    MoeRoute,    // in0 router logits [t][n_expert] -> out: the n_expert_used selected expert ids
+                 // [t][k] (I32, best first), out2: their weights [t][k] (F32)
+    MoeFfn,      // out[t] = sum_j weight in2[t][j] * down_e(act(gate_e x) * up_e x), e = in1[t][j],
+                 // x = in0[t]; w gate, w2 up, w3 down: [n_embd, n_ff, n_expert] / [n_ff, ...]
+    SigmoidGate, // out[t] = in0[t] * sigmoid(in1[t][0]) (qwen2moe's shared-expert gate)
 };
 
 enum class Activation : uint8_t { Silu, GeluTanh };
@@ -69,7 +75,9 @@ struct Node {
     TensorId scratch = kNoTensor; // MatMul/Rope/Attention kernel scratch: a Raw tensor whose size the
                                   // backend sets before planning, live during this node only
     const WeightRef *w = nullptr;  // Embed, RmsNorm, MatMul weight
-    const WeightRef *w2 = nullptr; // MatMul bias
+    const WeightRef *w2 = nullptr; // MatMul bias; MoeFfn up experts
+    const WeightRef *w3 = nullptr; // MoeFfn down experts
+    TensorId out2 = kNoTensor;     // MoeRoute: the expert weights
     int32_t layer = -1;
 
     // Op parameters; each op reads the ones it needs.
@@ -83,7 +91,10 @@ struct Node {
     float freq_base = 10000, freq_scale = 1;
     const float *freq_factors = nullptr; // Rope (llama3 rope_freqs), or null
     int32_t window = 0;       // Attention: sliding window, 0 = full causal
-    Activation act = Activation::Silu; // Glu
+    Activation act = Activation::Silu; // Glu, MoeFfn
+    int32_t n_expert = 0;      // MoeRoute, MoeFfn: experts in the layer
+    int32_t n_expert_used = 0; // MoeRoute, MoeFfn: k, experts per token
+    bool norm_weights = false; // MoeRoute: renormalize the k weights to sum to 1
 };
 
 struct Graph {
@@ -118,6 +129,19 @@ public:
     TensorId glu(TensorId gate, TensorId up, Activation act);
     TensorId select_last(TensorId x);
 
+    // Softmax over the router logits [t][n_expert], then the top n_expert_used per token (ties:
+    // the lower expert id first); norm_weights rescales the k probabilities to sum to 1.
+    struct Route {
+        TensorId ids;     // I32 [t][k]
+        TensorId weights; // F32 [t][k]
+    };
+    Route moe_route(TensorId logits, int32_t n_expert_used, bool norm_weights);
+    // The routed experts' gated FFN on x [t][n_embd], summed with the route's weights. Its
+    // scratch (sized by the backend for max_tokens x k rows) holds the per-expert token groups.
+    TensorId moe_ffn(TensorId x, const Route &route, const WeightRef &gate_exps,
+                     const WeightRef &up_exps, const WeightRef &down_exps, Activation act);
+    TensorId sigmoid_gate(TensorId x, TensorId gate);
+
     // Marks `logits` as the output, computes lifetimes and returns the graph.
     Graph finish(TensorId logits);
 
@@ -127,6 +151,8 @@ public:
 private:
     TensorId new_tensor(DType dtype, int64_t n, bool per_token, const char *label);
     Node &push(Op op, TensorId out);
+    // A node of two inputs whose output has the first one's shape.
+    TensorId binary(Op op, TensorId a, TensorId b, const char *label);
 
     Graph graph_;
     int32_t layer_ = -1;

@@ -19,6 +19,8 @@ namespace infer {
 struct BoundGraph {
     const graph::Graph *graph = nullptr;
     std::vector<uint8_t *> tensor_data; // per TensorId (aliases resolved); null for no storage
+    // Expert selection counters [layer][n_expert] that MoeFfn nodes add to, or null.
+    uint64_t *expert_counts = nullptr;
 };
 
 // Checked between nodes; a set flag stops the run with INFER_ERR_CANCELLED.

@@ -30,8 +30,18 @@ Status plan_graph(const graph::Graph &g, uint64_t alignment, Plan *out) {
     return plan_memory(requests_of(g), alignment, out);
 }
 
-uint64_t decode_weight_bytes(const graph::Graph &g) {
+// Bytes of the routed experts one token reads: k of each MoeFfn node's n_expert experts.
+uint64_t decode_expert_bytes(const graph::Graph &g) {
     uint64_t bytes = 0;
+    for (const graph::Node &n : g.nodes)
+        if (n.op == graph::Op::MoeFfn)
+            bytes += (n.w->n_bytes + n.w2->n_bytes + n.w3->n_bytes) /
+                     static_cast<uint64_t>(n.n_expert) * static_cast<uint64_t>(n.n_expert_used);
+    return bytes;
+}
+
+uint64_t decode_weight_bytes(const graph::Graph &g) {
+    uint64_t bytes = decode_expert_bytes(g);
     for (const graph::Node &n : g.nodes) {
         if (n.op == graph::Op::MatMul) bytes += n.w->n_bytes + (n.w2 ? n.w2->n_bytes : 0);
         if (n.op == graph::Op::Embed) bytes += n.w->row_bytes; // one row per token
@@ -174,6 +184,12 @@ Status Context::create(const Model &model, const ContextParams &params,
     ctx->stats_.weight_bytes_per_token = decode_weight_bytes(plan.decode);
     ctx->stats_.device_bytes =
         be.device_bytes() + (model.device_weights() ? model.device_weights()->bytes() : 0);
+    ctx->stats_.expert_bytes_per_token = decode_expert_bytes(plan.decode);
+    const models::Hparams &hp = model.hparams();
+    ctx->expert_counts_.assign(static_cast<size_t>(hp.n_layer * hp.n_expert), 0);
+    uint64_t *counts = ctx->expert_counts_.empty() ? nullptr : ctx->expert_counts_.data();
+    ctx->decode_bound_.expert_counts = counts;
+    ctx->prefill_bound_.expert_counts = counts;
     log_message(INFER_LOG_INFO,
                 "context: n_ctx %lld, n_batch %lld, KV cache %.1f MiB, activations %.2f MiB "
                 "(lower bound %.2f MiB)",
@@ -302,10 +318,11 @@ Status Context::truncate(int64_t n_keep) {
 }
 
 void Context::reset_stats() {
-    const uint64_t per_token = stats_.weight_bytes_per_token, device = stats_.device_bytes;
-    stats_ = Stats{};
-    stats_.weight_bytes_per_token = per_token;
-    stats_.device_bytes = device;
+    Stats fresh;
+    fresh.weight_bytes_per_token = stats_.weight_bytes_per_token;
+    fresh.expert_bytes_per_token = stats_.expert_bytes_per_token;
+    fresh.device_bytes = stats_.device_bytes;
+    stats_ = fresh;
 }
 
 uint64_t Context::state_size() const {

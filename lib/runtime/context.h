@@ -7,9 +7,11 @@
 #include "runtime/backend.h"
 #include "runtime/model.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <span>
+#include <vector>
 
 namespace infer {
 
@@ -59,6 +61,7 @@ public:
     // Row `index` of the last decode's logits (-1: the last token).
     Status logits(int32_t index, const float **out) const;
     int64_t n_vocab() const { return model_.hparams().n_vocab; }
+    const Model &model() const { return model_; }
 
     void cancel() { cancel_.store(true, std::memory_order_relaxed); }
     int64_t position() const { return n_past_; }
@@ -76,11 +79,18 @@ public:
     struct Stats {
         uint64_t prefill_tokens = 0, decode_tokens = 0;
         double prefill_seconds = 0, decode_seconds = 0;
-        uint64_t weight_bytes_per_token = 0;
+        uint64_t weight_bytes_per_token = 0; // routed experts: only the k a token selects
+        uint64_t expert_bytes_per_token = 0; // the routed experts' share of it
         uint64_t device_bytes = 0; // weights, context and workspaces on the device; 0 on the CPU
     };
     const Stats &stats() const { return stats_; }
     void reset_stats();
+
+    // How often each routed expert ran since creation or the last reset: [layer][n_expert],
+    // one count per (token, slot). Empty for a dense model. Counted by the kernels into this
+    // array, which is allocated at creation, so decoding still allocates nothing.
+    std::span<const uint64_t> expert_counts() const { return expert_counts_; }
+    void reset_expert_counts() { std::fill(expert_counts_.begin(), expert_counts_.end(), 0); }
     const ContextPlan &memory_plan() const { return plan_; }
 
 private:
@@ -106,6 +116,7 @@ private:
     int64_t n_past_ = 0;
     std::atomic<bool> cancel_{false};
     Stats stats_;
+    std::vector<uint64_t> expert_counts_;
 };
 
 } // namespace infer

@@ -3,6 +3,7 @@
  *
  *   infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPEATS] [-b N_BATCH]
  *               [--backend cpu|cuda] [--device N]
+ *               [--expert-stats FILE]
  *
  * pp<P>: one decode call of P tokens from an empty context (tokens/s).
  * tg<N>: N single-token decode calls from an empty context (tokens/s), with the weight bytes a
@@ -11,6 +12,9 @@
  * and the peak resident memory of the process (and, on CUDA, the device memory the model and
  * context hold, all of it allocated up front, so also the peak). --backend cuda uploads the
  * weights to device --device at load.
+ * Mixture-of-experts models: a step reads only the experts its token selects; the expert weight
+ * bytes per token are printed, and --expert-stats writes how often each (layer, expert) ran over
+ * all the runs, as TSV (layer, expert, count).
  */
 #include "infer.h"
 
@@ -71,8 +75,32 @@ static int bench(infer_context *ctx, const int32_t *tokens, int n, int prompt, i
     return 1;
 }
 
+/* The context's expert counts as TSV; 1 on success. */
+static int write_expert_stats(infer_context *ctx, const char *file) {
+    uint32_t n_layer = 0, n_expert = 0;
+    infer_context_expert_counts(ctx, NULL, 0, &n_layer, &n_expert);
+    const size_t n = (size_t)n_layer * n_expert;
+    uint64_t *counts = malloc(sizeof(uint64_t) * (n ? n : 1));
+    if (!counts) return 0;
+    int ok = check(infer_context_expert_counts(ctx, counts, n, NULL, NULL), "expert counts");
+    FILE *out = ok ? fopen(file, "w") : NULL;
+    if (ok && !out) {
+        fprintf(stderr, "infer-bench: cannot write %s\n", file);
+        ok = 0;
+    }
+    if (out) {
+        fprintf(out, "layer\texpert\tcount\n");
+        for (size_t i = 0; i < n; ++i)
+            fprintf(out, "%zu\t%zu\t%llu\n", i / n_expert, i % n_expert,
+                    (unsigned long long)counts[i]);
+        ok = fclose(out) == 0;
+    }
+    free(counts);
+    return ok;
+}
+
 int main(int argc, char **argv) {
-    const char *path = NULL;
+    const char *path = NULL, *expert_stats = NULL;
     int n_prompt = 512, n_gen = 128, threads = 0, repeats = 3, n_batch = 512, device = 0;
     int32_t backend = INFER_BACKEND_CPU;
     for (int i = 1; i < argc; ++i) {
@@ -87,9 +115,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--device") && v) device = atoi(argv[++i]);
         else if (!strcmp(a, "--backend") && v && !strcmp(v, "cpu")) { backend = INFER_BACKEND_CPU; ++i; }
         else if (!strcmp(a, "--backend") && v && !strcmp(v, "cuda")) { backend = INFER_BACKEND_CUDA; ++i; }
+        else if (!strcmp(a, "--expert-stats") && v) expert_stats = argv[++i];
         else {
             fprintf(stderr, "usage: infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] "
-                            "[-r REPEATS] [-b N_BATCH] [--backend cpu|cuda] [--device N]\n");
+                            "[-r REPEATS] [-b N_BATCH] [--backend cpu|cuda] [--device N] "
+                            "[--expert-stats FILE]\n");
             return 2;
         }
     }
@@ -134,6 +164,7 @@ int main(int argc, char **argv) {
     int32_t *tokens = malloc(sizeof(int32_t) * (size_t)(n_tokens > 0 ? n_tokens : 1));
     if (!tokens) return 1;
     fill_tokens(tokens, n_tokens, (uint32_t)max_vocab_token);
+    infer_context_reset_expert_counts(ctx);
 
     printf("| model | size | params | backend | threads | test | t/s | GB/s |\n");
     printf("| --- | ---: | ---: | --- | ---: | --- | ---: | ---: |\n");
@@ -155,8 +186,14 @@ int main(int argc, char **argv) {
         printf("| %s | %.2f GiB | %.2f B | %s | %d | tg%d | %.2f ± %.2f | %.1f |\n", name,
                info.tensor_data_bytes / gib, info.n_elements / 1e9, backend_name, threads, n_gen,
                mean, sd, mean * (double)stats.weight_bytes_per_token / 1e9);
+        if (info.n_expert > 0)
+            printf("\nexperts: %u per layer, %u per token; a decode step reads %.2f MiB of weights, "
+                   "%.2f MiB of them expert weights (%.1f%% of all expert bytes)\n",
+                   info.n_expert, info.n_expert_used, stats.weight_bytes_per_token / 1048576.0,
+                   stats.expert_bytes_per_token / 1048576.0, 100.0 * info.n_expert_used / info.n_expert);
     }
     if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
+    if (expert_stats && !write_expert_stats(ctx, expert_stats)) return 1;
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     printf("\nmemory: peak RSS %.1f MiB; context %.1f MiB (KV cache %.1f MiB, activations %.2f MiB, "

@@ -15,11 +15,16 @@ namespace {
 void usage(FILE *out) {
     std::fprintf(
         out,
-        "usage: infer-synth --arch llama|qwen2|qwen3|gemma3 [--preset NAME] -o OUT.gguf\n"
-        "                   [--n-vocab N] [--n-embd N] [--n-layer N] [--n-head N] [--n-head-kv N]\n"
-        "                   [--n-ff N] [--head-dim N] [--ctx N] [--n-swa N] [--rope-freqs] "
-        "[--tied]\n"
-        "                   [--quant RECIPE] [--seed N] [--random-blocks] [--threads N]\n"
+        "usage: infer-synth --arch llama|qwen2|qwen3|gemma3|qwen3moe|qwen2moe|olmoe [--preset "
+        "NAME]\n"
+        "                   -o OUT.gguf [--n-vocab N] [--n-embd N] [--n-layer N] [--n-head N]\n"
+        "                   [--n-head-kv N] [--n-ff N] [--head-dim N] [--ctx N] [--n-swa N]\n"
+        "                   [--n-expert N] [--n-expert-used K] [--n-ff-exp N] [--n-ff-shexp N]\n"
+        "                   [--rope-freqs] [--tied] [--quant RECIPE] [--seed N] [--random-blocks]\n"
+        "                   [--threads N]\n"
+        "experts: qwen3moe, qwen2moe (plus a shared expert, --n-ff-shexp) and olmoe always have\n"
+        "         them; llama with --n-expert N --n-expert-used K is Mixtral. --n-ff-exp is the\n"
+        "         expert FFN length of the qwen MoE archs; llama and olmoe experts use --n-ff.\n"
         "presets: %s (all but tiny set the arch; options after the preset override it)\n"
         "recipes: %s\n"
         "defaults: --preset tiny --quant F32 --seed 0 --threads <cores>\n",
@@ -109,6 +114,14 @@ int main(int argc, char **argv) {
             field = &spec.n_ctx;
         else if (flag("--n-swa"))
             field = &spec.n_swa;
+        else if (flag("--n-expert"))
+            field = &spec.n_expert;
+        else if (flag("--n-expert-used"))
+            field = &spec.n_expert_used;
+        else if (flag("--n-ff-exp"))
+            field = &spec.n_ff_exp;
+        else if (flag("--n-ff-shexp"))
+            field = &spec.n_ff_shexp;
         else if (!flag("--seed") && !flag("--threads")) {
             std::fprintf(stderr, "infer-synth: unknown option %s\n", a);
             usage(stderr);

@@ -8,8 +8,15 @@
 // of the layers and every third layer between). In both, a row that is not whole blocks of the
 // chosen type falls back as llama.cpp's tensor_type_fallback does: Q4_K -> Q5_0, Q5_K -> Q5_1,
 // Q6_K -> Q8_0, Q2_K/Q3_K -> Q4_0, then F16 if still not whole blocks.
+//
+// Experts under Q4_K_M: ffn_{gate,up}_exps and the shared expert's gate/up are Q4_K;
+// ffn_down_exps and ffn_down_shexp follow ffn_down's rule (llama.cpp matches "ffn_down" and reads
+// the layer from the name); with exactly 8 experts (Mixtral) llama.cpp also raises attn_k and
+// attn_v to Q8_0 and attn_output to Q5_K. Routers (ffn_gate_inp) and the 1-D shared-expert gate
+// stay F32 under every recipe.
 #include "synth/synth_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/types.h"
@@ -18,15 +25,21 @@ namespace infer::synth {
 
 namespace {
 
+struct Experts {
+    int64_t n_expert, n_expert_used, n_ff_exp, n_ff_shexp;
+};
+
 struct Preset {
     const char *name;
     const char *arch; // nullptr: keep the spec's
     int64_t n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff, head_dim, n_ctx, n_swa;
     float rope_base, norm_eps;
     bool tied, rope_freqs;
+    Experts experts = {0, 0, 0, 0};
 };
 
-// Published configurations of the models named (config.json of each on Hugging Face).
+// Published configurations of the models named (config.json of each on Hugging Face). For
+// olmoe and Mixtral n_ff is the expert FFN length (intermediate_size).
 constexpr Preset kPresets[] = {
     {"tiny", nullptr, 512, 128, 2, 4, 2, 384, 32, 2048, 0, 0, 0, false, false},
     {"smollm2-135m", "llama", 49152, 576, 30, 9, 3, 1536, 64, 8192, 0, 100000.0f, 1e-5f, true,
@@ -39,7 +52,97 @@ constexpr Preset kPresets[] = {
      false},
     {"gemma3-270m", "gemma3", 262144, 640, 18, 4, 1, 2048, 256, 32768, 512, 1000000.0f, 1e-6f, true,
      false},
+    {"qwen3-30b-a3b",
+     "qwen3moe",
+     151936,
+     2048,
+     48,
+     32,
+     4,
+     6144,
+     128,
+     40960,
+     0,
+     1000000.0f,
+     1e-6f,
+     false,
+     false,
+     {128, 8, 768, 0}},
+    {"qwen2-moe-a2.7b",
+     "qwen2moe",
+     151936,
+     2048,
+     24,
+     16,
+     16,
+     5632,
+     128,
+     8192,
+     0,
+     1000000.0f,
+     1e-6f,
+     false,
+     false,
+     {60, 4, 1408, 5632}},
+    {"olmoe-1b-7b",
+     "olmoe",
+     50304,
+     2048,
+     16,
+     16,
+     16,
+     1024,
+     128,
+     4096,
+     0,
+     10000.0f,
+     1e-5f,
+     false,
+     false,
+     {64, 8, 0, 0}},
+    {"mixtral-8x7b",
+     "llama",
+     32000,
+     4096,
+     32,
+     32,
+     8,
+     14336,
+     128,
+     32768,
+     0,
+     1000000.0f,
+     1e-5f,
+     false,
+     false,
+     {8, 2, 0, 0}},
 };
+
+// "tiny" for the MoE archs: rows of 256 where a golden model needs whole k-quant blocks; a few
+// MB per file.
+struct TinyExperts {
+    const char *arch;
+    int64_t n_embd, n_head, n_head_kv, n_ff, head_dim;
+    Experts experts;
+};
+constexpr TinyExperts kTinyExperts[] = {
+    {"qwen3moe", 256, 4, 2, 512, 64, {16, 4, 256, 0}},
+    {"qwen2moe", 256, 4, 2, 512, 64, {16, 4, 128, 512}},
+    {"olmoe", 256, 4, 4, 256, 64, {16, 4, 0, 0}},
+};
+
+// Router scale: see router_rms(). Measured with llama.cpp (check-synth-llamacpp.py --routing,
+// 420-token prompts), router logit std per layer: tiny models ~3 and ~1.3; OLMoE-1B-7B's shape
+// ~4.7 at layer 0 (attention averages its values down, so that RMS is small), then ~0.6-1.5 to
+// layer 15 (before the sqrt(1 + l) term: 1.0 at layer 1 falling to 0.16 at 15, nearly flat).
+
+bool is_moe_arch(std::string_view arch) {
+    return arch == "qwen3moe" || arch == "qwen2moe" || arch == "olmoe";
+}
+
+// llama.cpp builds these archs' attention with n_embd-wide Q and output projections (and OLMoE's
+// q/k norms span the whole projection), so the heads must tile n_embd exactly.
+bool q_is_n_embd(std::string_view arch) { return arch == "qwen2moe" || arch == "olmoe"; }
 
 struct Recipe {
     const char *name;
@@ -109,9 +212,19 @@ std::string recipe_names() {
     return s;
 }
 
+int64_t expert_ff_length(const Spec &spec) {
+    return spec.arch == "qwen3moe" || spec.arch == "qwen2moe" ? spec.n_ff_exp : spec.n_ff;
+}
+
+int64_t router_dims(const Spec &spec) { return std::max<int64_t>(1, spec.n_embd / 8); }
+
+double router_rms(int64_t layer) { return 0.5 * std::sqrt(1.0 + static_cast<double>(layer)); }
+
 void apply_arch_defaults(Spec *spec) {
-    spec->rope_base = spec->arch == "llama" ? 10000.0f : 1000000.0f;
-    spec->norm_eps = (spec->arch == "qwen3" || spec->arch == "gemma3") ? 1e-6f : 1e-5f;
+    const std::string &a = spec->arch;
+    spec->rope_base = a == "llama" || a == "olmoe" ? 10000.0f : 1000000.0f;
+    spec->norm_eps =
+        (a == "qwen3" || a == "gemma3" || a == "qwen3moe" || a == "qwen2moe") ? 1e-6f : 1e-5f;
     if (spec->arch == "gemma3") {
         spec->tied = true;
         if (spec->n_swa == 0) spec->n_swa = 8; // small, so short test prompts cross the window
@@ -137,18 +250,80 @@ Status apply_preset(std::string_view name, Spec *spec) {
         if (p.norm_eps > 0) spec->norm_eps = p.norm_eps;
         spec->tied = p.tied || spec->arch == "gemma3";
         spec->rope_freqs = p.rope_freqs;
+        Experts e = p.experts;
         // tiny gemma3 gets six layers so that one global layer follows five sliding ones.
         if (name == "tiny" && spec->arch == "gemma3") spec->n_layer = 6;
+        for (const TinyExperts &t : kTinyExperts) {
+            if (name != "tiny" || spec->arch != t.arch) continue;
+            spec->n_embd = t.n_embd;
+            spec->n_head = t.n_head;
+            spec->n_head_kv = t.n_head_kv;
+            spec->n_ff = t.n_ff;
+            spec->head_dim = t.head_dim;
+            e = t.experts;
+        }
+        spec->n_expert = e.n_expert;
+        spec->n_expert_used = e.n_expert_used;
+        spec->n_ff_exp = e.n_ff_exp;
+        spec->n_ff_shexp = e.n_ff_shexp;
         return Status::ok();
     }
     return make_error(INFER_ERR_INVALID_ARGUMENT, "unknown preset '%.*s' (presets: %s)",
                       static_cast<int>(name.size()), name.data(), preset_names().c_str());
 }
 
-Status validate(const Spec &s) {
-    if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3" && s.arch != "gemma3")
+namespace {
+
+// The expert fields: present exactly where the arch has experts, and shaped as llama.cpp loads.
+Status validate_experts(const Spec &s) {
+    const bool moe_arch = is_moe_arch(s.arch);
+    if (moe_arch && s.n_expert <= 0)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "%s needs experts (--n-expert)",
+                          s.arch.c_str());
+    if (!moe_arch && s.arch != "llama" && (s.n_expert | s.n_expert_used) != 0)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "%s has no experts", s.arch.c_str());
+    if (!has_experts(s)) {
+        if ((s.n_expert_used | s.n_ff_exp | s.n_ff_shexp) != 0)
+            return make_error(INFER_ERR_INVALID_ARGUMENT, "expert options need --n-expert");
+        return Status::ok();
+    }
+    if (s.n_expert > 1024) // llama.cpp's LLAMA_MAX_EXPERTS
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "n_expert must be at most 1024");
+    if (s.n_expert_used <= 0 || s.n_expert_used > s.n_expert)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "n_expert_used must be in 1..n_expert (%lld)",
+                          static_cast<long long>(s.n_expert));
+    const bool own_ff_key = s.arch == "qwen3moe" || s.arch == "qwen2moe";
+    if (own_ff_key && s.n_ff_exp <= 0)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "%s needs the expert FFN length (--n-ff-exp)",
+                          s.arch.c_str());
+    if (!own_ff_key && s.n_ff_exp != 0)
         return make_error(INFER_ERR_INVALID_ARGUMENT,
-                          "unknown arch '%s' (llama, qwen2, qwen3, gemma3)", s.arch.c_str());
+                          "%s files have one FFN length: set the experts' with --n-ff",
+                          s.arch.c_str());
+    if ((s.arch == "qwen2moe") != (s.n_ff_shexp > 0))
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "a shared expert (--n-ff-shexp) is qwen2moe's, and it needs one");
+    if ((s.arch == "qwen2moe" || s.arch == "olmoe") && s.tied)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "%s needs output.weight (not --tied)",
+                          s.arch.c_str());
+    if (q_is_n_embd(s.arch) && s.n_head * s.head_dim != s.n_embd)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "%s needs n_head * head_dim == n_embd",
+                          s.arch.c_str());
+    if (s.arch == "olmoe" && s.n_head_kv != s.n_head)
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "olmoe needs n_head_kv == n_head (its k norm spans n_embd)");
+    return Status::ok();
+}
+
+} // namespace
+
+Status validate(const Spec &s) {
+    if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3" && s.arch != "gemma3" &&
+        !is_moe_arch(s.arch))
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "unknown arch '%s' (llama, qwen2, qwen3, gemma3, qwen3moe, qwen2moe, "
+                          "olmoe)",
+                          s.arch.c_str());
     if (!find_recipe(s.quant))
         return make_error(INFER_ERR_INVALID_ARGUMENT, "unknown quant '%s' (recipes: %s)",
                           s.quant.c_str(), recipe_names().c_str());
@@ -171,7 +346,7 @@ Status validate(const Spec &s) {
     if (s.arch == "gemma3" && s.n_swa <= 0)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "gemma3 needs a sliding window (--n-swa)");
     if (s.threads < 1) return make_error(INFER_ERR_INVALID_ARGUMENT, "threads must be >= 1");
-    return Status::ok();
+    return validate_experts(s);
 }
 
 uint32_t recipe_file_type(std::string_view quant) {
@@ -184,20 +359,21 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
     const Recipe &recipe = *find_recipe(s.quant);
     const bool q4_k_m = s.quant == "Q4_K_M";
     const bool tied = s.tied || s.arch == "gemma3";
+    const bool eight_experts = q4_k_m && s.n_expert == 8; // llama.cpp's Mixtral rules
     const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
     const int64_t q_dim = s.n_head * s.head_dim, kv_dim = s.n_head_kv * s.head_dim;
     out->clear();
 
-    // A 2-D weight [ne0, ne1]: values ~ N(0, 1/ne0), so each matmul keeps the variance of its
-    // input (inputs are RMS-normalized), and logits have std ~1.
-    auto weight = [&](std::string name, int64_t ne0, int64_t ne1, TypeId wanted) {
+    // A weight [ne0, ne1(, n_expert)]: values ~ N(0, 1/ne0), so each matmul keeps the variance of
+    // its input (inputs are RMS-normalized), and logits (routers' too) have std ~1.
+    auto weight = [&](std::string name, std::vector<uint64_t> dims, TypeId wanted) {
         TensorPlan t;
         t.name = std::move(name);
         t.wanted_type = static_cast<uint32_t>(wanted);
-        t.type = static_cast<uint32_t>(fallback(wanted, u(ne0)));
-        t.dims = {u(ne0), u(ne1)};
+        t.type = static_cast<uint32_t>(fallback(wanted, dims[0]));
         t.init = Init::Weight;
-        t.std = 1.0f / std::sqrt(static_cast<float>(ne0));
+        t.std = 1.0f / std::sqrt(static_cast<float>(dims[0]));
+        t.dims = std::move(dims);
         out->push_back(std::move(t));
     };
     auto vec = [&](std::string name, int64_t n, Init init) {
@@ -218,33 +394,64 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
     const TypeId output_type =
         !q4_k_m ? recipe.type
                 : (u(s.n_embd) % block_elems(recipe.type) != 0 ? TypeId::Q8_0 : TypeId::Q6_K);
-    weight("token_embd.weight", s.n_embd, s.n_vocab, tied ? output_type : recipe.type);
+    weight("token_embd.weight", {u(s.n_embd), u(s.n_vocab)}, tied ? output_type : recipe.type);
     if (s.rope_freqs) vec("rope_freqs.weight", s.head_dim / 2, Init::RopeFreqs);
+    const uint64_t embd = u(s.n_embd), ff = u(s.n_ff), ff_exp = u(expert_ff_length(s));
+    const uint64_t n_exp = u(s.n_expert), ff_sh = u(s.n_ff_shexp);
+    // MoE: outputs into the residual leave the router's dimensions alone; routers read only them.
+    const uint64_t r_dims = has_experts(s) ? u(router_dims(s)) : 0;
+    auto leave_router_dims = [&] { out->back().zero_rows = r_dims; };
     for (int64_t l = 0; l < s.n_layer; ++l) {
         const TypeId more = q4_k_m && use_more_bits(l, s.n_layer) ? TypeId::Q6_K : recipe.type;
         vec(blk(l, "attn_norm"), s.n_embd, Init::Norm);
-        weight(blk(l, "attn_q"), s.n_embd, q_dim, recipe.type);
-        weight(blk(l, "attn_k"), s.n_embd, kv_dim, recipe.type);
-        weight(blk(l, "attn_v"), s.n_embd, kv_dim, more);
-        if (s.arch == "qwen2") {
+        weight(blk(l, "attn_q"), {embd, u(q_dim)}, recipe.type);
+        weight(blk(l, "attn_k"), {embd, u(kv_dim)}, eight_experts ? TypeId::Q8_0 : recipe.type);
+        weight(blk(l, "attn_v"), {embd, u(kv_dim)}, eight_experts ? TypeId::Q8_0 : more);
+        if (s.arch == "qwen2" || s.arch == "qwen2moe") {
             vec(blk(l, "attn_q", "bias"), q_dim, Init::Bias);
             vec(blk(l, "attn_k", "bias"), kv_dim, Init::Bias);
             vec(blk(l, "attn_v", "bias"), kv_dim, Init::Bias);
         }
-        if (s.arch == "qwen3" || s.arch == "gemma3") {
+        if (s.arch == "qwen3" || s.arch == "gemma3" || s.arch == "qwen3moe") { // per head
             vec(blk(l, "attn_q_norm"), s.head_dim, Init::Norm);
             vec(blk(l, "attn_k_norm"), s.head_dim, Init::Norm);
         }
-        weight(blk(l, "attn_output"), q_dim, s.n_embd, recipe.type);
+        if (s.arch == "olmoe") { // over the whole projection
+            vec(blk(l, "attn_q_norm"), q_dim, Init::Norm);
+            vec(blk(l, "attn_k_norm"), kv_dim, Init::Norm);
+        }
+        weight(blk(l, "attn_output"), {u(q_dim), embd}, eight_experts ? TypeId::Q5_K : recipe.type);
+        leave_router_dims();
         if (s.arch == "gemma3") vec(blk(l, "post_attention_norm"), s.n_embd, Init::Norm);
         vec(blk(l, "ffn_norm"), s.n_embd, Init::Norm);
-        weight(blk(l, "ffn_gate"), s.n_embd, s.n_ff, recipe.type);
-        weight(blk(l, "ffn_up"), s.n_embd, s.n_ff, recipe.type);
-        weight(blk(l, "ffn_down"), s.n_ff, s.n_embd, more);
+        if (!has_experts(s)) {
+            weight(blk(l, "ffn_gate"), {embd, ff}, recipe.type);
+            weight(blk(l, "ffn_up"), {embd, ff}, recipe.type);
+            weight(blk(l, "ffn_down"), {ff, embd}, more);
+        } else {
+            weight(blk(l, "ffn_gate_inp"), {embd, n_exp}, TypeId::F32);
+            out->back().cols = r_dims;
+            out->back().balanced_rows = true;
+            // Logits of std ~1 at the RMS router_rms(l): the router's input there is the
+            // embedding (std 1/sqrt(n_embd) per element) over that RMS, on r_dims dimensions.
+            out->back().std = static_cast<float>(router_rms(l)) *
+                              std::sqrt(static_cast<float>(embd) / static_cast<float>(r_dims));
+            weight(blk(l, "ffn_gate_exps"), {embd, ff_exp, n_exp}, recipe.type);
+            weight(blk(l, "ffn_up_exps"), {embd, ff_exp, n_exp}, recipe.type);
+            weight(blk(l, "ffn_down_exps"), {ff_exp, embd, n_exp}, more);
+            leave_router_dims();
+        }
+        if (ff_sh > 0) { // qwen2moe's shared expert and its sigmoid gate
+            weight(blk(l, "ffn_gate_inp_shexp"), {embd}, TypeId::F32);
+            weight(blk(l, "ffn_gate_shexp"), {embd, ff_sh}, recipe.type);
+            weight(blk(l, "ffn_up_shexp"), {embd, ff_sh}, recipe.type);
+            weight(blk(l, "ffn_down_shexp"), {ff_sh, embd}, more);
+            leave_router_dims();
+        }
         if (s.arch == "gemma3") vec(blk(l, "post_ffw_norm"), s.n_embd, Init::Norm);
     }
     vec("output_norm.weight", s.n_embd, Init::Norm);
-    if (!tied) weight("output.weight", s.n_embd, s.n_vocab, output_type);
+    if (!tied) weight("output.weight", {embd, u(s.n_vocab)}, output_type);
     return Status::ok();
 }
 

@@ -84,6 +84,15 @@ void add_metadata(const Spec &s, gguf::Writer *w) {
     w->add_u32(a + ".rope.dimension_count", u32(s.head_dim));
     w->add_u32(a + ".vocab_size", u32(s.n_vocab));
     if (a == "gemma3") w->add_u32(a + ".attention.sliding_window", u32(s.n_swa));
+    if (has_experts(s)) {
+        w->add_u32(a + ".expert_count", u32(s.n_expert));
+        w->add_u32(a + ".expert_used_count", u32(s.n_expert_used));
+        // llama and olmoe have no key of their own: their feed_forward_length is the experts'.
+        if (a == "qwen3moe" || a == "qwen2moe")
+            w->add_u32(a + ".expert_feed_forward_length", u32(s.n_ff_exp));
+        if (s.n_ff_shexp > 0)
+            w->add_u32(a + ".expert_shared_feed_forward_length", u32(s.n_ff_shexp));
+    }
 
     std::vector<std::string> tokens;
     std::vector<float> scores;
@@ -136,6 +145,26 @@ struct Chunk {
     uint64_t index; // within its tensor
 };
 
+// Centres the first `cols` values of each of `rows` rows (of `ne0`) and rescales them to norm
+// `std` * sqrt(cols): a component common to all inputs (a nonzero mean) then favours no row, and
+// neither does a longer row.
+void center_and_rescale_rows(float *x, uint64_t rows, uint64_t ne0, uint64_t cols, float std) {
+    for (uint64_t i = 0; i < rows; ++i) {
+        float *row = x + i * ne0;
+        double sum = 0, sum_sq = 0;
+        for (uint64_t j = 0; j < cols; ++j)
+            sum += row[j];
+        const double mean = sum / static_cast<double>(cols);
+        for (uint64_t j = 0; j < cols; ++j)
+            sum_sq += (row[j] - mean) * (row[j] - mean);
+        if (sum_sq == 0) continue;
+        const double scale =
+            static_cast<double>(std) * std::sqrt(static_cast<double>(cols) / sum_sq);
+        for (uint64_t j = 0; j < cols; ++j)
+            row[j] = static_cast<float>((row[j] - mean) * scale);
+    }
+}
+
 struct Generator {
     const Spec &spec;
     const std::vector<TensorPlan> &plan;
@@ -150,9 +179,17 @@ struct Generator {
         type_row_bytes(t.type, ne0, &row_bytes);
         out->resize(row_bytes * c.rows);
         const uint64_t seed = mix64(mix64(spec.seed ^ mix64(c.tensor)) + c.index);
-        if (t.init == Init::Weight && spec.random_blocks) {
+        // Row i of the chunk is zero when its output index is below t.zero_rows.
+        auto zero_row = [&](uint64_t i) {
+            return t.zero_rows > 0 && (c.row0 + i) % t.dims[1] < t.zero_rows;
+        };
+        if (t.init == Init::Weight && spec.random_blocks && t.cols == 0) {
             const uint32_t be = type_traits(t.type)->block_elems;
-            return random_blocks(t.type, seed, t.std, out->data(), static_cast<int64_t>(n / be));
+            if (!random_blocks(t.type, seed, t.std, out->data(), static_cast<int64_t>(n / be)))
+                return false;
+            for (uint64_t i = 0; i < c.rows; ++i) // all-zero bytes decode to zeros in every type
+                if (zero_row(i)) std::memset(out->data() + i * row_bytes, 0, row_bytes);
+            return true;
         }
         scratch->resize(n);
         float *x = scratch->data();
@@ -162,6 +199,10 @@ struct Generator {
         case Init::Bias:
             for (uint64_t i = 0; i < n; ++i)
                 x[i] = t.std * rng.normal();
+            for (uint64_t i = 0; i < c.rows; ++i)
+                for (uint64_t j = 0; j < ne0; ++j)
+                    if (zero_row(i) || (t.cols > 0 && j >= t.cols)) x[i * ne0 + j] = 0;
+            if (t.balanced_rows) center_and_rescale_rows(x, c.rows, ne0, t.cols, t.std);
             break;
         case Init::Norm:
             for (uint64_t i = 0; i < n; ++i)

@@ -92,6 +92,11 @@ int main(int argc, char **argv) {
         infer_context *ctx = nullptr;
         if (infer_context_create(model, &params, &ctx) != INFER_OK) return fail("context");
 
+        // Expert statistics are read inside the window too (sized outside it; 0 x 0 when dense).
+        uint32_t n_layer = 0, n_expert = 0;
+        infer_context_expert_counts(ctx, nullptr, 0, &n_layer, &n_expert);
+        std::vector<uint64_t> counts(static_cast<size_t>(n_layer) * n_expert + 1);
+
         std::vector<int32_t> prompt(150);
         for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>(1 + (i * 37) % 250);
         g_allocations = 0;
@@ -105,11 +110,14 @@ int main(int argc, char **argv) {
         }
         if (status == INFER_OK) status = infer_context_truncate(ctx, 10);
         if (status == INFER_OK) status = infer_decode(ctx, prompt.data(), 20);
+        if (status == INFER_OK)
+            status = infer_context_expert_counts(ctx, counts.data(), counts.size(), nullptr, nullptr);
+        infer_context_reset_expert_counts(ctx);
         g_counting = false;
         const long allocations = g_allocations.load();
         if (status != INFER_OK) return fail("decode");
         std::printf("%s: %ld heap allocations in 1 prefill of 150 tokens, 32 decode steps, a "
-                    "truncate and a 20-token prefill\n", argv[a], allocations);
+                    "truncate, a 20-token prefill and reading the expert counts\n", argv[a], allocations);
         failures += allocations != 0;
         infer_context_free(ctx);
         infer_model_free(model);

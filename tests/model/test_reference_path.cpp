@@ -105,6 +105,10 @@ TEST_CASE("reference path: float-weight synthetic models agree tightly") {
         {"ref-qwen2-f16", "--arch qwen2 --preset tiny --quant F16 --seed 4"},
         {"ref-qwen3-bf16", "--arch qwen3 --preset tiny --quant BF16 --seed 5"},
         {"ref-gemma3-f16", "--arch gemma3 --preset tiny --quant F16 --seed 6"},
+        {"ref-qwen3moe-f32", "--arch qwen3moe --preset tiny --quant F32 --seed 7"},
+        {"ref-qwen2moe-f16", "--arch qwen2moe --preset tiny --quant F16 --seed 8"},
+        {"ref-olmoe-bf16", "--arch olmoe --preset tiny --quant BF16 --seed 9"},
+        {"ref-mixtral-f16", "--arch llama --preset tiny --n-expert 8 --n-expert-used 2 --quant F16 --seed 10"},
     };
     for (const auto &spec : specs)
         compare(infer::test::synthetic_model(spec[0], spec[1]), spec[0],
@@ -121,6 +125,10 @@ TEST_CASE("reference path: quantized synthetic models of every architecture") {
         {"ref-llama-q2_k", "--arch llama --preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --quant Q2_K --seed 8"},
         {"ref-qwen2-q4_1", "--arch qwen2 --preset tiny --quant Q4_1 --seed 9"},
         {"ref-gemma3-q8_0", "--arch gemma3 --preset tiny --quant Q8_0 --seed 10"},
+        {"ref-qwen3moe-q4_k_m", "--arch qwen3moe --preset tiny --quant Q4_K_M --seed 11"},
+        {"ref-qwen2moe-q5_k", "--arch qwen2moe --preset tiny --quant Q5_K --seed 12"},
+        {"ref-olmoe-q8_0", "--arch olmoe --preset tiny --quant Q8_0 --seed 13"},
+        {"ref-mixtral-q4_0", "--arch llama --preset tiny --n-expert 8 --n-expert-used 2 --quant Q4_0 --seed 14"},
     };
     for (const auto &spec : specs)
         compare(infer::test::synthetic_model(spec[0], spec[1]), spec[0],

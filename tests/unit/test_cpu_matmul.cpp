@@ -8,6 +8,7 @@
 #include "cpu/cpu_quantize_act.h"
 #include "cpu/cpu_vec_dot.h"
 #include "cpu/thread_pool.h"
+#include "cpu_test_data.h"
 
 #include <doctest/doctest.h>
 
@@ -19,118 +20,9 @@
 
 using namespace infer;
 using namespace infer::cpu;
+using namespace infer::test;
 
 namespace {
-
-struct TypeCase {
-    TypeId type;
-    int64_t block_elems;
-    int64_t block_bytes;
-    float wmax; // bound on |dequantized weight| for the scales random_weights() writes
-};
-
-// Scales are drawn in [0.5, 1] * 2^-6; wmax follows from each format's largest quant.
-constexpr float kScale = 1.0f / 64;
-const TypeCase kTypes[] = {
-    {TypeId::Q4_0, 32, 18, kScale * 8},
-    {TypeId::Q4_1, 32, 20, kScale * 15 + kScale},
-    {TypeId::Q5_0, 32, 22, kScale * 16},
-    {TypeId::Q5_1, 32, 24, kScale * 31 + kScale},
-    {TypeId::Q8_0, 32, 34, kScale * 128},
-    {TypeId::Q2_K, 256, 84, kScale * 15 * 3 + kScale * 15},
-    {TypeId::Q3_K, 256, 110, kScale * 32 * 4},
-    {TypeId::Q4_K, 256, 144, kScale * 63 * 15 + kScale * 63},
-    {TypeId::Q5_K, 256, 176, kScale * 63 * 31 + kScale * 63},
-    {TypeId::Q6_K, 256, 210, kScale * 128 * 32},
-    {TypeId::F32, 1, 4, 1.0f},
-    {TypeId::F16, 1, 2, 1.0f},
-    {TypeId::BF16, 1, 2, 1.0f},
-};
-
-void put_u16(std::vector<uint8_t> &v, size_t at, uint16_t h) { std::memcpy(v.data() + at, &h, 2); }
-
-// n rows of k elements: random quant bytes, then every fp16 scale/min overwritten with a value in
-// [0.5, 1] * kScale (mins may be negative); float types get values in [-1, 1].
-std::vector<uint8_t> random_weights(const TypeCase &tc, int64_t k, int64_t n, std::mt19937 &rng) {
-    const int64_t nblocks = k / tc.block_elems * n;
-    std::vector<uint8_t> v(static_cast<size_t>(nblocks * tc.block_bytes));
-    std::uniform_int_distribution<int> byte(0, 255);
-    std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scale(0.5f * kScale, kScale);
-    for (auto &b : v)
-        b = static_cast<uint8_t>(byte(rng));
-    auto d = [&] { return fp32_to_fp16(scale(rng)); };
-    auto m = [&] { return fp32_to_fp16(unit(rng) * kScale); };
-    for (int64_t ib = 0; ib < nblocks; ++ib) {
-        const size_t at = static_cast<size_t>(ib * tc.block_bytes);
-        switch (tc.type) {
-        case TypeId::Q4_0:
-        case TypeId::Q5_0:
-        case TypeId::Q8_0:
-            put_u16(v, at, d());
-            break;
-        case TypeId::Q4_1:
-        case TypeId::Q5_1:
-            put_u16(v, at, d()), put_u16(v, at + 2, m());
-            break;
-        case TypeId::Q4_K:
-        case TypeId::Q5_K:
-            put_u16(v, at, d()), put_u16(v, at + 2, d());
-            break;
-        case TypeId::Q2_K:
-            put_u16(v, at + 80, d()), put_u16(v, at + 82, d());
-            break;
-        case TypeId::Q3_K:
-            put_u16(v, at + 108, d());
-            break;
-        case TypeId::Q6_K:
-            put_u16(v, at + 208, d());
-            break;
-        case TypeId::F32: {
-            const float f = unit(rng);
-            std::memcpy(v.data() + at, &f, 4);
-            break;
-        }
-        case TypeId::F16:
-            put_u16(v, at, fp32_to_fp16(unit(rng)));
-            break;
-        case TypeId::BF16:
-            put_u16(v, at, fp32_to_bf16(unit(rng)));
-            break;
-        default:
-            break;
-        }
-    }
-    return v;
-}
-
-std::vector<float> random_floats(int64_t count, std::mt19937 &rng) {
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::vector<float> x(static_cast<size_t>(count));
-    for (auto &f : x)
-        f = nd(rng);
-    return x;
-}
-
-// Upper bound on sum |w_i x_i| (activation quantization moves x by under 1%).
-float abs_bound(const TypeCase &tc, const float *x, int64_t k) {
-    double s = 0;
-    for (int64_t i = 0; i < k; ++i)
-        s += std::fabs(x[i]);
-    return static_cast<float>(s * tc.wmax * 1.01);
-}
-
-std::vector<CpuIsa> simd_isas() {
-    std::vector<CpuIsa> isas;
-    for (CpuIsa isa : {CpuIsa::Avx2, CpuIsa::Avx512Vnni})
-        if (cpu_isa_available(isa)) isas.push_back(isa);
-    return isas;
-}
-
-int64_t test_k(const TypeCase &tc) {
-    if (tc.block_elems == 256) return 256 * 3;
-    if (tc.block_elems == 32) return 32 * 7;
-    return 32 * 7 + 5; // float weights take any k: exercise the tail
-}
 
 std::vector<uint8_t> quantize_for(const TypeCase &tc, const float *x, int64_t k, int64_t t,
                                   CpuIsa isa) {

@@ -44,3 +44,41 @@ TEST_CASE("graph: lifetimes span from the producing node to the last reader") {
     CHECK(g.tensors[matmul_scratch].first_use == 2);
     CHECK(g.tensors[matmul_scratch].last_use == 2);
 }
+
+TEST_CASE("graph: a MoE route's two outputs live until the expert FFN reads them") {
+    WeightRef router, gate, up, down;
+    router.ne[0] = 8, router.ne[1] = 6;                      // 6 experts
+    gate.ne[0] = 8, gate.ne[1] = 12, gate.ne[2] = 6;         // [n_embd, n_ff, n_expert]
+    up = gate;
+    down.ne[0] = 12, down.ne[1] = 8, down.ne[2] = 6;
+    GraphBuilder b(5);
+    WeightRef embd;
+    embd.ne[0] = 8;
+    embd.ne[1] = 50;
+    const TensorId x = b.embed(embd, 1.0f);                                  // node 0
+    const TensorId logits = b.matmul(router, x);                             // node 1
+    const GraphBuilder::Route route = b.moe_route(logits, 2, true);          // node 2
+    const TensorId y = b.moe_ffn(x, route, gate, up, down, Activation::Silu); // node 3
+    const Graph g = b.finish(b.add(x, y));                                    // node 4
+
+    CHECK(g.tensors[route.ids].dtype == DType::I32);
+    CHECK(g.tensors[route.ids].n == 2);
+    CHECK(g.tensors[route.weights].dtype == DType::F32);
+    CHECK(g.tensors[route.weights].n == 2);
+    CHECK(g.tensors[y].n == 8);
+    const Node &r = g.nodes[2], &f = g.nodes[3];
+    CHECK(r.op == Op::MoeRoute);
+    CHECK(r.n_expert == 6);
+    CHECK(r.norm_weights);
+    CHECK(f.op == Op::MoeFfn);
+    CHECK(f.n_expert == 6);
+    CHECK(f.n_expert_used == 2);
+    CHECK(f.w3 == &down);
+    for (TensorId t : {route.ids, route.weights}) {
+        CHECK(g.tensors[t].first_use == 2);
+        CHECK(g.tensors[t].last_use == 3);
+    }
+    CHECK(g.tensors[f.scratch].first_use == 3);
+    CHECK(g.tensors[f.scratch].last_use == 3);
+    CHECK(g.tensors[x].last_use == 4);
+}

@@ -1,6 +1,7 @@
 // Synthetic models (samples/synth): every architecture parses and binds through the model
 // registry; recipes choose the types llama.cpp's would; files are byte-identical for a seed,
-// whatever the thread count, and differ across seeds.
+// whatever the thread count, and differ across seeds. Mixture-of-experts files carry the keys and
+// tensors llama.cpp loads, and their random routers spread tokens over all experts.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -46,6 +47,125 @@ synth::Spec tiny(const char *arch, const char *quant, uint64_t seed = 7) {
 }
 
 const char *type_name(uint32_t t) { return type_traits(t)->name; }
+
+std::unique_ptr<gguf::File> parse(const std::vector<uint8_t> &image) {
+    std::unique_ptr<gguf::File> file;
+    const Status s = gguf::File::parse(image, nullptr, &file);
+    REQUIRE_MESSAGE(s.is_ok(), s.message());
+    return file;
+}
+
+int64_t key_int(const gguf::File &file, const std::string &key) {
+    const gguf::Value *v = file.find(key);
+    REQUIRE_MESSAGE(v, key);
+    int64_t out = 0;
+    REQUIRE(v->get_int(&out));
+    return out;
+}
+
+// The tiny MoE model of each arch; llama with experts is Mixtral.
+synth::Spec tiny_moe(const char *arch, const char *quant, uint64_t seed = 7) {
+    synth::Spec spec = tiny(arch, quant, seed);
+    if (spec.arch == "llama") {
+        spec.n_expert = 8;
+        spec.n_expert_used = 2;
+    }
+    return spec;
+}
+
+// A tensor's values, all rows.
+std::vector<float> dequantize(const gguf::File &file, const gguf::TensorInfo &t) {
+    std::vector<float> out(t.n_elements);
+    const uint64_t rows = t.n_elements / t.dims[0];
+    uint64_t row_bytes = 0;
+    REQUIRE(type_row_bytes(t.type, t.dims[0], &row_bytes));
+    for (uint64_t r = 0; r < rows; ++r)
+        REQUIRE(dequantize_row_ref(t.type, file.tensor_data(t) + r * row_bytes,
+                                   out.data() + r * t.dims[0], static_cast<int64_t>(t.dims[0])));
+    return out;
+}
+
+struct Routing {
+    std::vector<int64_t> load; // tokens routed to each expert
+    double logit_std = 0;
+    double top1_share = 0; // mean weight of the first choice among the k, renormalized
+};
+
+// Routes every token of the vocabulary through one layer's router as written. The router reads
+// only the residual dimensions that hold the token's embedding (checked by check_router_dims), so
+// its input there is the embedding row times ffn_norm, divided by the hidden state's RMS: the
+// choice of experts does not depend on that RMS, the logits' scale does (`rms`).
+Routing route_vocabulary(const gguf::File &file, int64_t layer, int64_t k, double rms) {
+    const std::string b = "blk." + std::to_string(layer) + ".";
+    const gguf::TensorInfo *router = file.find_tensor(b + "ffn_gate_inp.weight");
+    const gguf::TensorInfo *norm = file.find_tensor(b + "ffn_norm.weight");
+    const gguf::TensorInfo *embd = file.find_tensor("token_embd.weight");
+    REQUIRE(router);
+    REQUIRE(norm);
+    REQUIRE(embd);
+    const size_t n_embd = router->dims[0], n_expert = router->dims[1], n_vocab = embd->dims[1];
+    const std::vector<float> w = dequantize(file, *router), g = dequantize(file, *norm),
+                             emb = dequantize(file, *embd);
+    Routing r;
+    r.load.assign(n_expert, 0);
+    std::vector<double> logits(n_expert);
+    std::vector<size_t> order(n_expert);
+    double sum_sq = 0;
+    for (size_t t = 0; t < n_vocab; ++t) {
+        for (size_t e = 0; e < n_expert; ++e) {
+            float dot = 0;
+            for (size_t i = 0; i < n_embd; ++i)
+                dot += w[e * n_embd + i] * g[i] * emb[t * n_embd + i];
+            logits[e] = dot / rms;
+            sum_sq += logits[e] * logits[e];
+        }
+        for (size_t e = 0; e < n_expert; ++e)
+            order[e] = e;
+        std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                          [&](size_t a, size_t c) { return logits[a] > logits[c]; });
+        double denom = 0; // softmax restricted to the k: the renormalized weights
+        for (int64_t j = 0; j < k; ++j) {
+            ++r.load[order[static_cast<size_t>(j)]];
+            denom += std::exp(logits[order[static_cast<size_t>(j)]] - logits[order[0]]);
+        }
+        r.top1_share += 1.0 / denom;
+    }
+    r.logit_std = std::sqrt(sum_sq / static_cast<double>(n_vocab * n_expert));
+    r.top1_share /= static_cast<double>(n_vocab);
+    return r;
+}
+
+// The first router_dims residual dimensions hold the token embedding alone: no attention or
+// expert output writes them (those rows are exactly zero, the others not), and the routers read
+// nothing else.
+void check_router_dims(const gguf::File &file, const synth::Spec &spec) {
+    const uint64_t r_dims = static_cast<uint64_t>(synth::router_dims(spec));
+    for (const gguf::TensorInfo &t : file.tensors()) {
+        const std::string name(t.name);
+        const bool writes = name.ends_with("attn_output.weight") ||
+                            name.ends_with("ffn_down_exps.weight") ||
+                            name.ends_with("ffn_down_shexp.weight");
+        const bool router = name.ends_with("ffn_gate_inp.weight");
+        if (!writes && !router) continue;
+        CAPTURE(name);
+        const std::vector<float> v = dequantize(file, t);
+        const uint64_t ne0 = t.dims[0];
+        size_t zero = 0, nonzero_rows = 0, rows = v.size() / ne0;
+        for (uint64_t row = 0; row < rows; ++row) {
+            bool any = false;
+            for (uint64_t i = 0; i < ne0; ++i) {
+                const bool must_be_zero = writes ? row % t.dims[1] < r_dims : i >= r_dims;
+                const float x = v[row * ne0 + i];
+                if (must_be_zero) zero += x == 0.0f;
+                if (!must_be_zero) any |= x != 0.0f;
+            }
+            nonzero_rows += any;
+        }
+        const size_t want_zero = writes ? (rows / t.dims[1]) * r_dims * ne0 : rows * (ne0 - r_dims);
+        CHECK(zero == want_zero);
+        CHECK(nonzero_rows == (writes ? rows - (rows / t.dims[1]) * r_dims : rows));
+    }
+}
 
 } // namespace
 
@@ -193,4 +313,244 @@ TEST_CASE("synth: rejects bad specs") {
     CHECK_FALSE(synth::validate(spec).is_ok());
     synth::Spec p;
     CHECK_FALSE(synth::apply_preset("llama-70b", &p).is_ok());
+}
+
+TEST_CASE("synth: MoE archs write the keys and tensors llama.cpp loads") {
+    // llama.cpp (llama-cpp-python 0.3.36) src/models/{qwen3moe,qwen2moe,olmoe,llama}.cpp:
+    // load_arch_tensors' names and shapes; it rejects files with tensors it did not ask for.
+    for (const char *arch : {"qwen3moe", "qwen2moe", "olmoe", "llama"}) {
+        CAPTURE(arch);
+        const synth::Spec spec = tiny_moe(arch, "Q8_0");
+        const std::vector<uint8_t> image = synth_to_memory(spec);
+        const std::unique_ptr<gguf::File> file = parse(image);
+        const std::string a = arch;
+        const bool qwen_moe = a == "qwen3moe" || a == "qwen2moe";
+        CHECK(key_int(*file, a + ".expert_count") == spec.n_expert);
+        CHECK(key_int(*file, a + ".expert_used_count") == spec.n_expert_used);
+        CHECK(key_int(*file, a + ".feed_forward_length") == spec.n_ff);
+        CHECK((file->find(a + ".expert_feed_forward_length") != nullptr) == qwen_moe);
+        if (qwen_moe) CHECK(key_int(*file, a + ".expert_feed_forward_length") == spec.n_ff_exp);
+        CHECK((file->find(a + ".expert_shared_feed_forward_length") != nullptr) ==
+              (a == "qwen2moe"));
+        if (a == "qwen2moe")
+            CHECK(key_int(*file, a + ".expert_shared_feed_forward_length") == spec.n_ff_shexp);
+
+        const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+        const uint64_t embd = u(spec.n_embd), q = u(spec.n_head * spec.head_dim),
+                       kv = u(spec.n_head_kv * spec.head_dim), n_exp = u(spec.n_expert);
+        const uint64_t ff = u(qwen_moe ? spec.n_ff_exp : spec.n_ff), sh = u(spec.n_ff_shexp);
+        std::vector<std::pair<std::string, std::vector<uint64_t>>> want = {
+            {"attn_norm.weight", {embd}},
+            {"attn_q.weight", {embd, q}},
+            {"attn_k.weight", {embd, kv}},
+            {"attn_v.weight", {embd, kv}},
+            {"attn_output.weight", {q, embd}},
+            {"ffn_norm.weight", {embd}},
+            {"ffn_gate_inp.weight", {embd, n_exp}},
+            {"ffn_gate_exps.weight", {embd, ff, n_exp}},
+            {"ffn_up_exps.weight", {embd, ff, n_exp}},
+            {"ffn_down_exps.weight", {ff, embd, n_exp}},
+        };
+        if (a == "qwen3moe") { // per-head norms
+            want.push_back({"attn_q_norm.weight", {u(spec.head_dim)}});
+            want.push_back({"attn_k_norm.weight", {u(spec.head_dim)}});
+        }
+        if (a == "olmoe") { // norms over the whole projection
+            want.push_back({"attn_q_norm.weight", {embd}});
+            want.push_back({"attn_k_norm.weight", {embd}});
+        }
+        if (a == "qwen2moe") {
+            want.push_back({"attn_q.bias", {q}});
+            want.push_back({"attn_k.bias", {kv}});
+            want.push_back({"attn_v.bias", {kv}});
+            want.push_back({"ffn_gate_inp_shexp.weight", {embd}});
+            want.push_back({"ffn_gate_shexp.weight", {embd, sh}});
+            want.push_back({"ffn_up_shexp.weight", {embd, sh}});
+            want.push_back({"ffn_down_shexp.weight", {sh, embd}});
+        }
+        for (int64_t l = 0; l < spec.n_layer; ++l) {
+            for (const auto &[suffix, dims] : want) {
+                const std::string name = "blk." + std::to_string(l) + "." + suffix;
+                CAPTURE(name);
+                const gguf::TensorInfo *t = file->find_tensor(name);
+                REQUIRE(t);
+                REQUIRE(t->n_dims == dims.size());
+                for (size_t d = 0; d < dims.size(); ++d)
+                    CHECK(t->dims[d] == dims[d]);
+                if (suffix.starts_with("ffn_gate_inp"))
+                    CHECK(type_name(t->type) == std::string("F32"));
+            }
+        }
+        const size_t globals = 3; // token_embd, output_norm, output
+        CHECK(file->tensors().size() == globals + want.size() * static_cast<size_t>(spec.n_layer));
+        CHECK(file->find_tensor("output.weight"));
+        for (const gguf::TensorInfo &t : file->tensors()) { // every value decodes, finite
+            CAPTURE(t.name);
+            const std::vector<float> values = dequantize(*file, t);
+            CHECK(std::all_of(values.begin(), values.end(),
+                              [](float v) { return std::isfinite(v); }));
+        }
+    }
+}
+
+TEST_CASE("synth: Q4_K_M on experts follows llama.cpp's choices") {
+    // Checked against llama.cpp's own quantizer on small shapes of every MoE arch with
+    // scripts/check-synth-llamacpp.py --types; here on the published shapes.
+    std::vector<synth::TensorPlan> plan;
+    auto type_of = [&](const std::string &name) -> std::string {
+        for (const auto &t : plan)
+            if (t.name == name) return type_name(t.type);
+        return "missing";
+    };
+    auto plan_preset = [&](const char *preset) {
+        synth::Spec spec;
+        REQUIRE(synth::apply_preset(preset, &spec).is_ok());
+        spec.quant = "Q4_K_M";
+        const Status s = synth::plan_tensors(spec, &plan);
+        REQUIRE_MESSAGE(s.is_ok(), s.message());
+        return spec;
+    };
+
+    const synth::Spec qwen3 = plan_preset("qwen3-30b-a3b"); // 48 layers: more bits in 0-5, 8, ...
+    CHECK(qwen3.arch == "qwen3moe");
+    CHECK(type_of("output.weight") == "Q6_K");
+    CHECK(type_of("blk.0.ffn_gate_inp.weight") == "F32");
+    CHECK(type_of("blk.0.ffn_down_exps.weight") == "Q6_K");
+    CHECK(type_of("blk.6.ffn_down_exps.weight") == "Q4_K");
+    CHECK(type_of("blk.8.ffn_down_exps.weight") == "Q6_K");
+    CHECK(type_of("blk.8.ffn_gate_exps.weight") == "Q4_K");
+    CHECK(type_of("blk.47.ffn_up_exps.weight") == "Q4_K");
+    CHECK(type_of("blk.7.attn_v.weight") == "Q4_K");
+    CHECK(type_of("blk.7.attn_k.weight") == "Q4_K");
+
+    plan_preset("mixtral-8x7b"); // eight experts: llama.cpp's Mixtral rules
+    CHECK(type_of("blk.10.attn_k.weight") == "Q8_0");
+    CHECK(type_of("blk.10.attn_v.weight") == "Q8_0");
+    CHECK(type_of("blk.10.attn_output.weight") == "Q5_K");
+    CHECK(type_of("blk.10.attn_q.weight") == "Q4_K");
+    CHECK(type_of("blk.11.ffn_down_exps.weight") == "Q4_K");
+    CHECK(type_of("blk.12.ffn_down_exps.weight") == "Q6_K"); // (12 - 4) % 3 == 2
+
+    plan_preset("qwen2-moe-a2.7b"); // expert rows of 1408: not whole k-quant blocks
+    CHECK(type_of("blk.0.ffn_down_exps.weight") == "Q8_0");
+    CHECK(type_of("blk.4.ffn_down_exps.weight") == "Q5_0");
+    CHECK(type_of("blk.4.ffn_gate_exps.weight") == "Q4_K");
+    CHECK(type_of("blk.4.ffn_down_shexp.weight") == "Q4_K");
+    CHECK(type_of("blk.0.ffn_down_shexp.weight") == "Q6_K");
+    CHECK(type_of("blk.4.ffn_gate_inp_shexp.weight") == "F32");
+    CHECK(type_of("blk.4.attn_q.bias") == "F32");
+
+    plan_preset("olmoe-1b-7b");
+    CHECK(type_of("blk.3.attn_q_norm.weight") == "F32");
+    CHECK(type_of("blk.15.ffn_down_exps.weight") == "Q6_K");
+    CHECK(type_of("blk.3.ffn_down_exps.weight") == "Q4_K");
+}
+
+TEST_CASE("synth: routers read only the embedding's dimensions") {
+    for (const char *arch : {"qwen3moe", "qwen2moe", "olmoe", "llama"}) {
+        for (bool fast : {false, true}) {
+            CAPTURE(arch);
+            CAPTURE(fast);
+            synth::Spec spec = tiny_moe(arch, fast ? "Q4_K_M" : "Q8_0");
+            spec.random_blocks = fast;
+            const std::vector<uint8_t> image = synth_to_memory(spec);
+            check_router_dims(*parse(image), spec);
+        }
+    }
+}
+
+TEST_CASE("synth: routers spread the vocabulary over all experts") {
+    struct Case {
+        const char *arch;
+        int64_t n_embd, n_head, n_expert, n_expert_used, n_vocab; // 0: the tiny preset's
+    };
+    const Case cases[] = {
+        {"qwen3moe", 0, 0, 0, 0, 0},
+        {"qwen2moe", 0, 0, 0, 0, 0},
+        {"olmoe", 0, 0, 0, 0, 0},
+        {"llama", 0, 0, 0, 0, 0},
+        // The routers of Qwen3-30B-A3B and OLMoE-1B-7B (one small expert layer), over a vocabulary
+        // large enough for a fair share of 256 tokens per expert.
+        {"qwen3moe", 2048, 32, 128, 8, 4096},
+        {"olmoe", 2048, 16, 64, 8, 2048},
+    };
+    for (const Case &c : cases) {
+        synth::Spec spec = tiny_moe(c.arch, "Q4_0");
+        if (c.n_embd) {
+            spec.n_embd = c.n_embd;
+            spec.n_head = spec.n_head_kv = c.n_head;
+            spec.n_expert = c.n_expert;
+            spec.n_expert_used = c.n_expert_used;
+            spec.n_vocab = c.n_vocab;
+            spec.n_layer = 1;
+            spec.head_dim = c.n_embd / c.n_head;
+            if (spec.arch == "qwen3moe") spec.n_ff_exp = 32;
+            if (spec.arch == "olmoe") spec.n_ff = 32;
+            spec.random_blocks = true; // the router is drawn the same way either way
+        }
+        const std::vector<uint8_t> image = synth_to_memory(spec);
+        const std::unique_ptr<gguf::File> file = parse(image);
+        for (int64_t l = 0; l < spec.n_layer; ++l) {
+            // At the hidden-state RMS the router weights are drawn for.
+            const Routing r = route_vocabulary(*file, l, spec.n_expert_used, synth::router_rms(l));
+            const double fair = static_cast<double>(spec.n_vocab * spec.n_expert_used) /
+                                static_cast<double>(spec.n_expert);
+            const auto [lo, hi] = std::minmax_element(r.load.begin(), r.load.end());
+            MESSAGE(spec.arch << " " << spec.n_expert << " experts top-" << spec.n_expert_used
+                              << " layer " << l << ": load " << *lo / fair << ".." << *hi / fair
+                              << " of fair, logit std " << r.logit_std << ", top-1 weight "
+                              << r.top1_share);
+            CAPTURE(c.arch);
+            CAPTURE(spec.n_expert);
+            CAPTURE(l);
+            // Every expert gets its share within 30% (a degenerate router starves most of them).
+            CHECK(static_cast<double>(*lo) > 0.7 * fair);
+            CHECK(static_cast<double>(*hi) < 1.3 * fair);
+            // Logits of std ~1: the weights among the k are neither equal nor one-hot.
+            CHECK(r.logit_std > 0.7);
+            CHECK(r.logit_std < 1.4);
+            CHECK(r.top1_share > 1.0 / static_cast<double>(spec.n_expert_used) + 0.05);
+            CHECK(r.top1_share < 0.9);
+        }
+    }
+}
+
+TEST_CASE("synth: rejects bad MoE specs") {
+    auto rejects = [](synth::Spec spec) { return !synth::validate(spec).is_ok(); };
+    CHECK_FALSE(rejects(tiny_moe("qwen3moe", "F32")));
+    synth::Spec spec = tiny_moe("qwen3moe", "F32");
+    spec.n_expert = 0;
+    spec.n_expert_used = 0;
+    CHECK(rejects(spec)); // qwen3moe needs experts
+    spec = tiny_moe("qwen3moe", "F32");
+    spec.n_expert_used = spec.n_expert + 1;
+    CHECK(rejects(spec));
+    spec = tiny_moe("qwen3moe", "F32");
+    spec.n_ff_exp = 0;
+    CHECK(rejects(spec));
+    spec = tiny_moe("qwen3moe", "F32");
+    spec.n_ff_shexp = 64; // a shared expert is qwen2moe's
+    CHECK(rejects(spec));
+    spec = tiny_moe("qwen2moe", "F32");
+    spec.n_ff_shexp = 0;
+    CHECK(rejects(spec));
+    spec = tiny_moe("qwen2moe", "F32");
+    spec.tied = true;
+    CHECK(rejects(spec));
+    spec = tiny_moe("olmoe", "F32");
+    spec.n_head_kv = 2;
+    CHECK(rejects(spec)); // k norm spans n_embd
+    spec = tiny_moe("olmoe", "F32");
+    spec.n_ff_exp = 128; // olmoe's expert length is n_ff
+    CHECK(rejects(spec));
+    spec = tiny_moe("llama", "F32");
+    spec.n_expert = 2000;
+    CHECK(rejects(spec));
+    spec = tiny("qwen3", "F32");
+    spec.n_expert = 4;
+    spec.n_expert_used = 2;
+    CHECK(rejects(spec)); // dense arch
+    spec = tiny("llama", "F32");
+    spec.n_expert_used = 2;
+    CHECK(rejects(spec)); // top-k without experts
 }

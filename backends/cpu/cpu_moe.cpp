@@ -1,0 +1,336 @@
+// Mixture-of-experts routing and grouped expert FFN (contract in cpu_moe.h).
+#include "cpu/cpu_moe.h"
+
+#include "cpu/cpu_vec_dot.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+namespace infer::cpu {
+
+// ---- Routing -----------------------------------------------------------------------------------
+namespace {
+
+// llama.cpp clamps the sum of the k weights to the smallest normal half before dividing.
+constexpr float kMinWeightSum = 6.103515625e-5f;
+
+// ggml_vec_soft_max_f32's numerics: p_i = expf(l_i - max) * float(1 / sum_i expf(l_i - max)),
+// the sum in double. Both routing paths compute p_i with this one function.
+struct Softmax {
+    float max;
+    float inv_sum;
+    float operator()(float logit) const { return std::exp(logit - max) * inv_sum; }
+};
+
+Softmax softmax_of(const float *logits, int n) {
+    float max = -INFINITY;
+    for (int i = 0; i < n; ++i) max = std::max(max, logits[i]);
+    double sum = 0;
+    for (int i = 0; i < n; ++i) sum += static_cast<double>(std::exp(logits[i] - max));
+    return {max, static_cast<float>(1.0 / sum)};
+}
+
+void normalize(float *weights, int k) {
+    double sum = 0;
+    for (int j = 0; j < k; ++j) sum += weights[j];
+    const float s = std::max(static_cast<float>(sum), kMinWeightSum);
+    for (int j = 0; j < k; ++j) weights[j] /= s;
+}
+
+} // namespace
+
+void moe_route(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
+               float *weights, int ith, int nth) {
+    const Range r = split_range(t, ith, nth);
+    for (int64_t tok = r.begin; tok < r.end; ++tok) {
+        const float *l = logits + tok * n_expert;
+        int32_t *top = ids + tok * k;  // the best `have` experts so far, best first
+        float *topw = weights + tok * k;
+        const Softmax p = softmax_of(l, n_expert);
+        int have = 0;
+        for (int e = 0; e < n_expert; ++e) {
+            const float pe = p(l[e]);
+            // Insertion: strictly better moves ahead, so an equal value stays behind the lower id.
+            if (have == k && !(pe > topw[k - 1])) continue;
+            int at = have < k ? have++ : k - 1;
+            while (at > 0 && pe > topw[at - 1]) {
+                topw[at] = topw[at - 1];
+                top[at] = top[at - 1];
+                --at;
+            }
+            topw[at] = pe;
+            top[at] = e;
+        }
+        if (norm) normalize(topw, k);
+    }
+}
+
+void moe_route_ref(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
+                   float *weights) {
+    std::vector<float> p(static_cast<size_t>(n_expert));
+    std::vector<int32_t> order(static_cast<size_t>(n_expert));
+    for (int64_t tok = 0; tok < t; ++tok) {
+        const float *l = logits + tok * n_expert; // (n_expert)
+        const Softmax softmax = softmax_of(l, n_expert);
+        for (int e = 0; e < n_expert; ++e) p[e] = softmax(l[e]);
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b]; });
+        for (int j = 0; j < k; ++j) {
+            ids[tok * k + j] = order[j];
+            weights[tok * k + j] = p[order[j]];
+        }
+        if (norm) normalize(weights + tok * k, k);
+    }
+}
+
+void moe_count_selected(const int32_t *ids, int64_t n, uint64_t *counts) {
+    for (int64_t i = 0; i < n; ++i) ++counts[ids[i]];
+}
+
+// ---- Expert FFN --------------------------------------------------------------------------------
+namespace {
+
+// Weight rows per work item: small enough that a decode step's 8 experts make dozens of items,
+// large enough that an item's setup is noise next to its rows.
+constexpr int64_t kRowBlock = 32;
+// Tokens per pass of the gate/up kernels inside an item (the per-thread up buffer's rows).
+constexpr int64_t kTokenChunk = 64;
+
+uint64_t align64(uint64_t n) { return (n + 63) & ~uint64_t{63}; }
+
+// Where each array lives in the scratch, for max_tokens tokens x k slots ("pairs"). Pairs are
+// grouped by expert: group e is the rows [start[e], start[e+1]) of the pair arrays.
+struct Layout {
+    int64_t n_embd, n_ff, n_pairs;
+    uint64_t act_gate, act_up, act_down; // bytes of one quantized row for each matrix
+    bool shared_act;                     // gate and up take the same activation format
+    // Byte offsets.
+    uint64_t control;  // 3 cache lines: gate/up item counter, down item counter, n_active
+    uint64_t start;    // int32 [n_expert + 1]: group starts
+    uint64_t cursor;   // int32 [n_expert]: fill positions while grouping
+    uint64_t active;   // int32 [n_expert]: experts with at least one pair, ascending
+    uint64_t pair_row; // int32 [max_tokens][k]: the grouped row of (token, slot)
+    uint64_t hq;       // [n_pairs] quantized intermediate rows (down's activations)
+    uint64_t up_tmp;   // f32 [nth][kTokenChunk][kRowBlock]: an item's up outputs
+    // One region used twice: until the down phase, the gathered activations and the
+    // intermediate rows; then the down outputs (the former are dead by then).
+    uint64_t xg_gate, xg_up; // [n_pairs] quantized x rows, grouped
+    uint64_t h;              // f32 [n_pairs][n_ff]: act(gate) * up
+    uint64_t d;              // f32 [n_pairs][n_embd]: each pair's down output
+    uint64_t total;
+};
+
+Layout layout_of(const MoeFfn &f, int64_t max_tokens, int k, int nth) {
+    Layout L{};
+    L.n_embd = f.gate.k;
+    L.n_ff = f.gate.n;
+    L.n_pairs = max_tokens * k;
+    L.act_gate = matmul_act_row_bytes(f.gate.type, L.n_embd);
+    L.act_up = matmul_act_row_bytes(f.up.type, L.n_embd);
+    L.act_down = matmul_act_row_bytes(f.down.type, L.n_ff);
+    uint32_t ag = 0, au = 0;
+    vec_dot_act_type(f.gate.type, &ag);
+    vec_dot_act_type(f.up.type, &au);
+    L.shared_act = ag == au;
+    const auto n_expert = static_cast<uint64_t>(f.gate.n_expert);
+    const auto pairs = static_cast<uint64_t>(L.n_pairs);
+    uint64_t at = 0;
+    auto take = [&](uint64_t bytes) {
+        const uint64_t offset = at;
+        at += align64(bytes);
+        return offset;
+    };
+    L.control = take(3 * 64);
+    L.start = take((n_expert + 1) * 4);
+    L.cursor = take(n_expert * 4);
+    L.active = take(n_expert * 4);
+    L.pair_row = take(pairs * 4);
+    L.hq = take(pairs * L.act_down);
+    L.up_tmp = take(static_cast<uint64_t>(nth) * kTokenChunk * kRowBlock * 4);
+    const uint64_t region = at;
+    L.xg_gate = take(pairs * L.act_gate);
+    L.xg_up = L.shared_act ? L.xg_gate : take(pairs * L.act_up);
+    L.h = take(pairs * static_cast<uint64_t>(L.n_ff) * 4);
+    L.d = region;
+    L.total = std::max(at, region + align64(pairs * static_cast<uint64_t>(L.n_embd) * 4));
+    return L;
+}
+
+template <class T> T *at(void *scratch, uint64_t offset) {
+    return reinterpret_cast<T *>(static_cast<uint8_t *>(scratch) + offset);
+}
+
+// This thread's work items of a phase, numbered expert-major (item / blocks = index among the
+// active experts, item % blocks = block of weight rows). One token (decode): every item costs the
+// same, so each thread takes a static contiguous share, which streams long runs of consecutive
+// weight rows. Several tokens: an item costs as many tokens as its expert has, so threads take
+// items from the shared counter (relaxed: the items' data is published by barriers).
+class Items {
+public:
+    Items(int64_t n_items, int64_t t, int64_t *counter, int ith, int nth)
+        : counter_(t > 1 ? counter : nullptr), n_items_(n_items) {
+        const Range r = split_range(n_items, ith, nth);
+        next_ = r.begin;
+        end_ = r.end;
+    }
+    bool take(int64_t *item) {
+        if (counter_) {
+            *item = std::atomic_ref<int64_t>(*counter_).fetch_add(1, std::memory_order_relaxed);
+            return *item < n_items_;
+        }
+        *item = next_++;
+        return *item < end_;
+    }
+
+private:
+    int64_t *counter_;
+    int64_t n_items_, next_, end_;
+};
+
+// Thread 0: groups the t * k pairs by expert (tokens ascending within a group) and resets the
+// work counters.
+void group_pairs(const Layout &L, int n_expert, const int32_t *ids, int64_t t, int k,
+                 void *scratch) {
+    int32_t *start = at<int32_t>(scratch, L.start);
+    int32_t *cursor = at<int32_t>(scratch, L.cursor);
+    int32_t *active = at<int32_t>(scratch, L.active);
+    int32_t *pair_row = at<int32_t>(scratch, L.pair_row);
+    std::fill(cursor, cursor + n_expert, 0);
+    for (int64_t i = 0; i < t * k; ++i) ++cursor[ids[i]];
+    int32_t n_active = 0;
+    start[0] = 0;
+    for (int e = 0; e < n_expert; ++e) {
+        start[e + 1] = start[e] + cursor[e];
+        if (cursor[e] > 0) active[n_active++] = e;
+        cursor[e] = start[e];
+    }
+    for (int64_t i = 0; i < t * k; ++i) pair_row[i] = cursor[ids[i]]++;
+    int64_t *control = at<int64_t>(scratch, L.control);
+    control[0] = 0;       // gate/up items taken
+    control[8] = 0;       // down items taken
+    control[16] = n_active;
+}
+
+} // namespace
+
+uint64_t moe_ffn_scratch_bytes(const MoeFfn &f, int64_t max_tokens, int k, int nth) {
+    return layout_of(f, max_tokens, k, nth).total;
+}
+
+void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *weights, int64_t t,
+             int k, float *y, void *scratch, uint64_t *counts, int ith, int nth, ThreadPool &pool,
+             CpuIsa isa) {
+    const Layout L = layout_of(f, t, k, nth); // offsets for t tokens: the scratch fits max_tokens
+    const auto n_expert = static_cast<int>(f.gate.n_expert);
+    const int64_t n_embd = L.n_embd, n_ff = L.n_ff;
+    int64_t *control = at<int64_t>(scratch, L.control);
+    const int32_t *start = at<int32_t>(scratch, L.start);
+    const int32_t *active = at<int32_t>(scratch, L.active);
+    const int32_t *pair_row = at<int32_t>(scratch, L.pair_row);
+    uint8_t *xg_gate = at<uint8_t>(scratch, L.xg_gate);
+    uint8_t *xg_up = at<uint8_t>(scratch, L.xg_up);
+    float *h = at<float>(scratch, L.h);
+    uint8_t *hq = at<uint8_t>(scratch, L.hq);
+    float *d = at<float>(scratch, L.d);
+
+    // ---- Phase 0: group the pairs by expert; count the selections.
+    if (ith == 0) {
+        group_pairs(L, n_expert, ids, t, k, scratch);
+        if (counts) moe_count_selected(ids, t * k, counts);
+    }
+    pool.barrier(ith);
+    const int64_t n_active = control[16];
+
+    // ---- Phase 1: quantize each token's row once, into its first grouped row; copy to the rest.
+    const Range tokens = split_range(t, ith, nth);
+    for (int64_t tok = tokens.begin; tok < tokens.end; ++tok) {
+        const int32_t *rows = pair_row + tok * k;
+        matmul_quantize_act_row(f.gate.type, x + tok * n_embd, n_embd, xg_gate + rows[0] * L.act_gate,
+                                isa);
+        if (!L.shared_act)
+            matmul_quantize_act_row(f.up.type, x + tok * n_embd, n_embd, xg_up + rows[0] * L.act_up,
+                                    isa);
+        for (int j = 1; j < k; ++j) {
+            std::memcpy(xg_gate + rows[j] * L.act_gate, xg_gate + rows[0] * L.act_gate, L.act_gate);
+            if (!L.shared_act)
+                std::memcpy(xg_up + rows[j] * L.act_up, xg_up + rows[0] * L.act_up, L.act_up);
+        }
+    }
+    pool.barrier(ith);
+
+    // ---- Phase 2: items (expert, block of n_ff rows): gate into h, up into this thread's
+    // buffer, then h = act(gate) * up for the block.
+    float *up_tmp = at<float>(scratch, L.up_tmp) + ith * kTokenChunk * kRowBlock;
+    const int64_t ff_blocks = (n_ff + kRowBlock - 1) / kRowBlock;
+    Items gate_up_items(n_active * ff_blocks, t, &control[0], ith, nth);
+    for (int64_t item; gate_up_items.take(&item);) {
+        const int32_t e = active[item / ff_blocks];
+        const int64_t r0 = item % ff_blocks * kRowBlock, r1 = std::min(n_ff, r0 + kRowBlock);
+        const WeightView wg = f.gate.expert(e), wu = f.up.expert(e);
+        for (int64_t c0 = start[e]; c0 < start[e + 1]; c0 += kTokenChunk) {
+            const int64_t nc = std::min<int64_t>(kTokenChunk, start[e + 1] - c0);
+            float *hc = h + c0 * n_ff + r0;
+            matmul_rows(wg, xg_gate + c0 * L.act_gate, L.act_gate, nc, hc, n_ff, r0, r1, isa);
+            matmul_rows(wu, xg_up + c0 * L.act_up, L.act_up, nc, up_tmp, kRowBlock, r0, r1, isa);
+            for (int64_t c = 0; c < nc; ++c)
+                glu(hc + c * n_ff, hc + c * n_ff, up_tmp + c * kRowBlock, r1 - r0, f.act, 0, 1);
+        }
+    }
+    pool.barrier(ith);
+
+    // ---- Phase 3: quantize the intermediate rows for down.
+    const int64_t n_pairs = t * k;
+    const Range prs = split_range(n_pairs, ith, nth);
+    for (int64_t r = prs.begin; r < prs.end; ++r)
+        matmul_quantize_act_row(f.down.type, h + r * n_ff, n_ff, hq + r * L.act_down, isa);
+    pool.barrier(ith);
+
+    // ---- Phase 4: items (expert, block of n_embd rows) of down, into each pair's output row.
+    const int64_t embd_blocks = (n_embd + kRowBlock - 1) / kRowBlock;
+    Items down_items(n_active * embd_blocks, t, &control[8], ith, nth);
+    for (int64_t item; down_items.take(&item);) {
+        const int32_t e = active[item / embd_blocks];
+        const int64_t r0 = item % embd_blocks * kRowBlock, r1 = std::min(n_embd, r0 + kRowBlock);
+        matmul_rows(f.down.expert(e), hq + start[e] * L.act_down, L.act_down,
+                    start[e + 1] - start[e], d + start[e] * n_embd + r0, n_embd, r0, r1, isa);
+    }
+    pool.barrier(ith);
+
+    // ---- Phase 5: each token's weighted sum over its slots, in slot order.
+    for (int64_t tok = tokens.begin; tok < tokens.end; ++tok) {
+        float *yt = y + tok * n_embd;
+        const float *w = weights + tok * k;
+        const int32_t *rows = pair_row + tok * k;
+        const float *d0 = d + rows[0] * n_embd;
+        for (int64_t i = 0; i < n_embd; ++i) yt[i] = w[0] * d0[i];
+        for (int j = 1; j < k; ++j) {
+            const float *dj = d + rows[j] * n_embd;
+            for (int64_t i = 0; i < n_embd; ++i) yt[i] += w[j] * dj[i];
+        }
+    }
+}
+
+void moe_ffn_ref(const MoeFfn &f, const float *x, const int32_t *ids, const float *weights,
+                 int64_t t, int k, float *y) {
+    const int64_t n_embd = f.gate.k, n_ff = f.gate.n;
+    std::vector<float> gate(static_cast<size_t>(n_ff)), up(gate.size()), out(static_cast<size_t>(n_embd));
+    for (int64_t tok = 0; tok < t; ++tok) {
+        const float *xt = x + tok * n_embd; // (n_embd)
+        float *yt = y + tok * n_embd;       // (n_embd)
+        for (int j = 0; j < k; ++j) {
+            const int32_t e = ids[tok * k + j];
+            const float w = weights[tok * k + j];
+            matmul_ref(f.gate.expert(e), xt, 1, gate.data()); // (n_ff)
+            matmul_ref(f.up.expert(e), xt, 1, up.data());     // (n_ff)
+            glu_ref(gate.data(), gate.data(), up.data(), n_ff, f.act);
+            matmul_ref(f.down.expert(e), gate.data(), 1, out.data()); // (n_embd)
+            for (int64_t i = 0; i < n_embd; ++i) yt[i] = j == 0 ? w * out[i] : yt[i] + w * out[i];
+        }
+    }
+}
+
+} // namespace infer::cpu

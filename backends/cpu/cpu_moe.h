@@ -1,0 +1,78 @@
+// Mixture-of-experts kernels: routing (softmax over the router logits, top-k) and the routed
+// experts' gated FFN over stacked expert weights used in place (ggml's mul_mat_id layout).
+//
+// Expert FFN, per token x and its k selected experts e_j with weights w_j:
+//     y = sum_j w_j * down_{e_j}( act(gate_{e_j} x) * up_{e_j} x )
+// The fast path groups the (token, slot) pairs by expert, so a prefill batch runs each selected
+// expert once over all its tokens with the register-tile kernels, and a decode step streams each
+// selected expert's rows once. Each token's activation row is quantized once. Work items are
+// (expert, block of weight rows) across all selected experts, so 8 small experts per token keep
+// every thread busy: in decode each thread streams an equal contiguous share of them, in prefill
+// threads take them from a shared counter (an expert's cost grows with its tokens). An output
+// element is always computed by the same item, so results do not depend on the thread count or
+// on which thread ran what.
+#pragma once
+
+#include "cpu/cpu_isa.h"
+#include "cpu/cpu_matmul.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/thread_pool.h"
+
+#include <cstdint>
+
+namespace infer::cpu {
+
+// ---- Routing -----------------------------------------------------------------------------------
+// For each of t tokens: p = softmax(logits[t]) over n_expert (ggml's soft_max: max-shifted, the
+// sum accumulated in double); ids[t] = the k experts of largest p, best first, ties to the lower
+// id; weights[t][j] = p[ids[t][j]], divided by their sum (clamped below at 2^-14, as llama.cpp)
+// when `norm`. Mixtral's softmax over the top-k logits is softmax-all then norm. ids, weights:
+// [t][k], 1 <= k <= n_expert. Split: tokens.
+void moe_route(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
+               float *weights, int ith, int nth);
+// Sorts all experts, for clarity; allocates.
+void moe_route_ref(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
+                   float *weights);
+
+// ---- Expert FFN --------------------------------------------------------------------------------
+// Stacked experts: n_expert matrices of n rows x k elements, expert e at data + e * expert_stride.
+struct ExpertWeights {
+    uint32_t type;
+    int64_t k;                // elements per row (ne0)
+    int64_t n;                // rows per expert (ne1)
+    int64_t n_expert;         // ne2
+    const void *data;
+    uint64_t row_bytes;       // nb1
+    uint64_t expert_stride;   // nb2 = n * row_bytes
+    WeightView expert(int64_t e) const {
+        return {type, k, n, static_cast<const uint8_t *>(data) + e * expert_stride, row_bytes};
+    }
+};
+
+struct MoeFfn {
+    ExpertWeights gate, up; // [n_embd -> n_ff] per expert
+    ExpertWeights down;     // [n_ff -> n_embd] per expert
+    GluAct act;
+};
+
+// Scratch bytes for up to max_tokens tokens with k experts each on nth threads (64-byte aligned
+// scratch). The token groups, the gathered quantized activations, the intermediate rows and the
+// down outputs of the worst case (every token's k pairs) all live here.
+uint64_t moe_ffn_scratch_bytes(const MoeFfn &f, int64_t max_tokens, int k, int nth);
+
+// Cooperative, like matmul: every thread of `pool` calls it with the same arguments inside
+// pool.run(); returns when y [t][n_embd] is complete (the last phase ends with a barrier).
+// x [t][n_embd]; ids, weights [t][k] as moe_route writes them (ids must lie in [0, n_expert)).
+// counts: null, or n_expert selection counters, each incremented once per (token, slot) that
+// picked its expert. Allocates nothing.
+void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *weights, int64_t t,
+             int k, float *y, void *scratch, uint64_t *counts, int ith, int nth, ThreadPool &pool,
+             CpuIsa isa = cpu_isa_best());
+// Token by token, slot by slot, through matmul_ref and glu_ref; allocates.
+void moe_ffn_ref(const MoeFfn &f, const float *x, const int32_t *ids, const float *weights,
+                 int64_t t, int k, float *y);
+
+// Adds one to counts[ids[i]] for each of the n ids (the statistics both paths keep).
+void moe_count_selected(const int32_t *ids, int64_t n, uint64_t *counts);
+
+} // namespace infer::cpu

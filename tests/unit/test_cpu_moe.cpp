@@ -1,0 +1,249 @@
+// Mixture-of-experts kernels: routing against its sorting reference (exactly, ties included), the
+// grouped expert FFN against the token-by-token reference for several weight types, odd sizes,
+// 1-3 threads and every ISA, with tokens that share experts, and the selection counts.
+#include "cpu/cpu_moe.h"
+#include "cpu/cpu_ops.h"
+#include "cpu_test_data.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+using namespace infer;
+using namespace infer::cpu;
+using namespace infer::test;
+
+namespace {
+
+struct Routed {
+    std::vector<int32_t> ids;
+    std::vector<float> weights;
+};
+
+// moe_route split across nth "threads" called one after another (valid: slices are disjoint).
+Routed route_fast(const std::vector<float> &logits, int64_t t, int n_expert, int k, bool norm,
+                  int nth) {
+    Routed r{std::vector<int32_t>(static_cast<size_t>(t * k), -1),
+             std::vector<float>(static_cast<size_t>(t * k), NAN)};
+    for (int ith = 0; ith < nth; ++ith)
+        moe_route(logits.data(), t, n_expert, k, norm, r.ids.data(), r.weights.data(), ith, nth);
+    return r;
+}
+
+Routed route_ref(const std::vector<float> &logits, int64_t t, int n_expert, int k, bool norm) {
+    Routed r{std::vector<int32_t>(static_cast<size_t>(t * k)),
+             std::vector<float>(static_cast<size_t>(t * k))};
+    moe_route_ref(logits.data(), t, n_expert, k, norm, r.ids.data(), r.weights.data());
+    return r;
+}
+
+// Stacked random experts of one type: n_expert matrices of n rows x k.
+struct Experts {
+    std::vector<uint8_t> bytes;
+    ExpertWeights view;
+};
+
+Experts random_experts(TypeId type, int64_t k, int64_t n, int64_t n_expert, std::mt19937 &rng) {
+    const TypeCase *tc = nullptr;
+    for (const TypeCase &c : kTypes)
+        if (c.type == type) tc = &c;
+    REQUIRE(tc);
+    Experts e;
+    e.bytes = random_weights(*tc, k, n * n_expert, rng);
+    const auto row_bytes = static_cast<uint64_t>(k / tc->block_elems * tc->block_bytes);
+    e.view = {static_cast<uint32_t>(type), k, n, n_expert, e.bytes.data(), row_bytes,
+              row_bytes * static_cast<uint64_t>(n)};
+    return e;
+}
+
+// Runs the cooperative moe_ffn on `pool` with 64-byte aligned scratch.
+std::vector<float> ffn_fast(const MoeFfn &f, const std::vector<float> &x, const Routed &r,
+                            int64_t t, int k, ThreadPool &pool, CpuIsa isa,
+                            std::vector<uint64_t> *counts) {
+    std::vector<uint8_t> scratch(moe_ffn_scratch_bytes(f, t, k, pool.size()) + 64);
+    void *aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64);
+    std::vector<float> y(static_cast<size_t>(t * f.down.n), NAN);
+    struct Ctx {
+        const MoeFfn *f;
+        const float *x;
+        const Routed *r;
+        int64_t t;
+        int k;
+        float *y;
+        void *scratch;
+        uint64_t *counts;
+        ThreadPool *pool;
+        CpuIsa isa;
+    } ctx{&f, x.data(), &r, t, k, y.data(), aligned, counts ? counts->data() : nullptr, &pool, isa};
+    pool.run(
+        [](void *p, int ith, int nth) {
+            auto *c = static_cast<Ctx *>(p);
+            moe_ffn(*c->f, c->x, c->r->ids.data(), c->r->weights.data(), c->t, c->k, c->y,
+                    c->scratch, c->counts, ith, nth, *c->pool, c->isa);
+        },
+        &ctx);
+    return y;
+}
+
+struct FfnCase {
+    TypeId gate, up, down;
+    int64_t n_embd, n_ff;
+};
+
+} // namespace
+
+TEST_CASE("moe_route matches its reference exactly, and ties go to the lower expert id") {
+    std::mt19937 rng(7);
+    for (int n_expert : {1, 5, 64}) {
+        for (int k : {1, 3, n_expert}) {
+            if (k > n_expert) continue;
+            for (bool norm : {false, true}) {
+                const int64_t t = 9;
+                std::vector<float> logits = random_floats(t * n_expert, rng);
+                // Token 0: all equal; token 1: a tie in the middle of the order.
+                std::fill(logits.begin(), logits.begin() + n_expert, 0.25f);
+                if (n_expert >= 5)
+                    for (int e : {1, 3, 4}) logits[static_cast<size_t>(n_expert + e)] = 3.0f;
+                const Routed want = route_ref(logits, t, n_expert, k, norm);
+                for (int nth : {1, 2, 3}) {
+                    CAPTURE(n_expert);
+                    CAPTURE(k);
+                    CAPTURE(nth);
+                    const Routed got = route_fast(logits, t, n_expert, k, norm, nth);
+                    CHECK(got.ids == want.ids);
+                    CHECK(std::equal(got.weights.begin(), got.weights.end(), want.weights.begin()));
+                }
+                for (int j = 0; j < k; ++j) CHECK(want.ids[static_cast<size_t>(j)] == j);
+                if (n_expert >= 5 && k >= 3) {
+                    CHECK(want.ids[static_cast<size_t>(k)] == 1);
+                    CHECK(want.ids[static_cast<size_t>(k + 1)] == 3);
+                    CHECK(want.ids[static_cast<size_t>(k + 2)] == 4);
+                }
+                for (int64_t tok = 0; tok < t; ++tok) {
+                    const float *w = want.weights.data() + tok * k;
+                    const double sum = std::accumulate(w, w + k, 0.0);
+                    if (norm) CHECK(sum == doctest::Approx(1.0).epsilon(1e-6));
+                    else CHECK(sum <= 1.0 + 1e-6);
+                    for (int j = 1; j < k; ++j) CHECK(w[j] <= w[j - 1]);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("moe_route known values: softmax probabilities, renormalized or not") {
+    const std::vector<float> logits = {0.0f, std::log(2.0f), std::log(4.0f), std::log(1.0f)};
+    // p = {1, 2, 4, 1} / 8; top 2 = experts 2 and 1.
+    Routed r = route_ref(logits, 1, 4, 2, false);
+    CHECK(r.ids == std::vector<int32_t>{2, 1});
+    CHECK(r.weights[0] == doctest::Approx(0.5));
+    CHECK(r.weights[1] == doctest::Approx(0.25));
+    r = route_ref(logits, 1, 4, 2, true); // Mixtral: softmax over the two selected logits
+    CHECK(r.weights[0] == doctest::Approx(2.0 / 3));
+    CHECK(r.weights[1] == doctest::Approx(1.0 / 3));
+}
+
+TEST_CASE("moe_ffn matches moe_ffn_ref: weight types, odd sizes, shared experts, 1-3 threads") {
+    std::mt19937 rng(42);
+    std::vector<CpuIsa> isas = simd_isas();
+    isas.insert(isas.begin(), CpuIsa::Scalar);
+    ThreadPool pools[3] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
+
+    std::vector<FfnCase> cases;
+    // Every type as gate/up (n_ff 45: a partial row block and odd rows), down in F16 (any k).
+    for (const TypeCase &tc : kTypes) cases.push_back({tc.type, tc.type, TypeId::F16, test_k(tc), 45});
+    // Q4_K_M-like: K-quants with Q6_K down; gate and up in different activation formats.
+    cases.push_back({TypeId::Q4_K, TypeId::Q4_K, TypeId::Q6_K, 256, 256 + 32 * 3});
+    cases.push_back({TypeId::Q4_K, TypeId::Q8_0, TypeId::Q5_0, 256, 96});
+
+    const int n_expert = 6, k = 3;
+    for (const FfnCase &c : cases) {
+        CAPTURE(static_cast<int>(c.gate));
+        CAPTURE(static_cast<int>(c.up));
+        CAPTURE(static_cast<int>(c.down));
+        const Experts gate = random_experts(c.gate, c.n_embd, c.n_ff, n_expert, rng);
+        const Experts up = random_experts(c.up, c.n_embd, c.n_ff, n_expert, rng);
+        const Experts down = random_experts(c.down, c.n_ff, c.n_embd, n_expert, rng);
+        const MoeFfn f{gate.view, up.view, down.view, GluAct::silu};
+        // 70 tokens: groups larger than one 64-token chunk.
+        for (int64_t t : {1, 4, 70}) {
+            for (bool shared : {false, true}) {
+                CAPTURE(t);
+                CAPTURE(shared);
+                const std::vector<float> x = random_floats(t * c.n_embd, rng);
+                std::vector<float> logits = random_floats(t * n_expert, rng);
+                if (shared) // every token picks experts 4, 0, 2 in that order
+                    for (int64_t tok = 0; tok < t; ++tok) {
+                        float *l = logits.data() + tok * n_expert;
+                        std::fill(l, l + n_expert, -5.0f);
+                        l[4] = 2.0f, l[0] = 1.0f, l[2] = 0.5f;
+                    }
+                const Routed r = route_ref(logits, t, n_expert, k, true);
+                std::vector<float> want(static_cast<size_t>(t * c.n_embd));
+                moe_ffn_ref(f, x.data(), r.ids.data(), r.weights.data(), t, k, want.data());
+                for (CpuIsa isa : isas) {
+                    for (ThreadPool &pool : pools) {
+                        CAPTURE(cpu_isa_name(isa));
+                        CAPTURE(pool.size());
+                        std::vector<uint64_t> counts(n_expert, 0);
+                        const std::vector<float> got = ffn_fast(f, x, r, t, k, pool, isa, &counts);
+                        int bad = 0;
+                        for (int64_t tok = 0; tok < t; ++tok) {
+                            const float *a = got.data() + tok * c.n_embd;
+                            const float *b = want.data() + tok * c.n_embd;
+                            float scale = 0;
+                            for (int64_t i = 0; i < c.n_embd; ++i) scale = std::max(scale, std::fabs(b[i]));
+                            // The scalar path runs the reference's own functions: exact. SIMD dot
+                            // products round differently, which can move an intermediate value
+                            // across an 8-bit quantization step before down.
+                            for (int64_t i = 0; i < c.n_embd; ++i)
+                                if (isa == CpuIsa::Scalar ? a[i] != b[i]
+                                                          : !(std::fabs(a[i] - b[i]) <= 2e-2f * scale))
+                                    ++bad;
+                        }
+                        CHECK(bad == 0);
+                        std::vector<uint64_t> want_counts(n_expert, 0);
+                        for (int32_t id : r.ids) ++want_counts[static_cast<size_t>(id)];
+                        CHECK(counts == want_counts);
+                        if (shared) CHECK(counts[4] == static_cast<uint64_t>(t));
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("moe_ffn results do not depend on the thread count") {
+    std::mt19937 rng(5);
+    const int n_expert = 8, k = 2;
+    const int64_t n_embd = 256, n_ff = 160, t = 33;
+    const Experts gate = random_experts(TypeId::Q4_K, n_embd, n_ff, n_expert, rng);
+    const Experts up = random_experts(TypeId::Q4_K, n_embd, n_ff, n_expert, rng);
+    const Experts down = random_experts(TypeId::Q8_0, n_ff, n_embd, n_expert, rng);
+    const MoeFfn f{gate.view, up.view, down.view, GluAct::silu};
+    const std::vector<float> x = random_floats(t * n_embd, rng);
+    const Routed r = route_ref(random_floats(t * n_expert, rng), t, n_expert, k, false);
+    ThreadPool one(1), three(3);
+    const std::vector<float> a = ffn_fast(f, x, r, t, k, one, cpu_isa_best(), nullptr);
+    const std::vector<float> b = ffn_fast(f, x, r, t, k, three, cpu_isa_best(), nullptr);
+    CHECK(std::equal(a.begin(), a.end(), b.begin()));
+}
+
+TEST_CASE("sigmoid_gate matches its reference and known values") {
+    std::mt19937 rng(3);
+    const int64_t rows = 7;
+    const int n = 13;
+    const std::vector<float> x = random_floats(rows * n, rng), g = random_floats(rows, rng);
+    std::vector<float> want(x.size()), got(x.size(), NAN);
+    sigmoid_gate_ref(want.data(), x.data(), g.data(), rows, n);
+    for (int ith = 0; ith < 3; ++ith) sigmoid_gate(got.data(), x.data(), g.data(), rows, n, ith, 3);
+    CHECK(got == want);
+    const float one = 1.0f, zero = 0.0f;
+    float y = 0;
+    sigmoid_gate_ref(&y, &one, &zero, 1, 1);
+    CHECK(y == 0.5f);
+}
