@@ -2,7 +2,9 @@
 # The whole test suite, as CI runs it (.ci/run calls exactly this):
 #   1. dependencies and test models,
 #   2. Release build (CUDA compiled when nvcc exists, Vulkan shaders built) + every test,
-#   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, with the CUDA backend
+#      built against the CPU emulator (tests/cuda_emu), so its kernels and host code run here,
+#      bounds-checked, without a GPU,
 #   4. a bounded libFuzzer run on the GGUF reader.
 # Every stage runs even when an earlier one failed; the last line sums them up.
 set -uo pipefail
@@ -55,7 +57,7 @@ fi
 
 echo "=== ASan + UBSan build and tests"
 if build sanitizers build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFER_CUDA=OFF \
-        -DINFER_SANITIZE=address,undefined; then
+        -DINFER_CUDA_EMULATOR=ON -DINFER_SANITIZE=address,undefined; then
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan
 fi
 

@@ -136,18 +136,17 @@ Status attention(float *o, const float *q, const void *k_cache, const void *v_ca
     const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(n_tokens),
                     static_cast<unsigned>(a.n_splits));
     auto *part = static_cast<float *>(scratch);
-    if (kv.f16)
-        attention_kernel<__half>
-            <<<grid, kThreads, 0, stream>>>(o, q, static_cast<const __half *>(k_cache),
-                                            static_cast<const __half *>(v_cache), pos, kv, a, part);
-    else
-        attention_kernel<float>
-            <<<grid, kThreads, 0, stream>>>(o, q, static_cast<const float *>(k_cache),
-                                            static_cast<const float *>(v_cache), pos, kv, a, part);
+    if (kv.f16) INFER_LAUNCH(grid, kThreads, 0, stream, attention_kernel<__half>)
+    (o, q, static_cast<const __half *>(k_cache), static_cast<const __half *>(v_cache), pos, kv, a,
+     part);
+    else INFER_LAUNCH(grid, kThreads, 0, stream, attention_kernel<float>)(
+        o, q, static_cast<const float *>(k_cache), static_cast<const float *>(v_cache), pos, kv, a,
+        part);
     INFER_CUDA_LAUNCHED();
     if (a.n_splits > 1) {
-        combine_kernel<<<dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(n_tokens)),
-                         kThreads, 0, stream>>>(o, part, a.n_head, kv.head_dim, a.n_splits);
+        INFER_LAUNCH(dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(n_tokens)),
+                     kThreads, 0, stream, combine_kernel)
+        (o, part, a.n_head, kv.head_dim, a.n_splits);
         INFER_CUDA_LAUNCHED();
     }
     return Status::ok();

@@ -193,25 +193,32 @@ public:
         if (!stream_) return make_error(INFER_ERR_INTERNAL, "CUDA backend run before start");
         INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
         if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
-        const graph::Graph &g = *bound.graph;
         quantized_input_ = graph::kNoTensor;
-        if (use_graphs_ && g.max_tokens == 1 && n_tokens == 1) {
-            if (exec_bound_ != &bound) INFER_TRY(capture(bound, kv));
-            INFER_CUDA_TRY(cudaGraphLaunch(exec_, stream_));
-        } else {
-            for (const Node &n : g.nodes) {
-                if (stop.should_stop()) {
-                    cudaStreamSynchronize(stream_);
-                    return make_error(INFER_ERR_CANCELLED, "decode cancelled");
-                }
-                INFER_TRY(launch(bound, n, n_tokens, kv));
-            }
-        }
-        INFER_CUDA_TRY(cudaStreamSynchronize(stream_));
-        return Status::ok();
+        const Status queued = enqueue_step(bound, n_tokens, kv, stop);
+        // Whatever happened, nothing stays queued when run returns: a fault in a kernel already
+        // launched is reported here, not by some later call.
+        const Status synced = INFER_CUDA_STATUS(cudaStreamSynchronize(stream_));
+        return queued.is_ok() ? synced : queued;
     }
 
 private:
+    // Queues one step's work on the stream: the captured graph for a single-token decode, node by
+    // node otherwise.
+    Status enqueue_step(const BoundGraph &bound, int64_t n_tokens, KvCache &kv,
+                        const StopSignal &stop) {
+        const graph::Graph &g = *bound.graph;
+        if (use_graphs_ && g.max_tokens == 1 && n_tokens == 1) {
+            if (exec_bound_ != &bound) INFER_TRY(capture(bound, kv));
+            INFER_CUDA_TRY(cudaGraphLaunch(exec_, stream_));
+            return Status::ok();
+        }
+        for (const Node &n : g.nodes) {
+            if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
+            INFER_TRY(launch(bound, n, n_tokens, kv));
+        }
+        return Status::ok();
+    }
+
     // Records the decode graph's launches into a CUDA graph (instantiated once per context: the
     // bound pointers and the KV cache do not move).
     Status capture(const BoundGraph &bound, KvCache &kv) {
@@ -226,12 +233,15 @@ private:
         const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
         if (!launched.is_ok()) {
             if (graph) cudaGraphDestroy(graph);
+            cudaGetLastError(); // the capture's own error is this one's consequence
             return launched;
         }
         INFER_CUDA_TRY(ended);
-        const cudaError_t made = cudaGraphInstantiate(&exec_, graph, 0);
+        cudaGraphExec_t exec = nullptr; // exec_ is set only once instantiated
+        const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
         cudaGraphDestroy(graph);
         INFER_CUDA_TRY(made);
+        exec_ = exec;
         exec_bound_ = &bound;
         return Status::ok();
     }
@@ -251,8 +261,16 @@ private:
         return Status::ok();
     }
 
-    const float *f32_weight(const graph::WeightRef *w) const {
-        return w ? reinterpret_cast<const float *>(weights_.find(w->data)) : nullptr;
+    // A node's optional f32 weight (norm scale, bias, RoPE factors): null when the node has none;
+    // an error when it has one that is not on the device (a null would read as "none").
+    Status f32_weight(const graph::WeightRef *w, const float **out) const {
+        *out = nullptr;
+        if (!w) return Status::ok();
+        *out = reinterpret_cast<const float *>(weights_.find(w->data));
+        if (!*out)
+            return make_error(INFER_ERR_INTERNAL, "tensor '%.*s' is not on the device",
+                              static_cast<int>(w->name.size()), w->name.data());
+        return Status::ok();
     }
 
     Status launch(const BoundGraph &b, const Node &n, int64_t n_tokens, KvCache &kv) {
@@ -275,12 +293,17 @@ private:
             INFER_TRY(matrix(*n.w, &w));
             return embed(w, i32(n.in[0]), n_tokens, n.scale, f32(n.out), stream_);
         }
-        case Op::RmsNorm:
-            return rms_norm(f32(n.out), f32(n.in[0]), f32_weight(n.w), n_out / n.group, n.group,
-                            n.eps, stream_);
+        case Op::RmsNorm: {
+            const float *weight = nullptr;
+            INFER_TRY(f32_weight(n.w, &weight));
+            return rms_norm(f32(n.out), f32(n.in[0]), weight, n_out / n.group, n.group, n.eps,
+                            stream_);
+        }
         case Op::MatMul: {
             DeviceMatrix w{};
             INFER_TRY(matrix(*n.w, &w));
+            const float *bias = nullptr;
+            INFER_TRY(f32_weight(n.w2, &bias));
             const int64_t rows = rows_of(n.in[0]);
             if (rows <= kMatvecMaxTokens && act_ && matvec_int8_supported(w)) {
                 if (quantized_input_ != n.in[0] || quantized_rows_ != rows) {
@@ -288,28 +311,32 @@ private:
                     quantized_input_ = n.in[0];
                     quantized_rows_ = rows;
                 }
-                return matvec_int8(w, act_, rows, f32_weight(n.w2), f32(n.out), stream_);
+                return matvec_int8(w, act_, rows, bias, f32(n.out), stream_);
             }
             quantized_input_ = graph::kNoTensor;
             if (rows <= kMatvecMaxTokens)
-                return matvec(w, f32(n.in[0]), rows, f32_weight(n.w2), f32(n.out), stream_);
+                return matvec(w, f32(n.in[0]), rows, bias, f32(n.out), stream_);
             INFER_TRY(gemm_->matmul(w, f32(n.in[0]), rows, f32(n.out), b.tensor_data[n.scratch],
                                     stream_));
-            return n.w2 ? add_rows(f32(n.out), f32_weight(n.w2), rows, w.n, stream_) : Status::ok();
+            return bias ? add_rows(f32(n.out), bias, rows, w.n, stream_) : Status::ok();
         }
         case Op::Add:
             return add(f32(n.out), f32(n.in[0]), f32(n.in[1]), n_out, stream_);
         case Op::Scale:
             return scale(f32(n.out), f32(n.in[0]), n.scale, n_out, stream_);
         case Op::Rope: {
+            const auto *factors =
+                n.freq_factors ? reinterpret_cast<const float *>(weights_.find(n.freq_factors))
+                               : nullptr;
+            if (n.freq_factors && !factors)
+                return make_error(INFER_ERR_INTERNAL,
+                                  "RoPE frequency factors are not on the device");
             const RopeArgs a{n.n_head,
                              n.head_dim,
                              n.n_rot,
                              std::pow(n.freq_base, -2.0f / static_cast<float>(n.n_rot)),
                              n.freq_scale,
-                             n.freq_factors
-                                 ? reinterpret_cast<const float *>(weights_.find(n.freq_factors))
-                                 : nullptr,
+                             factors,
                              n.rope_mode == graph::RopeMode::Neox};
             return rope(f32(n.out), i32(n.in[1]), n_tokens, a, stream_);
         }

@@ -29,3 +29,13 @@ inline Status cuda_status(cudaError_t err, const char *what, const char *file, i
 
 // After a kernel launch: the launch configuration and any earlier asynchronous error.
 #define INFER_CUDA_LAUNCHED() INFER_CUDA_TRY(cudaGetLastError())
+
+// A kernel launch: INFER_LAUNCH(grid, block, shared_bytes, stream, kernel)(args...). With nvcc
+// it is the <<<...>>> launch; built against the CPU emulator (tests/cuda_emu, which runs the
+// kernels in CI without a GPU) it checks the arguments and queues the grid on the stream.
+#if defined(__CUDACC__)
+#define INFER_LAUNCH(grid, block, shared, stream, ...) __VA_ARGS__<<<grid, block, shared, stream>>>
+#else
+#define INFER_LAUNCH(grid, block, shared, stream, ...)                                             \
+    ::cuda_emu::launch(grid, block, shared, stream, __VA_ARGS__, #__VA_ARGS__)
+#endif

@@ -46,10 +46,14 @@ __global__ void embed_kernel(const uint8_t *__restrict__ w, uint64_t row_bytes, 
     }
 }
 
+// Activations past fp16's range (a few models have outliers of 1e4 and more) saturate instead of
+// becoming inf, which would turn the whole GEMM output row into NaN.
+constexpr float kHalfMax = 65504.0f;
+
 __global__ void to_f16_kernel(const float *__restrict__ x, int64_t n, __half *__restrict__ out) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x)
-        out[i] = __float2half_rn(x[i]);
+        out[i] = __float2half_rn(fminf(fmaxf(x[i], -kHalfMax), kHalfMax));
 }
 
 } // namespace
@@ -60,8 +64,8 @@ Status dequantize_f16(const DeviceMatrix &w, int64_t row0, int64_t n_rows, void 
     return for_block_type(w.type, "CUDA dequantize", [&](auto block) {
         using B = decltype(block);
         const int64_t work = n_rows * (w.k / B::kBlockElems) * B::kChunks;
-        dequant_f16_kernel<B><<<grid_stride_blocks(work, kThreads), kThreads, 0, stream>>>(
-            w.data, w.row_bytes, w.k, row0, n_rows, static_cast<__half *>(out));
+        INFER_LAUNCH(grid_stride_blocks(work, kThreads), kThreads, 0, stream, dequant_f16_kernel<B>)
+        (w.data, w.row_bytes, w.k, row0, n_rows, static_cast<__half *>(out));
         return INFER_CUDA_STATUS(cudaGetLastError());
     });
 }
@@ -77,16 +81,16 @@ Status embed(const DeviceMatrix &w, const int32_t *tokens, int64_t n_tokens, flo
         const int64_t units = (w.k / B::kBlockElems) * B::kChunks;
         const dim3 grid(static_cast<unsigned>(blocks_for(units, kThreads)),
                         static_cast<unsigned>(n_tokens));
-        embed_kernel<B>
-            <<<grid, kThreads, 0, stream>>>(w.data, w.row_bytes, w.k, tokens, scale, out);
+        INFER_LAUNCH(grid, kThreads, 0, stream, embed_kernel<B>)
+        (w.data, w.row_bytes, w.k, tokens, scale, out);
         return INFER_CUDA_STATUS(cudaGetLastError());
     });
 }
 
 Status to_f16(const float *x, int64_t n, void *out, cudaStream_t stream) {
     if (n <= 0) return Status::ok();
-    to_f16_kernel<<<grid_stride_blocks(n, kThreads), kThreads, 0, stream>>>(
-        x, n, static_cast<__half *>(out));
+    INFER_LAUNCH(grid_stride_blocks(n, kThreads), kThreads, 0, stream, to_f16_kernel)
+    (x, n, static_cast<__half *>(out));
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }

@@ -13,7 +13,9 @@ Status cuda_error(cudaError_t err, const char *what, const char *file, int line)
         err == cudaErrorMemoryAllocation ? INFER_ERR_OUT_OF_MEMORY : INFER_ERR_INTERNAL;
     const Status status =
         make_error(code, "CUDA: %s failed: %s (%s:%d)", what, cudaGetErrorString(err), base, line);
-    if (err == cudaErrorMemoryAllocation) cudaGetLastError(); // not sticky: clear it
+    // Reported here, so cleared: a later launch's check must not find it again and blame itself
+    // (a sticky error, a device fault, stays whatever is done).
+    cudaGetLastError();
     return status;
 }
 

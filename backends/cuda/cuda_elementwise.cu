@@ -70,29 +70,30 @@ __global__ void rms_norm_kernel(float *y, const float *x, const float *w, int64_
 
 Status add(float *y, const float *a, const float *b, int64_t n, cudaStream_t stream) {
     if (n <= 0) return Status::ok();
-    add_kernel<<<grid_stride_blocks(n, kThreads), kThreads, 0, stream>>>(y, a, b, n);
+    INFER_LAUNCH(grid_stride_blocks(n, kThreads), kThreads, 0, stream, add_kernel)(y, a, b, n);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }
 
 Status scale(float *y, const float *x, float s, int64_t n, cudaStream_t stream) {
     if (n <= 0) return Status::ok();
-    scale_kernel<<<grid_stride_blocks(n, kThreads), kThreads, 0, stream>>>(y, x, s, n);
+    INFER_LAUNCH(grid_stride_blocks(n, kThreads), kThreads, 0, stream, scale_kernel)(y, x, s, n);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }
 
 Status add_rows(float *y, const float *bias, int64_t rows, int64_t n, cudaStream_t stream) {
     if (rows * n <= 0) return Status::ok();
-    add_rows_kernel<<<grid_stride_blocks(rows * n, kThreads), kThreads, 0, stream>>>(y, bias, rows,
-                                                                                     n);
+    INFER_LAUNCH(grid_stride_blocks(rows * n, kThreads), kThreads, 0, stream, add_rows_kernel)
+    (y, bias, rows, n);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }
 
 Status glu(float *y, const float *gate, const float *up, int64_t n, int act, cudaStream_t stream) {
     if (n <= 0) return Status::ok();
-    glu_kernel<<<grid_stride_blocks(n, kThreads), kThreads, 0, stream>>>(y, gate, up, n, act);
+    INFER_LAUNCH(grid_stride_blocks(n, kThreads), kThreads, 0, stream, glu_kernel)
+    (y, gate, up, n, act);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }
@@ -102,7 +103,8 @@ Status rms_norm(float *y, const float *x, const float *w, int64_t rows, int64_t 
     if (rows <= 0) return Status::ok();
     if (rows > 0x7fffffff) return make_error(INFER_ERR_INTERNAL, "CUDA rms_norm: too many rows");
     const int threads = group >= 1024 ? 1024 : (group >= 256 ? 256 : 64);
-    rms_norm_kernel<<<static_cast<unsigned>(rows), threads, 0, stream>>>(y, x, w, group, eps);
+    INFER_LAUNCH(static_cast<unsigned>(rows), threads, 0, stream, rms_norm_kernel)
+    (y, x, w, group, eps);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }

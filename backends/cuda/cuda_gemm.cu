@@ -40,15 +40,21 @@ const CublasLtApi &cublaslt() {
     static std::once_flag once;
     std::call_once(once, [] {
         const std::string soname = "libcublasLt.so." + std::to_string(CUBLAS_VER_MAJOR);
+#if defined(INFER_CUDA_EMULATOR)
+        // The CPU emulator (tests/cuda_emu) links its own cuBLASLt in.
+#define INFER_LT_SYMBOL(name) reinterpret_cast<void *>(&::name)
+#else
         void *lib = dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (!lib) lib = dlopen("libcublasLt.so", RTLD_NOW | RTLD_LOCAL);
         if (!lib) {
             api.why = soname + " not found";
             return;
         }
+#define INFER_LT_SYMBOL(name) dlsym(lib, #name)
+#endif
         bool ok = true;
 #define INFER_LT_LOAD(name)                                                                        \
-    api.name = reinterpret_cast<decltype(api.name)>(dlsym(lib, #name));                            \
+    api.name = reinterpret_cast<decltype(api.name)>(INFER_LT_SYMBOL(name));                        \
     ok = ok && api.name != nullptr;
         INFER_LT_LOAD(cublasLtCreate)
         INFER_LT_LOAD(cublasLtDestroy)
@@ -63,6 +69,7 @@ const CublasLtApi &cublaslt() {
         INFER_LT_LOAD(cublasLtMatmulAlgoGetHeuristic)
         INFER_LT_LOAD(cublasLtMatmul)
 #undef INFER_LT_LOAD
+#undef INFER_LT_SYMBOL
         if (!ok) {
             api.why = soname + " lacks a cuBLASLt entry point";
             return; // the library stays loaded; nothing of it is used
@@ -192,15 +199,23 @@ Status Gemm::make_plan(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, 
     return Status::ok();
 }
 
+namespace {
+
+// The product without cuBLASLt: the matvec kernel over groups of kMatvecMaxTokens rows.
+Status matvec_rows(const DeviceMatrix &w, const float *x, int64_t rows, float *y,
+                   cudaStream_t stream) {
+    for (int64_t t = 0; t < rows; t += kMatvecMaxTokens) {
+        const int64_t n = rows - t < kMatvecMaxTokens ? rows - t : kMatvecMaxTokens;
+        INFER_TRY(matvec(w, x + t * w.k, n, nullptr, y + t * w.n, stream));
+    }
+    return Status::ok();
+}
+
+} // namespace
+
 Status Gemm::matmul(const DeviceMatrix &w, const float *x, int64_t rows, float *y, void *scratch,
                     cudaStream_t stream) {
-    if (!handle_) {
-        for (int64_t t = 0; t < rows; t += kMatvecMaxTokens) {
-            const int64_t n = rows - t < kMatvecMaxTokens ? rows - t : kMatvecMaxTokens;
-            INFER_TRY(matvec(w, x + t * w.k, n, nullptr, y + t * w.n, stream));
-        }
-        return Status::ok();
-    }
+    if (!handle_) return matvec_rows(w, x, rows, y, stream);
     auto *x16 = static_cast<uint8_t *>(scratch);
     uint8_t *w16 = x16 + align256(static_cast<uint64_t>(rows * w.k) * 2);
     INFER_TRY(to_f16(x, rows * w.k, x16, stream));
@@ -213,7 +228,13 @@ Status Gemm::matmul(const DeviceMatrix &w, const float *x, int64_t rows, float *
         const int64_t n_rows = w.n - r0 < slab ? w.n - r0 : slab;
         INFER_TRY(dequantize_f16(w, r0, n_rows, w16, stream));
         Plan *plan = nullptr;
-        INFER_TRY(plan_for(n_rows, rows, w.k, w.n, out_align, &plan));
+        if (const Status planned = plan_for(n_rows, rows, w.k, w.n, out_align, &plan);
+            !planned.is_ok()) {
+            // No algorithm for this shape (or the heuristic failed): still correct, slower.
+            log_message(INFER_LOG_WARN, "CUDA: %s; this product uses the matvec kernels",
+                        planned.message().c_str());
+            return matvec_rows(w, x, rows, y, stream);
+        }
         INFER_LT_TRY(lt.cublasLtMatmul(static_cast<cublasLtHandle_t>(handle_), plan->op, &alpha,
                                        w16, plan->a, x16, plan->b, &beta, y + r0, plan->c, y + r0,
                                        plan->c, &plan->algo, workspace_, kGemmWorkspaceBytes,

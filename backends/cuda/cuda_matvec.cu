@@ -47,8 +47,8 @@ template <class B, int NT>
 Status launch(const DeviceMatrix &w, const float *x, int64_t n_tokens, const float *bias, float *y,
               cudaStream_t stream) {
     const auto grid = static_cast<unsigned>(blocks_for(w.n, kMatvecWarps));
-    matvec_kernel<B, NT><<<grid, 32 * kMatvecWarps, 0, stream>>>(
-        w.data, w.row_bytes, w.k, w.n, x, static_cast<int>(n_tokens), bias, y);
+    INFER_LAUNCH(grid, 32 * kMatvecWarps, 0, stream, matvec_kernel<B, NT>)
+    (w.data, w.row_bytes, w.k, w.n, x, static_cast<int>(n_tokens), bias, y);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }

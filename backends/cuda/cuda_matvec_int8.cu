@@ -102,9 +102,9 @@ Status launch(const DeviceMatrix &w, const void *act, int64_t n_tokens, const fl
     const auto grid = static_cast<unsigned>(blocks_for(w.n, kWarps * kInt8RowsPerWarp));
     const auto *q = static_cast<const int8_t *>(act);
     const auto *s = reinterpret_cast<const ActScale *>(q + n_tokens * w.k);
-    matvec_int8_kernel<Q, NT>
-        <<<grid, 32 * kWarps, 0, stream>>>(w.data, w.row_bytes, w.k / Q::kBlockElems, w.n, q, s,
-                                           w.k, static_cast<int>(n_tokens), bias, y);
+    INFER_LAUNCH(grid, 32 * kWarps, 0, stream, matvec_int8_kernel<Q, NT>)
+    (w.data, w.row_bytes, w.k / Q::kBlockElems, w.n, q, s, w.k, static_cast<int>(n_tokens), bias,
+     y);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }
@@ -125,8 +125,8 @@ Status quantize_act_int8(const float *x, int64_t k, int64_t n_tokens, void *act,
     auto *q = static_cast<int8_t *>(act);
     auto *s = reinterpret_cast<ActScale *>(q + n_tokens * k);
     constexpr int kThreads = 128;
-    quantize_act_kernel<<<grid_stride_blocks(n_blocks, kThreads), kThreads, 0, stream>>>(
-        x, n_blocks, q, s);
+    INFER_LAUNCH(grid_stride_blocks(n_blocks, kThreads), kThreads, 0, stream, quantize_act_kernel)
+    (x, n_blocks, q, s);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }

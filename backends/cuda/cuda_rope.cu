@@ -56,7 +56,8 @@ Status rope(float *x, const int32_t *pos, int64_t n_tokens, const RopeArgs &a,
             cudaStream_t stream) {
     const int64_t total = n_tokens * a.n_head * (a.n_rot / 2);
     if (total <= 0) return Status::ok();
-    rope_kernel<<<grid_stride_blocks(total, kThreads), kThreads, 0, stream>>>(x, pos, total, a);
+    INFER_LAUNCH(grid_stride_blocks(total, kThreads), kThreads, 0, stream, rope_kernel)
+    (x, pos, total, a);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }
@@ -66,11 +67,12 @@ Status kv_store(void *k_cache, void *v_cache, const float *k, const float *v, co
     const int64_t total = n_tokens * kv.n_head_kv * kv.head_dim;
     if (total <= 0) return Status::ok();
     if (kv.f16)
-        kv_store_kernel<__half><<<grid_stride_blocks(total, kThreads), kThreads, 0, stream>>>(
-            static_cast<__half *>(k_cache), static_cast<__half *>(v_cache), k, v, pos, total, kv);
-    else
-        kv_store_kernel<float><<<grid_stride_blocks(total, kThreads), kThreads, 0, stream>>>(
-            static_cast<float *>(k_cache), static_cast<float *>(v_cache), k, v, pos, total, kv);
+        INFER_LAUNCH(grid_stride_blocks(total, kThreads), kThreads, 0, stream,
+                     kv_store_kernel<__half>)
+    (static_cast<__half *>(k_cache), static_cast<__half *>(v_cache), k, v, pos, total, kv);
+    else INFER_LAUNCH(grid_stride_blocks(total, kThreads), kThreads, 0, stream,
+                      kv_store_kernel<float>)(static_cast<float *>(k_cache),
+                                              static_cast<float *>(v_cache), k, v, pos, total, kv);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }

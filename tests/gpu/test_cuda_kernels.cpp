@@ -287,7 +287,7 @@ TEST_CASE("cuda kernels: prefill GEMM over several slabs matches the reference")
         DeviceVec<uint8_t> workspace(cuda::kGemmWorkspaceBytes);
         cuda::Gemm gemm;
         ok(gemm.start(workspace.get()));
-        MESSAGE("prefill GEMM path: ", gemm.uses_cublaslt() ? "cuBLASLt" : "matvec fallback");
+        MESSAGE("prefill GEMM path: " << (gemm.uses_cublaslt() ? "cuBLASLt" : "matvec fallback"));
         ok(gemm.matmul(dm, dx.get(), s.rows, dy.get(), scratch.get(), nullptr));
         // fp16 operands: error relative to the largest output ~ 1e-3
         CHECK(rel_max_error(dy.host(), reference_matmul(m, x, s.rows)) < 5e-3);

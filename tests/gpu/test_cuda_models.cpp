@@ -81,13 +81,24 @@ float top2_margin(const std::vector<float> &v) {
     return a - b;
 }
 
-// The criteria between two runs: normalized RMS error < 3e-2, top-1 agreement where the
-// reference (CPU) margin exceeds 0.25.
+// CUDA against CPU: top-1 agreement where the CPU's margin exceeds 0.25, and a normalized RMS
+// error bound. With float weights both sides multiply float activations (measured: 1.4e-3 at
+// worst). With quantized weights the CPU rounds activations to 8 bits per 32 or per 256
+// values (as llama.cpp does) and CUDA to 16 bits (prefill) or 8 bits per 32 (decode): two
+// independent roundings, which the random-weight synthetic models amplify to 0.02-0.04.
+constexpr double kTwoRoundingsBound = 6e-2;
+
+double cuda_cpu_bound(const std::string &name) {
+    const bool float_weights =
+        name.ends_with("-F32") || name.ends_with("-F16") || name.ends_with("-BF16");
+    return float_weights ? 5e-3 : kTwoRoundingsBound;
+}
+
 void compare(const std::vector<float> &cuda, const std::vector<float> &cpu,
-             const std::string &where, double *worst) {
+             const std::string &where, double bound, double *worst) {
     const double e = infer::test::normalized_rms_error(cuda.data(), cpu.data(), cpu.size());
     *worst = std::max(*worst, e);
-    CHECK_MESSAGE(e < 3e-2, where, ": normalized RMS error ", e);
+    CHECK_MESSAGE(e < bound, where, ": normalized RMS error ", e, " (bound ", bound, ")");
     if (top2_margin(cpu) > 0.25f)
         CHECK_MESSAGE(infer::test::argmax(cuda.data(), cuda.size()) ==
                           infer::test::argmax(cpu.data(), cpu.size()),
@@ -113,23 +124,25 @@ void cuda_matches_cpu(const std::string &name, const std::string &synth_args) {
     REQUIRE(infer_context_reset(cpu.get()) == INFER_OK);
 
     const std::vector<int32_t> prompt = prompt_tokens(16, n_vocab);
+    const double bound = cuda_cpu_bound(name);
     double worst = 0;
     REQUIRE(infer_decode(cpu.get(), prompt.data(), 16) == INFER_OK);
     REQUIRE_MESSAGE(infer_decode(gpu.get(), prompt.data(), 16) == INFER_OK, infer_last_error());
     for (int i = 0; i < 16; ++i)
         compare(logits_at(gpu.get(), i), logits_at(cpu.get(), i),
-                name + " prompt position " + std::to_string(i), &worst);
+                name + " prompt position " + std::to_string(i), bound, &worst);
     const std::vector<int32_t> more = prompt_tokens(24, n_vocab);
     REQUIRE(infer_decode(cpu.get(), more.data(), 16) == INFER_OK); // positions 16..31
     REQUIRE(infer_decode(gpu.get(), more.data(), 16) == INFER_OK);
-    compare(logits_at(gpu.get(), -1), logits_at(cpu.get(), -1), name + " second batch", &worst);
+    compare(logits_at(gpu.get(), -1), logits_at(cpu.get(), -1), name + " second batch", bound,
+            &worst);
     for (int step = 0; step < 12; ++step) {
         const std::vector<float> ref = logits_at(cpu.get(), -1);
         const int32_t next = infer::test::argmax(ref.data(), ref.size());
         REQUIRE(infer_decode(cpu.get(), &next, 1) == INFER_OK);
         REQUIRE_MESSAGE(infer_decode(gpu.get(), &next, 1) == INFER_OK, infer_last_error());
         compare(logits_at(gpu.get(), -1), logits_at(cpu.get(), -1),
-                name + " decode step " + std::to_string(step), &worst);
+                name + " decode step " + std::to_string(step), bound, &worst);
     }
     infer_context_stats stats;
     infer_context_stats_init(&stats);
@@ -204,8 +217,9 @@ TEST_CASE("cuda models: the int8 and the simple matvec paths agree on decode") {
             REQUIRE(infer_decode(simple.get(), &token, 1) == INFER_OK);
             REQUIRE(infer_decode(int8.get(), &token, 1) == INFER_OK);
             const std::vector<float> a = logits_at(simple.get(), -1);
+            // one rounding (int8 activations) against none: measured 0.019-0.022
             compare(logits_at(int8.get(), -1), a, "int8 vs simple step " + std::to_string(step),
-                    &worst);
+                    4e-2, &worst);
             token = infer::test::argmax(a.data(), a.size());
         }
         MESSAGE(quant << ": int8 vs simple matvec worst normalized RMS error " << worst);
@@ -223,7 +237,9 @@ TEST_CASE("cuda models: prefill and token-by-token decode agree on CUDA") {
     for (int32_t t : prompt)
         REQUIRE(infer_decode(steps.get(), &t, 1) == INFER_OK);
     double worst = 0;
-    compare(logits_at(batch.get(), -1), logits_at(steps.get(), -1), "prefill vs steps", &worst);
+    // fp16 GEMM against int8-activation matvecs
+    compare(logits_at(batch.get(), -1), logits_at(steps.get(), -1), "prefill vs steps",
+            kTwoRoundingsBound, &worst);
 }
 
 TEST_CASE("cuda models: state save and load with the KV cache on the device") {

@@ -33,10 +33,18 @@ namespace {
 
 constexpr float kDecisiveMargin = 0.25f;
 constexpr double kMaxNormalizedRms = 3e-2;
+// The CUDA backend multiplies 16-bit activations (prefill) or activations rounded to 8 bits per
+// 32 values (decode), where llama.cpp's CPU path, the reference, rounds them to 8 bits per 32 or
+// per 256 (K-quants), as our CPU path does. On the random-weight synthetic models, which amplify
+// any rounding, that alone puts CUDA 1.5 to 2 times the llama.cpp variants' spread away from the
+// reference at a few positions (worst 0.047 where the spread is 0.031; medians stay below
+// 3e-2). A kernel bug shows as errors near 1.
+constexpr double kCudaMaxNormalizedRms = 5e-2;
 constexpr double kSpreadFactor = 1.5;
 
-double error_bound(const Golden &g, size_t pos) {
-    return std::max(kMaxNormalizedRms, kSpreadFactor * g.spread[pos]);
+double error_bound(const Golden &g, size_t pos, int32_t backend) {
+    return std::max(backend == INFER_BACKEND_CUDA ? kCudaMaxNormalizedRms : kMaxNormalizedRms,
+                    kSpreadFactor * g.spread[pos]);
 }
 
 struct ModelCase {
@@ -129,8 +137,8 @@ void check_goldens(const std::string &name, int32_t backend) {
                     logits, g.all_logits.data() + pos * n_vocab, n_vocab);
                 worst = std::max(worst, e);
                 errors.push_back(e);
-                CHECK_MESSAGE(e < error_bound(g, pos), file, " position ", pos, ": error ", e,
-                              " (llama.cpp variants: ", g.spread[pos], ")");
+                CHECK_MESSAGE(e < error_bound(g, pos, backend), file, " position ", pos, ": error ",
+                              e, " (llama.cpp variants: ", g.spread[pos], ")");
             }
         }
         const float *last = nullptr;
@@ -138,8 +146,9 @@ void check_goldens(const std::string &name, int32_t backend) {
         const double last_error =
             infer::test::normalized_rms_error(last, g.last_logits.data(), g.n_vocab);
         if (g.all_logits.empty()) errors.push_back(last_error);
-        CHECK_MESSAGE(last_error < error_bound(g, n_prompt - 1), file, ": last-position error ",
-                      last_error, " (llama.cpp variants: ", g.spread[n_prompt - 1], ")");
+        CHECK_MESSAGE(last_error < error_bound(g, n_prompt - 1, backend), file,
+                      ": last-position error ", last_error,
+                      " (llama.cpp variants: ", g.spread[n_prompt - 1], ")");
         const int disagreements = decisive - decisive_agree;
         // One more than the variants: a near-threshold flip (seen at margins 0.26 and 0.31 on
         // Gemma's 632-token prompt, where llama.cpp's flash-attention path flips one).
