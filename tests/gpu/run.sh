@@ -25,9 +25,11 @@
 # about 4 minutes. Logs of every step go to LOGDIR; the table is also LOGDIR/table.md. Exit
 # status: nonzero when the build, a test or a benchmark failed, or a step was skipped.
 #
-# --dry-run: for checking this script on a machine without a GPU. Everything runs as above, but
-# the benchmarks run on the CPU (--backend cpu, -p 16 -n 4 -r 1) and the GPU-only steps (CUDA
-# tests, which skip themselves, and membw) are expected to fail; the table says DRY RUN.
+# --dry-run: for checking this script on a machine without a GPU. The build uses the CUDA
+# emulator (tests/cuda_emu: -DINFER_CUDA=OFF -DINFER_CUDA_EMULATOR=ON, build dir build/gpu-dry),
+# so the CUDA tests and infer-bench --backend cuda really run, on the CPU; the three models are
+# infer-synth's tiny preset under the same names, the benchmarks -p 64 -n 8 -r 1, and membw is
+# skipped. The table says DRY RUN; its figures are the emulator's, meaningless as speed.
 #
 # With the device tool (which returns at most 8 files from $OUT), e.g.: carry [".gpudeps"],
 #   tests/gpu/run.sh /tmp/gpu; rc=$?; tar czf "$OUT/gpu-logs.tgz" -C /tmp gpu; exit $rc
@@ -45,7 +47,7 @@ logdir="${1:?usage: tests/gpu/run.sh [--dry-run] LOGDIR}"
 mkdir -p "$logdir" && logdir="$(cd "$logdir" && pwd)"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root" || exit 1
-build="${INFER_GPU_BUILD_DIR:-build/gpu}"
+build="${INFER_GPU_BUILD_DIR:-build/gpu$([ $dry_run = 1 ] && echo -dry)}"
 models="${INFER_GPU_MODEL_DIR:-$build/models}"
 deps="${INFER_GPU_DEPS:-$root/.gpudeps}"
 jobs="$(nproc)"
@@ -90,6 +92,12 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
 done
 cmake_args=(-DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=ON -DINFER_VULKAN=OFF
             -DINFER_CUDA_ARCHITECTURES="$arch" -DINFER_WERROR=OFF)
+targets=(infer-cuda-tests infer-unit-tests infer-bench infer-synth infer-cuda-membw)
+if [ $dry_run = 1 ]; then
+    cmake_args=(-DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=OFF -DINFER_CUDA_EMULATOR=ON
+                -DINFER_VULKAN=OFF -DINFER_WERROR=OFF)
+    targets=(infer-cuda-tests infer-unit-tests infer-bench infer-synth)
+fi
 if command -v ccache >/dev/null; then
     cmake_args+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
                  -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
@@ -112,8 +120,7 @@ fi
 built=1
 run configure 90 cmake -S . -B "$build" "${cmake_args[@]}" || built=0
 if [ $built = 1 ]; then
-    run build 300 cmake --build "$build" -j "$jobs" --target infer-cuda-tests infer-unit-tests \
-        infer-bench infer-synth infer-cuda-membw || built=0
+    run build 300 cmake --build "$build" -j "$jobs" --target "${targets[@]}" || built=0
 fi
 if [ $built = 0 ]; then
     echo "run.sh: the build failed; see $logdir/configure.log and $logdir/build.log"
@@ -126,11 +133,13 @@ fi
 mkdir -p "$models"
 synth() { # NAME PRESET QUANT
     [ -s "$models/$1.gguf" ] && return 0
-    "$build/samples/infer-synth" --preset "$2" --quant "$3" --random-blocks -o "$models/$1.gguf.tmp" &&
+    local preset="$2"
+    [ "$dry_run" = 1 ] && preset=tiny
+    "$build/samples/infer-synth" --preset "$preset" --quant "$3" --random-blocks -o "$models/$1.gguf.tmp" &&
         mv "$models/$1.gguf.tmp" "$models/$1.gguf"
 }
 export -f synth
-export build models
+export build models dry_run
 run synth 150 bash -c 'synth llama8b-q4_0 llama-8b Q4_0 && synth llama8b-q4_k_m llama-8b Q4_K_M &&
                        synth llama1b-q4_k_m llama-1b Q4_K_M' &
 synth_pid=$!
@@ -156,11 +165,11 @@ if grep -E 'Failed|Exception|Timeout|Not Run' "$logdir/ctest.log" | grep -qi 'in
     int8_failed=1
     stamp "an int8 matvec test failed: benchmarking the simple matvec as well"
 fi
-bench_backend=cuda prompt=512 gen=128 repeats=3
-[ $dry_run = 1 ] && bench_backend=cpu prompt=16 gen=4 repeats=1
+prompt=512 gen=128 repeats=3
+[ $dry_run = 1 ] && prompt=64 gen=8 repeats=1
 table="$logdir/table.md"
 {
-    [ $dry_run = 1 ] && echo "DRY RUN: infer-bench --backend cpu -p $prompt -n $gen (no GPU)"
+    [ $dry_run = 1 ] && echo "DRY RUN: CUDA emulator, tiny models, -p $prompt -n $gen (figures are not speed)"
     echo "| model | matvec | tg$gen t/s | pp$prompt t/s | weight GB/s (tg) | % of D2D ${bw:-?} GB/s | device MiB | prefill GEMM |"
     echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
 } >"$table"
@@ -175,7 +184,7 @@ bench_row() {
         return
     fi
     if ! INFER_CUDA_MATVEC="$env_path" run "bench-$m-$path" 90 "$build/samples/infer-bench" \
-            -m "$models/$m.gguf" --backend "$bench_backend" -p "$pp_tokens" -n "$gen" \
+            -m "$models/$m.gguf" --backend cuda -p "$pp_tokens" -n "$gen" \
             -r "$repeats" -b 512; then
         echo "| $m | $path | failed | | | | | |" >>"$table"
         return
@@ -190,7 +199,7 @@ bench_row() {
         pct="$(awk -v g="$gbs" -v b="$bw" 'BEGIN {printf "%.0f%%", 100 * g / b}')"
     fi
     grep -q 'prefill uses matvec kernels' "$log" && gemm="none: matvec (see log)"
-    [ "$pp_tokens" = 0 ] || [ $dry_run = 1 ] && gemm=""
+    [ "$pp_tokens" = 0 ] && gemm=""
     echo "| $m | $path | ${tg:-?} | ${pp:--} | ${gbs:-?} | ${pct:-?} | ${mib:-?} | $gemm |" >>"$table"
 }
 # In order of importance, so that a short budget drops the least useful.
