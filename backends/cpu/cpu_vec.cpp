@@ -8,6 +8,8 @@
 #include "cpu/cpu_ops.h"
 
 #include <atomic>
+#include <cmath>
+#include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -17,7 +19,26 @@
 namespace infer::cpu {
 namespace {
 
+// exp_approx: e^x = 2^n e^r with n = nearest(x log2 e) and r = x - n ln 2 in two steps (Cody and
+// Waite's split of ln 2), e^r from Cephes' expf polynomial, 2^n added to the exponent bits.
+// Every multiply-add is an explicit FMA: the compiler may fuse a separate multiply and add in the
+// vector code but not in the scalar code, and the two must agree bit for bit.
+constexpr float kExpLo = -86.0f; // 2^n stays normal down here
+constexpr float kExpHi = 88.0f;  // and finite up here
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f;
+constexpr float kLn2Lo = -2.12194440e-4f;
+constexpr float kExpPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                               4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+constexpr float kGeluC = 0.79788456080286535587989211986876f; // sqrt(2 / pi)
+constexpr float kGeluA = 0.044715f;
+
 // ---- Scalar ------------------------------------------------------------------------------------
+
+void gelu_mul_scalar(float *y, const float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++)
+        y[i] = gelu_tanh_approx(g[i]) * u[i];
+}
 
 float dot_f32_scalar(const float *a, const float *b, int n) {
     float sum = 0.0f;
@@ -65,8 +86,8 @@ void scale_mul_scalar(float *y, const float *x, float s, const float *w, int n) 
     }
 }
 
-const VecOps k_scalar = {dot_f32_scalar, dot_f16_scalar,     axpy_f32_scalar, axpy_f16_scalar,
-                         scale_scalar,   sum_squares_scalar, scale_mul_scalar};
+const VecOps k_scalar = {dot_f32_scalar, dot_f16_scalar,     axpy_f32_scalar,  axpy_f16_scalar,
+                         scale_scalar,   sum_squares_scalar, scale_mul_scalar, gelu_mul_scalar};
 
 // ---- AVX2 / FMA / F16C -------------------------------------------------------------------------
 #if INFER_CPU_X86
@@ -176,8 +197,38 @@ INFER_AVX2 void scale_mul_avx2(float *y, const float *x, float s, const float *w
     }
 }
 
-const VecOps k_avx2 = {dot_f32_avx2, dot_f16_avx2,     axpy_f32_avx2, axpy_f16_avx2,
-                       scale_avx2,   sum_squares_avx2, scale_mul_avx2};
+INFER_AVX2 inline __m256 exp_avx2(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kExpLo)), _mm256_set1_ps(kExpHi));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
+    __m256 p = _mm256_set1_ps(kExpPoly[0]);
+    for (int i = 1; i < 6; i++)
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpPoly[i]));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+}
+
+// The tail goes through the scalar function, which computes the same bits.
+INFER_AVX2 void gelu_mul_avx2(float *y, const float *g, const float *u, int n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 t = _mm256_fmadd_ps(_mm256_set1_ps(kGeluA), _mm256_mul_ps(x, x), one);
+        const __m256 arg = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f * kGeluC), x), t);
+        const __m256 a = _mm256_div_ps(x, _mm256_add_ps(one, exp_avx2(arg)));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(a, _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        y[i] = gelu_tanh_approx(g[i]) * u[i];
+}
+
+const VecOps k_avx2 = {dot_f32_avx2, dot_f16_avx2,     axpy_f32_avx2,  axpy_f16_avx2,
+                       scale_avx2,   sum_squares_avx2, scale_mul_avx2, gelu_mul_avx2};
 
 bool cpu_has_avx2() {
     __builtin_cpu_init();
@@ -191,6 +242,27 @@ bool cpu_has_avx2() { return false; }
 std::atomic<bool> g_simd_disabled{false};
 
 } // namespace
+
+float exp_approx(float x) {
+    x = std::fmin(std::fmax(x, kExpLo), kExpHi);
+    const float n = std::nearbyint(x * kLog2e);
+    float r = std::fma(-n, kLn2Hi, x);
+    r = std::fma(-n, kLn2Lo, r);
+    float p = kExpPoly[0];
+    for (int i = 1; i < 6; i++)
+        p = std::fma(p, r, kExpPoly[i]);
+    p = std::fma(p, r * r, r) + 1.0f;
+    uint32_t bits;
+    std::memcpy(&bits, &p, sizeof bits);
+    bits += static_cast<uint32_t>(static_cast<int32_t>(n)) << 23;
+    std::memcpy(&p, &bits, sizeof p);
+    return p;
+}
+
+float gelu_tanh_approx(float x) {
+    const float t = std::fma(kGeluA, x * x, 1.0f);
+    return x / (1.0f + exp_approx(((-2.0f * kGeluC) * x) * t));
+}
 
 const VecOps &vec_ops_scalar() { return k_scalar; }
 

@@ -22,7 +22,16 @@ struct VecOps {
     double (*sum_squares)(const float *x, int n);
     // y[i] = (x[i] * s) * w[i], or x[i] * s when w is null (two roundings, as ggml's scale + mul)
     void (*scale_mul)(float *y, const float *x, float s, const float *w, int n);
+    // y[i] = gelu_tanh_approx(g[i]) * u[i]
+    void (*gelu_mul)(float *y, const float *g, const float *u, int n);
 };
+
+// e^x to 1.5 ulp for x in [-86, 88] (x is clamped to that range), built from float operations
+// that the scalar and AVX2 versions perform alike, so both give the same bits.
+float exp_approx(float x);
+// gelu_tanh(x) = x / (1 + e^(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3): the same function as
+// 0.5 x (1 + tanh(u)) without the cancellation of 1 + tanh(u) for x < 0, through exp_approx.
+float gelu_tanh_approx(float x);
 
 // The table for this CPU (AVX2 when present and not disabled for testing, else scalar).
 const VecOps &vec_ops();
