@@ -40,28 +40,25 @@ void gelu_mul_scalar(float *y, const float *g, const float *u, int n) {
         y[i] = gelu_tanh_approx(g[i]) * u[i];
 }
 
-float dot_f32_scalar(const float *a, const float *b, int n) {
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++)
-        sum += a[i] * b[i];
-    return sum;
+float widen(float x) { return x; }
+float widen(uint16_t h) { return fp16_to_fp32(h); }
+
+template <typename T>
+void dot_scalar(const float *a, int a_stride, int na, const T *b, int n, float *out) {
+    for (int r = 0; r < na; r++) {
+        const float *ar = a + r * a_stride;
+        float sum = 0.0f;
+        for (int i = 0; i < n; i++)
+            sum += ar[i] * widen(b[i]);
+        out[r] = sum;
+    }
 }
 
-float dot_f16_scalar(const float *a, const uint16_t *b, int n) {
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++)
-        sum += a[i] * fp16_to_fp32(b[i]);
-    return sum;
-}
-
-void axpy_f32_scalar(float *y, float s, const float *x, int n) {
-    for (int i = 0; i < n; i++)
-        y[i] += s * x[i];
-}
-
-void axpy_f16_scalar(float *y, float s, const uint16_t *x, int n) {
-    for (int i = 0; i < n; i++)
-        y[i] += s * fp16_to_fp32(x[i]);
+template <typename T>
+void axpy_scalar(float *y, int y_stride, int ny, const float *s, const T *x, int n) {
+    for (int r = 0; r < ny; r++)
+        for (int i = 0; i < n; i++)
+            y[r * y_stride + i] += s[r] * widen(x[i]);
 }
 
 void scale_scalar(float *y, float s, int n) {
@@ -86,8 +83,9 @@ void scale_mul_scalar(float *y, const float *x, float s, const float *w, int n) 
     }
 }
 
-const VecOps k_scalar = {dot_f32_scalar, dot_f16_scalar,     axpy_f32_scalar,  axpy_f16_scalar,
-                         scale_scalar,   sum_squares_scalar, scale_mul_scalar, gelu_mul_scalar};
+const VecOps k_scalar = {dot_scalar<float>,     dot_scalar<uint16_t>, axpy_scalar<float>,
+                         axpy_scalar<uint16_t>, scale_scalar,         sum_squares_scalar,
+                         scale_mul_scalar,      gelu_mul_scalar};
 
 // ---- AVX2 / FMA / F16C -------------------------------------------------------------------------
 #if INFER_CPU_X86
@@ -104,53 +102,82 @@ INFER_AVX2 inline __m256 load_f16x8(const uint16_t *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
 }
 
-INFER_AVX2 float dot_f32_avx2(const float *a, const float *b, int n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+INFER_AVX2 inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
+INFER_AVX2 inline __m256 load8(const uint16_t *p) { return load_f16x8(p); }
+
+template <typename T, int NA>
+INFER_AVX2 void dot_rows_avx2(const float *a, int a_stride, const T *b, int n, float *out) {
+    __m256 acc0[NA], acc1[NA];
+    for (int r = 0; r < NA; r++)
+        acc0[r] = acc1[r] = _mm256_setzero_ps();
     int i = 0;
     for (; i + 16 <= n; i += 16) { // two chains hide the FMA latency
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        const __m256 b0 = load8(b + i), b1 = load8(b + i + 8);
+        for (int r = 0; r < NA; r++) {
+            acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(a + r * a_stride + i), b0, acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(a + r * a_stride + i + 8), b1, acc1[r]);
+        }
     }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    float sum = hsum(_mm256_add_ps(acc0, acc1));
-    for (; i < n; i++)
-        sum += a[i] * b[i];
-    return sum;
-}
-
-INFER_AVX2 float dot_f16_avx2(const float *a, const uint16_t *b, int n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_f16x8(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_f16x8(b + i + 8), acc1);
+    for (; i + 8 <= n; i += 8) {
+        const __m256 b0 = load8(b + i);
+        for (int r = 0; r < NA; r++)
+            acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(a + r * a_stride + i), b0, acc0[r]);
     }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_f16x8(b + i), acc0);
-    float sum = hsum(_mm256_add_ps(acc0, acc1));
-    for (; i < n; i++)
-        sum += a[i] * fp16_to_fp32(b[i]);
-    return sum;
+    for (int r = 0; r < NA; r++) {
+        float sum = hsum(_mm256_add_ps(acc0[r], acc1[r]));
+        for (int j = i; j < n; j++)
+            sum += a[r * a_stride + j] * widen(b[j]);
+        out[r] = sum;
+    }
 }
 
-INFER_AVX2 void axpy_f32_avx2(float *y, float s, const float *x, int n) {
-    const __m256 vs = _mm256_set1_ps(s);
+template <typename T, int NY>
+INFER_AVX2 void axpy_rows_avx2(float *y, int y_stride, const float *s, const T *x, int n) {
+    __m256 vs[NY];
+    for (int r = 0; r < NY; r++)
+        vs[r] = _mm256_set1_ps(s[r]);
     int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i,
-                         _mm256_fmadd_ps(vs, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i + 8 <= n; i += 8) {
+        const __m256 xv = load8(x + i);
+        for (int r = 0; r < NY; r++) {
+            float *yr = y + r * y_stride + i;
+            _mm256_storeu_ps(yr, _mm256_fmadd_ps(vs[r], xv, _mm256_loadu_ps(yr)));
+        }
+    }
     for (; i < n; i++)
-        y[i] += s * x[i];
+        for (int r = 0; r < NY; r++)
+            y[r * y_stride + i] += s[r] * widen(x[i]);
 }
 
-INFER_AVX2 void axpy_f16_avx2(float *y, float s, const uint16_t *x, int n) {
-    const __m256 vs = _mm256_set1_ps(s);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(vs, load_f16x8(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++)
-        y[i] += s * fp16_to_fp32(x[i]);
+// The row count as a template argument, so the accumulators stay in registers.
+template <typename T>
+INFER_AVX2 void dot_avx2(const float *a, int a_stride, int na, const T *b, int n, float *out) {
+    static_assert(kVecRows == 4);
+    switch (na) {
+    case 1:
+        return dot_rows_avx2<T, 1>(a, a_stride, b, n, out);
+    case 2:
+        return dot_rows_avx2<T, 2>(a, a_stride, b, n, out);
+    case 3:
+        return dot_rows_avx2<T, 3>(a, a_stride, b, n, out);
+    default:
+        return dot_rows_avx2<T, 4>(a, a_stride, b, n, out);
+    }
+}
+
+template <typename T>
+INFER_AVX2 void axpy_avx2(float *y, int y_stride, int ny, const float *s, const T *x, int n) {
+    static_assert(kVecRows == 4);
+    switch (ny) {
+    case 1:
+        return axpy_rows_avx2<T, 1>(y, y_stride, s, x, n);
+    case 2:
+        return axpy_rows_avx2<T, 2>(y, y_stride, s, x, n);
+    case 3:
+        return axpy_rows_avx2<T, 3>(y, y_stride, s, x, n);
+    default:
+        return axpy_rows_avx2<T, 4>(y, y_stride, s, x, n);
+    }
 }
 
 INFER_AVX2 void scale_avx2(float *y, float s, int n) {
@@ -227,8 +254,8 @@ INFER_AVX2 void gelu_mul_avx2(float *y, const float *g, const float *u, int n) {
         y[i] = gelu_tanh_approx(g[i]) * u[i];
 }
 
-const VecOps k_avx2 = {dot_f32_avx2, dot_f16_avx2,     axpy_f32_avx2,  axpy_f16_avx2,
-                       scale_avx2,   sum_squares_avx2, scale_mul_avx2, gelu_mul_avx2};
+const VecOps k_avx2 = {dot_avx2<float>, dot_avx2<uint16_t>, axpy_avx2<float>, axpy_avx2<uint16_t>,
+                       scale_avx2,      sum_squares_avx2,   scale_mul_avx2,   gelu_mul_avx2};
 
 bool cpu_has_avx2() {
     __builtin_cpu_init();

@@ -7,15 +7,18 @@
 
 namespace infer::cpu {
 
+// The most rows the dot and axpy ops take at once.
+inline constexpr int kVecRows = 4;
+
 struct VecOps {
-    // sum_i a[i] * b[i]
-    float (*dot_f32)(const float *a, const float *b, int n);
-    // sum_i a[i] * half(b[i])
-    float (*dot_f16)(const float *a, const uint16_t *b, int n);
-    // y[i] += s * x[i]
-    void (*axpy_f32)(float *y, float s, const float *x, int n);
-    // y[i] += s * half(x[i])
-    void (*axpy_f16)(float *y, float s, const uint16_t *x, int n);
+    // The rows a_r = a + r * a_stride, r < na <= kVecRows, against one vector b, read once for
+    // all of them (attention's query heads that share a kv head): out[r] = sum_i a_r[i] * b[i],
+    // with half(b[i]) for f16. Each out[r] has the bits of a call with that row alone.
+    void (*dot_f32)(const float *a, int a_stride, int na, const float *b, int n, float *out);
+    void (*dot_f16)(const float *a, int a_stride, int na, const uint16_t *b, int n, float *out);
+    // y_r[i] += s[r] * x[i] for the rows y_r = y + r * y_stride, r < ny <= kVecRows; likewise.
+    void (*axpy_f32)(float *y, int y_stride, int ny, const float *s, const float *x, int n);
+    void (*axpy_f16)(float *y, int y_stride, int ny, const float *s, const uint16_t *x, int n);
     // y[i] *= s
     void (*scale)(float *y, float s, int n);
     // sum_i double(x[i] * x[i]), the products rounded to float first, as ggml's rms_norm does
