@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -149,35 +150,30 @@ INFER_AVX2 void axpy_rows_avx2(float *y, int y_stride, const float *s, const T *
             y[r * y_stride + i] += s[r] * widen(x[i]);
 }
 
-// The row count as a template argument, so the accumulators stay in registers.
-template <typename T>
-INFER_AVX2 void dot_avx2(const float *a, int a_stride, int na, const T *b, int n, float *out) {
+// f(std::integral_constant<int, rows>{}): the row count as a template argument, so that the
+// accumulators stay in registers.
+template <typename F> void with_rows(int rows, F &&f) {
     static_assert(kVecRows == 4);
-    switch (na) {
+    switch (rows) {
     case 1:
-        return dot_rows_avx2<T, 1>(a, a_stride, b, n, out);
+        return f(std::integral_constant<int, 1>{});
     case 2:
-        return dot_rows_avx2<T, 2>(a, a_stride, b, n, out);
+        return f(std::integral_constant<int, 2>{});
     case 3:
-        return dot_rows_avx2<T, 3>(a, a_stride, b, n, out);
+        return f(std::integral_constant<int, 3>{});
     default:
-        return dot_rows_avx2<T, 4>(a, a_stride, b, n, out);
+        return f(std::integral_constant<int, 4>{});
     }
 }
 
 template <typename T>
-INFER_AVX2 void axpy_avx2(float *y, int y_stride, int ny, const float *s, const T *x, int n) {
-    static_assert(kVecRows == 4);
-    switch (ny) {
-    case 1:
-        return axpy_rows_avx2<T, 1>(y, y_stride, s, x, n);
-    case 2:
-        return axpy_rows_avx2<T, 2>(y, y_stride, s, x, n);
-    case 3:
-        return axpy_rows_avx2<T, 3>(y, y_stride, s, x, n);
-    default:
-        return axpy_rows_avx2<T, 4>(y, y_stride, s, x, n);
-    }
+void dot_avx2(const float *a, int a_stride, int na, const T *b, int n, float *out) {
+    with_rows(na, [&](auto rows) { dot_rows_avx2<T, rows.value>(a, a_stride, b, n, out); });
+}
+
+template <typename T>
+void axpy_avx2(float *y, int y_stride, int ny, const float *s, const T *x, int n) {
+    with_rows(ny, [&](auto rows) { axpy_rows_avx2<T, rows.value>(y, y_stride, s, x, n); });
 }
 
 INFER_AVX2 void scale_avx2(float *y, float s, int n) {
