@@ -36,6 +36,11 @@ constexpr float kGeluA = 0.044715f;
 
 // ---- Scalar ------------------------------------------------------------------------------------
 
+void to_f16_scalar(uint16_t *y, const float *x, int n) {
+    for (int i = 0; i < n; i++)
+        y[i] = fp32_to_fp16(x[i]);
+}
+
 void gelu_mul_scalar(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++)
         y[i] = gelu_tanh_approx(g[i]) * u[i];
@@ -86,7 +91,7 @@ void scale_mul_scalar(float *y, const float *x, float s, const float *w, int n) 
 
 const VecOps k_scalar = {dot_scalar<float>,     dot_scalar<uint16_t>, axpy_scalar<float>,
                          axpy_scalar<uint16_t>, scale_scalar,         sum_squares_scalar,
-                         scale_mul_scalar,      gelu_mul_scalar};
+                         scale_mul_scalar,      to_f16_scalar,        gelu_mul_scalar};
 
 // ---- AVX2 / FMA / F16C -------------------------------------------------------------------------
 #if INFER_CPU_X86
@@ -235,6 +240,15 @@ INFER_AVX2 inline __m256 exp_avx2(__m256 x) {
     return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
 }
 
+INFER_AVX2 void to_f16_avx2(uint16_t *y, const float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        y[i] = fp32_to_fp16(x[i]);
+}
+
 // The tail goes through the scalar function, which computes the same bits.
 INFER_AVX2 void gelu_mul_avx2(float *y, const float *g, const float *u, int n) {
     const __m256 one = _mm256_set1_ps(1.0f);
@@ -250,8 +264,9 @@ INFER_AVX2 void gelu_mul_avx2(float *y, const float *g, const float *u, int n) {
         y[i] = gelu_tanh_approx(g[i]) * u[i];
 }
 
-const VecOps k_avx2 = {dot_avx2<float>, dot_avx2<uint16_t>, axpy_avx2<float>, axpy_avx2<uint16_t>,
-                       scale_avx2,      sum_squares_avx2,   scale_mul_avx2,   gelu_mul_avx2};
+const VecOps k_avx2 = {dot_avx2<float>,     dot_avx2<uint16_t>, axpy_avx2<float>,
+                       axpy_avx2<uint16_t>, scale_avx2,         sum_squares_avx2,
+                       scale_mul_avx2,      to_f16_avx2,        gelu_mul_avx2};
 
 bool cpu_has_avx2() {
     __builtin_cpu_init();

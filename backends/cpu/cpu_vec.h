@@ -25,6 +25,9 @@ struct VecOps {
     double (*sum_squares)(const float *x, int n);
     // y[i] = (x[i] * s) * w[i], or x[i] * s when w is null (two roundings, as ggml's scale + mul)
     void (*scale_mul)(float *y, const float *x, float s, const float *w, int n);
+    // y[i] = fp32_to_fp16(x[i]) (F16C's conversion rounds to nearest even too; NaN payloads
+    // may differ)
+    void (*to_f16)(uint16_t *y, const float *x, int n);
     // y[i] = gelu_tanh_approx(g[i]) * u[i]
     void (*gelu_mul)(float *y, const float *g, const float *u, int n);
 };
