@@ -140,10 +140,11 @@ void attention(float *o, const float *q, const void *k_cache, const void *v_cach
     const int group = ap.n_head / kv.n_kv_head; // query heads per kv head
     const int hg = heads_per_unit(t, kv.n_kv_head, group, nth);
     const int chunks = (group + hg - 1) / hg; // units per (token, kv head)
-    // Units are numbered token-major, so consecutive units of one thread share a token's
-    // positions and the same kv head rows (cache-friendly).
-    const Range units = split_range(int64_t(t) * kv.n_kv_head * chunks, ith, nth);
-    for (int64_t u = units.begin; u < units.end; u++) {
+    // Units are numbered token-major and dealt out in turn: a causal prompt's later tokens see
+    // more keys, so contiguous shares would leave the last thread most of the work (3/4 of it
+    // with two threads). Every unit reads the same cache rows, whichever token it serves.
+    const int64_t n_units = int64_t(t) * kv.n_kv_head * chunks;
+    for (int64_t u = ith; u < n_units; u += nth) {
         const int64_t token = u / (int64_t(kv.n_kv_head) * chunks);
         const int kvh = int(u / chunks % kv.n_kv_head);
         const int first = int(u % chunks) * hg;
