@@ -101,8 +101,8 @@ struct TileChoice {
 };
 
 TileChoice choose_tile(const VecDotKernel &kern, int64_t t) {
-    if (kern.wide_tile && t >= kWideTileMinTokens)
-        return {kern.wide_tile, kern.wide_rows, kern.wide_cols};
+    if (kern.prefill_tile && t > 1)
+        return {kern.prefill_tile, kern.prefill_rows, kern.prefill_cols};
     if (kern.tile) return {kern.tile, kern.tile_rows, kern.tile_cols};
     return {nullptr, kRowTile, 1};
 }

@@ -30,14 +30,13 @@ struct VecDotKernel {
     VecDotTileFn tile = nullptr; // nullptr: the driver tiles with dot()
     int tile_rows = 1;
     int tile_cols = 1;
-    // Optional tile for prefill, which the driver prefers from kWideTileMinTokens tokens on: one
-    // that lays a block of weight rows out once for many tokens, which does not pay for a few.
-    VecDotTileFn wide_tile = nullptr;
-    int wide_rows = 1;
-    int wide_cols = 1;
+    // Optional tile that the driver prefers for prefill (t > 1): one that lays a block of weight
+    // rows out once for many tokens, which does not pay for a single token. Every prompt chunk
+    // then goes through the same kernel, down to the last few tokens.
+    VecDotTileFn prefill_tile = nullptr;
+    int prefill_rows = 1;
+    int prefill_cols = 1;
 };
-
-inline constexpr int kWideTileMinTokens = 4;
 
 // The activation type (ggml id: Q8_0, Q8_1, Q8_K, or F32) that weights of `type` pair with;
 // false when `type` has no matmul kernel.
