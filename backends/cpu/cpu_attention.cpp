@@ -115,13 +115,12 @@ void attend_heads(float *o, const float *q, int nh, const void *k_cache, const v
     }
 }
 
-// Query heads per work unit: a GQA group or kVecRows of it, fewer when that leaves under two
-// units per thread (decode of a model with one or two kv heads).
+// Query heads per work unit: a GQA group, or kVecRows of it; one when that leaves under four
+// units per thread (decode), where the threads' balance counts for more than the shared rows.
 int heads_per_unit(int t, int n_kv_head, int group, int nth) {
-    int hg = group < kVecRows ? group : kVecRows;
-    while (hg > 1 && int64_t(t) * n_kv_head * ((group + hg - 1) / hg) < 2 * int64_t(nth))
-        hg--;
-    return hg;
+    const int hg = group < kVecRows ? group : kVecRows;
+    const int64_t units = int64_t(t) * n_kv_head * ((group + hg - 1) / hg);
+    return units < 4 * int64_t(nth) ? 1 : hg;
 }
 
 } // namespace
