@@ -59,8 +59,8 @@ void attend_heads(float *o, const float *q, int nh, const void *k_cache, const v
                   int kvh, Range keys, const KvLayout &kv, const AttnParams &ap, const VecOps &vo,
                   float *logits, float *acc) {
     const int hd = kv.head_dim;
-    float m[kVecRows],
-        l[kVecRows]; // per head: running max of the logits seen, sum of exp(logit - m)
+    float m[kVecRows]; // per head: running max of the logits seen
+    float l[kVecRows]; // per head: running sum of exp(logit - m)
     for (int h = 0; h < nh; h++) {
         m[h] = -INFINITY;
         l[h] = 0.0f;

@@ -191,8 +191,9 @@ void matmul_rows(const WeightView &w, const uint8_t *act, uint64_t act_stride, i
     const uint8_t *wdata = static_cast<const uint8_t *>(w.data);
     const TileChoice tc = choose_tile(kern, t);
 
-    if (t == 1) {    // decode: stream each row once
-        if (tc.fn) { // tc.rows rows share each activation block and its scale conversion
+    if (t == 1) { // decode: stream each row once
+        // tc.rows rows share each activation block and its scale conversion.
+        if (tc.fn) {
             for (int64_t r = r0; r < r1; r += tc.rows) {
                 const int nr = static_cast<int>(std::min<int64_t>(tc.rows, r1 - r));
                 tc.fn(w.k, wdata + r * w.row_bytes, w.row_bytes, act, act_stride, y + (r - r0),
