@@ -13,6 +13,9 @@
 // output acc (online softmax): per tile, m' = max(m, tile max); acc and l are rescaled by
 // exp(m - m'), then each key adds p = exp(logit - m') to l and p * v to acc; finally o = acc / l.
 // Memory is O(kTile + head_dim) per thread, whatever t and n_ctx are.
+// The query heads of a token that read the same kv head (GQA) go through together, up to
+// kVecRows of them: each key and value row is then loaded and converted once for all of them.
+// Per head the float operations are those of one head alone.
 #include "core/fp16.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/cpu_vec.h"
@@ -49,79 +52,112 @@ float cap_logit(float x, float softcap) {
     return softcap > 0.0f ? softcap * std::tanh(x / softcap) : x;
 }
 
-// One (token, head) pair with the online softmax.
-//   qh: (head_dim,)  oh: (head_dim,)  logits: (kTile,)  acc: (head_dim,)
+// nh <= kVecRows query heads of one token, which read kv head kvh, with the online softmax.
+//   q, o: (nh, head_dim)  logits: (kVecRows, kTile)  acc: (kVecRows, head_dim)
 template <KvType T>
-void attend_one(float *oh, const float *qh, const void *k_cache, const void *v_cache, int kvh,
-                Range keys, const KvLayout &kv, const AttnParams &ap, const VecOps &vo,
-                float *logits, float *acc) {
+void attend_heads(float *o, const float *q, int nh, const void *k_cache, const void *v_cache,
+                  int kvh, Range keys, const KvLayout &kv, const AttnParams &ap, const VecOps &vo,
+                  float *logits, float *acc) {
     const int hd = kv.head_dim;
-    for (int d = 0; d < hd; d++)
-        acc[d] = 0.0f;
-    float m = -INFINITY; // running max of the logits seen
-    float l = 0.0f;      // running sum of exp(logit - m)
+    float m[kVecRows]; // per head: running max of the logits seen
+    float l[kVecRows]; // per head: running sum of exp(logit - m)
+    for (int h = 0; h < nh; h++) {
+        m[h] = -INFINITY;
+        l[h] = 0.0f;
+        for (int d = 0; d < hd; d++)
+            acc[h * hd + d] = 0.0f;
+    }
     for (int64_t j0 = keys.begin; j0 < keys.end; j0 += kTile) {
         const int n = int(keys.end - j0 < kTile ? keys.end - j0 : kTile);
-        float tile_max = -INFINITY;
+        float tile_max[kVecRows];
+        for (int h = 0; h < nh; h++)
+            tile_max[h] = -INFINITY;
         for (int jj = 0; jj < n; jj++) {
             const int j = int(j0) + jj;
-            const float dot = T == KvType::f16 ? vo.dot_f16(qh, row_f16(k_cache, kv, kvh, j), hd)
-                                               : vo.dot_f32(qh, row_f32(k_cache, kv, kvh, j), hd);
-            const float x = cap_logit(dot * ap.scale, ap.softcap);
-            logits[jj] = x;
-            if (x > tile_max) tile_max = x;
-        }
-        if (tile_max > m) {
-            // exp(-inf) = 0 on the first tile, when acc and l are still zero anyway.
-            const float c = std::exp(m - tile_max);
-            vo.scale(acc, c, hd);
-            l *= c;
-            m = tile_max;
-        }
-        for (int jj = 0; jj < n; jj++) {
-            const int j = int(j0) + jj;
-            const float pj = std::exp(logits[jj] - m);
-            l += pj;
+            float dots[kVecRows];
             if (T == KvType::f16)
-                vo.axpy_f16(acc, pj, row_f16(v_cache, kv, kvh, j), hd);
+                vo.dot_f16(q, hd, nh, row_f16(k_cache, kv, kvh, j), hd, dots);
             else
-                vo.axpy_f32(acc, pj, row_f32(v_cache, kv, kvh, j), hd);
+                vo.dot_f32(q, hd, nh, row_f32(k_cache, kv, kvh, j), hd, dots);
+            for (int h = 0; h < nh; h++) {
+                const float x = cap_logit(dots[h] * ap.scale, ap.softcap);
+                logits[h * kTile + jj] = x;
+                if (x > tile_max[h]) tile_max[h] = x;
+            }
+        }
+        for (int h = 0; h < nh; h++) {
+            if (tile_max[h] > m[h]) {
+                // exp(-inf) = 0 on the first tile, when acc and l are still zero anyway.
+                const float c = std::exp(m[h] - tile_max[h]);
+                vo.scale(acc + h * hd, c, hd);
+                l[h] *= c;
+                m[h] = tile_max[h];
+            }
+        }
+        for (int jj = 0; jj < n; jj++) {
+            const int j = int(j0) + jj;
+            float p[kVecRows];
+            for (int h = 0; h < nh; h++) {
+                p[h] = std::exp(logits[h * kTile + jj] - m[h]);
+                l[h] += p[h];
+            }
+            if (T == KvType::f16)
+                vo.axpy_f16(acc, hd, nh, p, row_f16(v_cache, kv, kvh, j), hd);
+            else
+                vo.axpy_f32(acc, hd, nh, p, row_f32(v_cache, kv, kvh, j), hd);
         }
     }
-    // No visible key (cannot happen for a valid position) leaves l = 0: write zeros, not NaN.
-    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    for (int d = 0; d < hd; d++)
-        oh[d] = acc[d] * inv;
+    for (int h = 0; h < nh; h++) {
+        // No visible key (cannot happen for a valid position) leaves l = 0: write zeros, not NaN.
+        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+        for (int d = 0; d < hd; d++)
+            o[h * hd + d] = acc[h * hd + d] * inv;
+    }
+}
+
+// Query heads per work unit: a GQA group, or kVecRows of it; one when that leaves under four
+// units per thread (decode), where the threads' balance counts for more than the shared rows.
+int heads_per_unit(int t, int n_kv_head, int group, int nth) {
+    const int hg = group < kVecRows ? group : kVecRows;
+    const int64_t units = int64_t(t) * n_kv_head * ((group + hg - 1) / hg);
+    return units < 4 * int64_t(nth) ? 1 : hg;
 }
 
 } // namespace
 
 size_t attention_scratch_bytes(const KvLayout &kv) {
-    return align64(sizeof(float) * kTile) + align64(sizeof(float) * size_t(kv.head_dim));
+    return align64(sizeof(float) * kVecRows * kTile) +
+           align64(sizeof(float) * kVecRows * size_t(kv.head_dim));
 }
 
 void attention(float *o, const float *q, const void *k_cache, const void *v_cache,
                const int32_t *pos, int t, const KvLayout &kv, const AttnParams &ap, void *scratch,
                int ith, int nth) {
-    float *logits = static_cast<float *>(scratch);                        // (kTile,)
-    float *acc = logits + align64(sizeof(float) * kTile) / sizeof(float); // (head_dim,)
+    float *logits = static_cast<float *>(scratch); // (kVecRows, kTile)
+    float *acc = logits + align64(sizeof(float) * kVecRows * kTile) / sizeof(float);
     const VecOps &vo = vec_ops();
     const int group = ap.n_head / kv.n_kv_head; // query heads per kv head
-    // Pairs are numbered token-major, so consecutive pairs of one thread share a token's
-    // positions and, within a GQA group, the same kv head rows (cache-friendly).
-    const Range pairs = split_range(int64_t(t) * ap.n_head, ith, nth);
-    for (int64_t r = pairs.begin; r < pairs.end; r++) {
-        const int64_t token = r / ap.n_head;
-        const int h = int(r % ap.n_head);
+    const int hg = heads_per_unit(t, kv.n_kv_head, group, nth);
+    const int chunks = (group + hg - 1) / hg; // units per (token, kv head)
+    // Units are numbered token-major and dealt out in turn: a causal prompt's later tokens see
+    // more keys, so contiguous shares would leave the last thread most of the work (3/4 of it
+    // with two threads). Every unit reads the same cache rows, whichever token it serves.
+    const int64_t n_units = int64_t(t) * kv.n_kv_head * chunks;
+    for (int64_t u = ith; u < n_units; u += nth) {
+        const int64_t token = u / (int64_t(kv.n_kv_head) * chunks);
+        const int kvh = int(u / chunks % kv.n_kv_head);
+        const int first = int(u % chunks) * hg;
+        const int nh = group - first < hg ? group - first : hg;
         const Range keys = visible_keys(pos[token], kv, ap);
+        const int64_t r = token * ap.n_head + int64_t(kvh) * group + first; // first (token, head)
         const float *qh = q + r * kv.head_dim;
         float *oh = o + r * kv.head_dim;
         if (kv.type == KvType::f16)
-            attend_one<KvType::f16>(oh, qh, k_cache, v_cache, h / group, keys, kv, ap, vo, logits,
-                                    acc);
+            attend_heads<KvType::f16>(oh, qh, nh, k_cache, v_cache, kvh, keys, kv, ap, vo, logits,
+                                      acc);
         else
-            attend_one<KvType::f32>(oh, qh, k_cache, v_cache, h / group, keys, kv, ap, vo, logits,
-                                    acc);
+            attend_heads<KvType::f32>(oh, qh, nh, k_cache, v_cache, kvh, keys, kv, ap, vo, logits,
+                                      acc);
     }
 }
 

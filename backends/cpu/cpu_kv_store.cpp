@@ -2,8 +2,8 @@
 // k, v: [t][n_kv_head][head_dim] f32.  Caches: [n_kv_head][n_ctx][head_dim] of kv.type; token i
 // lands in row pos[i] of every kv head. f16 caches round to nearest even (as ggml's cpy does).
 // The head-major cache layout keeps one head's keys contiguous for the attention kernel.
-#include "core/fp16.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/cpu_vec.h"
 
 #include <cstring>
 
@@ -12,7 +12,7 @@ namespace {
 
 // Stores row r = (token, kv head) of k and v.
 void store_row(void *k_cache, void *v_cache, const float *k, const float *v, const int32_t *pos,
-               int64_t r, const KvLayout &kv) {
+               int64_t r, const KvLayout &kv, const VecOps &vo) {
     const int64_t token = r / kv.n_kv_head;
     const int64_t head = r % kv.n_kv_head;
     const float *kr = k + r * kv.head_dim; // (head_dim,)
@@ -24,10 +24,8 @@ void store_row(void *k_cache, void *v_cache, const float *k, const float *v, con
     } else {
         uint16_t *kd = static_cast<uint16_t *>(k_cache) + dst;
         uint16_t *vd = static_cast<uint16_t *>(v_cache) + dst;
-        for (int d = 0; d < kv.head_dim; d++) {
-            kd[d] = fp32_to_fp16(kr[d]);
-            vd[d] = fp32_to_fp16(vr[d]);
-        }
+        vo.to_f16(kd, kr, kv.head_dim);
+        vo.to_f16(vd, vr, kv.head_dim);
     }
 }
 
@@ -36,14 +34,15 @@ void store_row(void *k_cache, void *v_cache, const float *k, const float *v, con
 void kv_store_ref(void *k_cache, void *v_cache, const float *k, const float *v, const int32_t *pos,
                   int t, const KvLayout &kv) {
     for (int64_t r = 0; r < int64_t(t) * kv.n_kv_head; r++)
-        store_row(k_cache, v_cache, k, v, pos, r, kv);
+        store_row(k_cache, v_cache, k, v, pos, r, kv, vec_ops_scalar());
 }
 
 void kv_store(void *k_cache, void *v_cache, const float *k, const float *v, const int32_t *pos,
               int t, const KvLayout &kv, int ith, int nth) {
     const Range rows = split_range(int64_t(t) * kv.n_kv_head, ith, nth);
+    const VecOps &vo = vec_ops();
     for (int64_t r = rows.begin; r < rows.end; r++)
-        store_row(k_cache, v_cache, k, v, pos, r, kv);
+        store_row(k_cache, v_cache, k, v, pos, r, kv, vo);
 }
 
 } // namespace infer::cpu

@@ -93,6 +93,20 @@ void split_rows(int64_t n, int64_t align, int ith, int nth, int64_t *r0, int64_t
     *r1 = std::min(n, units * (ith + 1) / nth * align);
 }
 
+// The tile matmul_rows uses for t tokens; fn nullptr: tile_by_dots.
+struct TileChoice {
+    VecDotTileFn fn;
+    int rows;
+    int cols;
+};
+
+TileChoice choose_tile(const VecDotKernel &kern, int64_t t) {
+    if (kern.prefill_tile && t > 1)
+        return {kern.prefill_tile, kern.prefill_rows, kern.prefill_cols};
+    if (kern.tile) return {kern.tile, kern.tile_rows, kern.tile_cols};
+    return {nullptr, kRowTile, 1};
+}
+
 // Fallback tile: nr x nc separate dot products (the weight rows stay cached across the tokens).
 void tile_by_dots(VecDotFn dot, int64_t k, const uint8_t *w, uint64_t w_stride, const uint8_t *a,
                   uint64_t a_stride, float *y, int64_t y_stride, int nr, int nc) {
@@ -150,7 +164,7 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
     VecDotKernel kern;
     vec_dot_kernel(w.type, isa, &kern);
     int64_t r0, r1;
-    split_rows(w.n, kern.tile ? kern.tile_rows : kRowTile, ith, nth, &r0, &r1);
+    split_rows(w.n, choose_tile(kern, t).rows, ith, nth, &r0, &r1);
     matmul_rows(w, act, act_stride, t, y + r0, w.n, r0, r1, isa);
 }
 
@@ -175,15 +189,15 @@ void matmul_rows(const WeightView &w, const uint8_t *act, uint64_t act_stride, i
     VecDotKernel kern;
     if (!vec_dot_kernel(w.type, isa, &kern)) return;
     const uint8_t *wdata = static_cast<const uint8_t *>(w.data);
-    const int tile_rows = kern.tile ? kern.tile_rows : kRowTile;
-    const int tile_cols = kern.tile ? kern.tile_cols : 1;
+    const TileChoice tc = choose_tile(kern, t);
 
     if (t == 1) { // decode: stream each row once
-        if (kern.tile) { // tile_rows rows share each activation block and its scale conversion
-            for (int64_t r = r0; r < r1; r += tile_rows) {
-                const int nr = static_cast<int>(std::min<int64_t>(tile_rows, r1 - r));
-                kern.tile(w.k, wdata + r * w.row_bytes, w.row_bytes, act, act_stride, y + (r - r0),
-                          y_stride, nr, 1);
+        // tc.rows rows share each activation block and its scale conversion.
+        if (tc.fn) {
+            for (int64_t r = r0; r < r1; r += tc.rows) {
+                const int nr = static_cast<int>(std::min<int64_t>(tc.rows, r1 - r));
+                tc.fn(w.k, wdata + r * w.row_bytes, w.row_bytes, act, act_stride, y + (r - r0),
+                      y_stride, nr, 1);
             }
             return;
         }
@@ -193,15 +207,15 @@ void matmul_rows(const WeightView &w, const uint8_t *act, uint64_t act_stride, i
     }
     for (int64_t c0 = 0; c0 < t; c0 += kTokenBlock) {
         const int64_t c_end = std::min(t, c0 + kTokenBlock);
-        for (int64_t r = r0; r < r1; r += tile_rows) {
-            const int nr = static_cast<int>(std::min<int64_t>(tile_rows, r1 - r));
+        for (int64_t r = r0; r < r1; r += tc.rows) {
+            const int nr = static_cast<int>(std::min<int64_t>(tc.rows, r1 - r));
             const uint8_t *wr = wdata + r * w.row_bytes;
-            for (int64_t c = c0; c < c_end; c += tile_cols) {
-                const int nc = static_cast<int>(std::min<int64_t>(tile_cols, c_end - c));
+            for (int64_t c = c0; c < c_end; c += tc.cols) {
+                const int nc = static_cast<int>(std::min<int64_t>(tc.cols, c_end - c));
                 float *yt = y + c * y_stride + (r - r0);
                 const uint8_t *at = act + c * act_stride;
-                if (kern.tile) {
-                    kern.tile(w.k, wr, w.row_bytes, at, act_stride, yt, y_stride, nr, nc);
+                if (tc.fn) {
+                    tc.fn(w.k, wr, w.row_bytes, at, act_stride, yt, y_stride, nr, nc);
                 } else {
                     tile_by_dots(kern.dot, w.k, wr, w.row_bytes, at, act_stride, yt, y_stride, nr,
                                  nc);

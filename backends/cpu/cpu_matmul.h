@@ -10,9 +10,10 @@
 //
 // Decode (t = 1) is bound by memory bandwidth: each thread streams its own contiguous slice of
 // weight rows once. Prefill (t > 1) reuses weights across tokens: per thread, a block of tokens is
-// swept by tiles of weight rows so a tile stays in L1 while every token of the block passes, and
-// Q4_0/Q8_0 use register tiles (2 x 4 on AVX2, 4 x 4 with AVX-512) that decode each weight block
-// once per 4 tokens.
+// swept by tiles of weight rows so a tile stays in L1 while every token of the block passes. The
+// quantized types have register tiles that decode each weight block once per few tokens, and
+// with VNNI the 32-element formats have a wide tile for prefill that lays a block of 8 rows out
+// once per block of tokens (see cpu_vec_dot.h, cpu_vec_dot_x86.inc).
 #pragma once
 
 #include "cpu/cpu_isa.h"

@@ -4,9 +4,9 @@
 // Conventions shared by every op here:
 // - Plain float arrays; activations are row-major [t][n]: t tokens, each a contiguous vector.
 // - Every fast op takes (ith, nth): thread ith of nth handles one contiguous slice of the work
-//   (rows, elements, or (token, head) pairs; see split_range). nth = 1 does everything. Slices
-//   never overlap and no op has a second phase, so calling ith = 0..nth-1 one after another is
-//   as valid as running them on nth threads at once.
+//   (rows or elements; see split_range), or for attention every nth unit. nth = 1 does
+//   everything. Slices never overlap and no op has a second phase, so calling ith = 0..nth-1 one
+//   after another is as valid as running them on nth threads at once.
 // - Ops allocate nothing. Attention and RoPE take per-thread scratch sized by *_scratch_bytes().
 // - `*_ref` functions are the readable single-threaded scalar references the fast paths and the
 //   GPU backends are tested against. They may allocate (attention_ref does); never call them on
@@ -131,7 +131,8 @@ struct AttnParams {
 // o[i][h] = softmax_j(logit(q[i][h], K[kvh][j])) . V[kvh][j] over the visible keys j of query i:
 // j <= pos[i] (causal) and, with a window, pos[i] - j < n_swa. q, o: [t][n_head][head_dim] f32
 // (q already roped); o must not alias q. Keys are streamed in tiles with a running max and sum
-// (online softmax), so no [t][n_ctx] score matrix exists. Split: (token, head) pairs.
+// (online softmax), so no [t][n_ctx] score matrix exists. Split: units of a token's query heads
+// that share a kv head, dealt out in turn (later tokens see more keys).
 // scratch: this thread's attention_scratch_bytes() bytes (float-aligned; 64 keeps it on its own
 // cache lines).
 size_t attention_scratch_bytes(const KvLayout &kv);

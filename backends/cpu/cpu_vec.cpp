@@ -8,6 +8,9 @@
 #include "cpu/cpu_ops.h"
 
 #include <atomic>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -17,30 +20,51 @@
 namespace infer::cpu {
 namespace {
 
+// exp_approx: e^x = 2^n e^r with n = nearest(x log2 e) and r = x - n ln 2 in two steps (Cody and
+// Waite's split of ln 2), e^r from Cephes' expf polynomial, 2^n added to the exponent bits.
+// Every multiply-add is an explicit FMA: the compiler may fuse a separate multiply and add in the
+// vector code but not in the scalar code, and the two must agree bit for bit.
+constexpr float kExpLo = -86.0f; // 2^n stays normal down here
+constexpr float kExpHi = 88.0f;  // and finite up here
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f;
+constexpr float kLn2Lo = -2.12194440e-4f;
+constexpr float kExpPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                               4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+constexpr float kGeluC = 0.79788456080286535587989211986876f; // sqrt(2 / pi)
+constexpr float kGeluA = 0.044715f;
+
 // ---- Scalar ------------------------------------------------------------------------------------
 
-float dot_f32_scalar(const float *a, const float *b, int n) {
-    float sum = 0.0f;
+void to_f16_scalar(uint16_t *y, const float *x, int n) {
     for (int i = 0; i < n; i++)
-        sum += a[i] * b[i];
-    return sum;
+        y[i] = fp32_to_fp16(x[i]);
 }
 
-float dot_f16_scalar(const float *a, const uint16_t *b, int n) {
-    float sum = 0.0f;
+void gelu_mul_scalar(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++)
-        sum += a[i] * fp16_to_fp32(b[i]);
-    return sum;
+        y[i] = gelu_tanh_approx(g[i]) * u[i];
 }
 
-void axpy_f32_scalar(float *y, float s, const float *x, int n) {
-    for (int i = 0; i < n; i++)
-        y[i] += s * x[i];
+float widen(float x) { return x; }
+float widen(uint16_t h) { return fp16_to_fp32(h); }
+
+template <typename T>
+void dot_scalar(const float *a, int a_stride, int na, const T *b, int n, float *out) {
+    for (int r = 0; r < na; r++) {
+        const float *ar = a + r * a_stride;
+        float sum = 0.0f;
+        for (int i = 0; i < n; i++)
+            sum += ar[i] * widen(b[i]);
+        out[r] = sum;
+    }
 }
 
-void axpy_f16_scalar(float *y, float s, const uint16_t *x, int n) {
-    for (int i = 0; i < n; i++)
-        y[i] += s * fp16_to_fp32(x[i]);
+template <typename T>
+void axpy_scalar(float *y, int y_stride, int ny, const float *s, const T *x, int n) {
+    for (int r = 0; r < ny; r++)
+        for (int i = 0; i < n; i++)
+            y[r * y_stride + i] += s[r] * widen(x[i]);
 }
 
 void scale_scalar(float *y, float s, int n) {
@@ -65,8 +89,9 @@ void scale_mul_scalar(float *y, const float *x, float s, const float *w, int n) 
     }
 }
 
-const VecOps k_scalar = {dot_f32_scalar, dot_f16_scalar,     axpy_f32_scalar, axpy_f16_scalar,
-                         scale_scalar,   sum_squares_scalar, scale_mul_scalar};
+const VecOps k_scalar = {dot_scalar<float>,     dot_scalar<uint16_t>, axpy_scalar<float>,
+                         axpy_scalar<uint16_t>, scale_scalar,         sum_squares_scalar,
+                         scale_mul_scalar,      to_f16_scalar,        gelu_mul_scalar};
 
 // ---- AVX2 / FMA / F16C -------------------------------------------------------------------------
 #if INFER_CPU_X86
@@ -83,53 +108,77 @@ INFER_AVX2 inline __m256 load_f16x8(const uint16_t *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
 }
 
-INFER_AVX2 float dot_f32_avx2(const float *a, const float *b, int n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+INFER_AVX2 inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
+INFER_AVX2 inline __m256 load8(const uint16_t *p) { return load_f16x8(p); }
+
+template <typename T, int NA>
+INFER_AVX2 void dot_rows_avx2(const float *a, int a_stride, const T *b, int n, float *out) {
+    __m256 acc0[NA], acc1[NA];
+    for (int r = 0; r < NA; r++)
+        acc0[r] = acc1[r] = _mm256_setzero_ps();
     int i = 0;
     for (; i + 16 <= n; i += 16) { // two chains hide the FMA latency
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        const __m256 b0 = load8(b + i), b1 = load8(b + i + 8);
+        for (int r = 0; r < NA; r++) {
+            acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(a + r * a_stride + i), b0, acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(a + r * a_stride + i + 8), b1, acc1[r]);
+        }
     }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    float sum = hsum(_mm256_add_ps(acc0, acc1));
-    for (; i < n; i++)
-        sum += a[i] * b[i];
-    return sum;
-}
-
-INFER_AVX2 float dot_f16_avx2(const float *a, const uint16_t *b, int n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_f16x8(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_f16x8(b + i + 8), acc1);
+    for (; i + 8 <= n; i += 8) {
+        const __m256 b0 = load8(b + i);
+        for (int r = 0; r < NA; r++)
+            acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(a + r * a_stride + i), b0, acc0[r]);
     }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_f16x8(b + i), acc0);
-    float sum = hsum(_mm256_add_ps(acc0, acc1));
-    for (; i < n; i++)
-        sum += a[i] * fp16_to_fp32(b[i]);
-    return sum;
+    for (int r = 0; r < NA; r++) {
+        float sum = hsum(_mm256_add_ps(acc0[r], acc1[r]));
+        for (int j = i; j < n; j++)
+            sum += a[r * a_stride + j] * widen(b[j]);
+        out[r] = sum;
+    }
 }
 
-INFER_AVX2 void axpy_f32_avx2(float *y, float s, const float *x, int n) {
-    const __m256 vs = _mm256_set1_ps(s);
+template <typename T, int NY>
+INFER_AVX2 void axpy_rows_avx2(float *y, int y_stride, const float *s, const T *x, int n) {
+    __m256 vs[NY];
+    for (int r = 0; r < NY; r++)
+        vs[r] = _mm256_set1_ps(s[r]);
     int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i,
-                         _mm256_fmadd_ps(vs, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i + 8 <= n; i += 8) {
+        const __m256 xv = load8(x + i);
+        for (int r = 0; r < NY; r++) {
+            float *yr = y + r * y_stride + i;
+            _mm256_storeu_ps(yr, _mm256_fmadd_ps(vs[r], xv, _mm256_loadu_ps(yr)));
+        }
+    }
     for (; i < n; i++)
-        y[i] += s * x[i];
+        for (int r = 0; r < NY; r++)
+            y[r * y_stride + i] += s[r] * widen(x[i]);
 }
 
-INFER_AVX2 void axpy_f16_avx2(float *y, float s, const uint16_t *x, int n) {
-    const __m256 vs = _mm256_set1_ps(s);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(vs, load_f16x8(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++)
-        y[i] += s * fp16_to_fp32(x[i]);
+// f(std::integral_constant<int, rows>{}): the row count as a template argument, so that the
+// accumulators stay in registers.
+template <typename F> void with_rows(int rows, F &&f) {
+    static_assert(kVecRows == 4);
+    switch (rows) {
+    case 1:
+        return f(std::integral_constant<int, 1>{});
+    case 2:
+        return f(std::integral_constant<int, 2>{});
+    case 3:
+        return f(std::integral_constant<int, 3>{});
+    default:
+        return f(std::integral_constant<int, 4>{});
+    }
+}
+
+template <typename T>
+void dot_avx2(const float *a, int a_stride, int na, const T *b, int n, float *out) {
+    with_rows(na, [&](auto rows) { dot_rows_avx2<T, rows.value>(a, a_stride, b, n, out); });
+}
+
+template <typename T>
+void axpy_avx2(float *y, int y_stride, int ny, const float *s, const T *x, int n) {
+    with_rows(ny, [&](auto rows) { axpy_rows_avx2<T, rows.value>(y, y_stride, s, x, n); });
 }
 
 INFER_AVX2 void scale_avx2(float *y, float s, int n) {
@@ -176,8 +225,48 @@ INFER_AVX2 void scale_mul_avx2(float *y, const float *x, float s, const float *w
     }
 }
 
-const VecOps k_avx2 = {dot_f32_avx2, dot_f16_avx2,     axpy_f32_avx2, axpy_f16_avx2,
-                       scale_avx2,   sum_squares_avx2, scale_mul_avx2};
+INFER_AVX2 inline __m256 exp_avx2(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kExpLo)), _mm256_set1_ps(kExpHi));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
+    __m256 p = _mm256_set1_ps(kExpPoly[0]);
+    for (int i = 1; i < 6; i++)
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpPoly[i]));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+}
+
+INFER_AVX2 void to_f16_avx2(uint16_t *y, const float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        y[i] = fp32_to_fp16(x[i]);
+}
+
+// The tail goes through the scalar function, which computes the same bits.
+INFER_AVX2 void gelu_mul_avx2(float *y, const float *g, const float *u, int n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 t = _mm256_fmadd_ps(_mm256_set1_ps(kGeluA), _mm256_mul_ps(x, x), one);
+        const __m256 arg = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f * kGeluC), x), t);
+        const __m256 a = _mm256_div_ps(x, _mm256_add_ps(one, exp_avx2(arg)));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(a, _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        y[i] = gelu_tanh_approx(g[i]) * u[i];
+}
+
+const VecOps k_avx2 = {dot_avx2<float>,     dot_avx2<uint16_t>, axpy_avx2<float>,
+                       axpy_avx2<uint16_t>, scale_avx2,         sum_squares_avx2,
+                       scale_mul_avx2,      to_f16_avx2,        gelu_mul_avx2};
 
 bool cpu_has_avx2() {
     __builtin_cpu_init();
@@ -191,6 +280,27 @@ bool cpu_has_avx2() { return false; }
 std::atomic<bool> g_simd_disabled{false};
 
 } // namespace
+
+float exp_approx(float x) {
+    x = std::fmin(std::fmax(x, kExpLo), kExpHi);
+    const float n = std::nearbyint(x * kLog2e);
+    float r = std::fma(-n, kLn2Hi, x);
+    r = std::fma(-n, kLn2Lo, r);
+    float p = kExpPoly[0];
+    for (int i = 1; i < 6; i++)
+        p = std::fma(p, r, kExpPoly[i]);
+    p = std::fma(p, r * r, r) + 1.0f;
+    uint32_t bits;
+    std::memcpy(&bits, &p, sizeof bits);
+    bits += static_cast<uint32_t>(static_cast<int32_t>(n)) << 23;
+    std::memcpy(&p, &bits, sizeof p);
+    return p;
+}
+
+float gelu_tanh_approx(float x) {
+    const float t = std::fma(kGeluA, x * x, 1.0f);
+    return x / (1.0f + exp_approx(((-2.0f * kGeluC) * x) * t));
+}
 
 const VecOps &vec_ops_scalar() { return k_scalar; }
 

@@ -30,6 +30,12 @@ struct VecDotKernel {
     VecDotTileFn tile = nullptr; // nullptr: the driver tiles with dot()
     int tile_rows = 1;
     int tile_cols = 1;
+    // Optional tile that the driver prefers for prefill (t > 1): one that lays a block of weight
+    // rows out once for many tokens, which does not pay for a single token. Every prompt chunk
+    // then goes through the same kernel, down to the last few tokens.
+    VecDotTileFn prefill_tile = nullptr;
+    int prefill_rows = 1;
+    int prefill_cols = 1;
 };
 
 // The activation type (ggml id: Q8_0, Q8_1, Q8_K, or F32) that weights of `type` pair with;

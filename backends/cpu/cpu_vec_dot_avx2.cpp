@@ -5,6 +5,7 @@
 #include "core/fp16.h"
 #include "core/types.h"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstring>

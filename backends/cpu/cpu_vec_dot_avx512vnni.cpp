@@ -8,6 +8,7 @@
 #include "core/fp16.h"
 #include "core/types.h"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstring>

@@ -168,67 +168,108 @@ TEST_CASE("vec_dot SIMD paths match the scalar references for every type") {
     }
 }
 
-TEST_CASE("matmul matches matmul_ref: odd shapes, 1-3 threads, every ISA") {
-    std::mt19937 rng(99);
+namespace {
+
+// n rows of k random weights of type tc, each padded by 3 bytes and the first at an odd address:
+// the kernels must honour row_bytes and need no alignment. buf owns the bytes.
+WeightView padded_weights(const TypeCase &tc, int64_t k, int64_t n, std::mt19937 &rng,
+                          std::vector<uint8_t> *buf) {
+    const uint64_t row_bytes = static_cast<uint64_t>(k / tc.block_elems * tc.block_bytes + 3);
+    const std::vector<uint8_t> packed = random_weights(tc, k, n, rng);
+    buf->assign(row_bytes * n + 1, 0);
+    for (int64_t i = 0; i < n; ++i)
+        std::memcpy(buf->data() + 1 + i * row_bytes, packed.data() + i * (row_bytes - 3),
+                    row_bytes - 3);
+    return WeightView{static_cast<uint32_t>(tc.type), k, n, buf->data() + 1, row_bytes};
+}
+
+// matmul of t random rows through `pool` at `isa` against matmul_ref: the scalar path runs the
+// very same functions, so it must be exact; the SIMD ones within 1e-5 of sum |w x|.
+void check_matmul(const TypeCase &tc, const WeightView &w, int64_t t, CpuIsa isa, ThreadPool &pool,
+                  std::mt19937 &rng) {
+    const int64_t k = w.k, n = w.n;
+    const std::vector<float> x = random_floats(k * t, rng);
+    std::vector<float> want(static_cast<size_t>(n * t));
+    matmul_ref(w, x.data(), t, want.data());
+    std::vector<uint8_t> scratch(matmul_scratch_bytes(w.type, k, t) + 1);
+    std::vector<float> got(static_cast<size_t>(n * t), NAN);
+    struct Ctx {
+        const WeightView *w;
+        const float *x;
+        int64_t t;
+        float *y;
+        void *scratch;
+        ThreadPool *pool;
+        CpuIsa isa;
+    } ctx{&w, x.data(), t, got.data(), scratch.data() + 1, &pool, isa};
+    pool.run(
+        [](void *p, int ith, int nth) {
+            auto *c = static_cast<Ctx *>(p);
+            matmul(*c->w, c->x, c->t, c->y, c->scratch, ith, nth, *c->pool, c->isa);
+        },
+        &ctx);
+    int bad = 0;
+    for (int64_t j = 0; j < t; ++j) {
+        const float tol = 1e-5f * abs_bound(tc, x.data() + j * k, k);
+        for (int64_t i = 0; i < n; ++i) {
+            const float a = got[static_cast<size_t>(j * n + i)],
+                        b = want[static_cast<size_t>(j * n + i)];
+            if (isa == CpuIsa::Scalar ? a != b : !(std::fabs(a - b) <= tol)) ++bad;
+        }
+    }
+    CHECK(bad == 0);
+}
+
+std::vector<CpuIsa> all_isas() {
     std::vector<CpuIsa> isas = simd_isas();
     isas.insert(isas.begin(), CpuIsa::Scalar);
+    return isas;
+}
+
+} // namespace
+
+TEST_CASE("matmul matches matmul_ref: odd shapes, 1-3 threads, every ISA") {
+    std::mt19937 rng(99);
     ThreadPool pools[3] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
     for (const TypeCase &tc : kTypes) {
         CAPTURE(static_cast<int>(tc.type));
         const int64_t k = test_k(tc);
         REQUIRE(matmul_supported(static_cast<uint32_t>(tc.type)));
         for (int64_t n : {1, 5, 67}) {
-            // Rows padded by 3 bytes: the kernels must honour row_bytes and need no alignment.
-            const uint64_t row_bytes =
-                static_cast<uint64_t>(k / tc.block_elems * tc.block_bytes + 3);
-            std::vector<uint8_t> packed = random_weights(tc, k, n, rng), wbuf(row_bytes * n + 1);
-            for (int64_t i = 0; i < n; ++i)
-                std::memcpy(wbuf.data() + 1 + i * row_bytes, packed.data() + i * (row_bytes - 3),
-                            row_bytes - 3);
-            const WeightView w{static_cast<uint32_t>(tc.type), k, n, wbuf.data() + 1, row_bytes};
+            std::vector<uint8_t> buf;
+            const WeightView w = padded_weights(tc, k, n, rng, &buf);
             REQUIRE(matmul_valid(w));
             for (int64_t t : {1, 3, 17}) {
                 CAPTURE(n);
                 CAPTURE(t);
-                const std::vector<float> x = random_floats(k * t, rng);
-                std::vector<float> want(static_cast<size_t>(n * t));
-                matmul_ref(w, x.data(), t, want.data());
-                std::vector<uint8_t> scratch(matmul_scratch_bytes(w.type, k, t) + 1);
-                for (CpuIsa isa : isas) {
+                for (CpuIsa isa : all_isas()) {
                     for (ThreadPool &pool : pools) {
                         CAPTURE(cpu_isa_name(isa));
                         CAPTURE(pool.size());
-                        std::vector<float> got(static_cast<size_t>(n * t), NAN);
-                        struct Ctx {
-                            const WeightView *w;
-                            const float *x;
-                            int64_t t;
-                            float *y;
-                            void *scratch;
-                            ThreadPool *pool;
-                            CpuIsa isa;
-                        } ctx{&w, x.data(), t, got.data(), scratch.data() + 1, &pool, isa};
-                        pool.run(
-                            [](void *p, int ith, int nth) {
-                                auto *c = static_cast<Ctx *>(p);
-                                matmul(*c->w, c->x, c->t, c->y, c->scratch, ith, nth, *c->pool,
-                                       c->isa);
-                            },
-                            &ctx);
-                        int bad = 0;
-                        for (int64_t j = 0; j < t; ++j) {
-                            const float tol = 1e-5f * abs_bound(tc, x.data() + j * k, k);
-                            for (int64_t i = 0; i < n; ++i) {
-                                const float a = got[static_cast<size_t>(j * n + i)],
-                                            b = want[static_cast<size_t>(j * n + i)];
-                                // The scalar path runs the very same functions: exact.
-                                if (isa == CpuIsa::Scalar ? a != b : !(std::fabs(a - b) <= tol))
-                                    ++bad;
-                            }
-                        }
-                        CHECK(bad == 0);
+                        check_matmul(tc, w, t, isa, pool, rng);
                     }
                 }
+            }
+        }
+    }
+}
+
+// Prefill tiles may lay weight rows out a chunk of blocks at a time and take the tokens in
+// groups: rows of many blocks (several chunks, the last one short) and token counts that leave
+// a short group in a short last token block.
+TEST_CASE("matmul matches matmul_ref: long rows and many tokens, every ISA") {
+    std::mt19937 rng(7);
+    ThreadPool pool(2);
+    for (const TypeCase &tc : kTypes) {
+        CAPTURE(static_cast<int>(tc.type));
+        const int64_t k = tc.block_elems == 1 ? 32 * 71 + 5 : tc.block_elems * 71;
+        std::vector<uint8_t> buf;
+        const WeightView w = padded_weights(tc, k, 21, rng, &buf);
+        for (int64_t t : {2, 75}) {
+            CAPTURE(t);
+            for (CpuIsa isa : all_isas()) {
+                CAPTURE(cpu_isa_name(isa));
+                check_matmul(tc, w, t, isa, pool, rng);
             }
         }
     }
