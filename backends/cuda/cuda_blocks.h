@@ -178,48 +178,42 @@ INFER_HD void k4_scale_min(const uint8_t *q, int j, int *scale, int *min) {
 // Q4_K {d; dmin; scales[12]; qs[128]}: 4 chunks of 64 elements; in chunk cc, byte l of
 // qs[32cc..] holds element 64cc + l (low nibble, sub-block 2cc) and 64cc + 32 + l (high nibble,
 // sub-block 2cc + 1); x = d * sc * q - dmin * m. Our chunk c: cc = c / 4, l = 8 (c % 4) .. + 7.
+// Q5_K {d; dmin; scales[12]; qh[32]; qs[128]} is Q4_K plus a fifth bit, qh byte l at bit 2cc
+// (low nibble's element) and 2cc + 1 (high nibble's). Five: which of the two.
+template <bool Five, class F> INFER_HD void visit_k4_chunk(const uint8_t *b, int c, F &&f) {
+    const float d = half_to_float(load_u16(b));
+    const float dmin = half_to_float(load_u16(b + 2));
+    const uint8_t *scales = b + 4;
+    const uint8_t *qh = b + 16;
+    const int cc = c / 4, l0 = 8 * (c % 4);
+    int sc, m;
+    k4_scale_min(scales, 2 * cc, &sc, &m);
+    const float d1 = d * static_cast<float>(sc), m1 = dmin * static_cast<float>(m);
+    k4_scale_min(scales, 2 * cc + 1, &sc, &m);
+    const float d2 = d * static_cast<float>(sc), m2 = dmin * static_cast<float>(m);
+    const uint8_t *q = b + (Five ? 48 : 16) + 32 * cc;
+    for (int l = l0; l < l0 + 8; ++l) {
+        int x1 = q[l] & 0x0f, x2 = q[l] >> 4;
+        if (Five) {
+            x1 |= ((qh[l] >> (2 * cc)) & 1) << 4;
+            x2 |= ((qh[l] >> (2 * cc + 1)) & 1) << 4;
+        }
+        f(64 * cc + l, d1 * static_cast<float>(x1) - m1);
+        f(64 * cc + 32 + l, d2 * static_cast<float>(x2) - m2);
+    }
+}
+
 struct BlockQ4_K {
     static constexpr int kBlockElems = 256, kBlockBytes = 144, kChunks = 16;
     template <class F> INFER_HD static void visit(const uint8_t *b, int c, F &&f) {
-        const float d = half_to_float(load_u16(b));
-        const float dmin = half_to_float(load_u16(b + 2));
-        const uint8_t *scales = b + 4;
-        const int cc = c / 4, l0 = 8 * (c % 4);
-        int sc, m;
-        k4_scale_min(scales, 2 * cc, &sc, &m);
-        const float d1 = d * static_cast<float>(sc), m1 = dmin * static_cast<float>(m);
-        k4_scale_min(scales, 2 * cc + 1, &sc, &m);
-        const float d2 = d * static_cast<float>(sc), m2 = dmin * static_cast<float>(m);
-        const uint8_t *q = b + 16 + 32 * cc;
-        for (int l = l0; l < l0 + 8; ++l) {
-            f(64 * cc + l, d1 * static_cast<float>(q[l] & 0x0f) - m1);
-            f(64 * cc + 32 + l, d2 * static_cast<float>(q[l] >> 4) - m2);
-        }
+        visit_k4_chunk<false>(b, c, f);
     }
 };
 
-// Q5_K {d; dmin; scales[12]; qh[32]; qs[128]}: Q4_K plus a fifth bit, qh byte l at bit 2cc (low
-// nibble's element) and 2cc + 1 (high nibble's).
 struct BlockQ5_K {
     static constexpr int kBlockElems = 256, kBlockBytes = 176, kChunks = 16;
     template <class F> INFER_HD static void visit(const uint8_t *b, int c, F &&f) {
-        const float d = half_to_float(load_u16(b));
-        const float dmin = half_to_float(load_u16(b + 2));
-        const uint8_t *scales = b + 4;
-        const uint8_t *qh = b + 16;
-        const int cc = c / 4, l0 = 8 * (c % 4);
-        int sc, m;
-        k4_scale_min(scales, 2 * cc, &sc, &m);
-        const float d1 = d * static_cast<float>(sc), m1 = dmin * static_cast<float>(m);
-        k4_scale_min(scales, 2 * cc + 1, &sc, &m);
-        const float d2 = d * static_cast<float>(sc), m2 = dmin * static_cast<float>(m);
-        const uint8_t *q = b + 48 + 32 * cc;
-        for (int l = l0; l < l0 + 8; ++l) {
-            const int x1 = (q[l] & 0x0f) | (((qh[l] >> (2 * cc)) & 1) << 4);
-            const int x2 = (q[l] >> 4) | (((qh[l] >> (2 * cc + 1)) & 1) << 4);
-            f(64 * cc + l, d1 * static_cast<float>(x1) - m1);
-            f(64 * cc + 32 + l, d2 * static_cast<float>(x2) - m2);
-        }
+        visit_k4_chunk<true>(b, c, f);
     }
 };
 

@@ -192,64 +192,57 @@ constexpr uint32_t kLowNibbles = 0x0f0f0f0fu;
 // dot(): the unit's contribution to W[r] . x, given its weight words, activation words
 // (a[4i + m] = elements act_elem(u, i) + 4m .. + 3) and scales.
 
-// Q4_0 {d; qs[16]}: x = (q - 8) * d; byte j: element j (low nibble), j + 16 (high).
-struct Int8Q4_0 {
-    static constexpr uint32_t kType = 2;
-    static constexpr int kBlockElems = 32, kBlockBytes = 18, kUnits = 1, kWords = 5;
+// The 32-element formats: a block is one unit, read whole; its two activation pieces are the
+// halves of one activation block.
+template <uint32_t Type, int Bytes, int Words> struct Int8Block32 {
+    static constexpr uint32_t kType = Type;
+    static constexpr int kBlockElems = 32, kBlockBytes = Bytes, kUnits = 1, kWords = Words;
     static constexpr int kActPieces = 2, kActScales = 1, kUnroll = 2;
     INFER_HD static int act_elem(int, int i) { return 16 * i; }
     INFER_HD static int act_block(int, int) { return 0; }
     INFER_HD static void load(const uint8_t *b, int, uint32_t (&w)[kWords]) {
         load_bytes<kBlockBytes>(b, w);
     }
+};
+
+// sum over the 32 elements of q * a for the 16 bytes of 4-bit quants qs[0..3]: byte j holds
+// element j (low nibble) and j + 16 (high).
+INFER_HD int nibbles_dot(const uint32_t (&qs)[4], const uint32_t *a) {
+    int sumi = 0;
+    INFER_UNROLL
+    for (int i = 0; i < 4; ++i) {
+        sumi = dot4(qs[i] & kLowNibbles, a[i], sumi);
+        sumi = dot4((qs[i] >> 4) & kLowNibbles, a[4 + i], sumi);
+    }
+    return sumi;
+}
+
+// Q4_0 {d; qs[16]}: x = (q - 8) * d.
+struct Int8Q4_0 : Int8Block32<2, 18, 5> {
     INFER_HD static float dot(const uint32_t (&w)[kWords], int, const uint32_t *a,
                               const ActScale *s) {
-        int sumi = 0;
+        uint32_t qs[4];
         INFER_UNROLL
-        for (int i = 0; i < 4; ++i) {
-            const uint32_t q = funnel_right(w[i], w[i + 1], 16); // qs bytes 4i..4i+3
-            sumi = dot4(q & kLowNibbles, a[i], sumi);
-            sumi = dot4((q >> 4) & kLowNibbles, a[4 + i], sumi);
-        }
+        for (int i = 0; i < 4; ++i)
+            qs[i] = funnel_right(w[i], w[i + 1], 16); // qs bytes 4i..4i+3
         const float d = half_to_float(static_cast<uint16_t>(w[0]));
-        return d * s[0].d * static_cast<float>(sumi - 8 * static_cast<int>(s[0].sum));
+        return d * s[0].d * static_cast<float>(nibbles_dot(qs, a) - 8 * static_cast<int>(s[0].sum));
     }
 };
 
 // Q4_1 {d; m; qs[16]}: x = q * d + m.
-struct Int8Q4_1 {
-    static constexpr uint32_t kType = 3;
-    static constexpr int kBlockElems = 32, kBlockBytes = 20, kUnits = 1, kWords = 5;
-    static constexpr int kActPieces = 2, kActScales = 1, kUnroll = 2;
-    INFER_HD static int act_elem(int, int i) { return 16 * i; }
-    INFER_HD static int act_block(int, int) { return 0; }
-    INFER_HD static void load(const uint8_t *b, int, uint32_t (&w)[kWords]) {
-        load_bytes<kBlockBytes>(b, w);
-    }
+struct Int8Q4_1 : Int8Block32<3, 20, 5> {
     INFER_HD static float dot(const uint32_t (&w)[kWords], int, const uint32_t *a,
                               const ActScale *s) {
-        int sumi = 0;
-        INFER_UNROLL
-        for (int i = 0; i < 4; ++i) {
-            sumi = dot4(w[1 + i] & kLowNibbles, a[i], sumi);
-            sumi = dot4((w[1 + i] >> 4) & kLowNibbles, a[4 + i], sumi);
-        }
+        const uint32_t qs[4] = {w[1], w[2], w[3], w[4]};
         const float d = half_to_float(static_cast<uint16_t>(w[0]));
         const float m = half_to_float(static_cast<uint16_t>(w[0] >> 16));
-        return s[0].d * (d * static_cast<float>(sumi) + m * s[0].sum);
+        return s[0].d * (d * static_cast<float>(nibbles_dot(qs, a)) + m * s[0].sum);
     }
 };
 
 // Q8_0 {d; qs[32] int8}: x = q * d.
-struct Int8Q8_0 {
-    static constexpr uint32_t kType = 8;
-    static constexpr int kBlockElems = 32, kBlockBytes = 34, kUnits = 1, kWords = 9;
-    static constexpr int kActPieces = 2, kActScales = 1, kUnroll = 2;
-    INFER_HD static int act_elem(int, int i) { return 16 * i; }
-    INFER_HD static int act_block(int, int) { return 0; }
-    INFER_HD static void load(const uint8_t *b, int, uint32_t (&w)[kWords]) {
-        load_bytes<kBlockBytes>(b, w);
-    }
+struct Int8Q8_0 : Int8Block32<8, 34, 9> {
     INFER_HD static float dot(const uint32_t (&w)[kWords], int, const uint32_t *a,
                               const ActScale *s) {
         int sumi = 0;
@@ -284,12 +277,16 @@ INFER_HD float k4_unit_dot(const uint32_t *header, const uint32_t *lo, const uin
 }
 
 // Q4_K {d; dmin; scales[12]; qs[128]}: words 0-3 the header, 4-11 the unit's quants.
-struct Int8Q4_K {
-    static constexpr uint32_t kType = 12;
-    static constexpr int kBlockElems = 256, kBlockBytes = 144, kUnits = 4, kWords = 12;
+// Q4_K and Q5_K share the unit layout: four units of 64 elements (two activation blocks) each.
+template <uint32_t Type, int Bytes, int Words> struct Int8K4Layout {
+    static constexpr uint32_t kType = Type;
+    static constexpr int kBlockElems = 256, kBlockBytes = Bytes, kUnits = 4, kWords = Words;
     static constexpr int kActPieces = 4, kActScales = 2, kUnroll = 1;
     INFER_HD static int act_elem(int u, int i) { return 64 * u + 16 * i; }
     INFER_HD static int act_block(int u, int j) { return 2 * u + j; }
+};
+
+struct Int8Q4_K : Int8K4Layout<12, 144, 12> {
     INFER_HD static void load(const uint8_t *b, int u, uint32_t (&w)[kWords]) {
         load_raw16(b, w);
         load_raw16(b + 16 + 32 * u, w + 4);
@@ -309,12 +306,7 @@ struct Int8Q4_K {
 
 // Q5_K {d; dmin; scales[12]; qh[32]; qs[128]}: words 0-3 the header, 4-11 all of qh (byte l
 // holds bit 2u of element 64u + l and bit 2u + 1 of element 64u + 32 + l), 12-19 the quants.
-struct Int8Q5_K {
-    static constexpr uint32_t kType = 13;
-    static constexpr int kBlockElems = 256, kBlockBytes = 176, kUnits = 4, kWords = 20;
-    static constexpr int kActPieces = 4, kActScales = 2, kUnroll = 1;
-    INFER_HD static int act_elem(int u, int i) { return 64 * u + 16 * i; }
-    INFER_HD static int act_block(int u, int j) { return 2 * u + j; }
+struct Int8Q5_K : Int8K4Layout<13, 176, 20> {
     INFER_HD static void load(const uint8_t *b, int u, uint32_t (&w)[kWords]) {
         load_raw16(b, w);
         load_raw16(b + 16, w + 4);

@@ -267,10 +267,10 @@ public:
     Launcher(LaunchConfig c, void (*fn)(P...)) : config_(c), fn_(fn) {}
     template <class... A> void operator()(A &&...a) const {
         static_assert(sizeof...(A) == sizeof...(P), "kernel launched with the wrong arity");
-        check_pointers(std::index_sequence_for<P...>{},
-                       std::tuple<std::decay_t<P>...>(std::forward<A>(a)...));
-        submit_kernel(config_, new BoundKernel<void(P...), std::decay_t<P>...>(
-                                   fn_, std::decay_t<P>(std::forward<A>(a))...));
+        auto *kernel = new BoundKernel<void(P...), std::decay_t<P>...>(
+            fn_, std::decay_t<P>(std::forward<A>(a))...);
+        check_pointers(std::index_sequence_for<P...>{}, kernel->args);
+        submit_kernel(config_, kernel);
     }
 
 private:
