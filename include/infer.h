@@ -328,18 +328,22 @@ INFER_API infer_status infer_chat_apply_template(const infer_model *model, const
 
 /* A context runs a model: it owns the KV cache of one sequence and the activation memory, both
  * allocated once at creation (sizes from the static memory plan); decoding allocates nothing.
- * A context is used by one thread at a time; infer_context_cancel alone may be called from any
- * thread at any time. Several contexts may share one model. */
+ * A context is used by one thread at a time; infer_context_cancel and infer_context_cancel_clear
+ * alone may be called from any thread at any time. Several contexts may share one model. */
 typedef struct infer_context infer_context;
 
-/* Polled between graph nodes during a decode; return nonzero to stop it (INFER_ERR_CANCELLED). */
+/* Polled between graph nodes during a decode, on the thread that called infer_decode; return
+ * nonzero to stop it (INFER_ERR_CANCELLED). Not polled after the last node: a decode whose graph
+ * has run completes. */
 typedef int32_t (*infer_abort_fn)(void *user_data);
 
 typedef struct infer_context_params {
     uint32_t size;       /* sizeof(infer_context_params), set by infer_context_params_init */
-    uint32_t n_ctx;      /* tokens the KV cache holds; 0 = the model's training length, at most 4096 */
-    uint32_t n_batch;    /* most tokens per forward pass; longer inputs run in chunks; default 512 */
-    int32_t n_threads;   /* CPU threads; 0 = one per core */
+    uint32_t n_ctx;      /* tokens the KV cache holds, 1..16777216; 0 = the model's training
+                            length, at most 4096 */
+    uint32_t n_batch;    /* most tokens per forward pass, 1..65536 after being lowered to n_ctx;
+                            longer inputs run in chunks; 0 or default: 512 */
+    int32_t n_threads;   /* CPU threads, 0..1024; 0 = one per core */
     uint32_t kv_type;    /* KV cache element type: 1 = F16 (default), 0 = F32 */
     int32_t logits_all;  /* nonzero: keep logits for every token of a decode call (then a call
                             takes at most n_batch tokens); default: the last token's only */
@@ -376,21 +380,37 @@ INFER_API infer_status infer_context_create(const infer_model *model,
                                             infer_context **out_context);
 INFER_API void infer_context_free(infer_context *context);
 
-/* Runs the model over tokens appended at the current position. On INFER_ERR_CONTEXT_FULL,
- * INFER_ERR_BAD_TOKEN or INFER_ERR_INVALID_ARGUMENT nothing changes; on INFER_ERR_CANCELLED the
- * position is left where the last completed chunk ended. */
+/* Runs the model over tokens appended at the current position, in chunks of at most n_batch.
+ * On INFER_ERR_CONTEXT_FULL, INFER_ERR_BAD_TOKEN or INFER_ERR_INVALID_ARGUMENT (checked before
+ * anything runs) nothing changes: not the position, not the logits, not a pending cancel.
+ * On INFER_ERR_CANCELLED (or another error while running) the position is left where the last
+ * completed chunk ended, so those tokens stay in the KV cache, and the call keeps no logits:
+ * infer_context_logits then answers INFER_ERR_NOT_FOUND saying so (a cancelled chunk may have
+ * overwritten part of the logits, so none are offered rather than stale ones). */
 INFER_API infer_status infer_decode(infer_context *context, const int32_t *tokens,
                                     uint32_t n_tokens);
 
-/* Logits of the last decode call: index i of its tokens with logits_all, or -1 for the last
- * token (the only one available otherwise). The pointer, to n_vocab floats, stays valid until
- * the next call that changes the context. */
+/* Logits of the last decode call, when it completed. index: position within that call's tokens,
+ * 0..n_tokens-1, or -1 for its last token (which answers to both n_tokens-1 and -1). With
+ * logits_all every index is kept; otherwise only the last token's, and any other index in range
+ * is INFER_ERR_NOT_FOUND saying so. Also INFER_ERR_NOT_FOUND, with the reason: an index out of
+ * range, nothing decoded yet, a last call that was cancelled or failed, or a reset, truncate or
+ * state load since the last call. The pointer, to n_vocab floats, stays valid until the next
+ * call that changes the context. */
 INFER_API infer_status infer_context_logits(infer_context *context, int32_t index,
                                             const float **out_logits, uint32_t *out_n_vocab);
 
-/* Safe from any thread: makes a running or the next infer_decode stop with INFER_ERR_CANCELLED
- * at the next node boundary. The flag clears when that decode returns. */
+/* Safe from any thread at any time, and from a signal handler (it stores to a lock-free atomic
+ * flag): sets the context's pending cancel. The running infer_decode, or else the next one, stops
+ * with INFER_ERR_CANCELLED at its next node boundary, and that consumes the cancel. A decode that
+ * completes before reaching a boundary after the cancel (it was in its last node) leaves the
+ * cancel pending for the next decode; a decode refused before running leaves it pending too.
+ * The context must stay alive until the call returns. */
 INFER_API void infer_context_cancel(infer_context *context);
+
+/* Drops a pending cancel, if any (for example one that arrived after the decode it was meant
+ * for had finished). Safe from any thread at any time, like infer_context_cancel. */
+INFER_API void infer_context_cancel_clear(infer_context *context);
 
 /* Tokens currently in the KV cache, and the most it can hold. */
 INFER_API uint32_t infer_context_position(const infer_context *context);

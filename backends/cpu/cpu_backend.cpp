@@ -63,7 +63,10 @@ struct RunState {
     const StopSignal *stop;
     cpu::ThreadPool *pool;
     bool reference; // run the scalar *_ref kernels (one thread)
-    std::atomic<bool> stopped{false};
+    // Index of the node after which the run stops (kNoStop: none). Thread 0 writes it once, after
+    // finishing that node and before the barrier that ends it; see run_graph_on_thread.
+    static constexpr size_t kNoStop = SIZE_MAX;
+    std::atomic<size_t> stop_after{kNoStop};
 };
 
 float *f32(const RunState &s, graph::TensorId id) {
@@ -257,16 +260,22 @@ void run_node(const RunState &s, const Node &n, int ith, int nth) {
 
 void run_graph_on_thread(void *ctx, int ith, int nth) {
     RunState &s = *static_cast<RunState *>(ctx);
-    for (const Node &n : s.bound->graph->nodes) {
-        // Thread 0 sets `stopped` before the barrier that ends a node, so every thread reads the
-        // same value here and they all leave together.
-        if (s.stopped.load(std::memory_order_relaxed)) return;
+    const std::vector<Node> &nodes = s.bound->graph->nodes;
+    for (size_t i = 0; i < nodes.size(); ++i) {
         if (s.reference)
-            run_node_reference(s, n);
+            run_node_reference(s, nodes[i]);
         else
-            run_node(s, n, ith, nth);
-        if (ith == 0 && s.stop->should_stop()) s.stopped.store(true, std::memory_order_relaxed);
-        s.pool->barrier(ith);
+            run_node(s, nodes[i], ith, nth);
+        // Every thread must leave at the same node boundary, or those that stay wait forever at
+        // the next barrier. So the stop is decided once, by thread 0, as "after node i", and read
+        // only after node i's barrier. A thread still reading after barrier j < i (thread 0 can
+        // already be in node i) sees i > j and runs on to node i's barrier with everyone else.
+        // A run that finished its last node has completed: a stop asked for now is left to the
+        // next run (a pending cancel stays set).
+        if (ith == 0 && i + 1 < nodes.size() && s.stop->should_stop())
+            s.stop_after.store(i, std::memory_order_relaxed);
+        s.pool->barrier(ith); // orders the store above before every thread's load below
+        if (s.stop_after.load(std::memory_order_relaxed) <= i) return;
     }
 }
 
@@ -344,7 +353,8 @@ public:
         state.reference = kernels_ == CpuKernels::Reference;
         if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
         pool_->run(run_graph_on_thread, &state);
-        if (state.stopped.load()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
+        if (state.stop_after.load() != RunState::kNoStop)
+            return make_error(INFER_ERR_CANCELLED, "decode cancelled");
         return Status::ok();
     }
 

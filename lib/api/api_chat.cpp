@@ -84,7 +84,7 @@ infer_status infer_chat_apply_template(const infer_model *model, const char *tem
             if (!known_role(m.role))
                 return fail(INFER_ERR_INVALID_ARGUMENT,
                             "message %zu has role '%s'; roles are system, user and assistant", i,
-                            m.role);
+                            infer::excerpt(m.role).c_str());
             conversation[i] = {m.role, m.content};
         }
         ChatFormat format;

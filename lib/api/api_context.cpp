@@ -33,7 +33,17 @@ infer_status to_internal(const infer_context_params *p, infer::ContextParams *ou
     return INFER_OK;
 }
 
-template <class T> bool sized(const T *s) { return s && infer::api::struct_size_ok(s->size, sizeof *s); }
+// A result struct the caller must have prepared with its *_init(): NULL and a wrong size are
+// told apart, and the message names the struct, the size found and the one expected.
+template <class T>
+infer_status check_prepared(const T *s, const char *what, const char *init) {
+    if (!s) return fail(INFER_ERR_INVALID_ARGUMENT, "%s is NULL", what);
+    if (!infer::api::struct_size_ok(s->size, sizeof *s))
+        return fail(INFER_ERR_INVALID_ARGUMENT,
+                    "%s->size is %u, expected %zu or more: prepare it with %s", what, s->size,
+                    sizeof *s, init);
+    return INFER_OK;
+}
 
 } // namespace
 
@@ -57,9 +67,8 @@ infer_status infer_context_memory_requirements(const infer_model *model,
                                                const infer_context_params *params,
                                                infer_memory_requirements *out) {
     return guarded(__func__, [&]() -> infer_status {
-        if (!model || !sized(out))
-            return fail(INFER_ERR_INVALID_ARGUMENT,
-                        "model is NULL or out was not prepared with infer_memory_requirements_init");
+        if (!model) return fail(INFER_ERR_INVALID_ARGUMENT, "model is NULL");
+        if (infer_status s = check_prepared(out, "out", "infer_memory_requirements_init")) return s;
         infer::ContextParams p;
         if (infer_status s = to_internal(params, &p)) return s;
         infer::ContextPlan plan;
@@ -122,6 +131,10 @@ void infer_context_cancel(infer_context *context) {
     if (context) context->ctx->cancel();
 }
 
+void infer_context_cancel_clear(infer_context *context) {
+    if (context) context->ctx->clear_cancel();
+}
+
 uint32_t infer_context_position(const infer_context *context) {
     return context ? static_cast<uint32_t>(context->ctx->position()) : 0;
 }
@@ -178,9 +191,8 @@ void infer_context_stats_init(infer_context_stats *stats) {
 }
 
 infer_status infer_context_get_stats(const infer_context *context, infer_context_stats *stats) {
-    if (!context || !sized(stats))
-        return fail(INFER_ERR_INVALID_ARGUMENT,
-                    "context is NULL or stats was not prepared with infer_context_stats_init");
+    if (!context) return fail(INFER_ERR_INVALID_ARGUMENT, "context is NULL");
+    if (infer_status s = check_prepared(stats, "stats", "infer_context_stats_init")) return s;
     const infer::Context::Stats &s = context->ctx->stats();
     stats->prefill_tokens = s.prefill_tokens;
     stats->prefill_seconds = s.prefill_seconds;

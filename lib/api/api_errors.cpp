@@ -13,7 +13,7 @@ thread_local std::string t_last_error;
 }
 
 infer_status fail(const Status &status) {
-    t_last_error = status.message();
+    t_last_error = bounded_message(status.message());
     log_message(INFER_LOG_DEBUG, "%s: %s", infer_status_string(status.code()), t_last_error.c_str());
     return status.code();
 }

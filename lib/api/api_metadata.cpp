@@ -14,7 +14,7 @@ namespace {
 infer_status find_value(const infer_model *model, const char *key, const Value **out) {
     if (!model || !key) return fail(INFER_ERR_INVALID_ARGUMENT, "model or key is NULL");
     const Value *value = model->model->gguf().find(key);
-    if (!value) return fail(INFER_ERR_NOT_FOUND, "no metadata key '%s'", key);
+    if (!value) return fail(INFER_ERR_NOT_FOUND, "no metadata key '%s'", infer::excerpt(key).c_str());
     *out = value;
     return INFER_OK;
 }
@@ -24,21 +24,23 @@ infer_status find_array_element(const infer_model *model, const char *key, uint6
     if (infer_status s = find_value(model, key, out)) return s;
     const Value &v = **out;
     if (v.type() != ValueType::ARRAY)
-        return fail(INFER_ERR_TYPE_MISMATCH, "metadata '%s' is a %s, not an array", key,
+        return fail(INFER_ERR_TYPE_MISMATCH, "metadata '%s' is a %s, not an array",
+                    infer::excerpt(key).c_str(),
                     infer::gguf::value_type_name(v.type()));
     if (index >= v.array_size())
         return fail(INFER_ERR_NOT_FOUND, "index %llu out of range for '%s' (%llu elements)",
-                    static_cast<unsigned long long>(index), key,
+                    static_cast<unsigned long long>(index), infer::excerpt(key).c_str(),
                     static_cast<unsigned long long>(v.array_size()));
     if (v.elem_type() == ValueType::ARRAY)
-        return fail(INFER_ERR_TYPE_MISMATCH, "metadata '%s' is a nested array", key);
+        return fail(INFER_ERR_TYPE_MISMATCH, "metadata '%s' is a nested array",
+                    infer::excerpt(key).c_str());
     return INFER_OK;
 }
 
 infer_status mismatch(const char *key, const Value &v, const char *wanted) {
     const ValueType shown = v.type() == ValueType::ARRAY ? v.elem_type() : v.type();
     return fail(INFER_ERR_TYPE_MISMATCH, "metadata '%s' holds %s%s, which does not read as %s",
-                key, v.type() == ValueType::ARRAY ? "an array of " : "",
+                infer::excerpt(key).c_str(), v.type() == ValueType::ARRAY ? "an array of " : "",
                 infer::gguf::value_type_name(shown), wanted);
 }
 

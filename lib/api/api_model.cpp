@@ -154,7 +154,8 @@ infer_status infer_model_find_tensor(const infer_model *model, const char *name,
             return fail(INFER_ERR_INVALID_ARGUMENT, "model, name or out_index is NULL");
         const infer::gguf::File &file = model->model->gguf();
         const infer::gguf::TensorInfo *t = file.find_tensor(name);
-        if (!t) return fail(INFER_ERR_NOT_FOUND, "no tensor named '%s'", name);
+        if (!t)
+            return fail(INFER_ERR_NOT_FOUND, "no tensor named '%s'", infer::excerpt(name).c_str());
         *out_index = static_cast<uint64_t>(t - file.tensors().data());
         return INFER_OK;
     });

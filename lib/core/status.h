@@ -6,6 +6,7 @@
 #include "infer.h"
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace infer {
@@ -29,6 +30,16 @@ private:
 // printf-style constructor; the format is checked by the compiler.
 [[nodiscard]] Status make_error(infer_status code, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
+
+// Caller-supplied text (a key, a name, a role) as it may appear inside an error message: at most
+// max_bytes of it, cut on a UTF-8 boundary, with control characters and quotes escaped, and
+// "... (N bytes)" when cut, so that a hostile string can neither flood a message nor break it.
+std::string excerpt(std::string_view text, size_t max_bytes = 64);
+
+// Every message the C API stores is cut to this many bytes (plus "...") as a last resort.
+inline constexpr size_t kMaxMessageBytes = 1024;
+// `message` cut to max_bytes on a UTF-8 boundary, "..." appended when cut.
+std::string bounded_message(std::string_view message, size_t max_bytes = kMaxMessageBytes);
 
 } // namespace infer
 

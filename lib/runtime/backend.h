@@ -29,8 +29,12 @@ struct StopSignal {
     int32_t (*abort_fn)(void *) = nullptr;
     void *abort_user_data = nullptr;
 
+    // True when the run must stop. A cancel is consumed by the check that sees it (so it stops
+    // exactly one run); the abort callback is asked only when no cancel is pending.
     bool should_stop() const {
-        if (cancel && cancel->load(std::memory_order_relaxed)) return true;
+        if (cancel && cancel->load(std::memory_order_relaxed) &&
+            cancel->exchange(false, std::memory_order_relaxed))
+            return true;
         return abort_fn && abort_fn(abort_user_data) != 0;
     }
 };

@@ -76,19 +76,28 @@ Status Context::plan(const Model &model, const ContextParams &in, const Backend 
     const models::Hparams &hp = model.hparams();
     ContextParams p = in;
     if (p.n_ctx == 0) p.n_ctx = std::min<int64_t>(hp.n_ctx_train, ContextParams::kDefaultMaxCtx);
-    if (p.n_ctx < 1 || p.n_ctx > (int64_t{1} << 24))
-        return make_error(INFER_ERR_INVALID_ARGUMENT, "n_ctx %lld is out of range",
-                          static_cast<long long>(p.n_ctx));
-    if (p.n_batch == 0) p.n_batch = 512;
-    p.n_batch = std::min(p.n_batch, p.n_ctx);
-    if (p.n_batch < 1 || p.n_batch > 65536)
-        return make_error(INFER_ERR_INVALID_ARGUMENT, "n_batch %lld is out of range",
-                          static_cast<long long>(p.n_batch));
+    if (p.n_ctx < 1 || p.n_ctx > ContextParams::kMaxCtx)
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "n_ctx %lld is out of range: it must be 1..%lld (0: the model's "
+                          "training length, at most %lld)",
+                          static_cast<long long>(p.n_ctx),
+                          static_cast<long long>(ContextParams::kMaxCtx),
+                          static_cast<long long>(ContextParams::kDefaultMaxCtx));
+    if (p.n_batch == 0) p.n_batch = ContextParams::kDefaultBatch;
+    p.n_batch = std::min(p.n_batch, p.n_ctx); // a batch never needs more than the context
+    if (p.n_batch < 1 || p.n_batch > ContextParams::kMaxBatch)
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "n_batch %lld is out of range: it must be 1..%lld (0: %lld)",
+                          static_cast<long long>(p.n_batch),
+                          static_cast<long long>(ContextParams::kMaxBatch),
+                          static_cast<long long>(ContextParams::kDefaultBatch));
     if (p.kv_type != 0 && p.kv_type != 1)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "kv_type %u is not F16 (1) or F32 (0)",
                           p.kv_type);
-    if (p.n_threads < 0 || p.n_threads > 1024)
-        return make_error(INFER_ERR_INVALID_ARGUMENT, "n_threads %d is out of range", p.n_threads);
+    if (p.n_threads < 0 || p.n_threads > ContextParams::kMaxThreads)
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "n_threads %d is out of range: it must be 0..%d (0: one per core)",
+                          p.n_threads, ContextParams::kMaxThreads);
 
     ContextPlan plan;
     plan.params = p;
@@ -213,13 +222,9 @@ Status Context::bind(const graph::Graph &graph, const Plan &plan, BoundGraph *ou
 }
 
 Status Context::decode(std::span<const int32_t> tokens) {
-    struct ClearCancel { // the cancel flag applies to one decode call
-        std::atomic<bool> &flag;
-        ~ClearCancel() { flag.store(false, std::memory_order_relaxed); }
-    } clear_cancel{cancel_};
-
+    // A refused call changes nothing (a pending cancel included): every check comes first.
     const int64_t n = static_cast<int64_t>(tokens.size());
-    if (n == 0) return make_error(INFER_ERR_INVALID_ARGUMENT, "no tokens to decode");
+    if (n == 0) return make_error(INFER_ERR_INVALID_ARGUMENT, "no tokens to decode: n_tokens is 0");
     const int64_t n_batch = plan_.params.n_batch;
     if (plan_.params.logits_all && n > n_batch)
         return make_error(INFER_ERR_INVALID_ARGUMENT,
@@ -238,12 +243,20 @@ Status Context::decode(std::span<const int32_t> tokens) {
                               static_cast<long long>(n_vocab));
 
     const auto start = std::chrono::steady_clock::now();
-    last_bound_ = nullptr;
-    for (int64_t done = 0; done < n;) {
-        const int64_t chunk = std::min(n_batch, n - done);
-        INFER_TRY(run_chunk(tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(chunk))));
-        done += chunk;
+    call_tokens_ = n;
+    call_done_ = 0;
+    no_logits_ = NoLogits::Failed; // until the last chunk completes
+    while (call_done_ < n) {
+        const int64_t chunk = std::min(n_batch, n - call_done_);
+        const Status status = run_chunk(
+            tokens.subspan(static_cast<size_t>(call_done_), static_cast<size_t>(chunk)));
+        if (!status.is_ok()) {
+            if (status.code() == INFER_ERR_CANCELLED) no_logits_ = NoLogits::Cancelled;
+            return status;
+        }
+        call_done_ += chunk;
     }
+    no_logits_ = NoLogits::Kept;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (n == 1) {
@@ -288,23 +301,59 @@ Status Context::run_chunk(std::span<const int32_t> tokens) {
         logits_ = staged_logits_;
     }
     n_past_ += n;
-    last_bound_ = &bound;
-    last_n_tokens_ = n;
     return Status::ok();
 }
 
-Status Context::logits(int32_t index, const float **out) const {
-    if (!last_bound_) return make_error(INFER_ERR_NOT_FOUND, "no logits: nothing was decoded yet");
-    const int64_t rows = plan_.params.logits_all ? last_n_tokens_ : 1;
-    int64_t row = index;
-    if (index == -1) row = rows - 1;
-    else if (!plan_.params.logits_all && index == last_n_tokens_ - 1) row = 0;
-    if (row < 0 || row >= rows)
+Status Context::no_logits_error() const {
+    const char *why = "";
+    switch (no_logits_) {
+    case NoLogits::Kept:
+        break;
+    case NoLogits::NothingDecoded:
+        why = "nothing has been decoded in this context yet";
+        break;
+    case NoLogits::Reset:
+        why = "the context was reset after the last decode";
+        break;
+    case NoLogits::Truncated:
+        why = "the context was truncated after the last decode";
+        break;
+    case NoLogits::StateLoaded:
+        why = "a state was loaded after the last decode; decode at least one token first";
+        break;
+    case NoLogits::Cancelled:
         return make_error(INFER_ERR_NOT_FOUND,
-                          "no logits for index %d: the last decode kept %lld row(s)%s", index,
-                          static_cast<long long>(rows),
-                          plan_.params.logits_all ? "" : " (create the context with logits_all)");
-    *out = logits_ + row * n_vocab();
+                          "no logits: the last decode call was cancelled after %lld of its %lld "
+                          "tokens (the position kept them); a cancelled call keeps no logits",
+                          static_cast<long long>(call_done_),
+                          static_cast<long long>(call_tokens_));
+    case NoLogits::Failed:
+        why = "the last decode call failed";
+        break;
+    }
+    return make_error(INFER_ERR_NOT_FOUND, "no logits: %s", why);
+}
+
+Status Context::logits(int32_t index, const float **out) const {
+    if (no_logits_ != NoLogits::Kept) return no_logits_error();
+    const int64_t n = call_tokens_;
+    const int64_t i = index == -1 ? n - 1 : index;
+    if (i < 0 || i >= n)
+        return make_error(INFER_ERR_NOT_FOUND,
+                          "no logits for index %d: the last decode call had %lld token(s); an "
+                          "index is 0..%lld, or -1 for the last",
+                          index, static_cast<long long>(n), static_cast<long long>(n - 1));
+    if (plan_.params.logits_all) { // such a call is one chunk: row i is token i
+        *out = logits_ + i * n_vocab();
+        return Status::ok();
+    }
+    if (i != n - 1)
+        return make_error(INFER_ERR_NOT_FOUND,
+                          "no logits for index %d: without logits_all a decode call keeps only "
+                          "its last token's (index %lld, or -1); create the context with "
+                          "logits_all to keep every token's",
+                          index, static_cast<long long>(n - 1));
+    *out = logits_;
     return Status::ok();
 }
 
@@ -313,7 +362,7 @@ Status Context::truncate(int64_t n_keep) {
         return make_error(INFER_ERR_INVALID_ARGUMENT, "cannot keep %lld of %lld tokens",
                           static_cast<long long>(n_keep), static_cast<long long>(n_past_));
     n_past_ = n_keep; // cache rows past n_past are never read before being rewritten
-    last_bound_ = nullptr;
+    no_logits_ = NoLogits::Truncated;
     return Status::ok();
 }
 
@@ -391,7 +440,7 @@ Status Context::state_load(std::span<const uint8_t> in) {
                 p += h.n_past * row_bytes;
             }
     n_past_ = h.n_past;
-    last_bound_ = nullptr;
+    no_logits_ = NoLogits::StateLoaded;
     return Status::ok();
 }
 

@@ -28,6 +28,11 @@ struct ContextParams {
     CpuKernels kernels = CpuKernels::Fast; // tests only: not in the C API
 
     static constexpr int64_t kDefaultMaxCtx = 4096;
+    // The limits the C API documents (include/infer.h, infer_context_params).
+    static constexpr int64_t kMaxCtx = int64_t{1} << 24;
+    static constexpr int64_t kDefaultBatch = 512;
+    static constexpr int64_t kMaxBatch = 65536;
+    static constexpr int32_t kMaxThreads = 1024;
 };
 
 // Everything a context's memory depends on, computed without allocating it.
@@ -58,17 +63,21 @@ public:
     ~Context();
 
     Status decode(std::span<const int32_t> tokens);
-    // Row `index` of the last decode's logits (-1: the last token).
+    // Logits of token `index` of the last decode call (-1: its last token), when that call
+    // completed and kept them: all of its tokens' with logits_all, else its last token's only.
     Status logits(int32_t index, const float **out) const;
     int64_t n_vocab() const { return model_.hparams().n_vocab; }
     const Model &model() const { return model_; }
 
+    // A pending cancel stops the running decode, or the next one, at a node boundary, and is
+    // consumed by it. Safe from any thread (and a signal handler: a lock-free atomic store).
     void cancel() { cancel_.store(true, std::memory_order_relaxed); }
+    void clear_cancel() { cancel_.store(false, std::memory_order_relaxed); }
     int64_t position() const { return n_past_; }
     int64_t n_ctx() const { return plan_.kv.n_ctx; }
     void reset() {
         n_past_ = 0;
-        last_bound_ = nullptr;
+        no_logits_ = NoLogits::Reset;
     }
     Status truncate(int64_t n_keep);
 
@@ -98,6 +107,10 @@ private:
     Status bind(const graph::Graph &graph, const Plan &plan, BoundGraph *out);
     Status run_chunk(std::span<const int32_t> tokens);
 
+    // Why logits() has nothing to give, or Kept: the last decode call completed.
+    enum class NoLogits { Kept, NothingDecoded, Reset, Truncated, StateLoaded, Cancelled, Failed };
+    Status no_logits_error() const;
+
     const Model &model_;
     std::unique_ptr<Backend> backend_;
     ContextPlan plan_;
@@ -108,11 +121,15 @@ private:
     uint8_t *staging_ = nullptr;
     int32_t *staged_tokens_ = nullptr, *staged_positions_ = nullptr;
     float *staged_logits_ = nullptr;
-    const float *logits_ = nullptr; // the last decode's logits, in the arena or in staging
+    // The last chunk's logits (rows: its tokens with logits_all, else 1), in the arena or in
+    // staging. A cancelled or failed chunk may have overwritten them: no_logits_ says when
+    // they belong to a completed call.
+    const float *logits_ = nullptr;
     KvCache kv_;
     BoundGraph decode_bound_, prefill_bound_;
-    const BoundGraph *last_bound_ = nullptr;
-    int64_t last_n_tokens_ = 0;
+    NoLogits no_logits_ = NoLogits::NothingDecoded;
+    int64_t call_tokens_ = 0; // tokens of the last decode call
+    int64_t call_done_ = 0;   // of them, those in chunks that completed
     int64_t n_past_ = 0;
     std::atomic<bool> cancel_{false};
     Stats stats_;

@@ -40,7 +40,8 @@ Status Model::bind_architecture() {
     if (!arch_)
         return make_error(INFER_ERR_MODEL_UNKNOWN_ARCH,
                           "architecture '%s' is not supported; supported: %s",
-                          architecture_.c_str(), models::supported_architectures().c_str());
+                          excerpt(architecture_).c_str(),
+                          models::supported_architectures().c_str());
     INFER_TRY(arch_->bind(*file_, &hparams_, &weights_));
     // Refuse at load, not at first use, a tensor type the CPU backend cannot compute with.
     const graph::Graph one_token = arch_->build(hparams_, weights_, 1, false);

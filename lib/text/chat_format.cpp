@@ -202,8 +202,8 @@ Status chat_format_from_name(std::string_view name, ChatFormat *out) {
         if (name == *n) f.name = *n;
     if (!f.name)
         return make_error(INFER_ERR_INVALID_ARGUMENT,
-                          "unknown chat template name '%.*s' (known: %s)",
-                          static_cast<int>(name.size()), name.data(), known_names().c_str());
+                          "unknown chat template name '%s' (known: %s)", excerpt(name).c_str(),
+                          known_names().c_str());
     if (name == "chatml") {
         f.family = ChatFamily::ChatMl;
     } else if (name == "gemma") {

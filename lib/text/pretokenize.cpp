@@ -92,8 +92,8 @@ Status PreTokenizer::create(std::string_view name, std::unique_ptr<PreTokenizer>
             if (name == n) found = &spec;
     if (!found)
         return make_error(INFER_ERR_MODEL_BAD_VOCAB,
-                          "pre-tokenizer '%.*s' (tokenizer.ggml.pre) is not supported; supported: %s",
-                          static_cast<int>(name.size()), name.data(), supported_names().c_str());
+                          "pre-tokenizer '%s' (tokenizer.ggml.pre) is not supported; supported: %s",
+                          excerpt(name).c_str(), supported_names().c_str());
     auto pre = std::unique_ptr<PreTokenizer>(new PreTokenizer());
     pre->traits_ = found->traits;
     for (const char *regex : found->regexes) {

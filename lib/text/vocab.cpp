@@ -110,7 +110,7 @@ Status Vocab::read_tokens(const gguf::File &file) {
         if (!ids_.emplace(t.text, static_cast<int32_t>(i)).second)
             return make_error(INFER_ERR_MODEL_BAD_VOCAB,
                               "metadata '%s': token '%s' appears twice (ids %d and %llu)", key,
-                              t.text.c_str(), ids_.find(t.text)->second,
+                              excerpt(t.text).c_str(), ids_.find(t.text)->second,
                               static_cast<unsigned long long>(i));
     }
     return Status::ok();
@@ -234,9 +234,9 @@ Status Vocab::build(const gguf::File &file, std::unique_ptr<Vocab> *out) {
         v.add_bos_ = v.pre_->traits().add_bos;
     } else {
         return make_error(INFER_ERR_MODEL_BAD_VOCAB,
-                          "tokenizer model '%.*s' (tokenizer.ggml.model) is not supported; "
+                          "tokenizer model '%s' (tokenizer.ggml.model) is not supported; "
                           "supported: llama (SentencePiece), gpt2 (byte-level BPE)",
-                          static_cast<int>(name.size()), name.data());
+                          excerpt(name).c_str());
     }
     INFER_TRY(v.read_tokens(file));
     if (v.type_ == VocabType::Bpe) INFER_TRY(v.read_merges(file));

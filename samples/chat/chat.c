@@ -167,15 +167,9 @@ static answer_end generate(chat *c) {
 
 typedef enum { TURN_ANSWERED, TURN_SKIPPED, TURN_FATAL } turn_result;
 
-/* Processes the conversation up to the new message. A Ctrl-C that came just after the previous
- * decode had finished left the context's cancel flag set, and it stops this decode although
- * nobody pressed Ctrl-C since: such a decode is simply run again. */
+/* Processes the conversation up to the new message. */
 static infer_status process_message(chat *c) {
-    const int shift = c->options.overflow == OVERFLOW_SHIFT;
-    infer_status status = conversation_sync(&c->conv, NULL, 0, shift);
-    if (status == INFER_ERR_CANCELLED && !g_interrupted)
-        status = conversation_sync(&c->conv, NULL, 0, shift);
-    return status;
+    return conversation_sync(&c->conv, NULL, 0, c->options.overflow == OVERFLOW_SHIFT);
 }
 
 /* One exchange: the user's message, then the answer. */
@@ -187,6 +181,9 @@ static turn_result turn(chat *c, const char *message) {
     }
     c->answer.count = 0;
     utf8_stream_clear(&c->answer_text);
+    /* A Ctrl-C that came after the previous turn's last decode had finished left a cancel
+     * pending; it was meant for that turn, not this one. */
+    infer_context_cancel_clear(c->ctx);
     g_running = c->ctx;
     status = process_message(c);
     answer_end end = ANSWER_FAILED;
