@@ -327,7 +327,9 @@ INFER_API infer_status infer_chat_apply_template(const infer_model *model, const
 /* ---- Contexts ----------------------------------------------------------------------------- */
 
 /* A context runs a model: it owns the KV cache of one sequence and the activation memory, both
- * allocated once at creation (sizes from the static memory plan); decoding allocates nothing.
+ * allocated once at creation (sizes from the static memory plan) and, in host memory, written
+ * then (zero-filled), so that every page is resident before the first token; decoding allocates
+ * nothing and does not grow the resident set.
  * A context is used by one thread at a time; infer_context_cancel and infer_context_cancel_clear
  * alone may be called from any thread at any time. Several contexts may share one model. */
 typedef struct infer_context infer_context;

@@ -174,6 +174,10 @@ Status Context::create(const Model &model, const ContextParams &params,
         INFER_TRY(be.allocate(MemoryKind::Context, plan.total_bytes, &ctx->memory_));
         ctx->owns_memory_ = true;
     }
+    // Commit every page now (as llama.cpp clears its KV cache): decoding then never page-faults,
+    // the resident set is what the plan reports from the first token on, and memory the system
+    // cannot back fails here rather than in the middle of a decode.
+    if (be.host_memory()) std::memset(ctx->memory_, 0, plan.total_bytes);
     if (!be.host_memory()) {
         const uint64_t n_batch = static_cast<uint64_t>(plan.params.n_batch);
         const uint64_t logit_rows = plan.params.logits_all ? n_batch : 1;

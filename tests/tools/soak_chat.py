@@ -8,7 +8,9 @@ S defaults to $INFER_SOAK_SECONDS, else 120 (what CI runs); pass more for a long
 One long conversation through piped stdin, with sampling on and --ctx-overflow shift, so the
 context fills, old exchanges are dropped and re-processed, and now and then "/reset" starts over:
 every path a long chat takes. Before each turn's message is processed the process's resident
-set (VmRSS from /proc) is sampled. Warm-up is over once the conversation has filled the context
+set is sampled from /proc: its anonymous part (RssAnon: the heap, the context's memory; where a
+leak shows) is judged, the total (VmRSS, which adds the pages of the memory-mapped model file the
+tokens so far have touched: each new token id touches its embedding row) is reported. Warm-up is over once the conversation has filled the context
 once (every KV cache page and every weight page the model reads has then been touched) and a
 tenth of the time has passed; after it, memory must be flat:
   - the growth from the end of warm-up to the highest later sample is under 4 MiB, and
@@ -48,12 +50,15 @@ def model_path(file):
     return str(path)
 
 
-def rss_bytes(pid):
+def memory(pid):
+    """(anonymous resident bytes, total resident bytes) of a process."""
+    fields = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
+            key, _, value = line.partition(":")
+            if key in ("RssAnon", "VmRSS"):
+                fields[key] = int(value.split()[0]) * 1024
+    return fields["RssAnon"], fields["VmRSS"]
 
 
 def random_message(rng):
@@ -90,7 +95,7 @@ def main():
     threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
 
     start = time.monotonic()
-    samples = []   # (turn, rss, seconds since start)
+    samples = []   # (turn, anonymous rss, seconds since start, total rss)
     filled_at = None
     processed_total = 0
     turn = 0
@@ -103,7 +108,8 @@ def main():
             continue
         # "[kv cache: R tokens reused, P processed]": turn `turn` has been processed.
         turn += 1
-        samples.append((turn, rss_bytes(p.pid), time.monotonic() - start))
+        anon, total = memory(p.pid)
+        samples.append((turn, anon, time.monotonic() - start, total))
         processed_total += int(line.split()[5])
         if filled_at is None and processed_total >= args.ctx:
             filled_at = turn
@@ -119,30 +125,30 @@ def main():
         sys.exit(f"FAIL: infer-chat exited with {code}:\n{''.join(stderr_tail)}")
 
     min_warm_seconds = args.seconds / 10
-    warm = next((i for i, (t, _, s) in enumerate(samples)
+    warm = next((i for i, (t, _, s, _) in enumerate(samples)
                  if filled_at is not None and t > filled_at and s >= min_warm_seconds), None)
     print(f"soak: {turn} turns in {samples[-1][2] if samples else 0:.0f} s, --ctx {args.ctx}, "
           f"context filled at turn {filled_at}, warm-up ends at turn "
           f"{samples[warm][0] if warm is not None else None}")
     step = max(1, len(samples) // 25)
-    print("soak: turn  seconds  RSS MiB")
+    print("soak: turn  seconds  RssAnon MiB  VmRSS MiB")
     shown = samples[::step]
     if samples and shown[-1] is not samples[-1]:
         shown.append(samples[-1])
-    for t, rss, s in shown:
-        print(f"soak: {t:5d}  {s:7.1f}  {rss / MIB:7.2f}")
+    for t, rss, s, total in shown:
+        print(f"soak: {t:5d}  {s:7.1f}  {rss / MIB:11.2f}  {total / MIB:9.2f}")
     if warm is None or len(samples) - warm < 20:
         sys.exit(f"FAIL: too few turns after warm-up ({turn} turns in all); run longer")
     after = samples[warm:]
-    growth = max(rss for _, rss, _ in after) - after[0][1]
-    per_turn = slope([(t, rss) for t, rss, _ in after])
-    print(f"soak: after warm-up: {len(after)} turns, RSS {after[0][1] / MIB:.2f} -> "
+    growth = max(rss for _, rss, _, _ in after) - after[0][1]
+    per_turn = slope([(t, rss) for t, rss, _, _ in after])
+    print(f"soak: after warm-up: {len(after)} turns, RssAnon {after[0][1] / MIB:.2f} -> "
           f"{after[-1][1] / MIB:.2f} MiB, highest growth {growth / 1024:.0f} KiB, "
           f"slope {per_turn / 1024:.2f} KiB/turn")
     if growth >= 4 * MIB:
-        sys.exit(f"FAIL: RSS grew {growth / MIB:.2f} MiB after warm-up")
+        sys.exit(f"FAIL: RssAnon grew {growth / MIB:.2f} MiB after warm-up")
     if per_turn >= 8 * 1024:
-        sys.exit(f"FAIL: RSS grows {per_turn / 1024:.2f} KiB per turn")
+        sys.exit(f"FAIL: RssAnon grows {per_turn / 1024:.2f} KiB per turn")
     print("soak: OK, memory is flat")
 
 
