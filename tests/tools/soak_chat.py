@@ -26,7 +26,8 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+
+from check_chat import model_path  # the model cache lookup infer-chat's other checks use
 
 WORDS = ("the a of to and in is it you that he was for on are with as his they be at one have "
          "this from or had by word but what some we can out other were all there when up use "
@@ -40,14 +41,6 @@ WORDS = ("the a of to and in is it you that he was for on are with as his they b
          "CPU GPU memory cache Paris France recipe poem story explain why how 42 3.14 2+2 "
          "été naïve 東京 кошка 🙂").split()
 MIB = 1024 * 1024
-
-
-def model_path(file):
-    cache = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
-    path = Path(os.environ.get("INFER_MODEL_DIR", Path(cache) / "libinfer" / "models")) / file
-    if not path.exists():
-        sys.exit(f"FAIL: {path} is missing: run scripts/fetch-models.sh")
-    return str(path)
 
 
 def memory(pid):
