@@ -5,18 +5,19 @@
 //     full count; every id is in [0, n_vocab);
 //   - add_special only adds BOS/EOS around the ids of the same text without it;
 //   - for valid UTF-8, the pieces of the ids (special text included) concatenate back to the
-//     input, with either parse_special: for byte-level BPE byte for byte, except the bytes whose
-//     byte symbol the vocabulary lacks, which are dropped (as llama.cpp and Hugging Face do:
-//     SmolLM2's lacks 0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, and the lead bytes 0xF1 and 0xF2 of
-//     U+40000..U+BFFFF, besides bytes UTF-8 never uses); for SentencePiece up to
-//     its whitespace escape: a space is stored as U+2581 "\u2581" and every U+2581 comes back as a
-//     space, so a U+2581 in the input returns as ' ' (llama.cpp's llama_unescape_whitespace does
-//     the same). Gemma 3 adds no space prefix (add_space_prefix false), and SentencePiece encodes
-//     every other character, through its <0xXX> byte-fallback tokens if need be.
+//     input, with either parse_special. Byte-level BPE: byte for byte, except the bytes whose
+//     byte symbol the vocabulary lacks, which are dropped (as in llama.cpp, whose BPE session
+//     drops a symbol it cannot find). SmolLM2's lacks 0x04, 0x06, 0x13, 0x14, 0x16, 0x1D and the
+//     lead bytes 0xF1 and 0xF2 of U+40000..U+BFFFF, besides bytes UTF-8 never uses.
+//     SentencePiece: up to its whitespace escape: a space is stored as U+2581 and every U+2581
+//     comes back as a space, so a U+2581 in the input returns as ' ' (llama.cpp's
+//     llama_unescape_whitespace does the same). Gemma 3 adds no space prefix (add_space_prefix
+//     false), and SentencePiece encodes every other character, through its <0xXX> byte-fallback
+//     tokens if need be.
 #include "fuzz_models.h"
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
