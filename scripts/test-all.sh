@@ -5,13 +5,15 @@
 #   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, with the CUDA backend
 #      built against the CPU emulator (tests/cuda_emu), so its kernels and host code run here,
 #      bounds-checked, without a GPU,
-#   4. a bounded libFuzzer run on the GGUF reader.
+#   4. the tests that start threads under ThreadSanitizer (a build of only the test binaries),
+#   5. bounded libFuzzer runs: the GGUF reader, both tokenizers, chat templates, state loading
+#      and the sampler (scripts/fuzz.sh; each target counts as one pass or failure).
 # Every stage runs even when an earlier one failed; the last line sums them up.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 jobs="$(nproc)"
-fuzz_seconds="${INFER_FUZZ_SECONDS:-60}"
+fuzz_seconds="${INFER_FUZZ_SECONDS:-45}"
 
 scripts/install-deps.sh || exit 1
 scripts/fetch-models.sh || exit 1
@@ -22,11 +24,11 @@ fi
 passed=0 failed=0 skipped=0
 declare -a report=()
 
-# run_ctest NAME BUILD_DIR: runs ctest and adds its counts to the totals. Skipped tests (the GPU
-# tests exit 77 without a CUDA device) count as skipped, never as passed.
+# run_ctest NAME BUILD_DIR [CTEST_ARGS...]: runs ctest and adds its counts to the totals. Skipped
+# tests (the GPU tests exit 77 without a CUDA device) count as skipped, never as passed.
 run_ctest() {
     local log="$2/ctest.log"
-    ctest --test-dir "$2" --output-on-failure -j "$jobs" 2>&1 | tee "$log"
+    ctest --test-dir "$2" --output-on-failure -j "$jobs" "${@:3}" 2>&1 | tee "$log"
     local line total fails
     line="$(grep -E 'tests passed, [0-9]+ tests? failed out of' "$log" | tail -n1)"
     if [ -z "$line" ]; then
@@ -42,9 +44,12 @@ run_ctest() {
 }
 
 # build NAME BUILD_DIR CMAKE_ARGS...: configure + build, counted as one failure if it breaks.
+# BUILD_TARGETS (space-separated) limits the build to those targets.
 build() {
     local name="$1" dir="$2"; shift 2
-    if cmake -S . -B "$dir" -DINFER_WERROR=ON "$@" && cmake --build "$dir" -j "$jobs"; then
+    local targets=()
+    if [ -n "${BUILD_TARGETS:-}" ]; then read -ra targets <<<"--target $BUILD_TARGETS"; fi
+    if cmake -S . -B "$dir" -DINFER_WERROR=ON "$@" && cmake --build "$dir" -j "$jobs" "${targets[@]}"; then
         return 0
     fi
     failed=$((failed + 1)); report+=("$name: build failed"); return 1
@@ -61,12 +66,24 @@ if build sanitizers build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFER_CUDA=OF
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan
 fi
 
-echo "=== GGUF reader fuzzing (${fuzz_seconds} s)"
-if scripts/fuzz-gguf.sh build/fuzz "$fuzz_seconds"; then
-    passed=$((passed + 1)); report+=("fuzz: clean")
-else
-    failed=$((failed + 1)); report+=("fuzz: FAILED")
+# The tests that start threads: the thread pool, the last error per thread, concurrent contexts
+# on one model, concurrent tokenization and chat rendering, cancel from another thread.
+tsan_tests='ThreadPool|last error is per thread|four threads on one shared model|concurrent rendering'
+tsan_tests+='|cancel from another thread|^concurrency: '
+echo "=== ThreadSanitizer: the concurrency tests"
+if BUILD_TARGETS="infer-unit-tests infer-model-tests" build tsan build/tsan \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFER_CUDA=OFF -DINFER_VULKAN=OFF -DINFER_SANITIZE=thread; then
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_ctest tsan build/tsan -R "$tsan_tests"
 fi
+
+echo "=== fuzzing (${fuzz_seconds} s per target)"
+for target in gguf tokenizer chat state sampler; do
+    if scripts/fuzz.sh "$target" build/fuzz "$fuzz_seconds"; then
+        passed=$((passed + 1)); report+=("fuzz $target: clean")
+    else
+        failed=$((failed + 1)); report+=("fuzz $target: FAILED")
+    fi
+done
 
 echo "=== summary"
 printf '  %s\n' "${report[@]}"

@@ -5,6 +5,7 @@
 #include "cpu/cpu_vec.h"
 
 #include "core/fp16.h"
+#include "cpu/cpu_isa.h"
 #include "cpu/cpu_ops.h"
 
 #include <atomic>
@@ -268,11 +269,8 @@ const VecOps k_avx2 = {dot_avx2<float>,     dot_avx2<uint16_t>, axpy_avx2<float>
                        axpy_avx2<uint16_t>, scale_avx2,         sum_squares_avx2,
                        scale_mul_avx2,      to_f16_avx2,        gelu_mul_avx2};
 
-bool cpu_has_avx2() {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
-}
+// The one detection (cpu_isa.cpp): AVX2 + FMA + F16C.
+bool cpu_has_avx2() { return cpu_isa_available(CpuIsa::Avx2); }
 #else
 bool cpu_has_avx2() { return false; }
 #endif // INFER_CPU_X86

@@ -92,11 +92,15 @@ Status Sampler::gather(const float *logits) {
             return make_error(INFER_ERR_INVALID_ARGUMENT, "sampler: logits[%d] is %g", i,
                               static_cast<double>(logit));
         logit += bias_[static_cast<size_t>(i)];
+        // Banned or masked: never a candidate, whatever the penalties (-inf minus an overflowed
+        // -inf penalty would be NaN).
+        if (logit == -kInf) continue;
         if (penalize_any) logit = penalize(logit, window_.count(i), params_.penalties);
-        if (logit == -kInf) continue; // banned or masked: never a candidate
-        if (logit == kInf)
+        if (logit == -kInf) continue;
+        if (logit == kInf || std::isnan(logit))
             return make_error(INFER_ERR_INVALID_ARGUMENT,
-                              "sampler: logits[%d] overflows to +inf after its bias", i);
+                              "sampler: logits[%d] overflows to %g after its bias and penalties",
+                              i, static_cast<double>(logit));
         candidates_[n_candidates_++] = {i, logit, 0.0f};
     }
     if (n_candidates_ == 0)

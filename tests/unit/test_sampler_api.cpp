@@ -105,3 +105,32 @@ TEST_CASE("sampler API: bad arguments are errors with a message") {
     CHECK(infer_sampler_sample(nullptr, logits.data(), &token) == INFER_ERR_INVALID_ARGUMENT);
     infer_sampler_free(s);
 }
+
+// Found by tests/fuzz/fuzz_sampler.cpp: a masked (-inf) logit of a token in the penalty window,
+// with a frequency penalty so negative that count * frequency is -inf, became -inf - -inf = NaN,
+// a candidate that greedy picked and that broke the sorts' ordering.
+TEST_CASE("sampler API: a masked token stays masked under overflowing penalties") {
+    const float inf = INFINITY;
+    for (float temperature : {0.0f, 0.8f}) {
+        infer_sampler_params p;
+        infer_sampler_params_init(&p);
+        p.temperature = temperature;
+        p.top_k = 0;
+        p.frequency_penalty = -3.0e38f;
+        p.penalty_last_n = 8;
+        infer_sampler *s = nullptr;
+        REQUIRE(infer_sampler_create(4, &p, &s) == INFER_OK);
+        REQUIRE(infer_sampler_accept(s, 0) == INFER_OK);
+        REQUIRE(infer_sampler_accept(s, 0) == INFER_OK); // 2 * -3e38 overflows to -inf
+        REQUIRE(infer_sampler_set_logit_bias(s, 1, -inf) == INFER_OK);
+        REQUIRE(infer_sampler_accept(s, 1) == INFER_OK);
+        REQUIRE(infer_sampler_accept(s, 1) == INFER_OK);
+        const std::vector<float> logits = {-inf, 5.0f, 0.5f, 0.25f};
+        for (int i = 0; i < 20; ++i) {
+            int32_t token = -1;
+            REQUIRE(infer_sampler_sample(s, logits.data(), &token) == INFER_OK);
+            CHECK((token == 2 || token == 3)); // 0 is masked, 1 is banned
+        }
+        infer_sampler_free(s);
+    }
+}
