@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tokenizes 10 MB of one kind of generated text with a real model and fails when the tokenizer's
-# peak memory grows by more than 40 bytes per input byte or it takes more than 30 s
-# (tests/text_load/tokenize_load.cpp measures both). A missing model is a failure.
+# peak memory grows by more than 40 bytes per input byte (tests/text_load/tokenize_load.cpp
+# measures it), or when it takes more than 120 s: not a speed test (a loaded CI machine varies
+# threefold), a guard against a quadratic path, which would take hours. A missing model is a
+# failure.
 set -euo pipefail
 driver="$1" model_file="$2" kind="$3"
 source "$(dirname "$0")/../../scripts/model-dir.sh"
@@ -10,4 +12,4 @@ if [ ! -f "$model" ]; then
     echo "FAIL: $model is missing; run scripts/fetch-models.sh" >&2
     exit 1
 fi
-exec "$driver" "$model" "$kind" 10 --max-bytes-per-byte 40 --max-seconds 30
+exec "$driver" "$model" "$kind" 10 --max-bytes-per-byte 40 --max-seconds 120
