@@ -143,13 +143,27 @@ typedef struct infer_model_params {
      * limit but the card's. Exceeding it, or the card, is INFER_ERR_OUT_OF_MEMORY at load or at
      * context creation. */
     uint64_t device_memory_budget;
+    /* How infer_model_load_file holds the file. 0 (default): map it. The mapping shares the OS
+     * page cache (several processes share one copy), loads at once, and lets the OS evict cold
+     * weights under memory pressure; but the file must stay unchanged while the model lives.
+     * Nonzero: read the whole file into memory of the model's own at load (progress covers the
+     * read): the model no longer depends on the file, which may then be changed or deleted, at
+     * the cost of anonymous memory equal to the file size and a load as slow as reading it.
+     * Ignored by infer_model_load_memory. */
+    int32_t read_into_memory;
 } infer_model_params;
 
 INFER_API void infer_model_params_init(infer_model_params *params);
 
 /* Maps the file read-only and validates it completely: the container, the architecture
  * (general.architecture must be one libinfer implements), every tensor the architecture needs
- * (name, shape, and a type the CPU backend can compute with). params may be NULL for defaults. */
+ * (name, shape, and a type the CPU backend can compute with). params may be NULL for defaults.
+ * The path must name a regular file (a FIFO, device, directory or empty file: INFER_ERR_IO,
+ * without blocking). Mapped (the default), the file must stay unchanged until infer_model_free:
+ * weights are read from it on use, so truncating or rewriting it in place, even by another
+ * process, can kill this process with SIGBUS at the next decode (replacing it by rename, or
+ * deleting it, is safe). With params->read_into_memory the file is read once at load and may
+ * then change freely; a file that changes size during that read fails with INFER_ERR_IO. */
 INFER_API infer_status infer_model_load_file(const char *path, const infer_model_params *params,
                                              infer_model **out_model);
 

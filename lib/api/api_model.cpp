@@ -3,6 +3,7 @@
 #include "api/api_util.h"
 #include "core/types.h"
 
+#include <cstddef>
 #include <cstring>
 
 using infer::api::fail;
@@ -17,6 +18,9 @@ infer::Model::LoadOptions options_of(const infer_model_params *params) {
     options.backend = params->backend;
     options.device = params->device;
     options.device_memory_budget = params->device_memory_budget;
+    // A newer field: a caller built against an older header passes a size that ends before it.
+    if (params->size >= offsetof(infer_model_params, read_into_memory) + sizeof params->read_into_memory)
+        options.read_into_memory = params->read_into_memory != 0;
     if (infer_progress_fn fn = params->progress) {
         void *user_data = params->progress_user_data;
         options.progress = [fn, user_data](float progress) { return fn(progress, user_data) != 0; };
@@ -25,7 +29,8 @@ infer::Model::LoadOptions options_of(const infer_model_params *params) {
 }
 
 infer_status check_params(const infer_model_params *params) {
-    if (params && !infer::api::struct_size_ok(params->size, sizeof *params))
+    // The struct ended at read_into_memory's offset before that field was added.
+    if (params && !infer::api::struct_size_ok(params->size, offsetof(infer_model_params, read_into_memory)))
         return fail(INFER_ERR_INVALID_ARGUMENT,
                     "infer_model_params.size is %u: prepare the struct with infer_model_params_init",
                     params->size);

@@ -127,10 +127,18 @@ private:
     std::vector<std::pair<std::string_view, uint32_t>> tensor_index_;
 };
 
-// A read-only private mapping of a whole file.
+// The bytes of a whole regular file, page-aligned: a read-only private mapping (open), or a
+// private copy read into anonymous memory (read). Anything but a regular file is refused with
+// INFER_ERR_IO before any read, so a FIFO or a device cannot block or stream forever.
 class MappedFile {
 public:
+    // Shares the page cache and costs no copy, but the bytes are the file's: truncating or
+    // rewriting the file while mapped makes the next access to a lost page raise SIGBUS.
     static Status open(const char *path, std::unique_ptr<MappedFile> *out);
+    // Reads the file into memory of its own (INFER_ERR_OUT_OF_MEMORY when it cannot be had),
+    // reporting progress; fails if the file changes size during the read. Afterwards the file
+    // may change or go away.
+    static Status read(const char *path, const ProgressFn &progress, std::unique_ptr<MappedFile> *out);
     ~MappedFile();
     MappedFile(const MappedFile &) = delete;
     MappedFile &operator=(const MappedFile &) = delete;

@@ -21,9 +21,21 @@ Status read_optional_string(const gguf::File &file, const char *key, std::string
 Status Model::load_file(const char *path, const LoadOptions &options,
                         std::unique_ptr<Model> *out) {
     auto model = std::unique_ptr<Model>(new Model());
-    INFER_TRY(gguf::MappedFile::open(path, &model->mapping_));
+    if (!options.read_into_memory) {
+        INFER_TRY(gguf::MappedFile::open(path, &model->mapping_));
+        const std::span<const uint8_t> image = model->mapping_->bytes();
+        return finish_load(std::move(model), image, options, out);
+    }
+    // Reading is the slow part of such a load: it reports the first half of the progress.
+    gguf::ProgressFn read_progress;
+    LoadOptions rest = options;
+    if (options.progress) {
+        read_progress = [&options](float p) { return options.progress(0.5f * p); };
+        rest.progress = [&options](float p) { return options.progress(0.5f + 0.5f * p); };
+    }
+    INFER_TRY(gguf::MappedFile::read(path, read_progress, &model->mapping_));
     const std::span<const uint8_t> image = model->mapping_->bytes();
-    return finish_load(std::move(model), image, options, out);
+    return finish_load(std::move(model), image, rest, out);
 }
 
 Status Model::load_memory(std::span<const uint8_t> image, const LoadOptions &options,

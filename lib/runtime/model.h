@@ -29,6 +29,9 @@ public:
         int32_t backend = 0;
         int32_t device = 0;
         uint64_t device_memory_budget = 0;
+        // load_file: read the file into memory of the model's own instead of mapping it, so the
+        // model no longer depends on the file (progress: the read is the first half).
+        bool read_into_memory = false;
     };
     static Status load_file(const char *path, const LoadOptions &options,
                             std::unique_ptr<Model> *out);
@@ -64,7 +67,7 @@ private:
     Status bind_architecture();
     Status upload_weights(const LoadOptions &options);
 
-    std::unique_ptr<gguf::MappedFile> mapping_; // empty when loaded from caller memory
+    std::unique_ptr<gguf::MappedFile> mapping_; // the file's bytes; empty when loaded from caller memory
     std::unique_ptr<gguf::File> file_;
     std::string architecture_;
     std::string name_;

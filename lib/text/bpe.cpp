@@ -1,50 +1,40 @@
 // Byte-level BPE (llama.cpp's llm_tokenizer_bpe): the pre-tokenizer splits the text into words,
 // each word's bytes are spelled with GPT-2's byte-to-unicode code points, and within a word the
 // adjacent pair with the lowest merge rank merges first (ties: leftmost) until no pair has a rank.
+// Words stream from the pre-tokenizer through one set of scratch buffers, so extra memory is the
+// cleaned text plus O(longest word), and each word merges in O(n log n).
 #include "text/tokenize.h"
 #include "text/unicode_bytes.h"
 #include "text/merge_symbols.h"
 #include "text/utf8.h"
 
-#include <queue>
-
 namespace infer::text {
 namespace {
 
-struct Bigram {
-    int left;
-    int right;
-    int32_t rank;
-    std::string text; // what the pair spelled when queued, to detect stale entries
-};
-
-struct BigramOrder {
-    bool operator()(const Bigram &l, const Bigram &r) const {
-        return l.rank > r.rank || (l.rank == r.rank && l.left > r.left);
-    }
-};
-
-class BpeWord {
+class BpeMerger {
 public:
-    BpeWord(const Vocab &vocab, std::string_view word) : vocab_(vocab), word_(word) {}
+    explicit BpeMerger(const Vocab &vocab) : vocab_(vocab) {}
 
-    void run(std::vector<int32_t> *out) {
+    void run(std::string_view word, std::vector<int32_t> *out) {
+        word_ = word;
         if (vocab_.ignore_merges() && vocab_.find(word_) >= 0) {
-            symbols_.push_back({-1, -1, 0, word_.size()});
-        } else {
-            split_into_characters(word_, &symbols_);
+            out->push_back(vocab_.find(word_));
+            return;
         }
-        for (int i = 1; i < static_cast<int>(symbols_.size()); ++i) add_bigram(i - 1, i);
+        split_into_characters(word_, &symbols_);
+        queue_.reset(symbols_.size()); // lowest rank first, then leftmost (llm_bigram_bpe)
+        for (size_t i = 0; i + 1 < symbols_.size(); ++i) {
+            const int32_t rank = pair_rank(static_cast<int32_t>(i));
+            if (rank >= 0) queue_.add_unordered(static_cast<int32_t>(i), static_cast<uint32_t>(rank));
+        }
+        queue_.heapify();
         while (!queue_.empty()) {
-            const Bigram bigram = queue_.top();
-            queue_.pop();
-            Symbol &left = symbols_[bigram.left];
-            Symbol &right = symbols_[bigram.right];
-            if (left.n == 0 || right.n == 0) continue;
-            if (word_.substr(left.begin, left.n + right.n) != bigram.text) continue; // stale
-            merge_with_next(symbols_, bigram.left);
-            add_bigram(left.prev, bigram.left);
-            add_bigram(bigram.left, left.next);
+            const int32_t left = queue_.top();
+            const int32_t right = symbols_[left].next;
+            queue_.remove(right); // (right, its next) is gone with right
+            merge_with_next(symbols_, left);
+            rekey(left);
+            if (symbols_[left].prev >= 0) rekey(symbols_[left].prev);
         }
         for (const Symbol &s : symbols_) {
             if (s.n == 0) continue;
@@ -64,19 +54,25 @@ public:
     }
 
 private:
-    void add_bigram(int left, int right) {
-        if (left == -1 || right == -1) return;
-        const std::string_view l = word_.substr(symbols_[left].begin, symbols_[left].n);
-        const std::string_view r = word_.substr(symbols_[right].begin, symbols_[right].n);
-        const int32_t rank = vocab_.merge_rank(l, r);
-        if (rank < 0) return;
-        queue_.push({left, right, rank, std::string(l) + std::string(r)});
+    // The merge rank of (left, its next); -1 when there is no next or no such merge.
+    int32_t pair_rank(int32_t left) {
+        const Symbol &l = symbols_[left];
+        if (l.next < 0) return -1;
+        const Symbol &r = symbols_[l.next];
+        return vocab_.merge_rank(word_.substr(l.begin, l.n), word_.substr(r.begin, r.n), &key_);
+    }
+
+    void rekey(int32_t left) {
+        const int32_t rank = pair_rank(left);
+        if (rank >= 0) queue_.update(left, static_cast<uint32_t>(rank));
+        else queue_.remove(left);
     }
 
     const Vocab &vocab_;
     std::string_view word_;
     std::vector<Symbol> symbols_;
-    std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue_;
+    PairQueue queue_;
+    std::string key_; // merge_rank's scratch
 };
 
 } // namespace
@@ -84,12 +80,14 @@ private:
 void tokenize_bpe(const Vocab &vocab, std::string_view text, std::vector<int32_t> *out) {
     // Regexes need valid UTF-8: re-encode the code points llama.cpp would read (bad bytes as U+FFFD).
     std::string clean;
-    clean.reserve(text.size());
-    for (uint32_t cpt : decode_utf8_lenient(text)) append_utf8(cpt, &clean);
-    for (const auto &[begin, end] : vocab.pre_tokenizer()->split(clean)) {
-        const std::string word = bytes_to_unicode_text(std::string_view(clean).substr(begin, end - begin));
-        BpeWord(vocab, word).run(out);
-    }
+    append_utf8_lenient(text, &clean);
+    BpeMerger merger(vocab);
+    std::string word;
+    vocab.pre_tokenizer()->for_each_word(clean, [&](size_t begin, size_t end) {
+        word.clear();
+        append_bytes_as_unicode(std::string_view(clean).substr(begin, end - begin), &word);
+        merger.run(word, out);
+    });
 }
 
 } // namespace infer::text

@@ -123,43 +123,64 @@ PreTokenizer::~PreTokenizer() {
     for (void *code : patterns_) pcre2_code_free(static_cast<pcre2_code *>(code));
 }
 
-std::vector<std::pair<size_t, size_t>> PreTokenizer::split(std::string_view text) const {
-    std::vector<std::pair<size_t, size_t>> pieces;
-    if (text.empty()) return pieces;
-    pieces.emplace_back(0, text.size());
-    const auto *subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-    for (void *opaque : patterns_) {
-        auto *code = static_cast<const pcre2_code *>(opaque);
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, nullptr);
-        if (!md) throw std::bad_alloc();
-        std::vector<std::pair<size_t, size_t>> next;
-        next.reserve(pieces.size() * 2);
-        for (const auto &[begin, end] : pieces) {
-            // Match within the piece only, as llama.cpp does: the piece is the whole subject.
-            const size_t len = end - begin;
-            size_t pos = 0;  // where the next match may start
-            size_t last = 0; // start of text not yet emitted
-            while (pos < len) {
-                const int rc = pcre2_match(code, subject + begin, len, pos, PCRE2_NO_UTF_CHECK, md,
-                                           nullptr);
-                if (rc < 0) break; // no further match (or a match limit): the rest is one gap
-                const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-                const size_t m0 = ov[0], m1 = ov[1];
-                if (m1 == m0) { // an empty match splits nothing; step over one character
-                    pos = m0 + 1;
-                    while (pos < len && (text[begin + pos] & 0xC0) == 0x80) ++pos;
-                    continue;
-                }
-                if (m0 > last) next.emplace_back(begin + last, begin + m0);
-                next.emplace_back(begin + m0, begin + m1);
-                pos = last = m1;
-            }
-            if (last < len) next.emplace_back(begin + last, end);
-        }
-        pcre2_match_data_free(md);
-        pieces.swap(next);
+namespace {
+
+// Match state for each regex of one for_each_word call.
+struct MatchData {
+    std::vector<pcre2_match_data *> data;
+    ~MatchData() {
+        for (pcre2_match_data *md : data) pcre2_match_data_free(md);
     }
-    return pieces;
+};
+
+// Splits [begin, end) of text with regex k into its matches and the gaps between them, and hands
+// each on to regex k + 1 (after the last regex: to word()). Depth-first, this yields the same
+// words in the same order as splitting the whole text with each regex in turn.
+void split_piece(const std::vector<void *> &patterns, const MatchData &mds, std::string_view text,
+                 size_t k, size_t begin, size_t end,
+                 const std::function<void(size_t, size_t)> &word) {
+    if (k == patterns.size()) {
+        word(begin, end);
+        return;
+    }
+    auto *code = static_cast<const pcre2_code *>(patterns[k]);
+    pcre2_match_data *md = mds.data[k];
+    const auto *subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+    // Match within the piece only, as llama.cpp does: the piece is the whole subject.
+    const size_t len = end - begin;
+    size_t pos = 0;  // where the next match may start
+    size_t last = 0; // start of text not yet emitted
+    while (pos < len) {
+        const int rc = pcre2_match(code, subject + begin, len, pos, PCRE2_NO_UTF_CHECK, md, nullptr);
+        if (rc < 0) break; // no further match (or a match limit): the rest is one gap
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        const size_t m0 = ov[0], m1 = ov[1]; // copied: the recursion below reuses md
+        if (m1 == m0) { // an empty match splits nothing; step over one character
+            pos = m0 + 1;
+            while (pos < len && (text[begin + pos] & 0xC0) == 0x80) ++pos;
+            continue;
+        }
+        if (m0 > last) split_piece(patterns, mds, text, k + 1, begin + last, begin + m0, word);
+        split_piece(patterns, mds, text, k + 1, begin + m0, begin + m1, word);
+        pos = last = m1;
+    }
+    if (last < len) split_piece(patterns, mds, text, k + 1, begin + last, end, word);
+}
+
+} // namespace
+
+void PreTokenizer::for_each_word(std::string_view text,
+                                 const std::function<void(size_t, size_t)> &word) const {
+    if (text.empty()) return;
+    MatchData mds;
+    mds.data.reserve(patterns_.size());
+    for (void *opaque : patterns_) {
+        pcre2_match_data *md =
+            pcre2_match_data_create_from_pattern(static_cast<const pcre2_code *>(opaque), nullptr);
+        if (!md) throw std::bad_alloc();
+        mds.data.push_back(md);
+    }
+    split_piece(patterns_, mds, text, 0, 0, text.size(), word);
 }
 
 } // namespace infer::text

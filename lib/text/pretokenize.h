@@ -6,6 +6,7 @@
 
 #include "core/status.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,9 +29,12 @@ public:
     PreTokenizer &operator=(const PreTokenizer &) = delete;
 
     const Traits &traits() const { return traits_; }
-    // Words of `text`, which must be valid UTF-8, as byte ranges [first, second) of it.
-    // Thread-safe: the compiled patterns are shared read-only, match state is per call.
-    std::vector<std::pair<size_t, size_t>> split(std::string_view text) const;
+    // Calls word(begin, end) for each word of `text`, which must be valid UTF-8, in order, as
+    // byte ranges of it. Each piece goes through the remaining regexes as soon as it is found, so
+    // memory does not grow with the number of words. Thread-safe: the compiled patterns are
+    // shared read-only, match state is per call.
+    void for_each_word(std::string_view text,
+                       const std::function<void(size_t begin, size_t end)> &word) const;
 
     // The names accepted by create(), for messages.
     static std::string supported_names();

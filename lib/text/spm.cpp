@@ -1,92 +1,90 @@
 // SentencePiece-style BPE (llama.cpp's llm_tokenizer_spm): start from UTF-8 characters and keep
 // merging the adjacent pair whose concatenation is the highest-scoring token (ties: leftmost).
-// What never formed a token is re-split along the merges that built it, and what is left falls
-// back to byte tokens <0xXX>.
+// What is left that is not a token falls back to byte tokens <0xXX>. llama.cpp runs the whole
+// text as one piece, so this must stay O(n log n) in time and a few words per character in memory.
 #include "text/tokenize.h"
 #include "text/merge_symbols.h"
 #include "text/utf8.h"
 
-#include <map>
-#include <queue>
+#include <cstring>
 
 namespace infer::text {
 namespace {
 
-struct Bigram {
-    int left;
-    int right;
-    float score;
-    size_t size;
-};
-
-struct BigramOrder {
-    bool operator()(const Bigram &l, const Bigram &r) const {
-        return l.score < r.score || (l.score == r.score && l.left > r.left);
-    }
-};
-
-class SpmSession {
+class SpmMerger {
 public:
-    SpmSession(const Vocab &vocab, std::string_view text) : vocab_(vocab), text_(text) {}
+    SpmMerger(const Vocab &vocab, std::string_view text)
+        : vocab_(vocab), text_(text) {}
 
     void run(std::vector<int32_t> *out) {
         split_into_characters(text_, &symbols_);
-        for (int i = 1; i < static_cast<int>(symbols_.size()); ++i) try_add_bigram(i - 1, i);
-        while (!queue_.empty()) {
-            const Bigram bigram = queue_.top();
-            queue_.pop();
-            Symbol &left = symbols_[bigram.left];
-            Symbol &right = symbols_[bigram.right];
-            // Stale: one side has merged with something else since this pair was queued.
-            if (left.n == 0 || right.n == 0 || left.n + right.n != bigram.size) continue;
-            merge_with_next(symbols_, bigram.left);
-            try_add_bigram(left.prev, bigram.left);
-            try_add_bigram(bigram.left, left.next);
+        queue_.reset(symbols_.size()); // highest score first, then leftmost (llm_bigram_spm)
+        for (size_t i = 0; i + 1 < symbols_.size(); ++i) {
+            uint32_t priority = 0;
+            if (pair_priority(static_cast<int32_t>(i), &priority))
+                queue_.add_unordered(static_cast<int32_t>(i), priority);
         }
-        if (symbols_.empty()) return;
-        for (int i = 0; i != -1; i = symbols_[i].next) resegment(symbols_[i], out);
+        queue_.heapify();
+        while (!queue_.empty()) {
+            const int32_t left = queue_.top();
+            const int32_t right = symbols_[left].next;
+            queue_.remove(right); // (right, its next) is gone with right
+            merge_with_next(symbols_, left);
+            rekey(left);
+            if (symbols_[left].prev >= 0) rekey(symbols_[left].prev);
+        }
+        // Every merged symbol is a token, so what is not one is a single character never merged:
+        // its bytes. (llama.cpp also looks such text up in its rev_merge map, whose keys are all
+        // tokens, so that lookup never succeeds there.)
+        for (const Symbol &s : symbols_) {
+            if (s.n == 0) continue;
+            const std::string_view text = text_.substr(s.begin, s.n);
+            const int32_t id = vocab_.find(text);
+            if (id >= 0) {
+                out->push_back(id);
+                continue;
+            }
+            for (char c : text) out->push_back(vocab_.byte_token(static_cast<uint8_t>(c)));
+        }
     }
 
 private:
-    std::string_view text_of(const Symbol &s) const { return text_.substr(s.begin, s.n); }
-
-    void try_add_bigram(int left, int right) {
-        if (left == -1 || right == -1) return;
-        const std::string_view joined =
-            text_.substr(symbols_[left].begin, symbols_[left].n + symbols_[right].n);
-        const int32_t id = vocab_.find(joined);
-        if (id < 0) return;
-        queue_.push({left, right, vocab_.token(id).score, joined.size()});
-        rev_merge_[std::string(joined)] = {left, right};
+    // A score as a queue priority: smaller for higher scores, in the same order as the floats
+    // compare (the sign-magnitude bits flipped to an unsigned order, then reversed; -0 is 0).
+    static uint32_t priority_of(float score) {
+        if (score == 0.0f) score = 0.0f;
+        uint32_t bits = 0;
+        std::memcpy(&bits, &score, sizeof bits);
+        const uint32_t ascending = (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+        return ~ascending;
     }
 
-    void resegment(const Symbol &symbol, std::vector<int32_t> *out) {
-        const std::string_view text = text_of(symbol);
-        const int32_t id = vocab_.find(text);
-        if (id >= 0) {
-            out->push_back(id);
-            return;
-        }
-        const auto it = rev_merge_.find(std::string(text));
-        if (it == rev_merge_.end()) {
-            for (char c : text) out->push_back(vocab_.byte_token(static_cast<uint8_t>(c)));
-            return;
-        }
-        resegment(symbols_[it->second.first], out);
-        resegment(symbols_[it->second.second], out);
+    // Whether (left, its next) spell a token together; if so, the priority of its score.
+    bool pair_priority(int32_t left, uint32_t *priority) const {
+        const Symbol &l = symbols_[left];
+        if (l.next < 0) return false;
+        const int32_t id = vocab_.find(text_.substr(l.begin, l.n + symbols_[l.next].n));
+        if (id < 0) return false;
+        *priority = priority_of(vocab_.token(id).score);
+        return true;
+    }
+
+    void rekey(int32_t left) {
+        uint32_t priority = 0;
+        if (pair_priority(left, &priority)) queue_.update(left, priority);
+        else queue_.remove(left);
     }
 
     const Vocab &vocab_;
     std::string_view text_;
     std::vector<Symbol> symbols_;
-    std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue_;
-    std::map<std::string, std::pair<int, int>> rev_merge_;
+    PairQueue queue_;
 };
 
 } // namespace
 
 void tokenize_spm(const Vocab &vocab, std::string_view text, std::vector<int32_t> *out) {
-    SpmSession(vocab, text).run(out);
+    SpmMerger(vocab, text).run(out);
 }
 
 } // namespace infer::text

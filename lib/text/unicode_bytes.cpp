@@ -45,9 +45,13 @@ int unicode_to_byte(uint32_t cpt) {
 
 std::string bytes_to_unicode_text(std::string_view text) {
     std::string out;
-    out.reserve(text.size() * 2);
-    for (char c : text) out += byte_to_unicode_utf8(static_cast<uint8_t>(c));
+    append_bytes_as_unicode(text, &out);
     return out;
+}
+
+void append_bytes_as_unicode(std::string_view text, std::string *out) {
+    out->reserve(out->size() + text.size() * 2);
+    for (char c : text) *out += byte_to_unicode_utf8(static_cast<uint8_t>(c));
 }
 
 } // namespace infer::text

@@ -18,5 +18,7 @@ int unicode_to_byte(uint32_t cpt);
 
 // Each byte of `text` replaced by its code point's UTF-8 spelling.
 std::string bytes_to_unicode_text(std::string_view text);
+// The same, appended to *out (a buffer reused from word to word).
+void append_bytes_as_unicode(std::string_view text, std::string *out);
 
 } // namespace infer::text

@@ -24,6 +24,9 @@ void append_utf8(uint32_t cpt, std::string *out);
 // values above U+10FFFF (which llama.cpp would carry on) become U+FFFD so the result re-encodes as
 // valid UTF-8.
 std::vector<uint32_t> decode_utf8_lenient(std::string_view text);
+// Those code points re-encoded, appended to *out: valid UTF-8 without the 4 bytes per character
+// of the vector.
+void append_utf8_lenient(std::string_view text, std::string *out);
 
 // Bytes at the end of `text` that begin a multi-byte sequence but do not complete it: a stream of
 // token pieces holds them back until the next piece completes the character. 0 when the text

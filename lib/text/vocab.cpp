@@ -50,12 +50,18 @@ int32_t Vocab::find(std::string_view text) const {
 }
 
 int32_t Vocab::merge_rank(std::string_view left, std::string_view right) const {
-    std::string key(4 + left.size() + right.size(), '\0');
+    std::string key;
+    return merge_rank(left, right, &key);
+}
+
+int32_t Vocab::merge_rank(std::string_view left, std::string_view right, std::string *scratch) const {
+    std::string &key = *scratch;
+    key.resize(4 + left.size() + right.size());
     const uint32_t n = static_cast<uint32_t>(left.size());
     std::memcpy(key.data(), &n, 4);
     std::memcpy(key.data() + 4, left.data(), left.size());
     std::memcpy(key.data() + 4 + left.size(), right.data(), right.size());
-    const auto it = ranks_.find(key);
+    const auto it = ranks_.find(std::string_view(key));
     return it == ranks_.end() ? -1 : it->second;
 }
 

@@ -48,6 +48,9 @@ public:
     int32_t find(std::string_view text) const;
     // BPE merge rank of the pair (lower merges first), or -1 when the pair never merges.
     int32_t merge_rank(std::string_view left, std::string_view right) const;
+    // The same, building the lookup key in `scratch`: reused across calls, it spares an
+    // allocation per lookup on long words.
+    int32_t merge_rank(std::string_view left, std::string_view right, std::string *scratch) const;
     // SPM byte-fallback token "<0xXX>" (or the byte itself as a token), or unk when neither exists.
     int32_t byte_token(uint8_t byte) const;
 

@@ -103,6 +103,7 @@ int main(int argc, char **argv) {
     const char *path = NULL, *expert_stats = NULL;
     int n_prompt = 512, n_gen = 128, threads = 0, repeats = 3, n_batch = 512, device = 0;
     int32_t backend = INFER_BACKEND_CPU;
+    int no_mmap = 0;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -116,10 +117,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--backend") && v && !strcmp(v, "cpu")) { backend = INFER_BACKEND_CPU; ++i; }
         else if (!strcmp(a, "--backend") && v && !strcmp(v, "cuda")) { backend = INFER_BACKEND_CUDA; ++i; }
         else if (!strcmp(a, "--expert-stats") && v) expert_stats = argv[++i];
+        else if (!strcmp(a, "--no-mmap")) no_mmap = 1;
         else {
             fprintf(stderr, "usage: infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] "
                             "[-r REPEATS] [-b N_BATCH] [--backend cpu|cuda] [--device N] "
-                            "[--expert-stats FILE]\n");
+                            "[--expert-stats FILE] [--no-mmap]\n"
+                            "  --no-mmap: read the model into memory instead of mapping it\n");
             return 2;
         }
     }
@@ -133,6 +136,7 @@ int main(int argc, char **argv) {
     infer_model_params_init(&model_params);
     model_params.backend = backend;
     model_params.device = device;
+    model_params.read_into_memory = no_mmap;
     if (!check(infer_model_load_file(path, &model_params, &model), path)) return 1;
     const char *backend_name = backend == INFER_BACKEND_CUDA ? "CUDA" : "CPU";
     infer_model_info info;

@@ -246,6 +246,7 @@ static int open_chat(chat *c) {
     model_params.progress = isatty(STDERR_FILENO) ? show_progress : check_interrupt;
     model_params.backend = o->backend;
     model_params.device = o->device;
+    model_params.read_into_memory = o->no_mmap;
     infer_status status = infer_model_load_file(o->model_path, &model_params, &c->model);
     if (status != INFER_OK) {
         report(o->model_path, status);
@@ -306,9 +307,10 @@ static void print_statistics(const chat *c) {
             stats.decode_seconds > 0 ? (double)stats.decode_tokens / stats.decode_seconds : 0);
     fprintf(stderr,
             "infer-chat: memory: context %.1f MiB (KV cache %.1f MiB, activations %.1f MiB), "
-            "weights %.1f MiB mapped from the file, peak RSS %.1f MiB\n",
+            "weights %.1f MiB %s, peak RSS %.1f MiB\n",
             req.total_bytes / mib, req.kv_cache_bytes / mib, req.activation_bytes / mib,
-            req.weight_bytes / mib, usage.ru_maxrss / 1024.0);
+            req.weight_bytes / mib, c->options.no_mmap ? "read into memory" : "mapped from the file",
+            usage.ru_maxrss / 1024.0);
 }
 
 static void close_chat(chat *c) {

@@ -27,6 +27,9 @@ static void print_help(FILE *out) {
 "      --backend cpu|cuda  where the model runs (default cpu; cuda uploads the weights to\n"
 "                       the GPU at load)\n"
 "      --device N       which GPU for --backend cuda (default 0)\n"
+"      --no-mmap        read the model file into memory instead of mapping it: the file may\n"
+"                       then change or go away while chatting; costs RAM of the file's size\n"
+"                       and a slower start\n"
 "  -c, --ctx N          context length in tokens (default 2048; 0: the model's own, at most\n"
 "                       4096). The whole conversation must fit in it.\n"
 "      --ctx-overflow stop|shift\n"
@@ -110,6 +113,10 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
         }
         if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-mmap")) {
+            o->no_mmap = 1;
             continue;
         }
         static const char *const with_value[] = {

@@ -16,6 +16,7 @@ typedef struct chat_options {
     int n_threads;             /* --threads; 0: one per core */
     int32_t backend;           /* --backend: INFER_BACKEND_CPU or INFER_BACKEND_CUDA */
     int32_t device;            /* --device: which GPU, for --backend cuda */
+    int no_mmap;               /* --no-mmap: read the model into memory (read_into_memory) */
     uint32_t n_ctx;            /* --ctx */
     int overflow;              /* --ctx-overflow: OVERFLOW_STOP or OVERFLOW_SHIFT */
     int verbose;               /* --verbose: statistics on stderr */

@@ -67,23 +67,25 @@ static int print_metadata(const infer_model *model, uint64_t n_keys, uint64_t ma
 }
 
 int main(int argc, char **argv) {
-    int tensors_only = 0;
+    int tensors_only = 0, no_mmap = 0;
     uint64_t max_array = 8;
     const char *path = NULL;
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--tensors") == 0) {
             tensors_only = 1;
+        } else if (strcmp(argv[i], "--no-mmap") == 0) {
+            no_mmap = 1; /* read the file into memory instead of mapping it */
         } else if (strcmp(argv[i], "--max-array") == 0 && i + 1 < argc) {
             max_array = strtoull(argv[++i], NULL, 10);
         } else if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "usage: %s [--tensors] [--max-array N] MODEL.gguf\n", g_program);
+            fprintf(stderr, "usage: %s [--tensors] [--max-array N] [--no-mmap] MODEL.gguf\n", g_program);
             return 2;
         } else {
             path = argv[i];
         }
     }
     if (!path) {
-        fprintf(stderr, "usage: %s [--tensors] [--max-array N] MODEL.gguf\n", g_program);
+        fprintf(stderr, "usage: %s [--tensors] [--max-array N] [--no-mmap] MODEL.gguf\n", g_program);
         return 2;
     }
 
@@ -91,6 +93,7 @@ int main(int argc, char **argv) {
     infer_model_params params;
     infer_model_params_init(&params);
     params.inspect_only = 1;
+    params.read_into_memory = no_mmap;
     infer_model *model = NULL;
     infer_status status = infer_model_load_file(path, &params, &model);
     if (status != INFER_OK) return fail(path, status);

@@ -42,8 +42,11 @@ _c_float_p = ctypes.POINTER(ctypes.c_float)
 
 
 class _ModelParams(ctypes.Structure):
+    # Every field of infer_model_params: infer_model_params_init writes the whole struct.
     _fields_ = [("size", ctypes.c_uint32), ("inspect_only", ctypes.c_int32),
-                ("progress", ctypes.c_void_p), ("progress_user_data", ctypes.c_void_p)]
+                ("progress", ctypes.c_void_p), ("progress_user_data", ctypes.c_void_p),
+                ("backend", ctypes.c_int32), ("device", ctypes.c_int32),
+                ("device_memory_budget", ctypes.c_uint64), ("read_into_memory", ctypes.c_int32)]
 
 
 class _ContextParams(ctypes.Structure):
@@ -180,10 +183,13 @@ class _Handle:
 class Model(_Handle):
     _free = _lib.infer_model_free
 
-    def __init__(self, path):
+    def __init__(self, path, read_into_memory=False):
+        """read_into_memory: read the file into memory rather than map it, so that it may
+        change or be deleted while the model lives (costs RAM of the file's size)."""
         super().__init__()
         params = _ModelParams()
         _lib.infer_model_params_init(ctypes.byref(params))
+        params.read_into_memory = 1 if read_into_memory else 0
         _check(_lib.infer_model_load_file(os.fsencode(path), ctypes.byref(params),
                                           ctypes.byref(self._handle)))
 

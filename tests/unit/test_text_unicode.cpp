@@ -77,12 +77,12 @@ TEST_CASE("text: pre-tokenizer regexes use llama.cpp's whitespace set") {
     REQUIRE(PreTokenizer::create("gpt-2", &pre).is_ok());
     const std::string text = "Hello world's  123\xc2\x85x";
     std::vector<std::string> words;
-    for (const auto &[b, e] : pre->split(text)) words.push_back(text.substr(b, e - b));
+    pre->for_each_word(text, [&](size_t b, size_t e) { words.push_back(text.substr(b, e - b)); });
     CHECK(words == std::vector<std::string>{"Hello", " world", "'s", " ", " 123", "\xc2\x85", "x"});
     REQUIRE(PreTokenizer::create("smollm", &pre).is_ok());
     words.clear();
     const std::string digits = "ab 12";
-    for (const auto &[b, e] : pre->split(digits)) words.push_back(digits.substr(b, e - b));
+    pre->for_each_word(digits, [&](size_t b, size_t e) { words.push_back(digits.substr(b, e - b)); });
     CHECK(words == std::vector<std::string>{"ab", " ", "1", "2"});
     const infer::Status unknown = PreTokenizer::create("no-such-pre", &pre);
     CHECK(unknown.code() == INFER_ERR_MODEL_BAD_VOCAB);
