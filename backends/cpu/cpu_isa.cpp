@@ -1,6 +1,8 @@
 // Run-time ISA detection for the CPU kernels (see cpu_isa.h).
 #include "cpu/cpu_isa.h"
 
+#include <atomic>
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 #endif
@@ -17,6 +19,9 @@ bool has_f16c() {
     return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
 }
 #endif
+
+// -1: not forced. Atomic so that a test's store is seen by the pool's threads without a race.
+std::atomic<int> g_forced{-1};
 
 CpuIsa detect() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -42,6 +47,17 @@ CpuIsa cpu_isa_best() {
 bool cpu_isa_available(CpuIsa isa) {
     return static_cast<int>(isa) <= static_cast<int>(cpu_isa_best());
 }
+
+CpuIsa cpu_isa_dispatch() {
+    const int forced = g_forced.load(std::memory_order_relaxed);
+    return forced < 0 ? cpu_isa_best() : static_cast<CpuIsa>(forced);
+}
+
+void cpu_isa_force_for_testing(CpuIsa isa) {
+    if (cpu_isa_available(isa)) g_forced.store(static_cast<int>(isa), std::memory_order_relaxed);
+}
+
+void cpu_isa_reset_for_testing() { g_forced.store(-1, std::memory_order_relaxed); }
 
 const char *cpu_isa_name(CpuIsa isa) {
     switch (isa) {

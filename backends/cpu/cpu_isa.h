@@ -19,4 +19,14 @@ bool cpu_isa_available(CpuIsa isa);
 
 const char *cpu_isa_name(CpuIsa isa);
 
+// The level whole-model runs use: cpu_isa_best(), unless a test forced another. The kernels'
+// `isa` arguments default to it (matmul, moe_ffn), so a forced level reaches every matmul of
+// a model run without a parameter through the public API.
+CpuIsa cpu_isa_dispatch();
+
+// Tests only (the golden tests hold every level to llama.cpp): makes cpu_isa_dispatch() return
+// `isa`, which must be available. Not while ops run. cpu_isa_reset_for_testing() undoes it.
+void cpu_isa_force_for_testing(CpuIsa isa);
+void cpu_isa_reset_for_testing();
+
 } // namespace infer::cpu

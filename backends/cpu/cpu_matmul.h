@@ -49,7 +49,7 @@ uint64_t matmul_scratch_bytes(uint32_t type, int64_t k, int64_t t);
 // the end of run(). Allocates nothing. `isa` selects the kernels (tests force each level);
 // it must satisfy cpu_isa_available().
 void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scratch, int ith,
-            int nth, ThreadPool &pool, CpuIsa isa = cpu_isa_best());
+            int nth, ThreadPool &pool, CpuIsa isa = cpu_isa_dispatch());
 
 // ---- Building blocks for drivers that quantize activations once and multiply row ranges of
 // several matrices with them (the MoE experts, cpu_moe.h).
@@ -60,13 +60,13 @@ uint64_t matmul_act_row_bytes(uint32_t type, int64_t k);
 
 // One row of k floats into that format (a copy for float weights): what matmul's phase 1 does.
 void matmul_quantize_act_row(uint32_t type, const float *x, int64_t k, void *dst,
-                             CpuIsa isa = cpu_isa_best());
+                             CpuIsa isa = cpu_isa_dispatch());
 
 // Weight rows [r0, r1) against t activation rows already in that format (row c at
 // act + c * act_stride): y[c * y_stride + (r - r0)] = dot(W row r, act row c). matmul's phase 2;
 // one thread, allocates nothing.
 void matmul_rows(const WeightView &w, const uint8_t *act, uint64_t act_stride, int64_t t, float *y,
-                 int64_t y_stride, int64_t r0, int64_t r1, CpuIsa isa = cpu_isa_best());
+                 int64_t y_stride, int64_t r0, int64_t r1, CpuIsa isa = cpu_isa_dispatch());
 
 // Single-threaded reference: scalar quantizers and the *_ref dot products, one output at a time.
 // Allocates (one quantized activation row); for tests.

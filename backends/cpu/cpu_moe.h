@@ -67,7 +67,7 @@ uint64_t moe_ffn_scratch_bytes(const MoeFfn &f, int64_t max_tokens, int k, int n
 // picked its expert. Allocates nothing.
 void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *weights, int64_t t,
              int k, float *y, void *scratch, uint64_t *counts, int ith, int nth, ThreadPool &pool,
-             CpuIsa isa = cpu_isa_best());
+             CpuIsa isa = cpu_isa_dispatch());
 // Token by token, slot by slot, through matmul_ref and glu_ref; allocates.
 void moe_ffn_ref(const MoeFfn &f, const float *x, const int32_t *ids, const float *weights,
                  int64_t t, int k, float *y);

@@ -84,7 +84,9 @@ struct ContextDeleter {
 
 } // namespace
 
-void check_goldens(const std::string &name, int32_t backend) {
+void check_goldens(const std::string &name, int32_t backend, const std::string &label) {
+    const std::string tag = label.empty() ? name : name + " [" + label + "]";
+    INFO(tag);
     infer_model *raw_model = nullptr;
     const std::string path = model_path(name);
     infer_model_params model_params;
@@ -173,7 +175,7 @@ void check_goldens(const std::string &name, int32_t backend) {
         CHECK_MESSAGE((!diverged || matched >= g.variant_greedy_matched), file,
                       ": greedy continuation differs at step ", matched,
                       " (llama.cpp variants followed ", g.variant_greedy_matched, ")");
-        MESSAGE(name << "/" << std::filesystem::path(file).stem().string() << ": " << n_prompt
+        MESSAGE(tag << "/" << std::filesystem::path(file).stem().string() << ": " << n_prompt
                      << " tokens, last-position error " << last_error << ", worst " << worst
                      << ", top-1 " << decisive_agree << "/" << decisive << " (margin>0.25), "
                      << informative_agree << "/" << informative << " (margin>0.1), greedy matched "
@@ -183,7 +185,7 @@ void check_goldens(const std::string &name, int32_t backend) {
     }
     std::sort(errors.begin(), errors.end());
     REQUIRE(!errors.empty());
-    MESSAGE(name << ": normalized RMS error median " << errors[errors.size() / 2] << ", worst "
+    MESSAGE(tag << ": normalized RMS error median " << errors[errors.size() / 2] << ", worst "
                  << errors.back() << " over " << errors.size() << " vectors");
 }
 

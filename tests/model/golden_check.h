@@ -7,6 +7,7 @@
 
 namespace infer::test {
 
-void check_goldens(const std::string &name, int32_t backend);
+// `label`, when set, names the variant under test (a CPU ISA level) in the messages.
+void check_goldens(const std::string &name, int32_t backend, const std::string &label = "");
 
 } // namespace infer::test

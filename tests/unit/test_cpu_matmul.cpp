@@ -38,6 +38,18 @@ std::vector<uint8_t> quantize_for(const TypeCase &tc, const float *x, int64_t k,
     return v;
 }
 
+// The K-quant kernels reduce each super-block's integers exactly and combine the floats as the
+// references do, so they return the references' bits (issue 11: any other order of float sums
+// moved Gemma 3 off its goldens on one ISA level and not the other). The exception is the VNNI
+// row-lane prefill tile of Q4_K/Q5_K, which sums super-blocks chunk by chunk.
+bool bit_exact(const TypeCase &tc, CpuIsa isa, int64_t t) {
+    if (isa == CpuIsa::Scalar) return true;
+    if (tc.block_elems != QK_K) return false;
+    const bool lanes = isa == CpuIsa::Avx512Vnni && t > 1 &&
+                       (tc.type == TypeId::Q4_K || tc.type == TypeId::Q5_K);
+    return !lanes;
+}
+
 } // namespace
 
 TEST_CASE("ThreadPool runs every thread and its barrier separates phases") {
@@ -162,7 +174,10 @@ TEST_CASE("vec_dot SIMD paths match the scalar references for every type") {
                 const std::vector<uint8_t> a = quantize_for(tc, x.data(), k, 1, CpuIsa::Scalar);
                 const float r = ref.dot(k, w.data(), a.data());
                 const float f = fast.dot(k, w.data(), a.data());
-                CHECK(std::fabs(r - f) <= 1e-5f * abs_bound(tc, x.data(), k));
+                if (bit_exact(tc, isa, 1))
+                    CHECK(f == r);
+                else
+                    CHECK(std::fabs(r - f) <= 1e-5f * abs_bound(tc, x.data(), k));
             }
         }
     }
@@ -184,7 +199,8 @@ WeightView padded_weights(const TypeCase &tc, int64_t k, int64_t n, std::mt19937
 }
 
 // matmul of t random rows through `pool` at `isa` against matmul_ref: the scalar path runs the
-// very same functions, so it must be exact; the SIMD ones within 1e-5 of sum |w x|.
+// very same functions, and the K-quant kernels return their bits (bit_exact), so those must be
+// exact; the other SIMD ones within 1e-5 of sum |w x|.
 void check_matmul(const TypeCase &tc, const WeightView &w, int64_t t, CpuIsa isa, ThreadPool &pool,
                   std::mt19937 &rng) {
     const int64_t k = w.k, n = w.n;
@@ -214,7 +230,7 @@ void check_matmul(const TypeCase &tc, const WeightView &w, int64_t t, CpuIsa isa
         for (int64_t i = 0; i < n; ++i) {
             const float a = got[static_cast<size_t>(j * n + i)],
                         b = want[static_cast<size_t>(j * n + i)];
-            if (isa == CpuIsa::Scalar ? a != b : !(std::fabs(a - b) <= tol)) ++bad;
+            if (bit_exact(tc, isa, t) ? a != b : !(std::fabs(a - b) <= tol)) ++bad;
         }
     }
     CHECK(bad == 0);
