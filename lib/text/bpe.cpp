@@ -28,14 +28,7 @@ public:
             if (rank >= 0) queue_.add_unordered(static_cast<int32_t>(i), static_cast<uint32_t>(rank));
         }
         queue_.heapify();
-        while (!queue_.empty()) {
-            const int32_t left = queue_.top();
-            const int32_t right = symbols_[left].next;
-            queue_.remove(right); // (right, its next) is gone with right
-            merge_with_next(symbols_, left);
-            rekey(left);
-            if (symbols_[left].prev >= 0) rekey(symbols_[left].prev);
-        }
+        merge_queued_pairs(symbols_, queue_, [this](int32_t left) { rekey(left); });
         for (const Symbol &s : symbols_) {
             if (s.n == 0) continue;
             const std::string_view text = word_.substr(s.begin, s.n);

@@ -139,4 +139,17 @@ private:
     std::vector<int32_t> pos_;   // per symbol: its slot in heap_, or -1
 };
 
+// Merges until no pair can: each time the queue's first pair, after which the two pairs the merge
+// changed, (left, its new next) and (its previous, left), are re-keyed by rekey(their left).
+template <class Rekey>
+void merge_queued_pairs(std::vector<Symbol> &symbols, PairQueue &queue, Rekey &&rekey) {
+    while (!queue.empty()) {
+        const int32_t left = queue.top();
+        queue.remove(symbols[left].next); // (right, its next) is gone with right
+        merge_with_next(symbols, left);
+        rekey(left);
+        if (symbols[left].prev >= 0) rekey(symbols[left].prev);
+    }
+}
+
 } // namespace infer::text

@@ -25,14 +25,7 @@ public:
                 queue_.add_unordered(static_cast<int32_t>(i), priority);
         }
         queue_.heapify();
-        while (!queue_.empty()) {
-            const int32_t left = queue_.top();
-            const int32_t right = symbols_[left].next;
-            queue_.remove(right); // (right, its next) is gone with right
-            merge_with_next(symbols_, left);
-            rekey(left);
-            if (symbols_[left].prev >= 0) rekey(symbols_[left].prev);
-        }
+        merge_queued_pairs(symbols_, queue_, [this](int32_t left) { rekey(left); });
         // Every merged symbol is a token, so what is not one is a single character never merged:
         // its bytes. (llama.cpp also looks such text up in its rev_merge map, whose keys are all
         // tokens, so that lookup never succeeds there.)
