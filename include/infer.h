@@ -271,7 +271,11 @@ INFER_API const char *infer_type_name(uint32_t type);
 /* Token ids of text (UTF-8, `length` bytes). add_special: add BOS/EOS as the model's metadata says.
  * parse_special: recognize special-token text like "<|im_start|>". Writes at most `capacity` ids and
  * stores the full count in *out_count; INFER_ERR_BUFFER_TOO_SMALL when capacity is less (nothing else
- * changes). Thread-safe on a shared model. */
+ * changes). Thread-safe on a shared model. Extra memory is linear in the text (about 31 bytes per
+ * byte at worst); one piece the tokenizer merges as a whole (a pre-tokenizer word, or for
+ * SentencePiece the whole text with each space written as U+2581) of 2 GiB or more is
+ * INFER_ERR_OUT_OF_MEMORY. Bytes that a byte-level BPE vocabulary has no token for are dropped,
+ * as llama.cpp drops them. */
 INFER_API infer_status infer_tokenize(const infer_model *model, const char *text, size_t length,
                                       int32_t add_special, int32_t parse_special, int32_t *tokens,
                                       size_t capacity, size_t *out_count);
@@ -438,7 +442,9 @@ INFER_API infer_status infer_context_truncate(infer_context *context, uint32_t n
 
 /* The KV cache state: bytes needed, save into a buffer (snprintf-like: *out_size gets the size
  * needed, INFER_ERR_BUFFER_TOO_SMALL when capacity is less), and load into a context created for
- * the same model with at least the same n_ctx and the same kv_type. */
+ * the same model with at least the same n_ctx and the same kv_type. A state is checked in full
+ * before anything is written: one refused with INFER_ERR_BAD_STATE leaves the context unchanged.
+ * A loaded state sets the position to its token count and keeps no logits (decode next). */
 INFER_API infer_status infer_context_state_size(const infer_context *context, uint64_t *out_size);
 INFER_API infer_status infer_context_state_save(const infer_context *context, void *buf,
                                                 uint64_t capacity, uint64_t *out_size);
