@@ -147,6 +147,9 @@ public:
 
 private:
     MappedFile() = default;
+    // open (progress null: map) and read (copy, reporting to *progress) share everything else.
+    static Status load(const char *path, const ProgressFn *progress,
+                       std::unique_ptr<MappedFile> *out);
     const uint8_t *data_ = nullptr;
     uint64_t size_ = 0;
 };

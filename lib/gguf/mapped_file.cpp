@@ -51,51 +51,17 @@ Status open_regular(const char *path, Fd *fd, struct stat *st) {
     return Status::ok();
 }
 
-} // namespace
-
-Status MappedFile::open(const char *path, std::unique_ptr<MappedFile> *out) {
-    if (path == nullptr || out == nullptr) {
-        return make_error(INFER_ERR_INVALID_ARGUMENT, "MappedFile::open: null argument");
-    }
-    Fd fd;
-    struct stat st;
-    INFER_TRY(open_regular(path, &fd, &st));
-    std::unique_ptr<MappedFile> file(new (std::nothrow) MappedFile());
-    if (!file) return make_error(INFER_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+// Fills data[0, size) from the descriptor in chunks, reporting progress, and fails unless the
+// file is exactly the `st` it was when opened: a file that shrank, grew or was rewritten while it
+// was read is not one consistent image.
+Status read_whole(const char *path, int fd, const struct stat &st, const ProgressFn &progress,
+                  uint8_t *data) {
     const size_t size = static_cast<size_t>(st.st_size);
-    void *data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
-    if (data == MAP_FAILED) return io_error(path, "mmap", errno);
-    // The mapping keeps the file referenced after the descriptor closes.
-    file->data_ = static_cast<const uint8_t *>(data);
-    file->size_ = size;
-    *out = std::move(file);
-    return Status::ok();
-}
-
-Status MappedFile::read(const char *path, const ProgressFn &progress,
-                        std::unique_ptr<MappedFile> *out) {
-    if (path == nullptr || out == nullptr) {
-        return make_error(INFER_ERR_INVALID_ARGUMENT, "MappedFile::read: null argument");
-    }
-    Fd fd;
-    struct stat st;
-    INFER_TRY(open_regular(path, &fd, &st));
-    std::unique_ptr<MappedFile> file(new (std::nothrow) MappedFile());
-    if (!file) return make_error(INFER_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    const size_t size = static_cast<size_t>(st.st_size);
-    // Anonymous memory: page-aligned like a mapping, and ENOMEM is a clean failure here.
-    void *data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (data == MAP_FAILED)
-        return make_error(INFER_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes to read the file: %s",
-                          path, size, std::strerror(errno));
-    file->data_ = static_cast<const uint8_t *>(data); // freed by the destructor from here on
-    file->size_ = size;
     // Chunks bound the time between progress reports (and a cancel), not memory.
     constexpr size_t kChunk = size_t{16} << 20;
-    auto *bytes = static_cast<uint8_t *>(data);
     size_t done = 0;
     while (done < size) {
-        const ssize_t n = ::read(fd.fd, bytes + done, std::min(kChunk, size - done));
+        const ssize_t n = ::read(fd, data + done, std::min(kChunk, size - done));
         if (n < 0) {
             if (errno == EINTR) continue;
             return io_error(path, "read", errno);
@@ -107,16 +73,57 @@ Status MappedFile::read(const char *path, const ProgressFn &progress,
         if (progress && !progress(static_cast<float>(static_cast<double>(done) / static_cast<double>(size))))
             return make_error(INFER_ERR_CANCELLED, "%s: read cancelled by the progress callback", path);
     }
-    // A file that grew, or was rewritten, while it was read is not one consistent image.
     uint8_t extra;
     ssize_t n;
-    do n = ::read(fd.fd, &extra, 1);
+    do n = ::read(fd, &extra, 1);
     while (n < 0 && errno == EINTR);
     struct stat after;
-    if (n != 0 || ::fstat(fd.fd, &after) != 0 || after.st_size != st.st_size ||
+    if (n != 0 || ::fstat(fd, &after) != 0 || after.st_size != st.st_size ||
         after.st_mtim.tv_sec != st.st_mtim.tv_sec || after.st_mtim.tv_nsec != st.st_mtim.tv_nsec)
         return make_error(INFER_ERR_IO, "%s: the file changed while it was read", path);
-    ::mprotect(data, size, PROT_READ); // read-only from here, as a mapping is
+    return Status::ok();
+}
+
+} // namespace
+
+Status MappedFile::open(const char *path, std::unique_ptr<MappedFile> *out) {
+    return load(path, nullptr, out);
+}
+
+Status MappedFile::read(const char *path, const ProgressFn &progress,
+                        std::unique_ptr<MappedFile> *out) {
+    return load(path, &progress, out);
+}
+
+Status MappedFile::load(const char *path, const ProgressFn *progress,
+                        std::unique_ptr<MappedFile> *out) {
+    if (path == nullptr || out == nullptr)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "MappedFile: null argument");
+    Fd fd;
+    struct stat st;
+    INFER_TRY(open_regular(path, &fd, &st));
+    std::unique_ptr<MappedFile> file(new (std::nothrow) MappedFile());
+    if (!file) return make_error(INFER_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    const size_t size = static_cast<size_t>(st.st_size);
+    if (!progress) {
+        void *data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
+        if (data == MAP_FAILED) return io_error(path, "mmap", errno);
+        // The mapping keeps the file referenced after the descriptor closes.
+        file->data_ = static_cast<const uint8_t *>(data);
+        file->size_ = size;
+    } else {
+        // Anonymous memory: page-aligned like a mapping, and ENOMEM is a clean failure here.
+        void *data =
+            ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (data == MAP_FAILED)
+            return make_error(INFER_ERR_OUT_OF_MEMORY,
+                              "%s: cannot allocate %zu bytes to read the file: %s", path, size,
+                              std::strerror(errno));
+        file->data_ = static_cast<const uint8_t *>(data); // freed by the destructor from here on
+        file->size_ = size;
+        INFER_TRY(read_whole(path, fd.fd, st, *progress, static_cast<uint8_t *>(data)));
+        ::mprotect(data, size, PROT_READ); // read-only from here, as a mapping is
+    }
     *out = std::move(file);
     return Status::ok();
 }
