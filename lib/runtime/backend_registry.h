@@ -1,0 +1,63 @@
+// The backends this build has, as plug-ins: each backend file in backends/ describes itself with
+// one BackendEntry, and backends/backends.cpp (the only file that names them all) lists them.
+// lib/runtime and lib/api iterate the registry; they name no backend.
+#pragma once
+
+#include "core/status.h"
+#include "graph/graph.h"
+#include "runtime/backend.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace infer {
+
+// What a context asks of a backend it makes.
+struct BackendConfig {
+    int32_t n_threads = 1;                   // host threads (the CPU backend's workers)
+    CpuKernels kernels = CpuKernels::Fast;   // the CPU backend's kernels (Reference: tests only)
+    const DeviceWeights *weights = nullptr;  // a device backend's uploaded weights
+};
+
+// Host bytes a device backend copies at load: a WeightRef's data, or RoPE frequency factors.
+struct WeightSpan {
+    const void *data = nullptr;
+    uint64_t bytes = 0;
+};
+
+struct BackendEntry {
+    int32_t id = 0;          // INFER_BACKEND_*
+    const char *name = "";   // "CPU", "CUDA", ...
+    // Holds weights and activations in memory of its own (uploaded at load, copied at segment
+    // boundaries); false for the CPU, which reads the model in place.
+    bool is_device = false;
+    // Devices this process can use; 0 with the reason in *why.
+    int32_t (*device_count)(std::string *why) = nullptr;
+    // Free and total bytes of device `device`.
+    Status (*memory_info)(int32_t device, uint64_t *free_bytes, uint64_t *total_bytes) = nullptr;
+    // Copies `weights` to device `device` once (progress in [0, 1]; returning false cancels);
+    // they and every later context must fit in `budget` bytes (0: the device's memory). Null for
+    // a host backend.
+    Status (*upload_weights)(std::span<const WeightSpan> weights, int32_t device, uint64_t budget,
+                             const std::function<bool(float)> &progress,
+                             std::unique_ptr<DeviceWeights> *out) = nullptr;
+    // A backend for one context. Null when this backend cannot run graphs yet.
+    Status (*make_backend)(const BackendConfig &config, std::unique_ptr<Backend> *out) = nullptr;
+    // Ok when this backend can run `node` of `graph`; otherwise an error saying why, naming the
+    // op (graph::op_name) and the tensor by name.
+    Status (*supports)(const graph::Node &node, const graph::Graph &graph) = nullptr;
+};
+
+// Every backend of this build, the CPU first (always present).
+std::span<const BackendEntry> backend_registry();
+// The entry of INFER_BACKEND_* `id`, or null when this build lacks it.
+const BackendEntry *find_backend(int32_t id);
+const BackendEntry &cpu_backend_entry();
+
+// Defined by backends/backends.cpp: the entries this build compiled in, the CPU first.
+std::span<const BackendEntry> builtin_backends();
+
+} // namespace infer
