@@ -69,6 +69,10 @@ bool int8_matvec_enabled() {
     return !(env && std::strcmp(env, "simple") == 0);
 }
 
+// Device segments of a decode graph captured as CUDA graphs (a split model has one per run of
+// device layers; more than this run node by node).
+constexpr size_t kMaxCapturedSegments = 256;
+
 // The int8 activation buffer: the longest row the int8 matvec takes, for the most tokens.
 const uint64_t kActBufferBytes = act_int8_bytes(kInt8MaxK, kMatvecMaxTokens);
 
@@ -112,6 +116,7 @@ public:
         if (stream_) return Status::ok();
         INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
         INFER_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+        captured_.reserve(kMaxCapturedSegments); // capturing at the first decode allocates nothing
         INFER_TRY(weights_.reserve(kGemmWorkspaceBytes, "cuBLASLt's workspace"));
         if (const cudaError_t err = cudaMalloc(&workspace_, kGemmWorkspaceBytes);
             err != cudaSuccess) {
@@ -213,9 +218,14 @@ private:
             cudaGraphExec_t exec = nullptr;
             for (const Captured &c : captured_)
                 if (c.bound == &bound && c.begin == nodes.begin) exec = c.exec;
-            if (!exec) INFER_TRY(capture(bound, nodes, kv, &exec));
-            INFER_CUDA_TRY(cudaGraphLaunch(exec, stream_));
-            return Status::ok();
+            if (!exec && captured_.size() < captured_.capacity())
+                INFER_TRY(capture(bound, nodes, kv, &exec));
+            if (exec) {
+                INFER_CUDA_TRY(cudaGraphLaunch(exec, stream_));
+                return Status::ok();
+            }
+            // More device segments than start() made room for: launched node by node, which
+            // allocates nothing either.
         }
         for (int32_t i = nodes.begin; i < nodes.end; ++i) {
             if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
