@@ -164,6 +164,29 @@ void cuda_matches_cpu(const std::string &name, const std::string &synth_args,
                  << stats.device_memory_bytes / 1048576.0 << " MiB on the device");
 }
 
+// Saves a context's state after a 12-token prompt, decodes past it and overwrites cache rows,
+// loads the state back: the next token's logits are those of the first time, bit for bit.
+// Returns them; `saved` gets the state.
+std::vector<float> state_round_trip(const infer_model *model, std::vector<uint8_t> *saved = nullptr) {
+    ContextPtr ctx = context(model, 64, 16, false);
+    const std::vector<int32_t> prompt = prompt_tokens(12, 512);
+    REQUIRE(infer_decode(ctx.get(), prompt.data(), 12) == INFER_OK);
+    uint64_t size = 0;
+    REQUIRE(infer_context_state_size(ctx.get(), &size) == INFER_OK);
+    std::vector<uint8_t> state(size);
+    REQUIRE(infer_context_state_save(ctx.get(), state.data(), size, &size) == INFER_OK);
+    const int32_t next = 7;
+    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
+    const std::vector<float> expected = logits_at(ctx.get(), -1);
+    REQUIRE(infer_decode(ctx.get(), prompt.data(), 5) == INFER_OK); // overwrite some cache rows
+    REQUIRE(infer_context_state_load(ctx.get(), state.data(), size) == INFER_OK);
+    CHECK(infer_context_position(ctx.get()) == 12);
+    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
+    CHECK(logits_at(ctx.get(), -1) == expected);
+    if (saved) *saved = std::move(state);
+    return expected;
+}
+
 const char *kTiny = "--preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --seed 5";
 
 } // namespace
@@ -258,21 +281,7 @@ TEST_CASE("cuda models: state save and load with the KV cache on the device") {
     const std::string path = infer::test::synthetic_model(
         "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
     ModelPtr model = load(path, INFER_BACKEND_CUDA);
-    ContextPtr ctx = context(model.get(), 64, 16, false);
-    const std::vector<int32_t> prompt = prompt_tokens(12, 512);
-    REQUIRE(infer_decode(ctx.get(), prompt.data(), 12) == INFER_OK);
-    uint64_t size = 0;
-    REQUIRE(infer_context_state_size(ctx.get(), &size) == INFER_OK);
-    std::vector<uint8_t> state(size);
-    REQUIRE(infer_context_state_save(ctx.get(), state.data(), size, &size) == INFER_OK);
-    const int32_t next = 7;
-    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
-    const std::vector<float> expected = logits_at(ctx.get(), -1);
-    REQUIRE(infer_decode(ctx.get(), prompt.data(), 5) == INFER_OK); // overwrite some cache rows
-    REQUIRE(infer_context_state_load(ctx.get(), state.data(), size) == INFER_OK);
-    CHECK(infer_context_position(ctx.get()) == 12);
-    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
-    CHECK(logits_at(ctx.get(), -1) == expected);
+    state_round_trip(model.get());
 }
 
 TEST_CASE("cuda models: device memory budgets give INFER_ERR_OUT_OF_MEMORY, not a crash") {
@@ -528,20 +537,10 @@ TEST_CASE("cuda placement: state save and load with the KV cache split across CU
     infer_model_params params = on(INFER_BACKEND_CUDA);
     params.n_gpu_layers = 1;
     ModelPtr model = load(path, params);
-    ContextPtr ctx = context(model.get(), 64, 16, false);
-    const std::vector<int32_t> prompt = prompt_tokens(12, 512);
-    REQUIRE(infer_decode(ctx.get(), prompt.data(), 12) == INFER_OK);
-    uint64_t size = 0;
-    REQUIRE(infer_context_state_size(ctx.get(), &size) == INFER_OK);
-    std::vector<uint8_t> state(size);
-    REQUIRE(infer_context_state_save(ctx.get(), state.data(), size, &size) == INFER_OK);
+    std::vector<uint8_t> state;
+    const std::vector<float> expected = state_round_trip(model.get(), &state);
     const int32_t next = 7;
-    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
-    const std::vector<float> expected = logits_at(ctx.get(), -1);
-    REQUIRE(infer_decode(ctx.get(), prompt.data(), 5) == INFER_OK);
-    REQUIRE(infer_context_state_load(ctx.get(), state.data(), size) == INFER_OK);
-    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
-    CHECK(logits_at(ctx.get(), -1) == expected);
+    const uint64_t size = state.size();
     // The same state loads into an all-CPU context of the model: the bytes do not depend on where
     // the cache lived.
     ModelPtr cpu_model = load(path, INFER_BACKEND_CPU);
