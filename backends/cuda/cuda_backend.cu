@@ -19,6 +19,7 @@
 #include "core/types.h"
 #include "cuda/cuda_blocks.h"
 #include "cuda/cuda_check.h"
+#include "cuda/cuda_devices.h"
 #include "cuda/cuda_gemm.h"
 #include "cuda/cuda_int8_dot.h"
 #include "cuda/cuda_kernels.h"
