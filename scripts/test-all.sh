@@ -5,8 +5,10 @@
 #   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, with the CUDA backend
 #      built against the CPU emulator (tests/cuda_emu), so its kernels and host code run here,
 #      bounds-checked, without a GPU,
-#   4. the tests that start threads under ThreadSanitizer (a build of only the test binaries),
-#   5. bounded libFuzzer runs: the GGUF reader, both tokenizers, chat templates, state loading
+#   4. an optimized emulator build for the one test sanitizers cannot run: a model split across
+#      the emulated device and the CPU decodes without allocating,
+#   5. the tests that start threads under ThreadSanitizer (a build of only the test binaries),
+#   6. bounded libFuzzer runs: the GGUF reader, both tokenizers, chat templates, state loading
 #      and the sampler (scripts/fuzz.sh; each target counts as one pass or failure).
 # Every stage runs even when an earlier one failed; the last line sums them up.
 set -uo pipefail
@@ -66,6 +68,15 @@ if build sanitizers build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFER_CUDA=OF
     # Leak checking stays on; tests/lsan.supp names the third-party driver allocations it skips.
     ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$root/tests/lsan.supp" \
         UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan
+fi
+
+# The malloc-interposing test cannot run under the sanitizers (they bring their own malloc), so a
+# small optimized build against the CUDA emulator holds a model split across the (emulated)
+# device and the CPU to "decoding allocates nothing".
+echo "=== CUDA emulator, no sanitizers: a split placement allocates nothing"
+if BUILD_TARGETS="infer-no-alloc-test infer-synth" build emulator build/emu \
+        -DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=OFF -DINFER_CUDA_EMULATOR=ON -DINFER_VULKAN=OFF; then
+    run_ctest emulator build/emu -R "split"
 fi
 
 # The tests that start threads: the thread pool, the last error per thread, concurrent contexts
