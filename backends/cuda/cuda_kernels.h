@@ -34,10 +34,15 @@ struct DeviceMatrix {
 // once for all tokens. bias may be null. (cuda_matvec.cu)
 Status matvec(const DeviceMatrix &w, const float *x, int64_t n_tokens, const float *bias, float *y,
               cudaStream_t stream);
+// The same for any number of tokens, kMatvecMaxTokens at a time (f32 throughout: where the
+// prefill GEMM's fp16 operands would not do, and its fallback without cuBLASLt).
+Status matvec_batched(const DeviceMatrix &w, const float *x, int64_t n_tokens, const float *bias,
+                      float *y, cudaStream_t stream);
 
 // The fast decode path (cuda_matvec_int8.cu, math in cuda_int8_dot.h): x quantized to int8 per
-// 32 once (act: act_int8_bytes(k, n_tokens) bytes of device memory, 16-byte aligned), then
-// y[t][r] = W[r] . x[t] (+ bias[r]) with dp4a. For Q4_0 Q4_1 Q8_0 Q4_K Q5_K Q6_K with k a
+// 32 once (act: act_int8_bytes(k, n_tokens) bytes of device memory, 16-byte aligned; any number
+// of rows, the expert FFN quantizes its whole batch), then
+// y[t][r] = W[r] . x[t] (+ bias[r]) with dp4a. For Q4_0 Q4_1 Q8_0 Q2_K..Q6_K with k a
 // multiple of 32 up to kInt8MaxK and 16-byte aligned data (matvec_int8_supported); the simple
 // matvec above takes everything else.
 bool matvec_int8_supported(const DeviceMatrix &w);
