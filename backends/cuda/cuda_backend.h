@@ -7,8 +7,10 @@
 
 namespace infer::cuda {
 
-// A clear error naming the first op or tensor type the CUDA kernels cannot run, by name; ops
-// added to lib/graph after this backend are refused by number until they get a kernel.
+// Ok when the CUDA kernels can run `node` of `graph`; otherwise an error naming the op
+// (graph::op_name), its layer and output, and the tensor by name where a weight is the reason.
+Status supports_node(const graph::Node &node, const graph::Graph &graph);
+// The first refusal of supports_node over the graph's nodes, and the batch limit.
 Status check_graph(const graph::Graph &graph);
 
 } // namespace infer::cuda

@@ -41,6 +41,7 @@ std::vector<HostSpan> weights_of(const graph::Graph &g) {
     for (const graph::Node &n : g.nodes) {
         if (n.w) add(n.w->data, n.w->n_bytes);
         if (n.w2) add(n.w2->data, n.w2->n_bytes);
+        if (n.w3) add(n.w3->data, n.w3->n_bytes);
         if (n.op == graph::Op::Rope && n.freq_factors)
             add(n.freq_factors, static_cast<uint64_t>(n.n_rot / 2) * sizeof(float));
     }
