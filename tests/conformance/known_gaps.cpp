@@ -21,15 +21,6 @@ struct Gap {
 constexpr uint32_t id(TypeId t) { return static_cast<uint32_t>(t); }
 
 constexpr Gap kGaps[] = {
-    // CUDA: the mixture-of-experts kernels are being written (a parallel branch).
-    {"CUDA", Op::MoeRoute, kAnyType},
-    {"CUDA", Op::MoeFfn, kAnyType},
-    {"CUDA", Op::SigmoidGate, kAnyType},
-    // CUDA: Q2_K and Q3_K blocks are not in cuda_blocks.h yet (the same branch adds them).
-    {"CUDA", Op::MatMul, id(TypeId::Q2_K)},
-    {"CUDA", Op::MatMul, id(TypeId::Q3_K)},
-    {"CUDA", Op::Embed, id(TypeId::Q2_K)},
-    {"CUDA", Op::Embed, id(TypeId::Q3_K)},
     // CUDA: token tables of codebook types; the CPU dequantizes them, the CUDA kernels read none.
     {"CUDA", Op::Embed, id(TypeId::IQ4_NL)},
     {"CUDA", Op::Embed, id(TypeId::IQ4_XS)},
