@@ -272,8 +272,8 @@ Status place_model(const graph::Graph &g, int32_t n_layer, const PlacementReques
         if (fits >= 0)
             std::snprintf(hint, sizeof hint, "n_gpu_layers %d fits (%.1f MiB)", fits, mib(fits_bytes));
         return make_error(INFER_ERR_OUT_OF_MEMORY,
-                          "%s on %s need %.1f MiB of device memory for weights; the budget is "
-                          "%.1f MiB: %s",
+                          "%s on %s need %.1f MiB of device memory for weights; the model's "
+                          "device_memory_budget is %.1f MiB: %s",
                           layers_text(p).c_str(), req.device->name, mib(p.device_weight_bytes),
                           mib(req.budget), hint);
     }
