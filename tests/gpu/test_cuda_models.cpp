@@ -488,25 +488,32 @@ namespace {
 struct NamedPlacement {
     std::string label;
     int32_t n_gpu_layers;
-    bool experts_on_cpu;
+    const infer_tensor_override *override_; // one, or null
 };
 
+const infer_tensor_override kExpertsOnCpu = {"exps", INFER_BACKEND_CPU};
+// Layer 0's matrices on CUDA while its attention, norms and everything else run on the CPU:
+// the finest interleaving of segments a placement makes.
+const infer_tensor_override kFirstLayerMatricesOnCuda = {"^blk\\.0\\.", INFER_BACKEND_CUDA};
+
 std::vector<NamedPlacement> placements(int32_t n_layer, bool moe) {
-    std::vector<NamedPlacement> list = {{"all on CUDA", INFER_GPU_LAYERS_ALL, false},
-                                        {"n_gpu_layers 1", 1, false},
-                                        {"n_gpu_layers half", n_layer / 2, false},
-                                        {"all but the output layer", n_layer, false}};
-    if (moe) list.push_back({"exps=CPU", INFER_GPU_LAYERS_ALL, true});
+    std::vector<NamedPlacement> list = {{"all on CUDA", INFER_GPU_LAYERS_ALL, nullptr},
+                                        {"n_gpu_layers 1", 1, nullptr},
+                                        {"all but the output layer", n_layer, nullptr}};
+    // Half the layers, when that is not one already (the synthetic goldens have two layers).
+    if (n_layer / 2 > 1)
+        list.push_back({"n_gpu_layers half", n_layer / 2, nullptr});
+    else
+        list.push_back({"n_gpu_layers 0, blk.0.=CUDA", 0, &kFirstLayerMatricesOnCuda});
+    if (moe) list.push_back({"exps=CPU", INFER_GPU_LAYERS_ALL, &kExpertsOnCpu});
     return list;
 }
-
-const infer_tensor_override kExpertsOnCpu[] = {{"exps", INFER_BACKEND_CPU}};
 
 infer_model_params placed(const NamedPlacement &p) {
     infer_model_params params = on(INFER_BACKEND_CUDA);
     params.n_gpu_layers = p.n_gpu_layers;
-    if (p.experts_on_cpu) {
-        params.overrides = kExpertsOnCpu;
+    if (p.override_) {
+        params.overrides = p.override_;
         params.n_overrides = 1;
     }
     return params;
@@ -538,12 +545,13 @@ void placements_hold(const std::string &golden, const std::string &synth_args, b
         ModelPtr model = load(path, params);
         const infer_placement report = placement_of(model.get());
         REQUIRE(report.n_backends == 2);
-        const bool split = p.experts_on_cpu || (p.n_gpu_layers != INFER_GPU_LAYERS_ALL);
+        const bool split = p.override_ || p.n_gpu_layers != INFER_GPU_LAYERS_ALL;
         CHECK((report.backends[0].n_nodes > 0) == split);
         CHECK(report.backends[1].n_nodes > 0);
         CHECK((report.n_segments > 1) == split);
-        if (p.experts_on_cpu) CHECK(report.backends[0].weight_bytes > 0);
-        if (p.n_gpu_layers >= 0) CHECK(report.backends[1].n_layers == std::min(p.n_gpu_layers, n_layer));
+        if (p.override_ == &kExpertsOnCpu) CHECK(report.backends[0].weight_bytes > 0);
+        if (!p.override_ && p.n_gpu_layers >= 0)
+            CHECK(report.backends[1].n_layers == std::min(p.n_gpu_layers, n_layer));
         char text[8192];
         size_t length = 0;
         REQUIRE(infer_model_placement_text(model.get(), text, sizeof text, &length) == INFER_OK);
