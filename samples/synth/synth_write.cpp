@@ -18,10 +18,10 @@
 #include <numbers>
 #include <thread>
 
-#include "core/quant_weights.h"
+#include "tooling/quant_weights.h"
 #include "core/random.h"
 #include "core/types.h"
-#include "gguf/gguf_writer.h"
+#include "tooling/gguf_writer.h"
 
 namespace infer::synth {
 

@@ -10,7 +10,7 @@
 #include <doctest/doctest.h>
 
 #include "gguf/gguf.h"
-#include "gguf/gguf_writer.h"
+#include "tooling/gguf_writer.h"
 
 using namespace infer;
 using infer::gguf::ValueType;
