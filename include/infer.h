@@ -125,6 +125,15 @@ typedef struct infer_model infer_model;
  * with INFER_ERR_CANCELLED. Runs on the loading thread. */
 typedef int32_t (*infer_progress_fn)(float progress, void *user_data);
 
+/* infer_model_params.n_gpu_layers besides a count. */
+#define INFER_GPU_LAYERS_ALL (-1)
+#define INFER_GPU_LAYERS_AUTO (-2)
+
+typedef struct infer_tensor_override {
+    const char *pattern; /* ECMAScript regex, searched in each weight's name */
+    int32_t backend;     /* INFER_BACKEND_* */
+} infer_tensor_override;
+
 typedef struct infer_model_params {
     uint32_t size; /* sizeof(infer_model_params), set by infer_model_params_init */
     /* Nonzero: parse and validate the GGUF container only, without binding an architecture, so
@@ -151,6 +160,24 @@ typedef struct infer_model_params {
      * the cost of anonymous memory equal to the file size and a load as slow as reading it.
      * Ignored by infer_model_load_memory. */
     int32_t read_into_memory;
+    /* Placement on the device named by `backend` (ignored for INFER_BACKEND_CPU). Layers the
+     * device does not hold run on the CPU, reading their weights in place; activations cross
+     * between the two at the boundaries, through pinned memory.
+     * n_gpu_layers: INFER_GPU_LAYERS_ALL (the default: everything on the device), a count N
+     * (llama.cpp's -ngl: the last N repeating layers, and the output layer too when N exceeds
+     * the layer count; the token embedding goes with the first layer), or INFER_GPU_LAYERS_AUTO
+     * (the most layers whose weights fit device_memory_budget, or the device's free memory,
+     * leaving room for a default context). Weights of the chosen layers that exceed the budget:
+     * INFER_ERR_OUT_OF_MEMORY at load, naming how many layers would fit. */
+    int32_t n_gpu_layers;
+    /* Per-tensor overrides, applied in order, the first match winning (llama.cpp's
+     * --override-tensor): weights whose name the ECMAScript regex `pattern` finds a match in live
+     * on `backend` (INFER_BACKEND_CPU or the model's device), and the nodes reading them run
+     * there. {"exps", INFER_BACKEND_CPU} keeps every routed expert on the CPU. A pattern that
+     * matches no weight, or is not a regex: INFER_ERR_INVALID_ARGUMENT. The array and its strings
+     * are read during the load only. */
+    const struct infer_tensor_override *overrides;
+    int32_t n_overrides;
 } infer_model_params;
 
 INFER_API void infer_model_params_init(infer_model_params *params);
@@ -194,6 +221,32 @@ typedef struct infer_model_info {
 
 INFER_API void infer_model_info_init(infer_model_info *info);
 INFER_API infer_status infer_model_get_info(const infer_model *model, infer_model_info *info);
+
+/* Where a loaded model runs, per backend (index 0 the CPU, 1 the device when there is one). */
+typedef struct infer_placement_backend {
+    int32_t backend;          /* INFER_BACKEND_* */
+    uint64_t weight_bytes;    /* weights it reads: the device's copy, or the CPU's in place */
+    int32_t n_nodes;          /* nodes of the one-token graph it runs */
+    int32_t n_layers;         /* repeating layers it runs entirely */
+} infer_placement_backend;
+
+typedef struct infer_placement {
+    uint32_t size;                       /* set by infer_placement_init */
+    int32_t n_backends;                  /* 1 (CPU only) or 2 */
+    infer_placement_backend backends[2];
+    int32_t n_gpu_layers;                /* resolved: repeating layers on the device, +1 with the
+                                            output layer */
+    int32_t n_segments;                  /* runs of consecutive nodes on one backend, per step */
+    int32_t n_copies;                    /* activations copied between backends per step */
+    uint64_t copy_bytes_per_token;       /* their bytes for a one-token step */
+} infer_placement;
+
+INFER_API void infer_placement_init(infer_placement *placement);
+INFER_API infer_status infer_model_placement(const infer_model *model, infer_placement *out);
+/* The same as readable text (one line per layer, the copies, every fallback), snprintf-style:
+ * writes at most `capacity` bytes including the NUL and stores the full length. */
+INFER_API infer_status infer_model_placement_text(const infer_model *model, char *buf,
+                                                  size_t capacity, size_t *out_length);
 
 /* ---- Metadata ----------------------------------------------------------------------------- */
 

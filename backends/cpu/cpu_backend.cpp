@@ -1,7 +1,7 @@
 // The CPU backend: runs a whole graph inside one ThreadPool::run, every thread walking the nodes
 // in order with a barrier after each, each node split statically across the threads. Nothing is
 // allocated while running: tensors and kernel scratch live in the planned arena.
-#include "runtime/backend.h"
+#include "cpu/cpu_backend.h"
 
 #include "cpu/cpu_matmul.h"
 #include "cpu/cpu_moe.h"
@@ -58,6 +58,7 @@ const char *type_name(uint32_t type) {
 // Everything one run needs, shared by the pool's threads.
 struct RunState {
     const BoundGraph *bound;
+    NodeRange nodes;
     int64_t n_tokens;
     KvCache *kv;
     const StopSignal *stop;
@@ -261,7 +262,8 @@ void run_node(const RunState &s, const Node &n, int ith, int nth) {
 void run_graph_on_thread(void *ctx, int ith, int nth) {
     RunState &s = *static_cast<RunState *>(ctx);
     const std::vector<Node> &nodes = s.bound->graph->nodes;
-    for (size_t i = 0; i < nodes.size(); ++i) {
+    const auto end = static_cast<size_t>(s.nodes.end);
+    for (size_t i = static_cast<size_t>(s.nodes.begin); i < end; ++i) {
         if (s.reference)
             run_node_reference(s, nodes[i]);
         else
@@ -272,11 +274,40 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
         // already be in node i) sees i > j and runs on to node i's barrier with everyone else.
         // A run that finished its last node has completed: a stop asked for now is left to the
         // next run (a pending cancel stays set).
-        if (ith == 0 && i + 1 < nodes.size() && s.stop->should_stop())
+        if (ith == 0 && i + 1 < end && s.stop->should_stop())
             s.stop_after.store(i, std::memory_order_relaxed);
         s.pool->barrier(ith); // orders the store above before every thread's load below
         if (s.stop_after.load(std::memory_order_relaxed) <= i) return;
     }
+}
+
+// Every op runs on the CPU; what can be refused is a weight type.
+Status supports_node(const Node &n, const graph::Graph &) {
+    for (const graph::WeightRef *matrix :
+         {n.op == Op::MatMul || n.op == Op::MoeFfn ? n.w : nullptr,
+          n.op == Op::MoeFfn ? n.w2 : nullptr, n.op == Op::MoeFfn ? n.w3 : nullptr})
+        if (matrix && !cpu::matmul_supported(matrix->type))
+            return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
+                              "%s: tensor '%.*s' has type %s, which the CPU backend cannot "
+                              "multiply",
+                              graph::op_name(n.op), static_cast<int>(matrix->name.size()),
+                              matrix->name.data(), type_name(matrix->type));
+    if (n.op == Op::Embed) {
+        const TypeTraits *t = type_traits(n.w->type);
+        if (!t || !t->has_dequant)
+            return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
+                              "Embed: tensor '%.*s' has type %s, which cannot be dequantized",
+                              static_cast<int>(n.w->name.size()), n.w->name.data(),
+                              type_name(n.w->type));
+    }
+    for (const graph::WeightRef *f32_weight :
+         {n.op == Op::RmsNorm ? n.w : nullptr, n.op == Op::MatMul ? n.w2 : nullptr})
+        if (f32_weight && f32_weight->type != static_cast<uint32_t>(TypeId::F32))
+            return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
+                              "%s: tensor '%.*s' has type %s; norms and biases must be F32",
+                              graph::op_name(n.op), static_cast<int>(f32_weight->name.size()),
+                              f32_weight->name.data(), type_name(f32_weight->type));
+    return Status::ok();
 }
 
 class CpuBackend final : public Backend {
@@ -287,36 +318,6 @@ public:
 
     const char *name() const override { return "CPU"; }
     uint64_t alignment() const override { return kAlignment; }
-
-    Status check(const graph::Graph &g) const override {
-        for (const Node &n : g.nodes) {
-            for (const graph::WeightRef *matrix :
-                 {n.op == Op::MatMul || n.op == Op::MoeFfn ? n.w : nullptr,
-                  n.op == Op::MoeFfn ? n.w2 : nullptr, n.op == Op::MoeFfn ? n.w3 : nullptr})
-                if (matrix && !cpu::matmul_supported(matrix->type))
-                    return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
-                                      "tensor '%.*s' has type %s, which the CPU backend cannot "
-                                      "multiply",
-                                      static_cast<int>(matrix->name.size()), matrix->name.data(),
-                                      type_name(matrix->type));
-            if (n.op == Op::Embed) {
-                const TypeTraits *t = type_traits(n.w->type);
-                if (!t || !t->has_dequant)
-                    return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
-                                      "tensor '%.*s' has type %s, which cannot be dequantized",
-                                      static_cast<int>(n.w->name.size()), n.w->name.data(),
-                                      type_name(n.w->type));
-            }
-            for (const graph::WeightRef *f32_weight :
-                 {n.op == Op::RmsNorm ? n.w : nullptr, n.op == Op::MatMul ? n.w2 : nullptr})
-                if (f32_weight && f32_weight->type != static_cast<uint32_t>(TypeId::F32))
-                    return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
-                                      "tensor '%.*s' has type %s; norms and biases must be F32",
-                                      static_cast<int>(f32_weight->name.size()),
-                                      f32_weight->name.data(), type_name(f32_weight->type));
-        }
-        return Status::ok();
-    }
 
     void size_scratch(graph::Graph &g, const KvCacheLayout &kv) const override {
         const uint64_t nth = static_cast<uint64_t>(n_threads_);
@@ -341,11 +342,12 @@ public:
         return Status::ok();
     }
 
-    Status run(const BoundGraph &bound, int64_t n_tokens, KvCache &kv,
+    Status run(const BoundGraph &bound, NodeRange nodes, int64_t n_tokens, KvCache &kv,
                const StopSignal &stop) override {
         if (!pool_) return make_error(INFER_ERR_INTERNAL, "CPU backend run before start");
         RunState state;
         state.bound = &bound;
+        state.nodes = nodes;
         state.n_tokens = n_tokens;
         state.kv = &kv;
         state.stop = &stop;
@@ -368,6 +370,28 @@ private:
 
 std::unique_ptr<Backend> make_cpu_backend(int32_t n_threads, CpuKernels kernels) {
     return std::make_unique<CpuBackend>(n_threads, kernels);
+}
+
+namespace {
+
+int32_t one_device(std::string *) { return 1; }
+
+Status make_from_config(const BackendConfig &config, std::unique_ptr<Backend> *out) {
+    *out = make_cpu_backend(config.n_threads, config.kernels);
+    return Status::ok();
+}
+
+} // namespace
+
+BackendEntry cpu_backend_entry_of_build() {
+    BackendEntry e;
+    e.id = INFER_BACKEND_CPU;
+    e.name = "CPU";
+    e.is_device = false;
+    e.device_count = one_device;
+    e.make_backend = make_from_config;
+    e.supports = supports_node;
+    return e;
 }
 
 } // namespace infer

@@ -19,6 +19,7 @@
 #include "core/types.h"
 #include "cuda/cuda_blocks.h"
 #include "cuda/cuda_check.h"
+#include "cuda/cuda_devices.h"
 #include "cuda/cuda_gemm.h"
 #include "cuda/cuda_int8_dot.h"
 #include "cuda/cuda_kernels.h"
@@ -28,6 +29,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace infer::cuda {
 namespace {
@@ -42,9 +44,10 @@ const char *type_name(uint32_t type) {
     return t ? t->name : "unknown";
 }
 
-Status refuse_type(const graph::WeightRef &w, const char *why) {
-    return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "tensor '%.*s' has type %s, %s",
-                      static_cast<int>(w.name.size()), w.name.data(), type_name(w.type), why);
+Status refuse_type(const Node &n, const graph::WeightRef &w, const char *why) {
+    return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "%s: tensor '%.*s' has type %s, %s",
+                      graph::op_name(n.op), static_cast<int>(w.name.size()), w.name.data(),
+                      type_name(w.type), why);
 }
 
 bool uses_gemm(const graph::Graph &g, const Node &n) {
@@ -66,6 +69,10 @@ bool int8_matvec_enabled() {
     return !(env && std::strcmp(env, "simple") == 0);
 }
 
+// Device segments of a decode graph captured as CUDA graphs (a split model has one per run of
+// device layers; more than this run node by node).
+constexpr size_t kMaxCapturedSegments = 256;
+
 // The int8 activation buffer: the longest row the int8 matvec takes, for the most tokens.
 const uint64_t kActBufferBytes = act_int8_bytes(kInt8MaxK, kMatvecMaxTokens);
 
@@ -77,7 +84,7 @@ public:
     ~CudaBackend() override {
         cudaSetDevice(weights_.device());
         if (stream_) cudaStreamSynchronize(stream_);
-        if (exec_) cudaGraphExecDestroy(exec_);
+        for (const Captured &c : captured_) cudaGraphExecDestroy(c.exec);
         gemm_.reset();
         if (workspace_) {
             cudaFree(workspace_);
@@ -92,7 +99,6 @@ public:
 
     const char *name() const override { return "CUDA"; }
     uint64_t alignment() const override { return kAlignment; }
-    Status check(const graph::Graph &g) const override { return check_graph(g); }
 
     void size_scratch(graph::Graph &g, const KvCacheLayout &kv) const override {
         for (const Node &n : g.nodes) {
@@ -110,6 +116,7 @@ public:
         if (stream_) return Status::ok();
         INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
         INFER_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+        captured_.reserve(kMaxCapturedSegments); // capturing at the first decode allocates nothing
         INFER_TRY(weights_.reserve(kGemmWorkspaceBytes, "cuBLASLt's workspace"));
         if (const cudaError_t err = cudaMalloc(&workspace_, kGemmWorkspaceBytes);
             err != cudaSuccess) {
@@ -188,13 +195,13 @@ public:
                (act_ ? kActBufferBytes : 0);
     }
 
-    Status run(const BoundGraph &bound, int64_t n_tokens, KvCache &kv,
+    Status run(const BoundGraph &bound, NodeRange nodes, int64_t n_tokens, KvCache &kv,
                const StopSignal &stop) override {
         if (!stream_) return make_error(INFER_ERR_INTERNAL, "CUDA backend run before start");
         INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
         if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
         quantized_input_ = graph::kNoTensor;
-        const Status queued = enqueue_step(bound, n_tokens, kv, stop);
+        const Status queued = enqueue_step(bound, nodes, n_tokens, kv, stop);
         // Whatever happened, nothing stays queued when run returns: a fault in a kernel already
         // launched is reported here, not by some later call.
         const Status synced = INFER_CUDA_STATUS(cudaStreamSynchronize(stream_));
@@ -202,33 +209,38 @@ public:
     }
 
 private:
-    // Queues one step's work on the stream: the captured graph for a single-token decode, node by
-    // node otherwise.
-    Status enqueue_step(const BoundGraph &bound, int64_t n_tokens, KvCache &kv,
+    // Queues one segment's work on the stream: its captured graph for a single-token decode,
+    // node by node otherwise.
+    Status enqueue_step(const BoundGraph &bound, NodeRange nodes, int64_t n_tokens, KvCache &kv,
                         const StopSignal &stop) {
         const graph::Graph &g = *bound.graph;
         if (use_graphs_ && g.max_tokens == 1 && n_tokens == 1) {
-            if (exec_bound_ != &bound) INFER_TRY(capture(bound, kv));
-            INFER_CUDA_TRY(cudaGraphLaunch(exec_, stream_));
-            return Status::ok();
+            cudaGraphExec_t exec = nullptr;
+            for (const Captured &c : captured_)
+                if (c.bound == &bound && c.begin == nodes.begin) exec = c.exec;
+            if (!exec && captured_.size() < captured_.capacity())
+                INFER_TRY(capture(bound, nodes, kv, &exec));
+            if (exec) {
+                INFER_CUDA_TRY(cudaGraphLaunch(exec, stream_));
+                return Status::ok();
+            }
+            // More device segments than start() made room for: launched node by node, which
+            // allocates nothing either.
         }
-        for (const Node &n : g.nodes) {
+        for (int32_t i = nodes.begin; i < nodes.end; ++i) {
             if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
-            INFER_TRY(launch(bound, n, n_tokens, kv));
+            INFER_TRY(launch(bound, g.nodes[static_cast<size_t>(i)], n_tokens, kv));
         }
         return Status::ok();
     }
 
-    // Records the decode graph's launches into a CUDA graph (instantiated once per context: the
-    // bound pointers and the KV cache do not move).
-    Status capture(const BoundGraph &bound, KvCache &kv) {
-        if (exec_) {
-            INFER_CUDA_TRY(cudaGraphExecDestroy(exec_));
-            exec_ = nullptr;
-            exec_bound_ = nullptr;
-        }
+    // Records one segment of the decode graph into a CUDA graph, instantiated once per context
+    // and segment: the bound pointers and the KV cache do not move.
+    Status capture(const BoundGraph &bound, NodeRange nodes, KvCache &kv, cudaGraphExec_t *out) {
         INFER_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-        const Status launched = launch_all(bound, kv);
+        Status launched = Status::ok();
+        for (int32_t i = nodes.begin; i < nodes.end && launched.is_ok(); ++i)
+            launched = launch(bound, bound.graph->nodes[static_cast<size_t>(i)], 1, kv);
         cudaGraph_t graph = nullptr;
         const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
         if (!launched.is_ok()) {
@@ -237,18 +249,12 @@ private:
             return launched;
         }
         INFER_CUDA_TRY(ended);
-        cudaGraphExec_t exec = nullptr; // exec_ is set only once instantiated
+        cudaGraphExec_t exec = nullptr;
         const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
         cudaGraphDestroy(graph);
         INFER_CUDA_TRY(made);
-        exec_ = exec;
-        exec_bound_ = &bound;
-        return Status::ok();
-    }
-
-    Status launch_all(const BoundGraph &bound, KvCache &kv) {
-        for (const Node &n : bound.graph->nodes)
-            INFER_TRY(launch(bound, n, 1, kv));
+        captured_.push_back({&bound, nodes.begin, exec});
+        *out = exec;
         return Status::ok();
     }
 
@@ -376,63 +382,91 @@ private:
     void *workspace_ = nullptr;
     std::unique_ptr<Gemm> gemm_;
     uint64_t context_bytes_ = 0;
-    cudaGraphExec_t exec_ = nullptr;
-    const BoundGraph *exec_bound_ = nullptr;
+    // The decode graph's device segments, captured at their first run.
+    struct Captured {
+        const BoundGraph *bound;
+        int32_t begin;
+        cudaGraphExec_t exec;
+    };
+    std::vector<Captured> captured_;
 };
 
 } // namespace
 
-Status check_graph(const graph::Graph &g) {
+Status supports_node(const Node &n, const graph::Graph &g) {
+    const char *op = graph::op_name(n.op);
     if (g.max_tokens > kMaxTokensPerRun)
-        return make_error(
-            INFER_ERR_UNSUPPORTED, "the CUDA backend takes n_batch <= %lld (got %lld)",
-            static_cast<long long>(kMaxTokensPerRun), static_cast<long long>(g.max_tokens));
-    for (const Node &n : g.nodes) {
-        switch (n.op) {
-        case Op::Embed:
-        case Op::MatMul:
-            if (!block_type_supported(n.w->type))
-                return refuse_type(*n.w, "which the CUDA backend cannot read");
-            if (n.w2 && n.w2->type != static_cast<uint32_t>(TypeId::F32))
-                return refuse_type(*n.w2, "but biases must be F32");
-            break;
-        case Op::RmsNorm:
-            if (n.w && n.w->type != static_cast<uint32_t>(TypeId::F32))
-                return refuse_type(*n.w, "but norm weights must be F32");
-            break;
-        case Op::Attention:
-            if (n.head_dim > kMaxHeadDim || n.n_head_kv < 1 || n.n_head % n.n_head_kv != 0)
-                return make_error(INFER_ERR_UNSUPPORTED,
-                                  "CUDA attention takes head_dim <= %d and n_head a multiple of "
-                                  "n_head_kv (got %d, %d, %d)",
-                                  kMaxHeadDim, n.head_dim, n.n_head, n.n_head_kv);
-            break;
-        case Op::Rope:
-            if (n.n_rot % 2 != 0 || n.n_rot > n.head_dim)
-                return make_error(INFER_ERR_UNSUPPORTED, "CUDA RoPE: n_rot %d with head_dim %d",
-                                  n.n_rot, n.head_dim);
-            break;
-        case Op::Add:
-        case Op::Scale:
-        case Op::KvStore:
-        case Op::Glu:
-        case Op::SelectLast:
-            break;
-        default:
+        return make_error(INFER_ERR_UNSUPPORTED, "%s: the CUDA backend takes n_batch <= %lld (got %lld)",
+                          op, static_cast<long long>(kMaxTokensPerRun),
+                          static_cast<long long>(g.max_tokens));
+    switch (n.op) {
+    case Op::Embed:
+    case Op::MatMul:
+        if (!block_type_supported(n.w->type))
+            return refuse_type(n, *n.w, "which the CUDA backend cannot read");
+        if (n.w2 && n.w2->type != static_cast<uint32_t>(TypeId::F32))
+            return refuse_type(n, *n.w2, "but biases must be F32");
+        return Status::ok();
+    case Op::RmsNorm:
+        if (n.w && n.w->type != static_cast<uint32_t>(TypeId::F32))
+            return refuse_type(n, *n.w, "but norm weights must be F32");
+        return Status::ok();
+    case Op::Attention:
+        if (n.head_dim > kMaxHeadDim || n.n_head_kv < 1 || n.n_head % n.n_head_kv != 0)
             return make_error(INFER_ERR_UNSUPPORTED,
-                              "the CUDA backend has no kernel for graph op #%d (layer %d)",
-                              static_cast<int>(n.op), n.layer);
-        }
+                              "Attention (layer %d): CUDA attention takes head_dim <= %d and n_head "
+                              "a multiple of n_head_kv (got %d, %d, %d)",
+                              n.layer, kMaxHeadDim, n.head_dim, n.n_head, n.n_head_kv);
+        return Status::ok();
+    case Op::Rope:
+        if (n.n_rot % 2 != 0 || n.n_rot > n.head_dim)
+            return make_error(INFER_ERR_UNSUPPORTED, "Rope (layer %d): CUDA RoPE takes an even "
+                              "n_rot <= head_dim (got n_rot %d, head_dim %d)",
+                              n.layer, n.n_rot, n.head_dim);
+        return Status::ok();
+    case Op::Add:
+    case Op::Scale:
+    case Op::KvStore:
+    case Op::Glu:
+    case Op::SelectLast:
+        return Status::ok();
+    default:
+        break;
     }
-    return Status::ok();
+    const graph::WeightRef *w = n.w ? n.w : n.w2;
+    if (w)
+        return make_error(INFER_ERR_UNSUPPORTED,
+                          "%s (layer %d, tensor '%.*s'): the CUDA backend has no kernel for it", op,
+                          n.layer, static_cast<int>(w->name.size()), w->name.data());
+    return make_error(INFER_ERR_UNSUPPORTED, "%s (layer %d): the CUDA backend has no kernel for it",
+                      op, n.layer);
 }
 
 } // namespace infer::cuda
 
-namespace infer {
+namespace infer::cuda {
+namespace {
 
-std::unique_ptr<Backend> make_cuda_backend(const DeviceWeights &weights) {
-    return std::make_unique<cuda::CudaBackend>(static_cast<const cuda::CudaWeights &>(weights));
+Status make_from_config(const BackendConfig &config, std::unique_ptr<Backend> *out) {
+    if (!config.weights)
+        return make_error(INFER_ERR_INTERNAL, "a CUDA backend needs the model's device weights");
+    *out = std::make_unique<CudaBackend>(static_cast<const CudaWeights &>(*config.weights));
+    return Status::ok();
 }
 
-} // namespace infer
+} // namespace
+
+BackendEntry backend_entry() {
+    BackendEntry e;
+    e.id = INFER_BACKEND_CUDA;
+    e.name = "CUDA";
+    e.is_device = true;
+    e.device_count = device_count;
+    e.memory_info = memory_info;
+    e.upload_weights = upload_weights;
+    e.make_backend = make_from_config;
+    e.supports = supports_node;
+    return e;
+}
+
+} // namespace infer::cuda

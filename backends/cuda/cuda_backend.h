@@ -3,12 +3,19 @@
 // and replayed (set INFER_CUDA_GRAPHS=0 to launch node by node, for debugging and tests).
 #pragma once
 
-#include "runtime/backend.h"
+#include "runtime/backend_registry.h"
 
 namespace infer::cuda {
 
-// A clear error naming the first op or tensor type the CUDA kernels cannot run, by name; ops
-// added to lib/graph after this backend are refused by number until they get a kernel.
-Status check_graph(const graph::Graph &graph);
+// Ok when the CUDA kernels can run `node`; otherwise an error naming the op and the tensor.
+Status supports_node(const graph::Node &node, const graph::Graph &graph);
+
+// Copies `weights` to `device` (cuda_weights.cu): see BackendEntry::upload_weights.
+Status upload_weights(std::span<const WeightSpan> weights, int32_t device, uint64_t budget,
+                      const std::function<bool(float)> &progress,
+                      std::unique_ptr<DeviceWeights> *out);
+
+// The registry entry (backends/backends.cpp lists it).
+BackendEntry backend_entry();
 
 } // namespace infer::cuda

@@ -32,4 +32,13 @@ int32_t device_count(std::string *why) {
     return count;
 }
 
+Status memory_info(int32_t device, uint64_t *free_bytes, uint64_t *total_bytes) {
+    INFER_CUDA_TRY(cudaSetDevice(device));
+    size_t free_now = 0, total = 0;
+    INFER_CUDA_TRY(cudaMemGetInfo(&free_now, &total));
+    *free_bytes = free_now;
+    *total_bytes = total;
+    return Status::ok();
+}
+
 } // namespace infer::cuda

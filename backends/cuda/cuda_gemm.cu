@@ -91,6 +91,15 @@ Status lt_status(cublasStatus_t s, const char *what) {
 } // namespace
 
 struct Gemm::Plan {
+    struct Key {
+        int64_t slab_rows = 0, rows = 0, k = 0, ldc = 0;
+        uint32_t out_align = 0;
+        bool operator==(const Key &o) const { // C++17 (nvcc): no defaulted comparison
+            return slab_rows == o.slab_rows && rows == o.rows && k == o.k && ldc == o.ldc &&
+                   out_align == o.out_align;
+        }
+    };
+    Key key; // all zero: an empty slot (rows is never 0)
     cublasLtMatmulDesc_t op = nullptr;
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
     cublasLtMatmulAlgo_t algo{};
@@ -104,19 +113,22 @@ uint64_t gemm_scratch_bytes(int64_t k, int64_t n, int64_t max_rows) {
 
 namespace {
 
-void destroy_plan(const CublasLtApi &lt, Gemm::Plan *plan) {
+// Frees a plan's descriptors and empties it.
+void clear_plan(const CublasLtApi &lt, Gemm::Plan *plan) {
     if (plan->op) lt.cublasLtMatmulDescDestroy(plan->op);
     for (cublasLtMatrixLayout_t l : {plan->a, plan->b, plan->c})
         if (l) lt.cublasLtMatrixLayoutDestroy(l);
-    delete plan;
+    *plan = Gemm::Plan{};
 }
 
 } // namespace
 
+Gemm::Gemm() = default;
+
 Gemm::~Gemm() {
     const CublasLtApi &lt = cublaslt();
-    for (auto &[key, plan] : plans_)
-        destroy_plan(lt, plan);
+    for (size_t i = 0; i < n_plans_; ++i)
+        clear_plan(lt, &plans_[i]);
     if (handle_) lt.cublasLtDestroy(static_cast<cublasLtHandle_t>(handle_));
 }
 
@@ -139,6 +151,7 @@ Status Gemm::start(void *workspace) {
         return Status::ok();
     }
     handle_ = handle;
+    plans_ = std::make_unique<Plan[]>(kMaxGemmPlans);
     return Status::ok();
 }
 
@@ -147,19 +160,28 @@ Status Gemm::start(void *workspace) {
 // start the 256-byte aligned scratch; cuBLASLt assumes 256 for every matrix unless told).
 Status Gemm::plan_for(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, uint32_t out_align,
                       Plan **out) {
-    const auto key = std::make_tuple(slab_rows, rows, k, ldc, out_align);
-    if (auto it = plans_.find(key); it != plans_.end()) {
-        *out = it->second;
-        return Status::ok();
+    const Plan::Key key{slab_rows, rows, k, ldc, out_align};
+    for (size_t i = 0; i < n_plans_; ++i)
+        if (plans_[i].key == key) {
+            *out = &plans_[i];
+            return Status::ok();
+        }
+    Plan *plan = nullptr;
+    if (n_plans_ < kMaxGemmPlans) {
+        plan = &plans_[n_plans_++];
+    } else {
+        plan = &plans_[next_victim_];
+        next_victim_ = (next_victim_ + 1) % kMaxGemmPlans;
+        clear_plan(cublaslt(), plan);
     }
-    Plan *plan = new Plan;
-    // Cached only once complete: a failed plan is freed, and the next call tries again.
+    // Kept only once complete: a failed plan is emptied (its key matches nothing), and the next
+    // call tries again.
     const Status made = make_plan(slab_rows, rows, k, ldc, out_align, plan);
     if (!made.is_ok()) {
-        destroy_plan(cublaslt(), plan);
+        clear_plan(cublaslt(), plan);
         return made;
     }
-    plans_[key] = plan;
+    plan->key = key;
     *out = plan;
     return Status::ok();
 }

@@ -10,11 +10,13 @@
 #include "cuda/cuda_kernels.h"
 
 #include <cstdint>
-#include <map>
-#include <tuple>
+#include <memory>
 
 namespace infer::cuda {
 
+// Shapes whose cuBLASLt plans are kept (a model has a few weight shapes times the batch sizes
+// it sees).
+constexpr size_t kMaxGemmPlans = 128;
 constexpr uint64_t kGemmSlabBytes = uint64_t{64} << 20;
 // cuBLASLt's workspace; NVIDIA recommends 32 MiB on Hopper (enough for every algorithm it picks).
 constexpr uint64_t kGemmWorkspaceBytes = uint64_t{32} << 20;
@@ -24,7 +26,7 @@ uint64_t gemm_scratch_bytes(int64_t k, int64_t n, int64_t max_rows);
 
 class Gemm {
 public:
-    Gemm() = default;
+    Gemm(); // out of line: Plan is complete only in cuda_gemm.cu
     Gemm(const Gemm &) = delete;
     Gemm &operator=(const Gemm &) = delete;
     ~Gemm();
@@ -47,7 +49,10 @@ private:
 
     void *handle_ = nullptr; // cublasLtHandle_t
     void *workspace_ = nullptr;
-    std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, uint32_t>, Plan *> plans_;
+    // Plans in kMaxPlans slots made at start(), the oldest replaced when all are taken: making
+    // a plan for a new shape allocates nothing of ours (cuBLASLt's descriptors are its own).
+    std::unique_ptr<Plan[]> plans_; // kMaxGemmPlans once started
+    size_t n_plans_ = 0, next_victim_ = 0;
 };
 
 } // namespace infer::cuda

@@ -15,10 +15,18 @@ namespace infer::cuda {
 // Runs fn(Block{}) -> Status for the block struct of `type`; an error naming `what` for a type
 // the kernels cannot read.
 template <class Fn> Status for_block_type(uint32_t type, const char *what, Fn &&fn) {
-    Status result = make_error(INFER_ERR_MODEL_TENSOR_TYPE,
-                               "%s: the CUDA kernels cannot read type %u", what, type);
+    // The error is made only when no block type matched: making it allocates its message, and
+    // this runs at every launch (decoding allocates nothing).
+    bool matched = false;
+    Status result = Status::ok();
     // (void): the assignment returns the [[nodiscard]] Status type, which nvcc flags.
-    with_block_type(type, [&](auto block) { (void)(result = fn(block)); });
+    with_block_type(type, [&](auto block) {
+        matched = true;
+        (void)(result = fn(block));
+    });
+    if (!matched)
+        return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "%s: the CUDA kernels cannot read type %u",
+                          what, type);
     return result;
 }
 

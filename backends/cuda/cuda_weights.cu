@@ -21,32 +21,6 @@ uint64_t align_up(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
 double mib(uint64_t bytes) { return static_cast<double>(bytes) / 1048576.0; }
 
-struct HostSpan {
-    const void *data;
-    uint64_t bytes;
-};
-
-// Every distinct weight a graph reads, by host address, in first-use order.
-std::vector<HostSpan> weights_of(const graph::Graph &g) {
-    std::vector<HostSpan> spans;
-    std::unordered_map<const void *, size_t> seen;
-    auto add = [&](const void *p, uint64_t bytes) {
-        if (!p || bytes == 0) return;
-        auto [it, inserted] = seen.emplace(p, spans.size());
-        if (inserted)
-            spans.push_back({p, bytes});
-        else
-            spans[it->second].bytes = std::max(spans[it->second].bytes, bytes);
-    };
-    for (const graph::Node &n : g.nodes) {
-        if (n.w) add(n.w->data, n.w->n_bytes);
-        if (n.w2) add(n.w2->data, n.w2->n_bytes);
-        if (n.op == graph::Op::Rope && n.freq_factors)
-            add(n.freq_factors, static_cast<uint64_t>(n.n_rot / 2) * sizeof(float));
-    }
-    return spans;
-}
-
 // Pinned buffers, a stream and events for the upload, freed however it ends.
 struct Staging {
     uint8_t *buf[2] = {nullptr, nullptr};
@@ -107,44 +81,38 @@ Status CudaWeights::allocate(uint64_t bytes) {
     return Status::ok();
 }
 
-} // namespace infer::cuda
-
-namespace infer {
-
-Status upload_cuda_weights(const graph::Graph &graph, int32_t device, uint64_t budget,
-                           const std::function<bool(float)> &progress,
-                           std::unique_ptr<DeviceWeights> *out) {
+Status upload_weights(std::span<const WeightSpan> spans, int32_t device, uint64_t budget,
+                      const std::function<bool(float)> &progress,
+                      std::unique_ptr<DeviceWeights> *out) {
     std::string why;
-    const int32_t count = cuda::device_count(&why);
+    const int32_t count = device_count(&why);
     if (count == 0) return make_error(INFER_ERR_UNSUPPORTED, "%s", why.c_str());
     if (device < 0 || device >= count)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "CUDA device %d does not exist (%d found)",
                           device, count);
-    INFER_TRY(cuda::check_graph(graph)); // refuse what the kernels cannot run before copying
     INFER_CUDA_TRY(cudaSetDevice(device));
     int n_sm = 0;
     INFER_CUDA_TRY(cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, device));
 
-    const std::vector<cuda::HostSpan> spans = cuda::weights_of(graph);
     uint64_t total = 0;
-    for (const cuda::HostSpan &s : spans)
-        total += cuda::align_up(s.bytes);
-    auto weights = std::make_unique<cuda::CudaWeights>(device, n_sm, budget);
+    for (const WeightSpan &s : spans)
+        total += align_up(s.bytes);
+    auto weights = std::make_unique<CudaWeights>(device, n_sm, budget);
     INFER_TRY(weights->allocate(total));
 
-    cuda::Staging st;
+    Staging st;
     for (int i = 0; i < 2; ++i) {
-        INFER_CUDA_TRY(cudaMallocHost(&st.buf[i], cuda::kStagingBytes));
+        INFER_CUDA_TRY(cudaMallocHost(&st.buf[i], kStagingBytes));
         INFER_CUDA_TRY(cudaEventCreateWithFlags(&st.done[i], cudaEventDisableTiming));
     }
     INFER_CUDA_TRY(cudaStreamCreateWithFlags(&st.stream, cudaStreamNonBlocking));
     uint8_t *dst = weights->memory();
     uint64_t copied = 0;
     int which = 0;
-    for (const cuda::HostSpan &s : spans) {
+    for (const WeightSpan &s : spans) {
         weights->by_host[s.data] = dst;
-        for (uint64_t off = 0; off < s.bytes; off += cuda::kStagingBytes) {
-            const uint64_t piece = std::min(cuda::kStagingBytes, s.bytes - off);
+        for (uint64_t off = 0; off < s.bytes; off += kStagingBytes) {
+            const uint64_t piece = std::min(kStagingBytes, s.bytes - off);
             INFER_CUDA_TRY(cudaEventSynchronize(st.done[which])); // its last copy has finished
             std::memcpy(st.buf[which], static_cast<const uint8_t *>(s.data) + off, piece);
             INFER_CUDA_TRY(cudaMemcpyAsync(dst + off, st.buf[which], piece, cudaMemcpyHostToDevice,
@@ -156,7 +124,7 @@ Status upload_cuda_weights(const graph::Graph &graph, int32_t device, uint64_t b
                 return make_error(INFER_ERR_CANCELLED,
                                   "weight upload cancelled by the progress callback");
         }
-        dst += cuda::align_up(s.bytes);
+        dst += align_up(s.bytes);
     }
     INFER_CUDA_TRY(cudaStreamSynchronize(st.stream));
     if (progress && !progress(1.0f))
@@ -165,4 +133,4 @@ Status upload_cuda_weights(const graph::Graph &graph, int32_t device, uint64_t b
     return Status::ok();
 }
 
-} // namespace infer
+} // namespace infer::cuda

@@ -72,12 +72,12 @@ infer_status infer_context_memory_requirements(const infer_model *model,
         infer::ContextParams p;
         if (infer_status s = to_internal(params, &p)) return s;
         infer::ContextPlan plan;
-        // Scratch depends on the backend (and the CPU's thread count): plan with the one
+        // Scratch depends on the backends (and the CPU's thread count): plan with the ones
         // create() will use.
-        std::unique_ptr<infer::Backend> backend;
-        infer::Status status = infer::Context::make_backend(*model->model, p, &backend);
+        infer::ContextBackends backends;
+        infer::Status status = infer::Context::make_backends(*model->model, p, &backends);
         if (!status.is_ok()) return fail(status);
-        status = infer::Context::plan(*model->model, p, *backend, &plan);
+        status = infer::Context::plan(*model->model, p, backends, &plan);
         if (!status.is_ok()) return fail(status);
         out->total_bytes = plan.total_bytes;
         out->kv_cache_bytes = plan.kv.total_bytes();

@@ -11,6 +11,11 @@ using infer::api::guarded;
 
 namespace {
 
+// Whether a caller's struct (built against some version of infer.h) has the field at `offset`.
+bool has_field(const infer_model_params *params, size_t offset, size_t size) {
+    return params->size >= offset + size;
+}
+
 infer::Model::LoadOptions options_of(const infer_model_params *params) {
     infer::Model::LoadOptions options;
     if (!params) return options;
@@ -19,8 +24,13 @@ infer::Model::LoadOptions options_of(const infer_model_params *params) {
     options.device = params->device;
     options.device_memory_budget = params->device_memory_budget;
     // A newer field: a caller built against an older header passes a size that ends before it.
-    if (params->size >= offsetof(infer_model_params, read_into_memory) + sizeof params->read_into_memory)
+    if (has_field(params, offsetof(infer_model_params, read_into_memory), sizeof params->read_into_memory))
         options.read_into_memory = params->read_into_memory != 0;
+    if (has_field(params, offsetof(infer_model_params, n_overrides), sizeof params->n_overrides)) {
+        options.n_gpu_layers = params->n_gpu_layers;
+        for (int32_t i = 0; i < params->n_overrides; ++i)
+            options.overrides.push_back({params->overrides[i].pattern, params->overrides[i].backend});
+    }
     if (infer_progress_fn fn = params->progress) {
         void *user_data = params->progress_user_data;
         options.progress = [fn, user_data](float progress) { return fn(progress, user_data) != 0; };
@@ -34,11 +44,25 @@ infer_status check_params(const infer_model_params *params) {
         return fail(INFER_ERR_INVALID_ARGUMENT,
                     "infer_model_params.size is %u: prepare the struct with infer_model_params_init",
                     params->size);
-    if (params && params->backend != INFER_BACKEND_CPU && params->backend != INFER_BACKEND_CUDA)
-        return fail(params->backend == INFER_BACKEND_VULKAN ? INFER_ERR_UNSUPPORTED
-                                                            : INFER_ERR_INVALID_ARGUMENT,
-                    "infer_model_params.backend %d cannot run models (CPU 0 or CUDA 1)",
+    if (params && params->backend != INFER_BACKEND_CPU && params->backend != INFER_BACKEND_CUDA &&
+        params->backend != INFER_BACKEND_VULKAN)
+        return fail(INFER_ERR_INVALID_ARGUMENT,
+                    "infer_model_params.backend %d is not a backend (CPU 0, CUDA 1, Vulkan 2)",
                     params->backend);
+    if (params && has_field(params, offsetof(infer_model_params, n_overrides), sizeof params->n_overrides)) {
+        if (params->n_gpu_layers < INFER_GPU_LAYERS_AUTO)
+            return fail(INFER_ERR_INVALID_ARGUMENT,
+                        "infer_model_params.n_gpu_layers %d is out of range: a count, "
+                        "INFER_GPU_LAYERS_ALL (-1) or INFER_GPU_LAYERS_AUTO (-2)",
+                        params->n_gpu_layers);
+        if (params->n_overrides < 0 || (params->n_overrides > 0 && !params->overrides))
+            return fail(INFER_ERR_INVALID_ARGUMENT,
+                        "infer_model_params: %d overrides at %p", params->n_overrides,
+                        static_cast<const void *>(params->overrides));
+        for (int32_t i = 0; i < params->n_overrides; ++i)
+            if (!params->overrides[i].pattern)
+                return fail(INFER_ERR_INVALID_ARGUMENT, "infer_model_params.overrides[%d].pattern is NULL", i);
+    }
     if (params && params->device < 0)
         return fail(INFER_ERR_INVALID_ARGUMENT, "infer_model_params.device %d is negative",
                     params->device);
@@ -58,6 +82,7 @@ void infer_model_params_init(infer_model_params *params) {
     if (!params) return;
     std::memset(params, 0, sizeof *params);
     params->size = sizeof *params;
+    params->n_gpu_layers = INFER_GPU_LAYERS_ALL;
 }
 
 infer_status infer_model_load_file(const char *path, const infer_model_params *params,

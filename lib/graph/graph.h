@@ -65,6 +65,9 @@ enum class Op : uint8_t {
     SigmoidGate, // out[t] = in0[t] * sigmoid(in1[t][0]) (qwen2moe's shared-expert gate)
 };
 
+// The op's name as the enum spells it ("MatMul"), for messages and printed plans.
+const char *op_name(Op op);
+
 enum class Activation : uint8_t { Silu, GeluTanh };
 enum class RopeMode : uint8_t { Normal, Neox };
 

@@ -1,5 +1,4 @@
-// The host-memory defaults of the Backend interface (what the CPU backend uses), and the
-// stand-ins for the CUDA entry points in a build without CUDA.
+// The host-memory defaults of the Backend interface (what the CPU backend uses).
 #include "runtime/backend.h"
 
 #include <algorithm>
@@ -34,13 +33,5 @@ Status Backend::copy_out(void *dst, const void *src, uint64_t bytes) {
     return Status::ok();
 }
 
-#if !INFER_HAVE_CUDA
-Status upload_cuda_weights(const graph::Graph &, int32_t, uint64_t,
-                           const std::function<bool(float)> &, std::unique_ptr<DeviceWeights> *) {
-    return make_error(INFER_ERR_UNSUPPORTED, "this libinfer was built without CUDA");
-}
-
-std::unique_ptr<Backend> make_cuda_backend(const DeviceWeights &) { return nullptr; }
-#endif
 
 } // namespace infer

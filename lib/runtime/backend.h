@@ -1,6 +1,7 @@
-// What the executor needs from a backend, and nothing more: check that it can run a graph, size
-// the kernels' scratch, and run the graph over planned memory. Backends live in backends/ and
-// know nothing of models; models never name a backend.
+// What the executor needs from a backend, and nothing more: size the kernels' scratch, hold
+// context memory, and run a range of a graph's nodes over planned memory. Which nodes a backend
+// can run, and how it is made, is its registry entry's job (runtime/backend_registry.h).
+// Backends live in backends/ and know nothing of models; models never name a backend.
 #pragma once
 
 #include "core/status.h"
@@ -21,6 +22,11 @@ struct BoundGraph {
     std::vector<uint8_t *> tensor_data; // per TensorId (aliases resolved); null for no storage
     // Expert selection counters [layer][n_expert] that MoeFfn nodes add to, or null.
     uint64_t *expert_counts = nullptr;
+};
+
+// A run of consecutive nodes, by index in Graph::nodes.
+struct NodeRange {
+    int32_t begin = 0, end = 0;
 };
 
 // Checked between nodes; a set flag stops the run with INFER_ERR_CANCELLED.
@@ -57,15 +63,14 @@ public:
     virtual ~Backend() = default;
     virtual const char *name() const = 0;
     virtual uint64_t alignment() const = 0;
-    // A clear error naming the tensor or op this backend cannot run.
-    virtual Status check(const graph::Graph &graph) const = 0;
     // Acquires run-time resources (threads, streams) once, so that run() allocates nothing.
     virtual Status start() = 0;
     // Sets raw_bytes of every node's scratch tensor (before planning).
     virtual void size_scratch(graph::Graph &graph, const KvCacheLayout &kv) const = 0;
-    // Runs the graph for n_tokens (1..graph.max_tokens) tokens whose ids and positions the
-    // caller already wrote into the input tensors. Allocates nothing.
-    virtual Status run(const BoundGraph &bound, int64_t n_tokens, KvCache &kv,
+    // Runs nodes [nodes.begin, nodes.end) of the graph (one segment: every node of it this
+    // backend's) for n_tokens (1..graph.max_tokens) tokens whose inputs the caller already
+    // wrote. Complete when it returns. Allocates nothing.
+    virtual Status run(const BoundGraph &bound, NodeRange nodes, int64_t n_tokens, KvCache &kv,
                        const StopSignal &stop) = 0;
 
     // Context memory. The defaults are the CPU's: 64-byte aligned host memory that the context
@@ -86,23 +91,10 @@ public:
 
 namespace infer {
 
-// Defined by backends/cpu. Threads start in start(), so a backend made only to plan memory or
-// check a graph costs nothing.
-//
-// kernels: Fast (SIMD, threaded) or Reference: the readable scalar *_ref kernel of every op on
-// one thread, for tests that hold the fast paths to it. Reference runs allocate (some _ref
-// kernels do); they are never used outside tests.
+// Which kernels the CPU backend runs: Fast (SIMD, threaded) or Reference, the readable scalar
+// *_ref kernel of every op on one thread, for tests that hold the fast paths to it. Reference runs
+// allocate (some _ref kernels do); they are never used outside tests.
 enum class CpuKernels { Fast, Reference };
-std::unique_ptr<Backend> make_cpu_backend(int32_t n_threads, CpuKernels kernels = CpuKernels::Fast);
-
-// Defined by backends/cuda (a build without CUDA gets INFER_ERR_UNSUPPORTED from load): uploads
-// every weight `graph` reads to device `device` once, reporting progress in [0, 1]; with a budget
-// (0 = none) the weights must fit in it, and later contexts must fit in what is left.
-Status upload_cuda_weights(const graph::Graph &graph, int32_t device, uint64_t budget,
-                           const std::function<bool(float)> &progress,
-                           std::unique_ptr<DeviceWeights> *out);
-// A CUDA backend over weights made by upload_cuda_weights (the model keeps them alive).
-std::unique_ptr<Backend> make_cuda_backend(const DeviceWeights &weights);
 
 // n_threads, or one per core when it is 0.
 int32_t resolve_thread_count(int32_t n_threads);

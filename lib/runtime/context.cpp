@@ -13,12 +13,29 @@
 namespace infer {
 namespace {
 
-// Planner requests for the tensors that own storage (aliases share their root's bytes).
-std::vector<BufferRequest> requests_of(const graph::Graph &g) {
+// Which arena holds a tensor whose storage root has `sides`: the host arena for the CPU's own,
+// the device arena for any the device touches, the transfer arena for the host copy of a tensor
+// both touch.
+enum class Arena { Host, Device, Transfer };
+
+bool in_arena(Arena arena, uint8_t sides) {
+    switch (arena) {
+    case Arena::Host: return sides == kOnHost;
+    case Arena::Device: return (sides & kOnDevice) != 0;
+    case Arena::Transfer: return sides == (kOnHost | kOnDevice);
+    }
+    return false;
+}
+
+// Planner requests for the tensors of one arena that own storage (aliases share their root's
+// bytes); the others take no space.
+std::vector<BufferRequest> requests_of(const graph::Graph &g, const SegmentPlan &split,
+                                       Arena arena) {
     std::vector<BufferRequest> requests(g.tensors.size());
     for (size_t i = 0; i < g.tensors.size(); ++i) {
         const graph::TensorDesc &t = g.tensors[i];
         if (t.alias_of != graph::kNoTensor || t.first_use < 0) continue; // size 0: no space
+        if (!in_arena(arena, split.sides[i])) continue;
         requests[i].size = g.max_bytes(static_cast<graph::TensorId>(i));
         requests[i].first_use = static_cast<uint32_t>(t.first_use);
         requests[i].last_use = static_cast<uint32_t>(t.last_use);
@@ -26,8 +43,46 @@ std::vector<BufferRequest> requests_of(const graph::Graph &g) {
     return requests;
 }
 
-Status plan_graph(const graph::Graph &g, uint64_t alignment, Plan *out) {
-    return plan_memory(requests_of(g), alignment, out);
+// Plans one arena for both graphs, after `kv_bytes` of KV cache.
+Status plan_side(const ContextPlan &plan, Arena arena, uint64_t alignment, uint64_t kv_bytes,
+                 SideMemory *out) {
+    INFER_TRY(plan_memory(requests_of(plan.decode, plan.decode_split.segments, arena), alignment,
+                          &out->decode_plan));
+    INFER_TRY(plan_memory(requests_of(plan.prefill, plan.prefill_split.segments, arena), alignment,
+                          &out->prefill_plan));
+    out->kv_bytes = kv_bytes;
+    out->arena_bytes = std::max(out->decode_plan.arena_size, out->prefill_plan.arena_size);
+    out->lower_bound = std::max(out->decode_plan.lower_bound, out->prefill_plan.lower_bound);
+    if (!checked_align_up(kv_bytes, alignment, &out->arena_offset) ||
+        !checked_add(out->arena_offset, out->arena_bytes, &out->total_bytes))
+        return make_error(INFER_ERR_OUT_OF_MEMORY, "context memory size overflows");
+    return Status::ok();
+}
+
+// Each node's scratch sized by the backend of its side.
+void size_scratch(graph::Graph &g, const NodeAssignment &sides, const ContextBackends &backends,
+                  const KvCacheLayout &kv) {
+    backends.host->size_scratch(g, kv);
+    if (!backends.device) return;
+    graph::Graph sized = g;
+    backends.device->size_scratch(sized, kv);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const graph::TensorId scratch = g.nodes[i].scratch;
+        if (sides.on_device[i] && scratch != graph::kNoTensor)
+            g.tensors[static_cast<size_t>(scratch)].raw_bytes =
+                sized.tensors[static_cast<size_t>(scratch)].raw_bytes;
+    }
+}
+
+Status split_graph(const graph::Graph &g, const Placement &placement, GraphSplit *out) {
+    INFER_TRY(assign_nodes(g, placement, &out->nodes));
+    out->segments = plan_segments(g, out->nodes.on_device);
+    return Status::ok();
+}
+
+bool any_on_device(const GraphSplit &split) {
+    return std::any_of(split.nodes.on_device.begin(), split.nodes.on_device.end(),
+                       [](uint8_t d) { return d != 0; });
 }
 
 // Bytes of the routed experts one token reads: k of each MoeFfn node's n_expert experts.
@@ -68,7 +123,7 @@ int32_t resolve_thread_count(int32_t n_threads) {
     return static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-Status Context::plan(const Model &model, const ContextParams &in, const Backend &backend,
+Status Context::plan(const Model &model, const ContextParams &in, const ContextBackends &backends,
                      ContextPlan *out) {
     if (!model.arch())
         return make_error(INFER_ERR_INVALID_ARGUMENT,
@@ -108,57 +163,104 @@ Status Context::plan(const Model &model, const ContextParams &in, const Backend 
     plan.kv.n_ctx = p.n_ctx;
     plan.kv.n_head_kv = hp.n_head_kv;
     plan.kv.head_dim = hp.head_dim;
-    INFER_TRY(backend.check(plan.prefill));
-    backend.size_scratch(plan.decode, plan.kv);
-    backend.size_scratch(plan.prefill, plan.kv);
-    INFER_TRY(plan_graph(plan.decode, backend.alignment(), &plan.decode_plan));
-    INFER_TRY(plan_graph(plan.prefill, backend.alignment(), &plan.prefill_plan));
-    // One allocation: the KV cache, then the arena that both graphs' plans share.
-    plan.arena_bytes = std::max(plan.decode_plan.arena_size, plan.prefill_plan.arena_size);
-    plan.lower_bound = std::max(plan.decode_plan.lower_bound, plan.prefill_plan.lower_bound);
-    plan.kv_offset = 0;
-    const uint64_t alignment = std::max(kBufferAlignment, backend.alignment());
-    if (!checked_align_up(plan.kv.total_bytes(), alignment, &plan.arena_offset) ||
-        !checked_add(plan.arena_offset, plan.arena_bytes, &plan.total_bytes))
+    const Placement &placement = model.placement();
+    INFER_TRY(split_graph(plan.decode, placement, &plan.decode_split));
+    INFER_TRY(split_graph(plan.prefill, placement, &plan.prefill_split));
+    plan.kv_on_device = placement.kv_on_device;
+    if (!backends.device &&
+        (any_on_device(plan.decode_split) || any_on_device(plan.prefill_split)))
+        return make_error(INFER_ERR_INTERNAL, "nodes placed on a device without its backend");
+    size_scratch(plan.decode, plan.decode_split.nodes, backends, plan.kv);
+    size_scratch(plan.prefill, plan.prefill_split.nodes, backends, plan.kv);
+
+    uint64_t kv_device = 0;
+    for (uint8_t on : plan.kv_on_device) kv_device += on ? 2 * plan.kv.plane_bytes() : 0;
+    const uint64_t kv_host = plan.kv.total_bytes() - kv_device;
+    const uint64_t host_align = std::max(kBufferAlignment, backends.host->alignment());
+    INFER_TRY(plan_side(plan, Arena::Host, host_align, kv_host, &plan.host));
+    if (backends.device) {
+        const uint64_t device_align = std::max(kBufferAlignment, backends.device->alignment());
+        INFER_TRY(plan_side(plan, Arena::Device, device_align, kv_device, &plan.device));
+        INFER_TRY(plan_side(plan, Arena::Transfer, host_align, 0, &plan.transfer));
+    }
+    plan.arena_bytes = plan.host.arena_bytes + plan.device.arena_bytes + plan.transfer.arena_bytes;
+    plan.lower_bound = plan.host.lower_bound + plan.device.lower_bound + plan.transfer.lower_bound;
+    if (!checked_add(plan.host.total_bytes, plan.device.total_bytes, &plan.total_bytes) ||
+        !checked_add(plan.total_bytes, plan.transfer.total_bytes, &plan.total_bytes))
         return make_error(INFER_ERR_OUT_OF_MEMORY, "context memory size overflows");
     *out = std::move(plan);
     return Status::ok();
 }
 
-Context::Context(const Model &model, std::unique_ptr<Backend> backend)
-    : model_(model), backend_(std::move(backend)) {}
-
-Context::~Context() {
-    if (owns_memory_) backend_->release(MemoryKind::Context, memory_);
-    if (staging_) backend_->release(MemoryKind::Staging, staging_);
+Context::Context(const Model &model, ContextBackends backends)
+    : model_(model), owned_(std::move(backends)) {
+    backend_[kHost] = owned_.host.get();
+    backend_[kDevice] = owned_.device.get();
 }
 
-Status Context::make_backend(const Model &model, const ContextParams &params,
-                             std::unique_ptr<Backend> *out) {
-    if (model.backend() == INFER_BACKEND_CUDA) {
-        if (!model.device_weights() || !(*out = make_cuda_backend(*model.device_weights())))
-            return make_error(INFER_ERR_INTERNAL, "a CUDA model without device weights");
-        return Status::ok();
-    }
-    *out = params.kernels == CpuKernels::Reference
-               ? make_cpu_backend(1, CpuKernels::Reference)
-               : make_cpu_backend(resolve_thread_count(params.n_threads));
-    return Status::ok();
+Context::~Context() {
+    if (owns_host_memory_) backend_[kHost]->release(MemoryKind::Context, memory_[kHost]);
+    if (memory_[kDevice]) backend_[kDevice]->release(MemoryKind::Context, memory_[kDevice]);
+    if (staging_) backend_[kDevice]->release(MemoryKind::Staging, staging_);
+}
+
+Status Context::make_backends(const Model &model, const ContextParams &params,
+                              ContextBackends *out) {
+    const BackendEntry &cpu = cpu_backend_entry();
+    BackendConfig host;
+    host.kernels = params.kernels;
+    host.n_threads = params.kernels == CpuKernels::Reference ? 1 : resolve_thread_count(params.n_threads);
+    INFER_TRY(cpu.make_backend(host, &out->host));
+    const Placement &placement = model.placement();
+    if (!placement.device) return Status::ok();
+    BackendConfig device;
+    device.weights = model.device_weights();
+    if (!device.weights)
+        return make_error(INFER_ERR_INTERNAL, "a %s model without device weights",
+                          placement.device->name);
+    return placement.device->make_backend(device, &out->device);
 }
 
 Status Context::create(const Model &model, const ContextParams &params,
                        std::unique_ptr<Context> *out) {
-    std::unique_ptr<Backend> backend;
-    INFER_TRY(make_backend(model, params, &backend));
-    std::unique_ptr<Context> ctx(new Context(model, std::move(backend)));
-    INFER_TRY(plan(model, params, *ctx->backend_, &ctx->plan_));
+    ContextBackends backends;
+    INFER_TRY(make_backends(model, params, &backends));
+    std::unique_ptr<Context> ctx(new Context(model, std::move(backends)));
+    INFER_TRY(plan(model, params, ctx->owned_, &ctx->plan_));
+    INFER_TRY(ctx->allocate(params));
     const ContextPlan &plan = ctx->plan_;
-    Backend &be = *ctx->backend_;
+    ctx->bind(plan.decode, plan.decode_split, true, ctx->decode_bound_);
+    ctx->bind(plan.prefill, plan.prefill_split, false, ctx->prefill_bound_);
+    ctx->stats_.weight_bytes_per_token = decode_weight_bytes(plan.decode);
+    ctx->stats_.device_bytes =
+        (ctx->backend_[kDevice] ? ctx->backend_[kDevice]->device_bytes() : 0) +
+        (model.device_weights() ? model.device_weights()->bytes() : 0);
+    ctx->stats_.expert_bytes_per_token = decode_expert_bytes(plan.decode);
+    const models::Hparams &hp = model.hparams();
+    ctx->expert_counts_.assign(static_cast<size_t>(hp.n_layer * hp.n_expert), 0);
+    uint64_t *counts = ctx->expert_counts_.empty() ? nullptr : ctx->expert_counts_.data();
+    for (BoundGraph *b : {&ctx->decode_bound_[0], &ctx->decode_bound_[1], &ctx->prefill_bound_[0],
+                          &ctx->prefill_bound_[1]})
+        b->expert_counts = counts;
+    const uint64_t kv_bytes = plan.kv.total_bytes();
+    log_message(INFER_LOG_INFO,
+                "context: n_ctx %lld, n_batch %lld, KV cache %.1f MiB (%.1f MiB on the device), "
+                "activations %.2f MiB (lower bound %.2f MiB)",
+                static_cast<long long>(plan.kv.n_ctx), static_cast<long long>(plan.params.n_batch),
+                kv_bytes / 1048576.0, plan.device.kv_bytes / 1048576.0,
+                plan.arena_bytes / 1048576.0, plan.lower_bound / 1048576.0);
+    *out = std::move(ctx);
+    return Status::ok();
+}
 
-    if (params.buffer && !be.host_memory())
+Status Context::allocate(const ContextParams &params) {
+    const ContextPlan &plan = plan_;
+    Backend &host = *backend_[kHost];
+    Backend *device = backend_[kDevice];
+    if (params.buffer && device)
         return make_error(INFER_ERR_UNSUPPORTED,
-                          "a caller-provided buffer is host memory; a %s context lives in device "
-                          "memory (pass no buffer)", be.name());
+                          "a caller-provided buffer is host memory; a context of a model placed on "
+                          "%s keeps memory there (pass no buffer)", device->name());
     if (params.buffer) {
         if (params.buffer_size < plan.total_bytes)
             return make_error(INFER_ERR_BUFFER_TOO_SMALL,
@@ -169,60 +271,70 @@ Status Context::create(const Model &model, const ContextParams &params,
             return make_error(INFER_ERR_INVALID_ARGUMENT,
                               "the caller's buffer must be %llu-byte aligned",
                               static_cast<unsigned long long>(kBufferAlignment));
-        ctx->memory_ = static_cast<uint8_t *>(params.buffer);
-    } else {
-        INFER_TRY(be.allocate(MemoryKind::Context, plan.total_bytes, &ctx->memory_));
-        ctx->owns_memory_ = true;
+        memory_[kHost] = static_cast<uint8_t *>(params.buffer);
+    } else if (plan.host.total_bytes) {
+        INFER_TRY(host.allocate(MemoryKind::Context, plan.host.total_bytes, &memory_[kHost]));
+        owns_host_memory_ = true;
     }
     // Commit every page now (as llama.cpp clears its KV cache): decoding then never page-faults,
     // the resident set is what the plan reports from the first token on, and memory the system
     // cannot back fails here rather than in the middle of a decode.
-    if (be.host_memory()) std::memset(ctx->memory_, 0, plan.total_bytes);
-    if (!be.host_memory()) {
+    if (memory_[kHost]) std::memset(memory_[kHost], 0, plan.host.total_bytes);
+    if (device) {
+        INFER_TRY(device->allocate(MemoryKind::Context, std::max<uint64_t>(plan.device.total_bytes, 1),
+                                   &memory_[kDevice]));
         const uint64_t n_batch = static_cast<uint64_t>(plan.params.n_batch);
         const uint64_t logit_rows = plan.params.logits_all ? n_batch : 1;
         const uint64_t ids_bytes = 2 * n_batch * sizeof(int32_t);
-        const uint64_t bytes =
-            ids_bytes + logit_rows * static_cast<uint64_t>(model.hparams().n_vocab) * sizeof(float);
-        INFER_TRY(be.allocate(MemoryKind::Staging, bytes, &ctx->staging_));
-        ctx->staged_tokens_ = reinterpret_cast<int32_t *>(ctx->staging_);
-        ctx->staged_positions_ = ctx->staged_tokens_ + n_batch;
-        ctx->staged_logits_ = reinterpret_cast<float *>(ctx->staging_ + ids_bytes);
+        const uint64_t transfer = plan.transfer.total_bytes;
+        const uint64_t bytes = transfer + ids_bytes +
+                               logit_rows * static_cast<uint64_t>(model_.hparams().n_vocab) * sizeof(float);
+        INFER_TRY(device->allocate(MemoryKind::Staging, bytes, &staging_));
+        std::memset(staging_, 0, bytes);
+        transfer_ = staging_;
+        staged_tokens_ = reinterpret_cast<int32_t *>(staging_ + transfer);
+        staged_positions_ = staged_tokens_ + n_batch;
+        staged_logits_ = reinterpret_cast<float *>(staging_ + transfer + ids_bytes);
+        INFER_TRY(device->start());
     }
-    INFER_TRY(be.start());
-    ctx->kv_.layout = plan.kv;
-    ctx->kv_.data = ctx->memory_ + plan.kv_offset;
-    INFER_TRY(ctx->bind(plan.decode, plan.decode_plan, &ctx->decode_bound_));
-    INFER_TRY(ctx->bind(plan.prefill, plan.prefill_plan, &ctx->prefill_bound_));
-    ctx->stats_.weight_bytes_per_token = decode_weight_bytes(plan.decode);
-    ctx->stats_.device_bytes =
-        be.device_bytes() + (model.device_weights() ? model.device_weights()->bytes() : 0);
-    ctx->stats_.expert_bytes_per_token = decode_expert_bytes(plan.decode);
-    const models::Hparams &hp = model.hparams();
-    ctx->expert_counts_.assign(static_cast<size_t>(hp.n_layer * hp.n_expert), 0);
-    uint64_t *counts = ctx->expert_counts_.empty() ? nullptr : ctx->expert_counts_.data();
-    ctx->decode_bound_.expert_counts = counts;
-    ctx->prefill_bound_.expert_counts = counts;
-    log_message(INFER_LOG_INFO,
-                "context: n_ctx %lld, n_batch %lld, KV cache %.1f MiB, activations %.2f MiB "
-                "(lower bound %.2f MiB)",
-                static_cast<long long>(plan.kv.n_ctx), static_cast<long long>(plan.params.n_batch),
-                plan.kv.total_bytes() / 1048576.0, plan.arena_bytes / 1048576.0,
-                plan.lower_bound / 1048576.0);
-    *out = std::move(ctx);
+    INFER_TRY(host.start());
+    position_values_.assign(static_cast<size_t>(plan.params.n_batch), 0);
+    // Each layer's KV planes, on the side that runs its attention, packed in layer order.
+    kv_.layout = plan.kv;
+    kv_.planes.assign(static_cast<size_t>(2 * plan.kv.n_layer), nullptr);
+    uint64_t used[2] = {0, 0};
+    for (int64_t l = 0; l < plan.kv.n_layer; ++l) {
+        const int side = plan.kv_on_device[static_cast<size_t>(l)] ? kDevice : kHost;
+        for (int plane = 0; plane < 2; ++plane) {
+            kv_.planes[static_cast<size_t>(2 * l + plane)] = memory_[side] + used[side];
+            used[side] += plan.kv.plane_bytes();
+        }
+    }
     return Status::ok();
 }
 
-Status Context::bind(const graph::Graph &graph, const Plan &plan, BoundGraph *out) {
-    out->graph = &graph;
-    out->tensor_data.assign(graph.tensors.size(), nullptr);
-    uint8_t *arena = memory_ + plan_.arena_offset;
+void Context::bind(const graph::Graph &graph, const GraphSplit &split, bool decode,
+                   BoundGraph out[2]) {
+    const SideMemory &host = plan_.host, &device = plan_.device, &transfer = plan_.transfer;
+    auto offsets = [decode](const SideMemory &m) -> const std::vector<uint64_t> & {
+        return decode ? m.decode_plan.offsets : m.prefill_plan.offsets;
+    };
+    for (int side = 0; side < 2; ++side) {
+        out[side].graph = &graph;
+        out[side].tensor_data.assign(graph.tensors.size(), nullptr);
+    }
     for (size_t i = 0; i < graph.tensors.size(); ++i) {
         const graph::TensorId root = graph.storage_of(static_cast<graph::TensorId>(i));
         if (graph.tensors[root].first_use < 0) continue;
-        out->tensor_data[i] = arena + plan.offsets[root];
+        const uint8_t sides = split.segments.sides[static_cast<size_t>(root)];
+        if (sides == kOnHost)
+            out[kHost].tensor_data[i] = memory_[kHost] + host.arena_offset + offsets(host)[root];
+        if (sides == (kOnHost | kOnDevice))
+            out[kHost].tensor_data[i] = transfer_ + transfer.arena_offset + offsets(transfer)[root];
+        if (sides & kOnDevice)
+            out[kDevice].tensor_data[i] =
+                memory_[kDevice] + device.arena_offset + offsets(device)[root];
     }
-    return Status::ok();
 }
 
 Status Context::decode(std::span<const int32_t> tokens) {
@@ -273,36 +385,55 @@ Status Context::decode(std::span<const int32_t> tokens) {
     return Status::ok();
 }
 
+// Writes a graph input (token ids, positions) where its nodes read it: in place on the host,
+// and through the pinned host copy (or staging) to the device.
+Status Context::write_input(const BoundGraph bound[2], const GraphSplit &split, graph::TensorId id,
+                            const int32_t *values, int64_t n, int32_t *staged) {
+    const graph::Graph &g = *bound[kHost].graph;
+    const uint8_t sides = split.segments.sides[static_cast<size_t>(g.storage_of(id))];
+    int32_t *host = reinterpret_cast<int32_t *>(bound[kHost].tensor_data[id]);
+    if (sides & kOnHost) std::memcpy(host, values, static_cast<size_t>(n) * sizeof(int32_t));
+    if (!(sides & kOnDevice)) return Status::ok();
+    const int32_t *from = host;
+    if (!(sides & kOnHost)) {
+        std::memcpy(staged, values, static_cast<size_t>(n) * sizeof(int32_t));
+        from = staged;
+    }
+    return backend_[kDevice]->copy_in(bound[kDevice].tensor_data[id], from,
+                                      static_cast<uint64_t>(n) * sizeof(int32_t));
+}
+
 Status Context::run_chunk(std::span<const int32_t> tokens) {
     const auto n = static_cast<int64_t>(tokens.size());
-    const BoundGraph &bound = n == 1 ? decode_bound_ : prefill_bound_;
-    const graph::Graph &g = *bound.graph;
-    auto *token_ids = reinterpret_cast<int32_t *>(bound.tensor_data[g.tokens]);
-    auto *positions = reinterpret_cast<int32_t *>(bound.tensor_data[g.positions]);
-    // On the host the inputs are written in place; a device backend gets them through staging.
-    const bool host = backend_->host_memory();
-    int32_t *ids_in = host ? token_ids : staged_tokens_;
-    int32_t *pos_in = host ? positions : staged_positions_;
-    for (int64_t i = 0; i < n; ++i) {
-        ids_in[i] = tokens[static_cast<size_t>(i)];
-        pos_in[i] = static_cast<int32_t>(n_past_ + i);
-    }
-    if (!host) {
-        INFER_TRY(backend_->copy_in(token_ids, ids_in, n * sizeof(int32_t)));
-        INFER_TRY(backend_->copy_in(positions, pos_in, n * sizeof(int32_t)));
-    }
+    const BoundGraph *bound = n == 1 ? decode_bound_ : prefill_bound_;
+    const GraphSplit &split = n == 1 ? plan_.decode_split : plan_.prefill_split;
+    const graph::Graph &g = *bound[kHost].graph;
+    for (int64_t i = 0; i < n; ++i)
+        position_values_[static_cast<size_t>(i)] = static_cast<int32_t>(n_past_ + i);
+    INFER_TRY(write_input(bound, split, g.tokens, tokens.data(), n, staged_tokens_));
+    INFER_TRY(write_input(bound, split, g.positions, position_values_.data(), n, staged_positions_));
     StopSignal stop;
     stop.cancel = &cancel_;
     stop.abort_fn = plan_.params.abort_fn;
     stop.abort_user_data = plan_.params.abort_user_data;
-    INFER_TRY(backend_->run(bound, n, kv_, stop));
-    const auto *logits = reinterpret_cast<const float *>(bound.tensor_data[g.logits]);
-    if (host) {
-        logits_ = logits;
-    } else {
+    for (const Segment &seg : split.segments.segments) {
+        const int side = seg.on_device ? kDevice : kHost;
+        INFER_TRY(backend_[side]->run(bound[side], seg.nodes, n, kv_, stop));
+        for (const SegmentCopy &c : seg.copies_after) {
+            void *host = bound[kHost].tensor_data[c.tensor];
+            void *device = bound[kDevice].tensor_data[c.tensor];
+            const uint64_t bytes = tensor_bytes(g, c.tensor, n);
+            INFER_TRY(c.to_device ? backend_[kDevice]->copy_in(device, host, bytes)
+                                  : backend_[kDevice]->copy_out(host, device, bytes));
+        }
+    }
+    if (split.segments.logits_on_device) {
         const int64_t rows = plan_.params.logits_all ? n : 1;
-        INFER_TRY(backend_->copy_out(staged_logits_, logits, rows * n_vocab() * sizeof(float)));
+        INFER_TRY(backend_[kDevice]->copy_out(staged_logits_, bound[kDevice].tensor_data[g.logits],
+                                              rows * n_vocab() * sizeof(float)));
         logits_ = staged_logits_;
+    } else {
+        logits_ = reinterpret_cast<const float *>(bound[kHost].tensor_data[g.logits]);
     }
     n_past_ += n;
     return Status::ok();
@@ -361,6 +492,10 @@ Status Context::logits(int32_t index, const float **out) const {
     return Status::ok();
 }
 
+Backend &Context::kv_backend(int64_t layer) const {
+    return *backend_[plan_.kv_on_device[static_cast<size_t>(layer)] ? kDevice : kHost];
+}
+
 Status Context::truncate(int64_t n_keep) {
     if (n_keep < 0 || n_keep > n_past_)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "cannot keep %lld of %lld tokens",
@@ -407,8 +542,8 @@ Status Context::state_save(std::span<uint8_t> out, uint64_t *written) const {
     for (int64_t l = 0; l < kv.n_layer; ++l)
         for (const void *plane : {kv_.k(l), kv_.v(l)})
             for (int64_t head = 0; head < kv.n_head_kv; ++head) {
-                INFER_TRY(backend_->copy_out(p, static_cast<const uint8_t *>(plane) + head * head_bytes,
-                                             n_past_ * row_bytes));
+                INFER_TRY(kv_backend(l).copy_out(
+                    p, static_cast<const uint8_t *>(plane) + head * head_bytes, n_past_ * row_bytes));
                 p += n_past_ * row_bytes;
             }
     return Status::ok();
@@ -439,8 +574,8 @@ Status Context::state_load(std::span<const uint8_t> in) {
     for (int64_t l = 0; l < kv.n_layer; ++l)
         for (void *plane : {kv_.k(l), kv_.v(l)})
             for (int64_t head = 0; head < kv.n_head_kv; ++head) {
-                INFER_TRY(backend_->copy_in(static_cast<uint8_t *>(plane) + head * head_bytes, p,
-                                            h.n_past * row_bytes));
+                INFER_TRY(kv_backend(l).copy_in(static_cast<uint8_t *>(plane) + head * head_bytes, p,
+                                                h.n_past * row_bytes));
                 p += h.n_past * row_bytes;
             }
     n_past_ = h.n_past;

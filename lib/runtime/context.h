@@ -1,11 +1,18 @@
 // A context: the static memory plan for a model, the memory it needs (allocated once or
 // provided by the caller), the KV cache of one sequence, and decoding over it.
+//
+// A model placed across the CPU and a device (runtime/placement.h) runs each graph as segments
+// (runtime/segments.h): each side has its own backend, KV cache layers and planned arena, and the
+// activations crossing between them live on both sides (the host copy in pinned transfer memory).
+// Every byte is planned and allocated at creation; decoding allocates nothing.
 #pragma once
 
 #include "core/status.h"
 #include "graph/planner.h"
 #include "runtime/backend.h"
 #include "runtime/model.h"
+#include "runtime/placement.h"
+#include "runtime/segments.h"
 
 #include <algorithm>
 #include <atomic>
@@ -35,31 +42,55 @@ struct ContextParams {
     static constexpr int32_t kMaxThreads = 1024;
 };
 
+// The sides of a context: the host (the CPU backend) and at most one device.
+enum Side : uint8_t { kHost = 0, kDevice = 1 };
+
+// One side's memory: its layers' KV cache, then the arena both graphs' plans share.
+struct SideMemory {
+    Plan decode_plan, prefill_plan;
+    uint64_t kv_bytes = 0, arena_offset = 0, arena_bytes = 0, lower_bound = 0, total_bytes = 0;
+};
+
+// How one graph runs: each node's side and the segments.
+struct GraphSplit {
+    NodeAssignment nodes;
+    SegmentPlan segments;
+};
+
 // Everything a context's memory depends on, computed without allocating it.
 struct ContextPlan {
     ContextParams params;  // with defaults resolved
     graph::Graph decode;   // one token
     graph::Graph prefill;  // up to n_batch tokens
-    Plan decode_plan, prefill_plan;
+    GraphSplit decode_split, prefill_split;
     KvCacheLayout kv;
-    uint64_t kv_offset = 0, arena_offset = 0;
+    std::vector<uint8_t> kv_on_device; // [n_layer]
+    // host: the CPU's tensors and KV layers; device: the device's; transfer: the host copies of
+    // tensors both sides touch (pinned memory of the device's), no KV.
+    SideMemory host, device, transfer;
+    // Totals over the sides, for the memory report.
     uint64_t arena_bytes = 0;
-    uint64_t lower_bound = 0; // the larger of the two graphs' live-bytes peaks
+    uint64_t lower_bound = 0; // per side, the larger of the two graphs' live-bytes peaks
     uint64_t total_bytes = 0;
+};
+
+// The backends a context runs on: the CPU's always, the model's device's when nodes run there.
+struct ContextBackends {
+    std::unique_ptr<Backend> host, device;
 };
 
 class Context {
 public:
     static constexpr uint64_t kBufferAlignment = 64;
 
-    // Plans for `model` and `params` on `backend` (which sizes the kernels' scratch).
-    static Status plan(const Model &model, const ContextParams &params, const Backend &backend,
-                       ContextPlan *out);
+    // Plans for `model` and `params` on `backends` (which size the kernels' scratch).
+    static Status plan(const Model &model, const ContextParams &params,
+                       const ContextBackends &backends, ContextPlan *out);
     static Status create(const Model &model, const ContextParams &params,
                          std::unique_ptr<Context> *out);
-    // The backend a context of `model` runs on: the CPU's, or the model's device backend.
-    static Status make_backend(const Model &model, const ContextParams &params,
-                               std::unique_ptr<Backend> *out);
+    // The backends a context of `model` runs on (made, not started: that costs nothing).
+    static Status make_backends(const Model &model, const ContextParams &params,
+                                ContextBackends *out);
     ~Context();
 
     Status decode(std::span<const int32_t> tokens);
@@ -103,30 +134,38 @@ public:
     const ContextPlan &memory_plan() const { return plan_; }
 
 private:
-    Context(const Model &model, std::unique_ptr<Backend> backend);
-    Status bind(const graph::Graph &graph, const Plan &plan, BoundGraph *out);
+    Context(const Model &model, ContextBackends backends);
+    Status allocate(const ContextParams &params);
+    // Points each side's view of `graph` at its arenas.
+    void bind(const graph::Graph &graph, const GraphSplit &split, bool decode, BoundGraph out[2]);
     Status run_chunk(std::span<const int32_t> tokens);
+    Status write_input(const BoundGraph bound[2], const GraphSplit &split, graph::TensorId id,
+                       const int32_t *values, int64_t n, int32_t *staged);
+    Backend &kv_backend(int64_t layer) const;
 
     // Why logits() has nothing to give, or Kept: the last decode call completed.
     enum class NoLogits { Kept, NothingDecoded, Reset, Truncated, StateLoaded, Cancelled, Failed };
     Status no_logits_error() const;
 
     const Model &model_;
-    std::unique_ptr<Backend> backend_;
+    Backend *backend_[2] = {nullptr, nullptr}; // by Side; device null without one
+    ContextBackends owned_;
     ContextPlan plan_;
-    uint8_t *memory_ = nullptr; // plan_.total_bytes, owned when owns_memory_
-    bool owns_memory_ = false;
-    // Device backends only: host staging for token ids and positions (n_batch each) and the
-    // logits of the last decode.
+    uint8_t *memory_[2] = {nullptr, nullptr}; // each side's total_bytes
+    bool owns_host_memory_ = false;
+    // With a device: pinned memory for the transfer arena, then staging for token ids and
+    // positions (n_batch each) and the logits of the last decode.
     uint8_t *staging_ = nullptr;
+    uint8_t *transfer_ = nullptr;
     int32_t *staged_tokens_ = nullptr, *staged_positions_ = nullptr;
     float *staged_logits_ = nullptr;
+    std::vector<int32_t> position_values_; // n_batch: the positions of the chunk being run
     // The last chunk's logits (rows: its tokens with logits_all, else 1), in the arena or in
     // staging. A cancelled or failed chunk may have overwritten them: no_logits_ says when
     // they belong to a completed call.
     const float *logits_ = nullptr;
     KvCache kv_;
-    BoundGraph decode_bound_, prefill_bound_;
+    BoundGraph decode_bound_[2], prefill_bound_[2]; // by Side
     NoLogits no_logits_ = NoLogits::NothingDecoded;
     int64_t call_tokens_ = 0; // tokens of the last decode call
     int64_t call_done_ = 0;   // of them, those in chunks that completed

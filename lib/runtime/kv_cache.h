@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace infer {
 
@@ -21,12 +22,14 @@ struct KvCacheLayout {
     uint64_t total_bytes() const { return 2 * static_cast<uint64_t>(n_layer) * plane_bytes(); }
 };
 
+// Each layer's K and V planes live in the memory of the backend that runs the layer's attention
+// (a split model keeps some layers' caches on a device, the rest on the host).
 struct KvCache {
     KvCacheLayout layout;
-    uint8_t *data = nullptr; // total_bytes(), owned by the context's allocation
+    std::vector<uint8_t *> planes; // [2 * layer] K, [2 * layer + 1] V, in the owning context's memory
 
-    void *k(int64_t layer) const { return data + (2 * layer) * layout.plane_bytes(); }
-    void *v(int64_t layer) const { return data + (2 * layer + 1) * layout.plane_bytes(); }
+    void *k(int64_t layer) const { return planes[static_cast<size_t>(2 * layer)]; }
+    void *v(int64_t layer) const { return planes[static_cast<size_t>(2 * layer + 1)]; }
 };
 
 } // namespace infer

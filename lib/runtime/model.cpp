@@ -1,6 +1,7 @@
 #include "runtime/model.h"
 
-#include "runtime/backend.h"
+#include "core/log.h"
+#include "runtime/backend_registry.h"
 
 namespace infer {
 namespace {
@@ -55,22 +56,76 @@ Status Model::bind_architecture() {
                           excerpt(architecture_).c_str(),
                           models::supported_architectures().c_str());
     INFER_TRY(arch_->bind(*file_, &hparams_, &weights_));
-    // Refuse at load, not at first use, a tensor type the CPU backend cannot compute with.
+    // Refuse at load, not at first use, a tensor type the CPU backend cannot compute with: every
+    // node may fall back to it.
     const graph::Graph one_token = arch_->build(hparams_, weights_, 1, false);
-    return make_cpu_backend(1)->check(one_token);
+    const BackendEntry &cpu = cpu_backend_entry();
+    for (const graph::Node &node : one_token.nodes) INFER_TRY(cpu.supports(node, one_token));
+    return Status::ok();
 }
 
-Status Model::upload_weights(const LoadOptions &options) {
-    backend_ = options.backend;
-    if (options.backend == INFER_BACKEND_CPU) return Status::ok();
-    if (options.backend != INFER_BACKEND_CUDA)
-        return make_error(INFER_ERR_UNSUPPORTED, "backend %d cannot run models", options.backend);
-    // Every weight any graph of this model reads: the one-token graph names them all.
+namespace {
+
+// Bytes a default context needs on the device besides its KV cache (activations, workspaces),
+// which "auto" leaves free: generous, since running out at context creation is the worse error.
+constexpr uint64_t kAutoContextReserve = uint64_t{256} << 20;
+
+const char *backend_name(int32_t id) {
+    switch (id) {
+    case INFER_BACKEND_CPU: return "CPU";
+    case INFER_BACKEND_CUDA: return "CUDA";
+    case INFER_BACKEND_VULKAN: return "Vulkan";
+    default: return "an unknown backend";
+    }
+}
+
+} // namespace
+
+Status Model::place_and_upload(const LoadOptions &options) {
+    // Every weight any graph of this model reads: the one-token graph with all logits names them.
     const graph::Graph one_token = arch_->build(hparams_, weights_, 1, true);
+    PlacementRequest request;
+    request.n_gpu_layers = options.n_gpu_layers;
+    request.overrides = options.overrides;
+    if (options.backend != INFER_BACKEND_CPU) {
+        request.device = find_backend(options.backend);
+        if (!request.device)
+            return make_error(INFER_ERR_UNSUPPORTED, "this libinfer was built without %s",
+                              backend_name(options.backend));
+        if (!request.device->make_backend || !request.device->upload_weights)
+            return make_error(INFER_ERR_UNSUPPORTED, "the %s backend cannot run models yet",
+                              request.device->name);
+        std::string why;
+        const int32_t count = request.device->device_count(&why);
+        if (count == 0) return make_error(INFER_ERR_UNSUPPORTED, "%s", why.c_str());
+        if (options.device < 0 || options.device >= count)
+            return make_error(INFER_ERR_INVALID_ARGUMENT, "%s device %d does not exist (%d found)",
+                              request.device->name, options.device, count);
+        request.budget = options.device_memory_budget;
+        if (request.budget == 0 && options.n_gpu_layers == kAutoLayers &&
+            request.device->memory_info) {
+            uint64_t total = 0;
+            INFER_TRY(request.device->memory_info(options.device, &request.budget, &total));
+        }
+        request.reserve = kAutoContextReserve;
+        const int64_t n_ctx = std::min<int64_t>(hparams_.n_ctx_train, 4096);
+        request.reserve_per_layer =
+            static_cast<uint64_t>(2 * hparams_.n_head_kv * hparams_.head_dim * n_ctx) * 2;
+    }
+    INFER_TRY(place_model(one_token, static_cast<int32_t>(hparams_.n_layer), request, &placement_));
+    if (!placement_.device) return Status::ok();
+    for (const std::string &line : placement_.fallbacks)
+        log_message(INFER_LOG_WARN, "placement: %s", line.c_str());
+    log_message(INFER_LOG_INFO, "placement: %d of %lld layers%s on %s, %.1f MiB of weights there",
+                std::min<int32_t>(placement_.n_gpu_layers, static_cast<int32_t>(hparams_.n_layer)),
+                static_cast<long long>(hparams_.n_layer),
+                placement_.n_gpu_layers > hparams_.n_layer ? " and the output" : "",
+                placement_.device->name, placement_.device_weight_bytes / 1048576.0);
     std::function<bool(float)> progress;
     if (options.progress) progress = [&options](float p) { return options.progress(0.1f + 0.9f * p); };
-    return upload_cuda_weights(one_token, options.device, options.device_memory_budget, progress,
-                               &device_weights_);
+    return placement_.device->upload_weights(placement_.device_weights, options.device,
+                                             options.device_memory_budget, progress,
+                                             &device_weights_);
 }
 
 Status Model::finish_load(std::unique_ptr<Model> model, std::span<const uint8_t> image,
@@ -97,7 +152,7 @@ Status Model::finish_load(std::unique_ptr<Model> model, std::span<const uint8_t>
     if (!options.inspect_only) {
         INFER_TRY(model->bind_architecture());
         INFER_TRY(text::Vocab::build(file, &model->vocab_));
-        INFER_TRY(model->upload_weights(options));
+        INFER_TRY(model->place_and_upload(options));
     }
     *out = std::move(model);
     return Status::ok();

@@ -6,6 +6,7 @@
 #include "core/status.h"
 #include "gguf/gguf.h"
 #include "runtime/backend.h"
+#include "runtime/placement.h"
 #include "models/transformer.h"
 #include "text/vocab.h"
 
@@ -23,12 +24,17 @@ public:
         // Parse and validate the container only: no architecture binding, so any GGUF file can
         // be inspected. Such a model cannot create contexts.
         bool inspect_only = false;
-        // INFER_BACKEND_CPU or INFER_BACKEND_CUDA. CUDA uploads every weight to `device` at load
-        // (progress continues over the upload); weights plus each context must fit in
-        // device_memory_budget bytes (0: no limit but the card's).
+        // INFER_BACKEND_*: the device the model is placed on, or the CPU. A device backend gets
+        // the weights placement puts there uploaded to `device` at load (progress continues
+        // over the upload); weights plus each context must fit in device_memory_budget bytes
+        // (0: no limit but the card's).
         int32_t backend = 0;
         int32_t device = 0;
         uint64_t device_memory_budget = 0;
+        // Placement on the device (runtime/placement.h): repeating layers (kAllLayers,
+        // kAutoLayers or a count) and per-tensor overrides.
+        int32_t n_gpu_layers = kAllLayers;
+        std::vector<TensorOverride> overrides;
         // load_file: read the file into memory of the model's own instead of mapping it, so the
         // model no longer depends on the file (progress: the read is the first half).
         bool read_into_memory = false;
@@ -51,9 +57,9 @@ public:
     const models::ModelWeights &weights() const { return weights_; }
     // The tokenizer vocabulary; null for an inspect-only model.
     const text::Vocab *vocab() const { return vocab_.get(); }
-    // The backend contexts of this model run on (INFER_BACKEND_*), and its device weights (null
-    // for the CPU).
-    int32_t backend() const { return backend_; }
+    // Where each part of the model runs (everything on the CPU unless a device was asked for),
+    // and the device's copy of the weights placed there (null without a device).
+    const Placement &placement() const { return placement_; }
     const DeviceWeights *device_weights() const { return device_weights_.get(); }
 
     // NUL-terminated copies, index-aligned with gguf().metadata() and gguf().tensors(): the image
@@ -65,7 +71,7 @@ private:
     static Status finish_load(std::unique_ptr<Model> model, std::span<const uint8_t> image,
                               const LoadOptions &options, std::unique_ptr<Model> *out);
     Status bind_architecture();
-    Status upload_weights(const LoadOptions &options);
+    Status place_and_upload(const LoadOptions &options);
 
     std::unique_ptr<gguf::MappedFile> mapping_; // the file's bytes; empty when loaded from caller memory
     std::unique_ptr<gguf::File> file_;
@@ -79,7 +85,7 @@ private:
     models::Hparams hparams_;
     models::ModelWeights weights_;
     std::unique_ptr<text::Vocab> vocab_;
-    int32_t backend_ = 0;
+    Placement placement_;
     std::unique_ptr<DeviceWeights> device_weights_; // declared last: freed before the mapping
 };
 

@@ -96,17 +96,20 @@ float dot(const float *a, const float *b, uint64_t n) {
 using namespace cuda_emu;
 
 cublasStatus_t cublasLtCreate(cublasLtHandle_t *handle) {
+    const cuda_emu::InternalScope internal;
     *handle = new LtHandle;
     return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasLtDestroy(cublasLtHandle_t handle) {
+    const cuda_emu::InternalScope internal;
     delete handle;
     return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *desc, cublasComputeType_t compute,
                                         cudaDataType_t scale_type) {
+    const cuda_emu::InternalScope internal;
     if (compute != CUBLAS_COMPUTE_32F || scale_type != CUDA_R_32F)
         return CUBLAS_STATUS_NOT_SUPPORTED;
     *desc = new LtMatmulDesc;
@@ -114,6 +117,7 @@ cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *desc, cublasComput
 }
 
 cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t desc) {
+    const cuda_emu::InternalScope internal;
     delete desc;
     return CUBLAS_STATUS_SUCCESS;
 }
@@ -121,6 +125,7 @@ cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t desc) {
 cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t desc,
                                               cublasLtMatmulDescAttributes_t attr, const void *buf,
                                               size_t size) {
+    const cuda_emu::InternalScope internal;
     if (size != sizeof(cublasOperation_t)) return CUBLAS_STATUS_INVALID_VALUE;
     const auto op = *static_cast<const cublasOperation_t *>(buf);
     if (attr == CUBLASLT_MATMUL_DESC_TRANSA)
@@ -134,6 +139,7 @@ cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t desc,
 
 cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *layout, cudaDataType_t type,
                                           uint64_t rows, uint64_t cols, int64_t ld) {
+    const cuda_emu::InternalScope internal;
     if (rows == 0 || cols == 0 || ld < static_cast<int64_t>(rows))
         return CUBLAS_STATUS_INVALID_VALUE;
     *layout = new LtLayout{type, rows, cols, ld};
@@ -141,16 +147,19 @@ cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *layout, cudaDa
 }
 
 cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t layout) {
+    const cuda_emu::InternalScope internal;
     delete layout;
     return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *pref) {
+    const cuda_emu::InternalScope internal;
     *pref = new LtPreference;
     return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t pref) {
+    const cuda_emu::InternalScope internal;
     delete pref;
     return CUBLAS_STATUS_SUCCESS;
 }
@@ -158,6 +167,7 @@ cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t pref) 
 cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t pref,
                                                     cublasLtMatmulPreferenceAttributes_t attr,
                                                     const void *buf, size_t size) {
+    const cuda_emu::InternalScope internal;
     switch (attr) {
     case CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES:
         if (size != sizeof(uint64_t)) return CUBLAS_STATUS_INVALID_VALUE;
@@ -183,6 +193,7 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtM
                                               cublasLtMatmulPreference_t pref, int requested,
                                               cublasLtMatmulHeuristicResult_t *results,
                                               int *returned) {
+    const cuda_emu::InternalScope internal;
     if (!handle || !op || !a || !b || !c || !d || !pref || requested < 1)
         return CUBLAS_STATUS_INVALID_VALUE;
     *returned = 0;
@@ -204,6 +215,7 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t op, 
                               cublasLtMatrixLayout_t c_layout, void *d,
                               cublasLtMatrixLayout_t d_layout, const cublasLtMatmulAlgo_t *algo,
                               void *workspace, size_t workspace_bytes, cudaStream_t stream) {
+    const cuda_emu::InternalScope internal;
     if (!handle || !op || !algo || !alpha || !beta) return CUBLAS_STATUS_INVALID_VALUE;
     if (!shapes_fit(*op, *a_layout, *b_layout, *c_layout, *d_layout))
         return CUBLAS_STATUS_INVALID_VALUE;

@@ -102,10 +102,16 @@ void fault(const char *fmt, ...) {
     std::abort();
 }
 
+thread_local int tl_internal = 0; // InternalScope depth
+
+InternalScope::InternalScope() { ++tl_internal; }
+InternalScope::~InternalScope() { --tl_internal; }
+
 bool capturing(cudaStream_t s) { return stream_of(s).graph != nullptr; }
 bool thread_is_capturing() { return tl_capturing > 0; }
 
 cudaError_t enqueue(cudaStream_t s, Work work) {
+    const InternalScope internal;
     Stream &st = stream_of(s);
     if (st.graph) {
         st.graph->nodes.push_back(std::make_shared<Work>(std::move(work)));
@@ -117,6 +123,7 @@ cudaError_t enqueue(cudaStream_t s, Work work) {
 }
 
 void flush(cudaStream_t s) {
+    const InternalScope internal;
     Stream &st = stream_of(s);
     std::lock_guard<std::mutex> running(st.run_mutex);
     for (;;) {
@@ -143,6 +150,7 @@ void flush_all() {
 }
 
 void submit_kernel(const LaunchConfig &config, KernelBody *body) {
+    const InternalScope internal;
     std::shared_ptr<KernelBody> owned(body);
     const uint64_t threads = uint64_t{config.block.x} * config.block.y * config.block.z;
     const bool bad = threads == 0 || threads > 1024 || config.block.z > 64 || config.grid.x == 0 ||
@@ -175,6 +183,8 @@ void check_kernel_pointer(const void *p, const char *kernel, int arg) {
 } // namespace cuda_emu
 
 using namespace cuda_emu;
+
+extern "C" __attribute__((visibility("default"))) int cuda_emu_in_runtime(void) { return tl_internal > 0; }
 
 // ---- Devices and errors ----------------------------------------------------------------------
 
@@ -380,6 +390,7 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t stream) {
+    const InternalScope internal;
     if (const cudaError_t e = check_copy(dst, src, bytes, &kind); e != cudaSuccess) return e;
     if (!bytes) return cudaSuccess;
     const bool host_pageable = (kind == cudaMemcpyHostToDevice && !is_pinned(src, bytes)) ||
@@ -416,6 +427,7 @@ cudaError_t cudaMemset(void *p, int value, size_t bytes) {
 }
 
 cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t stream) {
+    const InternalScope internal;
     if (!is_device(p, bytes)) return fail(cudaErrorInvalidValue);
     return enqueue(stream, [=] { std::memset(p, value, bytes); });
 }
@@ -448,6 +460,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+    const InternalScope internal;
     if (capturing(s)) {
         stream_of(s).invalidated = true;
         return fail(cudaErrorStreamCaptureUnsupported);
@@ -457,6 +470,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s) {
 }
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
+    const InternalScope internal;
     if (!s) return fail(cudaErrorStreamCaptureUnsupported); // the legacy stream cannot capture
     Stream &st = *s;
     if (st.graph) return fail(cudaErrorIllegalState);
@@ -468,6 +482,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
 }
 
 cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph) {
+    const InternalScope internal;
     *graph = nullptr;
     if (!s || !s->graph) return fail(cudaErrorIllegalState);
     Graph *g = s->graph;
@@ -482,12 +497,14 @@ cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph) {
 }
 
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long) {
+    const InternalScope internal;
     if (!graph) return fail(cudaErrorInvalidValue);
     *exec = new GraphExec{graph->nodes};
     return cudaSuccess;
 }
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
+    const InternalScope internal;
     if (!exec) return fail(cudaErrorInvalidValue);
     auto nodes = exec->nodes; // the exec may be destroyed while the launch is queued
     return enqueue(s, [nodes] {
@@ -497,6 +514,7 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
 }
 
 cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+    const InternalScope internal;
     delete graph;
     return cudaSuccess;
 }
@@ -530,6 +548,7 @@ cudaError_t cudaEventDestroy(cudaEvent_t e) {
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+    const InternalScope internal;
     if (!e) return fail(cudaErrorInvalidResourceHandle);
     e->stream = s;
     return enqueue(s, [e] { e->when = std::chrono::steady_clock::now(); });

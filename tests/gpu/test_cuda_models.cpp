@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -30,16 +31,24 @@ struct ContextDeleter {
 using ModelPtr = std::unique_ptr<infer_model, ModelDeleter>;
 using ContextPtr = std::unique_ptr<infer_context, ContextDeleter>;
 
-ModelPtr load(const std::string &path, int32_t backend, uint64_t budget = 0,
-              infer_status expect = INFER_OK) {
-    infer_model_params p;
-    infer_model_params_init(&p);
-    p.backend = backend;
-    p.device_memory_budget = budget;
+ModelPtr load(const std::string &path, const infer_model_params &p, infer_status expect = INFER_OK) {
     infer_model *m = nullptr;
     const infer_status s = infer_model_load_file(path.c_str(), &p, &m);
     REQUIRE_MESSAGE(s == expect, infer_status_string(s), ": ", infer_last_error());
     return ModelPtr(m);
+}
+
+infer_model_params on(int32_t backend, uint64_t budget = 0) {
+    infer_model_params p;
+    infer_model_params_init(&p);
+    p.backend = backend;
+    p.device_memory_budget = budget;
+    return p;
+}
+
+ModelPtr load(const std::string &path, int32_t backend, uint64_t budget = 0,
+              infer_status expect = INFER_OK) {
+    return load(path, on(backend, budget), expect);
 }
 
 ContextPtr context(const infer_model *model, uint32_t n_ctx, uint32_t n_batch, bool logits_all) {
@@ -107,11 +116,13 @@ void compare(const std::vector<float> &cuda, const std::vector<float> &cpu,
 }
 
 // Prefill of 40 tokens in batches of 16 (the GEMM path), then 12 greedy decode steps (matvec,
-// flash-decoding, the CUDA graph), CUDA against CPU at every position.
-void cuda_matches_cpu(const std::string &name, const std::string &synth_args) {
+// flash-decoding, the CUDA graph), the model loaded with `device` (all on CUDA by default, or a
+// placement across CUDA and the CPU) against the CPU alone at every position.
+void cuda_matches_cpu(const std::string &name, const std::string &synth_args,
+                      const infer_model_params &device = on(INFER_BACKEND_CUDA)) {
     const std::string path = infer::test::synthetic_model(name, synth_args);
     ModelPtr cpu_model = load(path, INFER_BACKEND_CPU);
-    ModelPtr cuda_model = load(path, INFER_BACKEND_CUDA);
+    ModelPtr cuda_model = load(path, device);
     ContextPtr cpu = context(cpu_model.get(), 128, 16, true);
     ContextPtr gpu = context(cuda_model.get(), 128, 16, true);
     infer_model_info info;
@@ -151,6 +162,29 @@ void cuda_matches_cpu(const std::string &name, const std::string &synth_args) {
     CHECK(stats.device_memory_bytes > 0);
     MESSAGE(name << ": CUDA vs CPU worst normalized RMS error " << worst << " over 29 positions; "
                  << stats.device_memory_bytes / 1048576.0 << " MiB on the device");
+}
+
+// Saves a context's state after a 12-token prompt, decodes past it and overwrites cache rows,
+// loads the state back: the next token's logits are those of the first time, bit for bit.
+// Returns them; `saved` gets the state.
+std::vector<float> state_round_trip(const infer_model *model, std::vector<uint8_t> *saved = nullptr) {
+    ContextPtr ctx = context(model, 64, 16, false);
+    const std::vector<int32_t> prompt = prompt_tokens(12, 512);
+    REQUIRE(infer_decode(ctx.get(), prompt.data(), 12) == INFER_OK);
+    uint64_t size = 0;
+    REQUIRE(infer_context_state_size(ctx.get(), &size) == INFER_OK);
+    std::vector<uint8_t> state(size);
+    REQUIRE(infer_context_state_save(ctx.get(), state.data(), size, &size) == INFER_OK);
+    const int32_t next = 7;
+    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
+    const std::vector<float> expected = logits_at(ctx.get(), -1);
+    REQUIRE(infer_decode(ctx.get(), prompt.data(), 5) == INFER_OK); // overwrite some cache rows
+    REQUIRE(infer_context_state_load(ctx.get(), state.data(), size) == INFER_OK);
+    CHECK(infer_context_position(ctx.get()) == 12);
+    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
+    CHECK(logits_at(ctx.get(), -1) == expected);
+    if (saved) *saved = std::move(state);
+    return expected;
 }
 
 const char *kTiny = "--preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --seed 5";
@@ -247,21 +281,7 @@ TEST_CASE("cuda models: state save and load with the KV cache on the device") {
     const std::string path = infer::test::synthetic_model(
         "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
     ModelPtr model = load(path, INFER_BACKEND_CUDA);
-    ContextPtr ctx = context(model.get(), 64, 16, false);
-    const std::vector<int32_t> prompt = prompt_tokens(12, 512);
-    REQUIRE(infer_decode(ctx.get(), prompt.data(), 12) == INFER_OK);
-    uint64_t size = 0;
-    REQUIRE(infer_context_state_size(ctx.get(), &size) == INFER_OK);
-    std::vector<uint8_t> state(size);
-    REQUIRE(infer_context_state_save(ctx.get(), state.data(), size, &size) == INFER_OK);
-    const int32_t next = 7;
-    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
-    const std::vector<float> expected = logits_at(ctx.get(), -1);
-    REQUIRE(infer_decode(ctx.get(), prompt.data(), 5) == INFER_OK); // overwrite some cache rows
-    REQUIRE(infer_context_state_load(ctx.get(), state.data(), size) == INFER_OK);
-    CHECK(infer_context_position(ctx.get()) == 12);
-    REQUIRE(infer_decode(ctx.get(), &next, 1) == INFER_OK);
-    CHECK(logits_at(ctx.get(), -1) == expected);
+    state_round_trip(model.get());
 }
 
 TEST_CASE("cuda models: device memory budgets give INFER_ERR_OUT_OF_MEMORY, not a crash") {
@@ -375,4 +395,158 @@ TEST_CASE("cuda models: contexts of one model decode in parallel threads as they
         CHECK_MESSAGE(errors[static_cast<size_t>(i)].empty(), errors[static_cast<size_t>(i)]);
         CHECK(results[static_cast<size_t>(i)] == alone);
     }
+}
+
+// ---- Placement across CUDA and the CPU (n_gpu_layers, overrides) --------------------------------
+
+namespace {
+
+// The placements every architecture is held to. exps=CPU only for mixture-of-experts models
+// (a dense model has no expert tensor: the pattern would match nothing, which is an error).
+struct NamedPlacement {
+    std::string label;
+    int32_t n_gpu_layers;
+    bool experts_on_cpu;
+};
+
+std::vector<NamedPlacement> placements(int32_t n_layer, bool moe) {
+    std::vector<NamedPlacement> list = {{"all on CUDA", INFER_GPU_LAYERS_ALL, false},
+                                        {"n_gpu_layers 1", 1, false},
+                                        {"n_gpu_layers half", n_layer / 2, false},
+                                        {"all but the output layer", n_layer, false}};
+    if (moe) list.push_back({"exps=CPU", INFER_GPU_LAYERS_ALL, true});
+    return list;
+}
+
+const infer_tensor_override kExpertsOnCpu[] = {{"exps", INFER_BACKEND_CPU}};
+
+infer_model_params placed(const NamedPlacement &p) {
+    infer_model_params params = on(INFER_BACKEND_CUDA);
+    params.n_gpu_layers = p.n_gpu_layers;
+    if (p.experts_on_cpu) {
+        params.overrides = kExpertsOnCpu;
+        params.n_overrides = 1;
+    }
+    return params;
+}
+
+infer_placement placement_of(const infer_model *model) {
+    infer_placement p;
+    infer_placement_init(&p);
+    REQUIRE_MESSAGE(infer_model_placement(model, &p) == INFER_OK, infer_last_error());
+    return p;
+}
+
+int32_t layer_count(const std::string &path) {
+    ModelPtr all = load(path, INFER_BACKEND_CUDA);
+    return placement_of(all.get()).n_gpu_layers - 1; // all = n_layer + the output layer
+}
+
+// Every placement: the model's llama.cpp goldens hold, and the logits equal the CPU's within the
+// CUDA-vs-CPU bounds, with the placement report saying what ran where.
+void placements_hold(const std::string &golden, const std::string &synth_args, bool moe) {
+    infer::test::check_goldens(golden, INFER_BACKEND_CPU, "all on the CPU");
+    const std::string path = infer::test::synthetic_model(golden, synth_args);
+    const int32_t n_layer = layer_count(path);
+    for (const NamedPlacement &p : placements(n_layer, moe)) {
+        CAPTURE(p.label);
+        const infer_model_params params = placed(p);
+        infer::test::check_goldens(golden, params, p.label);
+        cuda_matches_cpu(golden, synth_args, params);
+        ModelPtr model = load(path, params);
+        const infer_placement report = placement_of(model.get());
+        REQUIRE(report.n_backends == 2);
+        const bool split = p.experts_on_cpu || (p.n_gpu_layers != INFER_GPU_LAYERS_ALL);
+        CHECK((report.backends[0].n_nodes > 0) == split);
+        CHECK(report.backends[1].n_nodes > 0);
+        CHECK((report.n_segments > 1) == split);
+        if (p.experts_on_cpu) CHECK(report.backends[0].weight_bytes > 0);
+        if (p.n_gpu_layers >= 0) CHECK(report.backends[1].n_layers == std::min(p.n_gpu_layers, n_layer));
+        char text[8192];
+        size_t length = 0;
+        REQUIRE(infer_model_placement_text(model.get(), text, sizeof text, &length) == INFER_OK);
+        MESSAGE(golden << " [" << p.label << "]: " << report.n_segments << " segments, "
+                       << report.n_copies << " copies (" << report.copy_bytes_per_token
+                       << " bytes per token)");
+    }
+}
+
+} // namespace
+
+TEST_CASE("cuda placement: dense goldens hold at every placement (llama, qwen2, qwen3)") {
+    for (const char *name : {"synth-llama-ropefreqs-q8_0", "synth-qwen2-q8_0", "synth-qwen3-q4_k_m"}) {
+        CAPTURE(name);
+        std::ifstream args(std::string(INFER_TEST_DATA_DIR) + "/goldens/" + name + "/synth-args.txt");
+        std::string synth_args;
+        std::getline(args, synth_args);
+        placements_hold(name, synth_args, false);
+    }
+}
+
+TEST_CASE("cuda placement: MoE goldens hold at every placement (qwen2moe, qwen3moe, olmoe, mixtral)") {
+    for (const char *name : {"synth-qwen2moe-q8_0", "synth-qwen3moe-q4_k_m", "synth-olmoe-q4_k_m",
+                             "synth-mixtral-q4_0"}) {
+        CAPTURE(name);
+        std::ifstream args(std::string(INFER_TEST_DATA_DIR) + "/goldens/" + name + "/synth-args.txt");
+        std::string synth_args;
+        std::getline(args, synth_args);
+        placements_hold(name, synth_args, true);
+    }
+}
+
+TEST_CASE("cuda placement: gemma3 (sliding window, soft-capping) split across CUDA and the CPU") {
+    const std::string args = std::string("--arch gemma3 ") + kTiny + " --n-swa 8 --quant Q4_K_M";
+    for (const NamedPlacement &p : placements(4, false)) {
+        CAPTURE(p.label);
+        cuda_matches_cpu("cuda-gemma3", args, placed(p));
+    }
+}
+
+TEST_CASE("cuda placement: bad placements are clear errors and the CPU keeps working") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
+    infer_model_params params = on(INFER_BACKEND_CUDA);
+    const infer_tensor_override nothing[] = {{"no_such_tensor", INFER_BACKEND_CPU}};
+    params.overrides = nothing;
+    params.n_overrides = 1;
+    load(path, params, INFER_ERR_INVALID_ARGUMENT);
+    CHECK(std::string(infer_last_error()).find("'no_such_tensor' matches no weight") != std::string::npos);
+    // Every layer over a budget that holds two: out of memory, naming what would fit.
+    params = on(INFER_BACKEND_CUDA);
+    params.n_gpu_layers = 2;
+    ModelPtr two = load(path, params);
+    const uint64_t two_bytes = placement_of(two.get()).backends[1].weight_bytes;
+    params = on(INFER_BACKEND_CUDA, two_bytes + 1000);
+    load(path, params, INFER_ERR_OUT_OF_MEMORY);
+    const std::string oom = infer_last_error();
+    CHECK_MESSAGE(oom.find("n_gpu_layers 2 fits") != std::string::npos, oom);
+    // auto under the same budget takes what fits (fewer layers: it keeps room for a context).
+    params.n_gpu_layers = INFER_GPU_LAYERS_AUTO;
+    params.device_memory_budget = two_bytes + (600u << 20);
+    ModelPtr automatic = load(path, params);
+    CHECK(placement_of(automatic.get()).n_gpu_layers >= 2);
+    ModelPtr cpu = load(path, INFER_BACKEND_CPU);
+    ContextPtr ctx = context(cpu.get(), 32, 8, false);
+    const int32_t token = 1;
+    CHECK(infer_decode(ctx.get(), &token, 1) == INFER_OK);
+}
+
+TEST_CASE("cuda placement: state save and load with the KV cache split across CUDA and the CPU") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
+    infer_model_params params = on(INFER_BACKEND_CUDA);
+    params.n_gpu_layers = 1;
+    ModelPtr model = load(path, params);
+    std::vector<uint8_t> state;
+    const std::vector<float> expected = state_round_trip(model.get(), &state);
+    const int32_t next = 7;
+    const uint64_t size = state.size();
+    // The same state loads into an all-CPU context of the model: the bytes do not depend on where
+    // the cache lived.
+    ModelPtr cpu_model = load(path, INFER_BACKEND_CPU);
+    ContextPtr cpu = context(cpu_model.get(), 64, 16, false);
+    REQUIRE(infer_context_state_load(cpu.get(), state.data(), size) == INFER_OK);
+    REQUIRE(infer_decode(cpu.get(), &next, 1) == INFER_OK);
+    double worst = 0;
+    compare(logits_at(cpu.get(), -1), expected, "state moved to the CPU", kTwoRoundingsBound, &worst);
 }

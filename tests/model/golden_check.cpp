@@ -85,13 +85,19 @@ struct ContextDeleter {
 } // namespace
 
 void check_goldens(const std::string &name, int32_t backend, const std::string &label) {
-    const std::string tag = label.empty() ? name : name + " [" + label + "]";
-    INFO(tag);
-    infer_model *raw_model = nullptr;
-    const std::string path = model_path(name);
     infer_model_params model_params;
     infer_model_params_init(&model_params);
     model_params.backend = backend;
+    check_goldens(name, model_params, label);
+}
+
+void check_goldens(const std::string &name, const infer_model_params &model_params,
+                   const std::string &label) {
+    const std::string tag = label.empty() ? name : name + " [" + label + "]";
+    INFO(tag);
+    const int32_t backend = model_params.backend; // a split model is held to the device's bound
+    infer_model *raw_model = nullptr;
+    const std::string path = model_path(name);
     REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), &model_params, &raw_model) == INFER_OK,
                     infer_last_error());
     std::unique_ptr<infer_model, ModelDeleter> model(raw_model);

@@ -2,6 +2,8 @@
 // issue 3, written out in golden_check.cpp. Fails the calling doctest case on any miss.
 #pragma once
 
+#include "infer.h"
+
 #include <cstdint>
 #include <string>
 
@@ -9,5 +11,8 @@ namespace infer::test {
 
 // `label`, when set, names the variant under test (a CPU ISA level) in the messages.
 void check_goldens(const std::string &name, int32_t backend, const std::string &label = "");
+// The same with the model loaded with `params` (a placement across a device and the CPU).
+void check_goldens(const std::string &name, const infer_model_params &params,
+                   const std::string &label);
 
 } // namespace infer::test

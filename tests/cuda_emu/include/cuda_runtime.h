@@ -252,6 +252,16 @@ struct KernelBody {
     virtual void run() = 0; // one CUDA thread
 };
 void submit_kernel(const LaunchConfig &config, KernelBody *body); // takes ownership
+
+// Marks the calling thread as inside the emulator while it lives, so that a test counting the
+// library's heap allocations (tests/alloc) can leave out the emulator's own: its queues, graphs
+// and fibers allocate where a GPU driver would not (cuda_emu_in_runtime).
+struct InternalScope {
+    InternalScope();
+    ~InternalScope();
+    InternalScope(const InternalScope &) = delete;
+    InternalScope &operator=(const InternalScope &) = delete;
+};
 // Aborts with a message when p is neither null nor device (or pinned host) memory.
 void check_kernel_pointer(const void *p, const char *kernel, int arg);
 
@@ -267,6 +277,7 @@ public:
     Launcher(LaunchConfig c, void (*fn)(P...)) : config_(c), fn_(fn) {}
     template <class... A> void operator()(A &&...a) const {
         static_assert(sizeof...(A) == sizeof...(P), "kernel launched with the wrong arity");
+        const InternalScope internal;
         auto *kernel = new BoundKernel<void(P...), std::decay_t<P>...>(
             fn_, std::decay_t<P>(std::forward<A>(a))...);
         check_pointers(std::index_sequence_for<P...>{}, kernel->args);

@@ -1,0 +1,311 @@
+#include "runtime/placement.h"
+
+#include "runtime/segments.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <regex>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace infer {
+namespace {
+
+// Device copies are 256-byte aligned (cuda_weights.cu); accounting does the same.
+constexpr uint64_t kDeviceAlign = 256;
+
+uint64_t align_up(uint64_t n) { return (n + kDeviceAlign - 1) & ~(kDeviceAlign - 1); }
+
+double mib(uint64_t bytes) { return static_cast<double>(bytes) / 1048576.0; }
+
+// Each node's slot (placement.h): layer nodes by layer, the others by whether they come before
+// the first layer (input) or after (output).
+std::vector<int32_t> slots_of(const graph::Graph &g, int32_t n_layer) {
+    std::vector<int32_t> slots(g.nodes.size());
+    bool seen_layer = false;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const int32_t layer = g.nodes[i].layer;
+        seen_layer = seen_layer || layer >= 0;
+        slots[i] = layer >= 0 ? std::min(layer, n_layer - 1) + 1 : (seen_layer ? n_layer + 1 : 0);
+    }
+    return slots;
+}
+
+// The weights a node reads, with the bytes a device copy takes. RoPE frequency factors are not a
+// WeightRef but travel with the node all the same.
+template <class Fn> void for_each_weight(const graph::Node &n, Fn &&fn) {
+    for (const graph::WeightRef *w : {n.w, n.w2, n.w3})
+        if (w && w->data) fn(w->data, w->n_bytes, w);
+    if (n.op == graph::Op::Rope && n.freq_factors)
+        fn(n.freq_factors, static_cast<uint64_t>(n.n_rot / 2) * sizeof(float), nullptr);
+}
+
+bool reads_kv(graph::Op op) { return op == graph::Op::KvStore || op == graph::Op::Attention; }
+
+// Per weight (by host address): the side an override puts it on.
+using Forced = std::unordered_map<const void *, uint8_t>;
+
+Status match_overrides(const graph::Graph &g, const PlacementRequest &req, Forced *forced) {
+    std::vector<std::regex> patterns;
+    for (const TensorOverride &o : req.overrides) {
+        if (o.backend != INFER_BACKEND_CPU && !(req.device && o.backend == req.device->id))
+            return make_error(INFER_ERR_INVALID_ARGUMENT,
+                              "override '%s': backend %d is neither the CPU nor this model's "
+                              "device (%s)",
+                              excerpt(o.pattern).c_str(), o.backend,
+                              req.device ? req.device->name : "none: the model runs on the CPU");
+        try {
+            patterns.emplace_back(o.pattern, std::regex::ECMAScript);
+        } catch (const std::regex_error &e) {
+            return make_error(INFER_ERR_INVALID_ARGUMENT, "override pattern '%s' is not a regex: %s",
+                              excerpt(o.pattern).c_str(), e.what());
+        }
+    }
+    std::vector<uint32_t> matches(patterns.size(), 0);
+    std::unordered_set<const void *> seen;
+    for (const graph::Node &n : g.nodes)
+        for_each_weight(n, [&](const void *data, uint64_t, const graph::WeightRef *w) {
+            if (!w || !seen.insert(data).second) return;
+            const std::string name(w->name);
+            for (size_t i = 0; i < patterns.size(); ++i)
+                if (std::regex_search(name, patterns[i])) {
+                    ++matches[i];
+                    (*forced)[data] = req.overrides[i].backend == INFER_BACKEND_CPU ? 0 : 1;
+                    return;
+                }
+        });
+    for (size_t i = 0; i < patterns.size(); ++i)
+        if (matches[i] == 0)
+            return make_error(INFER_ERR_INVALID_ARGUMENT,
+                              "override pattern '%s' matches no weight of this model (names look "
+                              "like 'blk.0.ffn_up_exps.weight'; infer-inspect lists them)",
+                              excerpt(req.overrides[i].pattern).c_str());
+    return Status::ok();
+}
+
+// The placement for `n_gpu` (0..n_layer + 1) device layers, before any budget check.
+Placement layers_on_device(const graph::Graph &g, int32_t n_layer, const PlacementRequest &req,
+                           int32_t n_gpu) {
+    Placement p;
+    p.device = req.device;
+    p.n_layer = n_layer;
+    p.n_gpu_layers = n_gpu;
+    p.overrides = req.overrides;
+    p.slot_on_device.assign(static_cast<size_t>(n_layer) + 2, 0);
+    p.kv_on_device.assign(static_cast<size_t>(n_layer), 0);
+    if (!req.device) return p;
+    const int32_t first = n_layer - std::min(n_gpu, n_layer);
+    for (int32_t l = first; l < n_layer; ++l) p.slot_on_device[static_cast<size_t>(l) + 1] = 1;
+    p.slot_on_device[0] = first == 0 && n_gpu > 0;
+    p.slot_on_device[static_cast<size_t>(n_layer) + 1] = n_gpu > n_layer;
+    for (int32_t l = 0; l < n_layer; ++l) p.kv_on_device[static_cast<size_t>(l)] = p.slot_on_device[static_cast<size_t>(l) + 1];
+    // A layer whose KV ops the device refuses keeps its cache on the host.
+    for (const graph::Node &n : g.nodes)
+        if (reads_kv(n.op) && n.layer >= 0 && n.layer < n_layer &&
+            !req.device->supports(n, g).is_ok())
+            p.kv_on_device[static_cast<size_t>(n.layer)] = 0;
+    return p;
+}
+
+// What the device must hold for the nodes assigned to it.
+void account_weights(const graph::Graph &g, const NodeAssignment &a, Placement *p) {
+    std::unordered_set<const void *> device, host;
+    p->device_weights.clear();
+    p->device_weight_bytes = p->host_weight_bytes = 0;
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        for_each_weight(g.nodes[i], [&](const void *data, uint64_t bytes, const graph::WeightRef *) {
+            if (a.on_device[i]) {
+                if (device.insert(data).second) {
+                    p->device_weights.push_back({data, bytes});
+                    p->device_weight_bytes += align_up(bytes);
+                }
+            } else if (host.insert(data).second) {
+                p->host_weight_bytes += bytes;
+            }
+        });
+}
+
+std::string layers_text(const Placement &p) {
+    const int32_t on = std::min(p.n_gpu_layers, p.n_layer);
+    std::string text;
+    char buf[96];
+    if (on > 0) {
+        std::snprintf(buf, sizeof buf, "layers %d..%d", p.n_layer - on, p.n_layer - 1);
+        text = buf;
+    }
+    if (p.n_gpu_layers > p.n_layer) text += text.empty() ? "the output layer" : " and the output layer";
+    return text.empty() ? "no layers (overrides only)" : text;
+}
+
+} // namespace
+
+Status assign_nodes(const graph::Graph &g, const Placement &p, NodeAssignment *out) {
+    NodeAssignment a;
+    a.on_device.assign(g.nodes.size(), 0);
+    if (!p.device) {
+        *out = std::move(a);
+        return Status::ok();
+    }
+    std::unordered_set<const void *> uploaded;
+    for (const WeightSpan &w : p.device_weights) uploaded.insert(w.data);
+    std::unordered_map<const void *, uint8_t> forced;
+    for (const auto &[data, side] : p.forced) forced.emplace(data, side);
+    const std::vector<int32_t> slots = slots_of(g, p.n_layer);
+    std::vector<uint8_t> logged(256, 0);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const graph::Node &n = g.nodes[i];
+        bool device = p.slot_on_device[static_cast<size_t>(slots[i])] != 0;
+        bool forced_cpu = false, forced_device = false;
+        for_each_weight(n, [&](const void *data, uint64_t, const graph::WeightRef *) {
+            const auto it = forced.find(data);
+            if (it == forced.end()) return;
+            forced_cpu = forced_cpu || it->second == 0;
+            forced_device = forced_device || it->second == 1;
+        });
+        if (forced_device) device = true;
+        if (forced_cpu) device = false; // the CPU reads every weight, so it wins a mixed node
+        const bool kv = reads_kv(n.op) && n.layer >= 0 && n.layer < p.n_layer;
+        if (kv) device = p.kv_on_device[static_cast<size_t>(n.layer)] != 0;
+        if (device) {
+            Status why = p.device->supports(n, g);
+            if (why.is_ok() && p.uploaded)
+                for_each_weight(n, [&](const void *data, uint64_t, const graph::WeightRef *w) {
+                    if (why.is_ok() && !uploaded.count(data))
+                        why = make_error(INFER_ERR_UNSUPPORTED, "%s: weight '%.*s' is not on %s",
+                                         graph::op_name(n.op), w ? static_cast<int>(w->name.size()) : 0,
+                                         w ? w->name.data() : "", p.device->name);
+                });
+            if (!why.is_ok()) {
+                if (kv)
+                    return make_error(why.code(), "layer %d keeps its KV cache on %s, which "
+                                      "cannot run this graph's %s: %s",
+                                      n.layer, p.device->name, graph::op_name(n.op), why.message().c_str());
+                device = false;
+                if (!logged[static_cast<size_t>(n.op)]++)
+                    a.fallbacks.push_back(why.message() + "; such nodes run on the CPU");
+            }
+        }
+        a.on_device[i] = device;
+    }
+    *out = std::move(a);
+    return Status::ok();
+}
+
+Status place_model(const graph::Graph &g, int32_t n_layer, const PlacementRequest &req,
+                   Placement *out) {
+    Forced forced;
+    INFER_TRY(match_overrides(g, req, &forced));
+    auto place_with = [&](int32_t n_gpu, Placement *p) -> Status {
+        *p = layers_on_device(g, n_layer, req, n_gpu);
+        p->forced.assign(forced.begin(), forced.end());
+        NodeAssignment a;
+        INFER_TRY(assign_nodes(g, *p, &a)); // before the upload list exists: p->uploaded false
+        account_weights(g, a, p);
+        p->fallbacks = std::move(a.fallbacks);
+        p->uploaded = true;
+        return Status::ok();
+    };
+    const int32_t all = n_layer + 1;
+    if (!req.device) return place_with(0, out);
+    if (req.n_gpu_layers == kAutoLayers) {
+        Placement p;
+        for (int32_t n = all; n >= 0; --n) {
+            INFER_TRY(place_with(n, &p));
+            const uint64_t need = p.device_weight_bytes + req.reserve +
+                                  req.reserve_per_layer * static_cast<uint64_t>(std::min(n, n_layer));
+            if (req.budget == 0 || need <= req.budget || n == 0) break;
+        }
+        *out = std::move(p);
+        return Status::ok();
+    }
+    if (req.n_gpu_layers < kAutoLayers)
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "n_gpu_layers %d is out of range: a count, -1 (all) or -2 (auto)",
+                          req.n_gpu_layers);
+    const int32_t n_gpu = req.n_gpu_layers == kAllLayers ? all : std::min(req.n_gpu_layers, all);
+    Placement p;
+    INFER_TRY(place_with(n_gpu, &p));
+    if (req.budget && p.device_weight_bytes > req.budget) {
+        int32_t fits = -1;
+        uint64_t fits_bytes = 0;
+        for (int32_t n = n_gpu - 1; n >= 0 && fits < 0; --n) {
+            Placement smaller;
+            INFER_TRY(place_with(n, &smaller));
+            if (smaller.device_weight_bytes <= req.budget) {
+                fits = n;
+                fits_bytes = smaller.device_weight_bytes;
+            }
+        }
+        char hint[128] = "not even n_gpu_layers 0 fits (the overrides put too much on the device)";
+        if (fits >= 0)
+            std::snprintf(hint, sizeof hint, "n_gpu_layers %d fits (%.1f MiB)", fits, mib(fits_bytes));
+        return make_error(INFER_ERR_OUT_OF_MEMORY,
+                          "%s on %s need %.1f MiB of device memory for weights; the budget is "
+                          "%.1f MiB: %s",
+                          layers_text(p).c_str(), req.device->name, mib(p.device_weight_bytes),
+                          mib(req.budget), hint);
+    }
+    *out = std::move(p);
+    return Status::ok();
+}
+
+std::string format_placement(const graph::Graph &g, const Placement &p, const NodeAssignment &a) {
+    std::string text;
+    char line[256];
+    const char *dev = p.device ? p.device->name : "device";
+    std::snprintf(line, sizeof line,
+                  "placement: %s holds %.1f MiB of weights (%s); the CPU reads %.1f MiB in place\n",
+                  p.device ? dev : "no device", mib(p.device_weight_bytes),
+                  p.device ? layers_text(p).c_str() : "-", mib(p.host_weight_bytes));
+    text += line;
+    const std::vector<int32_t> slots = slots_of(g, p.n_layer);
+    const size_t n_slots = static_cast<size_t>(p.n_layer) + 2;
+    std::vector<int32_t> on_device(n_slots, 0), on_host(n_slots, 0);
+    std::vector<uint64_t> dev_bytes(n_slots, 0), host_bytes(n_slots, 0);
+    std::vector<std::string> host_ops(n_slots);
+    std::unordered_set<const void *> counted;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const size_t s = static_cast<size_t>(slots[i]);
+        (a.on_device[i] ? on_device : on_host)[s]++;
+        if (!a.on_device[i] && p.slot_on_device[s] &&
+            host_ops[s].find(graph::op_name(g.nodes[i].op)) == std::string::npos)
+            host_ops[s] += std::string(host_ops[s].empty() ? "" : ",") + graph::op_name(g.nodes[i].op);
+        for_each_weight(g.nodes[i], [&](const void *data, uint64_t bytes, const graph::WeightRef *) {
+            if (counted.insert(data).second) (a.on_device[i] ? dev_bytes : host_bytes)[s] += bytes;
+        });
+    }
+    std::snprintf(line, sizeof line, "  %-9s %-6s %5s %5s %12s %12s  %s\n", "slot", "runs", "CPU",
+                  dev, "CPU weights", "dev weights", "CPU nodes on device slots");
+    text += line;
+    for (size_t s = 0; s < n_slots; ++s) {
+        char name[24];
+        if (s == 0)
+            std::snprintf(name, sizeof name, "input");
+        else if (s == n_slots - 1)
+            std::snprintf(name, sizeof name, "output");
+        else
+            std::snprintf(name, sizeof name, "layer %zu", s - 1);
+        const char *runs = on_device[s] && on_host[s] ? "split" : on_device[s] ? dev : "CPU";
+        std::snprintf(line, sizeof line, "  %-9s %-6s %5d %5d %10.2f M %10.2f M  %s\n", name, runs,
+                      on_host[s], on_device[s], mib(host_bytes[s]), mib(dev_bytes[s]),
+                      host_ops[s].c_str());
+        text += line;
+    }
+    const SegmentPlan segments = plan_segments(g, a.on_device);
+    size_t copies = 0;
+    uint64_t bytes = 0;
+    for (const Segment &s : segments.segments)
+        for (const SegmentCopy &c : s.copies_after) {
+            ++copies;
+            bytes += tensor_bytes(g, c.tensor, 1);
+        }
+    std::snprintf(line, sizeof line,
+                  "  %zu segments; %zu activation copies between the CPU and %s per step "
+                  "(%.1f KiB per token)\n",
+                  segments.segments.size(), copies, dev, static_cast<double>(bytes) / 1024.0);
+    text += line;
+    for (const std::string &f : p.fallbacks) text += "  fallback: " + f + "\n";
+    return text;
+}
+
+} // namespace infer

@@ -1,0 +1,359 @@
+// The placement pass (runtime/placement.h) and the segments it implies (runtime/segments.h), on
+// small hand-built graphs and a fake device, without any backend: which nodes run where for each
+// policy, what the device holds, the budget and override errors, the fallbacks, the copies.
+#include "runtime/placement.h"
+#include "runtime/segments.h"
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <string>
+
+using namespace infer;
+using namespace infer::graph;
+
+namespace {
+
+// A llama-like model of n_layer layers (attention and a dense or MoE FFN) over fake weights: each
+// weight's bytes are a distinct address and a size, which is all placement reads.
+struct FakeModel {
+    std::deque<WeightRef> weights; // stable addresses
+    std::deque<std::string> names;
+    std::vector<uint8_t> bytes = std::vector<uint8_t>(1);
+    int32_t n_layer;
+    uint64_t next_address = 0x1000;
+
+    const WeightRef &weight(const std::string &name, int64_t k, int64_t n, int64_t experts = 1) {
+        names.push_back(name);
+        WeightRef w;
+        w.name = names.back();
+        w.type = 0; // F32
+        w.ne[0] = k, w.ne[1] = n, w.ne[2] = experts;
+        w.row_bytes = static_cast<uint64_t>(k) * 4;
+        w.n_bytes = w.row_bytes * static_cast<uint64_t>(n * experts);
+        w.data = reinterpret_cast<const void *>(next_address);
+        next_address += w.n_bytes + 4096;
+        weights.push_back(w);
+        return weights.back();
+    }
+
+    Graph build(int32_t layers, bool moe, int64_t max_tokens = 1) {
+        n_layer = layers;
+        const int64_t d = 64, ff = 128;
+        GraphBuilder b(max_tokens);
+        TensorId x = b.embed(weight("token_embd.weight", d, 100), 1.0f);
+        for (int32_t l = 0; l < layers; ++l) {
+            b.set_layer(l);
+            const std::string p = "blk." + std::to_string(l) + ".";
+            const TensorId h = b.rms_norm(x, &weight(p + "attn_norm.weight", d, 1), 1e-5f);
+            TensorId q = b.matmul(weight(p + "attn_q.weight", d, d), h);
+            TensorId k = b.matmul(weight(p + "attn_k.weight", d, d), h);
+            const TensorId v = b.matmul(weight(p + "attn_v.weight", d, d), h);
+            q = b.rope(q, 4, 16, 16, RopeMode::Normal, 1e4f, 1, nullptr);
+            k = b.rope(k, 4, 16, 16, RopeMode::Normal, 1e4f, 1, nullptr);
+            b.kv_store(l, k, v, 4, 16);
+            const TensorId a = b.attention(l, q, 4, 4, 16, 0.25f, 0, 0);
+            x = b.add(x, b.matmul(weight(p + "attn_output.weight", d, d), a));
+            const TensorId f = b.rms_norm(x, &weight(p + "ffn_norm.weight", d, 1), 1e-5f);
+            if (moe) {
+                const GraphBuilder::Route r =
+                    b.moe_route(b.matmul(weight(p + "ffn_gate_inp.weight", d, 4), f), 2, true);
+                x = b.add(x, b.moe_ffn(f, r, weight(p + "ffn_gate_exps.weight", d, ff, 4),
+                                       weight(p + "ffn_up_exps.weight", d, ff, 4),
+                                       weight(p + "ffn_down_exps.weight", ff, d, 4),
+                                       Activation::Silu));
+            } else {
+                const TensorId g = b.matmul(weight(p + "ffn_gate.weight", d, ff), f);
+                const TensorId u = b.matmul(weight(p + "ffn_up.weight", d, ff), f);
+                x = b.add(x, b.matmul(weight(p + "ffn_down.weight", ff, d), b.glu(g, u, Activation::Silu)));
+            }
+        }
+        b.set_layer(-1);
+        const TensorId h = b.rms_norm(x, &weight("output_norm.weight", d, 1), 1e-5f);
+        return b.finish(b.matmul(weight("output.weight", d, 100), b.select_last(h)));
+    }
+};
+
+Status runs_everything(const Node &, const Graph &) { return Status::ok(); }
+Status refuses_moe(const Node &n, const Graph &) {
+    if (n.op == Op::MoeFfn || n.op == Op::MoeRoute)
+        return make_error(INFER_ERR_UNSUPPORTED, "%s: no kernel on FakeGPU", op_name(n.op));
+    return Status::ok();
+}
+Status refuses_attention(const Node &n, const Graph &) {
+    if (n.op == Op::Attention) return make_error(INFER_ERR_UNSUPPORTED, "Attention: head_dim too large");
+    return Status::ok();
+}
+
+BackendEntry fake_device(Status (*supports)(const Node &, const Graph &) = runs_everything) {
+    BackendEntry e;
+    e.id = INFER_BACKEND_CUDA;
+    e.name = "FakeGPU";
+    e.is_device = true;
+    e.supports = supports;
+    return e;
+}
+
+Placement place(const Graph &g, int32_t n_layer, const PlacementRequest &req) {
+    Placement p;
+    const Status s = place_model(g, n_layer, req, &p);
+    REQUIRE_MESSAGE(s.is_ok(), s.message());
+    return p;
+}
+
+std::vector<uint8_t> sides(const Graph &g, const Placement &p) {
+    NodeAssignment a;
+    const Status s = assign_nodes(g, p, &a);
+    REQUIRE_MESSAGE(s.is_ok(), s.message());
+    return a.on_device;
+}
+
+// Whether every node of `layer` (-1: input and output) runs on the device.
+bool layer_on_device(const Graph &g, const std::vector<uint8_t> &on, int32_t layer) {
+    bool all = true, any = false;
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        if (g.nodes[i].layer == layer) {
+            all = all && on[i];
+            any = true;
+        }
+    return any && all;
+}
+
+uint64_t all_weight_bytes(const FakeModel &m) {
+    uint64_t total = 0;
+    for (const WeightRef &w : m.weights) total += (w.n_bytes + 255) / 256 * 256;
+    return total;
+}
+
+} // namespace
+
+TEST_CASE("placement: without a device every node runs on the CPU and nothing is uploaded") {
+    FakeModel m;
+    const Graph g = m.build(3, false);
+    const Placement p = place(g, 3, {});
+    for (uint8_t on : sides(g, p)) CHECK(on == 0);
+    CHECK(p.device_weights.empty());
+    CHECK(p.device_weight_bytes == 0);
+    CHECK(p.host_weight_bytes > 0);
+}
+
+TEST_CASE("placement: n_gpu_layers follows llama.cpp's -ngl: the last N layers, the output past n_layer") {
+    FakeModel m;
+    const Graph g = m.build(4, false);
+    const BackendEntry dev = fake_device();
+    PlacementRequest req;
+    req.device = &dev;
+    for (int32_t ngl : {0, 1, 2, 4, 5, 9, kAllLayers}) {
+        CAPTURE(ngl);
+        req.n_gpu_layers = ngl;
+        const Placement p = place(g, 4, req);
+        const std::vector<uint8_t> on = sides(g, p);
+        const int32_t n = ngl == kAllLayers ? 5 : std::min(ngl, 5);
+        CHECK(p.n_gpu_layers == n);
+        for (int32_t l = 0; l < 4; ++l) CHECK(layer_on_device(g, on, l) == (l >= 4 - n));
+        CHECK(on.front() == (n >= 4));         // the embedding goes with layer 0
+        CHECK(on.back() == (n >= 5));          // the output layer
+        for (int32_t l = 0; l < 4; ++l) CHECK(p.kv_on_device[static_cast<size_t>(l)] == (l >= 4 - n));
+        if (n == 0) CHECK(p.device_weights.empty());
+    }
+    req.n_gpu_layers = kAllLayers;
+    const Placement all = place(g, 4, req);
+    CHECK(all.device_weight_bytes == all_weight_bytes(m));
+    CHECK(all.host_weight_bytes == 0);
+}
+
+TEST_CASE("placement: auto puts the most layers that fit the budget, counting the reserve") {
+    FakeModel m;
+    const Graph g = m.build(6, false);
+    const BackendEntry dev = fake_device();
+    PlacementRequest req;
+    req.device = &dev;
+    req.n_gpu_layers = 3;
+    const uint64_t three = place(g, 6, req).device_weight_bytes;
+    req.n_gpu_layers = 4;
+    const uint64_t four = place(g, 6, req).device_weight_bytes;
+    REQUIRE(four > three);
+    req.n_gpu_layers = kAutoLayers;
+    req.reserve = 1000;
+    req.reserve_per_layer = 10;
+    req.budget = three + 1000 + 30;
+    CHECK(place(g, 6, req).n_gpu_layers == 3);
+    req.budget = three + 1000 + 29; // one byte short of three layers with their reserve
+    CHECK(place(g, 6, req).n_gpu_layers == 2);
+    req.budget = 0; // no limit
+    CHECK(place(g, 6, req).n_gpu_layers == 7);
+    req.budget = 1; // nothing fits: no layer, not an error
+    CHECK(place(g, 6, req).n_gpu_layers == 0);
+}
+
+TEST_CASE("placement: layers over the budget are INFER_ERR_OUT_OF_MEMORY naming what would fit") {
+    FakeModel m;
+    const Graph g = m.build(6, false);
+    const BackendEntry dev = fake_device();
+    PlacementRequest req;
+    req.device = &dev;
+    req.n_gpu_layers = 2;
+    const uint64_t two = place(g, 6, req).device_weight_bytes;
+    req.n_gpu_layers = kAllLayers;
+    req.budget = two + 100;
+    Placement p;
+    const Status s = place_model(g, 6, req, &p);
+    CHECK(s.code() == INFER_ERR_OUT_OF_MEMORY);
+    CHECK_MESSAGE(s.message().find("n_gpu_layers 2 fits") != std::string::npos, s.message());
+    CHECK_MESSAGE(s.message().find("layers 0..5 and the output layer on FakeGPU") != std::string::npos,
+                  s.message());
+}
+
+TEST_CASE("placement: exps=CPU keeps every routed expert on the CPU, the rest on the device") {
+    FakeModel m;
+    const Graph g = m.build(3, true);
+    const BackendEntry dev = fake_device();
+    PlacementRequest req;
+    req.device = &dev;
+    req.overrides = {{"exps", INFER_BACKEND_CPU}};
+    const Placement p = place(g, 3, req);
+    const std::vector<uint8_t> on = sides(g, p);
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        CHECK(on[i] == (g.nodes[i].op != Op::MoeFfn));
+    for (const WeightSpan &w : p.device_weights)
+        for (const WeightRef &ref : m.weights)
+            if (ref.data == w.data) CHECK(ref.name.find("exps") == std::string_view::npos);
+    // Three experts tensors of 4 x 64 x 128 floats per layer stay in place.
+    CHECK(p.host_weight_bytes == 3 * 3 * 4 * 64 * 128 * 4);
+}
+
+TEST_CASE("placement: an override can put a CPU layer's tensor on the device; the first match wins") {
+    FakeModel m;
+    const Graph g = m.build(3, false);
+    const BackendEntry dev = fake_device();
+    PlacementRequest req;
+    req.device = &dev;
+    req.n_gpu_layers = 0;
+    req.overrides = {{"blk\\.0\\.ffn_up", INFER_BACKEND_CPU}, {"ffn_(up|down)", INFER_BACKEND_CUDA}};
+    const Placement p = place(g, 3, req);
+    const std::vector<uint8_t> on = sides(g, p);
+    int device_nodes = 0;
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        if (on[i]) {
+            ++device_nodes;
+            CHECK(g.nodes[i].op == Op::MatMul);
+            const std::string name(g.nodes[i].w->name);
+            CHECK((name.find("ffn_up") != std::string::npos || name.find("ffn_down") != std::string::npos));
+            CHECK(name != "blk.0.ffn_up.weight");
+        }
+    CHECK(device_nodes == 5); // up of layers 1-2, down of layers 0-2
+    CHECK(p.device_weights.size() == 5);
+}
+
+TEST_CASE("placement: a bad override is an error naming it") {
+    FakeModel m;
+    const Graph g = m.build(2, true);
+    const BackendEntry dev = fake_device();
+    PlacementRequest req;
+    req.device = &dev;
+    Placement p;
+    req.overrides = {{"exps", INFER_BACKEND_CPU}, {"no_such_tensor", INFER_BACKEND_CPU}};
+    Status s = place_model(g, 2, req, &p);
+    CHECK(s.code() == INFER_ERR_INVALID_ARGUMENT);
+    CHECK(s.message().find("'no_such_tensor' matches no weight") != std::string::npos);
+    req.overrides = {{"exps(", INFER_BACKEND_CPU}};
+    s = place_model(g, 2, req, &p);
+    CHECK(s.code() == INFER_ERR_INVALID_ARGUMENT);
+    CHECK(s.message().find("'exps(' is not a regex") != std::string::npos);
+    req.overrides = {{"exps", INFER_BACKEND_VULKAN}};
+    s = place_model(g, 2, req, &p);
+    CHECK(s.code() == INFER_ERR_INVALID_ARGUMENT);
+    CHECK(s.message().find("neither the CPU nor this model's device (FakeGPU)") != std::string::npos);
+}
+
+TEST_CASE("placement: nodes the device refuses fall back to the CPU, one line per kind") {
+    FakeModel m;
+    const Graph g = m.build(3, true);
+    const BackendEntry dev = fake_device(refuses_moe);
+    PlacementRequest req;
+    req.device = &dev;
+    const Placement p = place(g, 3, req);
+    REQUIRE(p.fallbacks.size() == 2);
+    CHECK(p.fallbacks[0].find("MoeRoute: no kernel on FakeGPU; such nodes run on the CPU") == 0);
+    CHECK(p.fallbacks[1].find("MoeFfn") == 0);
+    const std::vector<uint8_t> on = sides(g, p);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const bool moe = g.nodes[i].op == Op::MoeFfn || g.nodes[i].op == Op::MoeRoute;
+        CHECK(on[i] == !moe);
+    }
+    // The experts are not uploaded: no device node reads them.
+    CHECK(p.host_weight_bytes == 3 * 3 * 4 * 64 * 128 * 4);
+}
+
+TEST_CASE("placement: a layer whose attention the device refuses keeps its KV cache on the host") {
+    FakeModel m;
+    const Graph g = m.build(2, false);
+    const BackendEntry dev = fake_device(refuses_attention);
+    PlacementRequest req;
+    req.device = &dev;
+    const Placement p = place(g, 2, req);
+    CHECK(p.kv_on_device == std::vector<uint8_t>{0, 0});
+    const std::vector<uint8_t> on = sides(g, p);
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        if (g.nodes[i].op == Op::KvStore || g.nodes[i].op == Op::Attention) CHECK(on[i] == 0);
+}
+
+TEST_CASE("segments: runs of one side, the activations that cross, and where the logits are") {
+    FakeModel m;
+    const Graph g = m.build(4, false);
+    const BackendEntry dev = fake_device();
+    PlacementRequest req;
+    req.device = &dev;
+    req.n_gpu_layers = 2; // layers 2-3 on the device, the output on the CPU
+    const Placement p = place(g, 4, req);
+    const std::vector<uint8_t> on = sides(g, p);
+    const SegmentPlan s = plan_segments(g, on);
+    REQUIRE(s.segments.size() == 3); // CPU (input, layers 0-1), device (2-3), CPU (output)
+    CHECK(!s.segments[0].on_device);
+    CHECK(s.segments[1].on_device);
+    CHECK(!s.segments[2].on_device);
+    CHECK(s.segments[0].nodes.begin == 0);
+    CHECK(s.segments[2].nodes.end == static_cast<int32_t>(g.nodes.size()));
+    // The residual stream crosses each way; positions are read on both sides (graph inputs, which
+    // the context writes itself, so no segment copies them).
+    REQUIRE(s.segments[0].copies_after.size() == 1);
+    CHECK(s.segments[0].copies_after[0].to_device);
+    REQUIRE(s.segments[1].copies_after.size() == 1);
+    CHECK(!s.segments[1].copies_after[0].to_device);
+    CHECK(s.segments[2].copies_after.empty());
+    CHECK(s.sides[static_cast<size_t>(g.positions)] == (kOnHost | kOnDevice));
+    CHECK(s.sides[static_cast<size_t>(g.tokens)] == kOnHost);
+    CHECK(!s.logits_on_device);
+    CHECK(tensor_bytes(g, s.segments[0].copies_after[0].tensor, 1) == 64 * 4);
+    CHECK(tensor_bytes(g, s.segments[0].copies_after[0].tensor, 3) == 3 * 64 * 4);
+
+    const std::string text = format_placement(g, p, NodeAssignment{on, {}});
+    CHECK_MESSAGE(text.find("layers 2..3") != std::string::npos, text);
+    CHECK_MESSAGE(text.find("3 segments; 2 activation copies") != std::string::npos, text);
+}
+
+TEST_CASE("segments: an in-place op on the other side gets the tensor copied there and back") {
+    // MatMul on the host writes q; RoPE (in place) on the device rewrites it; the host then reads
+    // it again: two copies of the same tensor, one each way.
+    WeightRef w;
+    w.name = "w";
+    w.ne[0] = 8, w.ne[1] = 8;
+    w.data = &w;
+    GraphBuilder b(2);
+    WeightRef embd;
+    embd.ne[0] = 8, embd.ne[1] = 10;
+    embd.data = &embd;
+    const TensorId x = b.embed(embd, 1.0f);                                      // 0 host
+    const TensorId q = b.matmul(w, x);                                           // 1 host
+    const TensorId r = b.rope(q, 2, 4, 4, RopeMode::Normal, 1e4f, 1, nullptr);   // 2 device
+    const Graph g = b.finish(b.add(r, x));                                       // 3 host
+    const SegmentPlan s = plan_segments(g, std::vector<uint8_t>{0, 0, 1, 0});
+    REQUIRE(s.segments.size() == 3);
+    REQUIRE(s.segments[0].copies_after.size() == 1);
+    CHECK(s.segments[0].copies_after[0].tensor == q);
+    CHECK(s.segments[0].copies_after[0].to_device);
+    REQUIRE(s.segments[1].copies_after.size() == 1);
+    CHECK(s.segments[1].copies_after[0].tensor == q);
+    CHECK(!s.segments[1].copies_after[0].to_device);
+    CHECK(s.sides[static_cast<size_t>(x)] == kOnHost);
+}
