@@ -6,12 +6,14 @@
 #
 # The layers, lowest first; each directory's CMakeLists.txt declares its own and what it sees:
 #   core (lib/core with lib/gguf), graph, text, sample, models, runtime,
-#   the backends cpu, cuda and vulkan (beside runtime, seeing only its interface headers), api.
+#   the backends cpu, cuda and vulkan (beside runtime, seeing only its interface headers),
+#   backends (backends/backends.cpp, the registry's list: sees every backend), api.
 #
 # Object libraries rather than a static archive per layer: libinfer.so and libinfer.a are both
 # the union of the layers' objects, so neither needs --whole-archive, libinfer.a is not an archive
 # merged from archives, and the install still holds exactly the two libraries consumers link.
-# Linking is not layered (lib/runtime calls the backends' factories); includes are.
+# Linking is not layered (runtime reaches the backends through the list in backends.cpp, whose
+# objects are in the same library); includes are.
 
 # infer_include_root(<name> SEES <prefix>... [SEES_FILES <prefix>/<header>...])
 # Makes ${PROJECT_BINARY_DIR}/include/<name>: a link per prefix to its folder (lib/<prefix>,
