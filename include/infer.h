@@ -130,7 +130,7 @@ typedef int32_t (*infer_progress_fn)(float progress, void *user_data);
 #define INFER_GPU_LAYERS_AUTO (-2)
 
 typedef struct infer_tensor_override {
-    const char *pattern; /* ECMAScript regex, searched in each weight's name */
+    const char *pattern; /* regex (PCRE2 syntax), searched in each weight's name */
     int32_t backend;     /* INFER_BACKEND_* */
 } infer_tensor_override;
 
@@ -171,9 +171,9 @@ typedef struct infer_model_params {
      * INFER_ERR_OUT_OF_MEMORY at load, naming how many layers would fit. */
     int32_t n_gpu_layers;
     /* Per-tensor overrides, applied in order, the first match winning (llama.cpp's
-     * --override-tensor): weights whose name the ECMAScript regex `pattern` finds a match in live
-     * on `backend` (INFER_BACKEND_CPU or the model's device), and the nodes reading them run
-     * there. {"exps", INFER_BACKEND_CPU} keeps every routed expert on the CPU. A pattern that
+     * --override-tensor): weights whose name the regex `pattern` (PCRE2, Perl syntax) finds a
+     * match in live on `backend` (INFER_BACKEND_CPU or the model's device), and the nodes reading
+     * them run there. {"exps", INFER_BACKEND_CPU} keeps every routed expert on the CPU. A pattern that
      * matches no weight, or is not a regex: INFER_ERR_INVALID_ARGUMENT. The array and its strings
      * are read during the load only. */
     const struct infer_tensor_override *overrides;

@@ -5,8 +5,11 @@
 #   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, with the CUDA backend
 #      built against the CPU emulator (tests/cuda_emu), so its kernels and host code run here,
 #      bounds-checked, without a GPU,
-#   4. the tests that start threads under ThreadSanitizer (a build of only the test binaries),
-#   5. bounded libFuzzer runs: the GGUF reader, both tokenizers, chat templates, state loading
+#   4. an optimized emulator build: a model split across the emulated device and the CPU decodes
+#      without allocating (malloc interposed), and every architecture's goldens hold at every
+#      placement,
+#   5. the tests that start threads under ThreadSanitizer (a build of only the test binaries),
+#   6. bounded libFuzzer runs: the GGUF reader, both tokenizers, chat templates, state loading
 #      and the sampler (scripts/fuzz.sh; each target counts as one pass or failure).
 # Every stage runs even when an earlier one failed; the last line sums them up.
 set -uo pipefail
@@ -65,7 +68,17 @@ if build sanitizers build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFER_CUDA=OF
         -DINFER_CUDA_EMULATOR=ON -DINFER_SANITIZE=address,undefined; then
     # Leak checking stays on; tests/lsan.supp names the third-party driver allocations it skips.
     ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$root/tests/lsan.supp" \
-        UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan
+        UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan -E "cuda placement goldens"
+fi
+
+# An optimized build against the CUDA emulator for what the sanitizer stage leaves out: the
+# malloc-interposing test (sanitizers bring their own malloc) on a model split across the
+# emulated device and the CPU, and the llama.cpp goldens of every architecture at every
+# placement (too slow under the sanitizers; their code paths run there in smaller cases).
+echo "=== CUDA emulator, no sanitizers: split placements"
+if BUILD_TARGETS="infer-no-alloc-test infer-cuda-tests infer-synth" build emulator build/emu \
+        -DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=OFF -DINFER_CUDA_EMULATOR=ON -DINFER_VULKAN=OFF; then
+    run_ctest emulator build/emu -R "split|cuda placement goldens"
 fi
 
 # The tests that start threads: the thread pool, the last error per thread, concurrent contexts

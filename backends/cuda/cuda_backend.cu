@@ -1,8 +1,14 @@
-// The CUDA backend: walks the graph launching one kernel (or two) per node on its stream. All
+// The CUDA backend: walks the graph launching one kernel (or a few) per node on its stream. All
 // device memory is allocated when the context is created: the context's KV cache and arena (the
 // same plan as the CPU's, 256-byte aligned), cuBLASLt's workspace, pinned staging for inputs and
-// logits. Kernel scratch (prefill GEMM operands, flash-decoding partials) lives in the arena as
-// the nodes' planned scratch tensors, sized by size_scratch().
+// logits; only the MoE expert counters wait for the first run that counts (before any capture).
+// Kernel scratch (prefill GEMM operands, flash-decoding partials, the expert FFN's token groups)
+// lives in the arena as the nodes' planned scratch tensors, sized by size_scratch().
+//
+// Mixtures of experts: routing, grouping by expert and the expert matvecs all run on the device
+// from the router's output in device memory (cuda_moe_route.cu, cuda_moe_ffn.cu), so the decode
+// graph captures them like any other node; each layer's selections are counted on the device and
+// added to the context's counters when the run ends (cuda_expert_counts.h).
 //
 // Decode: the one-token graph reads its token id and position from device memory, so its
 // launches are captured once into a CUDA graph and replayed for every step (one launch instead of
@@ -20,6 +26,7 @@
 #include "cuda/cuda_blocks.h"
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_devices.h"
+#include "cuda/cuda_expert_counts.h"
 #include "cuda/cuda_gemm.h"
 #include "cuda/cuda_int8_dot.h"
 #include "cuda/cuda_kernels.h"
@@ -27,9 +34,12 @@
 #include "cuda/cuda_weights.h"
 
 #include <cmath>
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+#include <string>
 
 namespace infer::cuda {
 namespace {
@@ -44,14 +54,54 @@ const char *type_name(uint32_t type) {
     return t ? t->name : "unknown";
 }
 
-Status refuse_type(const Node &n, const graph::WeightRef &w, const char *why) {
-    return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "%s: tensor '%.*s' has type %s, %s",
-                      graph::op_name(n.op), static_cast<int>(w.name.size()), w.name.data(),
+// "MoeFfn (layer 3, output 'moe')": the node a refusal names.
+std::string node_name(const Node &n, const graph::Graph &g) {
+    const char *label = n.out == graph::kNoTensor ? "" : g.tensors[n.out].label;
+    char text[160];
+    std::snprintf(text, sizeof text, "%s (layer %d%s%s%s)", graph::op_name(n.op), n.layer,
+                  *label ? ", output '" : "", label, *label ? "'" : "");
+    return text;
+}
+
+Status refuse_type(const graph::WeightRef &w, const Node &n, const graph::Graph &g,
+                   const char *why) {
+    return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "tensor '%.*s' of %s has type %s, %s",
+                      static_cast<int>(w.name.size()), w.name.data(), node_name(n, g).c_str(),
                       type_name(w.type), why);
 }
 
+__attribute__((format(printf, 3, 4))) Status refuse(const Node &n, const graph::Graph &g,
+                                                    const char *format, ...) {
+    char why[256];
+    va_list args;
+    va_start(args, format);
+    std::vsnprintf(why, sizeof why, format, args);
+    va_end(args);
+    return make_error(INFER_ERR_UNSUPPORTED, "the CUDA backend cannot run %s: %s",
+                      node_name(n, g).c_str(), why);
+}
+
+int act_code(graph::Activation act) { return act == graph::Activation::GeluTanh ? 1 : 0; }
+
+// A stack of experts as the kernels see it, rows at `data` (device memory, or null for sizing).
+DeviceExperts experts_of(const graph::WeightRef &w, const uint8_t *data) {
+    return {{w.type, w.ne[0], w.ne[1], data, w.row_bytes},
+            w.row_bytes * static_cast<uint64_t>(w.ne[1]),
+            static_cast<int>(w.ne[2])};
+}
+
+// Whether MatMul n computes router logits. The router's top-k is decided by rank, so the fp16
+// GEMM's rounding would flip near-tied experts away from the CPU's (and llama.cpp's) choice; a
+// router (n_expert rows) takes the f32 matvec in prefill too, at no cost worth a GEMM.
+bool feeds_router(const graph::Graph &g, const Node &n) {
+    for (const Node &m : g.nodes)
+        if (m.op == Op::MoeRoute && m.in[0] == n.out) return true;
+    return false;
+}
+
 bool uses_gemm(const graph::Graph &g, const Node &n) {
-    return n.op == Op::MatMul && g.tensors[n.in[0]].per_token && g.max_tokens > kMatvecMaxTokens;
+    return n.op == Op::MatMul && g.tensors[n.in[0]].per_token && g.max_tokens > kMatvecMaxTokens &&
+           !feeds_router(g, n);
 }
 
 // Flash-decoding splits for the one-token graph; prefill has a block per (token, head) already.
@@ -84,7 +134,7 @@ public:
     ~CudaBackend() override {
         cudaSetDevice(weights_.device());
         if (stream_) cudaStreamSynchronize(stream_);
-        for (const Captured &c : captured_) cudaGraphExecDestroy(c.exec);
+        drop_captures();
         gemm_.reset();
         if (workspace_) {
             cudaFree(workspace_);
@@ -108,6 +158,8 @@ public:
             if (n.op == Op::Attention)
                 bytes = attention_scratch_bytes(g.max_tokens, n.n_head, n.head_dim,
                                                 splits_for(g, n, kv.n_ctx, weights_.n_sm()));
+            if (n.op == Op::MoeFfn)
+                bytes = moe_ffn_scratch_bytes(moe_args(n, nullptr, nullptr, nullptr), g.max_tokens);
             g.tensors[n.scratch].raw_bytes = bytes;
         }
     }
@@ -192,7 +244,7 @@ public:
 
     uint64_t device_bytes() const override {
         return context_bytes_ + (workspace_ ? kGemmWorkspaceBytes : 0) +
-               (act_ ? kActBufferBytes : 0);
+               (act_ ? kActBufferBytes : 0) + counters_.device_bytes();
     }
 
     Status run(const BoundGraph &bound, NodeRange nodes, int64_t n_tokens, KvCache &kv,
@@ -200,15 +252,54 @@ public:
         if (!stream_) return make_error(INFER_ERR_INTERNAL, "CUDA backend run before start");
         INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
         if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
+        const uint64_t counted = counted_slots(bound);
+        INFER_TRY(prepare_counters(counted));
         quantized_input_ = graph::kNoTensor;
         const Status queued = enqueue_step(bound, nodes, n_tokens, kv, stop);
+        // The selections of whatever ran come back with this run, as the CPU counts them.
+        const Status read = counted ? counters_.queue_readback(counted, stream_) : Status::ok();
         // Whatever happened, nothing stays queued when run returns: a fault in a kernel already
         // launched is reported here, not by some later call.
         const Status synced = INFER_CUDA_STATUS(cudaStreamSynchronize(stream_));
-        return queued.is_ok() ? synced : queued;
+        if (counted && read.is_ok() && synced.is_ok())
+            counters_.add_to(bound.expert_counts, counted);
+        return !queued.is_ok() ? queued : (!read.is_ok() ? read : synced);
     }
 
 private:
+    // Expert counting (cuda_expert_counts.h): the counter slots a run of `b` adds to its host
+    // counters, 0 when it keeps none.
+    static uint64_t counted_slots(const BoundGraph &b) {
+        return b.expert_counts ? expert_counter_slots(*b.graph) : 0;
+    }
+
+    // Forgets every captured segment (the next decode captures again); keeps the room for them.
+    void drop_captures() {
+        for (const Captured &c : captured_) cudaGraphExecDestroy(c.exec);
+        captured_.clear();
+    }
+
+    Status prepare_counters(uint64_t slots) {
+        if (!slots) return Status::ok();
+        bool moved = false;
+        INFER_TRY(counters_.reserve(slots, stream_, &moved));
+        if (moved) drop_captures(); // a captured graph holds the old counters' address
+        return Status::ok();
+    }
+
+    // The kernels' view of a MoeFfn node; null data when only sizing.
+    MoeFfnArgs moe_args(const Node &n, const uint8_t *gate, const uint8_t *up,
+                        const uint8_t *down) const {
+        MoeFfnArgs a{};
+        a.gate = experts_of(*n.w, gate);
+        a.up = experts_of(*n.w2, up);
+        a.down = experts_of(*n.w3, down);
+        a.k = n.n_expert_used;
+        a.act = act_code(n.act);
+        a.int8 = use_int8_;
+        return a;
+    }
+
     // Queues one segment's work on the stream: its captured graph for a single-token decode,
     // node by node otherwise.
     Status enqueue_step(const BoundGraph &bound, NodeRange nodes, int64_t n_tokens, KvCache &kv,
@@ -320,8 +411,8 @@ private:
                 return matvec_int8(w, act_, rows, bias, f32(n.out), stream_);
             }
             quantized_input_ = graph::kNoTensor;
-            if (rows <= kMatvecMaxTokens)
-                return matvec(w, f32(n.in[0]), rows, bias, f32(n.out), stream_);
+            if (rows <= kMatvecMaxTokens || !uses_gemm(g, n))
+                return matvec_batched(w, f32(n.in[0]), rows, bias, f32(n.out), stream_);
             INFER_TRY(gemm_->matmul(w, f32(n.in[0]), rows, f32(n.out), b.tensor_data[n.scratch],
                                     stream_));
             return bias ? add_rows(f32(n.out), bias, rows, w.n, stream_) : Status::ok();
@@ -356,8 +447,24 @@ private:
                              n_tokens, kv_args, a, b.tensor_data[n.scratch], stream_);
         }
         case Op::Glu:
-            return glu(f32(n.out), f32(n.in[0]), f32(n.in[1]), n_out,
-                       n.act == graph::Activation::GeluTanh ? 1 : 0, stream_);
+            return glu(f32(n.out), f32(n.in[0]), f32(n.in[1]), n_out, act_code(n.act), stream_);
+        case Op::MoeRoute:
+            return moe_route(f32(n.in[0]), rows_of(n.in[0]), n.n_expert, n.n_expert_used,
+                             n.norm_weights, i32(n.out), f32(n.out2), stream_);
+        case Op::MoeFfn: {
+            DeviceMatrix gate{}, up{}, down{};
+            INFER_TRY(matrix(*n.w, &gate));
+            INFER_TRY(matrix(*n.w2, &up));
+            INFER_TRY(matrix(*n.w3, &down));
+            unsigned long long *counts =
+                b.expert_counts && n.layer >= 0 ? counters_.layer(n) : nullptr;
+            return moe_ffn(moe_args(n, gate.data, up.data, down.data), f32(n.in[0]), i32(n.in[1]),
+                           f32(n.in[2]), rows_of(n.in[0]), f32(n.out), b.tensor_data[n.scratch],
+                           counts, stream_);
+        }
+        case Op::SigmoidGate:
+            return sigmoid_gate(f32(n.out), f32(n.in[0]), f32(n.in[1]), rows_of(n.out),
+                                g.tensors[n.out].n, stream_);
         case Op::SelectLast: {
             const int64_t width = g.tensors[n.out].n;
             INFER_CUDA_TRY(cudaMemcpyAsync(f32(n.out), f32(n.in[0]) + (n_tokens - 1) * width,
@@ -365,11 +472,8 @@ private:
                                            cudaMemcpyDeviceToDevice, stream_));
             return Status::ok();
         }
-        default:
-            break;
         }
-        return make_error(INFER_ERR_UNSUPPORTED, "the CUDA backend cannot run op #%d",
-                          static_cast<int>(n.op));
+        return refuse(n, g, "no kernel for this op");
     }
 
     const CudaWeights &weights_;
@@ -389,57 +493,67 @@ private:
         cudaGraphExec_t exec;
     };
     std::vector<Captured> captured_;
+    ExpertCounters counters_{weights_};
 };
 
 } // namespace
 
 Status supports_node(const Node &n, const graph::Graph &g) {
-    const char *op = graph::op_name(n.op);
     if (g.max_tokens > kMaxTokensPerRun)
-        return make_error(INFER_ERR_UNSUPPORTED, "%s: the CUDA backend takes n_batch <= %lld (got %lld)",
-                          op, static_cast<long long>(kMaxTokensPerRun),
-                          static_cast<long long>(g.max_tokens));
+        return refuse(n, g, "the CUDA backend takes n_batch <= %lld (got %lld)",
+                      static_cast<long long>(kMaxTokensPerRun),
+                      static_cast<long long>(g.max_tokens));
+    auto readable = [&](const graph::WeightRef *w) {
+        return !w || block_type_supported(w->type)
+                   ? Status::ok()
+                   : refuse_type(*w, n, g, "which the CUDA backend cannot read");
+    };
     switch (n.op) {
     case Op::Embed:
     case Op::MatMul:
-        if (!block_type_supported(n.w->type))
-            return refuse_type(n, *n.w, "which the CUDA backend cannot read");
+        INFER_TRY(readable(n.w));
         if (n.w2 && n.w2->type != static_cast<uint32_t>(TypeId::F32))
-            return refuse_type(n, *n.w2, "but biases must be F32");
+            return refuse_type(*n.w2, n, g, "but biases must be F32");
         return Status::ok();
     case Op::RmsNorm:
         if (n.w && n.w->type != static_cast<uint32_t>(TypeId::F32))
-            return refuse_type(n, *n.w, "but norm weights must be F32");
+            return refuse_type(*n.w, n, g, "but norm weights must be F32");
         return Status::ok();
     case Op::Attention:
         if (n.head_dim > kMaxHeadDim || n.n_head_kv < 1 || n.n_head % n.n_head_kv != 0)
-            return make_error(INFER_ERR_UNSUPPORTED,
-                              "Attention (layer %d): CUDA attention takes head_dim <= %d and n_head "
-                              "a multiple of n_head_kv (got %d, %d, %d)",
-                              n.layer, kMaxHeadDim, n.head_dim, n.n_head, n.n_head_kv);
+            return refuse(n, g,
+                          "CUDA attention takes head_dim <= %d and n_head a multiple of "
+                          "n_head_kv (got %d, %d, %d)",
+                          kMaxHeadDim, n.head_dim, n.n_head, n.n_head_kv);
         return Status::ok();
     case Op::Rope:
         if (n.n_rot % 2 != 0 || n.n_rot > n.head_dim)
-            return make_error(INFER_ERR_UNSUPPORTED, "Rope (layer %d): CUDA RoPE takes an even "
-                              "n_rot <= head_dim (got n_rot %d, head_dim %d)",
-                              n.layer, n.n_rot, n.head_dim);
+            return refuse(n, g, "n_rot %d with head_dim %d", n.n_rot, n.head_dim);
+        return Status::ok();
+    case Op::MoeRoute:
+    case Op::MoeFfn:
+        if (n.n_expert < 1 || n.n_expert > kMaxExperts || n.n_expert_used < 1 ||
+            n.n_expert_used > n.n_expert)
+            return refuse(n, g, "%d experts, %d per token (the CUDA kernels take 1..%d experts)",
+                          n.n_expert, n.n_expert_used, kMaxExperts);
+        for (const graph::WeightRef *w : {n.w, n.w2, n.w3})
+            INFER_TRY(readable(w));
         return Status::ok();
     case Op::Add:
     case Op::Scale:
     case Op::KvStore:
     case Op::Glu:
     case Op::SelectLast:
+    case Op::SigmoidGate:
         return Status::ok();
-    default:
-        break;
     }
-    const graph::WeightRef *w = n.w ? n.w : n.w2;
-    if (w)
-        return make_error(INFER_ERR_UNSUPPORTED,
-                          "%s (layer %d, tensor '%.*s'): the CUDA backend has no kernel for it", op,
-                          n.layer, static_cast<int>(w->name.size()), w->name.data());
-    return make_error(INFER_ERR_UNSUPPORTED, "%s (layer %d): the CUDA backend has no kernel for it",
-                      op, n.layer);
+    return refuse(n, g, "no kernel for this op");
+}
+
+Status check_graph(const graph::Graph &g) {
+    for (const Node &n : g.nodes)
+        INFER_TRY(supports_node(n, g));
+    return Status::ok();
 }
 
 } // namespace infer::cuda

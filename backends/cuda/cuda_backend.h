@@ -7,8 +7,11 @@
 
 namespace infer::cuda {
 
-// Ok when the CUDA kernels can run `node`; otherwise an error naming the op and the tensor.
+// Ok when the CUDA kernels can run `node` of `graph`; otherwise an error naming the op
+// (graph::op_name), its layer and output, and the tensor by name where a weight is the reason.
 Status supports_node(const graph::Node &node, const graph::Graph &graph);
+// The first refusal of supports_node over the graph's nodes (tests: a whole model at once).
+Status check_graph(const graph::Graph &graph);
 
 // Copies `weights` to `device` (cuda_weights.cu): see BackendEntry::upload_weights.
 Status upload_weights(std::span<const WeightSpan> weights, int32_t device, uint64_t budget,

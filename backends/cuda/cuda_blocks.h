@@ -164,6 +164,58 @@ struct BlockQ8_0 {
     }
 };
 
+// Q2_K {scales[16]; qs[64]; d; dmin} and Q3_K {hmask[32]; qs[64]; scales[12]; d} pack their
+// 2-bit quants as Q6_K does: two halves of 128, element 128h + 32j + l in bits 2j..2j+1 of
+// qs[32h + l], sub-block (of 16) 8h + 2j + l / 16. Our chunk c: h = c / 8, l = 4 (c % 8) .. + 3,
+// all four j.
+// Q2_K: scale byte low nibble sc, high nibble m; x = (d * sc) * q - dmin * m.
+struct BlockQ2_K {
+    static constexpr int kBlockElems = 256, kBlockBytes = 84, kChunks = 16;
+    template <class F> INFER_HD static void visit(const uint8_t *b, int c, F &&f) {
+        const float d = half_to_float(load_u16(b + 80));
+        const float dmin = half_to_float(load_u16(b + 82));
+        const int h = c / 8, l0 = 4 * (c % 8);
+        const uint8_t *q = b + 16 + 32 * h;
+        for (int l = l0; l < l0 + 4; ++l) {
+            for (int j = 0; j < 4; ++j) {
+                const uint8_t sc = b[8 * h + 2 * j + l / 16];
+                const float dl = d * static_cast<float>(sc & 0x0f);
+                const float ml = dmin * static_cast<float>(sc >> 4);
+                const int x = (q[l] >> (2 * j)) & 3;
+                f(128 * h + 32 * j + l, dl * static_cast<float>(x) - ml);
+            }
+        }
+    }
+};
+
+// Q3_K's six-bit scale of sub-block j (stored + 32): low nibble in byte j % 8 (high nibble for
+// j >= 8), top two bits in byte 8 + j % 4 at bit 2 (j / 4).
+INFER_HD int q3_k_scale(const uint8_t *scales, int j) {
+    const int low = j < 8 ? scales[j] & 0x0f : scales[j - 8] >> 4;
+    const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return low | (high << 4);
+}
+
+// Q3_K: q = the two low bits, minus 4 unless hmask[l] bit 4h + j is set; x = (d * (sc - 32)) * q.
+struct BlockQ3_K {
+    static constexpr int kBlockElems = 256, kBlockBytes = 110, kChunks = 16;
+    template <class F> INFER_HD static void visit(const uint8_t *b, int c, F &&f) {
+        const float d = half_to_float(load_u16(b + 108));
+        const int h = c / 8, l0 = 4 * (c % 8);
+        const uint8_t *hmask = b;
+        const uint8_t *q = b + 32 + 32 * h;
+        for (int l = l0; l < l0 + 4; ++l) {
+            for (int j = 0; j < 4; ++j) {
+                const int sc = q3_k_scale(b + 96, 8 * h + 2 * j + l / 16);
+                const float dl = d * static_cast<float>(sc - 32);
+                const int low = (q[l] >> (2 * j)) & 3;
+                const int x = low - (((hmask[l] >> (4 * h + j)) & 1) ? 0 : 4);
+                f(128 * h + 32 * j + l, dl * static_cast<float>(x));
+            }
+        }
+    }
+};
+
 // Q4_K/Q5_K's six-bit scale and min of sub-block j (ggml's get_scale_min_k4).
 INFER_HD void k4_scale_min(const uint8_t *q, int j, int *scale, int *min) {
     if (j < 4) {
@@ -266,6 +318,12 @@ template <class Fn> bool with_block_type(uint32_t type, Fn &&fn) {
         return true;
     case 8:
         fn(BlockQ8_0{});
+        return true;
+    case 10:
+        fn(BlockQ2_K{});
+        return true;
+    case 11:
+        fn(BlockQ3_K{});
         return true;
     case 12:
         fn(BlockQ4_K{});

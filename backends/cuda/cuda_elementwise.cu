@@ -1,6 +1,7 @@
-// Elementwise ops, gated activations and RMSNorm. Memory-bound one-pass kernels; their
-// numerics follow the CPU references (cpu_elementwise.cpp, cpu_norm.cpp): silu as x / (1 + e^-x),
-// gelu with tanh written as ggml writes it, RMSNorm as (x * s) * w.
+// Elementwise ops, gated activations, the sigmoid gate and RMSNorm. Memory-bound one-pass
+// kernels; their numerics follow the CPU references (cpu_elementwise.cpp, cpu_norm.cpp): the
+// activations of cuda_activation.h, RMSNorm as (x * s) * w.
+#include "cuda/cuda_activation.h"
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_launch.h"
@@ -26,18 +27,13 @@ __global__ void add_rows_kernel(float *y, const float *bias, int64_t rows, int64
     INFER_GRID_STRIDE(i, rows * n) y[i] += bias[i % n];
 }
 
-__device__ float silu(float x) { return x / (1.0f + expf(-x)); }
-__device__ float gelu_tanh(float x) {
-    const float sqrt_2_over_pi = 0.79788456080286535587989211986876f;
-    const float coef_a = 0.044715f;
-    return 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef_a * x * x)));
+__global__ void glu_kernel(float *y, const float *gate, const float *up, int64_t n, int act) {
+    INFER_GRID_STRIDE(i, n) y[i] = glu_value(gate[i], up[i], act);
 }
 
-__global__ void glu_kernel(float *y, const float *gate, const float *up, int64_t n, int act) {
-    INFER_GRID_STRIDE(i, n) {
-        const float a = act == 0 ? silu(gate[i]) : gelu_tanh(gate[i]);
-        y[i] = a * up[i];
-    }
+__global__ void sigmoid_gate_kernel(float *y, const float *x, const float *g, int64_t rows,
+                                    int64_t n) {
+    INFER_GRID_STRIDE(i, rows * n) y[i] = x[i] * sigmoid(g[i / n]);
 }
 
 // One block per row; the sum of squares is reduced in float across the block.
@@ -94,6 +90,15 @@ Status glu(float *y, const float *gate, const float *up, int64_t n, int act, cud
     if (n <= 0) return Status::ok();
     INFER_LAUNCH(grid_stride_blocks(n, kThreads), kThreads, 0, stream, glu_kernel)
     (y, gate, up, n, act);
+    INFER_CUDA_LAUNCHED();
+    return Status::ok();
+}
+
+Status sigmoid_gate(float *y, const float *x, const float *g, int64_t rows, int64_t n,
+                    cudaStream_t stream) {
+    if (rows * n <= 0) return Status::ok();
+    INFER_LAUNCH(grid_stride_blocks(rows * n, kThreads), kThreads, 0, stream, sigmoid_gate_kernel)
+    (y, x, g, rows, n);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }

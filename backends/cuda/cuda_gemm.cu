@@ -221,23 +221,9 @@ Status Gemm::make_plan(int64_t slab_rows, int64_t rows, int64_t k, int64_t ldc, 
     return Status::ok();
 }
 
-namespace {
-
-// The product without cuBLASLt: the matvec kernel over groups of kMatvecMaxTokens rows.
-Status matvec_rows(const DeviceMatrix &w, const float *x, int64_t rows, float *y,
-                   cudaStream_t stream) {
-    for (int64_t t = 0; t < rows; t += kMatvecMaxTokens) {
-        const int64_t n = rows - t < kMatvecMaxTokens ? rows - t : kMatvecMaxTokens;
-        INFER_TRY(matvec(w, x + t * w.k, n, nullptr, y + t * w.n, stream));
-    }
-    return Status::ok();
-}
-
-} // namespace
-
 Status Gemm::matmul(const DeviceMatrix &w, const float *x, int64_t rows, float *y, void *scratch,
                     cudaStream_t stream) {
-    if (!handle_) return matvec_rows(w, x, rows, y, stream);
+    if (!handle_) return matvec_batched(w, x, rows, nullptr, y, stream);
     auto *x16 = static_cast<uint8_t *>(scratch);
     uint8_t *w16 = x16 + align256(static_cast<uint64_t>(rows * w.k) * 2);
     INFER_TRY(to_f16(x, rows * w.k, x16, stream));
@@ -255,7 +241,7 @@ Status Gemm::matmul(const DeviceMatrix &w, const float *x, int64_t rows, float *
             // No algorithm for this shape (or the heuristic failed): still correct, slower.
             log_message(INFER_LOG_WARN, "CUDA: %s; this product uses the matvec kernels",
                         planned.message().c_str());
-            return matvec_rows(w, x, rows, y, stream);
+            return matvec_batched(w, x, rows, nullptr, y, stream);
         }
         INFER_LT_TRY(lt.cublasLtMatmul(static_cast<cublasLtHandle_t>(handle_), plan->op, &alpha,
                                        w16, plan->a, x16, plan->b, &beta, y + r0, plan->c, y + r0,

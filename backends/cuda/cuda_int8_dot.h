@@ -14,15 +14,17 @@
 //   Q4_0, Q4_1, Q8_0: a whole block (32 elements; 18, 20, 34 bytes);
 //   Q4_K, Q5_K: a quarter (64 elements: 32 bytes of quants, plus the 16-byte header and, for
 //               Q5_K, the 32 bytes of fifth bits that the block's four lanes share through L1);
-//   Q6_K: a quarter (64 elements: three 16-byte pieces of ql/qh, plus the scales and d).
+//   Q6_K: a quarter (64 elements: three 16-byte pieces of ql/qh, plus the scales and d);
+//   Q2_K, Q3_K: a quarter, as Q6_K (16 bytes of 2-bit quants, Q3_K's 16 bytes of high bits,
+//               the scales and d).
 // Consecutive lanes take consecutive units, so a warp's loads cover a contiguous span of the row.
 // Q4_K and Q5_K blocks (144, 176 bytes) and their fields are 16-byte aligned whenever the matrix
-// is, so their loads are single aligned 128-bit loads. The other blocks (18, 20, 34, 210 bytes)
-// start at any even offset mod 16: load_bytes() reads the aligned 16-byte words that hold the
-// wanted bytes (128-bit loads, never a byte past the last one wanted) and funnel-shifts them into
-// place. Adjacent lanes' words overlap, so L1 serves the overlap and DRAM still sees each weight
-// byte once; the shifts cost a few ALU ops per 16 bytes. (Repacking to an aligned layout would
-// save those but would give prefill's dequantizer a second layout to read.)
+// is, so their loads are single aligned 128-bit loads. The other blocks (18, 20, 34, 84, 110,
+// 210 bytes) start at any even offset mod 16: load_bytes() reads the aligned 16-byte words that
+// hold the wanted bytes (128-bit loads, never a byte past the last one wanted) and funnel-shifts
+// them into place. Adjacent lanes' words overlap, so L1 serves the overlap and DRAM still sees
+// each weight byte once; the shifts cost a few ALU ops per 16 bytes. (Repacking to an aligned
+// layout would save those but would give prefill's dequantizer a second layout to read.)
 #pragma once
 
 #include "cuda/cuda_blocks.h"
@@ -93,10 +95,10 @@ INFER_HD uint32_t funnel_right(uint32_t lo, uint32_t hi, int sh) {
 #endif
 }
 
-// Each byte b (0..63) of v to the int8 b - 32 (no borrow crosses bytes: every byte is >= 0x80
-// before the subtraction).
-INFER_HD uint32_t bytes_minus_32(uint32_t v) {
-    return ((v | 0x80808080u) - 0x20202020u) ^ 0x80808080u;
+// Each byte b (0..127) of v to the int8 b - n, n <= 128 (no borrow crosses bytes: every byte is
+// >= 0x80 before the subtraction).
+INFER_HD uint32_t bytes_minus(uint32_t v, uint32_t n) {
+    return ((v | 0x80808080u) - n * 0x01010101u) ^ 0x80808080u;
 }
 
 // The 16 bytes at p (16-byte aligned) as four little-endian words: one 128-bit load on the
@@ -171,6 +173,14 @@ INFER_HD void k4_scale_min_words(const uint32_t *s, int j, int *scale, int *min)
         *scale = static_cast<int>((byte_of(w, j + 4) & 0x0f) | ((byte_of(w, j - 4) >> 6) << 4));
         *min = static_cast<int>((byte_of(w, j + 4) >> 4) | ((byte_of(w, j) >> 6) << 4));
     }
+}
+
+// Q3_K's scale of sub-block j from its 12 scale bytes as words (q3_k_scale in cuda_blocks.h,
+// reading registers instead of memory); s holds four words, the fourth past the scales.
+INFER_HD int q3_k_scale_words(const uint32_t *s, int j) {
+    const int low = static_cast<int>(j < 8 ? byte_of(s, j) & 0x0f : byte_of(s, j - 8) >> 4);
+    const int high = static_cast<int>((byte_of(s, 8 + j % 4) >> (2 * (j / 4))) & 3);
+    return low | (high << 4);
 }
 
 INFER_HD ActScale load_act_scale(const ActScale *p) {
@@ -327,17 +337,85 @@ struct Int8Q5_K : Int8K4Layout<13, 176, 20> {
     }
 };
 
-// Q6_K {ql[128]; qh[64]; scales[16] int8; d}: unit u = (half h = u / 2, part p = u % 2) covers
-// l = 16p .. 16p + 15 of half h: element 128h + 32j + l takes the low (j = 0, 1) or high
-// (j = 2, 3) nibble of ql[64h + 32 (j % 2) + l] and bits 2j..2j+1 of qh[32h + l], scale
-// scales[8h + 2j + p]; x = d * sc * (q - 32). Words: 0-3 ql[64h + 16p ..], 4-7 ql[64h + 32 + 16p
-// ..], 8-11 qh[32h + 16p ..], 12-16 the 16 scales and d (bytes 192..209).
-struct Int8Q6_K {
-    static constexpr uint32_t kType = 14;
-    static constexpr int kBlockElems = 256, kBlockBytes = 210, kUnits = 4, kWords = 17;
+// Q2_K, Q3_K and Q6_K pack their quants in two halves of 128 (cuda_blocks.h) and share a unit
+// layout: unit u = (half h = u / 2, part p = u % 2) covers l = 16p .. 16p + 15 of half h for all
+// four j, element 128h + 32j + l, sub-block (of 16) 8h + 2j + p; its four activation pieces
+// are j = 0..3, each in activation block 4h + j.
+template <uint32_t Type, int Bytes, int Words> struct Int8HalvesLayout {
+    static constexpr uint32_t kType = Type;
+    static constexpr int kBlockElems = 256, kBlockBytes = Bytes, kUnits = 4, kWords = Words;
     static constexpr int kActPieces = 4, kActScales = 4, kUnroll = 1;
     INFER_HD static int act_elem(int u, int j) { return 128 * (u / 2) + 32 * j + 16 * (u % 2); }
     INFER_HD static int act_block(int u, int j) { return 4 * (u / 2) + j; }
+};
+
+// Q2_K {scales[16]; qs[64]; d; dmin}: q = bits 2j..2j+1 of qs[32h + l]; the sub-block's scale
+// byte holds sc (low nibble) and m (high); x = d * sc * q - dmin * m, so a sub-block's dot is
+// da * (d * sc * sum(q a) - dmin * m * sum(a)). Words: 0-3 qs[32h + 16p ..], 4-7 the 16 scale
+// bytes, 8 d and dmin.
+struct Int8Q2_K : Int8HalvesLayout<10, 84, 9> {
+    INFER_HD static void load(const uint8_t *b, int u, uint32_t (&w)[kWords]) {
+        const int h = u / 2, p = u % 2;
+        load_bytes<16>(b + 16 + 32 * h + 16 * p, w);
+        load_bytes<16>(b, w + 4);
+        load_bytes<4>(b + 80, w + 8);
+    }
+    INFER_HD static float dot(const uint32_t (&w)[kWords], int u, const uint32_t *a,
+                              const ActScale *s) {
+        const int h = u / 2, p = u % 2;
+        float acc_d = 0.0f, acc_m = 0.0f;
+        INFER_UNROLL
+        for (int j = 0; j < 4; ++j) {
+            int sumi = 0, suma = 0;
+            INFER_UNROLL
+            for (int i = 0; i < 4; ++i) {
+                sumi = dot4((w[i] >> (2 * j)) & 0x03030303u, a[4 * j + i], sumi);
+                suma = dot4(0x01010101u, a[4 * j + i], suma);
+            }
+            const int sc = static_cast<int>(byte_of(w + 4, 8 * h + 2 * j + p));
+            acc_d += s[j].d * static_cast<float>((sc & 0x0f) * sumi);
+            acc_m += s[j].d * static_cast<float>((sc >> 4) * suma);
+        }
+        return half_to_float(static_cast<uint16_t>(w[8])) * acc_d -
+               half_to_float(static_cast<uint16_t>(w[8] >> 16)) * acc_m;
+    }
+};
+
+// Q3_K {hmask[32]; qs[64]; scales[12]; d}: q = (bits 2j..2j+1 of qs[32h + l] | bit 4h + j of
+// hmask[l] << 2) - 4; x = d * (sc - 32) * q. Words: 0-3 qs[32h + 16p ..], 4-7 hmask[16p ..],
+// 8-11 the scales and d (bytes 96..109).
+struct Int8Q3_K : Int8HalvesLayout<11, 110, 12> {
+    INFER_HD static void load(const uint8_t *b, int u, uint32_t (&w)[kWords]) {
+        const int h = u / 2, p = u % 2;
+        load_bytes<16>(b + 32 + 32 * h + 16 * p, w);
+        load_bytes<16>(b + 16 * p, w + 4);
+        load_bytes<14>(b + 96, w + 8);
+    }
+    INFER_HD static float dot(const uint32_t (&w)[kWords], int u, const uint32_t *a,
+                              const ActScale *s) {
+        const int h = u / 2, p = u % 2;
+        float acc = 0.0f;
+        INFER_UNROLL
+        for (int j = 0; j < 4; ++j) {
+            int sumi = 0;
+            INFER_UNROLL
+            for (int i = 0; i < 4; ++i) {
+                const uint32_t lo = (w[i] >> (2 * j)) & 0x03030303u;
+                const uint32_t hi = ((w[4 + i] >> (4 * h + j)) & 0x01010101u) << 2;
+                sumi = dot4(bytes_minus(lo | hi, 4), a[4 * j + i], sumi);
+            }
+            const int sc = q3_k_scale_words(w + 8, 8 * h + 2 * j + p) - 32;
+            acc += s[j].d * static_cast<float>(sc * sumi);
+        }
+        return half_to_float(static_cast<uint16_t>(w[11])) * acc;
+    }
+};
+
+// Q6_K {ql[128]; qh[64]; scales[16] int8; d}: element 128h + 32j + l takes the low (j = 0, 1) or
+// high (j = 2, 3) nibble of ql[64h + 32 (j % 2) + l] and bits 2j..2j+1 of qh[32h + l], scale
+// scales[8h + 2j + p]; x = d * sc * (q - 32). Words: 0-3 ql[64h + 16p ..], 4-7 ql[64h + 32 + 16p
+// ..], 8-11 qh[32h + 16p ..], 12-16 the 16 scales and d (bytes 192..209).
+struct Int8Q6_K : Int8HalvesLayout<14, 210, 17> {
     INFER_HD static void load(const uint8_t *b, int u, uint32_t (&w)[kWords]) {
         const int h = u / 2, p = u % 2;
         load_bytes<16>(b + 64 * h + 16 * p, w);
@@ -357,7 +435,7 @@ struct Int8Q6_K {
                 const uint32_t ql = w[4 * (j % 2) + i];
                 const uint32_t lo = (j < 2 ? ql : ql >> 4) & kLowNibbles;
                 const uint32_t hi = ((w[8 + i] >> (2 * j)) & 0x03030303u) << 4;
-                sumi = dot4(bytes_minus_32(lo | hi), a[4 * j + i], sumi);
+                sumi = dot4(bytes_minus(lo | hi, 32), a[4 * j + i], sumi);
             }
             const auto sc = static_cast<int8_t>(byte_of(w + 12, 8 * h + 2 * j + p));
             acc += s[j].d * static_cast<float>(sc * sumi);
@@ -393,6 +471,12 @@ template <class Fn> bool with_int8_type(uint32_t type, Fn &&fn) {
         return true;
     case Int8Q8_0::kType:
         fn(Int8Q8_0{});
+        return true;
+    case Int8Q2_K::kType:
+        fn(Int8Q2_K{});
+        return true;
+    case Int8Q3_K::kType:
+        fn(Int8Q3_K{});
         return true;
     case Int8Q4_K::kType:
         fn(Int8Q4_K{});

@@ -42,10 +42,15 @@ struct DeviceMatrix {
 // once for all tokens. bias may be null. (cuda_matvec.cu)
 Status matvec(const DeviceMatrix &w, const float *x, int64_t n_tokens, const float *bias, float *y,
               cudaStream_t stream);
+// The same for any number of tokens, kMatvecMaxTokens at a time (f32 throughout: where the
+// prefill GEMM's fp16 operands would not do, and its fallback without cuBLASLt).
+Status matvec_batched(const DeviceMatrix &w, const float *x, int64_t n_tokens, const float *bias,
+                      float *y, cudaStream_t stream);
 
 // The fast decode path (cuda_matvec_int8.cu, math in cuda_int8_dot.h): x quantized to int8 per
-// 32 once (act: act_int8_bytes(k, n_tokens) bytes of device memory, 16-byte aligned), then
-// y[t][r] = W[r] . x[t] (+ bias[r]) with dp4a. For Q4_0 Q4_1 Q8_0 Q4_K Q5_K Q6_K with k a
+// 32 once (act: act_int8_bytes(k, n_tokens) bytes of device memory, 16-byte aligned; any number
+// of rows, the expert FFN quantizes its whole batch), then
+// y[t][r] = W[r] . x[t] (+ bias[r]) with dp4a. For Q4_0 Q4_1 Q8_0 Q2_K..Q6_K with k a
 // multiple of 32 up to kInt8MaxK and 16-byte aligned data (matvec_int8_supported); the simple
 // matvec above takes everything else.
 bool matvec_int8_supported(const DeviceMatrix &w);
@@ -70,6 +75,9 @@ Status scale(float *y, const float *x, float s, int64_t n, cudaStream_t stream);
 Status add_rows(float *y, const float *bias, int64_t rows, int64_t n, cudaStream_t stream);
 // act 0 silu, 1 gelu_tanh; y = act(gate) * up
 Status glu(float *y, const float *gate, const float *up, int64_t n, int act, cudaStream_t stream);
+// y[r][i] = x[r][i] * sigmoid(g[r]) for rows of n (g: one float per row)
+Status sigmoid_gate(float *y, const float *x, const float *g, int64_t rows, int64_t n,
+                    cudaStream_t stream);
 // rows of `group` floats: y = x / sqrt(mean(x^2) + eps) * w (w may be null)
 Status rms_norm(float *y, const float *x, const float *w, int64_t rows, int64_t group, float eps,
                 cudaStream_t stream);
@@ -111,5 +119,42 @@ Status attention(float *o, const float *q, const void *k_cache, const void *v_ca
 
 // The largest head_dim the attention kernel takes.
 constexpr int kMaxHeadDim = 512;
+
+// ---- Mixture of experts (cuda_moe_route.cu, cuda_moe_ffn.cu) ------------------------------
+// Semantics of lib/graph's MoeRoute and MoeFfn; cpu_moe.h has the references.
+
+// ids, weights [n_tokens][k] = the top k of softmax(logits [n_tokens][n_expert]), as
+// cpu::moe_route_ref (ties to the lower id; norm: weights divided by their clamped sum).
+Status moe_route(const float *logits, int64_t n_tokens, int n_expert, int k, bool norm,
+                 int32_t *ids, float *weights, cudaStream_t stream);
+
+// Stacked experts (ggml's mul_mat_id layout, the weight's ne[2]): n_expert matrices like `m`,
+// expert e's rows at m.data + e * expert_stride.
+struct DeviceExperts {
+    DeviceMatrix m; // expert 0
+    uint64_t expert_stride;
+    int n_expert;
+};
+
+// The most experts a layer may have: the grouping kernel gives each a thread of one block.
+constexpr int kMaxExperts = 1024;
+
+struct MoeFfnArgs {
+    DeviceExperts gate, up; // [n_embd -> n_ff] each
+    DeviceExperts down;     // [n_ff -> n_embd]
+    int k;                  // experts per token
+    int act;                // 0 silu, 1 gelu_tanh
+    bool int8;              // take the int8 (dp4a) path where a matrix allows it
+};
+
+// Scratch bytes moe_ffn needs for up to max_tokens tokens (256-byte aligned scratch).
+uint64_t moe_ffn_scratch_bytes(const MoeFfnArgs &a, int64_t max_tokens);
+// y [n_tokens][n_embd] = sum_j weights[t][j] * down_e(act(gate_e x[t]) * up_e x[t]), e = ids[t][j]
+// (ids, weights [n_tokens][k] from moe_route). counts: null, or the layer's n_expert device
+// counters, each increased by the (token, slot) pairs that chose its expert. Grouped by expert
+// on the device (cuda_moe_ffn.cu): the launches depend on n_tokens only, never on the selection.
+Status moe_ffn(const MoeFfnArgs &a, const float *x, const int32_t *ids, const float *weights,
+               int64_t n_tokens, float *y, void *scratch, unsigned long long *counts,
+               cudaStream_t stream);
 
 } // namespace infer::cuda

@@ -1,13 +1,15 @@
 // Decode matrix-vector product over quantized weights: y[t][r] = W[r] . x[t] (+ bias[r]).
 //
 // One warp per output row, kMatvecWarps rows per thread block. A row is a packed array of blocks,
-// each decoded by Block::kChunks adjacent lanes (cuda_blocks.h), so a warp walks the row's bytes
-// front to back and every weight byte is read once for all n_tokens (<= kMatvecMaxTokens)
-// activation rows, which stay in L1/L2. Bytes moved: n * row_bytes + n_tokens * (k + n) * 4.
+// each decoded by Block::kChunks adjacent lanes (cuda_blocks.h, loop in cuda_matvec_rows.h), so a
+// warp walks the row's bytes front to back and every weight byte is read once for all n_tokens (<=
+// kMatvecMaxTokens) activation rows, which stay in L1/L2. Bytes moved: n * row_bytes + n_tokens *
+// (k + n) * 4.
 #include "cuda/cuda_blocks.h"
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_launch.h"
+#include "cuda/cuda_matvec_rows.h"
 #include "cuda/cuda_warp.h"
 
 namespace infer::cuda {
@@ -21,24 +23,16 @@ __global__ void __launch_bounds__(32 * kMatvecWarps)
     const int lane = threadIdx.x % 32;
     const int64_t row = static_cast<int64_t>(blockIdx.x) * kMatvecWarps + threadIdx.x / 32;
     if (row >= n) return;
-    const uint8_t *wr = w + row * row_bytes;
-    const int64_t n_units = k / B::kBlockElems * B::kChunks;
-    float acc[NT];
+    const uint8_t *const rows[1] = {w + row * row_bytes};
+    float acc[1][NT];
 #pragma unroll
     for (int t = 0; t < NT; ++t)
-        acc[t] = 0.0f;
-    for (int64_t u = lane; u < n_units; u += 32) {
-        const int64_t blk = u / B::kChunks;
-        const float *xb = x + blk * B::kBlockElems;
-        B::visit(wr + blk * B::kBlockBytes, static_cast<int>(u % B::kChunks), [&](int j, float v) {
-#pragma unroll
-            for (int t = 0; t < NT; ++t)
-                if (t < n_tokens) acc[t] += v * __ldg(xb + t * k + j);
-        });
-    }
+        acc[0][t] = 0.0f;
+    float_rows_dot<B, 1, NT>(
+        rows, k, n_tokens, [&](int t) { return x + t * k; }, acc);
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
-        const float s = warp_sum(acc[t]);
+        const float s = warp_sum(acc[0][t]);
         if (lane == 0 && t < n_tokens) y[t * n + row] = s + (bias ? bias[row] : 0.0f);
     }
 }
@@ -67,6 +61,15 @@ Status matvec(const DeviceMatrix &w, const float *x, int64_t n_tokens, const flo
             return launch<B, decltype(nt)::value>(w, x, n_tokens, bias, y, stream);
         });
     });
+}
+
+Status matvec_batched(const DeviceMatrix &w, const float *x, int64_t n_tokens, const float *bias,
+                      float *y, cudaStream_t stream) {
+    for (int64_t t = 0; t < n_tokens; t += kMatvecMaxTokens) {
+        const int64_t n = n_tokens - t < kMatvecMaxTokens ? n_tokens - t : kMatvecMaxTokens;
+        INFER_TRY(matvec(w, x + t * w.k, n, bias, y + t * w.n, stream));
+    }
+    return Status::ok();
 }
 
 } // namespace infer::cuda

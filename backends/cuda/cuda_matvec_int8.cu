@@ -1,6 +1,7 @@
 // The fast decode matvec: y[t][r] = W[r] . x[t] (+ bias[r]) with x quantized to int8 once per
 // call (quantize_act_int8) and dp4a dot products against the weights read in place. The math is
-// in cuda_int8_dot.h (unit-tested on the host); this file is the launch shape.
+// in cuda_int8_dot.h (unit-tested on the host), the loop over a row in cuda_matvec_rows.h; this
+// file is the launch shape.
 //
 // Decode reads every weight byte once per token, so the kernel is built to keep DRAM busy:
 //  - A warp takes kInt8RowsPerWarp rows; its lanes take consecutive units (a block, or a quarter
@@ -16,6 +17,7 @@
 #include "cuda/cuda_int8_dot.h"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_launch.h"
+#include "cuda/cuda_matvec_rows.h"
 #include "cuda/cuda_warp.h"
 
 namespace infer::cuda {
@@ -23,7 +25,7 @@ namespace {
 
 constexpr int kWarps = 4;
 
-// One thread per activation block of 32 (a matvec's x is at most kMatvecMaxTokens * k floats).
+// One thread per activation block of 32, in a grid-stride loop.
 __global__ void quantize_act_kernel(const float *__restrict__ x, int64_t n_blocks,
                                     int8_t *__restrict__ q, ActScale *__restrict__ scales) {
     for (int64_t b = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; b < n_blocks;
@@ -37,7 +39,7 @@ __global__ void __launch_bounds__(32 * kWarps)
                        int64_t n, const int8_t *__restrict__ act_q,
                        const ActScale *__restrict__ act_s, int64_t k, int n_tokens,
                        const float *__restrict__ bias, float *__restrict__ y) {
-    constexpr int R = kInt8RowsPerWarp, U = Q::kUnroll;
+    constexpr int R = kInt8RowsPerWarp;
     const int lane = threadIdx.x % 32;
     const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * R;
     if (row0 >= n) return;
@@ -47,44 +49,18 @@ __global__ void __launch_bounds__(32 * kWarps)
     for (int r = 0; r < R; ++r)
         rows[r] = w + (row0 + r < n ? row0 + r : n - 1) * row_bytes;
 
-    const int64_t n_units = n_blocks * Q::kUnits;
     float acc[R][NT];
 #pragma unroll
     for (int r = 0; r < R; ++r)
 #pragma unroll
         for (int t = 0; t < NT; ++t)
             acc[r][t] = 0.0f;
-
-    for (int64_t u0 = lane; u0 < n_units; u0 += 32 * U) {
-        uint32_t wv[U][R][Q::kWords];
-#pragma unroll
-        for (int uu = 0; uu < U; ++uu) {
-            const int64_t unit = u0 + 32 * uu;
-            if (unit >= n_units) break;
-            const int64_t blk = unit / Q::kUnits;
-            const int part = static_cast<int>(unit % Q::kUnits);
-#pragma unroll
-            for (int r = 0; r < R; ++r)
-                Q::load(rows[r] + blk * Q::kBlockBytes, part, wv[uu][r]);
-        }
-#pragma unroll
-        for (int uu = 0; uu < U; ++uu) {
-            const int64_t unit = u0 + 32 * uu;
-            if (unit >= n_units) break;
-            const int64_t blk = unit / Q::kUnits;
-            const int part = static_cast<int>(unit % Q::kUnits);
-#pragma unroll
-            for (int t = 0; t < NT; ++t) {
-                if (t >= n_tokens) break;
-                uint32_t a[4 * Q::kActPieces];
-                ActScale s[Q::kActScales];
-                load_act<Q>(act_q + t * k, act_s + t * (k / kActBlock), blk, part, a, s);
-#pragma unroll
-                for (int r = 0; r < R; ++r)
-                    acc[r][t] += Q::dot(wv[uu][r], part, a, s);
-            }
-        }
-    }
+    int8_rows_dot<Q, R, NT>(
+        rows, n_blocks, n_tokens,
+        [&](int t) {
+            return ActRow{act_q + t * k, act_s + t * (k / kActBlock)};
+        },
+        acc);
 #pragma unroll
     for (int r = 0; r < R; ++r)
 #pragma unroll
@@ -118,7 +94,7 @@ bool matvec_int8_supported(const DeviceMatrix &w) {
 
 Status quantize_act_int8(const float *x, int64_t k, int64_t n_tokens, void *act,
                          cudaStream_t stream) {
-    if (k % kActBlock != 0 || n_tokens < 1 || n_tokens > kMatvecMaxTokens)
+    if (k % kActBlock != 0 || n_tokens < 1)
         return make_error(INFER_ERR_INTERNAL, "CUDA int8 activations: k %lld, %lld tokens",
                           static_cast<long long>(k), static_cast<long long>(n_tokens));
     const int64_t n_blocks = n_tokens * k / kActBlock;

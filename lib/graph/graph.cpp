@@ -6,21 +6,34 @@ namespace infer::graph {
 
 const char *op_name(Op op) {
     switch (op) {
-    case Op::Embed: return "Embed";
-    case Op::RmsNorm: return "RmsNorm";
-    case Op::MatMul: return "MatMul";
-    case Op::Add: return "Add";
-    case Op::Scale: return "Scale";
-    case Op::Rope: return "Rope";
-    case Op::KvStore: return "KvStore";
-    case Op::Attention: return "Attention";
-    case Op::Glu: return "Glu";
-    case Op::SelectLast: return "SelectLast";
-    case Op::MoeRoute: return "MoeRoute";
-    case Op::MoeFfn: return "MoeFfn";
-    case Op::SigmoidGate: return "SigmoidGate";
+    case Op::Embed:
+        return "Embed";
+    case Op::RmsNorm:
+        return "RmsNorm";
+    case Op::MatMul:
+        return "MatMul";
+    case Op::Add:
+        return "Add";
+    case Op::Scale:
+        return "Scale";
+    case Op::Rope:
+        return "Rope";
+    case Op::KvStore:
+        return "KvStore";
+    case Op::Attention:
+        return "Attention";
+    case Op::Glu:
+        return "Glu";
+    case Op::SelectLast:
+        return "SelectLast";
+    case Op::MoeRoute:
+        return "MoeRoute";
+    case Op::MoeFfn:
+        return "MoeFfn";
+    case Op::SigmoidGate:
+        return "SigmoidGate";
     }
-    return "unknown op";
+    return "unknown";
 }
 
 uint64_t Graph::max_bytes(TensorId id) const {

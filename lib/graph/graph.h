@@ -65,7 +65,7 @@ enum class Op : uint8_t {
     SigmoidGate, // out[t] = in0[t] * sigmoid(in1[t][0]) (qwen2moe's shared-expert gate)
 };
 
-// The op's name as the enum spells it ("MatMul"), for messages and printed plans.
+// The op's name as written above ("MatMul", "MoeFfn"), for messages; "unknown" past the list.
 const char *op_name(Op op);
 
 enum class Activation : uint8_t { Silu, GeluTanh };

@@ -2,9 +2,14 @@
 
 #include "runtime/segments.h"
 
+#include <new>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include <algorithm>
 #include <cstdio>
-#include <regex>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -45,8 +50,40 @@ bool reads_kv(graph::Op op) { return op == graph::Op::KvStore || op == graph::Op
 // Per weight (by host address): the side an override puts it on.
 using Forced = std::unordered_map<const void *, uint8_t>;
 
+// A compiled override pattern (PCRE2, as the pre-tokenizers use), freed with it.
+struct Pattern {
+    pcre2_code *code = nullptr;
+    pcre2_match_data *match = nullptr;
+    ~Pattern() {
+        pcre2_match_data_free(match);
+        pcre2_code_free(code);
+    }
+    bool found_in(std::string_view text) const {
+        return pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0,
+                           match, nullptr) >= 0;
+    }
+};
+
+Status compile(const std::string &pattern, Pattern *out) {
+    int error = 0;
+    PCRE2_SIZE offset = 0;
+    out->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0,
+                              &error, &offset, nullptr);
+    if (!out->code) {
+        PCRE2_UCHAR message[160];
+        pcre2_get_error_message(error, message, sizeof message);
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "override pattern '%s' is not a regex: %s at offset %zu",
+                          excerpt(pattern).c_str(), reinterpret_cast<const char *>(message),
+                          static_cast<size_t>(offset));
+    }
+    out->match = pcre2_match_data_create_from_pattern(out->code, nullptr);
+    if (!out->match) throw std::bad_alloc();
+    return Status::ok();
+}
+
 Status match_overrides(const graph::Graph &g, const PlacementRequest &req, Forced *forced) {
-    std::vector<std::regex> patterns;
+    std::vector<std::unique_ptr<Pattern>> patterns;
     for (const TensorOverride &o : req.overrides) {
         if (o.backend != INFER_BACKEND_CPU && !(req.device && o.backend == req.device->id))
             return make_error(INFER_ERR_INVALID_ARGUMENT,
@@ -54,21 +91,16 @@ Status match_overrides(const graph::Graph &g, const PlacementRequest &req, Force
                               "device (%s)",
                               excerpt(o.pattern).c_str(), o.backend,
                               req.device ? req.device->name : "none: the model runs on the CPU");
-        try {
-            patterns.emplace_back(o.pattern, std::regex::ECMAScript);
-        } catch (const std::regex_error &e) {
-            return make_error(INFER_ERR_INVALID_ARGUMENT, "override pattern '%s' is not a regex: %s",
-                              excerpt(o.pattern).c_str(), e.what());
-        }
+        patterns.push_back(std::make_unique<Pattern>());
+        INFER_TRY(compile(o.pattern, patterns.back().get()));
     }
     std::vector<uint32_t> matches(patterns.size(), 0);
     std::unordered_set<const void *> seen;
     for (const graph::Node &n : g.nodes)
         for_each_weight(n, [&](const void *data, uint64_t, const graph::WeightRef *w) {
             if (!w || !seen.insert(data).second) return;
-            const std::string name(w->name);
             for (size_t i = 0; i < patterns.size(); ++i)
-                if (std::regex_search(name, patterns[i])) {
+                if (patterns[i]->found_in(w->name)) {
                     ++matches[i];
                     (*forced)[data] = req.overrides[i].backend == INFER_BACKEND_CPU ? 0 : 1;
                     return;
@@ -240,8 +272,8 @@ Status place_model(const graph::Graph &g, int32_t n_layer, const PlacementReques
         if (fits >= 0)
             std::snprintf(hint, sizeof hint, "n_gpu_layers %d fits (%.1f MiB)", fits, mib(fits_bytes));
         return make_error(INFER_ERR_OUT_OF_MEMORY,
-                          "%s on %s need %.1f MiB of device memory for weights; the budget is "
-                          "%.1f MiB: %s",
+                          "%s on %s need %.1f MiB of device memory for weights; the model's "
+                          "device_memory_budget is %.1f MiB: %s",
                           layers_text(p).c_str(), req.device->name, mib(p.device_weight_bytes),
                           mib(req.budget), hint);
     }
@@ -278,7 +310,7 @@ std::string format_placement(const graph::Graph &g, const Placement &p, const No
                   dev, "CPU weights", "dev weights", "CPU nodes on device slots");
     text += line;
     for (size_t s = 0; s < n_slots; ++s) {
-        char name[24];
+        char name[32];
         if (s == 0)
             std::snprintf(name, sizeof name, "input");
         else if (s == n_slots - 1)

@@ -25,7 +25,7 @@ namespace infer {
 inline constexpr int32_t kAllLayers = -1;
 inline constexpr int32_t kAutoLayers = -2;
 
-// Weights whose name matches `pattern` (ECMAScript regex, searched anywhere in the name, as
+// Weights whose name matches `pattern` (a PCRE2 regex, searched anywhere in the name, as
 // llama.cpp's --override-tensor) live on `backend` (INFER_BACKEND_*). The first match wins.
 struct TensorOverride {
     std::string pattern;

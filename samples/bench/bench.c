@@ -2,21 +2,27 @@
  * infer-bench: prompt processing and generation speed, like llama.cpp's llama-bench.
  *
  *   infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPEATS] [-b N_BATCH]
- *               [--backend cpu|cuda] [--device N]
- *               [--expert-stats FILE]
+ *               [--backend cpu|cuda|vulkan] [--device N] [-ngl N|all|auto]
+ *               [--override PATTERN=BACKEND]... [--expert-stats FILE] [--no-mmap] [-v]
  *
  * pp<P>: one decode call of P tokens from an empty context (tokens/s).
  * tg<N>: N single-token decode calls from an empty context (tokens/s), with the weight bytes a
  *        step reads and the achieved GB/s.
  * Each test runs once to warm up, then REPEATS times; the table shows mean +- standard deviation,
- * and the peak resident memory of the process (and, on CUDA, the device memory the model and
- * context hold, all of it allocated up front, so also the peak). --backend cuda uploads the
- * weights to device --device at load.
+ * and the peak resident memory of the process (and, on a device, the device memory the model and
+ * context hold, all of it allocated up front, so also the peak). A device --backend uploads the
+ * weights it holds to device --device at load.
+ * Placement (samples/common/placement_args.h): the table's ngl column is the resolved count of
+ * layers on the device (the layer count + 1 when the output layer is there too), an ot column
+ * lists the --override patterns when there are any, and a placement line under the table gives
+ * each side's weights, layers and nodes and the copies between them; --verbose prints the plan
+ * layer by layer before the table.
  * Mixture-of-experts models: a step reads only the experts its token selects; the expert weight
  * bytes per token are printed, and --expert-stats writes how often each (layer, expert) ran over
  * all the runs, as TSV (layer, expert, count).
  */
 #include "infer.h"
+#include "placement_args.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -99,46 +105,107 @@ static int write_expert_stats(infer_context *ctx, const char *file) {
     return ok;
 }
 
+static void usage(FILE *out) {
+    // clang-format off
+    fprintf(out,
+"usage: infer-bench -m MODEL.gguf [options]\n"
+"\n"
+"  -m PATH              the GGUF model (required)\n"
+"  -p N                 prompt tokens of the pp test (default 512; 0: no pp test)\n"
+"  -n N                 generated tokens of the tg test (default 128; 0: no tg test)\n"
+"  -t N                 CPU threads (default 0: one per core)\n"
+"  -r N                 timed repeats of each test, after one warm-up (default 3)\n"
+"  -b N                 most tokens per batch (default 512)\n");
+    fputs(placement_args_help, out);
+    fprintf(out,
+"      --no-mmap        read the model into memory instead of mapping it\n"
+"      --expert-stats FILE  write how often each (layer, expert) ran, as TSV\n"
+"  -v, --verbose        print the placement (where each layer runs) before the table\n"
+"  -h, --help           this text\n");
+    // clang-format on
+}
+
+static int usage_error(const char *message) {
+    fprintf(stderr, "infer-bench: %s\n(infer-bench --help lists the options)\n", message);
+    return 2;
+}
+
+/* The row's columns up to the test's name, the same for every test. */
+static void print_row_start(const char *name, const infer_model_info *info, const char *backend,
+                            const infer_placement *placement, const char *overrides, int threads) {
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    printf("| %s | %.2f GiB | %.2f B | %s | %d | ", name, info->tensor_data_bytes / gib,
+           info->n_elements / 1e9, backend, placement->n_gpu_layers);
+    if (overrides) { /* a '|' of a regex would end the markdown cell: escape it */
+        for (const char *c = overrides; *c; ++c)
+            printf("%s%c", *c == '|' ? "\\" : "", *c);
+        printf(" | ");
+    }
+    printf("%d | ", threads);
+}
+
+/* One line under the table: each side's share and the traffic between them. */
+static void print_placement_line(const infer_placement *p) {
+    printf("placement:");
+    for (int32_t b = 0; b < p->n_backends; ++b)
+        printf("%s %s %.1f MiB of weights, %d layers, %d nodes", b ? ";" : "",
+               placement_backend_name(p->backends[b].backend),
+               p->backends[b].weight_bytes / 1048576.0, p->backends[b].n_layers,
+               p->backends[b].n_nodes);
+    printf("; %d segments, %d copies per step (%.1f KiB per token)\n", p->n_segments, p->n_copies,
+           p->copy_bytes_per_token / 1024.0);
+}
+
 int main(int argc, char **argv) {
     const char *path = NULL, *expert_stats = NULL;
-    int n_prompt = 512, n_gen = 128, threads = 0, repeats = 3, n_batch = 512, device = 0;
-    int32_t backend = INFER_BACKEND_CPU;
-    int no_mmap = 0;
+    int n_prompt = 512, n_gen = 128, threads = 0, repeats = 3, n_batch = 512;
+    int no_mmap = 0, verbose = 0;
+    placement_args placement_choice;
+    placement_args_init(&placement_choice);
+    char error[512];
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const int taken =
+            placement_args_parse(&placement_choice, argc, argv, &i, error, sizeof error);
+        if (taken < 0) return usage_error(error);
+        if (taken > 0) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
         if (!strcmp(a, "-m") && v) path = argv[++i];
         else if (!strcmp(a, "-p") && v) n_prompt = atoi(argv[++i]);
         else if (!strcmp(a, "-n") && v) n_gen = atoi(argv[++i]);
         else if (!strcmp(a, "-t") && v) threads = atoi(argv[++i]);
         else if (!strcmp(a, "-r") && v) repeats = atoi(argv[++i]);
         else if (!strcmp(a, "-b") && v) n_batch = atoi(argv[++i]);
-        else if (!strcmp(a, "--device") && v) device = atoi(argv[++i]);
-        else if (!strcmp(a, "--backend") && v && !strcmp(v, "cpu")) { backend = INFER_BACKEND_CPU; ++i; }
-        else if (!strcmp(a, "--backend") && v && !strcmp(v, "cuda")) { backend = INFER_BACKEND_CUDA; ++i; }
         else if (!strcmp(a, "--expert-stats") && v) expert_stats = argv[++i];
         else if (!strcmp(a, "--no-mmap")) no_mmap = 1;
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose = 1;
         else {
-            fprintf(stderr, "usage: infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] "
-                            "[-r REPEATS] [-b N_BATCH] [--backend cpu|cuda] [--device N] "
-                            "[--expert-stats FILE] [--no-mmap]\n"
-                            "  --no-mmap: read the model into memory instead of mapping it\n");
-            return 2;
+            snprintf(error, sizeof error, "unknown option %s, or it needs a value", a);
+            return usage_error(error);
         }
     }
-    if (!path || n_prompt < 0 || n_gen < 0 || repeats < 1 || n_batch < 1) {
-        fprintf(stderr, "infer-bench: -m MODEL is required; counts must be positive\n");
-        return 2;
-    }
+    if (!placement_args_check(&placement_choice, error, sizeof error)) return usage_error(error);
+    if (!path || n_prompt < 0 || n_gen < 0 || repeats < 1 || n_batch < 1)
+        return usage_error("-m MODEL is required; counts must be positive");
 
     infer_model *model = NULL;
     infer_model_params model_params;
     infer_model_params_init(&model_params);
-    model_params.backend = backend;
-    model_params.device = device;
+    placement_args_apply(&placement_choice, &model_params);
     model_params.read_into_memory = no_mmap;
     if (!check(infer_model_load_file(path, &model_params, &model), path)) return 1;
-    const char *backend_name = backend == INFER_BACKEND_CUDA ? "CUDA" : "CPU";
+    const char *backend_name = placement_backend_name(placement_choice.backend);
+    infer_placement placement;
+    infer_placement_init(&placement);
+    if (!check(infer_model_placement(model, &placement), "placement")) return 1;
+    if (verbose && !placement_print(model, stdout, "infer-bench")) return 1;
+    char overrides[1024];
+    placement_args_overrides_text(&placement_choice, overrides, sizeof overrides);
+    const char *ot = placement_choice.n_overrides ? overrides : NULL; /* a column only when used */
     infer_model_info info;
     infer_model_info_init(&info);
     if (!check(infer_model_get_info(model, &info), "model info")) return 1;
@@ -170,26 +237,25 @@ int main(int argc, char **argv) {
     fill_tokens(tokens, n_tokens, (uint32_t)max_vocab_token);
     infer_context_reset_expert_counts(ctx);
 
-    printf("| model | size | params | backend | threads | test | t/s | GB/s |\n");
-    printf("| --- | ---: | ---: | --- | ---: | --- | ---: | ---: |\n");
-    const double gib = 1024.0 * 1024.0 * 1024.0;
+    printf("| model | size | params | backend | ngl | %sthreads | test | t/s | GB/s |\n",
+           ot ? "ot | " : "");
+    printf("| --- | ---: | ---: | --- | ---: | %s---: | --- | ---: | ---: |\n", ot ? "--- | " : "");
     char name[96];
     snprintf(name, sizeof name, "%s %s", info.architecture, info.name[0] ? info.name : "");
     double mean = 0, sd = 0;
     if (n_prompt > 0) {
         if (!bench(ctx, tokens, n_prompt, 1, repeats, &mean, &sd)) return 1;
-        printf("| %s | %.2f GiB | %.2f B | %s | %d | pp%d | %.2f ± %.2f | |\n", name,
-               info.tensor_data_bytes / gib, info.n_elements / 1e9, backend_name, threads, n_prompt,
-               mean, sd);
+        print_row_start(name, &info, backend_name, &placement, ot, threads);
+        printf("pp%d | %.2f ± %.2f | |\n", n_prompt, mean, sd);
     }
     infer_context_stats stats;
     infer_context_stats_init(&stats);
     if (n_gen > 0) {
         if (!bench(ctx, tokens, n_gen, 0, repeats, &mean, &sd)) return 1;
         if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
-        printf("| %s | %.2f GiB | %.2f B | %s | %d | tg%d | %.2f ± %.2f | %.1f |\n", name,
-               info.tensor_data_bytes / gib, info.n_elements / 1e9, backend_name, threads, n_gen,
-               mean, sd, mean * (double)stats.weight_bytes_per_token / 1e9);
+        print_row_start(name, &info, backend_name, &placement, ot, threads);
+        printf("tg%d | %.2f ± %.2f | %.1f |\n", n_gen, mean, sd,
+               mean * (double)stats.weight_bytes_per_token / 1e9);
         if (info.n_expert > 0)
             printf("\nexperts: %u per layer, %u per token; a decode step reads %.2f MiB of weights, "
                    "%.2f MiB of them expert weights (%.1f%% of all expert bytes)\n",
@@ -205,7 +271,8 @@ int main(int argc, char **argv) {
            usage.ru_maxrss / 1024.0, req.total_bytes / 1048576.0, req.kv_cache_bytes / 1048576.0,
            req.activation_bytes / 1048576.0, req.activation_lower_bound / 1048576.0,
            info.tensor_data_bytes / 1048576.0);
-    if (backend != INFER_BACKEND_CPU)
+    print_placement_line(&placement);
+    if (placement_choice.backend != INFER_BACKEND_CPU)
         printf("device memory: %.1f MiB (weights, KV cache, activations, workspace; the peak)\n",
                stats.device_memory_bytes / 1048576.0);
     free(tokens);

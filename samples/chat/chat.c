@@ -244,14 +244,17 @@ static int open_chat(chat *c) {
     infer_model_params model_params;
     infer_model_params_init(&model_params);
     model_params.progress = isatty(STDERR_FILENO) ? show_progress : check_interrupt;
-    model_params.backend = o->backend;
-    model_params.device = o->device;
+    placement_args_apply(&o->placement, &model_params);
     model_params.read_into_memory = o->no_mmap;
     infer_status status = infer_model_load_file(o->model_path, &model_params, &c->model);
     if (status != INFER_OK) {
         report(o->model_path, status);
         return 0;
     }
+    /* A split between the CPU and a device is worth seeing: it decides the speed. */
+    if (o->verbose && o->placement.backend != INFER_BACKEND_CPU &&
+        !placement_print(c->model, stderr, "infer-chat"))
+        return 0;
     if (!o->template_name) { /* say now, not at the first message, that --template is needed */
         const char *format = NULL;
         status = infer_model_chat_template(c->model, &format);

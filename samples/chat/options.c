@@ -7,7 +7,7 @@
 
 #define DEFAULT_MODEL "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-/* The help text is laid out as it prints. */
+/* The help text is laid out as it prints; the placement options are shared (placement_args.h). */
 static void print_help(FILE *out) {
     // clang-format off
     fprintf(out,
@@ -23,10 +23,9 @@ static void print_help(FILE *out) {
 "  -s, --system TEXT    system prompt (default: none, or the template's own default)\n"
 "  -p, --prompt TEXT    answer TEXT once, print the answer and exit (no interactive prompt)\n"
 "  -n, --n-predict N    most tokens per answer (default -1: until the model ends its turn)\n"
-"  -t, --threads N      CPU threads (default 0: one per core)\n"
-"      --backend cpu|cuda  where the model runs (default cpu; cuda uploads the weights to\n"
-"                       the GPU at load)\n"
-"      --device N       which GPU for --backend cuda (default 0)\n"
+"  -t, --threads N      CPU threads (default 0: one per core)\n");
+    fputs(placement_args_help, out);
+    fprintf(out,
 "      --no-mmap        read the model file into memory instead of mapping it: the file may\n"
 "                       then change or go away while chatting; costs RAM of the file's size\n"
 "                       and a slower start\n"
@@ -50,8 +49,9 @@ static void print_help(FILE *out) {
 "      --repeat-penalty R  (default 1: off)\n"
 "      --repeat-last-n N   tokens the penalty looks back over (default 64)\n"
 "      --seed S         random seed (default: fixed, so runs repeat)\n"
-"  -v, --verbose        print tokens/s and memory on exit, and per turn how many tokens the\n"
-"                       KV cache already held\n"
+"  -v, --verbose        print tokens/s and memory on exit, per turn how many tokens the\n"
+"                       KV cache already held, and with a device backend where each layer\n"
+"                       runs\n"
 "  -h, --help           this text\n");
     // clang-format on
 }
@@ -105,8 +105,15 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
     infer_sampler_params_init(&o->sampling);
     const char *model = NULL;
 
+    placement_args_init(&o->placement);
+    char error[512];
+
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
+        const int placement =
+            placement_args_parse(&o->placement, argc, argv, &i, error, sizeof error);
+        if (placement < 0) return usage_error("%s", error);
+        if (placement > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             print_help(stdout);
             return 0;
@@ -124,7 +131,7 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
             "--prompt",  "--template", "-n",      "--n-predict",      "-t",
             "--threads", "-c",         "--ctx",   "--ctx-overflow",   "--temp",
             "--top-k",   "--top-p",    "--min-p", "--repeat-penalty", "--repeat-last-n",
-            "--seed",    "--backend",  "--device"};
+            "--seed"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; ++k)
             known |= !strcmp(a, with_value[k]);
@@ -147,16 +154,6 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!parse_long(v, 0, 1024, &n)) return usage_error("--threads: bad count %s", v);
             o->n_threads = (int)n;
-        } else if (!strcmp(a, "--backend")) {
-            if (!strcmp(v, "cpu"))
-                o->backend = INFER_BACKEND_CPU;
-            else if (!strcmp(v, "cuda"))
-                o->backend = INFER_BACKEND_CUDA;
-            else
-                return usage_error("--backend: %s is neither cpu nor cuda", v);
-        } else if (!strcmp(a, "--device")) {
-            if (!parse_long(v, 0, 1024, &n)) return usage_error("--device: bad index %s", v);
-            o->device = (int32_t)n;
         } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
             if (!parse_long(v, 0, 1L << 20, &n)) return usage_error("--ctx: bad length %s", v);
             o->n_ctx = (uint32_t)n;
@@ -191,6 +188,7 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
         }
     }
 
+    if (!placement_args_check(&o->placement, error, sizeof error)) return usage_error("%s", error);
     if (model) {
         if (strlen(model) >= sizeof o->model_path)
             return usage_error("-m: path too long: %s", model);

@@ -3,6 +3,7 @@
 #define INFER_CHAT_OPTIONS_H
 
 #include "infer.h"
+#include "placement_args.h"
 
 enum { OVERFLOW_STOP = 0, OVERFLOW_SHIFT = 1 };
 
@@ -14,8 +15,7 @@ typedef struct chat_options {
     const char *template_name; /* --template; NULL: the model's own */
     int n_predict;             /* -n: most tokens per answer; -1: until end of turn */
     int n_threads;             /* --threads; 0: one per core */
-    int32_t backend;           /* --backend: INFER_BACKEND_CPU or INFER_BACKEND_CUDA */
-    int32_t device;            /* --device: which GPU, for --backend cuda */
+    placement_args placement;  /* --backend, --device, --n-gpu-layers, --override */
     int no_mmap;               /* --no-mmap: read the model into memory (read_into_memory) */
     uint32_t n_ctx;            /* --ctx */
     int overflow;              /* --ctx-overflow: OVERFLOW_STOP or OVERFLOW_SHIFT */

@@ -2,12 +2,19 @@
  * infer-inspect: prints a GGUF model's metadata, its tensors and per-type totals, using only the
  * public C API. On a file libinfer rejects it prints one line naming the problem and exits 1.
  *
- *   infer-inspect [--tensors] [--max-array N] MODEL.gguf
+ *   infer-inspect [--tensors] [--max-array N] [--no-mmap] MODEL.gguf
+ *   infer-inspect --placement [--backend B] [--device N] [-ngl N|all|auto]
+ *                 [--override PATTERN=BACKEND]... [--no-mmap] MODEL.gguf
  *
  * --tensors prints only the tensor listing, one tab-separated line per tensor:
  *   name  type  shape(dims joined by 'x', contiguous first)  bytes  absolute-offset
+ * --placement loads the model for real, as infer-chat and infer-bench would with the same
+ * placement options (samples/common/placement_args.h), and prints only where each layer runs
+ * (infer_model_placement_text). Without it any GGUF file can be inspected, even of an
+ * architecture libinfer cannot run.
  */
 #include "infer.h"
+#include "placement_args.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -66,28 +73,82 @@ static int print_metadata(const infer_model *model, uint64_t n_keys, uint64_t ma
     return 1;
 }
 
+static void print_help(void) {
+    // clang-format off
+    printf(
+"usage: infer-inspect [options] MODEL.gguf\n"
+"\n"
+"Prints a GGUF file's metadata, tensors and totals; any GGUF file, even of an architecture\n"
+"libinfer cannot run.\n"
+"\n"
+"      --tensors        only the tensor listing, tab-separated: name, type, shape, bytes,\n"
+"                       offset\n"
+"      --max-array N    array elements shown per metadata value (default 8)\n"
+"      --no-mmap        read the file into memory instead of mapping it\n"
+"      --placement      load the model for real and print only where each layer runs, with\n"
+"                       the placement options below (as infer-chat and infer-bench take them)\n");
+    fputs(placement_args_help, stdout);
+    printf(
+"  -h, --help           this text\n");
+    // clang-format on
+}
+
+static int usage_error(const char *error) {
+    fprintf(stderr, "%s: %s\n(%s --help lists the options)\n", g_program, error, g_program);
+    return 2;
+}
+
+/* Loads the model as it would run and prints its placement. */
+static int print_placement(const char *path, const placement_args *choice, int no_mmap) {
+    infer_model_params params;
+    infer_model_params_init(&params);
+    placement_args_apply(choice, &params);
+    params.read_into_memory = no_mmap;
+    infer_model *model = NULL;
+    const infer_status status = infer_model_load_file(path, &params, &model);
+    if (status != INFER_OK) return fail(path, status);
+    const int ok = placement_print(model, stdout, g_program);
+    infer_model_free(model);
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
-    int tensors_only = 0, no_mmap = 0;
+    int tensors_only = 0, no_mmap = 0, placement = 0, placement_options = 0;
     uint64_t max_array = 8;
     const char *path = NULL;
+    placement_args choice;
+    placement_args_init(&choice);
+    char error[512];
     for (int i = 1; i < argc; ++i) {
-        if (strcmp(argv[i], "--tensors") == 0) {
+        const int taken = placement_args_parse(&choice, argc, argv, &i, error, sizeof error);
+        if (taken < 0) return usage_error(error);
+        if (taken > 0) {
+            placement_options = 1;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            print_help();
+            return 0;
+        } else if (strcmp(argv[i], "--tensors") == 0) {
             tensors_only = 1;
+        } else if (strcmp(argv[i], "--placement") == 0) {
+            placement = 1;
         } else if (strcmp(argv[i], "--no-mmap") == 0) {
             no_mmap = 1; /* read the file into memory instead of mapping it */
         } else if (strcmp(argv[i], "--max-array") == 0 && i + 1 < argc) {
             max_array = strtoull(argv[++i], NULL, 10);
         } else if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "usage: %s [--tensors] [--max-array N] [--no-mmap] MODEL.gguf\n", g_program);
-            return 2;
+            snprintf(error, sizeof error, "unexpected argument %s", argv[i]);
+            return usage_error(error);
         } else {
             path = argv[i];
         }
     }
-    if (!path) {
-        fprintf(stderr, "usage: %s [--tensors] [--max-array N] [--no-mmap] MODEL.gguf\n", g_program);
-        return 2;
-    }
+    if (!path) return usage_error("no MODEL.gguf given");
+    if (placement_options && !placement)
+        return usage_error("--backend, --device, --n-gpu-layers and --override need --placement");
+    if (placement && tensors_only)
+        return usage_error("--placement and --tensors exclude each other");
+    if (!placement_args_check(&choice, error, sizeof error)) return usage_error(error);
+    if (placement) return print_placement(path, &choice, no_mmap);
 
     /* Inspect any GGUF file, even of an architecture libinfer cannot run. */
     infer_model_params params;

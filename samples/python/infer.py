@@ -16,6 +16,7 @@ Context and Sampler are context managers.
 import ctypes
 import ctypes.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 # ---- Loading the library ----------------------------------------------------------------------
@@ -41,12 +42,31 @@ _c_int32_p = ctypes.POINTER(ctypes.c_int32)
 _c_float_p = ctypes.POINTER(ctypes.c_float)
 
 
+class _TensorOverride(ctypes.Structure):
+    _fields_ = [("pattern", ctypes.c_char_p), ("backend", ctypes.c_int32)]
+
+
 class _ModelParams(ctypes.Structure):
-    # Every field of infer_model_params: infer_model_params_init writes the whole struct.
+    # Every field of infer_model_params, in its order: infer_model_params_init writes the whole
+    # struct (sizeof in C), so a missing field here is a buffer overrun there.
     _fields_ = [("size", ctypes.c_uint32), ("inspect_only", ctypes.c_int32),
                 ("progress", ctypes.c_void_p), ("progress_user_data", ctypes.c_void_p),
                 ("backend", ctypes.c_int32), ("device", ctypes.c_int32),
-                ("device_memory_budget", ctypes.c_uint64), ("read_into_memory", ctypes.c_int32)]
+                ("device_memory_budget", ctypes.c_uint64), ("read_into_memory", ctypes.c_int32),
+                ("n_gpu_layers", ctypes.c_int32), ("overrides", ctypes.POINTER(_TensorOverride)),
+                ("n_overrides", ctypes.c_int32)]
+
+
+class _PlacementBackend(ctypes.Structure):
+    _fields_ = [("backend", ctypes.c_int32), ("weight_bytes", ctypes.c_uint64),
+                ("n_nodes", ctypes.c_int32), ("n_layers", ctypes.c_int32)]
+
+
+class _Placement(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_uint32), ("n_backends", ctypes.c_int32),
+                ("backends", _PlacementBackend * 2), ("n_gpu_layers", ctypes.c_int32),
+                ("n_segments", ctypes.c_int32), ("n_copies", ctypes.c_int32),
+                ("copy_bytes_per_token", ctypes.c_uint64)]
 
 
 class _ContextParams(ctypes.Structure):
@@ -88,6 +108,10 @@ _declare("infer_model_params_init", None, ctypes.POINTER(_ModelParams))
 _declare("infer_model_load_file", _status, ctypes.c_char_p, ctypes.POINTER(_ModelParams),
          ctypes.POINTER(_p))
 _declare("infer_model_free", None, _p)
+_declare("infer_backend_device_count", _status, ctypes.c_int32, _c_int32_p)
+_declare("infer_placement_init", None, ctypes.POINTER(_Placement))
+_declare("infer_model_placement", _status, _p, ctypes.POINTER(_Placement))
+_declare("infer_model_placement_text", _status, _p, ctypes.c_char_p, ctypes.c_size_t, _size_p)
 _declare("infer_tokenize", _status, _p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int32,
          ctypes.c_int32, _c_int32_p, ctypes.c_size_t, _size_p)
 _declare("infer_token_to_piece", _status, _p, ctypes.c_int32, ctypes.c_int32, ctypes.c_char_p,
@@ -120,6 +144,9 @@ _declare("infer_sampler_reset", None, _p)
 OK = 0
 ERR_BUFFER_TOO_SMALL = 303
 TOKEN_BOS, TOKEN_EOS, TOKEN_EOT, TOKEN_UNK, TOKEN_PAD = range(5)
+BACKEND_CPU, BACKEND_CUDA, BACKEND_VULKAN = range(3)
+GPU_LAYERS_ALL, GPU_LAYERS_AUTO = -1, -2
+_BACKEND_NAMES = {"cpu": BACKEND_CPU, "cuda": BACKEND_CUDA, "vulkan": BACKEND_VULKAN}
 
 
 class InferError(Exception):
@@ -141,6 +168,64 @@ def _check(status):
 def version():
     """The loaded library's version string, e.g. "0.1.0"."""
     return _lib.infer_version().decode()
+
+
+def device_count(backend):
+    """Usable devices of a backend (BACKEND_* or its name); raises InferError (UNSUPPORTED) for a
+    backend this build lacks."""
+    count = ctypes.c_int32(0)
+    _check(_lib.infer_backend_device_count(_backend_id(backend), ctypes.byref(count)))
+    return count.value
+
+
+def _backend_id(backend):
+    """BACKEND_* from a number or a name in any case ("cpu", "CUDA", "vulkan")."""
+    if isinstance(backend, str):
+        if backend.lower() not in _BACKEND_NAMES:
+            raise ValueError(f"unknown backend {backend!r}: one of {', '.join(_BACKEND_NAMES)}")
+        return _BACKEND_NAMES[backend.lower()]
+    return int(backend)
+
+
+def _gpu_layers(n_gpu_layers):
+    """infer_model_params.n_gpu_layers from a count, "all" or "auto"."""
+    words = {"all": GPU_LAYERS_ALL, "auto": GPU_LAYERS_AUTO}
+    if isinstance(n_gpu_layers, str):
+        if n_gpu_layers not in words:
+            raise ValueError(f"n_gpu_layers {n_gpu_layers!r}: a count, 'all' or 'auto'")
+        return words[n_gpu_layers]
+    return int(n_gpu_layers)
+
+
+def _override_array(overrides):
+    """A C array of infer_tensor_override from [(pattern, backend), ...] or {pattern: backend}.
+    The patterns' bytes are kept alive by the array (ctypes keeps c_char_p sources in _objects).
+    A pattern None goes through as NULL, for the library to refuse."""
+    items = list(overrides.items()) if isinstance(overrides, dict) else list(overrides)
+    array = (_TensorOverride * max(len(items), 1))()
+    for slot, (pattern, backend) in zip(array, items):
+        slot.pattern = pattern.encode() if isinstance(pattern, str) else pattern
+        slot.backend = _backend_id(backend)
+    return array, len(items)
+
+
+@dataclass
+class PlacementBackend:
+    backend: int       # BACKEND_*
+    weight_bytes: int  # weights it reads: the device's copy, or the CPU's in place
+    n_nodes: int       # nodes of the one-token graph it runs
+    n_layers: int      # repeating layers it runs entirely
+
+
+@dataclass
+class Placement:
+    """Where a loaded model runs (infer_placement), with the readable plan in `text`."""
+    backends: list     # PlacementBackend: the CPU first, then the device if any
+    n_gpu_layers: int  # resolved: repeating layers on the device, +1 with the output layer
+    n_segments: int
+    n_copies: int
+    copy_bytes_per_token: int
+    text: str
 
 
 def _call_text(function, *args):
@@ -183,15 +268,40 @@ class _Handle:
 class Model(_Handle):
     _free = _lib.infer_model_free
 
-    def __init__(self, path, read_into_memory=False):
+    def __init__(self, path, read_into_memory=False, backend=BACKEND_CPU, device=0,
+                 n_gpu_layers=GPU_LAYERS_ALL, overrides=()):
         """read_into_memory: read the file into memory rather than map it, so that it may
-        change or be deleted while the model lives (costs RAM of the file's size)."""
+        change or be deleted while the model lives (costs RAM of the file's size).
+        backend, device: where contexts run (BACKEND_* or "cpu", "cuda", "vulkan"); a backend
+        this build or machine lacks raises InferError UNSUPPORTED.
+        n_gpu_layers: with a device backend, a count (the last N repeating layers), "all"
+        (GPU_LAYERS_ALL, the default) or "auto" (GPU_LAYERS_AUTO).
+        overrides: [(regex, backend), ...] or {regex: backend}, applied in order, the first
+        match winning: weights whose name the regex matches live on that backend
+        ({"exps": "cpu"} keeps MoE experts on the CPU)."""
         super().__init__()
         params = _ModelParams()
         _lib.infer_model_params_init(ctypes.byref(params))
         params.read_into_memory = 1 if read_into_memory else 0
+        params.backend = _backend_id(backend)
+        params.device = device
+        params.n_gpu_layers = _gpu_layers(n_gpu_layers)
+        array, params.n_overrides = _override_array(overrides)
+        if params.n_overrides:
+            params.overrides = array
         _check(_lib.infer_model_load_file(os.fsencode(path), ctypes.byref(params),
                                           ctypes.byref(self._handle)))
+
+    def placement(self):
+        """Where the model runs: a Placement with per-backend numbers and the plan as text."""
+        raw = _Placement()
+        _lib.infer_placement_init(ctypes.byref(raw))
+        _check(_lib.infer_model_placement(self._handle, ctypes.byref(raw)))
+        backends = [PlacementBackend(b.backend, b.weight_bytes, b.n_nodes, b.n_layers)
+                    for b in raw.backends[:raw.n_backends]]
+        text = _call_text(_lib.infer_model_placement_text, self._handle).decode()
+        return Placement(backends, raw.n_gpu_layers, raw.n_segments, raw.n_copies,
+                         raw.copy_bytes_per_token, text)
 
     @property
     def n_vocab(self):

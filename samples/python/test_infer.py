@@ -86,6 +86,79 @@ class ChatTemplate(unittest.TestCase):
             self.assertEqual(caught.exception.status, 1)  # INFER_ERR_INVALID_ARGUMENT
 
 
+class PlacementAndParams(unittest.TestCase):
+    """The placement parameters and report on a CPU-only model (tests/gpu covers devices)."""
+
+    def test_structs_match_the_header(self):
+        """The *_init functions write sizeof of the C struct into size: equal to ctypes' size, the
+        field lists cover the structs (a short one would be overrun by init); the defaults read
+        back through the fields show the offsets agree."""
+        params = infer._ModelParams()
+        infer._lib.infer_model_params_init(infer.ctypes.byref(params))
+        self.assertEqual(params.size, infer.ctypes.sizeof(infer._ModelParams))
+        self.assertEqual(params.n_gpu_layers, infer.GPU_LAYERS_ALL)
+        self.assertEqual((params.backend, params.n_overrides, bool(params.overrides)),
+                         (0, 0, False))
+        placement = infer._Placement()
+        infer._lib.infer_placement_init(infer.ctypes.byref(placement))
+        self.assertEqual(placement.size, infer.ctypes.sizeof(infer._Placement))
+
+    def test_cpu_model_runs_all_on_the_cpu(self):
+        with infer.Model(model_path(SMOLLM2)) as model:
+            p = model.placement()
+        self.assertEqual(len(p.backends), 1)
+        cpu = p.backends[0]
+        self.assertEqual(cpu.backend, infer.BACKEND_CPU)
+        self.assertGreater(cpu.n_nodes, 0)
+        self.assertEqual(cpu.n_layers, 30)  # SmolLM2-135M
+        self.assertGreater(cpu.weight_bytes, 50 << 20)
+        self.assertEqual((p.n_gpu_layers, p.n_segments, p.n_copies, p.copy_bytes_per_token),
+                         (0, 1, 0, 0))
+        self.assertIn("placement:", p.text)
+
+    def test_device_backend_without_a_device_is_unsupported(self):
+        for backend in ("cuda", infer.BACKEND_VULKAN):
+            try:
+                available = infer.device_count(backend) > 0
+            except infer.InferError:
+                available = False
+            if available:
+                continue  # tests/gpu loads on real devices
+            with self.assertRaises(infer.InferError) as caught:
+                infer.Model(model_path(SMOLLM2), backend=backend, n_gpu_layers=8)
+            self.assertEqual(caught.exception.status, 6)  # INFER_ERR_UNSUPPORTED
+
+    def test_cpu_overrides_are_checked_and_change_nothing(self):
+        """On a CPU model an override to the CPU is accepted (its pattern must match a weight)
+        and leaves the placement as it was; one naming a device is refused."""
+        path = model_path(SMOLLM2)
+        with infer.Model(path) as model:
+            plain = model.placement()
+        for overrides in ([("ffn_up", "CPU")], {"ffn_(up|down)": infer.BACKEND_CPU}):
+            with infer.Model(path, n_gpu_layers="auto", overrides=overrides) as model:
+                placed = model.placement()
+            self.assertEqual(placed.backends, plain.backends)
+            self.assertEqual(placed.n_segments, 1)
+        for overrides, words in (([("exps", "cpu")], "matches no weight"),
+                                 ([("ffn_up", "cuda")], "neither the CPU"),
+                                 ([("ffn_(up", "cpu")], "not a regex"),
+                                 ([(None, "cpu")], "pattern is NULL")):
+            with self.assertRaises(infer.InferError) as caught:
+                infer.Model(path, overrides=overrides)
+            self.assertEqual(caught.exception.status, 1)  # INFER_ERR_INVALID_ARGUMENT
+            self.assertIn(words, caught.exception.message)
+
+    def test_bad_layer_counts_and_names(self):
+        with self.assertRaises(infer.InferError) as caught:
+            infer.Model(model_path(SMOLLM2), n_gpu_layers=-3)
+        self.assertEqual(caught.exception.status, 1)  # INFER_ERR_INVALID_ARGUMENT
+        self.assertIn("n_gpu_layers", caught.exception.message)
+        with self.assertRaises(ValueError):
+            infer.Model(model_path(SMOLLM2), n_gpu_layers="most")
+        with self.assertRaises(ValueError):
+            infer.Model(model_path(SMOLLM2), backend="metal")
+
+
 class Errors(unittest.TestCase):
     def test_missing_file_raises_with_status_and_message(self):
         with self.assertRaises(infer.InferError) as caught:

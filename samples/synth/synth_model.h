@@ -66,7 +66,7 @@ struct Spec {
     int64_t n_expert_used = 0; // {arch}.expert_used_count (top-k)
     int64_t n_ff_exp = 0;   // one expert's FFN length: qwen3moe and qwen2moe (n_ff for the others)
     int64_t n_ff_shexp = 0; // qwen2moe's shared expert FFN length
-    std::string quant = "F32"; // a recipe: a type name, or Q4_K_M
+    std::string quant = "F32"; // a recipe: a type name, Q4_K_M or Q3_K_M
     uint64_t seed = 0;
     bool random_blocks = false; // quant bits drawn directly (fast), not quantized from floats
     int threads = 1;

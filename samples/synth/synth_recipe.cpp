@@ -9,11 +9,15 @@
 // chosen type falls back as llama.cpp's tensor_type_fallback does: Q4_K -> Q5_0, Q5_K -> Q5_1,
 // Q6_K -> Q8_0, Q2_K/Q3_K -> Q4_0, then F16 if still not whole blocks.
 //
-// Experts under Q4_K_M: ffn_{gate,up}_exps and the shared expert's gate/up are Q4_K;
-// ffn_down_exps and ffn_down_shexp follow ffn_down's rule (llama.cpp matches "ffn_down" and reads
-// the layer from the name); with exactly 8 experts (Mixtral) llama.cpp also raises attn_k and
-// attn_v to Q8_0 and attn_output to Q5_K. Routers (ffn_gate_inp) and the 1-D shared-expert gate
-// stay F32 under every recipe.
+// "Q3_K_M" follows LLAMA_FTYPE_MOSTLY_Q3_K_M in the same function: Q3_K by default; the output as
+// under Q4_K_M; attn_v Q5_K in the first two layers and Q4_K after; attn_output Q4_K; ffn_down
+// Q5_K in the first sixteenth of the layers and Q4_K after (llama.cpp's non-Falcon rule).
+//
+// Experts under Q4_K_M and Q3_K_M: ffn_{gate,up}_exps and the shared expert's gate/up take the
+// default type; ffn_down_exps and ffn_down_shexp follow ffn_down's rule (llama.cpp matches
+// "ffn_down" and reads the layer from the name); with exactly 8 experts (Mixtral) llama.cpp also
+// raises attn_k and attn_v to Q8_0 and attn_output to Q5_K. Routers (ffn_gate_inp) and the 1-D
+// shared-expert gate stay F32 under every recipe.
 #include "synth/synth_model.h"
 
 #include <algorithm>
@@ -155,7 +159,7 @@ constexpr Recipe kRecipes[] = {
     {"Q8_0", TypeId::Q8_0, 7},  {"Q4_0", TypeId::Q4_0, 2},    {"Q4_1", TypeId::Q4_1, 3},
     {"Q5_0", TypeId::Q5_0, 8},  {"Q5_1", TypeId::Q5_1, 9},    {"Q2_K", TypeId::Q2_K, 10},
     {"Q3_K", TypeId::Q3_K, 11}, {"Q4_K", TypeId::Q4_K, 14},   {"Q5_K", TypeId::Q5_K, 16},
-    {"Q6_K", TypeId::Q6_K, 18}, {"Q4_K_M", TypeId::Q4_K, 15},
+    {"Q6_K", TypeId::Q6_K, 18}, {"Q4_K_M", TypeId::Q4_K, 15}, {"Q3_K_M", TypeId::Q3_K, 12},
 };
 // Pure k-quant files are labelled with the llama.cpp ftype of the _S variant (Q3_K_S, Q4_K_S,
 // Q5_K_S): the label only names the file; what matters is each tensor's own type.
@@ -357,9 +361,10 @@ uint32_t recipe_file_type(std::string_view quant) {
 Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
     INFER_TRY(validate(s));
     const Recipe &recipe = *find_recipe(s.quant);
-    const bool q4_k_m = s.quant == "Q4_K_M";
+    const bool q4_k_m = s.quant == "Q4_K_M", q3_k_m = s.quant == "Q3_K_M";
+    const bool mixed = q4_k_m || q3_k_m; // llama.cpp's per-tensor rules, not one type
     const bool tied = s.tied || s.arch == "gemma3";
-    const bool eight_experts = q4_k_m && s.n_expert == 8; // llama.cpp's Mixtral rules
+    const bool eight_experts = mixed && s.n_expert == 8; // llama.cpp's Mixtral rules
     const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
     const int64_t q_dim = s.n_head * s.head_dim, kv_dim = s.n_head_kv * s.head_dim;
     out->clear();
@@ -389,11 +394,11 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
         return "blk." + std::to_string(l) + "." + suffix + "." + kind;
     };
 
-    // Output-like tensor (output.weight, or token_embd when tied): Q6_K under Q4_K_M, Q8_0 when
-    // its rows are not whole blocks of the default type.
+    // Output-like tensor (output.weight, or token_embd when tied): Q6_K under Q4_K_M and Q3_K_M,
+    // Q8_0 when its rows are not whole blocks of the default type.
     const TypeId output_type =
-        !q4_k_m ? recipe.type
-                : (u(s.n_embd) % block_elems(recipe.type) != 0 ? TypeId::Q8_0 : TypeId::Q6_K);
+        !mixed ? recipe.type
+               : (u(s.n_embd) % block_elems(recipe.type) != 0 ? TypeId::Q8_0 : TypeId::Q6_K);
     weight("token_embd.weight", {u(s.n_embd), u(s.n_vocab)}, tied ? output_type : recipe.type);
     if (s.rope_freqs) vec("rope_freqs.weight", s.head_dim / 2, Init::RopeFreqs);
     const uint64_t embd = u(s.n_embd), ff = u(s.n_ff), ff_exp = u(expert_ff_length(s));
@@ -402,11 +407,18 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
     const uint64_t r_dims = has_experts(s) ? u(router_dims(s)) : 0;
     auto leave_router_dims = [&] { out->back().zero_rows = r_dims; };
     for (int64_t l = 0; l < s.n_layer; ++l) {
-        const TypeId more = q4_k_m && use_more_bits(l, s.n_layer) ? TypeId::Q6_K : recipe.type;
+        // attn_v, attn_output and ffn_down (all three kinds) of layer l under the recipe.
+        TypeId v_type = recipe.type, out_type = recipe.type, down_type = recipe.type;
+        if (q4_k_m && use_more_bits(l, s.n_layer)) v_type = down_type = TypeId::Q6_K;
+        if (q3_k_m) {
+            v_type = l < 2 ? TypeId::Q5_K : TypeId::Q4_K;
+            out_type = TypeId::Q4_K;
+            down_type = l < s.n_layer / 16 ? TypeId::Q5_K : TypeId::Q4_K;
+        }
         vec(blk(l, "attn_norm"), s.n_embd, Init::Norm);
         weight(blk(l, "attn_q"), {embd, u(q_dim)}, recipe.type);
         weight(blk(l, "attn_k"), {embd, u(kv_dim)}, eight_experts ? TypeId::Q8_0 : recipe.type);
-        weight(blk(l, "attn_v"), {embd, u(kv_dim)}, eight_experts ? TypeId::Q8_0 : more);
+        weight(blk(l, "attn_v"), {embd, u(kv_dim)}, eight_experts ? TypeId::Q8_0 : v_type);
         if (s.arch == "qwen2" || s.arch == "qwen2moe") {
             vec(blk(l, "attn_q", "bias"), q_dim, Init::Bias);
             vec(blk(l, "attn_k", "bias"), kv_dim, Init::Bias);
@@ -420,14 +432,14 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
             vec(blk(l, "attn_q_norm"), q_dim, Init::Norm);
             vec(blk(l, "attn_k_norm"), kv_dim, Init::Norm);
         }
-        weight(blk(l, "attn_output"), {u(q_dim), embd}, eight_experts ? TypeId::Q5_K : recipe.type);
+        weight(blk(l, "attn_output"), {u(q_dim), embd}, eight_experts ? TypeId::Q5_K : out_type);
         leave_router_dims();
         if (s.arch == "gemma3") vec(blk(l, "post_attention_norm"), s.n_embd, Init::Norm);
         vec(blk(l, "ffn_norm"), s.n_embd, Init::Norm);
         if (!has_experts(s)) {
             weight(blk(l, "ffn_gate"), {embd, ff}, recipe.type);
             weight(blk(l, "ffn_up"), {embd, ff}, recipe.type);
-            weight(blk(l, "ffn_down"), {ff, embd}, more);
+            weight(blk(l, "ffn_down"), {ff, embd}, down_type);
         } else {
             weight(blk(l, "ffn_gate_inp"), {embd, n_exp}, TypeId::F32);
             out->back().cols = r_dims;
@@ -438,14 +450,14 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
                               std::sqrt(static_cast<float>(embd) / static_cast<float>(r_dims));
             weight(blk(l, "ffn_gate_exps"), {embd, ff_exp, n_exp}, recipe.type);
             weight(blk(l, "ffn_up_exps"), {embd, ff_exp, n_exp}, recipe.type);
-            weight(blk(l, "ffn_down_exps"), {ff_exp, embd, n_exp}, more);
+            weight(blk(l, "ffn_down_exps"), {ff_exp, embd, n_exp}, down_type);
             leave_router_dims();
         }
         if (ff_sh > 0) { // qwen2moe's shared expert and its sigmoid gate
             weight(blk(l, "ffn_gate_inp_shexp"), {embd}, TypeId::F32);
             weight(blk(l, "ffn_gate_shexp"), {embd, ff_sh}, recipe.type);
             weight(blk(l, "ffn_up_shexp"), {embd, ff_sh}, recipe.type);
-            weight(blk(l, "ffn_down_shexp"), {ff_sh, embd}, more);
+            weight(blk(l, "ffn_down_shexp"), {ff_sh, embd}, down_type);
             leave_router_dims();
         }
         if (s.arch == "gemma3") vec(blk(l, "post_ffw_norm"), s.n_embd, Init::Norm);

@@ -12,18 +12,28 @@
 #      goldens; graph replay; budgets; state);
 #   3. the card's device-to-device bandwidth (infer-cuda-membw);
 #   4. synthetic models from infer-synth (--random-blocks, during step 2): llama-8b Q4_0 and
-#      Q4_K_M, llama-1b Q4_K_M;
+#      Q4_K_M, llama-1b Q4_K_M, and OLMoE-1B-7B's shape (olmoe-1b-7b preset: 16 layers, n_embd
+#      2048, 64 experts of n_ff 1024, top-8) at Q4_K_M;
 #   5. infer-bench --backend cuda pp512/tg128 on each with the int8 decode matvec (the default),
 #      tg128 with the simple matvec (INFER_CUDA_MATVEC=simple) on llama8b-q4_0 as the baseline,
 #      and, when an int8 test failed, pp512/tg128 with the simple matvec on every model, so the
-#      table exists either way. One table: matvec path, tokens/s, achieved weight GB/s, that as a
-#      percentage of the measured bandwidth, device memory (all of it is allocated up front, so
-#      it is also the peak), and whether prefill had cuBLASLt.
+#      table exists either way. Then split placements (issue 12), each -r 1 as their CPU share is
+#      slow: OLMoE with --override exps=CPU (experts on the CPU, the rest on the GPU), and
+#      llama8b-q4_0 at -ngl 16, 32 (the output layer on the CPU) and 0 (everything on the CPU
+#      through the CUDA backend; the dry run's 2-layer model: -ngl 1, 2, 0). One table:
+#      placement (what was asked; the resolved layer count on the GPU; the CPU's layers and
+#      weights; activation copies per token step), matvec path, tokens/s, achieved weight GB/s,
+#      that as a percentage of the measured bandwidth (only for rows whose weights are all on the
+#      GPU), device memory (all of it is allocated up front, so it is also the peak), and whether
+#      prefill had cuBLASLt.
 # Time: every step runs under `timeout` with its own cap, and no step may run past a deadline of
 # INFER_GPU_TIME_BUDGET seconds (default 450) from the start: a step with too little time left is
 # skipped and reported, benchmarks in order of importance. Expected on an H100 with 16 cores:
-# about 4 minutes. Logs of every step go to LOGDIR; the table is also LOGDIR/table.md. Exit
-# status: nonzero when the build, a test or a benchmark failed, or a step was skipped.
+# about 4 minutes before the split rows, which add an estimated 2-3 (not yet measured: their CPU
+# share runs at the host's memory bandwidth; -ngl 0 streams all 4.5 GB of llama-8b per token),
+# so a tight budget skips -ngl 0 first. Logs of every step go to LOGDIR; the table is also
+# LOGDIR/table.md. Exit status: nonzero when the build, a test or a benchmark failed, or a step
+# was skipped.
 #
 # --dry-run: for checking this script on a machine without a GPU. The build uses the CUDA
 # emulator (tests/cuda_emu: -DINFER_CUDA=OFF -DINFER_CUDA_EMULATOR=ON, build dir build/gpu-dry),
@@ -131,17 +141,19 @@ fi
 
 # ---- 2. tests (the model generation below runs on the CPU meanwhile) ---------------------------
 mkdir -p "$models"
-synth() { # NAME PRESET QUANT
+synth() { # NAME ARCH PRESET QUANT
     [ -s "$models/$1.gguf" ] && return 0
-    local preset="$2"
-    [ "$dry_run" = 1 ] && preset=tiny
-    "$build/samples/infer-synth" --preset "$preset" --quant "$3" --random-blocks -o "$models/$1.gguf.tmp" &&
-        mv "$models/$1.gguf.tmp" "$models/$1.gguf"
+    local preset="$3"
+    [ "$dry_run" = 1 ] && preset=tiny # tiny keeps --arch
+    "$build/samples/infer-synth" --arch "$2" --preset "$preset" --quant "$4" --random-blocks \
+        -o "$models/$1.gguf.tmp" && mv "$models/$1.gguf.tmp" "$models/$1.gguf"
 }
 export -f synth
 export build models dry_run
-run synth 150 bash -c 'synth llama8b-q4_0 llama-8b Q4_0 && synth llama8b-q4_k_m llama-8b Q4_K_M &&
-                       synth llama1b-q4_k_m llama-1b Q4_K_M' &
+run synth 200 bash -c 'synth llama8b-q4_0 llama llama-8b Q4_0 &&
+                       synth llama8b-q4_k_m llama llama-8b Q4_K_M &&
+                       synth llama1b-q4_k_m llama llama-1b Q4_K_M &&
+                       synth olmoe-q4_k_m olmoe olmoe-1b-7b Q4_K_M' &
 synth_pid=$!
 # Four at a time: the CPU contexts the model tests compare against use every core each.
 run ctest 200 ctest --test-dir "$build" -R '^cuda ' --output-on-failure -j 4 --timeout 150
@@ -170,48 +182,85 @@ prompt=512 gen=128 repeats=3
 table="$logdir/table.md"
 {
     [ $dry_run = 1 ] && echo "DRY RUN: CUDA emulator, tiny models, -p $prompt -n $gen (figures are not speed)"
-    echo "| model | matvec | tg$gen t/s | pp$prompt t/s | weight GB/s (tg) | % of D2D ${bw:-?} GB/s | device MiB | prefill GEMM |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
+    echo "| model | placement | matvec | tg$gen t/s | pp t/s | weight GB/s (tg) | % of D2D ${bw:-?} GB/s | device MiB | prefill GEMM |"
+    echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
 } >"$table"
-# bench_row MODEL PATH PP: one infer-bench run (PATH int8 or simple; PP 0: no prompt test) and
-# its table row.
+# bench_cell LOG TEST NAME: the NAME column of the row of test TEST in an infer-bench table,
+# found by the header (the table gains an ot column with overrides; an escaped \| is a regex's,
+# not a cell's end).
+bench_cell() {
+    awk -F'|' -v test="$2" -v name="$3" '
+        { gsub(/\\\|/, "") }
+        /^\| model \|/ { for (i = 1; i <= NF; ++i) { h = $i; gsub(/ /, "", h); col[h] = i } next }
+        col["test"] && $col["test"] ~ "^ *" test " *$" {
+            v = $col[name]; gsub(/^ +| +$/, "", v); print v; exit
+        }' "$1"
+}
+# bench_row MODEL PATH PP REPEATS [PLACEMENT OPTIONS...]: one infer-bench run (PATH int8 or
+# simple; PP 0: no prompt test) and its table row; no placement options: everything on the GPU.
+# --verbose puts the plan, layer by layer and with every CPU fallback, in the row's log.
 bench_row() {
-    local m="$1" path="$2" pp_tokens="$3" env_path=""
+    local m="$1" path="$2" pp_tokens="$3" row_repeats="$4" env_path=""
+    shift 4
+    local asked="${*:-all}" slug
+    slug="$(tr -c 'A-Za-z0-9=.\n-' '_' <<<"$asked" | tr -d '\n')"
+    local name="bench-$m-$path-$slug"
     [ "$path" = simple ] && env_path=simple
     if [ ! -s "$models/$m.gguf" ]; then
-        echo "| $m | $path | not generated | | | | | |" >>"$table"
+        echo "| $m | $asked | $path | not generated | | | | | |" >>"$table"
         failures+=("synth $m")
         return
     fi
-    if ! INFER_CUDA_MATVEC="$env_path" run "bench-$m-$path" 90 "$build/samples/infer-bench" \
+    if ! INFER_CUDA_MATVEC="$env_path" run "$name" 90 "$build/samples/infer-bench" \
             -m "$models/$m.gguf" --backend cuda -p "$pp_tokens" -n "$gen" \
-            -r "$repeats" -b 512; then
-        echo "| $m | $path | failed | | | | | |" >>"$table"
+            -r "$row_repeats" -b 512 --verbose "$@"; then
+        echo "| $m | $asked | $path | failed | | | | | |" >>"$table"
         return
     fi
-    local log="$logdir/bench-$m-$path.log" tg gbs pp mib pct="" gemm=cuBLASLt
-    # bench rows: | model | size | params | backend | threads | test | t/s | GB/s |
-    tg="$(awk -F'|' -v t="tg$gen" '$7 ~ t {split($8, a, " "); print a[1]}' "$log")"
-    gbs="$(awk -F'|' -v t="tg$gen" '$7 ~ t {gsub(/ /, "", $9); print $9}' "$log")"
-    pp="$(awk -F'|' -v t="pp$pp_tokens" '$7 ~ t {split($8, a, " "); print a[1]}' "$log")"
+    local log="$logdir/$name.log" tg gbs pp mib pct="" gemm=cuBLASLt ngl placed cpu copies
+    tg="$(bench_cell "$log" "tg$gen" t/s | cut -d' ' -f1)"
+    gbs="$(bench_cell "$log" "tg$gen" GB/s)"
+    pp="$(bench_cell "$log" "pp$pp_tokens" t/s | cut -d' ' -f1)"
+    ngl="$(bench_cell "$log" "tg$gen" ngl)"
     mib="$(sed -nE 's/^device memory: ([0-9.]+) MiB.*/\1/p' "$log")"
-    if [ -n "$bw" ] && [ -n "$gbs" ]; then
+    # "placement: CPU 12.0 MiB of weights, 2 layers, 40 nodes; CUDA ...; 3 segments, 2 copies ..."
+    cpu="$(sed -nE 's/^placement: CPU ([0-9.]+) MiB of weights, ([0-9]+) layers.*/\2 layers, \1 MiB/p' \
+          "$log")"
+    copies="$(sed -nE 's/^placement: .* ([0-9]+) copies per step.*/\1/p' "$log")"
+    placed="$asked: ngl ${ngl:-?}; CPU ${cpu:-?}; ${copies:-?} copies/step"
+    # A share of the copy bandwidth only where the GPU runs the whole step (no copies, and no
+    # weights on the CPU).
+    if [ "$copies" != 0 ] || [[ "$cpu" != "0 layers, 0.0 MiB" ]]; then
+        pct="n/a: CPU share"
+    elif [ -n "$bw" ] && [ -n "$gbs" ]; then
         pct="$(awk -v g="$gbs" -v b="$bw" 'BEGIN {printf "%.0f%%", 100 * g / b}')"
     fi
     grep -q 'prefill uses matvec kernels' "$log" && gemm="none: matvec (see log)"
+    [ "$ngl" = 0 ] && gemm="none: CPU"
     [ "$pp_tokens" = 0 ] && gemm=""
-    echo "| $m | $path | ${tg:-?} | ${pp:--} | ${gbs:-?} | ${pct:-?} | ${mib:-?} | $gemm |" >>"$table"
+    echo "| $m | $placed | $path | ${tg:-?} | ${pp:--} | ${gbs:-?} | ${pct:-?} | ${mib:-?} | $gemm |" \
+        >>"$table"
 }
-# In order of importance, so that a short budget drops the least useful.
-bench_row llama8b-q4_0 int8 "$prompt"
-bench_row llama8b-q4_k_m int8 "$prompt"
-bench_row llama8b-q4_0 simple 0
-bench_row llama1b-q4_k_m int8 "$prompt"
+# In order of importance, so that a short budget drops the least useful: everything on the GPU
+# first (seconds each), then the split placements, whose CPU share makes them slow.
+bench_row llama8b-q4_0 int8 "$prompt" "$repeats"
+bench_row llama8b-q4_k_m int8 "$prompt" "$repeats"
+bench_row llama8b-q4_0 simple 0 "$repeats"
+bench_row llama1b-q4_k_m int8 "$prompt" "$repeats"
+bench_row olmoe-q4_k_m int8 "$prompt" "$repeats"
 if [ $int8_failed = 1 ]; then
-    bench_row llama8b-q4_0 simple "$prompt"
-    bench_row llama8b-q4_k_m simple "$prompt"
-    bench_row llama1b-q4_k_m simple "$prompt"
+    bench_row llama8b-q4_0 simple "$prompt" "$repeats"
+    bench_row llama8b-q4_k_m simple "$prompt" "$repeats"
+    bench_row llama1b-q4_k_m simple "$prompt" "$repeats"
 fi
+# llama-8b has 32 layers (the dry run's tiny model 2): half of them, all but the output layer,
+# none.
+n_layer=32
+[ $dry_run = 1 ] && n_layer=2
+bench_row olmoe-q4_k_m int8 "$prompt" 1 --override exps=CPU
+bench_row llama8b-q4_0 int8 "$prompt" 1 -ngl $((n_layer / 2))
+bench_row llama8b-q4_0 int8 "$prompt" 1 -ngl $n_layer
+bench_row llama8b-q4_0 int8 "$prompt" 1 -ngl 0
 
 echo
 gpu_name="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1)"

@@ -1,10 +1,11 @@
 // Every CUDA kernel against the CPU's scalar reference on random data with odd sizes: both
-// matvec paths (simple: every weight type; int8: its six types, and its activation quantizer
+// matvec paths (simple: every weight type; int8: its eight types, and its activation quantizer
 // byte for byte against the host's) for 1..8 tokens, dequantize-to-fp16, embedding lookup, the
-// prefill GEMM (cuBLASLt, several slabs), RMSNorm, add/scale/bias, both gated activations, RoPE
-// (normal, NeoX, frequency factors), the KV store (F16, F32) and attention (GQA, window, softcap,
-// one split and flash-decoding splits). Runs only with a CUDA device (tests/gpu/main.cpp skips
-// otherwise).
+// prefill GEMM (cuBLASLt, several slabs), RMSNorm, add/scale/bias, both gated activations, the
+// sigmoid gate, RoPE (normal, NeoX, frequency factors), the KV store (F16, F32), attention (GQA,
+// window, softcap, one split and flash-decoding splits), MoE routing and the grouped expert FFN
+// (every weight type, both paths, fused and unfused gate/up, expert counts). Runs only with a
+// CUDA device (tests/gpu/main.cpp skips otherwise).
 #include <doctest/doctest.h>
 
 #include "core/dequant.h"
@@ -12,13 +13,16 @@
 #include "tooling/quant_weights.h"
 #include "core/random.h"
 #include "core/types.h"
+#include "cpu/cpu_moe.h"
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_gemm.h"
 #include "cuda/cuda_int8_dot.h"
 #include "cuda/cuda_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 using namespace infer;
@@ -127,7 +131,7 @@ HostMatrix abs_matrix(const HostMatrix &m) {
     return a;
 }
 
-const uint32_t kTypes[] = {0, 1, 30, 2, 3, 6, 7, 8, 12, 13, 14};
+const uint32_t kTypes[] = {0, 1, 30, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14};
 
 } // namespace
 
@@ -171,7 +175,7 @@ TEST_CASE("cuda kernels: simple matvec matches the reference for every type and 
 }
 
 TEST_CASE("cuda kernels: int8 matvec matches the reference on int8 activations, 1..8 tokens") {
-    for (uint32_t type : {2u, 3u, 8u, 12u, 13u, 14u}) {
+    for (uint32_t type : {2u, 3u, 8u, 10u, 11u, 12u, 13u, 14u}) {
         const TypeTraits &t = *type_traits(type);
         CAPTURE(t.name);
         for (int64_t n_blocks : {1, 3, 7, 9, 33}) {
@@ -294,7 +298,8 @@ TEST_CASE("cuda kernels: prefill GEMM over several slabs matches the reference")
     }
 }
 
-TEST_CASE("cuda kernels: elementwise ops, gated activations and RMSNorm match the references") {
+TEST_CASE("cuda kernels: elementwise ops, gated activations, sigmoid gate and RMSNorm match the "
+          "references") {
     const int64_t rows = 5, n = 1001;
     const std::vector<float> a = random_floats(static_cast<size_t>(rows * n), 1, 4.0f),
                              b = random_floats(static_cast<size_t>(rows * n), 2, 4.0f),
@@ -324,6 +329,12 @@ TEST_CASE("cuda kernels: elementwise ops, gated activations and RMSNorm match th
                      act ? cpu::GluAct::gelu_tanh : cpu::GluAct::silu);
         CHECK(rel_max_error(dy.host(), ref) < 1e-5);
     }
+
+    const std::vector<float> g = random_floats(static_cast<size_t>(rows), 4, 6.0f);
+    const DeviceVec<float> dg(g);
+    ok(cuda::sigmoid_gate(dy.get(), da.get(), dg.get(), rows, n, nullptr));
+    cpu::sigmoid_gate_ref(ref.data(), a.data(), g.data(), rows, static_cast<int>(n));
+    CHECK(rel_max_error(dy.host(), ref) < 1e-6);
 
     for (int64_t group : {n, int64_t{7}}) { // whole rows, and per-head norm over odd groups
         const int64_t r = rows * n / group;
@@ -420,4 +431,189 @@ TEST_CASE("cuda kernels: KV store and attention match the references") {
                                        layout, cpu::AttnParams{n_head, 0.125f, softcap, window});
                     CHECK(rel_max_error(dout.host(), ref) < 1e-4);
                 }
+}
+
+TEST_CASE("cuda kernels: MoE routing matches moe_route_ref (top-k, ties, norm)") {
+    struct Shape {
+        int n_expert, k;
+    };
+    for (const Shape sh : {Shape{1, 1}, Shape{7, 3}, Shape{33, 8}, Shape{60, 4}, Shape{129, 9}})
+        for (int64_t t : {1, 3, 9, 77})
+            for (bool norm : {false, true})
+                for (bool ties : {false, true}) {
+                    CAPTURE(sh.n_expert);
+                    CAPTURE(sh.k);
+                    CAPTURE(t);
+                    CAPTURE(norm);
+                    CAPTURE(ties);
+                    std::vector<float> logits = random_floats(static_cast<size_t>(t * sh.n_expert),
+                                                              31 + static_cast<uint64_t>(t), 3.0f);
+                    if (ties) // few distinct values: equal probabilities go to the lower id
+                        for (float &l : logits)
+                            l = std::round(l);
+                    const DeviceVec<float> dl(logits);
+                    DeviceVec<int32_t> ids(static_cast<size_t>(t * sh.k));
+                    DeviceVec<float> w(static_cast<size_t>(t * sh.k));
+                    ok(cuda::moe_route(dl.get(), t, sh.n_expert, sh.k, norm, ids.get(), w.get(),
+                                       nullptr));
+                    std::vector<int32_t> ref_ids(static_cast<size_t>(t * sh.k));
+                    std::vector<float> ref_w(ref_ids.size());
+                    cpu::moe_route_ref(logits.data(), t, sh.n_expert, sh.k, norm, ref_ids.data(),
+                                       ref_w.data());
+                    REQUIRE(ids.host() == ref_ids);
+                    // Only the softmax's double sum is reduced in another order.
+                    CHECK(rel_max_error(w.host(), ref_w) < 1e-6);
+                }
+}
+
+namespace {
+
+// Stacked experts on the host and the device: n_expert matrices of n rows x k, one after another
+// (HostMatrix rows e * n .. e * n + n - 1 are expert e's).
+struct TestExperts {
+    HostMatrix m;
+    DeviceVec<uint8_t> bytes;
+    int n_expert;
+    int64_t n;
+    TestExperts(uint32_t type, int64_t k, int64_t n_rows, int n_exp, uint64_t seed)
+        : m(random_matrix(type, k, n_rows * n_exp, seed)), bytes(m.bytes), n_expert(n_exp),
+          n(n_rows) {}
+    cuda::DeviceExperts device() const {
+        return {{m.type, m.k, n, bytes.get(), m.row_bytes},
+                m.row_bytes * static_cast<uint64_t>(n),
+                n_expert};
+    }
+    cpu::ExpertWeights host() const {
+        return {m.type,
+                m.k,
+                n,
+                n_expert,
+                m.bytes.data(),
+                m.row_bytes,
+                m.row_bytes * static_cast<uint64_t>(n)};
+    }
+    // W_e[r] . x in double
+    double dot(int e, int64_t r, const float *x) const {
+        const float *row = m.dequant.data() + (e * n + r) * m.k;
+        double s = 0;
+        for (int64_t i = 0; i < m.k; ++i)
+            s += static_cast<double>(row[i]) * x[i];
+        return s;
+    }
+};
+
+// moe_ffn_ref's formula with exact activations and dot products in double (the CPU reference
+// rounds activations to 8 bits for quantized weights, as the int8 path does in its own way).
+std::vector<float> exact_moe(const TestExperts &gate, const TestExperts &up,
+                             const TestExperts &down, const std::vector<float> &x,
+                             const std::vector<int32_t> &ids, const std::vector<float> &w,
+                             int64_t t, int k, cpu::GluAct act) {
+    const int64_t n_embd = gate.m.k, n_ff = gate.n;
+    std::vector<float> y(static_cast<size_t>(t * n_embd), 0.0f), g(static_cast<size_t>(n_ff)),
+        u(g.size());
+    for (int64_t tok = 0; tok < t; ++tok)
+        for (int j = 0; j < k; ++j) {
+            const int e = ids[static_cast<size_t>(tok * k + j)];
+            const float *xt = x.data() + tok * n_embd;
+            for (int64_t r = 0; r < n_ff; ++r) {
+                g[static_cast<size_t>(r)] = static_cast<float>(gate.dot(e, r, xt));
+                u[static_cast<size_t>(r)] = static_cast<float>(up.dot(e, r, xt));
+            }
+            cpu::glu_ref(g.data(), g.data(), u.data(), n_ff, act);
+            for (int64_t r = 0; r < n_embd; ++r)
+                y[static_cast<size_t>(tok * n_embd + r)] += static_cast<float>(
+                    w[static_cast<size_t>(tok * k + j)] * down.dot(e, r, g.data()));
+        }
+    return y;
+}
+
+// k distinct experts per token (as the router picks them) and positive weights.
+void random_routes(int64_t t, int n_expert, int k, uint64_t seed, std::vector<int32_t> *ids,
+                   std::vector<float> *w) {
+    Rng rng(seed);
+    std::vector<int32_t> all(static_cast<size_t>(n_expert));
+    ids->clear();
+    w->clear();
+    for (int64_t tok = 0; tok < t; ++tok) {
+        std::iota(all.begin(), all.end(), 0);
+        for (int j = 0; j < k; ++j) {
+            std::swap(
+                all[static_cast<size_t>(j)],
+                all[static_cast<size_t>(j) + rng.next() % static_cast<uint64_t>(n_expert - j)]);
+            ids->push_back(all[static_cast<size_t>(j)]);
+            w->push_back(0.1f + static_cast<float>(rng.uniform()));
+        }
+    }
+}
+
+// One expert FFN configuration through cuda::moe_ffn against the exact result and against
+// cpu::moe_ffn_ref, for each token count; the device counters against a host count.
+void check_moe_ffn(uint32_t gate_type, uint32_t up_type, uint32_t down_type, int n_expert, int k,
+                   std::initializer_list<int64_t> token_counts, bool int8, cpu::GluAct act) {
+    CAPTURE(type_traits(gate_type)->name);
+    CAPTURE(type_traits(up_type)->name);
+    CAPTURE(type_traits(down_type)->name);
+    CAPTURE(n_expert);
+    CAPTURE(k);
+    CAPTURE(int8);
+    // Odd sizes: whole blocks of every type, odd block counts where the block is 32.
+    auto length = [](uint32_t a, uint32_t b, int64_t small) {
+        const int64_t blk = std::max(type_traits(a)->block_elems, type_traits(b)->block_elems);
+        return blk == 1 ? small + 5 : (blk == 32 ? 3 * blk : blk);
+    };
+    const int64_t n_embd = length(gate_type, up_type, 40), n_ff = length(down_type, down_type, 24);
+    const TestExperts gate(gate_type, n_embd, n_ff, n_expert, 500 + gate_type),
+        up(up_type, n_embd, n_ff, n_expert, 600 + up_type),
+        down(down_type, n_ff, n_embd, n_expert, 700 + down_type);
+    const int64_t max_tokens = *std::max_element(token_counts.begin(), token_counts.end());
+    const cuda::MoeFfnArgs a{
+        gate.device(), up.device(), down.device(), k, act == cpu::GluAct::gelu_tanh ? 1 : 0, int8};
+    // One scratch for the largest count, reused (stale groups must not leak into a later call).
+    DeviceVec<uint8_t> scratch(cuda::moe_ffn_scratch_bytes(a, max_tokens));
+    const cpu::MoeFfn f{gate.host(), up.host(), down.host(), act};
+    for (int64_t t : token_counts) {
+        CAPTURE(t);
+        std::vector<int32_t> ids;
+        std::vector<float> w;
+        random_routes(t, n_expert, k, 40 + static_cast<uint64_t>(t), &ids, &w);
+        const std::vector<float> x = random_floats(static_cast<size_t>(t * n_embd), 50 + t);
+        const DeviceVec<float> dx(x), dw(w);
+        const DeviceVec<int32_t> dids(ids);
+        DeviceVec<float> dy(static_cast<size_t>(t * n_embd));
+        const DeviceVec<unsigned long long> counts(
+            std::vector<unsigned long long>(static_cast<size_t>(n_expert), 5));
+        ok(cuda::moe_ffn(a, dx.get(), dids.get(), dw.get(), t, dy.get(), scratch.get(),
+                         counts.get(), nullptr));
+        const std::vector<float> y = dy.host();
+        const std::vector<float> exact = exact_moe(gate, up, down, x, ids, w, t, k, act);
+        std::vector<float> ref(y.size());
+        cpu::moe_ffn_ref(f, x.data(), ids.data(), w.data(), t, k, ref.data());
+        const bool rounds = int8 && cuda::matvec_int8_supported(gate.device().m);
+        // The float path: f32 summation order only. The int8 path: 8-bit activations per 32, as
+        // the CPU reference's own 8-bit activations (per 32 or 256) move it from the exact result.
+        CHECK(rel_max_error(y, exact) < (rounds ? 2e-2 : 1e-5));
+        CHECK(rel_max_error(y, ref) < 3e-2);
+        std::vector<unsigned long long> want(static_cast<size_t>(n_expert), 5);
+        for (int32_t e : ids)
+            ++want[static_cast<size_t>(e)];
+        CHECK(counts.host() == want);
+    }
+}
+
+} // namespace
+
+TEST_CASE("cuda kernels: grouped expert FFN matches the references for every weight type") {
+    // Every type on both paths (the int8 flag is ignored where the type has no int8 unit),
+    // decode-sized and prefill-sized batches, odd expert counts.
+    for (uint32_t type : kTypes)
+        for (bool int8 : {true, false})
+            check_moe_ffn(type, type, type, 7, 3, {1, 3, 8, 9}, int8, cpu::GluAct::silu);
+    // Prefill-sized batches (tiles of 8 tokens, groups of every size), k up to 8, gelu.
+    check_moe_ffn(2, 2, 2, 33, 8, {1, 77}, true, cpu::GluAct::silu);
+    check_moe_ffn(12, 12, 14, 9, 2, {77}, true, cpu::GluAct::gelu_tanh);
+    check_moe_ffn(1, 1, 1, 5, 5, {77}, true, cpu::GluAct::silu);
+    check_moe_ffn(11, 11, 12, 7, 1, {1, 9, 77}, true, cpu::GluAct::silu);
+    // Gate and up of different types: the unfused path (one on int8, one on floats).
+    check_moe_ffn(2, 6, 8, 7, 3, {1, 9}, true, cpu::GluAct::silu);
+    check_moe_ffn(12, 14, 13, 5, 2, {1, 9}, true, cpu::GluAct::gelu_tanh);
 }

@@ -1,14 +1,18 @@
 // Whole models on the CUDA backend through the C API: CUDA against our CPU path on synthetic
-// models of every supported weight type and architecture (prefill through the GEMM path, then
-// decode steps through the captured CUDA graph), the synthetic llama.cpp goldens, CUDA-graph
-// replay against node-by-node launches, device-memory budgets, state save/load with the KV cache
-// on the device, and the errors a CUDA model gives for what it cannot do.
+// models of every supported weight type and architecture, mixtures of experts included (prefill
+// through the GEMM and grouped expert paths, then decode steps through the captured CUDA graph),
+// the synthetic llama.cpp goldens, expert counts against the CPU's, CUDA-graph replay against
+// node-by-node launches, device-memory budgets, state save/load with the KV cache on the device,
+// and the errors a CUDA model gives for what it cannot do.
 #include <doctest/doctest.h>
 
 #include "../model/golden.h"
 #include "../model/golden_check.h"
 #include "../model/model_files.h"
 
+#include "cuda/cuda_backend.h"
+#include "cuda/cuda_kernels.h"
+#include "graph/graph.h"
 #include "infer.h"
 
 #include <algorithm>
@@ -192,8 +196,8 @@ const char *kTiny = "--preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --seed 
 } // namespace
 
 TEST_CASE("cuda models: CUDA matches CPU on synthetic llama for every weight type") {
-    for (const char *quant : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K",
-                              "Q5_K", "Q6_K", "Q4_K_M"}) {
+    for (const char *quant : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K",
+                              "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q4_K_M", "Q3_K_M"}) {
         CAPTURE(quant);
         cuda_matches_cpu(std::string("cuda-llama-") + quant,
                          std::string("--arch llama ") + kTiny + " --quant " + quant);
@@ -209,9 +213,25 @@ TEST_CASE("cuda models: CUDA matches CPU on qwen2, qwen3, gemma3 and llama with 
                      std::string("--arch llama ") + kTiny + " --rope-freqs --quant Q8_0");
 }
 
+// The four MoE archs (qwen2moe with its shared expert and sigmoid gate; Mixtral as llama with
+// experts), on the goldens' shapes; Q3_K_M puts Q3_K experts through the grouped kernels.
+TEST_CASE("cuda models: CUDA matches CPU on the mixture-of-experts archs") {
+    cuda_matches_cpu("cuda-qwen3moe", "--arch qwen3moe --preset tiny --quant Q4_K_M --seed 21");
+    cuda_matches_cpu("cuda-qwen2moe", "--arch qwen2moe --preset tiny --quant Q8_0 --seed 22");
+    cuda_matches_cpu("cuda-olmoe", "--arch olmoe --preset tiny --quant Q4_K_M --seed 24");
+    cuda_matches_cpu("cuda-mixtral",
+                     "--arch llama --preset tiny --n-expert 8 --n-expert-used 2 --quant Q4_0 "
+                     "--seed 23");
+    cuda_matches_cpu("cuda-qwen3moe-F32", "--arch qwen3moe --preset tiny --quant F32 --seed 41");
+    cuda_matches_cpu("cuda-qwen3moe-q3_k_m",
+                     "--arch qwen3moe --preset tiny --n-embd 256 --n-ff-exp 256 --quant Q3_K_M "
+                     "--seed 21");
+}
+
 TEST_CASE("cuda models: synthetic llama.cpp goldens hold on CUDA") {
-    for (const char *name :
-         {"synth-llama-ropefreqs-q8_0", "synth-qwen2-q8_0", "synth-qwen3-q4_k_m"}) {
+    for (const char *name : {"synth-llama-ropefreqs-q8_0", "synth-qwen2-q8_0", "synth-qwen3-q4_k_m",
+                             "synth-qwen3moe-q4_k_m", "synth-qwen2moe-q8_0", "synth-olmoe-q4_k_m",
+                             "synth-olmoe-q8_0", "synth-mixtral-q4_0"}) {
         CAPTURE(name);
         infer::test::check_goldens(name, INFER_BACKEND_CUDA);
     }
@@ -233,6 +253,74 @@ TEST_CASE("cuda models: CUDA graph replay gives the same logits as node-by-node 
         REQUIRE_MESSAGE(a == b, "step ", step);
         token = infer::test::argmax(a.data(), a.size());
     }
+}
+
+namespace {
+
+std::vector<uint64_t> expert_counts(infer_context *ctx) {
+    uint32_t n_layer = 0, n_expert = 0;
+    REQUIRE(infer_context_expert_counts(ctx, nullptr, 0, &n_layer, &n_expert) ==
+            INFER_ERR_BUFFER_TOO_SMALL);
+    std::vector<uint64_t> c(static_cast<size_t>(n_layer) * n_expert);
+    REQUIRE(infer_context_expert_counts(ctx, c.data(), c.size(), nullptr, nullptr) == INFER_OK);
+    return c;
+}
+
+} // namespace
+
+// The routers of the synthetic models read only dimensions the layers leave alone, so both
+// backends route every token alike and the counts must be equal, not just close.
+TEST_CASE("cuda models: expert counts on CUDA equal the CPU's") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-olmoe-counts", "--arch olmoe --preset tiny --quant Q4_K_M --seed 31");
+    ModelPtr cpu_model = load(path, INFER_BACKEND_CPU);
+    ModelPtr cuda_model = load(path, INFER_BACKEND_CUDA);
+    for (bool logits_all : {true, false}) {
+        CAPTURE(logits_all);
+        ContextPtr cpu = context(cpu_model.get(), 64, 8, logits_all);
+        ContextPtr gpu = context(cuda_model.get(), 64, 8, logits_all);
+        const std::vector<int32_t> prompt = prompt_tokens(13, 512);
+        for (infer_context *ctx : {cpu.get(), gpu.get()}) {
+            REQUIRE(infer_decode(ctx, prompt.data(), 8) == INFER_OK);
+            REQUIRE(infer_decode(ctx, prompt.data() + 8, 5) == INFER_OK);
+            for (int32_t next : {7, 8, 9}) // the captured decode graph counts too
+                REQUIRE(infer_decode(ctx, &next, 1) == INFER_OK);
+        }
+        const std::vector<uint64_t> want = expert_counts(cpu.get());
+        REQUIRE(!want.empty());
+        CHECK(expert_counts(gpu.get()) == want);
+        infer_context_reset_expert_counts(gpu.get());
+        const int32_t next = 10;
+        REQUIRE(infer_decode(gpu.get(), &next, 1) == INFER_OK);
+        REQUIRE(infer_decode(cpu.get(), &next, 1) == INFER_OK);
+        infer_context_reset_expert_counts(cpu.get());
+        REQUIRE(infer_decode(cpu.get(), &next, 1) == INFER_OK);
+        const std::vector<uint64_t> one_step = expert_counts(gpu.get());
+        CHECK(one_step == expert_counts(cpu.get()));
+        uint64_t total = 0;
+        for (uint64_t v : one_step)
+            total += v;
+        CHECK(total == 4 * one_step.size() / 16); // k = 4 of 16 experts, once per layer
+    }
+}
+
+TEST_CASE("cuda models: a MoE model's CUDA graph replays node-by-node launches exactly") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-qwen2moe", "--arch qwen2moe --preset tiny --quant Q8_0 --seed 22");
+    ModelPtr model = load(path, INFER_BACKEND_CUDA);
+    REQUIRE(setenv("INFER_CUDA_GRAPHS", "0", 1) == 0);
+    ContextPtr plain = context(model.get(), 64, 8, false);
+    REQUIRE(unsetenv("INFER_CUDA_GRAPHS") == 0);
+    ContextPtr graphed = context(model.get(), 64, 8, false);
+    int32_t token = 3;
+    for (int step = 0; step < 10; ++step) {
+        REQUIRE(infer_decode(plain.get(), &token, 1) == INFER_OK);
+        REQUIRE(infer_decode(graphed.get(), &token, 1) == INFER_OK);
+        const std::vector<float> a = logits_at(plain.get(), -1), b = logits_at(graphed.get(), -1);
+        REQUIRE_MESSAGE(a == b, "step ", step);
+        token = infer::test::argmax(a.data(), a.size());
+    }
+    CHECK(expert_counts(plain.get()) == expert_counts(graphed.get()));
 }
 
 TEST_CASE("cuda models: the int8 and the simple matvec paths agree on decode") {
@@ -324,12 +412,6 @@ TEST_CASE("cuda models: what a CUDA model refuses, it refuses clearly") {
     p.buffer_size = sizeof buffer;
     infer_context *c = nullptr;
     CHECK(infer_context_create(model.get(), &p, &c) == INFER_ERR_UNSUPPORTED);
-
-    // Q2_K has no CUDA decoder: refused at load, naming the tensor.
-    const std::string q2 = infer::test::synthetic_model(
-        "cuda-llama-q2_k", std::string("--arch llama ") + kTiny + " --quant Q2_K");
-    load(q2, INFER_BACKEND_CUDA, 0, INFER_ERR_MODEL_TENSOR_TYPE);
-    CHECK(std::string(infer_last_error()).find("CUDA") != std::string::npos);
 
     infer_model_params mp;
     infer_model_params_init(&mp);
@@ -473,26 +555,24 @@ void placements_hold(const std::string &golden, const std::string &synth_args, b
 
 } // namespace
 
-TEST_CASE("cuda placement: dense goldens hold at every placement (llama, qwen2, qwen3)") {
-    for (const char *name : {"synth-llama-ropefreqs-q8_0", "synth-qwen2-q8_0", "synth-qwen3-q4_k_m"}) {
-        CAPTURE(name);
-        std::ifstream args(std::string(INFER_TEST_DATA_DIR) + "/goldens/" + name + "/synth-args.txt");
-        std::string synth_args;
-        std::getline(args, synth_args);
-        placements_hold(name, synth_args, false);
-    }
+// One case per architecture, so that ctest runs them side by side. CI runs these in its
+// optimized emulator build (scripts/test-all.sh): under the sanitizers they would take most of
+// its time, and the same code paths are covered there by the smaller placement cases below.
+static void golden_placements(const char *name, bool moe) {
+    std::ifstream args(std::string(INFER_TEST_DATA_DIR) + "/goldens/" + name + "/synth-args.txt");
+    std::string synth_args;
+    std::getline(args, synth_args);
+    REQUIRE_MESSAGE(!synth_args.empty(), "no synth-args.txt for ", name);
+    placements_hold(name, synth_args, moe);
 }
 
-TEST_CASE("cuda placement: MoE goldens hold at every placement (qwen2moe, qwen3moe, olmoe, mixtral)") {
-    for (const char *name : {"synth-qwen2moe-q8_0", "synth-qwen3moe-q4_k_m", "synth-olmoe-q4_k_m",
-                             "synth-mixtral-q4_0"}) {
-        CAPTURE(name);
-        std::ifstream args(std::string(INFER_TEST_DATA_DIR) + "/goldens/" + name + "/synth-args.txt");
-        std::string synth_args;
-        std::getline(args, synth_args);
-        placements_hold(name, synth_args, true);
-    }
-}
+TEST_CASE("cuda placement goldens: llama (rope_freqs)") { golden_placements("synth-llama-ropefreqs-q8_0", false); }
+TEST_CASE("cuda placement goldens: qwen2") { golden_placements("synth-qwen2-q8_0", false); }
+TEST_CASE("cuda placement goldens: qwen3") { golden_placements("synth-qwen3-q4_k_m", false); }
+TEST_CASE("cuda placement goldens: qwen2moe") { golden_placements("synth-qwen2moe-q8_0", true); }
+TEST_CASE("cuda placement goldens: qwen3moe") { golden_placements("synth-qwen3moe-q4_k_m", true); }
+TEST_CASE("cuda placement goldens: olmoe") { golden_placements("synth-olmoe-q4_k_m", true); }
+TEST_CASE("cuda placement goldens: mixtral") { golden_placements("synth-mixtral-q4_0", true); }
 
 TEST_CASE("cuda placement: gemma3 (sliding window, soft-capping) split across CUDA and the CPU") {
     const std::string args = std::string("--arch gemma3 ") + kTiny + " --n-swa 8 --quant Q4_K_M";
@@ -549,4 +629,51 @@ TEST_CASE("cuda placement: state save and load with the KV cache split across CU
     REQUIRE(infer_decode(cpu.get(), &next, 1) == INFER_OK);
     double worst = 0;
     compare(logits_at(cpu.get(), -1), expected, "state moved to the CPU", kTwoRoundingsBound, &worst);
+}
+
+// Refusals name the op, its layer and output, and the tensor where a weight is the reason.
+TEST_CASE("cuda models: refusals name the op and the tensor") {
+    using namespace infer;
+    graph::WeightRef embd, w, gate, up, down;
+    embd.name = "token_embd.weight";
+    embd.type = 0;
+    embd.ne[0] = 64;
+    embd.ne[1] = 100;
+    w.name = "blk.0.attn_q.weight";
+    w.type = 16; // IQ2_XXS: no CUDA decoder
+    w.ne[0] = 64;
+    w.ne[1] = 64;
+    gate.name = "blk.1.ffn_gate_exps.weight";
+    gate.type = 12;
+    gate.ne[0] = 256;
+    gate.ne[1] = 32;
+    gate.ne[2] = cuda::kMaxExperts + 1;
+    up = gate;
+    up.name = "blk.1.ffn_up_exps.weight";
+    down = gate;
+    down.name = "blk.1.ffn_down_exps.weight";
+    graph::GraphBuilder b(4);
+    const graph::TensorId x = b.embed(embd, 1.0f);
+    b.set_layer(0);
+    const graph::TensorId q = b.matmul(w, x);
+    const graph::Graph g = b.finish(q);
+    const Status refused = cuda::check_graph(g);
+    REQUIRE(!refused.is_ok());
+    CHECK(refused.code() == INFER_ERR_MODEL_TENSOR_TYPE);
+    CHECK(refused.message().find("blk.0.attn_q.weight") != std::string::npos);
+    CHECK(refused.message().find("MatMul") != std::string::npos);
+    CHECK(refused.message().find("CUDA") != std::string::npos);
+    CHECK(cuda::supports_node(g.nodes[0], g).is_ok());
+
+    graph::GraphBuilder m(4);
+    const graph::TensorId h = m.embed(embd, 1.0f);
+    m.set_layer(1);
+    const graph::GraphBuilder::Route route = m.moe_route(h, 2, true);
+    const graph::TensorId y = m.moe_ffn(h, route, gate, up, down, graph::Activation::Silu);
+    const graph::Graph mg = m.finish(y);
+    const Status too_many = cuda::supports_node(mg.nodes.back(), mg);
+    REQUIRE(!too_many.is_ok());
+    CHECK(too_many.code() == INFER_ERR_UNSUPPORTED);
+    CHECK(too_many.message().find("MoeFfn (layer 1") != std::string::npos);
+    CHECK(too_many.message().find("1025 experts") != std::string::npos);
 }

@@ -145,10 +145,12 @@ TEST_CASE("cuda host: dp4a, funnel shifts and byte arithmetic") {
         REQUIRE(cuda::funnel_right(a, b, sh) ==
                 static_cast<uint32_t>((static_cast<uint64_t>(b) << 32 | a) >> sh));
         const uint32_t six = a & 0x3f3f3f3fu; // bytes 0..63
-        const uint32_t got = cuda::bytes_minus_32(six);
-        for (int i = 0; i < 4; ++i) {
-            const int byte = static_cast<int>((six >> (8 * i)) & 0xff);
-            REQUIRE(static_cast<int8_t>(got >> (8 * i)) == byte - 32);
+        for (uint32_t n : {4u, 32u}) {
+            const uint32_t got = cuda::bytes_minus(six, n);
+            for (int i = 0; i < 4; ++i) {
+                const int byte = static_cast<int>((six >> (8 * i)) & 0xff);
+                REQUIRE(static_cast<int8_t>(got >> (8 * i)) == byte - static_cast<int>(n));
+            }
         }
     }
 }
@@ -169,10 +171,25 @@ TEST_CASE("cuda host: unaligned loads give the bytes at every even offset") {
     for (int i = 0; i < 256; ++i)
         bytes.data()[i] = static_cast<uint8_t>(rng.next());
     check_load_bytes<2>(bytes.data());
+    check_load_bytes<4>(bytes.data());
+    check_load_bytes<14>(bytes.data());
     check_load_bytes<16>(bytes.data());
     check_load_bytes<18>(bytes.data());
     check_load_bytes<20>(bytes.data());
     check_load_bytes<34>(bytes.data());
+}
+
+TEST_CASE("cuda host: Q3_K scales from registers match the byte decoder") {
+    Rng rng(5);
+    for (int it = 0; it < 1000; ++it) {
+        uint8_t scales[16] = {};
+        for (int i = 0; i < 12; ++i)
+            scales[i] = static_cast<uint8_t>(rng.next());
+        uint32_t words[4];
+        std::memcpy(words, scales, sizeof words);
+        for (int j = 0; j < 16; ++j)
+            REQUIRE(cuda::q3_k_scale(scales, j) == cuda::q3_k_scale_words(words, j));
+    }
 }
 
 TEST_CASE("cuda host: K-quant scales and mins from registers match the byte decoder") {
@@ -194,7 +211,7 @@ TEST_CASE("cuda host: K-quant scales and mins from registers match the byte deco
 }
 
 TEST_CASE("cuda host: int8 dot products of every type match the dequantized reference") {
-    const uint32_t types[] = {2, 3, 8, 12, 13, 14};
+    const uint32_t types[] = {2, 3, 8, 10, 11, 12, 13, 14};
     for (uint32_t type : types) {
         const TypeTraits &t = *type_traits(type);
         CAPTURE(t.name);
@@ -245,7 +262,7 @@ TEST_CASE("cuda host: half and bfloat16 decode match lib/core for all 65536 inpu
 }
 
 TEST_CASE("cuda host: every block decoder matches dequantize_row_ref bit for bit") {
-    const uint32_t types[] = {0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 30};
+    const uint32_t types[] = {0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 30};
     for (uint32_t type : types) {
         CAPTURE(type_traits(type)->name);
         REQUIRE(cuda::block_type_supported(type));
@@ -270,7 +287,7 @@ TEST_CASE("cuda host: every block decoder matches dequantize_row_ref bit for bit
             REQUIRE(bits(ours[static_cast<size_t>(i)]) == bits(ref[static_cast<size_t>(i)]));
         }
     }
-    CHECK_FALSE(cuda::block_type_supported(static_cast<uint32_t>(TypeId::Q2_K)));
+    CHECK_FALSE(cuda::block_type_supported(static_cast<uint32_t>(TypeId::IQ2_XXS)));
     CHECK_FALSE(cuda::block_type_supported(static_cast<uint32_t>(TypeId::IQ4_XS)));
 }
 

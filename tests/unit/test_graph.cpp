@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+
 using namespace infer::graph;
 
 TEST_CASE("graph: lifetimes span from the producing node to the last reader") {
@@ -81,4 +83,13 @@ TEST_CASE("graph: a MoE route's two outputs live until the expert FFN reads them
     CHECK(g.tensors[f.scratch].first_use == 3);
     CHECK(g.tensors[f.scratch].last_use == 3);
     CHECK(g.tensors[x].last_use == 4);
+}
+
+TEST_CASE("graph: every op has a name for messages") {
+    CHECK(std::string(op_name(Op::MatMul)) == "MatMul");
+    CHECK(std::string(op_name(Op::MoeFfn)) == "MoeFfn");
+    CHECK(std::string(op_name(Op::SigmoidGate)) == "SigmoidGate");
+    for (int op = 0; op <= static_cast<int>(Op::SigmoidGate); ++op)
+        CHECK(std::string(op_name(static_cast<Op>(op))) != "unknown");
+    CHECK(std::string(op_name(static_cast<Op>(200))) == "unknown");
 }

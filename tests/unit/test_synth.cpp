@@ -271,6 +271,47 @@ TEST_CASE("synth: Q4_K_M follows llama.cpp's choices") {
     CHECK(type_of("blk.10.attn_q.weight") == "Q4_K");
 }
 
+TEST_CASE("synth: Q3_K_M follows llama.cpp's choices") {
+    // llama_tensor_get_type_impl for LLAMA_FTYPE_MOSTLY_Q3_K_M, on the published shapes.
+    std::vector<synth::TensorPlan> plan;
+    auto type_of = [&](const std::string &name) -> std::string {
+        for (const auto &t : plan)
+            if (t.name == name) return type_name(t.type);
+        return "missing";
+    };
+    auto plan_preset = [&](const char *preset) {
+        synth::Spec spec;
+        REQUIRE(synth::apply_preset(preset, &spec).is_ok());
+        spec.quant = "Q3_K_M";
+        const Status s = synth::plan_tensors(spec, &plan);
+        REQUIRE_MESSAGE(s.is_ok(), s.message());
+    };
+    CHECK(synth::recipe_file_type("Q3_K_M") == 12);
+
+    plan_preset("llama-8b"); // 32 layers: ffn_down Q5_K in layers 0-1
+    CHECK(type_of("token_embd.weight") == "Q3_K");
+    CHECK(type_of("output.weight") == "Q6_K");
+    CHECK(type_of("blk.0.attn_v.weight") == "Q5_K");
+    CHECK(type_of("blk.1.attn_v.weight") == "Q5_K");
+    CHECK(type_of("blk.2.attn_v.weight") == "Q4_K");
+    CHECK(type_of("blk.5.attn_output.weight") == "Q4_K");
+    CHECK(type_of("blk.5.attn_q.weight") == "Q3_K");
+    CHECK(type_of("blk.5.attn_k.weight") == "Q3_K");
+    CHECK(type_of("blk.1.ffn_down.weight") == "Q5_K");
+    CHECK(type_of("blk.2.ffn_down.weight") == "Q4_K");
+    CHECK(type_of("blk.31.ffn_down.weight") == "Q4_K");
+    CHECK(type_of("blk.31.ffn_gate.weight") == "Q3_K");
+
+    plan_preset("mixtral-8x7b"); // eight experts: llama.cpp's Mixtral rules
+    CHECK(type_of("blk.10.attn_k.weight") == "Q8_0");
+    CHECK(type_of("blk.10.attn_v.weight") == "Q8_0");
+    CHECK(type_of("blk.10.attn_output.weight") == "Q5_K");
+    CHECK(type_of("blk.0.ffn_down_exps.weight") == "Q5_K");
+    CHECK(type_of("blk.12.ffn_down_exps.weight") == "Q4_K");
+    CHECK(type_of("blk.12.ffn_gate_exps.weight") == "Q3_K");
+    CHECK(type_of("blk.12.ffn_gate_inp.weight") == "F32");
+}
+
 TEST_CASE("synth: deterministic in the seed, independent of threads") {
     for (bool fast : {false, true}) {
         CAPTURE(fast);

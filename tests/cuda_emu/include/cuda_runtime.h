@@ -11,6 +11,7 @@
 // are errors or aborts with a message.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -206,6 +207,17 @@ template <class T> T __shfl_down_sync(unsigned /*mask*/, T v, unsigned delta, in
     cuda_emu::warp_exchange(&v, &out, sizeof(T), src);
     return out;
 }
+
+// Atomics. A block's threads are fibers that switch only at barriers and shuffles, but the
+// streams of different host threads run at once, so these are real atomic read-modify-writes.
+inline int atomicAdd(int *p, int v) { return std::atomic_ref<int>(*p).fetch_add(v); }
+inline unsigned atomicAdd(unsigned *p, unsigned v) {
+    return std::atomic_ref<unsigned>(*p).fetch_add(v);
+}
+inline unsigned long long atomicAdd(unsigned long long *p, unsigned long long v) {
+    return std::atomic_ref<unsigned long long>(*p).fetch_add(v);
+}
+inline float atomicAdd(float *p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
 
 template <class T> T __ldg(const T *p) { return *p; }
 inline int __dp4a(int a, int b, int c) {

@@ -1,0 +1,128 @@
+// The samples' placement options (samples/common/placement_args.c): what each spelling sets, the
+// comma-separated override list, and the values refused as usage errors.
+#include "placement_args.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Parsed {
+    placement_args args;
+    int result = 0; // of the last placement_args_parse call: 1 taken, 0 not ours, -1 error
+    std::string error;
+    bool checked = false; // placement_args_check's verdict
+};
+
+// Parses every argument as the samples do: placement options, or 0 for anything else.
+Parsed parse(std::vector<std::string> words) {
+    Parsed p;
+    placement_args_init(&p.args);
+    words.insert(words.begin(), "program");
+    std::vector<char *> argv;
+    for (std::string &w : words)
+        argv.push_back(w.data());
+    char error[512] = "";
+    for (int i = 1; i < static_cast<int>(argv.size()); ++i) {
+        p.result = placement_args_parse(&p.args, static_cast<int>(argv.size()), argv.data(), &i,
+                                        error, sizeof error);
+        if (p.result <= 0) break;
+    }
+    p.error = error;
+    if (p.result >= 0) p.checked = placement_args_check(&p.args, error, sizeof error) != 0;
+    if (!p.checked && p.error.empty()) p.error = error;
+    return p;
+}
+
+std::string overrides_text(const placement_args &a) {
+    char buf[256];
+    placement_args_overrides_text(&a, buf, sizeof buf);
+    return buf;
+}
+
+} // namespace
+
+TEST_CASE("placement args: defaults, backends in any case, and layer counts") {
+    Parsed p = parse({});
+    CHECK(p.args.backend == INFER_BACKEND_CPU);
+    CHECK(p.args.n_gpu_layers == INFER_GPU_LAYERS_ALL);
+    CHECK(p.args.n_overrides == 0);
+    CHECK(overrides_text(p.args) == "-");
+
+    p = parse({"--backend", "CUDA", "--device", "1", "-ngl", "16"});
+    REQUIRE(p.result == 1);
+    CHECK(p.checked);
+    CHECK(p.args.backend == INFER_BACKEND_CUDA);
+    CHECK(p.args.device == 1);
+    CHECK(p.args.n_gpu_layers == 16);
+    CHECK(parse({"--backend", "cuda", "-ngl", "all"}).args.n_gpu_layers == INFER_GPU_LAYERS_ALL);
+    CHECK(parse({"--backend", "cuda", "-ngl", "0"}).args.n_gpu_layers == 0);
+    p = parse({"--backend", "Vulkan", "--n-gpu-layers", "auto"});
+    CHECK(p.checked);
+    CHECK(p.args.backend == INFER_BACKEND_VULKAN);
+
+    infer_model_params params;
+    infer_model_params_init(&params);
+    placement_args_apply(&p.args, &params);
+    CHECK(params.backend == INFER_BACKEND_VULKAN);
+    CHECK(params.n_gpu_layers == INFER_GPU_LAYERS_AUTO);
+    CHECK(params.overrides == nullptr);
+    CHECK(params.n_overrides == 0);
+}
+
+TEST_CASE("placement args: overrides, one per option or as llama.cpp's comma list") {
+    Parsed p =
+        parse({"--override", "exps=CPU", "-ot", "blk\\.1[0-9]\\.=cuda", "--backend", "cuda"});
+    REQUIRE(p.result == 1);
+    REQUIRE(p.args.n_overrides == 2);
+    CHECK(std::string(p.args.overrides[0].pattern) == "exps");
+    CHECK(p.args.overrides[0].backend == INFER_BACKEND_CPU);
+    CHECK(std::string(p.args.overrides[1].pattern) == "blk\\.1[0-9]\\.");
+    CHECK(p.args.overrides[1].backend == INFER_BACKEND_CUDA);
+    CHECK(overrides_text(p.args) == "exps=CPU,blk\\.1[0-9]\\.=CUDA");
+
+    // A comma ends an entry only after =BACKEND, so a regex keeps its own commas and '='.
+    p = parse({"--override-tensor", "ffn_up=CPU,blk\\.[0-9]{1,2}\\.ffn_down=cpu,a=b=Cpu"});
+    REQUIRE(p.result == 1);
+    REQUIRE(p.args.n_overrides == 3);
+    CHECK(std::string(p.args.overrides[0].pattern) == "ffn_up");
+    CHECK(std::string(p.args.overrides[1].pattern) == "blk\\.[0-9]{1,2}\\.ffn_down");
+    CHECK(std::string(p.args.overrides[2].pattern) == "a=b");
+    CHECK(p.args.overrides[2].backend == INFER_BACKEND_CPU);
+
+    infer_model_params params;
+    infer_model_params_init(&params);
+    placement_args_apply(&p.args, &params);
+    CHECK(params.n_overrides == 3);
+    CHECK(params.overrides == p.args.overrides);
+}
+
+TEST_CASE("placement args: bad values are usage errors that name the value") {
+    const std::vector<std::vector<std::string>> bad = {{"--backend", "metal"},
+                                                       {"--backend"},
+                                                       {"-ngl", "-3"},
+                                                       {"-ngl", "many"},
+                                                       {"-ngl", "12x"},
+                                                       {"--device", "-1"},
+                                                       {"--override", "exps"},
+                                                       {"--override", "=cpu"},
+                                                       {"--override", "exps=gpu"},
+                                                       {"--override", "exps=CPU,"},
+                                                       {"--override", "a=cpu,b"}};
+    for (const auto &args : bad) {
+        const Parsed p = parse(args);
+        CAPTURE(args[0]);
+        CHECK(p.result == -1);
+        CHECK(!p.error.empty());
+        if (args.size() > 1) CHECK(p.error.find(args[1]) != std::string::npos);
+    }
+    // Layers on a device need a device.
+    Parsed p = parse({"-ngl", "8"});
+    CHECK(p.result == 1);
+    CHECK(!p.checked);
+    CHECK(p.error.find("--backend") != std::string::npos);
+    // Other arguments are not the parser's.
+    CHECK(parse({"-m", "model.gguf"}).result == 0);
+}
