@@ -1,8 +1,8 @@
 #include "one_node_case.h"
 
 #include "core/fp16.h"
-#include "core/quant_weights.h"
 #include "core/types.h"
+#include "tooling/quant_weights.h"
 
 #include <cstring>
 

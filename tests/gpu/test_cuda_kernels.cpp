@@ -10,7 +10,7 @@
 
 #include "core/dequant.h"
 #include "core/fp16.h"
-#include "core/quant_weights.h"
+#include "tooling/quant_weights.h"
 #include "core/random.h"
 #include "core/types.h"
 #include "cpu/cpu_moe.h"

@@ -1,7 +1,7 @@
 // The C API's first part on in-memory images: version, status strings, per-thread last error,
 // log sink, load from memory with progress and cancel, info, metadata getters with snprintf
 // buffers, tensor listing, parameter struct sizes, and the architecture check at load.
-#include "gguf_writer.h"
+#include "gguf_image.h"
 
 #include "infer.h"
 
@@ -15,31 +15,32 @@
 
 using infer::TypeId;
 using infer::gguf::ValueType;
-using infer::test::GgufValue;
-using infer::test::GgufWriter;
+using infer::gguf::MetaValue;
+using infer::gguf::Writer;
+using infer::test::build_image;
 
 namespace {
 
 std::vector<uint8_t> sample_image() {
-    GgufWriter w;
-    w.kv("general.architecture", GgufValue::str("test-arch"));
-    w.kv("general.name", GgufValue::str("tiny \"test\"\n"));
-    w.kv("some.u32", GgufValue::u32(7));
-    w.kv("some.f32", GgufValue::f32(0.5f));
-    w.kv("some.u64.big", GgufValue::u64(~uint64_t{0}));
-    w.kv("some.bool", GgufValue::boolean(true));
-    std::vector<GgufValue> words, numbers;
+    Writer w;
+    w.add("general.architecture", MetaValue::str("test-arch"));
+    w.add("general.name", MetaValue::str("tiny \"test\"\n"));
+    w.add("some.u32", MetaValue::u32(7));
+    w.add("some.f32", MetaValue::f32(0.5f));
+    w.add("some.u64.big", MetaValue::u64(~uint64_t{0}));
+    w.add("some.bool", MetaValue::boolean(true));
+    std::vector<MetaValue> words, numbers;
     for (int i = 0; i < 20; ++i) {
         std::string word = "w"; // (not "w" + ...: g++ 12 warns falsely on that, -Wrestrict)
         word += std::to_string(i);
-        words.push_back(GgufValue::str(word));
-        numbers.push_back(GgufValue::i32(-i));
+        words.push_back(MetaValue::str(word));
+        numbers.push_back(MetaValue::i32(-i));
     }
-    w.kv("some.words", GgufValue::array(ValueType::STRING, words));
-    w.kv("some.numbers", GgufValue::array(ValueType::I32, numbers));
-    w.tensor("a.weight", TypeId::F32, {4, 3});
-    w.tensor("b.weight", TypeId::Q8_0, {64, 2});
-    return w.build();
+    w.add("some.words", MetaValue::array(ValueType::STRING, words));
+    w.add("some.numbers", MetaValue::array(ValueType::I32, numbers));
+    w.add_tensor("a.weight", TypeId::F32, {4, 3});
+    w.add_tensor("b.weight", TypeId::Q8_0, {64, 2});
+    return build_image(w);
 }
 
 struct Model {

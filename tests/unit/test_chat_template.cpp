@@ -3,7 +3,7 @@
 // including the exceptions; unknown templates and names are refused; Python's whitespace strip;
 // and infer_model_chat_template on in-memory images.
 #include "chat_goldens.h"
-#include "gguf_writer.h"
+#include "gguf_image.h"
 #include "text/chat_template.h"
 
 #include "infer.h"
@@ -244,11 +244,11 @@ struct ImageModel {
     ~ImageModel() { infer_model_free(m); }
 };
 
-void load_with_template(ImageModel *model, const infer::test::GgufValue *chat_template) {
-    infer::test::GgufWriter w;
-    w.kv("general.architecture", infer::test::GgufValue::str("test-arch"));
-    if (chat_template) w.kv("tokenizer.chat_template", *chat_template);
-    model->image = w.build();
+void load_with_template(ImageModel *model, const infer::gguf::MetaValue *chat_template) {
+    infer::gguf::Writer w;
+    w.add("general.architecture", infer::gguf::MetaValue::str("test-arch"));
+    if (chat_template) w.add("tokenizer.chat_template", *chat_template);
+    model->image = infer::test::build_image(w);
     infer_model_params p;
     infer_model_params_init(&p);
     p.inspect_only = 1;
@@ -259,7 +259,7 @@ void load_with_template(ImageModel *model, const infer::test::GgufValue *chat_te
 } // namespace
 
 TEST_CASE("chat template api: infer_model_chat_template names the model's format") {
-    using infer::test::GgufValue;
+    using infer::gguf::MetaValue;
     const char *name = nullptr;
     {
         ImageModel model;
@@ -270,21 +270,21 @@ TEST_CASE("chat template api: infer_model_chat_template names the model's format
     for (const std::string &file : infer::test::chat_golden_names()) {
         const ChatGoldens g = goldens(file);
         ImageModel model;
-        const GgufValue text = GgufValue::str(infer::test::read_text_file(kDir + g.template_file));
+        const MetaValue text = MetaValue::str(infer::test::read_text_file(kDir + g.template_file));
         load_with_template(&model, &text);
         REQUIRE(infer_model_chat_template(model.m, &name) == INFER_OK);
         CHECK(std::string(name) == g.format);
     }
     {
         ImageModel model;
-        const GgufValue text = GgufValue::str("{{ '### Instruction:' + messages[0]['content'] }}");
+        const MetaValue text = MetaValue::str("{{ '### Instruction:' + messages[0]['content'] }}");
         load_with_template(&model, &text);
         CHECK(infer_model_chat_template(model.m, &name) == INFER_ERR_UNSUPPORTED);
         CHECK(std::string(infer_last_error()).find("pass a template name") != std::string::npos);
     }
     {
         ImageModel model;
-        const GgufValue number = GgufValue::u32(7);
+        const MetaValue number = MetaValue::u32(7);
         load_with_template(&model, &number);
         CHECK(infer_model_chat_template(model.m, &name) == INFER_ERR_TYPE_MISMATCH);
     }

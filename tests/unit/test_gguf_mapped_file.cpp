@@ -1,6 +1,6 @@
 // MappedFile: I/O failures become INFER_ERR_IO naming the path; a real file maps and parses.
 // Special files (FIFO, devices) are refused without blocking, through the library and the C API.
-#include "gguf_writer.h"
+#include "gguf_image.h"
 
 #include "infer.h"
 
@@ -108,10 +108,10 @@ TEST_CASE("mapped file: missing path, directory and empty file are I/O errors") 
 }
 
 TEST_CASE("mapped file: a GGUF file maps and parses in place") {
-    infer::test::GgufWriter w;
-    w.kv("general.name", infer::test::GgufValue::str("tiny"));
-    w.tensor("t", infer::TypeId::F16, {4, 4});
-    const std::vector<uint8_t> image = w.build();
+    infer::gguf::Writer w;
+    w.add("general.name", infer::gguf::MetaValue::str("tiny"));
+    w.add_tensor("t", infer::TypeId::F16, {4, 4});
+    const std::vector<uint8_t> image = infer::test::build_image(w);
 
     const TempPath path("valid.gguf");
     {
@@ -129,7 +129,7 @@ TEST_CASE("mapped file: a GGUF file maps and parses in place") {
     REQUIRE(st.code() == INFER_OK);
     const infer::gguf::TensorInfo *t = file->find_tensor("t");
     REQUIRE(t != nullptr);
-    CHECK(file->tensor_data(*t) == mapped->bytes().data() + w.data_offset);
+    CHECK(file->tensor_data(*t) == mapped->bytes().data() + w.layout().data_start);
 }
 
 TEST_CASE("mapped file: a FIFO is refused at once, not opened and waited on") {
@@ -173,9 +173,9 @@ TEST_CASE("mapped file: character devices are refused") {
 }
 
 TEST_CASE("mapped file: a symlink to a regular file is followed; a dangling one is missing") {
-    infer::test::GgufWriter w;
-    w.kv("general.name", infer::test::GgufValue::str("tiny"));
-    const std::vector<uint8_t> image = w.build();
+    infer::gguf::Writer w;
+    w.add("general.name", infer::gguf::MetaValue::str("tiny"));
+    const std::vector<uint8_t> image = infer::test::build_image(w);
     const TempPath target("link-target.gguf");
     {
         std::ofstream out(target.path, std::ios::binary);

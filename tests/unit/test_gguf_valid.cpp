@@ -1,6 +1,6 @@
 // GGUF reader on well-formed images: every value type, nested arrays, versions, alignment,
 // tensors, lookups, getter conversions and progress reporting.
-#include "gguf_writer.h"
+#include "gguf_image.h"
 
 #include <doctest/doctest.h>
 
@@ -11,8 +11,9 @@ using infer::TypeId;
 using infer::gguf::File;
 using infer::gguf::Value;
 using infer::gguf::ValueType;
-using infer::test::GgufValue;
-using infer::test::GgufWriter;
+using infer::gguf::MetaValue;
+using infer::gguf::Writer;
+using infer::test::build_image;
 
 namespace {
 
@@ -44,23 +45,23 @@ double float_of(const File &f, const char *key) {
 } // namespace
 
 TEST_CASE("gguf: every scalar type decodes and converts") {
-    GgufWriter w;
-    w.kv("u8", GgufValue::u8(200));
-    w.kv("i8", GgufValue::i8(-100));
-    w.kv("u16", GgufValue::u16(60000));
-    w.kv("i16", GgufValue::i16(-30000));
-    w.kv("u32", GgufValue::u32(4000000000u));
-    w.kv("i32", GgufValue::i32(-2000000000));
-    w.kv("u64", GgufValue::u64(uint64_t{1} << 62));
-    w.kv("u64.big", GgufValue::u64(~uint64_t{0}));
-    w.kv("i64", GgufValue::i64(INT64_MIN));
-    w.kv("f32", GgufValue::f32(1.5f));
-    w.kv("f64", GgufValue::f64(-2.25e300));
-    w.kv("bool.t", GgufValue::boolean(true));
-    w.kv("bool.f", GgufValue::boolean(false));
-    w.kv("str", GgufValue::str("héllo"));
-    w.kv("str.empty", GgufValue::str(""));
-    const std::vector<uint8_t> image = w.build();
+    Writer w;
+    w.add("u8", MetaValue::u8(200));
+    w.add("i8", MetaValue::i8(-100));
+    w.add("u16", MetaValue::u16(60000));
+    w.add("i16", MetaValue::i16(-30000));
+    w.add("u32", MetaValue::u32(4000000000u));
+    w.add("i32", MetaValue::i32(-2000000000));
+    w.add("u64", MetaValue::u64(uint64_t{1} << 62));
+    w.add("u64.big", MetaValue::u64(~uint64_t{0}));
+    w.add("i64", MetaValue::i64(INT64_MIN));
+    w.add("f32", MetaValue::f32(1.5f));
+    w.add("f64", MetaValue::f64(-2.25e300));
+    w.add("bool.t", MetaValue::boolean(true));
+    w.add("bool.f", MetaValue::boolean(false));
+    w.add("str", MetaValue::str("héllo"));
+    w.add("str.empty", MetaValue::str(""));
+    const std::vector<uint8_t> image = build_image(w);
     const auto file = parse_ok(image);
 
     CHECK(file->version() == 3);
@@ -103,22 +104,22 @@ TEST_CASE("gguf: every scalar type decodes and converts") {
 }
 
 TEST_CASE("gguf: arrays of every element type") {
-    GgufWriter w;
-    w.kv("a.u8", GgufValue::array(ValueType::U8, {GgufValue::u8(1), GgufValue::u8(255)}));
-    w.kv("a.i8", GgufValue::array(ValueType::I8, {GgufValue::i8(-1), GgufValue::i8(127)}));
-    w.kv("a.u16", GgufValue::array(ValueType::U16, {GgufValue::u16(65535)}));
-    w.kv("a.i16", GgufValue::array(ValueType::I16, {GgufValue::i16(-32768)}));
-    w.kv("a.u32", GgufValue::array(ValueType::U32, {GgufValue::u32(7), GgufValue::u32(8), GgufValue::u32(9)}));
-    w.kv("a.i32", GgufValue::array(ValueType::I32, {GgufValue::i32(-5)}));
-    w.kv("a.u64", GgufValue::array(ValueType::U64, {GgufValue::u64(~uint64_t{0}), GgufValue::u64(3)}));
-    w.kv("a.i64", GgufValue::array(ValueType::I64, {GgufValue::i64(-7)}));
-    w.kv("a.f32", GgufValue::array(ValueType::F32, {GgufValue::f32(0.25f), GgufValue::f32(-8.0f)}));
-    w.kv("a.f64", GgufValue::array(ValueType::F64, {GgufValue::f64(1e-300)}));
-    w.kv("a.bool", GgufValue::array(ValueType::BOOL, {GgufValue::boolean(true), GgufValue::boolean(false)}));
-    w.kv("a.str",
-         GgufValue::array(ValueType::STRING, {GgufValue::str("a"), GgufValue::str(""), GgufValue::str("xyz")}));
-    w.kv("a.empty", GgufValue::array(ValueType::U32, {}));
-    const std::vector<uint8_t> image = w.build();
+    Writer w;
+    w.add("a.u8", MetaValue::array(ValueType::U8, {MetaValue::u8(1), MetaValue::u8(255)}));
+    w.add("a.i8", MetaValue::array(ValueType::I8, {MetaValue::i8(-1), MetaValue::i8(127)}));
+    w.add("a.u16", MetaValue::array(ValueType::U16, {MetaValue::u16(65535)}));
+    w.add("a.i16", MetaValue::array(ValueType::I16, {MetaValue::i16(-32768)}));
+    w.add("a.u32", MetaValue::array(ValueType::U32, {MetaValue::u32(7), MetaValue::u32(8), MetaValue::u32(9)}));
+    w.add("a.i32", MetaValue::array(ValueType::I32, {MetaValue::i32(-5)}));
+    w.add("a.u64", MetaValue::array(ValueType::U64, {MetaValue::u64(~uint64_t{0}), MetaValue::u64(3)}));
+    w.add("a.i64", MetaValue::array(ValueType::I64, {MetaValue::i64(-7)}));
+    w.add("a.f32", MetaValue::array(ValueType::F32, {MetaValue::f32(0.25f), MetaValue::f32(-8.0f)}));
+    w.add("a.f64", MetaValue::array(ValueType::F64, {MetaValue::f64(1e-300)}));
+    w.add("a.bool", MetaValue::array(ValueType::BOOL, {MetaValue::boolean(true), MetaValue::boolean(false)}));
+    w.add("a.str",
+         MetaValue::array(ValueType::STRING, {MetaValue::str("a"), MetaValue::str(""), MetaValue::str("xyz")}));
+    w.add("a.empty", MetaValue::array(ValueType::U32, {}));
+    const std::vector<uint8_t> image = build_image(w);
     const auto file = parse_ok(image);
 
     int64_t i = 0;
@@ -160,19 +161,19 @@ TEST_CASE("gguf: arrays of every element type") {
 
 TEST_CASE("gguf: nested arrays up to the nesting limit") {
     // [[1, 2], [], [3]] of u16, and a chain nested exactly kMaxArrayNesting deep.
-    GgufWriter w;
-    w.kv("nested", GgufValue::array(ValueType::ARRAY,
-                                    {GgufValue::array(ValueType::U16, {GgufValue::u16(1), GgufValue::u16(2)}),
-                                     GgufValue::array(ValueType::U16, {}),
-                                     GgufValue::array(ValueType::U16, {GgufValue::u16(3)})}));
-    w.kv("nested.str", GgufValue::array(ValueType::ARRAY,
-                                        {GgufValue::array(ValueType::STRING, {GgufValue::str("deep")})}));
-    GgufValue chain = GgufValue::array(ValueType::I32, {GgufValue::i32(42)});
+    Writer w;
+    w.add("nested", MetaValue::array(ValueType::ARRAY,
+                                    {MetaValue::array(ValueType::U16, {MetaValue::u16(1), MetaValue::u16(2)}),
+                                     MetaValue::array(ValueType::U16, {}),
+                                     MetaValue::array(ValueType::U16, {MetaValue::u16(3)})}));
+    w.add("nested.str", MetaValue::array(ValueType::ARRAY,
+                                        {MetaValue::array(ValueType::STRING, {MetaValue::str("deep")})}));
+    MetaValue chain = MetaValue::array(ValueType::I32, {MetaValue::i32(42)});
     for (uint32_t level = 1; level < infer::gguf::kMaxArrayNesting; ++level) {
-        chain = GgufValue::array(ValueType::ARRAY, {chain});
+        chain = MetaValue::array(ValueType::ARRAY, {chain});
     }
-    w.kv("chain", chain);
-    const std::vector<uint8_t> image = w.build();
+    w.add("chain", chain);
+    const std::vector<uint8_t> image = build_image(w);
     const auto file = parse_ok(image);
 
     const Value *nested = file->find("nested");
@@ -203,11 +204,11 @@ TEST_CASE("gguf: nested arrays up to the nesting limit") {
 
 TEST_CASE("gguf: versions 2 and 3 parse alike") {
     for (uint32_t version : {2u, 3u}) {
-        GgufWriter w;
-        w.version = version;
-        w.kv("general.architecture", GgufValue::str("llama"));
-        w.tensor("token_embd.weight", TypeId::F32, {8, 2});
-        const std::vector<uint8_t> image = w.build();
+        Writer w; // writes version 3; version 2 differs only in that field
+        w.add("general.architecture", MetaValue::str("llama"));
+        w.add_tensor("token_embd.weight", TypeId::F32, {8, 2});
+        std::vector<uint8_t> image = build_image(w);
+        infer::test::patch<uint32_t>(image, 4, version);
         const auto file = parse_ok(image);
         CHECK(file->version() == version);
         CHECK(file->tensors().size() == 1);
@@ -215,22 +216,21 @@ TEST_CASE("gguf: versions 2 and 3 parse alike") {
 }
 
 TEST_CASE("gguf: tensors of several types with a custom alignment") {
-    GgufWriter w;
-    w.data_alignment = 64;
-    w.kv("general.alignment", GgufValue::u32(64));
-    w.tensor("a.f32", TypeId::F32, {3, 5});
-    w.tensor("b.q4_0", TypeId::Q4_0, {64, 2});
-    w.tensor("c.q4_k", TypeId::Q4_K, {256, 1, 2});
-    w.tensor("d.f16", TypeId::F16, {7, 1, 1, 3});
-    w.tensor("e.mxfp4", TypeId::MXFP4, {32});
-    w.tensor("f.bf16", TypeId::BF16, {1});
-    const std::vector<uint8_t> image = w.build();
+    Writer w;
+    w.set_alignment(64);
+    w.add_tensor("a.f32", TypeId::F32, {3, 5});
+    w.add_tensor("b.q4_0", TypeId::Q4_0, {64, 2});
+    w.add_tensor("c.q4_k", TypeId::Q4_K, {256, 1, 2});
+    w.add_tensor("d.f16", TypeId::F16, {7, 1, 1, 3});
+    w.add_tensor("e.mxfp4", TypeId::MXFP4, {32});
+    w.add_tensor("f.bf16", TypeId::BF16, {1});
+    const std::vector<uint8_t> image = build_image(w);
     const auto file = parse_ok(image);
 
     CHECK(file->alignment() == 64);
     CHECK(file->data_offset() % 64 == 0);
-    CHECK(file->data_offset() == w.data_offset);
-    CHECK(file->data_offset() >= w.header_end);
+    CHECK(file->data_offset() == w.layout().data_start);
+    CHECK(file->data_offset() >= w.layout().header_end);
     CHECK(file->image().data() == image.data());
     REQUIRE(file->tensors().size() == 6);
 
@@ -240,11 +240,11 @@ TEST_CASE("gguf: tensors of several types with a custom alignment") {
         const infer::gguf::TensorInfo &t = file->tensors()[i];
         CHECK(t.n_bytes == expect_bytes[i]);
         CHECK(t.n_elements == expect_elems[i]);
-        CHECK(t.offset == w.tensor_offsets[i]);
+        CHECK(t.offset == w.layout().tensors[i].data);
         CHECK(t.offset % 64 == 0);
         CHECK(file->find_tensor(t.name) == &t);
         const uint8_t *data = file->tensor_data(t);
-        CHECK(data == image.data() + w.data_offset + w.tensor_offsets[i]);
+        CHECK(data == image.data() + w.layout().data_start + w.layout().tensors[i].data);
         CHECK(data[0] == static_cast<uint8_t>(i * 31));
         CHECK(data[t.n_bytes - 1] == static_cast<uint8_t>(i * 31 + t.n_bytes - 1));
     }
@@ -260,29 +260,29 @@ TEST_CASE("gguf: tensors of several types with a custom alignment") {
 }
 
 TEST_CASE("gguf: the default alignment is 32 and adjacent tensors may touch") {
-    GgufWriter w;
-    w.tensor("x", TypeId::F32, {8});  // 32 bytes: the next tensor starts exactly where it ends
-    w.tensor("y", TypeId::F32, {8});
-    const std::vector<uint8_t> image = w.build();
+    Writer w;
+    w.add_tensor("x", TypeId::F32, {8});  // 32 bytes: the next tensor starts exactly where it ends
+    w.add_tensor("y", TypeId::F32, {8});
+    const std::vector<uint8_t> image = build_image(w);
     const auto file = parse_ok(image);
     CHECK(file->alignment() == 32);
     CHECK(file->tensors()[1].offset == 32);
 }
 
 TEST_CASE("gguf: a header-only file without padding parses") {
-    GgufWriter w;
-    w.kv("k", GgufValue::u8(1));
-    std::vector<uint8_t> image = w.build();
-    image.resize(w.header_end); // no padding after the header
+    Writer w;
+    w.add("k", MetaValue::u8(1));
+    std::vector<uint8_t> image = build_image(w);
+    image.resize(w.layout().header_end); // no padding after the header
     const auto file = parse_ok(image);
     CHECK(file->metadata().size() == 1);
 }
 
 TEST_CASE("gguf: progress is reported and can cancel") {
-    GgufWriter w;
-    w.kv("k", GgufValue::u8(1));
-    for (int i = 0; i < 40; ++i) w.tensor(std::to_string(i) + ".t", TypeId::F32, {8});
-    const std::vector<uint8_t> image = w.build();
+    Writer w;
+    w.add("k", MetaValue::u8(1));
+    for (int i = 0; i < 40; ++i) w.add_tensor(std::to_string(i) + ".t", TypeId::F32, {8});
+    const std::vector<uint8_t> image = build_image(w);
 
     std::vector<float> seen;
     parse_ok(image, [&seen](float p) {
@@ -304,9 +304,9 @@ TEST_CASE("gguf: progress is reported and can cancel") {
 }
 
 TEST_CASE("gguf: an exception from the progress callback does not escape") {
-    GgufWriter w;
-    w.kv("k", GgufValue::u8(1));
+    Writer w;
+    w.add("k", MetaValue::u8(1));
     std::unique_ptr<File> file;
-    const infer::Status st = File::parse(w.build(), [](float) -> bool { throw std::bad_alloc(); }, &file);
+    const infer::Status st = File::parse(build_image(w), [](float) -> bool { throw std::bad_alloc(); }, &file);
     CHECK(st.code() == INFER_ERR_OUT_OF_MEMORY);
 }

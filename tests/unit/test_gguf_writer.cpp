@@ -1,8 +1,10 @@
 // The streaming GGUF writer, read back with the library's parser: every metadata type, arrays of
 // scalars and strings, tensors of several types and shapes, data in odd-sized pieces, alignment
-// (default and custom), and the errors it reports.
+// (default and custom), the same bytes in memory and in a file, the layout it records, and the
+// errors it reports.
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,14 +12,14 @@
 #include <doctest/doctest.h>
 
 #include "gguf/gguf.h"
-#include "gguf/gguf_writer.h"
+#include "tooling/gguf_writer.h"
 
 using namespace infer;
 using infer::gguf::ValueType;
 
 namespace {
 
-// Writes through a tmpfile() and reads the whole image back.
+// Writes through a tmpfile() and reads the whole image back (the file path of infer-synth).
 std::vector<uint8_t> write_to_memory(gguf::Writer &w, const std::vector<std::vector<uint8_t>> &data,
                                      size_t piece) {
     FILE *f = std::tmpfile();
@@ -33,6 +35,12 @@ std::vector<uint8_t> write_to_memory(gguf::Writer &w, const std::vector<std::vec
     REQUIRE(std::fread(image.data(), 1, image.size(), f) == image.size());
     std::fclose(f);
     return image;
+}
+
+template <class T> T read_at(const std::vector<uint8_t> &image, uint64_t pos) {
+    T v;
+    std::memcpy(&v, image.data() + pos, sizeof v);
+    return v;
 }
 
 std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
@@ -70,9 +78,9 @@ TEST_CASE("gguf writer: round trip of every value type, tensors and alignment") 
         if (alignment) w.set_alignment(alignment);
 
         // F32 [3] (12 bytes: forces padding), Q8_0 [64, 2], F16 [5, 1, 3].
-        REQUIRE(w.add_tensor("a", 0, {3}).is_ok());
-        REQUIRE(w.add_tensor("b", 8, {64, 2}).is_ok());
-        REQUIRE(w.add_tensor("c", 1, {5, 1, 3}).is_ok());
+        w.add_tensor("a", 0, {3});
+        w.add_tensor("b", 8, {64, 2});
+        w.add_tensor("c", 1, {5, 1, 3});
         const std::vector<std::vector<uint8_t>> data = {pattern(12, 1), pattern(136, 2),
                                                         pattern(30, 3)};
         const std::vector<uint8_t> image = write_to_memory(w, data, 7);
@@ -154,8 +162,8 @@ TEST_CASE("gguf writer: data written in any piece size gives the same file") {
     for (size_t piece : {size_t{1}, size_t{5}, size_t{1000}}) {
         gguf::Writer w;
         w.add_string("general.architecture", "x");
-        REQUIRE(w.add_tensor("p", 0, {7}).is_ok());
-        REQUIRE(w.add_tensor("q", 2, {32, 3}).is_ok());
+        w.add_tensor("p", 0, {7});
+        w.add_tensor("q", 2, {32, 3});
         images.push_back(write_to_memory(w, {pattern(28, 9), pattern(54, 4)}, piece));
     }
     CHECK(images[0] == images[1]);
@@ -163,16 +171,20 @@ TEST_CASE("gguf writer: data written in any piece size gives the same file") {
 }
 
 TEST_CASE("gguf writer: reports declaration and streaming errors") {
-    {
-        gguf::Writer w;
-        CHECK(w.add_tensor("bad", 12, {100}).code() ==
-              INFER_ERR_GGUF_BAD_SHAPE); // partial Q4_K block
-        CHECK(w.add_tensor("bad", 0, {0}).code() == INFER_ERR_GGUF_BAD_SHAPE);
-        CHECK(w.add_tensor("bad", 0, {1, 1, 1, 1, 1}).code() == INFER_ERR_GGUF_BAD_SHAPE);
-        CHECK(w.add_tensor("bad", 5, {32}).code() == INFER_ERR_GGUF_BAD_SHAPE); // retired type
-    }
     FILE *f = std::tmpfile();
     REQUIRE(f);
+    // A partial Q4_K block, a zero dim, five dims, a retired type: begin() names the first.
+    const std::vector<std::vector<uint64_t>> dims = {{100}, {0}, {1, 1, 1, 1, 1}, {32}};
+    const uint32_t types[] = {12, 0, 0, 5};
+    for (size_t i = 0; i < dims.size(); ++i) {
+        gguf::Writer w;
+        w.add_tensor("good", 0, {4});
+        w.add_tensor("bad", types[i], dims[i]);
+        w.add_tensor("worse", 12, {100});
+        const Status s = w.begin(f);
+        CHECK(s.code() == INFER_ERR_GGUF_BAD_SHAPE);
+        CHECK(s.message().find("'bad'") != std::string::npos);
+    }
     {
         gguf::Writer w;
         w.add_u32("k", 1);
@@ -181,8 +193,8 @@ TEST_CASE("gguf writer: reports declaration and streaming errors") {
     }
     {
         gguf::Writer w;
-        REQUIRE(w.add_tensor("t", 0, {4}).is_ok());
-        REQUIRE(w.add_tensor("t", 0, {4}).is_ok());
+        w.add_tensor("t", 0, {4});
+        w.add_tensor("t", 0, {4});
         CHECK(w.begin(f).code() == INFER_ERR_GGUF_DUPLICATE);
     }
     {
@@ -197,7 +209,13 @@ TEST_CASE("gguf writer: reports declaration and streaming errors") {
     }
     {
         gguf::Writer w;
-        REQUIRE(w.add_tensor("t", 0, {4}).is_ok());
+        w.add_tensor("t", 0, {4});
+        w.set_alignment(64); // the tensor was laid out for 32
+        CHECK(w.begin(f).code() == INFER_ERR_GGUF_BAD_ALIGNMENT);
+    }
+    {
+        gguf::Writer w;
+        w.add_tensor("t", 0, {4});
         REQUIRE(w.begin(f).is_ok());
         const uint8_t bytes[20] = {};
         CHECK(w.write_data(bytes, 8).is_ok());
@@ -207,4 +225,50 @@ TEST_CASE("gguf writer: reports declaration and streaming errors") {
     std::fclose(f);
     gguf::Writer w;
     CHECK(w.begin("/nonexistent-dir/x.gguf").code() == INFER_ERR_IO);
+}
+
+TEST_CASE("gguf writer: memory and file outputs agree, and the layout points at each field") {
+    const auto declare = [](gguf::Writer &w) {
+        w.add_string("k", "vv");
+        w.add("n", gguf::MetaValue::array(ValueType::ARRAY,
+                                          {gguf::MetaValue::array(ValueType::U16, {gguf::MetaValue::u16(5)})}));
+        w.add_tensor("t", 0, {4});
+    };
+    gguf::Writer to_file;
+    declare(to_file);
+    const std::vector<uint8_t> from_file = write_to_memory(to_file, {pattern(16, 1)}, 16);
+
+    gguf::Writer w;
+    declare(w);
+    std::vector<uint8_t> image;
+    REQUIRE(w.begin(&image).is_ok());
+    REQUIRE(w.write_data(pattern(16, 1).data(), 16).is_ok());
+    REQUIRE(w.finish().is_ok());
+    CHECK(image == from_file);
+    CHECK(image.size() == w.file_size());
+
+    const gguf::Layout &l = w.layout();
+    REQUIRE(l.kvs.size() == 2);
+    CHECK(l.kvs[0].key == 24); // right after magic, version and the two counts
+    CHECK(read_at<uint64_t>(image, l.kvs[0].key) == 1);
+    CHECK(read_at<uint32_t>(image, l.kvs[0].type) == static_cast<uint32_t>(ValueType::STRING));
+    CHECK(read_at<uint64_t>(image, l.kvs[0].value) == 2);
+    CHECK(read_at<uint32_t>(image, l.kvs[1].value) == static_cast<uint32_t>(ValueType::ARRAY));
+    CHECK(read_at<uint32_t>(image, l.kvs[1].value + 12) == static_cast<uint32_t>(ValueType::U16));
+    REQUIRE(l.tensors.size() == 1);
+    CHECK(read_at<uint64_t>(image, l.tensors[0].name) == 1);
+    CHECK(read_at<uint32_t>(image, l.tensors[0].rank) == 1);
+    CHECK(read_at<uint64_t>(image, l.tensors[0].dims) == 4);
+    CHECK(read_at<uint32_t>(image, l.tensors[0].type) == 0);
+    CHECK(read_at<uint64_t>(image, l.tensors[0].offset) == 0);
+    CHECK(l.tensors[0].bytes == 16);
+    CHECK(l.data_start == (l.header_end + 31) / 32 * 32);
+    // Fields in file order, the last one ending the header; the first key's length promises its
+    // one byte.
+    REQUIRE(!l.fields.empty());
+    for (size_t i = 1; i < l.fields.size(); ++i)
+        CHECK(l.fields[i].end > l.fields[i - 1].end);
+    CHECK(l.fields.back().end == l.header_end);
+    CHECK(l.fields[4].end == l.kvs[0].key + 8); // after the header's four fields
+    CHECK(l.fields[4].need == 1);
 }

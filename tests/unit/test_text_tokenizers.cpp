@@ -1,31 +1,32 @@
 // Tiny hand-made vocabularies, small enough to check every merge by hand: SentencePiece-style BPE
 // with byte fallback, byte-level BPE with ranked merges, special tokens, and vocab validation.
-#include "gguf_writer.h"
+#include "gguf_image.h"
 #include "text/tokenize.h"
 
 #include <doctest/doctest.h>
 
 using namespace infer;
 using namespace infer::text;
-using infer::test::GgufValue;
-using infer::test::GgufWriter;
+using infer::gguf::MetaValue;
+using infer::gguf::Writer;
+using infer::test::build_image;
 
 namespace {
 
-GgufValue strings(const std::vector<std::string> &v) {
-    std::vector<GgufValue> e;
-    for (const std::string &s : v) e.push_back(GgufValue::str(s));
-    return GgufValue::array(gguf::ValueType::STRING, e);
+MetaValue strings(const std::vector<std::string> &v) {
+    std::vector<MetaValue> e;
+    for (const std::string &s : v) e.push_back(MetaValue::str(s));
+    return MetaValue::array(gguf::ValueType::STRING, e);
 }
-GgufValue floats(const std::vector<float> &v) {
-    std::vector<GgufValue> e;
-    for (float f : v) e.push_back(GgufValue::f32(f));
-    return GgufValue::array(gguf::ValueType::F32, e);
+MetaValue floats(const std::vector<float> &v) {
+    std::vector<MetaValue> e;
+    for (float f : v) e.push_back(MetaValue::f32(f));
+    return MetaValue::array(gguf::ValueType::F32, e);
 }
-GgufValue ints(const std::vector<int32_t> &v) {
-    std::vector<GgufValue> e;
-    for (int32_t i : v) e.push_back(GgufValue::i32(i));
-    return GgufValue::array(gguf::ValueType::I32, e);
+MetaValue ints(const std::vector<int32_t> &v) {
+    std::vector<MetaValue> e;
+    for (int32_t i : v) e.push_back(MetaValue::i32(i));
+    return MetaValue::array(gguf::ValueType::I32, e);
 }
 
 struct Built {
@@ -35,9 +36,9 @@ struct Built {
     Status status;
 };
 
-Built build(GgufWriter &w) {
+Built build(Writer &w) {
     Built b;
-    b.image = w.build();
+    b.image = build_image(w);
     REQUIRE(gguf::File::parse(b.image, nullptr, &b.file).is_ok());
     b.status = Vocab::build(*b.file, &b.vocab);
     return b;
@@ -45,23 +46,23 @@ Built build(GgufWriter &w) {
 
 const std::string S = "\xe2\x96\x81"; // ▁
 
-GgufWriter spm_writer() {
-    GgufWriter w;
+Writer spm_writer() {
+    Writer w;
     std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "<0x21>", "<0xC3>", "<0xA9>",
                                        S, "a", "b", S + "a", "ab", S + "ab", "<ctl>"};
     std::vector<float> scores = {0, 0, 0, 0, 0, 0, -1, -2, -3, -4, -5, -6, 0};
     std::vector<int32_t> types = {2, 3, 3, 6, 6, 6, 1, 1, 1, 1, 1, 1, 3};
-    w.kv("tokenizer.ggml.model", GgufValue::str("llama"));
-    w.kv("tokenizer.ggml.tokens", strings(tokens));
-    w.kv("tokenizer.ggml.scores", floats(scores));
-    w.kv("tokenizer.ggml.token_type", ints(types));
+    w.add("tokenizer.ggml.model", MetaValue::str("llama"));
+    w.add("tokenizer.ggml.tokens", strings(tokens));
+    w.add("tokenizer.ggml.scores", floats(scores));
+    w.add("tokenizer.ggml.token_type", ints(types));
     return w;
 }
 
 } // namespace
 
 TEST_CASE("text: SPM merges by score, adds the space prefix and falls back to bytes") {
-    GgufWriter w = spm_writer();
+    Writer w = spm_writer();
     Built b = build(w);
     REQUIRE(b.status.is_ok());
     const Vocab &v = *b.vocab;
@@ -87,20 +88,20 @@ TEST_CASE("text: SPM merges by score, adds the space prefix and falls back to by
 }
 
 TEST_CASE("text: byte-level BPE applies merges by rank within pre-tokenized words") {
-    GgufWriter w;
+    Writer w;
     // Byte-level spellings: "Ġ" is the space.
     const std::string G = "\xc4\xa0";
     std::vector<std::string> tokens = {"<|endoftext|>", "a", "b", "c", G, "ab", "bc", G + "a",
                                        G + "ab", "1", "2", "<|im_start|>"};
     std::vector<int32_t> types = {3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3};
-    w.kv("tokenizer.ggml.model", GgufValue::str("gpt2"));
-    w.kv("tokenizer.ggml.pre", GgufValue::str("smollm"));
-    w.kv("tokenizer.ggml.tokens", strings(tokens));
-    w.kv("tokenizer.ggml.token_type", ints(types));
+    w.add("tokenizer.ggml.model", MetaValue::str("gpt2"));
+    w.add("tokenizer.ggml.pre", MetaValue::str("smollm"));
+    w.add("tokenizer.ggml.tokens", strings(tokens));
+    w.add("tokenizer.ggml.token_type", ints(types));
     // "b c" ranks before "a b": "abc" -> a bc. " ab": Ġ a (rank 0) -> Ġa, then Ġa b -> Ġab.
-    w.kv("tokenizer.ggml.merges", strings({G + " a", "b c", "a b", G + "a b"}));
-    w.kv("tokenizer.ggml.bos_token_id", GgufValue::u32(0));
-    w.kv("tokenizer.ggml.eos_token_id", GgufValue::u32(0));
+    w.add("tokenizer.ggml.merges", strings({G + " a", "b c", "a b", G + "a b"}));
+    w.add("tokenizer.ggml.bos_token_id", MetaValue::u32(0));
+    w.add("tokenizer.ggml.eos_token_id", MetaValue::u32(0));
     Built b = build(w);
     REQUIRE(b.status.is_ok());
     const Vocab &v = *b.vocab;
@@ -120,42 +121,42 @@ TEST_CASE("text: byte-level BPE applies merges by rank within pre-tokenized word
 
 TEST_CASE("text: vocabulary validation names what is wrong") {
     {
-        GgufWriter w = spm_writer();
-        w.kv("tokenizer.ggml.bos_token_id", GgufValue::u32(99));
+        Writer w = spm_writer();
+        w.add("tokenizer.ggml.bos_token_id", MetaValue::u32(99));
         Built b = build(w);
         CHECK(b.status.code() == INFER_ERR_MODEL_BAD_VOCAB);
         CHECK(b.status.message().find("bos_token_id") != std::string::npos);
     }
     {
-        GgufWriter w;
-        w.kv("tokenizer.ggml.model", GgufValue::str("bert"));
-        w.kv("tokenizer.ggml.tokens", strings({"a"}));
+        Writer w;
+        w.add("tokenizer.ggml.model", MetaValue::str("bert"));
+        w.add("tokenizer.ggml.tokens", strings({"a"}));
         Built b = build(w);
         CHECK(b.status.code() == INFER_ERR_MODEL_BAD_VOCAB);
         CHECK(b.status.message().find("'bert'") != std::string::npos);
     }
     {
-        GgufWriter w;
-        w.kv("tokenizer.ggml.model", GgufValue::str("gpt2"));
-        w.kv("tokenizer.ggml.pre", GgufValue::str("mystery"));
-        w.kv("tokenizer.ggml.tokens", strings({"a"}));
+        Writer w;
+        w.add("tokenizer.ggml.model", MetaValue::str("gpt2"));
+        w.add("tokenizer.ggml.pre", MetaValue::str("mystery"));
+        w.add("tokenizer.ggml.tokens", strings({"a"}));
         Built b = build(w);
         CHECK(b.status.code() == INFER_ERR_MODEL_BAD_VOCAB);
         CHECK(b.status.message().find("'mystery'") != std::string::npos);
     }
     {
-        GgufWriter w;
-        w.kv("tokenizer.ggml.model", GgufValue::str("llama"));
-        w.kv("tokenizer.ggml.tokens", strings({"a", "b", "c"}));
-        w.kv("tokenizer.ggml.scores", floats({0, 0}));
+        Writer w;
+        w.add("tokenizer.ggml.model", MetaValue::str("llama"));
+        w.add("tokenizer.ggml.tokens", strings({"a", "b", "c"}));
+        w.add("tokenizer.ggml.scores", floats({0, 0}));
         Built b = build(w);
         CHECK(b.status.code() == INFER_ERR_MODEL_BAD_VOCAB);
         CHECK(b.status.message().find("scores") != std::string::npos);
     }
     {
-        GgufWriter w;
-        w.kv("tokenizer.ggml.model", GgufValue::str("llama"));
-        w.kv("tokenizer.ggml.tokens", strings({"a", "b", "a"}));
+        Writer w;
+        w.add("tokenizer.ggml.model", MetaValue::str("llama"));
+        w.add("tokenizer.ggml.tokens", strings({"a", "b", "a"}));
         Built b = build(w);
         CHECK(b.status.code() == INFER_ERR_MODEL_BAD_VOCAB);
         CHECK(b.status.message().find("twice") != std::string::npos);

@@ -6,7 +6,7 @@
 // Std of a uniform integer over k values: sqrt((k^2 - 1) / 12): 4.610 for 16, 9.233 for 32,
 // 18.47 for 64, 73.90 for 256 (int8), 1.118 for 4. For Q3_K, q in -4..3 has mean -0.5 and
 // E[q^2] = 5.5 (rms 2.345); the random sign of its sub-block scales cancels the mean over a row.
-#include "core/quant_weights.h"
+#include "tooling/quant_weights.h"
 
 #include <cmath>
 #include <cstring>

@@ -4,7 +4,7 @@
 // weights, then quantize the sub-block scales against the fp16 super-block scale(s) and requantize
 // the values with the scales as stored, so the blocks decode to what was fitted.
 // Bit layouts are the inverse of the decoders in dequant_legacy.cpp / dequant_kquants.cpp.
-#include "core/quant_weights.h"
+#include "tooling/quant_weights.h"
 
 #include <algorithm>
 #include <cfloat>
