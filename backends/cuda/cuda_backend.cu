@@ -190,6 +190,8 @@ public:
         return gemm_->start(workspace_);
     }
 
+    Status prepare(const BoundGraph &bound) override { return prepare_counters(counted_slots(bound)); }
+
     bool host_memory() const override { return false; }
 
     Status allocate(MemoryKind kind, uint64_t bytes, uint8_t **out) override {

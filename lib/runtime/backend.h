@@ -65,6 +65,9 @@ public:
     virtual uint64_t alignment() const = 0;
     // Acquires run-time resources (threads, streams) once, so that run() allocates nothing.
     virtual Status start() = 0;
+    // Acquires what runs of one bound graph need (after start(), once per graph of a context,
+    // before its first run), so that the first run allocates nothing either.
+    virtual Status prepare(const BoundGraph &) { return Status::ok(); }
     // Sets raw_bytes of every node's scratch tensor (before planning).
     virtual void size_scratch(graph::Graph &graph, const KvCacheLayout &kv) const = 0;
     // Runs nodes [nodes.begin, nodes.end) of the graph (one segment: every node of it this

@@ -242,6 +242,10 @@ Status Context::create(const Model &model, const ContextParams &params,
     for (BoundGraph *b : {&ctx->decode_bound_[0], &ctx->decode_bound_[1], &ctx->prefill_bound_[0],
                           &ctx->prefill_bound_[1]})
         b->expert_counts = counts;
+    for (const int side : {kHost, kDevice})
+        if (Backend *be = ctx->backend_[side])
+            for (const BoundGraph *b : {&ctx->decode_bound_[side], &ctx->prefill_bound_[side]})
+                INFER_TRY(be->prepare(*b));
     const uint64_t kv_bytes = plan.kv.total_bytes();
     log_message(INFER_LOG_INFO,
                 "context: n_ctx %lld, n_batch %lld, KV cache %.1f MiB (%.1f MiB on the device), "

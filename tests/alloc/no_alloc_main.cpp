@@ -24,7 +24,7 @@ void *__libc_calloc(size_t, size_t);
 void *__libc_realloc(void *, size_t);
 void __libc_free(void *);
 // Defined by the CUDA emulator (tests/cuda_emu); absent elsewhere.
-int cuda_emu_in_runtime(void) __attribute__((weak));
+int infer_cuda_emu_in_runtime(void) __attribute__((weak));
 }
 
 namespace {
@@ -33,7 +33,7 @@ std::atomic<long> g_allocations{0};
 
 void note_allocation() {
     if (!g_counting.load(std::memory_order_relaxed)) return;
-    if (cuda_emu_in_runtime && cuda_emu_in_runtime()) return;
+    if (infer_cuda_emu_in_runtime && infer_cuda_emu_in_runtime()) return;
     g_allocations.fetch_add(1);
 }
 } // namespace

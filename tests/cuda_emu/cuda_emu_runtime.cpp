@@ -184,7 +184,10 @@ void check_kernel_pointer(const void *p, const char *kernel, int arg) {
 
 using namespace cuda_emu;
 
-extern "C" __attribute__((visibility("default"))) int cuda_emu_in_runtime(void) { return tl_internal > 0; }
+// Named infer_* so that libinfer.so's version script exports it: only an emulator build has it.
+extern "C" __attribute__((visibility("default"))) int infer_cuda_emu_in_runtime(void) {
+    return tl_internal > 0;
+}
 
 // ---- Devices and errors ----------------------------------------------------------------------
 

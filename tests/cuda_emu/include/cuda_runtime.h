@@ -267,7 +267,7 @@ void submit_kernel(const LaunchConfig &config, KernelBody *body); // takes owner
 
 // Marks the calling thread as inside the emulator while it lives, so that a test counting the
 // library's heap allocations (tests/alloc) can leave out the emulator's own: its queues, graphs
-// and fibers allocate where a GPU driver would not (cuda_emu_in_runtime).
+// and fibers allocate where a GPU driver would not (infer_cuda_emu_in_runtime).
 struct InternalScope {
     InternalScope();
     ~InternalScope();
