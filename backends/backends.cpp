@@ -14,7 +14,7 @@
 
 namespace infer {
 
-std::span<const BackendEntry> builtin_backends() {
+const std::vector<BackendEntry> &builtin_backends() {
     static const std::vector<BackendEntry> entries = [] {
         std::vector<BackendEntry> list{cpu_backend_entry_of_build()};
 #if INFER_HAVE_CUDA

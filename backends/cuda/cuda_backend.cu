@@ -333,7 +333,7 @@ private:
         INFER_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
         Status launched = Status::ok();
         for (int32_t i = nodes.begin; i < nodes.end && launched.is_ok(); ++i)
-            launched = launch(bound, bound.graph->nodes[static_cast<size_t>(i)], 1, kv);
+            (void)(launched = launch(bound, bound.graph->nodes[static_cast<size_t>(i)], 1, kv));
         cudaGraph_t graph = nullptr;
         const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
         if (!launched.is_ok()) {

@@ -14,7 +14,7 @@ Status supports_node(const graph::Node &node, const graph::Graph &graph);
 Status check_graph(const graph::Graph &graph);
 
 // Copies `weights` to `device` (cuda_weights.cu): see BackendEntry::upload_weights.
-Status upload_weights(std::span<const WeightSpan> weights, int32_t device, uint64_t budget,
+Status upload_weights(const std::vector<WeightSpan> &weights, int32_t device, uint64_t budget,
                       const std::function<bool(float)> &progress,
                       std::unique_ptr<DeviceWeights> *out);
 

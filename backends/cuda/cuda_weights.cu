@@ -81,7 +81,7 @@ Status CudaWeights::allocate(uint64_t bytes) {
     return Status::ok();
 }
 
-Status upload_weights(std::span<const WeightSpan> spans, int32_t device, uint64_t budget,
+Status upload_weights(const std::vector<WeightSpan> &spans, int32_t device, uint64_t budget,
                       const std::function<bool(float)> &progress,
                       std::unique_ptr<DeviceWeights> *out) {
     std::string why;

@@ -2,7 +2,7 @@
 
 namespace infer {
 
-std::span<const BackendEntry> backend_registry() { return builtin_backends(); }
+const std::vector<BackendEntry> &backend_registry() { return builtin_backends(); }
 
 const BackendEntry *find_backend(int32_t id) {
     for (const BackendEntry &e : backend_registry())

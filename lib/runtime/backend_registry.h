@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <span>
+#include <vector>
 #include <string>
 
 namespace infer {
@@ -41,7 +41,7 @@ struct BackendEntry {
     // Copies `weights` to device `device` once (progress in [0, 1]; returning false cancels);
     // they and every later context must fit in `budget` bytes (0: the device's memory). Null for
     // a host backend.
-    Status (*upload_weights)(std::span<const WeightSpan> weights, int32_t device, uint64_t budget,
+    Status (*upload_weights)(const std::vector<WeightSpan> &weights, int32_t device, uint64_t budget,
                              const std::function<bool(float)> &progress,
                              std::unique_ptr<DeviceWeights> *out) = nullptr;
     // A backend for one context. Null when this backend cannot run graphs yet.
@@ -52,12 +52,12 @@ struct BackendEntry {
 };
 
 // Every backend of this build, the CPU first (always present).
-std::span<const BackendEntry> backend_registry();
+const std::vector<BackendEntry> &backend_registry();
 // The entry of INFER_BACKEND_* `id`, or null when this build lacks it.
 const BackendEntry *find_backend(int32_t id);
 const BackendEntry &cpu_backend_entry();
 
 // Defined by backends/backends.cpp: the entries this build compiled in, the CPU first.
-std::span<const BackendEntry> builtin_backends();
+const std::vector<BackendEntry> &builtin_backends();
 
 } // namespace infer
