@@ -148,7 +148,7 @@ void too_many() {
 int register_tests() {
     constexpr auto tests = all_tests(std::make_index_sequence<kMaxBackends>{});
     constexpr auto no_graph = no_graph_tests(std::make_index_sequence<kMaxBackends>{});
-    const std::span<const BackendEntry> backends = backend_registry();
+    const std::vector<BackendEntry> &backends = backend_registry();
     const std::vector<Op> ops = all_ops();
     if (backends.size() > kMaxBackends || ops.size() > kMaxOps) {
         register_test(too_many, "conformance: suite bounds", 1);
