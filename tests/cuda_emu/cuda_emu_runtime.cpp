@@ -140,12 +140,11 @@ void flush(cudaStream_t s) {
 
 void flush_all() {
     flush(nullptr);
-    std::vector<Stream *> streams;
-    {
-        std::lock_guard<std::mutex> lock(stream_list().mutex);
-        streams = stream_list().streams;
-    }
-    for (Stream *s : streams)
+    // The list stays locked while its streams run: another thread's cudaStreamDestroy waits here
+    // instead of freeing a stream this one is about to flush. (Running work never takes the list
+    // lock, so this cannot deadlock.)
+    std::lock_guard<std::mutex> lock(stream_list().mutex);
+    for (Stream *s : stream_list().streams)
         flush(s);
 }
 
