@@ -18,7 +18,8 @@ typedef struct placement_args {
     int32_t device;       /* --device */
     int32_t n_gpu_layers; /* --n-gpu-layers: a count, INFER_GPU_LAYERS_ALL or _AUTO */
     int n_gpu_layers_set; /* given on the command line (it means nothing on the CPU) */
-    /* --override, in command-line order; each pattern points into `patterns` */
+    /* --override, in command-line order; each pattern points into `patterns`, so a copy of the
+     * struct must re-point them (or be parsed into directly) */
     infer_tensor_override overrides[PLACEMENT_MAX_OVERRIDES];
     int32_t n_overrides;
     char patterns[PLACEMENT_MAX_OVERRIDES][PLACEMENT_MAX_PATTERN];

@@ -14,6 +14,18 @@ struct Parsed {
     int result = 0; // of the last placement_args_parse call: 1 taken, 0 not ours, -1 error
     std::string error;
     bool checked = false; // placement_args_check's verdict
+
+    Parsed() = default;
+    Parsed(const Parsed &other) { *this = other; }
+    // args.overrides[i].pattern points into args.patterns: a copy points into its own.
+    Parsed &operator=(const Parsed &other) {
+        args = other.args;
+        for (int32_t i = 0; i < args.n_overrides; ++i) args.overrides[i].pattern = args.patterns[i];
+        result = other.result;
+        error = other.error;
+        checked = other.checked;
+        return *this;
+    }
 };
 
 // Parses every argument as the samples do: placement options, or 0 for anything else.
