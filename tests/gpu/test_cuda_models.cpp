@@ -237,24 +237,6 @@ TEST_CASE("cuda models: synthetic llama.cpp goldens hold on CUDA") {
     }
 }
 
-TEST_CASE("cuda models: CUDA graph replay gives the same logits as node-by-node launches") {
-    const std::string path = infer::test::synthetic_model(
-        "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
-    ModelPtr model = load(path, INFER_BACKEND_CUDA);
-    REQUIRE(setenv("INFER_CUDA_GRAPHS", "0", 1) == 0);
-    ContextPtr plain = context(model.get(), 64, 8, false);
-    REQUIRE(unsetenv("INFER_CUDA_GRAPHS") == 0);
-    ContextPtr graphed = context(model.get(), 64, 8, false);
-    int32_t token = 3;
-    for (int step = 0; step < 20; ++step) {
-        REQUIRE(infer_decode(plain.get(), &token, 1) == INFER_OK);
-        REQUIRE(infer_decode(graphed.get(), &token, 1) == INFER_OK);
-        const std::vector<float> a = logits_at(plain.get(), -1), b = logits_at(graphed.get(), -1);
-        REQUIRE_MESSAGE(a == b, "step ", step);
-        token = infer::test::argmax(a.data(), a.size());
-    }
-}
-
 namespace {
 
 std::vector<uint64_t> expert_counts(infer_context *ctx) {
@@ -266,7 +248,33 @@ std::vector<uint64_t> expert_counts(infer_context *ctx) {
     return c;
 }
 
+
+// Decodes `steps` greedy tokens in a context launching node by node (INFER_CUDA_GRAPHS=0) and one
+// replaying the captured graph: the logits (and a MoE model's expert counts) are the same.
+void replay_matches_launches(const std::string &path, int steps, bool moe) {
+    ModelPtr model = load(path, INFER_BACKEND_CUDA);
+    REQUIRE(setenv("INFER_CUDA_GRAPHS", "0", 1) == 0);
+    ContextPtr plain = context(model.get(), 64, 8, false);
+    REQUIRE(unsetenv("INFER_CUDA_GRAPHS") == 0);
+    ContextPtr graphed = context(model.get(), 64, 8, false);
+    int32_t token = 3;
+    for (int step = 0; step < steps; ++step) {
+        REQUIRE(infer_decode(plain.get(), &token, 1) == INFER_OK);
+        REQUIRE(infer_decode(graphed.get(), &token, 1) == INFER_OK);
+        const std::vector<float> a = logits_at(plain.get(), -1), b = logits_at(graphed.get(), -1);
+        REQUIRE_MESSAGE(a == b, "step ", step);
+        token = infer::test::argmax(a.data(), a.size());
+    }
+    if (moe) CHECK(expert_counts(plain.get()) == expert_counts(graphed.get()));
+}
+
 } // namespace
+
+TEST_CASE("cuda models: CUDA graph replay gives the same logits as node-by-node launches") {
+    replay_matches_launches(infer::test::synthetic_model(
+                                "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M"),
+                            20, false);
+}
 
 // The routers of the synthetic models read only dimensions the layers leave alone, so both
 // backends route every token alike and the counts must be equal, not just close.
@@ -305,22 +313,9 @@ TEST_CASE("cuda models: expert counts on CUDA equal the CPU's") {
 }
 
 TEST_CASE("cuda models: a MoE model's CUDA graph replays node-by-node launches exactly") {
-    const std::string path = infer::test::synthetic_model(
-        "cuda-qwen2moe", "--arch qwen2moe --preset tiny --quant Q8_0 --seed 22");
-    ModelPtr model = load(path, INFER_BACKEND_CUDA);
-    REQUIRE(setenv("INFER_CUDA_GRAPHS", "0", 1) == 0);
-    ContextPtr plain = context(model.get(), 64, 8, false);
-    REQUIRE(unsetenv("INFER_CUDA_GRAPHS") == 0);
-    ContextPtr graphed = context(model.get(), 64, 8, false);
-    int32_t token = 3;
-    for (int step = 0; step < 10; ++step) {
-        REQUIRE(infer_decode(plain.get(), &token, 1) == INFER_OK);
-        REQUIRE(infer_decode(graphed.get(), &token, 1) == INFER_OK);
-        const std::vector<float> a = logits_at(plain.get(), -1), b = logits_at(graphed.get(), -1);
-        REQUIRE_MESSAGE(a == b, "step ", step);
-        token = infer::test::argmax(a.data(), a.size());
-    }
-    CHECK(expert_counts(plain.get()) == expert_counts(graphed.get()));
+    replay_matches_launches(infer::test::synthetic_model(
+                                "cuda-qwen2moe", "--arch qwen2moe --preset tiny --quant Q8_0 --seed 22"),
+                            10, true);
 }
 
 TEST_CASE("cuda models: the int8 and the simple matvec paths agree on decode") {
