@@ -98,6 +98,13 @@ struct Node {
     int32_t n_expert = 0;      // MoeRoute, MoeFfn: experts in the layer
     int32_t n_expert_used = 0; // MoeRoute, MoeFfn: k, experts per token
     bool norm_weights = false; // MoeRoute: renormalize the k weights to sum to 1
+    // MoeFfn over a subset of the experts (CPU-GPU expert offload, runtime/expert_split.h):
+    // expert_slot[e] is expert e's slot in the device's compact copy of the layer's resident
+    // experts, or -1 where only the CPU has it. The node computes the experts e with
+    // (expert_slot[e] >= 0) == experts_resident; the other selected experts contribute nothing
+    // (and are not counted). Null: every expert.
+    const int32_t *expert_slot = nullptr;
+    bool experts_resident = false;
 };
 
 struct Graph {
