@@ -129,6 +129,10 @@ typedef int32_t (*infer_progress_fn)(float progress, void *user_data);
 #define INFER_GPU_LAYERS_ALL (-1)
 #define INFER_GPU_LAYERS_AUTO (-2)
 
+/* infer_model_params.expert_placement. */
+#define INFER_EXPERTS_BY_LAYER 0
+#define INFER_EXPERTS_BY_POPULARITY 1
+
 typedef struct infer_tensor_override {
     const char *pattern; /* regex (PCRE2 syntax), searched in each weight's name */
     int32_t backend;     /* INFER_BACKEND_* */
@@ -178,6 +182,22 @@ typedef struct infer_model_params {
      * are read during the load only. */
     const struct infer_tensor_override *overrides;
     int32_t n_overrides;
+    /* Routed experts of a mixture-of-experts model on a device (ignored on the CPU and for dense
+     * models). INFER_EXPERTS_BY_LAYER (default): experts follow their layers and the overrides,
+     * as in llama.cpp. INFER_EXPERTS_BY_POPULARITY (CPU-GPU expert offload): every other weight
+     * of the device's layers goes to the device, then routed experts one (layer, expert) pair at
+     * a time, the most popular first, while device_memory_budget allows (after a reserve for a
+     * default context; 0: the device's memory). The others are computed on the CPU from the
+     * model file: a token's activation goes to the CPU and back, not the weights, and the CPU's
+     * experts run while the device computes its own. Popularity comes from expert_stats_path
+     * (the TSV infer-bench --expert-stats writes: a line "layer<TAB>expert<TAB>count" then one
+     * line per pair; a file of a model with other layer or expert counts is
+     * INFER_ERR_INVALID_ARGUMENT), else from running calibration_text through the model on the
+     * CPU during the load, else every expert is equally likely. infer_model_placement_text shows
+     * the result. The strings are read during the load only. */
+    int32_t expert_placement;
+    const char *expert_stats_path;
+    const char *calibration_text;
 } infer_model_params;
 
 INFER_API void infer_model_params_init(infer_model_params *params);

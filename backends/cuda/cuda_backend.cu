@@ -144,6 +144,7 @@ public:
             cudaFree(act_);
             weights_.release(kActBufferBytes);
         }
+        if (handoff_) cudaEventDestroy(handoff_);
         if (stream_) cudaStreamDestroy(stream_);
     }
 
@@ -168,6 +169,7 @@ public:
         if (stream_) return Status::ok();
         INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
         INFER_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+        INFER_CUDA_TRY(cudaEventCreateWithFlags(&handoff_, cudaEventDisableTiming));
         captured_.reserve(kMaxCapturedSegments); // capturing at the first decode allocates nothing
         INFER_TRY(weights_.reserve(kGemmWorkspaceBytes, "cuBLASLt's workspace"));
         if (const cudaError_t err = cudaMalloc(&workspace_, kGemmWorkspaceBytes);
@@ -251,21 +253,51 @@ public:
 
     Status run(const BoundGraph &bound, NodeRange nodes, int64_t n_tokens, KvCache &kv,
                const StopSignal &stop) override {
+        const Status queued = queue(bound, nodes, n_tokens, kv, stop);
+        const Status finished = finish(bound);
+        return !queued.is_ok() ? queued : finished;
+    }
+
+    Status queue(const BoundGraph &bound, NodeRange nodes, int64_t n_tokens, KvCache &kv,
+                 const StopSignal &stop) override {
         if (!stream_) return make_error(INFER_ERR_INTERNAL, "CUDA backend run before start");
         INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
         if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
-        const uint64_t counted = counted_slots(bound);
-        INFER_TRY(prepare_counters(counted));
+        INFER_TRY(prepare_counters(counted_slots(bound)));
         quantized_input_ = graph::kNoTensor;
-        const Status queued = enqueue_step(bound, nodes, n_tokens, kv, stop);
+        return enqueue_step(bound, nodes, n_tokens, kv, stop);
+    }
+
+    Status copy_out_queued(void *dst, const void *src, uint64_t bytes) override {
+        if (!bytes) return Status::ok();
+        INFER_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+        return Status::ok();
+    }
+
+    // The handoff to the CPU lane: an event behind the copies, so the host waits for them and
+    // not for the device work queued after them.
+    Status handoff() override {
+        INFER_CUDA_TRY(cudaEventRecord(handoff_, stream_));
+        return Status::ok();
+    }
+
+    Status wait_handoff() override {
+        INFER_CUDA_TRY(cudaEventSynchronize(handoff_));
+        return Status::ok();
+    }
+
+    Status finish(const BoundGraph &bound) override {
+        if (!stream_) return Status::ok();
+        INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
         // The selections of whatever ran come back with this run, as the CPU counts them.
+        const uint64_t counted = counted_slots(bound);
         const Status read = counted ? counters_.queue_readback(counted, stream_) : Status::ok();
-        // Whatever happened, nothing stays queued when run returns: a fault in a kernel already
-        // launched is reported here, not by some later call.
+        // Whatever happened, nothing stays queued when finish returns: a fault in a kernel
+        // already launched is reported here, not by some later call.
         const Status synced = INFER_CUDA_STATUS(cudaStreamSynchronize(stream_));
         if (counted && read.is_ok() && synced.is_ok())
             counters_.add_to(bound.expert_counts, counted);
-        return !queued.is_ok() ? queued : (!read.is_ok() ? read : synced);
+        return !read.is_ok() ? read : synced;
     }
 
 private:
@@ -460,7 +492,15 @@ private:
             INFER_TRY(matrix(*n.w3, &down));
             unsigned long long *counts =
                 b.expert_counts && n.layer >= 0 ? counters_.layer(n) : nullptr;
-            return moe_ffn(moe_args(n, gate.data, up.data, down.data), f32(n.in[0]), i32(n.in[1]),
+            MoeFfnArgs args = moe_args(n, gate.data, up.data, down.data);
+            if (n.expert_slot) { // a subset: the resident experts, packed by slot
+                if (!n.experts_resident) return refuse(n, g, "its experts are the CPU's");
+                args.slot = reinterpret_cast<const int32_t *>(weights_.find(n.expert_slot));
+                if (!args.slot)
+                    return make_error(INFER_ERR_INTERNAL, "layer %d's expert slots are not on the device",
+                                      n.layer);
+            }
+            return moe_ffn(args, f32(n.in[0]), i32(n.in[1]),
                            f32(n.in[2]), rows_of(n.in[0]), f32(n.out), b.tensor_data[n.scratch],
                            counts, stream_);
         }
@@ -485,6 +525,7 @@ private:
     graph::TensorId quantized_input_ = graph::kNoTensor;
     int64_t quantized_rows_ = 0;
     cudaStream_t stream_ = nullptr;
+    cudaEvent_t handoff_ = nullptr;
     void *workspace_ = nullptr;
     std::unique_ptr<Gemm> gemm_;
     uint64_t context_bytes_ = 0;

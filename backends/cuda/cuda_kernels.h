@@ -145,6 +145,10 @@ struct MoeFfnArgs {
     int k;                  // experts per token
     int act;                // 0 silu, 1 gelu_tanh
     bool int8;              // take the int8 (dp4a) path where a matrix allows it
+    // Per-expert offload: null, or device [n_expert]: expert e's index in the packed stacks
+    // (gate, up, down hold only the resident experts, by slot), -1 for an expert the CPU
+    // computes. Pairs of such experts are skipped: they add nothing here and are not counted.
+    const int32_t *slot = nullptr;
 };
 
 // Scratch bytes moe_ffn needs for up to max_tokens tokens (256-byte aligned scratch).

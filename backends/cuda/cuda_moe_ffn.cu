@@ -97,19 +97,24 @@ __device__ __forceinline__ int expert_of(int32_t id, int n_expert) {
     return id < 0 ? 0 : (id >= n_expert ? n_expert - 1 : id);
 }
 
+// Whether this launch computes expert e: all of them, or the resident ones of a subset.
+__device__ __forceinline__ bool computes(const int32_t *slot, int e) { return !slot || slot[e] >= 0; }
+
 // One block of blockDim.x >= n_expert threads (thread i < n_expert: expert i).
 __global__ void __launch_bounds__(kMaxExperts)
     group_pairs_kernel(const int32_t *__restrict__ ids, int n_pairs, int n_expert,
-                       int32_t *__restrict__ n_active, int32_t *__restrict__ active,
-                       int32_t *__restrict__ start, int32_t *__restrict__ row_pair,
-                       unsigned long long *__restrict__ counts) {
+                       const int32_t *__restrict__ slot, int32_t *__restrict__ n_active,
+                       int32_t *__restrict__ active, int32_t *__restrict__ start,
+                       int32_t *__restrict__ row_pair, unsigned long long *__restrict__ counts) {
     __shared__ int fill[kMaxExperts]; // pairs per expert, then each group's next free row
     __shared__ int scan_rows[kMaxExperts], scan_active[kMaxExperts];
     const int i = static_cast<int>(threadIdx.x), nth = static_cast<int>(blockDim.x);
     if (i < n_expert) fill[i] = 0;
     __syncthreads();
-    for (int p = i; p < n_pairs; p += nth)
-        atomicAdd(&fill[expert_of(ids[p], n_expert)], 1);
+    for (int p = i; p < n_pairs; p += nth) {
+        const int e = expert_of(ids[p], n_expert);
+        if (computes(slot, e)) atomicAdd(&fill[e], 1);
+    }
     __syncthreads();
     const int count = i < n_expert ? fill[i] : 0;
     if (counts && count > 0) counts[i] += static_cast<unsigned long long>(count);
@@ -133,14 +138,17 @@ __global__ void __launch_bounds__(kMaxExperts)
         if (i == n_expert - 1) *n_active = n_act;
     }
     __syncthreads();
-    for (int p = i; p < n_pairs; p += nth)
-        row_pair[atomicAdd(&fill[expert_of(ids[p], n_expert)], 1)] = p;
+    for (int p = i; p < n_pairs; p += nth) {
+        const int e = expert_of(ids[p], n_expert);
+        if (computes(slot, e)) row_pair[atomicAdd(&fill[e], 1)] = p;
+    }
 }
 
 // Where a grouped launch finds its rows: what group_pairs wrote.
 struct Groups {
     const int32_t *n_active, *active, *start, *row_pair;
-    int k; // pairs per token
+    const int32_t *slot; // expert -> its place in the packed stacks, or null: the expert's id
+    int k;               // pairs per token
 };
 
 // Grouped row r (a pair of the block's expert) multiplies input row in_by_token ? its token : r
@@ -194,7 +202,7 @@ __global__ void __launch_bounds__(32 * kWarps)
     const int lane = threadIdx.x % 32;
     const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * kOutRows;
     if (row0 >= n) return;
-    const uint64_t expert = static_cast<uint64_t>(e) * expert_stride;
+    const uint64_t expert = static_cast<uint64_t>(g.slot ? g.slot[e] : e) * expert_stride;
     const uint8_t *rows[R];
     if constexpr (GateUp) {
         rows[0] = w + expert + row0 * row_bytes;
@@ -234,17 +242,23 @@ __global__ void __launch_bounds__(32 * kWarps)
     }
 }
 
-// y[t] = sum_j w[t][j] * d[t * k + j], slot by slot.
+// y[t] = sum_j w[t][j] * d[t * k + j], slot by slot, over the pairs this launch computed.
 __global__ void combine_kernel(const float *__restrict__ d, const float *__restrict__ w,
-                               int64_t n_tokens, int k, int64_t n, float *__restrict__ y) {
+                               const int32_t *__restrict__ ids, const int32_t *__restrict__ slot,
+                               int n_expert, int64_t n_tokens, int k, int64_t n,
+                               float *__restrict__ y) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_tokens * n;
          i += int64_t(gridDim.x) * blockDim.x) {
         const int64_t t = i / n, c = i % n;
         const float *wt = w + t * k;
         const float *dt = d + t * k * n + c;
-        float acc = wt[0] * dt[0];
-        for (int j = 1; j < k; ++j)
-            acc += wt[j] * dt[j * n];
+        float acc = 0;
+        bool first = true;
+        for (int j = 0; j < k; ++j) {
+            if (!computes(slot, expert_of(ids[t * k + j], n_expert))) continue;
+            acc = first ? wt[j] * dt[j * n] : acc + wt[j] * dt[j * n];
+            first = false;
+        }
         y[i] = acc;
     }
 }
@@ -313,16 +327,20 @@ Status moe_ffn(const MoeFfnArgs &a, const float *x, const int32_t *ids, const fl
     // 1. Groups.
     const int64_t threads = std::max<int64_t>(n_expert, std::min<int64_t>(n_pairs, kMaxExperts));
     INFER_LAUNCH(1, static_cast<unsigned>((threads + 31) / 32 * 32), 0, stream, group_pairs_kernel)
-    (ids, static_cast<int>(n_pairs), n_expert, i32(L.n_active), i32(L.active), i32(L.start),
-     i32(L.row_pair), counts);
+    (ids, static_cast<int>(n_pairs), n_expert, a.slot, i32(L.n_active), i32(L.active),
+     i32(L.start), i32(L.row_pair), counts);
     INFER_CUDA_LAUNCHED();
-    const Groups g{i32(L.n_active), i32(L.active), i32(L.start), i32(L.row_pair), a.k};
+    const Groups g{i32(L.n_active), i32(L.active), i32(L.start), i32(L.row_pair), a.slot, a.k};
     const auto slots = static_cast<unsigned>(std::min<int64_t>(n_expert, n_pairs));
 
     // 2. gate and up into h (fused), or into h and u, then h = act(h) * u.
     const bool gate8 = L.xq_int8 && int8_ready(a.gate), up8 = L.xq_int8 && int8_ready(a.up);
     if (gate8 || up8) INFER_TRY(quantize_act_int8(x, n_embd, n_tokens, base + L.xq, stream));
     float *h = f32(L.h);
+    // A subset fills only its pairs' rows; the rest are quantized for down all the same, so they
+    // must hold numbers, not what the memory held before.
+    if (a.slot)
+        INFER_CUDA_TRY(cudaMemsetAsync(base + L.h, 0, (L.fused ? L.hq : L.hq) - L.h, stream));
     const GroupedIo by_token{true, false, a.act};
     if (L.fused) {
         INFER_TRY(with_rows(a.gate.m, gate8 && up8, x, base + L.xq, n_tokens, [&](const auto &in) {
@@ -354,7 +372,7 @@ Status moe_ffn(const MoeFfnArgs &a, const float *x, const int32_t *ids, const fl
     // 4. The weighted sum over each token's slots.
     INFER_LAUNCH(grid_stride_blocks(n_tokens * n_embd, kThreads), kThreads, 0, stream,
                  combine_kernel)
-    (d, weights, n_tokens, a.k, n_embd, y);
+    (d, weights, ids, a.slot, n_expert, n_tokens, a.k, n_embd, y);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }

@@ -109,13 +109,13 @@ Status upload_weights(const std::vector<WeightSpan> &spans, int32_t device, uint
     uint8_t *dst = weights->memory();
     uint64_t copied = 0;
     int which = 0;
-    for (const WeightSpan &s : spans) {
-        weights->by_host[s.data] = dst;
-        for (uint64_t off = 0; off < s.bytes; off += kStagingBytes) {
-            const uint64_t piece = std::min(kStagingBytes, s.bytes - off);
+    // Copies host bytes [src, src + bytes) to `to` through the two staging buffers.
+    auto copy_range = [&](const uint8_t *src, uint64_t bytes, uint8_t *to) -> Status {
+        for (uint64_t off = 0; off < bytes; off += kStagingBytes) {
+            const uint64_t piece = std::min(kStagingBytes, bytes - off);
             INFER_CUDA_TRY(cudaEventSynchronize(st.done[which])); // its last copy has finished
-            std::memcpy(st.buf[which], static_cast<const uint8_t *>(s.data) + off, piece);
-            INFER_CUDA_TRY(cudaMemcpyAsync(dst + off, st.buf[which], piece, cudaMemcpyHostToDevice,
+            std::memcpy(st.buf[which], src + off, piece);
+            INFER_CUDA_TRY(cudaMemcpyAsync(to + off, st.buf[which], piece, cudaMemcpyHostToDevice,
                                            st.stream));
             INFER_CUDA_TRY(cudaEventRecord(st.done[which], st.stream));
             which ^= 1;
@@ -123,6 +123,24 @@ Status upload_weights(const std::vector<WeightSpan> &spans, int32_t device, uint
             if (progress && !progress(static_cast<float>(copied) / static_cast<float>(total)))
                 return make_error(INFER_ERR_CANCELLED,
                                   "weight upload cancelled by the progress callback");
+        }
+        return Status::ok();
+    };
+    for (const WeightSpan &s : spans) {
+        weights->by_host[s.data] = dst;
+        const auto *src = static_cast<const uint8_t *>(s.data);
+        if (!s.expert_slot) {
+            INFER_TRY(copy_range(src, s.bytes, dst));
+        } else { // the resident experts only, packed in slot order (= expert order)
+            uint64_t at = 0;
+            for (int32_t e = 0; e < s.n_expert; ++e) {
+                if (s.expert_slot[e] < 0) continue;
+                if (at + s.expert_bytes > s.bytes)
+                    return make_error(INFER_ERR_INTERNAL, "expert upload overruns its span");
+                INFER_TRY(copy_range(src + static_cast<uint64_t>(e) * s.expert_bytes,
+                                     s.expert_bytes, dst + at));
+                at += s.expert_bytes;
+            }
         }
         dst += align_up(s.bytes);
     }

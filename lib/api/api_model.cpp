@@ -31,6 +31,11 @@ infer::Model::LoadOptions options_of(const infer_model_params *params) {
         for (int32_t i = 0; i < params->n_overrides; ++i)
             options.overrides.push_back({params->overrides[i].pattern, params->overrides[i].backend});
     }
+    if (has_field(params, offsetof(infer_model_params, calibration_text), sizeof params->calibration_text)) {
+        options.experts_by_popularity = params->expert_placement == INFER_EXPERTS_BY_POPULARITY;
+        if (params->expert_stats_path) options.expert_stats_path = params->expert_stats_path;
+        if (params->calibration_text) options.calibration_text = params->calibration_text;
+    }
     if (infer_progress_fn fn = params->progress) {
         void *user_data = params->progress_user_data;
         options.progress = [fn, user_data](float progress) { return fn(progress, user_data) != 0; };
@@ -63,6 +68,14 @@ infer_status check_params(const infer_model_params *params) {
             if (!params->overrides[i].pattern)
                 return fail(INFER_ERR_INVALID_ARGUMENT, "infer_model_params.overrides[%d].pattern is NULL", i);
     }
+    if (params &&
+        has_field(params, offsetof(infer_model_params, calibration_text), sizeof params->calibration_text) &&
+        params->expert_placement != INFER_EXPERTS_BY_LAYER &&
+        params->expert_placement != INFER_EXPERTS_BY_POPULARITY)
+        return fail(INFER_ERR_INVALID_ARGUMENT,
+                    "infer_model_params.expert_placement %d is not INFER_EXPERTS_BY_LAYER (0) or "
+                    "INFER_EXPERTS_BY_POPULARITY (1)",
+                    params->expert_placement);
     if (params && params->device < 0)
         return fail(INFER_ERR_INVALID_ARGUMENT, "infer_model_params.device %d is negative",
                     params->device);

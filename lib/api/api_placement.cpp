@@ -16,6 +16,7 @@ infer_status assigned(const infer::Model &m, infer::graph::Graph *g, infer::Node
     if (!m.arch())
         return fail(INFER_ERR_INVALID_ARGUMENT, "the model was loaded inspect-only: it has no placement");
     *g = m.arch()->build(m.hparams(), m.weights(), 1, false);
+    infer::apply_expert_residency(*g, m.placement());
     const infer::Status status = infer::assign_nodes(*g, m.placement(), a);
     return status.is_ok() ? INFER_OK : fail(status);
 }

@@ -230,26 +230,31 @@ TensorId GraphBuilder::sigmoid_gate(TensorId x, TensorId gate) {
 
 Graph GraphBuilder::finish(TensorId logits) {
     graph_.logits = logits;
+    compute_lifetimes(graph_);
+    return std::move(graph_);
+}
+
+void compute_lifetimes(Graph &g) {
+    for (TensorDesc &t : g.tensors) t.first_use = t.last_use = -1;
     auto touch = [&](TensorId id, int32_t step) {
         if (id == kNoTensor) return;
-        TensorDesc &t = graph_.tensors[graph_.storage_of(id)];
+        TensorDesc &t = g.tensors[g.storage_of(id)];
         if (t.first_use < 0) t.first_use = step;
         t.first_use = std::min(t.first_use, step);
         t.last_use = std::max(t.last_use, step);
     };
     // Inputs are written before node 0 runs; the output is read after the last node.
-    const auto n_nodes = static_cast<int32_t>(graph_.nodes.size());
-    touch(graph_.tokens, 0);
-    touch(graph_.positions, 0);
+    const auto n_nodes = static_cast<int32_t>(g.nodes.size());
+    touch(g.tokens, 0);
+    touch(g.positions, 0);
     for (int32_t step = 0; step < n_nodes; ++step) {
-        const Node &node = graph_.nodes[step];
+        const Node &node = g.nodes[step];
         touch(node.out, step);
         touch(node.out2, step);
         touch(node.scratch, step);
         for (TensorId in : node.in) touch(in, step);
     }
-    touch(logits, n_nodes);
-    return std::move(graph_);
+    touch(g.logits, n_nodes);
 }
 
 } // namespace infer::graph

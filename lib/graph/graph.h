@@ -121,6 +121,10 @@ struct Graph {
     TensorId storage_of(TensorId id) const;
 };
 
+// Sets every tensor's first_use and last_use from the nodes (GraphBuilder::finish does; a pass
+// that rewrites a finished graph calls it again).
+void compute_lifetimes(Graph &g);
+
 // Builds a graph op by op. Every method returns the new output tensor.
 class GraphBuilder {
 public:

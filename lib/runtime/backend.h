@@ -76,6 +76,23 @@ public:
     virtual Status run(const BoundGraph &bound, NodeRange nodes, int64_t n_tokens, KvCache &kv,
                        const StopSignal &stop) = 0;
 
+    // Overlap of a device with the CPU (a graph split across them): queue() starts a segment and
+    // may return before it completes; copy_out_queued() queues a copy to host memory behind it;
+    // handoff() marks the point the host will wait for, and wait_handoff() waits for the last
+    // mark only (not for work queued after it, which keeps running: the device lane of a split
+    // MoE layer runs while the CPU computes its experts). finish() completes everything queued
+    // and reports its errors. The defaults are synchronous: run, copy_out, nothing to wait for.
+    virtual Status queue(const BoundGraph &bound, NodeRange nodes, int64_t n_tokens, KvCache &kv,
+                         const StopSignal &stop) {
+        return run(bound, nodes, n_tokens, kv, stop);
+    }
+    virtual Status copy_out_queued(void *dst, const void *src, uint64_t bytes) {
+        return copy_out(dst, src, bytes);
+    }
+    virtual Status handoff() { return Status::ok(); }
+    virtual Status wait_handoff() { return Status::ok(); }
+    virtual Status finish(const BoundGraph &) { return Status::ok(); }
+
     // Context memory. The defaults are the CPU's: 64-byte aligned host memory that the context
     // reads and writes in place (host_memory() true: no copies, caller buffers allowed). A device
     // backend returns device memory and moves inputs, logits and saved state through copy_in

@@ -22,10 +22,16 @@ struct BackendConfig {
     const DeviceWeights *weights = nullptr;  // a device backend's uploaded weights
 };
 
-// Host bytes a device backend copies at load: a WeightRef's data, or RoPE frequency factors.
+// Host bytes a device backend copies at load: a WeightRef's data, or RoPE frequency factors, or
+// an expert slot table. With expert_slot set it is a stack of n_expert experts of expert_bytes
+// each, of which the device keeps only the resident ones (expert_slot[e] >= 0), packed in slot
+// order: `bytes` is their total.
 struct WeightSpan {
     const void *data = nullptr;
     uint64_t bytes = 0;
+    const int32_t *expert_slot = nullptr;
+    int32_t n_expert = 0;
+    uint64_t expert_bytes = 0;
 };
 
 struct BackendEntry {

@@ -74,7 +74,8 @@ void size_scratch(graph::Graph &g, const NodeAssignment &sides, const ContextBac
     }
 }
 
-Status split_graph(const graph::Graph &g, const Placement &placement, GraphSplit *out) {
+Status split_graph(graph::Graph &g, const Placement &placement, GraphSplit *out) {
+    apply_expert_residency(g, placement);
     INFER_TRY(assign_nodes(g, placement, &out->nodes));
     out->segments = plan_segments(g, out->nodes.on_device);
     return Status::ok();
@@ -85,11 +86,12 @@ bool any_on_device(const GraphSplit &split) {
                        [](uint8_t d) { return d != 0; });
 }
 
-// Bytes of the routed experts one token reads: k of each MoeFfn node's n_expert experts.
+// Bytes of the routed experts one token reads: k of each MoeFfn node's n_expert experts (a layer
+// split across the sides counted once, by its CPU node).
 uint64_t decode_expert_bytes(const graph::Graph &g) {
     uint64_t bytes = 0;
     for (const graph::Node &n : g.nodes)
-        if (n.op == graph::Op::MoeFfn)
+        if (n.op == graph::Op::MoeFfn && !n.experts_resident)
             bytes += (n.w->n_bytes + n.w2->n_bytes + n.w3->n_bytes) /
                      static_cast<uint64_t>(n.n_expert) * static_cast<uint64_t>(n.n_expert_used);
     return bytes;
@@ -407,6 +409,51 @@ Status Context::write_input(const BoundGraph bound[2], const GraphSplit &split, 
                                       static_cast<uint64_t>(n) * sizeof(int32_t));
 }
 
+// Device segments are queued, not waited for: a host segment waits only for the copies it
+// needs (the last handoff mark, recorded behind them), so device work queued after those copies
+// overlaps the CPU's segment. Host -> device copies come from pinned memory that no host node
+// writes again before the device has read it: every later host segment first waits for a mark
+// queued after that copy.
+Status Context::run_segments(const BoundGraph bound[2], const GraphSplit &split, int64_t n,
+                             const StopSignal &stop) {
+    const graph::Graph &g = *bound[kHost].graph;
+    Backend *device = backend_[kDevice];
+    bool marked = false;   // a handoff is recorded that the host has not waited for
+    bool unmarked = false; // device work or copies queued since the last mark
+    for (const Segment &seg : split.segments.segments) {
+        if (seg.on_device) {
+            INFER_TRY(device->queue(bound[kDevice], seg.nodes, n, kv_, stop));
+            unmarked = true;
+            bool out = false;
+            for (const SegmentCopy &c : seg.copies_after) {
+                INFER_TRY(device->copy_out_queued(bound[kHost].tensor_data[c.tensor],
+                                                  bound[kDevice].tensor_data[c.tensor],
+                                                  tensor_bytes(g, c.tensor, n)));
+                out = true;
+            }
+            if (out) {
+                INFER_TRY(device->handoff());
+                marked = true;
+                unmarked = false;
+            }
+            continue;
+        }
+        if (device && (marked || unmarked)) {
+            if (!marked) INFER_TRY(device->handoff()); // nothing to overlap: wait for all of it
+            INFER_TRY(device->wait_handoff());
+            marked = unmarked = false;
+        }
+        INFER_TRY(backend_[kHost]->run(bound[kHost], seg.nodes, n, kv_, stop));
+        for (const SegmentCopy &c : seg.copies_after) {
+            INFER_TRY(device->copy_in(bound[kDevice].tensor_data[c.tensor],
+                                      bound[kHost].tensor_data[c.tensor],
+                                      tensor_bytes(g, c.tensor, n)));
+            unmarked = true;
+        }
+    }
+    return Status::ok();
+}
+
 Status Context::run_chunk(std::span<const int32_t> tokens) {
     const auto n = static_cast<int64_t>(tokens.size());
     const BoundGraph *bound = n == 1 ? decode_bound_ : prefill_bound_;
@@ -420,17 +467,12 @@ Status Context::run_chunk(std::span<const int32_t> tokens) {
     stop.cancel = &cancel_;
     stop.abort_fn = plan_.params.abort_fn;
     stop.abort_user_data = plan_.params.abort_user_data;
-    for (const Segment &seg : split.segments.segments) {
-        const int side = seg.on_device ? kDevice : kHost;
-        INFER_TRY(backend_[side]->run(bound[side], seg.nodes, n, kv_, stop));
-        for (const SegmentCopy &c : seg.copies_after) {
-            void *host = bound[kHost].tensor_data[c.tensor];
-            void *device = bound[kDevice].tensor_data[c.tensor];
-            const uint64_t bytes = tensor_bytes(g, c.tensor, n);
-            INFER_TRY(c.to_device ? backend_[kDevice]->copy_in(device, host, bytes)
-                                  : backend_[kDevice]->copy_out(host, device, bytes));
-        }
-    }
+    const Status ran = run_segments(bound, split, n, stop);
+    // Whatever happened, nothing the device queued outlives the step.
+    const Status finished =
+        backend_[kDevice] ? backend_[kDevice]->finish(bound[kDevice]) : Status::ok();
+    INFER_TRY(ran);
+    INFER_TRY(finished);
     if (split.segments.logits_on_device) {
         const int64_t rows = plan_.params.logits_all ? n : 1;
         INFER_TRY(backend_[kDevice]->copy_out(staged_logits_, bound[kDevice].tensor_data[g.logits],

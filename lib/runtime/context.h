@@ -139,6 +139,8 @@ private:
     // Points each side's view of `graph` at its arenas.
     void bind(const graph::Graph &graph, const GraphSplit &split, bool decode, BoundGraph out[2]);
     Status run_chunk(std::span<const int32_t> tokens);
+    Status run_segments(const BoundGraph bound[2], const GraphSplit &split, int64_t n,
+                        const StopSignal &stop);
     Status write_input(const BoundGraph bound[2], const GraphSplit &split, graph::TensorId id,
                        const int32_t *values, int64_t n, int32_t *staged);
     Backend &kv_backend(int64_t layer) const;

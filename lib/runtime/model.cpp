@@ -1,5 +1,7 @@
 #include "runtime/model.h"
 
+#include "runtime/expert_calibration.h"
+
 #include "core/log.h"
 #include "runtime/backend_registry.h"
 
@@ -111,6 +113,16 @@ Status Model::place_and_upload(const LoadOptions &options) {
         const int64_t n_ctx = std::min<int64_t>(hparams_.n_ctx_train, 4096);
         request.reserve_per_layer =
             static_cast<uint64_t>(2 * hparams_.n_head_kv * hparams_.head_dim * n_ctx) * 2;
+    }
+    ExpertPopularity popularity;
+    if (request.device && options.experts_by_popularity && hparams_.n_expert > 0) {
+        // The calibration run is a CPU context of this model: placed on the CPU first.
+        INFER_TRY(place_model(one_token, static_cast<int32_t>(hparams_.n_layer), PlacementRequest{},
+                              &placement_));
+        INFER_TRY(expert_popularity(*this, {options.expert_stats_path, options.calibration_text, 0},
+                                    &popularity));
+        request.experts_by_popularity = true;
+        request.popularity = &popularity;
     }
     INFER_TRY(place_model(one_token, static_cast<int32_t>(hparams_.n_layer), request, &placement_));
     if (!placement_.device) return Status::ok();

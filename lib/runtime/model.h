@@ -38,6 +38,11 @@ public:
         // load_file: read the file into memory of the model's own instead of mapping it, so the
         // model no longer depends on the file (progress: the read is the first half).
         bool read_into_memory = false;
+        // Per-expert offload (placement.h): the device's share of the routed experts chosen one
+        // by one by popularity, from a stats file, a calibration text or the uniform prior.
+        bool experts_by_popularity = false;
+        std::string expert_stats_path;
+        std::string calibration_text;
     };
     static Status load_file(const char *path, const LoadOptions &options,
                             std::unique_ptr<Model> *out);

@@ -1,5 +1,6 @@
 #include "runtime/placement.h"
 
+#include "runtime/expert_split.h"
 #include "runtime/segments.h"
 
 #include <new>
@@ -139,22 +140,35 @@ Placement layers_on_device(const graph::Graph &g, int32_t n_layer, const Placeme
     return p;
 }
 
-// What the device must hold for the nodes assigned to it.
-void account_weights(const graph::Graph &g, const NodeAssignment &a, Placement *p) {
+// What the device must hold for the nodes assigned to it. A node of resident experts needs only
+// their slices (packed) and the layer's slot table.
+void account_weights(const graph::Graph &g, const NodeAssignment &a,
+                     const ExpertResidency *experts, Placement *p) {
     std::unordered_set<const void *> device, host;
     p->device_weights.clear();
     p->device_weight_bytes = p->host_weight_bytes = 0;
-    for (size_t i = 0; i < g.nodes.size(); ++i)
-        for_each_weight(g.nodes[i], [&](const void *data, uint64_t bytes, const graph::WeightRef *) {
-            if (a.on_device[i]) {
-                if (device.insert(data).second) {
-                    p->device_weights.push_back({data, bytes});
-                    p->device_weight_bytes += align_up(bytes);
-                }
-            } else if (host.insert(data).second) {
-                p->host_weight_bytes += bytes;
+    auto hold = [&](const WeightSpan &span) {
+        if (!device.insert(span.data).second) return;
+        p->device_weights.push_back(span);
+        p->device_weight_bytes += align_up(span.bytes);
+    };
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const graph::Node &n = g.nodes[i];
+        const bool subset = a.on_device[i] && is_resident_expert_node(n);
+        for_each_weight(n, [&](const void *data, uint64_t bytes, const graph::WeightRef *) {
+            if (!a.on_device[i]) {
+                if (host.insert(data).second) p->host_weight_bytes += bytes;
+            } else if (!subset) {
+                hold({data, bytes});
+            } else {
+                const uint64_t one = bytes / static_cast<uint64_t>(n.n_expert);
+                const int32_t resident = experts->n_resident[static_cast<size_t>(n.layer)];
+                hold({data, one * static_cast<uint64_t>(resident), n.expert_slot, n.n_expert, one});
             }
         });
+        if (subset)
+            hold({n.expert_slot, static_cast<uint64_t>(n.n_expert) * sizeof(int32_t)});
+    }
 }
 
 std::string layers_text(const Placement &p) {
@@ -198,6 +212,10 @@ Status assign_nodes(const graph::Graph &g, const Placement &p, NodeAssignment *o
         if (forced_cpu) device = false; // the CPU reads every weight, so it wins a mixed node
         const bool kv = reads_kv(n.op) && n.layer >= 0 && n.layer < p.n_layer;
         if (kv) device = p.kv_on_device[static_cast<size_t>(n.layer)] != 0;
+        // Per-expert offload decides the experts' side: the resident ones on the device (when it
+        // holds the layer), the others on the CPU, whatever the overrides say.
+        if (is_cpu_expert_node(n)) device = false;
+        if (is_resident_expert_node(n)) device = p.slot_on_device[static_cast<size_t>(slots[i])] != 0;
         if (device) {
             Status why = p.device->supports(n, g);
             if (why.is_ok() && p.uploaded)
@@ -223,8 +241,69 @@ Status assign_nodes(const graph::Graph &g, const Placement &p, NodeAssignment *o
     return Status::ok();
 }
 
-Status place_model(const graph::Graph &g, int32_t n_layer, const PlacementRequest &req,
-                   Placement *out) {
+void apply_expert_residency(graph::Graph &g, const Placement &p) {
+    if (p.experts.n_layer > 0) split_expert_nodes(g, p.experts);
+}
+
+namespace {
+
+Status place_layers(const graph::Graph &g, int32_t n_layer, const PlacementRequest &req,
+                    const ExpertResidency *experts, Placement *out);
+
+// Per-expert offload: the layers as asked with every expert on the CPU, then the budget left
+// filled with experts by popularity, and the layers placed again with those experts resident.
+Status place_experts(const graph::Graph &g, int32_t n_layer, const PlacementRequest &req,
+                     Placement *out) {
+    const std::vector<uint64_t> expert_bytes = expert_bytes_per_layer(g, n_layer, kDeviceAlign);
+    int32_t n_expert = 0;
+    for (const graph::Node &n : g.nodes)
+        if (n.op == graph::Op::MoeFfn) n_expert = n.n_expert;
+    if (n_expert == 0) return place_layers(g, n_layer, req, nullptr, out); // a dense model
+    const ExpertResidency none = no_experts_resident(n_layer, n_expert);
+    graph::Graph g_cpu = g;
+    split_expert_nodes(g_cpu, none);
+    Placement without;
+    INFER_TRY(place_layers(g_cpu, n_layer, req, &none, &without));
+    const ExpertPopularity popularity =
+        req.popularity ? *req.popularity : uniform_popularity(n_layer, n_expert);
+    if (popularity.n_layer != n_layer || popularity.n_expert != n_expert)
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "expert popularity (%s) has %d layers of %d experts; the model has %d "
+                          "of %d",
+                          popularity.source.c_str(), popularity.n_layer, popularity.n_expert,
+                          n_layer, n_expert);
+    // Only layers the device holds can keep experts there.
+    std::vector<uint64_t> eligible = expert_bytes;
+    uint64_t total = 0;
+    for (int32_t l = 0; l < n_layer; ++l) {
+        if (!without.slot_on_device[static_cast<size_t>(l) + 1])
+            eligible[static_cast<size_t>(l)] = UINT64_MAX / 4;
+        else
+            total += expert_bytes[static_cast<size_t>(l)] * static_cast<uint64_t>(n_expert);
+    }
+    const int32_t on_device = std::min(without.n_gpu_layers, n_layer);
+    const uint64_t used = without.device_weight_bytes + req.reserve +
+                          req.reserve_per_layer * static_cast<uint64_t>(on_device);
+    const uint64_t left = req.budget == 0 ? UINT64_MAX : (req.budget > used ? req.budget - used : 0);
+    ExpertResidency experts = place_experts_by_popularity(popularity, eligible, left);
+    graph::Graph g_split = g;
+    split_expert_nodes(g_split, experts);
+    // The same layers as before: the experts only take what they left.
+    PlacementRequest layers = req;
+    layers.n_gpu_layers = without.n_gpu_layers;
+    layers.budget = 0;
+    Placement with;
+    INFER_TRY(place_layers(g_split, n_layer, layers, &experts, &with));
+    // Moved, not copied: the upload list points into these slot tables.
+    with.experts = std::move(experts);
+    with.expert_source = popularity.source;
+    with.expert_total_bytes = total;
+    *out = std::move(with);
+    return Status::ok();
+}
+
+Status place_layers(const graph::Graph &g, int32_t n_layer, const PlacementRequest &req,
+                    const ExpertResidency *experts, Placement *out) {
     Forced forced;
     INFER_TRY(match_overrides(g, req, &forced));
     auto place_with = [&](int32_t n_gpu, Placement *p) -> Status {
@@ -232,7 +311,7 @@ Status place_model(const graph::Graph &g, int32_t n_layer, const PlacementReques
         p->forced.assign(forced.begin(), forced.end());
         NodeAssignment a;
         INFER_TRY(assign_nodes(g, *p, &a)); // before the upload list exists: p->uploaded false
-        account_weights(g, a, p);
+        account_weights(g, a, experts, p);
         p->fallbacks = std::move(a.fallbacks);
         p->uploaded = true;
         return Status::ok();
@@ -281,6 +360,14 @@ Status place_model(const graph::Graph &g, int32_t n_layer, const PlacementReques
     return Status::ok();
 }
 
+} // namespace
+
+Status place_model(const graph::Graph &g, int32_t n_layer, const PlacementRequest &req,
+                   Placement *out) {
+    if (req.device && req.experts_by_popularity) return place_experts(g, n_layer, req, out);
+    return place_layers(g, n_layer, req, nullptr, out);
+}
+
 std::string format_placement(const graph::Graph &g, const Placement &p, const NodeAssignment &a) {
     std::string text;
     char line[256];
@@ -295,15 +382,21 @@ std::string format_placement(const graph::Graph &g, const Placement &p, const No
     std::vector<int32_t> on_device(n_slots, 0), on_host(n_slots, 0);
     std::vector<uint64_t> dev_bytes(n_slots, 0), host_bytes(n_slots, 0);
     std::vector<std::string> host_ops(n_slots);
-    std::unordered_set<const void *> counted;
+    std::unordered_set<const void *> counted[2]; // by side: a split expert stack is on both
     for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const graph::Node &n = g.nodes[i];
         const size_t s = static_cast<size_t>(slots[i]);
         (a.on_device[i] ? on_device : on_host)[s]++;
         if (!a.on_device[i] && p.slot_on_device[s] &&
-            host_ops[s].find(graph::op_name(g.nodes[i].op)) == std::string::npos)
-            host_ops[s] += std::string(host_ops[s].empty() ? "" : ",") + graph::op_name(g.nodes[i].op);
-        for_each_weight(g.nodes[i], [&](const void *data, uint64_t bytes, const graph::WeightRef *) {
-            if (counted.insert(data).second) (a.on_device[i] ? dev_bytes : host_bytes)[s] += bytes;
+            host_ops[s].find(graph::op_name(n.op)) == std::string::npos)
+            host_ops[s] += std::string(host_ops[s].empty() ? "" : ",") + graph::op_name(n.op);
+        const bool subset = is_resident_expert_node(n) && p.experts.n_layer > n.layer;
+        for_each_weight(n, [&](const void *data, uint64_t bytes, const graph::WeightRef *) {
+            if (subset)
+                bytes = bytes / static_cast<uint64_t>(n.n_expert) *
+                        static_cast<uint64_t>(p.experts.n_resident[static_cast<size_t>(n.layer)]);
+            if (counted[a.on_device[i]].insert(data).second)
+                (a.on_device[i] ? dev_bytes : host_bytes)[s] += bytes;
         });
     }
     std::snprintf(line, sizeof line, "  %-9s %-6s %5s %5s %12s %12s  %s\n", "slot", "runs", "CPU",
@@ -336,6 +429,21 @@ std::string format_placement(const graph::Graph &g, const Placement &p, const No
                   "(%.1f KiB per token)\n",
                   segments.segments.size(), copies, dev, static_cast<double>(bytes) / 1024.0);
     text += line;
+    if (p.experts.n_layer > 0) {
+        uint64_t resident = 0;
+        for (int32_t l = 0; l < p.experts.n_layer; ++l)
+            resident += static_cast<uint64_t>(p.experts.n_resident[static_cast<size_t>(l)]);
+        std::snprintf(line, sizeof line,
+                      "  experts: per expert by popularity (%s): %llu of %lld resident, %.1f of "
+                      "%.1f MiB; resident per layer:",
+                      p.expert_source.c_str(), static_cast<unsigned long long>(resident),
+                      static_cast<long long>(p.experts.n_layer) * p.experts.n_expert,
+                      mib(p.experts.bytes), mib(p.expert_total_bytes));
+        text += line;
+        for (int32_t l = 0; l < p.experts.n_layer; ++l)
+            text += " " + std::to_string(p.experts.n_resident[static_cast<size_t>(l)]);
+        text += "\n";
+    }
     for (const std::string &f : p.fallbacks) text += "  fallback: " + f + "\n";
     return text;
 }

@@ -13,6 +13,7 @@
 #include "core/status.h"
 #include "graph/graph.h"
 #include "runtime/backend_registry.h"
+#include "runtime/expert_policy.h"
 
 #include <cstdint>
 #include <string>
@@ -43,6 +44,12 @@ struct PlacementRequest {
     uint64_t budget = 0;  // device bytes for weights (and the reserve); 0: no limit
     uint64_t reserve = 0; // kAutoLayers: bytes of the budget kept for contexts
     uint64_t reserve_per_layer = 0; // kAutoLayers: and this much per device layer (its KV cache)
+    // Per-expert offload: the routed experts of the device's layers are placed one by one, the
+    // most popular first, in what the budget leaves after every other weight and the reserves;
+    // the rest are computed on the CPU (expert_split.h). Otherwise experts follow their layers
+    // (and the overrides), as in llama.cpp. popularity: null for the uniform prior.
+    bool experts_by_popularity = false;
+    const ExpertPopularity *popularity = nullptr;
 };
 
 // Node slots: 0 the input (token embedding), 1..n_layer the repeating layers, n_layer + 1 the
@@ -61,7 +68,16 @@ struct Placement {
     bool uploaded = false;
     uint64_t device_weight_bytes = 0, host_weight_bytes = 0;
     std::vector<std::string> fallbacks; // one line per kind of node the device refused
+    // Per-expert offload: the device's experts (graphs point into its slot tables, so it moves
+    // with the placement and is never copied); empty (n_layer 0) when experts follow layers.
+    ExpertResidency experts;
+    std::string expert_source; // where the popularity came from
+    uint64_t expert_total_bytes = 0; // every expert of the device's layers, as uploaded
 };
+
+// Rewrites a graph of the placed model for its per-expert residency (expert_split.h); nothing
+// without one. Every graph a context runs passes through here before assign_nodes.
+void apply_expert_residency(graph::Graph &g, const Placement &p);
 
 // Which side each node of one graph runs on. 1 = the placement's device, 0 = the CPU.
 struct NodeAssignment {

@@ -4,7 +4,9 @@
 //
 // A tensor touched on both sides has storage on both: the device's copy in the device arena, the
 // host's in pinned transfer memory, so a copy between them is one DMA. After each segment, every
-// two-sided tensor it wrote that a later node of the other side reads is copied across.
+// two-sided tensor it wrote that a later node of the other side reads is copied across. A device
+// segment ends after the node that writes such a tensor, so the copy is not held up behind
+// device work the host does not need (which then overlaps the host's next segment).
 #pragma once
 
 #include "graph/graph.h"
