@@ -259,6 +259,12 @@ typedef struct infer_placement {
     int32_t n_segments;                  /* runs of consecutive nodes on one backend, per step */
     int32_t n_copies;                    /* activations copied between backends per step */
     uint64_t copy_bytes_per_token;       /* their bytes for a one-token step */
+    /* Per-expert offload (infer_model_params.expert_placement); zeros otherwise. */
+    int32_t n_experts_resident;          /* (layer, expert) pairs the device holds */
+    int32_t n_experts;                   /* pairs of the device's layers */
+    uint64_t expert_bytes_resident;      /* their bytes on the device */
+    uint64_t expert_bytes;               /* every expert of the device's layers, as uploaded */
+    uint64_t context_reserve_bytes;      /* of the budget, kept free for contexts */
 } infer_placement;
 
 INFER_API void infer_placement_init(infer_placement *placement);

@@ -298,6 +298,7 @@ Status place_experts(const graph::Graph &g, int32_t n_layer, const PlacementRequ
     with.experts = std::move(experts);
     with.expert_source = popularity.source;
     with.expert_total_bytes = total;
+    with.context_reserve = req.reserve + req.reserve_per_layer * static_cast<uint64_t>(on_device);
     *out = std::move(with);
     return Status::ok();
 }
@@ -441,7 +442,7 @@ std::string format_placement(const graph::Graph &g, const Placement &p, const No
                       mib(p.experts.bytes), mib(p.expert_total_bytes));
         text += line;
         for (int32_t l = 0; l < p.experts.n_layer; ++l)
-            text += " " + std::to_string(p.experts.n_resident[static_cast<size_t>(l)]);
+            text.append(1, ' ').append(std::to_string(p.experts.n_resident[static_cast<size_t>(l)]));
         text += "\n";
     }
     for (const std::string &f : p.fallbacks) text += "  fallback: " + f + "\n";

@@ -73,6 +73,7 @@ struct Placement {
     ExpertResidency experts;
     std::string expert_source; // where the popularity came from
     uint64_t expert_total_bytes = 0; // every expert of the device's layers, as uploaded
+    uint64_t context_reserve = 0;    // of the budget, left for contexts (per-expert offload)
 };
 
 // Rewrites a graph of the placed model for its per-expert residency (expert_split.h); nothing
