@@ -47,7 +47,8 @@ cpu::ExpertWeights expert_weights(const graph::WeightRef &w) {
 }
 
 cpu::MoeFfn moe_ffn_of(const Node &n) {
-    return {expert_weights(*n.w), expert_weights(*n.w2), expert_weights(*n.w3), glu_act(n.act)};
+    return {expert_weights(*n.w), expert_weights(*n.w2), expert_weights(*n.w3), glu_act(n.act),
+            n.expert_slot, n.experts_resident};
 }
 
 const char *type_name(uint32_t type) {
@@ -178,10 +179,11 @@ void run_node_reference(const RunState &s, const Node &n) {
     case Op::MoeFfn: {
         const int64_t rows = rows_of(s, n.in[0]);
         const int32_t *ids = i32(s, n.in[1]);
-        cpu::moe_ffn_ref(moe_ffn_of(n), f32(s, n.in[0]), ids, f32(s, n.in[2]), rows,
-                         n.n_expert_used, f32(s, n.out));
+        const cpu::MoeFfn f = moe_ffn_of(n);
+        cpu::moe_ffn_ref(f, f32(s, n.in[0]), ids, f32(s, n.in[2]), rows, n.n_expert_used,
+                         f32(s, n.out));
         if (uint64_t *counts = expert_counts(s, n))
-            cpu::moe_count_selected(ids, rows * n.n_expert_used, counts);
+            cpu::moe_count_selected(f, ids, rows * n.n_expert_used, counts);
         break;
     }
     case Op::SigmoidGate:

@@ -87,8 +87,9 @@ void moe_route_ref(const float *logits, int64_t t, int n_expert, int k, bool nor
     }
 }
 
-void moe_count_selected(const int32_t *ids, int64_t n, uint64_t *counts) {
-    for (int64_t i = 0; i < n; ++i) ++counts[ids[i]];
+void moe_count_selected(const MoeFfn &f, const int32_t *ids, int64_t n, uint64_t *counts) {
+    for (int64_t i = 0; i < n; ++i)
+        if (f.computes(ids[i])) ++counts[ids[i]];
 }
 
 // ---- Expert FFN --------------------------------------------------------------------------------
@@ -191,16 +192,18 @@ private:
     int64_t n_items_, next_, end_;
 };
 
-// Thread 0: groups the t * k pairs by expert (tokens ascending within a group) and resets the
-// work counters.
-void group_pairs(const Layout &L, int n_expert, const int32_t *ids, int64_t t, int k,
+// Thread 0: groups the t * k pairs whose expert f computes by expert (tokens ascending within a
+// group; the other pairs get row -1) and resets the work counters.
+void group_pairs(const Layout &L, const MoeFfn &f, const int32_t *ids, int64_t t, int k,
                  void *scratch) {
+    const auto n_expert = static_cast<int>(f.gate.n_expert);
     int32_t *start = at<int32_t>(scratch, L.start);
     int32_t *cursor = at<int32_t>(scratch, L.cursor);
     int32_t *active = at<int32_t>(scratch, L.active);
     int32_t *pair_row = at<int32_t>(scratch, L.pair_row);
     std::fill(cursor, cursor + n_expert, 0);
-    for (int64_t i = 0; i < t * k; ++i) ++cursor[ids[i]];
+    for (int64_t i = 0; i < t * k; ++i)
+        if (f.computes(ids[i])) ++cursor[ids[i]];
     int32_t n_active = 0;
     start[0] = 0;
     for (int e = 0; e < n_expert; ++e) {
@@ -208,7 +211,7 @@ void group_pairs(const Layout &L, int n_expert, const int32_t *ids, int64_t t, i
         if (cursor[e] > 0) active[n_active++] = e;
         cursor[e] = start[e];
     }
-    for (int64_t i = 0; i < t * k; ++i) pair_row[i] = cursor[ids[i]]++;
+    for (int64_t i = 0; i < t * k; ++i) pair_row[i] = f.computes(ids[i]) ? cursor[ids[i]]++ : -1;
     int64_t *control = at<int64_t>(scratch, L.control);
     control[0] = 0;       // gate/up items taken
     control[8] = 0;       // down items taken
@@ -225,7 +228,6 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
              int k, float *y, void *scratch, uint64_t *counts, int ith, int nth, ThreadPool &pool,
              CpuIsa isa) {
     const Layout L = layout_of(f, t, k, nth); // offsets for t tokens: the scratch fits max_tokens
-    const auto n_expert = static_cast<int>(f.gate.n_expert);
     const int64_t n_embd = L.n_embd, n_ff = L.n_ff;
     int64_t *control = at<int64_t>(scratch, L.control);
     const int32_t *start = at<int32_t>(scratch, L.start);
@@ -239,8 +241,8 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
 
     // ---- Phase 0: group the pairs by expert; count the selections.
     if (ith == 0) {
-        group_pairs(L, n_expert, ids, t, k, scratch);
-        if (counts) moe_count_selected(ids, t * k, counts);
+        group_pairs(L, f, ids, t, k, scratch);
+        if (counts) moe_count_selected(f, ids, t * k, counts);
     }
     pool.barrier(ith);
     const int64_t n_active = control[16];
@@ -249,15 +251,16 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
     const Range tokens = split_range(t, ith, nth);
     for (int64_t tok = tokens.begin; tok < tokens.end; ++tok) {
         const int32_t *rows = pair_row + tok * k;
-        matmul_quantize_act_row(f.gate.type, x + tok * n_embd, n_embd, xg_gate + rows[0] * L.act_gate,
-                                isa);
-        if (!L.shared_act)
-            matmul_quantize_act_row(f.up.type, x + tok * n_embd, n_embd, xg_up + rows[0] * L.act_up,
-                                    isa);
-        for (int j = 1; j < k; ++j) {
-            std::memcpy(xg_gate + rows[j] * L.act_gate, xg_gate + rows[0] * L.act_gate, L.act_gate);
-            if (!L.shared_act)
-                std::memcpy(xg_up + rows[j] * L.act_up, xg_up + rows[0] * L.act_up, L.act_up);
+        int j0 = 0;
+        while (j0 < k && rows[j0] < 0) ++j0;
+        if (j0 == k) continue; // none of its experts is computed here
+        uint8_t *qg = xg_gate + rows[j0] * L.act_gate, *qu = xg_up + rows[j0] * L.act_up;
+        matmul_quantize_act_row(f.gate.type, x + tok * n_embd, n_embd, qg, isa);
+        if (!L.shared_act) matmul_quantize_act_row(f.up.type, x + tok * n_embd, n_embd, qu, isa);
+        for (int j = j0 + 1; j < k; ++j) {
+            if (rows[j] < 0) continue;
+            std::memcpy(xg_gate + rows[j] * L.act_gate, qg, L.act_gate);
+            if (!L.shared_act) std::memcpy(xg_up + rows[j] * L.act_up, qu, L.act_up);
         }
     }
     pool.barrier(ith);
@@ -283,8 +286,8 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
     pool.barrier(ith);
 
     // ---- Phase 3: quantize the intermediate rows for down.
-    const int64_t n_pairs = t * k;
-    const Range prs = split_range(n_pairs, ith, nth);
+    const int64_t n_rows = start[f.gate.n_expert]; // the computed pairs
+    const Range prs = split_range(n_rows, ith, nth);
     for (int64_t r = prs.begin; r < prs.end; ++r)
         matmul_quantize_act_row(f.down.type, h + r * n_ff, n_ff, hq + r * L.act_down, isa);
     pool.barrier(ith);
@@ -300,17 +303,20 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
     }
     pool.barrier(ith);
 
-    // ---- Phase 5: each token's weighted sum over its slots, in slot order.
+    // ---- Phase 5: each token's weighted sum over its computed slots, in slot order.
     for (int64_t tok = tokens.begin; tok < tokens.end; ++tok) {
         float *yt = y + tok * n_embd;
         const float *w = weights + tok * k;
         const int32_t *rows = pair_row + tok * k;
-        const float *d0 = d + rows[0] * n_embd;
-        for (int64_t i = 0; i < n_embd; ++i) yt[i] = w[0] * d0[i];
-        for (int j = 1; j < k; ++j) {
+        bool first = true;
+        for (int j = 0; j < k; ++j) {
+            if (rows[j] < 0) continue;
             const float *dj = d + rows[j] * n_embd;
-            for (int64_t i = 0; i < n_embd; ++i) yt[i] += w[j] * dj[i];
+            if (first) for (int64_t i = 0; i < n_embd; ++i) yt[i] = w[j] * dj[i];
+            else for (int64_t i = 0; i < n_embd; ++i) yt[i] += w[j] * dj[i];
+            first = false;
         }
+        if (first) std::fill(yt, yt + n_embd, 0.0f);
     }
 }
 
@@ -321,15 +327,19 @@ void moe_ffn_ref(const MoeFfn &f, const float *x, const int32_t *ids, const floa
     for (int64_t tok = 0; tok < t; ++tok) {
         const float *xt = x + tok * n_embd; // (n_embd)
         float *yt = y + tok * n_embd;       // (n_embd)
+        bool first = true;
         for (int j = 0; j < k; ++j) {
             const int32_t e = ids[tok * k + j];
             const float w = weights[tok * k + j];
+            if (!f.computes(e)) continue;
             matmul_ref(f.gate.expert(e), xt, 1, gate.data()); // (n_ff)
             matmul_ref(f.up.expert(e), xt, 1, up.data());     // (n_ff)
             glu_ref(gate.data(), gate.data(), up.data(), n_ff, f.act);
             matmul_ref(f.down.expert(e), gate.data(), 1, out.data()); // (n_embd)
-            for (int64_t i = 0; i < n_embd; ++i) yt[i] = j == 0 ? w * out[i] : yt[i] + w * out[i];
+            for (int64_t i = 0; i < n_embd; ++i) yt[i] = first ? w * out[i] : yt[i] + w * out[i];
+            first = false;
         }
+        if (first) std::fill(yt, yt + n_embd, 0.0f);
     }
 }
 

@@ -53,6 +53,13 @@ struct MoeFfn {
     ExpertWeights gate, up; // [n_embd -> n_ff] per expert
     ExpertWeights down;     // [n_ff -> n_embd] per expert
     GluAct act;
+    // The subset of the experts this call computes (graph::Node::expert_slot): the experts e with
+    // (expert_slot[e] >= 0) == resident, or all of them when expert_slot is null. A selected
+    // expert outside the subset contributes nothing and is not counted, so the outputs of the two
+    // complementary subsets add up to the full output; a token with no computed expert gets 0.
+    const int32_t *expert_slot = nullptr;
+    bool resident = false;
+    bool computes(int64_t e) const { return !expert_slot || (expert_slot[e] >= 0) == resident; }
 };
 
 // Scratch bytes for up to max_tokens tokens with k experts each on nth threads (64-byte aligned
@@ -64,7 +71,7 @@ uint64_t moe_ffn_scratch_bytes(const MoeFfn &f, int64_t max_tokens, int k, int n
 // pool.run(); returns when y [t][n_embd] is complete (the last phase ends with a barrier).
 // x [t][n_embd]; ids, weights [t][k] as moe_route writes them (ids must lie in [0, n_expert)).
 // counts: null, or n_expert selection counters, each incremented once per (token, slot) that
-// picked its expert. Allocates nothing.
+// picked its expert, for the experts f computes. Allocates nothing.
 void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *weights, int64_t t,
              int k, float *y, void *scratch, uint64_t *counts, int ith, int nth, ThreadPool &pool,
              CpuIsa isa = cpu_isa_dispatch());
@@ -72,7 +79,8 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
 void moe_ffn_ref(const MoeFfn &f, const float *x, const int32_t *ids, const float *weights,
                  int64_t t, int k, float *y);
 
-// Adds one to counts[ids[i]] for each of the n ids (the statistics both paths keep).
-void moe_count_selected(const int32_t *ids, int64_t n, uint64_t *counts);
+// Adds one to counts[ids[i]] for each of the n ids that f computes (the statistics both paths
+// keep).
+void moe_count_selected(const MoeFfn &f, const int32_t *ids, int64_t n, uint64_t *counts);
 
 } // namespace infer::cpu

@@ -1,6 +1,8 @@
 // Mixture-of-experts kernels: routing against its sorting reference (exactly, ties included), the
 // grouped expert FFN against the token-by-token reference for several weight types, odd sizes,
-// 1-3 threads and every ISA, with tokens that share experts, and the selection counts.
+// 1-3 threads and every ISA, with tokens that share experts, and the selection counts; expert
+// subsets (per-expert offload): fast against reference, and the two complementary halves adding
+// up to the whole.
 #include "cpu/cpu_moe.h"
 #include "cpu/cpu_ops.h"
 #include "cpu_test_data.h"
@@ -87,6 +89,33 @@ std::vector<float> ffn_fast(const MoeFfn &f, const std::vector<float> &x, const 
         },
         &ctx);
     return y;
+}
+
+// Elements of got that differ from want by more than the SIMD tolerance (exact for Scalar, whose
+// path runs the reference's own functions). SIMD dot products round differently, which can move
+// an intermediate value across an 8-bit quantization step before down: the bound is relative to
+// the token's largest output.
+int count_mismatches(const std::vector<float> &got, const std::vector<float> &want, int64_t t,
+                     int64_t n_embd, CpuIsa isa) {
+    int bad = 0;
+    for (int64_t tok = 0; tok < t; ++tok) {
+        const float *a = got.data() + tok * n_embd;
+        const float *b = want.data() + tok * n_embd;
+        float scale = 0;
+        for (int64_t i = 0; i < n_embd; ++i) scale = std::max(scale, std::fabs(b[i]));
+        for (int64_t i = 0; i < n_embd; ++i)
+            if (isa == CpuIsa::Scalar ? a[i] != b[i] : !(std::fabs(a[i] - b[i]) <= 2e-2f * scale))
+                ++bad;
+    }
+    return bad;
+}
+
+// The counts moe_ffn must keep: one per (token, slot) whose expert f computes.
+std::vector<uint64_t> want_counts(const MoeFfn &f, const Routed &r, int n_expert) {
+    std::vector<uint64_t> c(static_cast<size_t>(n_expert), 0);
+    for (int32_t id : r.ids)
+        if (f.computes(id)) ++c[static_cast<size_t>(id)];
+    return c;
 }
 
 struct FfnCase {
@@ -191,24 +220,8 @@ TEST_CASE("moe_ffn matches moe_ffn_ref: weight types, odd sizes, shared experts,
                         CAPTURE(pool.size());
                         std::vector<uint64_t> counts(n_expert, 0);
                         const std::vector<float> got = ffn_fast(f, x, r, t, k, pool, isa, &counts);
-                        int bad = 0;
-                        for (int64_t tok = 0; tok < t; ++tok) {
-                            const float *a = got.data() + tok * c.n_embd;
-                            const float *b = want.data() + tok * c.n_embd;
-                            float scale = 0;
-                            for (int64_t i = 0; i < c.n_embd; ++i) scale = std::max(scale, std::fabs(b[i]));
-                            // The scalar path runs the reference's own functions: exact. SIMD dot
-                            // products round differently, which can move an intermediate value
-                            // across an 8-bit quantization step before down.
-                            for (int64_t i = 0; i < c.n_embd; ++i)
-                                if (isa == CpuIsa::Scalar ? a[i] != b[i]
-                                                          : !(std::fabs(a[i] - b[i]) <= 2e-2f * scale))
-                                    ++bad;
-                        }
-                        CHECK(bad == 0);
-                        std::vector<uint64_t> want_counts(n_expert, 0);
-                        for (int32_t id : r.ids) ++want_counts[static_cast<size_t>(id)];
-                        CHECK(counts == want_counts);
+                        CHECK(count_mismatches(got, want, t, c.n_embd, isa) == 0);
+                        CHECK(counts == want_counts(f, r, n_expert));
                         if (shared) CHECK(counts[4] == static_cast<uint64_t>(t));
                     }
                 }
@@ -246,4 +259,81 @@ TEST_CASE("sigmoid_gate matches its reference and known values") {
     float y = 0;
     sigmoid_gate_ref(&y, &one, &zero, 1, 1);
     CHECK(y == 0.5f);
+}
+
+TEST_CASE("moe_ffn over expert subsets: fast matches reference; the two halves add up to the whole") {
+    std::mt19937 rng(11);
+    std::vector<CpuIsa> isas = simd_isas();
+    isas.insert(isas.begin(), CpuIsa::Scalar);
+    ThreadPool pools[3] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
+    const int n_expert = 7, k = 3; // odd: subsets of every parity
+    const int64_t n_embd = 256, n_ff = 256 + 32 * 3;
+    const Experts gate = random_experts(TypeId::Q4_K, n_embd, n_ff, n_expert, rng);
+    const Experts up = random_experts(TypeId::Q4_K, n_embd, n_ff, n_expert, rng);
+    const Experts down = random_experts(TypeId::Q6_K, n_ff, n_embd, n_expert, rng);
+    const MoeFfn all{gate.view, up.view, down.view, GluAct::silu};
+
+    // Slot maps: none resident (the resident subset is empty), all resident, and random ones.
+    std::vector<std::vector<int32_t>> slot_maps = {std::vector<int32_t>(n_expert, -1),
+                                                   std::vector<int32_t>(n_expert, 0)};
+    for (int m = 0; m < 4; ++m) {
+        std::vector<int32_t> slots(n_expert);
+        int32_t next = 0;
+        for (int32_t &s : slots) s = rng() % 2 ? next++ : -1;
+        slot_maps.push_back(slots);
+    }
+    for (const std::vector<int32_t> &slots : slot_maps) {
+        MoeFfn res = all, cpu = all;
+        res.expert_slot = cpu.expert_slot = slots.data();
+        res.resident = true;
+        cpu.resident = false;
+        for (int64_t t : {1, 5, 70}) {
+            CAPTURE(t);
+            const std::vector<float> x = random_floats(t * n_embd, rng);
+            const Routed r = route_ref(random_floats(t * n_expert, rng), t, n_expert, k, true);
+            std::vector<float> full(static_cast<size_t>(t * n_embd));
+            moe_ffn_ref(all, x.data(), r.ids.data(), r.weights.data(), t, k, full.data());
+            std::vector<float> half[2];
+            const MoeFfn *halves[2] = {&res, &cpu};
+            for (int hf = 0; hf < 2; ++hf) {
+                const MoeFfn &f = *halves[hf];
+                CAPTURE(f.resident);
+                half[hf].resize(full.size());
+                moe_ffn_ref(f, x.data(), r.ids.data(), r.weights.data(), t, k, half[hf].data());
+                // A token none of whose experts is computed here gets exactly 0.
+                for (int64_t tok = 0; tok < t; ++tok) {
+                    bool any = false;
+                    for (int j = 0; j < k; ++j) any = any || f.computes(r.ids[tok * k + j]);
+                    if (any) continue;
+                    for (int64_t i = 0; i < n_embd; ++i)
+                        CHECK(half[hf][static_cast<size_t>(tok * n_embd + i)] == 0.0f);
+                }
+                for (CpuIsa isa : isas) {
+                    for (ThreadPool &pool : pools) {
+                        CAPTURE(cpu_isa_name(isa));
+                        CAPTURE(pool.size());
+                        std::vector<uint64_t> counts(n_expert, 0);
+                        const std::vector<float> got = ffn_fast(f, x, r, t, k, pool, isa, &counts);
+                        CHECK(count_mismatches(got, half[hf], t, n_embd, isa) == 0);
+                        CHECK(counts == want_counts(f, r, n_expert));
+                    }
+                }
+            }
+            // Each pair lands in exactly one half; the sums differ from the whole only in the
+            // order of the float additions (rounding relative to the token's scale: terms cancel).
+            int bad = 0;
+            for (int64_t tok = 0; tok < t; ++tok) {
+                const size_t row = static_cast<size_t>(tok * n_embd);
+                float scale = 0;
+                for (int64_t i = 0; i < n_embd; ++i) scale = std::max(scale, std::fabs(full[row + i]));
+                for (size_t i = row; i < row + static_cast<size_t>(n_embd); ++i)
+                    if (!(std::fabs(half[0][i] + half[1][i] - full[i]) <= 1e-5f * scale)) ++bad;
+            }
+            CHECK(bad == 0);
+            const std::vector<uint64_t> cr = want_counts(res, r, n_expert),
+                                        cc = want_counts(cpu, r, n_expert),
+                                        ca = want_counts(all, r, n_expert);
+            for (int e = 0; e < n_expert; ++e) CHECK(cr[e] + cc[e] == ca[e]);
+        }
+    }
 }
