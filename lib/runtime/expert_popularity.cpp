@@ -88,10 +88,14 @@ Status scan_stats(std::FILE *f, const std::string &name, int32_t n_layer, int32_
     std::string line;
     bool too_long = false;
     size_t line_no = 1;
-    if (!read_line(f, &line, &too_long) || too_long || line != "layer\texpert\tcount")
+    const bool read = read_line(f, &line, &too_long);
+    if (std::ferror(f)) // a directory opens, then fails to read
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "stats file %s: cannot read it",
+                          name.c_str());
+    if (!read || too_long || line != "layer\texpert\tcount")
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "stats file %s line 1: expected the header \"layer\\texpert\\tcount\", "
-                          "found %s",
+                          "found '%s'",
                           name.c_str(), excerpt(line).c_str());
     while (read_line(f, &line, &too_long)) {
         ++line_no;
@@ -105,7 +109,7 @@ Status scan_stats(std::FILE *f, const std::string &name, int32_t n_layer, int32_
         if (!split_fields(line, fields))
             return make_error(INFER_ERR_INVALID_ARGUMENT,
                               "stats file %s line %zu: expected three tab-separated fields "
-                              "(layer, expert, count), found %s",
+                              "(layer, expert, count), found '%s'",
                               name.c_str(), line_no, excerpt(line).c_str());
         static constexpr const char *kField[3] = {"layer", "expert", "count"};
         uint64_t value[3] = {};

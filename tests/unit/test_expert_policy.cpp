@@ -167,6 +167,9 @@ TEST_CASE("expert stats: unreadable, empty and overflowing files are errors") {
     const Status missing = load_expert_stats("/nonexistent/stats.tsv", 1, 1, &p);
     CHECK(missing.code() == INFER_ERR_INVALID_ARGUMENT);
     CHECK(missing.message() == "stats file '/nonexistent/stats.tsv': cannot open it");
+    const Status directory =
+        load_expert_stats(std::filesystem::temp_directory_path().string(), 1, 1, &p);
+    CHECK(directory.message().find("': cannot read it") != std::string::npos);
     check_error(kHeader, 1, 1, "no counts after the header");
     check_error(kHeader + "\n\r\n", 1, 1, "no counts after the header");
     check_error(kHeader + "0\t0\t18446744073709551615\n0\t1\t1\n", 1, 2,
