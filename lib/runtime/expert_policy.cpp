@@ -34,7 +34,8 @@ void make_resident(ExpertResidency *r, int32_t layer, int32_t expert, uint64_t b
 // Gives each layer's resident experts their compact indices, in expert order.
 void number_slots(ExpertResidency *r) {
     for (int32_t layer = 0; layer < r->n_layer; ++layer) {
-        int32_t *slot = r->slot.data() + static_cast<size_t>(layer) * static_cast<size_t>(r->n_expert);
+        int32_t *slot =
+            r->slot.data() + static_cast<size_t>(layer) * static_cast<size_t>(r->n_expert);
         int32_t next = 0;
         for (int32_t e = 0; e < r->n_expert; ++e)
             if (slot[e] >= 0) slot[e] = next++;
@@ -49,7 +50,8 @@ bool take_layer(ExpertResidency *r, int32_t layer, uint64_t expert_bytes, uint64
         layer_bytes > *budget_left)
         return false;
     *budget_left -= layer_bytes;
-    for (int32_t e = 0; e < r->n_expert; ++e) make_resident(r, layer, e, expert_bytes);
+    for (int32_t e = 0; e < r->n_expert; ++e)
+        make_resident(r, layer, e, expert_bytes);
     return true;
 }
 
@@ -83,7 +85,8 @@ ExpertResidency all_experts_resident(int32_t n_layer, int32_t n_expert,
     for (int32_t layer = 0; layer < r.n_layer; ++layer) {
         const uint64_t bytes = bytes_of(expert_bytes, layer);
         if (bytes == 0) continue;
-        for (int32_t e = 0; e < r.n_expert; ++e) make_resident(&r, layer, e, bytes);
+        for (int32_t e = 0; e < r.n_expert; ++e)
+            make_resident(&r, layer, e, bytes);
     }
     number_slots(&r);
     return r;

@@ -42,9 +42,10 @@ ExpertPopularity popularity_from_counts(std::span<const uint64_t> counts, int32_
 // Lines end in "\n" or "\r\n" and may come in any order; empty lines are skipped; a missing pair
 // counts 0, a repeated pair is an error. The file's shape is its highest layer and expert index
 // + 1 (infer-bench writes every pair, zeros included) and must be the model's. Errors
-// (INFER_ERR_INVALID_ARGUMENT, naming the file and the line): unreadable file, bad header,
-// malformed line (a sign, a space, a fourth field, a number past 2^64 - 1, over 128 bytes), no
-// counts, or another shape (a stats file of another model: the message gives both shapes).
+// (INFER_ERR_INVALID_ARGUMENT, naming the file, and the line where there is one; *out is then
+// unchanged): unreadable file, bad header, malformed line (a sign, a space, a fourth field, a
+// number past 2^64 - 1, over 128 bytes), no counts, counts adding up past 2^64, a model without
+// experts, or another shape (a stats file of another model: the message gives both shapes).
 Status load_expert_stats(const std::string &path, int32_t n_layer, int32_t n_expert,
                          ExpertPopularity *out);
 

@@ -41,8 +41,10 @@ bool read_line(std::FILE *f, std::string *line, bool *too_long) {
     int c = std::getc(f);
     if (c == EOF) return false;
     for (; c != EOF && c != '\n'; c = std::getc(f)) {
-        if (line->size() < kMaxLineBytes) line->push_back(static_cast<char>(c));
-        else *too_long = true;
+        if (line->size() < kMaxLineBytes)
+            line->push_back(static_cast<char>(c));
+        else
+            *too_long = true;
     }
     if (!line->empty() && line->back() == '\r') line->pop_back();
     return true;
@@ -74,11 +76,11 @@ struct FileCloser {
 // What a stats file holds, gathered in one pass so that a file of another model is reported with
 // its whole shape rather than at its first index out of range.
 struct StatsScan {
-    std::vector<uint64_t> count;      // [layer * n_expert + expert], for in-range pairs
-    std::vector<uint8_t> seen;        // same indexing: a pair already read
+    std::vector<uint64_t> count; // [layer * n_expert + expert], for in-range pairs
+    std::vector<uint8_t> seen;   // same indexing: a pair already read
     uint64_t max_layer = 0, max_expert = 0;
-    bool any = false;                 // any data line
-    size_t first_out_of_range = 0;    // its line number, 0 if none
+    bool any = false;              // any data line
+    size_t first_out_of_range = 0; // its line number, 0 if none
 };
 
 Status scan_stats(std::FILE *f, const std::string &name, int32_t n_layer, int32_t n_expert,
@@ -86,10 +88,14 @@ Status scan_stats(std::FILE *f, const std::string &name, int32_t n_layer, int32_
     std::string line;
     bool too_long = false;
     size_t line_no = 1;
-    if (!read_line(f, &line, &too_long) || too_long || line != "layer\texpert\tcount")
+    const bool read = read_line(f, &line, &too_long);
+    if (std::ferror(f)) // a directory opens, then fails to read
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "stats file %s: cannot read it",
+                          name.c_str());
+    if (!read || too_long || line != "layer\texpert\tcount")
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "stats file %s line 1: expected the header \"layer\\texpert\\tcount\", "
-                          "found %s",
+                          "found '%s'",
                           name.c_str(), excerpt(line).c_str());
     while (read_line(f, &line, &too_long)) {
         ++line_no;
@@ -103,7 +109,7 @@ Status scan_stats(std::FILE *f, const std::string &name, int32_t n_layer, int32_
         if (!split_fields(line, fields))
             return make_error(INFER_ERR_INVALID_ARGUMENT,
                               "stats file %s line %zu: expected three tab-separated fields "
-                              "(layer, expert, count), found %s",
+                              "(layer, expert, count), found '%s'",
                               name.c_str(), line_no, excerpt(line).c_str());
         static constexpr const char *kField[3] = {"layer", "expert", "count"};
         uint64_t value[3] = {};
@@ -205,15 +211,13 @@ Status load_expert_stats(const std::string &path, int32_t n_layer, int32_t n_exp
                           "stats file %s is of a model with %llu layers x %llu experts; this "
                           "model has %d layers x %d experts%s",
                           name.c_str(), static_cast<unsigned long long>(file_layers),
-                          static_cast<unsigned long long>(file_experts), n_layer, n_expert,
-                          where);
+                          static_cast<unsigned long long>(file_experts), n_layer, n_expert, where);
     }
     uint64_t selections = 0;
     for (uint64_t c : scan.count)
         if (!checked_add(selections, c, &selections))
             return make_error(INFER_ERR_INVALID_ARGUMENT,
-                              "stats file %s: the counts add up to more than 2^64",
-                              name.c_str());
+                              "stats file %s: the counts add up to more than 2^64", name.c_str());
     *out = popularity_from_counts(scan.count, n_layer, n_expert,
                                   "stats file " + name + " (" + std::to_string(selections) +
                                       " selections)");

@@ -20,15 +20,27 @@ void usage(FILE *out) {
         "                   -o OUT.gguf [--n-vocab N] [--n-embd N] [--n-layer N] [--n-head N]\n"
         "                   [--n-head-kv N] [--n-ff N] [--head-dim N] [--ctx N] [--n-swa N]\n"
         "                   [--n-expert N] [--n-expert-used K] [--n-ff-exp N] [--n-ff-shexp N]\n"
-        "                   [--rope-freqs] [--tied] [--quant RECIPE] [--seed N] [--random-blocks]\n"
-        "                   [--threads N]\n"
+        "                   [--router-skew S] [--rope-freqs] [--tied] [--quant RECIPE] [--seed N]\n"
+        "                   [--random-blocks] [--threads N]\n"
         "experts: qwen3moe, qwen2moe (plus a shared expert, --n-ff-shexp) and olmoe always have\n"
         "         them; llama with --n-expert N --n-expert-used K is Mixtral. --n-ff-exp is the\n"
         "         expert FFN length of the qwen MoE archs; llama and olmoe experts use --n-ff.\n"
+        "         --router-skew S (0..8, default 0: every expert equally popular) makes each\n"
+        "         layer's router pick experts with a Zipf-like popularity ~1/rank^S, in a random\n"
+        "         order per layer, as real routers favour a few experts (1 is a strong skew).\n"
         "presets: %s (all but tiny set the arch; options after the preset override it)\n"
         "recipes: %s\n"
         "defaults: --preset tiny --quant F32 --seed 0 --threads <cores>\n",
         infer::synth::preset_names().c_str(), infer::synth::recipe_names().c_str());
+}
+
+bool parse_double(const char *s, double *out) {
+    char *end = nullptr;
+    errno = 0;
+    const double v = std::strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0') return false;
+    *out = v;
+    return true;
 }
 
 bool parse_int(const char *s, int64_t *out) {
@@ -95,6 +107,13 @@ int main(int argc, char **argv) {
             spec.quant = v;
             continue;
         }
+        if (flag("--router-skew")) { // the range is validate()'s
+            if (!parse_double(v, &spec.router_skew)) {
+                std::fprintf(stderr, "infer-synth: %s needs a number, got '%s'\n", a, v);
+                return 2;
+            }
+            continue;
+        }
         int64_t *field = nullptr;
         if (flag("--n-vocab"))
             field = &spec.n_vocab;
@@ -152,10 +171,12 @@ int main(int argc, char **argv) {
     for (const std::string &note : stats.notes)
         std::fprintf(stderr, "infer-synth: note: %s\n", note.c_str());
     const double mb = static_cast<double>(stats.n_bytes) / 1e6;
-    std::printf("infer-synth: %s: %s %s %s seed %" PRIu64 "%s, %zu tensors, %" PRIu64
+    char skew[48] = "";
+    if (spec.router_skew > 0) std::snprintf(skew, sizeof skew, " router-skew %g", spec.router_skew);
+    std::printf("infer-synth: %s: %s %s %s seed %" PRIu64 "%s%s, %zu tensors, %" PRIu64
                 " bytes, %.2f s, %.1f MB/s, %d threads\n",
                 out_path.c_str(), spec.arch.c_str(), spec.preset.c_str(), spec.quant.c_str(),
-                spec.seed, spec.random_blocks ? " random-blocks" : "", stats.n_tensors,
+                spec.seed, spec.random_blocks ? " random-blocks" : "", skew, stats.n_tensors,
                 stats.n_bytes, stats.seconds, stats.seconds > 0 ? mb / stats.seconds : 0.0,
                 spec.threads);
     return 0;

@@ -28,10 +28,21 @@
 // neither one-hot nor equal at any depth. tests/unit/test_synth.cpp checks the zeros and
 // measures the spread over the vocabulary.
 //
+// Router skew (Spec::router_skew S > 0, for expert offloading, whose gains depend on how unevenly
+// real routers pick experts): the last router dimension, router_skew_dim(spec), is set apart.
+// Every token embedding holds the same value there, and each layer's router row of expert e holds
+// there what turns it into a logit offset of -c S ln(1 + rank(e)) at the RMS router_rms(layer),
+// rank(e) being e's place in a random ranking per layer (from the seed). The other router
+// dimensions still rank experts by token as above, with logits of std ~1, so routing stays
+// decisive; the offsets make expert popularity Zipf-like with exponent ~S (top-k over logits plus
+// log-probabilities is sampling by popularity, exactly so with Gumbel noise; c = sqrt(6) / pi
+// matches the noise's std to Gumbel's). With S = 0 nothing
+// changes: the files are byte-identical to those written before the option existed.
+//
 // Determinism: every tensor is cut into fixed chunks of rows, each generated from its own seed
 // derived from (seed, tensor index, chunk index), so the bytes depend on the Spec only, never on
 // the number of threads. Values come from core/random.h (integer-only), so no libm either,
-// except for the rope_freqs factors (a closed formula in double).
+// except for the rope_freqs factors and the router skew offsets (closed formulas in double).
 #pragma once
 
 #include "core/status.h"
@@ -66,6 +77,7 @@ struct Spec {
     int64_t n_expert_used = 0; // {arch}.expert_used_count (top-k)
     int64_t n_ff_exp = 0;   // one expert's FFN length: qwen3moe and qwen2moe (n_ff for the others)
     int64_t n_ff_shexp = 0; // qwen2moe's shared expert FFN length
+    double router_skew = 0; // Zipf-like exponent of expert popularity (see above); 0: even
     std::string quant = "F32"; // a recipe: a type name, Q4_K_M or Q3_K_M
     uint64_t seed = 0;
     bool random_blocks = false; // quant bits drawn directly (fast), not quantized from floats
@@ -96,6 +108,11 @@ int64_t expert_ff_length(const Spec &spec);
 int64_t router_dims(const Spec &spec);
 // The hidden-state RMS at which layer `layer`'s router logits have std ~1: 0.5 sqrt(1 + layer).
 double router_rms(int64_t layer);
+// With router skew, the router dimension set apart for the offsets: the last one.
+int64_t router_skew_dim(const Spec &spec);
+// With router skew, layer `layer`'s logit offset per expert: -(sqrt(6) / pi) S ln(1 + rank), for
+// a random ranking of the experts per layer drawn from the seed.
+std::vector<double> router_skew_offsets(const Spec &spec, int64_t layer);
 
 Status validate(const Spec &spec);
 
@@ -116,6 +133,10 @@ struct TensorPlan {
     // std * sqrt(cols), so that no expert is favoured by a longer row (over 16 dimensions row
     // norms vary by ~18%, and the experts' loads by more) or by a mean common to all inputs.
     bool balanced_rows = false;
+    // Router skew (see above): when fixed_values is not empty, element fixed_col of row r is
+    // fixed_values[r % fixed_values.size()] (one value: every row's), whatever else is drawn.
+    uint64_t fixed_col = 0;
+    std::vector<float> fixed_values;
 };
 
 // The tensors of the model in file order, with the recipe applied (see synth_recipe.cpp).

@@ -183,7 +183,7 @@ struct Generator {
         auto zero_row = [&](uint64_t i) {
             return t.zero_rows > 0 && (c.row0 + i) % t.dims[1] < t.zero_rows;
         };
-        if (t.init == Init::Weight && spec.random_blocks && t.cols == 0) {
+        if (t.init == Init::Weight && spec.random_blocks && t.cols == 0 && t.fixed_values.empty()) {
             const uint32_t be = type_traits(t.type)->block_elems;
             if (!random_blocks(t.type, seed, t.std, out->data(), static_cast<int64_t>(n / be)))
                 return false;
@@ -203,6 +203,8 @@ struct Generator {
                 for (uint64_t j = 0; j < ne0; ++j)
                     if (zero_row(i) || (t.cols > 0 && j >= t.cols)) x[i * ne0 + j] = 0;
             if (t.balanced_rows) center_and_rescale_rows(x, c.rows, ne0, t.cols, t.std);
+            for (uint64_t i = 0; i < c.rows && !t.fixed_values.empty(); ++i)
+                x[i * ne0 + t.fixed_col] = t.fixed_values[(c.row0 + i) % t.fixed_values.size()];
             break;
         case Init::Norm:
             for (uint64_t i = 0; i < n; ++i)

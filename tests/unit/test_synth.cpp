@@ -595,3 +595,97 @@ TEST_CASE("synth: rejects bad MoE specs") {
     spec.n_expert_used = 2;
     CHECK(rejects(spec)); // top-k without experts
 }
+
+namespace {
+
+// The share of a layer's selections that its most selected tenth of the experts (rounded up) take.
+double top_tenth_share(std::vector<int64_t> load) {
+    std::sort(load.begin(), load.end(), std::greater<>());
+    const size_t top = (load.size() + 9) / 10;
+    int64_t sum_top = 0, sum = 0;
+    for (size_t e = 0; e < load.size(); ++e) {
+        sum += load[e];
+        if (e < top) sum_top += load[e];
+    }
+    return static_cast<double>(sum_top) / static_cast<double>(sum);
+}
+
+} // namespace
+
+TEST_CASE("synth: router skew changes only the routers and one embedding column") {
+    const synth::Spec even = tiny_moe("olmoe", "F32");
+    synth::Spec skewed = even;
+    skewed.router_skew = 1.0;
+    // Skew 0 is the recipe as it was: no fixed column, routers over every router dimension.
+    std::vector<synth::TensorPlan> plan;
+    REQUIRE(synth::plan_tensors(even, &plan).is_ok());
+    for (const synth::TensorPlan &t : plan) {
+        CAPTURE(t.name);
+        CHECK(t.fixed_values.empty());
+        if (t.name.ends_with("ffn_gate_inp.weight"))
+            CHECK(t.cols == static_cast<uint64_t>(synth::router_dims(even)));
+    }
+
+    const std::vector<uint8_t> even_image = synth_to_memory(even),
+                               skewed_image = synth_to_memory(skewed);
+    const std::unique_ptr<gguf::File> a = parse(even_image), b = parse(skewed_image);
+    check_router_dims(*b, skewed); // the routers still read only the router dimensions
+    const uint64_t dim = static_cast<uint64_t>(synth::router_skew_dim(skewed));
+    for (const gguf::TensorInfo &t : a->tensors()) {
+        const std::string name(t.name);
+        CAPTURE(name);
+        const gguf::TensorInfo *u = b->find_tensor(name);
+        REQUIRE(u);
+        const std::vector<float> x = dequantize(*a, t), y = dequantize(*b, *u);
+        if (name == "token_embd.weight") { // only the column set apart, constant there
+            for (size_t i = 0; i < x.size(); ++i)
+                if (i % t.dims[0] != dim) REQUIRE(x[i] == y[i]);
+            for (size_t i = dim; i < y.size(); i += t.dims[0])
+                REQUIRE(y[i] == y[dim]);
+            CHECK(y[dim] > 0);
+        } else if (!name.ends_with("ffn_gate_inp.weight")) {
+            CHECK(x == y);
+        }
+    }
+
+    const int64_t k = skewed.n_expert_used;
+    for (int64_t l = 0; l < skewed.n_layer; ++l) {
+        CAPTURE(l);
+        const Routing r_even = route_vocabulary(*a, l, k, synth::router_rms(l));
+        const Routing r_skew = route_vocabulary(*b, l, k, synth::router_rms(l));
+        const double share_even = top_tenth_share(r_even.load),
+                     share_skew = top_tenth_share(r_skew.load);
+        MESSAGE("olmoe " << skewed.n_expert << " experts top-" << k << " layer " << l
+                         << ": top tenth of the experts take " << share_even
+                         << " of the vocabulary's "
+                         << "selections at skew 0, " << share_skew << " at skew 1; top-1 weight "
+                         << r_skew.top1_share);
+        // Exact Zipf(1) sampling of 4 of 16 gives the top two experts 0.34; even routers ~0.15.
+        CHECK(share_even < 0.2);
+        CHECK(share_skew > 0.28);
+        // The most popular expert is the ranking's first, whose offset is 0.
+        const std::vector<double> offsets = synth::router_skew_offsets(skewed, l);
+        const size_t first =
+            static_cast<size_t>(std::max_element(offsets.begin(), offsets.end()) - offsets.begin());
+        CHECK(offsets[first] == 0.0);
+        CHECK(r_skew.load[first] == *std::max_element(r_skew.load.begin(), r_skew.load.end()));
+        // Still decisive per token: the weights among the k are neither equal nor one-hot.
+        CHECK(r_skew.top1_share > 1.0 / static_cast<double>(k) + 0.05);
+        CHECK(r_skew.top1_share < 0.9);
+    }
+    CHECK(synth::router_skew_offsets(skewed, 0) != synth::router_skew_offsets(skewed, 1));
+
+    auto rejects = [](synth::Spec spec, double skew) {
+        spec.router_skew = skew;
+        return !synth::validate(spec).is_ok();
+    };
+    CHECK(rejects(even, -0.5));
+    CHECK(rejects(even, 8.5));
+    CHECK(rejects(even, std::nan("")));
+    CHECK(rejects(tiny("llama", "F32"), 1.0)); // no experts
+    synth::Spec narrow = even;
+    narrow.n_embd = narrow.n_head * 2;
+    narrow.head_dim = 2; // n_embd 8: one router dimension, none to set apart
+    CHECK(rejects(narrow, 1.0));
+    CHECK_FALSE(rejects(narrow, 0.0));
+}
