@@ -104,7 +104,8 @@ Status Model::place_and_upload(const LoadOptions &options) {
             return make_error(INFER_ERR_INVALID_ARGUMENT, "%s device %d does not exist (%d found)",
                               request.device->name, options.device, count);
         request.budget = options.device_memory_budget;
-        if (request.budget == 0 && options.n_gpu_layers == kAutoLayers &&
+        if (request.budget == 0 &&
+            (options.n_gpu_layers == kAutoLayers || options.experts_by_popularity) &&
             request.device->memory_info) {
             uint64_t total = 0;
             INFER_TRY(request.device->memory_info(options.device, &request.budget, &total));

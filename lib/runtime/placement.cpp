@@ -284,7 +284,11 @@ Status place_experts(const graph::Graph &g, int32_t n_layer, const PlacementRequ
     const int32_t on_device = std::min(without.n_gpu_layers, n_layer);
     const uint64_t used = without.device_weight_bytes + req.reserve +
                           req.reserve_per_layer * static_cast<uint64_t>(on_device);
-    const uint64_t left = req.budget == 0 ? UINT64_MAX : (req.budget > used ? req.budget - used : 0);
+    uint64_t left = req.budget == 0 ? UINT64_MAX : (req.budget > used ? req.budget - used : 0);
+    // A layer partly on the device also holds its slot table; one wholly there does not.
+    const uint64_t slot_tables =
+        align_up(static_cast<uint64_t>(n_expert) * sizeof(int32_t)) * static_cast<uint64_t>(on_device);
+    if (left < total) left = left > slot_tables ? left - slot_tables : 0;
     ExpertResidency experts = place_experts_by_popularity(popularity, eligible, left);
     graph::Graph g_split = g;
     split_expert_nodes(g_split, experts);

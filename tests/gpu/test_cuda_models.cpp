@@ -577,6 +577,62 @@ TEST_CASE("cuda placement goldens: qwen3moe") { golden_placements("synth-qwen3mo
 TEST_CASE("cuda placement goldens: olmoe") { golden_placements("synth-olmoe-q4_k_m", true); }
 TEST_CASE("cuda placement goldens: mixtral") { golden_placements("synth-mixtral-q4_0", true); }
 
+// ---- Per-expert offload (expert_placement = by popularity) ------------------------------------
+
+namespace {
+
+infer_model_params by_popularity(uint64_t budget) {
+    infer_model_params params = on(INFER_BACKEND_CUDA);
+    params.expert_placement = INFER_EXPERTS_BY_POPULARITY;
+    params.device_memory_budget = budget;
+    return params;
+}
+
+// Budgets that leave about 0%, 30%, 70% and 100% of the expert bytes resident: the goldens hold,
+// the logits equal the CPU's within the CUDA bounds, and the placement says what it kept.
+void expert_offload_holds(const char *name) {
+    std::ifstream args(std::string(INFER_TEST_DATA_DIR) + "/goldens/" + name + "/synth-args.txt");
+    std::string synth_args;
+    std::getline(args, synth_args);
+    REQUIRE_MESSAGE(!synth_args.empty(), "no synth-args.txt for ", name);
+    const std::string path = infer::test::synthetic_model(name, synth_args);
+    // Unlimited: every expert resident; what the rest takes follows from it.
+    ModelPtr all = load(path, by_popularity(0));
+    const infer_placement full = placement_of(all.get());
+    REQUIRE(full.n_experts > 0);
+    REQUIRE(full.n_experts_resident == full.n_experts);
+    REQUIRE(full.expert_bytes_resident == full.expert_bytes);
+    const uint64_t others = full.backends[1].weight_bytes - full.expert_bytes;
+    for (const double share : {0.0, 0.3, 0.7, 1.0}) {
+        const uint64_t budget = others + full.context_reserve_bytes +
+                                static_cast<uint64_t>(share * static_cast<double>(full.expert_bytes));
+        const std::string label = "experts by popularity, " + std::to_string(int(share * 100)) + "% of expert bytes";
+        CAPTURE(label);
+        const infer_model_params params = by_popularity(budget);
+        ModelPtr model = load(path, params);
+        const infer_placement p = placement_of(model.get());
+        const double kept = static_cast<double>(p.expert_bytes_resident) / static_cast<double>(p.expert_bytes);
+        CHECK(kept <= share + 1e-9);
+        const double one_expert = 1.0 / p.n_experts; // a budget is not a whole number of experts
+        CHECK(kept >= share - 2 * one_expert - 0.02);
+        CHECK((p.n_experts_resident == 0) == (share == 0.0));
+        CHECK((p.n_experts_resident == p.n_experts) == (share == 1.0));
+        CHECK((p.backends[0].n_nodes > 0) == (share < 1.0)); // the CPU computes the rest
+        infer::test::check_goldens(name, params, label);
+        cuda_matches_cpu(name, synth_args, params);
+        MESSAGE(std::string(name) << " [" << label << "]: " << p.n_experts_resident << " of " << p.n_experts
+                     << " experts resident, " << p.n_segments << " segments, " << p.n_copies
+                     << " copies per step");
+    }
+}
+
+} // namespace
+
+TEST_CASE("cuda expert offload goldens: qwen2moe") { expert_offload_holds("synth-qwen2moe-q8_0"); }
+TEST_CASE("cuda expert offload goldens: qwen3moe") { expert_offload_holds("synth-qwen3moe-q4_k_m"); }
+TEST_CASE("cuda expert offload goldens: olmoe") { expert_offload_holds("synth-olmoe-q4_k_m"); }
+TEST_CASE("cuda expert offload goldens: mixtral") { expert_offload_holds("synth-mixtral-q4_0"); }
+
 TEST_CASE("cuda placement: gemma3 (sliding window, soft-capping) split across CUDA and the CPU") {
     const std::string args = std::string("--arch gemma3 ") + kTiny + " --n-swa 8 --quant Q4_K_M";
     for (const NamedPlacement &p : placements(4, false)) {
