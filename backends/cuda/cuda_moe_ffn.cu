@@ -277,12 +277,13 @@ Status with_rows(const DeviceMatrix &m, bool int8, const float *x, const uint8_t
     if (int8) {
         const auto *q = reinterpret_cast<const int8_t *>(xq);
         const auto *s = reinterpret_cast<const ActScale *>(q + n_rows * m.k);
-        Status result =
-            make_error(INFER_ERR_INTERNAL, "CUDA expert FFN: no int8 path for %u", m.type);
-        with_int8_type(m.type, [&](auto type) {
+        // The error is made only when it happens: a Status holding one allocates.
+        Status result = Status::ok();
+        const bool found = with_int8_type(m.type, [&](auto type) {
             (void)(result = fn(Int8Rows<decltype(type)>{q, s, m.k}));
         });
-        return result;
+        return found ? result
+                     : make_error(INFER_ERR_INTERNAL, "CUDA expert FFN: no int8 path for %u", m.type);
     }
     return for_block_type(m.type, "CUDA expert FFN", [&](auto block) {
         return fn(FloatRows<decltype(block)>{x, m.k});

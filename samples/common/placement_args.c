@@ -20,7 +20,19 @@ const char placement_args_help[] =
 "                       or the device backend; any case): exps=cpu keeps MoE experts on the\n"
 "                       CPU. Repeatable, the first match wins. llama.cpp's list a=CPU,b=CPU\n"
 "                       works too: a comma ends an entry only right after =BACKEND, so\n"
-"                       regexes such as [0-9]{1,2} keep theirs\n";
+"                       regexes such as [0-9]{1,2} keep theirs\n"
+"      --device-budget SIZE\n"
+"                       most device memory for weights and contexts (bytes, or with K, M, G:\n"
+"                       8G); default: the device's memory\n"
+"      --experts layer|popularity\n"
+"                       routed experts follow their layers (default, as llama.cpp), or the\n"
+"                       device keeps the most popular (layer, expert) pairs that fit the budget\n"
+"                       and the CPU computes the rest (CPU-GPU expert offload)\n"
+"      --expert-popularity FILE\n"
+"                       popularity from infer-bench --expert-stats output (implies --experts\n"
+"                       popularity)\n"
+"      --calibrate TEXT popularity from running TEXT through the model at load (implies\n"
+"                       --experts popularity; without either: every expert equally likely)\n";
 // clang-format on
 
 static const struct {
@@ -104,6 +116,22 @@ static int parse_overrides(placement_args *p, const char *option, const char *va
     }
 }
 
+/* Bytes, or a number with a K, M or G suffix (powers of 1024). */
+static int parse_size(const char *text, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    const unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || text[0] == '-') return 0;
+    int shift = 0;
+    if (*end == 'K' || *end == 'k') shift = 10;
+    if (*end == 'M' || *end == 'm') shift = 20;
+    if (*end == 'G' || *end == 'g') shift = 30;
+    if (shift) ++end;
+    if (*end || v > (UINT64_MAX >> shift)) return 0;
+    *out = (uint64_t)v << shift;
+    return 1;
+}
+
 static int is(const char *arg, const char *a, const char *b) {
     return !strcmp(arg, a) || (b && !strcmp(arg, b));
 }
@@ -112,7 +140,9 @@ int placement_args_parse(placement_args *p, int argc, char **argv, int *i, char 
                          size_t capacity) {
     const char *a = argv[*i];
     if (!is(a, "--backend", NULL) && !is(a, "--device", NULL) && !is(a, "-ngl", "--n-gpu-layers") &&
-        !is(a, "-ot", "--override") && !is(a, "--override-tensor", NULL))
+        !is(a, "-ot", "--override") && !is(a, "--override-tensor", NULL) &&
+        !is(a, "--device-budget", NULL) && !is(a, "--experts", NULL) &&
+        !is(a, "--expert-popularity", NULL) && !is(a, "--calibrate", NULL))
         return 0;
     if (*i + 1 >= argc) {
         snprintf(error, capacity, "%s needs a value", a);
@@ -145,6 +175,23 @@ int placement_args_parse(placement_args *p, int argc, char **argv, int *i, char 
             return -1;
         }
         p->n_gpu_layers_set = 1;
+    } else if (is(a, "--device-budget", NULL)) {
+        if (!parse_size(v, &p->device_budget)) {
+            snprintf(error, capacity, "--device-budget %s: expected bytes, or a size like 512M or 8G", v);
+            return -1;
+        }
+    } else if (is(a, "--experts", NULL)) {
+        if (!strcmp(v, "layer"))
+            p->expert_placement = INFER_EXPERTS_BY_LAYER;
+        else if (!strcmp(v, "popularity"))
+            p->expert_placement = INFER_EXPERTS_BY_POPULARITY;
+        else {
+            snprintf(error, capacity, "--experts %s: not one of layer, popularity", v);
+            return -1;
+        }
+    } else if (is(a, "--expert-popularity", NULL) || is(a, "--calibrate", NULL)) {
+        *(is(a, "--calibrate", NULL) ? &p->calibration : &p->expert_stats) = v;
+        p->expert_placement = INFER_EXPERTS_BY_POPULARITY;
     } else {
         return parse_overrides(p, a, v, error, capacity);
     }
@@ -157,6 +204,12 @@ int placement_args_check(const placement_args *p, char *error, size_t capacity) 
                  "--n-gpu-layers places layers on a device: add --backend cuda (or vulkan)");
         return 0;
     }
+    if (p->expert_placement == INFER_EXPERTS_BY_POPULARITY && p->backend == INFER_BACKEND_CPU) {
+        snprintf(error, capacity,
+                 "--experts popularity shares experts between a device and the CPU: add "
+                 "--backend cuda");
+        return 0;
+    }
     return 1;
 }
 
@@ -166,6 +219,10 @@ void placement_args_apply(const placement_args *p, infer_model_params *params) {
     params->n_gpu_layers = p->n_gpu_layers;
     params->overrides = p->n_overrides ? p->overrides : NULL;
     params->n_overrides = p->n_overrides;
+    params->device_memory_budget = p->device_budget;
+    params->expert_placement = p->expert_placement;
+    params->expert_stats_path = p->expert_stats;
+    params->calibration_text = p->calibration;
 }
 
 const char *placement_backend_name(int32_t backend) {

@@ -23,6 +23,10 @@ typedef struct placement_args {
     infer_tensor_override overrides[PLACEMENT_MAX_OVERRIDES];
     int32_t n_overrides;
     char patterns[PLACEMENT_MAX_OVERRIDES][PLACEMENT_MAX_PATTERN];
+    uint64_t device_budget;      /* --device-budget: bytes, 0 = the device's memory */
+    int32_t expert_placement;    /* --experts: INFER_EXPERTS_BY_LAYER or _BY_POPULARITY */
+    const char *expert_stats;    /* --expert-popularity FILE (argv's string), or NULL */
+    const char *calibration;     /* --calibrate TEXT (argv's string), or NULL */
 } placement_args;
 
 /* The defaults: CPU, device 0, all layers on the device, no overrides. */

@@ -8,10 +8,13 @@
 // which allocates nothing per launch): the emulator says when a thread is inside it.
 //
 // Usage: infer-no-alloc-test [--backend cuda] [--n-gpu-layers N] [--override PATTERN=cpu|cuda]
+//        [--expert-share F]
 //        MODEL.gguf...   (the options apply to every model after them: a split placement)
+#include "../expert_budget.h"
 #include "infer.h"
 
 #include <atomic>
+#include <execinfo.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -35,6 +38,17 @@ void note_allocation() {
     if (!g_counting.load(std::memory_order_relaxed)) return;
     if (infer_cuda_emu_in_runtime && infer_cuda_emu_in_runtime()) return;
     g_allocations.fetch_add(1);
+    // INFER_NO_ALLOC_BACKTRACE=1: where each counted allocation came from (addr2line -f -C -e
+    // libinfer.so.0 OFFSET names the functions of a release build).
+    static bool in_trace = false;
+    if (std::getenv("INFER_NO_ALLOC_BACKTRACE") && !in_trace) {
+        in_trace = true;
+        void *frames[40];
+        const int n = backtrace(frames, 40);
+        backtrace_symbols_fd(frames, n, 2);
+        std::fprintf(stderr, "----\n");
+        in_trace = false;
+    }
 }
 } // namespace
 
@@ -93,6 +107,7 @@ int main(int argc, char **argv) {
     infer_model_params_init(&model_params);
     std::vector<std::string> patterns;
     std::vector<infer_tensor_override> overrides;
+    double expert_share = -1; // --expert-share F: per-expert offload, F of the expert bytes resident
     for (int a = 1; a < argc; ++a) {
         const std::string arg = argv[a];
         if (arg == "--backend" && a + 1 < argc) {
@@ -114,7 +129,17 @@ int main(int argc, char **argv) {
             model_params.n_overrides = static_cast<int32_t>(overrides.size());
             continue;
         }
+        if (arg == "--expert-share" && a + 1 < argc) {
+            expert_share = std::atof(argv[++a]);
+            continue;
+        }
         const std::string path = model_path(argv[a]);
+        if (expert_share >= 0) { // per-expert offload keeping this share of the experts resident
+            model_params.expert_placement = INFER_EXPERTS_BY_POPULARITY;
+            model_params.device_memory_budget =
+                infer::test::budget_for_expert_share(path.c_str(), model_params, expert_share);
+            if (model_params.device_memory_budget == 0) return fail("expert budget");
+        }
         infer_model *model = nullptr;
         if (infer_model_load_file(path.c_str(), &model_params, &model) != INFER_OK)
             return fail(path.c_str());

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "../model/golden.h"
+#include "../expert_budget.h"
 #include "../model/golden_check.h"
 #include "../model/model_files.h"
 
@@ -596,16 +597,10 @@ void expert_offload_holds(const char *name) {
     std::getline(args, synth_args);
     REQUIRE_MESSAGE(!synth_args.empty(), "no synth-args.txt for ", name);
     const std::string path = infer::test::synthetic_model(name, synth_args);
-    // Unlimited: every expert resident; what the rest takes follows from it.
-    ModelPtr all = load(path, by_popularity(0));
-    const infer_placement full = placement_of(all.get());
-    REQUIRE(full.n_experts > 0);
-    REQUIRE(full.n_experts_resident == full.n_experts);
-    REQUIRE(full.expert_bytes_resident == full.expert_bytes);
-    const uint64_t others = full.backends[1].weight_bytes - full.expert_bytes;
     for (const double share : {0.0, 0.3, 0.7, 1.0}) {
-        const uint64_t budget = others + full.context_reserve_bytes +
-                                static_cast<uint64_t>(share * static_cast<double>(full.expert_bytes));
+        const uint64_t budget =
+            infer::test::budget_for_expert_share(path.c_str(), by_popularity(0), share);
+        REQUIRE_MESSAGE(budget > 0, infer_last_error());
         const std::string label = "experts by popularity, " + std::to_string(int(share * 100)) + "% of expert bytes";
         CAPTURE(label);
         const infer_model_params params = by_popularity(budget);
