@@ -32,31 +32,34 @@ SegmentPlan plan_segments(const graph::Graph &g, std::span<const uint8_t> on_dev
     SegmentPlan plan;
     plan.sides.assign(g.tensors.size(), 0);
     const auto n_nodes = static_cast<int32_t>(g.nodes.size());
-    // The last host node reading each tensor, so that a device segment can end right after a
-    // tensor the host needs is written: its copy then starts at once, and the device nodes that
-    // follow run while the host works (a split MoE layer's two lanes).
-    std::vector<int32_t> last_host_read(g.tensors.size(), -1);
+    // A device segment ends after the last device node that writes what the next host node
+    // reads: the copies then start at once, and the device nodes that follow run while the host
+    // works (a split MoE layer's two lanes).
+    std::vector<uint8_t> cut_after(g.nodes.size(), 0);
+    std::vector<int32_t> last_writer(g.tensors.size(), -1);
     for (int32_t i = 0; i < n_nodes; ++i) {
         const uint8_t side = on_device[static_cast<size_t>(i)] ? kOnDevice : kOnHost;
         const Touches t = touches_of(g, g.nodes[static_cast<size_t>(i)]);
+        int32_t producer = -1;
         for (graph::TensorId id : t.reads)
             if (id != graph::kNoTensor) {
                 plan.sides[static_cast<size_t>(id)] |= side;
-                if (side == kOnHost) last_host_read[static_cast<size_t>(id)] = i;
+                producer = std::max(producer, last_writer[static_cast<size_t>(id)]);
             }
+        if (side == kOnHost && producer >= 0 && on_device[static_cast<size_t>(producer)])
+            cut_after[static_cast<size_t>(producer)] = 1;
         for (graph::TensorId id : t.writes)
-            if (id != graph::kNoTensor) plan.sides[static_cast<size_t>(id)] |= side;
+            if (id != graph::kNoTensor) {
+                plan.sides[static_cast<size_t>(id)] |= side;
+                last_writer[static_cast<size_t>(id)] = i;
+            }
     }
-    bool cut = false; // the previous device node wrote what a later host node reads
     for (int32_t i = 0; i < n_nodes; ++i) {
         const bool device = on_device[static_cast<size_t>(i)] != 0;
-        if (i == 0 || device != plan.segments.back().on_device || cut)
+        if (i == 0 || device != plan.segments.back().on_device ||
+            cut_after[static_cast<size_t>(i - 1)])
             plan.segments.push_back({{i, i}, device, {}});
         plan.segments.back().nodes.end = i + 1;
-        cut = false;
-        if (device)
-            for (graph::TensorId id : touches_of(g, g.nodes[static_cast<size_t>(i)]).writes)
-                cut = cut || (id != graph::kNoTensor && last_host_read[static_cast<size_t>(id)] > i);
     }
     // After each segment: the two-sided tensors it wrote that a later node of the other side
     // reads. (A later write on that side before the read would make the copy useless, not wrong.)

@@ -357,3 +357,126 @@ TEST_CASE("segments: an in-place op on the other side gets the tensor copied the
     CHECK(!s.segments[1].copies_after[0].to_device);
     CHECK(s.sides[static_cast<size_t>(x)] == kOnHost);
 }
+
+// ---- Per-expert offload (PlacementRequest::experts_by_popularity, expert_split.h) -------------
+
+namespace {
+
+constexpr uint64_t kOneExpert = 3 * 64 * 128 * 4; // gate, up and down slices of the fake F32 experts
+
+// Layer 0 favours expert 2, layer 1 expert 0; the others are rarely chosen.
+ExpertPopularity skewed(int32_t n_layer) {
+    std::vector<uint64_t> counts(static_cast<size_t>(n_layer) * 4, 1);
+    counts[2] = 100;
+    counts[4 + 0] = 60;
+    counts[4 + 3] = 30;
+    return popularity_from_counts(counts, n_layer, 4, "test counts");
+}
+
+size_t index_of(const Graph &g, Op op, int32_t layer, int nth = 0) {
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        if (g.nodes[i].op == op && g.nodes[i].layer == layer && nth-- == 0) return i;
+    FAIL("no such node");
+    return 0;
+}
+
+} // namespace
+
+TEST_CASE("placement: per expert, the budget keeps the most popular experts; the CPU computes the rest") {
+    FakeModel m;
+    const Graph g = m.build(2, true);
+    const BackendEntry gpu = fake_device();
+    const ExpertPopularity popularity = skewed(2);
+    PlacementRequest req;
+    req.device = &gpu;
+    req.experts_by_popularity = true;
+    req.popularity = &popularity;
+    const Placement unlimited = place(g, 2, req);
+    CHECK(unlimited.experts.n_resident == std::vector<int32_t>{4, 4});
+    CHECK(unlimited.expert_total_bytes == 8 * kOneExpert);
+    const uint64_t others = unlimited.device_weight_bytes - unlimited.expert_total_bytes;
+
+    // Room for three experts (and the two layers' slot tables): layer 0's expert 2, layer 1's
+    // experts 0 and 3.
+    req.budget = others + 3 * kOneExpert + 2 * 256;
+    const Placement p = place(g, 2, req);
+    CHECK(p.experts.n_resident == std::vector<int32_t>{1, 2});
+    CHECK(p.experts.slot == std::vector<int32_t>{-1, -1, 0, -1, 0, -1, -1, 1});
+    CHECK(p.device_weight_bytes == others + 3 * kOneExpert + 2 * 256);
+    CHECK(p.device_weight_bytes <= req.budget);
+    for (const WeightSpan &w : p.device_weights)
+        if (w.expert_slot) CHECK(w.bytes == w.expert_bytes * (w.expert_slot == p.experts.layer_slots(0) ? 1u : 2u));
+
+    // The split graph: the device's experts, then (after the shared work) the CPU's and their sum.
+    Graph split = g;
+    apply_expert_residency(split, p);
+    const std::vector<uint8_t> on = sides(split, p);
+    for (int32_t l = 0; l < 2; ++l) {
+        CAPTURE(l);
+        const size_t dev = index_of(split, Op::MoeFfn, l, 0), cpu = index_of(split, Op::MoeFfn, l, 1);
+        CHECK(split.nodes[dev].experts_resident);
+        CHECK_FALSE(split.nodes[cpu].experts_resident);
+        CHECK(split.nodes[dev].expert_slot == p.experts.layer_slots(l));
+        CHECK(on[dev] == 1);
+        CHECK(on[cpu] == 0);
+        const Node &sum = split.nodes[cpu + 1];
+        CHECK(sum.op == Op::Add);
+        CHECK(sum.in[0] == split.nodes[dev].out);
+        CHECK(sum.in[1] == split.nodes[cpu].out);
+        CHECK(on[cpu + 1] == 1);
+        CHECK(split.nodes[cpu + 2].in[1] == sum.out); // the residual add reads the sum
+    }
+    // Segments: the device's segment ends at the route, so x, ids and weights go to the host
+    // while the device's experts run; the CPU's sum comes back.
+    const SegmentPlan s = plan_segments(split, on);
+    const size_t route = index_of(split, Op::MoeRoute, 0), dev = index_of(split, Op::MoeFfn, 0, 0);
+    const size_t cpu = index_of(split, Op::MoeFfn, 0, 1);
+    bool cut_after_route = false, cpu_result_back = false;
+    for (const Segment &seg : s.segments) {
+        if (seg.on_device && seg.nodes.end == static_cast<int32_t>(route) + 1) {
+            cut_after_route = true;
+            CHECK(seg.copies_after.size() == 3);
+            for (const SegmentCopy &c : seg.copies_after) CHECK_FALSE(c.to_device);
+        }
+        if (!seg.on_device && seg.nodes.begin == static_cast<int32_t>(cpu)) {
+            CHECK(seg.nodes.end == static_cast<int32_t>(cpu) + 1);
+            REQUIRE(seg.copies_after.size() == 1);
+            CHECK(seg.copies_after[0].tensor == split.storage_of(split.nodes[cpu].out));
+            cpu_result_back = seg.copies_after[0].to_device;
+        }
+        if (seg.on_device && seg.nodes.begin <= static_cast<int32_t>(dev) && static_cast<int32_t>(dev) < seg.nodes.end)
+            CHECK(seg.nodes.end <= static_cast<int32_t>(cpu)); // queued before the CPU starts
+    }
+    CHECK(cut_after_route);
+    CHECK(cpu_result_back);
+    const std::string text = format_placement(split, p, NodeAssignment{on, {}});
+    CHECK(text.find("3 of 8 resident") != std::string::npos);
+    CHECK(text.find("resident per layer: 1 2") != std::string::npos);
+}
+
+TEST_CASE("placement: per expert, no room keeps every expert on the CPU; a wrong popularity shape is an error") {
+    FakeModel m;
+    const Graph g = m.build(2, true);
+    const BackendEntry gpu = fake_device();
+    PlacementRequest req;
+    req.device = &gpu;
+    req.experts_by_popularity = true; // the uniform prior
+    const Placement unlimited = place(g, 2, req);
+    req.budget = unlimited.device_weight_bytes - unlimited.expert_total_bytes;
+    const Placement p = place(g, 2, req);
+    CHECK(p.experts.n_resident == std::vector<int32_t>{0, 0});
+    for (const WeightSpan &w : p.device_weights) CHECK(w.expert_slot == nullptr);
+    Graph split = g;
+    apply_expert_residency(split, p);
+    CHECK(split.nodes.size() == g.nodes.size()); // one node per layer, computing on the CPU
+    const std::vector<uint8_t> on = sides(split, p);
+    for (int32_t l = 0; l < 2; ++l) CHECK(on[index_of(split, Op::MoeFfn, l)] == 0);
+    CHECK(p.host_weight_bytes == 8 * kOneExpert);
+
+    const ExpertPopularity three_layers = skewed(3);
+    req.popularity = &three_layers;
+    Placement bad;
+    const Status s = place_model(g, 2, req, &bad);
+    CHECK(s.code() == INFER_ERR_INVALID_ARGUMENT);
+    CHECK(s.message().find("3 layers of 4 experts; the model has 2 of 4") != std::string::npos);
+}
