@@ -516,6 +516,10 @@ typedef struct infer_context_stats {
     /* Device backends: bytes the model's weights and this context hold on the device (all of it
      * is allocated at load and creation, so this is also the peak). 0 on the CPU. */
     uint64_t device_memory_bytes;
+    /* Seconds the CPU spent computing routed experts (its MoeFfn nodes, each to the barrier that
+     * ends it): the CPU expert lane's share of decode_seconds and prefill_seconds. */
+    double decode_cpu_expert_seconds;
+    double prefill_cpu_expert_seconds;
 } infer_context_stats;
 
 INFER_API void infer_context_stats_init(infer_context_stats *stats);
