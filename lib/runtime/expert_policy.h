@@ -14,10 +14,12 @@
 
 namespace infer {
 
-// How often the router selects each (layer, expert): counts from a run, or a prior.
+// How often the router selects each (layer, expert): counts from a run, or a prior. Each weight is
+// the expert's share of its layer's selections (a layer's weights sum to 1), so layers compare
+// even when their traces differ in length.
 struct ExpertPopularity {
     int32_t n_layer = 0, n_expert = 0;
-    std::vector<double> weight; // [layer * n_expert + expert], >= 0
+    std::vector<double> weight; // [layer * n_expert + expert], in [0, 1]
     std::string source;         // "uniform prior", "stats file 'x.tsv' (N selections)", ...
     double at(int32_t layer, int32_t expert) const {
         return weight[static_cast<size_t>(layer) * static_cast<size_t>(n_expert) +
@@ -25,17 +27,24 @@ struct ExpertPopularity {
     }
 };
 
-// Every expert equally likely: placement then fills layers evenly.
+// Every expert equally likely (1 / n_expert): placement then fills layers evenly.
 ExpertPopularity uniform_popularity(int32_t n_layer, int32_t n_expert);
-// From selection counts [layer][n_expert] (infer_context_expert_counts). A layer without any
-// selection gets the uniform prior.
+// From selection counts [layer][n_expert] (infer_context_expert_counts); counts beyond the span
+// are 0. A layer without any selection gets the uniform prior.
 ExpertPopularity popularity_from_counts(std::span<const uint64_t> counts, int32_t n_layer,
                                         int32_t n_expert, std::string source);
-// Reads the TSV that `infer-bench --expert-stats` writes: a header line "layer\texpert\tcount",
-// then one line per (layer, expert) with non-negative integers; lines may come in any order, a
-// missing pair counts 0, a repeated pair is an error. Errors (INFER_ERR_INVALID_ARGUMENT, naming
-// the file and line): unreadable file, bad header, malformed line, or a layer or expert index
-// out of range for this model (a stats file of another model: the message gives both shapes).
+// Reads the TSV that `infer-bench --expert-stats` writes (write_expert_stats in
+// samples/bench/bench.c), the selection counts of one model over one or more runs:
+//   layer\texpert\tcount          the header, exactly
+//   0\t0\t1834                    then one line per (layer, expert): three tab-separated
+//   0\t1\t97                      decimal integers, 0 <= layer < n_layer, 0 <= expert <
+//   ...                           n_expert, 0 <= count < 2^64 (the times the router chose it)
+// Lines end in "\n" or "\r\n" and may come in any order; empty lines are skipped; a missing pair
+// counts 0, a repeated pair is an error. The file's shape is its highest layer and expert index
+// + 1 (infer-bench writes every pair, zeros included) and must be the model's. Errors
+// (INFER_ERR_INVALID_ARGUMENT, naming the file and the line): unreadable file, bad header,
+// malformed line (a sign, a space, a fourth field, a number past 2^64 - 1, over 128 bytes), no
+// counts, or another shape (a stats file of another model: the message gives both shapes).
 Status load_expert_stats(const std::string &path, int32_t n_layer, int32_t n_expert,
                          ExpertPopularity *out);
 
@@ -57,9 +66,13 @@ ExpertResidency no_experts_resident(int32_t n_layer, int32_t n_expert);
 ExpertResidency all_experts_resident(int32_t n_layer, int32_t n_expert,
                                      std::span<const uint64_t> expert_bytes);
 
-// Per expert: fills `budget` bytes with the (layer, expert) pairs of highest popularity per byte
-// (expert_bytes[layer]: one expert's gate + up + down slices on the device, aligned as uploaded),
-// ties to the lower layer, then the lower expert. Deterministic.
+// In the placements below, expert_bytes[layer] is one expert's gate + up + down slices on the
+// device, aligned as uploaded; a layer with 0 bytes, or beyond the span, has no routed experts
+// (a dense layer): none of it is ever resident.
+
+// Per expert: fills `budget` bytes with the (layer, expert) pairs of highest popularity per byte,
+// ties to the lower layer, then the lower expert; a pair that no longer fits is skipped and
+// smaller ones after it may still be taken. Deterministic.
 ExpertResidency place_experts_by_popularity(const ExpertPopularity &popularity,
                                             std::span<const uint64_t> expert_bytes,
                                             uint64_t budget);
@@ -69,8 +82,9 @@ ExpertResidency place_experts_by_layer(int32_t n_layer, int32_t n_expert,
                                        std::span<const uint64_t> expert_bytes, uint64_t budget);
 
 // The share of selected expert bytes that a residency serves from the device, for selections
-// distributed as `selections` (a trace's counts as a popularity table): sum over resident
-// (layer, expert) of selections * expert_bytes[layer] / the same sum over all.
+// distributed as `selections` (a trace's counts as a popularity table, of the residency's shape):
+// sum over resident (layer, expert) of selections * expert_bytes[layer] / the same sum over all;
+// 0 when nothing is selected.
 double resident_share(const ExpertResidency &residency, const ExpertPopularity &selections,
                       std::span<const uint64_t> expert_bytes);
 
