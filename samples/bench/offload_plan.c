@@ -119,15 +119,22 @@ int offload_plan_run(infer_model *model, const offload_plan_args *args, int thre
     params.expert_stats = args->expert_stats;
     params.n_threads = threads;
     params.remeasure = args->remeasure;
-    size_t length = 0;
-    if (failed(infer_model_offload_plan_text(model, &params, NULL, 0, &length), "offload plan"))
-        return 1;
+    /* One call that fits (a second would find the constants the first measured in the cache,
+     * and say so); again with the full length only when cut. */
+    size_t capacity = 1 << 16, length = 0;
+    char *text = malloc(capacity);
+    int status = text ? failed(infer_model_offload_plan_text(model, &params, text, capacity, &length),
+                               "offload plan")
+                      : 1;
+    if (!status && length >= capacity) {
+        free(text);
+        capacity = length + 1;
+        text = malloc(capacity);
+        status = text ? failed(infer_model_offload_plan_text(model, &params, text, capacity, &length),
+                               "offload plan")
+                      : 1;
+    }
     params.remeasure = 0; /* measured by the call above */
-    char *text = malloc(length + 1);
-    if (!text) return 1;
-    const int status =
-        failed(infer_model_offload_plan_text(model, &params, text, length + 1, &length),
-               "offload plan");
     if (!status) fputs(text, stdout);
     free(text);
     if (status || !args->verify) return status;
