@@ -542,6 +542,10 @@ typedef struct infer_context_stats {
     /* Device backends: bytes the model's weights and this context hold on the device (all of it
      * is allocated at load and creation, so this is also the peak). 0 on the CPU. */
     uint64_t device_memory_bytes;
+    /* Seconds the CPU spent computing routed experts (its MoeFfn nodes, each to the barrier that
+     * ends it): the CPU expert lane's share of decode_seconds and prefill_seconds. */
+    double decode_cpu_expert_seconds;
+    double prefill_cpu_expert_seconds;
 } infer_context_stats;
 
 INFER_API void infer_context_stats_init(infer_context_stats *stats);
@@ -564,6 +568,78 @@ INFER_API infer_status infer_context_expert_counts(const infer_context *context,
                                                    size_t capacity, uint32_t *out_n_layer,
                                                    uint32_t *out_n_expert);
 INFER_API void infer_context_reset_expert_counts(infer_context *context);
+
+/* What offloading routed experts to a device would give, predicted by the cost model for this
+ * model on this machine's CPU and a device that need not be present: per budget, the experts a
+ * device holds per layer (by popularity, per expert; and layer-granular, llama.cpp's
+ * --n-cpu-moe), the share of selected expert bytes served from the device, and the decode and
+ * 512-token prefill speeds; beside everything on the CPU. The CPU constants are measured once per
+ * machine and thread count (a few seconds, using every thread asked for) and cached in
+ * cache_dir; the device's come from a profile. Safe to call from any thread; calls measuring at
+ * the same time slow each other's measurement. */
+typedef struct infer_offload_plan_params {
+    uint32_t size;              /* set by infer_offload_plan_params_init */
+    uint64_t budget_bytes;      /* device memory for the model and a context; 0: infer_model_
+                                   offload_plan uses the budget holding half the experts, the text
+                                   form shows 25, 50, 75 and 100% */
+    const char *device_profile; /* a built-in profile ("h100-pcie", "h100-sxm", "h200-pcie",
+                                   "h200-sxm", "rtx4090", "laptop-16gb", "jetson-orin") or a
+                                   key = value file (README.md lists the keys); NULL: "rtx4090" */
+    const char *expert_stats;   /* infer-bench --expert-stats TSV for the popularity; NULL:
+                                   every expert equally likely */
+    int32_t n_threads;          /* CPU threads of the CPU lane; 0: one per core */
+    int32_t remeasure;          /* nonzero: measure the CPU again and rewrite the cache */
+    const char *cache_dir;      /* NULL: $XDG_CACHE_HOME/libinfer, else ~/.cache/libinfer; "": no
+                                   cache file is read or written */
+} infer_offload_plan_params;
+
+/* One placement's prediction. */
+typedef struct infer_offload_prediction {
+    double resident_share;            /* of selected expert bytes, served from the device */
+    double decode_tokens_per_s;
+    double prefill_tokens_per_s;      /* a 512-token batch */
+    double cpu_lane_seconds_per_step; /* decode: the CPU experts' time per token */
+    double cpu_expert_bytes_per_token;
+    double ceiling_tokens_per_s;      /* DRAM read bandwidth / CPU expert bytes per token;
+                                         infinity with none */
+} infer_offload_prediction;
+
+typedef struct infer_offload_plan {
+    uint32_t size;                   /* set by infer_offload_plan_init */
+    /* This machine's CPU, measured or read from the cache. */
+    int32_t n_threads;
+    int32_t costs_from_cache;        /* 1: read from the cache file, 0: measured by this call */
+    double cpu_read_bytes_per_s;     /* streaming DRAM read bandwidth */
+    double cpu_expert_bytes_per_s;   /* the CPU expert kernel's decode read rate over this
+                                        model's expert weight mix */
+    double cpu_layer_overhead_s;     /* fixed cost of a layer's CPU expert node */
+    /* The device profile. */
+    double device_h2d_bytes_per_s;   /* 0 with unified memory */
+    double device_memory_bytes_per_s;
+    double device_flops_per_s;
+    double device_layer_overhead_s;
+    double handoff_s;
+    /* The budget and what the experts get of it. */
+    uint64_t budget_bytes;
+    uint64_t expert_budget_bytes;    /* the budget less the other weights and a context */
+    uint64_t expert_bytes;           /* every routed expert, as a device would hold them */
+    uint64_t other_weight_bytes;
+    infer_offload_prediction per_expert, per_layer, all_cpu;
+} infer_offload_plan;
+
+INFER_API void infer_offload_plan_params_init(infer_offload_plan_params *params);
+INFER_API void infer_offload_plan_init(infer_offload_plan *plan);
+/* INFER_ERR_INVALID_ARGUMENT for a model without routed experts or an inspect-only one, a bad
+ * profile or statistics file; params may be NULL (the defaults). */
+INFER_API infer_status infer_model_offload_plan(const infer_model *model,
+                                                const infer_offload_plan_params *params,
+                                                infer_offload_plan *out);
+/* The plan as text, the way infer-bench --offload-plan prints it: the constants, then a row per
+ * budget and placement. snprintf-style, like infer_model_placement_text. */
+INFER_API infer_status infer_model_offload_plan_text(const infer_model *model,
+                                                     const infer_offload_plan_params *params,
+                                                     char *buf, size_t capacity,
+                                                     size_t *out_length);
 
 /* ---- Sampling ----------------------------------------------------------------------------- */
 

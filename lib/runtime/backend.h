@@ -22,6 +22,9 @@ struct BoundGraph {
     std::vector<uint8_t *> tensor_data; // per TensorId (aliases resolved); null for no storage
     // Expert selection counters [layer][n_expert] that MoeFfn nodes add to, or null.
     uint64_t *expert_counts = nullptr;
+    // Seconds the CPU spends in MoeFfn nodes (each from its start to the barrier that ends it,
+    // the CPU expert lane of a step), added to by the CPU backend, or null: not timed.
+    double *moe_ffn_seconds = nullptr;
 };
 
 // A run of consecutive nodes, by index in Graph::nodes.

@@ -244,6 +244,9 @@ Status Context::create(const Model &model, const ContextParams &params,
     for (BoundGraph *b : {&ctx->decode_bound_[0], &ctx->decode_bound_[1], &ctx->prefill_bound_[0],
                           &ctx->prefill_bound_[1]})
         b->expert_counts = counts;
+    // The CPU expert lane's time, per kind of step (the offload cost model's check).
+    ctx->decode_bound_[kHost].moe_ffn_seconds = &ctx->stats_.decode_cpu_expert_seconds;
+    ctx->prefill_bound_[kHost].moe_ffn_seconds = &ctx->stats_.prefill_cpu_expert_seconds;
     for (const int side : {kHost, kDevice})
         if (Backend *be = ctx->backend_[side])
             for (const BoundGraph *b : {&ctx->decode_bound_[side], &ctx->prefill_bound_[side]})

@@ -122,6 +122,8 @@ public:
         uint64_t weight_bytes_per_token = 0; // routed experts: only the k a token selects
         uint64_t expert_bytes_per_token = 0; // the routed experts' share of it
         uint64_t device_bytes = 0; // weights, context and workspaces on the device; 0 on the CPU
+        // Seconds the CPU spent in MoeFfn nodes (the CPU expert lane), of decode and prefill.
+        double decode_cpu_expert_seconds = 0, prefill_cpu_expert_seconds = 0;
     };
     const Stats &stats() const { return stats_; }
     void reset_stats();

@@ -4,6 +4,8 @@
  *   infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPEATS] [-b N_BATCH]
  *               [--backend cpu|cuda|vulkan] [--device N] [-ngl N|all|auto]
  *               [--override PATTERN=BACKEND]... [--expert-stats FILE] [--no-mmap] [-v]
+ *   infer-bench -m MODEL.gguf --offload-plan [--budget BYTES] [--device-profile NAME|FILE]
+ *               [--expert-stats FILE] [--remeasure] [--verify [-n N] [-r R]] [-t THREADS]
  *
  * pp<P>: one decode call of P tokens from an empty context (tokens/s).
  * tg<N>: N single-token decode calls from an empty context (tokens/s), with the weight bytes a
@@ -20,8 +22,11 @@
  * Mixture-of-experts models: a step reads only the experts its token selects; the expert weight
  * bytes per token are printed, and --expert-stats writes how often each (layer, expert) ran over
  * all the runs, as TSV (layer, expert, count).
+ * --offload-plan (samples/bench/offload_plan.h) prints the cost model's expert offload plan
+ * instead of benchmarking; there --expert-stats names the TSV to read the popularity from.
  */
 #include "infer.h"
+#include "offload_plan.h"
 #include "placement_args.h"
 
 #include <math.h>
@@ -117,6 +122,7 @@ static void usage(FILE *out) {
 "  -r N                 timed repeats of each test, after one warm-up (default 3)\n"
 "  -b N                 most tokens per batch (default 512)\n");
     fputs(placement_args_help, out);
+    fputs(offload_plan_args_help, out);
     fprintf(out,
 "      --no-mmap        read the model into memory instead of mapping it\n"
 "      --expert-stats FILE  write how often each (layer, expert) ran, as TSV\n"
@@ -162,6 +168,8 @@ int main(int argc, char **argv) {
     int no_mmap = 0, verbose = 0;
     placement_args placement_choice;
     placement_args_init(&placement_choice);
+    offload_plan_args offload_plan;
+    memset(&offload_plan, 0, sizeof offload_plan);
     char error[512];
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
@@ -170,6 +178,10 @@ int main(int argc, char **argv) {
             placement_args_parse(&placement_choice, argc, argv, &i, error, sizeof error);
         if (taken < 0) return usage_error(error);
         if (taken > 0) continue;
+        const int offload_taken =
+            offload_plan_args_parse(&offload_plan, argc, argv, &i, error, sizeof error);
+        if (offload_taken < 0) return usage_error(error);
+        if (offload_taken > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
@@ -198,6 +210,12 @@ int main(int argc, char **argv) {
     placement_args_apply(&placement_choice, &model_params);
     model_params.read_into_memory = no_mmap;
     if (!check(infer_model_load_file(path, &model_params, &model), path)) return 1;
+    if (offload_plan.enabled) {
+        offload_plan.expert_stats = expert_stats;
+        const int status = offload_plan_run(model, &offload_plan, threads, n_gen, repeats);
+        infer_model_free(model);
+        return status;
+    }
     const char *backend_name = placement_backend_name(placement_choice.backend);
     infer_placement placement;
     infer_placement_init(&placement);

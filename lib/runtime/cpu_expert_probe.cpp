@@ -1,0 +1,251 @@
+#include "runtime/cpu_expert_probe.h"
+
+#include "core/memory_bandwidth.h"
+#include "core/types.h"
+#include "graph/graph.h"
+#include "graph/planner.h"
+#include "runtime/backend_registry.h"
+
+#include <algorithm>
+#include <numeric>
+#include <sys/mman.h>
+#include <vector>
+
+namespace infer {
+namespace {
+
+constexpr int kExpertsPerToken = 8;
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Anonymous memory for the expert stacks, in 4 KiB pages as the page cache maps a model file
+// (a transparent huge page would make the probe's TLB behaviour kinder than a real run's).
+struct Mapping {
+    void *data = MAP_FAILED;
+    size_t bytes = 0;
+    ~Mapping() {
+        if (data != MAP_FAILED) ::munmap(data, bytes);
+    }
+};
+
+// One MoeFfn node on the CPU backend, with its router so that a run starts at MoeRoute: the
+// route node's barrier gathers the pool's threads, so the MoeFfn node's own timer (the one a
+// context's statistics use, BoundGraph::moe_ffn_seconds) sees the node as a decode step does.
+class MoeFfnRig {
+public:
+    Status init(uint32_t type, int64_t n_embd, int64_t n_ff, int64_t n_expert, int64_t max_tokens,
+                int32_t n_threads);
+    // Runs route + experts for n_tokens tokens, token t selecting experts[t * k .. t * k + k).
+    Status run(const int32_t *experts, int64_t n_tokens, double *seconds);
+    uint64_t expert_bytes() const { return expert_bytes_; }
+    uint64_t expert_elements() const { return 3 * static_cast<uint64_t>(n_embd_ * n_ff_); }
+    ~MoeFfnRig() {
+        if (arena_) backend_->release(MemoryKind::Context, arena_);
+    }
+
+private:
+    graph::WeightRef stack(const char *name, uint32_t type, int64_t k, int64_t n, int64_t n_expert,
+                           uint64_t row_bytes, uint64_t offset) const;
+
+    int64_t n_embd_ = 0, n_ff_ = 0, n_expert_ = 0;
+    uint64_t expert_bytes_ = 0;
+    Mapping weights_;
+    std::vector<float> table_, router_;
+    graph::WeightRef table_ref_, router_ref_, gate_, up_, down_;
+    graph::Graph graph_;
+    graph::TensorId x_ = graph::kNoTensor, logits_ = graph::kNoTensor;
+    int32_t route_node_ = 0, ffn_node_ = 0;
+    std::unique_ptr<Backend> backend_;
+    uint8_t *arena_ = nullptr;
+    BoundGraph bound_;
+    double seconds_ = 0;
+    KvCache kv_;
+};
+
+graph::WeightRef MoeFfnRig::stack(const char *name, uint32_t type, int64_t k, int64_t n,
+                                  int64_t n_expert, uint64_t row_bytes, uint64_t offset) const {
+    graph::WeightRef w;
+    w.name = name;
+    w.type = type;
+    w.ne[0] = k;
+    w.ne[1] = n;
+    w.ne[2] = n_expert;
+    w.data = static_cast<const uint8_t *>(weights_.data) + offset;
+    w.row_bytes = row_bytes;
+    w.n_bytes = row_bytes * static_cast<uint64_t>(n * n_expert);
+    return w;
+}
+
+Status MoeFfnRig::init(uint32_t type, int64_t n_embd, int64_t n_ff, int64_t n_expert,
+                       int64_t max_tokens, int32_t n_threads) {
+    n_embd_ = n_embd;
+    n_ff_ = n_ff;
+    n_expert_ = n_expert;
+    uint64_t in_row = 0, ff_row = 0;
+    if (!type_row_bytes(type, static_cast<uint64_t>(n_embd), &in_row) ||
+        !type_row_bytes(type, static_cast<uint64_t>(n_ff), &ff_row))
+        return make_error(INFER_ERR_UNSUPPORTED, "probe: type %u has no %lld-element rows", type,
+                          static_cast<long long>(n_ff));
+    const uint64_t up_bytes = in_row * static_cast<uint64_t>(n_ff * n_expert);
+    const uint64_t down_bytes = ff_row * static_cast<uint64_t>(n_embd * n_expert);
+    expert_bytes_ = (2 * up_bytes + down_bytes) / static_cast<uint64_t>(n_expert);
+    weights_.bytes = 2 * up_bytes + down_bytes;
+    weights_.data = ::mmap(nullptr, weights_.bytes, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (weights_.data == MAP_FAILED)
+        return make_error(INFER_ERR_OUT_OF_MEMORY, "probe: cannot map %llu bytes",
+                          static_cast<unsigned long long>(weights_.bytes));
+    (void)::madvise(weights_.data, weights_.bytes, MADV_NOHUGEPAGE);
+    // 0x11 everywhere: every fp16 scale a small normal number, so no block is NaN or denormal.
+    std::fill_n(static_cast<uint8_t *>(weights_.data), weights_.bytes, uint8_t{0x11});
+    gate_ = stack("probe.gate_exps", type, n_embd, n_ff, n_expert, in_row, 0);
+    up_ = stack("probe.up_exps", type, n_embd, n_ff, n_expert, in_row, up_bytes);
+    down_ = stack("probe.down_exps", type, n_ff, n_embd, n_expert, ff_row, 2 * up_bytes);
+
+    const auto f32 = static_cast<uint32_t>(TypeId::F32);
+    table_.assign(static_cast<size_t>(n_embd), 0.5f);
+    router_.assign(static_cast<size_t>(n_embd * n_expert), 0.0f);
+    table_ref_ = {"probe.table", f32, {n_embd, 1, 1, 1}, table_.data(),
+                  static_cast<uint64_t>(n_embd) * 4, static_cast<uint64_t>(n_embd) * 4};
+    router_ref_ = {"probe.router", f32, {n_embd, n_expert, 1, 1}, router_.data(),
+                   static_cast<uint64_t>(n_embd) * 4, router_.size() * 4};
+
+    graph::GraphBuilder b(max_tokens);
+    b.set_layer(0);
+    x_ = b.embed(table_ref_, 1.0f);
+    logits_ = b.matmul(router_ref_, x_);
+    const graph::GraphBuilder::Route route = b.moe_route(logits_, kExpertsPerToken, true);
+    route_node_ = 2;
+    const graph::TensorId y = b.moe_ffn(x_, route, gate_, up_, down_, graph::Activation::Silu);
+    ffn_node_ = 3;
+    graph_ = b.finish(y);
+
+    BackendConfig config;
+    config.n_threads = n_threads;
+    INFER_TRY(cpu_backend_entry().make_backend(config, &backend_));
+    INFER_TRY(backend_->start());
+    backend_->size_scratch(graph_, kv_.layout);
+    std::vector<BufferRequest> requests(graph_.tensors.size());
+    for (size_t i = 0; i < graph_.tensors.size(); ++i) {
+        const graph::TensorDesc &t = graph_.tensors[i];
+        if (t.alias_of != graph::kNoTensor || t.first_use < 0) continue;
+        requests[i].size = graph_.max_bytes(static_cast<graph::TensorId>(i));
+        requests[i].first_use = static_cast<uint32_t>(t.first_use);
+        requests[i].last_use = static_cast<uint32_t>(t.last_use);
+    }
+    Plan plan;
+    INFER_TRY(plan_memory(requests, std::max<uint64_t>(64, backend_->alignment()), &plan));
+    INFER_TRY(backend_->allocate(MemoryKind::Context, plan.arena_size, &arena_));
+    bound_.graph = &graph_;
+    bound_.tensor_data.assign(graph_.tensors.size(), nullptr);
+    for (size_t i = 0; i < graph_.tensors.size(); ++i) {
+        const graph::TensorId root = graph_.storage_of(static_cast<graph::TensorId>(i));
+        if (graph_.tensors[root].first_use >= 0) bound_.tensor_data[i] = arena_ + plan.offsets[root];
+    }
+    bound_.moe_ffn_seconds = &seconds_;
+    float *x = reinterpret_cast<float *>(bound_.tensor_data[x_]);
+    for (int64_t i = 0; i < max_tokens * n_embd; ++i) x[i] = 0.01f * static_cast<float>(i % 97);
+    return backend_->prepare(bound_);
+}
+
+Status MoeFfnRig::run(const int32_t *experts, int64_t n_tokens, double *seconds) {
+    // The router's top k is exactly the chosen experts: they score 1, the others 0.
+    float *logits = reinterpret_cast<float *>(bound_.tensor_data[logits_]);
+    std::fill_n(logits, n_tokens * n_expert_, 0.0f);
+    for (int64_t t = 0; t < n_tokens; ++t)
+        for (int j = 0; j < kExpertsPerToken; ++j)
+            logits[t * n_expert_ + experts[t * kExpertsPerToken + j]] = 1.0f;
+    seconds_ = 0;
+    INFER_TRY(backend_->run(bound_, {route_node_, ffn_node_ + 1}, n_tokens, kv_, StopSignal{}));
+    *seconds = seconds_;
+    return Status::ok();
+}
+
+// A fixed shuffle of 0..n-1 (a linear congruential generator: the same on every machine).
+std::vector<int32_t> shuffled(int64_t n) {
+    std::vector<int32_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = order.size(); i > 1; --i) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        std::swap(order[i - 1], order[static_cast<size_t>((x >> 33) % i)]);
+    }
+    return order;
+}
+
+// Median seconds of a decode step over `steps` steps, each taking the next k experts of `order`.
+Status decode_step_seconds(MoeFfnRig &rig, const std::vector<int32_t> &order, int64_t steps,
+                           double *out) {
+    std::vector<double> times;
+    int32_t experts[kExpertsPerToken];
+    const auto n = static_cast<int64_t>(order.size());
+    for (int64_t s = 0; s < steps; ++s) {
+        for (int j = 0; j < kExpertsPerToken; ++j)
+            experts[j] = order[static_cast<size_t>((s * kExpertsPerToken + j) % n)];
+        double t = 0;
+        INFER_TRY(rig.run(experts, 1, &t));
+        times.push_back(t);
+    }
+    *out = median(times);
+    return Status::ok();
+}
+
+} // namespace
+
+Status measure_cpu_read_bandwidth(int32_t n_threads, double *bytes_per_s) {
+    *bytes_per_s = measure_read_bandwidth(n_threads).median_bytes_per_second;
+    if (*bytes_per_s <= 0) return make_error(INFER_ERR_INTERNAL, "read bandwidth probe failed");
+    return Status::ok();
+}
+
+Status measure_cpu_layer_overhead(int32_t n_threads, double *seconds) {
+    MoeFfnRig rig;
+    INFER_TRY(rig.init(static_cast<uint32_t>(TypeId::Q8_0), 256, 256, kExpertsPerToken, 1, n_threads));
+    return decode_step_seconds(rig, shuffled(kExpertsPerToken), 400, seconds);
+}
+
+Status measure_cpu_expert_rate(uint32_t type, int32_t n_threads, double layer_overhead_s,
+                               CpuTypeRate *out) {
+    constexpr int64_t n_embd = 2048, n_ff = 1024, kPrefillTokens = 128, kPrefillExperts = 16;
+    uint64_t row = 0;
+    if (!type_row_bytes(type, n_embd, &row))
+        return make_error(INFER_ERR_UNSUPPORTED, "probe: cannot size type %u", type);
+    const uint64_t expert_bytes = 3 * row * n_ff;
+    const int64_t n_expert = std::max<int64_t>(
+        4 * kPrefillExperts, static_cast<int64_t>((uint64_t{256} << 20) / expert_bytes) + 1);
+    MoeFfnRig rig;
+    INFER_TRY(rig.init(type, n_embd, n_ff, n_expert, kPrefillTokens, n_threads));
+
+    // Decode: one pass to warm the code and the pool, then three passes over every expert.
+    const std::vector<int32_t> order = shuffled(n_expert);
+    const int64_t pass = (n_expert + kExpertsPerToken - 1) / kExpertsPerToken;
+    double step = 0;
+    INFER_TRY(decode_step_seconds(rig, order, pass, &step));
+    INFER_TRY(decode_step_seconds(rig, order, 3 * pass, &step));
+    const double bytes = static_cast<double>(kExpertsPerToken * rig.expert_bytes());
+    out->type = type;
+    out->decode_bytes_per_s = bytes / std::max(step - layer_overhead_s, 0.05 * step);
+
+    // Prefill: token t takes experts t .. t+k-1 (mod 16): 64 tokens per expert.
+    std::vector<int32_t> experts(static_cast<size_t>(kPrefillTokens * kExpertsPerToken));
+    for (int64_t t = 0; t < kPrefillTokens; ++t)
+        for (int j = 0; j < kExpertsPerToken; ++j)
+            experts[static_cast<size_t>(t * kExpertsPerToken + j)] =
+                static_cast<int32_t>((t + j) % kPrefillExperts);
+    std::vector<double> times;
+    for (int r = 0; r < 6; ++r) {
+        double t = 0;
+        INFER_TRY(rig.run(experts.data(), kPrefillTokens, &t));
+        if (r > 0) times.push_back(t); // the first run warms up
+    }
+    const double flops = 2.0 * static_cast<double>(rig.expert_elements()) * kPrefillTokens *
+                         kExpertsPerToken;
+    const double t = median(times);
+    out->prefill_flops_per_s = flops / std::max(t - layer_overhead_s, 0.05 * t);
+    return Status::ok();
+}
+
+} // namespace infer

@@ -1,0 +1,92 @@
+// The offload cost model: predicted decode and prefill speed of a mixture-of-experts model whose
+// routed experts are split between a device (the resident ones, runtime/expert_policy.h) and the
+// CPU (the rest, computed from the mapped file), from measured constants (cpu_costs.h) and a
+// device profile (device_profile.h). Pure functions: every number comes from the arguments.
+//
+// Notation, per layer l: w(l,e) the popularity of expert e normalized to sum 1 over the layer,
+// k experts per token, B(l) one expert's bytes (gate + up + down), s(l) = sum of w(l,e) over the
+// resident experts: the share of selections the device serves.
+//
+// Decode, one token:
+//   device(l) = (dense_bytes(l) + k s(l) B(l)) / device_bw + device_layer_overhead
+//   cpu(l)    = k (1 - s(l)) T(l) + p(l) cpu_layer_overhead
+//       T(l): one expert on the CPU, sum over its weight types of bytes / decode_rate(type)
+//       p(l) = 1 - s(l)^k: the chance that a token selects at least one CPU expert
+//   step      = sum_l [ max(device(l), cpu(l)) + p(l) handoff ] + other_bytes / device_bw
+//   (the lanes overlap within a layer; the device waits for the CPU's result before the next)
+// All on the CPU: step = sum_l [ dense(l) on the CPU + k T(l) + cpu_layer_overhead ]
+//   + other bytes on the CPU, each weight type at its measured rate (the DRAM read rate for a
+//   type not measured). The CPU lane of that step is sum_l [ k T(l) + cpu_layer_overhead ].
+// Ceiling of a placement: DRAM read bandwidth / CPU expert bytes per token, k (1 - s(l)) B(l)
+//   summed over the layers (no kernel, no barrier: what the memory could give).
+//
+// Prefill, a batch of n tokens: expert e gets tau = n k w(l,e) tokens in expectation and is
+// selected at all with q = 1 - (1 - min(1, k w(l,e)))^n.
+//   on the CPU:     cpu(e)    = max(q B / decode_rate, 2 E tau / cpu_flops)   (E: its elements)
+//   on the device:  dev(e)    = max(q B / device_bw, 2 E tau / device_flops)
+//   streamed:       stream(e) = q B / h2d_bw (0 with unified memory)
+//   a resident expert runs on the device; another is streamed when stream(e) + dev(e) < cpu(e),
+//   else runs on the CPU. The dense part runs on the device: max(dense bytes / device_bw,
+//   2 dense elements n / device_flops).
+//   device(l) = max(device compute, stream copies) + device_layer_overhead;  cpu(l) = sum of
+//   its experts + cpu_layer_overhead when it has any;  layer = max(device, cpu) + handoff when
+//   the CPU has experts;  tokens/s = n / (sum_l layer + other_bytes / device_bw).
+// Attention's own compute is left out (short contexts: it is small next to the weights).
+#pragma once
+
+#include "runtime/cpu_costs.h"
+#include "runtime/device_profile.h"
+#include "runtime/expert_policy.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace infer {
+
+// Weight bytes and elements of one ggml type.
+struct TypedWeights {
+    uint32_t type = 0;
+    uint64_t bytes = 0;
+    uint64_t elements = 0;
+};
+
+struct LayerCostShape {
+    std::vector<TypedWeights> dense;  // what one token reads besides the routed experts
+    std::vector<TypedWeights> expert; // one routed expert (gate + up + down)
+    uint64_t dense_bytes() const;
+    uint64_t expert_bytes() const;
+};
+
+struct ModelCostShape {
+    int32_t n_expert = 0, n_expert_used = 0;
+    std::vector<LayerCostShape> layers;
+    std::vector<TypedWeights> other; // outside the layers: output norm and matrix, an embedding row
+    int32_t n_layer() const { return static_cast<int32_t>(layers.size()); }
+};
+
+struct PlacementPrediction {
+    double resident_share = 0;           // of selected expert bytes, by the popularity
+    double decode_tokens_per_s = 0;
+    double prefill_tokens_per_s = 0;
+    double cpu_lane_seconds_per_step = 0; // the decode step's CPU expert lane
+    double cpu_expert_bytes_per_token = 0;
+    double ceiling_tokens_per_s = 0;     // DRAM bandwidth / CPU expert bytes (inf: none)
+    int32_t prefill_streamed_experts = 0; // expected non-resident experts streamed per batch
+};
+
+inline constexpr int64_t kPlanPrefillTokens = 512;
+
+// A split of the experts: `residency` on the device, the rest on the CPU.
+PlacementPrediction predict_split(const ModelCostShape &shape, const ExpertResidency &residency,
+                                  const ExpertPopularity &popularity, const CpuCosts &cpu,
+                                  const DeviceProfile &device,
+                                  int64_t prefill_tokens = kPlanPrefillTokens);
+// Everything on the CPU, no device.
+PlacementPrediction predict_all_cpu(const ModelCostShape &shape, const ExpertPopularity &popularity,
+                                    const CpuCosts &cpu,
+                                    int64_t prefill_tokens = kPlanPrefillTokens);
+
+// Seconds the CPU takes to read (decode) `w` at its type's measured rate.
+double cpu_read_seconds(const std::vector<TypedWeights> &w, const CpuCosts &cpu);
+
+} // namespace infer
