@@ -546,6 +546,11 @@ typedef struct infer_context_stats {
      * ends it): the CPU expert lane's share of decode_seconds and prefill_seconds. */
     double decode_cpu_expert_seconds;
     double prefill_cpu_expert_seconds;
+    /* A model split across a device and the CPU: the times the CPU waited for the device's
+     * copies before running its part of a step (one per CPU segment), and the seconds spent
+     * waiting; with per-expert offload, the per-layer handoff's cost. 0 otherwise. */
+    uint64_t handoffs;
+    double handoff_wait_seconds;
 } infer_context_stats;
 
 INFER_API void infer_context_stats_init(infer_context_stats *stats);

@@ -4,6 +4,8 @@
 #include "api/api_util.h"
 #include "runtime/context.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 using infer::api::fail;
@@ -192,17 +194,29 @@ void infer_context_stats_init(infer_context_stats *stats) {
 
 infer_status infer_context_get_stats(const infer_context *context, infer_context_stats *stats) {
     if (!context) return fail(INFER_ERR_INVALID_ARGUMENT, "context is NULL");
-    if (infer_status s = check_prepared(stats, "stats", "infer_context_stats_init")) return s;
+    if (!stats) return fail(INFER_ERR_INVALID_ARGUMENT, "stats is NULL");
+    // The struct ended at decode_cpu_expert_seconds before the fields from there on were added;
+    // a caller built against that header gets the fields it knows.
+    if (!infer::api::struct_size_ok(stats->size, offsetof(infer_context_stats, decode_cpu_expert_seconds)))
+        return fail(INFER_ERR_INVALID_ARGUMENT,
+                    "stats->size is %u: prepare it with infer_context_stats_init", stats->size);
     const infer::Context::Stats &s = context->ctx->stats();
-    stats->prefill_tokens = s.prefill_tokens;
-    stats->prefill_seconds = s.prefill_seconds;
-    stats->decode_tokens = s.decode_tokens;
-    stats->decode_seconds = s.decode_seconds;
-    stats->weight_bytes_per_token = s.weight_bytes_per_token;
-    stats->device_memory_bytes = s.device_bytes;
-    stats->expert_bytes_per_token = s.expert_bytes_per_token;
-    stats->decode_cpu_expert_seconds = s.decode_cpu_expert_seconds;
-    stats->prefill_cpu_expert_seconds = s.prefill_cpu_expert_seconds;
+    infer_context_stats full;
+    infer_context_stats_init(&full);
+    full.prefill_tokens = s.prefill_tokens;
+    full.prefill_seconds = s.prefill_seconds;
+    full.decode_tokens = s.decode_tokens;
+    full.decode_seconds = s.decode_seconds;
+    full.weight_bytes_per_token = s.weight_bytes_per_token;
+    full.device_memory_bytes = s.device_bytes;
+    full.expert_bytes_per_token = s.expert_bytes_per_token;
+    full.decode_cpu_expert_seconds = s.decode_cpu_expert_seconds;
+    full.prefill_cpu_expert_seconds = s.prefill_cpu_expert_seconds;
+    full.handoffs = s.handoffs;
+    full.handoff_wait_seconds = s.handoff_wait_seconds;
+    const uint32_t size = stats->size;
+    std::memcpy(stats, &full, std::min<size_t>(size, sizeof full));
+    stats->size = size;
     return INFER_OK;
 }
 

@@ -443,7 +443,11 @@ Status Context::run_segments(const BoundGraph bound[2], const GraphSplit &split,
         }
         if (device && (marked || unmarked)) {
             if (!marked) INFER_TRY(device->handoff()); // nothing to overlap: wait for all of it
+            const auto start = std::chrono::steady_clock::now();
             INFER_TRY(device->wait_handoff());
+            stats_.handoffs += 1;
+            stats_.handoff_wait_seconds +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             marked = unmarked = false;
         }
         INFER_TRY(backend_[kHost]->run(bound[kHost], seg.nodes, n, kv_, stop));

@@ -124,6 +124,9 @@ public:
         uint64_t device_bytes = 0; // weights, context and workspaces on the device; 0 on the CPU
         // Seconds the CPU spent in MoeFfn nodes (the CPU expert lane), of decode and prefill.
         double decode_cpu_expert_seconds = 0, prefill_cpu_expert_seconds = 0;
+        // Waits of the CPU for a device's copies (split placements), and their seconds.
+        uint64_t handoffs = 0;
+        double handoff_wait_seconds = 0;
     };
     const Stats &stats() const { return stats_; }
     void reset_stats();

@@ -279,6 +279,11 @@ int main(int argc, char **argv) {
                    "%.2f MiB of them expert weights (%.1f%% of all expert bytes)\n",
                    info.n_expert, info.n_expert_used, stats.weight_bytes_per_token / 1048576.0,
                    stats.expert_bytes_per_token / 1048576.0, 100.0 * info.n_expert_used / info.n_expert);
+        if (stats.handoffs > 0)
+            printf("split: the CPU waited for the device %llu times, %.1f us each on average; CPU "
+                   "experts %.2f ms per decode step\n",
+                   (unsigned long long)stats.handoffs, 1e6 * stats.handoff_wait_seconds / stats.handoffs,
+                   stats.decode_tokens ? 1e3 * stats.decode_cpu_expert_seconds / stats.decode_tokens : 0.0);
     }
     if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
     if (expert_stats && !write_expert_stats(ctx, expert_stats)) return 1;
