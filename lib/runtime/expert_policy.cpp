@@ -61,14 +61,15 @@ struct Candidate {
     int32_t layer, expert;
 };
 
-// Higher popularity per byte first (compared as weight * other's bytes, without dividing), then
-// the lower layer, then the lower expert: a total order, so the placement is deterministic.
+// Higher popularity first: an expert kept on the device serves popularity x bytes of the
+// selected expert bytes for bytes of budget, so popularity is its worth per byte whatever its
+// size. Ties go to the lower expert, then the lower layer: equally popular experts (the uniform
+// prior) fill the layers round-robin, which spreads the CPU's share evenly over the layers so
+// that no layer's CPU lane is much longer than the others'. A total order: deterministic.
 bool better(const Candidate &a, const Candidate &b) {
-    const double lhs = a.weight * static_cast<double>(b.bytes);
-    const double rhs = b.weight * static_cast<double>(a.bytes);
-    if (lhs != rhs) return lhs > rhs;
-    if (a.layer != b.layer) return a.layer < b.layer;
-    return a.expert < b.expert;
+    if (a.weight != b.weight) return a.weight > b.weight;
+    if (a.expert != b.expert) return a.expert < b.expert;
+    return a.layer < b.layer;
 }
 
 } // namespace
@@ -105,7 +106,7 @@ ExpertResidency place_experts_by_popularity(const ExpertPopularity &popularity,
             candidates.push_back({popularity.at(layer, e), bytes, layer, e});
     }
     std::sort(candidates.begin(), candidates.end(), better);
-    // Greedy by popularity per byte; an expert that no longer fits is skipped, not the end: a
+    // Greedy by popularity; an expert that no longer fits is skipped, not the end: a
     // smaller expert of another layer may still fit.
     uint64_t budget_left = budget;
     for (const Candidate &c : candidates) {
