@@ -20,7 +20,11 @@
 #      table exists either way. Then split placements (issue 12), each -r 1 as their CPU share is
 #      slow: OLMoE with --override exps=CPU (experts on the CPU, the rest on the GPU), and
 #      llama8b-q4_0 at -ngl 16, 32 (the output layer on the CPU) and 0 (everything on the CPU
-#      through the CUDA backend; the dry run's 2-layer model: -ngl 1, 2, 0). One table:
+#      through the CUDA backend; the dry run's 2-layer model: -ngl 1, 2, 0). Then CPU-GPU expert
+#      offload (issue 13): OLMoE and Qwen3-30B-A3B (48 layers, 128 experts, ~18 GB) with
+#      --experts popularity at device budgets (Qwen: 4, 8, 16 GB and unlimited) against
+#      layer-granular expert placement (the first half of the layers' experts on the CPU) and
+#      all experts on the CPU, and the offload plan's prediction for the H200. One table:
 #      placement (what was asked; the resolved layer count on the GPU; the CPU's layers and
 #      weights; activation copies per token step), matvec path, tokens/s, achieved weight GB/s,
 #      that as a percentage of the measured bandwidth (only for rows whose weights are all on the
@@ -155,6 +159,13 @@ run synth 200 bash -c 'synth llama8b-q4_0 llama llama-8b Q4_0 &&
                        synth llama1b-q4_k_m llama llama-1b Q4_K_M &&
                        synth olmoe-q4_k_m olmoe olmoe-1b-7b Q4_K_M' &
 synth_pid=$!
+# The Qwen3-30B-A3B shape (about 18 GB; the dry run's tiny qwen3moe) for the offload rows.
+olmoe_budget=2G qwen_budgets="4G 8G 16G 0" qwen_layer_override='blk\.([0-9]|1[0-9]|2[0-3])\.ffn_.*_exps=CPU'
+if [ $dry_run = 1 ]; then
+    olmoe_budget=300M qwen_budgets="300M 0" qwen_layer_override='blk\.0\.ffn_.*_exps=CPU'
+fi
+run synth-big 300 bash -c 'synth qwen3moe30b-q4_k_m qwen3moe qwen3-30b-a3b Q4_K_M' &
+big_synth_pid=$!
 # Four at a time: the CPU contexts the model tests compare against use every core each.
 run ctest 200 ctest --test-dir "$build" -R '^cuda ' --output-on-failure -j 4 --timeout 150
 grep -E 'tests passed|Skipped|Failed|\*\*\*' "$logdir/ctest.log" | tail -n 40
@@ -261,6 +272,21 @@ bench_row olmoe-q4_k_m int8 "$prompt" 1 --override exps=CPU
 bench_row llama8b-q4_0 int8 "$prompt" 1 -ngl $((n_layer / 2))
 bench_row llama8b-q4_0 int8 "$prompt" 1 -ngl $n_layer
 bench_row llama8b-q4_0 int8 "$prompt" 1 -ngl 0
+# CPU-GPU expert offload (issue 13): OLMoE's shape, then Qwen3-30B-A3B's (made while the rows
+# above ran), with per-expert placement by popularity under device budgets, against layer-granular
+# placement (the experts of the first half of the layers on the CPU, as llama.cpp's --n-cpu-moe)
+# and all experts on the CPU. The offload plan (cost model, H200 profile) goes in its own log.
+wait $big_synth_pid || true
+bench_row olmoe-q4_k_m int8 "$prompt" 1 --experts popularity --device-budget ${olmoe_budget}
+bench_row olmoe-q4_k_m int8 "$prompt" 1 --override 'blk\.[0-7]\.ffn_.*_exps=CPU'
+for budget in $qwen_budgets; do
+    bench_row qwen3moe30b-q4_k_m int8 "$prompt" 1 --experts popularity --device-budget "$budget"
+done
+bench_row qwen3moe30b-q4_k_m int8 "$prompt" 1 --override "$qwen_layer_override"
+bench_row qwen3moe30b-q4_k_m int8 "$prompt" 1 --override exps=CPU
+[ -s "$models/qwen3moe30b-q4_k_m.gguf" ] &&
+    run offload-plan 60 "$build/samples/infer-bench" -m "$models/qwen3moe30b-q4_k_m.gguf" \
+        --offload-plan --device-profile h200-sxm
 
 echo
 gpu_name="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1)"
