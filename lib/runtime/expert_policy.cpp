@@ -63,13 +63,15 @@ struct Candidate {
 
 // Higher popularity first: an expert kept on the device serves popularity x bytes of the
 // selected expert bytes for bytes of budget, so popularity is its worth per byte whatever its
-// size. Ties go to the lower expert, then the lower layer: equally popular experts (the uniform
-// prior) fill the layers round-robin, which spreads the CPU's share evenly over the layers so
-// that no layer's CPU lane is much longer than the others'. A total order: deterministic.
+// size (ranking by popularity per byte would keep the small experts and leave the large ones,
+// often the slower Q6_K kind, to the CPU). Ties go to the lower layer, then the lower expert:
+// equally popular experts (the uniform prior) fill whole layers, so fewer layers need the CPU at
+// all, and each that does costs a handoff and the CPU lane's fixed per-layer work. A total
+// order: deterministic.
 bool better(const Candidate &a, const Candidate &b) {
     if (a.weight != b.weight) return a.weight > b.weight;
-    if (a.expert != b.expert) return a.expert < b.expert;
-    return a.layer < b.layer;
+    if (a.layer != b.layer) return a.layer < b.layer;
+    return a.expert < b.expert;
 }
 
 } // namespace

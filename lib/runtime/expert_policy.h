@@ -73,8 +73,9 @@ ExpertResidency all_experts_resident(int32_t n_layer, int32_t n_expert,
 
 // Per expert: fills `budget` bytes with the (layer, expert) pairs of highest popularity (an
 // expert serves popularity x its bytes of the selected bytes for its bytes of budget), ties to
-// the lower expert, then the lower layer (equal popularity fills the layers round-robin); a pair
-// that no longer fits is skipped and smaller ones after it may still be taken. Deterministic.
+// the lower layer, then the lower expert (equal popularity fills whole layers: fewer layers with
+// CPU work); a pair that no longer fits is skipped and smaller ones after it may still be taken.
+// Deterministic.
 ExpertResidency place_experts_by_popularity(const ExpertPopularity &popularity,
                                             std::span<const uint64_t> expert_bytes,
                                             uint64_t budget);

@@ -177,16 +177,17 @@ TEST_CASE("expert stats: unreadable, empty and overflowing files are errors") {
     check_error(kHeader + "0\t0\t1\n", 0, 0, "the model has no routed experts");
 }
 
-TEST_CASE("expert popularity: the uniform prior fills layers evenly") {
+TEST_CASE("expert popularity: the uniform prior fills whole layers, the lower first") {
     const ExpertPopularity p = uniform_popularity(3, 4);
     CHECK(p.source == "uniform prior");
     for (double w : p.weight)
         CHECK(w == 0.25);
     const std::vector<uint64_t> bytes(3, 100);
     const ExpertResidency r = place_experts_by_popularity(p, bytes, 600);
-    // Ties go to the lower expert, then the lower layer: round-robin over the layers.
-    for (int32_t layer = 0; layer < 3; ++layer)
-        CHECK(resident_experts(r, layer) == std::vector<int32_t>{0, 1});
+    // Ties go to the lower layer, then the lower expert: whole layers first.
+    CHECK(resident_experts(r, 0) == std::vector<int32_t>{0, 1, 2, 3});
+    CHECK(resident_experts(r, 1) == std::vector<int32_t>{0, 1});
+    CHECK(resident_experts(r, 2).empty());
     CHECK(r.bytes == 600);
 }
 
@@ -242,15 +243,16 @@ TEST_CASE("expert residency: budget of 0, of exactly one expert, of more than ev
 }
 
 TEST_CASE("expert residency: per-layer expert bytes that differ") {
-    // Equal shares per layer, but layer 1's experts are 4x smaller: per byte they come first.
+    // Equal shares per layer, but layer 1's experts are 4x smaller: by popularity (0,0), (1,0),
+    // then (0,1) no longer fits and the smaller (1,1) does.
     const ExpertPopularity p = from_counts({6, 2, 3, 1}, 2, 2);
     const std::vector<uint64_t> bytes = {400, 100};
     const ExpertResidency r = place_experts_by_popularity(p, bytes, 600);
     CHECK(resident_experts(r, 0) == std::vector<int32_t>{0});
     CHECK(resident_experts(r, 1) == std::vector<int32_t>{0, 1});
     CHECK(r.bytes == 600);
-    // A pair that no longer fits is skipped, and a smaller one after it is still taken: per byte
-    // (1,1), (0,0) (400 > 395 left), (0,1), (1,0).
+    // A pair that no longer fits is skipped, and a smaller one after it is still taken: by
+    // popularity (1,1), (0,0) (400 > 395 left), (0,1), (1,0).
     const ExpertResidency skip =
         place_experts_by_popularity(from_counts({9, 1, 0, 1}, 2, 2), {{400, 10}}, 405);
     CHECK(resident_experts(skip, 0).empty());
