@@ -19,11 +19,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 namespace {
 
@@ -622,6 +625,63 @@ void expert_offload_holds(const char *name) {
 }
 
 } // namespace
+
+TEST_CASE("cuda expert offload: popularity from a stats file or a calibration text, clear errors") {
+    const char *name = "synth-qwen3moe-q4_k_m";
+    std::ifstream args(std::string(INFER_TEST_DATA_DIR) + "/goldens/" + name + "/synth-args.txt");
+    std::string synth_args;
+    std::getline(args, synth_args);
+    const std::string path = infer::test::synthetic_model(name, synth_args);
+    ModelPtr probe = load(path, by_popularity(0));
+    const infer_placement all = placement_of(probe.get());
+    const int32_t n_layer = all.n_gpu_layers - 1, n_expert = all.n_experts / n_layer;
+    REQUIRE(n_layer >= 2);
+    // Room for one expert per layer: the stats say which.
+    const uint64_t budget = infer::test::budget_for_expert_share(
+        path.c_str(), by_popularity(0), 1.0 / n_expert + 1e-3);
+    REQUIRE(budget > 0);
+    auto write_stats = [&](const std::string &file, int32_t layers) {
+        std::ofstream out(file);
+        out << "layer\texpert\tcount\n";
+        for (int32_t l = 0; l < layers; ++l)
+            for (int32_t e = 0; e < n_expert; ++e)
+                out << l << '\t' << e << '\t' << (e == (5 + l) % n_expert ? 100 : 1) << '\n';
+    };
+    const std::string stats = (std::filesystem::temp_directory_path() /
+                               ("infer-expert-stats-" + std::to_string(::getpid()) + ".tsv")).string();
+    write_stats(stats, n_layer);
+    infer_model_params params = by_popularity(budget);
+    params.expert_stats_path = stats.c_str();
+    ModelPtr model = load(path, params);
+    const infer_placement p = placement_of(model.get());
+    CHECK(p.n_experts_resident == n_layer);
+    char text[8192];
+    size_t length = 0;
+    REQUIRE(infer_model_placement_text(model.get(), text, sizeof text, &length) == INFER_OK);
+    CHECK(std::string(text).find("stats file") != std::string::npos);
+    CHECK(std::string(text).find("resident per layer: 1 1") != std::string::npos);
+
+    // Another model's statistics: refused at load, naming both shapes.
+    write_stats(stats, n_layer + 1);
+    infer_model *bad = nullptr;
+    CHECK(infer_model_load_file(path.c_str(), &params, &bad) == INFER_ERR_INVALID_ARGUMENT);
+    CHECK(bad == nullptr);
+    CHECK(std::string(infer_last_error()).find("is of a model with") != std::string::npos);
+    params.expert_stats_path = "/nonexistent/stats.tsv";
+    CHECK(infer_model_load_file(path.c_str(), &params, &bad) == INFER_ERR_INVALID_ARGUMENT);
+
+    // A calibration text run through the model at load.
+    params.expert_stats_path = nullptr;
+    params.calibration_text = "The quick brown fox jumps over the lazy dog, again and again.";
+    ModelPtr calibrated = load(path, params);
+    REQUIRE(infer_model_placement_text(calibrated.get(), text, sizeof text, &length) == INFER_OK);
+    CHECK(std::string(text).find("calibration text (") != std::string::npos);
+    CHECK(placement_of(calibrated.get()).n_experts_resident == n_layer);
+
+    params.expert_placement = 7;
+    CHECK(infer_model_load_file(path.c_str(), &params, &bad) == INFER_ERR_INVALID_ARGUMENT);
+    std::filesystem::remove(stats);
+}
 
 TEST_CASE("cuda expert offload goldens: qwen2moe") { expert_offload_holds("synth-qwen2moe-q8_0"); }
 TEST_CASE("cuda expert offload goldens: qwen3moe") { expert_offload_holds("synth-qwen3moe-q4_k_m"); }
