@@ -660,6 +660,26 @@ TEST_CASE("cuda expert offload: popularity from a stats file or a calibration te
     REQUIRE(infer_model_placement_text(model.get(), text, sizeof text, &length) == INFER_OK);
     CHECK(std::string(text).find("stats file") != std::string::npos);
     CHECK(std::string(text).find("resident per layer: 1 1") != std::string::npos);
+    { // A short run of the split layers (the goldens above cover them at length; this one also
+      // runs under the sanitizers): an 8-token prefill and 4 decode steps equal the CPU's.
+        ModelPtr cpu_model = load(path, INFER_BACKEND_CPU);
+        ContextPtr cpu = context(cpu_model.get(), 64, 8, true), gpu = context(model.get(), 64, 8, true);
+        const std::vector<int32_t> prompt = prompt_tokens(8, 200);
+        REQUIRE(infer_decode(cpu.get(), prompt.data(), 8) == INFER_OK);
+        REQUIRE_MESSAGE(infer_decode(gpu.get(), prompt.data(), 8) == INFER_OK, infer_last_error());
+        double worst = 0;
+        for (int step = 0; step < 4; ++step) {
+            compare(logits_at(gpu.get(), -1), logits_at(cpu.get(), -1), "split step", kTwoRoundingsBound,
+                    &worst);
+            const int32_t next = 3 + step;
+            REQUIRE(infer_decode(cpu.get(), &next, 1) == INFER_OK);
+            REQUIRE(infer_decode(gpu.get(), &next, 1) == INFER_OK);
+        }
+        infer_context_stats stats;
+        infer_context_stats_init(&stats);
+        REQUIRE(infer_context_get_stats(gpu.get(), &stats) == INFER_OK);
+        CHECK(stats.handoffs >= 2 * 4); // a wait per split layer per step
+    }
 
     // Another model's statistics: refused at load, naming both shapes.
     write_stats(stats, n_layer + 1);
