@@ -54,7 +54,8 @@ class _ModelParams(ctypes.Structure):
                 ("backend", ctypes.c_int32), ("device", ctypes.c_int32),
                 ("device_memory_budget", ctypes.c_uint64), ("read_into_memory", ctypes.c_int32),
                 ("n_gpu_layers", ctypes.c_int32), ("overrides", ctypes.POINTER(_TensorOverride)),
-                ("n_overrides", ctypes.c_int32)]
+                ("n_overrides", ctypes.c_int32), ("expert_placement", ctypes.c_int32),
+                ("expert_stats_path", ctypes.c_char_p), ("calibration_text", ctypes.c_char_p)]
 
 
 class _PlacementBackend(ctypes.Structure):
@@ -66,7 +67,9 @@ class _Placement(ctypes.Structure):
     _fields_ = [("size", ctypes.c_uint32), ("n_backends", ctypes.c_int32),
                 ("backends", _PlacementBackend * 2), ("n_gpu_layers", ctypes.c_int32),
                 ("n_segments", ctypes.c_int32), ("n_copies", ctypes.c_int32),
-                ("copy_bytes_per_token", ctypes.c_uint64)]
+                ("copy_bytes_per_token", ctypes.c_uint64), ("n_experts_resident", ctypes.c_int32),
+                ("n_experts", ctypes.c_int32), ("expert_bytes_resident", ctypes.c_uint64),
+                ("expert_bytes", ctypes.c_uint64), ("context_reserve_bytes", ctypes.c_uint64)]
 
 
 class _ContextParams(ctypes.Structure):
@@ -225,6 +228,10 @@ class Placement:
     n_segments: int
     n_copies: int
     copy_bytes_per_token: int
+    n_experts_resident: int     # per-expert offload: (layer, expert) pairs the device holds
+    n_experts: int              # of the pairs of the device's layers
+    expert_bytes_resident: int
+    expert_bytes: int
     text: str
 
 
@@ -269,7 +276,8 @@ class Model(_Handle):
     _free = _lib.infer_model_free
 
     def __init__(self, path, read_into_memory=False, backend=BACKEND_CPU, device=0,
-                 n_gpu_layers=GPU_LAYERS_ALL, overrides=()):
+                 n_gpu_layers=GPU_LAYERS_ALL, overrides=(), device_memory_budget=0,
+                 experts="layer", expert_stats=None, calibration_text=None):
         """read_into_memory: read the file into memory rather than map it, so that it may
         change or be deleted while the model lives (costs RAM of the file's size).
         backend, device: where contexts run (BACKEND_* or "cpu", "cuda", "vulkan"); a backend
@@ -278,7 +286,13 @@ class Model(_Handle):
         (GPU_LAYERS_ALL, the default) or "auto" (GPU_LAYERS_AUTO).
         overrides: [(regex, backend), ...] or {regex: backend}, applied in order, the first
         match winning: weights whose name the regex matches live on that backend
-        ({"exps": "cpu"} keeps MoE experts on the CPU)."""
+        ({"exps": "cpu"} keeps MoE experts on the CPU).
+        device_memory_budget: bytes of device memory for weights and contexts (0: the device's).
+        experts: "layer" (routed experts follow their layers) or "popularity" (CPU-GPU expert
+        offload: the device keeps the most popular (layer, expert) pairs the budget allows, the
+        CPU computes the rest), with popularity from expert_stats (a file infer-bench
+        --expert-stats wrote) or calibration_text (run through the model at load), else
+        uniform."""
         super().__init__()
         params = _ModelParams()
         _lib.infer_model_params_init(ctypes.byref(params))
@@ -289,6 +303,12 @@ class Model(_Handle):
         array, params.n_overrides = _override_array(overrides)
         if params.n_overrides:
             params.overrides = array
+        params.device_memory_budget = int(device_memory_budget)
+        if experts not in ("layer", "popularity"):
+            raise ValueError(f"experts {experts!r}: 'layer' or 'popularity'")
+        params.expert_placement = 1 if experts == "popularity" else 0
+        params.expert_stats_path = os.fsencode(expert_stats) if expert_stats else None
+        params.calibration_text = calibration_text.encode() if calibration_text else None
         _check(_lib.infer_model_load_file(os.fsencode(path), ctypes.byref(params),
                                           ctypes.byref(self._handle)))
 
@@ -301,7 +321,8 @@ class Model(_Handle):
                     for b in raw.backends[:raw.n_backends]]
         text = _call_text(_lib.infer_model_placement_text, self._handle).decode()
         return Placement(backends, raw.n_gpu_layers, raw.n_segments, raw.n_copies,
-                         raw.copy_bytes_per_token, text)
+                         raw.copy_bytes_per_token, raw.n_experts_resident, raw.n_experts,
+                         raw.expert_bytes_resident, raw.expert_bytes, text)
 
     @property
     def n_vocab(self):

@@ -116,6 +116,15 @@ class PlacementAndParams(unittest.TestCase):
                          (0, 1, 0, 0))
         self.assertIn("placement:", p.text)
 
+    def test_expert_placement_is_checked_and_means_nothing_on_the_cpu(self):
+        """Per-expert offload shares experts with a device: on a CPU (and dense) model it is
+        accepted and changes nothing; a misspelt choice is refused before the load."""
+        with infer.Model(model_path(SMOLLM2), experts="popularity") as model:
+            p = model.placement()
+        self.assertEqual((len(p.backends), p.n_experts_resident, p.n_experts), (1, 0, 0))
+        with self.assertRaises(ValueError):
+            infer.Model(model_path(SMOLLM2), experts="per-expert")
+
     def test_device_backend_without_a_device_is_unsupported(self):
         for backend in ("cuda", infer.BACKEND_VULKAN):
             try:
