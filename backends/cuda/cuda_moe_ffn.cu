@@ -340,8 +340,11 @@ Status moe_ffn(const MoeFfnArgs &a, const float *x, const int32_t *ids, const fl
     float *h = f32(L.h);
     // A subset fills only its pairs' rows; the rest are quantized for down all the same, so they
     // must hold numbers, not what the memory held before.
-    if (a.slot)
-        INFER_CUDA_TRY(cudaMemsetAsync(base + L.h, 0, (L.fused ? L.hq : L.hq) - L.h, stream));
+    if (a.slot) {
+        const auto bytes = static_cast<size_t>(n_pairs * n_ff) * sizeof(float);
+        INFER_CUDA_TRY(cudaMemsetAsync(base + L.h, 0, bytes, stream));
+        if (!L.fused) INFER_CUDA_TRY(cudaMemsetAsync(base + L.u, 0, bytes, stream));
+    }
     const GroupedIo by_token{true, false, a.act};
     if (L.fused) {
         INFER_TRY(with_rows(a.gate.m, gate8 && up8, x, base + L.xq, n_tokens, [&](const auto &in) {

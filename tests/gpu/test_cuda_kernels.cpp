@@ -600,7 +600,87 @@ void check_moe_ffn(uint32_t gate_type, uint32_t up_type, uint32_t down_type, int
     }
 }
 
+// The resident experts of `e` (slot[i] >= 0) packed in slot order, as the device holds a
+// partly resident stack (per-expert offload).
+std::vector<uint8_t> packed(const TestExperts &e, const std::vector<int32_t> &slot) {
+    const uint64_t stride = e.m.row_bytes * static_cast<uint64_t>(e.n);
+    std::vector<uint8_t> out;
+    for (size_t i = 0; i < slot.size(); ++i)
+        if (slot[i] >= 0)
+            out.insert(out.end(), e.m.bytes.begin() + static_cast<std::ptrdiff_t>(i * stride),
+                       e.m.bytes.begin() + static_cast<std::ptrdiff_t>((i + 1) * stride));
+    return out;
+}
+
+// The resident subset of the experts through cuda::moe_ffn (packed stacks and a slot table)
+// against cpu::moe_ffn_ref over the same subset; with the CPU's complementary subset it sums to
+// the whole FFN. Only the resident experts are counted.
+void check_moe_subset(uint32_t gate_type, uint32_t down_type, std::initializer_list<int64_t> token_counts) {
+    CAPTURE(type_traits(gate_type)->name);
+    CAPTURE(type_traits(down_type)->name);
+    const int n_expert = 7, k = 3;
+    auto length = [](uint32_t type, int64_t small) {
+        const int64_t blk = type_traits(type)->block_elems;
+        return blk == 1 ? small + 5 : (blk == 32 ? 3 * blk : blk);
+    };
+    const int64_t n_embd = length(gate_type, 40), n_ff = length(down_type, 24);
+    const TestExperts gate(gate_type, n_embd, n_ff, n_expert, 800), up(gate_type, n_embd, n_ff, n_expert, 801),
+        down(down_type, n_ff, n_embd, n_expert, 802);
+    const std::vector<int32_t> slot = {-1, 0, -1, -1, 1, 2, -1}; // experts 1, 4, 5 on the device
+    const DeviceVec<uint8_t> g_packed(packed(gate, slot)), u_packed(packed(up, slot)),
+        d_packed(packed(down, slot));
+    const DeviceVec<int32_t> d_slot(slot);
+    auto on = [](const TestExperts &e, const DeviceVec<uint8_t> &p) {
+        cuda::DeviceExperts d = e.device();
+        d.m.data = p.get();
+        return d;
+    };
+    cuda::MoeFfnArgs a{on(gate, g_packed), on(up, u_packed), on(down, d_packed), k, 0, true};
+    a.slot = d_slot.get();
+    const int64_t max_tokens = *std::max_element(token_counts.begin(), token_counts.end());
+    DeviceVec<uint8_t> scratch(cuda::moe_ffn_scratch_bytes(a, max_tokens));
+    cpu::MoeFfn resident{gate.host(), up.host(), down.host(), cpu::GluAct::silu};
+    resident.expert_slot = slot.data();
+    resident.resident = true;
+    cpu::MoeFfn rest = resident, all = resident;
+    rest.resident = false;
+    all.expert_slot = nullptr;
+    for (int64_t t : token_counts) {
+        CAPTURE(t);
+        std::vector<int32_t> ids;
+        std::vector<float> w;
+        random_routes(t, n_expert, k, 90 + static_cast<uint64_t>(t), &ids, &w);
+        const std::vector<float> x = random_floats(static_cast<size_t>(t * n_embd), 91 + t);
+        const DeviceVec<float> dx(x), dw(w);
+        const DeviceVec<int32_t> dids(ids);
+        DeviceVec<float> dy(static_cast<size_t>(t * n_embd));
+        const DeviceVec<unsigned long long> counts(std::vector<unsigned long long>(n_expert, 0));
+        ok(cuda::moe_ffn(a, dx.get(), dids.get(), dw.get(), t, dy.get(), scratch.get(), counts.get(),
+                         nullptr));
+        const std::vector<float> y = dy.host();
+        std::vector<float> ref(y.size()), cpu_part(y.size()), whole(y.size());
+        cpu::moe_ffn_ref(resident, x.data(), ids.data(), w.data(), t, k, ref.data());
+        cpu::moe_ffn_ref(rest, x.data(), ids.data(), w.data(), t, k, cpu_part.data());
+        cpu::moe_ffn_ref(all, x.data(), ids.data(), w.data(), t, k, whole.data());
+        CHECK(rel_max_error(y, ref) < 3e-2);
+        for (size_t i = 0; i < y.size(); ++i) cpu_part[i] += y[i];
+        CHECK(rel_max_error(cpu_part, whole) < 3e-2);
+        std::vector<unsigned long long> want(static_cast<size_t>(n_expert), 0);
+        for (int32_t e : ids)
+            if (slot[static_cast<size_t>(e)] >= 0) ++want[static_cast<size_t>(e)];
+        CHECK(counts.host() == want);
+    }
+}
+
 } // namespace
+
+TEST_CASE("cuda kernels: a resident subset of the experts (per-expert offload) matches the CPU's subset") {
+    // The fused int8 path, the float path (F32), different gate and down types; one token and a
+    // prefill batch (some tokens with none of their experts resident).
+    check_moe_subset(12, 14, {1, 9});
+    check_moe_subset(0, 0, {1, 9});
+    check_moe_subset(2, 8, {1, 9});
+}
 
 TEST_CASE("cuda kernels: grouped expert FFN matches the references for every weight type") {
     // Every type on both paths (the int8 flag is ignored where the type has no int8 unit),
