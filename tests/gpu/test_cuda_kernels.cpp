@@ -546,6 +546,26 @@ void random_routes(int64_t t, int n_expert, int k, uint64_t seed, std::vector<in
     }
 }
 
+// One call's inputs on the host and the device: k distinct experts per token with positive
+// weights, random activations, and room for the output.
+struct MoeInputs {
+    std::vector<float> w; // before ids: routes() fills it
+    std::vector<int32_t> ids;
+    std::vector<float> x;
+    DeviceVec<float> dx, dw;
+    DeviceVec<int32_t> dids;
+    DeviceVec<float> dy;
+    static std::vector<int32_t> routes(int64_t t, int n_expert, int k, uint64_t seed, std::vector<float> *w) {
+        std::vector<int32_t> ids;
+        random_routes(t, n_expert, k, seed, &ids, w);
+        return ids;
+    }
+    MoeInputs(int64_t t, int64_t n_embd, int n_expert, int k, uint64_t seed)
+        : w(), ids(routes(t, n_expert, k, seed, &w)),
+          x(random_floats(static_cast<size_t>(t * n_embd), seed + 10)), dx(x), dw(w), dids(ids),
+          dy(static_cast<size_t>(t * n_embd)) {}
+};
+
 // One expert FFN configuration through cuda::moe_ffn against the exact result and against
 // cpu::moe_ffn_ref, for each token count; the device counters against a host count.
 void check_moe_ffn(uint32_t gate_type, uint32_t up_type, uint32_t down_type, int n_expert, int k,
@@ -573,18 +593,14 @@ void check_moe_ffn(uint32_t gate_type, uint32_t up_type, uint32_t down_type, int
     const cpu::MoeFfn f{gate.host(), up.host(), down.host(), act};
     for (int64_t t : token_counts) {
         CAPTURE(t);
-        std::vector<int32_t> ids;
-        std::vector<float> w;
-        random_routes(t, n_expert, k, 40 + static_cast<uint64_t>(t), &ids, &w);
-        const std::vector<float> x = random_floats(static_cast<size_t>(t * n_embd), 50 + t);
-        const DeviceVec<float> dx(x), dw(w);
-        const DeviceVec<int32_t> dids(ids);
-        DeviceVec<float> dy(static_cast<size_t>(t * n_embd));
+        const MoeInputs in(t, n_embd, n_expert, k, 40 + static_cast<uint64_t>(t));
+        const std::vector<int32_t> &ids = in.ids;
+        const std::vector<float> &w = in.w, &x = in.x;
         const DeviceVec<unsigned long long> counts(
             std::vector<unsigned long long>(static_cast<size_t>(n_expert), 5));
-        ok(cuda::moe_ffn(a, dx.get(), dids.get(), dw.get(), t, dy.get(), scratch.get(),
+        ok(cuda::moe_ffn(a, in.dx.get(), in.dids.get(), in.dw.get(), t, in.dy.get(), scratch.get(),
                          counts.get(), nullptr));
-        const std::vector<float> y = dy.host();
+        const std::vector<float> y = in.dy.host();
         const std::vector<float> exact = exact_moe(gate, up, down, x, ids, w, t, k, act);
         std::vector<float> ref(y.size());
         cpu::moe_ffn_ref(f, x.data(), ids.data(), w.data(), t, k, ref.data());
@@ -647,17 +663,13 @@ void check_moe_subset(uint32_t gate_type, uint32_t down_type, std::initializer_l
     all.expert_slot = nullptr;
     for (int64_t t : token_counts) {
         CAPTURE(t);
-        std::vector<int32_t> ids;
-        std::vector<float> w;
-        random_routes(t, n_expert, k, 90 + static_cast<uint64_t>(t), &ids, &w);
-        const std::vector<float> x = random_floats(static_cast<size_t>(t * n_embd), 91 + t);
-        const DeviceVec<float> dx(x), dw(w);
-        const DeviceVec<int32_t> dids(ids);
-        DeviceVec<float> dy(static_cast<size_t>(t * n_embd));
+        const MoeInputs in(t, n_embd, n_expert, k, 90 + static_cast<uint64_t>(t));
+        const std::vector<int32_t> &ids = in.ids;
+        const std::vector<float> &w = in.w, &x = in.x;
         const DeviceVec<unsigned long long> counts(std::vector<unsigned long long>(n_expert, 0));
-        ok(cuda::moe_ffn(a, dx.get(), dids.get(), dw.get(), t, dy.get(), scratch.get(), counts.get(),
-                         nullptr));
-        const std::vector<float> y = dy.host();
+        ok(cuda::moe_ffn(a, in.dx.get(), in.dids.get(), in.dw.get(), t, in.dy.get(), scratch.get(),
+                         counts.get(), nullptr));
+        const std::vector<float> y = in.dy.host();
         std::vector<float> ref(y.size()), cpu_part(y.size()), whole(y.size());
         cpu::moe_ffn_ref(resident, x.data(), ids.data(), w.data(), t, k, ref.data());
         cpu::moe_ffn_ref(rest, x.data(), ids.data(), w.data(), t, k, cpu_part.data());
