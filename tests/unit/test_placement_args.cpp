@@ -138,3 +138,44 @@ TEST_CASE("placement args: bad values are usage errors that name the value") {
     // Other arguments are not the parser's.
     CHECK(parse({"-m", "model.gguf"}).result == 0);
 }
+
+TEST_CASE("placement args: device budget sizes and per-expert offload") {
+    Parsed p = parse({"--backend", "cuda", "--device-budget", "8G", "--experts", "popularity"});
+    CHECK(p.checked);
+    CHECK(p.args.device_budget == (uint64_t{8} << 30));
+    CHECK(p.args.expert_placement == INFER_EXPERTS_BY_POPULARITY);
+    CHECK(parse({"--device-budget", "512M"}).args.device_budget == (uint64_t{512} << 20));
+    CHECK(parse({"--device-budget", "123456"}).args.device_budget == 123456);
+    CHECK(parse({"--device-budget", "64k"}).args.device_budget == 65536);
+    // A statistics file or a calibration text means per-expert placement.
+    p = parse({"--backend", "cuda", "--expert-popularity", "stats.tsv"});
+    CHECK(p.checked);
+    CHECK(p.args.expert_placement == INFER_EXPERTS_BY_POPULARITY);
+    CHECK(p.args.expert_stats != nullptr);
+    p = parse({"--backend", "cuda", "--calibrate", "some text"});
+    CHECK(p.args.expert_placement == INFER_EXPERTS_BY_POPULARITY);
+    CHECK(p.args.calibration != nullptr);
+    CHECK(parse({"--backend", "cuda", "--experts", "layer"}).args.expert_placement ==
+          INFER_EXPERTS_BY_LAYER);
+    infer_model_params params;
+    infer_model_params_init(&params);
+    p = parse({"--backend", "cuda", "--device-budget", "1G", "--experts", "popularity"});
+    placement_args_apply(&p.args, &params);
+    CHECK(params.device_memory_budget == (uint64_t{1} << 30));
+    CHECK(params.expert_placement == INFER_EXPERTS_BY_POPULARITY);
+
+    for (const char *bad : {"8X", "-1", "G", "", "99999999999G"}) {
+        CAPTURE(bad);
+        p = parse({"--device-budget", bad});
+        CHECK(p.result == -1);
+        CHECK(p.error.find("--device-budget") != std::string::npos);
+    }
+    p = parse({"--experts", "some"});
+    CHECK(p.result == -1);
+    CHECK(p.error.find("not one of layer, popularity") != std::string::npos);
+    // Sharing experts with a device needs a device.
+    p = parse({"--experts", "popularity"});
+    CHECK(p.result == 1);
+    CHECK_FALSE(p.checked);
+    CHECK(p.error.find("--backend cuda") != std::string::npos);
+}
