@@ -697,6 +697,16 @@ TEST_CASE("cuda expert offload: popularity from a stats file or a calibration te
     REQUIRE(infer_model_placement_text(calibrated.get(), text, sizeof text, &length) == INFER_OK);
     CHECK(std::string(text).find("calibration text (") != std::string::npos);
     CHECK(placement_of(calibrated.get()).n_experts_resident == n_layer);
+    // A text longer than a calibration window (2048 tokens) runs window by window.
+    std::string long_text;
+    while (long_text.size() < 12000) long_text += "expert routing calibration sentence number " + std::to_string(long_text.size()) + ". ";
+    params.calibration_text = long_text.c_str();
+    ModelPtr long_calibrated = load(path, params);
+    REQUIRE(infer_model_placement_text(long_calibrated.get(), text, sizeof text, &length) == INFER_OK);
+    const std::string long_report = text;
+    const size_t tokens_at = long_report.find("calibration text (");
+    REQUIRE(tokens_at != std::string::npos);
+    CHECK(std::stol(long_report.substr(tokens_at + 18)) > 2048);
 
     params.expert_placement = 7;
     CHECK(infer_model_load_file(path.c_str(), &params, &bad) == INFER_ERR_INVALID_ARGUMENT);
