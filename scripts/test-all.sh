@@ -16,7 +16,7 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 jobs="$(nproc)"
-fuzz_seconds="${INFER_FUZZ_SECONDS:-45}"
+fuzz_seconds="${INFER_FUZZ_SECONDS:-30}"
 
 scripts/install-deps.sh || exit 1
 scripts/fetch-models.sh || exit 1
