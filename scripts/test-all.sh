@@ -6,8 +6,9 @@
 #      built against the CPU emulator (tests/cuda_emu), so its kernels and host code run here,
 #      bounds-checked, without a GPU,
 #   4. an optimized emulator build: a model split across the emulated device and the CPU decodes
-#      without allocating (malloc interposed), and every architecture's goldens hold at every
-#      placement,
+#      without allocating (malloc interposed; by layers and by per-expert offload), every
+#      architecture's goldens hold at every placement, and every MoE architecture's with 0, 30,
+#      70 and 100% of its expert bytes on the device,
 #   5. the tests that start threads under ThreadSanitizer (a build of only the test binaries),
 #   6. bounded libFuzzer runs: the GGUF reader, both tokenizers, chat templates, state loading
 #      and the sampler (scripts/fuzz.sh; each target counts as one pass or failure).
@@ -74,7 +75,8 @@ fi
 # An optimized build against the CUDA emulator for what the sanitizer stage leaves out: the
 # malloc-interposing test (sanitizers bring their own malloc) on a model split across the
 # emulated device and the CPU, and the llama.cpp goldens of every architecture at every
-# placement (too slow under the sanitizers; their code paths run there in smaller cases).
+# placement and of the MoE architectures under per-expert offload (too slow under the
+# sanitizers; their code paths run there in smaller cases).
 echo "=== CUDA emulator, no sanitizers: split placements"
 if BUILD_TARGETS="infer-no-alloc-test infer-cuda-tests infer-synth" build emulator build/emu \
         -DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=OFF -DINFER_CUDA_EMULATOR=ON -DINFER_VULKAN=OFF; then
