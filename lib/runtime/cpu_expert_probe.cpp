@@ -210,12 +210,10 @@ Status measure_cpu_read_bandwidth(int32_t n_threads, double *bytes_per_s) {
 
 Status measure_cpu_expert_cost(const ExpertShape &shape, int32_t n_threads, CpuExpertCost *out) {
     constexpr int64_t kPrefillTokens = 128, kPrefillExperts = 16, kRounds = 48;
-    uint64_t gate_row = 0, up_row = 0, down_row = 0;
-    if (!expert_row_bytes(shape, &gate_row, &up_row, &down_row))
+    const uint64_t expert_bytes = expert_shape_bytes(shape);
+    if (expert_bytes == 0)
         return make_error(INFER_ERR_UNSUPPORTED, "probe: expert shape %s has no rows",
                           expert_shape_name(shape).c_str());
-    const uint64_t expert_bytes = (gate_row + up_row) * static_cast<uint64_t>(shape.n_ff) +
-                                  down_row * static_cast<uint64_t>(shape.n_embd);
     const int64_t n_cpu = std::max<int64_t>(
         4 * kPrefillExperts, static_cast<int64_t>((uint64_t{256} << 20) / expert_bytes) + 1);
     MoeFfnRig rig;
