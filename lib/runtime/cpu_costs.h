@@ -12,10 +12,10 @@
 
 namespace infer {
 
-// A routed expert as the CPU kernel sees it: its three matrices' types and sizes. The node's
-// speed per byte depends on all of them (a row of 768 elements costs more per byte than one of
-// 2048; a Q6_K down matrix beside Q4_K gate and up is not the mean of the two all-one-type
-// nodes), so costs are measured per shape, never combined from per-type rates.
+// A routed expert as the CPU kernel sees it: its three matrices' types and sizes. Costs are
+// measured per shape, not combined from per-type rates: on a Q4_K_M model the layers with a Q6_K
+// down matrix cost far less than an all-Q6_K expert's rate says (Qwen3-30B-A3B's shape: about
+// 1.7 ms per node measured against 2.3 ms from per-type rates).
 struct ExpertShape {
     uint32_t gate_type = 0, up_type = 0, down_type = 0;
     int64_t n_embd = 0, n_ff = 0;
