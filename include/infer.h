@@ -617,7 +617,8 @@ typedef struct infer_offload_plan {
     double cpu_read_bytes_per_s;     /* streaming DRAM read bandwidth */
     double cpu_expert_bytes_per_s;   /* the CPU expert kernel's decode read rate over this
                                         model's expert weight mix */
-    double cpu_layer_overhead_s;     /* fixed cost of a layer's CPU expert node */
+    double cpu_layer_overhead_s;     /* fixed cost of a layer's CPU expert node (mean over
+                                        the layers) */
     /* The device profile. */
     double device_h2d_bytes_per_s;   /* 0 with unified memory */
     double device_memory_bytes_per_s;

@@ -6,6 +6,7 @@
 #include "cpu/cpu_matmul.h"
 #include "cpu/cpu_moe.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/moe_node_log.h"
 #include "cpu/thread_pool.h"
 
 #include "core/dequant.h"
@@ -66,6 +67,7 @@ struct RunState {
     const StopSignal *stop;
     cpu::ThreadPool *pool;
     bool reference; // run the scalar *_ref kernels (one thread)
+    cpu::MoeNodeLog *node_log; // null unless INFER_DEBUG_MOE_NODES is set
     // Index of the node after which the run stops (kNoStop: none). Thread 0 writes it once, after
     // finishing that node and before the barrier that ends it; see run_graph_on_thread.
     static constexpr size_t kNoStop = SIZE_MAX;
@@ -284,9 +286,12 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
         if (ith == 0 && i + 1 < end && s.stop->should_stop())
             s.stop_after.store(i, std::memory_order_relaxed);
         s.pool->barrier(ith); // orders the store above before every thread's load below
-        if (timed)
-            *s.bound->moe_ffn_seconds +=
+        if (timed) {
+            const double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            *s.bound->moe_ffn_seconds += seconds;
+            if (s.node_log && s.n_tokens == 1) s.node_log->add(nodes[i].layer, seconds);
+        }
         if (s.stop_after.load(std::memory_order_relaxed) <= i) return;
     }
 }
@@ -349,6 +354,7 @@ public:
 
     Status start() override {
         if (!pool_) pool_ = std::make_unique<cpu::ThreadPool>(n_threads_);
+        if (!node_log_ && cpu::MoeNodeLog::wanted()) node_log_ = std::make_unique<cpu::MoeNodeLog>();
         return Status::ok();
     }
 
@@ -363,6 +369,7 @@ public:
         state.stop = &stop;
         state.pool = pool_.get();
         state.reference = kernels_ == CpuKernels::Reference;
+        state.node_log = node_log_.get();
         if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
         pool_->run(run_graph_on_thread, &state);
         if (state.stop_after.load() != RunState::kNoStop)
@@ -374,6 +381,7 @@ private:
     int32_t n_threads_;
     CpuKernels kernels_;
     std::unique_ptr<cpu::ThreadPool> pool_; // made by start()
+    std::unique_ptr<cpu::MoeNodeLog> node_log_;
 };
 
 } // namespace

@@ -37,14 +37,18 @@ infer_offload_prediction prediction_of(const infer::PlacementPrediction &p) {
             p.cpu_lane_seconds_per_step, p.cpu_expert_bytes_per_token, p.ceiling_tokens_per_s};
 }
 
-// The CPU's decode read rate over the experts' weight mix: their bytes / the time to read them.
-double expert_rate(const infer::OffloadPlan &plan) {
-    double bytes = 0, seconds = 0;
+// The CPU's decode read rate over the model's experts (their bytes / the time to compute them),
+// and the fixed cost of a layer's CPU expert node, both over the layers.
+void expert_costs(const infer::OffloadPlan &plan, double *bytes_per_s, double *node_s) {
+    double bytes = 0, seconds = 0, nodes = 0;
     for (const infer::LayerCostShape &l : plan.shape.layers) {
+        const infer::CpuExpertCost c = infer::layer_cpu_cost(l, plan.cpu);
         bytes += static_cast<double>(l.expert_bytes());
-        seconds += infer::cpu_read_seconds(l.expert, plan.cpu);
+        seconds += c.expert_s;
+        nodes += c.node_s;
     }
-    return seconds > 0 ? bytes / seconds : 0;
+    *bytes_per_s = seconds > 0 ? bytes / seconds : 0;
+    *node_s = plan.shape.layers.empty() ? 0 : nodes / static_cast<double>(plan.shape.layers.size());
 }
 
 } // namespace
@@ -91,8 +95,7 @@ infer_status infer_model_offload_plan(const infer_model *model,
         out->n_threads = plan.cpu.n_threads;
         out->costs_from_cache = plan.cpu.from_cache ? 1 : 0;
         out->cpu_read_bytes_per_s = plan.cpu.read_bytes_per_s;
-        out->cpu_expert_bytes_per_s = expert_rate(plan);
-        out->cpu_layer_overhead_s = plan.cpu.layer_overhead_s;
+        expert_costs(plan, &out->cpu_expert_bytes_per_s, &out->cpu_layer_overhead_s);
         out->device_h2d_bytes_per_s = plan.device.unified_memory ? 0 : plan.device.h2d_bytes_per_s;
         out->device_memory_bytes_per_s = plan.device.memory_bytes_per_s;
         out->device_flops_per_s = plan.device.flops_per_s;

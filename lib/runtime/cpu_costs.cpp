@@ -33,12 +33,36 @@ const char *type_name_of(uint32_t type) {
     return t ? t->name : "unknown";
 }
 
-CpuTypeRate &rate_slot(CpuCosts *costs, uint32_t type) {
-    for (CpuTypeRate &r : costs->rates)
-        if (r.type == type) return r;
-    CpuTypeRate &r = costs->rates.emplace_back();
-    r.type = type;
-    return r;
+// The cost slot of `shape` in `costs`, made when missing.
+CpuExpertCost &expert_slot(CpuCosts *costs, const ExpertShape &shape) {
+    for (CpuExpertCost &e : costs->experts)
+        if (e.shape == shape) return e;
+    CpuExpertCost &e = costs->experts.emplace_back();
+    e.shape = shape;
+    return e;
+}
+
+// "Q4_K.Q4_K.Q6_K.2048x768" back to a shape.
+bool parse_expert_shape(std::string_view text, ExpertShape *out) {
+    uint32_t *types[3] = {&out->gate_type, &out->up_type, &out->down_type};
+    for (uint32_t *type : types) {
+        const size_t dot = text.find('.');
+        if (dot == std::string_view::npos || !type_of_name(text.substr(0, dot), type)) return false;
+        text.remove_prefix(dot + 1);
+    }
+    const size_t x = text.find('x');
+    if (x == std::string_view::npos) return false;
+    int64_t *sizes[2] = {&out->n_embd, &out->n_ff};
+    const std::string_view parts[2] = {text.substr(0, x), text.substr(x + 1)};
+    for (int i = 0; i < 2; ++i) {
+        if (parts[i].empty() || parts[i].size() > 9) return false;
+        *sizes[i] = 0;
+        for (char c : parts[i]) {
+            if (c < '0' || c > '9') return false;
+            *sizes[i] = *sizes[i] * 10 + (c - '0');
+        }
+    }
+    return expert_shape_bytes(*out) > 0;
 }
 
 Status make_dir(const std::string &dir) {
@@ -53,10 +77,40 @@ Status make_dir(const std::string &dir) {
 
 } // namespace
 
-const CpuTypeRate *CpuCosts::rate(uint32_t type) const {
-    for (const CpuTypeRate &r : rates)
-        if (r.type == type) return &r;
+std::string expert_shape_name(const ExpertShape &s) {
+    return std::string(type_name_of(s.gate_type)) + "." + type_name_of(s.up_type) + "." +
+           type_name_of(s.down_type) + "." + std::to_string(s.n_embd) + "x" +
+           std::to_string(s.n_ff);
+}
+
+bool expert_row_bytes(const ExpertShape &s, uint64_t *gate, uint64_t *up, uint64_t *down) {
+    return s.n_embd > 0 && s.n_ff > 0 &&
+           type_row_bytes(s.gate_type, static_cast<uint64_t>(s.n_embd), gate) &&
+           type_row_bytes(s.up_type, static_cast<uint64_t>(s.n_embd), up) &&
+           type_row_bytes(s.down_type, static_cast<uint64_t>(s.n_ff), down);
+}
+
+uint64_t expert_shape_bytes(const ExpertShape &s) {
+    uint64_t gate = 0, up = 0, down = 0;
+    if (!expert_row_bytes(s, &gate, &up, &down)) return 0;
+    return (gate + up) * static_cast<uint64_t>(s.n_ff) + down * static_cast<uint64_t>(s.n_embd);
+}
+
+ExpertShape type_probe_shape(uint32_t type) { return {type, type, type, 2048, 1024}; }
+
+const CpuExpertCost *CpuCosts::expert(const ExpertShape &shape) const {
+    for (const CpuExpertCost &e : experts)
+        if (e.shape == shape) return &e;
     return nullptr;
+}
+
+bool CpuCosts::rate(uint32_t type, CpuTypeRate *out) const {
+    const ExpertShape shape = type_probe_shape(type);
+    const CpuExpertCost *e = expert(shape);
+    if (!e) return false;
+    out->decode_bytes_per_s = static_cast<double>(expert_shape_bytes(shape)) / e->expert_s;
+    out->prefill_flops_per_s = e->prefill_flops_per_s;
+    return true;
 }
 
 std::string format_cpu_costs(const CpuCosts &c) {
@@ -64,16 +118,16 @@ std::string format_cpu_costs(const CpuCosts &c) {
                     "# Written by the library; delete it (or ask to re-measure) to measure again.\n";
     char line[512];
     std::snprintf(line, sizeof line,
-                  "format = %d\ncpu = %s\nthreads = %d\nread_gb_per_s = %.4f\n"
-                  "layer_overhead_us = %.3f\n",
+                  "format = %d\ncpu = %s\nthreads = %d\nread_gb_per_s = %.4f\n",
                   kCpuCostsFormatVersion, c.cpu_model.c_str(), c.n_threads,
-                  c.read_bytes_per_s / kGB, c.layer_overhead_s * 1e6);
+                  c.read_bytes_per_s / kGB);
     s += line;
-    for (const CpuTypeRate &r : c.rates) {
+    for (const CpuExpertCost &e : c.experts) {
+        const std::string key = "expert." + expert_shape_name(e.shape);
         std::snprintf(line, sizeof line,
-                      "rate.%s.decode_gb_per_s = %.4f\nrate.%s.prefill_gflops = %.3f\n",
-                      type_name_of(r.type), r.decode_bytes_per_s / kGB, type_name_of(r.type),
-                      r.prefill_flops_per_s / 1e9);
+                      "%s.expert_us = %.3f\n%s.node_us = %.3f\n%s.prefill_gflops = %.3f\n",
+                      key.c_str(), e.expert_s * 1e6, key.c_str(), e.node_s * 1e6, key.c_str(),
+                      e.prefill_flops_per_s / 1e9);
         s += line;
     }
     return s;
@@ -85,7 +139,9 @@ Status parse_cpu_costs(std::string_view text, const std::string &what_s, CpuCost
     INFER_TRY(parse_key_values(text, what, &kvs));
     CpuCosts c;
     double format = 0, threads = 0;
-    bool seen[5] = {};
+    bool seen[4] = {};
+    // Per shape: which of expert_us, node_us and prefill_gflops were given (node_us may be 0).
+    std::vector<int> fields;
     for (const KeyValue &kv : kvs) {
         if (kv.key == "cpu") {
             c.cpu_model = kv.value;
@@ -100,27 +156,34 @@ Status parse_cpu_costs(std::string_view text, const std::string &what_s, CpuCost
             INFER_TRY(parse_number(kv, what, 1e-6, &c.read_bytes_per_s));
             c.read_bytes_per_s *= kGB;
             seen[3] = true;
-        } else if (kv.key == "layer_overhead_us") {
-            INFER_TRY(parse_number(kv, what, 0, &c.layer_overhead_s));
-            c.layer_overhead_s *= 1e-6;
-            seen[4] = true;
-        } else if (kv.key.rfind("rate.", 0) == 0) {
-            const std::string_view rest = std::string_view(kv.key).substr(5);
-            const size_t dot = rest.find('.');
-            uint32_t type = 0;
-            if (dot == std::string_view::npos || !type_of_name(rest.substr(0, dot), &type))
+        } else if (kv.key.rfind("expert.", 0) == 0) {
+            const std::string_view rest = std::string_view(kv.key).substr(7);
+            const size_t dot = rest.rfind('.');
+            ExpertShape shape;
+            if (dot == std::string_view::npos || !parse_expert_shape(rest.substr(0, dot), &shape))
                 return make_error(INFER_ERR_INVALID_ARGUMENT, "%s:%d: unknown key '%s'", what,
                                   kv.line, excerpt(kv.key).c_str());
             const std::string_view field = rest.substr(dot + 1);
+            CpuExpertCost &e = expert_slot(&c, shape);
+            fields.resize(c.experts.size());
+            int &have = fields[static_cast<size_t>(&e - c.experts.data())];
             double v = 0;
-            INFER_TRY(parse_number(kv, what, 1e-6, &v));
-            if (field == "decode_gb_per_s")
-                rate_slot(&c, type).decode_bytes_per_s = v * kGB;
-            else if (field == "prefill_gflops")
-                rate_slot(&c, type).prefill_flops_per_s = v * 1e9;
-            else
+            if (field == "expert_us") {
+                INFER_TRY(parse_number(kv, what, 1e-6, &v));
+                e.expert_s = v * 1e-6;
+                have |= 1;
+            } else if (field == "node_us") {
+                INFER_TRY(parse_number(kv, what, 0, &v));
+                e.node_s = v * 1e-6;
+                have |= 2;
+            } else if (field == "prefill_gflops") {
+                INFER_TRY(parse_number(kv, what, 1e-6, &v));
+                e.prefill_flops_per_s = v * 1e9;
+                have |= 4;
+            } else {
                 return make_error(INFER_ERR_INVALID_ARGUMENT, "%s:%d: unknown key '%s'", what,
                                   kv.line, excerpt(kv.key).c_str());
+            }
         } else {
             return make_error(INFER_ERR_INVALID_ARGUMENT, "%s:%d: unknown key '%s'", what, kv.line,
                               excerpt(kv.key).c_str());
@@ -128,18 +191,17 @@ Status parse_cpu_costs(std::string_view text, const std::string &what_s, CpuCost
     }
     if (!std::all_of(std::begin(seen), std::end(seen), [](bool b) { return b; }))
         return make_error(INFER_ERR_INVALID_ARGUMENT,
-                          "%s: needs format, cpu, threads, read_gb_per_s and layer_overhead_us",
-                          what);
+                          "%s: needs format, cpu, threads and read_gb_per_s", what);
     if (format != kCpuCostsFormatVersion)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "%s: format %g, this library writes %d", what,
                           format, kCpuCostsFormatVersion);
     if (threads != static_cast<double>(static_cast<int32_t>(threads)))
         return make_error(INFER_ERR_INVALID_ARGUMENT, "%s: threads must be an integer", what);
     c.n_threads = static_cast<int32_t>(threads);
-    for (const CpuTypeRate &r : c.rates)
-        if (r.decode_bytes_per_s <= 0 || r.prefill_flops_per_s <= 0)
-            return make_error(INFER_ERR_INVALID_ARGUMENT, "%s: type %s lacks one of its rates",
-                              what, type_name_of(r.type));
+    for (size_t i = 0; i < c.experts.size(); ++i)
+        if (fields[i] != 7)
+            return make_error(INFER_ERR_INVALID_ARGUMENT, "%s: expert shape %s lacks a field", what,
+                              expert_shape_name(c.experts[i].shape).c_str());
     *out = std::move(c);
     return Status::ok();
 }
@@ -194,8 +256,9 @@ Status save_cpu_costs(const std::string &path, const CpuCosts &costs) {
     return Status::ok();
 }
 
-Status cpu_costs_for(const std::vector<uint32_t> &types, int32_t n_threads,
-                     const std::string &cache_dir, bool remeasure, CpuCosts *out) {
+Status cpu_costs_for(const std::vector<ExpertShape> &shapes, const std::vector<uint32_t> &types,
+                     int32_t n_threads, const std::string &cache_dir, bool remeasure,
+                     CpuCosts *out) {
     const std::string cpu = this_cpu_model();
     const std::string path = cache_dir.empty() ? "" : cpu_costs_cache_path(cache_dir, cpu, n_threads);
     CpuCosts costs;
@@ -210,14 +273,15 @@ Status cpu_costs_for(const std::vector<uint32_t> &types, int32_t n_threads,
         costs.cpu_model = cpu;
         costs.n_threads = n_threads;
         INFER_TRY(measure_cpu_read_bandwidth(n_threads, &costs.read_bytes_per_s));
-        INFER_TRY(measure_cpu_layer_overhead(n_threads, &costs.layer_overhead_s));
         measured = true;
     }
-    for (uint32_t type : types) {
-        if (costs.rate(type)) continue;
-        CpuTypeRate rate;
-        INFER_TRY(measure_cpu_expert_rate(type, n_threads, costs.layer_overhead_s, &rate));
-        costs.rates.push_back(rate);
+    std::vector<ExpertShape> wanted = shapes;
+    for (uint32_t type : types) wanted.push_back(type_probe_shape(type));
+    for (const ExpertShape &shape : wanted) {
+        if (costs.expert(shape)) continue;
+        CpuExpertCost cost;
+        INFER_TRY(measure_cpu_expert_cost(shape, n_threads, &cost));
+        costs.experts.push_back(cost);
         measured = true;
     }
     // A cache that cannot be written costs a re-measurement next time, nothing more.

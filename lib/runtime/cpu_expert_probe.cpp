@@ -7,6 +7,8 @@
 #include "runtime/backend_registry.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 #include <sys/mman.h>
 #include <vector>
@@ -36,8 +38,9 @@ struct Mapping {
 // context's statistics use, BoundGraph::moe_ffn_seconds) sees the node as a decode step does.
 class MoeFfnRig {
 public:
-    Status init(uint32_t type, int64_t n_embd, int64_t n_ff, int64_t n_expert, int64_t max_tokens,
-                int32_t n_threads);
+    // The last kExpertsPerToken experts of the stack are marked resident on a device, which the
+    // node skips: a step that selects some of them computes only the others, as a split does.
+    Status init(const ExpertShape &shape, int64_t n_expert, int64_t max_tokens, int32_t n_threads);
     // Runs route + experts for n_tokens tokens, token t selecting experts[t * k .. t * k + k).
     Status run(const int32_t *experts, int64_t n_tokens, double *seconds);
     uint64_t expert_bytes() const { return expert_bytes_; }
@@ -54,6 +57,7 @@ private:
     uint64_t expert_bytes_ = 0;
     Mapping weights_;
     std::vector<float> table_, router_;
+    std::vector<int32_t> slots_;
     graph::WeightRef table_ref_, router_ref_, gate_, up_, down_;
     graph::Graph graph_;
     graph::TensorId x_ = graph::kNoTensor, logits_ = graph::kNoTensor;
@@ -79,20 +83,21 @@ graph::WeightRef MoeFfnRig::stack(const char *name, uint32_t type, int64_t k, in
     return w;
 }
 
-Status MoeFfnRig::init(uint32_t type, int64_t n_embd, int64_t n_ff, int64_t n_expert,
-                       int64_t max_tokens, int32_t n_threads) {
+Status MoeFfnRig::init(const ExpertShape &shape, int64_t n_expert, int64_t max_tokens,
+                       int32_t n_threads) {
+    const int64_t n_embd = shape.n_embd, n_ff = shape.n_ff;
     n_embd_ = n_embd;
     n_ff_ = n_ff;
     n_expert_ = n_expert;
-    uint64_t in_row = 0, ff_row = 0;
-    if (!type_row_bytes(type, static_cast<uint64_t>(n_embd), &in_row) ||
-        !type_row_bytes(type, static_cast<uint64_t>(n_ff), &ff_row))
-        return make_error(INFER_ERR_UNSUPPORTED, "probe: type %u has no %lld-element rows", type,
-                          static_cast<long long>(n_ff));
-    const uint64_t up_bytes = in_row * static_cast<uint64_t>(n_ff * n_expert);
-    const uint64_t down_bytes = ff_row * static_cast<uint64_t>(n_embd * n_expert);
-    expert_bytes_ = (2 * up_bytes + down_bytes) / static_cast<uint64_t>(n_expert);
-    weights_.bytes = 2 * up_bytes + down_bytes;
+    uint64_t gate_row = 0, up_row = 0, down_row = 0;
+    if (!expert_row_bytes(shape, &gate_row, &up_row, &down_row))
+        return make_error(INFER_ERR_UNSUPPORTED, "probe: expert shape %s has no rows",
+                          expert_shape_name(shape).c_str());
+    const auto rows = static_cast<uint64_t>(n_ff * n_expert);
+    const uint64_t gate_bytes = gate_row * rows, up_bytes = up_row * rows;
+    const uint64_t down_bytes = down_row * static_cast<uint64_t>(n_embd * n_expert);
+    expert_bytes_ = (gate_bytes + up_bytes + down_bytes) / static_cast<uint64_t>(n_expert);
+    weights_.bytes = gate_bytes + up_bytes + down_bytes;
     weights_.data = ::mmap(nullptr, weights_.bytes, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (weights_.data == MAP_FAILED)
@@ -101,9 +106,10 @@ Status MoeFfnRig::init(uint32_t type, int64_t n_embd, int64_t n_ff, int64_t n_ex
     (void)::madvise(weights_.data, weights_.bytes, MADV_NOHUGEPAGE);
     // 0x11 everywhere: every fp16 scale a small normal number, so no block is NaN or denormal.
     std::fill_n(static_cast<uint8_t *>(weights_.data), weights_.bytes, uint8_t{0x11});
-    gate_ = stack("probe.gate_exps", type, n_embd, n_ff, n_expert, in_row, 0);
-    up_ = stack("probe.up_exps", type, n_embd, n_ff, n_expert, in_row, up_bytes);
-    down_ = stack("probe.down_exps", type, n_ff, n_embd, n_expert, ff_row, 2 * up_bytes);
+    gate_ = stack("probe.gate_exps", shape.gate_type, n_embd, n_ff, n_expert, gate_row, 0);
+    up_ = stack("probe.up_exps", shape.up_type, n_embd, n_ff, n_expert, up_row, gate_bytes);
+    down_ = stack("probe.down_exps", shape.down_type, n_ff, n_embd, n_expert, down_row,
+                  gate_bytes + up_bytes);
 
     const auto f32 = static_cast<uint32_t>(TypeId::F32);
     table_.assign(static_cast<size_t>(n_embd), 0.5f);
@@ -122,6 +128,10 @@ Status MoeFfnRig::init(uint32_t type, int64_t n_embd, int64_t n_ff, int64_t n_ex
     const graph::TensorId y = b.moe_ffn(x_, route, gate_, up_, down_, graph::Activation::Silu);
     ffn_node_ = 3;
     graph_ = b.finish(y);
+    slots_.assign(static_cast<size_t>(n_expert), -1);
+    for (int64_t e = n_expert - kExpertsPerToken; e < n_expert; ++e)
+        slots_[static_cast<size_t>(e)] = static_cast<int32_t>(e);
+    graph_.nodes[static_cast<size_t>(ffn_node_)].expert_slot = slots_.data();
 
     BackendConfig config;
     config.n_threads = n_threads;
@@ -176,21 +186,18 @@ std::vector<int32_t> shuffled(int64_t n) {
     return order;
 }
 
-// Median seconds of a decode step over `steps` steps, each taking the next k experts of `order`.
-Status decode_step_seconds(MoeFfnRig &rig, const std::vector<int32_t> &order, int64_t steps,
-                           double *out) {
-    std::vector<double> times;
-    int32_t experts[kExpertsPerToken];
-    const auto n = static_cast<int64_t>(order.size());
-    for (int64_t s = 0; s < steps; ++s) {
-        for (int j = 0; j < kExpertsPerToken; ++j)
-            experts[j] = order[static_cast<size_t>((s * kExpertsPerToken + j) % n)];
-        double t = 0;
-        INFER_TRY(rig.run(experts, 1, &t));
-        times.push_back(t);
+// Least squares line through (x, y): y = a + b x.
+void fit_line(const std::vector<double> &x, const std::vector<double> &y, double *a, double *b) {
+    const auto n = static_cast<double>(x.size());
+    const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n;
+    const double my = std::accumulate(y.begin(), y.end(), 0.0) / n;
+    double sxy = 0, sxx = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) * (x[i] - mx);
     }
-    *out = median(times);
-    return Status::ok();
+    *b = sxx > 0 ? sxy / sxx : 0;
+    *a = my - *b * mx;
 }
 
 } // namespace
@@ -201,50 +208,66 @@ Status measure_cpu_read_bandwidth(int32_t n_threads, double *bytes_per_s) {
     return Status::ok();
 }
 
-Status measure_cpu_layer_overhead(int32_t n_threads, double *seconds) {
-    MoeFfnRig rig;
-    INFER_TRY(rig.init(static_cast<uint32_t>(TypeId::Q8_0), 256, 256, kExpertsPerToken, 1, n_threads));
-    return decode_step_seconds(rig, shuffled(kExpertsPerToken), 400, seconds);
-}
-
-Status measure_cpu_expert_rate(uint32_t type, int32_t n_threads, double layer_overhead_s,
-                               CpuTypeRate *out) {
-    constexpr int64_t n_embd = 2048, n_ff = 1024, kPrefillTokens = 128, kPrefillExperts = 16;
-    uint64_t row = 0;
-    if (!type_row_bytes(type, n_embd, &row))
-        return make_error(INFER_ERR_UNSUPPORTED, "probe: cannot size type %u", type);
-    const uint64_t expert_bytes = 3 * row * n_ff;
-    const int64_t n_expert = std::max<int64_t>(
+Status measure_cpu_expert_cost(const ExpertShape &shape, int32_t n_threads, CpuExpertCost *out) {
+    constexpr int64_t kPrefillTokens = 128, kPrefillExperts = 16, kRounds = 48;
+    const uint64_t expert_bytes = expert_shape_bytes(shape);
+    if (expert_bytes == 0)
+        return make_error(INFER_ERR_UNSUPPORTED, "probe: expert shape %s has no rows",
+                          expert_shape_name(shape).c_str());
+    const int64_t n_cpu = std::max<int64_t>(
         4 * kPrefillExperts, static_cast<int64_t>((uint64_t{256} << 20) / expert_bytes) + 1);
     MoeFfnRig rig;
-    INFER_TRY(rig.init(type, n_embd, n_ff, n_expert, kPrefillTokens, n_threads));
+    INFER_TRY(rig.init(shape, n_cpu + kExpertsPerToken, kPrefillTokens, n_threads));
 
-    // Decode: one pass to warm the code and the pool, then three passes over every expert.
-    const std::vector<int32_t> order = shuffled(n_expert);
-    const int64_t pass = (n_expert + kExpertsPerToken - 1) / kExpertsPerToken;
-    double step = 0;
-    INFER_TRY(decode_step_seconds(rig, order, pass, &step));
-    INFER_TRY(decode_step_seconds(rig, order, 3 * pass, &step));
-    const double bytes = static_cast<double>(kExpertsPerToken * rig.expert_bytes());
-    out->type = type;
-    out->decode_bytes_per_s = bytes / std::max(step - layer_overhead_s, 0.05 * step);
+    // Decode: steps computing j = 1 .. k of the token's k experts (the rest are the device's),
+    // interleaved so that a burst of load elsewhere touches every j alike, after a pass that
+    // warms the code and the pool. The CPU experts come in turn from a shuffled order, so none is
+    // cached from a recent step. The node's time is a line in j: node_s + j * expert_s.
+    const std::vector<int32_t> order = shuffled(n_cpu);
+    size_t next = 0;
+    std::vector<std::vector<double>> times(kExpertsPerToken);
+    for (int64_t round = -4; round < kRounds; ++round)
+        for (int j = 1; j <= kExpertsPerToken; ++j) {
+            int32_t experts[kExpertsPerToken];
+            for (int i = 0; i < kExpertsPerToken; ++i)
+                experts[i] = i < j ? order[next++ % order.size()]
+                                   : static_cast<int32_t>(n_cpu + i);
+            double t = 0;
+            INFER_TRY(rig.run(experts, 1, &t));
+            if (round >= 0) times[static_cast<size_t>(j - 1)].push_back(t);
+        }
+    std::vector<double> js, medians;
+    for (int j = 1; j <= kExpertsPerToken; ++j) {
+        js.push_back(j);
+        medians.push_back(median(times[static_cast<size_t>(j - 1)]));
+    }
+    double a = 0, b = 0;
+    fit_line(js, medians, &a, &b);
+    if (const char *v = std::getenv("INFER_DEBUG_MOE_NODES"); v && v[0] == '1')
+        for (int j = 1; j <= kExpertsPerToken; ++j)
+            std::fprintf(stderr, "probe %s: %d experts: median %.1f us, line %.1f us\n",
+                         expert_shape_name(shape).c_str(), j, 1e6 * medians[static_cast<size_t>(j - 1)],
+                         1e6 * (a + b * j));
+    out->shape = shape;
+    out->expert_s = std::max(b, 0.05 * medians.back() / kExpertsPerToken);
+    out->node_s = std::max(a, 0.0);
 
     // Prefill: token t takes experts t .. t+k-1 (mod 16): 64 tokens per expert.
     std::vector<int32_t> experts(static_cast<size_t>(kPrefillTokens * kExpertsPerToken));
     for (int64_t t = 0; t < kPrefillTokens; ++t)
         for (int j = 0; j < kExpertsPerToken; ++j)
             experts[static_cast<size_t>(t * kExpertsPerToken + j)] =
-                static_cast<int32_t>((t + j) % kPrefillExperts);
-    std::vector<double> times;
+                order[static_cast<size_t>((t + j) % kPrefillExperts)];
+    std::vector<double> prefill;
     for (int r = 0; r < 6; ++r) {
         double t = 0;
         INFER_TRY(rig.run(experts.data(), kPrefillTokens, &t));
-        if (r > 0) times.push_back(t); // the first run warms up
+        if (r > 0) prefill.push_back(t); // the first run warms up
     }
     const double flops = 2.0 * static_cast<double>(rig.expert_elements()) * kPrefillTokens *
                          kExpertsPerToken;
-    const double t = median(times);
-    out->prefill_flops_per_s = flops / std::max(t - layer_overhead_s, 0.05 * t);
+    const double t = median(prefill);
+    out->prefill_flops_per_s = flops / std::max(t - out->node_s, 0.05 * t);
     return Status::ok();
 }
 

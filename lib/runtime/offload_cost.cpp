@@ -24,9 +24,10 @@ uint64_t sum_elements(const std::vector<TypedWeights> &w) {
 double cpu_matmul_seconds(const std::vector<TypedWeights> &w, double tokens, const CpuCosts &cpu) {
     double s = 0;
     for (const TypedWeights &t : w) {
-        const CpuTypeRate *r = cpu.rate(t.type);
-        s += r ? 2.0 * static_cast<double>(t.elements) * tokens / r->prefill_flops_per_s
-               : static_cast<double>(t.bytes) / cpu.read_bytes_per_s;
+        CpuTypeRate r;
+        s += cpu.rate(t.type, &r)
+                 ? 2.0 * static_cast<double>(t.elements) * tokens / r.prefill_flops_per_s
+                 : static_cast<double>(t.bytes) / cpu.read_bytes_per_s;
     }
     return s;
 }
@@ -68,10 +69,21 @@ uint64_t LayerCostShape::expert_bytes() const { return sum_bytes(expert); }
 double cpu_read_seconds(const std::vector<TypedWeights> &w, const CpuCosts &cpu) {
     double s = 0;
     for (const TypedWeights &t : w) {
-        const CpuTypeRate *r = cpu.rate(t.type);
-        s += static_cast<double>(t.bytes) / (r ? r->decode_bytes_per_s : cpu.read_bytes_per_s);
+        CpuTypeRate r;
+        s += static_cast<double>(t.bytes) /
+             (cpu.rate(t.type, &r) ? r.decode_bytes_per_s : cpu.read_bytes_per_s);
     }
     return s;
+}
+
+CpuExpertCost layer_cpu_cost(const LayerCostShape &layer, const CpuCosts &cpu) {
+    if (const CpuExpertCost *measured = cpu.expert(layer.expert_shape)) return *measured;
+    CpuExpertCost c;
+    c.shape = layer.expert_shape;
+    c.expert_s = cpu_read_seconds(layer.expert, cpu);
+    const double one_token = cpu_matmul_seconds(layer.expert, 1.0, cpu);
+    c.prefill_flops_per_s = one_token > 0 ? 2.0 * static_cast<double>(sum_elements(layer.expert)) / one_token : 0;
+    return c;
 }
 
 PlacementPrediction predict_split(const ModelCostShape &shape, const ExpertResidency &residency,
@@ -90,7 +102,7 @@ PlacementPrediction predict_split(const ModelCostShape &shape, const ExpertResid
         const std::vector<double> w = layer_weights(popularity, l, shape.n_expert);
         const auto B = static_cast<double>(layer.expert_bytes());
         const auto E = static_cast<double>(sum_elements(layer.expert));
-        const double T = cpu_read_seconds(layer.expert, cpu);
+        const CpuExpertCost cost = layer_cpu_cost(layer, cpu);
         double s = 0;
         for (int32_t e = 0; e < shape.n_expert; ++e)
             if (resident(residency, l, e)) s += w[static_cast<size_t>(e)];
@@ -101,7 +113,7 @@ PlacementPrediction predict_split(const ModelCostShape &shape, const ExpertResid
         const double device = (static_cast<double>(layer.dense_bytes()) + k * s * B) /
                                   dev.memory_bytes_per_s +
                               dev.layer_overhead_s;
-        const double cpu_lane = k * (1.0 - s) * T + p_cpu * cpu.layer_overhead_s;
+        const double cpu_lane = k * (1.0 - s) * cost.expert_s + p_cpu * cost.node_s;
         decode_step += std::max(device, cpu_lane) + p_cpu * dev.handoff_s;
         out.cpu_lane_seconds_per_step += cpu_lane;
         out.cpu_expert_bytes_per_token += k * (1.0 - s) * B;
@@ -121,7 +133,7 @@ PlacementPrediction predict_split(const ModelCostShape &shape, const ExpertResid
                 dev_compute += on_dev;
                 continue;
             }
-            const double on_cpu = std::max(q * T, cpu_matmul_seconds(layer.expert, tau, cpu));
+            const double on_cpu = std::max(q * cost.expert_s, 2.0 * E * tau / cost.prefill_flops_per_s);
             const double stream = q * B / h2d;
             if (stream + on_dev < on_cpu) {
                 copies += stream;
@@ -133,7 +145,7 @@ PlacementPrediction predict_split(const ModelCostShape &shape, const ExpertResid
         }
         const bool cpu_works = cpu_side > 0;
         const double dev_layer = std::max(dev_compute, copies) + dev.layer_overhead_s;
-        const double cpu_layer = cpu_side + (cpu_works ? cpu.layer_overhead_s : 0);
+        const double cpu_layer = cpu_side + (cpu_works ? cost.node_s : 0);
         prefill_time += std::max(dev_layer, cpu_layer) + (cpu_works ? dev.handoff_s : 0);
     }
     const std::vector<uint64_t> bytes = expert_bytes_per_layer(shape);
@@ -154,18 +166,19 @@ PlacementPrediction predict_all_cpu(const ModelCostShape &shape, const ExpertPop
     double prefill_time = step;
     for (int32_t l = 0; l < shape.n_layer(); ++l) {
         const LayerCostShape &layer = shape.layers[static_cast<size_t>(l)];
-        const double T = cpu_read_seconds(layer.expert, cpu);
-        const double cpu_lane = k * T + cpu.layer_overhead_s;
+        const CpuExpertCost cost = layer_cpu_cost(layer, cpu);
+        const auto E = static_cast<double>(sum_elements(layer.expert));
+        const double cpu_lane = k * cost.expert_s + cost.node_s;
         step += cpu_read_seconds(layer.dense, cpu) + cpu_lane;
         out.cpu_lane_seconds_per_step += cpu_lane;
         out.cpu_expert_bytes_per_token += k * static_cast<double>(layer.expert_bytes());
 
-        prefill_time += cpu_matmul_seconds(layer.dense, n, cpu) + cpu.layer_overhead_s;
+        prefill_time += cpu_matmul_seconds(layer.dense, n, cpu) + cost.node_s;
         const std::vector<double> w = layer_weights(popularity, l, shape.n_expert);
         for (int32_t e = 0; e < shape.n_expert; ++e) {
             const double we = w[static_cast<size_t>(e)];
             const double q = 1.0 - std::pow(1.0 - std::min(1.0, k * we), n);
-            prefill_time += std::max(q * T, cpu_matmul_seconds(layer.expert, n * k * we, cpu));
+            prefill_time += std::max(q * cost.expert_s, 2.0 * E * n * k * we / cost.prefill_flops_per_s);
         }
     }
     out.decode_tokens_per_s = 1.0 / step;

@@ -9,27 +9,29 @@
 //
 // Decode, one token:
 //   device(l) = (dense_bytes(l) + k s(l) B(l)) / device_bw + device_layer_overhead
-//   cpu(l)    = k (1 - s(l)) T(l) + p(l) cpu_layer_overhead
-//       T(l): one expert on the CPU, sum over its weight types of bytes / decode_rate(type)
+//   cpu(l)    = k (1 - s(l)) T(l) + p(l) N(l)
+//       T(l), N(l): the CPU MoeFfn node's measured cost per computed expert and per node at
+//       layer l's expert shape (cpu_costs.h: CpuExpertCost; the probe fits node time against
+//       the number of experts it computes, so a split's partial node is on the same line)
 //       p(l) = 1 - s(l)^k: the chance that a token selects at least one CPU expert
 //   step      = sum_l [ max(device(l), cpu(l)) + p(l) handoff ] + other_bytes / device_bw
 //   (the lanes overlap within a layer; the device waits for the CPU's result before the next)
-// All on the CPU: step = sum_l [ dense(l) on the CPU + k T(l) + cpu_layer_overhead ]
-//   + other bytes on the CPU, each weight type at its measured rate (the DRAM read rate for a
-//   type not measured). The CPU lane of that step is sum_l [ k T(l) + cpu_layer_overhead ].
+// All on the CPU: step = sum_l [ dense(l) on the CPU + k T(l) + N(l) ]
+//   + other bytes on the CPU, each weight type at its probe shape's rate (the DRAM read rate for
+//   a type not measured). The CPU lane of that step is sum_l [ k T(l) + N(l) ].
 // Ceiling of a placement: DRAM read bandwidth / CPU expert bytes per token, k (1 - s(l)) B(l)
 //   summed over the layers (no kernel, no barrier: what the memory could give).
 //
 // Prefill, a batch of n tokens: expert e gets tau = n k w(l,e) tokens in expectation and is
 // selected at all with q = 1 - (1 - min(1, k w(l,e)))^n.
-//   on the CPU:     cpu(e)    = max(q B / decode_rate, 2 E tau / cpu_flops)   (E: its elements)
+//   on the CPU:     cpu(e)    = max(q T(l), 2 E tau / cpu_flops(l))   (E: its elements)
 //   on the device:  dev(e)    = max(q B / device_bw, 2 E tau / device_flops)
 //   streamed:       stream(e) = q B / h2d_bw (0 with unified memory)
 //   a resident expert runs on the device; another is streamed when stream(e) + dev(e) < cpu(e),
 //   else runs on the CPU. The dense part runs on the device: max(dense bytes / device_bw,
 //   2 dense elements n / device_flops).
 //   device(l) = max(device compute, stream copies) + device_layer_overhead;  cpu(l) = sum of
-//   its experts + cpu_layer_overhead when it has any;  layer = max(device, cpu) + handoff when
+//   its experts + N(l) when it has any;  layer = max(device, cpu) + handoff when
 //   the CPU has experts;  tokens/s = n / (sum_l layer + other_bytes / device_bw).
 // Attention's own compute is left out (short contexts: it is small next to the weights).
 #pragma once
@@ -53,6 +55,7 @@ struct TypedWeights {
 struct LayerCostShape {
     std::vector<TypedWeights> dense;  // what one token reads besides the routed experts
     std::vector<TypedWeights> expert; // one routed expert (gate + up + down)
+    ExpertShape expert_shape;         // the same expert, as the CPU cost is keyed
     uint64_t dense_bytes() const;
     uint64_t expert_bytes() const;
 };
@@ -88,5 +91,9 @@ PlacementPrediction predict_all_cpu(const ModelCostShape &shape, const ExpertPop
 
 // Seconds the CPU takes to read (decode) `w` at its type's measured rate.
 double cpu_read_seconds(const std::vector<TypedWeights> &w, const CpuCosts &cpu);
+
+// Layer l's CPU expert costs: those measured at its expert shape, else (a shape nobody measured,
+// such as a hand-made one) its weights at their types' rates with no fixed cost per node.
+CpuExpertCost layer_cpu_cost(const LayerCostShape &layer, const CpuCosts &cpu);
 
 } // namespace infer

@@ -29,11 +29,6 @@ uint64_t elements_2d(const graph::WeightRef &w) {
 
 uint64_t align_up(uint64_t n) { return (n + kDeviceAlign - 1) / kDeviceAlign * kDeviceAlign; }
 
-const char *type_name_of(uint32_t type) {
-    const TypeTraits *t = type_traits(type);
-    return t ? t->name : "?";
-}
-
 // "16x12 15 0x3": run lengths of the experts resident per layer.
 std::string run_lengths(const std::vector<int32_t> &v) {
     std::string s;
@@ -95,6 +90,7 @@ ModelCostShape model_cost_shape(const Model &model) {
             for (const graph::WeightRef *w : {n.w, n.w2, n.w3})
                 add(&layer->expert, w->type, w->n_bytes / static_cast<uint64_t>(n.n_expert),
                     elements_2d(*w));
+            layer->expert_shape = {n.w->type, n.w2->type, n.w3->type, n.w->ne[0], n.w->ne[1]};
         } else if (n.op == graph::Op::MatMul) {
             add(dense, n.w->type, n.w->n_bytes, elements_2d(*n.w));
             if (n.w2) add(dense, n.w2->type, n.w2->n_bytes, 0);
@@ -138,17 +134,20 @@ Status make_offload_plan(const Model &model, const OffloadPlanRequest &req, Offl
         hp.n_layer * hp.n_head_kv * (hp.head_dim + (hp.head_dim_v ? hp.head_dim_v : hp.head_dim)) * 2);
     plan.reserve_bytes = kv_per_token * 4096 + (uint64_t{256} << 20);
 
-    // Constants.
+    // Constants: the experts' own shapes, and the dense weights' types.
+    std::vector<ExpertShape> shapes;
     std::vector<uint32_t> types;
-    for (const LayerCostShape &l : plan.shape.layers)
-        for (const std::vector<TypedWeights> *list : {&l.expert, &l.dense})
-            for (const TypedWeights &t : *list)
-                if (t.elements > 0 && std::find(types.begin(), types.end(), t.type) == types.end())
-                    types.push_back(t.type);
+    for (const LayerCostShape &l : plan.shape.layers) {
+        if (std::find(shapes.begin(), shapes.end(), l.expert_shape) == shapes.end())
+            shapes.push_back(l.expert_shape);
+        for (const TypedWeights &t : l.dense)
+            if (t.elements > 0 && std::find(types.begin(), types.end(), t.type) == types.end())
+                types.push_back(t.type);
+    }
     const int32_t n_threads = resolve_thread_count(req.n_threads);
     const std::string cache_dir = req.no_cache ? "" : req.cache_dir.empty() ? default_cache_dir()
                                                                             : req.cache_dir;
-    INFER_TRY(cpu_costs_for(types, n_threads, cache_dir, req.remeasure, &plan.cpu));
+    INFER_TRY(cpu_costs_for(shapes, types, n_threads, cache_dir, req.remeasure, &plan.cpu));
     if (!cache_dir.empty()) plan.cache_path = cpu_costs_cache_path(cache_dir, plan.cpu.cpu_model, n_threads);
     INFER_TRY(load_device_profile(req.device_profile.empty() ? kDefaultDeviceProfile
                                                              : req.device_profile,
@@ -189,15 +188,19 @@ std::string format_offload_plan(const OffloadPlan &p) {
                "other weights %.2f GiB\n",
            p.model_name.c_str(), p.shape.n_layer(), p.shape.n_expert, p.shape.n_expert_used,
            p.expert_bytes / kGiB, p.other_bytes / kGiB);
-    append(&s, "CPU (%s, %d threads; %s): DRAM read %.1f GB/s; MoeFfn node overhead %.1f us\n",
+    append(&s, "CPU (%s, %d threads; %s): DRAM read %.1f GB/s\n",
            p.cpu.cpu_model.c_str(), p.cpu.n_threads,
            p.cpu.from_cache ? ("from cache " + p.cache_path).c_str()
                             : p.cache_path.empty() ? "measured now, not cached"
                                                    : ("measured now, cached in " + p.cache_path).c_str(),
-           p.cpu.read_bytes_per_s / 1e9, p.cpu.layer_overhead_s * 1e6);
-    for (const CpuTypeRate &r : p.cpu.rates)
-        append(&s, "  %-6s expert decode %.1f GB/s, prefill %.1f GFLOP/s\n", type_name_of(r.type),
-               r.decode_bytes_per_s / 1e9, r.prefill_flops_per_s / 1e9);
+           p.cpu.read_bytes_per_s / 1e9);
+    for (const CpuExpertCost &e : p.cpu.experts) {
+        const auto bytes = static_cast<double>(expert_shape_bytes(e.shape));
+        append(&s, "  MoeFfn node, experts %s: %.1f us per expert (%.1f GB/s) + %.1f us per node; "
+                   "prefill %.1f GFLOP/s\n",
+               expert_shape_name(e.shape).c_str(), e.expert_s * 1e6, bytes / e.expert_s / 1e9,
+               e.node_s * 1e6, e.prefill_flops_per_s / 1e9);
+    }
     append(&s, "device: %s (%s profile): %.1f GiB, host-to-device %s, memory %.0f GB/s, %.1f "
                "TFLOP/s fp16, %.0f us per layer, handoff %.0f us\n",
            p.device.name.c_str(), p.device.source.c_str(), p.device.memory_bytes / kGiB,

@@ -23,8 +23,11 @@ namespace {
 
 const auto kQ4K = static_cast<uint32_t>(TypeId::Q4_K);
 
+const ExpertShape kTinyExpert{kQ4K, kQ4K, kQ4K, 256, 256};
+
 // One layer of two experts, one per token: an expert is 1000 bytes (1000 elements) that the CPU
-// reads in 1 s and the device in 1 s; nothing else costs unless a case sets it.
+// computes in 1 s and the device reads in 1 s; dense Q4_K weights the CPU reads at 1000 B/s;
+// nothing else costs unless a case sets it.
 struct TinyCase {
     ModelCostShape shape;
     CpuCosts cpu;
@@ -34,8 +37,11 @@ struct TinyCase {
         shape.n_expert_used = 1;
         shape.layers.resize(1);
         shape.layers[0].expert = {{kQ4K, 1000, 1000}};
+        shape.layers[0].expert_shape = kTinyExpert;
         cpu.read_bytes_per_s = 2000;
-        cpu.rates = {{kQ4K, 1000, 1000}};
+        const ExpertShape probe = type_probe_shape(kQ4K);
+        cpu.experts = {{kTinyExpert, 1.0, 0.0, 1000},
+                       {probe, static_cast<double>(expert_shape_bytes(probe)) / 1000, 0.0, 1000}};
         dev.memory_bytes_per_s = 1000;
         dev.h2d_bytes_per_s = 100;
         dev.flops_per_s = 1000;
@@ -63,7 +69,7 @@ TEST_CASE("offload cost: decode with half the selections resident, by hand") {
     CHECK(p.ceiling_tokens_per_s == doctest::Approx(4.0)); // 2000 B/s / 500 B
     // A CPU overhead of 0.2 s counts when the token has a CPU expert (p = 0.5): lane 0.6 s; the
     // handoff of 0.1 s likewise: 0.6 + 0.05.
-    c.cpu.layer_overhead_s = 0.2;
+    c.cpu.experts[0].node_s = 0.2;
     c.dev.handoff_s = 0.1;
     p = predict_split(c.shape, c.first_resident(), uniform, c.cpu, c.dev);
     CHECK(p.cpu_lane_seconds_per_step == doctest::Approx(0.6));
@@ -89,7 +95,7 @@ TEST_CASE("offload cost: the popularity moves the resident share") {
 
 TEST_CASE("offload cost: all on the CPU, by hand") {
     TinyCase c;
-    c.cpu.layer_overhead_s = 0.2;
+    c.cpu.experts[0].node_s = 0.2;
     c.shape.layers[0].dense = {{kQ4K, 500, 500}};  // 0.5 s at the Q4_K rate
     c.shape.other = {{static_cast<uint32_t>(TypeId::F32), 200, 0}}; // no rate: DRAM, 0.1 s
     const PlacementPrediction p = predict_all_cpu(c.shape, uniform_popularity(1, 2), c.cpu);
@@ -190,25 +196,45 @@ TEST_CASE("cpu costs: the cache text round-trips; damaged text is refused") {
     c.cpu_model = "Test CPU 9000 @ 3.0GHz";
     c.n_threads = 3;
     c.read_bytes_per_s = 21.5e9;
-    c.layer_overhead_s = 12.5e-6;
-    c.rates = {{kQ4K, 18e9, 150e9}, {static_cast<uint32_t>(TypeId::Q6_K), 16e9, 90e9}};
+    const auto kQ6K = static_cast<uint32_t>(TypeId::Q6_K);
+    const ExpertShape mixed{kQ4K, kQ4K, kQ6K, 2048, 768};
+    c.experts = {{type_probe_shape(kQ4K), 200e-6, 0, 150e9}, {mixed, 180e-6, 12.5e-6, 90e9}};
     const std::string text = format_cpu_costs(c);
+    CHECK(text.find("expert.Q4_K.Q4_K.Q6_K.2048x768.node_us = 12.500") != std::string::npos);
     CpuCosts back;
     REQUIRE(parse_cpu_costs(text, "cache", &back).is_ok());
     CHECK(back.cpu_model == c.cpu_model);
     CHECK(back.n_threads == 3);
     CHECK(back.read_bytes_per_s == doctest::Approx(21.5e9));
-    CHECK(back.layer_overhead_s == doctest::Approx(12.5e-6));
-    REQUIRE(back.rates.size() == 2);
-    REQUIRE(back.rate(kQ4K));
-    CHECK(back.rate(kQ4K)->prefill_flops_per_s == doctest::Approx(150e9));
+    REQUIRE(back.experts.size() == 2);
+    REQUIRE(back.expert(mixed));
+    CHECK(back.expert(mixed)->expert_s == doctest::Approx(180e-6));
+    CHECK(back.expert(mixed)->node_s == doctest::Approx(12.5e-6));
+    CHECK(back.expert(mixed)->prefill_flops_per_s == doctest::Approx(90e9));
+    // A type's rate for dense weights is its probe shape's: 3 x 1024 rows of 1152 bytes in 200 us.
+    CpuTypeRate rate;
+    REQUIRE(back.rate(kQ4K, &rate));
+    CHECK(rate.decode_bytes_per_s == doctest::Approx(3 * 1024 * 1152 / 200e-6));
+    CHECK(rate.prefill_flops_per_s == doctest::Approx(150e9));
+    CHECK_FALSE(back.rate(kQ6K, &rate));
 
     CHECK_FALSE(parse_cpu_costs(text.substr(0, text.size() / 2), "cache", &back).is_ok());
-    CHECK_FALSE(parse_cpu_costs(text + "rate.Q4_K.decode_gb_per_s = 1\n", "c", &back).is_ok());
-    CHECK_FALSE(parse_cpu_costs(text + "rate.Q9_Z.decode_gb_per_s = 1\n", "c", &back).is_ok());
-    CHECK_FALSE(parse_cpu_costs(text + "rate.Q8_0.decode_gb_per_s = 1\n", "c", &back).is_ok());
+    const std::string key = "expert.Q4_K.Q4_K.Q6_K.2048x768";
+    CHECK_FALSE(parse_cpu_costs(text + key + ".expert_us = 1\n", "c", &back).is_ok()); // repeated
+    for (const char *bad : {"expert.Q9_Z.Q4_K.Q4_K.64x64.expert_us = 1",  // unknown type
+                            "expert.Q4_K.Q4_K.64x64.expert_us = 1",       // two types
+                            "expert.Q4_K.Q4_K.Q4_K.64y64.expert_us = 1",  // no 'x'
+                            "expert.Q4_K.Q4_K.Q4_K.100x64.expert_us = 1", // not whole blocks
+                            "expert.Q4_K.Q4_K.Q4_K.x256.expert_us = 1",
+                            "expert.Q4_K.Q4_K.Q4_K.99999999999x256.expert_us = 1",
+                            "expert.Q4_K.Q4_K.Q4_K.256x256.speed = 1",    // unknown field
+                            "expert.Q4_K.Q4_K.Q4_K.256x256.expert_us = -1",
+                            "expert.Q4_K.Q4_K.Q4_K.256x256.expert_us = nan",
+                            "expert.Q4_K.Q4_K.Q4_K.256x256.expert_us = 1", // lacks node_us...
+                            "layer_overhead_us = 600"})                    // format 1's key
+        CHECK_FALSE(parse_cpu_costs(text + bad + "\n", "c", &back).is_ok());
     std::string other_version = text;
-    other_version.replace(other_version.find("format = 1"), 10, "format = 9");
+    other_version.replace(other_version.find("format = 2"), 10, "format = 1");
     CHECK_FALSE(parse_cpu_costs(other_version, "c", &back).is_ok());
     CHECK_FALSE(parse_cpu_costs("\x01\x02garbage", "c", &back).is_ok());
 }
@@ -219,19 +245,26 @@ TEST_CASE("cpu costs: a corrupt cache file is measured again and rewritten, then
     const std::string path = cpu_costs_cache_path(dir, this_cpu_model(), 1);
     FILE *f = std::fopen(path.c_str(), "wb");
     REQUIRE(f);
-    std::fputs("format = 1\ncpu = ", f); // cut short
+    std::fputs("format = 2\ncpu = ", f); // cut short
     std::fclose(f);
+    const auto q8 = static_cast<uint32_t>(TypeId::Q8_0);
+    const ExpertShape small{q8, q8, q8, 256, 128};
     CpuCosts c;
-    REQUIRE(cpu_costs_for({}, 1, dir, false, &c).is_ok());
+    REQUIRE(cpu_costs_for({small}, {}, 1, dir, false, &c).is_ok());
     CHECK_FALSE(c.from_cache);
     CHECK(c.read_bytes_per_s > 0);
-    CHECK(c.layer_overhead_s > 0);
+    REQUIRE(c.expert(small));
+    CHECK(c.expert(small)->expert_s > 0);
+    CHECK(c.expert(small)->node_s >= 0);
+    CHECK(c.expert(small)->prefill_flops_per_s > 0);
     CpuCosts again;
-    REQUIRE(cpu_costs_for({}, 1, dir, false, &again).is_ok());
+    REQUIRE(cpu_costs_for({small}, {}, 1, dir, false, &again).is_ok());
     CHECK(again.from_cache);
     CHECK(again.read_bytes_per_s == doctest::Approx(c.read_bytes_per_s).epsilon(1e-3));
+    REQUIRE(again.expert(small));
+    CHECK(again.expert(small)->expert_s == doctest::Approx(c.expert(small)->expert_s).epsilon(1e-3));
     // Asked to, it measures even with a good file.
-    REQUIRE(cpu_costs_for({}, 1, dir, true, &again).is_ok());
+    REQUIRE(cpu_costs_for({small}, {}, 1, dir, true, &again).is_ok());
     CHECK_FALSE(again.from_cache);
     std::remove(path.c_str());
     rmdir(dir);
