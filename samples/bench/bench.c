@@ -3,7 +3,7 @@
  *
  *   infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPEATS] [-b N_BATCH]
  *               [--backend cpu|cuda|vulkan] [--device N] [-ngl N|all|auto]
- *               [--override PATTERN=BACKEND]... [--expert-stats FILE] [--no-mmap] [-v]
+ *               [--override PATTERN=BACKEND]... [--expert-stats FILE] [--membw] [--no-mmap] [-v]
  *
  * pp<P>: one decode call of P tokens from an empty context (tokens/s).
  * tg<N>: N single-token decode calls from an empty context (tokens/s), with the weight bytes a
@@ -19,7 +19,10 @@
  * layer by layer before the table.
  * Mixture-of-experts models: a step reads only the experts its token selects; the expert weight
  * bytes per token are printed, and --expert-stats writes how often each (layer, expert) ran over
- * all the runs, as TSV (layer, expert, count).
+ * all the runs, as TSV (layer, expert, count), with the rate at which the tg test read them.
+ * --membw measures the streaming read bandwidth of memory on the same threads after the tests and
+ * prints the tg test's weight and expert byte rates as percentages of it: how close decode comes
+ * to the bandwidth limit.
  */
 #include "infer.h"
 #include "placement_args.h"
@@ -105,6 +108,22 @@ static int write_expert_stats(infer_context *ctx, const char *file) {
     return ok;
 }
 
+/* The memory read bandwidth probe on the tests' threads, and the tg test's byte rates against it. */
+static int print_membw(int threads, double tg_per_second, const infer_context_stats *stats) {
+    double probe = 0;
+    if (!check(infer_measure_read_bandwidth(threads, &probe), "memory bandwidth")) return 0;
+    printf("\nmembw: streaming read %.1f GB/s", probe / 1e9);
+    if (tg_per_second > 0 && probe > 0) {
+        const double all = tg_per_second * (double)stats->weight_bytes_per_token;
+        const double experts = tg_per_second * (double)stats->expert_bytes_per_token;
+        printf("; tg reads weights at %.1f GB/s (%.1f%%)", all / 1e9, 100.0 * all / probe);
+        if (experts > 0)
+            printf(", expert weights at %.1f GB/s (%.1f%%)", experts / 1e9, 100.0 * experts / probe);
+    }
+    printf("\n");
+    return 1;
+}
+
 static void usage(FILE *out) {
     // clang-format off
     fprintf(out,
@@ -120,6 +139,7 @@ static void usage(FILE *out) {
     fprintf(out,
 "      --no-mmap        read the model into memory instead of mapping it\n"
 "      --expert-stats FILE  write how often each (layer, expert) ran, as TSV\n"
+"      --membw          measure memory read bandwidth on the same threads; compare tg with it\n"
 "  -v, --verbose        print the placement (where each layer runs) before the table\n"
 "  -h, --help           this text\n");
     // clang-format on
@@ -159,7 +179,7 @@ static void print_placement_line(const infer_placement *p) {
 int main(int argc, char **argv) {
     const char *path = NULL, *expert_stats = NULL;
     int n_prompt = 512, n_gen = 128, threads = 0, repeats = 3, n_batch = 512;
-    int no_mmap = 0, verbose = 0;
+    int no_mmap = 0, verbose = 0, membw = 0;
     placement_args placement_choice;
     placement_args_init(&placement_choice);
     char error[512];
@@ -182,6 +202,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-b") && v) n_batch = atoi(argv[++i]);
         else if (!strcmp(a, "--expert-stats") && v) expert_stats = argv[++i];
         else if (!strcmp(a, "--no-mmap")) no_mmap = 1;
+        else if (!strcmp(a, "--membw")) membw = 1;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose = 1;
         else {
             snprintf(error, sizeof error, "unknown option %s, or it needs a value", a);
@@ -242,7 +263,7 @@ int main(int argc, char **argv) {
     printf("| --- | ---: | ---: | --- | ---: | %s---: | --- | ---: | ---: |\n", ot ? "--- | " : "");
     char name[96];
     snprintf(name, sizeof name, "%s %s", info.architecture, info.name[0] ? info.name : "");
-    double mean = 0, sd = 0;
+    double mean = 0, sd = 0, tg_mean = 0;
     if (n_prompt > 0) {
         if (!bench(ctx, tokens, n_prompt, 1, repeats, &mean, &sd)) return 1;
         print_row_start(name, &info, backend_name, &placement, ot, threads);
@@ -252,16 +273,20 @@ int main(int argc, char **argv) {
     infer_context_stats_init(&stats);
     if (n_gen > 0) {
         if (!bench(ctx, tokens, n_gen, 0, repeats, &mean, &sd)) return 1;
+        tg_mean = mean;
         if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
         print_row_start(name, &info, backend_name, &placement, ot, threads);
         printf("tg%d | %.2f ± %.2f | %.1f |\n", n_gen, mean, sd,
                mean * (double)stats.weight_bytes_per_token / 1e9);
         if (info.n_expert > 0)
             printf("\nexperts: %u per layer, %u per token; a decode step reads %.2f MiB of weights, "
-                   "%.2f MiB of them expert weights (%.1f%% of all expert bytes)\n",
+                   "%.2f MiB of them expert weights (%.1f%% of all expert bytes): tg reads expert "
+                   "weights at %.1f GB/s\n",
                    info.n_expert, info.n_expert_used, stats.weight_bytes_per_token / 1048576.0,
-                   stats.expert_bytes_per_token / 1048576.0, 100.0 * info.n_expert_used / info.n_expert);
+                   stats.expert_bytes_per_token / 1048576.0, 100.0 * info.n_expert_used / info.n_expert,
+                   tg_mean * (double)stats.expert_bytes_per_token / 1e9);
     }
+    if (membw && !print_membw(threads, tg_mean, &stats)) return 1;
     if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
     if (expert_stats && !write_expert_stats(ctx, expert_stats)) return 1;
     struct rusage usage;
