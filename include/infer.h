@@ -526,6 +526,10 @@ typedef struct infer_context_stats {
     /* Device backends: bytes the model's weights and this context hold on the device (all of it
      * is allocated at load and creation, so this is also the peak). 0 on the CPU. */
     uint64_t device_memory_bytes;
+    /* Of decode_seconds, the wall time of the routed experts' FFN on the CPU (0 for a dense
+     * model or where the experts run on a device): decode_tokens * expert_bytes_per_token over
+     * it is the rate at which the CPU's expert lane reads its weights. */
+    double decode_expert_seconds;
 } infer_context_stats;
 
 INFER_API void infer_context_stats_init(infer_context_stats *stats);

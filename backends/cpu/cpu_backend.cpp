@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <memory>
 
@@ -266,6 +267,11 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
     const std::vector<Node> &nodes = s.bound->graph->nodes;
     const auto end = static_cast<size_t>(s.nodes.end);
     for (size_t i = static_cast<size_t>(s.nodes.begin); i < end; ++i) {
+        // Thread 0 times the expert FFN from its start to the barrier after it: the lane's wall
+        // time, its slowest thread included.
+        const bool timed = ith == 0 && nodes[i].op == Op::MoeFfn && s.bound->expert_seconds;
+        const auto start = timed ? std::chrono::steady_clock::now()
+                                 : std::chrono::steady_clock::time_point{};
         if (s.reference)
             run_node_reference(s, nodes[i]);
         else
@@ -279,6 +285,9 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
         if (ith == 0 && i + 1 < end && s.stop->should_stop())
             s.stop_after.store(i, std::memory_order_relaxed);
         s.pool->barrier(ith); // orders the store above before every thread's load below
+        if (timed)
+            *s.bound->expert_seconds +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (s.stop_after.load(std::memory_order_relaxed) <= i) return;
     }
 }

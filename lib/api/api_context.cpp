@@ -201,6 +201,7 @@ infer_status infer_context_get_stats(const infer_context *context, infer_context
     stats->weight_bytes_per_token = s.weight_bytes_per_token;
     stats->device_memory_bytes = s.device_bytes;
     stats->expert_bytes_per_token = s.expert_bytes_per_token;
+    stats->decode_expert_seconds = s.decode_expert_seconds;
     return INFER_OK;
 }
 

@@ -22,6 +22,9 @@ struct BoundGraph {
     std::vector<uint8_t *> tensor_data; // per TensorId (aliases resolved); null for no storage
     // Expert selection counters [layer][n_expert] that MoeFfn nodes add to, or null.
     uint64_t *expert_counts = nullptr;
+    // Wall seconds the routed experts' FFN nodes took, added to per run, or null: the expert
+    // lane's own rate (expert bytes over these seconds) next to the whole step's.
+    double *expert_seconds = nullptr;
 };
 
 // A run of consecutive nodes, by index in Graph::nodes.

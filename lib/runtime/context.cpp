@@ -242,6 +242,8 @@ Status Context::create(const Model &model, const ContextParams &params,
     for (BoundGraph *b : {&ctx->decode_bound_[0], &ctx->decode_bound_[1], &ctx->prefill_bound_[0],
                           &ctx->prefill_bound_[1]})
         b->expert_counts = counts;
+    for (BoundGraph *b : {&ctx->decode_bound_[kHost], &ctx->prefill_bound_[kHost]})
+        b->expert_seconds = &ctx->call_expert_seconds_;
     for (const int side : {kHost, kDevice})
         if (Backend *be = ctx->backend_[side])
             for (const BoundGraph *b : {&ctx->decode_bound_[side], &ctx->prefill_bound_[side]})
@@ -365,6 +367,7 @@ Status Context::decode(std::span<const int32_t> tokens) {
     const auto start = std::chrono::steady_clock::now();
     call_tokens_ = n;
     call_done_ = 0;
+    call_expert_seconds_ = 0;
     no_logits_ = NoLogits::Failed; // until the last chunk completes
     while (call_done_ < n) {
         const int64_t chunk = std::min(n_batch, n - call_done_);
@@ -382,6 +385,7 @@ Status Context::decode(std::span<const int32_t> tokens) {
     if (n == 1) {
         stats_.decode_tokens += 1;
         stats_.decode_seconds += seconds;
+        stats_.decode_expert_seconds += call_expert_seconds_;
     } else {
         stats_.prefill_tokens += static_cast<uint64_t>(n);
         stats_.prefill_seconds += seconds;

@@ -121,6 +121,7 @@ public:
         double prefill_seconds = 0, decode_seconds = 0;
         uint64_t weight_bytes_per_token = 0; // routed experts: only the k a token selects
         uint64_t expert_bytes_per_token = 0; // the routed experts' share of it
+        double decode_expert_seconds = 0; // of decode_seconds, in the routed experts' FFN (CPU)
         uint64_t device_bytes = 0; // weights, context and workspaces on the device; 0 on the CPU
     };
     const Stats &stats() const { return stats_; }
@@ -173,6 +174,9 @@ private:
     std::atomic<bool> cancel_{false};
     Stats stats_;
     std::vector<uint64_t> expert_counts_;
+    // The host's expert FFN seconds of the current call (BoundGraph::expert_seconds): added to
+    // the decode statistics when the call was one token.
+    double call_expert_seconds_ = 0;
 };
 
 } // namespace infer

@@ -22,7 +22,9 @@
  * all the runs, as TSV (layer, expert, count), with the rate at which the tg test read them.
  * --membw measures the streaming read bandwidth of memory on the same threads after the tests and
  * prints the tg test's weight and expert byte rates as percentages of it: how close decode comes
- * to the bandwidth limit.
+ * to the bandwidth limit. The expert rates are two: over the whole step, and over the time the
+ * CPU spent in the expert FFN (the expert lane's own rate, which the rest of the step does not
+ * dilute).
  */
 #include "infer.h"
 #include "placement_args.h"
@@ -73,6 +75,7 @@ static int bench(infer_context *ctx, const int32_t *tokens, int n, int prompt, i
                  double *mean, double *stddev) {
     double sum = 0, sum2 = 0;
     if (run_once(ctx, tokens, n, prompt) < 0) return 0; /* warm-up */
+    infer_context_reset_stats(ctx); /* the context's timings then cover the timed runs only */
     for (int r = 0; r < repeats; ++r) {
         const double tps = run_once(ctx, tokens, n, prompt);
         if (tps < 0) return 0;
@@ -108,6 +111,13 @@ static int write_expert_stats(infer_context *ctx, const char *file) {
     return ok;
 }
 
+/* Bytes per second the CPU's expert FFN read while it ran (0 when not measured). */
+static double expert_lane_rate(const infer_context_stats *stats) {
+    if (stats->decode_expert_seconds <= 0) return 0;
+    return (double)stats->decode_tokens * (double)stats->expert_bytes_per_token /
+           stats->decode_expert_seconds;
+}
+
 /* The memory read bandwidth probe on the tests' threads, and the tg test's byte rates against it. */
 static int print_membw(int threads, double tg_per_second, const infer_context_stats *stats) {
     double probe = 0;
@@ -119,6 +129,9 @@ static int print_membw(int threads, double tg_per_second, const infer_context_st
         printf("; tg reads weights at %.1f GB/s (%.1f%%)", all / 1e9, 100.0 * all / probe);
         if (experts > 0)
             printf(", expert weights at %.1f GB/s (%.1f%%)", experts / 1e9, 100.0 * experts / probe);
+        const double lane = expert_lane_rate(stats);
+        if (lane > 0)
+            printf("; the expert FFN reads at %.1f GB/s (%.1f%%)", lane / 1e9, 100.0 * lane / probe);
     }
     printf("\n");
     return 1;
@@ -285,6 +298,10 @@ int main(int argc, char **argv) {
                    info.n_expert, info.n_expert_used, stats.weight_bytes_per_token / 1048576.0,
                    stats.expert_bytes_per_token / 1048576.0, 100.0 * info.n_expert_used / info.n_expert,
                    tg_mean * (double)stats.expert_bytes_per_token / 1e9);
+        if (stats.decode_expert_seconds > 0)
+            printf("expert FFN: %.1f%% of the tg time, reading expert weights at %.1f GB/s\n",
+                   100.0 * stats.decode_expert_seconds / stats.decode_seconds,
+                   expert_lane_rate(&stats) / 1e9);
     }
     if (membw && !print_membw(threads, tg_mean, &stats)) return 1;
     if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
