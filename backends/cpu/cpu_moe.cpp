@@ -245,6 +245,10 @@ void group_pairs(const Layout &L, const MoeFfn &f, const int32_t *ids, int64_t t
 //    token's slots itself, in slot order, so no barrier precedes the weighted sum.
 // Every output element is still computed by one item with the general path's arithmetic.
 
+// Output rows per decode down item. Each (item, expert) is one matmul_rows call whose first row
+// tile nothing prefetched: 128 rows keep that to one tile in 16, where 32 rows made it one in 4.
+constexpr int64_t kDecodeDownBlock = 128;
+
 // Gate/up rows per decode item: a multiple of down's activation block (256 for Q8_K).
 int64_t decode_ff_block(const MoeFfn &f) {
     uint32_t act = 0;
@@ -257,7 +261,7 @@ int64_t decode_ff_block(const MoeFfn &f) {
 // The decode path fits: the down outputs of an item's slots and its up rows fit the thread's
 // up buffer.
 bool decode_fits(const MoeFfn &f, int k) {
-    return static_cast<int64_t>(k) * kRowBlock <= kTokenChunk * kRowBlock &&
+    return static_cast<int64_t>(k) * kDecodeDownBlock <= kTokenChunk * kRowBlock &&
            decode_ff_block(f) <= kTokenChunk * kRowBlock;
 }
 
@@ -300,15 +304,15 @@ void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int3
     pool.barrier(ith);
 
     // ---- Items (block of n_embd rows): every slot's down rows, then their weighted sum.
-    const int64_t embd_blocks = (n_embd + kRowBlock - 1) / kRowBlock;
+    const int64_t embd_blocks = (n_embd + kDecodeDownBlock - 1) / kDecodeDownBlock;
     const Range blocks = split_range(embd_blocks, ith, nth);
     for (int64_t blk = blocks.begin; blk < blocks.end; ++blk) {
-        const int64_t r0 = blk * kRowBlock, r1 = std::min(n_embd, r0 + kRowBlock);
+        const int64_t r0 = blk * kDecodeDownBlock, r1 = std::min(n_embd, r0 + kDecodeDownBlock);
         for (int j = 0; j < k; ++j)
             if (pair_row[j] >= 0)
                 matmul_rows(f.down.expert(ids[j]), hq + pair_row[j] * L.act_down, L.act_down, 1,
-                            tmp + pair_row[j] * kRowBlock, kRowBlock, r0, r1, isa);
-        weighted_sum(tmp, kRowBlock, pair_row, weights, k, r1 - r0, y + r0);
+                            tmp + pair_row[j] * kDecodeDownBlock, kDecodeDownBlock, r0, r1, isa);
+        weighted_sum(tmp, kDecodeDownBlock, pair_row, weights, k, r1 - r0, y + r0);
     }
 }
 
