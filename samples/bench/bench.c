@@ -18,13 +18,13 @@
  * each side's weights, layers and nodes and the copies between them; --verbose prints the plan
  * layer by layer before the table.
  * Mixture-of-experts models: a step reads only the experts its token selects; the expert weight
- * bytes per token are printed, and --expert-stats writes how often each (layer, expert) ran over
- * all the runs, as TSV (layer, expert, count), with the rate at which the tg test read them.
- * --membw measures the streaming read bandwidth of memory on the same threads after the tests and
- * prints the tg test's weight and expert byte rates as percentages of it: how close decode comes
- * to the bandwidth limit. The expert rates are two: over the whole step, and over the time the
- * CPU spent in the expert FFN (the expert lane's own rate, which the rest of the step does not
- * dilute).
+ * bytes per token are printed with the rate at which tg read them, over the whole step and over
+ * the time the CPU spent in the expert FFN (the expert lane's own rate, which the rest of the step
+ * does not dilute), and --expert-stats writes how often each (layer, expert) ran over all the
+ * runs, as TSV (layer, expert, count).
+ * --membw measures the streaming read bandwidth of memory on the same threads before and after
+ * the tests and prints tg's weight and expert byte rates as percentages of their mean: how close
+ * decode comes to the bandwidth limit.
  */
 #include "infer.h"
 #include "placement_args.h"
@@ -118,11 +118,16 @@ static double expert_lane_rate(const infer_context_stats *stats) {
            stats->decode_expert_seconds;
 }
 
-/* The memory read bandwidth probe on the tests' threads, and the tg test's byte rates against it. */
-static int print_membw(int threads, double tg_per_second, const infer_context_stats *stats) {
-    double probe = 0;
-    if (!check(infer_measure_read_bandwidth(threads, &probe), "memory bandwidth")) return 0;
-    printf("\nmembw: streaming read %.1f GB/s", probe / 1e9);
+/* The memory read bandwidth probe on the tests' threads, before the tests (`before`) and now, and
+ * the tg test's byte rates against the mean of the two: on a shared machine the bandwidth left to
+ * us drifts, and the two figures show by how much. */
+static int print_membw(int threads, double before, double tg_per_second,
+                       const infer_context_stats *stats) {
+    double after = 0;
+    if (!check(infer_measure_read_bandwidth(threads, &after), "memory bandwidth")) return 0;
+    const double probe = 0.5 * (before + after);
+    printf("\nmembw: streaming read %.1f GB/s (%.1f before the tests, %.1f after)", probe / 1e9,
+           before / 1e9, after / 1e9);
     if (tg_per_second > 0 && probe > 0) {
         const double all = tg_per_second * (double)stats->weight_bytes_per_token;
         const double experts = tg_per_second * (double)stats->expert_bytes_per_token;
@@ -270,6 +275,9 @@ int main(int argc, char **argv) {
     if (!tokens) return 1;
     fill_tokens(tokens, n_tokens, (uint32_t)max_vocab_token);
     infer_context_reset_expert_counts(ctx);
+    double membw_before = 0;
+    if (membw && !check(infer_measure_read_bandwidth(threads, &membw_before), "memory bandwidth"))
+        return 1;
 
     printf("| model | size | params | backend | ngl | %sthreads | test | t/s | GB/s |\n",
            ot ? "ot | " : "");
@@ -303,7 +311,7 @@ int main(int argc, char **argv) {
                    100.0 * stats.decode_expert_seconds / stats.decode_seconds,
                    expert_lane_rate(&stats) / 1e9);
     }
-    if (membw && !print_membw(threads, tg_mean, &stats)) return 1;
+    if (membw && !print_membw(threads, membw_before, tg_mean, &stats)) return 1;
     if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
     if (expert_stats && !write_expert_stats(ctx, expert_stats)) return 1;
     struct rusage usage;
