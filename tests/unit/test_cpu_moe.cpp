@@ -118,6 +118,24 @@ std::vector<uint64_t> want_counts(const MoeFfn &f, const Routed &r, int n_expert
     return c;
 }
 
+// moe_ffn at every ISA on every pool against want (moe_ffn_ref's output), and its counts.
+template <size_t N>
+void check_fast(const MoeFfn &f, const std::vector<float> &x, const Routed &r, int64_t t, int k,
+                const std::vector<float> &want, const std::vector<CpuIsa> &isas,
+                ThreadPool (&pools)[N]) {
+    const auto n_expert = static_cast<int>(f.gate.n_expert);
+    for (CpuIsa isa : isas) {
+        for (ThreadPool &pool : pools) {
+            CAPTURE(cpu_isa_name(isa));
+            CAPTURE(pool.size());
+            std::vector<uint64_t> counts(static_cast<size_t>(n_expert), 0);
+            const std::vector<float> got = ffn_fast(f, x, r, t, k, pool, isa, &counts);
+            CHECK(count_mismatches(got, want, t, f.down.n, isa) == 0);
+            CHECK(counts == want_counts(f, r, n_expert));
+        }
+    }
+}
+
 struct FfnCase {
     TypeId gate, up, down;
     int64_t n_embd, n_ff;
@@ -214,17 +232,8 @@ TEST_CASE("moe_ffn matches moe_ffn_ref: weight types, odd sizes, shared experts,
                 const Routed r = route_ref(logits, t, n_expert, k, true);
                 std::vector<float> want(static_cast<size_t>(t * c.n_embd));
                 moe_ffn_ref(f, x.data(), r.ids.data(), r.weights.data(), t, k, want.data());
-                for (CpuIsa isa : isas) {
-                    for (ThreadPool &pool : pools) {
-                        CAPTURE(cpu_isa_name(isa));
-                        CAPTURE(pool.size());
-                        std::vector<uint64_t> counts(n_expert, 0);
-                        const std::vector<float> got = ffn_fast(f, x, r, t, k, pool, isa, &counts);
-                        CHECK(count_mismatches(got, want, t, c.n_embd, isa) == 0);
-                        CHECK(counts == want_counts(f, r, n_expert));
-                        if (shared) CHECK(counts[4] == static_cast<uint64_t>(t));
-                    }
-                }
+                check_fast(f, x, r, t, k, want, isas, pools);
+                if (shared) CHECK(want_counts(f, r, n_expert)[4] == static_cast<uint64_t>(t));
             }
         }
     }
@@ -311,16 +320,7 @@ TEST_CASE("moe_ffn over expert subsets: fast matches reference; the two halves a
                     for (int64_t i = 0; i < n_embd; ++i)
                         CHECK(half[hf][static_cast<size_t>(tok * n_embd + i)] == 0.0f);
                 }
-                for (CpuIsa isa : isas) {
-                    for (ThreadPool &pool : pools) {
-                        CAPTURE(cpu_isa_name(isa));
-                        CAPTURE(pool.size());
-                        std::vector<uint64_t> counts(n_expert, 0);
-                        const std::vector<float> got = ffn_fast(f, x, r, t, k, pool, isa, &counts);
-                        CHECK(count_mismatches(got, half[hf], t, n_embd, isa) == 0);
-                        CHECK(counts == want_counts(f, r, n_expert));
-                    }
-                }
+                check_fast(f, x, r, t, k, half[hf], isas, pools);
             }
             // Each pair lands in exactly one half; the sums differ from the whole only in the
             // order of the float additions (rounding relative to the token's scale: terms cancel).
