@@ -195,12 +195,6 @@ void matmul_rows(const WeightView &w, const uint8_t *act, uint64_t act_stride, i
     if (t == 1) { // decode: stream each row once
         // tc.rows rows share each activation block and its scale conversion.
         if (tc.fn) {
-            // The decode kernels prefetch a tile ahead; the first tile nothing fetched early, so
-            // ask for all of its lines now, at once, rather than block by block on demand.
-            const uint8_t *first = wdata + r0 * w.row_bytes;
-            const uint64_t first_bytes =
-                static_cast<uint64_t>(std::clamp<int64_t>(r1 - r0, 0, tc.rows)) * w.row_bytes;
-            for (uint64_t line = 0; line < first_bytes; line += 64) __builtin_prefetch(first + line);
             for (int64_t r = r0; r < r1; r += tc.rows) {
                 const int nr = static_cast<int>(std::min<int64_t>(tc.rows, r1 - r));
                 tc.fn(w.k, wdata + r * w.row_bytes, w.row_bytes, act, act_stride, y + (r - r0),
