@@ -117,6 +117,16 @@ enum { INFER_BACKEND_CPU = 0, INFER_BACKEND_CUDA = 1, INFER_BACKEND_VULKAN = 2 }
  * device or driver stores 0 and returns INFER_OK, with the reason in infer_last_error(). */
 INFER_API infer_status infer_backend_device_count(int32_t backend, int32_t *out_count);
 
+/* ---- Memory bandwidth --------------------------------------------------------------------- */
+
+/* The streaming read bandwidth of this machine's memory as n_threads threads (0..1024; 0 = one
+ * per core) see it, in bytes per second: the best of five reads of a 512 MiB buffer split into one
+ * contiguous share per thread. It is the ceiling of every bandwidth-bound figure, such as a
+ * decode step's weight bytes per second. A probe for tools: it allocates the buffer, starts its own
+ * threads and takes about a second; run it while nothing else is busy, since whatever else runs
+ * shares the bandwidth it measures. Thread-safe (touches no shared state). */
+INFER_API infer_status infer_measure_read_bandwidth(int32_t n_threads, double *bytes_per_second);
+
 /* ---- Models ------------------------------------------------------------------------------- */
 
 typedef struct infer_model infer_model;

@@ -101,6 +101,7 @@ struct TileChoice {
 };
 
 TileChoice choose_tile(const VecDotKernel &kern, int64_t t) {
+    if (kern.decode_tile && t == 1) return {kern.decode_tile, kern.decode_rows, 1};
     if (kern.prefill_tile && t > 1)
         return {kern.prefill_tile, kern.prefill_rows, kern.prefill_cols};
     if (kern.tile) return {kern.tile, kern.tile_rows, kern.tile_cols};

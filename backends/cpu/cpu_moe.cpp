@@ -1,6 +1,7 @@
 // Mixture-of-experts routing and grouped expert FFN (contract in cpu_moe.h).
 #include "cpu/cpu_moe.h"
 
+#include "core/types.h"
 #include "cpu/cpu_vec_dot.h"
 
 #include <algorithm>
@@ -192,6 +193,21 @@ private:
     int64_t n_items_, next_, end_;
 };
 
+// y[0..n) = sum over the slots j with rows[j] >= 0, in slot order, of w[j] * d[rows[j] * stride
+// + i]; 0 when no slot is computed. The reference sums the same products in the same order.
+void weighted_sum(const float *d, int64_t stride, const int32_t *rows, const float *w, int k,
+                  int64_t n, float *y) {
+    bool first = true;
+    for (int j = 0; j < k; ++j) {
+        if (rows[j] < 0) continue;
+        const float *dj = d + rows[j] * stride;
+        if (first) for (int64_t i = 0; i < n; ++i) y[i] = w[j] * dj[i];
+        else for (int64_t i = 0; i < n; ++i) y[i] += w[j] * dj[i];
+        first = false;
+    }
+    if (first) std::fill(y, y + n, 0.0f);
+}
+
 // Thread 0: groups the t * k pairs whose expert f computes by expert (tokens ascending within a
 // group; the other pairs get row -1) and resets the work counters.
 void group_pairs(const Layout &L, const MoeFfn &f, const int32_t *ids, int64_t t, int k,
@@ -218,6 +234,88 @@ void group_pairs(const Layout &L, const MoeFfn &f, const int32_t *ids, int64_t t
     control[16] = n_active;
 }
 
+// ---- One token (decode) ---------------------------------------------------------------------
+// The same work with two barriers where the general path has four: decode is bound by streaming
+// the selected experts' weights, and every barrier is a point where the first thread to arrive
+// idles (or, on a busy machine, one descheduled thread stalls the other).
+//  - Thread 0 groups the pairs and quantizes the one activation row (a few microseconds).
+//  - Gate/up items span whole activation blocks of down's format, so each item quantizes its
+//    own slice of the intermediate row: the separate quantization phase is gone.
+//  - Down items are (block of n_embd rows, every selected expert): an item sums its rows over the
+//    token's slots itself, in slot order, so no barrier precedes the weighted sum.
+// Every output element is still computed by one item with the general path's arithmetic.
+
+// Output rows per decode down item. Each (item, expert) is one matmul_rows call whose first row
+// tile nothing prefetched: 128 rows keep that to one tile in 16, where 32 rows made it one in 4.
+constexpr int64_t kDecodeDownBlock = 128;
+
+// Gate/up rows per decode item: a multiple of down's activation block (256 for Q8_K).
+int64_t decode_ff_block(const MoeFfn &f) {
+    uint32_t act = 0;
+    vec_dot_act_type(f.down.type, &act);
+    const TypeTraits *tt = type_traits(act);
+    const int64_t block = tt ? tt->block_elems : 1;
+    return (kRowBlock + block - 1) / block * block;
+}
+
+// The decode path fits: the down outputs of an item's slots and its up rows fit the thread's
+// up buffer.
+bool decode_fits(const MoeFfn &f, int k) {
+    return static_cast<int64_t>(k) * kDecodeDownBlock <= kTokenChunk * kRowBlock &&
+           decode_ff_block(f) <= kTokenChunk * kRowBlock;
+}
+
+void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int32_t *ids,
+                    const float *weights, int k, float *y, void *scratch, uint64_t *counts,
+                    int ith, int nth, ThreadPool &pool, CpuIsa isa) {
+    const int64_t n_embd = L.n_embd, n_ff = L.n_ff;
+    const int64_t *control = at<int64_t>(scratch, L.control);
+    const int32_t *start = at<int32_t>(scratch, L.start);
+    const int32_t *active = at<int32_t>(scratch, L.active);
+    const int32_t *pair_row = at<int32_t>(scratch, L.pair_row);
+    uint8_t *xg_gate = at<uint8_t>(scratch, L.xg_gate), *xg_up = at<uint8_t>(scratch, L.xg_up);
+    float *h = at<float>(scratch, L.h);
+    uint8_t *hq = at<uint8_t>(scratch, L.hq);
+    float *tmp = at<float>(scratch, L.up_tmp) + ith * kTokenChunk * kRowBlock;
+
+    // ---- Thread 0: group, count, quantize x once (every pair's activation row is row 0).
+    if (ith == 0) {
+        group_pairs(L, f, ids, 1, k, scratch);
+        if (counts) moe_count_selected(f, ids, k, counts);
+        matmul_quantize_act_row(f.gate.type, x, n_embd, xg_gate, isa);
+        if (!L.shared_act) matmul_quantize_act_row(f.up.type, x, n_embd, xg_up, isa);
+    }
+    pool.barrier(ith);
+
+    // ---- Items (expert, block of n_ff rows): h = act(gate x) * up x, then its slice of hq.
+    const int64_t ff_block = decode_ff_block(f), ff_blocks = (n_ff + ff_block - 1) / ff_block;
+    Items gate_up_items(control[16] * ff_blocks, 1, nullptr, ith, nth);
+    for (int64_t item; gate_up_items.take(&item);) {
+        const int32_t e = active[item / ff_blocks];
+        const int64_t r0 = item % ff_blocks * ff_block, r1 = std::min(n_ff, r0 + ff_block);
+        float *he = h + start[e] * n_ff; // the expert's one pair
+        matmul_rows(f.gate.expert(e), xg_gate, L.act_gate, 1, he + r0, n_ff, r0, r1, isa);
+        matmul_rows(f.up.expert(e), xg_up, L.act_up, 1, tmp, kRowBlock, r0, r1, isa);
+        glu(he + r0, he + r0, tmp, r1 - r0, f.act, 0, 1);
+        matmul_quantize_act_row(f.down.type, he + r0, r1 - r0,
+                                hq + start[e] * L.act_down + matmul_act_row_bytes(f.down.type, r0),
+                                isa);
+    }
+    pool.barrier(ith);
+
+    // ---- Items (block of n_embd rows): every slot's down rows, then their weighted sum.
+    const int64_t embd_blocks = (n_embd + kDecodeDownBlock - 1) / kDecodeDownBlock;
+    const Range blocks = split_range(embd_blocks, ith, nth);
+    for (int64_t blk = blocks.begin; blk < blocks.end; ++blk) {
+        const int64_t r0 = blk * kDecodeDownBlock, r1 = std::min(n_embd, r0 + kDecodeDownBlock);
+        for (int j = 0; j < k; ++j)
+            if (pair_row[j] >= 0)
+                matmul_rows(f.down.expert(ids[j]), hq + pair_row[j] * L.act_down, L.act_down, 1,
+                            tmp + pair_row[j] * kDecodeDownBlock, kDecodeDownBlock, r0, r1, isa);
+        weighted_sum(tmp, kDecodeDownBlock, pair_row, weights, k, r1 - r0, y + r0);
+    }
+}
+
 } // namespace
 
 uint64_t moe_ffn_scratch_bytes(const MoeFfn &f, int64_t max_tokens, int k, int nth) {
@@ -228,6 +326,8 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
              int k, float *y, void *scratch, uint64_t *counts, int ith, int nth, ThreadPool &pool,
              CpuIsa isa) {
     const Layout L = layout_of(f, t, k, nth); // offsets for t tokens: the scratch fits max_tokens
+    if (t == 1 && decode_fits(f, k))
+        return moe_ffn_decode(f, L, x, ids, weights, k, y, scratch, counts, ith, nth, pool, isa);
     const int64_t n_embd = L.n_embd, n_ff = L.n_ff;
     int64_t *control = at<int64_t>(scratch, L.control);
     const int32_t *start = at<int32_t>(scratch, L.start);
@@ -304,20 +404,8 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
     pool.barrier(ith);
 
     // ---- Phase 5: each token's weighted sum over its computed slots, in slot order.
-    for (int64_t tok = tokens.begin; tok < tokens.end; ++tok) {
-        float *yt = y + tok * n_embd;
-        const float *w = weights + tok * k;
-        const int32_t *rows = pair_row + tok * k;
-        bool first = true;
-        for (int j = 0; j < k; ++j) {
-            if (rows[j] < 0) continue;
-            const float *dj = d + rows[j] * n_embd;
-            if (first) for (int64_t i = 0; i < n_embd; ++i) yt[i] = w[j] * dj[i];
-            else for (int64_t i = 0; i < n_embd; ++i) yt[i] += w[j] * dj[i];
-            first = false;
-        }
-        if (first) std::fill(yt, yt + n_embd, 0.0f);
-    }
+    for (int64_t tok = tokens.begin; tok < tokens.end; ++tok)
+        weighted_sum(d, n_embd, pair_row + tok * k, weights + tok * k, k, n_embd, y + tok * n_embd);
 }
 
 void moe_ffn_ref(const MoeFfn &f, const float *x, const int32_t *ids, const float *weights,

@@ -10,7 +10,8 @@
 // every thread busy: in decode each thread streams an equal contiguous share of them, in prefill
 // threads take them from a shared counter (an expert's cost grows with its tokens). An output
 // element is always computed by the same item, so results do not depend on the thread count or
-// on which thread ran what.
+// on which thread ran what. One token takes its own path with two barriers instead of four
+// (cpu_moe.cpp: moe_ffn_decode) and the same arithmetic.
 #pragma once
 
 #include "cpu/cpu_isa.h"
@@ -68,7 +69,8 @@ struct MoeFfn {
 uint64_t moe_ffn_scratch_bytes(const MoeFfn &f, int64_t max_tokens, int k, int nth);
 
 // Cooperative, like matmul: every thread of `pool` calls it with the same arguments inside
-// pool.run(); returns when y [t][n_embd] is complete (the last phase ends with a barrier).
+// pool.run(); y [t][n_embd] is complete once every thread has returned (each writes its own
+// share of y last: the caller's next barrier publishes it).
 // x [t][n_embd]; ids, weights [t][k] as moe_route writes them (ids must lie in [0, n_expert)).
 // counts: null, or n_expert selection counters, each incremented once per (token, slot) that
 // picked its expert, for the experts f computes. Allocates nothing.

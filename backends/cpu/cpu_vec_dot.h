@@ -36,6 +36,11 @@ struct VecDotKernel {
     VecDotTileFn prefill_tile = nullptr;
     int prefill_rows = 1;
     int prefill_cols = 1;
+    // Optional kernel that the driver prefers for one token (decode): decode_rows rows against a
+    // single activation row (nc == 1), for formats whose tile spends more on setup than one
+    // token repays.
+    VecDotTileFn decode_tile = nullptr;
+    int decode_rows = 1;
 };
 
 // The activation type (ggml id: Q8_0, Q8_1, Q8_K, or F32) that weights of `type` pair with;

@@ -3,7 +3,7 @@
  *
  *   infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPEATS] [-b N_BATCH]
  *               [--backend cpu|cuda|vulkan] [--device N] [-ngl N|all|auto]
- *               [--override PATTERN=BACKEND]... [--expert-stats FILE] [--no-mmap] [-v]
+ *               [--override PATTERN=BACKEND]... [--expert-stats FILE] [--membw] [--no-mmap] [-v]
  *   infer-bench -m MODEL.gguf --offload-plan [--budget BYTES] [--device-profile NAME|FILE]
  *               [--expert-stats FILE] [--remeasure] [--verify [-n N] [-r R]] [-t THREADS]
  *
@@ -20,8 +20,13 @@
  * each side's weights, layers and nodes and the copies between them; --verbose prints the plan
  * layer by layer before the table.
  * Mixture-of-experts models: a step reads only the experts its token selects; the expert weight
- * bytes per token are printed, and --expert-stats writes how often each (layer, expert) ran over
- * all the runs, as TSV (layer, expert, count).
+ * bytes per token are printed with the rate at which tg read them, over the whole step and over
+ * the time the CPU spent in the expert FFN (the expert lane's own rate, which the rest of the step
+ * does not dilute), and --expert-stats writes how often each (layer, expert) ran over all the
+ * runs, as TSV (layer, expert, count).
+ * --membw measures the streaming read bandwidth of memory on the same threads before and after
+ * the tests and prints tg's weight and expert byte rates as percentages of their mean: how close
+ * decode comes to the bandwidth limit.
  * --offload-plan (samples/bench/offload_plan.h) prints the cost model's expert offload plan
  * instead of benchmarking; there --expert-stats names the TSV to read the popularity from.
  */
@@ -75,6 +80,7 @@ static int bench(infer_context *ctx, const int32_t *tokens, int n, int prompt, i
                  double *mean, double *stddev) {
     double sum = 0, sum2 = 0;
     if (run_once(ctx, tokens, n, prompt) < 0) return 0; /* warm-up */
+    infer_context_reset_stats(ctx); /* the context's timings then cover the timed runs only */
     for (int r = 0; r < repeats; ++r) {
         const double tps = run_once(ctx, tokens, n, prompt);
         if (tps < 0) return 0;
@@ -110,6 +116,37 @@ static int write_expert_stats(infer_context *ctx, const char *file) {
     return ok;
 }
 
+/* Bytes per second the CPU's expert FFN read while it ran (0 when not measured). */
+static double expert_lane_rate(const infer_context_stats *stats) {
+    if (stats->decode_cpu_expert_seconds <= 0) return 0;
+    return (double)stats->decode_tokens * (double)stats->expert_bytes_per_token /
+           stats->decode_cpu_expert_seconds;
+}
+
+/* The memory read bandwidth probe on the tests' threads, before the tests (`before`) and now, and
+ * the tg test's byte rates against the mean of the two: on a shared machine the bandwidth left to
+ * us drifts, and the two figures show by how much. */
+static int print_membw(int threads, double before, double tg_per_second,
+                       const infer_context_stats *stats) {
+    double after = 0;
+    if (!check(infer_measure_read_bandwidth(threads, &after), "memory bandwidth")) return 0;
+    const double probe = 0.5 * (before + after);
+    printf("\nmembw: streaming read %.1f GB/s (%.1f before the tests, %.1f after)", probe / 1e9,
+           before / 1e9, after / 1e9);
+    if (tg_per_second > 0 && probe > 0) {
+        const double all = tg_per_second * (double)stats->weight_bytes_per_token;
+        const double experts = tg_per_second * (double)stats->expert_bytes_per_token;
+        printf("; tg reads weights at %.1f GB/s (%.1f%%)", all / 1e9, 100.0 * all / probe);
+        if (experts > 0)
+            printf(", expert weights at %.1f GB/s (%.1f%%)", experts / 1e9, 100.0 * experts / probe);
+        const double lane = expert_lane_rate(stats);
+        if (lane > 0)
+            printf("; the expert FFN reads at %.1f GB/s (%.1f%%)", lane / 1e9, 100.0 * lane / probe);
+    }
+    printf("\n");
+    return 1;
+}
+
 static void usage(FILE *out) {
     // clang-format off
     fprintf(out,
@@ -126,6 +163,7 @@ static void usage(FILE *out) {
     fprintf(out,
 "      --no-mmap        read the model into memory instead of mapping it\n"
 "      --expert-stats FILE  write how often each (layer, expert) ran, as TSV\n"
+"      --membw          measure memory read bandwidth on the same threads; compare tg with it\n"
 "  -v, --verbose        print the placement (where each layer runs) before the table\n"
 "  -h, --help           this text\n");
     // clang-format on
@@ -165,7 +203,7 @@ static void print_placement_line(const infer_placement *p) {
 int main(int argc, char **argv) {
     const char *path = NULL, *expert_stats = NULL;
     int n_prompt = 512, n_gen = 128, threads = 0, repeats = 3, n_batch = 512;
-    int no_mmap = 0, verbose = 0;
+    int no_mmap = 0, verbose = 0, membw = 0;
     placement_args placement_choice;
     placement_args_init(&placement_choice);
     offload_plan_args offload_plan;
@@ -194,6 +232,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-b") && v) n_batch = atoi(argv[++i]);
         else if (!strcmp(a, "--expert-stats") && v) expert_stats = argv[++i];
         else if (!strcmp(a, "--no-mmap")) no_mmap = 1;
+        else if (!strcmp(a, "--membw")) membw = 1;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose = 1;
         else {
             snprintf(error, sizeof error, "unknown option %s, or it needs a value", a);
@@ -254,13 +293,16 @@ int main(int argc, char **argv) {
     if (!tokens) return 1;
     fill_tokens(tokens, n_tokens, (uint32_t)max_vocab_token);
     infer_context_reset_expert_counts(ctx);
+    double membw_before = 0;
+    if (membw && !check(infer_measure_read_bandwidth(threads, &membw_before), "memory bandwidth"))
+        return 1;
 
     printf("| model | size | params | backend | ngl | %sthreads | test | t/s | GB/s |\n",
            ot ? "ot | " : "");
     printf("| --- | ---: | ---: | --- | ---: | %s---: | --- | ---: | ---: |\n", ot ? "--- | " : "");
     char name[96];
     snprintf(name, sizeof name, "%s %s", info.architecture, info.name[0] ? info.name : "");
-    double mean = 0, sd = 0;
+    double mean = 0, sd = 0, tg_mean = 0;
     if (n_prompt > 0) {
         if (!bench(ctx, tokens, n_prompt, 1, repeats, &mean, &sd)) return 1;
         print_row_start(name, &info, backend_name, &placement, ot, threads);
@@ -270,21 +312,29 @@ int main(int argc, char **argv) {
     infer_context_stats_init(&stats);
     if (n_gen > 0) {
         if (!bench(ctx, tokens, n_gen, 0, repeats, &mean, &sd)) return 1;
+        tg_mean = mean;
         if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
         print_row_start(name, &info, backend_name, &placement, ot, threads);
         printf("tg%d | %.2f ± %.2f | %.1f |\n", n_gen, mean, sd,
                mean * (double)stats.weight_bytes_per_token / 1e9);
         if (info.n_expert > 0)
             printf("\nexperts: %u per layer, %u per token; a decode step reads %.2f MiB of weights, "
-                   "%.2f MiB of them expert weights (%.1f%% of all expert bytes)\n",
+                   "%.2f MiB of them expert weights (%.1f%% of all expert bytes): tg reads expert "
+                   "weights at %.1f GB/s\n",
                    info.n_expert, info.n_expert_used, stats.weight_bytes_per_token / 1048576.0,
-                   stats.expert_bytes_per_token / 1048576.0, 100.0 * info.n_expert_used / info.n_expert);
+                   stats.expert_bytes_per_token / 1048576.0, 100.0 * info.n_expert_used / info.n_expert,
+                   tg_mean * (double)stats.expert_bytes_per_token / 1e9);
+        if (stats.decode_cpu_expert_seconds > 0)
+            printf("expert FFN: %.1f%% of the tg time, reading expert weights at %.1f GB/s\n",
+                   100.0 * stats.decode_cpu_expert_seconds / stats.decode_seconds,
+                   expert_lane_rate(&stats) / 1e9);
         if (stats.handoffs > 0)
             printf("split: the CPU waited for the device %llu times, %.1f us each on average; CPU "
                    "experts %.2f ms per decode step\n",
                    (unsigned long long)stats.handoffs, 1e6 * stats.handoff_wait_seconds / stats.handoffs,
                    stats.decode_tokens ? 1e3 * stats.decode_cpu_expert_seconds / stats.decode_tokens : 0.0);
     }
+    if (membw && !print_membw(threads, membw_before, tg_mean, &stats)) return 1;
     if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
     if (expert_stats && !write_expert_stats(ctx, expert_stats)) return 1;
     struct rusage usage;

@@ -188,6 +188,18 @@ TEST_CASE("moe: a decode step reads only the selected experts' weight bytes") {
     CHECK(stats.expert_bytes_per_token == all_experts / info.n_expert * info.n_expert_used);
     CHECK(stats.weight_bytes_per_token > stats.expert_bytes_per_token);
     CHECK(stats.weight_bytes_per_token < info.tensor_data_bytes - all_experts + stats.expert_bytes_per_token + 1);
+    // The expert FFN's own time is part of the decode time; prefill adds to neither.
+    CHECK(stats.decode_cpu_expert_seconds == 0);
+    const int32_t tokens[3] = {1, 2, 3};
+    REQUIRE(infer_decode(ctx.get(), tokens, 2) == INFER_OK);
+    REQUIRE(infer_decode(ctx.get(), tokens + 2, 1) == INFER_OK);
+    REQUIRE(infer_context_get_stats(ctx.get(), &stats) == INFER_OK);
+    CHECK(stats.decode_tokens == 1);
+    CHECK(stats.decode_cpu_expert_seconds > 0);
+    CHECK(stats.decode_cpu_expert_seconds < stats.decode_seconds);
+    infer_context_reset_stats(ctx.get());
+    REQUIRE(infer_context_get_stats(ctx.get(), &stats) == INFER_OK);
+    CHECK(stats.decode_cpu_expert_seconds == 0);
 
     // A dense model has no expert statistics.
     ModelPtr dense = load(infer::test::synthetic_model("moe-dense-llama", "--arch llama --preset tiny"));
@@ -196,8 +208,10 @@ TEST_CASE("moe: a decode step reads only the selected experts' weight bytes") {
     CHECK(infer_context_expert_counts(dctx.get(), nullptr, 0, &n_layer, &n_expert) == INFER_OK);
     CHECK(n_layer == 0);
     CHECK(n_expert == 0);
+    REQUIRE(infer_decode(dctx.get(), tokens, 1) == INFER_OK);
     REQUIRE(infer_context_get_stats(dctx.get(), &stats) == INFER_OK);
     CHECK(stats.expert_bytes_per_token == 0);
+    CHECK(stats.decode_cpu_expert_seconds == 0);
 }
 
 TEST_CASE("moe: prefill (tokens grouped per expert) equals decoding token by token") {

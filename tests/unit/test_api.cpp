@@ -245,6 +245,16 @@ TEST_CASE("api: the log sink receives messages at its level, and NULL restores t
     CHECK(sink.lines.size() == count);
 }
 
+TEST_CASE("api: the memory read bandwidth probe measures, and rejects bad arguments") {
+    double bw = -1;
+    CHECK(infer_measure_read_bandwidth(1, nullptr) == INFER_ERR_INVALID_ARGUMENT);
+    CHECK(infer_measure_read_bandwidth(-1, &bw) == INFER_ERR_INVALID_ARGUMENT);
+    CHECK(bw == 0);
+    CHECK(infer_measure_read_bandwidth(1025, &bw) == INFER_ERR_INVALID_ARGUMENT);
+    REQUIRE(infer_measure_read_bandwidth(1, &bw) == INFER_OK);
+    CHECK(bw > 1e8); // any machine that runs the tests reads faster than 100 MB/s
+}
+
 TEST_CASE("api: backends report their devices or that they are not built in") {
     int32_t count = -1;
     REQUIRE(infer_backend_device_count(INFER_BACKEND_CPU, &count) == INFER_OK);

@@ -183,6 +183,43 @@ TEST_CASE("vec_dot SIMD paths match the scalar references for every type") {
     }
 }
 
+// The decode kernels take up to decode_rows rows per call: every row count, rows far apart (a
+// padded stride), short and long rows, each output the reference's bits.
+TEST_CASE("decode row kernels return the references' bits for every row count") {
+    std::mt19937 rng(4321);
+    for (const TypeCase &tc : kTypes) {
+        for (CpuIsa isa : simd_isas()) {
+            VecDotKernel fast, ref;
+            REQUIRE(vec_dot_kernel(static_cast<uint32_t>(tc.type), isa, &fast));
+            REQUIRE(vec_dot_kernel(static_cast<uint32_t>(tc.type), CpuIsa::Scalar, &ref));
+            if (!fast.decode_tile) continue;
+            CAPTURE(static_cast<int>(tc.type));
+            CAPTURE(cpu_isa_name(isa));
+            for (int64_t blocks : {1, 3, 11}) {
+                const int64_t k = tc.block_elems * blocks;
+                const int rows = fast.decode_rows;
+                const uint64_t stride = static_cast<uint64_t>(blocks * tc.block_bytes + 5);
+                const std::vector<uint8_t> packed = random_weights(tc, k, rows, rng);
+                std::vector<uint8_t> w(stride * static_cast<uint64_t>(rows));
+                for (int r = 0; r < rows; ++r)
+                    std::memcpy(w.data() + r * stride, packed.data() + r * blocks * tc.block_bytes,
+                                static_cast<size_t>(blocks * tc.block_bytes));
+                const std::vector<float> x = random_floats(k, rng);
+                const std::vector<uint8_t> a = quantize_for(tc, x.data(), k, 1, CpuIsa::Scalar);
+                for (int nr = 1; nr <= rows; ++nr) {
+                    CAPTURE(blocks);
+                    CAPTURE(nr);
+                    std::vector<float> y(static_cast<size_t>(rows) + 1, NAN);
+                    fast.decode_tile(k, w.data(), stride, a.data(), 0, y.data(), 1, nr, 1);
+                    for (int r = 0; r < nr; ++r)
+                        CHECK(y[static_cast<size_t>(r)] == ref.dot(k, w.data() + r * stride, a.data()));
+                    CHECK(std::isnan(y[static_cast<size_t>(nr)])); // nothing past the nr rows
+                }
+            }
+        }
+    }
+}
+
 namespace {
 
 // n rows of k random weights of type tc, each padded by 3 bytes and the first at an odd address:
@@ -281,7 +318,7 @@ TEST_CASE("matmul matches matmul_ref: long rows and many tokens, every ISA") {
         const int64_t k = tc.block_elems == 1 ? 32 * 71 + 5 : tc.block_elems * 71;
         std::vector<uint8_t> buf;
         const WeightView w = padded_weights(tc, k, 21, rng, &buf);
-        for (int64_t t : {2, 75}) {
+        for (int64_t t : {1, 2, 75}) {
             CAPTURE(t);
             for (CpuIsa isa : all_isas()) {
                 CAPTURE(cpu_isa_name(isa));

@@ -118,6 +118,24 @@ std::vector<uint64_t> want_counts(const MoeFfn &f, const Routed &r, int n_expert
     return c;
 }
 
+// moe_ffn at every ISA on every pool against want (moe_ffn_ref's output), and its counts.
+template <size_t N>
+void check_fast(const MoeFfn &f, const std::vector<float> &x, const Routed &r, int64_t t, int k,
+                const std::vector<float> &want, const std::vector<CpuIsa> &isas,
+                ThreadPool (&pools)[N]) {
+    const auto n_expert = static_cast<int>(f.gate.n_expert);
+    for (CpuIsa isa : isas) {
+        for (ThreadPool &pool : pools) {
+            CAPTURE(cpu_isa_name(isa));
+            CAPTURE(pool.size());
+            std::vector<uint64_t> counts(static_cast<size_t>(n_expert), 0);
+            const std::vector<float> got = ffn_fast(f, x, r, t, k, pool, isa, &counts);
+            CHECK(count_mismatches(got, want, t, f.down.n, isa) == 0);
+            CHECK(counts == want_counts(f, r, n_expert));
+        }
+    }
+}
+
 struct FfnCase {
     TypeId gate, up, down;
     int64_t n_embd, n_ff;
@@ -214,17 +232,8 @@ TEST_CASE("moe_ffn matches moe_ffn_ref: weight types, odd sizes, shared experts,
                 const Routed r = route_ref(logits, t, n_expert, k, true);
                 std::vector<float> want(static_cast<size_t>(t * c.n_embd));
                 moe_ffn_ref(f, x.data(), r.ids.data(), r.weights.data(), t, k, want.data());
-                for (CpuIsa isa : isas) {
-                    for (ThreadPool &pool : pools) {
-                        CAPTURE(cpu_isa_name(isa));
-                        CAPTURE(pool.size());
-                        std::vector<uint64_t> counts(n_expert, 0);
-                        const std::vector<float> got = ffn_fast(f, x, r, t, k, pool, isa, &counts);
-                        CHECK(count_mismatches(got, want, t, c.n_embd, isa) == 0);
-                        CHECK(counts == want_counts(f, r, n_expert));
-                        if (shared) CHECK(counts[4] == static_cast<uint64_t>(t));
-                    }
-                }
+                check_fast(f, x, r, t, k, want, isas, pools);
+                if (shared) CHECK(want_counts(f, r, n_expert)[4] == static_cast<uint64_t>(t));
             }
         }
     }
@@ -233,17 +242,20 @@ TEST_CASE("moe_ffn matches moe_ffn_ref: weight types, odd sizes, shared experts,
 TEST_CASE("moe_ffn results do not depend on the thread count") {
     std::mt19937 rng(5);
     const int n_expert = 8, k = 2;
-    const int64_t n_embd = 256, n_ff = 160, t = 33;
+    const int64_t n_embd = 256, n_ff = 160;
     const Experts gate = random_experts(TypeId::Q4_K, n_embd, n_ff, n_expert, rng);
     const Experts up = random_experts(TypeId::Q4_K, n_embd, n_ff, n_expert, rng);
     const Experts down = random_experts(TypeId::Q8_0, n_ff, n_embd, n_expert, rng);
     const MoeFfn f{gate.view, up.view, down.view, GluAct::silu};
-    const std::vector<float> x = random_floats(t * n_embd, rng);
-    const Routed r = route_ref(random_floats(t * n_expert, rng), t, n_expert, k, false);
     ThreadPool one(1), three(3);
-    const std::vector<float> a = ffn_fast(f, x, r, t, k, one, cpu_isa_best(), nullptr);
-    const std::vector<float> b = ffn_fast(f, x, r, t, k, three, cpu_isa_best(), nullptr);
-    CHECK(std::equal(a.begin(), a.end(), b.begin()));
+    for (int64_t t : {1, 33}) { // decode has its own path
+        CAPTURE(t);
+        const std::vector<float> x = random_floats(t * n_embd, rng);
+        const Routed r = route_ref(random_floats(t * n_expert, rng), t, n_expert, k, false);
+        const std::vector<float> a = ffn_fast(f, x, r, t, k, one, cpu_isa_best(), nullptr);
+        const std::vector<float> b = ffn_fast(f, x, r, t, k, three, cpu_isa_best(), nullptr);
+        CHECK(std::equal(a.begin(), a.end(), b.begin()));
+    }
 }
 
 TEST_CASE("sigmoid_gate matches its reference and known values") {
@@ -308,16 +320,7 @@ TEST_CASE("moe_ffn over expert subsets: fast matches reference; the two halves a
                     for (int64_t i = 0; i < n_embd; ++i)
                         CHECK(half[hf][static_cast<size_t>(tok * n_embd + i)] == 0.0f);
                 }
-                for (CpuIsa isa : isas) {
-                    for (ThreadPool &pool : pools) {
-                        CAPTURE(cpu_isa_name(isa));
-                        CAPTURE(pool.size());
-                        std::vector<uint64_t> counts(n_expert, 0);
-                        const std::vector<float> got = ffn_fast(f, x, r, t, k, pool, isa, &counts);
-                        CHECK(count_mismatches(got, half[hf], t, n_embd, isa) == 0);
-                        CHECK(counts == want_counts(f, r, n_expert));
-                    }
-                }
+                check_fast(f, x, r, t, k, half[hf], isas, pools);
             }
             // Each pair lands in exactly one half; the sums differ from the whole only in the
             // order of the float additions (rounding relative to the token's scale: terms cancel).
