@@ -463,7 +463,21 @@ typedef struct infer_context_params {
      * freed. NULL: libinfer allocates. */
     void *buffer;
     uint64_t buffer_size;
+    /* A model with routed experts off the device (per-expert offload, INFER_EXPERTS_BY_*): how a
+     * call of more than one token (prefill) computes the non-resident experts of the device's
+     * layers. INFER_EXPERT_PREFILL_AUTO (default): per expert and chunk, whichever the offload
+     * cost model predicts faster, computing it on the CPU or copying its weights to the device and
+     * computing it there; the cost model reads this machine's CPU expert costs (measured the
+     * first time, about a second per expert shape, then cached like infer-bench --offload-plan's)
+     * and the device's copy rate (measured at context creation). _CPU: always on the CPU.
+     * _STREAM: always copied to the device. Results agree within the device-versus-CPU bounds
+     * either way; one-token calls never stream. Ignored otherwise. */
+    int32_t expert_prefill;
 } infer_context_params;
+
+#define INFER_EXPERT_PREFILL_AUTO 0
+#define INFER_EXPERT_PREFILL_CPU 1
+#define INFER_EXPERT_PREFILL_STREAM 2
 
 INFER_API void infer_context_params_init(infer_context_params *params);
 
@@ -561,6 +575,10 @@ typedef struct infer_context_stats {
      * waiting; with per-expert offload, the per-layer handoff's cost. 0 otherwise. */
     uint64_t handoffs;
     double handoff_wait_seconds;
+    /* Prefill streaming (infer_context_params.expert_prefill): expert weight bytes copied to the
+     * device, and the (layer, expert) copies, since creation or the last reset. */
+    uint64_t prefill_streamed_bytes;
+    uint64_t prefill_streamed_experts;
 } infer_context_stats;
 
 INFER_API void infer_context_stats_init(infer_context_stats *stats);

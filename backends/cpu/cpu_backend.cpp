@@ -48,9 +48,13 @@ cpu::ExpertWeights expert_weights(const graph::WeightRef &w) {
             w.row_bytes, w.row_bytes * static_cast<uint64_t>(w.ne[1])};
 }
 
-cpu::MoeFfn moe_ffn_of(const Node &n) {
+// streamed: the run's prefill streaming (a CPU subset leaves those experts out), or null.
+cpu::MoeFfn moe_ffn_of(const Node &n, const StreamedExperts *streamed_experts = nullptr) {
+    const uint8_t *streamed = streamed_experts && n.expert_slot && !n.experts_resident
+                                  ? streamed_experts->layer(n.layer)
+                                  : nullptr;
     return {expert_weights(*n.w), expert_weights(*n.w2), expert_weights(*n.w3), glu_act(n.act),
-            n.expert_slot, n.experts_resident};
+            n.expert_slot, n.experts_resident, streamed};
 }
 
 const char *type_name(uint32_t type) {
@@ -182,7 +186,7 @@ void run_node_reference(const RunState &s, const Node &n) {
     case Op::MoeFfn: {
         const int64_t rows = rows_of(s, n.in[0]);
         const int32_t *ids = i32(s, n.in[1]);
-        const cpu::MoeFfn f = moe_ffn_of(n);
+        const cpu::MoeFfn f = moe_ffn_of(n, s.bound->streamed);
         cpu::moe_ffn_ref(f, f32(s, n.in[0]), ids, f32(s, n.in[2]), rows, n.n_expert_used,
                          f32(s, n.out));
         if (uint64_t *counts = expert_counts(s, n))
@@ -246,7 +250,7 @@ void run_node(const RunState &s, const Node &n, int ith, int nth) {
                        ith, nth);
         break;
     case Op::MoeFfn:
-        cpu::moe_ffn(moe_ffn_of(n), f32(s, n.in[0]), i32(s, n.in[1]), f32(s, n.in[2]),
+        cpu::moe_ffn(moe_ffn_of(n, s.bound->streamed), f32(s, n.in[0]), i32(s, n.in[1]), f32(s, n.in[2]),
                      rows_of(s, n.in[0]), n.n_expert_used, f32(s, n.out),
                      s.bound->tensor_data[n.scratch], expert_counts(s, n), ith, nth, *s.pool);
         break;

@@ -60,7 +60,13 @@ struct MoeFfn {
     // complementary subsets add up to the full output; a token with no computed expert gets 0.
     const int32_t *expert_slot = nullptr;
     bool resident = false;
-    bool computes(int64_t e) const { return !expert_slot || (expert_slot[e] >= 0) == resident; }
+    // Prefill streaming: experts [n_expert] the device streams and computes in this run; the
+    // CPU's subset leaves them out (null: none).
+    const uint8_t *streamed = nullptr;
+    bool computes(int64_t e) const {
+        return !expert_slot ||
+               ((expert_slot[e] >= 0) == resident && !(streamed && streamed[e]));
+    }
 };
 
 // Scratch bytes for up to max_tokens tokens with k experts each on nth threads (64-byte aligned

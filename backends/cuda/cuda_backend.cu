@@ -20,6 +20,7 @@
 // INFER_CUDA_MATVEC=simple selects the simple float matvec everywhere (a fallback, and the
 // baseline tests/gpu/run.sh compares against).
 #include "cuda/cuda_backend.h"
+#include "cuda/cuda_expert_stream.h"
 
 #include "core/log.h"
 #include "core/types.h"
@@ -33,6 +34,7 @@
 #include "cuda/cuda_launch.h"
 #include "cuda/cuda_weights.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -136,6 +138,7 @@ public:
         if (stream_) cudaStreamSynchronize(stream_);
         drop_captures();
         gemm_.reset();
+        streamer_.reset();
         if (workspace_) {
             cudaFree(workspace_);
             weights_.release(kGemmWorkspaceBytes);
@@ -192,7 +195,10 @@ public:
         return gemm_->start(workspace_);
     }
 
-    Status prepare(const BoundGraph &bound) override { return prepare_counters(counted_slots(bound)); }
+    Status prepare(const BoundGraph &bound) override {
+        if (bound.streamed) INFER_TRY(streamer_->prepare(*bound.graph));
+        return prepare_counters(counted_slots(bound));
+    }
 
     bool host_memory() const override { return false; }
 
@@ -248,7 +254,13 @@ public:
 
     uint64_t device_bytes() const override {
         return context_bytes_ + (workspace_ ? kGemmWorkspaceBytes : 0) +
-               (act_ ? kActBufferBytes : 0) + counters_.device_bytes();
+               (act_ ? kActBufferBytes : 0) + counters_.device_bytes() + streamer_->device_bytes();
+    }
+
+    Status expert_stream_rate(double *bytes_per_s) override {
+        if (!stream_) return make_error(INFER_ERR_INTERNAL, "CUDA backend used before start");
+        INFER_CUDA_TRY(cudaSetDevice(weights_.device()));
+        return streamer_->copy_rate(stream_, bytes_per_s);
     }
 
     Status run(const BoundGraph &bound, NodeRange nodes, int64_t n_tokens, KvCache &kv,
@@ -495,10 +507,23 @@ private:
             MoeFfnArgs args = moe_args(n, gate.data, up.data, down.data);
             if (n.expert_slot) { // a subset: the resident experts, packed by slot
                 if (!n.experts_resident) return refuse(n, g, "its experts are the CPU's");
+                if (const uint8_t *streamed = b.streamed ? b.streamed->layer(n.layer) : nullptr)
+                    return streamer_->run(n, args, streamed, f32(n.in[0]), i32(n.in[1]),
+                                          f32(n.in[2]), rows_of(n.in[0]), f32(n.out),
+                                          b.tensor_data[n.scratch], counts, stream_);
                 args.slot = reinterpret_cast<const int32_t *>(weights_.find(n.expert_slot));
-                if (!args.slot)
-                    return make_error(INFER_ERR_INTERNAL, "layer %d's expert slots are not on the device",
-                                      n.layer);
+                if (!args.slot) {
+                    // Only a layer with resident experts has its table here; one without
+                    // (a node for prefill streaming) adds nothing when nothing is streamed.
+                    if (std::any_of(n.expert_slot, n.expert_slot + n.n_expert,
+                                    [](int32_t s) { return s >= 0; }))
+                        return make_error(INFER_ERR_INTERNAL,
+                                          "layer %d's expert slots are not on the device", n.layer);
+                    INFER_CUDA_TRY(cudaMemsetAsync(f32(n.out), 0,
+                                                   static_cast<size_t>(rows_of(n.out) * g.tensors[n.out].n) * sizeof(float),
+                                                   stream_));
+                    return Status::ok();
+                }
             }
             return moe_ffn(args, f32(n.in[0]), i32(n.in[1]),
                            f32(n.in[2]), rows_of(n.in[0]), f32(n.out), b.tensor_data[n.scratch],
@@ -537,6 +562,8 @@ private:
     };
     std::vector<Captured> captured_;
     ExpertCounters counters_{weights_};
+    // Freed in the destructor before the stream its copies ran on.
+    std::unique_ptr<ExpertStreamer> streamer_ = std::make_unique<ExpertStreamer>(weights_);
 };
 
 } // namespace

@@ -134,7 +134,16 @@ struct DeviceExperts {
     DeviceMatrix m; // expert 0
     uint64_t expert_stride;
     int n_expert;
+    // Prefill streaming: experts copied in for this call, packed by staged index at the same
+    // stride (MoeFfnArgs::slot says which), or null.
+    const uint8_t *staged = nullptr;
 };
+
+// MoeFfnArgs::slot values besides a packed slot (>= 0).
+constexpr int32_t kCpuExpert = -1; // the CPU computes it: skipped here
+// Staged index i (into DeviceExperts::staged) as a slot value, and back.
+__host__ __device__ constexpr int32_t staged_slot(int32_t i) { return -2 - i; }
+__host__ __device__ constexpr int32_t staged_index(int32_t slot) { return -2 - slot; }
 
 // The most experts a layer may have: the grouping kernel gives each a thread of one block.
 constexpr int kMaxExperts = 1024;
@@ -146,9 +155,12 @@ struct MoeFfnArgs {
     int act;                // 0 silu, 1 gelu_tanh
     bool int8;              // take the int8 (dp4a) path where a matrix allows it
     // Per-expert offload: null, or device [n_expert]: expert e's index in the packed stacks
-    // (gate, up, down hold only the resident experts, by slot), -1 for an expert the CPU
-    // computes. Pairs of such experts are skipped: they add nothing here and are not counted.
+    // (gate, up, down hold only the resident experts, by slot), staged_slot(i) for an expert
+    // streamed in for this call (the staged stacks' i-th), kCpuExpert for one the CPU computes.
+    // Pairs of CPU experts are skipped: they add nothing here and are not counted.
     const int32_t *slot = nullptr;
+    // y += the sum instead of y = (prefill streaming runs a layer's experts in batches).
+    bool accumulate = false;
 };
 
 // Scratch bytes moe_ffn needs for up to max_tokens tokens (256-byte aligned scratch).

@@ -55,7 +55,10 @@ bool int8_type(const DeviceMatrix &m) {
 }
 
 bool int8_ready(const DeviceExperts &e) {
-    return matvec_int8_supported(e.m) && e.expert_stride % 16 == 0;
+    DeviceMatrix staged = e.m;
+    if (e.staged) staged.data = e.staged;
+    return matvec_int8_supported(e.m) && matvec_int8_supported(staged) &&
+           e.expert_stride % 16 == 0;
 }
 
 struct Layout {
@@ -97,8 +100,18 @@ __device__ __forceinline__ int expert_of(int32_t id, int n_expert) {
     return id < 0 ? 0 : (id >= n_expert ? n_expert - 1 : id);
 }
 
-// Whether this launch computes expert e: all of them, or the resident ones of a subset.
-__device__ __forceinline__ bool computes(const int32_t *slot, int e) { return !slot || slot[e] >= 0; }
+// Whether this launch computes expert e: all of them, or a subset's resident and staged ones.
+__device__ __forceinline__ bool computes(const int32_t *slot, int e) {
+    return !slot || slot[e] != kCpuExpert;
+}
+
+// Expert e's weights in a stack: its packed slot, or its place among the staged experts.
+__device__ __forceinline__ const uint8_t *expert_data(const uint8_t *packed, const uint8_t *staged,
+                                                     uint64_t stride, const int32_t *slot, int e) {
+    const int32_t s = slot ? slot[e] : e;
+    return s >= 0 ? packed + static_cast<uint64_t>(s) * stride
+                  : staged + static_cast<uint64_t>(staged_index(s)) * stride;
+}
 
 // One block of blockDim.x >= n_expert threads (thread i < n_expert: expert i).
 __global__ void __launch_bounds__(kMaxExperts)
@@ -192,8 +205,9 @@ template <class Q> struct Int8Rows {
 template <class Rows, int NT, bool GateUp>
 __global__ void __launch_bounds__(32 * kWarps)
     grouped_matvec_kernel(Rows in, const uint8_t *__restrict__ w, const uint8_t *__restrict__ w_up,
-                          uint64_t expert_stride, uint64_t row_bytes, int64_t n, Groups g,
-                          GroupedIo io, float *__restrict__ out) {
+                          const uint8_t *staged, const uint8_t *staged_up, uint64_t expert_stride,
+                          uint64_t row_bytes, int64_t n, Groups g, GroupedIo io,
+                          float *__restrict__ out) {
     constexpr int R = GateUp ? 2 : kRowsPerWarp;
     constexpr int kOutRows = GateUp ? 1 : R;
     if (static_cast<int>(blockIdx.y) >= *g.n_active) return;
@@ -202,16 +216,16 @@ __global__ void __launch_bounds__(32 * kWarps)
     const int lane = threadIdx.x % 32;
     const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * kOutRows;
     if (row0 >= n) return;
-    const uint64_t expert = static_cast<uint64_t>(g.slot ? g.slot[e] : e) * expert_stride;
+    const uint8_t *expert = expert_data(w, staged, expert_stride, g.slot, e);
     const uint8_t *rows[R];
     if constexpr (GateUp) {
-        rows[0] = w + expert + row0 * row_bytes;
-        rows[1] = w_up + expert + row0 * row_bytes;
+        rows[0] = expert + row0 * row_bytes;
+        rows[1] = expert_data(w_up, staged_up, expert_stride, g.slot, e) + row0 * row_bytes;
     } else {
         // Rows past the end repeat the last row (valid memory); their sums are not stored.
         INFER_UNROLL
         for (int r = 0; r < R; ++r)
-            rows[r] = w + expert + (row0 + r < n ? row0 + r : n - 1) * row_bytes;
+            rows[r] = expert + (row0 + r < n ? row0 + r : n - 1) * row_bytes;
     }
     for (int t0 = g0; t0 < g1; t0 += NT) {
         const int nt = g1 - t0 < NT ? g1 - t0 : NT;
@@ -242,10 +256,11 @@ __global__ void __launch_bounds__(32 * kWarps)
     }
 }
 
-// y[t] = sum_j w[t][j] * d[t * k + j], slot by slot, over the pairs this launch computed.
+// y[t] = sum_j w[t][j] * d[t * k + j], slot by slot, over the pairs this launch computed
+// (y[t] += that sum when accumulating).
 __global__ void combine_kernel(const float *__restrict__ d, const float *__restrict__ w,
                                const int32_t *__restrict__ ids, const int32_t *__restrict__ slot,
-                               int n_expert, int64_t n_tokens, int k, int64_t n,
+                               int n_expert, int64_t n_tokens, int k, int64_t n, bool accumulate,
                                float *__restrict__ y) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_tokens * n;
          i += int64_t(gridDim.x) * blockDim.x) {
@@ -259,7 +274,7 @@ __global__ void combine_kernel(const float *__restrict__ d, const float *__restr
             acc = first ? wt[j] * dt[j * n] : acc + wt[j] * dt[j * n];
             first = false;
         }
-        y[i] = acc;
+        y[i] = accumulate ? y[i] + acc : acc;
     }
 }
 
@@ -290,16 +305,18 @@ Status with_rows(const DeviceMatrix &m, bool int8, const float *x, const uint8_t
     });
 }
 
+// GateUp: `up` is the second stack of each warp's row pair; else null.
 template <bool GateUp, class Rows>
-Status launch_grouped(const Rows &in, int64_t n_tokens, const DeviceExperts &w, const uint8_t *w_up,
-                      unsigned slots, const Groups &g, const GroupedIo &io, float *out,
-                      cudaStream_t stream) {
+Status launch_grouped(const Rows &in, int64_t n_tokens, const DeviceExperts &w,
+                      const DeviceExperts *up, unsigned slots, const Groups &g, const GroupedIo &io,
+                      float *out, cudaStream_t stream) {
     const int out_rows = GateUp ? 1 : kRowsPerWarp;
     const dim3 grid(static_cast<unsigned>(blocks_for(w.m.n, kWarps * out_rows)), slots);
     return with_moe_tile(n_tokens, [&](auto nt) {
         INFER_LAUNCH(grid, 32 * kWarps, 0, stream,
                      grouped_matvec_kernel<Rows, decltype(nt)::value, GateUp>)
-        (in, w.m.data, w_up, w.expert_stride, w.m.row_bytes, w.m.n, g, io, out);
+        (in, w.m.data, up ? up->m.data : nullptr, w.staged, up ? up->staged : nullptr,
+         w.expert_stride, w.m.row_bytes, w.m.n, g, io, out);
         return INFER_CUDA_STATUS(cudaGetLastError());
     });
 }
@@ -348,7 +365,7 @@ Status moe_ffn(const MoeFfnArgs &a, const float *x, const int32_t *ids, const fl
     const GroupedIo by_token{true, false, a.act};
     if (L.fused) {
         INFER_TRY(with_rows(a.gate.m, gate8 && up8, x, base + L.xq, n_tokens, [&](const auto &in) {
-            return launch_grouped<true>(in, n_tokens, a.gate, a.up.m.data, slots, g, by_token, h,
+            return launch_grouped<true>(in, n_tokens, a.gate, &a.up, slots, g, by_token, h,
                                         stream);
         }));
     } else {
@@ -376,7 +393,7 @@ Status moe_ffn(const MoeFfnArgs &a, const float *x, const int32_t *ids, const fl
     // 4. The weighted sum over each token's slots.
     INFER_LAUNCH(grid_stride_blocks(n_tokens * n_embd, kThreads), kThreads, 0, stream,
                  combine_kernel)
-    (d, weights, ids, a.slot, n_expert, n_tokens, a.k, n_embd, y);
+    (d, weights, ids, a.slot, n_expert, n_tokens, a.k, n_embd, a.accumulate, y);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }

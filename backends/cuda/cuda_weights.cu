@@ -1,11 +1,12 @@
 // Weight upload: the weights sit in the mapped GGUF file (pageable memory), so they go through
-// two pinned staging buffers in turn: the host copies the next piece while the previous one
-// crosses PCIe. Progress is reported after each piece, and the caller can cancel.
+// two pinned staging buffers in turn (cuda_pinned_copy.h). Progress is reported after each
+// piece, and the caller can cancel.
 #include "cuda/cuda_weights.h"
 
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_devices.h"
+#include "cuda/cuda_pinned_copy.h"
 
 #include <algorithm>
 #include <cstring>
@@ -21,18 +22,13 @@ uint64_t align_up(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
 double mib(uint64_t bytes) { return static_cast<double>(bytes) / 1048576.0; }
 
-// Pinned buffers, a stream and events for the upload, freed however it ends.
-struct Staging {
-    uint8_t *buf[2] = {nullptr, nullptr};
-    cudaEvent_t done[2] = {nullptr, nullptr};
+// The upload's stream, synchronized and destroyed however the upload ends.
+struct UploadStream {
     cudaStream_t stream = nullptr;
-    ~Staging() {
-        if (stream) cudaStreamSynchronize(stream);
-        for (int i = 0; i < 2; ++i) {
-            if (buf[i]) cudaFreeHost(buf[i]);
-            if (done[i]) cudaEventDestroy(done[i]);
-        }
-        if (stream) cudaStreamDestroy(stream);
+    ~UploadStream() {
+        if (!stream) return;
+        cudaStreamSynchronize(stream);
+        cudaStreamDestroy(stream);
     }
 };
 
@@ -63,6 +59,11 @@ Status CudaWeights::reserve(uint64_t bytes, const char *what) const {
 }
 
 void CudaWeights::release(uint64_t bytes) const { used_.fetch_sub(bytes); }
+
+uint64_t CudaWeights::available() const {
+    if (!budget_) return UINT64_MAX;
+    return budget_ - std::min(used_.load(), budget_);
+}
 
 Status CudaWeights::allocate(uint64_t bytes) {
     INFER_TRY(reserve(bytes, "the weights"));
@@ -100,31 +101,20 @@ Status upload_weights(const std::vector<WeightSpan> &spans, int32_t device, uint
     auto weights = std::make_unique<CudaWeights>(device, n_sm, budget);
     INFER_TRY(weights->allocate(total));
 
-    Staging st;
-    for (int i = 0; i < 2; ++i) {
-        INFER_CUDA_TRY(cudaMallocHost(&st.buf[i], kStagingBytes));
-        INFER_CUDA_TRY(cudaEventCreateWithFlags(&st.done[i], cudaEventDisableTiming));
-    }
+    UploadStream st;
     INFER_CUDA_TRY(cudaStreamCreateWithFlags(&st.stream, cudaStreamNonBlocking));
+    PinnedCopier copier;
+    INFER_TRY(copier.start(kStagingBytes));
     uint8_t *dst = weights->memory();
     uint64_t copied = 0;
-    int which = 0;
-    // Copies host bytes [src, src + bytes) to `to` through the two staging buffers.
-    auto copy_range = [&](const uint8_t *src, uint64_t bytes, uint8_t *to) -> Status {
-        for (uint64_t off = 0; off < bytes; off += kStagingBytes) {
-            const uint64_t piece = std::min(kStagingBytes, bytes - off);
-            INFER_CUDA_TRY(cudaEventSynchronize(st.done[which])); // its last copy has finished
-            std::memcpy(st.buf[which], src + off, piece);
-            INFER_CUDA_TRY(cudaMemcpyAsync(to + off, st.buf[which], piece, cudaMemcpyHostToDevice,
-                                           st.stream));
-            INFER_CUDA_TRY(cudaEventRecord(st.done[which], st.stream));
-            which ^= 1;
+    auto copy_range = [&](const uint8_t *src, uint64_t bytes, uint8_t *to) {
+        return copier.copy(to, src, bytes, st.stream, [&](uint64_t piece) {
             copied += piece;
             if (progress && !progress(static_cast<float>(copied) / static_cast<float>(total)))
                 return make_error(INFER_ERR_CANCELLED,
                                   "weight upload cancelled by the progress callback");
-        }
-        return Status::ok();
+            return Status::ok();
+        });
     };
     for (const WeightSpan &s : spans) {
         weights->by_host[s.data] = dst;

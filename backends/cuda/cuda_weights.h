@@ -30,6 +30,8 @@ public:
     // model may be created on several threads); release() gives them back.
     Status reserve(uint64_t bytes, const char *what) const;
     void release(uint64_t bytes) const;
+    // Bytes the budget has left (the most a reserve() can take now); UINT64_MAX without one.
+    uint64_t available() const;
 
     // Allocates the device memory for `bytes` of weights, counted against the budget.
     Status allocate(uint64_t bytes);

@@ -19,7 +19,8 @@ namespace {
 
 infer_status to_internal(const infer_context_params *p, infer::ContextParams *out) {
     if (!p) return INFER_OK;
-    if (!infer::api::struct_size_ok(p->size, sizeof *p))
+    // The struct ended at expert_prefill's offset before that field was added.
+    if (!infer::api::struct_size_ok(p->size, offsetof(infer_context_params, expert_prefill)))
         return fail(INFER_ERR_INVALID_ARGUMENT,
                     "infer_context_params.size is %u: prepare it with infer_context_params_init",
                     p->size);
@@ -32,6 +33,15 @@ infer_status to_internal(const infer_context_params *p, infer::ContextParams *ou
     out->abort_user_data = p->abort_user_data;
     out->buffer = p->buffer;
     out->buffer_size = p->buffer_size;
+    if (p->size >= offsetof(infer_context_params, expert_prefill) + sizeof p->expert_prefill) {
+        if (p->expert_prefill < INFER_EXPERT_PREFILL_AUTO ||
+            p->expert_prefill > INFER_EXPERT_PREFILL_STREAM)
+            return fail(INFER_ERR_INVALID_ARGUMENT,
+                        "infer_context_params.expert_prefill is %d: it must be "
+                        "INFER_EXPERT_PREFILL_AUTO, _CPU or _STREAM",
+                        p->expert_prefill);
+        out->expert_prefill = static_cast<infer::ExpertPrefill>(p->expert_prefill);
+    }
     return INFER_OK;
 }
 
@@ -214,6 +224,8 @@ infer_status infer_context_get_stats(const infer_context *context, infer_context
     full.prefill_cpu_expert_seconds = s.prefill_cpu_expert_seconds;
     full.handoffs = s.handoffs;
     full.handoff_wait_seconds = s.handoff_wait_seconds;
+    full.prefill_streamed_bytes = s.prefill_streamed_bytes;
+    full.prefill_streamed_experts = s.prefill_streamed_experts;
     const uint32_t size = stats->size;
     std::memcpy(stats, &full, std::min<size_t>(size, sizeof full));
     stats->size = size;

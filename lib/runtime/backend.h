@@ -16,6 +16,20 @@
 
 namespace infer {
 
+// Prefill streaming (runtime/expert_streaming.h): the experts of the split layers that the device
+// copies in and computes in this run, instead of the CPU. Written by the context before a run.
+struct StreamedExperts {
+    int32_t n_layer = 0, n_expert = 0;
+    std::vector<uint8_t> mask; // [layer * n_expert + e]: 1 when the device streams e this run
+    std::vector<uint8_t> any;  // [layer]: some expert of the layer is streamed
+    // Layer l's mask, or null when it streams nothing.
+    const uint8_t *layer(int32_t l) const {
+        return l >= 0 && l < n_layer && any[static_cast<size_t>(l)]
+                   ? mask.data() + static_cast<size_t>(l) * static_cast<size_t>(n_expert)
+                   : nullptr;
+    }
+};
+
 // Where each tensor of a graph lives for one run: pointers into the planned arena.
 struct BoundGraph {
     const graph::Graph *graph = nullptr;
@@ -25,6 +39,8 @@ struct BoundGraph {
     // Seconds the CPU spends in MoeFfn nodes (each from its start to the barrier that ends it,
     // the CPU expert lane of a step), added to by the CPU backend, or null: not timed.
     double *moe_ffn_seconds = nullptr;
+    // The experts streamed in this run (multi-token graphs of a split model), or null: none.
+    const StreamedExperts *streamed = nullptr;
 };
 
 // A run of consecutive nodes, by index in Graph::nodes.
@@ -108,6 +124,14 @@ public:
     virtual Status copy_out(void *dst, const void *src, uint64_t bytes);
     // Bytes this backend holds on a device for its context (context memory, workspaces).
     virtual uint64_t device_bytes() const { return 0; }
+    // Prefill streaming (runtime/expert_streaming.h): the rate at which this backend copies
+    // expert weights from the mapped model into its memory, measured once per process and
+    // device, after a prepare() of a graph with BoundGraph::streamed set; 0 when it cannot
+    // stream experts.
+    virtual Status expert_stream_rate(double *bytes_per_s) {
+        *bytes_per_s = 0;
+        return Status::ok();
+    }
 };
 
 } // namespace infer

@@ -2,6 +2,8 @@
 
 #include "core/checked_math.h"
 #include "core/log.h"
+#include "runtime/expert_split.h"
+#include "runtime/offload_plan.h"
 
 #include <algorithm>
 #include <chrono>
@@ -74,8 +76,9 @@ void size_scratch(graph::Graph &g, const NodeAssignment &sides, const ContextBac
     }
 }
 
-Status split_graph(graph::Graph &g, const Placement &placement, GraphSplit *out) {
-    apply_expert_residency(g, placement);
+Status split_graph(graph::Graph &g, const Placement &placement, bool for_streaming,
+                   GraphSplit *out) {
+    apply_expert_residency(g, placement, for_streaming);
     INFER_TRY(assign_nodes(g, placement, &out->nodes));
     out->segments = plan_segments(g, out->nodes.on_device);
     return Status::ok();
@@ -166,8 +169,24 @@ Status Context::plan(const Model &model, const ContextParams &in, const ContextB
     plan.kv.n_head_kv = hp.n_head_kv;
     plan.kv.head_dim = hp.head_dim;
     const Placement &placement = model.placement();
-    INFER_TRY(split_graph(plan.decode, placement, &plan.decode_split));
-    INFER_TRY(split_graph(plan.prefill, placement, &plan.prefill_split));
+    // Decode never streams experts; prefill may (expert_streaming.h).
+    const bool may_stream = p.expert_prefill != ExpertPrefill::Cpu && placement.device &&
+                            placement.experts.n_layer > 0 && p.n_batch > 1;
+    INFER_TRY(split_graph(plan.decode, placement, false, &plan.decode_split));
+    INFER_TRY(split_graph(plan.prefill, placement, may_stream, &plan.prefill_split));
+    if (may_stream) {
+        plan.stream_layers.assign(static_cast<size_t>(hp.n_layer), 0);
+        bool any = false;
+        for (size_t i = 0; i < plan.prefill.nodes.size(); ++i) {
+            const graph::Node &n = plan.prefill.nodes[i];
+            if (plan.prefill_split.nodes.on_device[i] && is_resident_expert_node(n) &&
+                n.layer >= 0 && n.layer < hp.n_layer) {
+                plan.stream_layers[static_cast<size_t>(n.layer)] = 1;
+                any = true;
+            }
+        }
+        if (!any) plan.stream_layers.clear();
+    }
     plan.kv_on_device = placement.kv_on_device;
     if (!backends.device &&
         (any_on_device(plan.decode_split) || any_on_device(plan.prefill_split)))
@@ -247,10 +266,13 @@ Status Context::create(const Model &model, const ContextParams &params,
     // The CPU expert lane's time, per kind of step (the offload cost model's check).
     ctx->decode_bound_[kHost].moe_ffn_seconds = &ctx->stats_.decode_cpu_expert_seconds;
     ctx->prefill_bound_[kHost].moe_ffn_seconds = &ctx->stats_.prefill_cpu_expert_seconds;
+    if (!plan.stream_layers.empty())
+        for (BoundGraph &b : ctx->prefill_bound_) b.streamed = &ctx->streamed_;
     for (const int side : {kHost, kDevice})
         if (Backend *be = ctx->backend_[side])
             for (const BoundGraph *b : {&ctx->decode_bound_[side], &ctx->prefill_bound_[side]})
                 INFER_TRY(be->prepare(*b));
+    if (!plan.stream_layers.empty()) INFER_TRY(ctx->start_streaming());
     const uint64_t kv_bytes = plan.kv.total_bytes();
     log_message(INFER_LOG_INFO,
                 "context: n_ctx %lld, n_batch %lld, KV cache %.1f MiB (%.1f MiB on the device), "
@@ -260,6 +282,71 @@ Status Context::create(const Model &model, const ContextParams &params,
                 plan.arena_bytes / 1048576.0, plan.lower_bound / 1048576.0);
     *out = std::move(ctx);
     return Status::ok();
+}
+
+Status Context::start_streaming() {
+    const ContextPlan &plan = plan_;
+    double rate = 0;
+    INFER_TRY(backend_[kDevice]->expert_stream_rate(&rate));
+    if (rate <= 0) {
+        log_message(INFER_LOG_INFO, "prefill streaming: the %s backend cannot stream experts",
+                    backend_[kDevice]->name());
+        for (BoundGraph &b : prefill_bound_) b.streamed = nullptr;
+        return Status::ok();
+    }
+    const Placement &placement = model_.placement();
+    const ModelCostShape shape = model_cost_shape(model_);
+    std::vector<StreamingLayer> layers(shape.layers.size());
+    for (size_t l = 0; l < layers.size(); ++l) {
+        layers[l].expert_bytes = shape.layers[l].expert_bytes();
+        for (const TypedWeights &w : shape.layers[l].expert) layers[l].expert_elements += w.elements;
+    }
+    if (plan.params.expert_prefill == ExpertPrefill::Auto) {
+        std::vector<ExpertShape> shapes;
+        for (const LayerCostShape &l : shape.layers)
+            if (l.expert_bytes() > 0 &&
+                std::find(shapes.begin(), shapes.end(), l.expert_shape) == shapes.end())
+                shapes.push_back(l.expert_shape);
+        CpuCosts cpu;
+        const Status measured = cpu_costs_for(shapes, {}, resolve_thread_count(plan.params.n_threads),
+                                              default_cache_dir(), false, &cpu);
+        if (!measured.is_ok()) {
+            log_message(INFER_LOG_WARN,
+                        "prefill streaming off: the CPU expert costs could not be measured: %s",
+                        measured.message().c_str());
+            for (BoundGraph &b : prefill_bound_) b.streamed = nullptr;
+            return Status::ok();
+        }
+        for (size_t l = 0; l < layers.size(); ++l)
+            layers[l].cpu = layer_cpu_cost(shape.layers[l], cpu);
+    }
+    const models::Hparams &hp = model_.hparams();
+    layer_expert_bytes_.clear();
+    for (const StreamingLayer &l : layers) layer_expert_bytes_.push_back(l.expert_bytes);
+    streaming_model_ = make_streaming_model(placement.expert_popularity, static_cast<int32_t>(hp.n_expert_used),
+                                            std::move(layers), rate);
+    choose_streamed_experts(ExpertPrefill::Cpu, placement.experts, streaming_model_,
+                            plan.stream_layers, 0, &streamed_); // sizes streamed_
+    streaming_ = true;
+    log_message(INFER_LOG_INFO, "prefill streaming: %s, copies at %.1f GB/s",
+                plan.params.expert_prefill == ExpertPrefill::Auto ? "by the cost model"
+                                                                  : "every non-resident expert",
+                rate / 1e9);
+    return Status::ok();
+}
+
+void Context::choose_streamed(int64_t n) {
+    choose_streamed_experts(plan_.params.expert_prefill, model_.placement().experts,
+                            streaming_model_, plan_.stream_layers, n, &streamed_);
+    for (int32_t l = 0; l < streamed_.n_layer; ++l) {
+        const uint8_t *mask = streamed_.layer(l);
+        if (!mask) continue;
+        for (int32_t e = 0; e < streamed_.n_expert; ++e) {
+            if (!mask[e]) continue;
+            stats_.prefill_streamed_experts += 1;
+            stats_.prefill_streamed_bytes += layer_expert_bytes_[static_cast<size_t>(l)];
+        }
+    }
 }
 
 Status Context::allocate(const ContextParams &params) {
@@ -468,6 +555,7 @@ Status Context::run_chunk(std::span<const int32_t> tokens) {
     const graph::Graph &g = *bound[kHost].graph;
     for (int64_t i = 0; i < n; ++i)
         position_values_[static_cast<size_t>(i)] = static_cast<int32_t>(n_past_ + i);
+    if (streaming_ && n > 1) choose_streamed(n);
     INFER_TRY(write_input(bound, split, g.tokens, tokens.data(), n, staged_tokens_));
     INFER_TRY(write_input(bound, split, g.positions, position_values_.data(), n, staged_positions_));
     StopSignal stop;

@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "graph/planner.h"
 #include "runtime/backend.h"
+#include "runtime/expert_streaming.h"
 #include "runtime/model.h"
 #include "runtime/placement.h"
 #include "runtime/segments.h"
@@ -32,6 +33,7 @@ struct ContextParams {
     void *abort_user_data = nullptr;
     void *buffer = nullptr; // caller memory, or null
     uint64_t buffer_size = 0;
+    ExpertPrefill expert_prefill = ExpertPrefill::Auto; // prefill streaming (expert_streaming.h)
     CpuKernels kernels = CpuKernels::Fast; // tests only: not in the C API
 
     static constexpr int64_t kDefaultMaxCtx = 4096;
@@ -63,6 +65,9 @@ struct ContextPlan {
     graph::Graph decode;   // one token
     graph::Graph prefill;  // up to n_batch tokens
     GraphSplit decode_split, prefill_split;
+    // Prefill streaming: the layers whose expert node runs on the device in the prefill graph
+    // (it may stream their experts); empty when the context cannot stream.
+    std::vector<uint8_t> stream_layers;
     KvCacheLayout kv;
     std::vector<uint8_t> kv_on_device; // [n_layer]
     // host: the CPU's tensors and KV layers; device: the device's; transfer: the host copies of
@@ -127,6 +132,8 @@ public:
         // Waits of the CPU for a device's copies (split placements), and their seconds.
         uint64_t handoffs = 0;
         double handoff_wait_seconds = 0;
+        // Prefill streaming: expert bytes copied to the device, and (layer, expert) copies.
+        uint64_t prefill_streamed_bytes = 0, prefill_streamed_experts = 0;
     };
     const Stats &stats() const { return stats_; }
     void reset_stats();
@@ -144,6 +151,11 @@ private:
     // Points each side's view of `graph` at its arenas.
     void bind(const graph::Graph &graph, const GraphSplit &split, bool decode, BoundGraph out[2]);
     Status run_chunk(std::span<const int32_t> tokens);
+    // Prefill streaming: asks the device backend for its copy rate and, for Auto, this machine's
+    // CPU expert costs; leaves streaming off (streaming_ false) when the backend cannot stream.
+    Status start_streaming();
+    // Chooses the experts a run of n tokens streams (prefill_bound_ points at streamed_).
+    void choose_streamed(int64_t n);
     Status run_segments(const BoundGraph bound[2], const GraphSplit &split, int64_t n,
                         const StopSignal &stop);
     Status write_input(const BoundGraph bound[2], const GraphSplit &split, graph::TensorId id,
@@ -180,6 +192,10 @@ private:
     std::atomic<bool> cancel_{false};
     Stats stats_;
     std::vector<uint64_t> expert_counts_;
+    bool streaming_ = false;
+    StreamingModel streaming_model_;
+    StreamedExperts streamed_; // sized at creation: choosing allocates nothing
+    std::vector<uint64_t> layer_expert_bytes_; // [layer]: one expert's bytes, for the stats
 };
 
 } // namespace infer

@@ -42,7 +42,8 @@ std::vector<uint64_t> expert_bytes_per_layer(const graph::Graph &g, int32_t n_la
     return bytes;
 }
 
-void split_expert_nodes(graph::Graph &g, const ExpertResidency &residency) {
+void split_expert_nodes(graph::Graph &g, const ExpertResidency &residency,
+                        const std::vector<uint8_t> &stream_layers) {
     for (size_t i = 0; i < g.nodes.size(); ++i) {
         graph::Node &n = g.nodes[i];
         if (n.op != graph::Op::MoeFfn || n.expert_slot || n.layer < 0 ||
@@ -52,7 +53,9 @@ void split_expert_nodes(graph::Graph &g, const ExpertResidency &residency) {
         if (resident == n.n_expert) continue; // the whole stack on the device, as without offload
         n.expert_slot = residency.layer_slots(n.layer);
         n.experts_resident = false;
-        if (resident == 0) continue; // one node: every expert on the CPU
+        const bool streams = static_cast<size_t>(n.layer) < stream_layers.size() &&
+                             stream_layers[static_cast<size_t>(n.layer)];
+        if (resident == 0 && !streams) continue; // one node: every expert on the CPU
         // Partly resident: this node keeps the resident experts; a CPU twin and a sum follow.
         const graph::TensorId y = n.out;
         const graph::TensorDesc y_desc = g.tensors[static_cast<size_t>(y)];

@@ -11,7 +11,9 @@
 // experts and the shared expert before the CPU starts its own: the two lanes overlap, and the
 // segment plan (segments.h) copies x, ids and weights to the host as soon as they exist.
 // A layer with every expert resident keeps its one node (reading the full stack); a layer with
-// none keeps one node marked to compute every expert on the CPU.
+// none keeps one node marked to compute every expert on the CPU, unless it is a stream layer:
+// then it is split as the others, its device node computing only the experts that prefill
+// streams in a run (expert_streaming.h), nothing otherwise.
 #pragma once
 
 #include "graph/graph.h"
@@ -28,7 +30,9 @@ std::vector<uint64_t> expert_bytes_per_layer(const graph::Graph &g, int32_t n_la
 
 // Rewrites every MoeFfn node of `g` for `residency` (which must outlive `g`: nodes point into
 // its slot tables), then recomputes the lifetimes.
-void split_expert_nodes(graph::Graph &g, const ExpertResidency &residency);
+// stream_layers [n_layer], may be empty: the layers split even without resident experts.
+void split_expert_nodes(graph::Graph &g, const ExpertResidency &residency,
+                        const std::vector<uint8_t> &stream_layers = {});
 
 // Whether node n computes routed experts on the CPU side only (a non-resident subset).
 inline bool is_cpu_expert_node(const graph::Node &n) {

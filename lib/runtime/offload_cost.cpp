@@ -86,14 +86,25 @@ CpuExpertCost layer_cpu_cost(const LayerCostShape &layer, const CpuCosts &cpu) {
     return c;
 }
 
+ExpertPrefillCost expert_prefill_cost(double w, double n, double k, double B, double E,
+                                      const CpuExpertCost &cpu, const DeviceProfile &dev) {
+    ExpertPrefillCost c;
+    const double tau = n * k * w;
+    c.selected = 1.0 - std::pow(1.0 - std::min(1.0, k * w), n);
+    c.on_device = std::max(c.selected * B / dev.memory_bytes_per_s, 2.0 * E * tau / dev.flops_per_s);
+    c.on_cpu = std::max(c.selected * cpu.expert_s, 2.0 * E * tau / cpu.prefill_flops_per_s);
+    // The copy is decided before the router runs: an expert chosen to stream is copied whole,
+    // whether or not a token of the batch selects it.
+    c.stream = dev.unified_memory ? 0 : B / dev.h2d_bytes_per_s;
+    return c;
+}
+
 PlacementPrediction predict_split(const ModelCostShape &shape, const ExpertResidency &residency,
                                   const ExpertPopularity &popularity, const CpuCosts &cpu,
                                   const DeviceProfile &dev, int64_t prefill_tokens) {
     PlacementPrediction out;
     const double k = shape.n_expert_used;
     const auto n = static_cast<double>(prefill_tokens);
-    const double h2d = dev.unified_memory ? std::numeric_limits<double>::infinity()
-                                          : dev.h2d_bytes_per_s;
     double decode_step = device_seconds(shape.other, dev);
     double prefill_time = decode_step;
     double streamed = 0;
@@ -124,23 +135,16 @@ PlacementPrediction predict_split(const ModelCostShape &shape, const ExpertResid
                                           dev.flops_per_s);
         double copies = 0, cpu_side = 0;
         for (int32_t e = 0; e < shape.n_expert; ++e) {
-            const double we = w[static_cast<size_t>(e)];
-            const double tau = n * k * we;
-            const double q = 1.0 - std::pow(1.0 - std::min(1.0, k * we), n);
-            const double on_dev = std::max(q * B / dev.memory_bytes_per_s,
-                                           2.0 * E * tau / dev.flops_per_s);
+            const ExpertPrefillCost c =
+                expert_prefill_cost(w[static_cast<size_t>(e)], n, k, B, E, cost, dev);
             if (resident(residency, l, e)) {
-                dev_compute += on_dev;
-                continue;
-            }
-            const double on_cpu = std::max(q * cost.expert_s, 2.0 * E * tau / cost.prefill_flops_per_s);
-            const double stream = q * B / h2d;
-            if (stream + on_dev < on_cpu) {
-                copies += stream;
-                dev_compute += on_dev;
-                streamed += q;
+                dev_compute += c.on_device;
+            } else if (c.streams()) {
+                copies += c.stream;
+                dev_compute += c.on_device;
+                streamed += 1;
             } else {
-                cpu_side += on_cpu;
+                cpu_side += c.on_cpu;
             }
         }
         const bool cpu_works = cpu_side > 0;

@@ -26,7 +26,8 @@
 // selected at all with q = 1 - (1 - min(1, k w(l,e)))^n.
 //   on the CPU:     cpu(e)    = max(q T(l), 2 E tau / cpu_flops(l))   (E: its elements)
 //   on the device:  dev(e)    = max(q B / device_bw, 2 E tau / device_flops)
-//   streamed:       stream(e) = q B / h2d_bw (0 with unified memory)
+//   streamed:       stream(e) = B / h2d_bw (0 with unified memory): decided before the router
+//                   runs, so the whole expert is copied whether or not a token selects it
 //   a resident expert runs on the device; another is streamed when stream(e) + dev(e) < cpu(e),
 //   else runs on the CPU. The dense part runs on the device: max(dense bytes / device_bw,
 //   2 dense elements n / device_flops).
@@ -74,7 +75,7 @@ struct PlacementPrediction {
     double cpu_lane_seconds_per_step = 0; // the decode step's CPU expert lane
     double cpu_expert_bytes_per_token = 0;
     double ceiling_tokens_per_s = 0;     // DRAM bandwidth / CPU expert bytes (inf: none)
-    int32_t prefill_streamed_experts = 0; // expected non-resident experts streamed per batch
+    int32_t prefill_streamed_experts = 0; // non-resident experts streamed per batch
 };
 
 inline constexpr int64_t kPlanPrefillTokens = 512;
@@ -88,6 +89,16 @@ PlacementPrediction predict_split(const ModelCostShape &shape, const ExpertResid
 PlacementPrediction predict_all_cpu(const ModelCostShape &shape, const ExpertPopularity &popularity,
                                     const CpuCosts &cpu,
                                     int64_t prefill_tokens = kPlanPrefillTokens);
+
+// Expert e of a layer in a prefill batch of n tokens, k experts per token, w its share of the
+// layer's selections, B its bytes and E its weights: the prefill formulas above.
+struct ExpertPrefillCost {
+    double on_cpu = 0, on_device = 0, stream = 0;
+    double selected = 0; // q: the chance that some token selects it
+    bool streams() const { return stream + on_device < on_cpu; }
+};
+ExpertPrefillCost expert_prefill_cost(double w, double n, double k, double B, double E,
+                                      const CpuExpertCost &cpu, const DeviceProfile &device);
 
 // Seconds the CPU takes to read (decode) `w` at its type's measured rate.
 double cpu_read_seconds(const std::vector<TypedWeights> &w, const CpuCosts &cpu);

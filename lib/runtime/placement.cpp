@@ -168,6 +168,16 @@ void account_weights(const graph::Graph &g, const NodeAssignment &a,
         });
         if (subset)
             hold({n.expert_slot, static_cast<uint64_t>(n.n_expert) * sizeof(int32_t)});
+        // A device layer whose experts all stay on the CPU still gets (empty) stacks there, so
+        // that a prefill graph's device node for it can stream its experts in
+        // (expert_streaming.h). They take no bytes; without resident experts there is no slot
+        // table either.
+        if (!a.on_device[i] && is_cpu_expert_node(n) && experts && n.layer >= 0 &&
+            p->slot_on_device[static_cast<size_t>(n.layer) + 1] &&
+            experts->n_resident[static_cast<size_t>(n.layer)] == 0)
+            for_each_weight(n, [&](const void *data, uint64_t bytes, const graph::WeightRef *) {
+                hold({data, 0, n.expert_slot, n.n_expert, bytes / static_cast<uint64_t>(n.n_expert)});
+            });
     }
 }
 
@@ -241,8 +251,13 @@ Status assign_nodes(const graph::Graph &g, const Placement &p, NodeAssignment *o
     return Status::ok();
 }
 
-void apply_expert_residency(graph::Graph &g, const Placement &p) {
-    if (p.experts.n_layer > 0) split_expert_nodes(g, p.experts);
+void apply_expert_residency(graph::Graph &g, const Placement &p, bool for_streaming) {
+    if (p.experts.n_layer == 0) return;
+    std::vector<uint8_t> stream_layers;
+    if (for_streaming && p.device)
+        for (int32_t l = 0; l < p.experts.n_layer; ++l)
+            stream_layers.push_back(p.slot_on_device[static_cast<size_t>(l) + 1]);
+    split_expert_nodes(g, p.experts, stream_layers);
 }
 
 namespace {
@@ -301,6 +316,7 @@ Status place_experts(const graph::Graph &g, int32_t n_layer, const PlacementRequ
     // Moved, not copied: the upload list points into these slot tables.
     with.experts = std::move(experts);
     with.expert_source = popularity.source;
+    with.expert_popularity = popularity;
     with.expert_total_bytes = total;
     with.context_reserve = req.reserve + req.reserve_per_layer * static_cast<uint64_t>(on_device);
     *out = std::move(with);

@@ -72,13 +72,16 @@ struct Placement {
     // with the placement and is never copied); empty (n_layer 0) when experts follow layers.
     ExpertResidency experts;
     std::string expert_source; // where the popularity came from
+    ExpertPopularity expert_popularity; // what placed them (prefill streaming's cost model too)
     uint64_t expert_total_bytes = 0; // every expert of the device's layers, as uploaded
     uint64_t context_reserve = 0;    // of the budget, left for contexts (per-expert offload)
 };
 
 // Rewrites a graph of the placed model for its per-expert residency (expert_split.h); nothing
 // without one. Every graph a context runs passes through here before assign_nodes.
-void apply_expert_residency(graph::Graph &g, const Placement &p);
+// for_streaming: a multi-token graph that may stream experts (expert_streaming.h): every device
+// layer gets a device expert node, even one without resident experts.
+void apply_expert_residency(graph::Graph &g, const Placement &p, bool for_streaming = false);
 
 // Which side each node of one graph runs on. 1 = the placement's device, 0 = the CPU.
 struct NodeAssignment {

@@ -272,6 +272,7 @@ int main(int argc, char **argv) {
     params.n_ctx = (uint32_t)(n_prompt > n_gen ? n_prompt : n_gen) + 1;
     params.n_batch = (uint32_t)n_batch;
     params.n_threads = threads;
+    placement_args_apply_context(&placement_choice, &params);
     infer_context *ctx = NULL;
     if (!check(infer_context_create(model, &params, &ctx), "context")) return 1;
     infer_memory_requirements req;

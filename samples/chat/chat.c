@@ -269,6 +269,7 @@ static int open_chat(chat *c) {
     infer_context_params_init(&params);
     params.n_ctx = o->n_ctx;
     params.n_threads = o->n_threads;
+    placement_args_apply_context(&o->placement, &params);
     status = infer_context_create(c->model, &params, &c->ctx);
     if (status == INFER_OK)
         status = infer_sampler_create(infer_model_n_vocab(c->model), &o->sampling, &c->sampler);

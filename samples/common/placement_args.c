@@ -32,7 +32,11 @@ const char placement_args_help[] =
 "                       popularity from infer-bench --expert-stats output (implies --experts\n"
 "                       popularity)\n"
 "      --calibrate TEXT popularity from running TEXT through the model at load (implies\n"
-"                       --experts popularity; without either: every expert equally likely)\n";
+"                       --experts popularity; without either: every expert equally likely)\n"
+"      --expert-prefill auto|cpu|stream\n"
+"                       with experts off the device, how prompts (prefill) compute them: by\n"
+"                       the cost model per expert (auto, default), on the CPU, or copied to\n"
+"                       the device (stream)\n";
 // clang-format on
 
 static const struct {
@@ -142,7 +146,8 @@ int placement_args_parse(placement_args *p, int argc, char **argv, int *i, char 
     if (!is(a, "--backend", NULL) && !is(a, "--device", NULL) && !is(a, "-ngl", "--n-gpu-layers") &&
         !is(a, "-ot", "--override") && !is(a, "--override-tensor", NULL) &&
         !is(a, "--device-budget", NULL) && !is(a, "--experts", NULL) &&
-        !is(a, "--expert-popularity", NULL) && !is(a, "--calibrate", NULL))
+        !is(a, "--expert-popularity", NULL) && !is(a, "--calibrate", NULL) &&
+        !is(a, "--expert-prefill", NULL))
         return 0;
     if (*i + 1 >= argc) {
         snprintf(error, capacity, "%s needs a value", a);
@@ -189,6 +194,17 @@ int placement_args_parse(placement_args *p, int argc, char **argv, int *i, char 
             snprintf(error, capacity, "--experts %s: not one of layer, popularity", v);
             return -1;
         }
+    } else if (is(a, "--expert-prefill", NULL)) {
+        if (!strcmp(v, "auto"))
+            p->expert_prefill = INFER_EXPERT_PREFILL_AUTO;
+        else if (!strcmp(v, "cpu"))
+            p->expert_prefill = INFER_EXPERT_PREFILL_CPU;
+        else if (!strcmp(v, "stream"))
+            p->expert_prefill = INFER_EXPERT_PREFILL_STREAM;
+        else {
+            snprintf(error, capacity, "--expert-prefill %s: not one of auto, cpu, stream", v);
+            return -1;
+        }
     } else if (is(a, "--expert-popularity", NULL) || is(a, "--calibrate", NULL)) {
         *(is(a, "--calibrate", NULL) ? &p->calibration : &p->expert_stats) = v;
         p->expert_placement = INFER_EXPERTS_BY_POPULARITY;
@@ -223,6 +239,10 @@ void placement_args_apply(const placement_args *p, infer_model_params *params) {
     params->expert_placement = p->expert_placement;
     params->expert_stats_path = p->expert_stats;
     params->calibration_text = p->calibration;
+}
+
+void placement_args_apply_context(const placement_args *p, infer_context_params *params) {
+    params->expert_prefill = p->expert_prefill;
 }
 
 const char *placement_backend_name(int32_t backend) {

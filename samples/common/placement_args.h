@@ -27,6 +27,7 @@ typedef struct placement_args {
     int32_t expert_placement;    /* --experts: INFER_EXPERTS_BY_LAYER or _BY_POPULARITY */
     const char *expert_stats;    /* --expert-popularity FILE (argv's string), or NULL */
     const char *calibration;     /* --calibrate TEXT (argv's string), or NULL */
+    int32_t expert_prefill;      /* --expert-prefill: INFER_EXPERT_PREFILL_* (a context's) */
 } placement_args;
 
 /* The defaults: CPU, device 0, all layers on the device, no overrides. */
@@ -45,6 +46,10 @@ int placement_args_check(const placement_args *p, char *error, size_t error_capa
 /* Copies the choice into params (prepared with infer_model_params_init). The overrides point into
  * *p, which must outlive the load. */
 void placement_args_apply(const placement_args *p, infer_model_params *params);
+
+/* Copies the context's share of the choice (--expert-prefill) into params (prepared with
+ * infer_context_params_init). */
+void placement_args_apply_context(const placement_args *p, infer_context_params *params);
 
 /* "CPU", "CUDA", "Vulkan". */
 const char *placement_backend_name(int32_t backend);

@@ -77,7 +77,9 @@ class _ContextParams(ctypes.Structure):
                 ("n_threads", ctypes.c_int32), ("kv_type", ctypes.c_uint32),
                 ("logits_all", ctypes.c_int32), ("abort_callback", ctypes.c_void_p),
                 ("abort_user_data", ctypes.c_void_p), ("buffer", ctypes.c_void_p),
-                ("buffer_size", ctypes.c_uint64)]
+                ("buffer_size", ctypes.c_uint64), ("expert_prefill", ctypes.c_int32)]
+
+_EXPERT_PREFILL = {"auto": 0, "cpu": 1, "stream": 2}
 
 
 class _SamplerParams(ctypes.Structure):
@@ -394,15 +396,22 @@ class Model(_Handle):
 class Context(_Handle):
     _free = _lib.infer_context_free
 
-    def __init__(self, model, n_ctx=0, n_batch=0, n_threads=0):
+    def __init__(self, model, n_ctx=0, n_batch=0, n_threads=0, expert_prefill="auto"):
+        """expert_prefill: with experts off the device (Model(experts="popularity")), how prompts
+        compute them: "auto" (the cost model, per expert), "cpu", or "stream" (copied to the
+        device)."""
         super().__init__()
         self._model = model  # the model must outlive the context
+        if expert_prefill not in _EXPERT_PREFILL:
+            raise ValueError(f"expert_prefill must be one of {sorted(_EXPERT_PREFILL)}, "
+                             f"not {expert_prefill!r}")
         params = _ContextParams()
         _lib.infer_context_params_init(ctypes.byref(params))
         params.n_ctx = n_ctx
         if n_batch:
             params.n_batch = n_batch
         params.n_threads = n_threads
+        params.expert_prefill = _EXPERT_PREFILL[expert_prefill]
         _check(_lib.infer_context_create(model._handle, ctypes.byref(params),
                                          ctypes.byref(self._handle)))
 

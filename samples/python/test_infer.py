@@ -124,6 +124,13 @@ class PlacementAndParams(unittest.TestCase):
         self.assertEqual((len(p.backends), p.n_experts_resident, p.n_experts), (1, 0, 0))
         with self.assertRaises(ValueError):
             infer.Model(model_path(SMOLLM2), experts="per-expert")
+        # So is prefill streaming: every mode runs a dense model on the CPU the same.
+        with infer.Model(model_path(SMOLLM2)) as model:
+            for mode in ("auto", "cpu", "stream"):
+                with infer.Context(model, n_ctx=32, expert_prefill=mode) as ctx:
+                    ctx.decode([1, 2, 3])
+            with self.assertRaises(ValueError):
+                infer.Context(model, n_ctx=32, expert_prefill="gpu")
 
     def test_device_backend_without_a_device_is_unsupported(self):
         for backend in ("cuda", infer.BACKEND_VULKAN):

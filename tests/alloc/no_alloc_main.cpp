@@ -108,6 +108,7 @@ int main(int argc, char **argv) {
     std::vector<std::string> patterns;
     std::vector<infer_tensor_override> overrides;
     double expert_share = -1; // --expert-share F: per-expert offload, F of the expert bytes resident
+    int32_t expert_prefill = INFER_EXPERT_PREFILL_CPU; // --expert-prefill auto|cpu|stream
     for (int a = 1; a < argc; ++a) {
         const std::string arg = argv[a];
         if (arg == "--backend" && a + 1 < argc) {
@@ -127,6 +128,13 @@ int main(int argc, char **argv) {
             for (size_t i = 0; i < overrides.size(); ++i) overrides[i].pattern = patterns[i].c_str();
             model_params.overrides = overrides.data();
             model_params.n_overrides = static_cast<int32_t>(overrides.size());
+            continue;
+        }
+        if (arg == "--expert-prefill" && a + 1 < argc) {
+            const std::string mode = argv[++a];
+            expert_prefill = mode == "stream" ? INFER_EXPERT_PREFILL_STREAM
+                             : mode == "cpu"  ? INFER_EXPERT_PREFILL_CPU
+                                              : INFER_EXPERT_PREFILL_AUTO;
             continue;
         }
         if (arg == "--expert-share" && a + 1 < argc) {
@@ -151,6 +159,7 @@ int main(int argc, char **argv) {
         params.n_ctx = 256;
         params.n_batch = 64;
         params.n_threads = 2;
+        params.expert_prefill = expert_prefill;
         infer_context *ctx = nullptr;
         if (infer_context_create(model, &params, &ctx) != INFER_OK) return fail("context");
 
@@ -178,11 +187,19 @@ int main(int argc, char **argv) {
         g_counting = false;
         const long allocations = g_allocations.load();
         if (status != INFER_OK) return fail("decode");
-        std::printf("%s (%d segments, %d copies per step): %ld heap allocations in 1 prefill of 150 "
-                    "tokens, 32 decode steps, a truncate, a 20-token prefill and reading the expert "
-                    "counts\n",
-                    argv[a], placement.n_segments, placement.n_copies, allocations);
+        infer_context_stats stats;
+        infer_context_stats_init(&stats);
+        if (infer_context_get_stats(ctx, &stats) != INFER_OK) return fail("stats");
+        std::printf("%s (%d segments, %d copies per step, %llu experts streamed in prefill): %ld "
+                    "heap allocations in 1 prefill of 150 tokens, 32 decode steps, a truncate, a "
+                    "20-token prefill and reading the expert counts\n",
+                    argv[a], placement.n_segments, placement.n_copies,
+                    static_cast<unsigned long long>(stats.prefill_streamed_experts), allocations);
         failures += allocations != 0;
+        if (expert_prefill == INFER_EXPERT_PREFILL_STREAM && stats.prefill_streamed_experts == 0) {
+            std::fprintf(stderr, "FAIL: --expert-prefill stream streamed nothing\n");
+            ++failures;
+        }
         infer_context_free(ctx);
         infer_model_free(model);
     }

@@ -59,12 +59,38 @@ ModelPtr load(const std::string &path, int32_t backend, uint64_t budget = 0,
     return load(path, on(backend, budget), expect);
 }
 
-ContextPtr context(const infer_model *model, uint32_t n_ctx, uint32_t n_batch, bool logits_all) {
+// The infer-synth arguments a golden model was made with (tests/data/goldens/NAME).
+std::string golden_synth_args(const char *name) {
+    std::ifstream args(std::string(INFER_TEST_DATA_DIR) + "/goldens/" + name + "/synth-args.txt");
+    std::string synth_args;
+    std::getline(args, synth_args);
+    REQUIRE_MESSAGE(!synth_args.empty(), "no synth-args.txt for ", name);
+    return synth_args;
+}
+
+infer_context_stats stats_of(const infer_context *ctx) {
+    infer_context_stats stats;
+    infer_context_stats_init(&stats);
+    REQUIRE(infer_context_get_stats(ctx, &stats) == INFER_OK);
+    return stats;
+}
+
+infer_placement placement_of(const infer_model *model) {
+    infer_placement p;
+    infer_placement_init(&p);
+    REQUIRE_MESSAGE(infer_model_placement(model, &p) == INFER_OK, infer_last_error());
+    return p;
+}
+
+// expert_prefill: the tests name it (the default, AUTO, would measure this machine's CPU costs).
+ContextPtr context(const infer_model *model, uint32_t n_ctx, uint32_t n_batch, bool logits_all,
+                   int32_t expert_prefill = INFER_EXPERT_PREFILL_CPU) {
     infer_context_params p;
     infer_context_params_init(&p);
     p.n_ctx = n_ctx;
     p.n_batch = n_batch;
     p.logits_all = logits_all ? 1 : 0;
+    p.expert_prefill = expert_prefill;
     infer_context *c = nullptr;
     REQUIRE_MESSAGE(infer_context_create(model, &p, &c) == INFER_OK, infer_last_error());
     return ContextPtr(c);
@@ -127,12 +153,13 @@ void compare(const std::vector<float> &cuda, const std::vector<float> &cpu,
 // flash-decoding, the CUDA graph), the model loaded with `device` (all on CUDA by default, or a
 // placement across CUDA and the CPU) against the CPU alone at every position.
 void cuda_matches_cpu(const std::string &name, const std::string &synth_args,
-                      const infer_model_params &device = on(INFER_BACKEND_CUDA)) {
+                      const infer_model_params &device = on(INFER_BACKEND_CUDA),
+                      int32_t expert_prefill = INFER_EXPERT_PREFILL_CPU) {
     const std::string path = infer::test::synthetic_model(name, synth_args);
     ModelPtr cpu_model = load(path, INFER_BACKEND_CPU);
     ModelPtr cuda_model = load(path, device);
     ContextPtr cpu = context(cpu_model.get(), 128, 16, true);
-    ContextPtr gpu = context(cuda_model.get(), 128, 16, true);
+    ContextPtr gpu = context(cuda_model.get(), 128, 16, true, expert_prefill);
     infer_model_info info;
     infer_model_info_init(&info);
     REQUIRE(infer_model_get_info(cpu_model.get(), &info) == INFER_OK);
@@ -164,12 +191,17 @@ void cuda_matches_cpu(const std::string &name, const std::string &synth_args,
         compare(logits_at(gpu.get(), -1), logits_at(cpu.get(), -1),
                 name + " decode step " + std::to_string(step), bound, &worst);
     }
-    infer_context_stats stats;
-    infer_context_stats_init(&stats);
-    REQUIRE(infer_context_get_stats(gpu.get(), &stats) == INFER_OK);
+    const infer_context_stats stats = stats_of(gpu.get());
     CHECK(stats.device_memory_bytes > 0);
+    if (expert_prefill == INFER_EXPERT_PREFILL_STREAM) {
+        const infer_placement p = placement_of(cuda_model.get());
+        const bool off_device = p.n_experts > 0 && p.n_experts_resident < p.n_experts;
+        CHECK((stats.prefill_streamed_experts > 0) == off_device);
+        CHECK(stats.prefill_streamed_bytes >= stats.prefill_streamed_experts);
+    }
     MESSAGE(name << ": CUDA vs CPU worst normalized RMS error " << worst << " over 29 positions; "
-                 << stats.device_memory_bytes / 1048576.0 << " MiB on the device");
+                 << stats.device_memory_bytes / 1048576.0 << " MiB on the device, "
+                 << stats.prefill_streamed_experts << " experts streamed in prefill");
 }
 
 // Saves a context's state after a 12-token prompt, decodes past it and overwrites cache rows,
@@ -518,13 +550,6 @@ infer_model_params placed(const NamedPlacement &p) {
     return params;
 }
 
-infer_placement placement_of(const infer_model *model) {
-    infer_placement p;
-    infer_placement_init(&p);
-    REQUIRE_MESSAGE(infer_model_placement(model, &p) == INFER_OK, infer_last_error());
-    return p;
-}
-
 int32_t layer_count(const std::string &path) {
     ModelPtr all = load(path, INFER_BACKEND_CUDA);
     return placement_of(all.get()).n_gpu_layers - 1; // all = n_layer + the output layer
@@ -566,10 +591,7 @@ void placements_hold(const std::string &golden, const std::string &synth_args, b
 // optimized emulator build (scripts/test-all.sh): under the sanitizers they would take most of
 // its time, and the same code paths are covered there by the smaller placement cases below.
 static void golden_placements(const char *name, bool moe) {
-    std::ifstream args(std::string(INFER_TEST_DATA_DIR) + "/goldens/" + name + "/synth-args.txt");
-    std::string synth_args;
-    std::getline(args, synth_args);
-    REQUIRE_MESSAGE(!synth_args.empty(), "no synth-args.txt for ", name);
+    const std::string synth_args = golden_synth_args(name);
     placements_hold(name, synth_args, moe);
 }
 
@@ -595,10 +617,7 @@ infer_model_params by_popularity(uint64_t budget) {
 // Budgets that leave about 0%, 30%, 70% and 100% of the expert bytes resident: the goldens hold,
 // the logits equal the CPU's within the CUDA bounds, and the placement says what it kept.
 void expert_offload_holds(const char *name) {
-    std::ifstream args(std::string(INFER_TEST_DATA_DIR) + "/goldens/" + name + "/synth-args.txt");
-    std::string synth_args;
-    std::getline(args, synth_args);
-    REQUIRE_MESSAGE(!synth_args.empty(), "no synth-args.txt for ", name);
+    const std::string synth_args = golden_synth_args(name);
     const std::string path = infer::test::synthetic_model(name, synth_args);
     for (const double share : {0.0, 0.3, 0.7, 1.0}) {
         const uint64_t budget =
@@ -616,13 +635,16 @@ void expert_offload_holds(const char *name) {
         CHECK((p.n_experts_resident == 0) == (share == 0.0));
         CHECK((p.n_experts_resident == p.n_experts) == (share == 1.0));
         CHECK((p.backends[0].n_nodes > 0) == (share < 1.0)); // the CPU computes the rest
+        // Prefill computes the experts off the device on the device (streamed) at 0% and 30%,
+        // on the CPU at 70%: both paths, against the goldens and the CPU.
+        const int32_t prefill = share < 0.5 ? INFER_EXPERT_PREFILL_STREAM : INFER_EXPERT_PREFILL_CPU;
         if (share < 1.0) {
-            infer::test::check_goldens(name, params, label);
+            infer::test::check_goldens(name, params, label, prefill);
         } else { // the graph "all on CUDA" runs (placement goldens), which the CPU then matches
             CHECK(p.n_segments == 1);
             CHECK(p.n_copies == 0);
         }
-        cuda_matches_cpu(name, synth_args, params);
+        cuda_matches_cpu(name, synth_args, params, prefill);
         MESSAGE(std::string(name) << " [" << label << "]: " << p.n_experts_resident << " of " << p.n_experts
                      << " experts resident, " << p.n_segments << " segments, " << p.n_copies
                      << " copies per step");
@@ -633,9 +655,7 @@ void expert_offload_holds(const char *name) {
 
 TEST_CASE("cuda expert offload: popularity from a stats file or a calibration text, clear errors") {
     const char *name = "synth-qwen3moe-q4_k_m";
-    std::ifstream args(std::string(INFER_TEST_DATA_DIR) + "/goldens/" + name + "/synth-args.txt");
-    std::string synth_args;
-    std::getline(args, synth_args);
+    const std::string synth_args = golden_synth_args(name);
     const std::string path = infer::test::synthetic_model(name, synth_args);
     ModelPtr probe = load(path, by_popularity(0));
     const infer_placement all = placement_of(probe.get());
@@ -668,7 +688,8 @@ TEST_CASE("cuda expert offload: popularity from a stats file or a calibration te
     { // A short run of the split layers (the goldens above cover them at length; this one also
       // runs under the sanitizers): an 8-token prefill and 4 decode steps equal the CPU's.
         ModelPtr cpu_model = load(path, INFER_BACKEND_CPU);
-        ContextPtr cpu = context(cpu_model.get(), 64, 8, true), gpu = context(model.get(), 64, 8, true);
+        ContextPtr cpu = context(cpu_model.get(), 64, 8, true),
+                   gpu = context(model.get(), 64, 8, true, INFER_EXPERT_PREFILL_STREAM);
         const std::vector<int32_t> prompt = prompt_tokens(8, 200);
         REQUIRE(infer_decode(cpu.get(), prompt.data(), 8) == INFER_OK);
         REQUIRE_MESSAGE(infer_decode(gpu.get(), prompt.data(), 8) == INFER_OK, infer_last_error());
@@ -684,6 +705,7 @@ TEST_CASE("cuda expert offload: popularity from a stats file or a calibration te
         infer_context_stats_init(&stats);
         REQUIRE(infer_context_get_stats(gpu.get(), &stats) == INFER_OK);
         CHECK(stats.handoffs >= 2 * 4); // a wait per split layer per step
+        CHECK(stats.prefill_streamed_experts == static_cast<uint64_t>(n_layer * (n_expert - 1)));
     }
 
     // Another model's statistics: refused at load, naming both shapes.
@@ -716,6 +738,35 @@ TEST_CASE("cuda expert offload: popularity from a stats file or a calibration te
     params.expert_placement = 7;
     CHECK(infer_model_load_file(path.c_str(), &params, &bad) == INFER_ERR_INVALID_ARGUMENT);
     std::filesystem::remove(stats);
+}
+
+// AUTO (the API's default): the cost model chooses per expert and chunk from this machine's
+// measured CPU expert costs (measured here once, then cached) and the emulated device's copy
+// rate. Whatever it chooses, the goldens hold. (In the optimized emulator stage: the sanitizers
+// would make the measurement, and the cache, meaningless.)
+TEST_CASE("cuda expert offload goldens: prefill streaming by the cost model (AUTO)") {
+    const char *name = "synth-qwen3moe-q4_k_m";
+    const std::string synth_args = golden_synth_args(name);
+    const std::string path = infer::test::synthetic_model(name, synth_args);
+    const uint64_t budget = infer::test::budget_for_expert_share(path.c_str(), by_popularity(0), 0.3);
+    REQUIRE(budget > 0);
+    const infer_model_params params = by_popularity(budget);
+    infer::test::check_goldens(name, params, "experts by popularity, 30%, AUTO prefill",
+                               INFER_EXPERT_PREFILL_AUTO);
+    ModelPtr model = load(path, params);
+    ContextPtr ctx = context(model.get(), 64, 16, false, INFER_EXPERT_PREFILL_AUTO);
+    const std::vector<int32_t> prompt = prompt_tokens(16, 200);
+    REQUIRE_MESSAGE(infer_decode(ctx.get(), prompt.data(), 16) == INFER_OK, infer_last_error());
+    const infer_context_stats stats = stats_of(ctx.get());
+    MESSAGE("AUTO streamed " << stats.prefill_streamed_experts << " experts ("
+                             << stats.prefill_streamed_bytes << " bytes) in a 16-token prefill");
+    // A value outside the three modes is refused.
+    infer_context_params bad;
+    infer_context_params_init(&bad);
+    bad.expert_prefill = 3;
+    infer_context *none = nullptr;
+    CHECK(infer_context_create(model.get(), &bad, &none) == INFER_ERR_INVALID_ARGUMENT);
+    CHECK(none == nullptr);
 }
 
 TEST_CASE("cuda expert offload goldens: qwen2moe") { expert_offload_holds("synth-qwen2moe-q8_0"); }

@@ -92,7 +92,7 @@ void check_goldens(const std::string &name, int32_t backend, const std::string &
 }
 
 void check_goldens(const std::string &name, const infer_model_params &model_params,
-                   const std::string &label) {
+                   const std::string &label, int32_t expert_prefill) {
     const std::string tag = label.empty() ? name : name + " [" + label + "]";
     INFO(tag);
     const int32_t backend = model_params.backend; // a split model is held to the device's bound
@@ -111,6 +111,7 @@ void check_goldens(const std::string &name, const infer_model_params &model_para
         params.n_ctx = static_cast<uint32_t>(n_prompt + g.gen.size() + 8);
         params.logits_all = 1;
         params.n_batch = static_cast<uint32_t>(n_prompt); // one pass: logits of every prompt token
+        params.expert_prefill = expert_prefill;
         infer_context *raw_ctx = nullptr;
         REQUIRE_MESSAGE(infer_context_create(model.get(), &params, &raw_ctx) == INFER_OK,
                         infer_last_error());

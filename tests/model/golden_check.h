@@ -11,8 +11,10 @@ namespace infer::test {
 
 // `label`, when set, names the variant under test (a CPU ISA level) in the messages.
 void check_goldens(const std::string &name, int32_t backend, const std::string &label = "");
-// The same with the model loaded with `params` (a placement across a device and the CPU).
+// The same with the model loaded with `params` (a placement across a device and the CPU), its
+// contexts computing prefill's non-resident experts as `expert_prefill` says
+// (infer_context_params.expert_prefill).
 void check_goldens(const std::string &name, const infer_model_params &params,
-                   const std::string &label);
+                   const std::string &label, int32_t expert_prefill = INFER_EXPERT_PREFILL_CPU);
 
 } // namespace infer::test

@@ -333,6 +333,16 @@ TEST_CASE("moe_ffn over expert subsets: fast matches reference; the two halves a
                     if (!(std::fabs(half[0][i] + half[1][i] - full[i]) <= 1e-5f * scale)) ++bad;
             }
             CHECK(bad == 0);
+            // Prefill streaming: the CPU's subset leaves out the experts the device streams.
+            std::vector<uint8_t> streamed(static_cast<size_t>(n_expert));
+            for (uint8_t &m : streamed) m = rng() % 2;
+            MoeFfn rest = cpu;
+            rest.streamed = streamed.data();
+            for (int e = 0; e < n_expert; ++e)
+                CHECK(rest.computes(e) == (slots[static_cast<size_t>(e)] < 0 && !streamed[static_cast<size_t>(e)]));
+            std::vector<float> rest_y(full.size());
+            moe_ffn_ref(rest, x.data(), r.ids.data(), r.weights.data(), t, k, rest_y.data());
+            check_fast(rest, x, r, t, k, rest_y, isas, pools);
             const std::vector<uint64_t> cr = want_counts(res, r, n_expert),
                                         cc = want_counts(cpu, r, n_expert),
                                         ca = want_counts(all, r, n_expert);

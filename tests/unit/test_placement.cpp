@@ -465,13 +465,38 @@ TEST_CASE("placement: per expert, no room keeps every expert on the CPU; a wrong
     req.budget = unlimited.device_weight_bytes - unlimited.expert_total_bytes;
     const Placement p = place(g, 2, req);
     CHECK(p.experts.n_resident == std::vector<int32_t>{0, 0});
-    for (const WeightSpan &w : p.device_weights) CHECK(w.expert_slot == nullptr);
+    // The device holds empty stacks (for prefill streaming), no expert byte, no slot table.
+    int empty_stacks = 0;
+    for (const WeightSpan &w : p.device_weights) {
+        CHECK(w.data != static_cast<const void *>(p.experts.layer_slots(0)));
+        if (!w.expert_slot) continue;
+        CHECK(w.bytes == 0);
+        ++empty_stacks;
+    }
+    CHECK(empty_stacks == 2 * 3); // gate, up and down of both layers
+    CHECK(p.device_weight_bytes <= req.budget);
     Graph split = g;
     apply_expert_residency(split, p);
     CHECK(split.nodes.size() == g.nodes.size()); // one node per layer, computing on the CPU
     const std::vector<uint8_t> on = sides(split, p);
     for (int32_t l = 0; l < 2; ++l) CHECK(on[index_of(split, Op::MoeFfn, l)] == 0);
     CHECK(p.host_weight_bytes == 8 * kOneExpert);
+    // A prefill graph that may stream: each device layer gets a device node (computing only what
+    // is streamed), the CPU twin and their sum.
+    Graph streaming = g;
+    apply_expert_residency(streaming, p, true);
+    CHECK(streaming.nodes.size() == g.nodes.size() + 2 * 2);
+    const std::vector<uint8_t> on_streaming = sides(streaming, p);
+    for (int32_t l = 0; l < 2; ++l) {
+        CAPTURE(l);
+        const size_t dev = index_of(streaming, Op::MoeFfn, l, 0),
+                     cpu = index_of(streaming, Op::MoeFfn, l, 1);
+        CHECK(streaming.nodes[dev].experts_resident);
+        CHECK_FALSE(streaming.nodes[cpu].experts_resident);
+        CHECK(on_streaming[dev] == 1);
+        CHECK(on_streaming[cpu] == 0);
+        CHECK(streaming.nodes[cpu + 1].op == Op::Add);
+    }
 
     const ExpertPopularity three_layers = skewed(3);
     req.popularity = &three_layers;

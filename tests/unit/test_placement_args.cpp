@@ -173,6 +173,18 @@ TEST_CASE("placement args: device budget sizes and per-expert offload") {
     p = parse({"--experts", "some"});
     CHECK(p.result == -1);
     CHECK(p.error.find("not one of layer, popularity") != std::string::npos);
+    // How prefill computes the experts off the device: a context's choice.
+    CHECK(parse({}).args.expert_prefill == INFER_EXPERT_PREFILL_AUTO);
+    p = parse({"--backend", "cuda", "--experts", "popularity", "--expert-prefill", "stream"});
+    CHECK(p.checked);
+    infer_context_params context;
+    infer_context_params_init(&context);
+    placement_args_apply_context(&p.args, &context);
+    CHECK(context.expert_prefill == INFER_EXPERT_PREFILL_STREAM);
+    CHECK(parse({"--expert-prefill", "cpu"}).args.expert_prefill == INFER_EXPERT_PREFILL_CPU);
+    p = parse({"--expert-prefill", "gpu"});
+    CHECK(p.result == -1);
+    CHECK(p.error.find("not one of auto, cpu, stream") != std::string::npos);
     // Sharing experts with a device needs a device.
     p = parse({"--experts", "popularity"});
     CHECK(p.result == 1);
