@@ -282,6 +282,9 @@ bench_row olmoe-q4_k_m int8 "$prompt" 1 --override 'blk\.[0-7]\.ffn_.*_exps=CPU'
 for budget in $qwen_budgets; do
     bench_row qwen3moe30b-q4_k_m int8 "$prompt" 1 --experts popularity --device-budget "$budget"
 done
+# Prefill of the non-resident experts on the CPU instead of streamed (the default, auto, above).
+bench_row qwen3moe30b-q4_k_m int8 "$prompt" 1 --experts popularity \
+    --device-budget "${qwen_budgets%% *}" --expert-prefill cpu
 bench_row qwen3moe30b-q4_k_m int8 "$prompt" 1 --override "$qwen_layer_override"
 bench_row qwen3moe30b-q4_k_m int8 "$prompt" 1 --override exps=CPU
 [ -s "$models/qwen3moe30b-q4_k_m.gguf" ] &&
