@@ -100,8 +100,6 @@ Status ExpertStreamer::run(const graph::Node &n, MoeFfnArgs args, const uint8_t 
     const int n_expert = args.gate.n_expert;
     const int32_t *host_slot = n.expert_slot;
     auto streams = [&](int e) { return streamed[e] && host_slot[e] < 0; };
-    int n_streamed = 0;
-    for (int e = 0; e < n_expert; ++e) n_streamed += streams(e) ? 1 : 0;
     const graph::WeightRef *w[3] = {n.w, n.w2, n.w3};
     DeviceExperts *stack[3] = {&args.gate, &args.up, &args.down};
     uint8_t *staged[3] = {memory_, nullptr, nullptr};
@@ -111,6 +109,7 @@ Status ExpertStreamer::run(const graph::Node &n, MoeFfnArgs args, const uint8_t 
     for (int m = 0; m < 3; ++m) stack[m]->staged = staged[m];
     args.slot = reinterpret_cast<const int32_t *>(device_table);
 
+    // Batch 0 always runs (the resident experts); the loop ends once every expert was looked at.
     int next = 0; // the next expert to consider for a batch
     for (int batch = 0; batch == 0 || next < n_expert; ++batch) {
         for (int e = 0; e < n_expert; ++e)
@@ -132,7 +131,6 @@ Status ExpertStreamer::run(const graph::Node &n, MoeFfnArgs args, const uint8_t 
                                static_cast<uint64_t>(n_expert) * sizeof(int32_t), stream));
         args.accumulate = batch > 0;
         INFER_TRY(moe_ffn(args, x, ids, weights, n_tokens, y, scratch, counts, stream));
-        if (n_streamed == 0) break;
     }
     return Status::ok();
 }

@@ -286,13 +286,16 @@ Status Context::create(const Model &model, const ContextParams &params,
 
 Status Context::start_streaming() {
     const ContextPlan &plan = plan_;
+    auto stay_off = [&] {
+        for (BoundGraph &b : prefill_bound_) b.streamed = nullptr;
+        return Status::ok();
+    };
     double rate = 0;
     INFER_TRY(backend_[kDevice]->expert_stream_rate(&rate));
     if (rate <= 0) {
         log_message(INFER_LOG_INFO, "prefill streaming: the %s backend cannot stream experts",
                     backend_[kDevice]->name());
-        for (BoundGraph &b : prefill_bound_) b.streamed = nullptr;
-        return Status::ok();
+        return stay_off();
     }
     const Placement &placement = model_.placement();
     const ModelCostShape shape = model_cost_shape(model_);
@@ -314,8 +317,7 @@ Status Context::start_streaming() {
             log_message(INFER_LOG_WARN,
                         "prefill streaming off: the CPU expert costs could not be measured: %s",
                         measured.message().c_str());
-            for (BoundGraph &b : prefill_bound_) b.streamed = nullptr;
-            return Status::ok();
+            return stay_off();
         }
         for (size_t l = 0; l < layers.size(); ++l)
             layers[l].cpu = layer_cpu_cost(shape.layers[l], cpu);
