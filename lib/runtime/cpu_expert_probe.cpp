@@ -214,8 +214,10 @@ Status measure_cpu_expert_cost(const ExpertShape &shape, int32_t n_threads, CpuE
     if (expert_bytes == 0)
         return make_error(INFER_ERR_UNSUPPORTED, "probe: expert shape %s has no rows",
                           expert_shape_name(shape).c_str());
+    // Enough experts that a step never finds one in the caches (256 MiB in all), and no fewer
+    // than prefill computes: more would only cost the time to fill them.
     const int64_t n_cpu = std::max<int64_t>(
-        4 * kPrefillExperts, static_cast<int64_t>((uint64_t{256} << 20) / expert_bytes) + 1);
+        kPrefillExperts, static_cast<int64_t>((uint64_t{256} << 20) / expert_bytes) + 1);
     MoeFfnRig rig;
     INFER_TRY(rig.init(shape, n_cpu + kExpertsPerToken, kPrefillTokens, n_threads));
 

@@ -264,13 +264,11 @@ TEST_CASE("cuda models: CUDA matches CPU on the mixture-of-experts archs") {
                      "--seed 21");
 }
 
+// The other synthetic goldens hold on CUDA as the first case of "cuda placement goldens" ("all on
+// CUDA"); this is the one model that has no placement case. CI runs it with them, in its
+// optimized emulator build.
 TEST_CASE("cuda models: synthetic llama.cpp goldens hold on CUDA") {
-    for (const char *name : {"synth-llama-ropefreqs-q8_0", "synth-qwen2-q8_0", "synth-qwen3-q4_k_m",
-                             "synth-qwen3moe-q4_k_m", "synth-qwen2moe-q8_0", "synth-olmoe-q4_k_m",
-                             "synth-olmoe-q8_0", "synth-mixtral-q4_0"}) {
-        CAPTURE(name);
-        infer::test::check_goldens(name, INFER_BACKEND_CUDA);
-    }
+    infer::test::check_goldens("synth-olmoe-q8_0", INFER_BACKEND_CUDA);
 }
 
 namespace {

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <unistd.h>
 
@@ -326,7 +327,10 @@ TEST_CASE("C API: offload plan struct sizes, a dense model, and a plan of a tiny
     infer_offload_plan_init(&plan);
     infer_offload_plan_params params;
     infer_offload_plan_params_init(&params);
-    params.cache_dir = ""; // no cache file: the measurement is this test's own
+    // A cache of this test's own: measured by the first plan, read by the others.
+    char dir[] = "/tmp/infer-plan-cache-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    params.cache_dir = dir;
     params.n_threads = 1;
 
     infer_offload_plan_params small = params;
@@ -358,4 +362,5 @@ TEST_CASE("C API: offload plan struct sizes, a dense model, and a plan of a tiny
             INFER_OK);
     CHECK(text.find("per expert") != std::string::npos);
     CHECK(text.find("H100 PCIe") != std::string::npos);
+    std::filesystem::remove_all(dir);
 }
