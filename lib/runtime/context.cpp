@@ -266,13 +266,27 @@ Status Context::create(const Model &model, const ContextParams &params,
     // The CPU expert lane's time, per kind of step (the offload cost model's check).
     ctx->decode_bound_[kHost].moe_ffn_seconds = &ctx->stats_.decode_cpu_expert_seconds;
     ctx->prefill_bound_[kHost].moe_ffn_seconds = &ctx->stats_.prefill_cpu_expert_seconds;
-    if (!plan.stream_layers.empty())
+    bool stream = !plan.stream_layers.empty();
+    if (stream)
         for (BoundGraph &b : ctx->prefill_bound_) b.streamed = &ctx->streamed_;
     for (const int side : {kHost, kDevice})
         if (Backend *be = ctx->backend_[side])
-            for (const BoundGraph *b : {&ctx->decode_bound_[side], &ctx->prefill_bound_[side]})
-                INFER_TRY(be->prepare(*b));
-    if (!plan.stream_layers.empty()) INFER_TRY(ctx->start_streaming());
+            for (const BoundGraph *b : {&ctx->decode_bound_[side], &ctx->prefill_bound_[side]}) {
+                Status prepared = be->prepare(*b);
+                // Streaming is an optimization the default (auto) mode may go without: a budget
+                // with no room left for the staging computes prefill's experts on the CPU.
+                if (!prepared.is_ok() && b->streamed &&
+                    plan.params.expert_prefill == ExpertPrefill::Auto &&
+                    prepared.code() == INFER_ERR_OUT_OF_MEMORY) {
+                    log_message(INFER_LOG_WARN, "prefill streaming off: %s",
+                                prepared.message().c_str());
+                    for (BoundGraph &pb : ctx->prefill_bound_) pb.streamed = nullptr;
+                    stream = false;
+                    prepared = be->prepare(*b);
+                }
+                INFER_TRY(prepared);
+            }
+    if (stream) INFER_TRY(ctx->start_streaming());
     const uint64_t kv_bytes = plan.kv.total_bytes();
     log_message(INFER_LOG_INFO,
                 "context: n_ctx %lld, n_batch %lld, KV cache %.1f MiB (%.1f MiB on the device), "

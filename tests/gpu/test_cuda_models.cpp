@@ -42,7 +42,7 @@ using ContextPtr = std::unique_ptr<infer_context, ContextDeleter>;
 ModelPtr load(const std::string &path, const infer_model_params &p, infer_status expect = INFER_OK) {
     infer_model *m = nullptr;
     const infer_status s = infer_model_load_file(path.c_str(), &p, &m);
-    REQUIRE_MESSAGE(s == expect, infer_status_string(s), ": ", infer_last_error());
+    REQUIRE_MESSAGE(s == expect, infer_status_string(s), ": ", std::string(infer_last_error()));
     return ModelPtr(m);
 }
 
@@ -78,7 +78,7 @@ infer_context_stats stats_of(const infer_context *ctx) {
 infer_placement placement_of(const infer_model *model) {
     infer_placement p;
     infer_placement_init(&p);
-    REQUIRE_MESSAGE(infer_model_placement(model, &p) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_model_placement(model, &p) == INFER_OK, std::string(infer_last_error()));
     return p;
 }
 
@@ -92,7 +92,7 @@ ContextPtr context(const infer_model *model, uint32_t n_ctx, uint32_t n_batch, b
     p.logits_all = logits_all ? 1 : 0;
     p.expert_prefill = expert_prefill;
     infer_context *c = nullptr;
-    REQUIRE_MESSAGE(infer_context_create(model, &p, &c) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_context_create(model, &p, &c) == INFER_OK, std::string(infer_last_error()));
     return ContextPtr(c);
 }
 
@@ -174,7 +174,7 @@ void cuda_matches_cpu(const std::string &name, const std::string &synth_args,
     const double bound = cuda_cpu_bound(name);
     double worst = 0;
     REQUIRE(infer_decode(cpu.get(), prompt.data(), 16) == INFER_OK);
-    REQUIRE_MESSAGE(infer_decode(gpu.get(), prompt.data(), 16) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_decode(gpu.get(), prompt.data(), 16) == INFER_OK, std::string(infer_last_error()));
     for (int i = 0; i < 16; ++i)
         compare(logits_at(gpu.get(), i), logits_at(cpu.get(), i),
                 name + " prompt position " + std::to_string(i), bound, &worst);
@@ -187,7 +187,7 @@ void cuda_matches_cpu(const std::string &name, const std::string &synth_args,
         const std::vector<float> ref = logits_at(cpu.get(), -1);
         const int32_t next = infer::test::argmax(ref.data(), ref.size());
         REQUIRE(infer_decode(cpu.get(), &next, 1) == INFER_OK);
-        REQUIRE_MESSAGE(infer_decode(gpu.get(), &next, 1) == INFER_OK, infer_last_error());
+        REQUIRE_MESSAGE(infer_decode(gpu.get(), &next, 1) == INFER_OK, std::string(infer_last_error()));
         compare(logits_at(gpu.get(), -1), logits_at(cpu.get(), -1),
                 name + " decode step " + std::to_string(step), bound, &worst);
     }
@@ -620,7 +620,7 @@ void expert_offload_holds(const char *name) {
     for (const double share : {0.0, 0.3, 0.7, 1.0}) {
         const uint64_t budget =
             infer::test::budget_for_expert_share(path.c_str(), by_popularity(0), share);
-        REQUIRE_MESSAGE(budget > 0, infer_last_error());
+        REQUIRE_MESSAGE(budget > 0, std::string(infer_last_error()));
         const std::string label = "experts by popularity, " + std::to_string(int(share * 100)) + "% of expert bytes";
         CAPTURE(label);
         const infer_model_params params = by_popularity(budget);
@@ -690,7 +690,7 @@ TEST_CASE("cuda expert offload: popularity from a stats file or a calibration te
                    gpu = context(model.get(), 64, 8, true, INFER_EXPERT_PREFILL_STREAM);
         const std::vector<int32_t> prompt = prompt_tokens(8, 200);
         REQUIRE(infer_decode(cpu.get(), prompt.data(), 8) == INFER_OK);
-        REQUIRE_MESSAGE(infer_decode(gpu.get(), prompt.data(), 8) == INFER_OK, infer_last_error());
+        REQUIRE_MESSAGE(infer_decode(gpu.get(), prompt.data(), 8) == INFER_OK, std::string(infer_last_error()));
         double worst = 0;
         for (int step = 0; step < 4; ++step) {
             compare(logits_at(gpu.get(), -1), logits_at(cpu.get(), -1), "split step", kTwoRoundingsBound,
@@ -754,7 +754,7 @@ TEST_CASE("cuda expert offload goldens: prefill streaming by the cost model (AUT
     ModelPtr model = load(path, params);
     ContextPtr ctx = context(model.get(), 64, 16, false, INFER_EXPERT_PREFILL_AUTO);
     const std::vector<int32_t> prompt = prompt_tokens(16, 200);
-    REQUIRE_MESSAGE(infer_decode(ctx.get(), prompt.data(), 16) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_decode(ctx.get(), prompt.data(), 16) == INFER_OK, std::string(infer_last_error()));
     const infer_context_stats stats = stats_of(ctx.get());
     MESSAGE("AUTO streamed " << stats.prefill_streamed_experts << " experts ("
                              << stats.prefill_streamed_bytes << " bytes) in a 16-token prefill");
@@ -765,6 +765,44 @@ TEST_CASE("cuda expert offload goldens: prefill streaming by the cost model (AUT
     infer_context *none = nullptr;
     CHECK(infer_context_create(model.get(), &bad, &none) == INFER_ERR_INVALID_ARGUMENT);
     CHECK(none == nullptr);
+}
+
+// A budget that holds the model and a context but not one expert's staging slot: STREAM, which
+// must stream, is out of memory naming the staging; AUTO (the default) goes without streaming and
+// computes prefill's experts on the CPU, as CPU does.
+TEST_CASE("cuda expert offload: no room for the staging: AUTO prefill computes on the CPU, STREAM is out of memory") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-qwen3moe", "--arch qwen3moe --preset tiny --quant Q4_K_M --seed 21");
+    const uint64_t none = infer::test::budget_for_expert_share(path.c_str(), by_popularity(0), 0.0);
+    REQUIRE(none > 0);
+    ModelPtr roomy = load(path, by_popularity(none));
+    REQUIRE(placement_of(roomy.get()).n_experts_resident == 0);
+    const uint64_t needs = stats_of(context(roomy.get(), 64, 16, false).get()).device_memory_bytes;
+    ModelPtr tight = load(path, by_popularity(needs + (64 << 10)));
+    REQUIRE(placement_of(tight.get()).n_experts_resident == 0);
+
+    infer_context_params p;
+    infer_context_params_init(&p);
+    p.n_ctx = 64;
+    p.n_batch = 16;
+    p.expert_prefill = INFER_EXPERT_PREFILL_STREAM;
+    infer_context *streaming = nullptr;
+    CHECK(infer_context_create(tight.get(), &p, &streaming) == INFER_ERR_OUT_OF_MEMORY);
+    CHECK(streaming == nullptr);
+    CHECK_MESSAGE(std::string(infer_last_error()).find("staging") != std::string::npos,
+                  std::string(infer_last_error()));
+
+    // One context at a time: the budget holds one.
+    const std::vector<int32_t> prompt = prompt_tokens(16, 200);
+    std::vector<float> logits[2];
+    for (const int32_t mode : {INFER_EXPERT_PREFILL_CPU, INFER_EXPERT_PREFILL_AUTO}) {
+        ContextPtr ctx = context(tight.get(), 64, 16, false, mode);
+        REQUIRE_MESSAGE(infer_decode(ctx.get(), prompt.data(), 16) == INFER_OK,
+                        std::string(infer_last_error()));
+        CHECK(stats_of(ctx.get()).prefill_streamed_experts == 0);
+        logits[mode == INFER_EXPERT_PREFILL_AUTO] = logits_at(ctx.get(), -1);
+    }
+    CHECK(logits[1] == logits[0]);
 }
 
 TEST_CASE("cuda expert offload goldens: qwen2moe") { expert_offload_holds("synth-qwen2moe-q8_0"); }

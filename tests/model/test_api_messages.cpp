@@ -20,7 +20,7 @@ using ModelPtr = std::unique_ptr<infer_model, ModelDeleter>;
 ModelPtr smollm() {
     const std::string path = infer::test::real_model("SmolLM2-135M-Instruct.Q4_1.gguf");
     infer_model *m = nullptr;
-    REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), nullptr, &m) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), nullptr, &m) == INFER_OK, std::string(infer_last_error()));
     return ModelPtr(m);
 }
 

@@ -29,7 +29,7 @@ using ModelPtr = std::unique_ptr<infer_model, ModelDeleter>;
 ModelPtr load(const char *file) {
     const std::string path = infer::test::real_model(file);
     infer_model *m = nullptr;
-    REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), nullptr, &m) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), nullptr, &m) == INFER_OK, std::string(infer_last_error()));
     return ModelPtr(m);
 }
 
@@ -95,7 +95,7 @@ void check_goldens(const infer_model *model, const char *name, const ChatGoldens
             CHECK(std::string(infer_last_error()).find(c.output) != std::string::npos);
             continue;
         }
-        REQUIRE_MESSAGE(s == INFER_OK, infer_last_error());
+        REQUIRE_MESSAGE(s == INFER_OK, std::string(infer_last_error()));
         CHECK(out == c.output);
         REQUIRE(!c.ids.empty());
         CHECK(tokenize_prompt(model, out) == c.ids);

@@ -40,7 +40,7 @@ std::vector<float> decode_logits(const infer_model *model, const std::vector<int
 TEST_CASE("concurrency: contexts on one shared model decode in parallel as they do alone") {
     const std::string path = infer::test::real_model("SmolLM2-135M-Instruct.Q4_1.gguf");
     infer_model *model = nullptr;
-    REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), nullptr, &model) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), nullptr, &model) == INFER_OK, std::string(infer_last_error()));
     // Two contexts keep the ThreadSanitizer run short (each decode is ~10 s under it).
     const std::vector<std::vector<int32_t>> prompts = {
         {1, 504, 3458, 282, 4649, 314, 3575, 30, 378, 1345},
@@ -50,7 +50,7 @@ TEST_CASE("concurrency: contexts on one shared model decode in parallel as they 
     for (size_t i = 0; i < prompts.size(); ++i) {
         infer_status s = INFER_OK;
         alone[i] = decode_logits(model, prompts[i], 2, &s);
-        REQUIRE_MESSAGE(s == INFER_OK, infer_last_error());
+        REQUIRE_MESSAGE(s == INFER_OK, std::string(infer_last_error()));
     }
     std::vector<std::vector<float>> together(prompts.size());
     std::vector<infer_status> status(prompts.size(), INFER_OK);

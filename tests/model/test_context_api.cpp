@@ -32,7 +32,7 @@ const std::string &smollm_path() {
 
 ModelPtr load(const std::string &path) {
     infer_model *m = nullptr;
-    REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), nullptr, &m) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), nullptr, &m) == INFER_OK, std::string(infer_last_error()));
     return ModelPtr(m);
 }
 
@@ -42,7 +42,7 @@ ContextPtr make_context(const infer_model *model, uint32_t n_ctx, uint32_t n_bat
     p.n_ctx = n_ctx;
     p.n_batch = n_batch;
     infer_context *c = nullptr;
-    REQUIRE_MESSAGE(infer_context_create(model, &p, &c) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_context_create(model, &p, &c) == INFER_OK, std::string(infer_last_error()));
     return ContextPtr(c);
 }
 

@@ -74,7 +74,7 @@ ContextPtr make_context(const infer_model *model, const ContextOptions &o) {
         p.abort_user_data = o.abort;
     }
     infer_context *c = nullptr;
-    REQUIRE_MESSAGE(infer_context_create(model, &p, &c) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_context_create(model, &p, &c) == INFER_OK, std::string(infer_last_error()));
     return ContextPtr(c);
 }
 
@@ -89,7 +89,7 @@ std::vector<float> logits_at(infer_context *ctx, int32_t index) {
     const float *logits = nullptr;
     uint32_t n_vocab = 0;
     const infer_status s = infer_context_logits(ctx, index, &logits, &n_vocab);
-    REQUIRE_MESSAGE(s == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(s == INFER_OK, std::string(infer_last_error()));
     return std::vector<float>(logits, logits + n_vocab);
 }
 

@@ -27,7 +27,7 @@ using ContextPtr = std::unique_ptr<infer_context, ContextDeleter>;
 
 ModelPtr load(const std::string &path) {
     infer_model *m = nullptr;
-    REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), nullptr, &m) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_model_load_file(path.c_str(), nullptr, &m) == INFER_OK, std::string(infer_last_error()));
     return ModelPtr(m);
 }
 
@@ -41,7 +41,7 @@ ContextPtr make_context(const infer_model *model, uint32_t n_batch, int32_t logi
     p.kv_type = kv_type;
     p.n_threads = 2;
     infer_context *c = nullptr;
-    REQUIRE_MESSAGE(infer_context_create(model, &p, &c) == INFER_OK, infer_last_error());
+    REQUIRE_MESSAGE(infer_context_create(model, &p, &c) == INFER_OK, std::string(infer_last_error()));
     return ContextPtr(c);
 }
 
