@@ -75,6 +75,9 @@ SYNTH_MODELS = {
     "synth-qwen3-q4_k_m": ["--arch", "qwen3", "--preset", "tiny", "--n-embd", "256", "--n-ff", "512",
                            "--head-dim", "64", "--quant", "Q4_K_M",
                            "--seed", "13"],
+    # IQ4_XS, and IQ4_NL where rows are not whole IQ4_XS blocks (ffn_down's 352), as llama.cpp.
+    "synth-llama-iq4_xs": ["--arch", "llama", "--preset", "tiny", "--n-embd", "256", "--n-ff", "352",
+                           "--head-dim", "64", "--quant", "IQ4_XS", "--seed", "14"],
     # Mixture of experts (issue 6): Q4_0, Q8_0 and Q4_K experts across the four MoE archs; the
     # Q4_K_M files have Q4_K gate/up experts and Q6_K/Q4_K down experts by layer.
     "synth-qwen3moe-q4_k_m": ["--arch", "qwen3moe", "--preset", "tiny", "--quant", "Q4_K_M",

@@ -399,6 +399,72 @@ void quantize_row_q6_K(const float *src, void *dst, int64_t n) {
     }
 }
 
+// ---- Codebook formats (IQ4_NL, IQ4_XS): each element the table value nearest x / scale -------
+// The scale maps the group's largest magnitude onto the table's end on its side (-127 or 113),
+// the plain rule; ggml's quantizers also search nearby scales with importance weights, so their
+// bytes differ while the error is of the same order.
+
+namespace {
+
+// The index of the kValuesIQ4NL entry nearest v (the table is sorted ascending).
+uint8_t nearest_iq4(float v) {
+    int best = 0;
+    for (int j = 1; j < 16; ++j)
+        if (std::fabs(v - kValuesIQ4NL[j]) < std::fabs(v - kValuesIQ4NL[best])) best = j;
+    return static_cast<uint8_t>(best);
+}
+
+// The scale putting x's largest-magnitude element (signed) on the table's end on its side.
+float iq4_scale(float signed_max) {
+    return signed_max < 0 ? signed_max / static_cast<float>(kValuesIQ4NL[0])
+                          : signed_max / static_cast<float>(kValuesIQ4NL[15]);
+}
+
+// 32 elements into 16 bytes of nibbles (element j low, j + 16 high) at scale d (0: all index of 1).
+void iq4_nibbles(const float *x, float d, uint8_t *qs) {
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 16; ++j)
+        qs[j] = static_cast<uint8_t>(nearest_iq4(x[j] * id) | (nearest_iq4(x[j + 16] * id) << 4));
+}
+
+} // namespace
+
+void quantize_row_iq4_nl(const float *src, void *dst, int64_t n) {
+    for (int64_t i = 0; i < n / QK4_NL; ++i) {
+        const float *x = src + i * QK4_NL;
+        BlockIQ4_NL b{};
+        const float d = as_fp16(iq4_scale(signed_absmax(x, QK4_NL)));
+        b.d = fp32_to_fp16(d);
+        iq4_nibbles(x, d, b.qs);
+        store(dst, i, b);
+    }
+}
+
+// Sub-block scales (ls - 32) * d with 6-bit ls: d maps the largest sub-block scale onto -32 or
+// 31 (its sign), the others round to their nearest multiple of d.
+void quantize_row_iq4_xs(const float *src, void *dst, int64_t n) {
+    for (int64_t i = 0; i < n / QK_K; ++i) {
+        const float *x = src + i * QK_K;
+        float scales[QK_K / 32];
+        float max = 0.0f;
+        for (int g = 0; g < QK_K / 32; ++g) {
+            scales[g] = iq4_scale(signed_absmax(x + 32 * g, 32));
+            if (std::fabs(scales[g]) > std::fabs(max)) max = scales[g];
+        }
+        BlockIQ4_XS b{};
+        const float d = as_fp16(max < 0 ? max / -32.0f : max / 31.0f);
+        b.d = fp32_to_fp16(d);
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        for (int g = 0; g < QK_K / 32; ++g) {
+            const int ls = clampi(nearest(scales[g] * id), -32, 31) + 32;
+            b.scales_l[g / 2] |= static_cast<uint8_t>((ls & 0xF) << (4 * (g % 2)));
+            b.scales_h |= static_cast<uint16_t>((ls >> 4) << (2 * g));
+            iq4_nibbles(x + 32 * g, d * static_cast<float>(ls - 32), b.qs + 16 * g);
+        }
+        store(dst, i, b);
+    }
+}
+
 bool weight_type_supported(uint32_t type) {
     switch (static_cast<TypeId>(type)) {
     case TypeId::F32:
@@ -414,6 +480,8 @@ bool weight_type_supported(uint32_t type) {
     case TypeId::Q4_K:
     case TypeId::Q5_K:
     case TypeId::Q6_K:
+    case TypeId::IQ4_NL:
+    case TypeId::IQ4_XS:
         return true;
     default:
         return false;
@@ -463,6 +531,12 @@ bool quantize_row_weights(uint32_t type, const float *src, void *dst, int64_t n)
         break;
     case TypeId::Q6_K:
         quantize_row_q6_K(src, dst, n);
+        break;
+    case TypeId::IQ4_NL:
+        quantize_row_iq4_nl(src, dst, n);
+        break;
+    case TypeId::IQ4_XS:
+        quantize_row_iq4_xs(src, dst, n);
         break;
     default:
         return false;

@@ -11,7 +11,8 @@
 namespace infer {
 
 // Quantizes `n` elements (a multiple of the type's block size) of `src` into `dst`.
-// Types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
+// Types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL,
+// IQ4_XS.
 // False for any other type or a partial block. Inputs are expected finite.
 bool quantize_row_weights(uint32_t type, const float *src, void *dst, int64_t n);
 
@@ -30,6 +31,8 @@ void quantize_row_q3_K(const float *src, void *dst, int64_t n);
 void quantize_row_q4_K(const float *src, void *dst, int64_t n);
 void quantize_row_q5_K(const float *src, void *dst, int64_t n);
 void quantize_row_q6_K(const float *src, void *dst, int64_t n);
+void quantize_row_iq4_nl(const float *src, void *dst, int64_t n);
+void quantize_row_iq4_xs(const float *src, void *dst, int64_t n);
 // Q8_0 is quantize_row_q8_0_ref() in core/quant.h.
 
 // Writes `n_blocks` valid blocks of `type` (a plain type counts one element as a block) whose

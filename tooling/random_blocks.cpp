@@ -51,6 +51,13 @@ float uniform_rms(float lo, float k) {
     return std::sqrt(mean * mean + (k * k - 1) / 12);
 }
 
+// rms of a 16-entry codebook's values, each index equally likely.
+float table_rms(const int8_t *table) {
+    float sum2 = 0;
+    for (int j = 0; j < 16; ++j) sum2 += static_cast<float>(table[j]) * static_cast<float>(table[j]);
+    return std::sqrt(sum2 / 16);
+}
+
 } // namespace
 
 bool random_blocks(uint32_t type, uint64_t seed, float scale, void *dst, int64_t n_blocks) {
@@ -175,6 +182,27 @@ bool random_blocks(uint32_t type, uint64_t seed, float scale, void *dst, int64_t
                 s = static_cast<int8_t>((v & 128) ? -(64 + (v & 63)) : 64 + (v & 63));
             }
             b.d = dh;
+        });
+        break;
+    }
+    case TypeId::IQ4_NL: {
+        const uint16_t d = fp32_to_fp16(scale / table_rms(kValuesIQ4NL));
+        blocks<BlockIQ4_NL>(rng, dst, n_blocks, [&](BlockIQ4_NL &b) { b.d = d; });
+        break;
+    }
+    case TypeId::IQ4_XS: { // |ls - 32| in 16..31 with a random sign
+        const uint16_t d = fp32_to_fp16(scale / (table_rms(kValuesIQ4NL) * uniform_rms(16, 16)));
+        blocks<BlockIQ4_XS>(rng, dst, n_blocks, [&](BlockIQ4_XS &b) {
+            const uint64_t r = rng.next();
+            b.scales_h = 0;
+            for (int g = 0; g < QK_K / 32; ++g) {
+                const int mag = 16 + static_cast<int>((r >> (5 * g)) & 15);
+                const int ls = ((r >> (5 * g + 4)) & 1 ? -mag : mag) + 32;
+                b.scales_l[g / 2] = static_cast<uint8_t>(
+                    (b.scales_l[g / 2] & (0xF0 >> (4 * (g % 2)))) | ((ls & 0xF) << (4 * (g % 2))));
+                b.scales_h |= static_cast<uint16_t>((ls >> 4) << (2 * g));
+            }
+            b.d = d;
         });
         break;
     }

@@ -20,61 +20,18 @@ struct BlockGeom {
     int64_t bytes;
 };
 
-// Block geometry of the weight and activation types matmul handles (ggml-common.h sizes).
+// Block geometry of a weight or activation type (the type table's).
 bool block_geom(uint32_t type, BlockGeom *g) {
-    switch (static_cast<TypeId>(type)) {
-    case TypeId::F32:
-        *g = {1, 4};
-        return true;
-    case TypeId::F16:
-    case TypeId::BF16:
-        *g = {1, 2};
-        return true;
-    case TypeId::Q4_0:
-        *g = {QK4_0, sizeof(BlockQ4_0)};
-        return true;
-    case TypeId::Q4_1:
-        *g = {QK4_1, sizeof(BlockQ4_1)};
-        return true;
-    case TypeId::Q5_0:
-        *g = {QK5_0, sizeof(BlockQ5_0)};
-        return true;
-    case TypeId::Q5_1:
-        *g = {QK5_1, sizeof(BlockQ5_1)};
-        return true;
-    case TypeId::Q8_0:
-        *g = {QK8_0, sizeof(BlockQ8_0)};
-        return true;
-    case TypeId::Q8_1:
-        *g = {QK8_1, sizeof(BlockQ8_1)};
-        return true;
-    case TypeId::Q2_K:
-        *g = {QK_K, sizeof(BlockQ2_K)};
-        return true;
-    case TypeId::Q3_K:
-        *g = {QK_K, sizeof(BlockQ3_K)};
-        return true;
-    case TypeId::Q4_K:
-        *g = {QK_K, sizeof(BlockQ4_K)};
-        return true;
-    case TypeId::Q5_K:
-        *g = {QK_K, sizeof(BlockQ5_K)};
-        return true;
-    case TypeId::Q6_K:
-        *g = {QK_K, sizeof(BlockQ6_K)};
-        return true;
-    case TypeId::Q8_K:
-        *g = {QK_K, sizeof(BlockQ8_K)};
-        return true;
-    default:
-        return false;
-    }
+    const TypeTraits *t = type_traits(type);
+    if (!t) return false;
+    *g = {t->block_elems, t->block_bytes};
+    return true;
 }
 
 // Bytes of one activation row of k elements in the format `type` pairs with.
 int64_t act_row_bytes(uint32_t type, int64_t k) {
     uint32_t act;
-    BlockGeom g;
+    BlockGeom g{1, 1};
     if (!vec_dot_act_type(type, &act) || !block_geom(act, &g)) return 0;
     return k / g.elems * g.bytes;
 }
@@ -124,7 +81,7 @@ bool matmul_supported(uint32_t type) {
 }
 
 bool matmul_valid(const WeightView &w) {
-    BlockGeom g;
+    BlockGeom g{1, 1};
     if (!matmul_supported(w.type) || !block_geom(w.type, &g)) return false;
     if (w.k <= 0 || w.k % g.elems != 0 || w.n < 0) return false;
     if (w.n > 0 && w.data == nullptr) return false;
@@ -147,7 +104,7 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
     const uint8_t *act = reinterpret_cast<const uint8_t *>(x);
     uint64_t act_stride = static_cast<uint64_t>(w.k) * sizeof(float);
     if (act_type != static_cast<uint32_t>(TypeId::F32)) {
-        BlockGeom g;
+        BlockGeom g{1, 1};
         block_geom(act_type, &g);
         const int64_t blocks = t * (w.k / g.elems);
         const int64_t b0 = blocks * ith / nth, b1 = blocks * (ith + 1) / nth;

@@ -11,6 +11,8 @@ bool vec_dot_act_type(uint32_t type, uint32_t *act_type) {
     case TypeId::Q4_0:
     case TypeId::Q5_0:
     case TypeId::Q8_0:
+    case TypeId::IQ4_NL:
+    case TypeId::MXFP4:
         act = TypeId::Q8_0;
         break;
     case TypeId::Q4_1:
@@ -22,6 +24,7 @@ bool vec_dot_act_type(uint32_t type, uint32_t *act_type) {
     case TypeId::Q4_K:
     case TypeId::Q5_K:
     case TypeId::Q6_K:
+    case TypeId::IQ4_XS:
         act = TypeId::Q8_K;
         break;
     case TypeId::F32:
@@ -60,6 +63,12 @@ VecDotFn ref_dot(uint32_t type) {
         return vec_dot_q5_K_ref;
     case TypeId::Q6_K:
         return vec_dot_q6_K_ref;
+    case TypeId::IQ4_NL:
+        return vec_dot_iq4_nl_ref;
+    case TypeId::IQ4_XS:
+        return vec_dot_iq4_xs_ref;
+    case TypeId::MXFP4:
+        return vec_dot_mxfp4_ref;
     case TypeId::F32:
         return vec_dot_f32_ref;
     case TypeId::F16:

@@ -203,6 +203,61 @@ float vec_dot_q5_K_ref(int64_t k, const void *w_row, const void *act_row) {
 }
 
 // 16 groups of 16, signed 8-bit scales, q = 6 bits - 32. Per 128-element half h, element
+// The codebook formats: each nibble picks a value from a table (blocks.h), element j from the
+// low nibble of byte j and j + 16 from its high nibble, as in Q4_0.
+namespace {
+int codebook_dot_32(const uint8_t *qs, const int8_t *table, const int8_t *a) {
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j) {
+        sumi += table[qs[j] & 0xF] * a[j];
+        sumi += table[qs[j] >> 4] * a[j + 16];
+    }
+    return sumi;
+}
+
+// A 32-element codebook format against Q8_0, as ggml: (da * scale(block)) * sumi per block.
+template <typename Block, typename Scale>
+float codebook_q8_0_ref(int64_t k, const void *w_row, const void *act_row, const int8_t *table,
+                        Scale scale) {
+    float sum = 0.0f;
+    for (int64_t ib = 0; ib < k / 32; ++ib) {
+        const auto w = load_block<Block>(bytes(w_row), ib);
+        const auto a = load_block<BlockQ8_0>(bytes(act_row), ib);
+        sum += fp16_to_fp32(a.d) * scale(w) * static_cast<float>(codebook_dot_32(w.qs, table, a.qs));
+    }
+    return sum;
+}
+
+} // namespace
+
+// x = d * kValuesIQ4NL[q].
+float vec_dot_iq4_nl_ref(int64_t k, const void *w_row, const void *act_row) {
+    return codebook_q8_0_ref<BlockIQ4_NL>(k, w_row, act_row, kValuesIQ4NL,
+                                          [](const BlockIQ4_NL &b) { return fp16_to_fp32(b.d); });
+}
+
+// x = kValuesMXFP4[q] * 2^(e - 128).
+float vec_dot_mxfp4_ref(int64_t k, const void *w_row, const void *act_row) {
+    return codebook_q8_0_ref<BlockMXFP4>(k, w_row, act_row, kValuesMXFP4,
+                                         [](const BlockMXFP4 &b) { return e8m0_to_fp32_half(b.e); });
+}
+
+// x = (d * (sc - 32)) * kValuesIQ4NL[q] against Q8_K. The sub-blocks' sums are scaled and summed
+// as integers, then one float product per super-block, as the K-quants do (and llama.cpp's AVX2
+// kernel; its generic code rounds once per sub-block instead).
+float vec_dot_iq4_xs_ref(int64_t k, const void *w_row, const void *act_row) {
+    float sum = 0.0f;
+    for (int64_t ib = 0; ib < k / QK_K; ++ib) {
+        const auto w = load_block<BlockIQ4_XS>(bytes(w_row), ib);
+        const auto a = load_block<BlockQ8_K>(bytes(act_row), ib);
+        int sumi = 0;
+        for (int g = 0; g < QK_K / 32; ++g)
+            sumi += (iq4xs_scale(w, g) - 32) * codebook_dot_32(w.qs + 16 * g, kValuesIQ4NL, a.qs + 32 * g);
+        sum += fp16_to_fp32(w.d) * a.d * static_cast<float>(sumi);
+    }
+    return sum;
+}
+
 // 32*j + l: low 4 bits from ql[64*h + l + 32*(j%2)] (low nibble for j < 2, high for j >= 2),
 // high 2 bits from bits 2j..2j+1 of qh[32*h + l].
 float vec_dot_q6_K_ref(int64_t k, const void *w_row, const void *act_row) {

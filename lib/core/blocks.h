@@ -77,6 +77,24 @@ struct BlockMXFP4 {
 };
 static_assert(sizeof(BlockMXFP4) == 17);
 
+// The values the 4-bit indices of the codebook formats pick.
+// IQ4_NL and IQ4_XS: non-linear levels, denser near zero (ggml's kvalues_iq4nl).
+inline constexpr int8_t kValuesIQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                            1,    13,   25,  38,  53,  69,  89,  113};
+// MXFP4: FP4 E2M1 (OCP MX spec: 0, 0.5, 1, 1.5, 2, 3, 4, 6 and negatives), doubled so they are
+// integers (ggml's kvalues_mxfp4); the block scale is halved to match (e8m0_to_fp32_half).
+inline constexpr int8_t kValuesMXFP4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// Half of the E8M0 scale 2^(e - 127), i.e. 2^(e - 128), built directly as float bits
+// (ggml_e8m0_to_fp32_half). e = 0 and 1 give the subnormals 2^-128 and 2^-127; e = 255, NaN in
+// the MX spec, is not special-cased (it gives 2^127), as in ggml.
+inline float e8m0_to_fp32_half(uint8_t e) {
+    const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 // ---- 256-element super-blocks -----------------------------------------------------------------
 
 // 16 sub-blocks of 16; x = d * sc * q - dmin * m with 4-bit sc and m.
@@ -143,6 +161,15 @@ struct BlockIQ4_XS {
     uint8_t qs[QK_K / 2];        // 4-bit indices, 16 bytes per sub-block
 };
 static_assert(sizeof(BlockIQ4_XS) == 136);
+
+// The 6-bit scale of IQ4_XS sub-block ib (0..7), before its -32 offset: low 4 bits in the nibbles
+// of scales_l (byte ib / 2, the high nibble for odd ib), high 2 bits in scales_h at bit 2 * ib.
+inline int iq4xs_scale(uint16_t scales_h, const uint8_t *scales_l, int ib) {
+    const int low = (scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f;
+    const int high = (scales_h >> (2 * ib)) & 3;
+    return low | (high << 4);
+}
+inline int iq4xs_scale(const BlockIQ4_XS &b, int ib) { return iq4xs_scale(b.scales_h, b.scales_l, ib); }
 
 // Block i of a packed array of blocks, copied out so that `src` needs no alignment.
 template <typename Block> Block load_block(const uint8_t *src, int64_t i) {

@@ -163,6 +163,7 @@ constexpr Recipe kRecipes[] = {
     {"Q5_0", TypeId::Q5_0, 8},  {"Q5_1", TypeId::Q5_1, 9},    {"Q2_K", TypeId::Q2_K, 10},
     {"Q3_K", TypeId::Q3_K, 11}, {"Q4_K", TypeId::Q4_K, 14},   {"Q5_K", TypeId::Q5_K, 16},
     {"Q6_K", TypeId::Q6_K, 18}, {"Q4_K_M", TypeId::Q4_K, 15}, {"Q3_K_M", TypeId::Q3_K, 12},
+    {"IQ4_NL", TypeId::IQ4_NL, 25}, {"IQ4_XS", TypeId::IQ4_XS, 30},
 };
 // Pure k-quant files are labelled with the llama.cpp ftype of the _S variant (Q3_K_S, Q4_K_S,
 // Q5_K_S): the label only names the file; what matters is each tensor's own type.
@@ -196,6 +197,9 @@ TypeId fallback(TypeId t, uint64_t ne0) {
     case TypeId::Q2_K:
     case TypeId::Q3_K:
         f = TypeId::Q4_0;
+        break;
+    case TypeId::IQ4_XS: // as llama.cpp: the 32-element codebook format
+        f = TypeId::IQ4_NL;
         break;
     default:
         break;

@@ -25,6 +25,14 @@ constexpr Gap kGaps[] = {
     {"CUDA", Op::Embed, id(TypeId::IQ4_NL)},
     {"CUDA", Op::Embed, id(TypeId::IQ4_XS)},
     {"CUDA", Op::Embed, id(TypeId::MXFP4)},
+    // CUDA: matrices of codebook types; the CPU multiplies them, and placement leaves such a
+    // node on the CPU.
+    {"CUDA", Op::MatMul, id(TypeId::IQ4_NL)},
+    {"CUDA", Op::MatMul, id(TypeId::IQ4_XS)},
+    {"CUDA", Op::MatMul, id(TypeId::MXFP4)},
+    {"CUDA", Op::MoeFfn, id(TypeId::IQ4_NL)},
+    {"CUDA", Op::MoeFfn, id(TypeId::IQ4_XS)},
+    {"CUDA", Op::MoeFfn, id(TypeId::MXFP4)},
 };
 
 std::string gap_name(const std::string &backend, graph::Op op, uint32_t type) {

@@ -61,6 +61,7 @@ TEST_CASE("goldens: Gemma-3-270M Q4_K_M agrees with llama.cpp") { check_cpu_gold
 TEST_CASE("goldens: synthetic llama with rope_freqs (Q8_0)") { check_cpu_goldens("synth-llama-ropefreqs-q8_0"); }
 TEST_CASE("goldens: synthetic qwen2 (Q8_0)") { check_cpu_goldens("synth-qwen2-q8_0"); }
 TEST_CASE("goldens: synthetic qwen3 (Q4_K_M)") { check_cpu_goldens("synth-qwen3-q4_k_m"); }
+TEST_CASE("goldens: synthetic llama (IQ4_XS, IQ4_NL)") { check_cpu_goldens("synth-llama-iq4_xs"); }
 
 // ---- Mixture of experts (issue 6) -------------------------------------------------------------
 // Small synthetic models of each MoE architecture, with Q4_0, Q8_0 and Q4_K experts (see

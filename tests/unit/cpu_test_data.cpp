@@ -16,7 +16,9 @@ void put_u16(std::vector<uint8_t> &v, size_t at, uint16_t h) { std::memcpy(v.dat
 
 // Scales are drawn in [0.5, 1] * kScale; wmax follows from each format's largest quant.
 constexpr float kScale = 1.0f / 64;
-const TypeCase kTypes[13] = {
+// MXFP4's power-of-two scales: exponents 121..124, half-scales 2^-7 .. 2^-4.
+constexpr float kMXFP4Scale = 1.0f / 16;
+const TypeCase kTypes[16] = {
     {TypeId::Q4_0, 32, 18, kScale * 8},
     {TypeId::Q4_1, 32, 20, kScale * 15 + kScale},
     {TypeId::Q5_0, 32, 22, kScale * 16},
@@ -27,6 +29,9 @@ const TypeCase kTypes[13] = {
     {TypeId::Q4_K, 256, 144, kScale * 63 * 15 + kScale * 63},
     {TypeId::Q5_K, 256, 176, kScale * 63 * 31 + kScale * 63},
     {TypeId::Q6_K, 256, 210, kScale * 128 * 32},
+    {TypeId::IQ4_NL, 32, 18, kScale * 127},
+    {TypeId::IQ4_XS, 256, 136, kScale * 32 * 127},
+    {TypeId::MXFP4, 32, 17, kMXFP4Scale * 12},
     {TypeId::F32, 1, 4, 1.0f},
     {TypeId::F16, 1, 2, 1.0f},
     {TypeId::BF16, 1, 2, 1.0f},
@@ -47,7 +52,12 @@ std::vector<uint8_t> random_weights(const TypeCase &tc, int64_t k, int64_t n, st
         case TypeId::Q4_0:
         case TypeId::Q5_0:
         case TypeId::Q8_0:
+        case TypeId::IQ4_NL:
+        case TypeId::IQ4_XS:
             put_u16(v, at, d());
+            break;
+        case TypeId::MXFP4:
+            v[at] = static_cast<uint8_t>(121 + byte(rng) % 4);
             break;
         case TypeId::Q4_1:
         case TypeId::Q5_1:

@@ -335,7 +335,7 @@ TEST_CASE("matmul_valid rejects bad shapes and types") {
     CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 32, 1, buf, 17}));
     CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 0, 1, buf, 18}));
     CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 32, 1, nullptr, 18}));
-    CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::IQ4_XS), 256, 1, buf, 136}));
+    CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::IQ2_XXS), 256, 1, buf, 66})); // no kernel
     CHECK_FALSE(matmul_supported(static_cast<uint32_t>(TypeId::Q8_K)));
     CHECK(matmul_scratch_bytes(static_cast<uint32_t>(TypeId::Q4_K), 512, 3) == 3u * 2 * 292);
     CHECK(matmul_scratch_bytes(static_cast<uint32_t>(TypeId::F16), 512, 3) == 0);

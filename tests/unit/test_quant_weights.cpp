@@ -56,13 +56,14 @@ struct Bound {
 
 // Measured on unit-variance rows of 4096 (seeds 1-3; core/random.h's Irwin-Hall normals):
 // F16 2.1e-4, BF16 1.7e-3, Q8_0 0.0052, Q6_K 0.0168, Q5_1 0.037, Q5_K 0.035, Q5_0 0.042,
-// Q4_K 0.070, Q4_1 0.078, Q4_0 0.084, Q3_K 0.141, Q2_K 0.268. Bounds leave ~15% margin. Q4_0
+// Q4_K 0.070, Q4_1 0.078, Q4_0 0.084, Q3_K 0.141, Q2_K 0.268, IQ4_NL 0.082, IQ4_XS 0.082 (the
+// plain absmax rule). Bounds leave ~15% margin. Q4_0
 // and Q5_0 are ggml's own rule (absmax scale, no search), which sets their error.
 constexpr Bound kBounds[] = {
     {TypeId::F32, 0.0},   {TypeId::F16, 0.0005}, {TypeId::BF16, 0.004}, {TypeId::Q8_0, 0.007},
     {TypeId::Q6_K, 0.02}, {TypeId::Q5_0, 0.05},  {TypeId::Q5_1, 0.045}, {TypeId::Q5_K, 0.04},
     {TypeId::Q4_0, 0.1},  {TypeId::Q4_1, 0.09},  {TypeId::Q4_K, 0.08},  {TypeId::Q3_K, 0.16},
-    {TypeId::Q2_K, 0.3},
+    {TypeId::Q2_K, 0.3},  {TypeId::IQ4_NL, 0.095}, {TypeId::IQ4_XS, 0.095},
 };
 
 } // namespace
@@ -113,7 +114,7 @@ TEST_CASE("quantize_row_weights: rejects partial blocks and unsupported types") 
     CHECK_FALSE(quantize_row_weights(static_cast<uint32_t>(TypeId::Q4_K), x.data(), q.data(), 300));
     CHECK_FALSE(quantize_row_weights(static_cast<uint32_t>(TypeId::Q4_0), x.data(), q.data(), 33));
     CHECK_FALSE(
-        quantize_row_weights(static_cast<uint32_t>(TypeId::IQ4_NL), x.data(), q.data(), 32));
+        quantize_row_weights(static_cast<uint32_t>(TypeId::IQ2_XXS), x.data(), q.data(), 256));
     CHECK_FALSE(quantize_row_weights(999, x.data(), q.data(), 32));
     CHECK_FALSE(random_blocks(static_cast<uint32_t>(TypeId::Q8_K), 1, 1.0f, q.data(), 1));
 }
