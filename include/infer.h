@@ -117,6 +117,10 @@ enum { INFER_BACKEND_CPU = 0, INFER_BACKEND_CUDA = 1, INFER_BACKEND_VULKAN = 2 }
  * device or driver stores 0 and returns INFER_OK, with the reason in infer_last_error(). */
 INFER_API infer_status infer_backend_device_count(int32_t backend, int32_t *out_count);
 
+/* The instruction-set level the CPU backend's kernels use on this machine: "avx512vnni",
+ * "avx2" or "scalar" (the portable kernels). Chosen once per process; never NULL. */
+INFER_API const char *infer_cpu_kernel_level(void);
+
 /* ---- Memory bandwidth --------------------------------------------------------------------- */
 
 /* The streaming read bandwidth of this machine's memory as n_threads threads (0..1024; 0 = one
@@ -142,6 +146,10 @@ typedef int32_t (*infer_progress_fn)(float progress, void *user_data);
 /* infer_model_params.expert_placement. */
 #define INFER_EXPERTS_BY_LAYER 0
 #define INFER_EXPERTS_BY_POPULARITY 1
+
+/* infer_model_params.cpu_weights */
+#define INFER_CPU_WEIGHTS_REPACK 0
+#define INFER_CPU_WEIGHTS_IN_PLACE 1
 
 typedef struct infer_tensor_override {
     const char *pattern; /* regex (PCRE2 syntax), searched in each weight's name */
@@ -208,6 +216,17 @@ typedef struct infer_model_params {
     int32_t expert_placement;
     const char *expert_stats_path;
     const char *calibration_text;
+    /* How the CPU holds the weights it alone multiplies (every weight of a CPU model; on a
+     * device, those of the layers left to the CPU, except experts split between the two).
+     * INFER_CPU_WEIGHTS_REPACK (default): at load it copies those its kernels read faster in
+     * an interleaved layout (today Q4_K on x86 with AVX2) into memory of the model's own and
+     * hands the file's pages of them back, so resident memory stays about the file's size, but
+     * that memory is the process's own rather than the shared page cache, and the load reads
+     * those weights once (infer_model_info.cpu_repacked_bytes says how much). Results are
+     * bit-identical either way. INFER_CPU_WEIGHTS_IN_PLACE: read every weight from the image
+     * as it is (several processes mapping one file share it). A model loaded from caller
+     * memory (infer_model_load_memory) always reads in place. */
+    int32_t cpu_weights;
 } infer_model_params;
 
 INFER_API void infer_model_params_init(infer_model_params *params);
@@ -247,6 +266,10 @@ typedef struct infer_model_info {
     /* Mixture of experts (0 and 0 for a dense or inspect-only model): */
     uint32_t n_expert;            /* routed experts per layer */
     uint32_t n_expert_used;       /* experts each token runs through */
+    /* Bytes of the CPU's repacked copies of weights (infer_model_params.cpu_weights), whose
+     * pages of the file it handed back; 0 when it reads every weight in place. */
+    uint64_t cpu_repacked_bytes;
+    uint32_t cpu_repacked_weights; /* how many weights those are */
 } infer_model_info;
 
 INFER_API void infer_model_info_init(infer_model_info *info);

@@ -6,6 +6,7 @@
 #include "cpu/cpu_matmul.h"
 #include "cpu/cpu_moe.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/cpu_repack.h"
 #include "cpu/moe_node_log.h"
 #include "cpu/thread_pool.h"
 
@@ -43,9 +44,19 @@ cpu::GluAct glu_act(graph::Activation act) {
     return act == graph::Activation::GeluTanh ? cpu::GluAct::gelu_tanh : cpu::GluAct::silu;
 }
 
+// The CPU's view of a weight matrix: its repacked copy when the model made one.
+cpu::WeightView weight_view(const graph::WeightRef &w) {
+    const auto layout = static_cast<cpu::WeightLayout>(w.cpu_layout);
+    return {w.type, w.ne[0], w.ne[1], w.cpu_data ? w.cpu_data : w.data, w.row_bytes,
+            w.cpu_data ? layout : cpu::WeightLayout::Rows};
+}
+
 cpu::ExpertWeights expert_weights(const graph::WeightRef &w) {
-    return {w.type,   w.ne[0],       w.ne[1], w.ne[2], w.data,
-            w.row_bytes, w.row_bytes * static_cast<uint64_t>(w.ne[1])};
+    const cpu::WeightView v = weight_view(w);
+    const uint64_t stride = v.layout == cpu::WeightLayout::Rows
+                                ? w.row_bytes * static_cast<uint64_t>(w.ne[1])
+                                : cpu::layout_matrix_bytes(w.type, v.layout, w.ne[0], w.ne[1]);
+    return {w.type, w.ne[0], w.ne[1], w.ne[2], v.data, v.row_bytes, stride, v.layout};
 }
 
 // streamed: the run's prefill streaming (a CPU subset leaves those experts out), or null.
@@ -110,7 +121,7 @@ void run_embed(const RunState &s, const Node &n, int ith, int nth) {
 }
 
 void run_matmul(const RunState &s, const Node &n, int ith, int nth) {
-    const cpu::WeightView w{n.w->type, n.w->ne[0], n.w->ne[1], n.w->data, n.w->row_bytes};
+    const cpu::WeightView w = weight_view(*n.w);
     const int64_t rows = rows_of(s, n.in[0]);
     float *y = f32(s, n.out);
     cpu::matmul(w, f32(s, n.in[0]), rows, y, s.bound->tensor_data[n.scratch], ith, nth, *s.pool);
@@ -145,7 +156,7 @@ void run_node_reference(const RunState &s, const Node &n) {
                           static_cast<int>(n.group), n.eps);
         break;
     case Op::MatMul: {
-        const cpu::WeightView w{n.w->type, n.w->ne[0], n.w->ne[1], n.w->data, n.w->row_bytes};
+        const cpu::WeightView w = weight_view(*n.w);
         const int64_t rows = rows_of(s, n.in[0]);
         float *y = f32(s, n.out);
         cpu::matmul_ref(w, f32(s, n.in[0]), rows, y);
@@ -398,6 +409,26 @@ namespace {
 
 int32_t one_device(std::string *) { return 1; }
 
+// Weights the CPU multiplies are repacked for the kernels of the level whole-model runs use.
+// Expert stacks are repacked expert by expert, so an expert stays one contiguous matrix.
+uint64_t relayout_bytes(const graph::WeightRef &w) {
+    const cpu::WeightLayout layout = cpu::repack_layout(w.type, cpu::cpu_isa_dispatch());
+    if (layout == cpu::WeightLayout::Rows || w.ne[3] != 1) return 0;
+    return cpu::layout_matrix_bytes(w.type, layout, w.ne[0], w.ne[1]) *
+           static_cast<uint64_t>(w.ne[2]);
+}
+
+uint8_t relayout(const graph::WeightRef &w, void *dst) {
+    const cpu::WeightLayout layout = cpu::repack_layout(w.type, cpu::cpu_isa_dispatch());
+    const uint64_t matrix = cpu::layout_matrix_bytes(w.type, layout, w.ne[0], w.ne[1]);
+    const uint64_t src_matrix = w.row_bytes * static_cast<uint64_t>(w.ne[1]);
+    for (int64_t e = 0; e < w.ne[2]; ++e)
+        cpu::repack_matrix(w.type, layout, w.ne[0], w.ne[1],
+                           static_cast<const uint8_t *>(w.data) + e * src_matrix, w.row_bytes,
+                           static_cast<uint8_t *>(dst) + e * matrix);
+    return static_cast<uint8_t>(layout);
+}
+
 Status make_from_config(const BackendConfig &config, std::unique_ptr<Backend> *out) {
     *out = make_cpu_backend(config.n_threads, config.kernels);
     return Status::ok();
@@ -413,6 +444,9 @@ BackendEntry cpu_backend_entry_of_build() {
     e.device_count = one_device;
     e.make_backend = make_from_config;
     e.supports = supports_node;
+    e.relayout_bytes = relayout_bytes;
+    e.relayout = relayout;
+    e.kernel_level = [] { return cpu::cpu_isa_name(cpu::cpu_isa_dispatch()); };
     return e;
 }
 

@@ -5,6 +5,7 @@
 #include "core/blocks.h"
 #include "core/types.h"
 #include "cpu/cpu_quantize_act.h"
+#include "cpu/cpu_repack.h"
 #include "cpu/cpu_vec_dot.h"
 
 #include <algorithm>
@@ -85,6 +86,10 @@ bool matmul_valid(const WeightView &w) {
     if (!matmul_supported(w.type) || !block_geom(w.type, &g)) return false;
     if (w.k <= 0 || w.k % g.elems != 0 || w.n < 0) return false;
     if (w.n > 0 && w.data == nullptr) return false;
+    if (w.layout != WeightLayout::Rows) {
+        VecDotKernel kern;
+        if (!vec_dot_kernel(w.type, CpuIsa::Scalar, &kern) || !kern.repacked) return false;
+    }
     return w.row_bytes >= static_cast<uint64_t>(w.k / g.elems * g.bytes);
 }
 
@@ -122,7 +127,8 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
     VecDotKernel kern;
     vec_dot_kernel(w.type, isa, &kern);
     int64_t r0, r1;
-    split_rows(w.n, choose_tile(kern, t).rows, ith, nth, &r0, &r1);
+    const int64_t align = w.layout == WeightLayout::Rows ? choose_tile(kern, t).rows : kRepackRows;
+    split_rows(w.n, align, ith, nth, &r0, &r1);
     matmul_rows(w, act, act_stride, t, y + r0, w.n, r0, r1, isa);
 }
 
@@ -142,10 +148,43 @@ void matmul_quantize_act_row(uint32_t type, const float *x, int64_t k, void *dst
         quantize_act_fn(act, isa)(x, dst, k);
 }
 
+namespace {
+
+// matmul_rows over an interleaved layout: the tiles [r0, r1) touches with the layout's kernel
+// (a tile cut by r0 or r1 computes all its rows and keeps those asked for), then the rows after
+// the last tile in the row layout. Token blocks as in prefill, so the activation rows stay in L2.
+void matmul_rows_repacked(const WeightView &w, const VecDotKernel &kern, const uint8_t *act,
+                          uint64_t act_stride, int64_t t, float *y, int64_t y_stride, int64_t r0,
+                          int64_t r1, CpuIsa isa) {
+    const int64_t tiled = w.n / kRepackRows * kRepackRows;
+    const uint64_t tile_bytes = layout_matrix_bytes(w.type, w.layout, w.k, kRepackRows);
+    const uint8_t *tiles = static_cast<const uint8_t *>(w.data);
+    for (int64_t c0 = 0; c0 < t; c0 += kTokenBlock) {
+        const int nc = static_cast<int>(std::min(t - c0, kTokenBlock));
+        for (int64_t r = r0 / kRepackRows * kRepackRows; r < std::min(r1, tiled); r += kRepackRows) {
+            const int64_t lo = std::max(r0, r), hi = std::min(r1, r + kRepackRows);
+            kern.repacked(w.k, tiles + r / kRepackRows * tile_bytes, act + c0 * act_stride,
+                          act_stride, nc, y + c0 * y_stride + (lo - r0), y_stride,
+                          static_cast<int>(lo - r), static_cast<int>(hi - r));
+        }
+    }
+    if (r1 > tiled) {
+        const WeightView rest{w.type, w.k, w.n - tiled, tiles + tiled / kRepackRows * tile_bytes,
+                              w.row_bytes};
+        const int64_t from = std::max(r0, tiled);
+        matmul_rows(rest, act, act_stride, t, y + (from - r0), y_stride, from - tiled, r1 - tiled,
+                    isa);
+    }
+}
+
+} // namespace
+
 void matmul_rows(const WeightView &w, const uint8_t *act, uint64_t act_stride, int64_t t, float *y,
                  int64_t y_stride, int64_t r0, int64_t r1, CpuIsa isa) {
     VecDotKernel kern;
     if (!vec_dot_kernel(w.type, isa, &kern)) return;
+    if (w.layout != WeightLayout::Rows)
+        return matmul_rows_repacked(w, kern, act, act_stride, t, y, y_stride, r0, r1, isa);
     const uint8_t *wdata = static_cast<const uint8_t *>(w.data);
     const TileChoice tc = choose_tile(kern, t);
 
@@ -190,6 +229,8 @@ void matmul_ref(const WeightView &w, const float *x, int64_t t, float *y) {
         return;
     const bool float_act = act_type == static_cast<uint32_t>(TypeId::F32);
     std::vector<uint8_t> qrow(static_cast<size_t>(float_act ? 0 : act_row_bytes(w.type, w.k)));
+    // An interleaved weight row by row in the file's format: the row kernels' reference.
+    std::vector<uint8_t> wrow(w.layout == WeightLayout::Rows ? 0 : w.row_bytes);
     for (int64_t j = 0; j < t; ++j) {
         const float *xj = x + j * w.k; // (k)
         const void *a = xj;
@@ -198,8 +239,12 @@ void matmul_ref(const WeightView &w, const float *x, int64_t t, float *y) {
             a = qrow.data();
         }
         for (int64_t i = 0; i < w.n; ++i) {
-            y[j * w.n + i] =
-                kern.dot(w.k, static_cast<const uint8_t *>(w.data) + i * w.row_bytes, a);
+            const uint8_t *row = static_cast<const uint8_t *>(w.data) + i * w.row_bytes;
+            if (w.layout != WeightLayout::Rows) {
+                unpack_row(w, i, wrow.data());
+                row = wrow.data();
+            }
+            y[j * w.n + i] = kern.dot(w.k, row, a);
         }
     }
 }

@@ -23,12 +23,18 @@
 
 namespace infer::cpu {
 
+// How a weight lies in memory: Rows is the file's layout (row i at data + i * row_bytes); the
+// others are the interleaved tiles the CPU repacks weights into at load (cpu_repack.h).
+enum class WeightLayout : uint8_t { Rows = 0, Q4_Kx8 = 1 };
+
 struct WeightView {
     uint32_t type;      // ggml type id (TypeId)
     int64_t k;          // elements per row (ne0); a multiple of the type's block size
     int64_t n;          // rows (ne1)
-    const void *data;   // row 0; no alignment needed
-    uint64_t row_bytes; // stride between rows (>= the bytes of k elements)
+    const void *data;   // row 0, or the first tile; no alignment needed
+    uint64_t row_bytes; // stride between rows (>= the bytes of k elements); interleaved layouts:
+                        // of the rows after the last tile
+    WeightLayout layout = WeightLayout::Rows;
 };
 
 // Weight types with a kernel: Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS MXFP4

@@ -44,9 +44,11 @@ struct ExpertWeights {
     int64_t n_expert;         // ne2
     const void *data;
     uint64_t row_bytes;       // nb1
-    uint64_t expert_stride;   // nb2 = n * row_bytes
+    uint64_t expert_stride;   // nb2 = n * row_bytes, or the bytes of an interleaved matrix
+    WeightLayout layout = WeightLayout::Rows; // each expert's
     WeightView expert(int64_t e) const {
-        return {type, k, n, static_cast<const uint8_t *>(data) + e * expert_stride, row_bytes};
+        return {type, k, n, static_cast<const uint8_t *>(data) + e * expert_stride, row_bytes,
+                layout};
     }
 };
 

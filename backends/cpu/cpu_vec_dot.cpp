@@ -2,6 +2,7 @@
 #include "cpu/cpu_vec_dot.h"
 
 #include "core/types.h"
+#include "cpu/cpu_repack.h"
 
 namespace infer::cpu {
 
@@ -97,6 +98,7 @@ bool vec_dot_kernel(uint32_t type, CpuIsa isa, VecDotKernel *out) {
     if (!dot) return false;
     *out = VecDotKernel{};
     out->dot = dot;
+    if (static_cast<TypeId>(type) == TypeId::Q4_K) out->repacked = repacked_tile_q4_K_ref;
     return true;
 }
 

@@ -26,6 +26,12 @@ using VecDotFn = float (*)(int64_t k, const void *w_row, const void *act_row);
 using VecDotTileFn = void (*)(int64_t k, const void *w, uint64_t w_stride, const void *act,
                               uint64_t act_stride, float *y, int64_t y_stride, int nr, int nc);
 
+// The kernel of a weight's interleaved layout (cpu_repack.h): rows [lo, hi) of one tile of
+// kRepackRows rows against nc activation rows (act_stride bytes apart):
+// y[c * y_stride + r - lo] = dot(tile row r, act row c), 0 <= lo < hi <= kRepackRows.
+using RepackedTileFn = void (*)(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                                int nc, float *y, int64_t y_stride, int lo, int hi);
+
 struct VecDotKernel {
     VecDotFn dot = nullptr;
     VecDotTileFn tile = nullptr; // nullptr: the driver tiles with dot()
@@ -42,6 +48,8 @@ struct VecDotKernel {
     // token repays.
     VecDotTileFn decode_tile = nullptr;
     int decode_rows = 1;
+    // The kernel of the type's interleaved layout (cpu_repack.h: repack_layout), or null.
+    RepackedTileFn repacked = nullptr;
 };
 
 // The activation type (ggml id: Q8_0, Q8_1, Q8_K, or F32) that weights of `type` pair with;

@@ -1,5 +1,6 @@
 // AVX2 + FMA + F16C instantiation of the x86 dot-product kernels (see cpu_vec_dot_x86.inc).
 #include "cpu/cpu_vec_dot.h"
+#include "cpu/cpu_repack.h"
 
 #include "core/blocks.h"
 #include "core/fp16.h"

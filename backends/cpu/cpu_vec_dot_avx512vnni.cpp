@@ -3,6 +3,7 @@
 // maddubs + madd) and dpwssd (int16 madd + add), and 32 vector registers for a 4 x 4 tile.
 // 256-bit vectors keep the core out of the AVX-512 frequency licence on older Xeons.
 #include "cpu/cpu_vec_dot.h"
+#include "cpu/cpu_repack.h"
 
 #include "core/blocks.h"
 #include "core/fp16.h"

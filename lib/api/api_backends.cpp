@@ -23,3 +23,8 @@ extern "C" infer_status infer_backend_device_count(int32_t backend, int32_t *out
         return INFER_OK;
     });
 }
+
+extern "C" const char *infer_cpu_kernel_level(void) {
+    const infer::BackendEntry &cpu = infer::cpu_backend_entry();
+    return cpu.kernel_level ? cpu.kernel_level() : "scalar";
+}

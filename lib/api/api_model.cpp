@@ -36,6 +36,8 @@ infer::Model::LoadOptions options_of(const infer_model_params *params) {
         if (params->expert_stats_path) options.expert_stats_path = params->expert_stats_path;
         if (params->calibration_text) options.calibration_text = params->calibration_text;
     }
+    if (has_field(params, offsetof(infer_model_params, cpu_weights), sizeof params->cpu_weights))
+        options.cpu_repack = params->cpu_weights == INFER_CPU_WEIGHTS_REPACK;
     if (infer_progress_fn fn = params->progress) {
         void *user_data = params->progress_user_data;
         options.progress = [fn, user_data](float progress) { return fn(progress, user_data) != 0; };
@@ -76,6 +78,14 @@ infer_status check_params(const infer_model_params *params) {
                     "infer_model_params.expert_placement %d is not INFER_EXPERTS_BY_LAYER (0) or "
                     "INFER_EXPERTS_BY_POPULARITY (1)",
                     params->expert_placement);
+    if (params &&
+        has_field(params, offsetof(infer_model_params, cpu_weights), sizeof params->cpu_weights) &&
+        params->cpu_weights != INFER_CPU_WEIGHTS_REPACK &&
+        params->cpu_weights != INFER_CPU_WEIGHTS_IN_PLACE)
+        return fail(INFER_ERR_INVALID_ARGUMENT,
+                    "infer_model_params.cpu_weights %d is not INFER_CPU_WEIGHTS_REPACK (0) or "
+                    "INFER_CPU_WEIGHTS_IN_PLACE (1)",
+                    params->cpu_weights);
     if (params && params->device < 0)
         return fail(INFER_ERR_INVALID_ARGUMENT, "infer_model_params.device %d is negative",
                     params->device);
@@ -138,7 +148,8 @@ void infer_model_info_init(infer_model_info *info) {
 infer_status infer_model_get_info(const infer_model *model, infer_model_info *info) {
     return guarded(__func__, [&]() -> infer_status {
         if (!model || !info) return fail(INFER_ERR_INVALID_ARGUMENT, "model or info is NULL");
-        if (!infer::api::struct_size_ok(info->size, sizeof *info))
+        // Callers built before cpu_repacked_bytes pass a struct that ends at n_expert_used.
+        if (!infer::api::struct_size_ok(info->size, offsetof(infer_model_info, cpu_repacked_bytes)))
             return fail(INFER_ERR_INVALID_ARGUMENT,
                         "infer_model_info.size is %u: prepare it with infer_model_info_init",
                         info->size);
@@ -156,6 +167,10 @@ infer_status infer_model_get_info(const infer_model *model, infer_model_info *in
         info->alignment = file.alignment();
         info->n_expert = static_cast<uint32_t>(m.hparams().n_expert);
         info->n_expert_used = static_cast<uint32_t>(m.hparams().n_expert_used);
+        if (info->size >= sizeof *info) {
+            info->cpu_repacked_bytes = m.host_copies().bytes();
+            info->cpu_repacked_weights = static_cast<uint32_t>(m.host_copies().count());
+        }
         return INFER_OK;
     });
 }

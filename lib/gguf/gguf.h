@@ -145,6 +145,12 @@ public:
 
     std::span<const uint8_t> bytes() const { return {data_, size_}; }
 
+    // Hands the whole pages inside [p, p + n) back to the OS, for bytes no one reads again (the
+    // file's copy of weights the CPU repacked): they leave the process's resident memory. Touched
+    // again, a mapped file's pages are read back from the file; memory read() filled reads back
+    // zeros.
+    void drop_pages(const void *p, uint64_t n) const;
+
 private:
     MappedFile() = default;
     // open (progress null: map) and read (copy, reporting to *progress) share everything else.

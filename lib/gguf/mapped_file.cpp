@@ -128,6 +128,15 @@ Status MappedFile::load(const char *path, const ProgressFn *progress,
     return Status::ok();
 }
 
+void MappedFile::drop_pages(const void *p, uint64_t n) const {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(p), end = begin + n;
+    const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    const auto lo = reinterpret_cast<uintptr_t>(data_);
+    if (first < last && first >= lo && last <= lo + size_)
+        (void)::madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
     if (data_ != nullptr) ::munmap(const_cast<uint8_t *>(data_), size_);
 }

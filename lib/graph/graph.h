@@ -29,6 +29,12 @@ struct WeightRef {
     const void *data = nullptr;
     uint64_t row_bytes = 0; // bytes of one ne[0] row
     uint64_t n_bytes = 0;
+    // The CPU backend's own copy, when it re-laid the weight out at load for its kernels
+    // (backends/cpu/cpu_repack.h), and that layout's id; null: the CPU reads `data`. `data` stays
+    // the file's bytes: the weight's identity (placement keys weights by it) and what a device
+    // uploads.
+    const void *cpu_data = nullptr;
+    uint8_t cpu_layout = 0;
 };
 
 enum class DType : uint8_t { F32, I32, Raw };

@@ -55,6 +55,14 @@ struct BackendEntry {
     // Ok when this backend can run `node` of `graph`; otherwise an error saying why, naming the
     // op (graph::op_name) and the tensor by name.
     Status (*supports)(const graph::Node &node, const graph::Graph &graph) = nullptr;
+    // A host backend's own layout of a weight matrix it alone reads, made once at load (the
+    // CPU's interleaved tiles): relayout_bytes is the size of that copy, 0 when the weight is
+    // best read as the file has it; relayout writes the copy to dst and returns its layout id
+    // (WeightRef::cpu_layout). Null for a backend that reads weights in place.
+    uint64_t (*relayout_bytes)(const graph::WeightRef &w) = nullptr;
+    uint8_t (*relayout)(const graph::WeightRef &w, void *dst) = nullptr;
+    // The instruction-set level its kernels run ("avx2"), for reports; null: nothing to say.
+    const char *(*kernel_level)() = nullptr;
 };
 
 // Every backend of this build, the CPU first (always present).

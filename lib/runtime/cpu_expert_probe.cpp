@@ -53,9 +53,12 @@ private:
     graph::WeightRef stack(const char *name, uint32_t type, int64_t k, int64_t n, int64_t n_expert,
                            uint64_t row_bytes, uint64_t offset) const;
 
+    Status repack_stacks();
+
     int64_t n_embd_ = 0, n_ff_ = 0, n_expert_ = 0;
     uint64_t expert_bytes_ = 0;
     Mapping weights_;
+    Mapping repacked_; // the CPU's copies of the stacks, as a loaded model has them
     std::vector<float> table_, router_;
     std::vector<int32_t> slots_;
     graph::WeightRef table_ref_, router_ref_, gate_, up_, down_;
@@ -111,6 +114,8 @@ Status MoeFfnRig::init(const ExpertShape &shape, int64_t n_expert, int64_t max_t
     down_ = stack("probe.down_exps", shape.down_type, n_ff, n_embd, n_expert, down_row,
                   gate_bytes + up_bytes);
 
+    INFER_TRY(repack_stacks());
+
     const auto f32 = static_cast<uint32_t>(TypeId::F32);
     table_.assign(static_cast<size_t>(n_embd), 0.5f);
     router_.assign(static_cast<size_t>(n_embd * n_expert), 0.0f);
@@ -159,6 +164,34 @@ Status MoeFfnRig::init(const ExpertShape &shape, int64_t n_expert, int64_t max_t
     float *x = reinterpret_cast<float *>(bound_.tensor_data[x_]);
     for (int64_t i = 0; i < max_tokens * n_embd; ++i) x[i] = 0.01f * static_cast<float>(i % 97);
     return backend_->prepare(bound_);
+}
+
+// A loaded model's CPU reads its experts repacked when it can (runtime/host_weights.h), so the
+// probe measures those kernels too.
+Status MoeFfnRig::repack_stacks() {
+    const BackendEntry &cpu = cpu_backend_entry();
+    if (!cpu.relayout_bytes || !cpu.relayout) return Status::ok();
+    graph::WeightRef *stacks[] = {&gate_, &up_, &down_};
+    uint64_t offsets[3], total = 0;
+    for (int i = 0; i < 3; ++i) {
+        offsets[i] = total;
+        total += (cpu.relayout_bytes(*stacks[i]) + 63) & ~uint64_t{63};
+    }
+    if (total == 0) return Status::ok();
+    repacked_.data =
+        ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (repacked_.data == MAP_FAILED)
+        return make_error(INFER_ERR_OUT_OF_MEMORY, "probe: cannot map %llu bytes",
+                          static_cast<unsigned long long>(total));
+    repacked_.bytes = total;
+    (void)::madvise(repacked_.data, total, MADV_NOHUGEPAGE);
+    for (int i = 0; i < 3; ++i) {
+        if (cpu.relayout_bytes(*stacks[i]) == 0) continue;
+        uint8_t *at = static_cast<uint8_t *>(repacked_.data) + offsets[i];
+        stacks[i]->cpu_layout = cpu.relayout(*stacks[i], at);
+        stacks[i]->cpu_data = at;
+    }
+    return Status::ok();
 }
 
 Status MoeFfnRig::run(const int32_t *experts, int64_t n_tokens, double *seconds) {

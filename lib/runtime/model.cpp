@@ -141,6 +141,12 @@ Status Model::place_and_upload(const LoadOptions &options) {
                                              &device_weights_);
 }
 
+Status Model::repack_host_weights(const LoadOptions &options) {
+    if (!options.cpu_repack) return Status::ok();
+    const graph::Graph every_weight = arch_->build(hparams_, weights_, 1, true);
+    return host_copies_.make(every_weight, placement_, cpu_backend_entry(), mapping_.get());
+}
+
 Status Model::finish_load(std::unique_ptr<Model> model, std::span<const uint8_t> image,
                           const LoadOptions &options, std::unique_ptr<Model> *out) {
     // With a device backend, parsing reports the first tenth of the progress, the upload the rest.
@@ -166,6 +172,7 @@ Status Model::finish_load(std::unique_ptr<Model> model, std::span<const uint8_t>
         INFER_TRY(model->bind_architecture());
         INFER_TRY(text::Vocab::build(file, &model->vocab_));
         INFER_TRY(model->place_and_upload(options));
+        INFER_TRY(model->repack_host_weights(options));
     }
     *out = std::move(model);
     return Status::ok();

@@ -6,6 +6,7 @@
 #include "core/status.h"
 #include "gguf/gguf.h"
 #include "runtime/backend.h"
+#include "runtime/host_weights.h"
 #include "runtime/placement.h"
 #include "models/transformer.h"
 #include "text/vocab.h"
@@ -43,6 +44,9 @@ public:
         bool experts_by_popularity = false;
         std::string expert_stats_path;
         std::string calibration_text;
+        // Repack the weights only the CPU multiplies into its kernels' interleaved layout
+        // (runtime/host_weights.h); false: the CPU reads every weight in place from the image.
+        bool cpu_repack = true;
     };
     static Status load_file(const char *path, const LoadOptions &options,
                             std::unique_ptr<Model> *out);
@@ -66,6 +70,8 @@ public:
     // and the device's copy of the weights placed there (null without a device).
     const Placement &placement() const { return placement_; }
     const DeviceWeights *device_weights() const { return device_weights_.get(); }
+    // The CPU's repacked copies of the weights it alone multiplies (empty when none).
+    const HostWeightCopies &host_copies() const { return host_copies_; }
 
     // NUL-terminated copies, index-aligned with gguf().metadata() and gguf().tensors(): the image
     // stores strings without terminators, and the C API returns const char*.
@@ -77,6 +83,7 @@ private:
                               const LoadOptions &options, std::unique_ptr<Model> *out);
     Status bind_architecture();
     Status place_and_upload(const LoadOptions &options);
+    Status repack_host_weights(const LoadOptions &options);
 
     std::unique_ptr<gguf::MappedFile> mapping_; // the file's bytes; empty when loaded from caller memory
     std::unique_ptr<gguf::File> file_;
@@ -91,6 +98,7 @@ private:
     models::ModelWeights weights_;
     std::unique_ptr<text::Vocab> vocab_;
     Placement placement_;
+    HostWeightCopies host_copies_; // the CPU's repacked weights, which graphs point into
     std::unique_ptr<DeviceWeights> device_weights_; // declared last: freed before the mapping
 };
 

@@ -162,6 +162,9 @@ static void usage(FILE *out) {
     fputs(offload_plan_args_help, out);
     fprintf(out,
 "      --no-mmap        read the model into memory instead of mapping it\n"
+"      --cpu-weights repack|in-place\n"
+"                       repack the weights the CPU multiplies into its kernels' layout at\n"
+"                       load (default), or read every weight in place from the file\n"
 "      --expert-stats FILE  write how often each (layer, expert) ran, as TSV\n"
 "      --membw          measure memory read bandwidth on the same threads; compare tg with it\n"
 "  -v, --verbose        print the placement (where each layer runs) before the table\n"
@@ -203,7 +206,7 @@ static void print_placement_line(const infer_placement *p) {
 int main(int argc, char **argv) {
     const char *path = NULL, *expert_stats = NULL;
     int n_prompt = 512, n_gen = 128, threads = 0, repeats = 3, n_batch = 512;
-    int no_mmap = 0, verbose = 0, membw = 0;
+    int no_mmap = 0, verbose = 0, membw = 0, cpu_weights = INFER_CPU_WEIGHTS_REPACK;
     placement_args placement_choice;
     placement_args_init(&placement_choice);
     offload_plan_args offload_plan;
@@ -232,6 +235,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-b") && v) n_batch = atoi(argv[++i]);
         else if (!strcmp(a, "--expert-stats") && v) expert_stats = argv[++i];
         else if (!strcmp(a, "--no-mmap")) no_mmap = 1;
+        else if (!strcmp(a, "--cpu-weights") && v && !strcmp(v, "repack") && ++i)
+            cpu_weights = INFER_CPU_WEIGHTS_REPACK;
+        else if (!strcmp(a, "--cpu-weights") && v && !strcmp(v, "in-place") && ++i)
+            cpu_weights = INFER_CPU_WEIGHTS_IN_PLACE;
         else if (!strcmp(a, "--membw")) membw = 1;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose = 1;
         else {
@@ -248,6 +255,7 @@ int main(int argc, char **argv) {
     infer_model_params_init(&model_params);
     placement_args_apply(&placement_choice, &model_params);
     model_params.read_into_memory = no_mmap;
+    model_params.cpu_weights = cpu_weights;
     if (!check(infer_model_load_file(path, &model_params, &model), path)) return 1;
     if (offload_plan.enabled) {
         offload_plan.expert_stats = expert_stats;
@@ -255,7 +263,13 @@ int main(int argc, char **argv) {
         infer_model_free(model);
         return status;
     }
-    const char *backend_name = placement_backend_name(placement_choice.backend);
+    /* The CPU's kernel level goes with every row: it decides the CPU's figures. */
+    char backend_name[64];
+    if (placement_choice.backend == INFER_BACKEND_CPU)
+        snprintf(backend_name, sizeof backend_name, "CPU %s", infer_cpu_kernel_level());
+    else
+        snprintf(backend_name, sizeof backend_name, "%s + CPU %s",
+                 placement_backend_name(placement_choice.backend), infer_cpu_kernel_level());
     infer_placement placement;
     infer_placement_init(&placement);
     if (!check(infer_model_placement(model, &placement), "placement")) return 1;
@@ -341,10 +355,13 @@ int main(int argc, char **argv) {
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     printf("\nmemory: peak RSS %.1f MiB; context %.1f MiB (KV cache %.1f MiB, activations %.2f MiB, "
-           "planned lower bound %.2f MiB); weights %.1f MiB mapped from the file\n",
+           "planned lower bound %.2f MiB); weights %.1f MiB %s, %.1f MiB of them (%u weights) "
+           "repacked for the CPU%s\n",
            usage.ru_maxrss / 1024.0, req.total_bytes / 1048576.0, req.kv_cache_bytes / 1048576.0,
            req.activation_bytes / 1048576.0, req.activation_lower_bound / 1048576.0,
-           info.tensor_data_bytes / 1048576.0);
+           info.tensor_data_bytes / 1048576.0, no_mmap ? "read into memory" : "mapped from the file",
+           info.cpu_repacked_bytes / 1048576.0, info.cpu_repacked_weights,
+           membw ? " (the peak includes --membw's buffer)" : "");
     print_placement_line(&placement);
     if (placement_choice.backend != INFER_BACKEND_CPU)
         printf("device memory: %.1f MiB (weights, KV cache, activations, workspace; the peak)\n",

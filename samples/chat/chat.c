@@ -246,6 +246,7 @@ static int open_chat(chat *c) {
     model_params.progress = isatty(STDERR_FILENO) ? show_progress : check_interrupt;
     placement_args_apply(&o->placement, &model_params);
     model_params.read_into_memory = o->no_mmap;
+    model_params.cpu_weights = o->cpu_weights;
     infer_status status = infer_model_load_file(o->model_path, &model_params, &c->model);
     if (status != INFER_OK) {
         report(o->model_path, status);

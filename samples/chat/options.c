@@ -29,6 +29,9 @@ static void print_help(FILE *out) {
 "      --no-mmap        read the model file into memory instead of mapping it: the file may\n"
 "                       then change or go away while chatting; costs RAM of the file's size\n"
 "                       and a slower start\n"
+"      --cpu-weights repack|in-place\n"
+"                       repack the weights the CPU multiplies into its kernels' layout at\n"
+"                       load (default: faster, same answers), or read them in place\n"
 "  -c, --ctx N          context length in tokens (default 2048; 0: the model's own, at most\n"
 "                       4096). The whole conversation must fit in it.\n"
 "      --ctx-overflow stop|shift\n"
@@ -124,6 +127,12 @@ int chat_options_parse(int argc, char **argv, chat_options *o) {
         }
         if (!strcmp(a, "--no-mmap")) {
             o->no_mmap = 1;
+            continue;
+        }
+        if (!strcmp(a, "--cpu-weights") && i + 1 < argc &&
+            (!strcmp(argv[i + 1], "repack") || !strcmp(argv[i + 1], "in-place"))) {
+            o->cpu_weights = !strcmp(argv[++i], "repack") ? INFER_CPU_WEIGHTS_REPACK
+                                                          : INFER_CPU_WEIGHTS_IN_PLACE;
             continue;
         }
         static const char *const with_value[] = {

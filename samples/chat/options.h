@@ -17,6 +17,7 @@ typedef struct chat_options {
     int n_threads;             /* --threads; 0: one per core */
     placement_args placement;  /* --backend, --device, --n-gpu-layers, --override */
     int no_mmap;               /* --no-mmap: read the model into memory (read_into_memory) */
+    int cpu_weights;           /* --cpu-weights: INFER_CPU_WEIGHTS_REPACK (default) or _IN_PLACE */
     uint32_t n_ctx;            /* --ctx */
     int overflow;              /* --ctx-overflow: OVERFLOW_STOP or OVERFLOW_SHIFT */
     int verbose;               /* --verbose: statistics on stderr */

@@ -55,7 +55,8 @@ class _ModelParams(ctypes.Structure):
                 ("device_memory_budget", ctypes.c_uint64), ("read_into_memory", ctypes.c_int32),
                 ("n_gpu_layers", ctypes.c_int32), ("overrides", ctypes.POINTER(_TensorOverride)),
                 ("n_overrides", ctypes.c_int32), ("expert_placement", ctypes.c_int32),
-                ("expert_stats_path", ctypes.c_char_p), ("calibration_text", ctypes.c_char_p)]
+                ("expert_stats_path", ctypes.c_char_p), ("calibration_text", ctypes.c_char_p),
+                ("cpu_weights", ctypes.c_int32)]
 
 
 class _PlacementBackend(ctypes.Structure):
@@ -279,7 +280,7 @@ class Model(_Handle):
 
     def __init__(self, path, read_into_memory=False, backend=BACKEND_CPU, device=0,
                  n_gpu_layers=GPU_LAYERS_ALL, overrides=(), device_memory_budget=0,
-                 experts="layer", expert_stats=None, calibration_text=None):
+                 experts="layer", expert_stats=None, calibration_text=None, cpu_repack=True):
         """read_into_memory: read the file into memory rather than map it, so that it may
         change or be deleted while the model lives (costs RAM of the file's size).
         backend, device: where contexts run (BACKEND_* or "cpu", "cuda", "vulkan"); a backend
@@ -294,11 +295,14 @@ class Model(_Handle):
         offload: the device keeps the most popular (layer, expert) pairs the budget allows, the
         CPU computes the rest), with popularity from expert_stats (a file infer-bench
         --expert-stats wrote) or calibration_text (run through the model at load), else
-        uniform."""
+        uniform.
+        cpu_repack: repack the weights the CPU multiplies into its kernels' layout at load
+        (the default; same results, faster), or False to read every weight in place."""
         super().__init__()
         params = _ModelParams()
         _lib.infer_model_params_init(ctypes.byref(params))
         params.read_into_memory = 1 if read_into_memory else 0
+        params.cpu_weights = 0 if cpu_repack else 1  # INFER_CPU_WEIGHTS_REPACK / _IN_PLACE
         params.backend = _backend_id(backend)
         params.device = device
         params.n_gpu_layers = _gpu_layers(n_gpu_layers)

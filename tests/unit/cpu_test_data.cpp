@@ -1,6 +1,7 @@
 #include "cpu_test_data.h"
 
 #include "core/fp16.h"
+#include "cpu/cpu_repack.h"
 
 #include <cmath>
 #include <cstring>
@@ -122,5 +123,19 @@ int64_t test_k(const TypeCase &tc) {
     return 32 * 7 + 5; // float weights take any k: exercise the tail
 }
 
+
+cpu::WeightLayout test_layout(TypeId type) {
+    return cpu::repack_layout(static_cast<uint32_t>(type), CpuIsa::Avx2);
+}
+
+cpu::WeightView repacked(const cpu::WeightView &w, cpu::WeightLayout layout,
+                         std::vector<uint8_t> *buf) {
+    const uint64_t bytes = cpu::layout_matrix_bytes(w.type, layout, w.k, w.n);
+    buf->assign(bytes + 1, 0);
+    cpu::repack_matrix(w.type, layout, w.k, w.n, w.data, w.row_bytes, buf->data() + 1);
+    const TypeTraits *t = type_traits(w.type);
+    const auto row = static_cast<uint64_t>(w.k / t->block_elems * t->block_bytes);
+    return {w.type, w.k, w.n, buf->data() + 1, row, layout};
+}
 
 } // namespace infer::test

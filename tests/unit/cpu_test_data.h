@@ -4,6 +4,7 @@
 
 #include "core/types.h"
 #include "cpu/cpu_isa.h"
+#include "cpu/cpu_matmul.h"
 
 #include <cstdint>
 #include <random>
@@ -32,5 +33,10 @@ float abs_bound(const TypeCase &tc, const float *x, int64_t k);
 std::vector<cpu::CpuIsa> simd_isas();
 // A row length for tests: a few blocks, odd where the type allows.
 int64_t test_k(const TypeCase &tc);
+// The interleaved layout the CPU repacks `type` into on the best SIMD level (Rows: none).
+cpu::WeightLayout test_layout(TypeId type);
+// w repacked into `layout`, its bytes in *buf (one byte in: nothing may assume alignment).
+cpu::WeightView repacked(const cpu::WeightView &w, cpu::WeightLayout layout,
+                         std::vector<uint8_t> *buf);
 
 } // namespace infer::test

@@ -42,8 +42,9 @@ std::vector<uint8_t> quantize_for(const TypeCase &tc, const float *x, int64_t k,
 // references do, so they return the references' bits (issue 11: any other order of float sums
 // moved Gemma 3 off its goldens on one ISA level and not the other). The exception is the VNNI
 // row-lane prefill tile of Q4_K/Q5_K, which sums super-blocks chunk by chunk.
-bool bit_exact(const TypeCase &tc, CpuIsa isa, int64_t t) {
-    if (isa == CpuIsa::Scalar) return true;
+// The interleaved layouts' kernels are the references' arithmetic at every level.
+bool bit_exact(const TypeCase &tc, CpuIsa isa, int64_t t, WeightLayout layout) {
+    if (isa == CpuIsa::Scalar || layout != WeightLayout::Rows) return true;
     if (tc.block_elems != QK_K) return false;
     const bool lanes = isa == CpuIsa::Avx512Vnni && t > 1 &&
                        (tc.type == TypeId::Q4_K || tc.type == TypeId::Q5_K);
@@ -174,7 +175,7 @@ TEST_CASE("vec_dot SIMD paths match the scalar references for every type") {
                 const std::vector<uint8_t> a = quantize_for(tc, x.data(), k, 1, CpuIsa::Scalar);
                 const float r = ref.dot(k, w.data(), a.data());
                 const float f = fast.dot(k, w.data(), a.data());
-                if (bit_exact(tc, isa, 1))
+                if (bit_exact(tc, isa, 1, WeightLayout::Rows))
                     CHECK(f == r);
                 else
                     CHECK(std::fabs(r - f) <= 1e-5f * abs_bound(tc, x.data(), k));
@@ -267,7 +268,7 @@ void check_matmul(const TypeCase &tc, const WeightView &w, int64_t t, CpuIsa isa
         for (int64_t i = 0; i < n; ++i) {
             const float a = got[static_cast<size_t>(j * n + i)],
                         b = want[static_cast<size_t>(j * n + i)];
-            if (bit_exact(tc, isa, t) ? a != b : !(std::fabs(a - b) <= tol)) ++bad;
+            if (bit_exact(tc, isa, t, w.layout) ? a != b : !(std::fabs(a - b) <= tol)) ++bad;
         }
     }
     CHECK(bad == 0);
@@ -289,17 +290,24 @@ TEST_CASE("matmul matches matmul_ref: odd shapes, 1-3 threads, every ISA") {
         const int64_t k = test_k(tc);
         REQUIRE(matmul_supported(static_cast<uint32_t>(tc.type)));
         for (int64_t n : {1, 5, 67}) {
-            std::vector<uint8_t> buf;
+            std::vector<uint8_t> buf, repacked_buf;
             const WeightView w = padded_weights(tc, k, n, rng, &buf);
             REQUIRE(matmul_valid(w));
+            std::vector<WeightView> views = {w};
+            if (test_layout(tc.type) != WeightLayout::Rows) // n = 67: 8 tiles and 3 rows after
+                views.push_back(repacked(w, test_layout(tc.type), &repacked_buf));
             for (int64_t t : {1, 3, 17}) {
                 CAPTURE(n);
                 CAPTURE(t);
-                for (CpuIsa isa : all_isas()) {
-                    for (ThreadPool &pool : pools) {
-                        CAPTURE(cpu_isa_name(isa));
-                        CAPTURE(pool.size());
-                        check_matmul(tc, w, t, isa, pool, rng);
+                for (const WeightView &v : views) {
+                    CAPTURE(static_cast<int>(v.layout));
+                    REQUIRE(matmul_valid(v));
+                    for (CpuIsa isa : all_isas()) {
+                        for (ThreadPool &pool : pools) {
+                            CAPTURE(cpu_isa_name(isa));
+                            CAPTURE(pool.size());
+                            check_matmul(tc, v, t, isa, pool, rng);
+                        }
                     }
                 }
             }
@@ -316,13 +324,19 @@ TEST_CASE("matmul matches matmul_ref: long rows and many tokens, every ISA") {
     for (const TypeCase &tc : kTypes) {
         CAPTURE(static_cast<int>(tc.type));
         const int64_t k = tc.block_elems == 1 ? 32 * 71 + 5 : tc.block_elems * 71;
-        std::vector<uint8_t> buf;
+        std::vector<uint8_t> buf, repacked_buf;
         const WeightView w = padded_weights(tc, k, 21, rng, &buf);
+        std::vector<WeightView> views = {w};
+        if (test_layout(tc.type) != WeightLayout::Rows)
+            views.push_back(repacked(w, test_layout(tc.type), &repacked_buf));
         for (int64_t t : {1, 2, 75}) {
             CAPTURE(t);
-            for (CpuIsa isa : all_isas()) {
-                CAPTURE(cpu_isa_name(isa));
-                check_matmul(tc, w, t, isa, pool, rng);
+            for (const WeightView &v : views) {
+                CAPTURE(static_cast<int>(v.layout));
+                for (CpuIsa isa : all_isas()) {
+                    CAPTURE(cpu_isa_name(isa));
+                    check_matmul(tc, v, t, isa, pool, rng);
+                }
             }
         }
     }

@@ -5,6 +5,7 @@
 // up to the whole.
 #include "cpu/cpu_moe.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/cpu_repack.h"
 #include "cpu_test_data.h"
 
 #include <doctest/doctest.h>
@@ -140,6 +141,25 @@ struct FfnCase {
     TypeId gate, up, down;
     int64_t n_embd, n_ff;
 };
+
+// e's stack in the CPU's interleaved layout for its type (as the model repacks it, expert by
+// expert), or a copy of it when the type has none.
+Experts repacked_experts(const Experts &e) {
+    const ExpertWeights &v = e.view;
+    const WeightLayout layout = test_layout(static_cast<TypeId>(v.type));
+    if (layout == WeightLayout::Rows) return e;
+    Experts out;
+    const uint64_t matrix = layout_matrix_bytes(v.type, layout, v.k, v.n);
+    out.bytes.resize(matrix * static_cast<uint64_t>(v.n_expert));
+    for (int64_t x = 0; x < v.n_expert; ++x)
+        repack_matrix(v.type, layout, v.k, v.n, e.bytes.data() + x * v.expert_stride, v.row_bytes,
+                      out.bytes.data() + x * matrix);
+    out.view = v;
+    out.view.data = out.bytes.data();
+    out.view.expert_stride = matrix;
+    out.view.layout = layout;
+    return out;
+}
 
 } // namespace
 
@@ -347,6 +367,39 @@ TEST_CASE("moe_ffn over expert subsets: fast matches reference; the two halves a
                                         cc = want_counts(cpu, r, n_expert),
                                         ca = want_counts(all, r, n_expert);
             for (int e = 0; e < n_expert; ++e) CHECK(cr[e] + cc[e] == ca[e]);
+        }
+    }
+}
+
+TEST_CASE("moe_ffn over repacked expert stacks matches the file layout's reference") {
+    std::mt19937 rng(5);
+    std::vector<CpuIsa> isas = simd_isas();
+    isas.insert(isas.begin(), CpuIsa::Scalar);
+    ThreadPool pools[2] = {ThreadPool(1), ThreadPool(3)};
+    // n_ff 268: 33 tiles and 4 rows after the last; all-Q4_K with down's 512 rows in 64 tiles.
+    const FfnCase cases[] = {{TypeId::Q4_K, TypeId::Q4_K, TypeId::F16, 256, 268},
+                             {TypeId::Q4_K, TypeId::Q4_K, TypeId::Q4_K, 512, 256},
+                             {TypeId::Q4_K, TypeId::Q8_0, TypeId::Q6_K, 256, 256 + 32}};
+    const int n_expert = 5, k = 2;
+    for (const FfnCase &c : cases) {
+        CAPTURE(static_cast<int>(c.down));
+        const Experts gate = random_experts(c.gate, c.n_embd, c.n_ff, n_expert, rng);
+        const Experts up = random_experts(c.up, c.n_embd, c.n_ff, n_expert, rng);
+        const Experts down = random_experts(c.down, c.n_ff, c.n_embd, n_expert, rng);
+        const Experts gate_r = repacked_experts(gate), up_r = repacked_experts(up),
+                      down_r = repacked_experts(down);
+        REQUIRE(gate_r.view.layout != WeightLayout::Rows);
+        const MoeFfn rows{gate.view, up.view, down.view, GluAct::silu};
+        const MoeFfn tiles{gate_r.view, up_r.view, down_r.view, GluAct::silu};
+        for (int64_t t : {1, 6, 70}) {
+            CAPTURE(t);
+            const std::vector<float> x = random_floats(t * c.n_embd, rng);
+            const Routed r = route_ref(random_floats(t * n_expert, rng), t, n_expert, k, true);
+            std::vector<float> want(static_cast<size_t>(t * c.n_embd)), got(want.size());
+            moe_ffn_ref(rows, x.data(), r.ids.data(), r.weights.data(), t, k, want.data());
+            moe_ffn_ref(tiles, x.data(), r.ids.data(), r.weights.data(), t, k, got.data());
+            CHECK(got == want);
+            check_fast(tiles, x, r, t, k, want, isas, pools);
         }
     }
 }

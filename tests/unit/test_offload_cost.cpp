@@ -236,7 +236,8 @@ TEST_CASE("cpu costs: the cache text round-trips; damaged text is refused") {
                             "layer_overhead_us = 600"})                    // format 1's key
         CHECK_FALSE(parse_cpu_costs(text + bad + "\n", "c", &back).is_ok());
     std::string other_version = text;
-    other_version.replace(other_version.find("format = 2"), 10, "format = 1");
+    const std::string current = "format = " + std::to_string(kCpuCostsFormatVersion);
+    other_version.replace(other_version.find(current), current.size(), "format = 1");
     CHECK_FALSE(parse_cpu_costs(other_version, "c", &back).is_ok());
     CHECK_FALSE(parse_cpu_costs("\x01\x02garbage", "c", &back).is_ok());
 }
@@ -247,7 +248,7 @@ TEST_CASE("cpu costs: a corrupt cache file is measured again and rewritten, then
     const std::string path = cpu_costs_cache_path(dir, this_cpu_model(), 1);
     FILE *f = std::fopen(path.c_str(), "wb");
     REQUIRE(f);
-    std::fputs("format = 2\ncpu = ", f); // cut short
+    std::fprintf(f, "format = %d\ncpu = ", static_cast<int>(kCpuCostsFormatVersion)); // cut short
     std::fclose(f);
     const auto q8 = static_cast<uint32_t>(TypeId::Q8_0);
     const ExpertShape small{q8, q8, q8, 256, 128};

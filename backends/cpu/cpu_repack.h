@@ -1,0 +1,56 @@
+// Weights re-laid out at load for the CPU kernels: 8 rows interleaved block by block.
+//
+// Decode streams every weight byte once, and a kernel that reads 8 separate rows keeps 8 streams
+// in flight and spends its time unpacking per-row scales. In the interleaved layout one tile of 8
+// rows is one sequential stream, one 32-byte load holds 4 bytes of each row, and the scales are
+// stored unpacked, a byte per (row, sub-block), so they reach their lanes with one shuffle. The
+// arithmetic is the reference's (same integers, same float order): results are bit-identical to
+// the row layout's.
+//
+// A matrix of n rows of k elements in an interleaved layout: tiles of 8 rows first (tile i holds
+// rows 8i..8i+7, k / 256 interleaved blocks one after another), then the n % 8 rows left over in
+// the row layout (k / 256 plain blocks each). The model repacks a weight only when no one else
+// reads it (no device upload, no embedding lookup), then releases the file's pages of it, so the
+// process does not hold both copies (runtime/model.cpp).
+#pragma once
+
+#include "core/blocks.h"
+#include "cpu/cpu_matmul.h"
+
+#include <cstdint>
+
+namespace infer::cpu {
+
+constexpr int kRepackRows = 8;
+
+// Q4_K, 8 rows: 1184 bytes for 8 x 144 (the 6-bit scales and mins stored as bytes).
+struct BlockQ4_Kx8 {
+    uint16_t d[kRepackRows];          // per row, fp16
+    uint16_t dmin[kRepackRows];       // per row, fp16
+    uint8_t scales[8][kRepackRows];   // [sub-block][row]: one load broadcasts a sub-block's row scales
+    uint8_t mins[kRepackRows][8];     // [row][sub-block]: a row's mins against the bsums
+    uint8_t qs[kRepackRows * QK_K / 2]; // 4-byte chunk c of row r at (8 c + r) * 4
+};
+static_assert(sizeof(BlockQ4_Kx8) == 1184);
+
+// The layout the CPU stores weights of `type` in, given the kernels of `isa`: an interleaved one
+// when that level has a kernel for it that beats the rows, else Rows.
+WeightLayout repack_layout(uint32_t type, CpuIsa isa);
+
+// Bytes of an n x k matrix of `type` in `layout` (the row layout: n compact rows).
+uint64_t layout_matrix_bytes(uint32_t type, WeightLayout layout, int64_t k, int64_t n);
+
+// Writes the n rows at src (row_bytes apart, in the file's block format) into dst in `layout`
+// (layout_matrix_bytes bytes).
+void repack_matrix(uint32_t type, WeightLayout layout, int64_t k, int64_t n, const void *src,
+                   uint64_t row_bytes, void *dst);
+
+// Row r of w (any layout) in the file's block format: the inverse of repack_matrix.
+void unpack_row(const WeightView &w, int64_t r, void *dst);
+
+// The readable kernel of an interleaved layout (RepackedTileFn, cpu_vec_dot.h): rows [lo, hi) of
+// one tile against nc activation rows, the reference's arithmetic straight from the layout.
+void repacked_tile_q4_K_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                            int nc, float *y, int64_t y_stride, int lo, int hi);
+
+} // namespace infer::cpu

@@ -1,0 +1,45 @@
+// The host backend's own copies of the weights it alone multiplies (the CPU's interleaved tiles,
+// backends/cpu/cpu_repack.h), made once at load and owned by the model.
+//
+// A weight is repacked when the CPU is its only reader: no device uploaded it (a device reads the
+// file's layout, and a stack of experts split between the two sides stays as the file has it, for
+// prefill streaming copies from it), and no embedding lookup reads its rows. Each copy is written
+// into one block of anonymous memory, and the file's pages of the weight are dropped right after
+// (gguf::MappedFile::drop_pages), so the process never holds both copies of more than one weight.
+#pragma once
+
+#include "core/status.h"
+#include "gguf/gguf.h"
+#include "graph/graph.h"
+#include "runtime/backend_registry.h"
+#include "runtime/placement.h"
+
+#include <cstdint>
+
+namespace infer {
+
+class HostWeightCopies {
+public:
+    HostWeightCopies() = default;
+    ~HostWeightCopies();
+    HostWeightCopies(const HostWeightCopies &) = delete;
+    HostWeightCopies &operator=(const HostWeightCopies &) = delete;
+
+    // Repacks the weights of `g` (the model's every-weight graph, whose nodes point at the
+    // model's own WeightRefs) that `host` has a layout for and only the host reads under
+    // `placement`, pointing their cpu_data there. mapping: the model's image, whose pages of each
+    // repacked weight are dropped; null (caller memory) repacks nothing, since the caller's
+    // memory is not ours to drop.
+    Status make(const graph::Graph &g, const Placement &placement, const BackendEntry &host,
+                const gguf::MappedFile *mapping);
+
+    uint64_t bytes() const { return bytes_; }
+    int32_t count() const { return count_; }
+
+private:
+    uint8_t *memory_ = nullptr;
+    uint64_t bytes_ = 0;
+    int32_t count_ = 0;
+};
+
+} // namespace infer
