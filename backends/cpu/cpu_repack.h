@@ -25,13 +25,23 @@ constexpr int kRepackRows = 8;
 
 // Q4_K, 8 rows: 1184 bytes for 8 x 144 (the 6-bit scales and mins stored as bytes).
 struct BlockQ4_Kx8 {
-    uint16_t d[kRepackRows];          // per row, fp16
-    uint16_t dmin[kRepackRows];       // per row, fp16
-    uint8_t scales[8][kRepackRows];   // [sub-block][row]: one load broadcasts a sub-block's row scales
-    uint8_t mins[kRepackRows][8];     // [row][sub-block]: a row's mins against the bsums
+    uint16_t d[kRepackRows];    // per row, fp16
+    uint16_t dmin[kRepackRows]; // per row, fp16
+    uint8_t scales[8]
+                  [kRepackRows];  // [sub-block][row]: one load broadcasts a sub-block's row scales
+    uint8_t mins[kRepackRows][8]; // [row][sub-block]: a row's mins against the bsums
     uint8_t qs[kRepackRows * QK_K / 2]; // 4-byte chunk c of row r at (8 c + r) * 4
 };
 static_assert(sizeof(BlockQ4_Kx8) == 1184);
+
+// Q6_K, 8 rows: 1680 bytes, exactly 8 x 210.
+struct BlockQ6_Kx8 {
+    uint16_t d[kRepackRows];               // per row, fp16
+    int8_t scales[QK_K / 16][kRepackRows]; // [sub-block][row]
+    uint8_t ql[kRepackRows * QK_K / 2];    // 4-byte chunk c of row r at (8 c + r) * 4
+    uint8_t qh[kRepackRows * QK_K / 4];    // the same
+};
+static_assert(sizeof(BlockQ6_Kx8) == 8 * sizeof(BlockQ6_K));
 
 // The layout the CPU stores weights of `type` in, given the kernels of `isa`: an interleaved one
 // when that level has a kernel for it that beats the rows, else Rows.
@@ -51,6 +61,8 @@ void unpack_row(const WeightView &w, int64_t r, void *dst);
 // The readable kernel of an interleaved layout (RepackedTileFn, cpu_vec_dot.h): rows [lo, hi) of
 // one tile against nc activation rows, the reference's arithmetic straight from the layout.
 void repacked_tile_q4_K_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                            int nc, float *y, int64_t y_stride, int lo, int hi);
+void repacked_tile_q6_K_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
                             int nc, float *y, int64_t y_stride, int lo, int hi);
 
 } // namespace infer::cpu

@@ -99,6 +99,7 @@ bool vec_dot_kernel(uint32_t type, CpuIsa isa, VecDotKernel *out) {
     *out = VecDotKernel{};
     out->dot = dot;
     if (static_cast<TypeId>(type) == TypeId::Q4_K) out->repacked = repacked_tile_q4_K_ref;
+    if (static_cast<TypeId>(type) == TypeId::Q6_K) out->repacked = repacked_tile_q6_K_ref;
     return true;
 }
 

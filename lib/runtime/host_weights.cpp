@@ -19,7 +19,8 @@ Status HostWeightCopies::make(const graph::Graph &g, const Placement &placement,
     if (!mapping || !host.relayout_bytes || !host.relayout) return Status::ok();
     const auto started = std::chrono::steady_clock::now();
     std::unordered_set<const void *> other_readers; // by the file's address, as placement keys
-    for (const WeightSpan &span : placement.device_weights) other_readers.insert(span.data);
+    for (const WeightSpan &span : placement.device_weights)
+        other_readers.insert(span.data);
     for (const graph::Node &n : g.nodes)
         if (n.op == graph::Op::Embed && n.w) other_readers.insert(n.w->data);
 
@@ -59,10 +60,11 @@ Status HostWeightCopies::make(const graph::Graph &g, const Placement &placement,
     }
     ::mprotect(memory_, bytes_, PROT_READ); // read-only from here, as the file's bytes are
     count_ = static_cast<int32_t>(chosen.size());
-    log_message(INFER_LOG_INFO, "%s: repacked %d weights (%.1f MiB) in %.0f ms", host.name, count_,
-                static_cast<double>(total) / 1048576.0,
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-                    .count());
+    log_message(
+        INFER_LOG_INFO, "%s: repacked %d weights (%.1f MiB) in %.0f ms", host.name, count_,
+        static_cast<double>(total) / 1048576.0,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count());
     return Status::ok();
 }
 

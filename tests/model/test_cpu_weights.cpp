@@ -84,9 +84,10 @@ void check_same_logits(const std::string &path, bool expect_repacked) {
 } // namespace
 
 TEST_CASE("cpu weights: a repacked MoE model (Q4_K experts) gives the in-place logits exactly") {
-    check_same_logits(infer::test::synthetic_model(
-                          "cpu-weights-qwen3moe", "--arch qwen3moe --preset tiny --quant Q4_K_M --seed 5"),
-                      std::string(infer_cpu_kernel_level()) != "scalar");
+    check_same_logits(
+        infer::test::synthetic_model("cpu-weights-qwen3moe",
+                                     "--arch qwen3moe --preset tiny --quant Q4_K_M --seed 5"),
+        std::string(infer_cpu_kernel_level()) != "scalar");
 }
 
 TEST_CASE("cpu weights: Gemma 3 (tied embedding, Q4_K) gives the in-place logits exactly") {
@@ -95,7 +96,8 @@ TEST_CASE("cpu weights: Gemma 3 (tied embedding, Q4_K) gives the in-place logits
 }
 
 TEST_CASE("cpu weights: a model without Q4_K matrices repacks nothing") {
-    const std::string path = infer::test::synthetic_model("cpu-weights-q8", "--arch llama --quant Q8_0 --seed 3");
+    const std::string path =
+        infer::test::synthetic_model("cpu-weights-q8", "--arch llama --quant Q8_0 --seed 3");
     infer_model *m = load(path, INFER_CPU_WEIGHTS_REPACK);
     CHECK(info_of(m).cpu_repacked_bytes == 0);
     infer_model_free(m);
@@ -105,7 +107,8 @@ TEST_CASE("cpu weights: caller memory is read in place; bad values and old info 
     const std::string path = infer::test::synthetic_model(
         "cpu-weights-qwen3moe", "--arch qwen3moe --preset tiny --quant Q4_K_M --seed 5");
     std::ifstream in(path, std::ios::binary);
-    const std::vector<char> image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::vector<char> image((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
     infer_model_params p;
     infer_model_params_init(&p);
     CHECK(p.cpu_weights == INFER_CPU_WEIGHTS_REPACK);
@@ -120,7 +123,8 @@ TEST_CASE("cpu weights: caller memory is read in place; bad values and old info 
     head.size = static_cast<uint32_t>(offsetof(infer_model_info, cpu_repacked_bytes));
     std::memcpy(old.data(), &head, head.size);
     CHECK(infer_model_get_info(m, reinterpret_cast<infer_model_info *>(old.data())) == INFER_OK);
-    for (size_t i = head.size; i < old.size(); ++i) CHECK(old[i] == 0xCD);
+    for (size_t i = head.size; i < old.size(); ++i)
+        CHECK(old[i] == 0xCD);
     infer_model_free(m);
 
     p.cpu_weights = 7;

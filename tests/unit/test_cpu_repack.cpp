@@ -11,8 +11,8 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
-#include <string>
 #include <random>
+#include <string>
 #include <vector>
 
 using namespace infer;
@@ -32,37 +32,47 @@ const TypeCase &type_case(TypeId type) {
 
 TEST_CASE("repacked weights unpack to the file's rows; sizes add up") {
     std::mt19937 rng(3);
-    const TypeCase &tc = type_case(TypeId::Q4_K);
-    const auto type = static_cast<uint32_t>(tc.type);
-    const WeightLayout layout = test_layout(tc.type);
-    REQUIRE(layout == WeightLayout::Q4_Kx8);
-    CHECK(repack_layout(type, CpuIsa::Scalar) == WeightLayout::Rows);
+    CHECK(repack_layout(static_cast<uint32_t>(TypeId::Q4_K), CpuIsa::Scalar) == WeightLayout::Rows);
     CHECK(repack_layout(static_cast<uint32_t>(TypeId::Q8_0), CpuIsa::Avx2) == WeightLayout::Rows);
-    for (int64_t n : {1, 7, 8, 13, 67}) {
-        CAPTURE(n);
-        const int64_t k = 3 * QK_K;
-        const uint64_t row = 3 * sizeof(BlockQ4_K);
-        // Rows 5 bytes apart more than their size: repacking reads the file's stride.
-        const std::vector<uint8_t> rows = random_weights(tc, k, n, rng);
-        std::vector<uint8_t> padded(static_cast<size_t>(n) * (row + 5), 0xAB);
-        for (int64_t r = 0; r < n; ++r)
-            std::memcpy(padded.data() + r * (row + 5), rows.data() + r * row, row);
-        const WeightView w{type, k, n, padded.data(), row + 5};
-        std::vector<uint8_t> buf;
-        const WeightView t = repacked(w, layout, &buf);
-        CHECK(buf.size() - 1 == layout_matrix_bytes(type, layout, k, n));
-        CHECK(layout_matrix_bytes(type, layout, k, n) ==
-              static_cast<uint64_t>(n / 8) * 3 * sizeof(BlockQ4_Kx8) + static_cast<uint64_t>(n % 8) * row);
-        CHECK(layout_matrix_bytes(type, WeightLayout::Rows, k, n) == static_cast<uint64_t>(n) * row);
-        std::vector<uint8_t> back(row);
-        int bad = 0;
-        for (int64_t r = 0; r < n; ++r) {
-            unpack_row(t, r, back.data());
-            bad += std::memcmp(back.data(), rows.data() + r * row, row) != 0;
-            unpack_row(w, r, back.data());
-            bad += std::memcmp(back.data(), rows.data() + r * row, row) != 0;
+    const struct {
+        TypeId type;
+        WeightLayout layout;
+        uint64_t tile_block; // bytes of one interleaved block of 8 rows
+    } cases[] = {{TypeId::Q4_K, WeightLayout::Q4_Kx8, sizeof(BlockQ4_Kx8)},
+                 {TypeId::Q6_K, WeightLayout::Q6_Kx8, sizeof(BlockQ6_Kx8)}};
+    for (const auto &c : cases) {
+        const TypeCase &tc = type_case(c.type);
+        const auto type = static_cast<uint32_t>(tc.type);
+        REQUIRE(test_layout(tc.type) == c.layout);
+        for (int64_t n : {1, 7, 8, 13, 67}) {
+            CAPTURE(static_cast<int>(c.type));
+            CAPTURE(n);
+            const int64_t k = 3 * QK_K;
+            const auto row = static_cast<uint64_t>(3 * tc.block_bytes);
+            // Rows 5 bytes apart more than their size: repacking reads the file's stride.
+            const std::vector<uint8_t> rows = random_weights(tc, k, n, rng);
+            std::vector<uint8_t> padded(static_cast<size_t>(n) * (row + 5), 0xAB);
+            for (int64_t r = 0; r < n; ++r)
+                std::memcpy(padded.data() + r * (row + 5), rows.data() + r * row, row);
+            const WeightView w{type, k, n, padded.data(), row + 5};
+            std::vector<uint8_t> buf;
+            const WeightView t = repacked(w, c.layout, &buf);
+            CHECK(buf.size() - 1 == layout_matrix_bytes(type, c.layout, k, n));
+            CHECK(layout_matrix_bytes(type, c.layout, k, n) ==
+                  static_cast<uint64_t>(n / 8) * 3 * c.tile_block +
+                      static_cast<uint64_t>(n % 8) * row);
+            CHECK(layout_matrix_bytes(type, WeightLayout::Rows, k, n) ==
+                  static_cast<uint64_t>(n) * row);
+            std::vector<uint8_t> back(row);
+            int bad = 0;
+            for (int64_t r = 0; r < n; ++r) {
+                unpack_row(t, r, back.data());
+                bad += std::memcmp(back.data(), rows.data() + r * row, row) != 0;
+                unpack_row(w, r, back.data());
+                bad += std::memcmp(back.data(), rows.data() + r * row, row) != 0;
+            }
+            CHECK(bad == 0);
         }
-        CHECK(bad == 0);
     }
 }
 
@@ -70,42 +80,51 @@ TEST_CASE("repacked weights unpack to the file's rows; sizes add up") {
 // inside tiles, inside the rows after them, and across the boundary.
 TEST_CASE("matmul_rows over a repacked matrix: any row range, every ISA, the reference's bits") {
     std::mt19937 rng(8);
-    const TypeCase &tc = type_case(TypeId::Q4_K);
-    const auto type = static_cast<uint32_t>(tc.type);
-    const int64_t k = 2 * QK_K, n = 29; // 3 tiles, 5 rows after
-    const std::vector<uint8_t> rows = random_weights(tc, k, n, rng);
-    const WeightView w{type, k, n, rows.data(), 2 * sizeof(BlockQ4_K)};
-    std::vector<uint8_t> buf;
-    const WeightView t = repacked(w, test_layout(tc.type), &buf);
-    std::vector<CpuIsa> isas = simd_isas();
-    isas.insert(isas.begin(), CpuIsa::Scalar);
-    for (int64_t tokens : {1, 4, 7}) {
-        const std::vector<float> x = random_floats(k * tokens, rng);
-        std::vector<float> want(static_cast<size_t>(n * tokens));
-        matmul_ref(w, x.data(), tokens, want.data());
-        std::vector<uint8_t> act(matmul_scratch_bytes(type, k, tokens));
-        const uint64_t stride = matmul_act_row_bytes(type, k);
-        for (int64_t c = 0; c < tokens; ++c)
-            matmul_quantize_act_row(type, x.data() + c * k, k, act.data() + c * stride, CpuIsa::Scalar);
-        for (CpuIsa isa : isas) {
-            for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 29}, {3, 5}, {3, 21}, {9, 16},
-                                  {20, 27}, {24, 29}, {26, 28}}) {
-                CAPTURE(tokens);
-                const std::string isa_name = cpu_isa_name(isa);
-                CAPTURE(isa_name);
-                CAPTURE(r0);
-                CAPTURE(r1);
-                const int64_t m = r1 - r0;
-                std::vector<float> y(static_cast<size_t>((m + 1) * tokens), -1.0f);
-                matmul_rows(t, act.data(), stride, tokens, y.data(), m + 1, r0, r1, isa);
-                int bad = 0;
-                for (int64_t c = 0; c < tokens; ++c) {
-                    for (int64_t r = r0; r < r1; ++r)
-                        bad += y[static_cast<size_t>(c * (m + 1) + r - r0)] !=
-                               want[static_cast<size_t>(c * n + r)];
-                    if (c + 1 < tokens) bad += y[static_cast<size_t>(c * (m + 1) + m)] != -1.0f;
+    for (TypeId type_id : {TypeId::Q4_K, TypeId::Q6_K}) {
+        CAPTURE(static_cast<int>(type_id));
+        const TypeCase &tc = type_case(type_id);
+        const auto type = static_cast<uint32_t>(tc.type);
+        const int64_t k = 2 * QK_K, n = 29; // 3 tiles, 5 rows after
+        const std::vector<uint8_t> rows = random_weights(tc, k, n, rng);
+        const WeightView w{type, k, n, rows.data(), static_cast<uint64_t>(2 * tc.block_bytes)};
+        std::vector<uint8_t> buf;
+        const WeightView t = repacked(w, test_layout(tc.type), &buf);
+        std::vector<CpuIsa> isas = simd_isas();
+        isas.insert(isas.begin(), CpuIsa::Scalar);
+        for (int64_t tokens : {1, 4, 7}) {
+            const std::vector<float> x = random_floats(k * tokens, rng);
+            std::vector<float> want(static_cast<size_t>(n * tokens));
+            matmul_ref(w, x.data(), tokens, want.data());
+            std::vector<uint8_t> act(matmul_scratch_bytes(type, k, tokens));
+            const uint64_t stride = matmul_act_row_bytes(type, k);
+            for (int64_t c = 0; c < tokens; ++c)
+                matmul_quantize_act_row(type, x.data() + c * k, k, act.data() + c * stride,
+                                        CpuIsa::Scalar);
+            for (CpuIsa isa : isas) {
+                for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 29},
+                                      {3, 5},
+                                      {3, 21},
+                                      {9, 16},
+                                      {20, 27},
+                                      {24, 29},
+                                      {26, 28}}) {
+                    CAPTURE(tokens);
+                    const std::string isa_name = cpu_isa_name(isa);
+                    CAPTURE(isa_name);
+                    CAPTURE(r0);
+                    CAPTURE(r1);
+                    const int64_t m = r1 - r0;
+                    std::vector<float> y(static_cast<size_t>((m + 1) * tokens), -1.0f);
+                    matmul_rows(t, act.data(), stride, tokens, y.data(), m + 1, r0, r1, isa);
+                    int bad = 0;
+                    for (int64_t c = 0; c < tokens; ++c) {
+                        for (int64_t r = r0; r < r1; ++r)
+                            bad += y[static_cast<size_t>(c * (m + 1) + r - r0)] !=
+                                   want[static_cast<size_t>(c * n + r)];
+                        if (c + 1 < tokens) bad += y[static_cast<size_t>(c * (m + 1) + m)] != -1.0f;
+                    }
+                    CHECK(bad == 0);
                 }
-                CHECK(bad == 0);
             }
         }
     }
