@@ -107,14 +107,30 @@ void *thread_scratch(const RunState &s, const Node &n, int ith, int nth) {
     return s.bound->tensor_data[n.scratch] + per_thread * ith;
 }
 
+// Row `token` of w dequantized into out; a repacked table (tied embeddings: the output matrix
+// too) block by block.
+void embed_row(const cpu::WeightView &w, int64_t token, float *out) {
+    if (w.layout == cpu::WeightLayout::Rows) {
+        const auto *row = static_cast<const uint8_t *>(w.data) + token * w.row_bytes;
+        dequantize_row_ref(w.type, row, out, w.k);
+        return;
+    }
+    const TypeTraits *t = type_traits(w.type);
+    alignas(16) uint8_t block[512]; // any format's block
+    for (int64_t ib = 0; ib < w.k / t->block_elems; ++ib) {
+        cpu::unpack_block(w, token, ib, block);
+        dequantize_row_ref(w.type, block, out + ib * t->block_elems, t->block_elems);
+    }
+}
+
 void run_embed(const RunState &s, const Node &n, int ith, int nth) {
     const int64_t width = n.w->ne[0];
+    const cpu::WeightView w = weight_view(*n.w);
     const int32_t *tokens = i32(s, n.in[0]);
     float *out = f32(s, n.out);
     const cpu::Range r = cpu::split_range(s.n_tokens, ith, nth);
     for (int64_t t = r.begin; t < r.end; ++t) {
-        const auto *row = static_cast<const uint8_t *>(n.w->data) + tokens[t] * n.w->row_bytes;
-        dequantize_row_ref(n.w->type, row, out + t * width, width);
+        embed_row(w, tokens[t], out + t * width);
         if (n.scale != 1.0f)
             for (int64_t i = 0; i < width; ++i) out[t * width + i] *= n.scale;
     }

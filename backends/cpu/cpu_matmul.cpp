@@ -159,13 +159,16 @@ void matmul_rows_repacked(const WeightView &w, const VecDotKernel &kern, const u
     const int64_t tiled = w.n / kRepackRows * kRepackRows;
     const uint64_t tile_bytes = layout_matrix_bytes(w.type, w.layout, w.k, kRepackRows);
     const uint8_t *tiles = static_cast<const uint8_t *>(w.data);
+    const RepackedTileFn fn =
+        t > 1 && kern.repacked_prefill ? kern.repacked_prefill : kern.repacked;
     for (int64_t c0 = 0; c0 < t; c0 += kTokenBlock) {
         const int nc = static_cast<int>(std::min(t - c0, kTokenBlock));
-        for (int64_t r = r0 / kRepackRows * kRepackRows; r < std::min(r1, tiled); r += kRepackRows) {
+        for (int64_t r = r0 / kRepackRows * kRepackRows; r < std::min(r1, tiled);
+             r += kRepackRows) {
             const int64_t lo = std::max(r0, r), hi = std::min(r1, r + kRepackRows);
-            kern.repacked(w.k, tiles + r / kRepackRows * tile_bytes, act + c0 * act_stride,
-                          act_stride, nc, y + c0 * y_stride + (lo - r0), y_stride,
-                          static_cast<int>(lo - r), static_cast<int>(hi - r));
+            fn(w.k, tiles + r / kRepackRows * tile_bytes, act + c0 * act_stride, act_stride, nc,
+               y + c0 * y_stride + (lo - r0), y_stride, static_cast<int>(lo - r),
+               static_cast<int>(hi - r));
         }
     }
     if (r1 > tiled) {

@@ -18,16 +18,31 @@ uint64_t compact_row_bytes(uint32_t type, int64_t k) {
     return t ? static_cast<uint64_t>(k / t->block_elems) * t->block_bytes : 0;
 }
 
-uint64_t tile_bytes(WeightLayout layout, int64_t k) {
+// One interleaved block of 8 rows: its bytes and the elements it holds per row.
+struct TileBlock {
+    uint64_t bytes;
+    int64_t elems;
+};
+
+TileBlock tile_block(WeightLayout layout) {
     switch (layout) {
     case WeightLayout::Q4_Kx8:
-        return static_cast<uint64_t>(k / QK_K) * sizeof(BlockQ4_Kx8);
+        return {sizeof(BlockQ4_Kx8), QK_K};
     case WeightLayout::Q6_Kx8:
-        return static_cast<uint64_t>(k / QK_K) * sizeof(BlockQ6_Kx8);
+        return {sizeof(BlockQ6_Kx8), QK_K};
+    case WeightLayout::Q4_0x8:
+        return {sizeof(BlockQ4_0x8), QK4_0};
+    case WeightLayout::Q8_0x8:
+        return {sizeof(BlockQ8_0x8), QK8_0};
     case WeightLayout::Rows:
         break;
     }
-    return 0;
+    return {0, 1};
+}
+
+uint64_t tile_bytes(WeightLayout layout, int64_t k) {
+    const TileBlock b = tile_block(layout);
+    return static_cast<uint64_t>(k / b.elems) * b.bytes;
 }
 
 // Chunks of 4 bytes, row r's chunk c at (8 c + r) * 4: to the tile and back.
@@ -49,23 +64,53 @@ void pack_q4k_scales(const uint8_t sc[8], const uint8_t m[8], uint8_t out[K_SCAL
     }
 }
 
-void repack_q4_K_tile(int64_t nb, const uint8_t *rows, uint64_t row_bytes, BlockQ4_Kx8 *out) {
-    for (int64_t ib = 0; ib < nb; ++ib) {
-        BlockQ4_Kx8 &o = out[ib];
-        for (int r = 0; r < kRepackRows; ++r) {
-            const auto b = load_block<BlockQ4_K>(rows + r * row_bytes, ib);
-            o.d[r] = b.d;
-            o.dmin[r] = b.dmin;
-            for (int s = 0; s < 8; ++s)
-                q4k_scale_min(s, b.scales, &o.scales[s][r], &o.mins[r][s]);
-            interleave_chunks(b.qs, QK_K / 8, r, o.qs);
-        }
+// Row r's block (file format, at src) into the interleaved block o, and back.
+void put_block(WeightLayout layout, const uint8_t *src, int r, uint8_t *o) {
+    switch (layout) {
+    case WeightLayout::Q4_Kx8: {
+        const auto b = load_block<BlockQ4_K>(src, 0);
+        auto &t = *reinterpret_cast<BlockQ4_Kx8 *>(o);
+        t.d[r] = b.d;
+        t.dmin[r] = b.dmin;
+        for (int s = 0; s < 8; ++s)
+            q4k_scale_min(s, b.scales, &t.scales[s][r], &t.mins[r][s]);
+        interleave_chunks(b.qs, QK_K / 8, r, t.qs);
+        break;
+    }
+    case WeightLayout::Q6_Kx8: {
+        const auto b = load_block<BlockQ6_K>(src, 0);
+        auto &t = *reinterpret_cast<BlockQ6_Kx8 *>(o);
+        t.d[r] = b.d;
+        for (int s = 0; s < QK_K / 16; ++s)
+            t.scales[s][r] = b.scales[s];
+        interleave_chunks(b.ql, QK_K / 8, r, t.ql);
+        interleave_chunks(b.qh, QK_K / 16, r, t.qh);
+        break;
+    }
+    case WeightLayout::Q4_0x8: {
+        const auto b = load_block<BlockQ4_0>(src, 0);
+        auto &t = *reinterpret_cast<BlockQ4_0x8 *>(o);
+        t.d[r] = b.d;
+        interleave_chunks(b.qs, QK4_0 / 8, r, t.qs);
+        break;
+    }
+    case WeightLayout::Q8_0x8: {
+        const auto b = load_block<BlockQ8_0>(src, 0);
+        auto &t = *reinterpret_cast<BlockQ8_0x8 *>(o);
+        t.d[r] = b.d;
+        interleave_chunks(reinterpret_cast<const uint8_t *>(b.qs), QK8_0 / 4, r,
+                          reinterpret_cast<uint8_t *>(t.qs));
+        break;
+    }
+    case WeightLayout::Rows:
+        break;
     }
 }
 
-void unpack_q4_K_row(int64_t nb, const BlockQ4_Kx8 *tile, int r, uint8_t *dst) {
-    for (int64_t ib = 0; ib < nb; ++ib) {
-        const BlockQ4_Kx8 &t = tile[ib];
+void get_block(WeightLayout layout, const uint8_t *o, int r, uint8_t *dst) {
+    switch (layout) {
+    case WeightLayout::Q4_Kx8: {
+        const auto t = load_block<BlockQ4_Kx8>(o, 0);
         BlockQ4_K b;
         b.d = t.d[r];
         b.dmin = t.dmin[r];
@@ -74,47 +119,56 @@ void unpack_q4_K_row(int64_t nb, const BlockQ4_Kx8 *tile, int r, uint8_t *dst) {
             sc[s] = t.scales[s][r];
         pack_q4k_scales(sc, t.mins[r], b.scales);
         deinterleave_chunks(t.qs, QK_K / 8, r, b.qs);
-        std::memcpy(dst + ib * sizeof b, &b, sizeof b);
+        std::memcpy(dst, &b, sizeof b);
+        break;
     }
-}
-
-void repack_q6_K_tile(int64_t nb, const uint8_t *rows, uint64_t row_bytes, BlockQ6_Kx8 *out) {
-    for (int64_t ib = 0; ib < nb; ++ib) {
-        BlockQ6_Kx8 &o = out[ib];
-        for (int r = 0; r < kRepackRows; ++r) {
-            const auto b = load_block<BlockQ6_K>(rows + r * row_bytes, ib);
-            o.d[r] = b.d;
-            for (int s = 0; s < QK_K / 16; ++s)
-                o.scales[s][r] = b.scales[s];
-            interleave_chunks(b.ql, QK_K / 8, r, o.ql);
-            interleave_chunks(b.qh, QK_K / 16, r, o.qh);
-        }
-    }
-}
-
-void unpack_q6_K_row(int64_t nb, const BlockQ6_Kx8 *tile, int r, uint8_t *dst) {
-    for (int64_t ib = 0; ib < nb; ++ib) {
-        const BlockQ6_Kx8 &t = tile[ib];
+    case WeightLayout::Q6_Kx8: {
+        const auto t = load_block<BlockQ6_Kx8>(o, 0);
         BlockQ6_K b;
         b.d = t.d[r];
         for (int s = 0; s < QK_K / 16; ++s)
             b.scales[s] = t.scales[s][r];
         deinterleave_chunks(t.ql, QK_K / 8, r, b.ql);
         deinterleave_chunks(t.qh, QK_K / 16, r, b.qh);
-        std::memcpy(dst + ib * sizeof b, &b, sizeof b);
+        std::memcpy(dst, &b, sizeof b);
+        break;
+    }
+    case WeightLayout::Q4_0x8: {
+        const auto t = load_block<BlockQ4_0x8>(o, 0);
+        BlockQ4_0 b;
+        b.d = t.d[r];
+        deinterleave_chunks(t.qs, QK4_0 / 8, r, b.qs);
+        std::memcpy(dst, &b, sizeof b);
+        break;
+    }
+    case WeightLayout::Q8_0x8: {
+        const auto t = load_block<BlockQ8_0x8>(o, 0);
+        BlockQ8_0 b;
+        b.d = t.d[r];
+        deinterleave_chunks(reinterpret_cast<const uint8_t *>(t.qs), QK8_0 / 4, r,
+                            reinterpret_cast<uint8_t *>(b.qs));
+        std::memcpy(dst, &b, sizeof b);
+        break;
+    }
+    case WeightLayout::Rows:
+        break;
     }
 }
 
 } // namespace
 
 WeightLayout repack_layout(uint32_t type, CpuIsa isa) {
-    // The scalar level has only the readable kernel, which is no faster than the rows.
+    // The scalar level has only the readable kernels, which are no faster than the rows.
     if (isa == CpuIsa::Scalar) return WeightLayout::Rows;
     switch (static_cast<TypeId>(type)) {
     case TypeId::Q4_K:
         return WeightLayout::Q4_Kx8;
     case TypeId::Q6_K:
         return WeightLayout::Q6_Kx8;
+    case TypeId::Q4_0:
+        return WeightLayout::Q4_0x8;
+    case TypeId::Q8_0:
+        return WeightLayout::Q8_0x8;
     default:
         return WeightLayout::Rows;
     }
@@ -131,104 +185,138 @@ void repack_matrix(uint32_t type, WeightLayout layout, int64_t k, int64_t n, con
                    uint64_t row_bytes, void *dst) {
     const uint64_t row = compact_row_bytes(type, k);
     const int64_t tiles = layout == WeightLayout::Rows ? 0 : n / kRepackRows;
+    const TileBlock tb = tile_block(layout);
+    const uint64_t block_bytes = row / static_cast<uint64_t>(k / tb.elems); // the file's
     uint8_t *out = static_cast<uint8_t *>(dst);
     for (int64_t i = 0; i < tiles; ++i) {
-        const uint8_t *rows = bytes(src) + i * kRepackRows * row_bytes;
-        switch (layout) {
-        case WeightLayout::Q4_Kx8:
-            repack_q4_K_tile(k / QK_K, rows, row_bytes, reinterpret_cast<BlockQ4_Kx8 *>(out));
-            break;
-        case WeightLayout::Q6_Kx8:
-            repack_q6_K_tile(k / QK_K, rows, row_bytes, reinterpret_cast<BlockQ6_Kx8 *>(out));
-            break;
-        case WeightLayout::Rows:
-            break;
-        }
-        out += tile_bytes(layout, k);
+        for (int64_t ib = 0; ib < k / tb.elems; ++ib, out += tb.bytes)
+            for (int r = 0; r < kRepackRows; ++r)
+                put_block(layout, bytes(src) + (i * kRepackRows + r) * row_bytes + ib * block_bytes,
+                          r, out);
     }
     for (int64_t r = tiles * kRepackRows; r < n; ++r, out += row)
         std::memcpy(out, bytes(src) + r * row_bytes, row);
 }
 
-void unpack_row(const WeightView &w, int64_t r, void *dst) {
+void unpack_block(const WeightView &w, int64_t r, int64_t ib, void *dst) {
     const uint64_t row = compact_row_bytes(w.type, w.k);
+    const TypeTraits *t = type_traits(w.type);
+    const auto block = static_cast<uint64_t>(t->block_bytes);
     const int64_t tiled = w.layout == WeightLayout::Rows ? 0 : w.n / kRepackRows * kRepackRows;
     if (r >= tiled) {
         const uint64_t stride = w.layout == WeightLayout::Rows ? w.row_bytes : row;
         const uint8_t *rest = bytes(w.data) + (tiled / kRepackRows) * tile_bytes(w.layout, w.k);
-        std::memcpy(dst, rest + (r - tiled) * stride, row);
+        std::memcpy(dst, rest + (r - tiled) * stride + ib * block, block);
         return;
     }
     const uint8_t *tile = bytes(w.data) + (r / kRepackRows) * tile_bytes(w.layout, w.k);
-    switch (w.layout) {
-    case WeightLayout::Q4_Kx8:
-        unpack_q4_K_row(w.k / QK_K, reinterpret_cast<const BlockQ4_Kx8 *>(tile),
-                        static_cast<int>(r % kRepackRows), static_cast<uint8_t *>(dst));
-        break;
-    case WeightLayout::Q6_Kx8:
-        unpack_q6_K_row(w.k / QK_K, reinterpret_cast<const BlockQ6_Kx8 *>(tile),
-                        static_cast<int>(r % kRepackRows), static_cast<uint8_t *>(dst));
-        break;
-    case WeightLayout::Rows:
-        break;
-    }
+    get_block(w.layout, tile + ib * tile_block(w.layout).bytes, static_cast<int>(r % kRepackRows),
+              static_cast<uint8_t *>(dst));
 }
 
-void repacked_tile_q4_K_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
-                            int nc, float *y, int64_t y_stride, int lo, int hi) {
+void unpack_row(const WeightView &w, int64_t r, void *dst) {
+    const TypeTraits *t = type_traits(w.type);
+    for (int64_t ib = 0; ib < w.k / t->block_elems; ++ib)
+        unpack_block(w, r, ib, static_cast<uint8_t *>(dst) + ib * t->block_bytes);
+}
+
+namespace {
+
+// The loops every readable tile kernel shares: y for rows [lo, hi) and nc tokens is the sum over
+// the row's blocks of term(block ib, row r, the token's activation row), in block order.
+template <class Term>
+void tile_ref(int64_t nb, const void *act, uint64_t act_stride, int nc, float *y, int64_t y_stride,
+              int lo, int hi, Term term) {
     for (int c = 0; c < nc; ++c) {
         const uint8_t *a_row = bytes(act) + c * act_stride;
         for (int r = lo; r < hi; ++r) {
             float sum = 0.0f;
-            for (int64_t ib = 0; ib < k / QK_K; ++ib) {
-                const auto w = load_block<BlockQ4_Kx8>(bytes(tile), ib);
-                const auto a = load_block<BlockQ8_K>(a_row, ib);
-                int sumi = 0, summins = 0;
-                for (int g = 0; g < QK_K / 32; ++g) {
-                    summins += w.mins[r][g] * (a.bsums[2 * g] + a.bsums[2 * g + 1]);
-                    // Sub-block g is nibble g % 2 of the 4-byte chunks 8 (g / 2) .. 8 (g / 2) + 7.
-                    int sumg = 0;
-                    for (int l = 0; l < 32; ++l) {
-                        const int chunk = 8 * (g / 2) + l / 4;
-                        const uint8_t byte = w.qs[(chunk * kRepackRows + r) * 4 + l % 4];
-                        sumg += ((g % 2 == 0) ? (byte & 0xF) : (byte >> 4)) * a.qs[32 * g + l];
-                    }
-                    sumi += w.scales[g][r] * sumg;
-                }
-                sum += fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi) -
-                       fp16_to_fp32(w.dmin[r]) * a.d * static_cast<float>(summins);
-            }
+            for (int64_t ib = 0; ib < nb; ++ib)
+                sum += term(ib, r, a_row);
             y[c * y_stride + (r - lo)] = sum;
         }
     }
+}
+
+// Byte i of a row's quants is byte i % 4 of its chunk i / 4 in the tile.
+uint8_t tile_byte(const uint8_t *qs, int r, int i) {
+    return qs[(i / 4 * kRepackRows + r) * 4 + i % 4];
+}
+
+} // namespace
+
+void repacked_tile_q4_K_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                            int nc, float *y, int64_t y_stride, int lo, int hi) {
+    tile_ref(k / QK_K, act, act_stride, nc, y, y_stride, lo, hi,
+             [&](int64_t ib, int r, const uint8_t *a_row) {
+                 const auto w = load_block<BlockQ4_Kx8>(bytes(tile), ib);
+                 const auto a = load_block<BlockQ8_K>(a_row, ib);
+                 int sumi = 0, summins = 0;
+                 for (int g = 0; g < QK_K / 32; ++g) {
+                     summins += w.mins[r][g] * (a.bsums[2 * g] + a.bsums[2 * g + 1]);
+                     // Sub-block g is nibble g % 2 of the row's bytes 32 (g / 2) .. 32 (g / 2)
+                     // + 31.
+                     int sumg = 0;
+                     for (int l = 0; l < 32; ++l) {
+                         const uint8_t byte = tile_byte(w.qs, r, 32 * (g / 2) + l);
+                         sumg += ((g % 2 == 0) ? (byte & 0xF) : (byte >> 4)) * a.qs[32 * g + l];
+                     }
+                     sumi += w.scales[g][r] * sumg;
+                 }
+                 return fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi) -
+                        fp16_to_fp32(w.dmin[r]) * a.d * static_cast<float>(summins);
+             });
 }
 
 void repacked_tile_q6_K_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
                             int nc, float *y, int64_t y_stride, int lo, int hi) {
-    for (int c = 0; c < nc; ++c) {
-        const uint8_t *a_row = bytes(act) + c * act_stride;
-        for (int r = lo; r < hi; ++r) {
-            float sum = 0.0f;
-            for (int64_t ib = 0; ib < k / QK_K; ++ib) {
-                const auto w = load_block<BlockQ6_Kx8>(bytes(tile), ib);
-                const auto a = load_block<BlockQ8_K>(a_row, ib);
-                int sumi = 0;
-                for (int e = 0; e < QK_K; ++e) {
-                    // The row layout's byte indices (vec_dot_q6_K_ref), then their place in the
-                    // tile: byte i of a row is byte i % 4 of its chunk i / 4.
-                    const int half = e / 128, j = (e % 128) / 32, l = e % 32;
-                    const int li = 64 * half + l + 32 * (j % 2), hi_byte = 32 * half + l;
-                    const uint8_t lbyte = w.ql[(li / 4 * kRepackRows + r) * 4 + li % 4];
-                    const uint8_t hbyte = w.qh[(hi_byte / 4 * kRepackRows + r) * 4 + hi_byte % 4];
-                    const int low = j < 2 ? lbyte & 0xF : lbyte >> 4;
-                    const int high = (hbyte >> (2 * j)) & 3;
-                    sumi += w.scales[e / 16][r] * ((low | (high << 4)) - 32) * a.qs[e];
-                }
-                sum += fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi);
-            }
-            y[c * y_stride + (r - lo)] = sum;
-        }
-    }
+    tile_ref(k / QK_K, act, act_stride, nc, y, y_stride, lo, hi,
+             [&](int64_t ib, int r, const uint8_t *a_row) {
+                 const auto w = load_block<BlockQ6_Kx8>(bytes(tile), ib);
+                 const auto a = load_block<BlockQ8_K>(a_row, ib);
+                 int sumi = 0;
+                 for (int e = 0; e < QK_K; ++e) {
+                     // The row layout's byte indices (vec_dot_q6_K_ref), then their place in the
+                     // tile.
+                     const int half = e / 128, j = (e % 128) / 32, l = e % 32;
+                     const uint8_t lbyte = tile_byte(w.ql, r, 64 * half + l + 32 * (j % 2));
+                     const uint8_t hbyte = tile_byte(w.qh, r, 32 * half + l);
+                     const int low = j < 2 ? lbyte & 0xF : lbyte >> 4;
+                     const int high = (hbyte >> (2 * j)) & 3;
+                     sumi += w.scales[e / 16][r] * ((low | (high << 4)) - 32) * a.qs[e];
+                 }
+                 return fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi);
+             });
+}
+
+void repacked_tile_q4_0_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                            int nc, float *y, int64_t y_stride, int lo, int hi) {
+    tile_ref(k / QK4_0, act, act_stride, nc, y, y_stride, lo, hi,
+             [&](int64_t ib, int r, const uint8_t *a_row) {
+                 const auto w = load_block<BlockQ4_0x8>(bytes(tile), ib);
+                 const auto a = load_block<BlockQ8_0>(a_row, ib);
+                 int sumi = 0;
+                 for (int j = 0; j < QK4_0 / 2; ++j) {
+                     const uint8_t q = tile_byte(w.qs, r, j);
+                     sumi += ((q & 0xF) - 8) * a.qs[j];
+                     sumi += ((q >> 4) - 8) * a.qs[j + QK4_0 / 2];
+                 }
+                 return static_cast<float>(sumi) * fp16_to_fp32(w.d[r]) * fp16_to_fp32(a.d);
+             });
+}
+
+void repacked_tile_q8_0_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                            int nc, float *y, int64_t y_stride, int lo, int hi) {
+    tile_ref(k / QK8_0, act, act_stride, nc, y, y_stride, lo, hi,
+             [&](int64_t ib, int r, const uint8_t *a_row) {
+                 const auto w = load_block<BlockQ8_0x8>(bytes(tile), ib);
+                 const auto a = load_block<BlockQ8_0>(a_row, ib);
+                 const auto *qs = reinterpret_cast<const uint8_t *>(w.qs);
+                 int sumi = 0;
+                 for (int j = 0; j < QK8_0; ++j)
+                     sumi += static_cast<int8_t>(tile_byte(qs, r, j)) * a.qs[j];
+                 return static_cast<float>(sumi) * (fp16_to_fp32(w.d[r]) * fp16_to_fp32(a.d));
+             });
 }
 
 } // namespace infer::cpu

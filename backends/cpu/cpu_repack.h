@@ -43,6 +43,18 @@ struct BlockQ6_Kx8 {
 };
 static_assert(sizeof(BlockQ6_Kx8) == 8 * sizeof(BlockQ6_K));
 
+// Q4_0 and Q8_0, 8 rows: the scales, then the quants in 4-byte chunks; exactly 8 blocks' bytes.
+struct BlockQ4_0x8 {
+    uint16_t d[kRepackRows];
+    uint8_t qs[kRepackRows * QK4_0 / 2]; // chunk c of row r at (8 c + r) * 4
+};
+static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(BlockQ4_0));
+struct BlockQ8_0x8 {
+    uint16_t d[kRepackRows];
+    int8_t qs[kRepackRows * QK8_0]; // chunk c of row r at (8 c + r) * 4
+};
+static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
+
 // The layout the CPU stores weights of `type` in, given the kernels of `isa`: an interleaved one
 // when that level has a kernel for it that beats the rows, else Rows.
 WeightLayout repack_layout(uint32_t type, CpuIsa isa);
@@ -57,10 +69,16 @@ void repack_matrix(uint32_t type, WeightLayout layout, int64_t k, int64_t n, con
 
 // Row r of w (any layout) in the file's block format: the inverse of repack_matrix.
 void unpack_row(const WeightView &w, int64_t r, void *dst);
+// Block ib of that row only (an embedding lookup's way, without a row buffer).
+void unpack_block(const WeightView &w, int64_t r, int64_t ib, void *dst);
 
 // The readable kernel of an interleaved layout (RepackedTileFn, cpu_vec_dot.h): rows [lo, hi) of
 // one tile against nc activation rows, the reference's arithmetic straight from the layout.
 void repacked_tile_q4_K_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                            int nc, float *y, int64_t y_stride, int lo, int hi);
+void repacked_tile_q4_0_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                            int nc, float *y, int64_t y_stride, int lo, int hi);
+void repacked_tile_q8_0_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
                             int nc, float *y, int64_t y_stride, int lo, int hi);
 void repacked_tile_q6_K_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
                             int nc, float *y, int64_t y_stride, int lo, int hi);

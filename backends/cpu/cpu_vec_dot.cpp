@@ -81,6 +81,21 @@ VecDotFn ref_dot(uint32_t type) {
     }
 }
 
+RepackedTileFn repacked_ref(uint32_t type) {
+    switch (static_cast<TypeId>(type)) {
+    case TypeId::Q4_K:
+        return repacked_tile_q4_K_ref;
+    case TypeId::Q6_K:
+        return repacked_tile_q6_K_ref;
+    case TypeId::Q4_0:
+        return repacked_tile_q4_0_ref;
+    case TypeId::Q8_0:
+        return repacked_tile_q8_0_ref;
+    default:
+        return nullptr;
+    }
+}
+
 } // namespace
 
 bool vec_dot_kernel(uint32_t type, CpuIsa isa, VecDotKernel *out) {
@@ -98,8 +113,7 @@ bool vec_dot_kernel(uint32_t type, CpuIsa isa, VecDotKernel *out) {
     if (!dot) return false;
     *out = VecDotKernel{};
     out->dot = dot;
-    if (static_cast<TypeId>(type) == TypeId::Q4_K) out->repacked = repacked_tile_q4_K_ref;
-    if (static_cast<TypeId>(type) == TypeId::Q6_K) out->repacked = repacked_tile_q6_K_ref;
+    out->repacked = repacked_ref(type);
     return true;
 }
 

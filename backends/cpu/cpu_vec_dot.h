@@ -48,8 +48,10 @@ struct VecDotKernel {
     // token repays.
     VecDotTileFn decode_tile = nullptr;
     int decode_rows = 1;
-    // The kernel of the type's interleaved layout (cpu_repack.h: repack_layout), or null.
+    // The kernel of the type's interleaved layout (cpu_repack.h: repack_layout), or null, and
+    // the one for t > 1 where the row layout sums prefill in another order (null: `repacked`).
     RepackedTileFn repacked = nullptr;
+    RepackedTileFn repacked_prefill = nullptr;
 };
 
 // The activation type (ggml id: Q8_0, Q8_1, Q8_K, or F32) that weights of `type` pair with;

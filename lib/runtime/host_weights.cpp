@@ -21,8 +21,6 @@ Status HostWeightCopies::make(const graph::Graph &g, const Placement &placement,
     std::unordered_set<const void *> other_readers; // by the file's address, as placement keys
     for (const WeightSpan &span : placement.device_weights)
         other_readers.insert(span.data);
-    for (const graph::Node &n : g.nodes)
-        if (n.op == graph::Op::Embed && n.w) other_readers.insert(n.w->data);
 
     std::vector<graph::WeightRef *> chosen;
     std::vector<uint64_t> sizes;

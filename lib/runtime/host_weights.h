@@ -3,8 +3,9 @@
 //
 // A weight is repacked when the CPU is its only reader: no device uploaded it (a device reads the
 // file's layout, and a stack of experts split between the two sides stays as the file has it, for
-// prefill streaming copies from it), and no embedding lookup reads its rows. Each copy is written
-// into one block of anonymous memory, and the file's pages of the weight are dropped right after
+// prefill streaming copies from it). A matrix the CPU also looks rows up in (a tied embedding) is
+// repacked too: the CPU's lookup unpacks its rows. Each copy is written into one block of
+// anonymous memory, and the file's pages of the weight are dropped right after
 // (gguf::MappedFile::drop_pages), so the process never holds both copies of more than one weight.
 #pragma once
 

@@ -1,8 +1,9 @@
 // The CPU's repacked weights (infer_model_params.cpu_weights, runtime/host_weights.h): a model
-// whose CPU repacks its Q4_K weights gives the logits of one that reads them in place, bit for
-// bit, for prompts (prefill) and single tokens (decode), and says how much it repacked; in place,
-// from caller memory, or on a level without a repacked layout, it repacks nothing. Bad values of
-// the parameter are refused; a caller built before the info fields gets the old struct filled.
+// whose CPU repacks its Q4_0, Q8_0, Q4_K and Q6_K weights gives the logits of one that reads them
+// in place, bit for bit, for prompts (prefill) and single tokens (decode), and says how much it
+// repacked; in place, from caller memory, or on a level without a repacked layout, it repacks
+// nothing. Bad values of the parameter are refused; a caller built before the info fields gets the
+// old struct filled.
 #include "model_files.h"
 
 #include "infer.h"
@@ -90,14 +91,21 @@ TEST_CASE("cpu weights: a repacked MoE model (Q4_K experts) gives the in-place l
         std::string(infer_cpu_kernel_level()) != "scalar");
 }
 
-TEST_CASE("cpu weights: Gemma 3 (tied embedding, Q4_K) gives the in-place logits exactly") {
+TEST_CASE("cpu weights: a repacked Q4_0 model gives the in-place logits exactly") {
+    check_same_logits(
+        infer::test::synthetic_model("cpu-weights-q4_0", "--arch llama --quant Q4_0 --seed 4"),
+        std::string(infer_cpu_kernel_level()) != "scalar");
+}
+
+TEST_CASE(
+    "cpu weights: Gemma 3 (tied Q8_0 embedding, Q4_K, Q6_K) gives the in-place logits exactly") {
     check_same_logits(infer::test::real_model("gemma-3-270m-q4_k_m.gguf"),
                       std::string(infer_cpu_kernel_level()) != "scalar");
 }
 
-TEST_CASE("cpu weights: a model without Q4_K matrices repacks nothing") {
+TEST_CASE("cpu weights: a model without repacked formats (Q5_0) repacks nothing") {
     const std::string path =
-        infer::test::synthetic_model("cpu-weights-q8", "--arch llama --quant Q8_0 --seed 3");
+        infer::test::synthetic_model("cpu-weights-q5_0", "--arch llama --quant Q5_0 --seed 3");
     infer_model *m = load(path, INFER_CPU_WEIGHTS_REPACK);
     CHECK(info_of(m).cpu_repacked_bytes == 0);
     infer_model_free(m);

@@ -1,6 +1,6 @@
 // The CPU's interleaved weight layouts (cpu_repack.h): repacking is lossless (every row unpacks to
 // the file's bytes, tiles and the rows after them alike), the sizes add up, and the layouts'
-// kernels return the reference's bits for row ranges that cut tiles anywhere. Whole matmuls and
+// kernels return the row layout's bits for row ranges that cut tiles anywhere. Whole matmuls and
 // expert FFNs over repacked weights are checked in test_cpu_matmul.cpp and test_cpu_moe.cpp.
 #include "core/blocks.h"
 #include "cpu/cpu_matmul.h"
@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
@@ -33,13 +34,15 @@ const TypeCase &type_case(TypeId type) {
 TEST_CASE("repacked weights unpack to the file's rows; sizes add up") {
     std::mt19937 rng(3);
     CHECK(repack_layout(static_cast<uint32_t>(TypeId::Q4_K), CpuIsa::Scalar) == WeightLayout::Rows);
-    CHECK(repack_layout(static_cast<uint32_t>(TypeId::Q8_0), CpuIsa::Avx2) == WeightLayout::Rows);
+    CHECK(repack_layout(static_cast<uint32_t>(TypeId::Q5_0), CpuIsa::Avx2) == WeightLayout::Rows);
     const struct {
         TypeId type;
         WeightLayout layout;
         uint64_t tile_block; // bytes of one interleaved block of 8 rows
     } cases[] = {{TypeId::Q4_K, WeightLayout::Q4_Kx8, sizeof(BlockQ4_Kx8)},
-                 {TypeId::Q6_K, WeightLayout::Q6_Kx8, sizeof(BlockQ6_Kx8)}};
+                 {TypeId::Q6_K, WeightLayout::Q6_Kx8, sizeof(BlockQ6_Kx8)},
+                 {TypeId::Q4_0, WeightLayout::Q4_0x8, sizeof(BlockQ4_0x8)},
+                 {TypeId::Q8_0, WeightLayout::Q8_0x8, sizeof(BlockQ8_0x8)}};
     for (const auto &c : cases) {
         const TypeCase &tc = type_case(c.type);
         const auto type = static_cast<uint32_t>(tc.type);
@@ -47,7 +50,7 @@ TEST_CASE("repacked weights unpack to the file's rows; sizes add up") {
         for (int64_t n : {1, 7, 8, 13, 67}) {
             CAPTURE(static_cast<int>(c.type));
             CAPTURE(n);
-            const int64_t k = 3 * QK_K;
+            const int64_t k = 3 * tc.block_elems;
             const auto row = static_cast<uint64_t>(3 * tc.block_bytes);
             // Rows 5 bytes apart more than their size: repacking reads the file's stride.
             const std::vector<uint8_t> rows = random_weights(tc, k, n, rng);
@@ -77,16 +80,19 @@ TEST_CASE("repacked weights unpack to the file's rows; sizes add up") {
 }
 
 // matmul_rows is what the MoE drivers call with their own row blocks: ranges that start and end
-// inside tiles, inside the rows after them, and across the boundary.
-TEST_CASE("matmul_rows over a repacked matrix: any row range, every ISA, the reference's bits") {
+// inside tiles, inside the rows after them, and across the boundary. Every ISA level's result
+// over the repacked matrix is its result over the rows, bit for bit: the K-quants' (and the
+// scalar level's) are the reference's bits; the 32-element formats' SIMD sums are within 1e-5
+// of sum |w x| of it.
+TEST_CASE("matmul_rows over a repacked matrix: any row range, every ISA, the row layout's bits") {
     std::mt19937 rng(8);
-    for (TypeId type_id : {TypeId::Q4_K, TypeId::Q6_K}) {
+    for (TypeId type_id : {TypeId::Q4_K, TypeId::Q6_K, TypeId::Q4_0, TypeId::Q8_0}) {
         CAPTURE(static_cast<int>(type_id));
         const TypeCase &tc = type_case(type_id);
         const auto type = static_cast<uint32_t>(tc.type);
-        const int64_t k = 2 * QK_K, n = 29; // 3 tiles, 5 rows after
+        const int64_t k = 9 * tc.block_elems, n = 29; // 3 tiles, 5 rows after
         const std::vector<uint8_t> rows = random_weights(tc, k, n, rng);
-        const WeightView w{type, k, n, rows.data(), static_cast<uint64_t>(2 * tc.block_bytes)};
+        const WeightView w{type, k, n, rows.data(), static_cast<uint64_t>(9 * tc.block_bytes)};
         std::vector<uint8_t> buf;
         const WeightView t = repacked(w, test_layout(tc.type), &buf);
         std::vector<CpuIsa> isas = simd_isas();
@@ -115,12 +121,19 @@ TEST_CASE("matmul_rows over a repacked matrix: any row range, every ISA, the ref
                     CAPTURE(r1);
                     const int64_t m = r1 - r0;
                     std::vector<float> y(static_cast<size_t>((m + 1) * tokens), -1.0f);
+                    std::vector<float> y_rows(y.size(), -1.0f);
                     matmul_rows(t, act.data(), stride, tokens, y.data(), m + 1, r0, r1, isa);
+                    matmul_rows(w, act.data(), stride, tokens, y_rows.data(), m + 1, r0, r1, isa);
                     int bad = 0;
                     for (int64_t c = 0; c < tokens; ++c) {
-                        for (int64_t r = r0; r < r1; ++r)
-                            bad += y[static_cast<size_t>(c * (m + 1) + r - r0)] !=
-                                   want[static_cast<size_t>(c * n + r)];
+                        const float tol = 1e-5f * abs_bound(tc, x.data() + c * k, k);
+                        for (int64_t r = r0; r < r1; ++r) {
+                            const size_t i = static_cast<size_t>(c * (m + 1) + r - r0);
+                            const float b = want[static_cast<size_t>(c * n + r)];
+                            const bool exact = tc.block_elems == QK_K || isa == CpuIsa::Scalar;
+                            bad += y[i] != y_rows[i];
+                            bad += exact ? y[i] != b : !(std::fabs(y[i] - b) <= tol);
+                        }
                         if (c + 1 < tokens) bad += y[static_cast<size_t>(c * (m + 1) + m)] != -1.0f;
                     }
                     CHECK(bad == 0);
