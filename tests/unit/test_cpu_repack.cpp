@@ -107,13 +107,14 @@ TEST_CASE("matmul_rows over a repacked matrix: any row range, every ISA, the row
                 matmul_quantize_act_row(type, x.data() + c * k, k, act.data() + c * stride,
                                         CpuIsa::Scalar);
             for (CpuIsa isa : isas) {
-                for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 29},
-                                      {3, 5},
-                                      {3, 21},
-                                      {9, 16},
-                                      {20, 27},
-                                      {24, 29},
-                                      {26, 28}}) {
+                for (const auto &range : {std::pair<int64_t, int64_t>{0, 29},
+                                          {3, 5},
+                                          {3, 21},
+                                          {9, 16},
+                                          {20, 27},
+                                          {24, 29},
+                                          {26, 28}}) {
+                    const int64_t r0 = range.first, r1 = range.second;
                     CAPTURE(tokens);
                     const std::string isa_name = cpu_isa_name(isa);
                     CAPTURE(isa_name);
