@@ -89,6 +89,7 @@ bool matmul_valid(const WeightView &w) {
     if (w.layout != WeightLayout::Rows) {
         VecDotKernel kern;
         if (!vec_dot_kernel(w.type, CpuIsa::Scalar, &kern) || !kern.repacked) return false;
+        if (reinterpret_cast<uintptr_t>(w.data) % kRepackAlign != 0) return false;
     }
     return w.row_bytes >= static_cast<uint64_t>(w.k / g.elems * g.bytes);
 }

@@ -55,6 +55,10 @@ struct BlockQ8_0x8 {
 };
 static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
 
+constexpr uintptr_t kRepackAlign = 2;
+static_assert(alignof(BlockQ4_Kx8) == kRepackAlign && alignof(BlockQ6_Kx8) == kRepackAlign &&
+              alignof(BlockQ4_0x8) == kRepackAlign && alignof(BlockQ8_0x8) == kRepackAlign);
+
 // The layout the CPU stores weights of `type` in, given the kernels of `isa`: an interleaved one
 // when that level has a kernel for it that beats the rows, else Rows.
 WeightLayout repack_layout(uint32_t type, CpuIsa isa);
@@ -63,7 +67,9 @@ WeightLayout repack_layout(uint32_t type, CpuIsa isa);
 uint64_t layout_matrix_bytes(uint32_t type, WeightLayout layout, int64_t k, int64_t n);
 
 // Writes the n rows at src (row_bytes apart, in the file's block format) into dst in `layout`
-// (layout_matrix_bytes bytes).
+// (layout_matrix_bytes bytes). An interleaved matrix (dst, and a WeightView's data in such a
+// layout) is 2-byte aligned, as its blocks' fp16 scales are (kRepackAlign); every tile and row
+// size is even, so the tiles of an aligned matrix, and matrices packed one after another, are.
 void repack_matrix(uint32_t type, WeightLayout layout, int64_t k, int64_t n, const void *src,
                    uint64_t row_bytes, void *dst);
 

@@ -8,8 +8,8 @@
 
 namespace infer::test {
 
-using cpu::CpuIsa;
 using cpu::cpu_isa_available;
+using cpu::CpuIsa;
 
 namespace {
 void put_u16(std::vector<uint8_t> &v, size_t at, uint16_t h) { std::memcpy(v.data() + at, &h, 2); }
@@ -123,7 +123,6 @@ int64_t test_k(const TypeCase &tc) {
     return 32 * 7 + 5; // float weights take any k: exercise the tail
 }
 
-
 cpu::WeightLayout test_layout(TypeId type) {
     return cpu::repack_layout(static_cast<uint32_t>(type), CpuIsa::Avx2);
 }
@@ -131,11 +130,11 @@ cpu::WeightLayout test_layout(TypeId type) {
 cpu::WeightView repacked(const cpu::WeightView &w, cpu::WeightLayout layout,
                          std::vector<uint8_t> *buf) {
     const uint64_t bytes = cpu::layout_matrix_bytes(w.type, layout, w.k, w.n);
-    buf->assign(bytes + 1, 0);
-    cpu::repack_matrix(w.type, layout, w.k, w.n, w.data, w.row_bytes, buf->data() + 1);
+    buf->assign(bytes + 2, 0);
+    cpu::repack_matrix(w.type, layout, w.k, w.n, w.data, w.row_bytes, buf->data() + 2);
     const TypeTraits *t = type_traits(w.type);
     const auto row = static_cast<uint64_t>(w.k / t->block_elems * t->block_bytes);
-    return {w.type, w.k, w.n, buf->data() + 1, row, layout};
+    return {w.type, w.k, w.n, buf->data() + 2, row, layout};
 }
 
 } // namespace infer::test

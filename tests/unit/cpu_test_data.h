@@ -35,7 +35,7 @@ std::vector<cpu::CpuIsa> simd_isas();
 int64_t test_k(const TypeCase &tc);
 // The interleaved layout the CPU repacks `type` into on the best SIMD level (Rows: none).
 cpu::WeightLayout test_layout(TypeId type);
-// w repacked into `layout`, its bytes in *buf (one byte in: nothing may assume alignment).
+// w repacked into `layout`, its bytes in *buf, 2 bytes in: only the alignment the layouts need.
 cpu::WeightView repacked(const cpu::WeightView &w, cpu::WeightLayout layout,
                          std::vector<uint8_t> *buf);
 

@@ -6,6 +6,7 @@
 #include "core/types.h"
 #include "cpu/cpu_matmul.h"
 #include "cpu/cpu_quantize_act.h"
+#include "cpu/cpu_repack.h"
 #include "cpu/cpu_vec_dot.h"
 #include "cpu/thread_pool.h"
 #include "cpu_test_data.h"
@@ -214,7 +215,8 @@ TEST_CASE("decode row kernels return the references' bits for every row count") 
                     std::vector<float> y(static_cast<size_t>(rows) + 1, NAN);
                     fast.decode_tile(k, w.data(), stride, a.data(), 0, y.data(), 1, nr, 1);
                     for (int r = 0; r < nr; ++r)
-                        CHECK(y[static_cast<size_t>(r)] == ref.dot(k, w.data() + r * stride, a.data()));
+                        CHECK(y[static_cast<size_t>(r)] ==
+                              ref.dot(k, w.data() + r * stride, a.data()));
                     CHECK(std::isnan(y[static_cast<size_t>(nr)])); // nothing past the nr rows
                 }
             }
@@ -350,7 +352,13 @@ TEST_CASE("matmul_valid rejects bad shapes and types") {
     CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 32, 1, buf, 17}));
     CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 0, 1, buf, 18}));
     CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 32, 1, nullptr, 18}));
-    CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::IQ2_XXS), 256, 1, buf, 66})); // no kernel
+    CHECK_FALSE(
+        matmul_valid({static_cast<uint32_t>(TypeId::IQ2_XXS), 256, 1, buf, 66})); // no kernel
+    // An interleaved matrix must be as aligned as its blocks' fp16 scales.
+    alignas(8) uint8_t tile[sizeof(BlockQ4_0x8) + 2] = {};
+    const auto q4_0 = static_cast<uint32_t>(TypeId::Q4_0);
+    CHECK(matmul_valid({q4_0, 32, 8, tile + 2, 18, WeightLayout::Q4_0x8}));
+    CHECK_FALSE(matmul_valid({q4_0, 32, 8, tile + 1, 18, WeightLayout::Q4_0x8}));
     CHECK_FALSE(matmul_supported(static_cast<uint32_t>(TypeId::Q8_K)));
     CHECK(matmul_scratch_bytes(static_cast<uint32_t>(TypeId::Q4_K), 512, 3) == 3u * 2 * 292);
     CHECK(matmul_scratch_bytes(static_cast<uint32_t>(TypeId::F16), 512, 3) == 0);
