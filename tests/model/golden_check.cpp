@@ -92,7 +92,7 @@ void check_goldens(const std::string &name, int32_t backend, const std::string &
 }
 
 void check_goldens(const std::string &name, const infer_model_params &model_params,
-                   const std::string &label, int32_t expert_prefill) {
+                   const std::string &label, int32_t expert_prefill, size_t max_prompt) {
     const std::string tag = label.empty() ? name : name + " [" + label + "]";
     INFO(tag);
     const int32_t backend = model_params.backend; // a split model is held to the device's bound
@@ -106,6 +106,7 @@ void check_goldens(const std::string &name, const infer_model_params &model_para
     for (const std::string &file : prompt_files(name)) {
         const Golden g = infer::test::read_golden(file);
         const size_t n_prompt = g.prompt.size();
+        if (n_prompt > max_prompt) continue;
         infer_context_params params;
         infer_context_params_init(&params);
         params.n_ctx = static_cast<uint32_t>(n_prompt + g.gen.size() + 8);
