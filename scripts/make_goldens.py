@@ -78,6 +78,10 @@ SYNTH_MODELS = {
     # IQ4_XS, and IQ4_NL where rows are not whole IQ4_XS blocks (ffn_down's 352), as llama.cpp.
     "synth-llama-iq4_xs": ["--arch", "llama", "--preset", "tiny", "--n-embd", "256", "--n-ff", "352",
                            "--head-dim", "64", "--quant", "IQ4_XS", "--seed", "14"],
+    # The lattice and ternary formats (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M,
+    # TQ1_0, TQ2_0), a type per tensor kind, from random blocks (there is no quantizer here).
+    "synth-llama-iq_mix": ["--arch", "llama", "--preset", "tiny", "--n-embd", "256", "--n-ff", "512",
+                           "--head-dim", "64", "--quant", "IQ_MIX", "--random-blocks", "--seed", "15"],
     # Mixture of experts (issue 6): Q4_0, Q8_0 and Q4_K experts across the four MoE archs; the
     # Q4_K_M files have Q4_K gate/up experts and Q6_K/Q4_K down experts by layer.
     "synth-qwen3moe-q4_k_m": ["--arch", "qwen3moe", "--preset", "tiny", "--quant", "Q4_K_M",

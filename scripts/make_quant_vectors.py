@@ -70,7 +70,13 @@ FP16_SCALE_OFFSETS = {
     T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q8_0: [0],
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
     T.IQ4_NL: [0], T.IQ4_XS: [0],
+    T.IQ2_XXS: [0], T.IQ2_XS: [0], T.IQ2_S: [0], T.IQ3_XXS: [0], T.IQ3_S: [0], T.IQ1_S: [0],
+    T.TQ1_0: [52], T.TQ2_0: [64],
 }
+# The lattice and ternary formats, written after everything else from their own generator so
+# that adding them left the earlier files unchanged.
+LATTICE_TYPES = (T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M, T.TQ1_0,
+                 T.TQ2_0)
 # Blocks per dequant file: enough to cover every nibble/scale pattern many times, small on disk.
 N_BLOCKS = {32: 48, 256: 10}
 N_PLAIN = 1024  # elements for F32/F16/BF16
@@ -96,6 +102,15 @@ def random_blocks(rng: np.random.Generator, qtype: T) -> np.ndarray:
     if qtype == T.MXFP4:
         blocks[:, 0] = rng.integers(127 - 20, 127 + 20, n_blocks)
         blocks[: len(EXTREME_E8M0), 0] = EXTREME_E8M0
+        return blocks
+    if qtype == T.IQ1_M:
+        # d's 16 bits are the top nibbles of the four scale words (bytes 48..55).
+        d = sane_f16(rng, n_blocks)
+        d[: len(EXTREME_F16)] = EXTREME_F16
+        words = blocks[:, 48:56].copy().view(np.uint16)
+        for i in range(4):
+            words[:, i] = (words[:, i] & 0x0FFF) | (((d >> (4 * i)) & 0xF) << 12)
+        blocks[:, 48:56] = words.view(np.uint8)
         return blocks
     for off in FP16_SCALE_OFFSETS[qtype]:
         scales = sane_f16(rng, n_blocks)
@@ -248,6 +263,9 @@ def main() -> None:
     write_quant(rng)
     write_fp16()
     write_type_sizes()
+    lattice_rng = np.random.default_rng(SEED + 1)
+    for qtype in LATTICE_TYPES:
+        write_dequant(lattice_rng, qtype)
     total = sum(p.stat().st_size for p in OUT.iterdir())
     print(f"wrote {len(list(OUT.iterdir()))} files, {total} bytes, to {OUT}")
 

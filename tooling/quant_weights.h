@@ -39,7 +39,10 @@ void quantize_row_iq4_xs(const float *src, void *dst, int64_t n);
 // dequantized values have mean about 0 and standard deviation about `scale`, from random quants
 // and scales rather than from floats: the fast path for benchmark-sized models. The values are
 // bounded (uniform quants), not Gaussian. Deterministic in (type, seed, scale, n_blocks).
-// Returns false for an unsupported type.
+// Returns false for an unsupported type: those of weight_type_supported() and the lattice and
+// ternary formats (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M, TQ1_0, TQ2_0), which
+// have no quantizer here.
 bool random_blocks(uint32_t type, uint64_t seed, float scale, void *dst, int64_t n_blocks);
+bool random_blocks_supported(uint32_t type);
 
 } // namespace infer

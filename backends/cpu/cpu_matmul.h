@@ -38,7 +38,7 @@ struct WeightView {
 };
 
 // Weight types with a kernel: Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS MXFP4
-// F32 F16 BF16.
+// IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S IQ1_S IQ1_M TQ1_0 TQ2_0 F32 F16 BF16.
 bool matmul_supported(uint32_t type);
 
 // True when w can be multiplied: supported type, k > 0 a whole number of blocks, n >= 0, data

@@ -26,6 +26,15 @@ bool vec_dot_act_type(uint32_t type, uint32_t *act_type) {
     case TypeId::Q5_K:
     case TypeId::Q6_K:
     case TypeId::IQ4_XS:
+    case TypeId::IQ2_XXS:
+    case TypeId::IQ2_XS:
+    case TypeId::IQ2_S:
+    case TypeId::IQ3_XXS:
+    case TypeId::IQ3_S:
+    case TypeId::IQ1_S:
+    case TypeId::IQ1_M:
+    case TypeId::TQ1_0:
+    case TypeId::TQ2_0:
         act = TypeId::Q8_K;
         break;
     case TypeId::F32:
@@ -70,6 +79,24 @@ VecDotFn ref_dot(uint32_t type) {
         return vec_dot_iq4_xs_ref;
     case TypeId::MXFP4:
         return vec_dot_mxfp4_ref;
+    case TypeId::IQ2_XXS:
+        return vec_dot_iq2_xxs_ref;
+    case TypeId::IQ2_XS:
+        return vec_dot_iq2_xs_ref;
+    case TypeId::IQ2_S:
+        return vec_dot_iq2_s_ref;
+    case TypeId::IQ3_XXS:
+        return vec_dot_iq3_xxs_ref;
+    case TypeId::IQ3_S:
+        return vec_dot_iq3_s_ref;
+    case TypeId::IQ1_S:
+        return vec_dot_iq1_s_ref;
+    case TypeId::IQ1_M:
+        return vec_dot_iq1_m_ref;
+    case TypeId::TQ1_0:
+        return vec_dot_tq1_0_ref;
+    case TypeId::TQ2_0:
+        return vec_dot_tq2_0_ref;
     case TypeId::F32:
         return vec_dot_f32_ref;
     case TypeId::F16:

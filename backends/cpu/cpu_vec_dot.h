@@ -4,7 +4,8 @@
 // activation row is in the format ggml pairs with that weight type:
 //   Q4_0, Q5_0, Q8_0 -> Q8_0;  Q4_1, Q5_1 -> Q8_1 (its s = d * sum(q) carries the min term);
 //   Q2_K..Q6_K -> Q8_K (its bsums carry the min terms);  F32, F16, BF16 -> plain f32;
-//   IQ4_NL, MXFP4 -> Q8_0;  IQ4_XS -> Q8_K.
+//   IQ4_NL, MXFP4 -> Q8_0;  IQ4_XS and the lattice/ternary formats (IQ2_*, IQ3_*, IQ1_*,
+//   TQ1_0, TQ2_0) -> Q8_K.
 // Float weights take f32 activations rather than ggml's f16: converting the weight on the fly is
 // as cheap as converting an f16 activation, the weight stream dominates the cost, and nothing is
 // lost to rounding x.
@@ -75,6 +76,16 @@ float vec_dot_q6_K_ref(int64_t k, const void *w_row, const void *act_row);
 float vec_dot_iq4_nl_ref(int64_t k, const void *w_row, const void *act_row);
 float vec_dot_iq4_xs_ref(int64_t k, const void *w_row, const void *act_row);
 float vec_dot_mxfp4_ref(int64_t k, const void *w_row, const void *act_row);
+// cpu_vec_dot_ref_lattice.cpp
+float vec_dot_iq2_xxs_ref(int64_t k, const void *w_row, const void *act_row);
+float vec_dot_iq2_xs_ref(int64_t k, const void *w_row, const void *act_row);
+float vec_dot_iq2_s_ref(int64_t k, const void *w_row, const void *act_row);
+float vec_dot_iq3_xxs_ref(int64_t k, const void *w_row, const void *act_row);
+float vec_dot_iq3_s_ref(int64_t k, const void *w_row, const void *act_row);
+float vec_dot_iq1_s_ref(int64_t k, const void *w_row, const void *act_row);
+float vec_dot_iq1_m_ref(int64_t k, const void *w_row, const void *act_row);
+float vec_dot_tq1_0_ref(int64_t k, const void *w_row, const void *act_row);
+float vec_dot_tq2_0_ref(int64_t k, const void *w_row, const void *act_row);
 float vec_dot_f32_ref(int64_t k, const void *w_row, const void *act_row);
 float vec_dot_f16_ref(int64_t k, const void *w_row, const void *act_row);
 float vec_dot_bf16_ref(int64_t k, const void *w_row, const void *act_row);

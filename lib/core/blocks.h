@@ -171,6 +171,74 @@ inline int iq4xs_scale(uint16_t scales_h, const uint8_t *scales_l, int ib) {
 }
 inline int iq4xs_scale(const BlockIQ4_XS &b, int ib) { return iq4xs_scale(b.scales_h, b.scales_l, ib); }
 
+// ---- Lattice formats (iq_groups.h decodes them): 256-element super-blocks of 8 groups of 32,
+// each group of 8 (IQ2, IQ1) or 4 (IQ3) weights an index into a fixed grid (iq_grids.h) -------
+
+struct BlockIQ2_XXS {
+    uint16_t d;
+    uint16_t qs[QK_K / 8]; // per group of 32: 4 grid indices (bytes), then 4 x 7-bit signs + scale
+};
+static_assert(sizeof(BlockIQ2_XXS) == 66);
+
+struct BlockIQ2_XS {
+    uint16_t d;
+    uint16_t qs[QK_K / 8];     // 9-bit grid index + 7-bit sign index per 8 weights
+    uint8_t scales[QK_K / 32]; // 4-bit scales, low nibble for weights 0..15 of a group
+};
+static_assert(sizeof(BlockIQ2_XS) == 74);
+
+struct BlockIQ2_S {
+    uint16_t d;
+    uint8_t qs[QK_K / 4];      // 32 low bytes of the 10-bit grid indices, then 32 sign bytes
+    uint8_t qh[QK_K / 32];     // 2 high index bits per 8 weights
+    uint8_t scales[QK_K / 32]; // as IQ2_XS
+};
+static_assert(sizeof(BlockIQ2_S) == 82);
+
+struct BlockIQ3_XXS {
+    uint16_t d;
+    uint8_t qs[3 * QK_K / 8]; // 64 grid indices (4 weights each), then per group a u32 of
+                              // 4 x 7-bit signs + 4-bit scale
+};
+static_assert(sizeof(BlockIQ3_XXS) == 98);
+
+struct BlockIQ3_S {
+    uint16_t d;
+    uint8_t qs[QK_K / 4];     // low bytes of the 9-bit grid indices (4 weights each)
+    uint8_t qh[QK_K / 32];    // their high bits, a byte per group
+    uint8_t signs[QK_K / 8];  // one bit per weight
+    uint8_t scales[QK_K / 64]; // 4-bit scales, low nibble for the even group
+};
+static_assert(sizeof(BlockIQ3_S) == 110);
+
+struct BlockIQ1_S {
+    uint16_t d;
+    uint8_t qs[QK_K / 8];  // low bytes of the 11-bit grid indices (8 weights each)
+    uint16_t qh[QK_K / 32]; // per group: 4 x 3 high index bits, 3-bit scale, delta sign (bit 15)
+};
+static_assert(sizeof(BlockIQ1_S) == 50);
+
+struct BlockIQ1_M {
+    uint8_t qs[QK_K / 8];      // low bytes of the 11-bit grid indices
+    uint8_t qh[QK_K / 16];     // a nibble per index: 3 high bits, delta sign (bit 3)
+    uint8_t scales[QK_K / 32]; // 4 u16: 3-bit scales per 16 weights; their top nibbles hold d
+};
+static_assert(sizeof(BlockIQ1_M) == 56);
+
+// Ternary formats: x = d * (q - 1), q in 0..2.
+struct BlockTQ1_0 {
+    uint8_t qs[(QK_K - 4 * QK_K / 64) / 5]; // 5 trits per byte (base 3, scaled to 0..255)
+    uint8_t qh[QK_K / 64];                  // 4 trits per byte
+    uint16_t d;
+};
+static_assert(sizeof(BlockTQ1_0) == 54);
+
+struct BlockTQ2_0 {
+    uint8_t qs[QK_K / 4]; // 2 bits per weight
+    uint16_t d;
+};
+static_assert(sizeof(BlockTQ2_0) == 66);
+
 // Block i of a packed array of blocks, copied out so that `src` needs no alignment.
 template <typename Block> Block load_block(const uint8_t *src, int64_t i) {
     Block b;

@@ -30,6 +30,15 @@ DequantFn dequant_fn(uint32_t type) {
     case TypeId::IQ4_NL: return dequant::iq4_nl;
     case TypeId::IQ4_XS: return dequant::iq4_xs;
     case TypeId::MXFP4: return dequant::mxfp4;
+    case TypeId::IQ2_XXS: return dequant::iq2_xxs;
+    case TypeId::IQ2_XS: return dequant::iq2_xs;
+    case TypeId::IQ2_S: return dequant::iq2_s;
+    case TypeId::IQ3_XXS: return dequant::iq3_xxs;
+    case TypeId::IQ3_S: return dequant::iq3_s;
+    case TypeId::IQ1_S: return dequant::iq1_s;
+    case TypeId::IQ1_M: return dequant::iq1_m;
+    case TypeId::TQ1_0: return dequant::tq1_0;
+    case TypeId::TQ2_0: return dequant::tq2_0;
     default: return nullptr;
     }
 }

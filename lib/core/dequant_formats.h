@@ -33,4 +33,15 @@ void iq4_nl(const uint8_t *src, float *dst, int64_t n_blocks);
 void iq4_xs(const uint8_t *src, float *dst, int64_t n_blocks);
 void mxfp4(const uint8_t *src, float *dst, int64_t n_blocks);
 
+// dequant_lattice.cpp: grid-index (IQ2, IQ3, IQ1) and ternary (TQ) super-blocks (iq_groups.h).
+void iq2_xxs(const uint8_t *src, float *dst, int64_t n_blocks);
+void iq2_xs(const uint8_t *src, float *dst, int64_t n_blocks);
+void iq2_s(const uint8_t *src, float *dst, int64_t n_blocks);
+void iq3_xxs(const uint8_t *src, float *dst, int64_t n_blocks);
+void iq3_s(const uint8_t *src, float *dst, int64_t n_blocks);
+void iq1_s(const uint8_t *src, float *dst, int64_t n_blocks);
+void iq1_m(const uint8_t *src, float *dst, int64_t n_blocks);
+void tq1_0(const uint8_t *src, float *dst, int64_t n_blocks);
+void tq2_0(const uint8_t *src, float *dst, int64_t n_blocks);
+
 } // namespace infer::dequant

@@ -42,23 +42,23 @@ constexpr Table make_table() {
     set(TypeId::Q5_K,    "Q5_K",    256,  176, true);
     set(TypeId::Q6_K,    "Q6_K",    256,  210, true);
     set(TypeId::Q8_K,    "Q8_K",    256,  292, false); // f32 d + 256 int8 + 16 int16 (activations)
-    set(TypeId::IQ2_XXS, "IQ2_XXS", 256,  66,  false); // d + 32 u16
-    set(TypeId::IQ2_XS,  "IQ2_XS",  256,  74,  false); // d + 32 u16 + 8 scales
-    set(TypeId::IQ3_XXS, "IQ3_XXS", 256,  98,  false); // d + 96
-    set(TypeId::IQ1_S,   "IQ1_S",   256,  50,  false); // d + 32 qs + 8 u16 qh
+    set(TypeId::IQ2_XXS, "IQ2_XXS", 256,  66,  true);  // d + 32 u16
+    set(TypeId::IQ2_XS,  "IQ2_XS",  256,  74,  true);  // d + 32 u16 + 8 scales
+    set(TypeId::IQ3_XXS, "IQ3_XXS", 256,  98,  true);  // d + 96
+    set(TypeId::IQ1_S,   "IQ1_S",   256,  50,  true);  // d + 32 qs + 8 u16 qh
     set(TypeId::IQ4_NL,  "IQ4_NL",  32,   18,  true);
-    set(TypeId::IQ3_S,   "IQ3_S",   256,  110, false); // d + 64 qs + 8 qh + 32 signs + 4 scales
-    set(TypeId::IQ2_S,   "IQ2_S",   256,  82,  false); // d + 64 qs + 8 qh + 8 scales
+    set(TypeId::IQ3_S,   "IQ3_S",   256,  110, true);  // d + 64 qs + 8 qh + 32 signs + 4 scales
+    set(TypeId::IQ2_S,   "IQ2_S",   256,  82,  true);  // d + 64 qs + 8 qh + 8 scales
     set(TypeId::IQ4_XS,  "IQ4_XS",  256,  136, true);
     set(TypeId::I8,      "I8",      1,    1,   false);
     set(TypeId::I16,     "I16",     1,    2,   false);
     set(TypeId::I32,     "I32",     1,    4,   false);
     set(TypeId::I64,     "I64",     1,    8,   false);
     set(TypeId::F64,     "F64",     1,    8,   false);
-    set(TypeId::IQ1_M,   "IQ1_M",   256,  56,  false); // 32 qs + 16 qh + 8 scales (d inside)
+    set(TypeId::IQ1_M,   "IQ1_M",   256,  56,  true);  // 32 qs + 16 qh + 8 scales (d inside)
     set(TypeId::BF16,    "BF16",    1,    2,   true);
-    set(TypeId::TQ1_0,   "TQ1_0",   256,  54,  false); // 48 qs + 4 qh + d
-    set(TypeId::TQ2_0,   "TQ2_0",   256,  66,  false); // 64 qs + d
+    set(TypeId::TQ1_0,   "TQ1_0",   256,  54,  true);  // 48 qs + 4 qh + d
+    set(TypeId::TQ2_0,   "TQ2_0",   256,  66,  true);  // 64 qs + d
     set(TypeId::MXFP4,   "MXFP4",   32,   17,  true);  // E8M0 exponent + 16 nibbles
     return t;
 }

@@ -24,9 +24,12 @@
 #include <cmath>
 #include <numbers>
 #include <numeric>
+#include <string_view>
+#include <utility>
 
 #include "core/random.h"
 #include "core/types.h"
+#include "tooling/quant_weights.h"
 
 namespace infer::synth {
 
@@ -164,7 +167,26 @@ constexpr Recipe kRecipes[] = {
     {"Q3_K", TypeId::Q3_K, 11}, {"Q4_K", TypeId::Q4_K, 14},   {"Q5_K", TypeId::Q5_K, 16},
     {"Q6_K", TypeId::Q6_K, 18}, {"Q4_K_M", TypeId::Q4_K, 15}, {"Q3_K_M", TypeId::Q3_K, 12},
     {"IQ4_NL", TypeId::IQ4_NL, 25}, {"IQ4_XS", TypeId::IQ4_XS, 30},
+    // The lattice and ternary formats: with --random-blocks only (no quantizer here).
+    {"IQ2_XXS", TypeId::IQ2_XXS, 19}, {"IQ2_XS", TypeId::IQ2_XS, 20}, {"IQ2_S", TypeId::IQ2_S, 28},
+    {"IQ3_XXS", TypeId::IQ3_XXS, 23}, {"IQ3_S", TypeId::IQ3_S, 26},   {"IQ1_S", TypeId::IQ1_S, 24},
+    {"IQ1_M", TypeId::IQ1_M, 31},     {"TQ1_0", TypeId::TQ1_0, 36},   {"TQ2_0", TypeId::TQ2_0, 37},
+    // All nine of them in one model, a type per tensor kind (lattice_mix_type): a test fixture.
+    {"IQ_MIX", TypeId::IQ2_XXS, 19},
 };
+
+// IQ_MIX's type for each kind of weight (token_embd, output, or a layer's tensor by suffix).
+TypeId lattice_mix_type(std::string_view kind) {
+    static constexpr std::pair<std::string_view, TypeId> kMix[] = {
+        {"token_embd", TypeId::TQ2_0}, {"output", TypeId::TQ1_0},    {"attn_q", TypeId::IQ2_XXS},
+        {"attn_k", TypeId::IQ2_XS},    {"attn_v", TypeId::IQ2_S},     {"attn_output", TypeId::IQ3_XXS},
+        {"ffn_gate", TypeId::IQ3_S},   {"ffn_up", TypeId::IQ1_S},     {"ffn_down", TypeId::IQ1_M},
+    };
+    for (const auto &[name, type] : kMix)
+        if (kind.starts_with(name) && (kind.size() == name.size() || kind[name.size()] == '_'))
+            return type;
+    return TypeId::IQ2_XXS;
+}
 // Pure k-quant files are labelled with the llama.cpp ftype of the _S variant (Q3_K_S, Q4_K_S,
 // Q5_K_S): the label only names the file; what matters is each tensor's own type.
 
@@ -199,7 +221,18 @@ TypeId fallback(TypeId t, uint64_t ne0) {
         f = TypeId::Q4_0;
         break;
     case TypeId::IQ4_XS: // as llama.cpp: the 32-element codebook format
+    case TypeId::IQ2_XXS:
+    case TypeId::IQ2_XS:
+    case TypeId::IQ2_S:
+    case TypeId::IQ3_XXS:
+    case TypeId::IQ3_S:
+    case TypeId::IQ1_S:
+    case TypeId::IQ1_M:
         f = TypeId::IQ4_NL;
+        break;
+    case TypeId::TQ1_0: // as llama.cpp
+    case TypeId::TQ2_0:
+        f = TypeId::Q4_0;
         break;
     default:
         break;
@@ -361,9 +394,14 @@ Status validate(const Spec &s) {
                           "unknown arch '%s' (llama, qwen2, qwen3, gemma3, qwen3moe, qwen2moe, "
                           "olmoe)",
                           s.arch.c_str());
-    if (!find_recipe(s.quant))
+    const Recipe *recipe = find_recipe(s.quant);
+    if (!recipe)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "unknown quant '%s' (recipes: %s)",
                           s.quant.c_str(), recipe_names().c_str());
+    if (!s.random_blocks && !weight_type_supported(static_cast<uint32_t>(recipe->type)))
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "quant '%s' has no quantizer here: write it with --random-blocks",
+                          s.quant.c_str());
     if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 ||
         s.head_dim <= 0 || s.n_ctx <= 0)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "all dimensions must be positive");
@@ -404,7 +442,13 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
 
     // A weight [ne0, ne1(, n_expert)]: values ~ N(0, 1/ne0), so each matmul keeps the variance of
     // its input (inputs are RMS-normalized), and logits (routers' too) have std ~1.
+    const bool lattice_mix = s.quant == "IQ_MIX";
     auto weight = [&](std::string name, std::vector<uint64_t> dims, TypeId wanted) {
+        if (lattice_mix && wanted != TypeId::F32) { // the kind: "blk.N.<kind>.weight" or "<kind>.weight"
+            std::string_view kind(name);
+            if (kind.starts_with("blk.")) kind.remove_prefix(kind.find('.', 4) + 1);
+            wanted = lattice_mix_type(kind.substr(0, kind.find('.')));
+        }
         TensorPlan t;
         t.name = std::move(name);
         t.wanted_type = static_cast<uint32_t>(wanted);

@@ -12,28 +12,14 @@ using graph::Op;
 
 constexpr uint32_t kAnyType = UINT32_MAX; // every case of the op
 
-struct Gap {
-    const char *backend;
-    Op op;
-    uint32_t type;
+// CUDA reads none of the codebook, lattice and ternary types: the CPU dequantizes their token
+// tables and multiplies their matrices, and placement leaves such a node on the CPU.
+constexpr TypeId kCudaCpuOnlyTypes[] = {
+    TypeId::IQ4_NL,  TypeId::IQ4_XS, TypeId::MXFP4, TypeId::IQ2_XXS, TypeId::IQ2_XS,
+    TypeId::IQ2_S,   TypeId::IQ3_XXS, TypeId::IQ3_S, TypeId::IQ1_S,  TypeId::IQ1_M,
+    TypeId::TQ1_0,   TypeId::TQ2_0,
 };
-
-constexpr uint32_t id(TypeId t) { return static_cast<uint32_t>(t); }
-
-constexpr Gap kGaps[] = {
-    // CUDA: token tables of codebook types; the CPU dequantizes them, the CUDA kernels read none.
-    {"CUDA", Op::Embed, id(TypeId::IQ4_NL)},
-    {"CUDA", Op::Embed, id(TypeId::IQ4_XS)},
-    {"CUDA", Op::Embed, id(TypeId::MXFP4)},
-    // CUDA: matrices of codebook types; the CPU multiplies them, and placement leaves such a
-    // node on the CPU.
-    {"CUDA", Op::MatMul, id(TypeId::IQ4_NL)},
-    {"CUDA", Op::MatMul, id(TypeId::IQ4_XS)},
-    {"CUDA", Op::MatMul, id(TypeId::MXFP4)},
-    {"CUDA", Op::MoeFfn, id(TypeId::IQ4_NL)},
-    {"CUDA", Op::MoeFfn, id(TypeId::IQ4_XS)},
-    {"CUDA", Op::MoeFfn, id(TypeId::MXFP4)},
-};
+constexpr Op kWeightOps[] = {Op::Embed, Op::MatMul, Op::MoeFfn};
 
 std::string gap_name(const std::string &backend, graph::Op op, uint32_t type) {
     const std::string what = type == kAnyType ? "every type" : type_traits(type)->name;
@@ -43,8 +29,10 @@ std::string gap_name(const std::string &backend, graph::Op op, uint32_t type) {
 } // namespace
 
 KnownGaps::KnownGaps(const std::string &backend, graph::Op op) : backend_(backend), op_(op) {
-    for (const Gap &g : kGaps)
-        if (g.backend == backend && g.op == op) entries_.push_back({g.type, false});
+    if (backend != "CUDA") return;
+    for (const Op weight_op : kWeightOps)
+        if (weight_op == op)
+            for (const TypeId t : kCudaCpuOnlyTypes) entries_.push_back({static_cast<uint32_t>(t), false});
 }
 
 bool KnownGaps::covers(const OpCase &c) {

@@ -62,6 +62,9 @@ TEST_CASE("goldens: synthetic llama with rope_freqs (Q8_0)") { check_cpu_goldens
 TEST_CASE("goldens: synthetic qwen2 (Q8_0)") { check_cpu_goldens("synth-qwen2-q8_0"); }
 TEST_CASE("goldens: synthetic qwen3 (Q4_K_M)") { check_cpu_goldens("synth-qwen3-q4_k_m"); }
 TEST_CASE("goldens: synthetic llama (IQ4_XS, IQ4_NL)") { check_cpu_goldens("synth-llama-iq4_xs"); }
+TEST_CASE("goldens: synthetic llama (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M, TQ1_0, TQ2_0)") {
+    check_cpu_goldens("synth-llama-iq_mix");
+}
 
 // ---- Mixture of experts (issue 6) -------------------------------------------------------------
 // Small synthetic models of each MoE architecture, with Q4_0, Q8_0 and Q4_K experts (see

@@ -19,7 +19,7 @@ void put_u16(std::vector<uint8_t> &v, size_t at, uint16_t h) { std::memcpy(v.dat
 constexpr float kScale = 1.0f / 64;
 // MXFP4's power-of-two scales: exponents 121..124, half-scales 2^-7 .. 2^-4.
 constexpr float kMXFP4Scale = 1.0f / 16;
-const TypeCase kTypes[16] = {
+const TypeCase kTypes[25] = {
     {TypeId::Q4_0, 32, 18, kScale * 8},
     {TypeId::Q4_1, 32, 20, kScale * 15 + kScale},
     {TypeId::Q5_0, 32, 22, kScale * 16},
@@ -33,6 +33,16 @@ const TypeCase kTypes[16] = {
     {TypeId::IQ4_NL, 32, 18, kScale * 127},
     {TypeId::IQ4_XS, 256, 136, kScale * 32 * 127},
     {TypeId::MXFP4, 32, 17, kMXFP4Scale * 12},
+    // The lattice and ternary formats: d * unit * (2s + 1) * q at the largest s and |q|.
+    {TypeId::IQ2_XXS, 256, 66, kScale * 31 * 43 / 8},
+    {TypeId::IQ2_XS, 256, 74, kScale * 31 * 43 / 8},
+    {TypeId::IQ2_S, 256, 82, kScale * 31 * 43 / 8},
+    {TypeId::IQ3_XXS, 256, 98, kScale * 31 * 62 / 4},
+    {TypeId::IQ3_S, 256, 110, kScale * 31 * 15},
+    {TypeId::IQ1_S, 256, 50, kScale * 15 * 9 / 8},
+    {TypeId::IQ1_M, 256, 56, kScale * 15 * 9 / 8},
+    {TypeId::TQ1_0, 256, 54, kScale},
+    {TypeId::TQ2_0, 256, 66, kScale * 2}, // random bytes hold the unused code 3: q = 2
     {TypeId::F32, 1, 4, 1.0f},
     {TypeId::F16, 1, 2, 1.0f},
     {TypeId::BF16, 1, 2, 1.0f},
@@ -55,7 +65,27 @@ std::vector<uint8_t> random_weights(const TypeCase &tc, int64_t k, int64_t n, st
         case TypeId::Q8_0:
         case TypeId::IQ4_NL:
         case TypeId::IQ4_XS:
+        case TypeId::IQ2_XXS:
+        case TypeId::IQ2_XS:
+        case TypeId::IQ2_S:
+        case TypeId::IQ3_XXS:
+        case TypeId::IQ3_S:
+        case TypeId::IQ1_S:
             put_u16(v, at, d());
+            break;
+        case TypeId::IQ1_M: { // d's nibbles top the four scale words
+            const uint16_t h = d();
+            for (int i = 0; i < 4; ++i) {
+                const size_t word = at + 48 + 2 * static_cast<size_t>(i);
+                v[word + 1] = static_cast<uint8_t>((v[word + 1] & 0x0f) | (((h >> (4 * i)) & 0xf) << 4));
+            }
+            break;
+        }
+        case TypeId::TQ1_0:
+            put_u16(v, at + 52, d());
+            break;
+        case TypeId::TQ2_0:
+            put_u16(v, at + 64, d());
             break;
         case TypeId::MXFP4:
             v[at] = static_cast<uint8_t>(121 + byte(rng) % 4);

@@ -20,7 +20,7 @@ struct TypeCase {
 };
 
 // Every matmul weight type, with its block geometry.
-extern const TypeCase kTypes[16];
+extern const TypeCase kTypes[25];
 
 // n rows of k elements: random quant bytes, then every fp16 scale/min overwritten with a value in
 // [0.5, 1] * 2^-6 (mins may be negative); float types get values in [-1, 1].

@@ -352,8 +352,9 @@ TEST_CASE("matmul_valid rejects bad shapes and types") {
     CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 32, 1, buf, 17}));
     CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 0, 1, buf, 18}));
     CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::Q4_0), 32, 1, nullptr, 18}));
-    CHECK_FALSE(
-        matmul_valid({static_cast<uint32_t>(TypeId::IQ2_XXS), 256, 1, buf, 66})); // no kernel
+    CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::I8), 32, 1, buf, 32})); // no kernel
+    CHECK_FALSE(matmul_valid({static_cast<uint32_t>(TypeId::IQ2_XXS), 256, 1, buf, 65}));
+    CHECK(matmul_valid({static_cast<uint32_t>(TypeId::IQ2_XXS), 256, 1, buf, 66}));
     // An interleaved matrix must be as aligned as its blocks' fp16 scales.
     alignas(8) uint8_t tile[sizeof(BlockQ4_0x8) + 2] = {};
     const auto q4_0 = static_cast<uint32_t>(TypeId::Q4_0);

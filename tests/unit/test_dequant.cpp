@@ -82,6 +82,15 @@ TEST_CASE("dequant Q6_K matches gguf-py") { check_against_gguf_py("Q6_K", 14); }
 TEST_CASE("dequant IQ4_NL matches gguf-py") { check_against_gguf_py("IQ4_NL", 20); }
 TEST_CASE("dequant IQ4_XS matches gguf-py") { check_against_gguf_py("IQ4_XS", 23); }
 TEST_CASE("dequant MXFP4 matches gguf-py") { check_against_gguf_py("MXFP4", 39); }
+TEST_CASE("dequant IQ2_XXS matches gguf-py") { check_against_gguf_py("IQ2_XXS", 16); }
+TEST_CASE("dequant IQ2_XS matches gguf-py") { check_against_gguf_py("IQ2_XS", 17); }
+TEST_CASE("dequant IQ3_XXS matches gguf-py") { check_against_gguf_py("IQ3_XXS", 18); }
+TEST_CASE("dequant IQ1_S matches gguf-py") { check_against_gguf_py("IQ1_S", 19); }
+TEST_CASE("dequant IQ3_S matches gguf-py") { check_against_gguf_py("IQ3_S", 21); }
+TEST_CASE("dequant IQ2_S matches gguf-py") { check_against_gguf_py("IQ2_S", 22); }
+TEST_CASE("dequant IQ1_M matches gguf-py") { check_against_gguf_py("IQ1_M", 29); }
+TEST_CASE("dequant TQ1_0 matches gguf-py") { check_against_gguf_py("TQ1_0", 34); }
+TEST_CASE("dequant TQ2_0 matches gguf-py") { check_against_gguf_py("TQ2_0", 35); }
 
 TEST_CASE("dequant: hand-made blocks") {
     // Q4_0, d = 1.0 (fp16 0x3c00): byte j = (q_hi << 4) | q_lo gives x[j] = q_lo - 8,
@@ -113,7 +122,7 @@ TEST_CASE("dequant: argument checks") {
     CHECK_FALSE(dequantize_row_ref(12, block, out, 32)); // partial super-block
     CHECK_FALSE(dequantize_row_ref(2, nullptr, out, 32));
     CHECK_FALSE(dequantize_row_ref(2, block, nullptr, 32));
-    for (uint32_t id : {9u, 15u, 16u, 24u, 28u, 34u, 4u, 40u, 0xffffffffu}) {
+    for (uint32_t id : {9u, 15u, 24u, 28u, 4u, 40u, 0xffffffffu}) { // activations, ints, F64, none
         CAPTURE(id);
         CHECK_FALSE(dequantize_row_ref(id, block, out, 256));
     }

@@ -74,8 +74,8 @@ TEST_CASE("types: retired and unknown ids have no traits") {
 }
 
 TEST_CASE("types: has_dequant is exactly what dequantize_row_ref accepts") {
-    const std::set<uint32_t> with_dequant = {0,  1,  30, 2,  3,  6,  7,  8,
-                                             10, 11, 12, 13, 14, 20, 23, 39};
+    const std::set<uint32_t> with_dequant = {0,  1,  30, 2,  3,  6,  7,  8,  10, 11, 12, 13, 14,
+                                             20, 23, 39, 16, 17, 18, 19, 21, 22, 29, 34, 35};
     alignas(8) uint8_t block[512] = {};
     float out[256];
     for (uint32_t id = 0; id < 64; ++id) {
