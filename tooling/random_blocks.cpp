@@ -14,6 +14,7 @@
 
 #include "core/blocks.h"
 #include "core/dequant.h"
+#include "core/iq_groups.h"
 #include "core/fp16.h"
 #include "core/kquant_scales.h"
 #include "core/random.h"
@@ -60,40 +61,6 @@ float table_rms(const int8_t *table) {
     return std::sqrt(sum2 / 16);
 }
 
-// Where a lattice/ternary block keeps its fp16 d (byte offset), or -1: IQ1_M, whose d is the top
-// nibbles of its four scale words.
-int lattice_d_offset(TypeId type) {
-    switch (type) {
-    case TypeId::IQ2_XXS:
-    case TypeId::IQ2_XS:
-    case TypeId::IQ2_S:
-    case TypeId::IQ3_XXS:
-    case TypeId::IQ3_S:
-    case TypeId::IQ1_S:
-        return 0;
-    case TypeId::TQ1_0:
-        return offsetof(BlockTQ1_0, d);
-    case TypeId::TQ2_0:
-        return offsetof(BlockTQ2_0, d);
-    case TypeId::IQ1_M:
-        return -1;
-    default:
-        return -2;
-    }
-}
-
-void set_lattice_d(TypeId type, uint8_t *block, uint16_t d) {
-    const int at = lattice_d_offset(type);
-    if (at >= 0) {
-        std::memcpy(block + at, &d, sizeof d);
-        return;
-    }
-    for (int i = 0; i < 4; ++i) {
-        uint8_t &top = block[offsetof(BlockIQ1_M, scales) + 2 * i + 1];
-        top = static_cast<uint8_t>((top & 0x0f) | (((d >> (4 * i)) & 0xf) << 4));
-    }
-}
-
 // The lattice and ternary formats: random indices, signs and scales (their grids make any bits
 // valid; TQ2_0's unused code 3 is redrawn as 0 or 2), then each block's d set from its own rms
 // at d = 1, so every block has rms `scale`.
@@ -110,12 +77,12 @@ bool lattice_blocks(TypeId type, Rng &rng, float scale, uint8_t *dst, int64_t n_
                     if (((block[j] >> (2 * f)) & 3) == 3)
                         block[j] = static_cast<uint8_t>(block[j] ^ (((r >> ((j + f) % 64)) & 1 ? 1 : 3) << (2 * f)));
         }
-        set_lattice_d(type, block, fp32_to_fp16(1.0f));
+        iq_set_d_bits(static_cast<uint32_t>(type), block, fp32_to_fp16(1.0f));
         dequantize_row_ref(static_cast<uint32_t>(type), block, x, QK_K);
         double sum2 = 0;
         for (const float v : x) sum2 += static_cast<double>(v) * v;
         const double rms = std::sqrt(sum2 / QK_K);
-        set_lattice_d(type, block, fp32_to_fp16(rms > 0 ? static_cast<float>(scale / rms) : 0.0f));
+        iq_set_d_bits(static_cast<uint32_t>(type), block, fp32_to_fp16(rms > 0 ? static_cast<float>(scale / rms) : 0.0f));
     }
     return true;
 }
@@ -123,13 +90,13 @@ bool lattice_blocks(TypeId type, Rng &rng, float scale, uint8_t *dst, int64_t n_
 } // namespace
 
 bool random_blocks_supported(uint32_t type) {
-    return weight_type_supported(type) || lattice_d_offset(static_cast<TypeId>(type)) >= -1;
+    return weight_type_supported(type) || is_lattice_type(type);
 }
 
 bool random_blocks(uint32_t type, uint64_t seed, float scale, void *dst, int64_t n_blocks) {
     if (!random_blocks_supported(type) || n_blocks < 0) return false;
     Rng rng(seed);
-    if (lattice_d_offset(static_cast<TypeId>(type)) >= -1)
+    if (is_lattice_type(type))
         return lattice_blocks(static_cast<TypeId>(type), rng, scale, static_cast<uint8_t *>(dst), n_blocks);
     switch (static_cast<TypeId>(type)) {
     case TypeId::F32: {

@@ -1,6 +1,7 @@
 // Which dot-product kernel serves which weight type on which ISA (see cpu_vec_dot.h).
 #include "cpu/cpu_vec_dot.h"
 
+#include "core/iq_groups.h"
 #include "core/types.h"
 #include "cpu/cpu_repack.h"
 
@@ -26,15 +27,6 @@ bool vec_dot_act_type(uint32_t type, uint32_t *act_type) {
     case TypeId::Q5_K:
     case TypeId::Q6_K:
     case TypeId::IQ4_XS:
-    case TypeId::IQ2_XXS:
-    case TypeId::IQ2_XS:
-    case TypeId::IQ2_S:
-    case TypeId::IQ3_XXS:
-    case TypeId::IQ3_S:
-    case TypeId::IQ1_S:
-    case TypeId::IQ1_M:
-    case TypeId::TQ1_0:
-    case TypeId::TQ2_0:
         act = TypeId::Q8_K;
         break;
     case TypeId::F32:
@@ -43,7 +35,8 @@ bool vec_dot_act_type(uint32_t type, uint32_t *act_type) {
         act = TypeId::F32;
         break;
     default:
-        return false;
+        if (!is_lattice_type(type)) return false;
+        act = TypeId::Q8_K;
     }
     *act_type = static_cast<uint32_t>(act);
     return true;

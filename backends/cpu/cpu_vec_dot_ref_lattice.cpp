@@ -31,7 +31,7 @@ template <typename Format> float lattice_ref(int64_t k, const void *w_row, const
                 sumi += group.scale[h] * half;
             }
         }
-        sum += Format::d(block) * a.d * static_cast<float>(sumi);
+        sum += iq_d<Format>(block) * a.d * static_cast<float>(sumi);
     }
     return sum * Format::unit;
 }

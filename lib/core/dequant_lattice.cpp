@@ -12,7 +12,7 @@ namespace {
 
 template <typename Format> void lattice(const uint8_t *src, float *dst, int64_t n_blocks) {
     for (int64_t i = 0; i < n_blocks; ++i, src += Format::block_bytes) {
-        const float d = Format::d(src);
+        const float d = iq_d<Format>(src);
         for (int g = 0; g < QK_K / 32; ++g, dst += 32) {
             IqGroup group{};
             Format::group(src, g, &group);

@@ -28,6 +28,7 @@
 #include <utility>
 
 #include "core/random.h"
+#include "core/iq_groups.h"
 #include "core/types.h"
 #include "tooling/quant_weights.h"
 
@@ -221,20 +222,14 @@ TypeId fallback(TypeId t, uint64_t ne0) {
         f = TypeId::Q4_0;
         break;
     case TypeId::IQ4_XS: // as llama.cpp: the 32-element codebook format
-    case TypeId::IQ2_XXS:
-    case TypeId::IQ2_XS:
-    case TypeId::IQ2_S:
-    case TypeId::IQ3_XXS:
-    case TypeId::IQ3_S:
-    case TypeId::IQ1_S:
-    case TypeId::IQ1_M:
         f = TypeId::IQ4_NL;
         break;
     case TypeId::TQ1_0: // as llama.cpp
     case TypeId::TQ2_0:
         f = TypeId::Q4_0;
         break;
-    default:
+    default: // as llama.cpp: the lattice formats fall back as IQ4_XS does
+        if (is_lattice_type(static_cast<uint32_t>(t))) f = TypeId::IQ4_NL;
         break;
     }
     return ne0 % block_elems(f) == 0 ? f : TypeId::F16;

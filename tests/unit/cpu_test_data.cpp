@@ -1,6 +1,7 @@
 #include "cpu_test_data.h"
 
 #include "core/fp16.h"
+#include "core/iq_groups.h"
 #include "cpu/cpu_repack.h"
 
 #include <cmath>
@@ -59,33 +60,17 @@ std::vector<uint8_t> random_weights(const TypeCase &tc, int64_t k, int64_t n, st
     auto m = [&] { return fp32_to_fp16(unit(rng) * kScale); };
     for (int64_t ib = 0; ib < nblocks; ++ib) {
         const size_t at = static_cast<size_t>(ib * tc.block_bytes);
+        if (is_lattice_type(static_cast<uint32_t>(tc.type))) {
+            iq_set_d_bits(static_cast<uint32_t>(tc.type), v.data() + at, d());
+            continue;
+        }
         switch (tc.type) {
         case TypeId::Q4_0:
         case TypeId::Q5_0:
         case TypeId::Q8_0:
         case TypeId::IQ4_NL:
         case TypeId::IQ4_XS:
-        case TypeId::IQ2_XXS:
-        case TypeId::IQ2_XS:
-        case TypeId::IQ2_S:
-        case TypeId::IQ3_XXS:
-        case TypeId::IQ3_S:
-        case TypeId::IQ1_S:
             put_u16(v, at, d());
-            break;
-        case TypeId::IQ1_M: { // d's nibbles top the four scale words
-            const uint16_t h = d();
-            for (int i = 0; i < 4; ++i) {
-                const size_t word = at + 48 + 2 * static_cast<size_t>(i);
-                v[word + 1] = static_cast<uint8_t>((v[word + 1] & 0x0f) | (((h >> (4 * i)) & 0xf) << 4));
-            }
-            break;
-        }
-        case TypeId::TQ1_0:
-            put_u16(v, at + 52, d());
-            break;
-        case TypeId::TQ2_0:
-            put_u16(v, at + 64, d());
             break;
         case TypeId::MXFP4:
             v[at] = static_cast<uint8_t>(121 + byte(rng) % 4);
