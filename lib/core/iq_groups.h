@@ -18,7 +18,9 @@
 //   Delta:     q_j = 8 * v_j + (bit j/8 of `deltas` ? -1 : 1), v_j = int8 byte j of w[] in
 //              {-1, 0, 1} (IQ1: grid value plus or minus 1/8, unit 1/8);
 //   Plain:     q_j = int8 byte j of w[] (TQ1_0);
-//   Crumbs:    q_j = ((crumbs[j] >> shift) & 3) - 1, 2-bit fields read in place (TQ2_0).
+//   Crumbs:    q_j = ((crumbs[j] >> shift) & 3) + 4 * ((high[j] >> high_shift) & 1) - offset,
+//              2-bit fields (and a plane of third bits, when `high` is set) read in place (TQ2_0;
+//              the CPU kernels' Q2_K and Q3_K).
 #pragma once
 
 #include "core/blocks.h"
@@ -53,8 +55,9 @@ struct IqGroup {
     uint64_t w[4];       // the 32 bytes described above
     uint64_t neg[4] = {};   // Magnitude: byte j 0xFF, q_j negative
     uint32_t sign_bits = 0; // SignBits: bit j set, q_j negative
-    const uint8_t *crumbs = nullptr; // Crumbs: the 32 bytes holding the fields, and their shift
-    int shift = 0;
+    const uint8_t *crumbs = nullptr; // Crumbs: the 32 bytes holding the fields, their shift,
+    const uint8_t *high = nullptr;   // the 32 bytes of third bits or null, their shift, and
+    int shift = 0, high_shift = 0, offset = 0; // the offset taken from each value
     uint32_t deltas = 0; // Delta: bit l set, weights 8l..8l+7 take -1
     int scale[2];        // for weights 0..15 and 16..31
 };
@@ -70,7 +73,8 @@ inline int iq_value(const IqGroup &g, IqKind kind, int j) {
     case IqKind::Delta:
         return 8 * static_cast<int8_t>(byte) + ((g.deltas >> (j / 8)) & 1 ? -1 : 1);
     case IqKind::Crumbs:
-        return ((g.crumbs[j] >> g.shift) & 3) - 1;
+        return ((g.crumbs[j] >> g.shift) & 3) + (g.high ? 4 * ((g.high[j] >> g.high_shift) & 1) : 0) -
+               g.offset;
     case IqKind::Plain:
         break;
     }
@@ -261,6 +265,7 @@ struct IqTQ2_0 {
     static void group(const uint8_t *b, int g, IqGroup *out) {
         out->crumbs = b + 32 * (g / 4);
         out->shift = 2 * (g % 4);
+        out->offset = 1;
         out->scale[0] = out->scale[1] = 1;
     }
 };
