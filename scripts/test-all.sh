@@ -69,20 +69,24 @@ if build sanitizers build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFER_CUDA=OF
         -DINFER_CUDA_EMULATOR=ON -DINFER_SANITIZE=address,undefined; then
     # Leak checking stays on; tests/lsan.supp names the third-party driver allocations it skips.
     # The cancel stress test takes 1,000 cancels per thread count here (2,500 in the release
-    # stage): the sanitizers make each one slow, and the paths are the same.
+    # stage): the sanitizers make each one slow, and the paths are the same. Left to the
+    # emulator stage: the CUDA goldens and the repacked split stacks (whole models, minutes here;
+    # the CPU-only repack and offload tests cover the same code), and resident memory accounting
+    # (ASan's allocator keeps freed memory resident).
     INFER_CANCEL_STRESS=1000 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$root/tests/lsan.supp" \
-        UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan -E "goldens hold on CUDA|cuda placement goldens|cuda expert offload goldens"
+        UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan -E "goldens hold on CUDA|cuda placement goldens|cuda expert offload goldens|repacked share of split stacks|uploading hands the file pages"
 fi
 
 # An optimized build against the CUDA emulator for what the sanitizer stage leaves out: the
 # malloc-interposing test (sanitizers bring their own malloc) on a model split across the
 # emulated device and the CPU, and the llama.cpp goldens of every architecture at every
 # placement and of the MoE architectures under per-expert offload (too slow under the
-# sanitizers; their code paths run there in smaller cases).
+# sanitizers; their code paths run there in smaller cases), the CPU's repacked share of split
+# expert stacks against in-place, and the resident memory a device upload leaves.
 echo "=== CUDA emulator, no sanitizers: split placements"
 if BUILD_TARGETS="infer-no-alloc-test infer-cuda-tests infer-synth" build emulator build/emu \
         -DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=OFF -DINFER_CUDA_EMULATOR=ON -DINFER_VULKAN=OFF; then
-    run_ctest emulator build/emu -R "split|goldens hold on CUDA|cuda placement goldens|cuda expert offload goldens"
+    run_ctest emulator build/emu -R "split|goldens hold on CUDA|cuda placement goldens|cuda expert offload goldens|repacked share of split stacks|uploading hands the file pages"
 fi
 
 # The tests that start threads: the thread pool, the last error per thread, concurrent contexts

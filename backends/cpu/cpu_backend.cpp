@@ -434,14 +434,16 @@ uint64_t relayout_bytes(const graph::WeightRef &w) {
            static_cast<uint64_t>(w.ne[2]);
 }
 
-uint8_t relayout(const graph::WeightRef &w, void *dst) {
+uint8_t relayout(const graph::WeightRef &w, void *dst, const int32_t *expert_slot) {
     const cpu::WeightLayout layout = cpu::repack_layout(w.type, cpu::cpu_isa_dispatch());
     const uint64_t matrix = cpu::layout_matrix_bytes(w.type, layout, w.ne[0], w.ne[1]);
     const uint64_t src_matrix = w.row_bytes * static_cast<uint64_t>(w.ne[1]);
-    for (int64_t e = 0; e < w.ne[2]; ++e)
+    for (int64_t e = 0; e < w.ne[2]; ++e) {
+        if (expert_slot && expert_slot[e] >= 0) continue; // resident: the device computes it
         cpu::repack_matrix(w.type, layout, w.ne[0], w.ne[1],
                            static_cast<const uint8_t *>(w.data) + e * src_matrix, w.row_bytes,
                            static_cast<uint8_t *>(dst) + e * matrix);
+    }
     return static_cast<uint8_t>(layout);
 }
 

@@ -16,6 +16,7 @@ Status check_graph(const graph::Graph &graph);
 // Copies `weights` to `device` (cuda_weights.cu): see BackendEntry::upload_weights.
 Status upload_weights(const std::vector<WeightSpan> &weights, int32_t device, uint64_t budget,
                       const std::function<bool(float)> &progress,
+                      const std::function<void(const void *, uint64_t)> &read_done,
                       std::unique_ptr<DeviceWeights> *out);
 
 // The registry entry (backends/backends.cpp lists it).

@@ -84,6 +84,7 @@ Status CudaWeights::allocate(uint64_t bytes) {
 
 Status upload_weights(const std::vector<WeightSpan> &spans, int32_t device, uint64_t budget,
                       const std::function<bool(float)> &progress,
+                      const std::function<void(const void *, uint64_t)> &read_done,
                       std::unique_ptr<DeviceWeights> *out) {
     std::string why;
     const int32_t count = device_count(&why);
@@ -108,13 +109,15 @@ Status upload_weights(const std::vector<WeightSpan> &spans, int32_t device, uint
     uint8_t *dst = weights->memory();
     uint64_t copied = 0;
     auto copy_range = [&](const uint8_t *src, uint64_t bytes, uint8_t *to) {
-        return copier.copy(to, src, bytes, st.stream, [&](uint64_t piece) {
+        INFER_TRY(copier.copy(to, src, bytes, st.stream, [&](uint64_t piece) {
             copied += piece;
             if (progress && !progress(static_cast<float>(copied) / static_cast<float>(total)))
                 return make_error(INFER_ERR_CANCELLED,
                                   "weight upload cancelled by the progress callback");
             return Status::ok();
-        });
+        }));
+        if (read_done) read_done(src, bytes); // in the staging buffers by now
+        return Status::ok();
     };
     for (const WeightSpan &s : spans) {
         weights->by_host[s.data] = dst;

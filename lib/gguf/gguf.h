@@ -150,6 +150,8 @@ public:
     // again, a mapped file's pages are read back from the file; memory read() filled reads back
     // zeros.
     void drop_pages(const void *p, uint64_t n) const;
+    // True for a mapped file (open()), whose dropped pages read back as the file's bytes.
+    bool pages_come_back() const { return maps_file_; }
 
 private:
     MappedFile() = default;
@@ -158,6 +160,7 @@ private:
                        std::unique_ptr<MappedFile> *out);
     const uint8_t *data_ = nullptr;
     uint64_t size_ = 0;
+    bool maps_file_ = false;
 };
 
 } // namespace infer::gguf

@@ -111,6 +111,7 @@ Status MappedFile::load(const char *path, const ProgressFn *progress,
         // The mapping keeps the file referenced after the descriptor closes.
         file->data_ = static_cast<const uint8_t *>(data);
         file->size_ = size;
+        file->maps_file_ = true;
     } else {
         // Anonymous memory: page-aligned like a mapping, and ENOMEM is a clean failure here.
         void *data =

@@ -45,10 +45,12 @@ struct BackendEntry {
     // Free and total bytes of device `device`.
     Status (*memory_info)(int32_t device, uint64_t *free_bytes, uint64_t *total_bytes) = nullptr;
     // Copies `weights` to device `device` once (progress in [0, 1]; returning false cancels);
-    // they and every later context must fit in `budget` bytes (0: the device's memory). Null for
-    // a host backend.
+    // they and every later context must fit in `budget` bytes (0: the device's memory). Calls
+    // read_done (when set) with each host range as soon as it has been read, so that the caller
+    // can hand the file's pages back before the next weight comes in. Null for a host backend.
     Status (*upload_weights)(const std::vector<WeightSpan> &weights, int32_t device, uint64_t budget,
                              const std::function<bool(float)> &progress,
+                             const std::function<void(const void *, uint64_t)> &read_done,
                              std::unique_ptr<DeviceWeights> *out) = nullptr;
     // A backend for one context. Null when this backend cannot run graphs yet.
     Status (*make_backend)(const BackendConfig &config, std::unique_ptr<Backend> *out) = nullptr;
@@ -58,9 +60,11 @@ struct BackendEntry {
     // A host backend's own layout of a weight matrix it alone reads, made once at load (the
     // CPU's interleaved tiles): relayout_bytes is the size of that copy, 0 when the weight is
     // best read as the file has it; relayout writes the copy to dst and returns its layout id
-    // (WeightRef::cpu_layout). Null for a backend that reads weights in place.
+    // (WeightRef::cpu_layout). Null for a backend that reads weights in place. A stack of experts
+    // split with a device (expert_slot non-null: WeightSpan::expert_slot) gets only the experts
+    // the device lacks (slot < 0) written, each at its place in the whole stack's layout.
     uint64_t (*relayout_bytes)(const graph::WeightRef &w) = nullptr;
-    uint8_t (*relayout)(const graph::WeightRef &w, void *dst) = nullptr;
+    uint8_t (*relayout)(const graph::WeightRef &w, void *dst, const int32_t *expert_slot) = nullptr;
     // The instruction-set level its kernels run ("avx2"), for reports; null: nothing to say.
     const char *(*kernel_level)() = nullptr;
 };

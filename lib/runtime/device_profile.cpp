@@ -14,14 +14,24 @@ constexpr double kGB = 1e9;
 constexpr double kT = 1e12;
 constexpr double kUs = 1e-6;
 
-// Peak figures are the vendors' datasheets; what a kernel achieves is assumed to be 80% of peak
-// memory bandwidth (decode matvec kernels reach 75-90% on these parts) and 50% of the dense fp16
-// tensor peak (prefill expert GEMMs are small: 64 tokens per expert at pp512). Copies: pinned
-// H2D reaches about 80% of the link (PCIe 5.0 x16: 64 GB/s -> 50; 4.0 x16: 32 -> 25; laptops
-// often run x8 -> 12). Launch overhead: a CUDA-graph-replayed layer is ~8 kernels at ~2.5 us;
-// a handoff is two small DMAs and an event wait, ~20 us on PCIe (measured figures of this size
-// are what llama.cpp's per-layer split costs). These are estimates: measure when the device is
-// present, or write a profile file with your own figures.
+// Peak figures are the vendors' datasheets; what libinfer reaches of them was measured on an H200
+// SXM (2026-12-04, tests/gpu/run.sh: Qwen3-30B-A3B's shape at Q4_K_M with every expert on the
+// device, every expert on the CPU, and 30 layers' experts on the CPU) and is assumed alike on the
+// other cards:
+// - decode reads weights at 80% of peak bandwidth (the card's copy test: 88%), and a MoE layer
+//   costs 105 us beyond its bytes (launch and latency of the attention, routing and grouped
+//   expert kernels, which at batch 1 do not fill the card: all-resident decode read 337 GB/s);
+//   slower clocks (laptops, Jetson) cost proportionally more;
+// - a handoff (two small DMAs and an event wait) adds about 5 us on PCIe 5.0 (the fit left 105 +
+//   5 us per CPU layer; the split between the two is the least certain figure);
+// - MoE prefill reaches 0.65% of the dense fp16 tensor peak (6.4 of 989 TFLOP/s at pp512: the
+//   grouped expert GEMMs bound it; dense models' prefill, through cuBLASLt, reaches 105).
+// Copies: pinned H2D reaches about 80% of the link (PCIe 5.0 x16: 64 GB/s -> 50; 4.0 x16: 32 ->
+// 25; laptops often run x8 -> 12), not yet measured. These are libinfer's figures today, to be
+// measured again as the kernels improve; write a profile file with your own.
+constexpr double kBandwidthShare = 0.8;
+constexpr double kPrefillFlopsShare = 6.4 / 989;
+
 struct Entry {
     const char *key;
     DeviceProfile profile;
@@ -33,8 +43,8 @@ DeviceProfile profile(const char *name, double mem_gib, double h2d_gbs, double p
     p.name = name;
     p.memory_bytes = mem_gib * kGiB;
     p.h2d_bytes_per_s = h2d_gbs * kGB;
-    p.memory_bytes_per_s = 0.8 * peak_tbs * 1000 * kGB;
-    p.flops_per_s = 0.5 * fp16_dense_tflops * kT;
+    p.memory_bytes_per_s = kBandwidthShare * peak_tbs * 1000 * kGB;
+    p.flops_per_s = kPrefillFlopsShare * fp16_dense_tflops * kT;
     p.layer_overhead_s = layer_us * kUs;
     p.handoff_s = handoff_us * kUs;
     p.unified_memory = unified;
@@ -45,23 +55,23 @@ DeviceProfile profile(const char *name, double mem_gib, double h2d_gbs, double p
 const std::array<Entry, 7> &entries() {
     static const std::array<Entry, 7> table = {{
         // H100 PCIe: 80 GB HBM2e, 2.0 TB/s, 756 TFLOPS fp16 dense, PCIe 5.0 x16.
-        {"h100-pcie", profile("H100 PCIe", 80, 50, 2.0, 756, 20, 20, false)},
+        {"h100-pcie", profile("H100 PCIe", 80, 50, 2.0, 756, 105, 5, false)},
         // H100 SXM5: 80 GB HBM3, 3.35 TB/s, 989 TFLOPS fp16 dense; the host link is PCIe 5.0 x16.
-        {"h100-sxm", profile("H100 SXM", 80, 50, 3.35, 989, 20, 20, false)},
+        {"h100-sxm", profile("H100 SXM", 80, 50, 3.35, 989, 105, 5, false)},
         // H200 NVL (PCIe card): 141 GB HBM3e, 4.8 TB/s, 835 TFLOPS fp16 dense, PCIe 5.0 x16.
-        {"h200-pcie", profile("H200 NVL (PCIe)", 141, 50, 4.8, 835, 20, 20, false)},
+        {"h200-pcie", profile("H200 NVL (PCIe)", 141, 50, 4.8, 835, 105, 5, false)},
         // H200 SXM: 141 GB HBM3e, 4.8 TB/s, 989 TFLOPS fp16 dense, PCIe 5.0 x16 to the host.
-        {"h200-sxm", profile("H200 SXM", 141, 50, 4.8, 989, 20, 20, false)},
+        {"h200-sxm", profile("H200 SXM", 141, 50, 4.8, 989, 105, 5, false)},
         // RTX 4090: 24 GB GDDR6X, 1.008 TB/s, 165 TFLOPS fp16 dense (fp32 accumulate), PCIe 4.0.
-        {"rtx4090", profile("RTX 4090", 24, 25, 1.008, 165, 20, 20, false)},
+        {"rtx4090", profile("RTX 4090", 24, 25, 1.008, 165, 105, 10, false)},
         // A 16 GB laptop GPU (RTX 4090 Laptop class): 16 GB GDDR6, 576 GB/s, ~80 TFLOPS fp16
         // dense, PCIe 4.0 x8 in many laptops; launches a little slower (mobile clocks).
-        {"laptop-16gb", profile("16 GB laptop GPU", 16, 12, 0.576, 80, 25, 25, false)},
+        {"laptop-16gb", profile("16 GB laptop GPU", 16, 12, 0.576, 80, 130, 15, false)},
         // Jetson AGX Orin 64GB: LPDDR5 204.8 GB/s shared by CPU and GPU (unified: no copies, and
         // "resident" only decides which lane computes), ~42 TFLOPS fp16 dense (Ampere, 2048
         // cores, 64 tensor cores); launches are slower (weaker host cores); a handoff is an event
         // wait only.
-        {"jetson-orin", profile("Jetson AGX Orin 64GB", 64, 0, 0.2048, 42, 40, 10, true)},
+        {"jetson-orin", profile("Jetson AGX Orin 64GB", 64, 0, 0.2048, 42, 210, 10, true)},
     }};
     return table;
 }

@@ -136,8 +136,16 @@ Status Model::place_and_upload(const LoadOptions &options) {
                 placement_.device->name, placement_.device_weight_bytes / 1048576.0);
     std::function<bool(float)> progress;
     if (options.progress) progress = [&options](float p) { return options.progress(0.1f + 0.9f * p); };
+    // The device keeps its own copy: the file's pages, read once for it, leave the process as
+    // soon as each range is in the staging buffers (a mapped file's only: a CPU reader, such as
+    // a tied embedding's lookup or prefill streaming the experts the device lacks, reads them
+    // back from the file; memory of our own would read zeros). Measured on an H200 before this:
+    // all of a 17.3 GiB model on the device, peak RSS 18.1 GiB.
+    std::function<void(const void *, uint64_t)> read_done;
+    if (mapping_ && mapping_->pages_come_back())
+        read_done = [this](const void *p, uint64_t n) { mapping_->drop_pages(p, n); };
     return placement_.device->upload_weights(placement_.device_weights, options.device,
-                                             options.device_memory_budget, progress,
+                                             options.device_memory_budget, progress, read_done,
                                              &device_weights_);
 }
 

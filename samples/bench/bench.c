@@ -318,8 +318,12 @@ int main(int argc, char **argv) {
     char name[96];
     snprintf(name, sizeof name, "%s %s", info.architecture, info.name[0] ? info.name : "");
     double mean = 0, sd = 0, tg_mean = 0;
+    infer_context_stats pp_stats; /* the timed prompt runs' (bench resets the stats first) */
+    infer_context_stats_init(&pp_stats);
     if (n_prompt > 0) {
-        if (!bench(ctx, tokens, n_prompt, 1, repeats, &mean, &sd)) return 1;
+        if (!bench(ctx, tokens, n_prompt, 1, repeats, &mean, &sd) ||
+            !check(infer_context_get_stats(ctx, &pp_stats), "stats"))
+            return 1;
         print_row_start(name, &info, backend_name, &placement, ot, threads);
         printf("pp%d | %.2f ± %.2f | |\n", n_prompt, mean, sd);
     }
@@ -349,6 +353,10 @@ int main(int argc, char **argv) {
                    (unsigned long long)stats.handoffs, 1e6 * stats.handoff_wait_seconds / stats.handoffs,
                    stats.decode_tokens ? 1e3 * stats.decode_cpu_expert_seconds / stats.decode_tokens : 0.0);
     }
+    if (pp_stats.prefill_streamed_experts > 0)
+        printf("prefill streaming: %.1f experts (%.1f MiB) copied to the device per pp%d run\n",
+               (double)pp_stats.prefill_streamed_experts / repeats,
+               pp_stats.prefill_streamed_bytes / 1048576.0 / repeats, n_prompt);
     if (membw && !print_membw(threads, membw_before, tg_mean, &stats)) return 1;
     if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
     if (expert_stats && !write_expert_stats(ctx, expert_stats)) return 1;

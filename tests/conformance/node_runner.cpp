@@ -40,7 +40,7 @@ Status NodeRunner::start(const BackendEntry &entry, CpuKernels kernels, const Ca
         std::vector<WeightSpan> spans;
         for (const std::unique_ptr<OpCase> &c : cases)
             add_spans(*c, &spans);
-        INFER_TRY(entry.upload_weights(spans, 0, 0, {}, &weights_));
+        INFER_TRY(entry.upload_weights(spans, 0, 0, {}, {}, &weights_));
         config.weights = weights_.get();
     }
     INFER_TRY(entry.make_backend(config, &backend_));

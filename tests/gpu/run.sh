@@ -17,14 +17,15 @@
 #   5. infer-bench --backend cuda pp512/tg128 on each with the int8 decode matvec (the default),
 #      tg128 with the simple matvec (INFER_CUDA_MATVEC=simple) on llama8b-q4_0 as the baseline,
 #      and, when an int8 test failed, pp512/tg128 with the simple matvec on every model, so the
-#      table exists either way. Then split placements (issue 12), each -r 1 as their CPU share is
-#      slow: OLMoE with --override exps=CPU (experts on the CPU, the rest on the GPU), and
-#      llama8b-q4_0 at -ngl 16, 32 (the output layer on the CPU) and 0 (everything on the CPU
-#      through the CUDA backend; the dry run's 2-layer model: -ngl 1, 2, 0). Then CPU-GPU expert
-#      offload (issue 13): OLMoE and Qwen3-30B-A3B (48 layers, 128 experts, ~18 GB) with
+#      table exists either way. Then, each -r 1 as their CPU share is slow, CPU-GPU expert
+#      offload (issue 13): Qwen3-30B-A3B (48 layers, 128 experts, ~18 GB) and OLMoE with
 #      --experts popularity at device budgets (Qwen: 4, 8, 16 GB and unlimited) against
-#      layer-granular expert placement (the first half of the layers' experts on the CPU) and
-#      all experts on the CPU, and the offload plan's prediction for the H200. One table:
+#      layer-granular expert placement at 8 GB (the layers whose experts the offload plan's
+#      per-layer row leaves on the CPU, as llama.cpp's --n-cpu-moe) and all experts on the CPU,
+#      with the offload plan's prediction for the H200 (the CPU side measured there) in its log;
+#      then split placements (issue 12): llama8b-q4_0 at -ngl 16, 32 (the output layer on the
+#      CPU) and 0 (everything on the CPU through the CUDA backend; the dry run's 2-layer model:
+#      -ngl 1, 2, 0). One table:
 #      placement (what was asked; the resolved layer count on the GPU; the CPU's layers and
 #      weights; activation copies per token step), matvec path, tokens/s, achieved weight GB/s,
 #      that as a percentage of the measured bandwidth (only for rows whose weights are all on the
@@ -38,6 +39,9 @@
 # so a tight budget skips -ngl 0 first. Logs of every step go to LOGDIR; the table is also
 # LOGDIR/table.md. Exit status: nonzero when the build, a test or a benchmark failed, or a step
 # was skipped.
+#
+# INFER_GPU_PREBUILT=1: BUILD already holds the targets (tests/gpu/pack-prebuilt.sh's copy of a
+# build made on the development machine): no configure or build here.
 #
 # --dry-run: for checking this script on a machine without a GPU. The build uses the CUDA
 # emulator (tests/cuda_emu: -DINFER_CUDA=OFF -DINFER_CUDA_EMULATOR=ON, build dir build/gpu-dry),
@@ -130,12 +134,21 @@ if compgen -G "$deps/*.deb" >/dev/null; then
         n_debs=$((n_debs + 1))
     done
     cmake_args+=(-DCMAKE_PREFIX_PATH="$(cd "$build/deps" && pwd)/usr")
+    # A prebuilt tree links PCRE2 from wherever it was built: find the unpacked one at run time.
+    export LD_LIBRARY_PATH="$(cd "$build/deps" && pwd)/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     stamp "unpacked $n_debs packages from $deps into $build/deps"
 fi
 built=1
-run configure 90 cmake -S . -B "$build" "${cmake_args[@]}" || built=0
-if [ $built = 1 ]; then
-    run build 300 cmake --build "$build" -j "$jobs" --target "${targets[@]}" || built=0
+if [ "${INFER_GPU_PREBUILT:-0}" = 1 ]; then
+    # tests/gpu/pack-prebuilt.sh made $build elsewhere (the device's minutes are for the card,
+    # not the compiler); its CTest files name that machine's paths, which the caller recreates.
+    stamp "prebuilt $build: no configure or build"
+    "$build/samples/infer-bench" --help >"$logdir/prebuilt.log" 2>&1 || built=0
+else
+    run configure 90 cmake -S . -B "$build" "${cmake_args[@]}" || built=0
+    if [ $built = 1 ]; then
+        run build 300 cmake --build "$build" -j "$jobs" --target "${targets[@]}" || built=0
+    fi
 fi
 if [ $built = 0 ]; then
     echo "run.sh: the build failed; see $logdir/configure.log and $logdir/build.log"
@@ -146,12 +159,12 @@ fi
 
 # ---- 2. tests (the model generation below runs on the CPU meanwhile) ---------------------------
 mkdir -p "$models"
-synth() { # NAME ARCH PRESET QUANT
+synth() { # NAME ARCH PRESET QUANT [MORE INFER-SYNTH OPTIONS]
     [ -s "$models/$1.gguf" ] && return 0
     local preset="$3"
     [ "$dry_run" = 1 ] && preset=tiny # tiny keeps --arch
     "$build/samples/infer-synth" --arch "$2" --preset "$preset" --quant "$4" --random-blocks \
-        -o "$models/$1.gguf.tmp" && mv "$models/$1.gguf.tmp" "$models/$1.gguf"
+        "${@:5}" -o "$models/$1.gguf.tmp" && mv "$models/$1.gguf.tmp" "$models/$1.gguf"
 }
 export -f synth
 export build models dry_run
@@ -161,13 +174,16 @@ run synth 200 bash -c 'synth llama8b-q4_0 llama llama-8b Q4_0 &&
                        synth olmoe-q4_k_m olmoe olmoe-1b-7b Q4_K_M' &
 synth_pid=$!
 # The Qwen3-30B-A3B shape (about 18 GB; the dry run's tiny qwen3moe) for the offload rows.
-olmoe_budget=2G qwen_budgets="4G 8G 16G 0" qwen_layer_override='blk\.([0-9]|1[0-9]|2[0-3])\.ffn_.*_exps=CPU'
+olmoe_budget=2G qwen_budgets="4G 8G 16G" qwen_layer_budget=8G
 if [ $dry_run = 1 ]; then
     # The tiny models' experts are a few MiB next to the 256 MiB a budget keeps for a context:
     # these leave some of them off the device, so the offload rows offload.
-    olmoe_budget=260M qwen_budgets="259M 260M 0" qwen_layer_override='blk\.0\.ffn_.*_exps=CPU'
+    olmoe_budget=260M qwen_budgets="259M 260M" qwen_layer_budget=260M
 fi
-run synth-big 300 bash -c 'synth qwen3moe30b-q4_k_m qwen3moe qwen3-30b-a3b Q4_K_M' &
+# Its router is skewed (--router-skew 1: a few experts per layer take most tokens, as in real MoE
+# models); with every expert equally popular, per-expert placement cannot beat whole layers.
+run synth-big 300 bash -c 'synth qwen3moe30b-skew1-q4_k_m qwen3moe qwen3-30b-a3b Q4_K_M \
+                               --router-skew 1' &
 big_synth_pid=$!
 # Four at a time: the CPU contexts the model tests compare against use every core each.
 # The dry run's emulator takes an hour over every CUDA test (CI runs them): it checks the host math
@@ -245,7 +261,7 @@ bench_row() {
     cpu="$(sed -nE 's/^placement: CPU ([0-9.]+) MiB of weights, ([0-9]+) layers.*/\2 layers, \1 MiB/p' \
           "$log")"
     copies="$(sed -nE 's/^placement: .* ([0-9]+) copies per step.*/\1/p' "$log")"
-    placed="$asked: ngl ${ngl:-?}; CPU ${cpu:-?}; ${copies:-?} copies/step"
+    placed="${asked//|/\\|}: ngl ${ngl:-?}; CPU ${cpu:-?}; ${copies:-?} copies/step"
     # A share of the copy bandwidth only where the GPU runs the whole step (no copies, and no
     # weights on the CPU).
     if [ "$copies" != 0 ] || [[ "$cpu" != "0 layers, 0.0 MiB" ]]; then
@@ -271,32 +287,63 @@ if [ $int8_failed = 1 ]; then
     bench_row llama8b-q4_k_m simple "$prompt" "$repeats"
     bench_row llama1b-q4_k_m simple "$prompt" "$repeats"
 fi
-# llama-8b has 32 layers (the dry run's tiny model 2): half of them, all but the output layer,
-# none.
+# CPU-GPU expert offload (issue 13) before the split placements of issue 12: Qwen3-30B-A3B's
+# shape (made while the rows above ran) with per-expert placement by popularity under device
+# budgets, against layer-granular placement at the middle budget (the layers' experts that the
+# offload plan's per-layer row leaves off the device, as llama.cpp's --n-cpu-moe) and all experts
+# on the CPU; the plan (cost model, H200 profile, the CPU measured here) at that budget and at its
+# own budgets in their logs. Then OLMoE's shape the same way.
+wait $big_synth_pid || true
+qwen_name=qwen3moe30b-skew1-q4_k_m
+qwen="$models/$qwen_name.gguf"
+popularity="$models/$qwen_name-popularity.tsv"
+# Everything on the device first; it also counts which (layer, expert) pairs the benchmark's
+# tokens select: the popularity the plan and the per-expert rows read.
+bench_row $qwen_name int8 "$prompt" 1 --expert-stats "$popularity"
+[ -s "$qwen" ] && [ -s "$popularity" ] &&
+    run offload-plan 90 "$build/samples/infer-bench" -m "$qwen" --offload-plan \
+        --device-profile h200-sxm --expert-stats "$popularity" --budget "$qwen_layer_budget" &&
+    run offload-plan-budgets 60 "$build/samples/infer-bench" -m "$qwen" --offload-plan \
+        --device-profile h200-sxm --expert-stats "$popularity"
+# The CPU's layers of the plan's per-layer row: its resident experts per layer as run lengths
+# ("0x30 128x18"), a layer with none resident being the CPU's; as an --override regex.
+layer_granular="$(awk -F'|' '/\| per layer \|/ {
+        n = split($5, runs, " "); layer = 0; list = ""
+        for (i = 1; i <= n; ++i) {
+            count = 1; value = runs[i]
+            if (value ~ /x/) { split(value, vc, "x"); value = vc[1]; count = vc[2] }
+            for (k = 0; k < count; ++k) {
+                if (value == 0) list = list (list == "" ? "" : "|") layer
+                ++layer
+            }
+        }
+        if (list != "") print "blk\\.(" list ")\\.ffn_.*_exps=CPU"
+        exit
+    }' "$logdir/offload-plan.log")"
+stamp "layer-granular placement at $qwen_layer_budget: ${layer_granular:-none found in the plan}"
+for budget in $qwen_budgets; do
+    bench_row $qwen_name int8 "$prompt" 1 --expert-popularity "$popularity" \
+        --device-budget "$budget"
+done
+if [ -n "$layer_granular" ]; then
+    bench_row $qwen_name int8 "$prompt" 1 --override "$layer_granular"
+else
+    failures+=("offload plan: no per-layer placement at $qwen_layer_budget")
+fi
+bench_row $qwen_name int8 "$prompt" 1 --override exps=CPU
+# Prefill of the non-resident experts on the CPU instead of the cost model's choice (auto).
+bench_row $qwen_name int8 "$prompt" 1 --expert-popularity "$popularity" \
+    --device-budget "${qwen_budgets%% *}" --expert-prefill cpu
+bench_row olmoe-q4_k_m int8 "$prompt" 1 --experts popularity --device-budget ${olmoe_budget}
+bench_row olmoe-q4_k_m int8 "$prompt" 1 --override 'blk\.[0-7]\.ffn_.*_exps=CPU'
+bench_row olmoe-q4_k_m int8 "$prompt" 1 --override exps=CPU
+# Split placements (issue 12): llama-8b has 32 layers (the dry run's tiny model 2): half of them,
+# all but the output layer, none.
 n_layer=32
 [ $dry_run = 1 ] && n_layer=2
-bench_row olmoe-q4_k_m int8 "$prompt" 1 --override exps=CPU
 bench_row llama8b-q4_0 int8 "$prompt" 1 -ngl $((n_layer / 2))
 bench_row llama8b-q4_0 int8 "$prompt" 1 -ngl $n_layer
 bench_row llama8b-q4_0 int8 "$prompt" 1 -ngl 0
-# CPU-GPU expert offload (issue 13): OLMoE's shape, then Qwen3-30B-A3B's (made while the rows
-# above ran), with per-expert placement by popularity under device budgets, against layer-granular
-# placement (the experts of the first half of the layers on the CPU, as llama.cpp's --n-cpu-moe)
-# and all experts on the CPU. The offload plan (cost model, H200 profile) goes in its own log.
-wait $big_synth_pid || true
-bench_row olmoe-q4_k_m int8 "$prompt" 1 --experts popularity --device-budget ${olmoe_budget}
-bench_row olmoe-q4_k_m int8 "$prompt" 1 --override 'blk\.[0-7]\.ffn_.*_exps=CPU'
-for budget in $qwen_budgets; do
-    bench_row qwen3moe30b-q4_k_m int8 "$prompt" 1 --experts popularity --device-budget "$budget"
-done
-# Prefill of the non-resident experts on the CPU instead of streamed (the default, auto, above).
-bench_row qwen3moe30b-q4_k_m int8 "$prompt" 1 --experts popularity \
-    --device-budget "${qwen_budgets%% *}" --expert-prefill cpu
-bench_row qwen3moe30b-q4_k_m int8 "$prompt" 1 --override "$qwen_layer_override"
-bench_row qwen3moe30b-q4_k_m int8 "$prompt" 1 --override exps=CPU
-[ -s "$models/qwen3moe30b-q4_k_m.gguf" ] &&
-    run offload-plan 60 "$build/samples/infer-bench" -m "$models/qwen3moe30b-q4_k_m.gguf" \
-        --offload-plan --device-profile h200-sxm
 
 echo
 gpu_name="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1)"

@@ -429,6 +429,34 @@ TEST_CASE("cuda models: device memory budgets give INFER_ERR_OUT_OF_MEMORY, not 
     ContextPtr fits = context(roomy.get(), 64, 8, false);
 }
 
+namespace {
+
+uint64_t resident_bytes() { // this process's resident memory now
+    std::ifstream statm("/proc/self/statm");
+    uint64_t size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+} // namespace
+
+// Upload reads each weight from the mapped file once: its pages leave the process as soon as they
+// are in the staging buffers (infer_model_load_file maps the file). On the emulator the device's
+// copy is host memory too, so the process holds the weights once, not twice.
+TEST_CASE("cuda models: uploading hands the file pages of the weights back") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-upload-rss", "--arch llama --preset tiny --n-embd 1024 --n-ff 4096 --n-layer 4 "
+                           "--n-vocab 32000 --quant Q4_0 --random-blocks");
+    const auto file_bytes = static_cast<double>(std::filesystem::file_size(path));
+    REQUIRE(file_bytes > 60e6);
+    const uint64_t before = resident_bytes();
+    ModelPtr model = load(path, INFER_BACKEND_CUDA);
+    const auto grew = static_cast<double>(resident_bytes() - before);
+    CAPTURE(file_bytes);
+    CAPTURE(grew);
+    CHECK(grew < 1.4 * file_bytes); // the device's copy and some; 2x when the file's pages stay
+}
+
 TEST_CASE("cuda models: what a CUDA model refuses, it refuses clearly") {
     const std::string path = infer::test::synthetic_model(
         "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");
@@ -812,6 +840,58 @@ TEST_CASE("cuda expert offload: no room for the staging: AUTO prefill computes o
         logits[mode == INFER_EXPERT_PREFILL_AUTO] = logits_at(ctx.get(), -1);
     }
     CHECK(logits[1] == logits[0]);
+}
+
+// The CPU repacks the experts a split stack leaves it (runtime/host_weights.h), and only those:
+// logits equal the in-place run's exactly, with prefill streaming the rest from the file (whose
+// pages the repack dropped) and on the CPU.
+TEST_CASE("cuda expert offload: the CPU's repacked share of split stacks gives the in-place logits") {
+    const char *name = "synth-qwen3moe-q4_k_m"; // Q4_K and Q6_K experts: both repacked
+    const std::string path = infer::test::synthetic_model(name, golden_synth_args(name));
+    const uint64_t budget =
+        infer::test::budget_for_expert_share(path.c_str(), by_popularity(0), 0.3);
+    REQUIRE(budget > 0);
+    const std::vector<int32_t> prompt = prompt_tokens(12, 200);
+    std::vector<float> logits[2][2]; // [repacked][streamed prefill]: the last prompt token's
+    std::vector<float> next[2][2];   // and one decode step's
+    uint64_t repacked_bytes[2] = {}, expert_bytes = 0, resident_bytes = 0;
+    for (const int32_t weights : {INFER_CPU_WEIGHTS_IN_PLACE, INFER_CPU_WEIGHTS_REPACK}) {
+        infer_model_params params = by_popularity(budget);
+        params.cpu_weights = weights;
+        ModelPtr model = load(path, params);
+        const bool repacked = weights == INFER_CPU_WEIGHTS_REPACK;
+        infer_model_info info;
+        infer_model_info_init(&info);
+        REQUIRE(infer_model_get_info(model.get(), &info) == INFER_OK);
+        repacked_bytes[repacked] = info.cpu_repacked_bytes;
+        const infer_placement p = placement_of(model.get());
+        expert_bytes = p.expert_bytes;
+        resident_bytes = p.expert_bytes_resident;
+        REQUIRE(p.n_experts_resident > 0);
+        REQUIRE(p.n_experts_resident < p.n_experts);
+        for (const int32_t mode : {INFER_EXPERT_PREFILL_CPU, INFER_EXPERT_PREFILL_STREAM}) {
+            const bool streamed = mode == INFER_EXPERT_PREFILL_STREAM;
+            ContextPtr ctx = context(model.get(), 64, 16, false, mode);
+            REQUIRE_MESSAGE(infer_decode(ctx.get(), prompt.data(), 12) == INFER_OK,
+                            std::string(infer_last_error()));
+            CHECK((stats_of(ctx.get()).prefill_streamed_experts > 0) == streamed);
+            logits[repacked][streamed] = logits_at(ctx.get(), -1);
+            const int32_t token = 7;
+            REQUIRE(infer_decode(ctx.get(), &token, 1) == INFER_OK);
+            next[repacked][streamed] = logits_at(ctx.get(), -1);
+        }
+    }
+    CHECK(repacked_bytes[0] == 0);
+    // The experts off the device, give or take the layout's size against the file's and the
+    // other CPU-only weights (none here: everything else is on the device).
+    CHECK(repacked_bytes[1] > 0);
+    CHECK(static_cast<double>(repacked_bytes[1]) <
+          1.2 * static_cast<double>(expert_bytes - resident_bytes));
+    for (int streamed = 0; streamed < 2; ++streamed) {
+        CAPTURE(streamed);
+        CHECK(logits[1][streamed] == logits[0][streamed]);
+        CHECK(next[1][streamed] == next[0][streamed]);
+    }
 }
 
 TEST_CASE("cuda expert offload goldens: qwen2moe") { expert_offload_holds("synth-qwen2moe-q8_0"); }
