@@ -30,13 +30,15 @@
 #      weights; activation copies per token step), matvec path, tokens/s, achieved weight GB/s,
 #      that as a percentage of the measured bandwidth (only for rows whose weights are all on the
 #      GPU), device memory (all of it is allocated up front, so it is also the peak), and whether
-#      prefill had cuBLASLt.
+#      prefill had cuBLASLt; then a second table of the same rows' host side (the CPU expert
+#      lane's ms per step, its waits for the device per step and their mean, experts streamed per
+#      prompt, the CPU's repacked MiB, peak RSS).
 # Time: every step runs under `timeout` with its own cap, and no step may run past a deadline of
 # INFER_GPU_TIME_BUDGET seconds (default 450) from the start: a step with too little time left is
-# skipped and reported, benchmarks in order of importance. Expected on an H100 with 16 cores:
-# about 4 minutes before the split rows, which add an estimated 2-3 (not yet measured: their CPU
-# share runs at the host's memory bandwidth; -ngl 0 streams all 4.5 GB of llama-8b per token),
-# so a tight budget skips -ngl 0 first. Logs of every step go to LOGDIR; the table is also
+# skipped and reported, benchmarks in order of importance. Measured on an H200 with 16 host cores
+# (2026-12-04, prebuilt): 235 s in all, of which models 13 s, the all-GPU rows 22 s, the offload
+# plan 33 s, the Qwen and OLMoE offload rows 98 s, the -ngl rows 71 s (-ngl 0 alone 40 s); a
+# build there adds about a minute, so a tight budget skips -ngl 0 first. Logs of every step go to LOGDIR; the table is also
 # LOGDIR/table.md. Exit status: nonzero when the build, a test or a benchmark failed, or a step
 # was skipped.
 #
@@ -219,6 +221,13 @@ table="$logdir/table.md"
     echo "| model | placement | matvec | tg$gen t/s | pp t/s | weight GB/s (tg) | % of D2D ${bw:-?} GB/s | device MiB | prefill GEMM |"
     echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
 } >"$table"
+# The same rows' host side: the CPU's expert lane, its waits for the device, prefill streaming,
+# the CPU's repacked weights and the process's peak resident memory.
+details="$logdir/details.md"
+{
+    echo "| model | placement | CPU experts ms/step | CPU waits per step x us | experts streamed per pp | CPU repacked MiB | peak RSS MiB |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+} >"$details"
 # bench_cell LOG TEST NAME: the NAME column of the row of test TEST in an infer-bench table,
 # found by the header (the table gains an ot column with overrides; an escaped \| is a regex's,
 # not a cell's end).
@@ -274,6 +283,18 @@ bench_row() {
     [ "$pp_tokens" = 0 ] && gemm=""
     echo "| $m | $placed | $path | ${tg:-?} | ${pp:--} | ${gbs:-?} | ${pct:-?} | ${mib:-?} | $gemm |" \
         >>"$table"
+    # "split: the CPU waited for the device 3840 times, 86.7 us each on average; CPU experts 7.53
+    # ms per decode step"; "prefill streaming: 27.0 experts (3.1 MiB) copied ..."; "memory: peak
+    # RSS 954.7 MiB; ... 0.0 MiB of them (0 weights) repacked for the CPU"
+    local lane waits streamed repacked rss
+    lane="$(sed -nE 's/^split: .*CPU experts ([0-9.]+) ms per decode step.*/\1/p' "$log")"
+    waits="$(sed -nE 's/^split: the CPU waited for the device ([0-9]+) times, ([0-9.]+) us.*/\1 \2/p' \
+             "$log" | awk -v n=$((gen * row_repeats)) '{ printf "%.1f x %s", $1 / n, $2 }')"
+    streamed="$(sed -nE 's/^prefill streaming: ([0-9.]+) experts.*/\1/p' "$log")"
+    repacked="$(sed -nE 's/^memory: .* ([0-9.]+) MiB of them .* repacked.*/\1/p' "$log")"
+    rss="$(sed -nE 's/^memory: peak RSS ([0-9.]+) MiB.*/\1/p' "$log")"
+    echo "| $m | ${asked//|/\\|} | ${lane:--} | ${waits:--} | ${streamed:-0} | ${repacked:-?} | ${rss:-?} |" \
+        >>"$details"
 }
 # In order of importance, so that a short budget drops the least useful: everything on the GPU
 # first (seconds each), then the split placements, whose CPU share makes them slow.
@@ -348,6 +369,7 @@ bench_row llama8b-q4_0 int8 "$prompt" 1 -ngl 0
 echo
 gpu_name="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1)"
 echo "=== ${gpu_name:-no GPU seen}, sm_$arch"
+{ echo; cat "$details"; } >>"$table"
 cat "$table"
 echo
 stamp "total"
