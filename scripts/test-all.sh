@@ -74,7 +74,7 @@ if build sanitizers build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFER_CUDA=OF
     # the CPU-only repack and offload tests cover the same code), and resident memory accounting
     # (ASan's allocator keeps freed memory resident).
     INFER_CANCEL_STRESS=1000 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$root/tests/lsan.supp" \
-        UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan -E "goldens hold on CUDA|cuda placement goldens|cuda expert offload goldens|repacked share of split stacks|uploading hands the file pages"
+        UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan -E "goldens hold on CUDA|cuda placement goldens|cuda expert offload goldens|repacked share of split stacks|hands the file pages"
 fi
 
 # An optimized build against the CUDA emulator for what the sanitizer stage leaves out: the
@@ -82,11 +82,12 @@ fi
 # emulated device and the CPU, and the llama.cpp goldens of every architecture at every
 # placement and of the MoE architectures under per-expert offload (too slow under the
 # sanitizers; their code paths run there in smaller cases), the CPU's repacked share of split
-# expert stacks against in-place, and the resident memory a device upload leaves.
+# expert stacks against in-place, and the resident memory a device upload and prefill streaming
+# leave.
 echo "=== CUDA emulator, no sanitizers: split placements"
 if BUILD_TARGETS="infer-no-alloc-test infer-cuda-tests infer-synth" build emulator build/emu \
         -DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=OFF -DINFER_CUDA_EMULATOR=ON -DINFER_VULKAN=OFF; then
-    run_ctest emulator build/emu -R "split|goldens hold on CUDA|cuda placement goldens|cuda expert offload goldens|repacked share of split stacks|uploading hands the file pages"
+    run_ctest emulator build/emu -R "split|goldens hold on CUDA|cuda placement goldens|cuda expert offload goldens|repacked share of split stacks|hands the file pages"
 fi
 
 # The tests that start threads: the thread pool, the last error per thread, concurrent contexts

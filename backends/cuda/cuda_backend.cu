@@ -133,6 +133,11 @@ public:
     explicit CudaBackend(const CudaWeights &weights)
         : weights_(weights), use_graphs_(graphs_enabled()), use_int8_(int8_matvec_enabled()) {}
 
+    // BackendConfig::drop_host_pages, for the experts prefill streams from the file.
+    void drop_streamed_pages(void (*drop)(const void *, const void *, uint64_t), const void *model) {
+        streamer_->drop_sources(drop, model);
+    }
+
     ~CudaBackend() override {
         cudaSetDevice(weights_.device());
         if (stream_) cudaStreamSynchronize(stream_);
@@ -634,7 +639,9 @@ namespace {
 Status make_from_config(const BackendConfig &config, std::unique_ptr<Backend> *out) {
     if (!config.weights)
         return make_error(INFER_ERR_INTERNAL, "a CUDA backend needs the model's device weights");
-    *out = std::make_unique<CudaBackend>(static_cast<const CudaWeights &>(*config.weights));
+    auto backend = std::make_unique<CudaBackend>(static_cast<const CudaWeights &>(*config.weights));
+    backend->drop_streamed_pages(config.drop_host_pages, config.model);
+    *out = std::move(backend);
     return Status::ok();
 }
 

@@ -123,6 +123,7 @@ Status ExpertStreamer::run(const graph::Node &n, MoeFfnArgs args, const uint8_t 
                                    static_cast<uint64_t>(next) * bytes;
                 INFER_TRY(copier_.copy(staged[m] + static_cast<uint64_t>(filled) * bytes, from,
                                        bytes, stream));
+                if (drop_) drop_(drop_model_, from, bytes); // in the pinned buffers by now
             }
             table_[static_cast<size_t>(next)] = staged_slot(filled++);
         }

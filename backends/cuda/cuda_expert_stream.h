@@ -28,6 +28,14 @@ public:
     static constexpr uint64_t kPieceBytes = uint64_t{8} << 20; // each of the two pinned buffers
 
     explicit ExpertStreamer(const CudaWeights &weights) : weights_(weights) {}
+    // After copying an expert in, run() hands its host pages back through drop(model, p, n):
+    // a long prompt would otherwise fault every streamed expert of the file back into the
+    // process for good (the CPU reads its repacked copy, or faults the pages back in when it
+    // computes that expert in place). Null: they stay.
+    void drop_sources(void (*drop)(const void *, const void *, uint64_t), const void *model) {
+        drop_ = drop;
+        drop_model_ = model;
+    }
     ExpertStreamer(const ExpertStreamer &) = delete;
     ExpertStreamer &operator=(const ExpertStreamer &) = delete;
     ~ExpertStreamer();
@@ -57,6 +65,8 @@ private:
     int32_t slots_ = 0;
     std::vector<int32_t> table_; // the batch's slot table, host side
     PinnedCopier copier_;
+    void (*drop_)(const void *, const void *, uint64_t) = nullptr;
+    const void *drop_model_ = nullptr;
 };
 
 } // namespace infer::cuda

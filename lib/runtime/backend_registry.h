@@ -20,6 +20,11 @@ struct BackendConfig {
     int32_t n_threads = 1;                   // host threads (the CPU backend's workers)
     CpuKernels kernels = CpuKernels::Fast;   // the CPU backend's kernels (Reference: tests only)
     const DeviceWeights *weights = nullptr;  // a device backend's uploaded weights
+    // Hands the pages of host weight bytes it has copied back (prefill streaming's experts, read
+    // from the mapped file); null when they must stay (memory of the model's own would read
+    // zeros). Model::drop_file_pages.
+    void (*drop_host_pages)(const void *model, const void *p, uint64_t n) = nullptr;
+    const void *model = nullptr;
 };
 
 // Host bytes a device backend copies at load: a WeightRef's data, or RoPE frequency factors, or

@@ -236,6 +236,12 @@ Status Context::make_backends(const Model &model, const ContextParams &params,
     if (!placement.device) return Status::ok();
     BackendConfig device;
     device.weights = model.device_weights();
+    if (model.file_pages_come_back()) {
+        device.model = &model;
+        device.drop_host_pages = [](const void *m, const void *p, uint64_t n) {
+            static_cast<const Model *>(m)->drop_file_pages(p, n);
+        };
+    }
     if (!device.weights)
         return make_error(INFER_ERR_INTERNAL, "a %s model without device weights",
                           placement.device->name);

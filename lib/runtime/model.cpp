@@ -142,8 +142,7 @@ Status Model::place_and_upload(const LoadOptions &options) {
     // back from the file; memory of our own would read zeros). Measured on an H200 before this:
     // all of a 17.3 GiB model on the device, peak RSS 18.1 GiB.
     std::function<void(const void *, uint64_t)> read_done;
-    if (mapping_ && mapping_->pages_come_back())
-        read_done = [this](const void *p, uint64_t n) { mapping_->drop_pages(p, n); };
+    if (file_pages_come_back()) read_done = [this](const void *p, uint64_t n) { drop_file_pages(p, n); };
     return placement_.device->upload_weights(placement_.device_weights, options.device,
                                              options.device_memory_budget, progress, read_done,
                                              &device_weights_);

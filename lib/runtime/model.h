@@ -70,6 +70,10 @@ public:
     // and the device's copy of the weights placed there (null without a device).
     const Placement &placement() const { return placement_; }
     const DeviceWeights *device_weights() const { return device_weights_.get(); }
+    // Whether the model's bytes are a mapped file, whose pages drop_file_pages may hand back
+    // (they read back from the file when touched again).
+    bool file_pages_come_back() const { return mapping_ && mapping_->pages_come_back(); }
+    void drop_file_pages(const void *p, uint64_t n) const { mapping_->drop_pages(p, n); }
     // The CPU's repacked copies of the weights it alone multiplies (empty when none).
     const HostWeightCopies &host_copies() const { return host_copies_; }
 

@@ -431,30 +431,33 @@ TEST_CASE("cuda models: device memory budgets give INFER_ERR_OUT_OF_MEMORY, not 
 
 namespace {
 
-uint64_t resident_bytes() { // this process's resident memory now
-    std::ifstream statm("/proc/self/statm");
-    uint64_t size = 0, resident = 0;
-    statm >> size >> resident;
-    return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+// This process's resident pages of mapped files (the model's among them), in bytes.
+double file_pages_resident() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("RssFile:", 0) == 0) return 1024.0 * std::stod(line.substr(8)); // kB
+    FAIL("no RssFile in /proc/self/status");
+    return 0;
 }
 
 } // namespace
 
 // Upload reads each weight from the mapped file once: its pages leave the process as soon as they
-// are in the staging buffers (infer_model_load_file maps the file). On the emulator the device's
-// copy is host memory too, so the process holds the weights once, not twice.
+// are in the staging buffers (infer_model_load_file maps the file), and the model holds only
+// the device's copy.
 TEST_CASE("cuda models: uploading hands the file pages of the weights back") {
     const std::string path = infer::test::synthetic_model(
         "cuda-upload-rss", "--arch llama --preset tiny --n-embd 1024 --n-ff 4096 --n-layer 4 "
                            "--n-vocab 32000 --quant Q4_0 --random-blocks");
     const auto file_bytes = static_cast<double>(std::filesystem::file_size(path));
     REQUIRE(file_bytes > 60e6);
-    const uint64_t before = resident_bytes();
+    const double before = file_pages_resident();
     ModelPtr model = load(path, INFER_BACKEND_CUDA);
-    const auto grew = static_cast<double>(resident_bytes() - before);
+    const double grew = file_pages_resident() - before;
     CAPTURE(file_bytes);
     CAPTURE(grew);
-    CHECK(grew < 1.4 * file_bytes); // the device's copy and some; 2x when the file's pages stay
+    CHECK(grew < 0.1 * file_bytes); // all of it when the file's pages stay
 }
 
 TEST_CASE("cuda models: what a CUDA model refuses, it refuses clearly") {
@@ -891,6 +894,35 @@ TEST_CASE("cuda expert offload: the CPU's repacked share of split stacks gives t
         CAPTURE(streamed);
         CHECK(logits[1][streamed] == logits[0][streamed]);
         CHECK(next[1][streamed] == next[0][streamed]);
+    }
+}
+
+// Prefill streaming copies the experts the device lacks from the mapped file, and hands their
+// pages back once copied: a long prompt does not fault the whole file back into the process.
+TEST_CASE("cuda expert offload: prefill streaming hands the file pages back") {
+    const std::string path = infer::test::synthetic_model(
+        "cuda-stream-rss", "--arch qwen3moe --preset tiny --n-embd 1024 --n-ff-exp 1024 "
+                           "--n-expert 16 --n-expert-used 4 --n-layer 2 --n-vocab 1000 "
+                           "--quant Q4_0 --random-blocks");
+    const uint64_t budget = infer::test::budget_for_expert_share(path.c_str(), by_popularity(0), 0.0);
+    REQUIRE(budget > 0);
+    for (const int32_t weights : {INFER_CPU_WEIGHTS_REPACK, INFER_CPU_WEIGHTS_IN_PLACE}) {
+        CAPTURE(weights);
+        infer_model_params params = by_popularity(budget);
+        params.cpu_weights = weights;
+        ModelPtr model = load(path, params);
+        REQUIRE(placement_of(model.get()).n_experts_resident == 0);
+        ContextPtr ctx = context(model.get(), 64, 16, false, INFER_EXPERT_PREFILL_STREAM);
+        const std::vector<int32_t> prompt = prompt_tokens(16, 1000);
+        const double before = file_pages_resident();
+        REQUIRE_MESSAGE(infer_decode(ctx.get(), prompt.data(), 16) == INFER_OK,
+                        std::string(infer_last_error()));
+        const double grew = file_pages_resident() - before;
+        const auto streamed = static_cast<double>(stats_of(ctx.get()).prefill_streamed_bytes);
+        CAPTURE(streamed);
+        CAPTURE(grew);
+        REQUIRE(streamed > 40e6); // every expert of both layers
+        CHECK(grew < 0.1 * streamed);
     }
 }
 
