@@ -1,5 +1,5 @@
-// The Vulkan backend's registry entry. It finds devices; it cannot run graphs yet (no
-// make_backend, every node refused), so a model asking for it gets INFER_ERR_UNSUPPORTED.
+// The Vulkan backend's registry entry: devices, weight upload (vk_weights.h), the per-context
+// backend (vk_runner.h), and which nodes its shaders run.
 #pragma once
 
 #include "runtime/backend_registry.h"

@@ -4,19 +4,26 @@
 #include "vulkan/vk_device.h"
 
 #include <cstring>
+#include <initializer_list>
 #include <utility>
 
 namespace infer::vulkan {
 namespace {
 
-// The first memory type the buffer accepts that is host-visible and host-coherent, preferring
-// one that is also device-local (integrated GPUs, resizable BAR, CPU drivers).
-bool find_memory_type(VkPhysicalDevice physical, uint32_t allowed, uint32_t *out) {
+// Host-visible: the first memory type the buffer accepts that is host-visible and host-coherent,
+// preferring one that is also device-local (integrated GPUs, resizable BAR, CPU drivers).
+// Device-local: a device-local type, else any (a driver whose memory is all one kind).
+bool find_memory_type(VkPhysicalDevice physical, uint32_t allowed, BufferMemory memory,
+                      uint32_t *out) {
     VkPhysicalDeviceMemoryProperties props{};
     vkGetPhysicalDeviceMemoryProperties(physical, &props);
     const VkMemoryPropertyFlags host =
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    for (const VkMemoryPropertyFlags wanted : {host | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, host}) {
+    const VkMemoryPropertyFlags local = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+    const std::initializer_list<VkMemoryPropertyFlags> choices =
+        memory == BufferMemory::HostVisible ? std::initializer_list<VkMemoryPropertyFlags>{host | local, host}
+                                            : std::initializer_list<VkMemoryPropertyFlags>{local, 0};
+    for (const VkMemoryPropertyFlags wanted : choices) {
         for (uint32_t i = 0; i < props.memoryTypeCount; ++i) {
             if ((allowed & (1u << i)) && (props.memoryTypes[i].propertyFlags & wanted) == wanted) {
                 *out = i;
@@ -61,7 +68,7 @@ void Buffer::release() {
     size_ = 0;
 }
 
-Status Buffer::create(const Device &device, VkDeviceSize bytes, Buffer *out) {
+Status Buffer::create(const Device &device, VkDeviceSize bytes, Buffer *out, BufferMemory memory) {
     if (bytes == 0) return make_error(INFER_ERR_INVALID_ARGUMENT, "Vulkan buffer of 0 bytes");
     Buffer buffer;
     buffer.device_ = device.device();
@@ -76,23 +83,35 @@ Status Buffer::create(const Device &device, VkDeviceSize bytes, Buffer *out) {
     VkMemoryRequirements needs{};
     vkGetBufferMemoryRequirements(buffer.device_, buffer.buffer_, &needs);
     uint32_t type = 0;
-    if (!find_memory_type(device.physical_device(), needs.memoryTypeBits, &type)) {
+    if (!find_memory_type(device.physical_device(), needs.memoryTypeBits, memory, &type)) {
         return make_error(INFER_ERR_UNSUPPORTED,
-                          "Vulkan: no host-visible coherent memory type for a storage buffer");
+                          "Vulkan: no %s memory type for a storage buffer",
+                          memory == BufferMemory::HostVisible ? "host-visible coherent" : "usable");
     }
     VkMemoryAllocateInfo alloc{};
     alloc.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
     alloc.allocationSize = needs.size;
     alloc.memoryTypeIndex = type;
-    INFER_VK_TRY(vkAllocateMemory, buffer.device_, &alloc, nullptr, &buffer.memory_);
+    const VkResult allocated =
+        vkAllocateMemory(buffer.device_, &alloc, nullptr, &buffer.memory_);
+    if (allocated == VK_ERROR_OUT_OF_DEVICE_MEMORY || allocated == VK_ERROR_OUT_OF_HOST_MEMORY)
+        return make_error(INFER_ERR_OUT_OF_MEMORY,
+                          "Vulkan: cannot allocate %.1f MiB of %s memory (%s)",
+                          static_cast<double>(needs.size) / 1048576.0,
+                          memory == BufferMemory::HostVisible ? "host-visible" : "device",
+                          result_name(allocated));
+    if (allocated != VK_SUCCESS) return vk_error("vkAllocateMemory", allocated);
     INFER_VK_TRY(vkBindBufferMemory, buffer.device_, buffer.buffer_, buffer.memory_, 0);
-    INFER_VK_TRY(vkMapMemory, buffer.device_, buffer.memory_, 0, VK_WHOLE_SIZE, 0, &buffer.mapped_);
+    if (memory == BufferMemory::HostVisible)
+        INFER_VK_TRY(vkMapMemory, buffer.device_, buffer.memory_, 0, VK_WHOLE_SIZE, 0,
+                     &buffer.mapped_);
     buffer.size_ = bytes;
     *out = std::move(buffer);
     return Status::ok();
 }
 
 Status Buffer::upload(VkDeviceSize offset, const void *src, size_t bytes) {
+    if (!mapped_) return make_error(INFER_ERR_INTERNAL, "Vulkan upload to a device-local buffer");
     if (!in_range(offset, bytes, size_)) {
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "Vulkan upload of %zu bytes at offset %llu past a %llu-byte buffer",
@@ -104,6 +123,8 @@ Status Buffer::upload(VkDeviceSize offset, const void *src, size_t bytes) {
 }
 
 Status Buffer::download(VkDeviceSize offset, void *dst, size_t bytes) const {
+    if (!mapped_)
+        return make_error(INFER_ERR_INTERNAL, "Vulkan download from a device-local buffer");
     if (!in_range(offset, bytes, size_)) {
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "Vulkan download of %zu bytes at offset %llu past a %llu-byte buffer",

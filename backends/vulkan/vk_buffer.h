@@ -1,7 +1,7 @@
-// Storage buffers in host-visible, host-coherent memory, mapped for their whole life: upload and
-// download are memcpy. Every Vulkan implementation offers such memory; on discrete GPUs it is
-// slower for shaders than device-local memory, which a staging path will add when the executor
-// needs it.
+// Storage buffers. Host-visible ones (host-coherent, mapped for their whole life: upload and
+// download are memcpy; every Vulkan implementation offers such memory) serve tests and staging;
+// device-local ones hold weights and context memory, filled by copies from a host-visible one
+// (on integrated GPUs and CPU drivers the two are the same memory).
 #pragma once
 
 #include "core/status.h"
@@ -15,6 +15,8 @@ namespace infer::vulkan {
 
 class Device;
 
+enum class BufferMemory { HostVisible, DeviceLocal };
+
 class Buffer {
 public:
     Buffer() = default;
@@ -24,8 +26,10 @@ public:
     Buffer(const Buffer &) = delete;
     Buffer &operator=(const Buffer &) = delete;
 
-    // Allocates `bytes` (> 0) of storage; its contents start undefined.
-    static Status create(const Device &device, VkDeviceSize bytes, Buffer *out);
+    // Allocates `bytes` (> 0) of storage; its contents start undefined. Out of device memory is
+    // INFER_ERR_OUT_OF_MEMORY naming the bytes.
+    static Status create(const Device &device, VkDeviceSize bytes, Buffer *out,
+                         BufferMemory memory = BufferMemory::HostVisible);
 
     // Copies between host memory and [offset, offset + bytes) of the buffer. Not ordered with
     // device work: call them when no submission that touches the buffer is in flight.
@@ -33,6 +37,8 @@ public:
     Status download(VkDeviceSize offset, void *dst, size_t bytes) const;
 
     VkBuffer handle() const { return buffer_; }
+    // The host mapping of a host-visible buffer; null for a device-local one.
+    uint8_t *mapped() const { return static_cast<uint8_t *>(mapped_); }
     VkDeviceSize size() const { return size_; }
 
 private:

@@ -2,6 +2,7 @@
 
 #include "vulkan/vk_check.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace infer::vulkan {
@@ -109,6 +110,16 @@ std::string probe(VkPhysicalDevice physical, DeviceInfo *info) {
     return info->name + ": no compute queue";
 }
 
+uint64_t largest_local_heap(VkPhysicalDevice physical) {
+    VkPhysicalDeviceMemoryProperties props{};
+    vkGetPhysicalDeviceMemoryProperties(physical, &props);
+    uint64_t largest = 0;
+    for (uint32_t i = 0; i < props.memoryHeapCount; ++i)
+        if (props.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+            largest = std::max<uint64_t>(largest, props.memoryHeaps[i].size);
+    return largest;
+}
+
 struct Candidate {
     VkPhysicalDevice physical;
     DeviceInfo info;
@@ -155,6 +166,20 @@ int32_t device_count(std::string *why) {
         *why = rejected.empty() ? "no Vulkan device" : "no suitable Vulkan device: " + rejected;
     }
     return static_cast<int32_t>(candidates.size());
+}
+
+Status memory_info(int32_t index, uint64_t *free_bytes, uint64_t *total_bytes) {
+    InstanceGuard guard;
+    INFER_TRY(create_instance(&guard.instance));
+    std::vector<Candidate> candidates;
+    std::string rejected;
+    INFER_TRY(enumerate_suitable(guard.instance, &candidates, &rejected));
+    if (index < 0 || static_cast<size_t>(index) >= candidates.size())
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "Vulkan device %d does not exist (%zu found)",
+                          index, candidates.size());
+    *total_bytes = largest_local_heap(candidates[static_cast<size_t>(index)].physical);
+    *free_bytes = *total_bytes;
+    return Status::ok();
 }
 
 Status Device::create(int32_t index, std::unique_ptr<Device> *out) {
@@ -226,6 +251,14 @@ Device::~Device() {
     if (instance_ != VK_NULL_HANDLE) vkDestroyInstance(instance_, nullptr);
 }
 
+uint64_t Device::device_local_bytes() const { return largest_local_heap(physical_); }
+
+Status Device::submit(const VkSubmitInfo &info, VkFence fence) {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    INFER_VK_TRY(vkQueueSubmit, queue_, 1, &info, fence);
+    return Status::ok();
+}
+
 Status Device::begin_commands(VkCommandBuffer *cmd) {
     // Also abandons a recording that an earlier error left unsubmitted.
     recording_ = false;
@@ -256,7 +289,7 @@ Status Device::submit_and_wait() {
     submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
     submit.commandBufferCount = 1;
     submit.pCommandBuffers = &command_buffer_;
-    INFER_VK_TRY(vkQueueSubmit, queue_, 1, &submit, fence_);
+    INFER_TRY(this->submit(submit, fence_));
     // No timeout: a hung dispatch ends as VK_ERROR_DEVICE_LOST from the driver's watchdog.
     INFER_VK_TRY(vkWaitForFences, device_, 1, &fence_, VK_TRUE, UINT64_MAX);
     return Status::ok();

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace infer::vulkan {
@@ -20,6 +21,10 @@ namespace infer::vulkan {
 // Number of suitable Vulkan devices; 0 with the reason in *why (no loader ICD, driver too old,
 // no device meeting the requirement) otherwise. Never fails hard: the CPU backend keeps working.
 int32_t device_count(std::string *why);
+
+// Free and total bytes of suitable device `index`: its largest device-local heap (free is the
+// heap size: core Vulkan has no free-memory query).
+Status memory_info(int32_t index, uint64_t *free_bytes, uint64_t *total_bytes);
 
 struct DeviceInfo {
     std::string name;         // VkPhysicalDeviceProperties::deviceName
@@ -42,8 +47,10 @@ struct DeviceInfo {
 };
 
 // A logical device with one compute queue, a command pool and one reusable command buffer and
-// fence for submit-and-wait. One thread at a time. Buffers and pipelines made from a Device must
-// be destroyed before it.
+// fence for submit-and-wait (begin_commands/submit_and_wait: one thread at a time). submit() may
+// be called from any thread: the backends of several contexts share the device, each with its
+// own command pool and fence. Buffers and pipelines made from a Device must be destroyed before
+// it.
 class Device {
 public:
     // Opens the suitable device number `index` (0 <= index < device_count()).
@@ -55,6 +62,12 @@ public:
     const DeviceInfo &info() const { return info_; }
     VkDevice device() const { return device_; }
     VkPhysicalDevice physical_device() const { return physical_; }
+
+    // Size of the largest device-local heap (the memory weights and contexts go to).
+    uint64_t device_local_bytes() const;
+
+    // vkQueueSubmit of one batch on the device's queue, serialized across threads.
+    Status submit(const VkSubmitInfo &info, VkFence fence);
 
     // Begins recording into the device's command buffer; end with submit_and_wait().
     Status begin_commands(VkCommandBuffer *cmd);
@@ -71,6 +84,7 @@ private:
     VkQueue queue_ = VK_NULL_HANDLE;
     VkCommandPool command_pool_ = VK_NULL_HANDLE;
     VkCommandBuffer command_buffer_ = VK_NULL_HANDLE;
+    std::mutex queue_mutex_;
     VkFence fence_ = VK_NULL_HANDLE;
     bool recording_ = false;
     DeviceInfo info_;

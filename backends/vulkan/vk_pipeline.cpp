@@ -10,6 +10,29 @@
 
 namespace infer::vulkan {
 
+Status create_compute_pipeline(VkDevice device, const SpirvShader &spirv, VkPipelineLayout layout,
+                               VkPipeline *out) {
+    VkShaderModuleCreateInfo module_info{};
+    module_info.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
+    module_info.codeSize = spirv.word_count * sizeof(uint32_t);
+    module_info.pCode = spirv.words;
+    VkShaderModule module = VK_NULL_HANDLE;
+    INFER_VK_TRY(vkCreateShaderModule, device, &module_info, nullptr, &module);
+    VkComputePipelineCreateInfo pipeline{};
+    pipeline.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
+    pipeline.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+    pipeline.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+    pipeline.stage.module = module;
+    pipeline.stage.pName = "main";
+    pipeline.layout = layout;
+    const VkResult made =
+        vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &pipeline, nullptr, out);
+    // The pipeline keeps what it needs of the module.
+    vkDestroyShaderModule(device, module, nullptr);
+    if (made != VK_SUCCESS) return vk_error("vkCreateComputePipelines", made);
+    return Status::ok();
+}
+
 Pipeline::~Pipeline() { release(); }
 
 Pipeline::Pipeline(Pipeline &&other) noexcept { *this = std::move(other); }
@@ -88,24 +111,7 @@ Status Pipeline::create(const Device &device, std::string_view shader, uint32_t 
     layout.pPushConstantRanges = &push;
     INFER_VK_TRY(vkCreatePipelineLayout, p.device_, &layout, nullptr, &p.layout_);
 
-    VkShaderModuleCreateInfo module_info{};
-    module_info.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
-    module_info.codeSize = spirv->word_count * sizeof(uint32_t);
-    module_info.pCode = spirv->words;
-    VkShaderModule module = VK_NULL_HANDLE;
-    INFER_VK_TRY(vkCreateShaderModule, p.device_, &module_info, nullptr, &module);
-    VkComputePipelineCreateInfo pipeline{};
-    pipeline.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
-    pipeline.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
-    pipeline.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
-    pipeline.stage.module = module;
-    pipeline.stage.pName = "main";
-    pipeline.layout = p.layout_;
-    const VkResult made =
-        vkCreateComputePipelines(p.device_, VK_NULL_HANDLE, 1, &pipeline, nullptr, &p.pipeline_);
-    // The pipeline keeps what it needs of the module.
-    vkDestroyShaderModule(p.device_, module, nullptr);
-    if (made != VK_SUCCESS) return vk_error("vkCreateComputePipelines", made);
+    INFER_TRY(create_compute_pipeline(p.device_, *spirv, p.layout_, &p.pipeline_));
 
     VkDescriptorPoolSize pool_size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, binding_count};
     VkDescriptorPoolCreateInfo pool{};

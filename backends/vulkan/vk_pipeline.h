@@ -18,6 +18,11 @@ namespace infer::vulkan {
 
 class Buffer;
 class Device;
+struct SpirvShader;
+
+// The compute pipeline of embedded shader `spirv` ("main") under `layout`.
+Status create_compute_pipeline(VkDevice device, const SpirvShader &spirv, VkPipelineLayout layout,
+                               VkPipeline *out);
 
 // A storage-buffer binding: [offset, offset + range) of a buffer. offset must be a multiple of
 // the device's min_storage_buffer_offset_alignment; the range may not exceed

@@ -7,7 +7,7 @@
 // leaves out the emulator's own allocations (its queues and fibers stand in for a GPU driver,
 // which allocates nothing per launch): the emulator says when a thread is inside it.
 //
-// Usage: infer-no-alloc-test [--backend cuda] [--n-gpu-layers N] [--override PATTERN=cpu|cuda]
+// Usage: infer-no-alloc-test [--backend cuda|vulkan] [--n-gpu-layers N] [--override PATTERN=cpu|cuda]
 //        [--expert-share F]
 //        MODEL.gguf...   (the options apply to every model after them: a split placement)
 #include "../expert_budget.h"
@@ -112,7 +112,10 @@ int main(int argc, char **argv) {
     for (int a = 1; a < argc; ++a) {
         const std::string arg = argv[a];
         if (arg == "--backend" && a + 1 < argc) {
-            model_params.backend = std::string(argv[++a]) == "cuda" ? INFER_BACKEND_CUDA : INFER_BACKEND_CPU;
+            const std::string name = argv[++a];
+            model_params.backend = name == "cuda"     ? INFER_BACKEND_CUDA
+                                   : name == "vulkan" ? INFER_BACKEND_VULKAN
+                                                      : INFER_BACKEND_CPU;
             continue;
         }
         if (arg == "--n-gpu-layers" && a + 1 < argc) {

@@ -12,9 +12,9 @@ using graph::Op;
 
 constexpr uint32_t kAnyType = UINT32_MAX; // every case of the op
 
-// CUDA reads none of the codebook, lattice and ternary types: the CPU dequantizes their token
-// tables and multiplies their matrices, and placement leaves such a node on the CPU.
-constexpr TypeId kCudaCpuOnlyTypes[] = {
+// CUDA and Vulkan read none of the codebook, lattice and ternary types: the CPU dequantizes
+// their token tables and multiplies their matrices, and placement leaves such a node on the CPU.
+constexpr TypeId kDeviceCpuOnlyTypes[] = {
     TypeId::IQ4_NL,  TypeId::IQ4_XS, TypeId::MXFP4, TypeId::IQ2_XXS, TypeId::IQ2_XS,
     TypeId::IQ2_S,   TypeId::IQ3_XXS, TypeId::IQ3_S, TypeId::IQ1_S,  TypeId::IQ1_M,
     TypeId::TQ1_0,   TypeId::TQ2_0,
@@ -29,10 +29,10 @@ std::string gap_name(const std::string &backend, graph::Op op, uint32_t type) {
 } // namespace
 
 KnownGaps::KnownGaps(const std::string &backend, graph::Op op) : backend_(backend), op_(op) {
-    if (backend != "CUDA") return;
+    if (backend != "CUDA" && backend != "Vulkan") return;
     for (const Op weight_op : kWeightOps)
         if (weight_op == op)
-            for (const TypeId t : kCudaCpuOnlyTypes) entries_.push_back({static_cast<uint32_t>(t), false});
+            for (const TypeId t : kDeviceCpuOnlyTypes) entries_.push_back({static_cast<uint32_t>(t), false});
 }
 
 bool KnownGaps::covers(const OpCase &c) {

@@ -1,5 +1,6 @@
-// The GPU test binary's entry point: on a machine without a CUDA device (or driver) every test
-// reports "skipped: no CUDA device" and exits with 77, which CTest shows as Skipped (never as
+// The device test binaries' entry point (infer-cuda-tests, infer-vulkan-tests: the backend is
+// INFER_TEST_DEVICE_BACKEND): on a machine without such a device (or driver) every test reports
+// "skipped: no <backend> device" and exits with 77, which CTest shows as Skipped (never as
 // passed); scripts/test-all.sh counts those separately.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
@@ -9,6 +10,11 @@
 #include <cstdio>
 #include <cstring>
 
+#ifndef INFER_TEST_DEVICE_BACKEND
+#define INFER_TEST_DEVICE_BACKEND INFER_BACKEND_CUDA
+#define INFER_TEST_DEVICE_NAME "CUDA"
+#endif
+
 int main(int argc, char **argv) {
     // Listing the tests (CTest's discovery at build time) needs no device.
     bool listing = false;
@@ -16,9 +22,9 @@ int main(int argc, char **argv) {
         listing = listing || std::strncmp(argv[i], "--list", 6) == 0;
     int32_t count = 0;
     const bool no_device =
-        infer_backend_device_count(INFER_BACKEND_CUDA, &count) != INFER_OK || count == 0;
+        infer_backend_device_count(INFER_TEST_DEVICE_BACKEND, &count) != INFER_OK || count == 0;
     if (!listing && no_device) {
-        std::printf("skipped: no CUDA device (%s)\n", infer_last_error());
+        std::printf("skipped: no %s device (%s)\n", INFER_TEST_DEVICE_NAME, infer_last_error());
         return 77;
     }
     doctest::Context context(argc, argv);

@@ -38,12 +38,14 @@ constexpr double kMaxNormalizedRms = 3e-2;
 // per 256 (K-quants), as our CPU path does. On the random-weight synthetic models, which amplify
 // any rounding, that alone puts CUDA 1.5 to 2 times the llama.cpp variants' spread away from the
 // reference at a few positions (worst 0.047 where the spread is 0.031; medians stay below
-// 3e-2). A kernel bug shows as errors near 1.
-constexpr double kCudaMaxNormalizedRms = 5e-2;
+// 3e-2). The Vulkan backend multiplies f32 activations, unrounded, which differs from the
+// reference by one rounding as much. A kernel bug shows as errors near 1.
+constexpr double kDeviceMaxNormalizedRms = 5e-2;
 constexpr double kSpreadFactor = 1.5;
 
 double error_bound(const Golden &g, size_t pos, int32_t backend) {
-    return std::max(backend == INFER_BACKEND_CUDA ? kCudaMaxNormalizedRms : kMaxNormalizedRms,
+    const bool device = backend == INFER_BACKEND_CUDA || backend == INFER_BACKEND_VULKAN;
+    return std::max(device ? kDeviceMaxNormalizedRms : kMaxNormalizedRms,
                     kSpreadFactor * g.spread[pos]);
 }
 

@@ -1,0 +1,23 @@
+// Embed: out[t] = dequant(W row tokens[t]) * scale. One workgroup per token (the workgroups
+// stride over the tokens); an id outside the table reads no weight and writes zeros.
+#version 450
+#include "common.glsl"
+#include "blocks.glsl"
+
+layout(local_size_x = 64) in;
+
+layout(push_constant) uniform Push {
+    uint type, w_off, row_bytes, block_bytes, n, n_rows, tokens, out_off, n_tokens;
+    float scale;
+} p;
+
+void main() {
+    for (uint t = gl_WorkGroupID.x; t < p.n_tokens; t += gl_NumWorkGroups.x) {
+        const int tok = ctx_i.i[p.tokens + t];
+        const bool valid = tok >= 0 && uint(tok) < p.n_rows;
+        const uint row = p.w_off + (valid ? uint(tok) : 0u) * p.row_bytes;
+        for (uint i = gl_LocalInvocationID.x; i < p.n; i += 64u)
+            ctx.f[p.out_off + t * p.n + i] =
+                valid ? dq_row(p.type, row, p.block_bytes, i) * p.scale : 0.0;
+    }
+}

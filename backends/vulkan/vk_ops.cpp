@@ -1,0 +1,63 @@
+#include "vulkan/vk_ops.h"
+
+#include "vulkan/vk_check.h"
+#include "vulkan/vk_device.h"
+#include "vulkan/vk_pipeline.h"
+#include "vulkan/vk_shaders.h"
+
+namespace infer::vulkan {
+namespace {
+
+// The embedded shader of each OpShader, in enum order.
+constexpr const char *kShaderNames[] = {"embed",     "rms_norm",  "matmul",     "elementwise",
+                                        "rope",      "kv_store",  "attention",  "moe_route",
+                                        "moe_select", "moe_matvec", "moe_combine"};
+static_assert(sizeof kShaderNames / sizeof kShaderNames[0] ==
+              static_cast<size_t>(OpShader::Count));
+
+} // namespace
+
+OpPipelines::~OpPipelines() {
+    if (device_ == VK_NULL_HANDLE) return;
+    for (VkPipeline p : pipelines_)
+        if (p != VK_NULL_HANDLE) vkDestroyPipeline(device_, p, nullptr);
+    if (layout_ != VK_NULL_HANDLE) vkDestroyPipelineLayout(device_, layout_, nullptr);
+    if (set_layout_ != VK_NULL_HANDLE) vkDestroyDescriptorSetLayout(device_, set_layout_, nullptr);
+}
+
+Status OpPipelines::create(const Device &device) {
+    device_ = device.device();
+    if (device.info().max_push_constants_size < kPushBytes)
+        return make_error(INFER_ERR_UNSUPPORTED, "Vulkan: %s offers %u push-constant bytes (%u needed)",
+                          device.info().name.c_str(), device.info().max_push_constants_size,
+                          kPushBytes);
+    VkDescriptorSetLayoutBinding slots[kOpBindings]{};
+    for (uint32_t i = 0; i < kOpBindings; ++i) {
+        slots[i].binding = i;
+        slots[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        slots[i].descriptorCount = 1;
+        slots[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+    }
+    VkDescriptorSetLayoutCreateInfo set_layout{};
+    set_layout.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO;
+    set_layout.bindingCount = kOpBindings;
+    set_layout.pBindings = slots;
+    INFER_VK_TRY(vkCreateDescriptorSetLayout, device_, &set_layout, nullptr, &set_layout_);
+    VkPushConstantRange push{VK_SHADER_STAGE_COMPUTE_BIT, 0, kPushBytes};
+    VkPipelineLayoutCreateInfo layout{};
+    layout.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
+    layout.setLayoutCount = 1;
+    layout.pSetLayouts = &set_layout_;
+    layout.pushConstantRangeCount = 1;
+    layout.pPushConstantRanges = &push;
+    INFER_VK_TRY(vkCreatePipelineLayout, device_, &layout, nullptr, &layout_);
+    for (size_t i = 0; i < pipelines_.size(); ++i) {
+        const SpirvShader *spirv = find_shader(kShaderNames[i]);
+        if (!spirv)
+            return make_error(INFER_ERR_INTERNAL, "no embedded Vulkan shader '%s'", kShaderNames[i]);
+        INFER_TRY(create_compute_pipeline(device_, *spirv, layout_, &pipelines_[i]));
+    }
+    return Status::ok();
+}
+
+} // namespace infer::vulkan

@@ -1,0 +1,361 @@
+// The graph's nodes as compute dispatches (shaders/*.comp): each node becomes one dispatch or a
+// few, with the offsets of its tensors (element indices into the context binding) and the byte
+// offset of its weight in its chunk as push constants. A full barrier follows every dispatch.
+#include "vulkan/vk_runner.h"
+
+#include "core/types.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace infer::vulkan {
+namespace {
+
+using graph::Node;
+using graph::Op;
+
+// The push-constant blocks of the shaders, field for field (std430 scalars, 4 bytes each).
+struct EmbedPush {
+    uint32_t type, w_off, row_bytes, block_bytes, n, n_rows, tokens, out, n_tokens;
+    float scale;
+};
+struct RmsNormPush {
+    uint32_t x, y, w_off, has_w, rows, group;
+    float eps;
+};
+struct MatMulPush {
+    uint32_t type, w_off, row_bytes, block_bytes, k, n, x, y, n_tokens;
+};
+struct ElementwisePush {
+    uint32_t op, y, a, b, n, width, act, w_off, b_stride;
+    float s;
+};
+struct RopePush {
+    uint32_t x, pos, n_tokens, n_head, head_dim, n_rot, neox, ff_off, has_ff;
+    float theta_scale, freq_scale;
+};
+struct KvStorePush {
+    uint32_t k, v, pos, kc, vc, n_tokens, n_head_kv, head_dim, n_ctx, f16;
+};
+struct AttentionPush {
+    uint32_t o, q, kc, vc, pos, n_tokens, n_head, n_head_kv, head_dim, n_ctx, f16, window;
+    float scale, softcap;
+};
+struct MoeRoutePush {
+    uint32_t logits, ids, weights, n_tokens, n_expert, k, norm;
+};
+struct MoeSelectPush {
+    uint32_t ids, sel, count, list, n_pairs, n_expert, has_table, table_off, counting, count_base;
+};
+struct MoeMatvecPush {
+    uint32_t type, w_off, row_bytes, block_bytes, expert_stride, k, n, x, y, n_pairs, per_token,
+        count, list, n_slots, mode, act;
+};
+struct MoeCombinePush {
+    uint32_t out, y, weights, sel, n_tokens, k, n;
+};
+
+uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
+
+uint32_t act_code(graph::Activation act) { return act == graph::Activation::GeluTanh ? 1 : 0; }
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+// MoeFfn's scratch, in 4-byte words: the pairs' slots [pairs], the pair count of each slot
+// [n_expert], the pairs of each slot [n_expert][pairs] (moe_select.comp), each padded to 64
+// words; then the gate/up outputs [pairs][n_ff] and the down outputs [pairs][n_embd].
+struct MoeScratch {
+    uint64_t pairs, sel_words, count_words, list_words, hidden_words, out_words;
+    uint64_t bytes() const {
+        return 4 * (sel_words + count_words + list_words + hidden_words + out_words);
+    }
+};
+MoeScratch moe_scratch(const Node &n, int64_t tokens) {
+    MoeScratch s{};
+    s.pairs = static_cast<uint64_t>(tokens) * static_cast<uint64_t>(n.n_expert_used);
+    s.sel_words = ceil_div(s.pairs, 64) * 64;
+    s.count_words = ceil_div(static_cast<uint64_t>(n.n_expert), 64) * 64;
+    s.list_words = ceil_div(static_cast<uint64_t>(n.n_expert) * s.pairs, 64) * 64;
+    s.hidden_words = s.pairs * static_cast<uint64_t>(n.w->ne[1]);
+    s.out_words = s.pairs * static_cast<uint64_t>(n.w3->ne[1]);
+    return s;
+}
+
+} // namespace
+
+void VulkanBackend::size_scratch(graph::Graph &g, const KvCacheLayout &) const {
+    for (const Node &n : g.nodes) {
+        if (n.scratch == graph::kNoTensor) continue;
+        g.tensors[n.scratch].raw_bytes =
+            n.op == Op::MoeFfn ? moe_scratch(n, g.max_tokens).bytes() : 0;
+    }
+}
+
+VkDescriptorSet VulkanBackend::set_for(const Allocation &ctx, const WeightLocation *w) const {
+    return w ? ctx.sets[w->chunk] : ctx.sets.back();
+}
+
+void VulkanBackend::dispatch(VkCommandBuffer cmd, OpShader shader, VkDescriptorSet set,
+                             const void *push, uint32_t push_bytes, uint64_t groups) const {
+    const uint64_t most = device_.info().max_workgroup_count_x;
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ops_.pipeline(shader));
+    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ops_.layout(), 0, 1, &set, 0,
+                            nullptr);
+    vkCmdPushConstants(cmd, ops_.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
+    // The shaders stride over their work, so fewer groups than items is always correct.
+    vkCmdDispatch(cmd, static_cast<uint32_t>(std::clamp<uint64_t>(groups, 1, most)), 1, 1);
+    VkMemoryBarrier b{};
+    b.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+    b.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    b.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                      VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT |
+                             VK_PIPELINE_STAGE_HOST_BIT,
+                         0, 1, &b, 0, nullptr, 0, nullptr);
+}
+
+// Zeros [offset, offset + bytes) of the context before the next dispatch reads it.
+static void fill_zero(VkCommandBuffer cmd, VkBuffer buffer, uint64_t offset, uint64_t bytes) {
+    vkCmdFillBuffer(cmd, buffer, offset, bytes, 0);
+    VkMemoryBarrier b{};
+    b.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+    b.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    b.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                         0, 1, &b, 0, nullptr, 0, nullptr);
+}
+
+Status VulkanBackend::record_nodes(VkCommandBuffer cmd, const BoundGraph &bound, NodeRange nodes,
+                                   int64_t n_tokens, KvCache &kv, const StopSignal &stop) {
+    for (int32_t i = nodes.begin; i < nodes.end; ++i) {
+        if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
+        INFER_TRY(record_node(cmd, bound, bound.graph->nodes[static_cast<size_t>(i)], n_tokens, kv));
+    }
+    return Status::ok();
+}
+
+Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, const Node &n,
+                                  int64_t n_tokens, KvCache &kv) {
+    const graph::Graph &g = *b.graph;
+    // KvStore has no output tensor; every node has a first input.
+    const graph::TensorId any = n.out != graph::kNoTensor ? n.out : n.in[0];
+    const Place out = find(b.tensor_data[any], 0, MemoryKind::Context);
+    if (!out.alloc)
+        return make_error(INFER_ERR_INTERNAL, "%s (layer %d): output not in Vulkan context memory",
+                          graph::op_name(n.op), n.layer);
+    const Allocation &ctx = *out.alloc;
+    // Element index of a context address (floats/ints; halves for an F16 KV cache).
+    auto at = [&](const void *p, uint64_t elem_bytes = 4) {
+        return u32((static_cast<const uint8_t *>(p) - ctx.base) / static_cast<int64_t>(elem_bytes));
+    };
+    auto t = [&](graph::TensorId id) { return at(b.tensor_data[id]); };
+    auto rows_of = [&](graph::TensorId id) { return g.tensors[id].per_token ? n_tokens : 1; };
+    auto weight = [&](const void *host, WeightLocation *loc) {
+        return weights_.find(host, loc)
+                   ? Status::ok()
+                   : make_error(INFER_ERR_INTERNAL, "%s (layer %d): a weight is not on the device",
+                                graph::op_name(n.op), n.layer);
+    };
+    auto elementwise = [&](ElementwiseOp op, uint32_t a, uint32_t bb, int64_t count, uint32_t width,
+                           float s, VkDescriptorSet set, uint32_t w_off, uint32_t b_stride) {
+        const ElementwisePush p{static_cast<uint32_t>(op), t(n.out), a, bb, u32(count), width,
+                                act_code(n.act), w_off, b_stride, s};
+        dispatch(cmd, OpShader::Elementwise, set, &p, sizeof p, ceil_div(u32(count), 256));
+    };
+    const int64_t n_out = n.out == graph::kNoTensor ? 0 : rows_of(n.out) * g.tensors[n.out].n;
+    const uint64_t elem = kv.layout.elem_bytes();
+
+    switch (n.op) {
+    case Op::Embed: {
+        WeightLocation w{};
+        INFER_TRY(weight(n.w->data, &w));
+        const EmbedPush p{n.w->type, u32(w.offset), u32(n.w->row_bytes),
+                          type_traits(n.w->type)->block_bytes, u32(n.w->ne[0]), u32(n.w->ne[1]),
+                          t(n.in[0]), t(n.out), u32(n_tokens), n.scale};
+        dispatch(cmd, OpShader::Embed, set_for(ctx, &w), &p, sizeof p, n_tokens);
+        return Status::ok();
+    }
+    case Op::RmsNorm: {
+        WeightLocation w{};
+        if (n.w) INFER_TRY(weight(n.w->data, &w));
+        const RmsNormPush p{t(n.in[0]), t(n.out), u32(w.offset), n.w ? 1u : 0u,
+                            u32(n_out / n.group), u32(n.group), n.eps};
+        dispatch(cmd, OpShader::RmsNorm, set_for(ctx, n.w ? &w : nullptr), &p, sizeof p,
+                 n_out / n.group);
+        return Status::ok();
+    }
+    case Op::MatMul: {
+        WeightLocation w{};
+        INFER_TRY(weight(n.w->data, &w));
+        const int64_t rows = rows_of(n.in[0]);
+        const MatMulPush p{n.w->type, u32(w.offset), u32(n.w->row_bytes),
+                           type_traits(n.w->type)->block_bytes, u32(n.w->ne[0]), u32(n.w->ne[1]),
+                           t(n.in[0]), t(n.out), u32(rows)};
+        dispatch(cmd, OpShader::MatMul, set_for(ctx, &w), &p, sizeof p, n.w->ne[1]);
+        if (n.w2) {
+            WeightLocation bias{};
+            INFER_TRY(weight(n.w2->data, &bias));
+            elementwise(ElementwiseOp::Bias, 0, 0, rows * n.w->ne[1], u32(n.w->ne[1]), 0,
+                        set_for(ctx, &bias), u32(bias.offset), 0);
+        }
+        return Status::ok();
+    }
+    case Op::Add:
+        elementwise(ElementwiseOp::Add, t(n.in[0]), t(n.in[1]), n_out, 1, 0, set_for(ctx, nullptr),
+                    0, 0);
+        return Status::ok();
+    case Op::Scale:
+        elementwise(ElementwiseOp::Scale, t(n.in[0]), 0, n_out, 1, n.scale, set_for(ctx, nullptr),
+                    0, 0);
+        return Status::ok();
+    case Op::Glu:
+        elementwise(ElementwiseOp::Glu, t(n.in[0]), t(n.in[1]), n_out, 1, 0, set_for(ctx, nullptr),
+                    0, 0);
+        return Status::ok();
+    case Op::SigmoidGate:
+        elementwise(ElementwiseOp::SigmoidGate, t(n.in[0]), t(n.in[1]), n_out,
+                    u32(g.tensors[n.out].n), 0, set_for(ctx, nullptr), 0,
+                    u32(g.tensors[n.in[1]].n));
+        return Status::ok();
+    case Op::SelectLast: {
+        const int64_t width = g.tensors[n.out].n;
+        elementwise(ElementwiseOp::Copy, t(n.in[0]) + u32((n_tokens - 1) * width), 0, width, 1, 0,
+                    set_for(ctx, nullptr), 0, 0);
+        return Status::ok();
+    }
+    case Op::Rope: {
+        WeightLocation ff{};
+        if (n.freq_factors) INFER_TRY(weight(n.freq_factors, &ff));
+        const RopePush p{t(n.out),
+                         t(n.in[1]),
+                         u32(n_tokens),
+                         u32(n.n_head),
+                         u32(n.head_dim),
+                         u32(n.n_rot),
+                         n.rope_mode == graph::RopeMode::Neox ? 1u : 0u,
+                         u32(ff.offset),
+                         n.freq_factors ? 1u : 0u,
+                         std::pow(n.freq_base, -2.0f / static_cast<float>(n.n_rot)),
+                         n.freq_scale};
+        dispatch(cmd, OpShader::Rope, set_for(ctx, n.freq_factors ? &ff : nullptr), &p, sizeof p,
+                 ceil_div(u32(n_tokens * n.n_head * (n.n_rot / 2)), 256));
+        return Status::ok();
+    }
+    case Op::KvStore: {
+        const KvStorePush p{t(n.in[0]),
+                            t(n.in[1]),
+                            t(n.in[2]),
+                            at(kv.k(n.layer), elem),
+                            at(kv.v(n.layer), elem),
+                            u32(n_tokens),
+                            u32(kv.layout.n_head_kv),
+                            u32(kv.layout.head_dim),
+                            u32(kv.layout.n_ctx),
+                            kv.layout.type != 0 ? 1u : 0u};
+        dispatch(cmd, OpShader::KvStore, set_for(ctx, nullptr), &p, sizeof p,
+                 ceil_div(u32(n_tokens * kv.layout.n_head_kv * kv.layout.head_dim), 256));
+        return Status::ok();
+    }
+    case Op::Attention: {
+        const AttentionPush p{t(n.out),
+                              t(n.in[0]),
+                              at(kv.k(n.layer), elem),
+                              at(kv.v(n.layer), elem),
+                              t(n.in[1]),
+                              u32(n_tokens),
+                              u32(n.n_head),
+                              u32(kv.layout.n_head_kv),
+                              u32(kv.layout.head_dim),
+                              u32(kv.layout.n_ctx),
+                              kv.layout.type != 0 ? 1u : 0u,
+                              u32(std::max(n.window, 0)),
+                              n.scale,
+                              n.softcap};
+        dispatch(cmd, OpShader::Attention, set_for(ctx, nullptr), &p, sizeof p,
+                 n_tokens * n.n_head);
+        return Status::ok();
+    }
+    case Op::MoeRoute: {
+        const int64_t rows = rows_of(n.in[0]);
+        const MoeRoutePush p{t(n.in[0]), t(n.out), t(n.out2), u32(rows), u32(n.n_expert),
+                             u32(n.n_expert_used), n.norm_weights ? 1u : 0u};
+        dispatch(cmd, OpShader::MoeRoute, set_for(ctx, nullptr), &p, sizeof p, ceil_div(rows, 64));
+        return Status::ok();
+    }
+    case Op::MoeFfn: {
+        const int64_t rows = rows_of(n.in[0]);
+        const MoeScratch s = moe_scratch(n, rows);
+        const uint32_t sel = t(n.scratch), count = sel + u32(s.sel_words),
+                       list = count + u32(s.count_words), hidden = list + u32(s.list_words),
+                       down_out = hidden + u32(s.hidden_words);
+        WeightLocation table{};
+        bool has_table = false;
+        if (n.expert_slot) { // a subset: the resident experts, packed by slot
+            if (!n.experts_resident)
+                return make_error(INFER_ERR_UNSUPPORTED,
+                                  "MoeFfn (layer %d): the Vulkan backend computes only the "
+                                  "experts it holds",
+                                  n.layer);
+            has_table = weights_.find(n.expert_slot, &table);
+            if (!has_table) {
+                if (std::any_of(n.expert_slot, n.expert_slot + n.n_expert,
+                                [](int32_t slot) { return slot >= 0; }))
+                    return make_error(INFER_ERR_INTERNAL,
+                                      "layer %d's expert slots are not on the device", n.layer);
+                // No resident expert: this node adds nothing.
+                fill_zero(cmd, ctx.buffer.handle(), out.offset, static_cast<uint64_t>(n_out) * 4);
+                return Status::ok();
+            }
+        }
+        const bool counting = b.expert_counts && n.layer >= 0;
+        fill_zero(cmd, ctx.buffer.handle(), static_cast<uint64_t>(count) * 4, s.count_words * 4);
+        const MoeSelectPush select{t(n.in[1]),
+                                   sel,
+                                   count,
+                                   list,
+                                   u32(s.pairs),
+                                   u32(n.n_expert),
+                                   has_table ? 1u : 0u,
+                                   u32(table.offset),
+                                   counting ? 1u : 0u,
+                                   counting ? u32(int64_t{n.layer} * n.n_expert) : 0u};
+        dispatch(cmd, OpShader::MoeSelect, set_for(ctx, has_table ? &table : nullptr), &select,
+                 sizeof select, ceil_div(s.pairs, 64));
+        // gate, then up (fused with the activation), then down.
+        const graph::WeightRef *mats[3] = {n.w, n.w2, n.w3};
+        for (uint32_t mode = 0; mode < 3; ++mode) {
+            const graph::WeightRef &m = *mats[mode];
+            WeightLocation w{};
+            INFER_TRY(weight(m.data, &w));
+            const MoeMatvecPush p{m.type,
+                                  u32(w.offset),
+                                  u32(m.row_bytes),
+                                  type_traits(m.type)->block_bytes,
+                                  u32(static_cast<int64_t>(m.row_bytes) * m.ne[1]),
+                                  u32(m.ne[0]),
+                                  u32(m.ne[1]),
+                                  mode == 2 ? hidden : t(n.in[0]),
+                                  mode == 2 ? down_out : hidden,
+                                  u32(s.pairs),
+                                  u32(n.n_expert_used),
+                                  count,
+                                  list,
+                                  u32(n.n_expert),
+                                  mode,
+                                  act_code(n.act)};
+            dispatch(cmd, OpShader::MoeMatvec, set_for(ctx, &w), &p, sizeof p,
+                     static_cast<uint64_t>(n.n_expert) * ceil_div(static_cast<uint64_t>(m.ne[1]), 64));
+        }
+        const MoeCombinePush p{t(n.out), down_out, t(n.in[2]), sel, u32(rows),
+                               u32(n.n_expert_used), u32(g.tensors[n.out].n)};
+        dispatch(cmd, OpShader::MoeCombine, set_for(ctx, nullptr), &p, sizeof p,
+                 ceil_div(static_cast<uint64_t>(n_out), 256));
+        return Status::ok();
+    }
+    }
+    return make_error(INFER_ERR_UNSUPPORTED, "the Vulkan backend has no kernel for %s",
+                      graph::op_name(n.op));
+}
+
+} // namespace infer::vulkan

@@ -1,0 +1,61 @@
+// A model's weights on one Vulkan device: every weight tensor a graph of the model reads (and the
+// RoPE frequency factors, the expert slot tables) copied once at load into device-local buffers,
+// found again by the host address the graph nodes carry. A storage binding may span at most the
+// device's maxStorageBufferRange (128 MiB on some drivers), so the weights are packed into
+// chunks no larger than that, each weight whole in one chunk; a shader binds the chunk of the
+// weight it reads. Like CudaWeights it keeps the model's device-memory account (the budget from
+// infer_model_params and the bytes its contexts hold). It owns the device: contexts share it.
+#pragma once
+
+#include "runtime/backend_registry.h"
+#include "vulkan/vk_buffer.h"
+#include "vulkan/vk_device.h"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace infer::vulkan {
+
+// Where a weight lives: a chunk and the byte offset in it.
+struct WeightLocation {
+    uint32_t chunk = 0;
+    uint64_t offset = 0;
+};
+
+class VulkanWeights final : public DeviceWeights {
+public:
+    VulkanWeights(std::unique_ptr<Device> device, uint64_t budget)
+        : device_(std::move(device)), budget_(budget) {}
+
+    uint64_t bytes() const override { return bytes_; }
+    Device &device() const { return *device_; }
+    const std::vector<Buffer> &chunks() const { return chunks_; }
+    // The device copy of the weight bytes at host address `host`; false when not uploaded.
+    bool find(const void *host, WeightLocation *out) const;
+
+    // The device-memory account, as CudaWeights's (thread-safe).
+    Status reserve(uint64_t bytes, const char *what) const;
+    void release(uint64_t bytes) const;
+
+    // Upload (vk_weights.cpp): lays the spans out in chunks and copies them.
+    Status upload(const std::vector<WeightSpan> &spans, const std::function<bool(float)> &progress,
+                  const std::function<void(const void *, uint64_t)> &read_done);
+
+private:
+    std::unique_ptr<Device> device_; // declared first: destroyed after the buffers made from it
+    std::vector<Buffer> chunks_;
+    std::unordered_map<const void *, WeightLocation> by_host_;
+    uint64_t budget_ = 0, bytes_ = 0;
+    mutable std::atomic<uint64_t> used_{0};
+};
+
+// BackendEntry::upload_weights of the Vulkan backend.
+Status upload_weights(const std::vector<WeightSpan> &weights, int32_t device, uint64_t budget,
+                      const std::function<bool(float)> &progress,
+                      const std::function<void(const void *, uint64_t)> &read_done,
+                      std::unique_ptr<DeviceWeights> *out);
+
+} // namespace infer::vulkan
