@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this):
 #   1. dependencies and test models,
-#   2. Release build (CUDA compiled when nvcc exists, Vulkan shaders built) + every test,
+#   2. Release build (CUDA compiled when nvcc exists, Vulkan shaders built) + every test, the
+#      Vulkan backend's on lavapipe (Mesa's Vulkan driver on the CPU),
 #   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer (the cancel stress test
 #      with fewer cancels), with the CUDA backend built against the CPU emulator (tests/cuda_emu),
-#      so its kernels and host code run here, bounds-checked, without a GPU,
+#      so its kernels and host code run here, bounds-checked, without a GPU; the Vulkan backend's
+#      conformance suite, splits, state and budgets on lavapipe (its longer whole-model runs only
+#      in stage 2),
 #   4. an optimized emulator build: a model split across the emulated device and the CPU decodes
 #      without allocating (malloc interposed; by layers and by per-expert offload), every
 #      architecture's goldens hold at every placement, and every MoE architecture's with 0, 30,
@@ -43,7 +46,7 @@ run_ctest() {
     skips="$(grep -cE '\(Skipped\)$' "$log" || true)"
     passed=$((passed + total - fails - skips)); failed=$((failed + fails)); skipped=$((skipped + skips))
     local note=""
-    if [ "$skips" != 0 ]; then note=" (no CUDA device)"; fi
+    if [ "$skips" != 0 ]; then note=" (GPU tests without their device)"; fi
     report+=("$1: $((total - fails - skips)) passed, $fails failed, $skips skipped$note")
 }
 
@@ -74,7 +77,7 @@ if build sanitizers build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFER_CUDA=OF
     # the CPU-only repack and offload tests cover the same code), and resident memory accounting
     # (ASan's allocator keeps freed memory resident).
     INFER_CANCEL_STRESS=1000 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$root/tests/lsan.supp" \
-        UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan -E "goldens hold on CUDA|cuda placement goldens|cuda expert offload goldens|repacked share of split stacks|hands the file pages"
+        UBSAN_OPTIONS=print_stacktrace=1 run_ctest sanitizers build/asan -E "goldens hold on CUDA|cuda placement goldens|cuda expert offload goldens|repacked share of split stacks|hands the file pages|vulkan models: (Vulkan matches CPU|synthetic llama.cpp goldens|SmolLM2)"
 fi
 
 # An optimized build against the CUDA emulator for what the sanitizer stage leaves out: the

@@ -21,6 +21,9 @@ OpPipelines::~OpPipelines() {
     if (device_ == VK_NULL_HANDLE) return;
     for (VkPipeline p : pipelines_)
         if (p != VK_NULL_HANDLE) vkDestroyPipeline(device_, p, nullptr);
+    for (const auto &row : typed_)
+        for (VkPipeline p : row)
+            if (p != VK_NULL_HANDLE) vkDestroyPipeline(device_, p, nullptr);
     if (layout_ != VK_NULL_HANDLE) vkDestroyPipelineLayout(device_, layout_, nullptr);
     if (set_layout_ != VK_NULL_HANDLE) vkDestroyDescriptorSetLayout(device_, set_layout_, nullptr);
 }
@@ -52,12 +55,32 @@ Status OpPipelines::create(const Device &device) {
     layout.pPushConstantRanges = &push;
     INFER_VK_TRY(vkCreatePipelineLayout, device_, &layout, nullptr, &layout_);
     for (size_t i = 0; i < pipelines_.size(); ++i) {
+        if (typed_index(static_cast<OpShader>(i)) >= 0) continue; // per type, on demand
         const SpirvShader *spirv = find_shader(kShaderNames[i]);
         if (!spirv)
             return make_error(INFER_ERR_INTERNAL, "no embedded Vulkan shader '%s'", kShaderNames[i]);
         INFER_TRY(create_compute_pipeline(device_, *spirv, layout_, &pipelines_[i]));
     }
     return Status::ok();
+}
+
+Status OpPipelines::prepare_typed(OpShader s, uint32_t type) {
+    const int t = typed_index(s);
+    if (t < 0) return Status::ok();
+    if (type >= kMaxTypes)
+        return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "Vulkan: no shader for type %u", type);
+    VkPipeline &slot = typed_[static_cast<size_t>(t)][type];
+    if (slot != VK_NULL_HANDLE) return Status::ok();
+    const char *name = kShaderNames[static_cast<size_t>(s)];
+    const SpirvShader *spirv = find_shader(name);
+    if (!spirv) return make_error(INFER_ERR_INTERNAL, "no embedded Vulkan shader '%s'", name);
+    const VkSpecializationMapEntry entry{0, 0, sizeof(uint32_t)};
+    VkSpecializationInfo spec{};
+    spec.mapEntryCount = 1;
+    spec.pMapEntries = &entry;
+    spec.dataSize = sizeof type;
+    spec.pData = &type;
+    return create_compute_pipeline(device_, *spirv, layout_, &slot, &spec);
 }
 
 } // namespace infer::vulkan

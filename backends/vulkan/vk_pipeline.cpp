@@ -11,7 +11,7 @@
 namespace infer::vulkan {
 
 Status create_compute_pipeline(VkDevice device, const SpirvShader &spirv, VkPipelineLayout layout,
-                               VkPipeline *out) {
+                               VkPipeline *out, const VkSpecializationInfo *spec) {
     VkShaderModuleCreateInfo module_info{};
     module_info.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
     module_info.codeSize = spirv.word_count * sizeof(uint32_t);
@@ -24,6 +24,7 @@ Status create_compute_pipeline(VkDevice device, const SpirvShader &spirv, VkPipe
     pipeline.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
     pipeline.stage.module = module;
     pipeline.stage.pName = "main";
+    pipeline.stage.pSpecializationInfo = spec;
     pipeline.layout = layout;
     const VkResult made =
         vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &pipeline, nullptr, out);

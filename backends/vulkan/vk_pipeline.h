@@ -20,9 +20,10 @@ class Buffer;
 class Device;
 struct SpirvShader;
 
-// The compute pipeline of embedded shader `spirv` ("main") under `layout`.
+// The compute pipeline of embedded shader `spirv` ("main") under `layout`, with its
+// specialization constants set by `spec` (null: their defaults).
 Status create_compute_pipeline(VkDevice device, const SpirvShader &spirv, VkPipelineLayout layout,
-                               VkPipeline *out);
+                               VkPipeline *out, const VkSpecializationInfo *spec = nullptr);
 
 // A storage-buffer binding: [offset, offset + range) of a buffer. offset must be a multiple of
 // the device's min_storage_buffer_offset_alignment; the range may not exceed

@@ -95,10 +95,26 @@ VkDescriptorSet VulkanBackend::set_for(const Allocation &ctx, const WeightLocati
     return w ? ctx.sets[w->chunk] : ctx.sets.back();
 }
 
+Status VulkanBackend::prepare_pipelines(const Node &n) {
+    switch (n.op) {
+    case Op::Embed:
+        return ops_.prepare_typed(OpShader::Embed, n.w->type);
+    case Op::MatMul:
+        return ops_.prepare_typed(OpShader::MatMul, n.w->type);
+    case Op::MoeFfn:
+        for (const graph::WeightRef *w : {n.w, n.w2, n.w3})
+            INFER_TRY(ops_.prepare_typed(OpShader::MoeMatvec, w->type));
+        return Status::ok();
+    default:
+        return Status::ok();
+    }
+}
+
 void VulkanBackend::dispatch(VkCommandBuffer cmd, OpShader shader, VkDescriptorSet set,
-                             const void *push, uint32_t push_bytes, uint64_t groups) const {
+                             const void *push, uint32_t push_bytes, uint64_t groups,
+                             uint32_t type) const {
     const uint64_t most = device_.info().max_workgroup_count_x;
-    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ops_.pipeline(shader));
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ops_.pipeline(shader, type));
     vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ops_.layout(), 0, 1, &set, 0,
                             nullptr);
     vkCmdPushConstants(cmd, ops_.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
@@ -138,6 +154,7 @@ Status VulkanBackend::record_nodes(VkCommandBuffer cmd, const BoundGraph &bound,
 Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, const Node &n,
                                   int64_t n_tokens, KvCache &kv) {
     const graph::Graph &g = *b.graph;
+    INFER_TRY(prepare_pipelines(n)); // made at prepare(); a run without one makes them here
     // KvStore has no output tensor; every node has a first input.
     const graph::TensorId any = n.out != graph::kNoTensor ? n.out : n.in[0];
     const Place out = find(b.tensor_data[any], 0, MemoryKind::Context);
@@ -173,7 +190,7 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
         const EmbedPush p{n.w->type, u32(w.offset), u32(n.w->row_bytes),
                           type_traits(n.w->type)->block_bytes, u32(n.w->ne[0]), u32(n.w->ne[1]),
                           t(n.in[0]), t(n.out), u32(n_tokens), n.scale};
-        dispatch(cmd, OpShader::Embed, set_for(ctx, &w), &p, sizeof p, n_tokens);
+        dispatch(cmd, OpShader::Embed, set_for(ctx, &w), &p, sizeof p, n_tokens, n.w->type);
         return Status::ok();
     }
     case Op::RmsNorm: {
@@ -192,7 +209,8 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
         const MatMulPush p{n.w->type, u32(w.offset), u32(n.w->row_bytes),
                            type_traits(n.w->type)->block_bytes, u32(n.w->ne[0]), u32(n.w->ne[1]),
                            t(n.in[0]), t(n.out), u32(rows)};
-        dispatch(cmd, OpShader::MatMul, set_for(ctx, &w), &p, sizeof p, n.w->ne[1]);
+        dispatch(cmd, OpShader::MatMul, set_for(ctx, &w), &p, sizeof p,
+                 ceil_div(static_cast<uint64_t>(n.w->ne[1]), 64), n.w->type);
         if (n.w2) {
             WeightLocation bias{};
             INFER_TRY(weight(n.w2->data, &bias));
@@ -345,7 +363,8 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
                                   mode,
                                   act_code(n.act)};
             dispatch(cmd, OpShader::MoeMatvec, set_for(ctx, &w), &p, sizeof p,
-                     static_cast<uint64_t>(n.n_expert) * ceil_div(static_cast<uint64_t>(m.ne[1]), 64));
+                     static_cast<uint64_t>(n.n_expert) * ceil_div(static_cast<uint64_t>(m.ne[1]), 64),
+                     m.type);
         }
         const MoeCombinePush p{t(n.out), down_out, t(n.in[2]), sel, u32(rows),
                                u32(n.n_expert_used), u32(g.tensors[n.out].n)};

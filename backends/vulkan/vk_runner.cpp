@@ -103,13 +103,19 @@ Status VulkanBackend::start() {
         return made;
     }
     std::memset(aux_.mapped(), 0, kAuxBytes);
+    // Room decided now: a run grows no list.
     pending_.reserve(64);
+    oneoff_free_.reserve(64);
+    oneoff_used_.reserve(64);
     cached_.reserve(kMaxCached);
     started_ = true;
     return Status::ok();
 }
 
 Status VulkanBackend::prepare(const BoundGraph &bound) {
+    INFER_TRY(start());
+    for (const graph::Node &n : bound.graph->nodes)
+        INFER_TRY(prepare_pipelines(n));
     if (counter_slots(*bound.graph) * sizeof(uint32_t) > kAuxBytes)
         return make_error(INFER_ERR_UNSUPPORTED,
                           "the Vulkan backend counts experts of at most %llu (layer, expert) pairs",

@@ -95,10 +95,12 @@ private:
     // ---- vk_record.cpp: the graph's nodes as dispatches
     Status record_nodes(VkCommandBuffer cmd, const BoundGraph &bound, NodeRange nodes,
                         int64_t n_tokens, KvCache &kv, const StopSignal &stop);
+    // Makes the weight-type pipelines node `n` needs (once per backend and type).
+    Status prepare_pipelines(const graph::Node &n);
     Status record_node(VkCommandBuffer cmd, const BoundGraph &bound, const graph::Node &n,
                        int64_t n_tokens, KvCache &kv);
     void dispatch(VkCommandBuffer cmd, OpShader shader, VkDescriptorSet set, const void *push,
-                  uint32_t push_bytes, uint64_t groups) const;
+                  uint32_t push_bytes, uint64_t groups, uint32_t type = 0) const;
     VkDescriptorSet set_for(const Allocation &ctx, const WeightLocation *w) const;
 
     const VulkanWeights &weights_;

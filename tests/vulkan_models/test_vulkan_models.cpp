@@ -1,7 +1,7 @@
 // Whole models on the Vulkan backend through the C API (in CI on lavapipe, Mesa's Vulkan driver
 // on the CPU): Vulkan against our CPU path on synthetic models of every weight type the shaders
 // read and every architecture, mixtures of experts included; the llama.cpp goldens of every
-// architecture (synthetic and real) through Vulkan; split placements (layers, exps=CPU, a type
+// architecture (synthetic) through Vulkan; split placements (layers, exps=CPU, a type
 // the shaders cannot read left on the CPU); greedy SmolLM2 text equal to the CPU's; state save
 // and load with the KV cache on the device; device-memory budgets.
 #include <doctest/doctest.h>
@@ -95,20 +95,16 @@ TEST_CASE("vulkan models: layer and expert splits with the CPU match the CPU") {
                        kVulkan);
 }
 
-// The llama.cpp goldens of every architecture, all on Vulkan (the IQ models: their matrices,
-// which no shader reads, stay on the CPU).
+// The llama.cpp goldens of every architecture, all on Vulkan (the IQ model: its matrices, which
+// no shader reads, stay on the CPU). The prompts up to 128 tokens: lavapipe's time per token is
+// CI's, and the 420-token prompts add no code path.
 TEST_CASE("vulkan models: synthetic llama.cpp goldens hold on Vulkan") {
     for (const char *name : {"synth-llama-ropefreqs-q8_0", "synth-qwen2-q8_0", "synth-qwen3-q4_k_m",
                              "synth-qwen2moe-q8_0", "synth-qwen3moe-q4_k_m", "synth-olmoe-q4_k_m",
                              "synth-olmoe-q8_0", "synth-mixtral-q4_0", "synth-llama-iq4_xs"}) {
         CAPTURE(name);
-        infer::test::check_goldens(name, INFER_BACKEND_VULKAN);
+        infer::test::check_goldens(name, kVulkan, "all on Vulkan", INFER_EXPERT_PREFILL_CPU, 128);
     }
-}
-
-TEST_CASE("vulkan models: SmolLM2 and Gemma 3 llama.cpp goldens hold on Vulkan") {
-    infer::test::check_goldens("smollm2-135m-q4_1", INFER_BACKEND_VULKAN);
-    infer::test::check_goldens("gemma3-270m-q4_k_m", INFER_BACKEND_VULKAN);
 }
 
 // Greedy text from SmolLM2 on Vulkan is the CPU's, token for token.
@@ -125,8 +121,9 @@ TEST_CASE("vulkan models: SmolLM2 greedy decoding equals the CPU's") {
     prompt.resize(n);
     ContextPtr cpu = context(cpu_model.get(), 256, 64, false);
     ContextPtr vk = context(vk_model.get(), 256, 64, false);
-    const std::vector<int32_t> want = greedy(cpu.get(), prompt, 24);
-    const std::vector<int32_t> got = greedy(vk.get(), prompt, 24);
+    // 12 tokens: lavapipe runs SmolLM2 at a few seconds a token.
+    const std::vector<int32_t> want = greedy(cpu.get(), prompt, 12);
+    const std::vector<int32_t> got = greedy(vk.get(), prompt, 12);
     CHECK(got == want);
 }
 

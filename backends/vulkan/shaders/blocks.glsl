@@ -2,6 +2,11 @@
 // the same decoding as backends/cuda/cuda_blocks.h): dq(type, b, j) is element j of the block at
 // byte b of the weight chunk. The float operations and their order are the CPU reference's.
 // Include common.glsl first.
+//
+// WTYPE, a specialization constant, is the weight type of the pipeline: the backend makes one
+// pipeline per (shader, type) it needs, so the type switch folds away when the driver compiles
+// it.
+layout(constant_id = 0) const uint WTYPE = 0u;
 
 const uint T_F32 = 0u, T_F16 = 1u, T_Q4_0 = 2u, T_Q4_1 = 3u, T_Q5_0 = 6u, T_Q5_1 = 7u,
            T_Q8_0 = 8u, T_Q2_K = 10u, T_Q3_K = 11u, T_Q4_K = 12u, T_Q5_K = 13u, T_Q6_K = 14u,

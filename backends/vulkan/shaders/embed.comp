@@ -18,6 +18,6 @@ void main() {
         const uint row = p.w_off + (valid ? uint(tok) : 0u) * p.row_bytes;
         for (uint i = gl_LocalInvocationID.x; i < p.n; i += 64u)
             ctx.f[p.out_off + t * p.n + i] =
-                valid ? dq_row(p.type, row, p.block_bytes, i) * p.scale : 0.0;
+                valid ? dq_row(WTYPE, row, p.block_bytes, i) * p.scale : 0.0;
     }
 }

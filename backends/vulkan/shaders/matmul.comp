@@ -1,7 +1,9 @@
-// MatMul: y[t][r] = W[r] . x[t] for t < n_tokens, rows of any type blocks.glsl reads. One
-// workgroup per output row (striding over rows); up to 32 tokens share each decoded weight
-// element, then the next 32. Invocation i decodes elements i, i + 64, ... (every invocation busy
-// even on a row of one 256-element block), reduced in shared memory. Bias is a separate
+// MatMul: y[t][r] = W[r] . x[t] for t < n_tokens, rows of the pipeline's weight type (WTYPE).
+// One invocation per output row (64 rows a workgroup, striding): it decodes its row's elements
+// block by block and multiplies each into up to 32 tokens at once, then the next 32. Every
+// invocation of a workgroup reads the same activation element at the same time. No barriers
+// and no shared memory: a CPU driver (lavapipe) pays dearly for a barrier, and the reduction a
+// row split across invocations needs costs more there than it saves. Bias is a separate
 // elementwise dispatch (it may sit in another weight chunk).
 #version 450
 #include "common.glsl"
@@ -14,30 +16,27 @@ layout(push_constant) uniform Push {
 } p;
 
 const uint TOKENS = 32u;
-shared float partial[TOKENS][64];
 
 void main() {
-    const uint tid = gl_LocalInvocationID.x;
-    const uint be = block_elems(p.type);
-    for (uint r = gl_WorkGroupID.x; r < p.n; r += gl_NumWorkGroups.x) {
+    const uint be = block_elems(WTYPE);
+    const uint tiles = (p.n + 63u) / 64u;
+    for (uint tile = gl_WorkGroupID.x; tile < tiles; tile += gl_NumWorkGroups.x) {
+        const uint r = tile * 64u + gl_LocalInvocationID.x;
+        if (r >= p.n) continue;
         const uint row = p.w_off + r * p.row_bytes;
         for (uint t0 = 0u; t0 < p.n_tokens; t0 += TOKENS) {
             const uint nt = min(TOKENS, p.n_tokens - t0);
             float acc[TOKENS];
             for (uint t = 0u; t < TOKENS; ++t) acc[t] = 0.0;
-            for (uint col = tid; col < p.k; col += 64u) {
-                const float wv = dq(p.type, row + (col / be) * p.block_bytes, col % be);
-                for (uint t = 0u; t < nt; ++t) acc[t] += wv * ctx.f[p.x + (t0 + t) * p.k + col];
+            // Block by block: a block's scales are loop-invariant over its elements, so the
+            // compiler loads them once per block.
+            for (uint b = row, col = 0u; col < p.k; b += p.block_bytes) {
+                for (uint j = 0u; j < be; ++j, ++col) {
+                    const float wv = dq(WTYPE, b, j);
+                    for (uint t = 0u; t < nt; ++t) acc[t] += wv * ctx.f[p.x + (t0 + t) * p.k + col];
+                }
             }
-            for (uint t = 0u; t < TOKENS; ++t) partial[t][tid] = acc[t];
-            barrier();
-            for (uint s = 32u; s > 0u; s >>= 1) {
-                if (tid < s)
-                    for (uint t = 0u; t < nt; ++t) partial[t][tid] += partial[t][tid + s];
-                barrier();
-            }
-            if (tid < nt) ctx.f[p.y + (t0 + tid) * p.n + r] = partial[tid][0];
-            barrier();
+            for (uint t = 0u; t < nt; ++t) ctx.f[p.y + (t0 + t) * p.n + r] = acc[t];
         }
     }
 }

@@ -21,7 +21,7 @@ layout(push_constant) uniform Push {
 const uint PAIRS = 8u;
 
 void main() {
-    const uint be = block_elems(p.type);
+    const uint be = block_elems(WTYPE);
     const uint tiles = (p.n + 63u) / 64u;
     for (uint wg = gl_WorkGroupID.x; wg < p.n_slots * tiles; wg += gl_NumWorkGroups.x) {
         const uint slot = wg / tiles, r = (wg % tiles) * 64u + gl_LocalInvocationID.x;
@@ -37,9 +37,11 @@ void main() {
                 xb[j] = p.x + (p.mode == 2u ? pair : pair / p.per_token) * p.k;
                 acc[j] = 0.0;
             }
-            for (uint col = 0u; col < p.k; ++col) {
-                const float wv = dq(p.type, row + (col / be) * p.block_bytes, col % be);
-                for (uint j = 0u; j < np; ++j) acc[j] += wv * ctx.f[xb[j] + col];
+            for (uint b = row, col = 0u; col < p.k; b += p.block_bytes) {
+                for (uint e = 0u; e < be; ++e, ++col) {
+                    const float wv = dq(WTYPE, b, e);
+                    for (uint j = 0u; j < np; ++j) acc[j] += wv * ctx.f[xb[j] + col];
+                }
             }
             for (uint j = 0u; j < np; ++j) {
                 const uint pair = uint(ctx_i.i[p.list + slot * p.n_pairs + i0 + j]);
