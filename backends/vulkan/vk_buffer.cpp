@@ -4,7 +4,6 @@
 #include "vulkan/vk_device.h"
 
 #include <cstring>
-#include <initializer_list>
 #include <utility>
 
 namespace infer::vulkan {
@@ -20,10 +19,12 @@ bool find_memory_type(VkPhysicalDevice physical, uint32_t allowed, BufferMemory 
     const VkMemoryPropertyFlags host =
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     const VkMemoryPropertyFlags local = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
-    const std::initializer_list<VkMemoryPropertyFlags> choices =
-        memory == BufferMemory::HostVisible ? std::initializer_list<VkMemoryPropertyFlags>{host | local, host}
-                                            : std::initializer_list<VkMemoryPropertyFlags>{local, 0};
-    for (const VkMemoryPropertyFlags wanted : choices) {
+    const VkMemoryPropertyFlags host_choices[] = {host | local, host};
+    const VkMemoryPropertyFlags local_choices[] = {local, 0};
+    const VkMemoryPropertyFlags *choices =
+        memory == BufferMemory::HostVisible ? host_choices : local_choices;
+    for (int c = 0; c < 2; ++c) {
+        const VkMemoryPropertyFlags wanted = choices[c];
         for (uint32_t i = 0; i < props.memoryTypeCount; ++i) {
             if ((allowed & (1u << i)) && (props.memoryTypes[i].propertyFlags & wanted) == wanted) {
                 *out = i;

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "skip.h"
+#include "../pin_vulkan_driver.h"
 
 #include <cstdio>
 

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "infer.h"
+#include "../pin_vulkan_driver.h"
 
 #include <cstdio>
 #include <cstring>
