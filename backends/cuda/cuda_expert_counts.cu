@@ -7,15 +7,6 @@
 
 namespace infer::cuda {
 
-uint64_t expert_counter_slots(const graph::Graph &g) {
-    uint64_t slots = 0;
-    for (const graph::Node &n : g.nodes)
-        if (n.op == graph::Op::MoeFfn && n.layer >= 0)
-            slots = std::max(slots, static_cast<uint64_t>(n.layer + 1) *
-                                        static_cast<uint64_t>(n.n_expert));
-    return slots;
-}
-
 ExpertCounters::~ExpertCounters() { free_all(); }
 
 void ExpertCounters::free_all() {

@@ -15,8 +15,7 @@
 
 namespace infer::cuda {
 
-// Counter slots a graph's MoeFfn nodes use: (last MoE layer + 1) * n_expert, 0 without experts.
-uint64_t expert_counter_slots(const graph::Graph &g);
+using graph::expert_counter_slots;
 
 class ExpertCounters {
 public:

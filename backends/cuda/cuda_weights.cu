@@ -45,26 +45,6 @@ const uint8_t *CudaWeights::find(const void *host) const {
     return it == by_host.end() ? nullptr : it->second;
 }
 
-Status CudaWeights::reserve(uint64_t bytes, const char *what) const {
-    uint64_t used = used_.load();
-    do {
-        if (budget_ && used + bytes > budget_)
-            return make_error(INFER_ERR_OUT_OF_MEMORY,
-                              "%s needs %.1f MiB of device memory; %.1f MiB of the model's "
-                              "device_memory_budget of %.1f MiB is left",
-                              what, mib(bytes), mib(budget_ - std::min(used, budget_)),
-                              mib(budget_));
-    } while (!used_.compare_exchange_weak(used, used + bytes));
-    return Status::ok();
-}
-
-void CudaWeights::release(uint64_t bytes) const { used_.fetch_sub(bytes); }
-
-uint64_t CudaWeights::available() const {
-    if (!budget_) return UINT64_MAX;
-    return budget_ - std::min(used_.load(), budget_);
-}
-
 Status CudaWeights::allocate(uint64_t bytes) {
     INFER_TRY(reserve(bytes, "the weights"));
     void *p = nullptr;

@@ -16,7 +16,7 @@ namespace infer::cuda {
 class CudaWeights final : public DeviceWeights {
 public:
     CudaWeights(int32_t device, int32_t n_sm, uint64_t budget)
-        : device_(device), n_sm_(n_sm), budget_(budget) {}
+        : device_(device), n_sm_(n_sm), account_(budget) {}
     ~CudaWeights() override;
 
     uint64_t bytes() const override { return bytes_; }
@@ -28,10 +28,10 @@ public:
 
     // Accounts `bytes` more of device memory against the budget (thread-safe: contexts of one
     // model may be created on several threads); release() gives them back.
-    Status reserve(uint64_t bytes, const char *what) const;
-    void release(uint64_t bytes) const;
+    Status reserve(uint64_t bytes, const char *what) const { return account_.reserve(bytes, what); }
+    void release(uint64_t bytes) const { account_.release(bytes); }
     // Bytes the budget has left (the most a reserve() can take now); UINT64_MAX without one.
-    uint64_t available() const;
+    uint64_t available() const { return account_.available(); }
 
     // Allocates the device memory for `bytes` of weights, counted against the budget.
     Status allocate(uint64_t bytes);
@@ -41,8 +41,7 @@ public:
 
 private:
     int32_t device_, n_sm_;
-    uint64_t budget_;
-    mutable std::atomic<uint64_t> used_{0};
+    mutable DeviceMemoryAccount account_;
     uint8_t *memory_ = nullptr;
     uint64_t bytes_ = 0;
 };

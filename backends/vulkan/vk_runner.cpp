@@ -38,16 +38,6 @@ void record_copy(VkCommandBuffer cmd, VkBuffer src, uint64_t src_offset, VkBuffe
     vkCmdCopyBuffer(cmd, src, dst, 1, &region);
 }
 
-// The expert counter slots a graph's MoeFfn nodes add to: [layer][n_expert] up to the last.
-uint64_t counter_slots(const graph::Graph &g) {
-    uint64_t slots = 0;
-    for (const graph::Node &n : g.nodes)
-        if (n.op == graph::Op::MoeFfn && n.layer >= 0)
-            slots = std::max(slots, static_cast<uint64_t>(n.layer + 1) *
-                                        static_cast<uint64_t>(n.n_expert));
-    return slots;
-}
-
 } // namespace
 
 VulkanBackend::VulkanBackend(const VulkanWeights &weights)
@@ -116,7 +106,7 @@ Status VulkanBackend::prepare(const BoundGraph &bound) {
     INFER_TRY(start());
     for (const graph::Node &n : bound.graph->nodes)
         INFER_TRY(prepare_pipelines(n));
-    if (counter_slots(*bound.graph) * sizeof(uint32_t) > kAuxBytes)
+    if (graph::expert_counter_slots(*bound.graph) * sizeof(uint32_t) > kAuxBytes)
         return make_error(INFER_ERR_UNSUPPORTED,
                           "the Vulkan backend counts experts of at most %llu (layer, expert) pairs",
                           static_cast<unsigned long long>(kAuxBytes / sizeof(uint32_t)));
@@ -463,7 +453,7 @@ Status VulkanBackend::queue(const BoundGraph &bound, NodeRange nodes, int64_t n_
 
 Status VulkanBackend::finish(const BoundGraph &bound) {
     INFER_TRY(flush());
-    const uint64_t slots = counter_slots(*bound.graph);
+    const uint64_t slots = graph::expert_counter_slots(*bound.graph);
     if (!slots || !aux_.mapped()) return Status::ok();
     auto *counters = reinterpret_cast<uint32_t *>(aux_.mapped());
     if (bound.expert_counts)

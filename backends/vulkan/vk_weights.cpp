@@ -38,21 +38,6 @@ bool VulkanWeights::find(const void *host, WeightLocation *out) const {
     return true;
 }
 
-Status VulkanWeights::reserve(uint64_t bytes, const char *what) const {
-    uint64_t used = used_.load();
-    do {
-        if (budget_ && used + bytes > budget_)
-            return make_error(INFER_ERR_OUT_OF_MEMORY,
-                              "%s needs %.1f MiB of device memory; %.1f MiB of the model's "
-                              "device_memory_budget of %.1f MiB is left",
-                              what, mib(bytes), mib(budget_ - std::min(used, budget_)),
-                              mib(budget_));
-    } while (!used_.compare_exchange_weak(used, used + bytes));
-    return Status::ok();
-}
-
-void VulkanWeights::release(uint64_t bytes) const { used_.fetch_sub(bytes); }
-
 Status VulkanWeights::upload(const std::vector<WeightSpan> &spans,
                              const std::function<bool(float)> &progress,
                              const std::function<void(const void *, uint64_t)> &read_done) {

@@ -28,7 +28,7 @@ struct WeightLocation {
 class VulkanWeights final : public DeviceWeights {
 public:
     VulkanWeights(std::unique_ptr<Device> device, uint64_t budget)
-        : device_(std::move(device)), budget_(budget) {}
+        : device_(std::move(device)), account_(budget) {}
 
     uint64_t bytes() const override { return bytes_; }
     Device &device() const { return *device_; }
@@ -37,8 +37,8 @@ public:
     bool find(const void *host, WeightLocation *out) const;
 
     // The device-memory account, as CudaWeights's (thread-safe).
-    Status reserve(uint64_t bytes, const char *what) const;
-    void release(uint64_t bytes) const;
+    Status reserve(uint64_t bytes, const char *what) const { return account_.reserve(bytes, what); }
+    void release(uint64_t bytes) const { account_.release(bytes); }
 
     // Upload (vk_weights.cpp): lays the spans out in chunks and copies them.
     Status upload(const std::vector<WeightSpan> &spans, const std::function<bool(float)> &progress,
@@ -48,8 +48,8 @@ private:
     std::unique_ptr<Device> device_; // declared first: destroyed after the buffers made from it
     std::vector<Buffer> chunks_;
     std::unordered_map<const void *, WeightLocation> by_host_;
-    uint64_t budget_ = 0, bytes_ = 0;
-    mutable std::atomic<uint64_t> used_{0};
+    uint64_t bytes_ = 0;
+    mutable DeviceMemoryAccount account_;
 };
 
 // BackendEntry::upload_weights of the Vulkan backend.

@@ -257,4 +257,13 @@ void compute_lifetimes(Graph &g) {
     touch(g.logits, n_nodes);
 }
 
+uint64_t expert_counter_slots(const Graph &g) {
+    uint64_t slots = 0;
+    for (const Node &n : g.nodes)
+        if (n.op == Op::MoeFfn && n.layer >= 0)
+            slots = std::max(slots, static_cast<uint64_t>(n.layer + 1) *
+                                        static_cast<uint64_t>(n.n_expert));
+    return slots;
+}
+
 } // namespace infer::graph

@@ -131,6 +131,10 @@ struct Graph {
 // that rewrites a finished graph calls it again).
 void compute_lifetimes(Graph &g);
 
+// Expert-selection counter slots a graph's MoeFfn nodes add to, [layer][n_expert] as
+// BoundGraph::expert_counts holds them: (last MoE layer + 1) * n_expert, 0 without experts.
+uint64_t expert_counter_slots(const Graph &g);
+
 // Builds a graph op by op. Every method returns the new output tensor.
 class GraphBuilder {
 public:

@@ -1,4 +1,5 @@
-// The host-memory defaults of the Backend interface (what the CPU backend uses).
+// The host-memory defaults of the Backend interface (what the CPU backend uses), and the device
+// memory account the device backends share.
 #include "runtime/backend.h"
 
 #include <algorithm>
@@ -9,7 +10,27 @@ namespace infer {
 
 namespace {
 constexpr uint64_t kHostAlignment = 64;
+
+double mib(uint64_t bytes) { return static_cast<double>(bytes) / 1048576.0; }
 } // namespace
+
+Status DeviceMemoryAccount::reserve(uint64_t bytes, const char *what) {
+    uint64_t used = used_.load();
+    do {
+        if (budget_ && used + bytes > budget_)
+            return make_error(INFER_ERR_OUT_OF_MEMORY,
+                              "%s needs %.1f MiB of device memory; %.1f MiB of the model's "
+                              "device_memory_budget of %.1f MiB is left",
+                              what, mib(bytes), mib(budget_ - std::min(used, budget_)),
+                              mib(budget_));
+    } while (!used_.compare_exchange_weak(used, used + bytes));
+    return Status::ok();
+}
+
+uint64_t DeviceMemoryAccount::available() const {
+    if (!budget_) return UINT64_MAX;
+    return budget_ - std::min(used_.load(), budget_);
+}
 
 Status Backend::allocate(MemoryKind, uint64_t bytes, uint8_t **out) {
     const uint64_t size =

@@ -77,6 +77,24 @@ public:
     virtual uint64_t bytes() const = 0;
 };
 
+// A device's memory account for one model: the budget from infer_model_params
+// (device_memory_budget; 0: none) against the bytes its weights and contexts hold, so that what
+// would exceed it fails with INFER_ERR_OUT_OF_MEMORY naming the bytes. Thread-safe: contexts of
+// one model may be created on several threads. Device backends' weights keep one.
+class DeviceMemoryAccount {
+public:
+    explicit DeviceMemoryAccount(uint64_t budget) : budget_(budget) {}
+    // Takes `bytes` more for `what` (named in the error), or fails leaving the account as it was.
+    Status reserve(uint64_t bytes, const char *what);
+    void release(uint64_t bytes) { used_.fetch_sub(bytes); }
+    // What the budget has left (the most a reserve() can take now); UINT64_MAX without one.
+    uint64_t available() const;
+
+private:
+    uint64_t budget_;
+    std::atomic<uint64_t> used_{0};
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
