@@ -117,6 +117,14 @@ enum { INFER_BACKEND_CPU = 0, INFER_BACKEND_CUDA = 1, INFER_BACKEND_VULKAN = 2 }
  * device or driver stores 0 and returns INFER_OK, with the reason in infer_last_error(). */
 INFER_API infer_status infer_backend_device_count(int32_t backend, int32_t *out_count);
 
+/* One line naming device `device` of `backend` and what libinfer uses of it, for reports and logs:
+ * the CPU's kernel level; a CUDA device's compute capability, multiprocessors and memory; a
+ * Vulkan device's name, API version and type, the optional features the backend uses (after
+ * INFER_VULKAN_DISABLE) and its kernel set. Text buffer rules as above. INFER_ERR_INVALID_ARGUMENT
+ * for a device that does not exist; INFER_ERR_UNSUPPORTED for a backend this build lacks. */
+INFER_API infer_status infer_backend_device_describe(int32_t backend, int32_t device, char *buf,
+                                                     size_t capacity, size_t *out_length);
+
 /* The instruction-set level the CPU backend's kernels use on this machine: "avx512vnni",
  * "avx2" or "scalar" (the portable kernels). Chosen once per process; never NULL. */
 INFER_API const char *infer_cpu_kernel_level(void);

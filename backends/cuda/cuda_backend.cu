@@ -33,15 +33,15 @@
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_launch.h"
 #include "cuda/cuda_weights.h"
+#include "runtime/device_node_checks.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
 #include <string>
+#include <vector>
 
 namespace infer::cuda {
 namespace {
@@ -50,38 +50,6 @@ using graph::Node;
 using graph::Op;
 
 constexpr uint64_t kAlignment = 256;
-
-const char *type_name(uint32_t type) {
-    const TypeTraits *t = type_traits(type);
-    return t ? t->name : "unknown";
-}
-
-// "MoeFfn (layer 3, output 'moe')": the node a refusal names.
-std::string node_name(const Node &n, const graph::Graph &g) {
-    const char *label = n.out == graph::kNoTensor ? "" : g.tensors[n.out].label;
-    char text[160];
-    std::snprintf(text, sizeof text, "%s (layer %d%s%s%s)", graph::op_name(n.op), n.layer,
-                  *label ? ", output '" : "", label, *label ? "'" : "");
-    return text;
-}
-
-Status refuse_type(const graph::WeightRef &w, const Node &n, const graph::Graph &g,
-                   const char *why) {
-    return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "tensor '%.*s' of %s has type %s, %s",
-                      static_cast<int>(w.name.size()), w.name.data(), node_name(n, g).c_str(),
-                      type_name(w.type), why);
-}
-
-__attribute__((format(printf, 3, 4))) Status refuse(const Node &n, const graph::Graph &g,
-                                                    const char *format, ...) {
-    char why[256];
-    va_list args;
-    va_start(args, format);
-    std::vsnprintf(why, sizeof why, format, args);
-    va_end(args);
-    return make_error(INFER_ERR_UNSUPPORTED, "the CUDA backend cannot run %s: %s",
-                      node_name(n, g).c_str(), why);
-}
 
 int act_code(graph::Activation act) { return act == graph::Activation::GeluTanh ? 1 : 0; }
 
@@ -511,7 +479,11 @@ private:
                 b.expert_counts && n.layer >= 0 ? counters_.layer(n) : nullptr;
             MoeFfnArgs args = moe_args(n, gate.data, up.data, down.data);
             if (n.expert_slot) { // a subset: the resident experts, packed by slot
-                if (!n.experts_resident) return refuse(n, g, "its experts are the CPU's");
+                if (!n.experts_resident)
+                    return make_error(INFER_ERR_UNSUPPORTED,
+                                      "MoeFfn (layer %d): the CUDA backend computes only the "
+                                      "experts it holds",
+                                      n.layer);
                 if (const uint8_t *streamed = b.streamed ? b.streamed->layer(n.layer) : nullptr)
                     return streamer_->run(n, args, streamed, f32(n.in[0]), i32(n.in[1]),
                                           f32(n.in[2]), rows_of(n.in[0]), f32(n.out),
@@ -545,7 +517,8 @@ private:
             return Status::ok();
         }
         }
-        return refuse(n, g, "no kernel for this op");
+        return make_error(INFER_ERR_UNSUPPORTED, "the CUDA backend has no kernel for %s",
+                          graph::op_name(n.op));
     }
 
     const CudaWeights &weights_;
@@ -573,56 +546,15 @@ private:
 
 } // namespace
 
+// What the CUDA kernels take (runtime/device_node_checks.h).
+const DeviceKernelLimits kLimits{.backend = "CUDA",
+                                 .type_readable = block_type_supported,
+                                 .max_head_dim = kMaxHeadDim,
+                                 .max_experts = kMaxExperts,
+                                 .max_tokens = kMaxTokensPerRun};
+
 Status supports_node(const Node &n, const graph::Graph &g) {
-    if (g.max_tokens > kMaxTokensPerRun)
-        return refuse(n, g, "the CUDA backend takes n_batch <= %lld (got %lld)",
-                      static_cast<long long>(kMaxTokensPerRun),
-                      static_cast<long long>(g.max_tokens));
-    auto readable = [&](const graph::WeightRef *w) {
-        return !w || block_type_supported(w->type)
-                   ? Status::ok()
-                   : refuse_type(*w, n, g, "which the CUDA backend cannot read");
-    };
-    switch (n.op) {
-    case Op::Embed:
-    case Op::MatMul:
-        INFER_TRY(readable(n.w));
-        if (n.w2 && n.w2->type != static_cast<uint32_t>(TypeId::F32))
-            return refuse_type(*n.w2, n, g, "but biases must be F32");
-        return Status::ok();
-    case Op::RmsNorm:
-        if (n.w && n.w->type != static_cast<uint32_t>(TypeId::F32))
-            return refuse_type(*n.w, n, g, "but norm weights must be F32");
-        return Status::ok();
-    case Op::Attention:
-        if (n.head_dim > kMaxHeadDim || n.n_head_kv < 1 || n.n_head % n.n_head_kv != 0)
-            return refuse(n, g,
-                          "CUDA attention takes head_dim <= %d and n_head a multiple of "
-                          "n_head_kv (got %d, %d, %d)",
-                          kMaxHeadDim, n.head_dim, n.n_head, n.n_head_kv);
-        return Status::ok();
-    case Op::Rope:
-        if (n.n_rot % 2 != 0 || n.n_rot > n.head_dim)
-            return refuse(n, g, "n_rot %d with head_dim %d", n.n_rot, n.head_dim);
-        return Status::ok();
-    case Op::MoeRoute:
-    case Op::MoeFfn:
-        if (n.n_expert < 1 || n.n_expert > kMaxExperts || n.n_expert_used < 1 ||
-            n.n_expert_used > n.n_expert)
-            return refuse(n, g, "%d experts, %d per token (the CUDA kernels take 1..%d experts)",
-                          n.n_expert, n.n_expert_used, kMaxExperts);
-        for (const graph::WeightRef *w : {n.w, n.w2, n.w3})
-            INFER_TRY(readable(w));
-        return Status::ok();
-    case Op::Add:
-    case Op::Scale:
-    case Op::KvStore:
-    case Op::Glu:
-    case Op::SelectLast:
-    case Op::SigmoidGate:
-        return Status::ok();
-    }
-    return refuse(n, g, "no kernel for this op");
+    return check_device_node(kLimits, n, g);
 }
 
 Status check_graph(const graph::Graph &g) {
@@ -654,6 +586,7 @@ BackendEntry backend_entry() {
     e.is_device = true;
     e.device_count = device_count;
     e.memory_info = memory_info;
+    e.describe = describe;
     e.upload_weights = upload_weights;
     e.make_backend = make_from_config;
     e.supports = supports_node;

@@ -3,6 +3,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdio>
+
 namespace infer::cuda {
 
 Status cuda_error(cudaError_t err, const char *what, const char *file, int line) {
@@ -38,6 +40,20 @@ Status memory_info(int32_t device, uint64_t *free_bytes, uint64_t *total_bytes) 
     INFER_CUDA_TRY(cudaMemGetInfo(&free_now, &total));
     *free_bytes = free_now;
     *total_bytes = total;
+    return Status::ok();
+}
+
+Status describe(int32_t device, std::string *out) {
+    int major = 0, minor = 0, sms = 0;
+    INFER_CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    INFER_CUDA_TRY(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+    INFER_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    uint64_t free_bytes = 0, total_bytes = 0;
+    INFER_TRY(memory_info(device, &free_bytes, &total_bytes));
+    char text[128];
+    std::snprintf(text, sizeof text, "CUDA device %d: sm_%d%d, %d multiprocessors, %.1f GiB",
+                  device, major, minor, sms, static_cast<double>(total_bytes) / (1u << 30));
+    *out = text;
     return Status::ok();
 }
 

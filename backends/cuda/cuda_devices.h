@@ -14,4 +14,7 @@ int32_t device_count(std::string *why);
 // Free and total bytes of device `device`.
 Status memory_info(int32_t device, uint64_t *free_bytes, uint64_t *total_bytes);
 
+// "CUDA device 0: sm_90, 132 multiprocessors, 139.8 GiB".
+Status describe(int32_t device, std::string *out);
+
 } // namespace infer::cuda

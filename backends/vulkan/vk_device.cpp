@@ -3,6 +3,8 @@
 #include "vulkan/vk_check.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace infer::vulkan {
@@ -47,6 +49,57 @@ struct InstanceGuard {
     }
 };
 
+bool has_extension(VkPhysicalDevice physical, const char *name) {
+    uint32_t count = 0;
+    if (vkEnumerateDeviceExtensionProperties(physical, nullptr, &count, nullptr) != VK_SUCCESS)
+        return false;
+    std::vector<VkExtensionProperties> extensions(count);
+    if (vkEnumerateDeviceExtensionProperties(physical, nullptr, &count, extensions.data()) !=
+        VK_SUCCESS)
+        return false;
+    for (uint32_t i = 0; i < count; ++i)
+        if (std::strcmp(extensions[i].extensionName, name) == 0) return true;
+    return false;
+}
+
+// True when the comma-separated list `list` names `word` or "all".
+bool names(const char *list, const char *word) {
+    const size_t n = std::strlen(word);
+    for (const char *p = list; *p;) {
+        const char *end = std::strchr(p, ',');
+        const size_t len = end ? static_cast<size_t>(end - p) : std::strlen(p);
+        if ((len == n && std::strncmp(p, word, n) == 0) ||
+            (len == 3 && std::strncmp(p, "all", 3) == 0))
+            return true;
+        if (!end) break;
+        p = end + 1;
+    }
+    return false;
+}
+
+// INFER_VULKAN_DISABLE and INFER_VULKAN_KERNELS (vk_device.h): features the user turned off
+// become absent, and the kernel set follows the device type unless overridden.
+void apply_switches(DeviceInfo *info) {
+    const char *off = std::getenv("INFER_VULKAN_DISABLE");
+    auto disable = [&](const char *word, bool *feature) {
+        if (!off || !names(off, word)) return;
+        *feature = false;
+        if (!info->disabled.empty()) info->disabled += ",";
+        info->disabled += word;
+    };
+    disable("fp16", &info->shader_float16);
+    if (off && names(off, "subgroup")) info->subgroup_shuffle = false;
+    disable("subgroup", &info->subgroup_arithmetic);
+    disable("int8", &info->int8);
+    disable("dot", &info->integer_dot);
+    disable("coopmat", &info->cooperative_matrix);
+    info->gpu_kernels = info->type != VK_PHYSICAL_DEVICE_TYPE_CPU;
+    if (const char *kernels = std::getenv("INFER_VULKAN_KERNELS")) {
+        if (std::strcmp(kernels, "gpu") == 0) info->gpu_kernels = true;
+        if (std::strcmp(kernels, "cpu") == 0) info->gpu_kernels = false;
+    }
+}
+
 // Fills *info from the device's properties and features; returns the empty string when the
 // device meets the requirement, otherwise why it does not.
 std::string probe(VkPhysicalDevice physical, DeviceInfo *info) {
@@ -69,8 +122,12 @@ std::string probe(VkPhysicalDevice physical, DeviceInfo *info) {
     props.pNext = &props11;
     vkGetPhysicalDeviceProperties2(physical, &props);
 
+    const bool has_dot = has_extension(physical, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    VkPhysicalDeviceShaderIntegerDotProductFeatures dot{};
+    dot.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES;
     VkPhysicalDeviceVulkan12Features features12{};
     features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+    features12.pNext = has_dot ? &dot : nullptr;
     VkPhysicalDeviceVulkan11Features features11{};
     features11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
     features11.pNext = &features12;
@@ -78,12 +135,17 @@ std::string probe(VkPhysicalDevice physical, DeviceInfo *info) {
     features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
     features.pNext = &features11;
     vkGetPhysicalDeviceFeatures2(physical, &features);
+    info->int8 = features12.shaderInt8 == VK_TRUE && features12.storageBuffer8BitAccess == VK_TRUE;
+    info->integer_dot = has_dot && dot.shaderIntegerDotProduct == VK_TRUE;
+    info->cooperative_matrix = has_extension(physical, "VK_KHR_cooperative_matrix");
+    info->memory_budget = has_extension(physical, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
 
     const VkPhysicalDeviceLimits &limits = props.properties.limits;
     info->max_storage_buffer_range = limits.maxStorageBufferRange;
     info->min_storage_buffer_offset_alignment = limits.minStorageBufferOffsetAlignment;
     info->max_workgroup_count_x = limits.maxComputeWorkGroupCount[0];
     info->max_push_constants_size = limits.maxPushConstantsSize;
+    info->max_shared_memory_bytes = limits.maxComputeSharedMemorySize;
     info->shader_float16 = features12.shaderFloat16 == VK_TRUE;
     const bool compute_subgroups =
         (props11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
@@ -92,6 +154,7 @@ std::string probe(VkPhysicalDevice physical, DeviceInfo *info) {
                                                       VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     info->subgroup_shuffle = compute_subgroups && (props11.subgroupSupportedOperations &
                                                    VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    apply_switches(info);
 
     if (features11.storageBuffer16BitAccess != VK_TRUE)
         return info->name + ": no storageBuffer16BitAccess";
@@ -110,13 +173,29 @@ std::string probe(VkPhysicalDevice physical, DeviceInfo *info) {
     return info->name + ": no compute queue";
 }
 
-uint64_t largest_local_heap(VkPhysicalDevice physical) {
-    VkPhysicalDeviceMemoryProperties props{};
-    vkGetPhysicalDeviceMemoryProperties(physical, &props);
+uint64_t largest_local_heap(VkPhysicalDevice physical, uint64_t *budget = nullptr,
+                            bool has_budget = false) {
+    VkPhysicalDeviceMemoryBudgetPropertiesEXT budgets{};
+    budgets.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT;
+    VkPhysicalDeviceMemoryProperties2 props2{};
+    props2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
+    props2.pNext = has_budget ? &budgets : nullptr;
+    vkGetPhysicalDeviceMemoryProperties2(physical, &props2);
+    const VkPhysicalDeviceMemoryProperties &props = props2.memoryProperties;
     uint64_t largest = 0;
-    for (uint32_t i = 0; i < props.memoryHeapCount; ++i)
-        if (props.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
-            largest = std::max<uint64_t>(largest, props.memoryHeaps[i].size);
+    for (uint32_t i = 0; i < props.memoryHeapCount; ++i) {
+        if (!(props.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)) continue;
+        if (props.memoryHeaps[i].size < largest) continue;
+        largest = props.memoryHeaps[i].size;
+        // The budget is what this process may still allocate there; without the extension,
+        // the heap's size is all core Vulkan says.
+        if (budget) {
+            const uint64_t left = budgets.heapBudget[i] > budgets.heapUsage[i]
+                                      ? budgets.heapBudget[i] - budgets.heapUsage[i]
+                                      : 0;
+            *budget = has_budget ? std::min<uint64_t>(left, largest) : largest;
+        }
+    }
     return largest;
 }
 
@@ -168,7 +247,8 @@ int32_t device_count(std::string *why) {
     return static_cast<int32_t>(candidates.size());
 }
 
-Status memory_info(int32_t index, uint64_t *free_bytes, uint64_t *total_bytes) {
+// Calls fn with suitable device `index`, found on an instance of its own.
+template <class Fn> static Status with_candidate(int32_t index, Fn fn) {
     InstanceGuard guard;
     INFER_TRY(create_instance(&guard.instance));
     std::vector<Candidate> candidates;
@@ -177,9 +257,46 @@ Status memory_info(int32_t index, uint64_t *free_bytes, uint64_t *total_bytes) {
     if (index < 0 || static_cast<size_t>(index) >= candidates.size())
         return make_error(INFER_ERR_INVALID_ARGUMENT, "Vulkan device %d does not exist (%zu found)",
                           index, candidates.size());
-    *total_bytes = largest_local_heap(candidates[static_cast<size_t>(index)].physical);
-    *free_bytes = *total_bytes;
+    fn(candidates[static_cast<size_t>(index)]);
     return Status::ok();
+}
+
+Status memory_info(int32_t index, uint64_t *free_bytes, uint64_t *total_bytes) {
+    return with_candidate(index, [&](const Candidate &c) {
+        *total_bytes = largest_local_heap(c.physical, free_bytes, c.info.memory_budget);
+    });
+}
+
+std::string describe(const DeviceInfo &info) {
+    const char *kind = info.type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU     ? "discrete GPU"
+                       : info.type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ? "integrated GPU"
+                       : info.type == VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU    ? "virtual GPU"
+                       : info.type == VK_PHYSICAL_DEVICE_TYPE_CPU            ? "CPU"
+                                                                             : "other";
+    // What the kernels use, then what the device also has that no kernel uses yet.
+    std::string used, unused;
+    auto add = [](std::string *list, bool on, const std::string &name) {
+        if (!on) return;
+        if (!list->empty()) *list += " ";
+        *list += name;
+    };
+    add(&used, info.shader_float16, "fp16");
+    add(&used, info.subgroup_arithmetic, "subgroup(" + std::to_string(info.subgroup_size) + ")");
+    add(&used, info.memory_budget, "memory-budget");
+    add(&unused, info.int8, "int8");
+    add(&unused, info.integer_dot, "dot");
+    add(&unused, info.cooperative_matrix, "coopmat");
+    std::string line = info.name + " (Vulkan " +
+                       std::to_string(VK_API_VERSION_MAJOR(info.api_version)) + "." +
+                       std::to_string(VK_API_VERSION_MINOR(info.api_version)) + ", " + kind +
+                       "; uses " + (used.empty() ? "no optional feature" : used);
+    if (!unused.empty()) line += "; has, unused: " + unused;
+    if (!info.disabled.empty()) line += "; disabled: " + info.disabled;
+    return line + "; " + (info.gpu_kernels ? "gpu" : "cpu") + " kernels)";
+}
+
+Status device_description(int32_t index, std::string *out) {
+    return with_candidate(index, [&](const Candidate &c) { *out = describe(c.info); });
 }
 
 Status Device::create(int32_t index, std::unique_ptr<Device> *out) {

@@ -5,6 +5,14 @@
 // (fp16 arithmetic, subgroup operations, ...) is optional: probed here and recorded in
 // DeviceInfo for the ops to choose their variant. Devices are numbered in the loader's order,
 // counting suitable devices only.
+//
+// Two environment variables steer the choice, read when a device is probed:
+//   INFER_VULKAN_DISABLE=fp16,subgroup,int8,dot,coopmat (or "all") treats those optional
+//     features as absent, so that the fallbacks run (CI runs them on lavapipe);
+//   INFER_VULKAN_KERNELS=gpu|cpu overrides the kernel set the device type picks: "cpu" kernels
+//     (a CPU driver such as lavapipe: one invocation per output row, no barriers) or "gpu"
+//     kernels (rows split over a workgroup with reductions, shared-memory tiles for prefill,
+//     attention split over the keys for decode).
 #pragma once
 
 #include "core/status.h"
@@ -33,18 +41,35 @@ struct DeviceInfo {
     VkPhysicalDeviceType type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
     uint32_t queue_family = 0; // the compute queue's family
 
-    // Optional features, enabled on the logical device when present.
-    bool shader_float16 = false;      // fp16 arithmetic in shaders
+    // Optional features (after INFER_VULKAN_DISABLE). The ones a kernel uses are enabled on the
+    // logical device when present; the others are probed for reports.
+    bool shader_float16 = false;      // fp16 arithmetic in shaders (prefill tiles in fp16)
     uint32_t subgroup_size = 0;       // default subgroup size
-    bool subgroup_arithmetic = false; // subgroupAdd & co. in compute shaders
+    bool subgroup_arithmetic = false; // subgroupAdd & co. in compute shaders (matvec reductions)
     bool subgroup_shuffle = false;
+    bool int8 = false;               // shaderInt8 and 8-bit storage (no kernel uses them yet)
+    bool integer_dot = false;        // VK_KHR_shader_integer_dot_product (none yet)
+    bool cooperative_matrix = false; // VK_KHR_cooperative_matrix (none yet)
+    bool memory_budget = false;      // VK_EXT_memory_budget: memory_info reports free bytes
+    std::string disabled;            // what INFER_VULKAN_DISABLE turned off, for reports
+    // The kernel set: true for GPU kernels (split rows, tiles, split attention), false for the
+    // CPU-driver kernels (vk_device.h's header comment).
+    bool gpu_kernels = false;
 
     // Limits the ops and the memory planner must respect.
     VkDeviceSize max_storage_buffer_range = 0;            // bytes one storage binding may span
     VkDeviceSize min_storage_buffer_offset_alignment = 0; // binding offsets are multiples of this
     uint32_t max_workgroup_count_x = 0;
     uint32_t max_push_constants_size = 0;
+    uint32_t max_shared_memory_bytes = 0;
 };
+
+// One line for reports: "NAME (Vulkan 1.3, discrete GPU; uses fp16 subgroup(32); has, unused:
+// int8 dot; gpu kernels)".
+std::string describe(const DeviceInfo &info);
+
+// Description of suitable device `index` (describe()).
+Status device_description(int32_t index, std::string *out);
 
 // A logical device with one compute queue, a command pool and one reusable command buffer and
 // fence for submit-and-wait (begin_commands/submit_and_wait: one thread at a time). submit() may

@@ -5,8 +5,9 @@
 //   binding 2  the backend's own buffer (expert counters)
 // and one push-constant block of up to kPushBytes that carries offsets and shapes, so a
 // descriptor set is per (context, weight chunk), not per node. The shaders that decode weights
-// (Embed, MatMul, MoeMatvec) get a pipeline per weight type (blocks.glsl's WTYPE), made when a
-// graph first needs it.
+// (Embed, the MatMul and MoE matvec kernels) get a pipeline per weight type (blocks.glsl's WTYPE),
+// made when a graph first needs it. Where a kernel has a variant for an optional feature
+// (subgroup reductions, fp16 tiles), the device's DeviceInfo picks the module.
 #pragma once
 
 #include "core/status.h"
@@ -23,14 +24,18 @@ class Device;
 enum class OpShader : uint32_t {
     Embed,
     RmsNorm,
-    MatMul,
+    MatMul,  // the CPU-driver kernel: one invocation per row (matmul.comp)
+    MatVec,  // GPU kernels: decode, a workgroup per row (matmul_vec.comp)
+    MatTile, // GPU kernels: prefill, shared-memory tiles (matmul_tile.comp)
     Elementwise,
     Rope,
     KvStore,
     Attention,
+    AttentionCombine, // flash-decoding's merge of the key chunks (GPU kernels)
     MoeRoute,
     MoeSelect,
-    MoeMatvec,
+    MoeMatvec,    // grouped by expert, one invocation per row (moe_matvec.comp)
+    MoeMatvecVec, // GPU kernels: decode, a workgroup per (pair, row) (moe_matvec_vec.comp)
     MoeCombine,
     Count
 };
@@ -63,12 +68,31 @@ public:
 
 private:
     static constexpr uint32_t kMaxTypes = 64;  // ggml type ids
-    static constexpr size_t kTypedShaders = 3; // Embed, MatMul, MoeMatvec
+    static constexpr size_t kTypedShaders = 6; // Embed, MatMul, MatVec, MatTile, MoeMatvec(Vec)
     static int typed_index(OpShader s) {
-        return s == OpShader::Embed ? 0 : s == OpShader::MatMul ? 1 : s == OpShader::MoeMatvec ? 2 : -1;
+        switch (s) {
+        case OpShader::Embed:
+            return 0;
+        case OpShader::MatMul:
+            return 1;
+        case OpShader::MatVec:
+            return 2;
+        case OpShader::MatTile:
+            return 3;
+        case OpShader::MoeMatvec:
+            return 4;
+        case OpShader::MoeMatvecVec:
+            return 5;
+        default:
+            return -1;
+        }
     }
+    // The embedded module of `s` for weight type `type` on this device (a feature's variant
+    // where it has one).
+    const char *module_name(OpShader s, uint32_t type) const;
 
     VkDevice device_ = VK_NULL_HANDLE;
+    bool subgroup_ = false, fp16_ = false;
     std::array<std::array<VkPipeline, kMaxTypes>, kTypedShaders> typed_{};
     VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
     VkPipelineLayout layout_ = VK_NULL_HANDLE;

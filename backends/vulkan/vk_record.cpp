@@ -16,15 +16,16 @@ using graph::Op;
 
 // The push-constant blocks of the shaders, field for field (std430 scalars, 4 bytes each).
 struct EmbedPush {
-    uint32_t type, w_off, row_bytes, block_bytes, n, n_rows, tokens, out, n_tokens;
+    uint32_t w_off, row_bytes, block_bytes, n, n_rows, tokens, out, n_tokens;
     float scale;
+    uint32_t row0, part_rows;
 };
 struct RmsNormPush {
     uint32_t x, y, w_off, has_w, rows, group;
     float eps;
 };
 struct MatMulPush {
-    uint32_t type, w_off, row_bytes, block_bytes, k, n, x, y, n_tokens;
+    uint32_t w_off, row_bytes, block_bytes, k, n, x, y, n_tokens, row0, part_rows;
 };
 struct ElementwisePush {
     uint32_t op, y, a, b, n, width, act, w_off, b_stride;
@@ -40,6 +41,10 @@ struct KvStorePush {
 struct AttentionPush {
     uint32_t o, q, kc, vc, pos, n_tokens, n_head, n_head_kv, head_dim, n_ctx, f16, window;
     float scale, softcap;
+    uint32_t splits, chunk, part;
+};
+struct AttentionCombinePush {
+    uint32_t o, part, rows, splits, head_dim;
 };
 struct MoeRoutePush {
     uint32_t logits, ids, weights, n_tokens, n_expert, k, norm;
@@ -48,14 +53,29 @@ struct MoeSelectPush {
     uint32_t ids, sel, count, list, n_pairs, n_expert, has_table, table_off, counting, count_base;
 };
 struct MoeMatvecPush {
-    uint32_t type, w_off, row_bytes, block_bytes, expert_stride, k, n, x, y, n_pairs, per_token,
-        count, list, n_slots, mode, act;
+    uint32_t w_off, row_bytes, block_bytes, expert_stride, k, n, x, y, n_pairs, per_token, count,
+        list, mode, act, sel, slot0, n_slots;
 };
 struct MoeCombinePush {
     uint32_t out, y, weights, sel, n_tokens, k, n;
 };
 
 uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
+
+// With the GPU kernels, MatMul of at most this many tokens is a matrix-vector product (each
+// weight byte read once per 4 tokens); more tokens go to the tiled kernel.
+constexpr int64_t kMatVecMaxTokens = 8;
+
+// Flash-decoding with the GPU kernels: a graph of at most kMatVecMaxTokens tokens splits the
+// cache's n_ctx positions into chunks of at least kKeysPerSplit keys, at most kMaxSplits of
+// them. The count is fixed per graph (the decode step's command buffer is replayed as positions
+// advance), so chunks past the current position are empty and cost one write each.
+constexpr int64_t kKeysPerSplit = 256;
+constexpr int64_t kMaxSplits = 32;
+int64_t attention_splits(bool gpu_kernels, int64_t n_tokens, int64_t n_ctx) {
+    if (!gpu_kernels || n_tokens > kMatVecMaxTokens) return 1;
+    return std::clamp<int64_t>((n_ctx + kKeysPerSplit - 1) / kKeysPerSplit, 1, kMaxSplits);
+}
 
 uint32_t act_code(graph::Activation act) { return act == graph::Activation::GeluTanh ? 1 : 0; }
 
@@ -83,11 +103,19 @@ MoeScratch moe_scratch(const Node &n, int64_t tokens) {
 
 } // namespace
 
-void VulkanBackend::size_scratch(graph::Graph &g, const KvCacheLayout &) const {
+void VulkanBackend::size_scratch(graph::Graph &g, const KvCacheLayout &kv) const {
     for (const Node &n : g.nodes) {
         if (n.scratch == graph::kNoTensor) continue;
-        g.tensors[n.scratch].raw_bytes =
-            n.op == Op::MoeFfn ? moe_scratch(n, g.max_tokens).bytes() : 0;
+        uint64_t bytes = 0;
+        if (n.op == Op::MoeFfn) bytes = moe_scratch(n, g.max_tokens).bytes();
+        if (n.op == Op::Attention) { // flash-decoding's partial results (attention.comp)
+            const int64_t splits =
+                attention_splits(device_.info().gpu_kernels, g.max_tokens, kv.n_ctx);
+            if (splits > 1)
+                bytes =
+                    4 * static_cast<uint64_t>(g.max_tokens * n.n_head * splits * (kv.head_dim + 2));
+        }
+        g.tensors[n.scratch].raw_bytes = bytes;
     }
 }
 
@@ -100,10 +128,15 @@ Status VulkanBackend::prepare_pipelines(const Node &n) {
     case Op::Embed:
         return ops_.prepare_typed(OpShader::Embed, n.w->type);
     case Op::MatMul:
-        return ops_.prepare_typed(OpShader::MatMul, n.w->type);
+        if (!device_.info().gpu_kernels) return ops_.prepare_typed(OpShader::MatMul, n.w->type);
+        INFER_TRY(ops_.prepare_typed(OpShader::MatVec, n.w->type));
+        return ops_.prepare_typed(OpShader::MatTile, n.w->type);
     case Op::MoeFfn:
-        for (const graph::WeightRef *w : {n.w, n.w2, n.w3})
+        for (const graph::WeightRef *w : {n.w, n.w2, n.w3}) {
             INFER_TRY(ops_.prepare_typed(OpShader::MoeMatvec, w->type));
+            if (device_.info().gpu_kernels)
+                INFER_TRY(ops_.prepare_typed(OpShader::MoeMatvecVec, w->type));
+        }
         return Status::ok();
     default:
         return Status::ok();
@@ -168,11 +201,17 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
     };
     auto t = [&](graph::TensorId id) { return at(b.tensor_data[id]); };
     auto rows_of = [&](graph::TensorId id) { return g.tensors[id].per_token ? n_tokens : 1; };
-    auto weight = [&](const void *host, WeightLocation *loc) {
-        return weights_.find(host, loc)
-                   ? Status::ok()
-                   : make_error(INFER_ERR_INTERNAL, "%s (layer %d): a weight is not on the device",
-                                graph::op_name(n.op), n.layer);
+    auto weight_parts = [&](const void *host, const std::vector<WeightLocation> **out) {
+        *out = weights_.parts(host);
+        return *out ? Status::ok()
+                    : make_error(INFER_ERR_INTERNAL, "%s (layer %d): a weight is not on the device",
+                                 graph::op_name(n.op), n.layer);
+    };
+    auto weight = [&](const void *host, WeightLocation *loc) { // one read whole (a vector)
+        const std::vector<WeightLocation> *parts = nullptr;
+        INFER_TRY(weight_parts(host, &parts));
+        *loc = parts->front();
+        return Status::ok();
     };
     auto elementwise = [&](ElementwiseOp op, uint32_t a, uint32_t bb, int64_t count, uint32_t width,
                            float s, VkDescriptorSet set, uint32_t w_off, uint32_t b_stride) {
@@ -185,12 +224,17 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
 
     switch (n.op) {
     case Op::Embed: {
-        WeightLocation w{};
-        INFER_TRY(weight(n.w->data, &w));
-        const EmbedPush p{n.w->type, u32(w.offset), u32(n.w->row_bytes),
-                          type_traits(n.w->type)->block_bytes, u32(n.w->ne[0]), u32(n.w->ne[1]),
-                          t(n.in[0]), t(n.out), u32(n_tokens), n.scale};
-        dispatch(cmd, OpShader::Embed, set_for(ctx, &w), &p, sizeof p, n_tokens, n.w->type);
+        const std::vector<WeightLocation> *parts = nullptr;
+        INFER_TRY(weight_parts(n.w->data, &parts));
+        for (const WeightLocation &w : *parts) { // a table split over chunks: a part each
+            const EmbedPush p{u32(w.offset),   u32(n.w->row_bytes),
+                              type_traits(n.w->type)->block_bytes,
+                              u32(n.w->ne[0]), u32(n.w->ne[1]),
+                              t(n.in[0]),      t(n.out),
+                              u32(n_tokens),   n.scale,
+                              u32(w.first),    u32(w.units ? w.units : n.w->ne[1])};
+            dispatch(cmd, OpShader::Embed, set_for(ctx, &w), &p, sizeof p, n_tokens, n.w->type);
+        }
         return Status::ok();
     }
     case Op::RmsNorm: {
@@ -203,14 +247,29 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
         return Status::ok();
     }
     case Op::MatMul: {
-        WeightLocation w{};
-        INFER_TRY(weight(n.w->data, &w));
+        const std::vector<WeightLocation> *parts = nullptr;
+        INFER_TRY(weight_parts(n.w->data, &parts));
         const int64_t rows = rows_of(n.in[0]);
-        const MatMulPush p{n.w->type, u32(w.offset), u32(n.w->row_bytes),
-                           type_traits(n.w->type)->block_bytes, u32(n.w->ne[0]), u32(n.w->ne[1]),
-                           t(n.in[0]), t(n.out), u32(rows)};
-        dispatch(cmd, OpShader::MatMul, set_for(ctx, &w), &p, sizeof p,
-                 ceil_div(static_cast<uint64_t>(n.w->ne[1]), 64), n.w->type);
+        for (const WeightLocation &w : *parts) { // a matrix split over chunks: a part each
+            const uint64_t out_rows = w.units ? w.units : static_cast<uint64_t>(n.w->ne[1]);
+            const MatMulPush p{u32(w.offset), u32(n.w->row_bytes),
+                               type_traits(n.w->type)->block_bytes,
+                               u32(n.w->ne[0]), u32(n.w->ne[1]),
+                               t(n.in[0]), t(n.out),
+                               u32(rows), u32(w.first),
+                               u32(out_rows)};
+            if (!device_.info().gpu_kernels) {
+                dispatch(cmd, OpShader::MatMul, set_for(ctx, &w), &p, sizeof p,
+                         ceil_div(out_rows, 64), n.w->type);
+            } else if (rows <= kMatVecMaxTokens) { // a workgroup per row (matmul_vec.comp)
+                dispatch(cmd, OpShader::MatVec, set_for(ctx, &w), &p, sizeof p, out_rows,
+                         n.w->type);
+            } else { // 64 x 64 tiles (matmul_tile.comp)
+                dispatch(cmd, OpShader::MatTile, set_for(ctx, &w), &p, sizeof p,
+                         ceil_div(out_rows, 64) * ceil_div(static_cast<uint64_t>(rows), 64),
+                         n.w->type);
+            }
+        }
         if (n.w2) {
             WeightLocation bias{};
             INFER_TRY(weight(n.w2->data, &bias));
@@ -276,6 +335,11 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
         return Status::ok();
     }
     case Op::Attention: {
+        // By the graph's token count, as size_scratch sized the partial results.
+        const int64_t splits =
+            attention_splits(device_.info().gpu_kernels, g.max_tokens, kv.layout.n_ctx);
+        const uint32_t chunk =
+            u32(ceil_div(static_cast<uint64_t>(kv.layout.n_ctx), static_cast<uint64_t>(splits)));
         const AttentionPush p{t(n.out),
                               t(n.in[0]),
                               at(kv.k(n.layer), elem),
@@ -289,9 +353,18 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
                               kv.layout.type != 0 ? 1u : 0u,
                               u32(std::max(n.window, 0)),
                               n.scale,
-                              n.softcap};
+                              n.softcap,
+                              u32(splits),
+                              chunk,
+                              splits > 1 ? t(n.scratch) : 0u};
         dispatch(cmd, OpShader::Attention, set_for(ctx, nullptr), &p, sizeof p,
-                 n_tokens * n.n_head);
+                 n_tokens * n.n_head * splits);
+        if (splits > 1) {
+            const AttentionCombinePush c{t(n.out), t(n.scratch), u32(n_tokens * n.n_head),
+                                         u32(splits), u32(kv.layout.head_dim)};
+            dispatch(cmd, OpShader::AttentionCombine, set_for(ctx, nullptr), &c, sizeof c,
+                     ceil_div(static_cast<uint64_t>(n_tokens * n.n_head * kv.layout.head_dim), 64));
+        }
         return Status::ok();
     }
     case Op::MoeRoute: {
@@ -340,31 +413,43 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
                                    counting ? u32(int64_t{n.layer} * n.n_expert) : 0u};
         dispatch(cmd, OpShader::MoeSelect, set_for(ctx, has_table ? &table : nullptr), &select,
                  sizeof select, ceil_div(s.pairs, 64));
-        // gate, then up (fused with the activation), then down.
+        // gate, then up (fused with the activation), then down. With the GPU kernels a decode
+        // step's few pairs get a workgroup per (pair, row); otherwise the pairs grouped by
+        // expert, a row per invocation.
+        const bool per_pair = device_.info().gpu_kernels && rows <= kMatVecMaxTokens;
         const graph::WeightRef *mats[3] = {n.w, n.w2, n.w3};
         for (uint32_t mode = 0; mode < 3; ++mode) {
             const graph::WeightRef &m = *mats[mode];
-            WeightLocation w{};
-            INFER_TRY(weight(m.data, &w));
-            const MoeMatvecPush p{m.type,
-                                  u32(w.offset),
-                                  u32(m.row_bytes),
-                                  type_traits(m.type)->block_bytes,
-                                  u32(static_cast<int64_t>(m.row_bytes) * m.ne[1]),
-                                  u32(m.ne[0]),
-                                  u32(m.ne[1]),
-                                  mode == 2 ? hidden : t(n.in[0]),
-                                  mode == 2 ? down_out : hidden,
-                                  u32(s.pairs),
-                                  u32(n.n_expert_used),
-                                  count,
-                                  list,
-                                  u32(n.n_expert),
-                                  mode,
-                                  act_code(n.act)};
-            dispatch(cmd, OpShader::MoeMatvec, set_for(ctx, &w), &p, sizeof p,
-                     static_cast<uint64_t>(n.n_expert) * ceil_div(static_cast<uint64_t>(m.ne[1]), 64),
-                     m.type);
+            const std::vector<WeightLocation> *parts = nullptr;
+            INFER_TRY(weight_parts(m.data, &parts));
+            const uint64_t out_rows = static_cast<uint64_t>(m.ne[1]);
+            for (const WeightLocation &w : *parts) { // a stack split over chunks: a part each
+                const MoeMatvecPush p{u32(w.offset),
+                                      u32(m.row_bytes),
+                                      type_traits(m.type)->block_bytes,
+                                      u32(static_cast<int64_t>(m.row_bytes) * m.ne[1]),
+                                      u32(m.ne[0]),
+                                      u32(m.ne[1]),
+                                      mode == 2 ? hidden : t(n.in[0]),
+                                      mode == 2 ? down_out : hidden,
+                                      u32(s.pairs),
+                                      u32(n.n_expert_used),
+                                      count,
+                                      list,
+                                      mode,
+                                      act_code(n.act),
+                                      sel,
+                                      u32(w.first),
+                                      u32(w.units ? w.units : n.n_expert)};
+                if (per_pair)
+                    dispatch(cmd, OpShader::MoeMatvecVec, set_for(ctx, &w), &p, sizeof p,
+                             s.pairs * out_rows, m.type);
+                else
+                    dispatch(cmd, OpShader::MoeMatvec, set_for(ctx, &w), &p, sizeof p,
+                             (w.units ? w.units : static_cast<uint64_t>(n.n_expert)) *
+                                 ceil_div(out_rows, 64),
+                             m.type);
+            }
         }
         const MoeCombinePush p{t(n.out), down_out, t(n.in[2]), sel, u32(rows),
                                u32(n.n_expert_used), u32(g.tensors[n.out].n)};

@@ -7,6 +7,7 @@
 #include "vulkan/vk_check.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace infer::vulkan {
@@ -19,8 +20,6 @@ constexpr uint64_t kMaxChunkBytes = uint64_t{1} << 30;
 
 uint64_t align_up(uint64_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
-double mib(uint64_t bytes) { return static_cast<double>(bytes) / 1048576.0; }
-
 // One host range to copy to (chunk, offset).
 struct Piece {
     const uint8_t *src;
@@ -32,47 +31,77 @@ struct Piece {
 } // namespace
 
 bool VulkanWeights::find(const void *host, WeightLocation *out) const {
-    const auto it = by_host_.find(host);
-    if (it == by_host_.end()) return false;
-    *out = it->second;
+    const std::vector<WeightLocation> *all = parts(host);
+    if (!all) return false;
+    *out = all->front();
     return true;
+}
+
+const std::vector<WeightLocation> *VulkanWeights::parts(const void *host) const {
+    const auto it = by_host_.find(host);
+    return it == by_host_.end() ? nullptr : &it->second;
 }
 
 Status VulkanWeights::upload(const std::vector<WeightSpan> &spans,
                              const std::function<bool(float)> &progress,
                              const std::function<void(const void *, uint64_t)> &read_done) {
     const DeviceInfo &info = device_->info();
-    const uint64_t cap =
-        std::min<uint64_t>(kMaxChunkBytes, info.max_storage_buffer_range) & ~(kAlign - 1);
-    // Layout: each span whole in one chunk, chunks filled in order.
+    uint64_t cap = std::min<uint64_t>(kMaxChunkBytes, info.max_storage_buffer_range);
+    if (const char *limit = std::getenv("INFER_VULKAN_WEIGHT_CHUNK_BYTES"))
+        cap = std::min<uint64_t>(cap, std::max<uint64_t>(kAlign, std::strtoull(limit, nullptr, 10)));
+    cap &= ~(kAlign - 1);
+    // Layout: each span (or part of one) whole in one chunk, chunks filled in order.
     std::vector<uint64_t> chunk_bytes;
     std::vector<Piece> pieces;
     uint64_t total = 0;
+    auto place = [&](uint64_t bytes) {
+        if (chunk_bytes.empty() || chunk_bytes.back() + bytes > cap) chunk_bytes.push_back(0);
+        const WeightLocation at{static_cast<uint32_t>(chunk_bytes.size() - 1), chunk_bytes.back()};
+        chunk_bytes.back() += align_up(bytes);
+        return at;
+    };
     for (const WeightSpan &s : spans) {
         if (!s.bytes || by_host_.count(s.data)) continue;
-        if (s.bytes > cap)
+        const uint64_t unit = s.unit_bytes;
+        if (s.bytes > cap && (unit == 0 || unit > cap))
             return make_error(INFER_ERR_UNSUPPORTED,
-                              "Vulkan: a weight of %.1f MiB exceeds what one storage binding of "
-                              "%s may span (%.1f MiB)",
-                              mib(s.bytes), info.name.c_str(), mib(cap));
-        if (chunk_bytes.empty() || chunk_bytes.back() + s.bytes > cap) chunk_bytes.push_back(0);
-        const WeightLocation at{static_cast<uint32_t>(chunk_bytes.size() - 1), chunk_bytes.back()};
-        by_host_[s.data] = at;
+                              "Vulkan: a weight of %llu bytes exceeds what one storage binding of "
+                              "%s may span (%llu bytes), and its unit (a row or an expert: %llu "
+                              "bytes; 0: it has none) does not fit either",
+                              static_cast<unsigned long long>(s.bytes), info.name.c_str(),
+                              static_cast<unsigned long long>(cap),
+                              static_cast<unsigned long long>(unit));
+        // The parts: the whole span when it fits, else runs of as many units as a chunk holds.
+        const uint64_t n_units = unit ? s.bytes / unit : 0;
+        const uint64_t per_part = s.bytes <= cap ? n_units : cap / unit;
+        std::vector<WeightLocation> &parts = by_host_[s.data];
         const auto *src = static_cast<const uint8_t *>(s.data);
-        if (!s.expert_slot) {
-            pieces.push_back({src, s.bytes, at.chunk, at.offset});
-        } else { // the resident experts only, packed in slot order (= expert order)
-            uint64_t packed = 0;
-            for (int32_t e = 0; e < s.n_expert; ++e) {
-                if (s.expert_slot[e] < 0) continue;
-                if (packed + s.expert_bytes > s.bytes)
+        uint64_t first = 0;
+        do {
+            const uint64_t units = std::min(per_part, n_units - first);
+            const bool last = first + units >= n_units;
+            const uint64_t bytes = last ? s.bytes - first * unit : units * unit;
+            WeightLocation at = place(bytes);
+            at.first = first;
+            at.units = units;
+            parts.push_back(at);
+            if (!s.expert_slot) {
+                pieces.push_back({src + first * unit, bytes, at.chunk, at.offset});
+            } else { // the resident experts only, packed in slot order (= expert order)
+                uint64_t slot = 0;
+                for (int32_t e = 0; e < s.n_expert; ++e) {
+                    if (s.expert_slot[e] < 0) continue;
+                    if (slot >= first && slot < first + units)
+                        pieces.push_back({src + static_cast<uint64_t>(e) * s.expert_bytes,
+                                          s.expert_bytes, at.chunk,
+                                          at.offset + (slot - first) * s.expert_bytes});
+                    ++slot;
+                }
+                if (slot * s.expert_bytes > s.bytes)
                     return make_error(INFER_ERR_INTERNAL, "expert upload overruns its span");
-                pieces.push_back({src + static_cast<uint64_t>(e) * s.expert_bytes, s.expert_bytes,
-                                  at.chunk, at.offset + packed});
-                packed += s.expert_bytes;
             }
-        }
-        chunk_bytes.back() += align_up(s.bytes);
+            first += units;
+        } while (first < n_units);
         total += s.bytes;
     }
     for (uint64_t b : chunk_bytes) bytes_ += b;

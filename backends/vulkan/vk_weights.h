@@ -2,8 +2,11 @@
 // RoPE frequency factors, the expert slot tables) copied once at load into device-local buffers,
 // found again by the host address the graph nodes carry. A storage binding may span at most the
 // device's maxStorageBufferRange (128 MiB on some drivers), so the weights are packed into
-// chunks no larger than that, each weight whole in one chunk; a shader binds the chunk of the
-// weight it reads. Like CudaWeights it keeps the model's device-memory account (the budget from
+// chunks no larger than that (or INFER_VULKAN_WEIGHT_CHUNK_BYTES, a smaller cap for tests and
+// for drivers that allocate large buffers badly). A weight that fits stays whole in one chunk; a
+// larger one is cut into parts at its units (matrix rows, experts: WeightSpan::unit_bytes),
+// each part whole in a chunk, and the kernels reading it take a dispatch per part. A shader
+// binds the chunk of the part it reads. Like CudaWeights it keeps the model's device-memory account (the budget from
 // infer_model_params and the bytes its contexts hold). It owns the device: contexts share it.
 #pragma once
 
@@ -19,10 +22,14 @@
 
 namespace infer::vulkan {
 
-// Where a weight lives: a chunk and the byte offset in it.
+// Where a weight, or a part of it, lives: a chunk and the byte offset in it. A part holds units
+// [first, first + units) of its weight (rows or experts); a whole weight is one part, units 0
+// when it has no unit.
 struct WeightLocation {
     uint32_t chunk = 0;
     uint64_t offset = 0;
+    uint64_t first = 0;
+    uint64_t units = 0;
 };
 
 class VulkanWeights final : public DeviceWeights {
@@ -33,8 +40,11 @@ public:
     uint64_t bytes() const override { return bytes_; }
     Device &device() const { return *device_; }
     const std::vector<Buffer> &chunks() const { return chunks_; }
-    // The device copy of the weight bytes at host address `host`; false when not uploaded.
+    // The device copy of the weight bytes at host address `host` (its first part); false when
+    // not uploaded.
     bool find(const void *host, WeightLocation *out) const;
+    // Every part of the weight at `host`, in unit order; null when not uploaded.
+    const std::vector<WeightLocation> *parts(const void *host) const;
 
     // The device-memory account, as CudaWeights's (thread-safe).
     Status reserve(uint64_t bytes, const char *what) const { return account_.reserve(bytes, what); }
@@ -47,7 +57,7 @@ public:
 private:
     std::unique_ptr<Device> device_; // declared first: destroyed after the buffers made from it
     std::vector<Buffer> chunks_;
-    std::unordered_map<const void *, WeightLocation> by_host_;
+    std::unordered_map<const void *, std::vector<WeightLocation>> by_host_;
     uint64_t bytes_ = 0;
     mutable DeviceMemoryAccount account_;
 };

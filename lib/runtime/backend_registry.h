@@ -30,13 +30,16 @@ struct BackendConfig {
 // Host bytes a device backend copies at load: a WeightRef's data, or RoPE frequency factors, or
 // an expert slot table. With expert_slot set it is a stack of n_expert experts of expert_bytes
 // each, of which the device keeps only the resident ones (expert_slot[e] >= 0), packed in slot
-// order: `bytes` is their total.
+// order: `bytes` is their total. A backend whose buffers are limited in size may store a span cut
+// into parts at multiples of unit_bytes (a matrix row, or an expert of a stack, the unit its
+// kernels address); 0: only whole.
 struct WeightSpan {
     const void *data = nullptr;
     uint64_t bytes = 0;
     const int32_t *expert_slot = nullptr;
     int32_t n_expert = 0;
     uint64_t expert_bytes = 0;
+    uint64_t unit_bytes = 0;
 };
 
 struct BackendEntry {
@@ -49,6 +52,8 @@ struct BackendEntry {
     int32_t (*device_count)(std::string *why) = nullptr;
     // Free and total bytes of device `device`.
     Status (*memory_info)(int32_t device, uint64_t *free_bytes, uint64_t *total_bytes) = nullptr;
+    // One line naming device `device` and what this backend uses of it, for reports.
+    Status (*describe)(int32_t device, std::string *out) = nullptr;
     // Copies `weights` to device `device` once (progress in [0, 1]; returning false cancels);
     // they and every later context must fit in `budget` bytes (0: the device's memory). Calls
     // read_done (when set) with each host range as soon as it has been read, so that the caller

@@ -155,15 +155,18 @@ void account_weights(const graph::Graph &g, const NodeAssignment &a,
     for (size_t i = 0; i < g.nodes.size(); ++i) {
         const graph::Node &n = g.nodes[i];
         const bool subset = a.on_device[i] && is_resident_expert_node(n);
-        for_each_weight(n, [&](const void *data, uint64_t bytes, const graph::WeightRef *) {
+        for_each_weight(n, [&](const void *data, uint64_t bytes, const graph::WeightRef *w) {
+            // What a kernel addresses: an expert of a stack, else a matrix's row.
+            const bool stack = n.op == graph::Op::MoeFfn;
+            const uint64_t one = stack ? bytes / static_cast<uint64_t>(n.n_expert) : 0;
             if (!a.on_device[i]) {
                 if (host.insert(data).second) p->host_weight_bytes += bytes;
             } else if (!subset) {
-                hold({data, bytes});
+                hold({data, bytes, nullptr, 0, 0, stack ? one : w ? w->row_bytes : 0});
             } else {
-                const uint64_t one = bytes / static_cast<uint64_t>(n.n_expert);
                 const int32_t resident = experts->n_resident[static_cast<size_t>(n.layer)];
-                hold({data, one * static_cast<uint64_t>(resident), n.expert_slot, n.n_expert, one});
+                hold({data, one * static_cast<uint64_t>(resident), n.expert_slot, n.n_expert, one,
+                      one});
             }
         });
         if (subset)

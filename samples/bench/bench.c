@@ -312,6 +312,15 @@ int main(int argc, char **argv) {
     if (membw && !check(infer_measure_read_bandwidth(threads, &membw_before), "memory bandwidth"))
         return 1;
 
+    if (placement_choice.backend != INFER_BACKEND_CPU) {
+        /* What the device is and what the backend uses of it: figures mean little without it. */
+        char device[512];
+        if (!check(infer_backend_device_describe(placement_choice.backend, placement_choice.device,
+                                                 device, sizeof device, NULL),
+                   "device"))
+            return 1;
+        printf("device: %s\n\n", device);
+    }
     printf("| model | size | params | backend | ngl | %sthreads | test | t/s | GB/s |\n",
            ot ? "ot | " : "");
     printf("| --- | ---: | ---: | --- | ---: | %s---: | --- | ---: | ---: |\n", ot ? "--- | " : "");
@@ -334,7 +343,7 @@ int main(int argc, char **argv) {
         tg_mean = mean;
         if (!check(infer_context_get_stats(ctx, &stats), "stats")) return 1;
         print_row_start(name, &info, backend_name, &placement, ot, threads);
-        printf("tg%d | %.2f ± %.2f | %.1f |\n", n_gen, mean, sd,
+        printf("tg%d | %.2f ± %.2f | %.2f |\n", n_gen, mean, sd,
                mean * (double)stats.weight_bytes_per_token / 1e9);
         if (info.n_expert > 0)
             printf("\nexperts: %u per layer, %u per token; a decode step reads %.2f MiB of weights, "

@@ -33,6 +33,13 @@
 #      prefill had cuBLASLt; then a second table of the same rows' host side (the CPU expert
 #      lane's ms per step, its waits for the device per step and their mean, experts streamed per
 #      prompt, the CPU's repacked MiB, peak RSS).
+#   6. Vulkan (issue 14), in a build of its own (BUILD-vulkan: -DINFER_VULKAN=ON -DINFER_CUDA=OFF,
+#      so that a missing Vulkan loader cannot stop the CUDA run): the Vulkan conformance suite
+#      and model tests on the card's Vulkan driver (not the SmolLM2 one: no model files there),
+#      then infer-bench --backend vulkan pp512/tg128 on llama-1b and llama-8b Q4_K_M and Q4_0,
+#      rows in the same table beside the CUDA ones, and the device line infer-bench prints
+#      (features used, kernel set). No Vulkan loader, headers, glslc or driver: the table says
+#      which, and that is not a failure (fetch-deps.sh carries the loader, headers and glslc).
 # Time: every step runs under `timeout` with its own cap, and no step may run past a deadline of
 # INFER_GPU_TIME_BUDGET seconds (default 450) from the start: a step with too little time left is
 # skipped and reported, benchmarks in order of importance. Measured on an H200 with 16 host cores
@@ -55,7 +62,8 @@
 # With the device tool (which returns at most 8 files from $OUT), e.g.: carry [".gpudeps"],
 #   tests/gpu/run.sh /tmp/gpu; rc=$?; tar czf "$OUT/gpu-logs.tgz" -C /tmp gpu; exit $rc
 #
-# Environment: INFER_GPU_BUILD_DIR (default build/gpu), INFER_GPU_MODEL_DIR (default
+# Environment: INFER_GPU_BUILD_DIR (default build/gpu; the Vulkan build is the same plus
+# -vulkan), INFER_GPU_MODEL_DIR (default
 # BUILD/models), INFER_GPU_DEPS (default .gpudeps), INFER_GPU_ARCH (default: nvidia-smi's compute
 # capability, else 90), INFER_GPU_TIME_BUDGET (seconds, default 450).
 set -uo pipefail
@@ -140,6 +148,14 @@ if compgen -G "$deps/*.deb" >/dev/null; then
     export LD_LIBRARY_PATH="$(cd "$build/deps" && pwd)/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     stamp "unpacked $n_debs packages from $deps into $build/deps"
 fi
+# The Vulkan build's own configuration: glslc from the carried packages when the image lacks it.
+vk_build="$build-vulkan"
+vk_args=(-DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=OFF -DINFER_VULKAN=ON -DINFER_WERROR=OFF)
+for a in "${cmake_args[@]}"; do
+    case "$a" in -DCMAKE_PREFIX_PATH=* | -DCMAKE_C*_LAUNCHER=* | -G | Ninja) vk_args+=("$a") ;; esac
+done
+[ -x "$build/deps/usr/bin/glslc" ] && vk_args+=(-DVulkan_GLSLC_EXECUTABLE="$(cd "$build/deps/usr/bin" && pwd)/glslc")
+vk_targets=(infer-vulkan-tests infer-conformance-tests infer-bench)
 built=1
 if [ "${INFER_GPU_PREBUILT:-0}" = 1 ]; then
     # tests/gpu/pack-prebuilt.sh made $build elsewhere (the device's minutes are for the card,
@@ -150,6 +166,15 @@ else
     run configure 90 cmake -S . -B "$build" "${cmake_args[@]}" || built=0
     if [ $built = 1 ]; then
         run build 300 cmake --build "$build" -j "$jobs" --target "${targets[@]}" || built=0
+    fi
+    # Vulkan's failure to configure or build is reported in its table row, not fatal here.
+    if [ $built = 1 ]; then
+        if timeout 60 cmake -S . -B "$vk_build" "${vk_args[@]}" >"$logdir/vk-configure.log" 2>&1; then
+            run vk-build 200 cmake --build "$vk_build" -j "$jobs" --target "${vk_targets[@]}" ||
+                stamp "the Vulkan build failed: see vk-build.log"
+        else
+            stamp "Vulkan not configured (no loader, headers or glslc?): see vk-configure.log"
+        fi
     fi
 fi
 if [ $built = 0 ]; then
@@ -254,8 +279,10 @@ bench_row() {
         failures+=("synth $m")
         return
     fi
-    if ! INFER_CUDA_MATVEC="$env_path" run "$name" 90 "$build/samples/infer-bench" \
-            -m "$models/$m.gguf" --backend cuda -p "$pp_tokens" -n "$gen" \
+    local bench_exe="$build/samples/infer-bench" backend=cuda
+    [ "$path" = vulkan ] && bench_exe="$vk_build/samples/infer-bench" backend=vulkan
+    if ! INFER_CUDA_MATVEC="$env_path" run "$name" 90 "$bench_exe" \
+            -m "$models/$m.gguf" --backend $backend -p "$pp_tokens" -n "$gen" \
             -r "$row_repeats" -b 512 --verbose "$@"; then
         echo "| $m | $asked | $path | failed | | | | | |" >>"$table"
         return
@@ -278,6 +305,7 @@ bench_row() {
     elif [ -n "$bw" ] && [ -n "$gbs" ]; then
         pct="$(awk -v g="$gbs" -v b="$bw" 'BEGIN {printf "%.0f%%", 100 * g / b}')"
     fi
+    [ "$path" = vulkan ] && gemm="Vulkan $(sed -nE 's/^device: .*; (cpu|gpu) kernels\)$/\1/p' "$log") kernels"
     grep -q 'prefill uses matvec kernels' "$log" && gemm="none: matvec (see log)"
     [ "$ngl" = 0 ] && gemm="none: CPU"
     [ "$pp_tokens" = 0 ] && gemm=""
@@ -308,6 +336,33 @@ if [ $int8_failed = 1 ]; then
     bench_row llama8b-q4_k_m simple "$prompt" "$repeats"
     bench_row llama1b-q4_k_m simple "$prompt" "$repeats"
 fi
+# ---- 6. Vulkan: tests, then the same shapes beside the CUDA rows above (issue 14) ---------------
+vk_status=""
+if [ ! -x "$vk_build/samples/infer-bench" ]; then
+    vk_status="not built (see vk-configure.log / vk-build.log)"
+elif ! "$vk_build/samples/infer-bench" -m "$models/llama1b-q4_k_m.gguf" --backend vulkan -p 0 -n 1 \
+        -r 1 >"$logdir/vk-probe.log" 2>&1; then
+    vk_status="no usable Vulkan device: $(grep -m1 -iE 'vulkan|error' "$logdir/vk-probe.log")"
+else
+    vk_status="$(sed -n 's/^device: //p' "$logdir/vk-probe.log" | head -n1)"
+    # lavapipe where the card's driver was expected: its figures are not GPU speed.
+    [[ "$vk_status" == *", CPU;"* ]] && vk_status="$vk_status: a CPU driver, figures not GPU speed"
+    # The conformance suite's Vulkan cases and the Vulkan model tests (SmolLM2's needs its file;
+    # the dry run's lavapipe takes minutes over the model tests, which CI runs: cases only).
+    vk_filter='^(Vulkan: |vulkan )'
+    [ $dry_run = 1 ] && vk_filter='^Vulkan: '
+    run vk-ctest 150 ctest --test-dir "$vk_build" -R "$vk_filter" -E 'SmolLM2' \
+        --output-on-failure -j 4 --timeout 120
+    grep -E 'tests passed|Failed|\*\*\*' "$logdir/vk-ctest.log" | tail -n 20
+    if grep -q '(Skipped)' "$logdir/vk-ctest.log"; then
+        failures+=("vk-ctest: Vulkan tests were skipped although a device was seen")
+    fi
+    bench_row llama1b-q4_k_m vulkan "$prompt" "$repeats"
+    bench_row llama8b-q4_k_m vulkan "$prompt" "$repeats"
+    bench_row llama8b-q4_0 vulkan "$prompt" "$repeats"
+fi
+stamp "Vulkan: $vk_status"
+echo "| Vulkan device: ${vk_status//|/\\|} | | | | | | | | |" >>"$table"
 # CPU-GPU expert offload (issue 13) before the split placements of issue 12: Qwen3-30B-A3B's
 # shape (made while the rows above ran) with per-expert placement by popularity under device
 # budgets, against layer-granular placement at the middle budget (the layers' experts that the

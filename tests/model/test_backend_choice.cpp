@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <string>
 
 namespace {
@@ -70,4 +71,48 @@ TEST_CASE("backend choice: bad backend and device values are rejected before loa
     CHECK(load_with(path, 7, 0, &model) == INFER_ERR_INVALID_ARGUMENT);
     CHECK(load_with(path, INFER_BACKEND_CUDA, -1, &model) == INFER_ERR_INVALID_ARGUMENT);
     CHECK(model == nullptr);
+}
+
+TEST_CASE("backend choice: each device describes itself; a missing one is an error") {
+    char text[512];
+    size_t length = 0;
+    REQUIRE(infer_backend_device_describe(INFER_BACKEND_CPU, 0, text, sizeof text, &length) ==
+            INFER_OK);
+    CHECK(std::string(text) == std::string("CPU ") + infer_cpu_kernel_level());
+    CHECK(length == std::string(text).size());
+    CHECK(infer_backend_device_describe(INFER_BACKEND_CPU, 1, text, sizeof text, nullptr) ==
+          INFER_ERR_INVALID_ARGUMENT);
+    CHECK(infer_backend_device_describe(7, 0, text, sizeof text, nullptr) ==
+          INFER_ERR_INVALID_ARGUMENT);
+    CHECK(infer_backend_device_describe(INFER_BACKEND_CPU, 0, nullptr, 8, nullptr) ==
+          INFER_ERR_INVALID_ARGUMENT);
+    // Truncation follows snprintf: the full length comes back.
+    REQUIRE(infer_backend_device_describe(INFER_BACKEND_CPU, 0, text, 4, &length) == INFER_OK);
+    CHECK(std::string(text) == "CPU");
+    CHECK(length > 3);
+
+    int32_t devices = 0;
+    if (infer_backend_device_count(INFER_BACKEND_VULKAN, &devices) != INFER_OK || devices == 0) {
+        CHECK(infer_backend_device_describe(INFER_BACKEND_VULKAN, 0, text, sizeof text, nullptr) !=
+              INFER_OK);
+        return;
+    }
+    REQUIRE(infer_backend_device_describe(INFER_BACKEND_VULKAN, 0, text, sizeof text, nullptr) ==
+            INFER_OK);
+    const std::string plain = text;
+    CHECK_MESSAGE(plain.find("(Vulkan 1.") != std::string::npos, plain);
+    CHECK_MESSAGE(plain.find(" kernels)") != std::string::npos, plain);
+    // The feature switch is read when a device is probed: everything optional turned off.
+    setenv("INFER_VULKAN_DISABLE", "all", 1);
+    setenv("INFER_VULKAN_KERNELS", "gpu", 1);
+    const infer_status again =
+        infer_backend_device_describe(INFER_BACKEND_VULKAN, 0, text, sizeof text, nullptr);
+    unsetenv("INFER_VULKAN_DISABLE");
+    unsetenv("INFER_VULKAN_KERNELS");
+    REQUIRE(again == INFER_OK);
+    const std::string off = text;
+    CHECK_MESSAGE(off.find("uses no optional feature") != std::string::npos, off);
+    CHECK_MESSAGE(off.find("disabled: fp16,subgroup,int8,dot,coopmat") != std::string::npos, off);
+    CHECK_MESSAGE(off.find("subgroup(") == std::string::npos, off);
+    CHECK_MESSAGE(off.find("; gpu kernels)") != std::string::npos, off);
 }

@@ -7,8 +7,10 @@
 #include <doctest/doctest.h>
 
 #include "device_models.h"
+#include "expert_budget.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -93,6 +95,47 @@ TEST_CASE("vulkan models: layer and expert splits with the CPU match the CPU") {
                        "--arch llama --preset tiny --n-embd 256 --n-ff 352 --head-dim 64 "
                        "--quant IQ4_XS --seed 14",
                        kVulkan);
+}
+
+// A weight larger than one storage binding may span (128 MiB on lavapipe and on some phone
+// GPUs) is cut into parts at its rows or experts, a dispatch each. INFER_VULKAN_WEIGHT_CHUNK_BYTES
+// puts that limit below the matrices and expert stacks of the tiny models (16 KiB for llama: a
+// Q4_K row is 144 bytes; 160 KiB for OLMoE, whose experts are about 77 KiB), so that Embed,
+// MatMul and the MoE products here read parts: loading would fail without the split. Per-expert offload's packed stacks of resident experts split too. A
+// limit below one row is refused, naming the sizes.
+TEST_CASE("vulkan models: weights larger than a binding are split over chunks") {
+    struct ChunkLimit {
+        explicit ChunkLimit(const char *bytes) { setenv("INFER_VULKAN_WEIGHT_CHUNK_BYTES", bytes, 1); }
+        ~ChunkLimit() { unsetenv("INFER_VULKAN_WEIGHT_CHUNK_BYTES"); }
+    };
+    const std::string olmoe = "--arch olmoe --preset tiny --quant Q4_K_M --seed 24";
+    {
+        ChunkLimit limit("16384");
+        device_matches_cpu("vk-split-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M",
+                           kVulkan);
+    }
+    {
+        ChunkLimit limit("163840");
+        device_matches_cpu("vk-olmoe", olmoe, kVulkan);
+    }
+    // Half the expert bytes resident: the budget is found without the limit (it sizes nothing).
+    infer_model_params half = kVulkan;
+    half.expert_placement = INFER_EXPERTS_BY_POPULARITY;
+    half.device_memory_budget = infer::test::budget_for_expert_share(
+        infer::test::synthetic_model("vk-olmoe", olmoe).c_str(), half, 0.5);
+    REQUIRE_MESSAGE(half.device_memory_budget > 0, std::string(infer_last_error()));
+    {
+        ChunkLimit limit("163840");
+        device_matches_cpu("vk-olmoe", olmoe, half);
+    }
+    ChunkLimit limit("512"); // an F32 row of 256 elements is 1 KiB
+    const std::string f32 = infer::test::synthetic_model(
+        "vk-llama-F32", std::string("--arch llama ") + kTiny + " --quant F32");
+    infer_model *model = nullptr;
+    CHECK(infer_model_load_file(f32.c_str(), &kVulkan, &model) == INFER_ERR_UNSUPPORTED);
+    CHECK(model == nullptr);
+    const std::string why = infer_last_error();
+    CHECK_MESSAGE(why.find("storage binding") != std::string::npos, why);
 }
 
 // The llama.cpp goldens of every architecture, all on Vulkan (the IQ model: its matrices, which

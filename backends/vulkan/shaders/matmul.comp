@@ -4,7 +4,8 @@
 // invocation of a workgroup reads the same activation element at the same time. No barriers
 // and no shared memory: a CPU driver (lavapipe) pays dearly for a barrier, and the reduction a
 // row split across invocations needs costs more there than it saves. Bias is a separate
-// elementwise dispatch (it may sit in another weight chunk).
+// elementwise dispatch (it may sit in another weight chunk). A matrix split over weight chunks
+// (vk_weights.h) takes a dispatch per part: rows [row0, row0 + part_rows) of y's n, at w_off.
 #version 450
 #include "common.glsl"
 #include "blocks.glsl"
@@ -12,17 +13,17 @@
 layout(local_size_x = 64) in;
 
 layout(push_constant) uniform Push {
-    uint type, w_off, row_bytes, block_bytes, k, n, x, y, n_tokens;
+    uint w_off, row_bytes, block_bytes, k, n, x, y, n_tokens, row0, part_rows;
 } p;
 
 const uint TOKENS = 32u;
 
 void main() {
     const uint be = block_elems(WTYPE);
-    const uint tiles = (p.n + 63u) / 64u;
+    const uint tiles = (p.part_rows + 63u) / 64u;
     for (uint tile = gl_WorkGroupID.x; tile < tiles; tile += gl_NumWorkGroups.x) {
         const uint r = tile * 64u + gl_LocalInvocationID.x;
-        if (r >= p.n) continue;
+        if (r >= p.part_rows) continue;
         const uint row = p.w_off + r * p.row_bytes;
         for (uint t0 = 0u; t0 < p.n_tokens; t0 += TOKENS) {
             const uint nt = min(TOKENS, p.n_tokens - t0);
@@ -36,7 +37,7 @@ void main() {
                     for (uint t = 0u; t < nt; ++t) acc[t] += wv * ctx.f[p.x + (t0 + t) * p.k + col];
                 }
             }
-            for (uint t = 0u; t < nt; ++t) ctx.f[p.y + (t0 + t) * p.n + r] = acc[t];
+            for (uint t = 0u; t < nt; ++t) ctx.f[p.y + (t0 + t) * p.n + p.row0 + r] = acc[t];
         }
     }
 }

@@ -6,7 +6,8 @@
 //   2 down: y[pair][r] = down_s[r] . h[pair]
 // One workgroup per (slot, 64 rows), striding; each invocation forms one row's dot products for
 // up to 8 of the slot's pairs at a time, so a weight element is decoded once per 8 pairs. No
-// barriers, which a CPU driver (lavapipe) pays dearly for.
+// barriers, which a CPU driver (lavapipe) pays dearly for. A stack split over weight chunks
+// (vk_weights.h) takes a dispatch per part: slots [slot0, slot0 + n_slots), the first at w_off.
 #version 450
 #include "common.glsl"
 #include "blocks.glsl"
@@ -14,8 +15,8 @@
 layout(local_size_x = 64) in;
 
 layout(push_constant) uniform Push {
-    uint type, w_off, row_bytes, block_bytes, expert_stride, k, n, x, y, n_pairs, per_token,
-        count, list, n_slots, mode, act;
+    uint w_off, row_bytes, block_bytes, expert_stride, k, n, x, y, n_pairs, per_token, count,
+        list, mode, act, sel, slot0, n_slots;
 } p;
 
 const uint PAIRS = 8u;
@@ -24,10 +25,10 @@ void main() {
     const uint be = block_elems(WTYPE);
     const uint tiles = (p.n + 63u) / 64u;
     for (uint wg = gl_WorkGroupID.x; wg < p.n_slots * tiles; wg += gl_NumWorkGroups.x) {
-        const uint slot = wg / tiles, r = (wg % tiles) * 64u + gl_LocalInvocationID.x;
+        const uint slot = p.slot0 + wg / tiles, r = (wg % tiles) * 64u + gl_LocalInvocationID.x;
         const uint count = uint(ctx_i.i[p.count + slot]);
         if (count == 0u || r >= p.n) continue;
-        const uint row = p.w_off + slot * p.expert_stride + r * p.row_bytes;
+        const uint row = p.w_off + (slot - p.slot0) * p.expert_stride + r * p.row_bytes;
         for (uint i0 = 0u; i0 < count; i0 += PAIRS) {
             const uint np = min(PAIRS, count - i0);
             uint xb[PAIRS];

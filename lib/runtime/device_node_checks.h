@@ -1,0 +1,28 @@
+// What every device backend checks of a node before taking it (BackendEntry::supports): weight
+// types its kernels decode, F32 biases and norm weights, attention's head_dim and GQA ratio,
+// RoPE's n_rot, the expert counts. Each backend states its limits; the checks and the wording
+// of a refusal, naming the node and the tensor, are shared.
+#pragma once
+
+#include "core/status.h"
+#include "graph/graph.h"
+
+#include <cstdint>
+
+namespace infer {
+
+struct DeviceKernelLimits {
+    const char *backend = "";                       // "CUDA": named in every refusal
+    bool (*type_readable)(uint32_t type) = nullptr; // weight types the kernels decode
+    int32_t max_head_dim = 0;
+    int32_t max_experts = 0;          // 0: any count
+    int64_t max_tokens = 0;           // most tokens per run (the graph's n_batch); 0: any
+    bool computes_cpu_experts = true; // false: a MoeFfn of experts left to the CPU is refused
+};
+
+// Ok when a device backend with `limits` can run node `n` of `g`; otherwise INFER_ERR_UNSUPPORTED
+// or INFER_ERR_MODEL_TENSOR_TYPE saying why, naming the op, the layer and the tensor.
+Status check_device_node(const DeviceKernelLimits &limits, const graph::Node &n,
+                         const graph::Graph &g);
+
+} // namespace infer
