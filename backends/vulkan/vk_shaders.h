@@ -10,7 +10,8 @@
 namespace infer::vulkan {
 
 struct SpirvShader {
-    const char *name;      // the .comp file name without extension, e.g. "dequant_q8_0"
+    const char *name;      // the module name: the .comp file name without extension ("matmul")
+                           // or a feature variant's ("matmul_vec_subgroup")
     const uint32_t *words; // SPIR-V, host-endian words
     size_t word_count;
 };

@@ -115,6 +115,8 @@ _declare("infer_model_load_file", _status, ctypes.c_char_p, ctypes.POINTER(_Mode
          ctypes.POINTER(_p))
 _declare("infer_model_free", None, _p)
 _declare("infer_backend_device_count", _status, ctypes.c_int32, _c_int32_p)
+_declare("infer_backend_device_describe", _status, ctypes.c_int32, ctypes.c_int32,
+         ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t))
 _declare("infer_placement_init", None, ctypes.POINTER(_Placement))
 _declare("infer_model_placement", _status, _p, ctypes.POINTER(_Placement))
 _declare("infer_model_placement_text", _status, _p, ctypes.c_char_p, ctypes.c_size_t, _size_p)
@@ -182,6 +184,13 @@ def device_count(backend):
     count = ctypes.c_int32(0)
     _check(_lib.infer_backend_device_count(_backend_id(backend), ctypes.byref(count)))
     return count.value
+
+
+def device_describe(backend, device=0):
+    """One line naming a backend's device and what libinfer uses of it ("CPU avx2"; a Vulkan
+    device's features and kernel set); raises InferError for a device that does not exist."""
+    return _call_text(_lib.infer_backend_device_describe, _backend_id(backend),
+                      int(device)).decode(errors="replace")
 
 
 def _backend_id(backend):

@@ -201,6 +201,18 @@ class Errors(unittest.TestCase):
             self.assertEqual(caught.exception.status, 1)  # INFER_ERR_INVALID_ARGUMENT
             self.assertIn("temperature", caught.exception.message)
 
+    def test_devices_describe_themselves(self):
+        self.assertTrue(infer.device_describe("cpu").startswith("CPU "))
+        with self.assertRaises(infer.InferError) as caught:
+            infer.device_describe("cpu", 1)
+        self.assertEqual(caught.exception.status, 1)  # INFER_ERR_INVALID_ARGUMENT
+        try:
+            vulkan = infer.device_count("vulkan")
+        except infer.InferError:
+            vulkan = 0
+        if vulkan:
+            self.assertIn(" kernels)", infer.device_describe("vulkan", 0))
+
     def test_version(self):
         self.assertRegex(infer.version(), r"^\d+\.\d+\.\d+$")
 

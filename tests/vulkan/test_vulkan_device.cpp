@@ -1,12 +1,13 @@
-// Vulkan device discovery, buffers, and the pipeline/dispatch checks. CI has Mesa lavapipe, so a
+// Vulkan device discovery, buffers, and the op pipelines. CI has Mesa lavapipe, so a
 // missing device is a failure here, not a skip.
 #include "vulkan/vk_buffer.h"
 #include "vulkan/vk_device.h"
-#include "vulkan/vk_pipeline.h"
+#include "vulkan/vk_ops.h"
 #include "vulkan/vk_shaders.h"
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -66,7 +67,7 @@ TEST_CASE("vulkan: embedded shaders are SPIR-V and found by name") {
         CHECK(shader.words[0] == 0x07230203u);
         CHECK(find_shader(shader.name) == &shader);
     }
-    CHECK(find_shader("dequant_q8_0") != nullptr);
+    CHECK(find_shader("matmul_vec_subgroup") != nullptr); // a feature variant
     CHECK(find_shader("no_such_shader") == nullptr);
 }
 
@@ -92,33 +93,27 @@ TEST_CASE("vulkan: buffer upload/download round trip and range checks") {
     CHECK(Buffer::create(*device, 0, &empty).code() == INFER_ERR_INVALID_ARGUMENT);
 }
 
-TEST_CASE("vulkan: pipeline creation and dispatch reject bad arguments") {
-    std::unique_ptr<Device> device = open_device();
-    Pipeline pipeline;
-    CHECK(Pipeline::create(*device, "no_such_shader", 2, 4, &pipeline).code() ==
-          INFER_ERR_NOT_FOUND);
-    CHECK(Pipeline::create(*device, "dequant_q8_0", 2, 3, &pipeline).code() ==
-          INFER_ERR_INVALID_ARGUMENT);
-    REQUIRE(Pipeline::create(*device, "dequant_q8_0", 2, 4, &pipeline).is_ok());
-    CHECK(pipeline.name() == "dequant_q8_0");
-
-    Buffer a, b;
-    REQUIRE(Buffer::create(*device, 4096, &a).is_ok());
-    REQUIRE(Buffer::create(*device, 4096, &b).is_ok());
-    const uint32_t push = 0;
-    const Binding one[] = {{&a, 0, VK_WHOLE_SIZE}};
-    CHECK(dispatch(*device, pipeline, one, &push, 4, 1).code() == INFER_ERR_INVALID_ARGUMENT);
-    const Binding two[] = {{&a, 0, VK_WHOLE_SIZE}, {&b, 0, VK_WHOLE_SIZE}};
-    CHECK(dispatch(*device, pipeline, two, &push, 8, 1).code() == INFER_ERR_INVALID_ARGUMENT);
-    CHECK(dispatch(*device, pipeline, two, &push, 4, 0).code() == INFER_ERR_INVALID_ARGUMENT);
-    const Binding past_end[] = {{&a, 0, 4097}, {&b, 0, VK_WHOLE_SIZE}};
-    CHECK(dispatch(*device, pipeline, past_end, &push, 4, 1).code() == INFER_ERR_INVALID_ARGUMENT);
-    const VkDeviceSize alignment = device->info().min_storage_buffer_offset_alignment;
-    if (alignment > 1) {
-        const Binding misaligned[] = {{&a, alignment / 2, 64}, {&b, 0, VK_WHOLE_SIZE}};
-        CHECK(dispatch(*device, pipeline, misaligned, &push, 4, 1).code() ==
-              INFER_ERR_INVALID_ARGUMENT);
+// Every op's pipeline, and each weight-decoding shader's pipeline for a few types, on the
+// device as probed and with every optional feature turned off (the other module of each
+// feature's variant).
+TEST_CASE("vulkan: op pipelines are made for every shader and its feature variants") {
+    for (const char *disabled : {"", "all"}) {
+        CAPTURE(disabled);
+        setenv("INFER_VULKAN_DISABLE", disabled, 1);
+        std::unique_ptr<Device> device = open_device();
+        unsetenv("INFER_VULKAN_DISABLE");
+        if (*disabled) CHECK(!device->info().subgroup_arithmetic);
+        OpPipelines ops;
+        REQUIRE(ops.create(*device).is_ok());
+        for (uint32_t s = 0; s < static_cast<uint32_t>(OpShader::Count); ++s) {
+            const auto shader = static_cast<OpShader>(s);
+            for (uint32_t type : {0u, 2u, 12u}) { // F32, Q4_0, Q4_K
+                CAPTURE(s);
+                CAPTURE(type);
+                REQUIRE(ops.prepare_typed(shader, type).is_ok());
+                CHECK(ops.pipeline(shader, type) != VK_NULL_HANDLE);
+            }
+        }
+        CHECK(ops.prepare_typed(OpShader::MatMul, 64).code() == INFER_ERR_MODEL_TENSOR_TYPE);
     }
-    // A valid dispatch after the rejected ones still works (n_blocks = 0 writes nothing).
-    CHECK(dispatch(*device, pipeline, two, &push, 4, 1).is_ok());
 }
