@@ -94,10 +94,16 @@ void apply_switches(DeviceInfo *info) {
     disable("dot", &info->integer_dot);
     disable("coopmat", &info->cooperative_matrix);
     info->gpu_kernels = info->type != VK_PHYSICAL_DEVICE_TYPE_CPU;
+    bool forced_gpu = false;
     if (const char *kernels = std::getenv("INFER_VULKAN_KERNELS")) {
-        if (std::strcmp(kernels, "gpu") == 0) info->gpu_kernels = true;
+        forced_gpu = std::strcmp(kernels, "gpu") == 0;
+        if (forced_gpu) info->gpu_kernels = true;
         if (std::strcmp(kernels, "cpu") == 0) info->gpu_kernels = false;
     }
+    // Emulated dot products cost more than the float products they replace; forced GPU kernels
+    // treat every feature as a GPU's (how CI runs the int8 path on lavapipe).
+    info->int8_dot_matvec =
+        info->gpu_kernels && info->integer_dot && (info->integer_dot_accelerated || forced_gpu);
 }
 
 // Fills *info from the device's properties and features; returns the empty string when the
@@ -123,6 +129,14 @@ std::string probe(VkPhysicalDevice physical, DeviceInfo *info) {
     vkGetPhysicalDeviceProperties2(physical, &props);
 
     const bool has_dot = has_extension(physical, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    VkPhysicalDeviceShaderIntegerDotProductProperties dot_props{};
+    dot_props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES;
+    if (has_dot) {
+        VkPhysicalDeviceProperties2 more{};
+        more.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+        more.pNext = &dot_props;
+        vkGetPhysicalDeviceProperties2(physical, &more);
+    }
     VkPhysicalDeviceShaderIntegerDotProductFeatures dot{};
     dot.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES;
     VkPhysicalDeviceVulkan12Features features12{};
@@ -137,6 +151,9 @@ std::string probe(VkPhysicalDevice physical, DeviceInfo *info) {
     vkGetPhysicalDeviceFeatures2(physical, &features);
     info->int8 = features12.shaderInt8 == VK_TRUE && features12.storageBuffer8BitAccess == VK_TRUE;
     info->integer_dot = has_dot && dot.shaderIntegerDotProduct == VK_TRUE;
+    info->integer_dot_accelerated =
+        dot_props.integerDotProduct4x8BitPackedSignedAccelerated == VK_TRUE &&
+        dot_props.integerDotProduct4x8BitPackedMixedSignednessAccelerated == VK_TRUE;
     info->cooperative_matrix = has_extension(physical, "VK_KHR_cooperative_matrix");
     info->memory_budget = has_extension(physical, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
 
@@ -283,8 +300,11 @@ std::string describe(const DeviceInfo &info) {
     add(&used, info.shader_float16, "fp16");
     add(&used, info.subgroup_arithmetic, "subgroup(" + std::to_string(info.subgroup_size) + ")");
     add(&used, info.memory_budget, "memory-budget");
+    add(&used, info.int8_dot_matvec,
+        std::string("int8-dot") + (info.integer_dot_accelerated ? "" : "(not accelerated)"));
     add(&unused, info.int8, "int8");
-    add(&unused, info.integer_dot, "dot");
+    add(&unused, info.integer_dot && !info.int8_dot_matvec,
+        std::string("dot") + (info.integer_dot_accelerated ? "" : "(not accelerated)"));
     add(&unused, info.cooperative_matrix, "coopmat");
     std::string line = info.name + " (Vulkan " +
                        std::to_string(VK_API_VERSION_MAJOR(info.api_version)) + "." +
@@ -316,6 +336,12 @@ Status Device::create(int32_t index, std::unique_ptr<Device> *out) {
     VkPhysicalDeviceVulkan12Features features12{};
     features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
     features12.shaderFloat16 = dev->info_.shader_float16 ? VK_TRUE : VK_FALSE;
+    VkPhysicalDeviceShaderIntegerDotProductFeatures dot{};
+    dot.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES;
+    dot.shaderIntegerDotProduct = VK_TRUE;
+    // The extension, not Vulkan 1.3's core feature: the instance asks for 1.2.
+    const char *dot_extension = VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME;
+    if (dev->info_.int8_dot_matvec) features12.pNext = &dot;
     VkPhysicalDeviceVulkan11Features features11{};
     features11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
     features11.pNext = &features12;
@@ -333,6 +359,10 @@ Status Device::create(int32_t index, std::unique_ptr<Device> *out) {
     VkDeviceCreateInfo create{};
     create.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
     create.pNext = &features;
+    if (dev->info_.int8_dot_matvec) {
+        create.enabledExtensionCount = 1;
+        create.ppEnabledExtensionNames = &dot_extension;
+    }
     create.queueCreateInfoCount = 1;
     create.pQueueCreateInfos = &queue;
     INFER_VK_TRY(vkCreateDevice, dev->physical_, &create, nullptr, &dev->device_);

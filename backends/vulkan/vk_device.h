@@ -48,13 +48,18 @@ struct DeviceInfo {
     bool subgroup_arithmetic = false; // subgroupAdd & co. in compute shaders (matvec reductions)
     bool subgroup_shuffle = false;
     bool int8 = false;               // shaderInt8 and 8-bit storage (no kernel uses them yet)
-    bool integer_dot = false;        // VK_KHR_shader_integer_dot_product (none yet)
-    bool cooperative_matrix = false; // VK_KHR_cooperative_matrix (none yet)
+    bool integer_dot = false;        // VK_KHR_shader_integer_dot_product (int8 decode matvec)
+    bool integer_dot_accelerated = false; // 4x8-bit packed signed and mixed dot in hardware
+    bool cooperative_matrix = false;      // VK_KHR_cooperative_matrix (no kernel: glslang too old)
     bool memory_budget = false;      // VK_EXT_memory_budget: memory_info reports free bytes
     std::string disabled;            // what INFER_VULKAN_DISABLE turned off, for reports
     // The kernel set: true for GPU kernels (split rows, tiles, split attention), false for the
     // CPU-driver kernels (vk_device.h's header comment).
     bool gpu_kernels = false;
+    // Decode matvec of the 32-element block types with int8 activations and packed 4x8 dot
+    // products: GPU kernels, the dot feature, and hardware that accelerates it (or the GPU
+    // kernels forced by INFER_VULKAN_KERNELS=gpu, which treats every feature as fast).
+    bool int8_dot_matvec = false;
 
     // Limits the ops and the memory planner must respect.
     VkDeviceSize max_storage_buffer_range = 0;            // bytes one storage binding may span

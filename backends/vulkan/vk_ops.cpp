@@ -12,17 +12,32 @@ namespace {
 
 // The embedded shader of each OpShader, in enum order.
 constexpr const char *kShaderNames[] = {
-    "embed",       "rms_norm",   "matmul",     "matmul_vec",     "matmul_tile",
-    "elementwise", "rope",       "kv_store",   "attention",      "attention_combine",
-    "moe_route",   "moe_select", "moe_matvec", "moe_matvec_vec", "moe_combine"};
+    "embed",          "rms_norm",          "matmul",      "matmul_vec", "matmul_tile",
+    "matmul_dot",     "quantize_q8",       "elementwise", "rope",       "kv_store",
+    "attention",      "attention_combine", "moe_route",   "moe_select", "moe_matvec",
+    "moe_matvec_vec", "moe_combine"};
 static_assert(sizeof kShaderNames / sizeof kShaderNames[0] ==
               static_cast<size_t>(OpShader::Count));
 
 } // namespace
 
+bool matmul_dot_reads(uint32_t type) {
+    switch (static_cast<TypeId>(type)) {
+    case TypeId::Q4_0:
+    case TypeId::Q4_1:
+    case TypeId::Q5_0:
+    case TypeId::Q5_1:
+    case TypeId::Q8_0:
+        return true;
+    default:
+        return false;
+    }
+}
+
 const char *OpPipelines::module_name(OpShader s, uint32_t type) const {
     if (s == OpShader::MatVec && subgroup_) return "matmul_vec_subgroup";
     if (s == OpShader::MoeMatvecVec && subgroup_) return "moe_matvec_vec_subgroup";
+    if (s == OpShader::MatDot && subgroup_) return "matmul_dot_subgroup";
     // fp16 tiles for quantized weights only: a file keeps a weight in float where precision
     // matters, as a MoE router (ffn_gate_inp) is, and there an fp16 logit can flip the
     // router's choice of an expert (measured: 0.094 normalized error at one position of a
@@ -49,6 +64,7 @@ Status OpPipelines::create(const Device &device) {
     device_ = device.device();
     subgroup_ = device.info().subgroup_arithmetic;
     fp16_ = device.info().shader_float16;
+    dot_ = device.info().int8_dot_matvec;
     if (device.info().max_push_constants_size < kPushBytes)
         return make_error(INFER_ERR_UNSUPPORTED, "Vulkan: %s offers %u push-constant bytes (%u needed)",
                           device.info().name.c_str(), device.info().max_push_constants_size,
@@ -88,6 +104,8 @@ Status OpPipelines::prepare_typed(OpShader s, uint32_t type) {
     if (t < 0) return Status::ok();
     if (type >= kMaxTypes)
         return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "Vulkan: no shader for type %u", type);
+    if (s == OpShader::MatDot && (!dot_ || !matmul_dot_reads(type)))
+        return make_error(INFER_ERR_INTERNAL, "Vulkan: no int8 dot matvec for type %u here", type);
     VkPipeline &slot = typed_[static_cast<size_t>(t)][type];
     if (slot != VK_NULL_HANDLE) return Status::ok();
     const char *name = module_name(s, type);

@@ -24,9 +24,11 @@ class Device;
 enum class OpShader : uint32_t {
     Embed,
     RmsNorm,
-    MatMul,  // the CPU-driver kernel: one invocation per row (matmul.comp)
-    MatVec,  // GPU kernels: decode, a workgroup per row (matmul_vec.comp)
-    MatTile, // GPU kernels: prefill, shared-memory tiles (matmul_tile.comp)
+    MatMul,     // the CPU-driver kernel: one invocation per row (matmul.comp)
+    MatVec,     // GPU kernels: decode, a workgroup per row (matmul_vec.comp)
+    MatTile,    // GPU kernels: prefill, shared-memory tiles (matmul_tile.comp)
+    MatDot,     // GPU kernels: decode with int8 activations and dot products (matmul_dot.comp)
+    QuantizeQ8, // the activations MatDot reads (quantize_q8.comp)
     Elementwise,
     Rope,
     KvStore,
@@ -46,6 +48,9 @@ enum class ElementwiseOp : uint32_t { Add, Scale, Glu, SigmoidGate, Bias, Copy }
 inline constexpr uint32_t kPushBytes = 128;
 inline constexpr uint32_t kOpBindings = 3;
 
+// The weight types matmul_dot.comp reads: the 32-element block types.
+bool matmul_dot_reads(uint32_t type);
+
 class OpPipelines {
 public:
     OpPipelines() = default;
@@ -54,7 +59,9 @@ public:
     OpPipelines &operator=(const OpPipelines &) = delete;
 
     Status create(const Device &device);
-    // Makes the pipeline of weight-decoding shader `s` for ggml type `type`, unless made.
+    // Makes the pipeline of weight-decoding shader `s` for ggml type `type`, unless made. MatDot
+    // only where the device runs it (DeviceInfo::int8_dot_matvec) and for the types it reads
+    // (matmul_dot_reads).
     Status prepare_typed(OpShader s, uint32_t type);
 
     // The pipeline of `s`; for a weight-decoding shader, its `type` pipeline (prepare_typed).
@@ -68,7 +75,7 @@ public:
 
 private:
     static constexpr uint32_t kMaxTypes = 64;  // ggml type ids
-    static constexpr size_t kTypedShaders = 6; // Embed, MatMul, MatVec, MatTile, MoeMatvec(Vec)
+    static constexpr size_t kTypedShaders = 7; // Embed, MatMul, MatVec, MatTile, MatDot, MoE x2
     static int typed_index(OpShader s) {
         switch (s) {
         case OpShader::Embed:
@@ -83,6 +90,8 @@ private:
             return 4;
         case OpShader::MoeMatvecVec:
             return 5;
+        case OpShader::MatDot:
+            return 6;
         default:
             return -1;
         }
@@ -92,7 +101,7 @@ private:
     const char *module_name(OpShader s, uint32_t type) const;
 
     VkDevice device_ = VK_NULL_HANDLE;
-    bool subgroup_ = false, fp16_ = false;
+    bool subgroup_ = false, fp16_ = false, dot_ = false;
     std::array<std::array<VkPipeline, kMaxTypes>, kTypedShaders> typed_{};
     VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
     VkPipelineLayout layout_ = VK_NULL_HANDLE;

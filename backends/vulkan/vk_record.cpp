@@ -27,6 +27,12 @@ struct RmsNormPush {
 struct MatMulPush {
     uint32_t w_off, row_bytes, block_bytes, k, n, x, y, n_tokens, row0, part_rows;
 };
+struct QuantizeQ8Push {
+    uint32_t x, k, n_tokens, qs, d, sums;
+};
+struct MatDotPush {
+    uint32_t w_off, row_bytes, block_bytes, k, n, y, n_tokens, row0, part_rows, qs, d, sums;
+};
 struct ElementwisePush {
     uint32_t op, y, a, b, n, width, act, w_off, b_stride;
     float s;
@@ -72,6 +78,16 @@ constexpr int64_t kMatVecMaxTokens = 8;
 // advance), so chunks past the current position are empty and cost one write each.
 constexpr int64_t kKeysPerSplit = 256;
 constexpr int64_t kMaxSplits = 32;
+// The int8 dot matvec (matmul_dot.comp) for MatMul `n` of a graph of at most
+// kMatVecMaxTokens tokens, where the device runs it; its scratch holds the quantized activations:
+// per token and 32-element block 8 words of codes, a scale and a sum.
+bool uses_int8_dot(const DeviceInfo &info, const Node &n, int64_t graph_tokens) {
+    return info.int8_dot_matvec && graph_tokens <= kMatVecMaxTokens && matmul_dot_reads(n.w->type);
+}
+uint64_t int8_dot_scratch_bytes(const Node &n, int64_t tokens) {
+    return 4 * 10 * static_cast<uint64_t>(tokens) * static_cast<uint64_t>(n.w->ne[0] / 32);
+}
+
 int64_t attention_splits(bool gpu_kernels, int64_t n_tokens, int64_t n_ctx) {
     if (!gpu_kernels || n_tokens > kMatVecMaxTokens) return 1;
     return std::clamp<int64_t>((n_ctx + kKeysPerSplit - 1) / kKeysPerSplit, 1, kMaxSplits);
@@ -108,6 +124,8 @@ void VulkanBackend::size_scratch(graph::Graph &g, const KvCacheLayout &kv) const
         if (n.scratch == graph::kNoTensor) continue;
         uint64_t bytes = 0;
         if (n.op == Op::MoeFfn) bytes = moe_scratch(n, g.max_tokens).bytes();
+        if (n.op == Op::MatMul && uses_int8_dot(device_.info(), n, g.max_tokens))
+            bytes = int8_dot_scratch_bytes(n, g.max_tokens);
         if (n.op == Op::Attention) { // flash-decoding's partial results (attention.comp)
             const int64_t splits =
                 attention_splits(device_.info().gpu_kernels, g.max_tokens, kv.n_ctx);
@@ -129,6 +147,8 @@ Status VulkanBackend::prepare_pipelines(const Node &n) {
         return ops_.prepare_typed(OpShader::Embed, n.w->type);
     case Op::MatMul:
         if (!device_.info().gpu_kernels) return ops_.prepare_typed(OpShader::MatMul, n.w->type);
+        if (device_.info().int8_dot_matvec && matmul_dot_reads(n.w->type))
+            INFER_TRY(ops_.prepare_typed(OpShader::MatDot, n.w->type));
         INFER_TRY(ops_.prepare_typed(OpShader::MatVec, n.w->type));
         return ops_.prepare_typed(OpShader::MatTile, n.w->type);
     case Op::MoeFfn:
@@ -250,24 +270,49 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
         const std::vector<WeightLocation> *parts = nullptr;
         INFER_TRY(weight_parts(n.w->data, &parts));
         const int64_t rows = rows_of(n.in[0]);
-        for (const WeightLocation &w : *parts) { // a matrix split over chunks: a part each
-            const uint64_t out_rows = w.units ? w.units : static_cast<uint64_t>(n.w->ne[1]);
-            const MatMulPush p{u32(w.offset), u32(n.w->row_bytes),
-                               type_traits(n.w->type)->block_bytes,
-                               u32(n.w->ne[0]), u32(n.w->ne[1]),
-                               t(n.in[0]), t(n.out),
-                               u32(rows), u32(w.first),
-                               u32(out_rows)};
-            if (!device_.info().gpu_kernels) {
-                dispatch(cmd, OpShader::MatMul, set_for(ctx, &w), &p, sizeof p,
-                         ceil_div(out_rows, 64), n.w->type);
-            } else if (rows <= kMatVecMaxTokens) { // a workgroup per row (matmul_vec.comp)
-                dispatch(cmd, OpShader::MatVec, set_for(ctx, &w), &p, sizeof p, out_rows,
+        if (uses_int8_dot(device_.info(), n, g.max_tokens)) {
+            const uint64_t blocks =
+                static_cast<uint64_t>(rows) * static_cast<uint64_t>(n.w->ne[0] / 32);
+            const uint32_t qs = t(n.scratch), d = qs + u32(8 * blocks), sums = d + u32(blocks);
+            const QuantizeQ8Push q{t(n.in[0]), u32(n.w->ne[0]), u32(rows), qs, d, sums};
+            dispatch(cmd, OpShader::QuantizeQ8, set_for(ctx, nullptr), &q, sizeof q,
+                     ceil_div(blocks, 64));
+            for (const WeightLocation &w : *parts) {
+                const uint64_t out_rows = w.units ? w.units : static_cast<uint64_t>(n.w->ne[1]);
+                const MatDotPush p{u32(w.offset),
+                                   u32(n.w->row_bytes),
+                                   type_traits(n.w->type)->block_bytes,
+                                   u32(n.w->ne[0]),
+                                   u32(n.w->ne[1]),
+                                   t(n.out),
+                                   u32(rows),
+                                   u32(w.first),
+                                   u32(out_rows),
+                                   qs,
+                                   d,
+                                   sums};
+                dispatch(cmd, OpShader::MatDot, set_for(ctx, &w), &p, sizeof p, out_rows,
                          n.w->type);
-            } else { // 64 x 64 tiles (matmul_tile.comp)
-                dispatch(cmd, OpShader::MatTile, set_for(ctx, &w), &p, sizeof p,
-                         ceil_div(out_rows, 64) * ceil_div(static_cast<uint64_t>(rows), 64),
-                         n.w->type);
+            }
+        } else {
+            for (const WeightLocation &w : *parts) { // a matrix split over chunks: a part each
+                const uint64_t out_rows = w.units ? w.units : static_cast<uint64_t>(n.w->ne[1]);
+                const MatMulPush p{
+                    u32(w.offset),   u32(n.w->row_bytes), type_traits(n.w->type)->block_bytes,
+                    u32(n.w->ne[0]), u32(n.w->ne[1]),     t(n.in[0]),
+                    t(n.out),        u32(rows),           u32(w.first),
+                    u32(out_rows)};
+                if (!device_.info().gpu_kernels) {
+                    dispatch(cmd, OpShader::MatMul, set_for(ctx, &w), &p, sizeof p,
+                             ceil_div(out_rows, 64), n.w->type);
+                } else if (rows <= kMatVecMaxTokens) { // a workgroup per row (matmul_vec.comp)
+                    dispatch(cmd, OpShader::MatVec, set_for(ctx, &w), &p, sizeof p, out_rows,
+                             n.w->type);
+                } else { // 64 x 64 tiles (matmul_tile.comp)
+                    dispatch(cmd, OpShader::MatTile, set_for(ctx, &w), &p, sizeof p,
+                             ceil_div(out_rows, 64) * ceil_div(static_cast<uint64_t>(rows), 64),
+                             n.w->type);
+                }
             }
         }
         if (n.w2) {
