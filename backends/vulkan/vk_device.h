@@ -56,7 +56,7 @@ struct DeviceInfo {
     // The kernel set: true for GPU kernels (split rows, tiles, split attention), false for the
     // CPU-driver kernels (vk_device.h's header comment).
     bool gpu_kernels = false;
-    // Decode matvec of the 32-element block types with int8 activations and packed 4x8 dot
+    // Decode matvec of Q4_0..Q8_0 and Q4_K..Q6_K with int8 activations and packed 4x8 dot
     // products: GPU kernels, the dot feature, and hardware that accelerates it (or the GPU
     // kernels forced by INFER_VULKAN_KERNELS=gpu, which treats every feature as fast).
     bool int8_dot_matvec = false;

@@ -28,6 +28,9 @@ bool matmul_dot_reads(uint32_t type) {
     case TypeId::Q5_0:
     case TypeId::Q5_1:
     case TypeId::Q8_0:
+    case TypeId::Q4_K:
+    case TypeId::Q5_K:
+    case TypeId::Q6_K:
         return true;
     default:
         return false;

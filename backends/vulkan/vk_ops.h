@@ -48,7 +48,7 @@ enum class ElementwiseOp : uint32_t { Add, Scale, Glu, SigmoidGate, Bias, Copy }
 inline constexpr uint32_t kPushBytes = 128;
 inline constexpr uint32_t kOpBindings = 3;
 
-// The weight types matmul_dot.comp reads: the 32-element block types.
+// The weight types matmul_dot.comp reads: the 32-element block types, Q4_K, Q5_K and Q6_K.
 bool matmul_dot_reads(uint32_t type);
 
 class OpPipelines {
