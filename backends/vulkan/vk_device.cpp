@@ -126,6 +126,12 @@ std::string probe(VkPhysicalDevice physical, DeviceInfo *info) {
     VkPhysicalDeviceProperties2 props{};
     props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
     props.pNext = &props11;
+    // Subgroup size control (VK_EXT_subgroup_size_control, core in 1.3): the sizes a pipeline
+    // could ask for. Reported; the kernels work with whatever size the driver picks.
+    VkPhysicalDeviceSubgroupSizeControlProperties size_control{};
+    size_control.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES;
+    if (has_extension(physical, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME))
+        props11.pNext = &size_control;
     vkGetPhysicalDeviceProperties2(physical, &props);
 
     const bool has_dot = has_extension(physical, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
@@ -167,6 +173,8 @@ std::string probe(VkPhysicalDevice physical, DeviceInfo *info) {
     const bool compute_subgroups =
         (props11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
     info->subgroup_size = props11.subgroupSize;
+    info->min_subgroup_size = size_control.minSubgroupSize;
+    info->max_subgroup_size = size_control.maxSubgroupSize;
     info->subgroup_arithmetic = compute_subgroups && (props11.subgroupSupportedOperations &
                                                       VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     info->subgroup_shuffle = compute_subgroups && (props11.subgroupSupportedOperations &
@@ -298,7 +306,11 @@ std::string describe(const DeviceInfo &info) {
         *list += name;
     };
     add(&used, info.shader_float16, "fp16");
-    add(&used, info.subgroup_arithmetic, "subgroup(" + std::to_string(info.subgroup_size) + ")");
+    std::string sizes = std::to_string(info.subgroup_size);
+    if (info.max_subgroup_size > info.min_subgroup_size)
+        sizes += ", " + std::to_string(info.min_subgroup_size) + ".." +
+                 std::to_string(info.max_subgroup_size) + " controllable";
+    add(&used, info.subgroup_arithmetic, "subgroup(" + sizes + ")");
     add(&used, info.memory_budget, "memory-budget");
     add(&used, info.int8_dot_matvec,
         std::string("int8-dot") + (info.integer_dot_accelerated ? "" : "(not accelerated)"));

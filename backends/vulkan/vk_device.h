@@ -45,6 +45,8 @@ struct DeviceInfo {
     // logical device when present; the others are probed for reports.
     bool shader_float16 = false;      // fp16 arithmetic in shaders (prefill tiles in fp16)
     uint32_t subgroup_size = 0;       // default subgroup size
+    uint32_t min_subgroup_size = 0;   // what subgroup size control offers (0: no control)
+    uint32_t max_subgroup_size = 0;
     bool subgroup_arithmetic = false; // subgroupAdd & co. in compute shaders (matvec reductions)
     bool subgroup_shuffle = false;
     bool int8 = false;               // shaderInt8 and 8-bit storage (no kernel uses them yet)
