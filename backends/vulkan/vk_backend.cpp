@@ -3,6 +3,7 @@
 #include "core/types.h"
 #include "runtime/device_node_checks.h"
 #include "vulkan/vk_device.h"
+#include "vulkan/vk_ops.h"
 #include "vulkan/vk_runner.h"
 #include "vulkan/vk_weights.h"
 
@@ -14,35 +15,13 @@ namespace {
 using graph::Node;
 using graph::Op;
 
-// The weight types shaders/blocks.glsl decodes (ggml ids).
-bool type_readable(uint32_t type) {
-    switch (static_cast<TypeId>(type)) {
-    case TypeId::F32:
-    case TypeId::F16:
-    case TypeId::BF16:
-    case TypeId::Q4_0:
-    case TypeId::Q4_1:
-    case TypeId::Q5_0:
-    case TypeId::Q5_1:
-    case TypeId::Q8_0:
-    case TypeId::Q2_K:
-    case TypeId::Q3_K:
-    case TypeId::Q4_K:
-    case TypeId::Q5_K:
-    case TypeId::Q6_K:
-        return true;
-    default:
-        return false;
-    }
-}
-
 // The largest head_dim the attention shader takes (its accumulators per invocation).
 constexpr int32_t kMaxHeadDim = 512;
 
 // What the shaders take (runtime/device_node_checks.h). A MoeFfn of experts left to the CPU is
 // the CPU's: this backend has no prefill streaming.
 const DeviceKernelLimits kLimits{.backend = "Vulkan",
-                                 .type_readable = type_readable,
+                                 .type_readable = shader_reads,
                                  .max_head_dim = kMaxHeadDim,
                                  .computes_cpu_experts = false};
 

@@ -21,13 +21,18 @@ static_assert(sizeof kShaderNames / sizeof kShaderNames[0] ==
 
 } // namespace
 
-bool matmul_dot_reads(uint32_t type) {
+bool shader_reads(uint32_t type) {
     switch (static_cast<TypeId>(type)) {
+    case TypeId::F32:
+    case TypeId::F16:
+    case TypeId::BF16:
     case TypeId::Q4_0:
     case TypeId::Q4_1:
     case TypeId::Q5_0:
     case TypeId::Q5_1:
     case TypeId::Q8_0:
+    case TypeId::Q2_K:
+    case TypeId::Q3_K:
     case TypeId::Q4_K:
     case TypeId::Q5_K:
     case TypeId::Q6_K:
@@ -35,6 +40,17 @@ bool matmul_dot_reads(uint32_t type) {
     default:
         return false;
     }
+}
+
+// Float weights (one element a block).
+static bool float_type(uint32_t type) {
+    const TypeTraits *t = type_traits(type);
+    return t && t->block_elems == 1;
+}
+
+bool matmul_dot_reads(uint32_t type) {
+    return shader_reads(type) && !float_type(type) && type != static_cast<uint32_t>(TypeId::Q2_K) &&
+           type != static_cast<uint32_t>(TypeId::Q3_K);
 }
 
 const char *OpPipelines::module_name(OpShader s, uint32_t type) const {
@@ -45,10 +61,7 @@ const char *OpPipelines::module_name(OpShader s, uint32_t type) const {
     // matters, as a MoE router (ffn_gate_inp) is, and there an fp16 logit can flip the
     // router's choice of an expert (measured: 0.094 normalized error at one position of a
     // Qwen2-MoE golden, against the 0.05 bound).
-    const bool float_weight = type == static_cast<uint32_t>(TypeId::F32) ||
-                              type == static_cast<uint32_t>(TypeId::F16) ||
-                              type == static_cast<uint32_t>(TypeId::BF16);
-    if (s == OpShader::MatTile && fp16_ && !float_weight) return "matmul_tile_f16";
+    if (s == OpShader::MatTile && fp16_ && !float_type(type)) return "matmul_tile_f16";
     return kShaderNames[static_cast<size_t>(s)];
 }
 

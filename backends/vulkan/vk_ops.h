@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <iterator>
 
 namespace infer::vulkan {
 
@@ -48,7 +49,9 @@ enum class ElementwiseOp : uint32_t { Add, Scale, Glu, SigmoidGate, Bias, Copy }
 inline constexpr uint32_t kPushBytes = 128;
 inline constexpr uint32_t kOpBindings = 3;
 
-// The weight types matmul_dot.comp reads: the 32-element block types, Q4_K, Q5_K and Q6_K.
+// The weight types shaders/blocks.glsl decodes (ggml ids).
+bool shader_reads(uint32_t type);
+// Of those, the ones matmul_dot.comp reads: the quantized ones but Q2_K and Q3_K.
 bool matmul_dot_reads(uint32_t type);
 
 class OpPipelines {
@@ -75,26 +78,15 @@ public:
 
 private:
     static constexpr uint32_t kMaxTypes = 64;  // ggml type ids
-    static constexpr size_t kTypedShaders = 7; // Embed, MatMul, MatVec, MatTile, MatDot, MoE x2
+    // The shaders that decode weights: a pipeline per weight type each.
+    static constexpr OpShader kTyped[] = {
+        OpShader::Embed,  OpShader::MatMul,    OpShader::MatVec,      OpShader::MatTile,
+        OpShader::MatDot, OpShader::MoeMatvec, OpShader::MoeMatvecVec};
+    static constexpr size_t kTypedShaders = std::size(kTyped);
     static int typed_index(OpShader s) {
-        switch (s) {
-        case OpShader::Embed:
-            return 0;
-        case OpShader::MatMul:
-            return 1;
-        case OpShader::MatVec:
-            return 2;
-        case OpShader::MatTile:
-            return 3;
-        case OpShader::MoeMatvec:
-            return 4;
-        case OpShader::MoeMatvecVec:
-            return 5;
-        case OpShader::MatDot:
-            return 6;
-        default:
-            return -1;
-        }
+        for (size_t i = 0; i < kTypedShaders; ++i)
+            if (kTyped[i] == s) return static_cast<int>(i);
+        return -1;
     }
     // The embedded module of `s` for weight type `type` on this device (a feature's variant
     // where it has one).
