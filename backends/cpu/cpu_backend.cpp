@@ -434,15 +434,33 @@ uint64_t relayout_bytes(const graph::WeightRef &w) {
            static_cast<uint64_t>(w.ne[2]);
 }
 
-uint8_t relayout(const graph::WeightRef &w, void *dst, const int32_t *expert_slot) {
+// Source rows repacked between two read_done calls: the transient second copy of a weight.
+constexpr uint64_t kRelayoutSliceBytes = uint64_t(4) << 20;
+
+uint8_t relayout(const graph::WeightRef &w, void *dst, const int32_t *expert_slot,
+                 const std::function<void(const void *, uint64_t)> &read_done) {
     const cpu::WeightLayout layout = cpu::repack_layout(w.type, cpu::cpu_isa_dispatch());
-    const uint64_t matrix = cpu::layout_matrix_bytes(w.type, layout, w.ne[0], w.ne[1]);
-    const uint64_t src_matrix = w.row_bytes * static_cast<uint64_t>(w.ne[1]);
+    const int64_t k = w.ne[0], n = w.ne[1];
+    const uint64_t matrix = cpu::layout_matrix_bytes(w.type, layout, k, n);
+    const uint64_t tile = cpu::layout_matrix_bytes(w.type, layout, k, cpu::kRepackRows);
+    const uint64_t src_matrix = w.row_bytes * static_cast<uint64_t>(n);
+    // Whole tiles per slice; the last slice takes the rows after the last tile too, which
+    // repack_matrix then puts after its tiles: where the whole matrix's layout has them.
+    const int64_t slice_rows =
+        std::max<int64_t>(1, static_cast<int64_t>(kRelayoutSliceBytes / w.row_bytes) /
+                                 cpu::kRepackRows) *
+        cpu::kRepackRows;
     for (int64_t e = 0; e < w.ne[2]; ++e) {
         if (expert_slot && expert_slot[e] >= 0) continue; // resident: the device computes it
-        cpu::repack_matrix(w.type, layout, w.ne[0], w.ne[1],
-                           static_cast<const uint8_t *>(w.data) + e * src_matrix, w.row_bytes,
-                           static_cast<uint8_t *>(dst) + e * matrix);
+        const uint8_t *src = static_cast<const uint8_t *>(w.data) + e * src_matrix;
+        uint8_t *out = static_cast<uint8_t *>(dst) + e * matrix;
+        for (int64_t r = 0; r < n; r += slice_rows) {
+            const int64_t rows = n - r <= slice_rows + cpu::kRepackRows ? n - r : slice_rows;
+            cpu::repack_matrix(w.type, layout, k, rows, src + r * w.row_bytes, w.row_bytes,
+                               out + r / cpu::kRepackRows * tile);
+            if (read_done) read_done(src + r * w.row_bytes, rows * w.row_bytes);
+            if (rows != slice_rows) break;
+        }
     }
     return static_cast<uint8_t>(layout);
 }

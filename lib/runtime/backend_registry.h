@@ -73,8 +73,12 @@ struct BackendEntry {
     // (WeightRef::cpu_layout). Null for a backend that reads weights in place. A stack of experts
     // split with a device (expert_slot non-null: WeightSpan::expert_slot) gets only the experts
     // the device lacks (slot < 0) written, each at its place in the whole stack's layout.
+    // read_done (when set) gets each source range as soon as it has been copied, slice by slice
+    // of a large matrix, so that the file's pages go back while the copy grows: the process never
+    // holds both copies of more than a slice.
     uint64_t (*relayout_bytes)(const graph::WeightRef &w) = nullptr;
-    uint8_t (*relayout)(const graph::WeightRef &w, void *dst, const int32_t *expert_slot) = nullptr;
+    uint8_t (*relayout)(const graph::WeightRef &w, void *dst, const int32_t *expert_slot,
+                        const std::function<void(const void *, uint64_t)> &read_done) = nullptr;
     // The instruction-set level its kernels run ("avx2"), for reports; null: nothing to say.
     const char *(*kernel_level)() = nullptr;
 };

@@ -188,7 +188,7 @@ Status MoeFfnRig::repack_stacks() {
     for (int i = 0; i < 3; ++i) {
         if (cpu.relayout_bytes(*stacks[i]) == 0) continue;
         uint8_t *at = static_cast<uint8_t *>(repacked_.data) + offsets[i];
-        stacks[i]->cpu_layout = cpu.relayout(*stacks[i], at, nullptr);
+        stacks[i]->cpu_layout = cpu.relayout(*stacks[i], at, nullptr, {});
         stacks[i]->cpu_data = at;
     }
     return Status::ok();

@@ -89,7 +89,8 @@ Status HostWeightCopies::make(const graph::Graph &g, const Placement &placement,
                 on_cpu += c.expert_slot[e] < 0;
             written = c.size / static_cast<uint64_t>(w.ne[2]) * static_cast<uint64_t>(on_cpu);
         }
-        w.cpu_layout = host.relayout(w, at, c.expert_slot);
+        w.cpu_layout = host.relayout(w, at, c.expert_slot,
+                                     [&](const void *p, uint64_t n) { mapping->drop_pages(p, n); });
         w.cpu_data = at;
         // A split stack's resident experts went to the device at upload; its others come back
         // from the file when prefill streams them.
@@ -97,6 +98,19 @@ Status HostWeightCopies::make(const graph::Graph &g, const Placement &placement,
         bytes_ += written;
     }
     ::mprotect(memory_, mapped_, PROT_READ); // read-only from here, as the file's bytes are
+    // A tied embedding is one tensor under two references (the lookup's and the output
+    // matmul's): the lookup reads the copy too, or it would fault the dropped pages back in.
+    std::unordered_map<const void *, const graph::WeightRef *> copied;
+    for (const Chosen &c : chosen)
+        if (!c.expert_slot) copied.emplace(c.weight->data, c.weight);
+    for (const graph::Node &n : g.nodes) {
+        if (n.op != graph::Op::Embed || !n.w || n.w->cpu_data) continue;
+        const auto it = copied.find(n.w->data);
+        if (it == copied.end()) continue;
+        auto *lookup = const_cast<graph::WeightRef *>(n.w);
+        lookup->cpu_data = it->second->cpu_data;
+        lookup->cpu_layout = it->second->cpu_layout;
+    }
     count_ = static_cast<int32_t>(chosen.size());
     log_message(
         INFER_LOG_INFO, "%s: repacked %d weights (%.1f MiB) in %.0f ms", host.name, count_,

@@ -8,8 +8,9 @@
 // copies from the file's bytes, so this needs a mapped file, whose pages come back (a model read
 // into memory keeps its split stacks as the file has them). A matrix the CPU also looks rows up in
 // (a tied embedding) is repacked too: the CPU's lookup unpacks its rows. Each copy is written into
-// one block of anonymous memory, and the file's pages of the weight are dropped right after
-// (gguf::MappedFile::drop_pages), so the process never holds both copies of more than one weight.
+// one block of anonymous memory, and the file's pages of the weight are dropped slice by slice as
+// they are copied (gguf::MappedFile::drop_pages), so the process never holds both copies of more
+// than a few MiB (a large output matrix would otherwise set the load's peak).
 #pragma once
 
 #include "core/status.h"
