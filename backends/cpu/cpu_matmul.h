@@ -25,7 +25,14 @@ namespace infer::cpu {
 
 // How a weight lies in memory: Rows is the file's layout (row i at data + i * row_bytes); the
 // others are the interleaved tiles the CPU repacks weights into at load (cpu_repack.h).
-enum class WeightLayout : uint8_t { Rows = 0, Q4_Kx8 = 1, Q6_Kx8 = 2, Q4_0x8 = 3, Q8_0x8 = 4 };
+enum class WeightLayout : uint8_t {
+    Rows = 0,
+    Q4_Kx8 = 1,
+    Q6_Kx8 = 2,
+    Q4_0x8 = 3,
+    Q8_0x8 = 4,
+    Q4_1x8 = 5
+};
 
 struct WeightView {
     uint32_t type;      // ggml type id (TypeId)

@@ -34,6 +34,8 @@ TileBlock tile_block(WeightLayout layout) {
         return {sizeof(BlockQ4_0x8), QK4_0};
     case WeightLayout::Q8_0x8:
         return {sizeof(BlockQ8_0x8), QK8_0};
+    case WeightLayout::Q4_1x8:
+        return {sizeof(BlockQ4_1x8), QK4_1};
     case WeightLayout::Rows:
         break;
     }
@@ -102,6 +104,14 @@ void put_block(WeightLayout layout, const uint8_t *src, int r, uint8_t *o) {
                           reinterpret_cast<uint8_t *>(t.qs));
         break;
     }
+    case WeightLayout::Q4_1x8: {
+        const auto b = load_block<BlockQ4_1>(src, 0);
+        auto &t = *reinterpret_cast<BlockQ4_1x8 *>(o);
+        t.d[r] = b.d;
+        t.m[r] = b.m;
+        interleave_chunks(b.qs, QK4_1 / 8, r, t.qs);
+        break;
+    }
     case WeightLayout::Rows:
         break;
     }
@@ -150,6 +160,15 @@ void get_block(WeightLayout layout, const uint8_t *o, int r, uint8_t *dst) {
         std::memcpy(dst, &b, sizeof b);
         break;
     }
+    case WeightLayout::Q4_1x8: {
+        const auto t = load_block<BlockQ4_1x8>(o, 0);
+        BlockQ4_1 b;
+        b.d = t.d[r];
+        b.m = t.m[r];
+        deinterleave_chunks(t.qs, QK4_1 / 8, r, b.qs);
+        std::memcpy(dst, &b, sizeof b);
+        break;
+    }
     case WeightLayout::Rows:
         break;
     }
@@ -169,6 +188,8 @@ WeightLayout repack_layout(uint32_t type, CpuIsa isa) {
         return WeightLayout::Q4_0x8;
     case TypeId::Q8_0:
         return WeightLayout::Q8_0x8;
+    case TypeId::Q4_1:
+        return WeightLayout::Q4_1x8;
     default:
         return WeightLayout::Rows;
     }
@@ -316,6 +337,23 @@ void repacked_tile_q8_0_ref(int64_t k, const void *tile, const void *act, uint64
                  for (int j = 0; j < QK8_0; ++j)
                      sumi += static_cast<int8_t>(tile_byte(qs, r, j)) * a.qs[j];
                  return static_cast<float>(sumi) * (fp16_to_fp32(w.d[r]) * fp16_to_fp32(a.d));
+             });
+}
+
+void repacked_tile_q4_1_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                            int nc, float *y, int64_t y_stride, int lo, int hi) {
+    tile_ref(k / QK4_1, act, act_stride, nc, y, y_stride, lo, hi,
+             [&](int64_t ib, int r, const uint8_t *a_row) {
+                 const auto w = load_block<BlockQ4_1x8>(bytes(tile), ib);
+                 const auto a = load_block<BlockQ8_1>(a_row, ib);
+                 int sumi = 0;
+                 for (int j = 0; j < QK4_1 / 2; ++j) {
+                     const uint8_t q = tile_byte(w.qs, r, j);
+                     sumi += (q & 0xF) * a.qs[j];
+                     sumi += (q >> 4) * a.qs[j + QK4_1 / 2];
+                 }
+                 return fp16_to_fp32(w.d[r]) * fp16_to_fp32(a.d) * static_cast<float>(sumi) +
+                        fp16_to_fp32(w.m[r]) * fp16_to_fp32(a.s);
              });
 }
 

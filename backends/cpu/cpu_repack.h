@@ -54,10 +54,18 @@ struct BlockQ8_0x8 {
     int8_t qs[kRepackRows * QK8_0]; // chunk c of row r at (8 c + r) * 4
 };
 static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
+// Q4_1, 8 rows: scales, mins, then the quants as Q4_0's; exactly 8 blocks' bytes.
+struct BlockQ4_1x8 {
+    uint16_t d[kRepackRows];
+    uint16_t m[kRepackRows];
+    uint8_t qs[kRepackRows * QK4_1 / 2]; // chunk c of row r at (8 c + r) * 4
+};
+static_assert(sizeof(BlockQ4_1x8) == 8 * sizeof(BlockQ4_1));
 
 constexpr uintptr_t kRepackAlign = 2;
 static_assert(alignof(BlockQ4_Kx8) == kRepackAlign && alignof(BlockQ6_Kx8) == kRepackAlign &&
-              alignof(BlockQ4_0x8) == kRepackAlign && alignof(BlockQ8_0x8) == kRepackAlign);
+              alignof(BlockQ4_0x8) == kRepackAlign && alignof(BlockQ8_0x8) == kRepackAlign &&
+              alignof(BlockQ4_1x8) == kRepackAlign);
 
 // The layout the CPU stores weights of `type` in, given the kernels of `isa`: an interleaved one
 // when that level has a kernel for it that beats the rows, else Rows.
@@ -85,6 +93,8 @@ void repacked_tile_q4_K_ref(int64_t k, const void *tile, const void *act, uint64
 void repacked_tile_q4_0_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
                             int nc, float *y, int64_t y_stride, int lo, int hi);
 void repacked_tile_q8_0_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                            int nc, float *y, int64_t y_stride, int lo, int hi);
+void repacked_tile_q4_1_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
                             int nc, float *y, int64_t y_stride, int lo, int hi);
 void repacked_tile_q6_K_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
                             int nc, float *y, int64_t y_stride, int lo, int hi);

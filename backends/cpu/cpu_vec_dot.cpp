@@ -111,6 +111,8 @@ RepackedTileFn repacked_ref(uint32_t type) {
         return repacked_tile_q4_0_ref;
     case TypeId::Q8_0:
         return repacked_tile_q8_0_ref;
+    case TypeId::Q4_1:
+        return repacked_tile_q4_1_ref;
     default:
         return nullptr;
     }

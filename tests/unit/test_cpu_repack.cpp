@@ -42,7 +42,8 @@ TEST_CASE("repacked weights unpack to the file's rows; sizes add up") {
     } cases[] = {{TypeId::Q4_K, WeightLayout::Q4_Kx8, sizeof(BlockQ4_Kx8)},
                  {TypeId::Q6_K, WeightLayout::Q6_Kx8, sizeof(BlockQ6_Kx8)},
                  {TypeId::Q4_0, WeightLayout::Q4_0x8, sizeof(BlockQ4_0x8)},
-                 {TypeId::Q8_0, WeightLayout::Q8_0x8, sizeof(BlockQ8_0x8)}};
+                 {TypeId::Q8_0, WeightLayout::Q8_0x8, sizeof(BlockQ8_0x8)},
+                 {TypeId::Q4_1, WeightLayout::Q4_1x8, sizeof(BlockQ4_1x8)}};
     for (const auto &c : cases) {
         const TypeCase &tc = type_case(c.type);
         const auto type = static_cast<uint32_t>(tc.type);
@@ -86,7 +87,7 @@ TEST_CASE("repacked weights unpack to the file's rows; sizes add up") {
 // of sum |w x| of it.
 TEST_CASE("matmul_rows over a repacked matrix: any row range, every ISA, the row layout's bits") {
     std::mt19937 rng(8);
-    for (TypeId type_id : {TypeId::Q4_K, TypeId::Q6_K, TypeId::Q4_0, TypeId::Q8_0}) {
+    for (TypeId type_id : {TypeId::Q4_K, TypeId::Q6_K, TypeId::Q4_0, TypeId::Q8_0, TypeId::Q4_1}) {
         CAPTURE(static_cast<int>(type_id));
         const TypeCase &tc = type_case(type_id);
         const auto type = static_cast<uint32_t>(tc.type);
