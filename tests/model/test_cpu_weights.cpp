@@ -103,6 +103,52 @@ TEST_CASE(
                       std::string(infer_cpu_kernel_level()) != "scalar");
 }
 
+// The process's resident file-backed memory, in KiB (/proc/self/status).
+static long rss_file_kib() {
+    std::ifstream status("/proc/self/status");
+    std::string key;
+    long value = -1;
+    while (status >> key) {
+        if (key == "RssFile:") {
+            status >> value;
+            break;
+        }
+        status.ignore(1 << 12, '\n');
+    }
+    return value;
+}
+
+// A tied embedding is repacked for the output matmul, and the file's pages of it dropped; the
+// lookup must read that copy too. Reading the file instead faults a page (and its read-around)
+// back in for every token looked up: 256 tokens spread over the vocabulary would bring back at
+// least 1 MiB.
+TEST_CASE("cpu weights: a tied embedding's lookups read the repacked copy, not the file") {
+    infer_model *m =
+        load(infer::test::real_model("gemma-3-270m-q4_k_m.gguf"), INFER_CPU_WEIGHTS_REPACK);
+    if (std::string(infer_cpu_kernel_level()) == "scalar") {
+        infer_model_free(m);
+        return; // nothing is repacked there
+    }
+    infer_context_params p;
+    infer_context_params_init(&p);
+    p.n_ctx = 512;
+    p.n_threads = 2;
+    infer_context *ctx = nullptr;
+    REQUIRE(infer_context_create(m, &p, &ctx) == INFER_OK);
+    const int32_t first = 2;
+    REQUIRE(infer_decode(ctx, &first, 1) == INFER_OK); // whatever else is read in place
+    const long before = rss_file_kib();
+    REQUIRE(before >= 0);
+    std::vector<int32_t> tokens;
+    for (int32_t i = 1; i <= 256; ++i)
+        tokens.push_back(i * 1021);
+    REQUIRE(infer_decode(ctx, tokens.data(), static_cast<int32_t>(tokens.size())) == INFER_OK);
+    const long grown = rss_file_kib() - before;
+    CHECK_MESSAGE(grown < 512, "file-backed memory grew by " << grown << " KiB");
+    infer_context_free(ctx);
+    infer_model_free(m);
+}
+
 TEST_CASE("cpu weights: a model without repacked formats (Q5_0) repacks nothing") {
     const std::string path =
         infer::test::synthetic_model("cpu-weights-q5_0", "--arch llama --quant Q5_0 --seed 3");
