@@ -264,6 +264,18 @@ uint8_t tile_byte(const uint8_t *qs, int r, int i) {
     return qs[(i / 4 * kRepackRows + r) * 4 + i % 4];
 }
 
+// Row r's 32 nibbles of a Q4_0/Q4_1 tile block (byte j: elements j and j + 16), less `offset`,
+// against the activation quants aq.
+int nibble_block_dot(const uint8_t *qs, int r, int offset, const int8_t *aq) {
+    int sumi = 0;
+    for (int j = 0; j < QK4_0 / 2; ++j) {
+        const uint8_t q = tile_byte(qs, r, j);
+        sumi += ((q & 0xF) - offset) * aq[j];
+        sumi += ((q >> 4) - offset) * aq[j + QK4_0 / 2];
+    }
+    return sumi;
+}
+
 } // namespace
 
 void repacked_tile_q4_K_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
@@ -316,12 +328,7 @@ void repacked_tile_q4_0_ref(int64_t k, const void *tile, const void *act, uint64
              [&](int64_t ib, int r, const uint8_t *a_row) {
                  const auto w = load_block<BlockQ4_0x8>(bytes(tile), ib);
                  const auto a = load_block<BlockQ8_0>(a_row, ib);
-                 int sumi = 0;
-                 for (int j = 0; j < QK4_0 / 2; ++j) {
-                     const uint8_t q = tile_byte(w.qs, r, j);
-                     sumi += ((q & 0xF) - 8) * a.qs[j];
-                     sumi += ((q >> 4) - 8) * a.qs[j + QK4_0 / 2];
-                 }
+                 const int sumi = nibble_block_dot(w.qs, r, 8, a.qs);
                  return static_cast<float>(sumi) * fp16_to_fp32(w.d[r]) * fp16_to_fp32(a.d);
              });
 }
@@ -346,12 +353,7 @@ void repacked_tile_q4_1_ref(int64_t k, const void *tile, const void *act, uint64
              [&](int64_t ib, int r, const uint8_t *a_row) {
                  const auto w = load_block<BlockQ4_1x8>(bytes(tile), ib);
                  const auto a = load_block<BlockQ8_1>(a_row, ib);
-                 int sumi = 0;
-                 for (int j = 0; j < QK4_1 / 2; ++j) {
-                     const uint8_t q = tile_byte(w.qs, r, j);
-                     sumi += (q & 0xF) * a.qs[j];
-                     sumi += (q >> 4) * a.qs[j + QK4_1 / 2];
-                 }
+                 const int sumi = nibble_block_dot(w.qs, r, 0, a.qs);
                  return fp16_to_fp32(w.d[r]) * fp16_to_fp32(a.d) * static_cast<float>(sumi) +
                         fp16_to_fp32(w.m[r]) * fp16_to_fp32(a.s);
              });
