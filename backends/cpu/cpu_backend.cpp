@@ -8,6 +8,7 @@
 #include "cpu/cpu_ops.h"
 #include "cpu/cpu_repack.h"
 #include "cpu/moe_node_log.h"
+#include "cpu/node_profile.h"
 #include "cpu/thread_pool.h"
 
 #include "core/dequant.h"
@@ -83,6 +84,7 @@ struct RunState {
     cpu::ThreadPool *pool;
     bool reference; // run the scalar *_ref kernels (one thread)
     cpu::MoeNodeLog *node_log; // null unless INFER_DEBUG_MOE_NODES is set
+    cpu::NodeProfile *profile; // null unless INFER_PROFILE is set
     // Index of the node after which the run stops (kNoStop: none). Thread 0 writes it once, after
     // finishing that node and before the barrier that ends it; see run_graph_on_thread.
     static constexpr size_t kNoStop = SIZE_MAX;
@@ -300,8 +302,10 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
     const std::vector<Node> &nodes = s.bound->graph->nodes;
     const auto end = static_cast<size_t>(s.nodes.end);
     for (size_t i = static_cast<size_t>(s.nodes.begin); i < end; ++i) {
-        // Thread 0 times MoeFfn nodes up to their closing barrier: the slowest thread's finish.
-        const bool timed = ith == 0 && s.bound->moe_ffn_seconds && nodes[i].op == Op::MoeFfn;
+        // Thread 0 times MoeFfn nodes (every node when profiling) up to their closing barrier:
+        // the slowest thread's finish.
+        const bool timed =
+            ith == 0 && ((s.bound->moe_ffn_seconds && nodes[i].op == Op::MoeFfn) || s.profile);
         const auto started = timed ? std::chrono::steady_clock::now()
                                    : std::chrono::steady_clock::time_point{};
         if (s.reference)
@@ -320,8 +324,15 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
         if (timed) {
             const double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-            *s.bound->moe_ffn_seconds += seconds;
-            if (s.node_log && s.n_tokens == 1) s.node_log->add(nodes[i].layer, seconds);
+            if (s.profile) // a node after SelectLast computes one row whatever the batch
+                s.profile->add(nodes[i], s.n_tokens,
+                               nodes[i].in[0] == graph::kNoTensor ? s.n_tokens
+                                                                  : rows_of(s, nodes[i].in[0]),
+                               seconds);
+            if (nodes[i].op == Op::MoeFfn && s.bound->moe_ffn_seconds) {
+                *s.bound->moe_ffn_seconds += seconds;
+                if (s.node_log && s.n_tokens == 1) s.node_log->add(nodes[i].layer, seconds);
+            }
         }
         if (s.stop_after.load(std::memory_order_relaxed) <= i) return;
     }
@@ -386,6 +397,8 @@ public:
     Status start() override {
         if (!pool_) pool_ = std::make_unique<cpu::ThreadPool>(n_threads_);
         if (!node_log_ && cpu::MoeNodeLog::wanted()) node_log_ = std::make_unique<cpu::MoeNodeLog>();
+        if (!profile_ && cpu::NodeProfile::wanted())
+            profile_ = std::make_unique<cpu::NodeProfile>();
         return Status::ok();
     }
 
@@ -401,6 +414,7 @@ public:
         state.pool = pool_.get();
         state.reference = kernels_ == CpuKernels::Reference;
         state.node_log = node_log_.get();
+        state.profile = profile_.get();
         if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
         pool_->run(run_graph_on_thread, &state);
         if (state.stop_after.load() != RunState::kNoStop)
@@ -413,6 +427,7 @@ private:
     CpuKernels kernels_;
     std::unique_ptr<cpu::ThreadPool> pool_; // made by start()
     std::unique_ptr<cpu::MoeNodeLog> node_log_;
+    std::unique_ptr<cpu::NodeProfile> profile_;
 };
 
 } // namespace

@@ -3,7 +3,8 @@
  *
  *   infer-bench -m MODEL.gguf [-p 512] [-n 128] [-t THREADS] [-r REPEATS] [-b N_BATCH]
  *               [--backend cpu|cuda|vulkan] [--device N] [-ngl N|all|auto]
- *               [--override PATTERN=BACKEND]... [--expert-stats FILE] [--membw] [--no-mmap] [-v]
+ *               [--override PATTERN=BACKEND]... [--expert-stats FILE] [--membw] [--profile]
+ *               [--no-mmap] [-v]
  *   infer-bench -m MODEL.gguf --offload-plan [--budget BYTES] [--device-profile NAME|FILE]
  *               [--expert-stats FILE] [--remeasure] [--verify [-n N] [-r R]] [-t THREADS]
  *
@@ -27,6 +28,9 @@
  * --membw measures the streaming read bandwidth of memory on the same threads before and after
  * the tests and prints tg's weight and expert byte rates as percentages of their mean: how close
  * decode comes to the bandwidth limit.
+ * --profile sets INFER_PROFILE=1: the CPU backend prints, to stderr after the table, each kind of
+ * node's calls, time and share over every run (warm-ups included) and, for matmuls and expert
+ * FFNs, the weight bytes they read per second (backends/cpu/node_profile.h).
  * --offload-plan (samples/bench/offload_plan.h) prints the cost model's expert offload plan
  * instead of benchmarking; there --expert-stats names the TSV to read the popularity from.
  */
@@ -167,6 +171,7 @@ static void usage(FILE *out) {
 "                       load (default), or read every weight in place from the file\n"
 "      --expert-stats FILE  write how often each (layer, expert) ran, as TSV\n"
 "      --membw          measure memory read bandwidth on the same threads; compare tg with it\n"
+"      --profile        print each kind of CPU node's time and GB/s after the table\n"
 "  -v, --verbose        print the placement (where each layer runs) before the table\n"
 "  -h, --help           this text\n");
     // clang-format on
@@ -240,6 +245,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--cpu-weights") && v && !strcmp(v, "in-place") && ++i)
             cpu_weights = INFER_CPU_WEIGHTS_IN_PLACE;
         else if (!strcmp(a, "--membw")) membw = 1;
+        else if (!strcmp(a, "--profile"))
+            setenv("INFER_PROFILE", "1", 1);
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose = 1;
         else {
             snprintf(error, sizeof error, "unknown option %s, or it needs a value", a);
