@@ -41,16 +41,11 @@ std::vector<uint8_t> quantize_for(const TypeCase &tc, const float *x, int64_t k,
 
 // The K-quant kernels reduce each super-block's integers exactly and combine the floats as the
 // references do, so they return the references' bits (issue 11: any other order of float sums
-// moved Gemma 3 off its goldens on one ISA level and not the other). The exception is the VNNI
-// row-lane prefill tile of Q4_K/Q5_K, which sums super-blocks chunk by chunk.
-// The interleaved layouts' kernels return the row layout's bits at every level
-// (test_cpu_repack.cpp), so the same rule holds for them.
-bool bit_exact(const TypeCase &tc, CpuIsa isa, int64_t t, WeightLayout layout) {
-    if (isa == CpuIsa::Scalar) return true;
-    if (tc.block_elems != QK_K) return false;
-    const bool lanes = isa == CpuIsa::Avx512Vnni && t > 1 && layout == WeightLayout::Rows &&
-                       (tc.type == TypeId::Q4_K || tc.type == TypeId::Q5_K);
-    return !lanes;
+// moved Gemma 3 off its goldens on one ISA level and not the other), the VNNI row-lane prefill
+// tile of Q4_K/Q5_K included. The interleaved layouts' kernels return the row layout's bits at
+// every level (test_cpu_repack.cpp), so the same rule holds for them.
+bool bit_exact(const TypeCase &tc, CpuIsa isa) {
+    return isa == CpuIsa::Scalar || tc.block_elems == QK_K;
 }
 
 } // namespace
@@ -177,7 +172,7 @@ TEST_CASE("vec_dot SIMD paths match the scalar references for every type") {
                 const std::vector<uint8_t> a = quantize_for(tc, x.data(), k, 1, CpuIsa::Scalar);
                 const float r = ref.dot(k, w.data(), a.data());
                 const float f = fast.dot(k, w.data(), a.data());
-                if (bit_exact(tc, isa, 1, WeightLayout::Rows))
+                if (bit_exact(tc, isa))
                     CHECK(f == r);
                 else
                     CHECK(std::fabs(r - f) <= 1e-5f * abs_bound(tc, x.data(), k));
@@ -271,7 +266,7 @@ void check_matmul(const TypeCase &tc, const WeightView &w, int64_t t, CpuIsa isa
         for (int64_t i = 0; i < n; ++i) {
             const float a = got[static_cast<size_t>(j * n + i)],
                         b = want[static_cast<size_t>(j * n + i)];
-            if (bit_exact(tc, isa, t, w.layout) ? a != b : !(std::fabs(a - b) <= tol)) ++bad;
+            if (bit_exact(tc, isa) ? a != b : !(std::fabs(a - b) <= tol)) ++bad;
         }
     }
     CHECK(bad == 0);
