@@ -1,7 +1,13 @@
 // AVX512-VNNI instantiation of the x86 dot-product kernels (see cpu_vec_dot_x86.inc): the AVX2
 // code on 256-bit vectors with dpbusd (u8 x s8 -> int32 in one instruction instead of
 // maddubs + madd) and dpwssd (int16 madd + add), and 32 vector registers for a 4 x 4 tile.
-// 256-bit vectors keep the core out of the AVX-512 frequency licence on older Xeons.
+// 256-bit vectors keep the core out of the AVX-512 frequency licence on older Xeons; only the
+// K-quant/IQ4_XS prefill lanes use 512 bits, where twice the rows per dpbusd pays for it.
+// GCC 12's 512-bit intrinsics start from _mm512_undefined_*() (a self-initialized variable), which
+// its -Wmaybe-uninitialized reports at every inlined use; the values are never read.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include "cpu/cpu_vec_dot.h"
 #include "cpu/cpu_repack.h"
 
