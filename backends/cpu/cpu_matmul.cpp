@@ -128,7 +128,10 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
     VecDotKernel kern;
     vec_dot_kernel(w.type, isa, &kern);
     int64_t r0, r1;
-    const int64_t align = w.layout == WeightLayout::Rows ? choose_tile(kern, t).rows : kRepackRows;
+    const int64_t align = w.layout == WeightLayout::Rows ? choose_tile(kern, t).rows
+                          : t > 1 && kern.repacked_prefill
+                              ? kRepackRows * kern.repacked_prefill_tiles
+                              : kRepackRows;
     split_rows(w.n, align, ith, nth, &r0, &r1);
     matmul_rows(w, act, act_stride, t, y + r0, w.n, r0, r1, isa);
 }
@@ -160,13 +163,13 @@ void matmul_rows_repacked(const WeightView &w, const VecDotKernel &kern, const u
     const int64_t tiled = w.n / kRepackRows * kRepackRows;
     const uint64_t tile_bytes = layout_matrix_bytes(w.type, w.layout, w.k, kRepackRows);
     const uint8_t *tiles = static_cast<const uint8_t *>(w.data);
-    const RepackedTileFn fn =
-        t > 1 && kern.repacked_prefill ? kern.repacked_prefill : kern.repacked;
+    const bool prefill = t > 1 && kern.repacked_prefill;
+    const RepackedTileFn fn = prefill ? kern.repacked_prefill : kern.repacked;
+    const int64_t step = kRepackRows * (prefill ? kern.repacked_prefill_tiles : 1);
     for (int64_t c0 = 0; c0 < t; c0 += kTokenBlock) {
         const int nc = static_cast<int>(std::min(t - c0, kTokenBlock));
-        for (int64_t r = r0 / kRepackRows * kRepackRows; r < std::min(r1, tiled);
-             r += kRepackRows) {
-            const int64_t lo = std::max(r0, r), hi = std::min(r1, r + kRepackRows);
+        for (int64_t r = r0 / kRepackRows * kRepackRows; r < std::min(r1, tiled); r += step) {
+            const int64_t lo = std::max(r0, r), hi = std::min({r1, tiled, r + step});
             fn(w.k, tiles + r / kRepackRows * tile_bytes, act + c0 * act_stride, act_stride, nc,
                y + c0 * y_stride + (lo - r0), y_stride, static_cast<int>(lo - r),
                static_cast<int>(hi - r));

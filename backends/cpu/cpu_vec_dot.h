@@ -53,6 +53,10 @@ struct VecDotKernel {
     // the one for t > 1 where the row layout sums prefill in another order (null: `repacked`).
     RepackedTileFn repacked = nullptr;
     RepackedTileFn repacked_prefill = nullptr;
+    // Tiles repacked_prefill reads per call: 2 for a kernel whose lanes hold 16 rows, which then
+    // takes rows [lo, hi) of the tile at `tile` and the next (0 <= lo < hi <= 16; the next tile
+    // exists whenever hi > kRepackRows).
+    int repacked_prefill_tiles = 1;
 };
 
 // The activation type (ggml id: Q8_0, Q8_1, Q8_K, or F32) that weights of `type` pair with;
