@@ -17,6 +17,7 @@
 // kVecRows of them: each key and value row is then loaded and converted once for all of them.
 // Per head the float operations are those of one head alone.
 #include "core/fp16.h"
+#include "cpu/cpu_attention_block.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/cpu_vec.h"
 
@@ -123,16 +124,57 @@ int heads_per_unit(int t, int n_kv_head, int group, int nth) {
     return units < 4 * int64_t(nth) ? 1 : hg;
 }
 
+// A prompt's attention through the block kernel: a unit is a block of up to kBlockRows query rows,
+// consecutive tokens times the query heads of one kv head (a GQA group, or kBlockRows of it).
+void attention_blocks(AttendBlockFn attend, float *o, const float *q, const void *k_cache,
+                      const void *v_cache, const int32_t *pos, int t, const KvLayout &kv,
+                      const AttnParams &ap, void *scratch, int ith, int nth) {
+    const int group = ap.n_head / kv.n_kv_head;
+    const int hg = group < kBlockRows ? group : kBlockRows; // heads per block
+    const int chunks = (group + hg - 1) / hg;               // blocks per (tokens, kv head)
+    const int tb = kBlockRows / hg;                         // tokens per block
+    const int64_t n_token_blocks = (int64_t(t) + tb - 1) / tb;
+    // Dealt out in turn, as the row units below: later tokens see more keys.
+    const int64_t n_units = n_token_blocks * kv.n_kv_head * chunks;
+    for (int64_t u = ith; u < n_units; u += nth) {
+        const int64_t t0 = u / (int64_t(kv.n_kv_head) * chunks) * tb;
+        const int kvh = int(u / chunks % kv.n_kv_head);
+        const int first = int(u % chunks) * hg; // first head of the group in this block
+        const int nh = group - first < hg ? group - first : hg;
+        const int ntok = int(t - t0 < tb ? t - t0 : tb);
+        AttnBlock b;
+        b.rows = ntok * nh;
+        for (int i = 0; i < ntok; i++) {
+            const Range keys = visible_keys(pos[t0 + i], kv, ap);
+            for (int h = 0; h < nh; h++) {
+                const int64_t row = (t0 + i) * ap.n_head + int64_t(kvh) * group + first + h;
+                b.q[i * nh + h] = q + row * kv.head_dim;
+                b.o[i * nh + h] = o + row * kv.head_dim;
+                b.keys[i * nh + h] = keys;
+            }
+        }
+        attend(b, k_cache, v_cache, kvh, kv, ap, scratch);
+    }
+}
+
 } // namespace
 
 size_t attention_scratch_bytes(const KvLayout &kv) {
-    return align64(sizeof(float) * kVecRows * kTile) +
-           align64(sizeof(float) * kVecRows * size_t(kv.head_dim));
+    const size_t rows = align64(sizeof(float) * kVecRows * kTile) +
+                        align64(sizeof(float) * kVecRows * size_t(kv.head_dim));
+    const size_t blocks = attend_block_scratch_bytes(kv);
+    return rows > blocks ? rows : blocks;
 }
 
 void attention(float *o, const float *q, const void *k_cache, const void *v_cache,
                const int32_t *pos, int t, const KvLayout &kv, const AttnParams &ap, void *scratch,
                int ith, int nth) {
+    // Several tokens: the block kernel, where this CPU has one.
+    if (t > 1) {
+        if (const AttendBlockFn attend = attend_block_kernel())
+            return attention_blocks(attend, o, q, k_cache, v_cache, pos, t, kv, ap, scratch, ith,
+                                    nth);
+    }
     float *logits = static_cast<float *>(scratch); // (kVecRows, kTile)
     float *acc = logits + align64(sizeof(float) * kVecRows * kTile) / sizeof(float);
     const VecOps &vo = vec_ops();

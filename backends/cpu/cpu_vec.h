@@ -4,11 +4,28 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace infer::cpu {
 
 // The most rows the dot and axpy ops take at once.
 inline constexpr int kVecRows = 4;
+
+// f(std::integral_constant<int, rows>{}) for rows in 1..kVecRows (more count as kVecRows): the
+// row count as a template argument, so that a kernel's accumulators stay in registers.
+template <typename F> void with_rows(int rows, F &&f) {
+    static_assert(kVecRows == 4);
+    switch (rows) {
+    case 1:
+        return f(std::integral_constant<int, 1>{});
+    case 2:
+        return f(std::integral_constant<int, 2>{});
+    case 3:
+        return f(std::integral_constant<int, 3>{});
+    default:
+        return f(std::integral_constant<int, 4>{});
+    }
+}
 
 struct VecOps {
     // The rows a_r = a + r * a_stride, r < na <= kVecRows, against one vector b, read once for

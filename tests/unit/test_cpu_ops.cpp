@@ -419,70 +419,81 @@ TEST_CASE("cpu attention matches its reference") {
         int n_head, n_kv_head, head_dim;
     };
     int cases = 0;
-    for (Shape s : {Shape{9, 3, 64}, Shape{8, 8, 80}, Shape{4, 1, 256}, Shape{6, 2, 36}}) {
-        for (KvType type : {KvType::f16, KvType::f32}) {
-            for (int t : {1, 3, 17}) {
-                for (int variant = 0; variant < 4;
-                     variant++) { // plain, window, softcap, peaked (big logits)
-                    const int n_ctx = variant == 0 ? 601 : 203;
-                    const KvLayout kv{s.n_kv_head, s.head_dim, n_ctx, type};
-                    AttnParams ap{s.n_head, 1.0f / std::sqrt(float(s.head_dim)), 0.0f, 0};
-                    if (variant == 1) ap.n_swa = 37;
-                    if (variant == 2) {
-                        ap.softcap = 1.5f;
-                        ap.scale = 0.5f;
-                    }
-                    if (variant == 3) ap.scale = 2.0f; // logits of tens: the running max moves
-                    // A logit's rounding error grows with its size and exp() turns it into a
-                    // relative error of the weights, hence the looser bound for big logits.
-                    const float tol = variant == 3 ? 1e-4f : 2e-5f;
-                    CAPTURE(s.n_head);
-                    CAPTURE(s.n_kv_head);
-                    CAPTURE(s.head_dim);
-                    CAPTURE(int(type));
-                    CAPTURE(t);
-                    CAPTURE(variant);
-                    const Cache c = make_cache(kv, rng);
-                    // a prompt chunk ending at the cache's end, and decode-like positions
-                    std::vector<int32_t> pos(static_cast<size_t>(t));
-                    for (int i = 0; i < t; i++)
-                        pos[size_t(i)] = t == 17 ? n_ctx - t + i : int32_t(rng() % n_ctx);
-                    if (t == 3) pos[0] = 0; // a query that sees exactly one key
-                    const auto q = random_vec(size_t(t) * s.n_head * s.head_dim, rng, -2.0f, 2.0f);
-                    std::vector<float> ref(q.size()), o(q.size());
-                    attention_ref(ref.data(), q.data(), c.k(), c.v(), pos.data(), t, kv, ap);
-                    const size_t sb = attention_scratch_bytes(kv);
-                    std::vector<unsigned char> scratch(3 * sb + 64);
-                    unsigned char *base =
-                        scratch.data() + (64 - uintptr_t(scratch.data()) % 64) % 64;
-                    for_each_split(
-                        [&](int ith, int nth) {
-                            attention(o.data(), q.data(), c.k(), c.v(), pos.data(), t, kv, ap,
-                                      base + ith * sb, ith, nth);
-                        },
-                        [&] {
-                            for (int r = 0; r < t * s.n_head; r++) {
-                                float max = 0.0f;
-                                for (int d = 0; d < s.head_dim; d++)
-                                    max =
-                                        std::fmax(max, std::fabs(ref[size_t(r) * s.head_dim + d]));
-                                for (int d = 0; d < s.head_dim; d++) {
-                                    const size_t i = size_t(r) * s.head_dim + d;
-                                    if (!(std::fabs(o[i] - ref[i]) <= tol * max)) {
-                                        CAPTURE(r);
-                                        CAPTURE(d);
-                                        REQUIRE(o[i] == doctest::Approx(ref[i]));
+    // SIMD on: several tokens take the block kernel (cpu_attention_block.cpp), one token the row
+    // path; SIMD off: the row path throughout. Group 20 splits a GQA group across blocks.
+    for (bool simd : {true, false})
+        for (Shape s : {Shape{9, 3, 64}, Shape{8, 8, 80}, Shape{4, 1, 256}, Shape{6, 2, 36},
+                        Shape{20, 1, 48}}) {
+            simd_disable_for_testing(!simd);
+            for (KvType type : {KvType::f16, KvType::f32}) {
+                for (int t : {1, 3, 17, 40}) {
+                    for (int variant = 0; variant < 4;
+                         variant++) { // plain, window, softcap, peaked (big logits)
+                        const int n_ctx = variant == 0 ? 601 : 203;
+                        const KvLayout kv{s.n_kv_head, s.head_dim, n_ctx, type};
+                        AttnParams ap{s.n_head, 1.0f / std::sqrt(float(s.head_dim)), 0.0f, 0};
+                        if (variant == 1) ap.n_swa = 37;
+                        if (variant == 2) {
+                            ap.softcap = 1.5f;
+                            ap.scale = 0.5f;
+                        }
+                        if (variant == 3) ap.scale = 2.0f; // logits of tens: the running max moves
+                        // A logit's rounding error grows with its size and exp() turns it into a
+                        // relative error of the weights, hence the looser bound for big logits.
+                        const float tol = variant == 3 ? 1e-4f : 2e-5f;
+                        CAPTURE(s.n_head);
+                        CAPTURE(s.n_kv_head);
+                        CAPTURE(s.head_dim);
+                        CAPTURE(int(type));
+                        CAPTURE(t);
+                        CAPTURE(variant);
+                        CAPTURE(simd);
+                        const Cache c = make_cache(kv, rng);
+                        // a prompt chunk ending at the cache's end, and decode-like positions
+                        std::vector<int32_t> pos(static_cast<size_t>(t));
+                        for (int i = 0; i < t; i++)
+                            pos[size_t(i)] = t == 17   ? n_ctx - t + i // a chunk ending at the end
+                                             : t == 40 ? 50 + i        // mid-cache, keys after it
+                                                       : int32_t(rng() % n_ctx);
+                        if (t == 3) pos[0] = 0; // a query that sees exactly one key
+                        const auto q =
+                            random_vec(size_t(t) * s.n_head * s.head_dim, rng, -2.0f, 2.0f);
+                        std::vector<float> ref(q.size()), o(q.size());
+                        attention_ref(ref.data(), q.data(), c.k(), c.v(), pos.data(), t, kv, ap);
+                        const size_t sb = attention_scratch_bytes(kv);
+                        std::vector<unsigned char> scratch(3 * sb + 64);
+                        unsigned char *base =
+                            scratch.data() + (64 - uintptr_t(scratch.data()) % 64) % 64;
+                        for_each_split(
+                            [&](int ith, int nth) {
+                                attention(o.data(), q.data(), c.k(), c.v(), pos.data(), t, kv, ap,
+                                          base + ith * sb, ith, nth);
+                            },
+                            [&] {
+                                for (int r = 0; r < t * s.n_head; r++) {
+                                    float max = 0.0f;
+                                    for (int d = 0; d < s.head_dim; d++)
+                                        max = std::fmax(max,
+                                                        std::fabs(ref[size_t(r) * s.head_dim + d]));
+                                    for (int d = 0; d < s.head_dim; d++) {
+                                        const size_t i = size_t(r) * s.head_dim + d;
+                                        if (!(std::fabs(o[i] - ref[i]) <= tol * max)) {
+                                            CAPTURE(r);
+                                            CAPTURE(d);
+                                            REQUIRE(o[i] == doctest::Approx(ref[i]));
+                                        }
                                     }
                                 }
-                            }
-                            std::fill(o.begin(), o.end(), NAN); // next pass must write everything
-                        });
-                    cases++;
+                                std::fill(o.begin(), o.end(),
+                                          NAN); // next pass must write everything
+                            });
+                        cases++;
+                    }
                 }
             }
         }
-    }
-    CHECK(cases == 96);
+    simd_disable_for_testing(false);
+    CHECK(cases == 2 * 5 * 2 * 4 * 4);
 }
 
 TEST_CASE("cpu attention reference known values") {
