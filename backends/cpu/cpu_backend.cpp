@@ -138,11 +138,29 @@ void run_embed(const RunState &s, const Node &n, int ith, int nth) {
     }
 }
 
+// True when the MatMul n can use the activations an earlier MatMul of this run left in their
+// shared scratch (Node::act_shared): the nearest earlier node with that scratch ran in this run,
+// read the same input and converted it to the same format.
+bool act_in_scratch(const RunState &s, const Node &n) {
+    if (!n.act_shared) return false;
+    const std::vector<Node> &nodes = s.bound->graph->nodes;
+    for (auto i = static_cast<int32_t>(&n - nodes.data()) - 1; i >= s.nodes.begin; --i) {
+        const Node &prev = nodes[static_cast<size_t>(i)];
+        if (prev.scratch != n.scratch) continue;
+        uint32_t a = 0, b = 0;
+        return prev.op == Op::MatMul && prev.in[0] == n.in[0] && prev.w->ne[0] == n.w->ne[0] &&
+               cpu::matmul_act_type(prev.w->type, &a) && cpu::matmul_act_type(n.w->type, &b) &&
+               a == b;
+    }
+    return false;
+}
+
 void run_matmul(const RunState &s, const Node &n, int ith, int nth) {
     const cpu::WeightView w = weight_view(*n.w);
     const int64_t rows = rows_of(s, n.in[0]);
     float *y = f32(s, n.out);
-    cpu::matmul(w, f32(s, n.in[0]), rows, y, s.bound->tensor_data[n.scratch], ith, nth, *s.pool);
+    cpu::matmul(w, f32(s, n.in[0]), rows, y, s.bound->tensor_data[n.scratch], ith, nth, *s.pool,
+                cpu::cpu_isa_dispatch(), act_in_scratch(s, n));
     if (n.w2) {
         s.pool->barrier(ith); // the bias touches columns other threads computed
         const auto *bias = static_cast<const float *>(n.w2->data);
@@ -378,6 +396,7 @@ public:
 
     void size_scratch(graph::Graph &g, const KvCacheLayout &kv) const override {
         const uint64_t nth = static_cast<uint64_t>(n_threads_);
+        graph::clear_scratch_sizes(g);
         for (const Node &n : g.nodes) {
             if (n.scratch == graph::kNoTensor) continue;
             uint64_t bytes = 0;
@@ -390,7 +409,7 @@ public:
             else if (n.op == Op::MoeFfn)
                 bytes = cpu::moe_ffn_scratch_bytes(moe_ffn_of(n), g.max_tokens, n.n_expert_used,
                                                    n_threads_);
-            g.tensors[n.scratch].raw_bytes = bytes;
+            graph::grow_scratch(g, n, bytes);
         }
     }
 

@@ -7,9 +7,10 @@
 // gives 0 and x >= 10 gives x. That costs up to ~1e-3 relative error against the exact formula.
 // We compute the formula itself to a few ulp with gelu_tanh_approx (cpu_vec.h): vectorized, where
 // libm's tanhf took a tenth of a gemma prefill, and the same bits on every path.
-// SiLU: ggml uses a vectorized expf accurate to ~1 ulp; we use libm expf. (exp_approx is as
-// accurate, but moved SmolLM2's 635-token golden past its bound, 0.063 against 0.059, on the
-// chaos of a long prompt rather than on accuracy: left for a wider look at those bounds.)
+// SiLU: ggml uses a vectorized expf accurate to ~1 ulp; we use exp_approx (1.5 ulp) through
+// silu_approx, the same bits on every path. (libm's expf took 2-4% of a 1B prefill. exp_approx
+// once moved SmolLM2's 635-token golden past its bound, 0.063 against 0.059, on the chaos of a
+// long prompt rather than on accuracy; with the block attention that golden measures 0.03.)
 #include "cpu/cpu_ops.h"
 #include "cpu/cpu_vec.h"
 
@@ -17,17 +18,19 @@
 
 namespace infer::cpu {
 
-float silu_ref(float x) { return x / (1.0f + std::exp(-x)); }
+float silu_ref(float x) { return silu_approx(x); }
 
 float gelu_tanh_ref(float x) { return gelu_tanh_approx(x); }
 
 namespace {
 
-// VecOps take int counts.
-void gelu_mul(const VecOps &vo, float *y, const float *gate, const float *up, int64_t n) {
+// The gated product through VecOps (which take int counts).
+void glu_mul(const VecOps &vo, float *y, const float *gate, const float *up, int64_t n,
+             GluAct act) {
+    const auto fn = act == GluAct::gelu_tanh ? vo.gelu_mul : vo.silu_mul;
     constexpr int64_t kStep = int64_t(1) << 30;
     for (int64_t i = 0; i < n; i += kStep)
-        vo.gelu_mul(y + i, gate + i, up + i, int(n - i < kStep ? n - i : kStep));
+        fn(y + i, gate + i, up + i, int(n - i < kStep ? n - i : kStep));
 }
 
 } // namespace
@@ -35,12 +38,7 @@ void gelu_mul(const VecOps &vo, float *y, const float *gate, const float *up, in
 // ---- References --------------------------------------------------------------------------------
 
 void glu_ref(float *y, const float *gate, const float *up, int64_t n, GluAct act) {
-    if (act == GluAct::gelu_tanh) {
-        gelu_mul(vec_ops_scalar(), y, gate, up, n);
-        return;
-    }
-    for (int64_t i = 0; i < n; i++)
-        y[i] = silu_ref(gate[i]) * up[i];
+    glu_mul(vec_ops_scalar(), y, gate, up, n, act);
 }
 
 void add_ref(float *y, const float *a, const float *b, int64_t n) {
@@ -78,10 +76,7 @@ void sigmoid_gate_ref(float *y, const float *x, const float *g, int64_t rows, in
 
 void glu(float *y, const float *gate, const float *up, int64_t n, GluAct act, int ith, int nth) {
     const Range r = split_range(n, ith, nth);
-    if (act == GluAct::gelu_tanh)
-        gelu_mul(vec_ops(), y + r.begin, gate + r.begin, up + r.begin, r.end - r.begin);
-    else
-        glu_ref(y + r.begin, gate + r.begin, up + r.begin, r.end - r.begin, act);
+    glu_mul(vec_ops(), y + r.begin, gate + r.begin, up + r.begin, r.end - r.begin, act);
 }
 
 void add(float *y, const float *a, const float *b, int64_t n, int ith, int nth) {

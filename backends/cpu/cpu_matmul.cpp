@@ -100,8 +100,10 @@ uint64_t matmul_scratch_bytes(uint32_t type, int64_t k, int64_t t) {
     return static_cast<uint64_t>(act_row_bytes(type, k)) * static_cast<uint64_t>(t);
 }
 
+bool matmul_act_type(uint32_t type, uint32_t *act_type) { return vec_dot_act_type(type, act_type); }
+
 void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scratch, int ith,
-            int nth, ThreadPool &pool, CpuIsa isa) {
+            int nth, ThreadPool &pool, CpuIsa isa, bool act_in_scratch) {
     uint32_t act_type = 0;
     if (!vec_dot_act_type(w.type, &act_type) || !matmul_supported(w.type)) return;
 
@@ -114,12 +116,14 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
         block_geom(act_type, &g);
         const int64_t blocks = t * (w.k / g.elems);
         const int64_t b0 = blocks * ith / nth, b1 = blocks * (ith + 1) / nth;
-        if (b1 > b0) {
-            quantize_act_fn(act_type, isa)(x + b0 * g.elems,
-                                           static_cast<uint8_t *>(scratch) + b0 * g.bytes,
-                                           (b1 - b0) * g.elems);
+        if (!act_in_scratch) {
+            if (b1 > b0) {
+                quantize_act_fn(act_type, isa)(x + b0 * g.elems,
+                                               static_cast<uint8_t *>(scratch) + b0 * g.bytes,
+                                               (b1 - b0) * g.elems);
+            }
+            pool.barrier(ith);
         }
-        pool.barrier(ith);
         act = static_cast<const uint8_t *>(scratch);
         act_stride = static_cast<uint64_t>(act_row_bytes(w.type, w.k));
     }
@@ -209,8 +213,10 @@ void matmul_rows(const WeightView &w, const uint8_t *act, uint64_t act_stride, i
             y[r - r0] = kern.dot(w.k, wdata + r * w.row_bytes, act);
         return;
     }
-    for (int64_t c0 = 0; c0 < t; c0 += kTokenBlock) {
-        const int64_t c_end = std::min(t, c0 + kTokenBlock);
+    // A tile that takes more tokens per call than kTokenBlock gets them.
+    const int64_t token_block = std::max<int64_t>(kTokenBlock, tc.cols);
+    for (int64_t c0 = 0; c0 < t; c0 += token_block) {
+        const int64_t c_end = std::min(t, c0 + token_block);
         for (int64_t r = r0; r < r1; r += tc.rows) {
             const int nr = static_cast<int>(std::min<int64_t>(tc.rows, r1 - r));
             const uint8_t *wr = wdata + r * w.row_bytes;

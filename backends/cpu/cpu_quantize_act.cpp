@@ -125,9 +125,12 @@ INFER_AVX2 void quantize_act_q8_K_avx2(const float *x, void *dst, int64_t n) {
             continue;
         }
         float max = 0.0f;
-        for (int j = 0; j < QK_K; ++j) {
-            if (std::fabs(x[j]) == amax) {
-                max = x[j];
+        for (int j = 0; j < QK_K; j += 8) {
+            const __m256 mag = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j));
+            const int hit =
+                _mm256_movemask_ps(_mm256_cmp_ps(mag, _mm256_set1_ps(amax), _CMP_EQ_OQ));
+            if (hit) {
+                max = x[j + __builtin_ctz(static_cast<unsigned>(hit))];
                 break;
             }
         }

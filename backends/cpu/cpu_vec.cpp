@@ -38,6 +38,11 @@ void gelu_mul_scalar(float *y, const float *g, const float *u, int n) {
         y[i] = gelu_tanh_approx(g[i]) * u[i];
 }
 
+void silu_mul_scalar(float *y, const float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++)
+        y[i] = silu_approx(g[i]) * u[i];
+}
+
 float widen(float x) { return x; }
 float widen(uint16_t h) { return fp16_to_fp32(h); }
 
@@ -83,7 +88,8 @@ void scale_mul_scalar(float *y, const float *x, float s, const float *w, int n) 
 
 const VecOps k_scalar = {dot_scalar<float>,     dot_scalar<uint16_t>, axpy_scalar<float>,
                          axpy_scalar<uint16_t>, scale_scalar,         sum_squares_scalar,
-                         scale_mul_scalar,      to_f16_scalar,        gelu_mul_scalar};
+                         scale_mul_scalar,      to_f16_scalar,        gelu_mul_scalar,
+                         silu_mul_scalar};
 
 // ---- AVX2 / FMA / F16C -------------------------------------------------------------------------
 #if INFER_CPU_X86
@@ -217,9 +223,22 @@ INFER_AVX2 void gelu_mul_avx2(float *y, const float *g, const float *u, int n) {
         y[i] = gelu_tanh_approx(g[i]) * u[i];
 }
 
-const VecOps k_avx2 = {dot_avx2<float>,     dot_avx2<uint16_t>, axpy_avx2<float>,
-                       axpy_avx2<uint16_t>, scale_avx2,         sum_squares_avx2,
-                       scale_mul_avx2,      to_f16_avx2,        gelu_mul_avx2};
+// The tail goes through the scalar function, which computes the same bits.
+INFER_AVX2 void silu_mul_avx2(float *y, const float *g, const float *u, int n) {
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 s = _mm256_div_ps(x, _mm256_add_ps(one, exp_avx2(_mm256_xor_ps(x, sign))));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        y[i] = silu_approx(g[i]) * u[i];
+}
+
+const VecOps k_avx2 = {dot_avx2<float>, dot_avx2<uint16_t>, axpy_avx2<float>, axpy_avx2<uint16_t>,
+                       scale_avx2,      sum_squares_avx2,   scale_mul_avx2,   to_f16_avx2,
+                       gelu_mul_avx2,   silu_mul_avx2};
 
 // The one detection (cpu_isa.cpp): AVX2 + FMA + F16C.
 bool cpu_has_avx2() { return cpu_isa_available(CpuIsa::Avx2); }
@@ -251,6 +270,8 @@ float gelu_tanh_approx(float x) {
     const float t = std::fma(kGeluA, x * x, 1.0f);
     return x / (1.0f + exp_approx(((-2.0f * kGeluC) * x) * t));
 }
+
+float silu_approx(float x) { return x / (1.0f + exp_approx(-x)); }
 
 const VecOps &vec_ops_scalar() { return k_scalar; }
 

@@ -47,6 +47,8 @@ struct VecOps {
     void (*to_f16)(uint16_t *y, const float *x, int n);
     // y[i] = gelu_tanh_approx(g[i]) * u[i]
     void (*gelu_mul)(float *y, const float *g, const float *u, int n);
+    // y[i] = silu_approx(g[i]) * u[i]
+    void (*silu_mul)(float *y, const float *g, const float *u, int n);
 };
 
 // e^x to 1.5 ulp for x in [-86, 88] (x is clamped to that range), built from float operations
@@ -55,6 +57,8 @@ float exp_approx(float x);
 // gelu_tanh(x) = x / (1 + e^(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3): the same function as
 // 0.5 x (1 + tanh(u)) without the cancellation of 1 + tanh(u) for x < 0, through exp_approx.
 float gelu_tanh_approx(float x);
+// silu(x) = x / (1 + e^-x) through exp_approx: the scalar and AVX2 versions give the same bits.
+float silu_approx(float x);
 
 // The table for this CPU (AVX2 when present and not disabled for testing, else scalar).
 const VecOps &vec_ops();

@@ -43,7 +43,8 @@ struct VecDotKernel {
     // then goes through the same kernel, down to the last few tokens.
     VecDotTileFn prefill_tile = nullptr;
     int prefill_rows = 1;
-    int prefill_cols = 1;
+    int prefill_cols =
+        1; // tokens per call; above the driver's token block (64), it takes that many
     // Optional kernel that the driver prefers for one token (decode): decode_rows rows against a
     // single activation row (nc == 1), for formats whose tile spends more on setup than one
     // token repays.

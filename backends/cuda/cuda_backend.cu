@@ -128,6 +128,7 @@ public:
     uint64_t alignment() const override { return kAlignment; }
 
     void size_scratch(graph::Graph &g, const KvCacheLayout &kv) const override {
+        graph::clear_scratch_sizes(g);
         for (const Node &n : g.nodes) {
             if (n.scratch == graph::kNoTensor) continue;
             uint64_t bytes = 0;
@@ -137,7 +138,7 @@ public:
                                                 splits_for(g, n, kv.n_ctx, weights_.n_sm()));
             if (n.op == Op::MoeFfn)
                 bytes = moe_ffn_scratch_bytes(moe_args(n, nullptr, nullptr, nullptr), g.max_tokens);
-            g.tensors[n.scratch].raw_bytes = bytes;
+            graph::grow_scratch(g, n, bytes);
         }
     }
 

@@ -120,6 +120,7 @@ MoeScratch moe_scratch(const Node &n, int64_t tokens) {
 } // namespace
 
 void VulkanBackend::size_scratch(graph::Graph &g, const KvCacheLayout &kv) const {
+    graph::clear_scratch_sizes(g);
     for (const Node &n : g.nodes) {
         if (n.scratch == graph::kNoTensor) continue;
         uint64_t bytes = 0;
@@ -133,7 +134,7 @@ void VulkanBackend::size_scratch(graph::Graph &g, const KvCacheLayout &kv) const
                 bytes =
                     4 * static_cast<uint64_t>(g.max_tokens * n.n_head * splits * (kv.head_dim + 2));
         }
-        g.tensors[n.scratch].raw_bytes = bytes;
+        graph::grow_scratch(g, n, bytes);
     }
 }
 

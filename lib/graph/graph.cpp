@@ -97,12 +97,19 @@ TensorId GraphBuilder::rms_norm(TensorId x, const WeightRef *w, float eps, int64
 TensorId GraphBuilder::matmul(const WeightRef &w, TensorId x, const WeightRef *bias) {
     const bool per_token = graph_.tensors[x].per_token;
     const TensorId out = new_tensor(DType::F32, w.ne[1], per_token, "matmul");
-    const TensorId scratch = new_tensor(DType::Raw, 0, false, "matmul scratch");
+    // Q, K and V read one input, as do gate and up: one scratch for them all, so that a backend
+    // can convert the input once (Node::act_shared).
+    if (matmul_scratch_.size() <= static_cast<size_t>(x)) matmul_scratch_.resize(x + 1, kNoTensor);
+    const bool shared = matmul_scratch_[x] != kNoTensor;
+    const TensorId scratch =
+        shared ? matmul_scratch_[x] : new_tensor(DType::Raw, 0, false, "matmul scratch");
+    matmul_scratch_[x] = scratch;
     Node &n = push(Op::MatMul, out);
     n.in[0] = x;
     n.w = &w;
     n.w2 = bias;
     n.scratch = scratch;
+    n.act_shared = shared;
     return out;
 }
 
@@ -255,6 +262,16 @@ void compute_lifetimes(Graph &g) {
         for (TensorId in : node.in) touch(in, step);
     }
     touch(g.logits, n_nodes);
+}
+
+void clear_scratch_sizes(Graph &g) {
+    for (const Node &n : g.nodes)
+        if (n.scratch != kNoTensor) g.tensors[n.scratch].raw_bytes = 0;
+}
+
+void grow_scratch(Graph &g, const Node &n, uint64_t bytes) {
+    uint64_t &size = g.tensors[n.scratch].raw_bytes;
+    size = std::max(size, bytes);
 }
 
 uint64_t expert_counter_slots(const Graph &g) {

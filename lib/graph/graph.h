@@ -81,8 +81,14 @@ struct Node {
     Op op = Op::Add;
     TensorId out = kNoTensor;
     TensorId in[3] = {kNoTensor, kNoTensor, kNoTensor};
-    TensorId scratch = kNoTensor; // MatMul/Rope/Attention kernel scratch: a Raw tensor whose size the
-                                  // backend sets before planning, live during this node only
+    TensorId scratch = kNoTensor; // MatMul/Rope/Attention kernel scratch: a Raw tensor whose size
+                                  // the backend sets before planning, live during this node only
+                                  // (MatMuls of one input share theirs: act_shared)
+    // MatMul: an earlier MatMul on the same input holds this node's scratch, and the nodes
+    // between them do not touch it. A backend whose previous writer of the scratch (the nearest
+    // earlier node with it) ran in the same run, on the same input, in the same activation
+    // format, may use the activations it left there instead of converting the input again.
+    bool act_shared = false;
     const WeightRef *w = nullptr;  // Embed, RmsNorm, MatMul weight
     const WeightRef *w2 = nullptr; // MatMul bias; MoeFfn up experts
     const WeightRef *w3 = nullptr; // MoeFfn down experts
@@ -135,6 +141,11 @@ void compute_lifetimes(Graph &g);
 // BoundGraph::expert_counts holds them: (last MoE layer + 1) * n_expert, 0 without experts.
 uint64_t expert_counter_slots(const Graph &g);
 
+// Scratch sizing (Backend::size_scratch): zero every node's scratch size, then grow each to the
+// largest any of its nodes asks for (MatMuls of one input share a scratch tensor).
+void clear_scratch_sizes(Graph &g);
+void grow_scratch(Graph &g, const Node &n, uint64_t bytes);
+
 // Builds a graph op by op. Every method returns the new output tensor.
 class GraphBuilder {
 public:
@@ -180,6 +191,8 @@ private:
 
     Graph graph_;
     int32_t layer_ = -1;
+    // Per tensor: the scratch of the last MatMul that read it (kNoTensor: none yet).
+    std::vector<TensorId> matmul_scratch_;
 };
 
 } // namespace infer::graph

@@ -68,11 +68,20 @@ void size_scratch(graph::Graph &g, const NodeAssignment &sides, const ContextBac
     if (!backends.device) return;
     graph::Graph sized = g;
     backends.device->size_scratch(sized, kv);
+    // A scratch tensor serves one node, or MatMuls of one input (Node::act_shared): the device's
+    // size where all its nodes run there, the larger of the two where they are on both sides.
+    constexpr uint8_t kHost = 1, kDevice = 2;
+    std::vector<uint8_t> used_by(g.tensors.size(), 0);
     for (size_t i = 0; i < g.nodes.size(); ++i) {
         const graph::TensorId scratch = g.nodes[i].scratch;
-        if (sides.on_device[i] && scratch != graph::kNoTensor)
-            g.tensors[static_cast<size_t>(scratch)].raw_bytes =
-                sized.tensors[static_cast<size_t>(scratch)].raw_bytes;
+        if (scratch != graph::kNoTensor)
+            used_by[static_cast<size_t>(scratch)] |= sides.on_device[i] ? kDevice : kHost;
+    }
+    for (size_t t = 0; t < g.tensors.size(); ++t) {
+        if (!(used_by[t] & kDevice)) continue;
+        uint64_t &bytes = g.tensors[t].raw_bytes;
+        bytes = used_by[t] & kHost ? std::max(bytes, sized.tensors[t].raw_bytes)
+                                   : sized.tensors[t].raw_bytes;
     }
 }
 

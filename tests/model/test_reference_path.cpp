@@ -133,16 +133,24 @@ TEST_CASE("reference path: quantized synthetic models of every architecture") {
     const char *const specs[][2] = {
         {"ref-llama-q4_0", "--arch llama --preset tiny --rope-freqs --quant Q4_0 --seed 3"},
         {"ref-qwen2-q5_1", "--arch qwen2 --preset tiny --quant Q5_1 --seed 4"},
-        {"ref-qwen3-q6_k", "--arch qwen3 --preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --quant Q6_K --seed 5"},
-        {"ref-gemma3-q5_k", "--arch gemma3 --preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --quant Q5_K --seed 6"},
-        {"ref-llama-q3_k", "--arch llama --preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --quant Q3_K --seed 7"},
-        {"ref-llama-q2_k", "--arch llama --preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --quant Q2_K --seed 8"},
+        {"ref-qwen3-q6_k",
+         "--arch qwen3 --preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --quant Q6_K --seed 5"},
+        {"ref-gemma3-q5_k",
+         "--arch gemma3 --preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --quant Q5_K --seed 6"},
+        {"ref-llama-q3_k",
+         "--arch llama --preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --quant Q3_K --seed 7"},
+        {"ref-llama-q2_k",
+         "--arch llama --preset tiny --n-embd 256 --n-ff 512 --head-dim 64 --quant Q2_K --seed 8"},
         {"ref-qwen2-q4_1", "--arch qwen2 --preset tiny --quant Q4_1 --seed 9"},
         {"ref-gemma3-q8_0", "--arch gemma3 --preset tiny --quant Q8_0 --seed 10"},
         {"ref-qwen3moe-q4_k_m", "--arch qwen3moe --preset tiny --quant Q4_K_M --seed 11"},
         {"ref-qwen2moe-q5_k", "--arch qwen2moe --preset tiny --quant Q5_K --seed 12"},
         {"ref-olmoe-q8_0", "--arch olmoe --preset tiny --quant Q8_0 --seed 13"},
-        {"ref-mixtral-q4_0", "--arch llama --preset tiny --n-expert 8 --n-expert-used 2 --quant Q4_0 --seed 14"},
+        {"ref-mixtral-q4_0",
+         "--arch llama --preset tiny --n-expert 8 --n-expert-used 2 --quant Q4_0 --seed 14"},
+        // Rows of 128 make Q3_K_M's attn_q/k Q4_0 and attn_v Q5_1: one input, two activation
+        // formats (Q8_0, Q8_1), so a MatMul must not take the other's converted input.
+        {"ref-llama-q3_k_m", "--arch llama --preset tiny --quant Q3_K_M --seed 16"},
     };
     for (const auto &spec : specs)
         compare(infer::test::synthetic_model(spec[0], spec[1]), spec[0],

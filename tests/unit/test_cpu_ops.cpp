@@ -297,8 +297,8 @@ TEST_CASE("cpu glu and elementwise ops match their references") {
     CHECK(a[1] == 22.0f);
 }
 
-TEST_CASE("exp_approx and gelu_tanh_approx are accurate over their range") {
-    double worst_exp = 0, worst_gelu = 0;
+TEST_CASE("exp_approx, gelu_tanh_approx and silu_approx are accurate over their range") {
+    double worst_exp = 0, worst_gelu = 0, worst_silu = 0;
     for (double v = -86.0; v <= 88.0; v += 0.00731) {
         const float x = float(v);
         const double e = std::exp(double(x));
@@ -310,9 +310,16 @@ TEST_CASE("exp_approx and gelu_tanh_approx are accurate over their range") {
         if (std::fabs(g) > 1e-30)
             worst_gelu = std::max(worst_gelu, std::fabs(gelu_tanh_approx(x) - g) / std::fabs(g) /
                                                   (1 + 2 * std::fabs(u)));
+        const double silu = double(x) / (1 + std::exp(-double(x)));
+        if (std::fabs(silu) > 1e-30)
+            worst_silu = std::max(worst_silu, std::fabs(silu_approx(x) - silu) / std::fabs(silu) /
+                                                  (1 + std::fabs(double(x))));
     }
     CHECK(worst_exp < 1.5e-7); // 2.5 ulp; measured 1.35
     CHECK(worst_gelu < 2e-7);
+    CHECK(worst_silu < 2e-7);
+    CHECK(silu_approx(1000.0f) == 1000.0f);
+    CHECK(std::fabs(silu_approx(-1000.0f)) < 1e-30f);
     CHECK(exp_approx(-1000.0f) == exp_approx(-86.0f)); // clamped, still a normal float
     CHECK(std::isfinite(exp_approx(1000.0f)));
     CHECK(std::fabs(gelu_tanh_approx(-1000.0f)) < 1e-30f);

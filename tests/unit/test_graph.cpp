@@ -47,6 +47,43 @@ TEST_CASE("graph: lifetimes span from the producing node to the last reader") {
     CHECK(g.tensors[matmul_scratch].last_use == 2);
 }
 
+TEST_CASE("graph: MatMuls of one input share a scratch that lives across them") {
+    WeightRef embd, norm, wq, wk;
+    embd.ne[0] = 8;
+    embd.ne[1] = 100;
+    norm.ne[0] = 8;
+    wq.ne[0] = 8;
+    wq.ne[1] = 16;
+    wk.ne[0] = 8;
+    wk.ne[1] = 4;
+    GraphBuilder b(4);
+    const TensorId x = b.embed(embd, 1.0f);             // node 0
+    const TensorId h = b.rms_norm(x, &norm, 1e-5f);     // node 1
+    const TensorId q = b.matmul(wq, h);                 // node 2
+    const TensorId qn = b.rms_norm(q, &norm, 1e-5f, 8); // node 3: between the two
+    const TensorId k = b.matmul(wk, h);                 // node 4: shares node 2's scratch
+    const TensorId o = b.matmul(wq, b.add(qn, qn));     // nodes 5, 6: another input, its own
+    Graph g = b.finish(b.add(o, b.matmul(wk, k)));      // node 7 reads k: its own scratch
+    REQUIRE(g.nodes.size() == 9);
+    CHECK(!g.nodes[2].act_shared);
+    CHECK(g.nodes[4].act_shared);
+    CHECK(g.nodes[4].scratch == g.nodes[2].scratch);
+    CHECK(!g.nodes[6].act_shared);
+    CHECK(g.nodes[6].scratch != g.nodes[2].scratch);
+    CHECK(!g.nodes[7].act_shared);
+    // Live from the first MatMul to the last, so node 3 cannot be given its bytes.
+    const TensorId shared = g.nodes[2].scratch;
+    CHECK(g.tensors[shared].first_use == 2);
+    CHECK(g.tensors[shared].last_use == 4);
+    // Sizing: the largest any of its nodes asks for, whichever order they ask in.
+    clear_scratch_sizes(g);
+    grow_scratch(g, g.nodes[4], 300);
+    grow_scratch(g, g.nodes[2], 100);
+    CHECK(g.tensors[shared].raw_bytes == 300);
+    clear_scratch_sizes(g);
+    CHECK(g.tensors[shared].raw_bytes == 0);
+}
+
 TEST_CASE("graph: a MoE route's two outputs live until the expert FFN reads them") {
     WeightRef router, gate, up, down;
     router.ne[0] = 8, router.ne[1] = 6;                      // 6 experts
