@@ -7,13 +7,18 @@
 
 using namespace infer::graph;
 
+namespace {
+// A weight of shape [ne0] or [ne0][ne1] (shapes only: the builder reads no data).
+WeightRef shaped(int64_t ne0, int64_t ne1 = 0) {
+    WeightRef w;
+    w.ne[0] = ne0;
+    w.ne[1] = ne1;
+    return w;
+}
+} // namespace
+
 TEST_CASE("graph: lifetimes span from the producing node to the last reader") {
-    WeightRef embd, norm, w;
-    embd.ne[0] = 8;
-    embd.ne[1] = 100;
-    norm.ne[0] = 8;
-    w.ne[0] = 8;
-    w.ne[1] = 16;
+    const WeightRef embd = shaped(8, 100), norm = shaped(8), w = shaped(8, 16);
     GraphBuilder b(4);
     const TensorId x = b.embed(embd, 1.0f);                          // node 0
     const TensorId h = b.rms_norm(x, &norm, 1e-5f);                  // node 1
@@ -48,14 +53,7 @@ TEST_CASE("graph: lifetimes span from the producing node to the last reader") {
 }
 
 TEST_CASE("graph: MatMuls of one input share a scratch that lives across them") {
-    WeightRef embd, norm, wq, wk;
-    embd.ne[0] = 8;
-    embd.ne[1] = 100;
-    norm.ne[0] = 8;
-    wq.ne[0] = 8;
-    wq.ne[1] = 16;
-    wk.ne[0] = 8;
-    wk.ne[1] = 4;
+    const WeightRef embd = shaped(8, 100), norm = shaped(8), wq = shaped(8, 16), wk = shaped(8, 4);
     GraphBuilder b(4);
     const TensorId x = b.embed(embd, 1.0f);             // node 0
     const TensorId h = b.rms_norm(x, &norm, 1e-5f);     // node 1
