@@ -9,6 +9,7 @@
 // with FMA: |fast - ref| <= 2e-5 * max|ref| per output row (1e-4 with logits of tens, where the
 // logits' rounding is amplified by exp; observed worst cases 2e-5 there, a few 1e-6 otherwise).
 #include "core/fp16.h"
+#include "cpu/cpu_isa.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/cpu_vec.h"
 
@@ -426,12 +427,18 @@ TEST_CASE("cpu attention matches its reference") {
         int n_head, n_kv_head, head_dim;
     };
     int cases = 0;
-    // SIMD on: several tokens take the block kernel (cpu_attention_block.cpp), one token the row
-    // path; SIMD off: the row path throughout. Group 20 splits a GQA group across blocks.
-    for (bool simd : {true, false})
+    // SIMD on: several tokens take the block kernel (cpu_attention_block.cpp; AVX2, and
+    // AVX-512 where the CPU has it), one token the row path; SIMD off: the row path throughout.
+    // Group 20 splits a GQA group across blocks; head sizes 36 and 56 leave partial vectors.
+    std::vector<CpuIsa> levels = {CpuIsa::Scalar};
+    for (CpuIsa isa : {CpuIsa::Avx2, CpuIsa::Avx512Vnni})
+        if (cpu_isa_available(isa)) levels.push_back(isa);
+    for (CpuIsa level : levels)
         for (Shape s : {Shape{9, 3, 64}, Shape{8, 8, 80}, Shape{4, 1, 256}, Shape{6, 2, 36},
-                        Shape{20, 1, 48}}) {
+                        Shape{20, 1, 56}}) {
+            const bool simd = level != CpuIsa::Scalar;
             simd_disable_for_testing(!simd);
+            if (simd) cpu_isa_force_for_testing(level);
             for (KvType type : {KvType::f16, KvType::f32}) {
                 for (int t : {1, 3, 17, 40}) {
                     for (int variant = 0; variant < 4;
@@ -454,7 +461,7 @@ TEST_CASE("cpu attention matches its reference") {
                         CAPTURE(int(type));
                         CAPTURE(t);
                         CAPTURE(variant);
-                        CAPTURE(simd);
+                        CAPTURE(cpu_isa_name(level));
                         const Cache c = make_cache(kv, rng);
                         // a prompt chunk ending at the cache's end, and decode-like positions
                         std::vector<int32_t> pos(static_cast<size_t>(t));
@@ -500,7 +507,8 @@ TEST_CASE("cpu attention matches its reference") {
             }
         }
     simd_disable_for_testing(false);
-    CHECK(cases == 2 * 5 * 2 * 4 * 4);
+    cpu_isa_reset_for_testing();
+    CHECK(cases == int(levels.size()) * 5 * 2 * 4 * 4);
 }
 
 TEST_CASE("cpu attention reference known values") {
