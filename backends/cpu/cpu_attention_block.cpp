@@ -86,8 +86,8 @@ INFER_AVX2 void widen_f16(float *y, const uint16_t *x, int64_t n) {
 // Keys go four at a time up to n rounded up to 8, the softmax's vector; keys past n repeat key
 // n - 1 (their scores are masked).
 template <int NR>
-INFER_AVX2 void scores_rows_avx2(float *s0, float *s1, const float *q0, const float *q1,
-                                 const float *k, int n, int hd) {
+INFER_AVX2 void scores_rows(float *s0, float *s1, const float *q0, const float *q1, const float *k,
+                            int n, int hd) {
     const int hd8 = hd & ~7;
     for (int j = 0; j < ((n + 7) & ~7); j += 4) {
         const float *kr[4];
@@ -130,7 +130,7 @@ INFER_AVX2 void scores_rows_avx2(float *s0, float *s1, const float *q0, const fl
 
 // acc_r += sum_jj p_r[jj] v_jj for NR rows (acc stride hd, p stride nk) over the n value rows.
 template <int NR>
-INFER_AVX2 void pv_rows_avx2(float *acc, const float *p, int nk, const float *v, int n, int hd) {
+INFER_AVX2 void pv_rows(float *acc, const float *p, int nk, const float *v, int n, int hd) {
     int d = 0;
     for (; d + 16 <= hd; d += 16) {
         __m256 a[NR][2];
@@ -172,85 +172,6 @@ INFER_AVX2 void pv_rows_avx2(float *acc, const float *p, int nk, const float *v,
             acc[r * hd + d] = x;
         }
 }
-
-// The same two products in 512-bit vectors (AVX-512F), head_dim's tail through masked loads.
-#define INFER_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,f16c")))
-
-// Lanes [0, n) of 16 (n may exceed 16).
-INFER_AVX512 inline __mmask16 first_lanes(int n) {
-    return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
-
-template <int NR>
-INFER_AVX512 void scores_rows_avx512(float *s0, float *s1, const float *q0, const float *q1,
-                                     const float *k, int n, int hd) {
-    for (int j = 0; j < ((n + 7) & ~7); j += 4) {
-        const float *kr[4];
-        for (int c = 0; c < 4; c++)
-            kr[c] = k + int64_t(j + c < n ? j + c : n - 1) * hd;
-        __m512 a[NR][4];
-        for (int r = 0; r < NR; r++)
-            for (int c = 0; c < 4; c++)
-                a[r][c] = _mm512_setzero_ps();
-        for (int d = 0; d < hd; d += 16) {
-            const __mmask16 m = first_lanes(hd - d);
-            const __m512 x0 = _mm512_maskz_loadu_ps(m, q0 + d);
-            const __m512 x1 = NR > 1 ? _mm512_maskz_loadu_ps(m, q1 + d) : x0;
-            for (int c = 0; c < 4; c++) {
-                const __m512 kv = _mm512_maskz_loadu_ps(m, kr[c] + d);
-                a[0][c] = _mm512_fmadd_ps(x0, kv, a[0][c]);
-                if (NR > 1) a[NR - 1][c] = _mm512_fmadd_ps(x1, kv, a[NR - 1][c]);
-            }
-        }
-        for (int r = 0; r < NR; r++) {
-            // Halves added, then the AVX2 path's four-key reduction. (The maskz forms: GCC 12
-            // reports the plain casts' undefined upper lanes as -Wmaybe-uninitialized.)
-            __m256 h[4];
-            for (int c = 0; c < 4; c++)
-                h[c] = _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xFF, a[r][c], 0),
-                                     _mm512_maskz_extractf32x8_ps(0xFF, a[r][c], 1));
-            const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
-            _mm_storeu_ps((r == 0 ? s0 : s1) + j,
-                          _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
-        }
-    }
-}
-
-template <int NR>
-INFER_AVX512 void pv_rows_avx512(float *acc, const float *p, int nk, const float *v, int n,
-                                 int hd) {
-    for (int d = 0; d < hd; d += 32) {
-        const __mmask16 m0 = first_lanes(hd - d), m1 = first_lanes(hd - d - 16);
-        __m512 a[NR][2];
-        for (int r = 0; r < NR; r++) {
-            a[r][0] = _mm512_maskz_loadu_ps(m0, acc + r * hd + d);
-            a[r][1] = _mm512_maskz_loadu_ps(m1, acc + r * hd + d + 16);
-        }
-        for (int j = 0; j < n; j++) {
-            const __m512 v0 = _mm512_maskz_loadu_ps(m0, v + int64_t(j) * hd + d);
-            const __m512 v1 = _mm512_maskz_loadu_ps(m1, v + int64_t(j) * hd + d + 16);
-            for (int r = 0; r < NR; r++) {
-                const __m512 pr = _mm512_set1_ps(p[r * nk + j]);
-                a[r][0] = _mm512_fmadd_ps(pr, v0, a[r][0]);
-                a[r][1] = _mm512_fmadd_ps(pr, v1, a[r][1]);
-            }
-        }
-        for (int r = 0; r < NR; r++) {
-            _mm512_mask_storeu_ps(acc + r * hd + d, m0, a[r][0]);
-            _mm512_mask_storeu_ps(acc + r * hd + d + 16, m1, a[r][1]);
-        }
-    }
-}
-
-// The products a block kernel is built from, per ISA.
-struct Avx2Products {
-    template <int NR> static constexpr auto scores = &scores_rows_avx2<NR>;
-    template <int NR> static constexpr auto pv = &pv_rows_avx2<NR>;
-};
-struct Avx512Products {
-    template <int NR> static constexpr auto scores = &scores_rows_avx512<NR>;
-    template <int NR> static constexpr auto pv = &pv_rows_avx512<NR>;
-};
 
 // All ones in the lanes j + i with lo - 1 < j + i < hi (lo_1 = lo - 1, hi broadcast).
 INFER_AVX2 inline __m256 visible(int j, __m256i lo_1, __m256i hi) {
@@ -296,8 +217,7 @@ INFER_AVX2 void softmax_row(float *s, int nk, int lo, int hi, const AttnParams &
     l += hsum(sum);
 }
 
-template <class P>
-INFER_AVX2 void attend_block_simd(const AttnBlock &b, const void *k_cache, const void *v_cache,
+INFER_AVX2 void attend_block_avx2(const AttnBlock &b, const void *k_cache, const void *v_cache,
                                   int kvh, const KvLayout &kv, const AttnParams &ap,
                                   void *scratch) {
     const int hd = kv.head_dim, nk = block_keys(hd), rows = b.rows;
@@ -330,8 +250,8 @@ INFER_AVX2 void attend_block_simd(const AttnBlock &b, const void *k_cache, const
         }
         int r = 0;
         for (; r + 2 <= rows; r += 2)
-            P::template scores<2>(sc.s + r * nk, sc.s + (r + 1) * nk, b.q[r], b.q[r + 1], k, n, hd);
-        if (r < rows) P::template scores<1>(sc.s + r * nk, nullptr, b.q[r], nullptr, k, n, hd);
+            scores_rows<2>(sc.s + r * nk, sc.s + (r + 1) * nk, b.q[r], b.q[r + 1], k, n, hd);
+        if (r < rows) scores_rows<1>(sc.s + r * nk, nullptr, b.q[r], nullptr, k, n, hd);
         for (r = 0; r < rows; r++) {
             int64_t lo = b.keys[r].begin - j0, hi = b.keys[r].end - j0;
             if (lo < 0) lo = 0;
@@ -341,7 +261,7 @@ INFER_AVX2 void attend_block_simd(const AttnBlock &b, const void *k_cache, const
         }
         for (r = 0; r < rows; r += 4)
             with_rows(rows - r, [&](auto nr) {
-                P::template pv<nr.value>(sc.acc + r * hd, sc.s + r * nk, nk, v, n, hd);
+                pv_rows<nr.value>(sc.acc + r * hd, sc.s + r * nk, nk, v, n, hd);
             });
     }
     for (int r = 0; r < rows; r++) {
@@ -357,9 +277,7 @@ INFER_AVX2 void attend_block_simd(const AttnBlock &b, const void *k_cache, const
 
 AttendBlockFn attend_block_kernel() {
 #if INFER_CPU_X86
-    if (simd_active())
-        return cpu_isa_dispatch() == CpuIsa::Avx512Vnni ? attend_block_simd<Avx512Products>
-                                                        : attend_block_simd<Avx2Products>;
+    if (simd_active()) return attend_block_avx2;
 #endif
     return nullptr;
 }
