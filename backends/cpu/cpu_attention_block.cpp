@@ -32,8 +32,8 @@ namespace {
 
 size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
 
-// Keys per tile: the converted K and V tiles take 16 KiB each up to head_dim 64 and stay at
-// 32 KiB each above it; a multiple of 8 (one vector of scores).
+// Keys per tile: 4096 floats (16 KiB) of converted keys and as many of values, at most 64 keys
+// (small heads), at least 8; a multiple of 8 (one vector of scores).
 int block_keys(int head_dim) {
     int nk = 4096 / head_dim;
     if (nk > 64) nk = 64;

@@ -7,6 +7,7 @@
 #include "cpu/cpu_moe.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/cpu_repack.h"
+#include "cpu/cpu_vec_dot.h"
 #include "cpu/moe_node_log.h"
 #include "cpu/node_profile.h"
 #include "cpu/thread_pool.h"
@@ -149,7 +150,7 @@ bool act_in_scratch(const RunState &s, const Node &n) {
         if (prev.scratch != n.scratch) continue;
         uint32_t a = 0, b = 0;
         return prev.op == Op::MatMul && prev.in[0] == n.in[0] && prev.w->ne[0] == n.w->ne[0] &&
-               cpu::matmul_act_type(prev.w->type, &a) && cpu::matmul_act_type(n.w->type, &b) &&
+               cpu::vec_dot_act_type(prev.w->type, &a) && cpu::vec_dot_act_type(n.w->type, &b) &&
                a == b;
     }
     return false;

@@ -100,8 +100,6 @@ uint64_t matmul_scratch_bytes(uint32_t type, int64_t k, int64_t t) {
     return static_cast<uint64_t>(act_row_bytes(type, k)) * static_cast<uint64_t>(t);
 }
 
-bool matmul_act_type(uint32_t type, uint32_t *act_type) { return vec_dot_act_type(type, act_type); }
-
 void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scratch, int ith,
             int nth, ThreadPool &pool, CpuIsa isa, bool act_in_scratch) {
     uint32_t act_type = 0;

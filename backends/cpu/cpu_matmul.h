@@ -62,15 +62,11 @@ uint64_t matmul_scratch_bytes(uint32_t type, int64_t k, int64_t t);
 // written: separate a reader of y (or a next matmul reusing this scratch) with pool.barrier() or
 // the end of run(). Allocates nothing. `isa` selects the kernels (tests force each level);
 // it must satisfy cpu_isa_available(). act_in_scratch: a matmul of the same x, t and k whose
-// weights take the same activation format (matmul_act_type) left phase 1's result in scratch,
+// weights take the same activation format (vec_dot_act_type) left phase 1's result in scratch,
 // and a barrier has passed since: phase 1 and its barrier are skipped.
 void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scratch, int ith,
             int nth, ThreadPool &pool, CpuIsa isa = cpu_isa_dispatch(),
             bool act_in_scratch = false);
-
-// The activation format weights of `type` pair with (a TypeId; F32 for float weights, whose
-// activations are read in place), or false for a type matmul cannot multiply.
-bool matmul_act_type(uint32_t type, uint32_t *act_type);
 
 // ---- Building blocks for drivers that quantize activations once and multiply row ranges of
 // several matrices with them (the MoE experts, cpu_moe.h).
