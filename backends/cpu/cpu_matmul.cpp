@@ -168,8 +168,13 @@ void matmul_rows_repacked(const WeightView &w, const VecDotKernel &kern, const u
     const bool prefill = t > 1 && kern.repacked_prefill;
     const RepackedTileFn fn = prefill ? kern.repacked_prefill : kern.repacked;
     const int64_t step = kRepackRows * (prefill ? kern.repacked_prefill_tiles : 1);
-    for (int64_t c0 = 0; c0 < t; c0 += kTokenBlock) {
-        const int nc = static_cast<int>(std::min(t - c0, kTokenBlock));
+    // The prefill lanes lay a tile out once per call, so they take as many tokens per call as
+    // the row layout's lanes of the type (256 for the K-quants: the layout of Q4_Kx8 and
+    // Q6_Kx8 then costs a quarter of what it did at 64).
+    const int64_t token_block =
+        prefill ? std::max<int64_t>(kTokenBlock, kern.prefill_cols) : kTokenBlock;
+    for (int64_t c0 = 0; c0 < t; c0 += token_block) {
+        const int nc = static_cast<int>(std::min(t - c0, token_block));
         for (int64_t r = r0 / kRepackRows * kRepackRows; r < std::min(r1, tiled); r += step) {
             const int64_t lo = std::max(r0, r), hi = std::min({r1, tiled, r + step});
             fn(w.k, tiles + r / kRepackRows * tile_bytes, act + c0 * act_stride, act_stride, nc,
