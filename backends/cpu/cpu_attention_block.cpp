@@ -128,10 +128,12 @@ INFER_AVX2 void scores_rows(float *s0, float *s1, const float *q0, const float *
     }
 }
 
-// acc_r += sum_jj p_r[jj] v_jj for NR rows (acc stride hd, p stride nk) over the n value rows.
+// acc_r += sum_jj p_r[jj] v_jj for NR rows (acc stride hd, p stride nk) over the n value rows,
+// dims [d0, hd).
 template <int NR>
-INFER_AVX2 void pv_rows(float *acc, const float *p, int nk, const float *v, int n, int hd) {
-    int d = 0;
+INFER_AVX2 void pv_rows(float *acc, const float *p, int nk, const float *v, int n, int hd,
+                        int d0 = 0) {
+    int d = d0;
     for (; d + 16 <= hd; d += 16) {
         __m256 a[NR][2];
         for (int r = 0; r < NR; r++) {
@@ -171,6 +173,104 @@ INFER_AVX2 void pv_rows(float *acc, const float *p, int nk, const float *v, int 
                 x += p[r * nk + j] * v[int64_t(j) * hd + d];
             acc[r * hd + d] = x;
         }
+}
+
+// ---- The products in 512-bit vectors (AVX-512F), where the CPU has them. Each lane does what
+// the AVX2 kernel's lane does, in the same order, so both levels give the same bits (a 512-bit
+// kernel that summed head_dim 16 lanes wide moved Gemma 3's goldens).
+#define INFER_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,f16c")))
+
+// The tile's keys for scores_rows_wide: each pair of keys (2i, 2i + 1) with their 8-float chunks
+// of head_dim side by side, so that one 512-bit load holds chunk d of both (hd a multiple of 8).
+// Keys n .. n rounded up to 8 copy key n - 1, as the AVX2 kernel reads them (their scores are
+// masked).
+INFER_AVX512 void pair_keys(float *kp, const void *keys, KvType type, int n, int hd) {
+    for (int j = 0; j < ((n + 7) & ~7); j++) {
+        const int64_t from = int64_t(j < n ? j : n - 1) * hd;
+        float *dst = kp + int64_t(j / 2) * 2 * hd + (j % 2) * 8;
+        for (int d = 0; d < hd; d += 8)
+            _mm256_store_ps(dst + 2 * d,
+                            type == KvType::f16
+                                ? _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(
+                                      static_cast<const uint16_t *>(keys) + from + d)))
+                                : _mm256_loadu_ps(static_cast<const float *>(keys) + from + d));
+    }
+}
+
+// 8 floats in both halves, and half h of a 512-bit vector. (The maskz forms with every lane
+// set: GCC 12 reports the plain forms' undefined pass-through as -Wmaybe-uninitialized.)
+INFER_AVX512 inline __m512 bcast8(const float *p) {
+    return _mm512_maskz_broadcast_f32x8(0xFFFF, _mm256_loadu_ps(p));
+}
+INFER_AVX512 inline __m256 half(__m512 v, int h) {
+    return h == 0 ? _mm512_maskz_extractf32x8_ps(0xFF, v, 0)
+                  : _mm512_maskz_extractf32x8_ps(0xFF, v, 1);
+}
+
+// scores_rows over paired keys: eight keys at a time, a pair per 512-bit accumulator, whose
+// halves are the AVX2 kernel's two accumulators (same products, same order, same reduction).
+template <int NR>
+INFER_AVX512 void scores_rows_wide(float *s0, float *s1, const float *q0, const float *q1,
+                                   const float *kp, int n, int hd) {
+    for (int j = 0; j < ((n + 7) & ~7); j += 8) {
+        const float *pair = kp + int64_t(j / 2) * 2 * hd;
+        __m512 a[NR][4];
+        for (int r = 0; r < NR; r++)
+            for (int c = 0; c < 4; c++)
+                a[r][c] = _mm512_setzero_ps();
+        for (int d = 0; d < hd; d += 8) {
+            const __m512 x0 = bcast8(q0 + d);
+            const __m512 x1 = NR > 1 ? bcast8(q1 + d) : x0;
+            for (int c = 0; c < 4; c++) {
+                const __m512 kv = _mm512_load_ps(pair + int64_t(c) * 2 * hd + 2 * d);
+                a[0][c] = _mm512_fmadd_ps(x0, kv, a[0][c]);
+                if (NR > 1) a[NR - 1][c] = _mm512_fmadd_ps(x1, kv, a[NR - 1][c]);
+            }
+        }
+        for (int r = 0; r < NR; r++)
+            for (int g = 0; g < 2; g++) { // keys j + 4g .. j + 4g + 3, as the AVX2 kernel's four
+                const __m512 p01 = a[r][2 * g], p23 = a[r][2 * g + 1];
+                const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(half(p01, 0), half(p01, 1)),
+                                                _mm256_hadd_ps(half(p23, 0), half(p23, 1)));
+                _mm_storeu_ps((r == 0 ? s0 : s1) + j + 4 * g,
+                              _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+            }
+    }
+}
+
+// pv_rows for dims [d, d + 16 NV) in NV 512-bit vectors per row. Each output lane's products
+// and their order do not depend on the width.
+template <int NR, int NV>
+INFER_AVX512 void pv_block_wide(float *acc, const float *p, int nk, const float *v, int n, int hd,
+                                int d) {
+    __m512 a[NR][NV];
+    for (int r = 0; r < NR; r++)
+        for (int u = 0; u < NV; u++)
+            a[r][u] = _mm512_loadu_ps(acc + r * hd + d + 16 * u);
+    for (int j = 0; j < n; j++) {
+        __m512 vj[NV];
+        for (int u = 0; u < NV; u++)
+            vj[u] = _mm512_loadu_ps(v + int64_t(j) * hd + d + 16 * u);
+        for (int r = 0; r < NR; r++) {
+            const __m512 pr = _mm512_set1_ps(p[r * nk + j]);
+            for (int u = 0; u < NV; u++)
+                a[r][u] = _mm512_fmadd_ps(pr, vj[u], a[r][u]);
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int u = 0; u < NV; u++)
+            _mm512_storeu_ps(acc + r * hd + d + 16 * u, a[r][u]);
+}
+
+// pv_rows in 512-bit vectors while 16 dims remain, the rest as the AVX2 kernel.
+template <int NR>
+INFER_AVX512 void pv_rows_wide(float *acc, const float *p, int nk, const float *v, int n, int hd) {
+    int d = 0;
+    for (; d + 64 <= hd; d += 64)
+        pv_block_wide<NR, 4>(acc, p, nk, v, n, hd, d);
+    for (; d + 16 <= hd; d += 16)
+        pv_block_wide<NR, 1>(acc, p, nk, v, n, hd, d);
+    if (d < hd) pv_rows<NR>(acc, p, nk, v, n, hd, d);
 }
 
 // All ones in the lanes j + i with lo - 1 < j + i < hi (lo_1 = lo - 1, hi broadcast).
@@ -217,9 +317,10 @@ INFER_AVX2 void softmax_row(float *s, int nk, int lo, int hi, const AttnParams &
     l += hsum(sum);
 }
 
-INFER_AVX2 void attend_block_avx2(const AttnBlock &b, const void *k_cache, const void *v_cache,
-                                  int kvh, const KvLayout &kv, const AttnParams &ap,
-                                  void *scratch) {
+// The block kernel; kWide: with the 512-bit products (head_dim a multiple of 8).
+template <bool kWide>
+void attend_block(const AttnBlock &b, const void *k_cache, const void *v_cache, int kvh,
+                  const KvLayout &kv, const AttnParams &ap, void *scratch) {
     const int hd = kv.head_dim, nk = block_keys(hd), rows = b.rows;
     const BlockScratch sc = carve(scratch, kv);
     float m[kBlockRows], l[kBlockRows];
@@ -238,20 +339,30 @@ INFER_AVX2 void attend_block_avx2(const AttnBlock &b, const void *k_cache, const
     for (int64_t j0 = all.begin; j0 < all.end; j0 += nk) {
         const int n = int(all.end - j0 < nk ? all.end - j0 : nk);
         const float *k, *v;
+        const int64_t at = (head_base + j0) * hd;
         if (kv.type == KvType::f16) {
-            const int64_t at = (head_base + j0) * hd;
-            widen_f16(sc.k, static_cast<const uint16_t *>(k_cache) + at, int64_t(n) * hd);
+            if (!kWide)
+                widen_f16(sc.k, static_cast<const uint16_t *>(k_cache) + at, int64_t(n) * hd);
             widen_f16(sc.v, static_cast<const uint16_t *>(v_cache) + at, int64_t(n) * hd);
             k = sc.k;
             v = sc.v;
         } else {
-            k = static_cast<const float *>(k_cache) + (head_base + j0) * hd;
-            v = static_cast<const float *>(v_cache) + (head_base + j0) * hd;
+            k = static_cast<const float *>(k_cache) + at;
+            v = static_cast<const float *>(v_cache) + at;
+        }
+        if (kWide) {
+            const size_t elem = kv.type == KvType::f16 ? sizeof(uint16_t) : sizeof(float);
+            pair_keys(sc.k, static_cast<const unsigned char *>(k_cache) + at * elem, kv.type, n,
+                      hd);
+            k = sc.k;
         }
         int r = 0;
         for (; r + 2 <= rows; r += 2)
-            scores_rows<2>(sc.s + r * nk, sc.s + (r + 1) * nk, b.q[r], b.q[r + 1], k, n, hd);
-        if (r < rows) scores_rows<1>(sc.s + r * nk, nullptr, b.q[r], nullptr, k, n, hd);
+            (kWide ? scores_rows_wide<2> : scores_rows<2>)(sc.s + r * nk, sc.s + (r + 1) * nk,
+                                                           b.q[r], b.q[r + 1], k, n, hd);
+        if (r < rows)
+            (kWide ? scores_rows_wide<1> : scores_rows<1>)(sc.s + r * nk, nullptr, b.q[r], nullptr,
+                                                           k, n, hd);
         for (r = 0; r < rows; r++) {
             int64_t lo = b.keys[r].begin - j0, hi = b.keys[r].end - j0;
             if (lo < 0) lo = 0;
@@ -261,7 +372,10 @@ INFER_AVX2 void attend_block_avx2(const AttnBlock &b, const void *k_cache, const
         }
         for (r = 0; r < rows; r += 4)
             with_rows(rows - r, [&](auto nr) {
-                pv_rows<nr.value>(sc.acc + r * hd, sc.s + r * nk, nk, v, n, hd);
+                if constexpr (kWide)
+                    pv_rows_wide<nr.value>(sc.acc + r * hd, sc.s + r * nk, nk, v, n, hd);
+                else
+                    pv_rows<nr.value>(sc.acc + r * hd, sc.s + r * nk, nk, v, n, hd);
             });
     }
     for (int r = 0; r < rows; r++) {
@@ -271,13 +385,22 @@ INFER_AVX2 void attend_block_avx2(const AttnBlock &b, const void *k_cache, const
             b.o[r][d] = sc.acc[r * hd + d] * inv;
     }
 }
+// The 512-bit products need head_dim in whole 8-float chunks (the key pairs' layout).
+void attend_block_avx512(const AttnBlock &b, const void *k_cache, const void *v_cache, int kvh,
+                         const KvLayout &kv, const AttnParams &ap, void *scratch) {
+    if (kv.head_dim % 8 == 0)
+        attend_block<true>(b, k_cache, v_cache, kvh, kv, ap, scratch);
+    else
+        attend_block<false>(b, k_cache, v_cache, kvh, kv, ap, scratch);
+}
 #endif // INFER_CPU_X86
 
 } // namespace
 
 AttendBlockFn attend_block_kernel() {
 #if INFER_CPU_X86
-    if (simd_active()) return attend_block_avx2;
+    if (simd_active())
+        return cpu_isa_dispatch() == CpuIsa::Avx512Vnni ? attend_block_avx512 : attend_block<false>;
 #endif
     return nullptr;
 }

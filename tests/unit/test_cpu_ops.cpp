@@ -512,6 +512,56 @@ TEST_CASE("cpu attention matches its reference") {
     CHECK(cases == int(levels.size()) * 5 * 2 * 4 * 4);
 }
 
+TEST_CASE("cpu attention: every SIMD level's block kernel gives the same bits") {
+    // The AVX-512 level runs the block kernel's products in 512-bit vectors that keep the AVX2
+    // kernel's arithmetic lane for lane, so the two must agree exactly (the golden margins
+    // depend on it). Head sizes 36 (not whole 8-float chunks: the AVX2 products) and 56, 80
+    // (a partial 512-bit vector) cover the tails.
+    std::vector<CpuIsa> levels;
+    for (CpuIsa isa : {CpuIsa::Avx2, CpuIsa::Avx512Vnni})
+        if (cpu_isa_available(isa)) levels.push_back(isa);
+    if (levels.size() < 2) MESSAGE("one SIMD level on this CPU: nothing to compare");
+    std::mt19937 rng(17);
+    struct Shape {
+        int n_head, n_kv_head, head_dim;
+    };
+    int compared = 0;
+    for (Shape s : {Shape{9, 3, 64}, Shape{8, 8, 80}, Shape{4, 1, 256}, Shape{6, 2, 36},
+                    Shape{20, 1, 56}, Shape{4, 2, 128}})
+        for (KvType type : {KvType::f16, KvType::f32})
+            for (int variant = 0; variant < 2; variant++) { // plain, softcap
+                const int n_ctx = 203, t = 40;
+                const KvLayout kv{s.n_kv_head, s.head_dim, n_ctx, type};
+                AttnParams ap{s.n_head, 1.0f / std::sqrt(float(s.head_dim)), 0.0f, 0};
+                if (variant == 1) ap.softcap = 1.5f;
+                const Cache c = make_cache(kv, rng);
+                std::vector<int32_t> pos(static_cast<size_t>(t));
+                for (int i = 0; i < t; i++)
+                    pos[size_t(i)] = n_ctx - t + i;
+                const auto q = random_vec(size_t(t) * s.n_head * s.head_dim, rng, -2.0f, 2.0f);
+                const size_t sb = attention_scratch_bytes(kv);
+                std::vector<unsigned char> scratch(sb + 64);
+                unsigned char *base = scratch.data() + (64 - uintptr_t(scratch.data()) % 64) % 64;
+                std::vector<std::vector<float>> outs;
+                for (CpuIsa level : levels) {
+                    cpu_isa_force_for_testing(level);
+                    std::vector<float> o(q.size(), NAN);
+                    attention(o.data(), q.data(), c.k(), c.v(), pos.data(), t, kv, ap, base, 0, 1);
+                    outs.push_back(std::move(o));
+                }
+                CAPTURE(s.head_dim);
+                CAPTURE(int(type));
+                CAPTURE(variant);
+                for (size_t l = 1; l < outs.size(); l++) {
+                    CHECK(std::memcmp(outs[0].data(), outs[l].data(),
+                                      outs[0].size() * sizeof(float)) == 0);
+                    compared++;
+                }
+            }
+    cpu_isa_reset_for_testing();
+    CHECK(compared == int(levels.size() - 1) * 6 * 2 * 2);
+}
+
 TEST_CASE("cpu attention reference known values") {
     // One visible key: the output is that key's value row, whatever q is.
     const KvLayout kv{1, 4, 3, KvType::f32};
