@@ -333,8 +333,7 @@ TEST_CASE("matmul matches matmul_ref: long rows and many tokens, every ISA") {
         for (int64_t t : {1, 2, 75, 267}) {
             if (t == 267 && !k_lanes) continue;
             CAPTURE(t);
-            for (const WeightView &v : views) {
-                if (t == 267 && v.layout != WeightLayout::Rows) continue; // 64 per call there
+            for (const WeightView &v : views) { // the repacked K-quants take 256 per call too
                 CAPTURE(static_cast<int>(v.layout));
                 for (CpuIsa isa : all_isas()) {
                     CAPTURE(cpu_isa_name(isa));
@@ -343,6 +342,83 @@ TEST_CASE("matmul matches matmul_ref: long rows and many tokens, every ISA") {
             }
         }
     }
+}
+
+// The K-quant lanes keep some sums in narrower integers where the formats bound them (Q4_K's
+// 16-element dot products in the low word of a dword: |q.a| <= 16 * 15 * 127), so every quant
+// and scale byte at its extremes, against activations of +-127, must still give the reference's
+// bits, in both layouts.
+TEST_CASE("K-quant matmuls at the integer extremes return the references' bits") {
+    std::mt19937 rng(3);
+    ThreadPool pool(2);
+    struct Fp16Field {
+        TypeId type;
+        size_t offset[2];
+        int count;
+    };
+    const Fp16Field kScaleFields[] = {
+        {TypeId::Q4_K, {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)}, 2},
+        {TypeId::Q5_K, {offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin)}, 2},
+        {TypeId::Q6_K, {offsetof(BlockQ6_K, d), 0}, 1},
+        {TypeId::IQ4_XS, {offsetof(BlockIQ4_XS, d), 0}, 1},
+    };
+    int cases = 0;
+    for (const Fp16Field &f : kScaleFields) {
+        const TypeCase *tc = nullptr;
+        for (const TypeCase &c : kTypes)
+            if (c.type == f.type) tc = &c;
+        REQUIRE(tc != nullptr);
+        CAPTURE(static_cast<int>(f.type));
+        const int64_t k = 2 * QK_K, n = 21, blocks = k / QK_K * n;
+        for (uint8_t fill : {uint8_t(0x00), uint8_t(0xFF), uint8_t(0x80), uint8_t(0x7F)}) {
+            std::vector<uint8_t> buf(static_cast<size_t>(blocks * tc->block_bytes), fill);
+            for (int64_t b = 0; b < blocks; ++b)
+                for (int i = 0; i < f.count; ++i) {
+                    const uint16_t h = fp32_to_fp16(1.0f / 64);
+                    std::memcpy(buf.data() + b * tc->block_bytes + f.offset[i], &h, sizeof h);
+                }
+            const WeightView w{static_cast<uint32_t>(f.type), k, n, buf.data(),
+                               static_cast<uint64_t>(k / QK_K * tc->block_bytes)};
+            std::vector<uint8_t> repacked_buf;
+            std::vector<WeightView> views = {w};
+            if (test_layout(f.type) != WeightLayout::Rows)
+                views.push_back(repacked(w, test_layout(f.type), &repacked_buf));
+            for (float sign : {1.0f, -1.0f}) {
+                const int64_t t = 19;
+                const std::vector<float> x(static_cast<size_t>(k * t), sign);
+                std::vector<float> want(static_cast<size_t>(n * t));
+                matmul_ref(w, x.data(), t, want.data());
+                for (const WeightView &v : views)
+                    for (CpuIsa isa : all_isas()) {
+                        CAPTURE(int(fill));
+                        CAPTURE(sign);
+                        CAPTURE(static_cast<int>(v.layout));
+                        CAPTURE(cpu_isa_name(isa));
+                        std::vector<uint8_t> scratch(matmul_scratch_bytes(w.type, k, t));
+                        std::vector<float> got(want.size(), NAN);
+                        struct Ctx {
+                            const WeightView *w;
+                            const float *x;
+                            float *y;
+                            void *scratch;
+                            ThreadPool *pool;
+                            CpuIsa isa;
+                        } ctx{&v, x.data(), got.data(), scratch.data(), &pool, isa};
+                        pool.run(
+                            [](void *p, int ith, int nth) {
+                                auto *c = static_cast<Ctx *>(p);
+                                matmul(*c->w, c->x, 19, c->y, c->scratch, ith, nth, *c->pool,
+                                       c->isa);
+                            },
+                            &ctx);
+                        CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) ==
+                              0);
+                        cases++;
+                    }
+            }
+        }
+    }
+    CHECK(cases > 4 * 4 * 2);
 }
 
 TEST_CASE("matmul_valid rejects bad shapes and types") {
