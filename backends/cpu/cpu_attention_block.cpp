@@ -207,11 +207,12 @@ INFER_AVX512 inline __m256 half(__m512 v, int h) {
                   : _mm512_maskz_extractf32x8_ps(0xFF, v, 1);
 }
 
-// scores_rows over paired keys: eight keys at a time, a pair per 512-bit accumulator, whose
-// halves are the AVX2 kernel's two accumulators (same products, same order, same reduction).
+// scores_rows over paired keys for NR rows (q[r], scores at s + r * nk): eight keys at a time,
+// a pair per 512-bit accumulator, whose halves are the AVX2 kernel's two accumulators (same
+// products, same order, same reduction). Four rows share each key load.
 template <int NR>
-INFER_AVX512 void scores_rows_wide(float *s0, float *s1, const float *q0, const float *q1,
-                                   const float *kp, int n, int hd) {
+INFER_AVX512 void scores_rows_wide(float *s, int nk, const float *const *q, const float *kp, int n,
+                                   int hd) {
     for (int j = 0; j < ((n + 7) & ~7); j += 8) {
         const float *pair = kp + int64_t(j / 2) * 2 * hd;
         __m512 a[NR][4];
@@ -219,12 +220,13 @@ INFER_AVX512 void scores_rows_wide(float *s0, float *s1, const float *q0, const 
             for (int c = 0; c < 4; c++)
                 a[r][c] = _mm512_setzero_ps();
         for (int d = 0; d < hd; d += 8) {
-            const __m512 x0 = bcast8(q0 + d);
-            const __m512 x1 = NR > 1 ? bcast8(q1 + d) : x0;
+            __m512 x[NR];
+            for (int r = 0; r < NR; r++)
+                x[r] = bcast8(q[r] + d);
             for (int c = 0; c < 4; c++) {
                 const __m512 kv = _mm512_load_ps(pair + int64_t(c) * 2 * hd + 2 * d);
-                a[0][c] = _mm512_fmadd_ps(x0, kv, a[0][c]);
-                if (NR > 1) a[NR - 1][c] = _mm512_fmadd_ps(x1, kv, a[NR - 1][c]);
+                for (int r = 0; r < NR; r++)
+                    a[r][c] = _mm512_fmadd_ps(x[r], kv, a[r][c]);
             }
         }
         for (int r = 0; r < NR; r++)
@@ -232,7 +234,7 @@ INFER_AVX512 void scores_rows_wide(float *s0, float *s1, const float *q0, const 
                 const __m512 p01 = a[r][2 * g], p23 = a[r][2 * g + 1];
                 const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(half(p01, 0), half(p01, 1)),
                                                 _mm256_hadd_ps(half(p23, 0), half(p23, 1)));
-                _mm_storeu_ps((r == 0 ? s0 : s1) + j + 4 * g,
+                _mm_storeu_ps(s + r * nk + j + 4 * g,
                               _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
             }
     }
@@ -357,12 +359,16 @@ void attend_block(const AttnBlock &b, const void *k_cache, const void *v_cache, 
             k = sc.k;
         }
         int r = 0;
-        for (; r + 2 <= rows; r += 2)
-            (kWide ? scores_rows_wide<2> : scores_rows<2>)(sc.s + r * nk, sc.s + (r + 1) * nk,
-                                                           b.q[r], b.q[r + 1], k, n, hd);
-        if (r < rows)
-            (kWide ? scores_rows_wide<1> : scores_rows<1>)(sc.s + r * nk, nullptr, b.q[r], nullptr,
-                                                           k, n, hd);
+        if constexpr (kWide) {
+            for (; r < rows; r += 4)
+                with_rows(rows - r, [&](auto nr) {
+                    scores_rows_wide<nr.value>(sc.s + r * nk, nk, b.q + r, k, n, hd);
+                });
+        } else {
+            for (; r + 2 <= rows; r += 2)
+                scores_rows<2>(sc.s + r * nk, sc.s + (r + 1) * nk, b.q[r], b.q[r + 1], k, n, hd);
+            if (r < rows) scores_rows<1>(sc.s + r * nk, nullptr, b.q[r], nullptr, k, n, hd);
+        }
         for (r = 0; r < rows; r++) {
             int64_t lo = b.keys[r].begin - j0, hi = b.keys[r].end - j0;
             if (lo < 0) lo = 0;
