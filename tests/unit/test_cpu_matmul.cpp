@@ -19,6 +19,9 @@
 #include <random>
 #include <vector>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 using namespace infer;
 using namespace infer::cpu;
 using namespace infer::test;
@@ -419,6 +422,39 @@ TEST_CASE("K-quant matmuls at the integer extremes return the references' bits")
         }
     }
     CHECK(cases > 4 * 4 * 2);
+}
+
+// Rows further apart than an int32 reaches: the IQ4_XS lanes gather a 16-row block's bytes
+// through int32 offsets from its first row, so rows over 136 MiB apart take their other path.
+// The rows lie in an address range only reserved: just their own pages are made accessible, so
+// no memory is committed for the gaps, whatever the overcommit policy.
+TEST_CASE("matmul over rows more than 2 GiB apart in a 16-row block") {
+    std::mt19937 rng(11);
+    ThreadPool pool(2);
+    const TypeCase *tc = nullptr;
+    for (const TypeCase &c : kTypes)
+        if (c.type == TypeId::IQ4_XS) tc = &c;
+    REQUIRE(tc != nullptr);
+    const int64_t k = 2 * QK_K, n = 17; // one block of 16 rows whose last is 2.3 GiB on, then 1
+    const uint64_t stride = 150ull << 20, bytes = stride * n;
+    void *map = mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    REQUIRE(map != MAP_FAILED);
+    const std::vector<uint8_t> packed = random_weights(*tc, k, n, rng);
+    const uint64_t row = static_cast<uint64_t>(k / QK_K * tc->block_bytes);
+    const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    REQUIRE((row <= page && stride % page == 0));
+    for (int64_t i = 0; i < n; ++i) {
+        uint8_t *at = static_cast<uint8_t *>(map) + i * stride;
+        REQUIRE(mprotect(at, page, PROT_READ | PROT_WRITE) == 0);
+        std::memcpy(at, packed.data() + i * row, row);
+    }
+    const WeightView w{static_cast<uint32_t>(tc->type), k, n, map, stride};
+    REQUIRE(matmul_valid(w));
+    for (CpuIsa isa : all_isas()) {
+        CAPTURE(cpu_isa_name(isa));
+        check_matmul(*tc, w, 20, isa, pool, rng);
+    }
+    munmap(map, bytes);
 }
 
 TEST_CASE("matmul_valid rejects bad shapes and types") {
