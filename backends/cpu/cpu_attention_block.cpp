@@ -340,24 +340,24 @@ void attend_block(const AttnBlock &b, const void *k_cache, const void *v_cache, 
     const int64_t head_base = int64_t(kvh) * kv.n_ctx;
     for (int64_t j0 = all.begin; j0 < all.end; j0 += nk) {
         const int n = int(all.end - j0 < nk ? all.end - j0 : nk);
-        const float *k, *v;
         const int64_t at = (head_base + j0) * hd;
-        if (kv.type == KvType::f16) {
-            if (!kWide)
-                widen_f16(sc.k, static_cast<const uint16_t *>(k_cache) + at, int64_t(n) * hd);
-            widen_f16(sc.v, static_cast<const uint16_t *>(v_cache) + at, int64_t(n) * hd);
-            k = sc.k;
-            v = sc.v;
-        } else {
+        const bool f16 = kv.type == KvType::f16;
+        // Keys: paired for the 512-bit products (from either cache type), else f16 widened and
+        // f32 read in place; values: f16 widened, f32 in place.
+        const float *k = sc.k, *v = sc.v;
+        if (kWide)
+            pair_keys(sc.k,
+                      static_cast<const unsigned char *>(k_cache) +
+                          at * (f16 ? sizeof(uint16_t) : sizeof(float)),
+                      kv.type, n, hd);
+        else if (f16)
+            widen_f16(sc.k, static_cast<const uint16_t *>(k_cache) + at, int64_t(n) * hd);
+        else
             k = static_cast<const float *>(k_cache) + at;
+        if (f16)
+            widen_f16(sc.v, static_cast<const uint16_t *>(v_cache) + at, int64_t(n) * hd);
+        else
             v = static_cast<const float *>(v_cache) + at;
-        }
-        if (kWide) {
-            const size_t elem = kv.type == KvType::f16 ? sizeof(uint16_t) : sizeof(float);
-            pair_keys(sc.k, static_cast<const unsigned char *>(k_cache) + at * elem, kv.type, n,
-                      hd);
-            k = sc.k;
-        }
         int r = 0;
         if constexpr (kWide) {
             for (; r < rows; r += 4)

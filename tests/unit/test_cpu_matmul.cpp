@@ -240,14 +240,11 @@ WeightView padded_weights(const TypeCase &tc, int64_t k, int64_t n, std::mt19937
 // matmul of t random rows through `pool` at `isa` against matmul_ref: the scalar path runs the
 // very same functions, and the K-quant kernels return their bits (bit_exact), so those must be
 // exact; the other SIMD ones within 1e-5 of sum |w x|.
-void check_matmul(const TypeCase &tc, const WeightView &w, int64_t t, CpuIsa isa, ThreadPool &pool,
-                  std::mt19937 &rng) {
-    const int64_t k = w.k, n = w.n;
-    const std::vector<float> x = random_floats(k * t, rng);
-    std::vector<float> want(static_cast<size_t>(n * t));
-    matmul_ref(w, x.data(), t, want.data());
-    std::vector<uint8_t> scratch(matmul_scratch_bytes(w.type, k, t) + 1);
-    std::vector<float> got(static_cast<size_t>(n * t), NAN);
+// matmul of the t rows x through `pool` at `isa` (its scratch at an odd address).
+std::vector<float> run_matmul(const WeightView &w, const std::vector<float> &x, int64_t t,
+                              CpuIsa isa, ThreadPool &pool) {
+    std::vector<uint8_t> scratch(matmul_scratch_bytes(w.type, w.k, t) + 1);
+    std::vector<float> got(static_cast<size_t>(w.n * t), NAN);
     struct Ctx {
         const WeightView *w;
         const float *x;
@@ -263,6 +260,16 @@ void check_matmul(const TypeCase &tc, const WeightView &w, int64_t t, CpuIsa isa
             matmul(*c->w, c->x, c->t, c->y, c->scratch, ith, nth, *c->pool, c->isa);
         },
         &ctx);
+    return got;
+}
+
+void check_matmul(const TypeCase &tc, const WeightView &w, int64_t t, CpuIsa isa, ThreadPool &pool,
+                  std::mt19937 &rng) {
+    const int64_t k = w.k, n = w.n;
+    const std::vector<float> x = random_floats(k * t, rng);
+    std::vector<float> want(static_cast<size_t>(n * t));
+    matmul_ref(w, x.data(), t, want.data());
+    const std::vector<float> got = run_matmul(w, x, t, isa, pool);
     int bad = 0;
     for (int64_t j = 0; j < t; ++j) {
         const float tol = 1e-5f * abs_bound(tc, x.data() + j * k, k);
@@ -397,23 +404,7 @@ TEST_CASE("K-quant matmuls at the integer extremes return the references' bits")
                         CAPTURE(sign);
                         CAPTURE(static_cast<int>(v.layout));
                         CAPTURE(cpu_isa_name(isa));
-                        std::vector<uint8_t> scratch(matmul_scratch_bytes(w.type, k, t));
-                        std::vector<float> got(want.size(), NAN);
-                        struct Ctx {
-                            const WeightView *w;
-                            const float *x;
-                            float *y;
-                            void *scratch;
-                            ThreadPool *pool;
-                            CpuIsa isa;
-                        } ctx{&v, x.data(), got.data(), scratch.data(), &pool, isa};
-                        pool.run(
-                            [](void *p, int ith, int nth) {
-                                auto *c = static_cast<Ctx *>(p);
-                                matmul(*c->w, c->x, 19, c->y, c->scratch, ith, nth, *c->pool,
-                                       c->isa);
-                            },
-                            &ctx);
+                        const std::vector<float> got = run_matmul(v, x, t, isa, pool);
                         CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) ==
                               0);
                         cases++;
