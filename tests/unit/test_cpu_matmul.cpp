@@ -415,6 +415,81 @@ TEST_CASE("K-quant matmuls at the integer extremes return the references' bits")
     CHECK(cases > 4 * 4 * 2);
 }
 
+// The VNNI prefill lanes of IQ4_XS and Q6_K sum a super-block's scaled sub-blocks in float,
+// each term exact: the references' bits while the partial sums stay within 2^24, one rounding
+// per term past it. Quants and scales all near their most negative values against activations
+// of 126 or 127 (random, so the sums have many significant bits) put every partial sum past
+// 2^24: the results stay within those roundings of the references' (and the same fills with
+// small activations, below 2^24, give the references' bits).
+TEST_CASE("IQ4_XS and Q6_K prefill lanes past 2^24 round at most once per sub-block") {
+    std::mt19937 rng(5);
+    ThreadPool pool(2);
+    int rounded = 0;
+    for (const TypeId type : {TypeId::IQ4_XS, TypeId::Q6_K}) {
+        const TypeCase *tc = nullptr;
+        for (const TypeCase &c : kTypes)
+            if (c.type == type) tc = &c;
+        REQUIRE(tc != nullptr);
+        CAPTURE(static_cast<int>(type));
+        const int64_t k = 2 * QK_K, n = 21, t = 19, blocks = k / QK_K * n;
+        std::vector<uint8_t> buf(static_cast<size_t>(blocks * tc->block_bytes));
+        const auto bit_pair = [&] { return static_cast<uint8_t>((rng() & 1) | (rng() & 1) << 4); };
+        const uint16_t d = fp32_to_fp16(1.0f / 64);
+        for (int64_t b = 0; b < blocks; ++b) {
+            uint8_t *blk = buf.data() + b * tc->block_bytes;
+            if (type == TypeId::IQ4_XS) { // values -127 / -104, scales -32 / -31
+                auto *x = reinterpret_cast<BlockIQ4_XS *>(blk);
+                x->d = d;
+                x->scales_h = 0;
+                for (uint8_t &s : x->scales_l)
+                    s = bit_pair();
+                for (uint8_t &q : x->qs)
+                    q = bit_pair();
+            } else { // quants -32 / -31, scales -128 / -127
+                auto *x = reinterpret_cast<BlockQ6_K *>(blk);
+                x->d = d;
+                for (uint8_t &q : x->ql)
+                    q = bit_pair();
+                std::memset(x->qh, 0, sizeof x->qh);
+                for (int8_t &s : x->scales)
+                    s = static_cast<int8_t>(-128 + (rng() & 1));
+            }
+        }
+        const WeightView w{static_cast<uint32_t>(type), k, n, buf.data(),
+                           static_cast<uint64_t>(k / QK_K * tc->block_bytes)};
+        std::vector<uint8_t> repacked_buf;
+        std::vector<WeightView> views = {w};
+        if (test_layout(type) != WeightLayout::Rows)
+            views.push_back(repacked(w, test_layout(type), &repacked_buf));
+        for (const bool small : {false, true}) {
+            // Activations 126 or 127 after quantization (small: 3 or 4, all partial sums below
+            // 2^24), each block's first 127, which sets its scale.
+            std::vector<float> x(static_cast<size_t>(k * t));
+            for (size_t i = 0; i < x.size(); ++i)
+                x[i] = i % QK_K == 0 ? 1.0f
+                       : small       ? ((rng() & 1) ? 4.0f : 3.0f) / 127.0f
+                                     : ((rng() & 1) ? 1.0f : 126.0f / 127.0f);
+            std::vector<float> want(static_cast<size_t>(n * t));
+            matmul_ref(w, x.data(), t, want.data());
+            for (const WeightView &v : views)
+                for (CpuIsa isa : all_isas()) {
+                    CAPTURE(small);
+                    CAPTURE(static_cast<int>(v.layout));
+                    CAPTURE(cpu_isa_name(isa));
+                    const std::vector<float> got = run_matmul(v, x, t, isa, pool);
+                    for (size_t i = 0; i < want.size(); ++i) {
+                        // Per super-block: 8 (IQ4_XS) or 16 (Q6_K) roundings of a sum under
+                        // 2^28, a few units in 2^24 of the result at most.
+                        if (small) REQUIRE(got[i] == want[i]);
+                        REQUIRE(std::fabs(got[i] - want[i]) <= 4e-6f * std::fabs(want[i]));
+                        rounded += got[i] != want[i];
+                    }
+                }
+        }
+    }
+    MESSAGE(rounded << " results rounded past 2^24");
+}
+
 // Rows further apart than an int32 reaches: the IQ4_XS lanes gather a 16-row block's bytes
 // through int32 offsets from its first row, so rows over 136 MiB apart take their other path.
 // The rows lie in an address range only reserved: just their own pages are made accessible, so
