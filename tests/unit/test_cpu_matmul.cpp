@@ -330,24 +330,30 @@ TEST_CASE("matmul matches matmul_ref: long rows and many tokens, every ISA") {
     std::mt19937 rng(7);
     ThreadPool pool(2);
     for (const TypeCase &tc : kTypes) {
-        CAPTURE(static_cast<int>(tc.type));
-        const int64_t k = tc.block_elems == 1 ? 32 * 71 + 5 : tc.block_elems * 71;
-        std::vector<uint8_t> buf, repacked_buf;
-        const WeightView w = padded_weights(tc, k, 21, rng, &buf);
-        std::vector<WeightView> views = {w};
-        if (test_layout(tc.type) != WeightLayout::Rows)
-            views.push_back(repacked(w, test_layout(tc.type), &repacked_buf));
-        // The K-quant lanes take 256 tokens per call: 267 leaves a second, short call.
+        // The K-quant lanes take up to 256 tokens per call, fewer where their activation rows
+        // would pass half the L2 (71 super-blocks: 64 per call on an L2 under 2.5 MiB; 9: 256
+        // on one of 1.3 MiB or more): 267 tokens leave a short last call in every case.
         const bool k_lanes = tc.type == TypeId::Q4_K || tc.type == TypeId::Q5_K ||
                              tc.type == TypeId::Q6_K || tc.type == TypeId::IQ4_XS;
-        for (int64_t t : {1, 2, 75, 267}) {
-            if (t == 267 && !k_lanes) continue;
-            CAPTURE(t);
-            for (const WeightView &v : views) { // the repacked K-quants take 256 per call too
-                CAPTURE(static_cast<int>(v.layout));
-                for (CpuIsa isa : all_isas()) {
-                    CAPTURE(cpu_isa_name(isa));
-                    check_matmul(tc, v, t, isa, pool, rng);
+        for (const int64_t blocks : {71, 9}) {
+            if (blocks == 9 && !k_lanes) continue;
+            CAPTURE(static_cast<int>(tc.type));
+            CAPTURE(blocks);
+            const int64_t k = tc.block_elems == 1 ? 32 * blocks + 5 : tc.block_elems * blocks;
+            std::vector<uint8_t> buf, repacked_buf;
+            const WeightView w = padded_weights(tc, k, 21, rng, &buf);
+            std::vector<WeightView> views = {w};
+            if (test_layout(tc.type) != WeightLayout::Rows)
+                views.push_back(repacked(w, test_layout(tc.type), &repacked_buf));
+            for (int64_t t : {1, 2, 75, 267}) {
+                if (t == 267 && !k_lanes) continue;
+                CAPTURE(t);
+                for (const WeightView &v : views) { // the repacked K-quants take 256 per call too
+                    CAPTURE(static_cast<int>(v.layout));
+                    for (CpuIsa isa : all_isas()) {
+                        CAPTURE(cpu_isa_name(isa));
+                        check_matmul(tc, v, t, isa, pool, rng);
+                    }
                 }
             }
         }
