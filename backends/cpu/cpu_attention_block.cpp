@@ -207,6 +207,15 @@ INFER_AVX512 inline __m256 half(__m512 v, int h) {
                   : _mm512_maskz_extractf32x8_ps(0xFF, v, 1);
 }
 
+// Lanes 2i and 2i + 1 added: a's 8 sums in the low half, b's in the high.
+INFER_AVX512 inline __m512 add_pairs(__m512 a, __m512 b) {
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd =
+        _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_add_ps(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b));
+}
+
 // scores_rows over paired keys for NR rows (q[r], scores at s + r * nk): eight keys at a time,
 // a pair per 512-bit accumulator, whose halves are the AVX2 kernel's two accumulators (same
 // products, same order, same reduction). Four rows share each key load.
@@ -229,14 +238,17 @@ INFER_AVX512 void scores_rows_wide(float *s, int nk, const float *const *q, cons
                     a[r][c] = _mm512_fmadd_ps(x[r], kv, a[r][c]);
             }
         }
+        // Each key's 8 lanes summed as the AVX2 kernel's hadds sum them, ((0+1) + (2+3)) +
+        // ((4+5) + (6+7)), but three rounds of adjacent-lane adds over all the row's keys at
+        // once (and the last over two rows'), where the hadds took four times the instructions.
+        __m512 keys8[NR]; // lanes 2i, 2i + 1: key i's ((0+1) + (2+3)) and ((4+5) + (6+7))
         for (int r = 0; r < NR; r++)
-            for (int g = 0; g < 2; g++) { // keys j + 4g .. j + 4g + 3, as the AVX2 kernel's four
-                const __m512 p01 = a[r][2 * g], p23 = a[r][2 * g + 1];
-                const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(half(p01, 0), half(p01, 1)),
-                                                _mm256_hadd_ps(half(p23, 0), half(p23, 1)));
-                _mm_storeu_ps(s + r * nk + j + 4 * g,
-                              _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
-            }
+            keys8[r] = add_pairs(add_pairs(a[r][0], a[r][1]), add_pairs(a[r][2], a[r][3]));
+        for (int r = 0; r < NR; r += 2) {
+            const __m512 two = add_pairs(keys8[r], keys8[r + 1 < NR ? r + 1 : r]);
+            _mm256_storeu_ps(s + r * nk + j, half(two, 0));
+            if (r + 1 < NR) _mm256_storeu_ps(s + (r + 1) * nk + j, half(two, 1));
+        }
     }
 }
 
