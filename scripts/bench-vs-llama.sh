@@ -12,14 +12,18 @@
 #
 # llama-bench is built once from the llama-cpp-python source package (its vendored llama.cpp),
 # CPU only, into ~/.cache/libinfer/llama.cpp (override with LLAMA_BENCH_DIR); nothing of it is
-# committed. infer-bench and infer-synth come from build/release. If infer-bench fails (say, an
+# committed. With INFER_CPU_ISA=avx2 in the environment, infer-bench runs its AVX2 paths and
+# llama-bench comes from a second build without AVX-512 (build-avx2), so an AVX-512 machine
+# measures what an AVX2 one would run. infer-bench and infer-synth come from build/release. If infer-bench fails (say, an
 # architecture it does not run yet), llama.cpp's figures are still printed and the exit status is 1.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 model="$1" threads="${2:-$(nproc)}" repeats="${3:-3}"
 cache="${LLAMA_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/libinfer/llama.cpp}"
 version=0.3.36
-bench="$cache/build/bin/llama-bench"
+build="$cache/build"
+[ "${INFER_CPU_ISA:-}" = avx2 ] && build="$cache/build-avx2"
+bench="$build/bin/llama-bench"
 bin="$root/build/release/samples"
 
 if [[ "$model" == synth:* ]]; then
@@ -41,19 +45,25 @@ fi
 if [ ! -x "$bench" ]; then
     echo "bench-vs-llama: building llama-bench from llama-cpp-python $version (once)" >&2
     mkdir -p "$cache"
-    python3 -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$cache"
-    tar -xzf "$cache/llama_cpp_python-$version.tar.gz" -C "$cache"
     src="$cache/llama_cpp_python-$version/vendor/llama.cpp"
+    if [ ! -d "$src" ]; then # the source is shared by both builds
+        python3 -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$version" \
+            -d "$cache"
+        tar -xzf "$cache/llama_cpp_python-$version.tar.gz" -C "$cache"
+    fi
     # The host's best x86 features, named one by one rather than -march=native: some machines
     # (our sandbox among them) advertise AMX but trap on it, and native would build AMX code.
+    features="avx2:AVX2 fma:FMA f16c:F16C avx512f:AVX512 avx512_vnni:AVX512_VNNI"
+    features+=" avx512vbmi:AVX512_VBMI avx512_bf16:AVX512_BF16 avx_vnni:AVX_VNNI"
+    [ "$build" = "$cache/build-avx2" ] && features="avx2:AVX2 fma:FMA f16c:F16C"
     isa=()
-    for f in avx2:AVX2 fma:FMA f16c:F16C avx512f:AVX512 avx512_vnni:AVX512_VNNI \
-             avx512vbmi:AVX512_VBMI avx512_bf16:AVX512_BF16 avx_vnni:AVX_VNNI; do
+    for f in $features; do
         grep -qw "${f%%:*}" /proc/cpuinfo && isa+=("-DGGML_${f##*:}=ON")
     done
-    cmake -S "$src" -B "$cache/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF "${isa[@]}" \
+    [ "$build" = "$cache/build-avx2" ] && isa+=("-DGGML_AVX512=OFF")
+    cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF "${isa[@]}" \
         -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >/dev/null
-    cmake --build "$cache/build" --target llama-bench -j "$(nproc)" >/dev/null
+    cmake --build "$build" --target llama-bench -j "$(nproc)" >/dev/null
 fi
 [ -x "$bin/infer-bench" ] || {
     echo "bench-vs-llama: build libinfer first (cmake --build build/release)" >&2; exit 1; }

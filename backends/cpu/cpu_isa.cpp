@@ -2,6 +2,8 @@
 #include "cpu/cpu_isa.h"
 
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -37,10 +39,21 @@ CpuIsa detect() {
 #endif
 }
 
+// INFER_CPU_ISA=scalar|avx2|avx512vnni caps the level (to measure or compare a lower one on
+// this machine); it never raises it. Anything else leaves the detected level.
+CpuIsa capped(CpuIsa isa) {
+    const char *cap = std::getenv("INFER_CPU_ISA");
+    if (!cap) return isa;
+    for (CpuIsa level : {CpuIsa::Scalar, CpuIsa::Avx2, CpuIsa::Avx512Vnni})
+        if (std::strcmp(cap, cpu_isa_name(level)) == 0)
+            return static_cast<int>(level) < static_cast<int>(isa) ? level : isa;
+    return isa;
+}
+
 } // namespace
 
 CpuIsa cpu_isa_best() {
-    static const CpuIsa best = detect();
+    static const CpuIsa best = capped(detect());
     return best;
 }
 

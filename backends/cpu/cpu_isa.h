@@ -11,7 +11,8 @@ enum class CpuIsa : int {
     Avx512Vnni = 2, // the AVX2 kernels with 256-bit VNNI (AVX512F/BW/VL + VNNI: Ice Lake, Zen 4)
 };
 
-// The best level this CPU (and OS, for the register state) supports. Computed once.
+// The best level this CPU (and OS, for the register state) supports, at most INFER_CPU_ISA's
+// (scalar, avx2 or avx512vnni) where the environment sets it. Computed once.
 CpuIsa cpu_isa_best();
 
 // True when `isa` can run here; tests use it to exercise each path explicitly.
