@@ -122,6 +122,20 @@ if BUILD_TARGETS="infer-unit-tests infer-model-tests" build tsan build/tsan \
         run_ctest tsan build/tsan -R "$tsan_tests"
 fi
 
+# AArch64: the library and unit tests cross-compiled, the kernel tests run under qemu-aarch64
+# (qemu's "max" CPU: neon, dotprod and i8mm) at every ARM level against the scalar references.
+# The model goldens are left out: under emulation SmolLM2's alone takes minutes per level.
+arm_tests='^(vec_dot SIMD|decode row kernels|matmul matches matmul_ref: odd|K-quant matmuls at the'
+arm_tests+=' integer|IQ4_XS and Q6_K prefill lanes|activation quantizers|Q8_K quantizer|cpu isa:'
+arm_tests+='|repacked weights|matmul_rows over a repacked|matmul over rows more than 2 GiB'
+arm_tests+='|cpu rms_norm|cpu rope|moe_route|dequant )'
+stage "AArch64: cross build, kernel tests under qemu"
+if BUILD_TARGETS="infer-unit-tests" build arm64 build/arm64 \
+        -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake \
+        -DCMAKE_BUILD_TYPE=Release -DINFER_CUDA=OFF -DINFER_VULKAN=OFF; then
+    run_ctest arm64 build/arm64 -R "$arm_tests"
+fi
+
 stage "fuzzing (${fuzz_seconds} s per target)"
 for target in gguf tokenizer chat state sampler; do
     if scripts/fuzz.sh "$target" build/fuzz "$fuzz_seconds"; then

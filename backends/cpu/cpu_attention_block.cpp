@@ -41,6 +41,7 @@ int block_keys(int head_dim) {
     return nk < 8 ? 8 : nk;
 }
 
+#if INFER_CPU_X86
 struct BlockScratch {
     float *k;   // (nk, head_dim) converted keys (f16 caches)
     float *v;   // (nk, head_dim) converted values
@@ -62,7 +63,6 @@ BlockScratch carve(void *scratch, const KvLayout &kv) {
     return b;
 }
 
-#if INFER_CPU_X86
 using namespace vec_detail;
 
 INFER_AVX2 inline float hmax8(__m256 v) {

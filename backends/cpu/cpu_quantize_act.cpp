@@ -176,7 +176,7 @@ void quantize_act_q8_K_avx2(const float *x, void *dst, int64_t n) {
 #endif
 
 QuantizeActFn quantize_act_fn(uint32_t act_type, CpuIsa isa) {
-    const bool simd = isa != CpuIsa::Scalar;
+    const bool simd = isa == CpuIsa::Avx2 || isa == CpuIsa::Avx512Vnni; // ARM: the references
     switch (static_cast<TypeId>(act_type)) {
     case TypeId::Q8_0:
         return simd ? quantize_act_q8_0_avx2 : quantize_act_q8_0_ref;

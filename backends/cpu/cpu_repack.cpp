@@ -177,8 +177,9 @@ void get_block(WeightLayout layout, const uint8_t *o, int r, uint8_t *dst) {
 } // namespace
 
 WeightLayout repack_layout(uint32_t type, CpuIsa isa) {
-    // The scalar level has only the readable kernels, which are no faster than the rows.
-    if (isa == CpuIsa::Scalar) return WeightLayout::Rows;
+    // The interleaved layouts' fast kernels are x86's; elsewhere only the readable ones, which
+    // are no faster than the rows.
+    if (isa != CpuIsa::Avx2 && isa != CpuIsa::Avx512Vnni) return WeightLayout::Rows;
     switch (static_cast<TypeId>(type)) {
     case TypeId::Q4_K:
         return WeightLayout::Q4_Kx8;

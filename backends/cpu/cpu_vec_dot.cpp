@@ -127,7 +127,18 @@ bool vec_dot_kernel(uint32_t type, CpuIsa isa, VecDotKernel *out) {
         [[fallthrough]];
     case CpuIsa::Avx2:
         if (vec_dot_kernel_avx2(type, out)) return true;
-        [[fallthrough]];
+        break;
+    case CpuIsa::NeonI8mm: // the dotprod kernels until i8mm has tiles of its own
+    case CpuIsa::NeonDotprod:
+    case CpuIsa::Neon:
+        if (isa == CpuIsa::Neon ? vec_dot_kernel_neon(type, out)
+                                : vec_dot_kernel_neon_dotprod(type, out)) {
+            // No interleaved kernels on ARM yet (repack_layout keeps the rows there): the
+            // readable one serves a matrix that was repacked all the same.
+            out->repacked = repacked_ref(type);
+            return true;
+        }
+        break;
     case CpuIsa::Scalar:
         break;
     }

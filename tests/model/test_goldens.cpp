@@ -41,7 +41,7 @@ void check_cpu_goldens(const std::string &name) {
     const CpuIsa best = infer::cpu::cpu_isa_best();
     std::vector<CpuIsa> levels;
     if (best == CpuIsa::Scalar) levels.push_back(best);
-    for (CpuIsa isa : {CpuIsa::Avx2, CpuIsa::Avx512Vnni}) {
+    for (CpuIsa isa : infer::cpu::cpu_isa_simd_levels()) {
         if (infer::cpu::cpu_isa_available(isa))
             levels.push_back(isa);
         else

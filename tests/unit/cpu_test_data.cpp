@@ -127,7 +127,7 @@ float abs_bound(const TypeCase &tc, const float *x, int64_t k) {
 
 std::vector<CpuIsa> simd_isas() {
     std::vector<CpuIsa> isas;
-    for (CpuIsa isa : {CpuIsa::Avx2, CpuIsa::Avx512Vnni})
+    for (CpuIsa isa : cpu::cpu_isa_simd_levels())
         if (cpu_isa_available(isa)) isas.push_back(isa);
     return isas;
 }
@@ -139,7 +139,10 @@ int64_t test_k(const TypeCase &tc) {
 }
 
 cpu::WeightLayout test_layout(TypeId type) {
-    return cpu::repack_layout(static_cast<uint32_t>(type), CpuIsa::Avx2);
+    // The layout this architecture's SIMD levels load `type` in (the rows where it has none).
+    const auto levels = cpu::cpu_isa_simd_levels();
+    return cpu::repack_layout(static_cast<uint32_t>(type),
+                              levels.empty() ? CpuIsa::Scalar : levels.back());
 }
 
 cpu::WeightView repacked(const cpu::WeightView &w, cpu::WeightLayout layout,

@@ -165,7 +165,7 @@ TEST_CASE("vec_dot SIMD paths match the scalar references for every type") {
         VecDotKernel ref;
         REQUIRE(vec_dot_kernel(static_cast<uint32_t>(tc.type), CpuIsa::Scalar, &ref));
         for (CpuIsa isa : simd_isas()) {
-            CAPTURE(cpu_isa_name(isa));
+            CAPTURE(std::string(cpu_isa_name(isa)));
             VecDotKernel fast;
             REQUIRE(vec_dot_kernel(static_cast<uint32_t>(tc.type), isa, &fast));
             CHECK((fast.dot != ref.dot));
@@ -195,7 +195,7 @@ TEST_CASE("decode row kernels return the references' bits for every row count") 
             REQUIRE(vec_dot_kernel(static_cast<uint32_t>(tc.type), CpuIsa::Scalar, &ref));
             if (!fast.decode_tile) continue;
             CAPTURE(static_cast<int>(tc.type));
-            CAPTURE(cpu_isa_name(isa));
+            CAPTURE(std::string(cpu_isa_name(isa)));
             for (int64_t blocks : {1, 3, 11}) {
                 const int64_t k = tc.block_elems * blocks;
                 const int rows = fast.decode_rows;
@@ -312,7 +312,7 @@ TEST_CASE("matmul matches matmul_ref: odd shapes, 1-3 threads, every ISA") {
                     REQUIRE(matmul_valid(v));
                     for (CpuIsa isa : all_isas()) {
                         for (ThreadPool &pool : pools) {
-                            CAPTURE(cpu_isa_name(isa));
+                            CAPTURE(std::string(cpu_isa_name(isa)));
                             CAPTURE(pool.size());
                             check_matmul(tc, v, t, isa, pool, rng);
                         }
@@ -351,7 +351,7 @@ TEST_CASE("matmul matches matmul_ref: long rows and many tokens, every ISA") {
                 for (const WeightView &v : views) { // the repacked K-quants take 256 per call too
                     CAPTURE(static_cast<int>(v.layout));
                     for (CpuIsa isa : all_isas()) {
-                        CAPTURE(cpu_isa_name(isa));
+                        CAPTURE(std::string(cpu_isa_name(isa)));
                         check_matmul(tc, v, t, isa, pool, rng);
                     }
                 }
@@ -409,7 +409,7 @@ TEST_CASE("K-quant matmuls at the integer extremes return the references' bits")
                         CAPTURE(int(fill));
                         CAPTURE(sign);
                         CAPTURE(static_cast<int>(v.layout));
-                        CAPTURE(cpu_isa_name(isa));
+                        CAPTURE(std::string(cpu_isa_name(isa)));
                         const std::vector<float> got = run_matmul(v, x, t, isa, pool);
                         CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) ==
                               0);
@@ -481,7 +481,7 @@ TEST_CASE("IQ4_XS and Q6_K prefill lanes past 2^24 round at most once per sub-bl
                 for (CpuIsa isa : all_isas()) {
                     CAPTURE(small);
                     CAPTURE(static_cast<int>(v.layout));
-                    CAPTURE(cpu_isa_name(isa));
+                    CAPTURE(std::string(cpu_isa_name(isa)));
                     const std::vector<float> got = run_matmul(v, x, t, isa, pool);
                     for (size_t i = 0; i < want.size(); ++i) {
                         // Per super-block: 8 (IQ4_XS) or 16 (Q6_K) roundings of a sum under
@@ -523,7 +523,7 @@ TEST_CASE("matmul over rows more than 2 GiB apart in a 16-row block") {
     const WeightView w{static_cast<uint32_t>(tc->type), k, n, map, stride};
     REQUIRE(matmul_valid(w));
     for (CpuIsa isa : all_isas()) {
-        CAPTURE(cpu_isa_name(isa));
+        CAPTURE(std::string(cpu_isa_name(isa)));
         check_matmul(*tc, w, 20, isa, pool, rng);
     }
     munmap(map, bytes);

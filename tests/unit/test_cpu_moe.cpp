@@ -127,7 +127,7 @@ void check_fast(const MoeFfn &f, const std::vector<float> &x, const Routed &r, i
     const auto n_expert = static_cast<int>(f.gate.n_expert);
     for (CpuIsa isa : isas) {
         for (ThreadPool &pool : pools) {
-            CAPTURE(cpu_isa_name(isa));
+            CAPTURE(std::string(cpu_isa_name(isa)));
             CAPTURE(pool.size());
             std::vector<uint64_t> counts(static_cast<size_t>(n_expert), 0);
             const std::vector<float> got = ffn_fast(f, x, r, t, k, pool, isa, &counts);

@@ -85,6 +85,40 @@ TEST_CASE("cpu split_range covers 0..n in order with balanced slices") {
     }
 }
 
+TEST_CASE("cpu isa: this architecture's levels, lowest first, and none of another's") {
+    const CpuIsa best = cpu_isa_best();
+    CHECK(cpu_isa_available(best));
+    CHECK(cpu_isa_available(CpuIsa::Scalar));
+    const auto levels = cpu_isa_simd_levels();
+    bool at_or_below_best = best == CpuIsa::Scalar;
+    for (size_t i = 0; i < levels.size(); ++i) {
+        CAPTURE(std::string(cpu_isa_name(levels[i])));
+        if (i > 0) CHECK(static_cast<int>(levels[i - 1]) < static_cast<int>(levels[i]));
+        // every level up to the best is available, none above it
+        CHECK(cpu_isa_available(levels[i]) ==
+              (static_cast<int>(levels[i]) <= static_cast<int>(best)));
+        at_or_below_best = at_or_below_best || levels[i] == best;
+    }
+    CHECK(at_or_below_best); // the best level is one of this architecture's (or scalar)
+    const CpuIsa x86[] = {CpuIsa::Avx2, CpuIsa::Avx512Vnni};
+    const CpuIsa arm[] = {CpuIsa::Neon, CpuIsa::NeonDotprod, CpuIsa::NeonI8mm};
+#if defined(__aarch64__)
+    for (CpuIsa isa : x86)
+        CHECK_FALSE(cpu_isa_available(isa));
+    CHECK(levels.size() == 3);
+    CHECK(cpu_isa_available(CpuIsa::Neon)); // Advanced SIMD is in every ARMv8-A core
+#elif defined(__x86_64__)
+    for (CpuIsa isa : arm)
+        CHECK_FALSE(cpu_isa_available(isa));
+    CHECK(levels.size() == 2);
+#endif
+    (void)x86;
+    (void)arm;
+    for (CpuIsa isa : {CpuIsa::Scalar, CpuIsa::Avx2, CpuIsa::Avx512Vnni, CpuIsa::Neon,
+                       CpuIsa::NeonDotprod, CpuIsa::NeonI8mm})
+        CHECK(std::string(cpu_isa_name(isa)) != "?");
+}
+
 TEST_CASE("core fp16 conversion matches F16C bit for bit (the SIMD kernels use F16C)") {
     // every half -> float, and floats around every half boundary -> half
 #if defined(__x86_64__) || defined(__i386__)
@@ -432,7 +466,7 @@ TEST_CASE("cpu attention matches its reference") {
     // the AVX2 block kernel today: a 512-bit one moved Gemma 3's goldens, for 2-4% of its prefill).
     // Group 20 splits a GQA group across blocks; head sizes 36 and 56 leave partial vectors.
     std::vector<CpuIsa> levels = {CpuIsa::Scalar};
-    for (CpuIsa isa : {CpuIsa::Avx2, CpuIsa::Avx512Vnni})
+    for (CpuIsa isa : infer::cpu::cpu_isa_simd_levels())
         if (cpu_isa_available(isa)) levels.push_back(isa);
     for (CpuIsa level : levels)
         for (Shape s : {Shape{9, 3, 64}, Shape{8, 8, 80}, Shape{4, 1, 256}, Shape{6, 2, 36},
@@ -518,7 +552,7 @@ TEST_CASE("cpu attention: every SIMD level's block kernel gives the same bits") 
     // depend on it). Head sizes 36 (not whole 8-float chunks: the AVX2 products) and 56, 80
     // (a partial 512-bit vector) cover the tails.
     std::vector<CpuIsa> levels;
-    for (CpuIsa isa : {CpuIsa::Avx2, CpuIsa::Avx512Vnni})
+    for (CpuIsa isa : infer::cpu::cpu_isa_simd_levels())
         if (cpu_isa_available(isa)) levels.push_back(isa);
     if (levels.size() < 2) MESSAGE("one SIMD level on this CPU: nothing to compare");
     std::mt19937 rng(17);
