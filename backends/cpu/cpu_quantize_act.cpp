@@ -1,4 +1,4 @@
-// Activation quantizers, scalar and AVX2 (see cpu_quantize_act.h).
+// Activation quantizers, scalar, AVX2 and NEON (see cpu_quantize_act.h).
 //
 // Bit-identity with the scalar code is the point, so the AVX2 code mirrors its arithmetic:
 //  - Q8_0/Q8_1: d = amax / 127, id = 1 / d (not 127 / amax, which can differ in the last bit),
@@ -17,6 +17,11 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+#include <type_traits>
 #endif
 
 namespace infer::cpu {
@@ -175,15 +180,114 @@ void quantize_act_q8_K_avx2(const float *x, void *dst, int64_t n) {
 
 #endif
 
+#if defined(__aarch64__)
+
+// The same arithmetic in NEON (baseline: FCVTAS rounds half away from zero as roundf does,
+// FCVTNS to nearest even as nearest_int does; the saturating narrows clamp as to_int8; maxNum
+// skips NaNs as the references' `>` comparisons do).
+namespace {
+
+float amax_neon(const float *x, int n) {
+    float32x4_t m = vdupq_n_f32(0.0f);
+    for (int j = 0; j < n; j += 4)
+        m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(x + j)));
+    return vmaxnmvq_f32(m);
+}
+
+// 16 int32 lanes, each within int8 after saturation, as 16 int8 in order.
+int8x16_t narrow_16(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {
+    return vcombine_s8(vqmovn_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b))),
+                       vqmovn_s16(vcombine_s16(vqmovn_s32(c), vqmovn_s32(d))));
+}
+
+// q = roundf(x * id) clamped to int8, 32 of them; returns their sum.
+int quantize_32_away(const float *x, float id, int8_t *q) {
+    int sum = 0;
+    for (int h = 0; h < 32; h += 16) {
+        int32x4_t v[4];
+        for (int i = 0; i < 4; ++i)
+            v[i] = vcvtaq_s32_f32(vmulq_n_f32(vld1q_f32(x + h + 4 * i), id));
+        const int8x16_t q16 = narrow_16(v[0], v[1], v[2], v[3]);
+        vst1q_s8(q + h, q16);
+        sum += vaddlvq_s8(q16);
+    }
+    return sum;
+}
+
+template <bool kSum> void quantize_q8_01_neon(const float *src, void *dst, int64_t n) {
+    using Block = std::conditional_t<kSum, BlockQ8_1, BlockQ8_0>;
+    for (int64_t i = 0; i < n / 32; ++i) {
+        const float *x = src + i * 32;
+        const float d = amax_neon(x, 32) / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        Block b;
+        b.d = fp32_to_fp16(d);
+        const int sum = quantize_32_away(x, id, b.qs);
+        if constexpr (kSum) b.s = fp32_to_fp16(static_cast<float>(sum) * d);
+        std::memcpy(static_cast<uint8_t *>(dst) + i * int64_t(sizeof(Block)), &b, sizeof b);
+    }
+}
+
+} // namespace
+
+void quantize_act_q8_0_neon(const float *x, void *dst, int64_t n) {
+    quantize_q8_01_neon<false>(x, dst, n);
+}
+void quantize_act_q8_1_neon(const float *x, void *dst, int64_t n) {
+    quantize_q8_01_neon<true>(x, dst, n);
+}
+
+void quantize_act_q8_K_neon(const float *src, void *dst, int64_t n) {
+    for (int64_t i = 0; i < n / QK_K; ++i) {
+        const float *x = src + i * QK_K;
+        BlockQ8_K b;
+        std::memset(&b, 0, sizeof b);
+        const float amax = amax_neon(x, QK_K);
+        if (amax != 0.0f) {
+            int first = 0; // the first element of largest magnitude, as the reference's `>` keeps
+            while (std::fabs(x[first]) != amax)
+                ++first;
+            const float iscale = -127.0f / x[first];
+            const int32x4_t top = vdupq_n_s32(127);
+            for (int g = 0; g < QK_K / 16; ++g) {
+                int32x4_t v[4];
+                for (int j = 0; j < 4; ++j)
+                    v[j] = vminq_s32(
+                        vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x + 16 * g + 4 * j), iscale)), top);
+                const int8x16_t q = narrow_16(v[0], v[1], v[2], v[3]);
+                vst1q_s8(b.qs + 16 * g, q);
+                b.bsums[g] = vaddlvq_s8(q);
+            }
+            b.d = 1.0f / iscale;
+        }
+        std::memcpy(static_cast<uint8_t *>(dst) + i * int64_t(sizeof b), &b, sizeof b);
+    }
+}
+
+#else // not AArch64: the NEON entry points are never selected; keep them defined and correct.
+
+void quantize_act_q8_0_neon(const float *x, void *dst, int64_t n) {
+    quantize_act_q8_0_ref(x, dst, n);
+}
+void quantize_act_q8_1_neon(const float *x, void *dst, int64_t n) {
+    quantize_act_q8_1_ref(x, dst, n);
+}
+void quantize_act_q8_K_neon(const float *x, void *dst, int64_t n) {
+    quantize_act_q8_K_ref(x, dst, n);
+}
+
+#endif
+
 QuantizeActFn quantize_act_fn(uint32_t act_type, CpuIsa isa) {
-    const bool simd = isa == CpuIsa::Avx2 || isa == CpuIsa::Avx512Vnni; // ARM: the references
+    const bool x86 = isa == CpuIsa::Avx2 || isa == CpuIsa::Avx512Vnni;
+    const bool arm = isa == CpuIsa::Neon || isa == CpuIsa::NeonDotprod || isa == CpuIsa::NeonI8mm;
     switch (static_cast<TypeId>(act_type)) {
     case TypeId::Q8_0:
-        return simd ? quantize_act_q8_0_avx2 : quantize_act_q8_0_ref;
+        return x86 ? quantize_act_q8_0_avx2 : arm ? quantize_act_q8_0_neon : quantize_act_q8_0_ref;
     case TypeId::Q8_1:
-        return simd ? quantize_act_q8_1_avx2 : quantize_act_q8_1_ref;
+        return x86 ? quantize_act_q8_1_avx2 : arm ? quantize_act_q8_1_neon : quantize_act_q8_1_ref;
     case TypeId::Q8_K:
-        return simd ? quantize_act_q8_K_avx2 : quantize_act_q8_K_ref;
+        return x86 ? quantize_act_q8_K_avx2 : arm ? quantize_act_q8_K_neon : quantize_act_q8_K_ref;
     default:
         return nullptr;
     }

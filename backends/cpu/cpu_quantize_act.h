@@ -26,11 +26,15 @@ inline void quantize_act_q8_K_ref(const float *x, void *dst, int64_t n) {
 void quantize_act_q8_0_avx2(const float *x, void *dst, int64_t n);
 void quantize_act_q8_1_avx2(const float *x, void *dst, int64_t n);
 void quantize_act_q8_K_avx2(const float *x, void *dst, int64_t n);
+// Every ARM level (elsewhere the references): the same bytes.
+void quantize_act_q8_0_neon(const float *x, void *dst, int64_t n);
+void quantize_act_q8_1_neon(const float *x, void *dst, int64_t n);
+void quantize_act_q8_K_neon(const float *x, void *dst, int64_t n);
 
 using QuantizeActFn = void (*)(const float *x, void *dst, int64_t n);
 
 // The quantizer for activation type `act_type` (ggml type id Q8_0, Q8_1 or Q8_K) on `isa`
-// (Avx512Vnni uses the AVX2 code); nullptr for other types.
+// (Avx512Vnni uses the AVX2 code, every ARM level the NEON code); nullptr for other types.
 QuantizeActFn quantize_act_fn(uint32_t act_type, CpuIsa isa);
 
 } // namespace infer::cpu

@@ -98,7 +98,7 @@ TEST_CASE("ThreadPool survives idle periods (workers sleep and wake)") {
     CHECK(count.load() == 9);
 }
 
-TEST_CASE("activation quantizers: known values and AVX2 bytes identical to scalar") {
+TEST_CASE("activation quantizers: known values and every SIMD level's bytes identical to scalar") {
     // Q8_0 of 0, 1, ..., 31 scaled: amax 31 -> d = 31/127; q = round(x * 127/31).
     std::vector<float> ramp(32);
     for (int j = 0; j < 32; ++j)
@@ -110,7 +110,6 @@ TEST_CASE("activation quantizers: known values and AVX2 bytes identical to scala
     CHECK(b.qs[16] == 0);
     CHECK(b.qs[24] == 64); // 8 * 127/16 = 63.5 rounds away from zero
 
-    if (!cpu_isa_available(CpuIsa::Avx2)) return;
     std::mt19937 rng(7);
     const int64_t k = 256 * 4;
     for (int trial = 0; trial < 50; ++trial) {
@@ -126,19 +125,25 @@ TEST_CASE("activation quantizers: known values and AVX2 bytes identical to scala
             for (int64_t i = 0; i < k; ++i)
                 x[static_cast<size_t>(i)] = static_cast<float>(i % 64 - 32) * 0.5f;
         const struct {
-            QuantizeActFn ref, avx2;
+            TypeId type;
+            QuantizeActFn ref;
             int64_t bytes;
         } cases[] = {
-            {quantize_act_q8_0_ref, quantize_act_q8_0_avx2, k / 32 * 34},
-            {quantize_act_q8_1_ref, quantize_act_q8_1_avx2, k / 32 * 36},
-            {quantize_act_q8_K_ref, quantize_act_q8_K_avx2, k / 256 * 292},
+            {TypeId::Q8_0, quantize_act_q8_0_ref, k / 32 * 34},
+            {TypeId::Q8_1, quantize_act_q8_1_ref, k / 32 * 36},
+            {TypeId::Q8_K, quantize_act_q8_K_ref, k / 256 * 292},
         };
         for (const auto &c : cases) {
-            std::vector<uint8_t> a(static_cast<size_t>(c.bytes), 0xAA),
-                bb(static_cast<size_t>(c.bytes), 0x55);
-            c.ref(x.data(), a.data(), k);
-            c.avx2(x.data(), bb.data(), k);
-            CHECK(std::memcmp(a.data(), bb.data(), a.size()) == 0);
+            for (CpuIsa isa : simd_isas()) {
+                CAPTURE(std::string(cpu_isa_name(isa)));
+                const QuantizeActFn fast = quantize_act_fn(static_cast<uint32_t>(c.type), isa);
+                CHECK((fast != c.ref));
+                std::vector<uint8_t> a(static_cast<size_t>(c.bytes), 0xAA),
+                    bb(static_cast<size_t>(c.bytes), 0x55);
+                c.ref(x.data(), a.data(), k);
+                fast(x.data(), bb.data(), k);
+                CHECK(std::memcmp(a.data(), bb.data(), a.size()) == 0);
+            }
         }
     }
 }
