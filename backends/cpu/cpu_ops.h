@@ -143,9 +143,9 @@ void attention_ref(float *o, const float *q, const void *k_cache, const void *v_
                    const int32_t *pos, int t, const KvLayout &kv, const AttnParams &p);
 
 // ---- Testing hook ------------------------------------------------------------------------------
-// True when the AVX2/FMA/F16C paths run (CPU has them and they are not disabled).
+// True when the SIMD paths run (AVX2/FMA/F16C on x86, NEON on AArch64) and are not disabled.
 bool simd_active();
-// Tests call this to run the scalar fallback on an AVX2 machine. Not for use while ops run.
+// Tests call this to run the scalar fallback on a SIMD machine. Not for use while ops run.
 void simd_disable_for_testing(bool disable);
 
 } // namespace infer::cpu

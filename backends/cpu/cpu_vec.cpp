@@ -1,5 +1,6 @@
 // Vector primitives: scalar versions, AVX2/FMA/F16C versions compiled with a target attribute (so
-// the rest of the library needs no -mavx2), and the run-time choice between them.
+// the rest of the library needs no -mavx2), NEON versions on AArch64 (cpu_vec_neon.inc), and the
+// run-time choice between them.
 // The AVX2 versions differ from the scalar ones only in summation order (and FMA's single
 // rounding); elementwise ones (axpy without FMA excepted, scale, scale_mul) give identical bits.
 #include "cpu/cpu_vec.h"
@@ -17,6 +18,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define INFER_CPU_X86 1
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 namespace infer::cpu {
@@ -241,9 +244,13 @@ const VecOps k_avx2 = {dot_avx2<float>, dot_avx2<uint16_t>, axpy_avx2<float>, ax
                        gelu_mul_avx2,   silu_mul_avx2};
 
 // The one detection (cpu_isa.cpp): AVX2 + FMA + F16C.
-bool cpu_has_avx2() { return cpu_isa_available(CpuIsa::Avx2); }
+bool cpu_has_simd() { return cpu_isa_available(CpuIsa::Avx2); }
+#elif defined(__aarch64__)
+#include "cpu/cpu_vec_neon.inc"
+// Advanced SIMD (with fp16 conversions and FMA) is part of every ARMv8-A core.
+bool cpu_has_simd() { return true; }
 #else
-bool cpu_has_avx2() { return false; }
+bool cpu_has_simd() { return false; }
 #endif // INFER_CPU_X86
 
 std::atomic<bool> g_simd_disabled{false};
@@ -276,7 +283,7 @@ float silu_approx(float x) { return x / (1.0f + exp_approx(-x)); }
 const VecOps &vec_ops_scalar() { return k_scalar; }
 
 bool simd_active() {
-    static const bool has = cpu_has_avx2();
+    static const bool has = cpu_has_simd();
     return has && !g_simd_disabled.load(std::memory_order_relaxed);
 }
 
@@ -287,6 +294,8 @@ void simd_disable_for_testing(bool disable) {
 const VecOps &vec_ops() {
 #if INFER_CPU_X86
     if (simd_active()) return k_avx2;
+#elif defined(__aarch64__)
+    if (simd_active()) return k_neon;
 #endif
     return k_scalar;
 }

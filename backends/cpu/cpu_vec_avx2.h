@@ -1,6 +1,6 @@
 // The AVX2/FMA/F16C pieces more than one kernel file builds on: exp_approx's constants and its
 // eight-lane form, and horizontal reductions. Functions carry the target attribute (INFER_AVX2),
-// so including files need no -m flags; call them only where cpu_has_avx2() holds.
+// so including files need no -m flags; call them only where cpu_isa_available(CpuIsa::Avx2) holds.
 #pragma once
 
 namespace infer::cpu::vec_detail {

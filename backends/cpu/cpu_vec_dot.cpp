@@ -128,11 +128,12 @@ bool vec_dot_kernel(uint32_t type, CpuIsa isa, VecDotKernel *out) {
     case CpuIsa::Avx2:
         if (vec_dot_kernel_avx2(type, out)) return true;
         break;
-    case CpuIsa::NeonI8mm: // the dotprod kernels until i8mm has tiles of its own
+    case CpuIsa::NeonI8mm:
     case CpuIsa::NeonDotprod:
     case CpuIsa::Neon:
-        if (isa == CpuIsa::Neon ? vec_dot_kernel_neon(type, out)
-                                : vec_dot_kernel_neon_dotprod(type, out)) {
+        if (isa == CpuIsa::Neon          ? vec_dot_kernel_neon(type, out)
+            : isa == CpuIsa::NeonDotprod ? vec_dot_kernel_neon_dotprod(type, out)
+                                         : vec_dot_kernel_neon_i8mm(type, out)) {
             // No interleaved kernels on ARM yet (repack_layout keeps the rows there): the
             // readable one serves a matrix that was repacked all the same.
             out->repacked = repacked_ref(type);

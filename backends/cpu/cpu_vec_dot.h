@@ -99,9 +99,10 @@ float vec_dot_bf16_ref(int64_t k, const void *w_row, const void *act_row);
 // no kernel at that level.
 bool vec_dot_kernel_avx2(uint32_t type, VecDotKernel *out);
 bool vec_dot_kernel_avx512vnni(uint32_t type, VecDotKernel *out);
-// AArch64 (cpu_vec_dot_neon.inc's two instantiations); false elsewhere.
+// AArch64 (cpu_vec_dot_neon.inc's three instantiations); false elsewhere.
 bool vec_dot_kernel_neon(uint32_t type, VecDotKernel *out);
 bool vec_dot_kernel_neon_dotprod(uint32_t type, VecDotKernel *out);
+bool vec_dot_kernel_neon_i8mm(uint32_t type, VecDotKernel *out);
 
 // The 6-bit scales and mins of Q4_K/Q5_K sub-blocks j = 0..7 (ggml's get_scale_min_k4):
 // j < 4: low 6 bits of bytes j and j+4; j >= 4: a nibble of byte j+4 plus the top 2 bits of

@@ -19,6 +19,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -37,17 +38,33 @@ struct ForcedIsa {
     ForcedIsa &operator=(const ForcedIsa &) = delete;
 };
 
-void check_cpu_goldens(const std::string &name) {
+// INFER_GOLDEN_ISA=<level> holds just that level to the criteria (it must be available), and
+// INFER_GOLDEN_ISA=best the level runs use by default: for the sanitizer and emulator stages of
+// scripts/test-all.sh, where each level of a model costs minutes and the kernel tests compare
+// every level with the references.
+std::vector<CpuIsa> golden_levels(const std::string &name) {
     const CpuIsa best = infer::cpu::cpu_isa_best();
+    const char *only = std::getenv("INFER_GOLDEN_ISA");
+    if (only && std::string(only) == "best") return {best};
     std::vector<CpuIsa> levels;
     if (best == CpuIsa::Scalar) levels.push_back(best);
     for (CpuIsa isa : infer::cpu::cpu_isa_simd_levels()) {
+        if (only && std::string(only) != infer::cpu::cpu_isa_name(isa)) continue;
         if (infer::cpu::cpu_isa_available(isa))
             levels.push_back(isa);
         else
             MESSAGE(name << " [" << std::string(infer::cpu::cpu_isa_name(isa))
                          << "]: not run, this CPU does not have it");
     }
+    if (only) {
+        REQUIRE_MESSAGE(levels.size() == 1,
+                        "INFER_GOLDEN_ISA=" << std::string(only) << " is not a level this CPU has");
+    }
+    return levels;
+}
+
+void check_cpu_goldens(const std::string &name) {
+    const std::vector<CpuIsa> levels = golden_levels(name);
     for (CpuIsa isa : levels) {
         const ForcedIsa forced(isa);
         infer::test::check_goldens(name, INFER_BACKEND_CPU, infer::cpu::cpu_isa_name(isa));
