@@ -37,10 +37,17 @@ struct GroupsQ2_K {
         out->scale[0] = b[2 * g] & 0xf;
         out->scale[1] = b[2 * g + 1] & 0xf;
     }
+    // m_h, the 4-bit min of each 16 weights
+    static void mins(const uint8_t *b, int16_t m[QK_K / 16]) {
+        for (int h = 0; h < QK_K / 16; ++h)
+            m[h] = static_cast<int16_t>(b[h] >> 4);
+    }
     static int mins_dot(const uint8_t *b, const uint8_t *bsums) {
+        int16_t m[QK_K / 16];
+        mins(b, m);
         int s = 0;
         for (int h = 0; h < QK_K / 16; ++h)
-            s += load_block<int16_t>(bsums, h) * (b[h] >> 4);
+            s += load_block<int16_t>(bsums, h) * m[h];
         return s;
     }
 };

@@ -166,18 +166,6 @@ INFER_AVX2 void quantize_act_q8_K_avx2(const float *x, void *dst, int64_t n) {
 
 #undef INFER_AVX2
 
-#else // not x86-64: the "AVX2" entry points are never selected; keep them defined and correct.
-
-void quantize_act_q8_0_avx2(const float *x, void *dst, int64_t n) {
-    quantize_act_q8_0_ref(x, dst, n);
-}
-void quantize_act_q8_1_avx2(const float *x, void *dst, int64_t n) {
-    quantize_act_q8_1_ref(x, dst, n);
-}
-void quantize_act_q8_K_avx2(const float *x, void *dst, int64_t n) {
-    quantize_act_q8_K_ref(x, dst, n);
-}
-
 #endif
 
 #if defined(__aarch64__)
@@ -264,33 +252,38 @@ void quantize_act_q8_K_neon(const float *src, void *dst, int64_t n) {
     }
 }
 
-#else // not AArch64: the NEON entry points are never selected; keep them defined and correct.
-
-void quantize_act_q8_0_neon(const float *x, void *dst, int64_t n) {
-    quantize_act_q8_0_ref(x, dst, n);
-}
-void quantize_act_q8_1_neon(const float *x, void *dst, int64_t n) {
-    quantize_act_q8_1_ref(x, dst, n);
-}
-void quantize_act_q8_K_neon(const float *x, void *dst, int64_t n) {
-    quantize_act_q8_K_ref(x, dst, n);
-}
-
 #endif
 
 QuantizeActFn quantize_act_fn(uint32_t act_type, CpuIsa isa) {
-    const bool x86 = isa == CpuIsa::Avx2 || isa == CpuIsa::Avx512Vnni;
-    const bool arm = isa == CpuIsa::Neon || isa == CpuIsa::NeonDotprod || isa == CpuIsa::NeonI8mm;
+    int slot = 0; // Q8_0, Q8_1, Q8_K
     switch (static_cast<TypeId>(act_type)) {
     case TypeId::Q8_0:
-        return x86 ? quantize_act_q8_0_avx2 : arm ? quantize_act_q8_0_neon : quantize_act_q8_0_ref;
+        break;
     case TypeId::Q8_1:
-        return x86 ? quantize_act_q8_1_avx2 : arm ? quantize_act_q8_1_neon : quantize_act_q8_1_ref;
+        slot = 1;
+        break;
     case TypeId::Q8_K:
-        return x86 ? quantize_act_q8_K_avx2 : arm ? quantize_act_q8_K_neon : quantize_act_q8_K_ref;
+        slot = 2;
+        break;
     default:
         return nullptr;
     }
+    static constexpr QuantizeActFn kRef[3] = {quantize_act_q8_0_ref, quantize_act_q8_1_ref,
+                                              quantize_act_q8_K_ref};
+    // This architecture's SIMD quantizers, for its own levels.
+#if defined(__x86_64__)
+    static constexpr QuantizeActFn kSimd[3] = {quantize_act_q8_0_avx2, quantize_act_q8_1_avx2,
+                                               quantize_act_q8_K_avx2};
+    const bool simd = isa == CpuIsa::Avx2 || isa == CpuIsa::Avx512Vnni;
+#elif defined(__aarch64__)
+    static constexpr QuantizeActFn kSimd[3] = {quantize_act_q8_0_neon, quantize_act_q8_1_neon,
+                                               quantize_act_q8_K_neon};
+    const bool simd = isa == CpuIsa::Neon || isa == CpuIsa::NeonDotprod || isa == CpuIsa::NeonI8mm;
+#else
+    const QuantizeActFn *kSimd = kRef;
+    const bool simd = false;
+#endif
+    return simd ? kSimd[slot] : kRef[slot];
 }
 
 } // namespace infer::cpu

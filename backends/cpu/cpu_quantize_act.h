@@ -23,13 +23,16 @@ inline void quantize_act_q8_K_ref(const float *x, void *dst, int64_t n) {
     quantize_row_q8_K_ref(x, dst, n);
 }
 
+#if defined(__x86_64__)
 void quantize_act_q8_0_avx2(const float *x, void *dst, int64_t n);
 void quantize_act_q8_1_avx2(const float *x, void *dst, int64_t n);
 void quantize_act_q8_K_avx2(const float *x, void *dst, int64_t n);
-// Every ARM level (elsewhere the references): the same bytes.
+#elif defined(__aarch64__)
+// Every ARM level: the same bytes.
 void quantize_act_q8_0_neon(const float *x, void *dst, int64_t n);
 void quantize_act_q8_1_neon(const float *x, void *dst, int64_t n);
 void quantize_act_q8_K_neon(const float *x, void *dst, int64_t n);
+#endif
 
 using QuantizeActFn = void (*)(const float *x, void *dst, int64_t n);
 
