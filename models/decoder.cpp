@@ -1,8 +1,44 @@
 #include "models/decoder.h"
 
+#include "core/types.h"
+
 #include <cmath>
 
 namespace infer::models {
+namespace {
+
+// rope.scaling.*: none, linear (freq_scale = 1 / factor) or YaRN, whose magnitude scale llama.cpp's
+// context sets to mscale(factor) / (1 + 0.1 ln factor) (the kernel multiplies the second factor
+// back in), times rope.scaling.attn_factor for every kind.
+Status read_rope_scaling(const MetaReader &meta, Hparams *hp) {
+    const char *arch = hp->arch.c_str();
+    std::string scaling;
+    INFER_TRY(meta.text("rope.scaling.type", &scaling, false));
+    INFER_TRY(meta.number("rope.scaling.attn_factor", &hp->rope_attn_factor, false));
+    if (!(hp->rope_attn_factor > 0))
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: rope.scaling.attn_factor must be > 0",
+                          arch);
+    if (scaling.empty() || scaling == "none") return Status::ok();
+    if (scaling != "linear" && scaling != "yarn")
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM,
+                          "%s: rope scaling '%s' is not supported (linear, yarn)", arch,
+                          scaling.c_str());
+    float factor = 1.0f;
+    INFER_TRY(meta.number("rope.scaling.factor", &factor));
+    if (!(factor > 0))
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: rope.scaling.factor must be > 0", arch);
+    hp->rope_scale = 1.0f / factor;
+    if (scaling == "linear") return Status::ok();
+    hp->rope_yarn = true;
+    hp->rope_yarn_orig_ctx = hp->n_ctx_train;
+    INFER_TRY(meta.count("rope.scaling.original_context_length", &hp->rope_yarn_orig_ctx, false));
+    const float f = 1.0f / hp->rope_scale; // llama.cpp's factor, from its freq_scale
+    const float mscale = f <= 1.0f ? 1.0f : 0.1f * std::log(f) + 1.0f;
+    hp->rope_attn_factor *= mscale * (1.0f / (1.0f + 0.1f * std::log(f)));
+    return Status::ok();
+}
+
+} // namespace
 
 Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hparams *hp) {
     const MetaReader meta(file, arch);
@@ -41,20 +77,7 @@ Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hpa
                           arch.c_str(), static_cast<long long>(hp->head_dim),
                           static_cast<long long>(hp->n_rot));
 
-    std::string scaling;
-    INFER_TRY(meta.text("rope.scaling.type", &scaling, false));
-    if (!scaling.empty() && scaling != "none") {
-        if (scaling != "linear")
-            return make_error(INFER_ERR_MODEL_BAD_HPARAM,
-                              "%s: rope scaling '%s' is not supported (only linear)", arch.c_str(),
-                              scaling.c_str());
-        float factor = 1.0f;
-        INFER_TRY(meta.number("rope.scaling.factor", &factor));
-        if (!(factor > 0))
-            return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: rope.scaling.factor must be > 0",
-                              arch.c_str());
-        hp->rope_scale = 1.0f / factor;
-    }
+    INFER_TRY(read_rope_scaling(meta, hp));
     hp->attn_scale = 1.0f / std::sqrt(static_cast<float>(hp->head_dim));
     return Status::ok();
 }
@@ -123,16 +146,27 @@ Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which,
                         graph::WeightRef *out, const char *kind = "weight") {
             return bind_tensor(file, layer_tensor(l, suffix, kind), dims, required, out);
         };
+        // Biases and sinks: required, and F32 (the kernels add them as floats).
+        auto bind_f32 = [&](const char *suffix, std::initializer_list<int64_t> dims,
+                            graph::WeightRef *out, const char *kind = "weight") {
+            INFER_TRY(bind(suffix, dims, true, out, kind));
+            if (out->type != static_cast<uint32_t>(TypeId::F32))
+                return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "tensor '%s' must be F32",
+                                  layer_tensor(l, suffix, kind).c_str());
+            return Status::ok();
+        };
         INFER_TRY(bind("attn_norm", {n_embd}, true, &L.attn_norm));
         INFER_TRY(bind("attn_q", {n_embd, q_dim}, true, &L.wq));
         INFER_TRY(bind("attn_k", {n_embd, kv_dim}, true, &L.wk));
         INFER_TRY(bind("attn_v", {n_embd, kv_dim}, true, &L.wv));
         INFER_TRY(bind("attn_output", {q_dim, n_embd}, true, &L.wo));
         if (which.qkv_bias) {
-            INFER_TRY(bind("attn_q", {q_dim}, true, &L.bq, "bias"));
-            INFER_TRY(bind("attn_k", {kv_dim}, true, &L.bk, "bias"));
-            INFER_TRY(bind("attn_v", {kv_dim}, true, &L.bv, "bias"));
+            INFER_TRY(bind_f32("attn_q", {q_dim}, &L.bq, "bias"));
+            INFER_TRY(bind_f32("attn_k", {kv_dim}, &L.bk, "bias"));
+            INFER_TRY(bind_f32("attn_v", {kv_dim}, &L.bv, "bias"));
         }
+        if (which.out_bias) INFER_TRY(bind_f32("attn_output", {n_embd}, &L.bo, "bias"));
+        if (which.attn_sinks) INFER_TRY(bind_f32("attn_sinks", {hp->n_head}, &L.attn_sinks));
         if (which.qk_norm || which.qk_norm_full) {
             // The weight's length is the span each norm covers (build_decoder's group).
             INFER_TRY(bind("attn_q_norm", {which.qk_norm ? hp->head_dim : q_dim}, true, &L.q_norm));
@@ -142,7 +176,7 @@ Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which,
             INFER_TRY(bind("post_attention_norm", {n_embd}, true, &L.post_attn_norm));
             INFER_TRY(bind("post_ffw_norm", {n_embd}, true, &L.post_ffn_norm));
         }
-        INFER_TRY(bind("ffn_norm", {n_embd}, true, &L.ffn_norm));
+        INFER_TRY(bind(which.ffn_norm, {n_embd}, true, &L.ffn_norm));
         if (hp->n_expert == 0) {
             INFER_TRY(bind("ffn_gate", {n_embd, hp->n_ff}, true, &L.ffn_gate));
             INFER_TRY(bind("ffn_up", {n_embd, hp->n_ff}, true, &L.ffn_up));
@@ -154,6 +188,12 @@ Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which,
         INFER_TRY(bind("ffn_gate_exps", {n_embd, n_ff_exp, n_expert}, true, &L.ffn_gate_exps));
         INFER_TRY(bind("ffn_up_exps", {n_embd, n_ff_exp, n_expert}, true, &L.ffn_up_exps));
         INFER_TRY(bind("ffn_down_exps", {n_ff_exp, n_embd, n_expert}, true, &L.ffn_down_exps));
+        if (which.moe_biases) {
+            INFER_TRY(bind_f32("ffn_gate_inp", {n_expert}, &L.ffn_gate_inp_b, "bias"));
+            INFER_TRY(bind_f32("ffn_gate_exps", {n_ff_exp, n_expert}, &L.ffn_gate_exps_b, "bias"));
+            INFER_TRY(bind_f32("ffn_up_exps", {n_ff_exp, n_expert}, &L.ffn_up_exps_b, "bias"));
+            INFER_TRY(bind_f32("ffn_down_exps", {n_embd, n_expert}, &L.ffn_down_exps_b, "bias"));
+        }
         if (which.shared_expert) {
             const int64_t n_ff_sh = hp->n_ff_shexp;
             INFER_TRY(bind("ffn_gate_inp_shexp", {n_embd}, true, &L.ffn_gate_inp_shexp));
@@ -174,14 +214,20 @@ graph::TensorId gated_ffn(graph::GraphBuilder &g, const graph::WeightRef &gate,
     return g.matmul(down, g.glu(g.matmul(gate, x), g.matmul(up, x), act));
 }
 
-// The routed experts (softmax router, top k), plus qwen2moe's sigmoid-gated shared expert.
+const graph::WeightRef *optional(const graph::WeightRef &ref) {
+    return present(ref) ? &ref : nullptr;
+}
+
+// The routed experts (router, top k), plus qwen2moe's sigmoid-gated shared expert.
 graph::TensorId moe_ffn(graph::GraphBuilder &g, const Hparams &hp, const LayerWeights &L,
                         graph::TensorId x) {
     const graph::GraphBuilder::Route route =
-        g.moe_route(g.matmul(L.ffn_gate_inp, x), static_cast<int32_t>(hp.n_expert_used),
-                    hp.expert_weights_norm);
-    graph::TensorId f =
-        g.moe_ffn(x, route, L.ffn_gate_exps, L.ffn_up_exps, L.ffn_down_exps, hp.ffn_act);
+        g.moe_route(g.matmul(L.ffn_gate_inp, x, optional(L.ffn_gate_inp_b)),
+                    static_cast<int32_t>(hp.n_expert_used), hp.expert_weights_norm, hp.route_fn);
+    const graph::WeightRef *const biases[3] = {
+        optional(L.ffn_gate_exps_b), optional(L.ffn_up_exps_b), optional(L.ffn_down_exps_b)};
+    graph::TensorId f = g.moe_ffn(x, route, L.ffn_gate_exps, L.ffn_up_exps, L.ffn_down_exps,
+                                  hp.ffn_act, biases[0] ? biases : nullptr);
     if (present(L.ffn_gate_inp_shexp)) {
         const graph::TensorId shared =
             gated_ffn(g, L.ffn_gate_shexp, L.ffn_up_shexp, L.ffn_down_shexp, x, hp.ffn_act);
@@ -202,7 +248,6 @@ graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max
     const auto n_rot = static_cast<int32_t>(hp.n_rot);
     const float *freq_factors =
         present(w.rope_freqs) ? static_cast<const float *>(w.rope_freqs.data) : nullptr;
-    auto optional = [](const graph::WeightRef &ref) { return present(ref) ? &ref : nullptr; };
 
     TensorId x = g.embed(w.tok_embd, hp.embed_scale); // [t][n_embd]
     for (int64_t l = 0; l < hp.n_layer; ++l) {
@@ -210,7 +255,11 @@ graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max
         const auto layer = static_cast<int32_t>(l);
         const bool swa = hp.layer_is_swa(l);
         const float base = swa ? hp.rope_base_swa : hp.rope_base;
-        const float scale = swa ? 1.0f : hp.rope_scale;
+        const float scale = swa ? hp.rope_scale_swa : hp.rope_scale;
+        graph::RopeYarn yarn; // plain, or scaled by rope_attn_factor
+        yarn.attn_factor = hp.rope_attn_factor;
+        if (hp.rope_yarn)
+            yarn = graph::rope_yarn(n_rot, hp.rope_yarn_orig_ctx, base, hp.rope_attn_factor);
         g.set_layer(layer);
 
         // Attention: q [t][n_head][head_dim], k and v [t][n_head_kv][head_dim].
@@ -222,12 +271,15 @@ graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max
             q = g.rms_norm(q, &L.q_norm, hp.norm_eps, L.q_norm.ne[0]);
             k = g.rms_norm(k, &L.k_norm, hp.norm_eps, L.k_norm.ne[0]);
         }
-        q = g.rope(q, n_head, head_dim, n_rot, hp.rope_mode, base, scale, freq_factors);
-        k = g.rope(k, n_head_kv, head_dim, n_rot, hp.rope_mode, base, scale, freq_factors);
+        q = g.rope(q, n_head, head_dim, n_rot, hp.rope_mode, base, scale, freq_factors, yarn);
+        k = g.rope(k, n_head_kv, head_dim, n_rot, hp.rope_mode, base, scale, freq_factors, yarn);
         g.kv_store(layer, k, v, n_head_kv, head_dim);
-        const TensorId a = g.attention(layer, q, n_head, n_head_kv, head_dim, hp.attn_scale,
-                                       hp.attn_softcap, swa ? static_cast<int32_t>(hp.n_swa) : 0);
-        TensorId o = g.matmul(L.wo, a);
+        const float *sinks =
+            present(L.attn_sinks) ? static_cast<const float *>(L.attn_sinks.data) : nullptr;
+        const TensorId a =
+            g.attention(layer, q, n_head, n_head_kv, head_dim, hp.attn_scale, hp.attn_softcap,
+                        swa ? static_cast<int32_t>(hp.n_swa) : 0, sinks);
+        TensorId o = g.matmul(L.wo, a, optional(L.bo));
         if (present(L.post_attn_norm)) o = g.rms_norm(o, &L.post_attn_norm, hp.norm_eps);
         if (l == hp.n_layer - 1 && !all_logits) {
             // Only the last token's logits are wanted: the rest of the pass runs on one row.

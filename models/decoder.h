@@ -10,7 +10,12 @@ namespace infer::models {
 
 // Which optional tensors a family has.
 struct DecoderTensors {
-    bool qkv_bias = false;     // qwen2, qwen2moe
+    bool qkv_bias = false;   // qwen2, qwen2moe, gpt-oss
+    bool out_bias = false;   // gpt-oss: attn_output.bias
+    bool attn_sinks = false; // gpt-oss: attn_sinks, a logit per head in the softmax
+    bool moe_biases = false; // gpt-oss: router and expert biases
+    // The FFN's input norm: "ffn_norm", or gpt-oss's "post_attention_norm" (same place).
+    const char *ffn_norm = "ffn_norm";
     bool qk_norm = false;      // qwen3, qwen3moe, gemma3: per head (head_dim weights)
     bool qk_norm_full = false; // olmoe: over all heads at once (q_dim / kv_dim weights)
     bool post_norms = false;   // gemma3: after attention and after the FFN

@@ -2,11 +2,11 @@
 
 namespace infer::models {
 
-extern const Architecture kLlama, kQwen2, kQwen3, kGemma3, kQwen2Moe, kQwen3Moe, kOlmoe;
+extern const Architecture kLlama, kQwen2, kQwen3, kGemma3, kQwen2Moe, kQwen3Moe, kOlmoe, kGptOss;
 
 namespace {
-const Architecture *const kArchitectures[] = {&kLlama,     &kQwen2,     &kQwen3, &kGemma3,
-                                              &kQwen2Moe, &kQwen3Moe, &kOlmoe};
+const Architecture *const kArchitectures[] = {&kLlama,    &kQwen2,    &kQwen3, &kGemma3,
+                                              &kQwen2Moe, &kQwen3Moe, &kOlmoe, &kGptOss};
 }
 
 const Architecture *find_architecture(std::string_view name) {

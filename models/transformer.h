@@ -28,8 +28,14 @@ struct Hparams {
     float norm_eps = 1e-5f;
     graph::RopeMode rope_mode = graph::RopeMode::Normal;
     float rope_base = 10000.0f;
-    float rope_scale = 1.0f;       // freq_scale = 1 / linear scaling factor
+    float rope_scale = 1.0f;        // freq_scale = 1 / scaling factor (linear or YaRN)
     float rope_base_swa = 10000.0f; // sliding-window layers (gemma3)
+    float rope_scale_swa = 1.0f;    // their freq_scale (gemma3: unscaled; gpt-oss: rope_scale)
+    // YaRN (rope.scaling.type "yarn"): the blend and magnitude scale on top of rope_scale, as
+    // llama.cpp's context computes them (beta_fast 32, beta_slow 1; it reads no keys for those).
+    bool rope_yarn = false;
+    int64_t rope_yarn_orig_ctx = 0; // rope.scaling.original_context_length
+    float rope_attn_factor = 1.0f;  // multiplies cos and sin (llama.cpp's cparams.yarn_attn_factor)
     int64_t n_swa = 0;             // sliding window, 0 = none
     int64_t swa_pattern = 0;       // every swa_pattern-th layer is global; 0 = all global
     float attn_scale = 0;          // multiplies q.k; 1/sqrt(head_dim) unless a family says otherwise
@@ -44,6 +50,7 @@ struct Hparams {
     int64_t n_ff_exp = 0;       // one routed expert's FFN length
     int64_t n_ff_shexp = 0;     // the shared expert's FFN length (qwen2moe), 0 = none
     bool expert_weights_norm = false; // renormalize the k routing weights (qwen3moe, Mixtral)
+    graph::RouteFn route_fn = graph::RouteFn::Softmax;
 
     bool layer_is_swa(int64_t layer) const {
         return n_swa > 0 && swa_pattern > 0 && (layer % swa_pattern) < swa_pattern - 1;
@@ -52,13 +59,17 @@ struct Hparams {
 
 struct LayerWeights {
     graph::WeightRef attn_norm, wq, wk, wv, wo;
-    graph::WeightRef bq, bk, bv;             // qwen2
+    graph::WeightRef bq, bk, bv;             // qwen2, gpt-oss
+    graph::WeightRef bo;                     // gpt-oss
+    graph::WeightRef attn_sinks;             // gpt-oss: [n_head] F32
     graph::WeightRef q_norm, k_norm;         // qwen3, gemma3
     graph::WeightRef post_attn_norm;         // gemma3
     graph::WeightRef ffn_norm, ffn_gate, ffn_up, ffn_down;
     graph::WeightRef post_ffn_norm;          // gemma3
     // Mixture of experts: router [n_embd, n_expert]; experts stacked along ne[2].
     graph::WeightRef ffn_gate_inp, ffn_gate_exps, ffn_up_exps, ffn_down_exps;
+    graph::WeightRef ffn_gate_inp_b; // gpt-oss: router bias [n_expert]
+    graph::WeightRef ffn_gate_exps_b, ffn_up_exps_b, ffn_down_exps_b; // gpt-oss: [n][n_expert]
     graph::WeightRef ffn_gate_inp_shexp;     // qwen2moe: [n_embd] -> the shared expert's gate
     graph::WeightRef ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;
 };

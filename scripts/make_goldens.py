@@ -92,6 +92,11 @@ SYNTH_MODELS = {
                            "--n-expert-used", "2", "--quant", "Q4_0", "--seed", "23"],
     "synth-olmoe-q4_k_m": ["--arch", "olmoe", "--preset", "tiny", "--quant", "Q4_K_M",
                            "--seed", "24"],
+    # gpt-oss (issue 17): MXFP4 experts (llama.cpp's MXFP4_MOE recipe: the rest Q8_0), biases
+    # everywhere, attention sinks, alternating sliding-window layers (window 32), YaRN rope,
+    # top-k-then-softmax routing, the clamped SwiGLU.
+    "synth-gpt-oss-mxfp4": ["--arch", "gpt-oss", "--preset", "tiny", "--quant", "MXFP4_MOE",
+                            "--seed", "26"],
     # OLMoE's top-8 routing (of 32 experts here, 64 in OLMoE-1B-7B).
     "synth-olmoe-q8_0": ["--arch", "olmoe", "--preset", "tiny", "--n-expert", "32",
                          "--n-expert-used", "8", "--n-ff", "128", "--quant", "Q8_0",

@@ -1,8 +1,8 @@
-// Weight quantizers. Legacy formats (Q4_0 .. Q5_1) follow ggml's quantize_row_*_ref operation for
-// operation. The k-quants fit each sub-block's scale (and min) by a small grid search with a
-// least-squares refit, as ggml's make_qkx2_quants / make_qx_quants do but without importance
-// weights, then quantize the sub-block scales against the fp16 super-block scale(s) and requantize
-// the values with the scales as stored, so the blocks decode to what was fitted.
+// Weight quantizers. Legacy formats (Q4_0 .. Q5_1) and MXFP4 follow ggml's quantize_row_*_ref
+// operation for operation. The k-quants fit each sub-block's scale (and min) by a small grid
+// search with a least-squares refit, as ggml's make_qkx2_quants / make_qx_quants do but without
+// importance weights, then quantize the sub-block scales against the fp16 super-block scale(s) and
+// requantize the values with the scales as stored, so the blocks decode to what was fitted.
 // Bit layouts are the inverse of the decoders in dequant_legacy.cpp / dequant_kquants.cpp.
 #include "tooling/quant_weights.h"
 
@@ -465,6 +465,51 @@ void quantize_row_iq4_xs(const float *src, void *dst, int64_t n) {
     }
 }
 
+// ---- MXFP4: ggml's quantize_row_mxfp4_ref operation for operation -------------------------------
+// The shared exponent puts the block's largest magnitude in [4, 8) times the E8M0 scale (it may
+// then exceed the largest value, 6, and clip); each element takes the kValuesMXFP4 entry nearest
+// x / d, the first on ties. The exponent comes from log2f as in ggml (not an exact frexp), so
+// that magnitudes just below a power of two round the same way and the bytes stay ggml's.
+
+namespace {
+
+// ggml's best_index_mxfp4: the index minimizing |value * d - x|, the first minimum on ties.
+uint8_t best_index_mxfp4(float x, float d) {
+    int best = 0;
+    float best_err = std::fabs(static_cast<float>(kValuesMXFP4[0]) * d - x);
+    for (int i = 1; i < 16; ++i) {
+        const float err = std::fabs(static_cast<float>(kValuesMXFP4[i]) * d - x);
+        if (err < best_err) {
+            best = i;
+            best_err = err;
+        }
+    }
+    return static_cast<uint8_t>(best);
+}
+
+} // namespace
+
+void quantize_row_mxfp4(const float *src, void *dst, int64_t n) {
+    for (int64_t i = 0; i < n / QK_MXFP4; ++i) {
+        const float *x = src + i * QK_MXFP4;
+        float amax = 0.0f;
+        for (int j = 0; j < QK_MXFP4; ++j)
+            amax = std::max(amax, std::fabs(x[j]));
+        // ggml converts the float straight to uint8_t; through int the out-of-range exponents of
+        // magnitudes below 2^-125 wrap as they do there on x86, and the conversion is defined.
+        const uint8_t e = amax > 0.0f ? static_cast<uint8_t>(static_cast<int>(
+                                            std::floor(std::log2(amax)) - 2.0f + 127.0f))
+                                      : 0;
+        const float d = e8m0_to_fp32_half(e);
+        BlockMXFP4 b;
+        b.e = e;
+        for (int j = 0; j < QK_MXFP4 / 2; ++j)
+            b.qs[j] = static_cast<uint8_t>(best_index_mxfp4(x[j], d) |
+                                           (best_index_mxfp4(x[j + QK_MXFP4 / 2], d) << 4));
+        store(dst, i, b);
+    }
+}
+
 bool weight_type_supported(uint32_t type) {
     switch (static_cast<TypeId>(type)) {
     case TypeId::F32:
@@ -482,6 +527,7 @@ bool weight_type_supported(uint32_t type) {
     case TypeId::Q6_K:
     case TypeId::IQ4_NL:
     case TypeId::IQ4_XS:
+    case TypeId::MXFP4:
         return true;
     default:
         return false;
@@ -537,6 +583,9 @@ bool quantize_row_weights(uint32_t type, const float *src, void *dst, int64_t n)
         break;
     case TypeId::IQ4_XS:
         quantize_row_iq4_xs(src, dst, n);
+        break;
+    case TypeId::MXFP4:
+        quantize_row_mxfp4(src, dst, n);
         break;
     default:
         return false;

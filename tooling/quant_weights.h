@@ -1,6 +1,6 @@
 // Reference quantization of weight rows (f32 -> a ggml weight type) and a generator of valid
 // random blocks. Used to write GGUF files (infer-synth) and to make test inputs for kernels;
-// not a replacement for llama-quantize: the legacy 32-element formats follow ggml's
+// not a replacement for llama-quantize: the legacy 32-element formats and MXFP4 follow ggml's
 // quantize_row_*_ref exactly, the k-quants use a plainer scale search than ggml's
 // make_qkx2_quants / make_qx_quants (no importance weights), so their bytes differ from ggml's
 // while their blocks are valid and their error is of the same order.
@@ -12,7 +12,7 @@ namespace infer {
 
 // Quantizes `n` elements (a multiple of the type's block size) of `src` into `dst`.
 // Types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL,
-// IQ4_XS.
+// IQ4_XS, MXFP4.
 // False for any other type or a partial block. Inputs are expected finite.
 bool quantize_row_weights(uint32_t type, const float *src, void *dst, int64_t n);
 
@@ -33,6 +33,8 @@ void quantize_row_q5_K(const float *src, void *dst, int64_t n);
 void quantize_row_q6_K(const float *src, void *dst, int64_t n);
 void quantize_row_iq4_nl(const float *src, void *dst, int64_t n);
 void quantize_row_iq4_xs(const float *src, void *dst, int64_t n);
+// Byte-identical to ggml's quantize_row_mxfp4_ref (the rule llama-quantize applies to MXFP4).
+void quantize_row_mxfp4(const float *src, void *dst, int64_t n);
 // Q8_0 is quantize_row_q8_0_ref() in core/quant.h.
 
 // Writes `n_blocks` valid blocks of `type` (a plain type counts one element as a block) whose

@@ -8,6 +8,7 @@
 // E[q^2] = 5.5 (rms 2.345); the random sign of its sub-block scales cancels the mean over a row.
 #include "tooling/quant_weights.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -238,6 +239,21 @@ bool random_blocks(uint32_t type, uint64_t seed, float scale, void *dst, int64_t
                 b.scales_h |= static_cast<uint16_t>((ls >> 4) << (2 * g));
             }
             b.d = d;
+        });
+        break;
+    }
+    case TypeId::MXFP4: { // d is a power of two: blocks take e or e + 1 in the share giving `scale`
+        // target = d * 2^f with f in [0, 1): e + 1's blocks have 4x the mean square, so a share
+        // p = (4^f - 1) / 3 of them gives the rms exactly (on average), whatever the scale.
+        const float target = scale / table_rms(kValuesMXFP4);
+        int k = 0;
+        std::frexp(target, &k); // target in [2^(k-1), 2^k): d = 2^(e - 128) = 2^(k-1)
+        const int e = target > 0 ? std::min(std::max(k - 1 + 128, 1), 253) : 0;
+        const float ratio = target / e8m0_to_fp32_half(static_cast<uint8_t>(e));
+        const double p = std::min(1.0, std::max(0.0, (double(ratio) * ratio - 1) / 3));
+        const auto threshold = static_cast<uint64_t>(p * 4294967296.0);
+        blocks<BlockMXFP4>(rng, dst, n_blocks, [&](BlockMXFP4 &b) {
+            b.e = static_cast<uint8_t>((rng.next() >> 32) < threshold ? e + 1 : e);
         });
         break;
     }

@@ -53,12 +53,29 @@ float cap_logit(float x, float softcap) {
     return softcap > 0.0f ? softcap * std::tanh(x / softcap) : x;
 }
 
+} // namespace
+
+float attention_out_scale(float m, float l, const float *sinks, int head) {
+    if (sinks) {
+        // The sink joins the max and the denominator (ggml's soft_max with sinks).
+        const float sink = sinks[head];
+        const float top = m > sink ? m : sink;
+        const float c = std::exp(m - top); // 0 when no key was visible (m = -inf)
+        return c / (l * c + std::exp(sink - top));
+    }
+    // No visible key (cannot happen for a valid position) leaves l = 0: write zeros, not NaN.
+    return l > 0.0f ? 1.0f / l : 0.0f;
+}
+
+namespace {
+
 // nh <= kVecRows query heads of one token, which read kv head kvh, with the online softmax.
 //   q, o: (nh, head_dim)  logits: (kVecRows, kTile)  acc: (kVecRows, head_dim)
+// head0: the first of the nh heads (their sinks).
 template <KvType T>
-void attend_heads(float *o, const float *q, int nh, const void *k_cache, const void *v_cache,
-                  int kvh, Range keys, const KvLayout &kv, const AttnParams &ap, const VecOps &vo,
-                  float *logits, float *acc) {
+void attend_heads(float *o, const float *q, int nh, int head0, const void *k_cache,
+                  const void *v_cache, int kvh, Range keys, const KvLayout &kv,
+                  const AttnParams &ap, const VecOps &vo, float *logits, float *acc) {
     const int hd = kv.head_dim;
     float m[kVecRows]; // per head: running max of the logits seen
     float l[kVecRows]; // per head: running sum of exp(logit - m)
@@ -109,8 +126,7 @@ void attend_heads(float *o, const float *q, int nh, const void *k_cache, const v
         }
     }
     for (int h = 0; h < nh; h++) {
-        // No visible key (cannot happen for a valid position) leaves l = 0: write zeros, not NaN.
-        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+        const float inv = attention_out_scale(m[h], l[h], ap.sinks, head0 + h);
         for (int d = 0; d < hd; d++)
             o[h * hd + d] = acc[h * hd + d] * inv;
     }
@@ -151,6 +167,7 @@ void attention_blocks(AttendBlockFn attend, float *o, const float *q, const void
                 b.q[i * nh + h] = q + row * kv.head_dim;
                 b.o[i * nh + h] = o + row * kv.head_dim;
                 b.keys[i * nh + h] = keys;
+                b.head[i * nh + h] = kvh * group + first + h;
             }
         }
         attend(b, k_cache, v_cache, kvh, kv, ap, scratch);
@@ -194,12 +211,13 @@ void attention(float *o, const float *q, const void *k_cache, const void *v_cach
         const int64_t r = token * ap.n_head + int64_t(kvh) * group + first; // first (token, head)
         const float *qh = q + r * kv.head_dim;
         float *oh = o + r * kv.head_dim;
+        const int head0 = kvh * group + first;
         if (kv.type == KvType::f16)
-            attend_heads<KvType::f16>(oh, qh, nh, k_cache, v_cache, kvh, keys, kv, ap, vo, logits,
-                                      acc);
+            attend_heads<KvType::f16>(oh, qh, nh, head0, k_cache, v_cache, kvh, keys, kv, ap, vo,
+                                      logits, acc);
         else
-            attend_heads<KvType::f32>(oh, qh, nh, k_cache, v_cache, kvh, keys, kv, ap, vo, logits,
-                                      acc);
+            attend_heads<KvType::f32>(oh, qh, nh, head0, k_cache, v_cache, kvh, keys, kv, ap, vo,
+                                      logits, acc);
     }
 }
 
@@ -227,7 +245,8 @@ void attention_ref(float *o, const float *q, const void *k_cache, const void *v_
                 if (ap.n_swa > 0 && pos[i] - j >= ap.n_swa) return false; // outside the window
                 return true;
             };
-            float max = -INFINITY;
+            // A sink joins the max and the denominator, with no value (ggml's soft_max).
+            float max = ap.sinks ? ap.sinks[h] : -INFINITY;
             for (int j = 0; j < kv.n_ctx; j++) {
                 if (!visible(j)) continue;
                 float dot = 0.0f;
@@ -243,6 +262,7 @@ void attention_ref(float *o, const float *q, const void *k_cache, const void *v_
                 att[j] = visible(j) ? std::exp(att[j] - max) : 0.0f;
                 sum += att[j];
             }
+            if (ap.sinks) sum += std::exp(ap.sinks[h] - max);
             for (int d = 0; d < hd; d++) {
                 float x = 0.0f;
                 for (int j = 0; j < kv.n_ctx; j++)

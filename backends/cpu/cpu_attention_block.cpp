@@ -397,8 +397,7 @@ void attend_block(const AttnBlock &b, const void *k_cache, const void *v_cache, 
             });
     }
     for (int r = 0; r < rows; r++) {
-        // No visible key (cannot happen for a valid position) leaves l = 0: write zeros, not NaN.
-        const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+        const float inv = attention_out_scale(m[r], l[r], ap.sinks, b.head[r]);
         for (int d = 0; d < hd; d++)
             b.o[r][d] = sc.acc[r * hd + d] * inv;
     }

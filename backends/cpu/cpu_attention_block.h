@@ -20,7 +20,13 @@ struct AttnBlock {
     const float *q[kBlockRows];
     float *o[kBlockRows];
     Range keys[kBlockRows];
+    int head[kBlockRows]; // the query head of row r (its sink)
 };
+
+// o = acc * attention_out_scale(m, l, ...): the factor that normalizes a row's online softmax
+// (running max m, sum l), with head `head`'s sink in the max and the denominator when sinks is
+// not null (cpu_attention.cpp).
+float attention_out_scale(float m, float l, const float *sinks, int head);
 
 // The SIMD block kernel for this CPU, or null where none runs (no AVX2, or SIMD disabled for
 // testing): the caller then attends row by row.

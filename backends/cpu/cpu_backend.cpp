@@ -37,13 +37,40 @@ cpu::KvLayout kv_layout(const KvCacheLayout &kv) {
 }
 
 cpu::RopeParams rope_params(const Node &n) {
-    return {n.n_head,        n.head_dim,     n.n_rot,
-            n.freq_base,     n.freq_scale,   n.freq_factors,
-            n.rope_mode == graph::RopeMode::Neox ? cpu::RopeMode::neox : cpu::RopeMode::normal};
+    return {n.n_head,
+            n.head_dim,
+            n.n_rot,
+            n.freq_base,
+            n.freq_scale,
+            n.freq_factors,
+            n.rope_mode == graph::RopeMode::Neox ? cpu::RopeMode::neox : cpu::RopeMode::normal,
+            n.yarn.ext_factor,
+            n.yarn.attn_factor,
+            {n.yarn.corr_dims[0], n.yarn.corr_dims[1]}};
+}
+
+cpu::AttnParams attn_params(const Node &n) {
+    return {n.n_head, n.scale, n.softcap, n.window, n.sinks};
 }
 
 cpu::GluAct glu_act(graph::Activation act) {
-    return act == graph::Activation::GeluTanh ? cpu::GluAct::gelu_tanh : cpu::GluAct::silu;
+    switch (act) {
+    case graph::Activation::GeluTanh:
+        return cpu::GluAct::gelu_tanh;
+    case graph::Activation::SwigluOai:
+        return cpu::GluAct::swiglu_oai;
+    case graph::Activation::Silu:
+        break;
+    }
+    return cpu::GluAct::silu;
+}
+
+cpu::RouteFn route_fn(graph::RouteFn fn) {
+    return fn == graph::RouteFn::SoftmaxTopK ? cpu::RouteFn::softmax_topk : cpu::RouteFn::softmax;
+}
+
+const float *bias_data(const graph::WeightRef *w) {
+    return w ? static_cast<const float *>(w->data) : nullptr;
 }
 
 // The CPU's view of a weight matrix: its repacked copy when the model made one.
@@ -66,8 +93,11 @@ cpu::MoeFfn moe_ffn_of(const Node &n, const StreamedExperts *streamed_experts = 
     const uint8_t *streamed = streamed_experts && n.expert_slot && !n.experts_resident
                                   ? streamed_experts->layer(n.layer)
                                   : nullptr;
-    return {expert_weights(*n.w), expert_weights(*n.w2), expert_weights(*n.w3), glu_act(n.act),
-            n.expert_slot, n.experts_resident, streamed};
+    return {expert_weights(*n.w),        expert_weights(*n.w2),
+            expert_weights(*n.w3),       glu_act(n.act),
+            bias_data(n.expert_bias[0]), bias_data(n.expert_bias[1]),
+            bias_data(n.expert_bias[2]), n.expert_slot,
+            n.experts_resident,          streamed};
 }
 
 const char *type_name(uint32_t type) {
@@ -218,7 +248,7 @@ void run_node_reference(const RunState &s, const Node &n) {
     case Op::Attention:
         cpu::attention_ref(f32(s, n.out), f32(s, n.in[0]), s.kv->k(n.layer), s.kv->v(n.layer),
                            i32(s, n.in[1]), static_cast<int>(s.n_tokens), kv_layout(s.kv->layout),
-                           cpu::AttnParams{n.n_head, n.scale, n.softcap, n.window});
+                           attn_params(n));
         break;
     case Op::Glu:
         cpu::glu_ref(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]), n_elems, glu_act(n.act));
@@ -228,8 +258,7 @@ void run_node_reference(const RunState &s, const Node &n) {
         break;
     case Op::MoeRoute:
         cpu::moe_route_ref(f32(s, n.in[0]), rows_of(s, n.in[0]), n.n_expert, n.n_expert_used,
-                           n.norm_weights, i32_out(s, n.out),
-                           f32(s, n.out2));
+                           n.norm_weights, i32_out(s, n.out), f32(s, n.out2), route_fn(n.route_fn));
         break;
     case Op::MoeFfn: {
         const int64_t rows = rows_of(s, n.in[0]);
@@ -282,7 +311,7 @@ void run_node(const RunState &s, const Node &n, int ith, int nth) {
                       nth);
         break;
     case Op::Attention: {
-        const cpu::AttnParams p{n.n_head, n.scale, n.softcap, n.window};
+        const cpu::AttnParams p = attn_params(n);
         cpu::attention(f32(s, n.out), f32(s, n.in[0]), s.kv->k(n.layer), s.kv->v(n.layer),
                        i32(s, n.in[1]), static_cast<int>(s.n_tokens), kv_layout(s.kv->layout), p,
                        thread_scratch(s, n, ith, nth), ith, nth);
@@ -294,8 +323,8 @@ void run_node(const RunState &s, const Node &n, int ith, int nth) {
         break;
     case Op::MoeRoute:
         cpu::moe_route(f32(s, n.in[0]), rows_of(s, n.in[0]), n.n_expert, n.n_expert_used,
-                       n.norm_weights, i32_out(s, n.out), f32(s, n.out2),
-                       ith, nth);
+                       n.norm_weights, i32_out(s, n.out), f32(s, n.out2), ith, nth,
+                       route_fn(n.route_fn));
         break;
     case Op::MoeFfn:
         cpu::moe_ffn(moe_ffn_of(n, s.bound->streamed), f32(s, n.in[0]), i32(s, n.in[1]), f32(s, n.in[2]),

@@ -11,9 +11,12 @@
 // silu_approx, the same bits on every path. (libm's expf took 2-4% of a 1B prefill. exp_approx
 // once moved SmolLM2's 635-token golden past its bound, 0.063 against 0.059, on the chaos of a
 // long prompt rather than on accuracy; with the block attention that golden measures 0.03.)
+// gpt-oss's clamped SwiGLU is ggml's scalar loop (libm expf) on every path: its rows are one
+// expert's FFN, a small share of a token's work, and so it gives llama.cpp's bits.
 #include "cpu/cpu_ops.h"
 #include "cpu/cpu_vec.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace infer::cpu {
@@ -22,11 +25,23 @@ float silu_ref(float x) { return silu_approx(x); }
 
 float gelu_tanh_ref(float x) { return gelu_tanh_approx(x); }
 
+float swiglu_oai_ref(float gate, float up) {
+    constexpr float kAlpha = 1.702f, kLimit = 7.0f; // llama.cpp's gpt-oss graph
+    const float x = std::min(gate, kLimit);
+    const float u = std::clamp(up, -kLimit, kLimit);
+    return x / (1.0f + std::exp(kAlpha * (-x))) * (u + 1.0f);
+}
+
 namespace {
 
 // The gated product through VecOps (which take int counts).
 void glu_mul(const VecOps &vo, float *y, const float *gate, const float *up, int64_t n,
              GluAct act) {
+    if (act == GluAct::swiglu_oai) {
+        for (int64_t i = 0; i < n; i++)
+            y[i] = swiglu_oai_ref(gate[i], up[i]);
+        return;
+    }
     const auto fn = act == GluAct::gelu_tanh ? vo.gelu_mul : vo.silu_mul;
     constexpr int64_t kStep = int64_t(1) << 30;
     for (int64_t i = 0; i < n; i += kStep)

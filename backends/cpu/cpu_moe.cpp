@@ -42,48 +42,67 @@ void normalize(float *weights, int k) {
     for (int j = 0; j < k; ++j) weights[j] /= s;
 }
 
+// Inserts expert e of score v into the best `have` of k (best first): strictly better moves
+// ahead, so an equal score stays behind the lower id.
+void insert_top(int32_t *top, float *topv, int k, int *have, int32_t e, float v) {
+    if (*have == k && !(v > topv[k - 1])) return;
+    int at = *have < k ? (*have)++ : k - 1;
+    while (at > 0 && v > topv[at - 1]) {
+        topv[at] = topv[at - 1];
+        top[at] = top[at - 1];
+        --at;
+    }
+    topv[at] = v;
+    top[at] = e;
+}
+
+// softmax_topk's weights: the chosen logits (in place) become their softmax.
+void softmax_in_place(float *x, int k) {
+    const Softmax p = softmax_of(x, k);
+    for (int j = 0; j < k; ++j)
+        x[j] = p(x[j]);
+}
+
 } // namespace
 
 void moe_route(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
-               float *weights, int ith, int nth) {
+               float *weights, int ith, int nth, RouteFn fn) {
     const Range r = split_range(t, ith, nth);
     for (int64_t tok = r.begin; tok < r.end; ++tok) {
         const float *l = logits + tok * n_expert;
-        int32_t *top = ids + tok * k;  // the best `have` experts so far, best first
+        int32_t *top = ids + tok * k; // the best `have` experts so far, best first
         float *topw = weights + tok * k;
-        const Softmax p = softmax_of(l, n_expert);
         int have = 0;
-        for (int e = 0; e < n_expert; ++e) {
-            const float pe = p(l[e]);
-            // Insertion: strictly better moves ahead, so an equal value stays behind the lower id.
-            if (have == k && !(pe > topw[k - 1])) continue;
-            int at = have < k ? have++ : k - 1;
-            while (at > 0 && pe > topw[at - 1]) {
-                topw[at] = topw[at - 1];
-                top[at] = top[at - 1];
-                --at;
-            }
-            topw[at] = pe;
-            top[at] = e;
+        if (fn == RouteFn::softmax_topk) {
+            for (int e = 0; e < n_expert; ++e)
+                insert_top(top, topw, k, &have, e, l[e]);
+            softmax_in_place(topw, k);
+        } else {
+            const Softmax p = softmax_of(l, n_expert);
+            for (int e = 0; e < n_expert; ++e)
+                insert_top(top, topw, k, &have, e, p(l[e]));
         }
         if (norm) normalize(topw, k);
     }
 }
 
 void moe_route_ref(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
-                   float *weights) {
+                   float *weights, RouteFn fn) {
     std::vector<float> p(static_cast<size_t>(n_expert));
     std::vector<int32_t> order(static_cast<size_t>(n_expert));
     for (int64_t tok = 0; tok < t; ++tok) {
         const float *l = logits + tok * n_expert; // (n_expert)
+        // The score experts are ranked by: the probability, or the logit itself.
         const Softmax softmax = softmax_of(l, n_expert);
-        for (int e = 0; e < n_expert; ++e) p[e] = softmax(l[e]);
+        for (int e = 0; e < n_expert; ++e)
+            p[e] = fn == RouteFn::softmax ? softmax(l[e]) : l[e];
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b]; });
         for (int j = 0; j < k; ++j) {
             ids[tok * k + j] = order[j];
             weights[tok * k + j] = p[order[j]];
         }
+        if (fn == RouteFn::softmax_topk) softmax_in_place(weights + tok * k, k);
         if (norm) normalize(weights + tok * k, k);
     }
 }
@@ -193,6 +212,19 @@ private:
     int64_t n_items_, next_, end_;
 };
 
+// rows[c * stride + i] += bias[i] for c < n, i < len; nothing when bias is null.
+void add_bias(float *rows, int64_t stride, int64_t n, const float *bias, int64_t len) {
+    if (!bias) return;
+    for (int64_t c = 0; c < n; ++c)
+        for (int64_t i = 0; i < len; ++i)
+            rows[c * stride + i] += bias[i];
+}
+
+// Expert e's bias row of `bias` ([n_expert][width]) from element r0, or null.
+const float *bias_at(const float *bias, int64_t e, int64_t width, int64_t r0) {
+    return bias ? bias + e * width + r0 : nullptr;
+}
+
 // y[0..n) = sum over the slots j with rows[j] >= 0, in slot order, of w[j] * d[rows[j] * stride
 // + i]; 0 when no slot is computed. The reference sums the same products in the same order.
 void weighted_sum(const float *d, int64_t stride, const int32_t *rows, const float *w, int k,
@@ -296,6 +328,8 @@ void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int3
         float *he = h + start[e] * n_ff; // the expert's one pair
         matmul_rows(f.gate.expert(e), xg_gate, L.act_gate, 1, he + r0, n_ff, r0, r1, isa);
         matmul_rows(f.up.expert(e), xg_up, L.act_up, 1, tmp, kRowBlock, r0, r1, isa);
+        add_bias(he + r0, n_ff, 1, bias_at(f.gate_bias, e, n_ff, r0), r1 - r0);
+        add_bias(tmp, kRowBlock, 1, bias_at(f.up_bias, e, n_ff, r0), r1 - r0);
         glu(he + r0, he + r0, tmp, r1 - r0, f.act, 0, 1);
         matmul_quantize_act_row(f.down.type, he + r0, r1 - r0,
                                 hq + start[e] * L.act_down + matmul_act_row_bytes(f.down.type, r0),
@@ -308,10 +342,13 @@ void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int3
     const Range blocks = split_range(embd_blocks, ith, nth);
     for (int64_t blk = blocks.begin; blk < blocks.end; ++blk) {
         const int64_t r0 = blk * kDecodeDownBlock, r1 = std::min(n_embd, r0 + kDecodeDownBlock);
-        for (int j = 0; j < k; ++j)
-            if (pair_row[j] >= 0)
-                matmul_rows(f.down.expert(ids[j]), hq + pair_row[j] * L.act_down, L.act_down, 1,
-                            tmp + pair_row[j] * kDecodeDownBlock, kDecodeDownBlock, r0, r1, isa);
+        for (int j = 0; j < k; ++j) {
+            if (pair_row[j] < 0) continue;
+            float *dj = tmp + pair_row[j] * kDecodeDownBlock;
+            matmul_rows(f.down.expert(ids[j]), hq + pair_row[j] * L.act_down, L.act_down, 1, dj,
+                        kDecodeDownBlock, r0, r1, isa);
+            add_bias(dj, kDecodeDownBlock, 1, bias_at(f.down_bias, ids[j], n_embd, r0), r1 - r0);
+        }
         weighted_sum(tmp, kDecodeDownBlock, pair_row, weights, k, r1 - r0, y + r0);
     }
 }
@@ -379,6 +416,8 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
             float *hc = h + c0 * n_ff + r0;
             matmul_rows(wg, xg_gate + c0 * L.act_gate, L.act_gate, nc, hc, n_ff, r0, r1, isa);
             matmul_rows(wu, xg_up + c0 * L.act_up, L.act_up, nc, up_tmp, kRowBlock, r0, r1, isa);
+            add_bias(hc, n_ff, nc, bias_at(f.gate_bias, e, n_ff, r0), r1 - r0);
+            add_bias(up_tmp, kRowBlock, nc, bias_at(f.up_bias, e, n_ff, r0), r1 - r0);
             for (int64_t c = 0; c < nc; ++c)
                 glu(hc + c * n_ff, hc + c * n_ff, up_tmp + c * kRowBlock, r1 - r0, f.act, 0, 1);
         }
@@ -400,6 +439,8 @@ void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *w
         const int64_t r0 = item % embd_blocks * kRowBlock, r1 = std::min(n_embd, r0 + kRowBlock);
         matmul_rows(f.down.expert(e), hq + start[e] * L.act_down, L.act_down,
                     start[e + 1] - start[e], d + start[e] * n_embd + r0, n_embd, r0, r1, isa);
+        add_bias(d + start[e] * n_embd + r0, n_embd, start[e + 1] - start[e],
+                 bias_at(f.down_bias, e, n_embd, r0), r1 - r0);
     }
     pool.barrier(ith);
 
@@ -422,8 +463,11 @@ void moe_ffn_ref(const MoeFfn &f, const float *x, const int32_t *ids, const floa
             if (!f.computes(e)) continue;
             matmul_ref(f.gate.expert(e), xt, 1, gate.data()); // (n_ff)
             matmul_ref(f.up.expert(e), xt, 1, up.data());     // (n_ff)
+            add_bias(gate.data(), 0, 1, bias_at(f.gate_bias, e, n_ff, 0), n_ff);
+            add_bias(up.data(), 0, 1, bias_at(f.up_bias, e, n_ff, 0), n_ff);
             glu_ref(gate.data(), gate.data(), up.data(), n_ff, f.act);
             matmul_ref(f.down.expert(e), gate.data(), 1, out.data()); // (n_embd)
+            add_bias(out.data(), 0, 1, bias_at(f.down_bias, e, n_embd, 0), n_embd);
             for (int64_t i = 0; i < n_embd; ++i) yt[i] = first ? w * out[i] : yt[i] + w * out[i];
             first = false;
         }

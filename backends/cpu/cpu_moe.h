@@ -24,16 +24,22 @@
 namespace infer::cpu {
 
 // ---- Routing -----------------------------------------------------------------------------------
-// For each of t tokens: p = softmax(logits[t]) over n_expert (ggml's soft_max: max-shifted, the
-// sum accumulated in double); ids[t] = the k experts of largest p, best first, ties to the lower
-// id; weights[t][j] = p[ids[t][j]], divided by their sum (clamped below at 2^-14, as llama.cpp)
-// when `norm`. Mixtral's softmax over the top-k logits is softmax-all then norm. ids, weights:
-// [t][k], 1 <= k <= n_expert. Split: tokens.
+// How the k experts and their weights come from the logits (graph::RouteFn's CPU twin).
+//   softmax:      p = softmax(logits[t]) over n_expert (ggml's soft_max: max-shifted, the sum
+//                 accumulated in double); the k experts of largest p; weights = their p.
+//                 Mixtral's softmax over the top-k logits is softmax-all then norm.
+//   softmax_topk: the k experts of largest logit; weights = softmax over those k logits
+//                 (gpt-oss, llama.cpp's SOFTMAX_WEIGHT gating).
+enum class RouteFn : int { softmax, softmax_topk };
+
+// For each of t tokens: ids[t] = the k chosen experts, best first, ties to the lower id;
+// weights[t][j] their weights by `fn`, divided by their sum (clamped below at 2^-14, as llama.cpp)
+// when `norm`. ids, weights: [t][k], 1 <= k <= n_expert. Split: tokens.
 void moe_route(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
-               float *weights, int ith, int nth);
+               float *weights, int ith, int nth, RouteFn fn = RouteFn::softmax);
 // Sorts all experts, for clarity; allocates.
 void moe_route_ref(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
-                   float *weights);
+                   float *weights, RouteFn fn = RouteFn::softmax);
 
 // ---- Expert FFN --------------------------------------------------------------------------------
 // Stacked experts: n_expert matrices of n rows x k elements, expert e at data + e * expert_stride.
@@ -56,6 +62,10 @@ struct MoeFfn {
     ExpertWeights gate, up; // [n_embd -> n_ff] per expert
     ExpertWeights down;     // [n_ff -> n_embd] per expert
     GluAct act;
+    // Per-expert F32 biases added to each product (gpt-oss), or null: gate_bias and up_bias
+    // [n_expert][n_ff], down_bias [n_expert][n_embd]. The down bias is added before the weight
+    // multiplies the row, as llama.cpp's add_id then mul.
+    const float *gate_bias = nullptr, *up_bias = nullptr, *down_bias = nullptr;
     // The subset of the experts this call computes (graph::Node::expert_slot): the experts e with
     // (expert_slot[e] >= 0) == resident, or all of them when expert_slot is null. A selected
     // expert outside the subset contributes nothing and is not counted, so the outputs of the two

@@ -60,10 +60,19 @@ struct RopeParams {
     float freq_scale;          // 1 / linear scaling factor; 1 = none
     const float *freq_factors; // n_rot/2 divisors of theta (llama3 `rope_freqs`), or null
     RopeMode mode;
+    // YaRN (llama.cpp's rope_yarn): with ext_factor != 0, pair i's angle blends the interpolated
+    // angle (freq_scale theta) with the extrapolated one (theta) by a ramp over the pairs between
+    // corr_dims[0] and corr_dims[1] (graph::rope_yarn), and cos/sin grow by 1 + 0.1 ln(1 /
+    // freq_scale). attn_factor multiplies cos and sin always. ext_factor 0, attn_factor 1: plain
+    // RoPE, the same bits.
+    float ext_factor = 0;
+    float attn_factor = 1;
+    float corr_dims[2] = {0, 0};
 };
 
 // In place on x [t][n_head][head_dim] at positions pos[t]: pair i turns by
-// theta_i = pos * freq_scale * freq_base^(-2i/n_rot) / freq_factors[i]; dims >= n_rot untouched.
+// theta_i = pos * freq_scale * freq_base^(-2i/n_rot) / freq_factors[i] (blended by YaRN when
+// set); dims >= n_rot untouched.
 // Split: (token, head) rows. scratch: this thread's rope_scratch_bytes(p) bytes, 4-byte aligned.
 size_t rope_scratch_bytes(const RopeParams &p);
 void rope(float *x, const int32_t *pos, int t, const RopeParams &p, void *scratch, int ith,
@@ -74,6 +83,9 @@ void rope_ref(float *x, const int32_t *pos, int t, const RopeParams &p);
 enum class GluAct : int {
     silu,      // x * sigmoid(x): SwiGLU (llama, qwen)
     gelu_tanh, // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): GeGLU (gemma)
+    // gpt-oss: g' = min(g, 7), u' = clamp(u, -7, 7), y = g' / (1 + exp(-1.702 g')) * (u' + 1).
+    // The up operand enters as u' + 1, so this one is not act(gate) * up.
+    swiglu_oai,
 };
 
 // y = act(gate) * up over n floats (any [t][n_ff] layout: the arrays are contiguous).
@@ -82,6 +94,7 @@ void glu(float *y, const float *gate, const float *up, int64_t n, GluAct act, in
 void glu_ref(float *y, const float *gate, const float *up, int64_t n, GluAct act);
 float silu_ref(float x);
 float gelu_tanh_ref(float x);
+float swiglu_oai_ref(float gate, float up);
 
 // ---- Elementwise -------------------------------------------------------------------------------
 // All split over elements (mul_rows over rows); y may alias any input.
@@ -126,6 +139,9 @@ struct AttnParams {
     float softcap; // 0 = none; else logit = softcap * tanh(scale * q.k / softcap)
     int n_swa;     // sliding window, 0 = none; key j visible to position p iff p - j < n_swa
                    // (llama.cpp LLAMA_SWA_TYPE_STANDARD: masked when p - j >= n_swa)
+    // Attention sinks (gpt-oss), or null: sinks[h] is one more logit in head h's softmax, with no
+    // value: it joins the max and the denominator only, so the weights sum to less than 1.
+    const float *sinks = nullptr;
 };
 
 // o[i][h] = softmax_j(logit(q[i][h], K[kvh][j])) . V[kvh][j] over the visible keys j of query i:

@@ -5,17 +5,35 @@
 // where the pair is (2i, 2i+1) in normal mode (llama) and (i, i + n_rot/2) in neox mode (qwen,
 // gemma). Dims n_rot..head_dim-1 pass through.
 //
-// The angles are computed as ggml's CPU rope does (ggml_rope_cache_init + rope_yarn with
-// ext_factor = 0, attn_factor = 1): theta starts at float(pos) and is multiplied by
-// theta_scale = powf(freq_base, -2/n_rot) once per pair, then divided by the factor and scaled by
-// freq_scale, and cosf/sinf are taken in float. The iterated product drifts from the closed form
-// by a few ulps per pair; matching it keeps us close to llama.cpp rather than to the math.
+// The angles are computed as ggml's CPU rope does (ggml_rope_cache_init + rope_yarn): theta
+// starts at float(pos) and is multiplied by theta_scale = powf(freq_base, -2/n_rot) once per
+// pair, then divided by the factor and scaled by freq_scale, and cosf/sinf are taken in float.
+// The iterated product drifts from the closed form by a few ulps per pair; matching it keeps us
+// close to llama.cpp rather than to the math. YaRN (ext_factor != 0) blends the scaled and
+// unscaled angle by rope_yarn's ramp and scales cos and sin, in rope_yarn's float operations.
 #include "cpu/cpu_ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace infer::cpu {
 namespace {
+
+// cos and sin of pair i0/2's angle, theta_extrap = theta / ff (ggml's rope_yarn).
+void rope_yarn(float theta_extrap, int i0, const RopeParams &p, float *c, float *s) {
+    const float theta_interp = p.freq_scale * theta_extrap;
+    float theta = theta_interp;
+    float mscale = p.attn_factor;
+    if (p.ext_factor != 0.0f) {
+        const float y =
+            float(i0 / 2 - p.corr_dims[0]) / std::max(0.001f, p.corr_dims[1] - p.corr_dims[0]);
+        const float ramp_mix = (1 - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
+        theta = theta_interp * (1 - ramp_mix) + theta_extrap * ramp_mix;
+        mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+    }
+    *c = std::cos(theta) * mscale;
+    *s = std::sin(theta) * mscale;
+}
 
 // cache[2i], cache[2i+1] = cos, sin of theta_i for one position.  cache: (n_rot,)
 void rope_angles(float *cache, int32_t pos, const RopeParams &p) {
@@ -23,9 +41,7 @@ void rope_angles(float *cache, int32_t pos, const RopeParams &p) {
     float theta = float(pos);
     for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
         const float ff = p.freq_factors ? p.freq_factors[i0 / 2] : 1.0f;
-        const float th = p.freq_scale * (theta / ff);
-        cache[i0 + 0] = std::cos(th);
-        cache[i0 + 1] = std::sin(th);
+        rope_yarn(theta / ff, i0, p, &cache[i0 + 0], &cache[i0 + 1]);
         theta *= theta_scale;
     }
 }
@@ -58,9 +74,8 @@ void rope_ref(float *x, const int32_t *pos, int t, const RopeParams &p) {
             float theta = float(pos[i]); // theta_k = pos * theta_scale^k, iterated as ggml does
             for (int k = 0; k < p.n_rot / 2; k++) {
                 const float ff = p.freq_factors ? p.freq_factors[k] : 1.0f;
-                const float th = p.freq_scale * (theta / ff);
-                const float c = std::cos(th);
-                const float s = std::sin(th);
+                float c, s;
+                rope_yarn(theta / ff, 2 * k, p, &c, &s);
                 theta *= theta_scale;
                 // the pair this angle turns
                 const int j0 = p.mode == RopeMode::neox ? k : 2 * k;

@@ -1,6 +1,8 @@
 #include "graph/graph.h"
 
 #include <algorithm>
+#include <cmath>
+#include <numbers>
 
 namespace infer::graph {
 
@@ -135,7 +137,7 @@ TensorId GraphBuilder::scale(TensorId x, float s) {
 
 TensorId GraphBuilder::rope(TensorId x, int32_t n_head, int32_t head_dim, int32_t n_rot,
                             RopeMode mode, float freq_base, float freq_scale,
-                            const float *freq_factors) {
+                            const float *freq_factors, const RopeYarn &yarn) {
     // In place: the unrotated tensor is never read again.
     const TensorDesc in = graph_.tensors[x]; // a copy: new_tensor() may reallocate
     const TensorId out = new_tensor(DType::F32, in.n, in.per_token, "rope");
@@ -152,6 +154,7 @@ TensorId GraphBuilder::rope(TensorId x, int32_t n_head, int32_t head_dim, int32_
     n.freq_base = freq_base;
     n.freq_scale = freq_scale;
     n.freq_factors = freq_factors;
+    n.yarn = yarn;
     return out;
 }
 
@@ -167,7 +170,8 @@ void GraphBuilder::kv_store(int32_t layer, TensorId k, TensorId v, int32_t n_hea
 }
 
 TensorId GraphBuilder::attention(int32_t layer, TensorId q, int32_t n_head, int32_t n_head_kv,
-                                 int32_t head_dim, float scale, float softcap, int32_t window) {
+                                 int32_t head_dim, float scale, float softcap, int32_t window,
+                                 const float *sinks) {
     const TensorId out = new_tensor(DType::F32, int64_t{n_head} * head_dim, true, "attention");
     const TensorId scratch = new_tensor(DType::Raw, 0, false, "attention scratch");
     Node &n = push(Op::Attention, out);
@@ -181,6 +185,7 @@ TensorId GraphBuilder::attention(int32_t layer, TensorId q, int32_t n_head, int3
     n.scale = scale;
     n.softcap = softcap;
     n.window = window;
+    n.sinks = sinks;
     return out;
 }
 
@@ -198,7 +203,7 @@ TensorId GraphBuilder::select_last(TensorId x) {
 }
 
 GraphBuilder::Route GraphBuilder::moe_route(TensorId logits, int32_t n_expert_used,
-                                            bool norm_weights) {
+                                            bool norm_weights, RouteFn fn) {
     const auto n_expert = static_cast<int32_t>(graph_.tensors[logits].n);
     Route r;
     r.ids = new_tensor(DType::I32, n_expert_used, true, "expert ids");
@@ -209,12 +214,13 @@ GraphBuilder::Route GraphBuilder::moe_route(TensorId logits, int32_t n_expert_us
     n.n_expert = n_expert;
     n.n_expert_used = n_expert_used;
     n.norm_weights = norm_weights;
+    n.route_fn = fn;
     return r;
 }
 
 TensorId GraphBuilder::moe_ffn(TensorId x, const Route &route, const WeightRef &gate_exps,
-                               const WeightRef &up_exps, const WeightRef &down_exps,
-                               Activation act) {
+                               const WeightRef &up_exps, const WeightRef &down_exps, Activation act,
+                               const WeightRef *const *biases) {
     const TensorId out = new_tensor(DType::F32, down_exps.ne[1], true, "moe");
     const TensorId scratch = new_tensor(DType::Raw, 0, false, "moe scratch");
     Node &n = push(Op::MoeFfn, out);
@@ -226,6 +232,9 @@ TensorId GraphBuilder::moe_ffn(TensorId x, const Route &route, const WeightRef &
     n.w2 = &up_exps;
     n.w3 = &down_exps;
     n.act = act;
+    if (biases)
+        for (int i = 0; i < 3; ++i)
+            n.expert_bias[i] = biases[i];
     n.n_expert = static_cast<int32_t>(gate_exps.ne[2]);
     n.n_expert_used = static_cast<int32_t>(graph_.tensors[route.ids].n);
     return out;
@@ -239,6 +248,23 @@ Graph GraphBuilder::finish(TensorId logits) {
     graph_.logits = logits;
     compute_lifetimes(graph_);
     return std::move(graph_);
+}
+
+RopeYarn rope_yarn(int32_t n_rot, int64_t n_ctx_orig, float freq_base, float attn_factor,
+                   float beta_fast, float beta_slow) {
+    // ggml_rope_yarn_corr_dim in its float operations: the dimension where n_ctx_orig positions
+    // turn n_turns times.
+    auto corr_dim = [&](float n_turns) {
+        return float(n_rot) *
+               std::log(float(n_ctx_orig) / (n_turns * 2 * std::numbers::pi_v<float>)) /
+               (2 * std::log(freq_base));
+    };
+    RopeYarn y;
+    y.ext_factor = 1.0f;
+    y.attn_factor = attn_factor;
+    y.corr_dims[0] = std::max(0.0f, std::floor(corr_dim(beta_fast)));
+    y.corr_dims[1] = std::min(float(n_rot - 1), std::ceil(corr_dim(beta_slow)));
+    return y;
 }
 
 void compute_lifetimes(Graph &g) {

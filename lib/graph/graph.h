@@ -53,29 +53,54 @@ struct TensorDesc {
 };
 
 enum class Op : uint8_t {
-    Embed,       // out[t] = dequant(w row tokens[t]) * scale
-    RmsNorm,     // out = rms_norm(in0 over groups of `group` elements) * w
-    MatMul,      // out[t] = W in0[t] (+ bias w2)
-    Add,         // out = in0 + in1
-    Scale,       // out = in0 * scale
-    Rope,        // out = rope(in0, positions in1), heads of head_dim; in place (out aliases in0)
-    KvStore,     // cache[layer] at positions in2 <- k in0, v in1
-    Attention,   // out = softmax(q in0 . K^T * scale) V over the layer's cache, positions in1
-    Glu,         // out = act(in0) * in1
-    SelectLast,  // out (one row) = last row of in0
+    Embed,      // out[t] = dequant(w row tokens[t]) * scale
+    RmsNorm,    // out = rms_norm(in0 over groups of `group` elements) * w
+    MatMul,     // out[t] = W in0[t] (+ bias w2)
+    Add,        // out = in0 + in1
+    Scale,      // out = in0 * scale
+    Rope,       // out = rope(in0, positions in1), heads of head_dim; in place (out aliases in0)
+    KvStore,    // cache[layer] at positions in2 <- k in0, v in1
+    Attention,  // out = softmax(q in0 . K^T * scale) V over the layer's cache, positions in1
+                // (with sinks: a per-head logit in the softmax's denominator only)
+    Glu,        // out = act(in0) * in1
+    SelectLast, // out (one row) = last row of in0
     // Mixture of experts (ggml's mul_mat_id semantics, experts stacked along the weight's ne[2]):
     MoeRoute,    // in0 router logits [t][n_expert] -> out: the n_expert_used selected expert ids
-                 // [t][k] (I32, best first), out2: their weights [t][k] (F32)
+                 // [t][k] (I32, best first), out2: their weights [t][k] (F32), by route_fn
     MoeFfn,      // out[t] = sum_j weight in2[t][j] * down_e(act(gate_e x) * up_e x), e = in1[t][j],
-                 // x = in0[t]; w gate, w2 up, w3 down: [n_embd, n_ff, n_expert] / [n_ff, ...]
+                 // x = in0[t]; w gate, w2 up, w3 down: [n_embd, n_ff, n_expert] / [n_ff, ...];
+                 // with expert_bias, each of the three products adds its expert's bias row
     SigmoidGate, // out[t] = in0[t] * sigmoid(in1[t][0]) (qwen2moe's shared-expert gate)
 };
 
 // The op's name as written above ("MatMul", "MoeFfn"), for messages; "unknown" past the list.
 const char *op_name(Op op);
 
-enum class Activation : uint8_t { Silu, GeluTanh };
+// SwigluOai: gpt-oss's clamped SwiGLU, min(g, 7) * sigmoid(1.702 min(g, 7)) * (clamp(u, -7, 7) + 1)
+// (llama.cpp's ggml_swiglu_oai with the alpha and limit its gpt-oss graph passes).
+enum class Activation : uint8_t { Silu, GeluTanh, SwigluOai };
 enum class RopeMode : uint8_t { Normal, Neox };
+
+// How MoeRoute turns router logits into k experts and their weights.
+//   Softmax:     p = softmax(logits) over every expert, the k largest p (qwen, olmoe, Mixtral)
+//   SoftmaxTopK: the k largest logits, their weights softmax over those k alone (gpt-oss;
+//                llama.cpp's LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX_WEIGHT)
+enum class RouteFn : uint8_t { Softmax, SoftmaxTopK };
+
+// YaRN's frequency blend and magnitude scale (llama.cpp's rope_yarn), on top of freq_scale.
+// ext_factor 0 and attn_factor 1: plain (or linear) RoPE.
+struct RopeYarn {
+    float ext_factor = 0;    // 0: no blend; 1: YaRN
+    float attn_factor = 1;   // multiplies cos and sin
+    float corr_dims[2] = {}; // the dims where the blend ramps from extrapolation to interpolation
+};
+
+// YaRN for a rope of n_rot dims at base freq_base trained on n_ctx_orig positions: ext_factor 1
+// and the ramp of llama.cpp's ggml_rope_yarn_corr_dims, from the first dimension whose wavelength
+// makes beta_fast turns over n_ctx_orig to the last that makes beta_slow (llama.cpp's defaults:
+// 32 and 1), clamped to [0, n_rot - 1]. attn_factor as the model computes it.
+RopeYarn rope_yarn(int32_t n_rot, int64_t n_ctx_orig, float freq_base, float attn_factor,
+                   float beta_fast = 32.0f, float beta_slow = 1.0f);
 
 struct Node {
     Op op = Op::Add;
@@ -105,11 +130,17 @@ struct Node {
     RopeMode rope_mode = RopeMode::Normal;
     float freq_base = 10000, freq_scale = 1;
     const float *freq_factors = nullptr; // Rope (llama3 rope_freqs), or null
+    RopeYarn yarn;                       // Rope
     int32_t window = 0;       // Attention: sliding window, 0 = full causal
+    const float *sinks = nullptr; // Attention: n_head logits (F32) joining each softmax, or null
     Activation act = Activation::Silu; // Glu, MoeFfn
     int32_t n_expert = 0;      // MoeRoute, MoeFfn: experts in the layer
     int32_t n_expert_used = 0; // MoeRoute, MoeFfn: k, experts per token
     bool norm_weights = false; // MoeRoute: renormalize the k weights to sum to 1
+    RouteFn route_fn = RouteFn::Softmax; // MoeRoute
+    // MoeFfn: F32 biases of gate, up and down, [n_ff][n_expert] / [n_embd][n_expert]; each null
+    // or all three (gpt-oss).
+    const WeightRef *expert_bias[3] = {nullptr, nullptr, nullptr};
     // MoeFfn over a subset of the experts (CPU-GPU expert offload, runtime/expert_split.h):
     // expert_slot[e] is expert e's slot in the device's compact copy of the layer's resident
     // experts, or -1 where only the CPU has it. The node computes the experts e with
@@ -157,24 +188,29 @@ public:
     TensorId add(TensorId a, TensorId b);
     TensorId scale(TensorId x, float s);
     TensorId rope(TensorId x, int32_t n_head, int32_t head_dim, int32_t n_rot, RopeMode mode,
-                  float freq_base, float freq_scale, const float *freq_factors);
+                  float freq_base, float freq_scale, const float *freq_factors,
+                  const RopeYarn &yarn = {});
     void kv_store(int32_t layer, TensorId k, TensorId v, int32_t n_head_kv, int32_t head_dim);
     TensorId attention(int32_t layer, TensorId q, int32_t n_head, int32_t n_head_kv,
-                       int32_t head_dim, float scale, float softcap, int32_t window);
+                       int32_t head_dim, float scale, float softcap, int32_t window,
+                       const float *sinks = nullptr);
     TensorId glu(TensorId gate, TensorId up, Activation act);
     TensorId select_last(TensorId x);
 
-    // Softmax over the router logits [t][n_expert], then the top n_expert_used per token (ties:
-    // the lower expert id first); norm_weights rescales the k probabilities to sum to 1.
+    // The top n_expert_used experts per token by `fn` (ties: the lower expert id first);
+    // norm_weights rescales the k weights to sum to 1.
     struct Route {
         TensorId ids;     // I32 [t][k]
         TensorId weights; // F32 [t][k]
     };
-    Route moe_route(TensorId logits, int32_t n_expert_used, bool norm_weights);
+    Route moe_route(TensorId logits, int32_t n_expert_used, bool norm_weights,
+                    RouteFn fn = RouteFn::Softmax);
     // The routed experts' gated FFN on x [t][n_embd], summed with the route's weights. Its
     // scratch (sized by the backend for max_tokens x k rows) holds the per-expert token groups.
+    // biases: null, or the gate, up and down experts' F32 bias rows.
     TensorId moe_ffn(TensorId x, const Route &route, const WeightRef &gate_exps,
-                     const WeightRef &up_exps, const WeightRef &down_exps, Activation act);
+                     const WeightRef &up_exps, const WeightRef &down_exps, Activation act,
+                     const WeightRef *const *biases = nullptr);
     TensorId sigmoid_gate(TensorId x, TensorId gate);
 
     // Marks `logits` as the output, computes lifetimes and returns the graph.

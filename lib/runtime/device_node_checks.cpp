@@ -72,10 +72,13 @@ Status check_device_node(const DeviceKernelLimits &limits, const Node &n, const 
                           "%s attention takes head_dim <= %d and n_head a multiple of "
                           "n_head_kv (got %d, %d, %d)",
                           limits.backend, limits.max_head_dim, n.head_dim, n.n_head, n.n_head_kv);
+        if (n.sinks) return refuse(limits, n, g, "attention sinks have no device kernel yet");
         return Status::ok();
     case Op::Rope:
         if (n.n_rot % 2 != 0 || n.n_rot > n.head_dim)
             return refuse(limits, n, g, "n_rot %d with head_dim %d", n.n_rot, n.head_dim);
+        if (n.yarn.ext_factor != 0 || n.yarn.attn_factor != 1)
+            return refuse(limits, n, g, "YaRN rope scaling has no device kernel yet");
         return Status::ok();
     case Op::MoeRoute:
     case Op::MoeFfn:
@@ -91,13 +94,21 @@ Status check_device_node(const DeviceKernelLimits &limits, const Node &n, const 
         if (n.op == Op::MoeFfn && n.expert_slot && !n.experts_resident &&
             !limits.computes_cpu_experts)
             return refuse(limits, n, g, "its experts are the CPU's");
+        if (n.op == Op::MoeRoute && n.route_fn != graph::RouteFn::Softmax)
+            return refuse(limits, n, g, "top-k-then-softmax routing has no device kernel yet");
+        if (n.op == Op::MoeFfn && (n.expert_bias[0] || n.act == graph::Activation::SwigluOai))
+            return refuse(limits, n, g,
+                          "expert biases and the clamped SwiGLU have no device kernel yet");
         for (const graph::WeightRef *w : {n.w, n.w2, n.w3})
             INFER_TRY(readable(w));
+        return Status::ok();
+    case Op::Glu:
+        if (n.act == graph::Activation::SwigluOai)
+            return refuse(limits, n, g, "the clamped SwiGLU has no device kernel yet");
         return Status::ok();
     case Op::Add:
     case Op::Scale:
     case Op::KvStore:
-    case Op::Glu:
     case Op::SelectLast:
     case Op::SigmoidGate:
         return Status::ok();

@@ -5,9 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "core/types.h"
 #include "synth/synth_model.h"
 
 namespace {
@@ -15,19 +18,22 @@ namespace {
 void usage(FILE *out) {
     std::fprintf(
         out,
-        "usage: infer-synth --arch llama|qwen2|qwen3|gemma3|qwen3moe|qwen2moe|olmoe [--preset "
-        "NAME]\n"
-        "                   -o OUT.gguf [--n-vocab N] [--n-embd N] [--n-layer N] [--n-head N]\n"
+        "usage: infer-synth --arch llama|qwen2|qwen3|gemma3|qwen3moe|qwen2moe|olmoe|gpt-oss\n"
+        "                   [--preset NAME] -o OUT.gguf | --dry-run\n"
+        "                   [--n-vocab N] [--n-embd N] [--n-layer N] [--n-head N]\n"
         "                   [--n-head-kv N] [--n-ff N] [--head-dim N] [--ctx N] [--n-swa N]\n"
         "                   [--n-expert N] [--n-expert-used K] [--n-ff-exp N] [--n-ff-shexp N]\n"
         "                   [--router-skew S] [--rope-freqs] [--tied] [--quant RECIPE] [--seed N]\n"
         "                   [--random-blocks] [--threads N]\n"
-        "experts: qwen3moe, qwen2moe (plus a shared expert, --n-ff-shexp) and olmoe always have\n"
-        "         them; llama with --n-expert N --n-expert-used K is Mixtral. --n-ff-exp is the\n"
-        "         expert FFN length of the qwen MoE archs; llama and olmoe experts use --n-ff.\n"
+        "experts: qwen3moe, qwen2moe (plus a shared expert, --n-ff-shexp), olmoe and gpt-oss\n"
+        "         always have them; llama with --n-expert N --n-expert-used K is Mixtral.\n"
+        "         --n-ff-exp is the expert FFN length of qwen3moe, qwen2moe and gpt-oss;\n"
+        "         llama and olmoe experts use --n-ff. gpt-oss routes to at most half of its\n"
+        "         experts (top-k <= n_expert / 2).\n"
         "         --router-skew S (0..8, default 0: every expert equally popular) makes each\n"
         "         layer's router pick experts with a Zipf-like popularity ~1/rank^S, in a random\n"
         "         order per layer, as real routers favour a few experts (1 is a strong skew).\n"
+        "--dry-run: print the tensors' count and bytes per type, write nothing.\n"
         "presets: %s (all but tiny set the arch; options after the preset override it)\n"
         "recipes: %s\n"
         "defaults: --preset tiny --quant F32 --seed 0 --threads <cores>\n",
@@ -52,11 +58,36 @@ bool parse_int(const char *s, int64_t *out) {
     return true;
 }
 
+// --dry-run: what the file would hold (tensor data only; metadata and alignment add a little).
+int print_plan(const infer::synth::Spec &spec) {
+    std::vector<infer::synth::TensorPlan> plan;
+    if (infer::Status s = infer::synth::plan_tensors(spec, &plan); !s.is_ok()) {
+        std::fprintf(stderr, "infer-synth: %s\n", s.message().c_str());
+        return 1;
+    }
+    std::map<std::string, uint64_t> bytes_by_type;
+    uint64_t total = 0;
+    for (const infer::synth::TensorPlan &t : plan) {
+        uint64_t rows = 1, row_bytes = 0;
+        for (size_t d = 1; d < t.dims.size(); ++d)
+            rows *= t.dims[d];
+        infer::type_row_bytes(t.type, t.dims[0], &row_bytes);
+        bytes_by_type[infer::type_traits(t.type)->name] += rows * row_bytes;
+        total += rows * row_bytes;
+    }
+    std::printf("infer-synth: %s %s %s: %zu tensors, %" PRIu64 " bytes of tensor data\n",
+                spec.arch.c_str(), spec.preset.c_str(), spec.quant.c_str(), plan.size(), total);
+    for (const auto &[type, bytes] : bytes_by_type)
+        std::printf("  %-8s %" PRIu64 " bytes\n", type.c_str(), bytes);
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
     infer::synth::Spec spec;
     std::string out_path, preset = "tiny";
+    bool dry_run = false;
     const unsigned cores = std::thread::hardware_concurrency();
     spec.threads = cores > 0 ? static_cast<int>(cores) : 1;
 
@@ -89,6 +120,10 @@ int main(int argc, char **argv) {
         }
         if (flag("--random-blocks")) {
             spec.random_blocks = true;
+            continue;
+        }
+        if (flag("--dry-run")) {
+            dry_run = true;
             continue;
         }
         if (i + 1 >= argc) {
@@ -157,6 +192,7 @@ int main(int argc, char **argv) {
         else
             spec.threads = static_cast<int>(n);
     }
+    if (dry_run) return print_plan(spec);
     if (out_path.empty()) {
         std::fprintf(stderr, "infer-synth: -o OUT.gguf is required\n");
         usage(stderr);

@@ -18,6 +18,11 @@
 // "ffn_down" and reads the layer from the name); with exactly 8 experts (Mixtral) llama.cpp also
 // raises attn_k and attn_v to Q8_0 and attn_output to Q5_K. Routers (ffn_gate_inp) and the 1-D
 // shared-expert gate stay F32 under every recipe.
+//
+// "MXFP4_MOE" follows LLAMA_FTYPE_MOSTLY_MXFP4_MOE: the expert tensors (3-D, ffn_*_exps) MXFP4,
+// every other 2-D weight Q8_0, token_embd and output included; rows that are not whole 32-element
+// blocks fall back to F16, as llama.cpp's tensor_type_fallback does for a 32-element type.
+// gpt-oss's attention sinks (1-D) stay F32 like the norms under every recipe.
 #include "synth/synth_model.h"
 
 #include <algorithm>
@@ -127,19 +132,55 @@ constexpr Preset kPresets[] = {
      false,
      false,
      {8, 2, 0, 0}},
+    // config.json: 24 / 36 layers, 32 / 128 experts, intermediate_size 2880; q is 64 x 64 = 4096
+    // wide over a 2880 residual. n_ff is the experts' (its feed_forward_length).
+    {"gpt-oss-20b",
+     "gpt-oss",
+     201088,
+     2880,
+     24,
+     64,
+     8,
+     2880,
+     64,
+     131072,
+     128,
+     150000.0f,
+     1e-5f,
+     false,
+     false,
+     {32, 4, 2880, 0}},
+    {"gpt-oss-120b",
+     "gpt-oss",
+     201088,
+     2880,
+     36,
+     64,
+     8,
+     2880,
+     64,
+     131072,
+     128,
+     150000.0f,
+     1e-5f,
+     false,
+     false,
+     {128, 4, 2880, 0}},
 };
 
 // "tiny" for the MoE archs: rows of 256 where a golden model needs whole k-quant blocks; a few
-// MB per file.
+// MB per file. gpt-oss gets four layers, two of each attention kind.
 struct TinyExperts {
     const char *arch;
     int64_t n_embd, n_head, n_head_kv, n_ff, head_dim;
     Experts experts;
+    int64_t n_layer = 0; // 0: the tiny preset's
 };
 constexpr TinyExperts kTinyExperts[] = {
     {"qwen3moe", 256, 4, 2, 512, 64, {16, 4, 256, 0}},
     {"qwen2moe", 256, 4, 2, 512, 64, {16, 4, 128, 512}},
     {"olmoe", 256, 4, 4, 256, 64, {16, 4, 0, 0}},
+    {"gpt-oss", 256, 4, 2, 256, 64, {16, 4, 256, 0}, 4},
 };
 
 // Router scale: see router_rms(). Measured with llama.cpp (check-synth-llamacpp.py --routing,
@@ -148,7 +189,12 @@ constexpr TinyExperts kTinyExperts[] = {
 // layer 15 (before the sqrt(1 + l) term: 1.0 at layer 1 falling to 0.16 at 15, nearly flat).
 
 bool is_moe_arch(std::string_view arch) {
-    return arch == "qwen3moe" || arch == "qwen2moe" || arch == "olmoe";
+    return arch == "qwen3moe" || arch == "qwen2moe" || arch == "olmoe" || arch == "gpt-oss";
+}
+
+// The archs whose expert FFN length has a key of its own (expert_feed_forward_length).
+bool own_expert_ff_key(std::string_view arch) {
+    return arch == "qwen3moe" || arch == "qwen2moe" || arch == "gpt-oss";
 }
 
 // llama.cpp builds these archs' attention with n_embd-wide Q and output projections (and OLMoE's
@@ -162,16 +208,35 @@ struct Recipe {
 };
 
 constexpr Recipe kRecipes[] = {
-    {"F32", TypeId::F32, 0},    {"F16", TypeId::F16, 1},      {"BF16", TypeId::BF16, 32},
-    {"Q8_0", TypeId::Q8_0, 7},  {"Q4_0", TypeId::Q4_0, 2},    {"Q4_1", TypeId::Q4_1, 3},
-    {"Q5_0", TypeId::Q5_0, 8},  {"Q5_1", TypeId::Q5_1, 9},    {"Q2_K", TypeId::Q2_K, 10},
-    {"Q3_K", TypeId::Q3_K, 11}, {"Q4_K", TypeId::Q4_K, 14},   {"Q5_K", TypeId::Q5_K, 16},
-    {"Q6_K", TypeId::Q6_K, 18}, {"Q4_K_M", TypeId::Q4_K, 15}, {"Q3_K_M", TypeId::Q3_K, 12},
-    {"IQ4_NL", TypeId::IQ4_NL, 25}, {"IQ4_XS", TypeId::IQ4_XS, 30},
+    {"F32", TypeId::F32, 0},
+    {"F16", TypeId::F16, 1},
+    {"BF16", TypeId::BF16, 32},
+    {"Q8_0", TypeId::Q8_0, 7},
+    {"Q4_0", TypeId::Q4_0, 2},
+    {"Q4_1", TypeId::Q4_1, 3},
+    {"Q5_0", TypeId::Q5_0, 8},
+    {"Q5_1", TypeId::Q5_1, 9},
+    {"Q2_K", TypeId::Q2_K, 10},
+    {"Q3_K", TypeId::Q3_K, 11},
+    {"Q4_K", TypeId::Q4_K, 14},
+    {"Q5_K", TypeId::Q5_K, 16},
+    {"Q6_K", TypeId::Q6_K, 18},
+    {"Q4_K_M", TypeId::Q4_K, 15},
+    {"Q3_K_M", TypeId::Q3_K, 12},
+    {"IQ4_NL", TypeId::IQ4_NL, 25},
+    {"IQ4_XS", TypeId::IQ4_XS, 30},
+    // Q8_0 but for the experts, MXFP4 (plan_tensors).
+    {"MXFP4_MOE", TypeId::Q8_0, 38},
     // The lattice and ternary formats: with --random-blocks only (no quantizer here).
-    {"IQ2_XXS", TypeId::IQ2_XXS, 19}, {"IQ2_XS", TypeId::IQ2_XS, 20}, {"IQ2_S", TypeId::IQ2_S, 28},
-    {"IQ3_XXS", TypeId::IQ3_XXS, 23}, {"IQ3_S", TypeId::IQ3_S, 26},   {"IQ1_S", TypeId::IQ1_S, 24},
-    {"IQ1_M", TypeId::IQ1_M, 31},     {"TQ1_0", TypeId::TQ1_0, 36},   {"TQ2_0", TypeId::TQ2_0, 37},
+    {"IQ2_XXS", TypeId::IQ2_XXS, 19},
+    {"IQ2_XS", TypeId::IQ2_XS, 20},
+    {"IQ2_S", TypeId::IQ2_S, 28},
+    {"IQ3_XXS", TypeId::IQ3_XXS, 23},
+    {"IQ3_S", TypeId::IQ3_S, 26},
+    {"IQ1_S", TypeId::IQ1_S, 24},
+    {"IQ1_M", TypeId::IQ1_M, 31},
+    {"TQ1_0", TypeId::TQ1_0, 36},
+    {"TQ2_0", TypeId::TQ2_0, 37},
     // All nine of them in one model, a type per tensor kind (lattice_mix_type): a test fixture.
     {"IQ_MIX", TypeId::IQ2_XXS, 19},
 };
@@ -252,7 +317,7 @@ std::string recipe_names() {
 }
 
 int64_t expert_ff_length(const Spec &spec) {
-    return spec.arch == "qwen3moe" || spec.arch == "qwen2moe" ? spec.n_ff_exp : spec.n_ff;
+    return own_expert_ff_key(spec.arch) ? spec.n_ff_exp : spec.n_ff;
 }
 
 int64_t router_dims(const Spec &spec) { return std::max<int64_t>(1, spec.n_embd / 8); }
@@ -289,6 +354,13 @@ void apply_arch_defaults(Spec *spec) {
         spec->tied = true;
         if (spec->n_swa == 0) spec->n_swa = 8; // small, so short test prompts cross the window
     }
+    const bool gpt_oss = a == "gpt-oss";
+    spec->rope_yarn_factor = gpt_oss ? 32.0f : 0.0f; // the released models' YaRN
+    spec->rope_yarn_orig_ctx = gpt_oss ? 4096 : 0;
+    if (gpt_oss) {
+        spec->rope_base = 150000.0f;
+        if (spec->n_swa == 0) spec->n_swa = 32; // 420-token test prompts cross the window
+    }
 }
 
 Status apply_preset(std::string_view name, Spec *spec) {
@@ -320,6 +392,7 @@ Status apply_preset(std::string_view name, Spec *spec) {
             spec->n_head_kv = t.n_head_kv;
             spec->n_ff = t.n_ff;
             spec->head_dim = t.head_dim;
+            if (t.n_layer) spec->n_layer = t.n_layer;
             e = t.experts;
         }
         spec->n_expert = e.n_expert;
@@ -357,7 +430,7 @@ Status validate_experts(const Spec &s) {
     if (s.n_expert_used <= 0 || s.n_expert_used > s.n_expert)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "n_expert_used must be in 1..n_expert (%lld)",
                           static_cast<long long>(s.n_expert));
-    const bool own_ff_key = s.arch == "qwen3moe" || s.arch == "qwen2moe";
+    const bool own_ff_key = own_expert_ff_key(s.arch);
     if (own_ff_key && s.n_ff_exp <= 0)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "%s needs the expert FFN length (--n-ff-exp)",
                           s.arch.c_str());
@@ -368,7 +441,7 @@ Status validate_experts(const Spec &s) {
     if ((s.arch == "qwen2moe") != (s.n_ff_shexp > 0))
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "a shared expert (--n-ff-shexp) is qwen2moe's, and it needs one");
-    if ((s.arch == "qwen2moe" || s.arch == "olmoe") && s.tied)
+    if ((s.arch == "qwen2moe" || s.arch == "olmoe" || s.arch == "gpt-oss") && s.tied)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "%s needs output.weight (not --tied)",
                           s.arch.c_str());
     if (q_is_n_embd(s.arch) && s.n_head * s.head_dim != s.n_embd)
@@ -377,6 +450,11 @@ Status validate_experts(const Spec &s) {
     if (s.arch == "olmoe" && s.n_head_kv != s.n_head)
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "olmoe needs n_head_kv == n_head (its k norm spans n_embd)");
+    // The router bias favours the even half of the experts (synth_model.h): all k from there.
+    if (s.arch == "gpt-oss" && 2 * s.n_expert_used > s.n_expert)
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "gpt-oss needs n_expert_used <= n_expert / 2 (its router bias favours "
+                          "the even experts)");
     return Status::ok();
 }
 
@@ -387,7 +465,7 @@ Status validate(const Spec &s) {
         !is_moe_arch(s.arch))
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "unknown arch '%s' (llama, qwen2, qwen3, gemma3, qwen3moe, qwen2moe, "
-                          "olmoe)",
+                          "olmoe, gpt-oss)",
                           s.arch.c_str());
     const Recipe *recipe = find_recipe(s.quant);
     if (!recipe)
@@ -413,8 +491,14 @@ Status validate(const Spec &s) {
     if (s.rope_freqs && s.arch != "llama")
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "--rope-freqs is for llama only (llama.cpp rejects unused tensors)");
-    if (s.arch == "gemma3" && s.n_swa <= 0)
-        return make_error(INFER_ERR_INVALID_ARGUMENT, "gemma3 needs a sliding window (--n-swa)");
+    if ((s.arch == "gemma3" || s.arch == "gpt-oss") && s.n_swa <= 0)
+        return make_error(INFER_ERR_INVALID_ARGUMENT, "%s needs a sliding window (--n-swa)",
+                          s.arch.c_str());
+    if (s.arch == "gpt-oss" ? !(s.rope_yarn_factor >= 1 && s.rope_yarn_orig_ctx > 0)
+                            : (s.rope_yarn_factor != 0 || s.rope_yarn_orig_ctx != 0))
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "YaRN rope scaling is gpt-oss's, and it needs a factor >= 1 and an "
+                          "original context");
     if (s.threads < 1) return make_error(INFER_ERR_INVALID_ARGUMENT, "threads must be >= 1");
     return validate_experts(s);
 }
@@ -431,6 +515,9 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
     const bool mixed = q4_k_m || q3_k_m; // llama.cpp's per-tensor rules, not one type
     const bool tied = s.tied || s.arch == "gemma3";
     const bool eight_experts = mixed && s.n_expert == 8; // llama.cpp's Mixtral rules
+    const bool gpt_oss = s.arch == "gpt-oss";
+    // MXFP4_MOE: the 3-D expert tensors MXFP4, all else the recipe's Q8_0.
+    const TypeId expert_type = s.quant == "MXFP4_MOE" ? TypeId::MXFP4 : recipe.type;
     const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
     const int64_t q_dim = s.n_head * s.head_dim, kv_dim = s.n_head_kv * s.head_dim;
     out->clear();
@@ -453,11 +540,13 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
         t.dims = std::move(dims);
         out->push_back(std::move(t));
     };
-    auto vec = [&](std::string name, int64_t n, Init init) {
+    // F32 vectors, or with rows > 0 one per expert (gpt-oss's expert biases).
+    auto vec = [&](std::string name, int64_t n, Init init, int64_t rows = 0) {
         TensorPlan t;
         t.name = std::move(name);
         t.type = t.wanted_type = static_cast<uint32_t>(TypeId::F32);
         t.dims = {u(n)};
+        if (rows > 0) t.dims.push_back(u(rows));
         t.init = init;
         t.std = init == Init::Bias ? 0.02f : 0.1f; // norms: 1 +- 0.1
         out->push_back(std::move(t));
@@ -487,6 +576,7 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
     // MoE: outputs into the residual leave the router's dimensions alone; routers read only them.
     const uint64_t r_dims = has_experts(s) ? u(router_dims(s)) : 0;
     auto leave_router_dims = [&] { out->back().zero_rows = r_dims; };
+    auto leave_router_dims_bias = [&] { out->back().zero_cols = r_dims; };
     for (int64_t l = 0; l < s.n_layer; ++l) {
         // attn_v, attn_output and ffn_down (all three kinds) of layer l under the recipe.
         TypeId v_type = recipe.type, out_type = recipe.type, down_type = recipe.type;
@@ -500,7 +590,7 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
         weight(blk(l, "attn_q"), {embd, u(q_dim)}, recipe.type);
         weight(blk(l, "attn_k"), {embd, u(kv_dim)}, eight_experts ? TypeId::Q8_0 : recipe.type);
         weight(blk(l, "attn_v"), {embd, u(kv_dim)}, eight_experts ? TypeId::Q8_0 : v_type);
-        if (s.arch == "qwen2" || s.arch == "qwen2moe") {
+        if (s.arch == "qwen2" || s.arch == "qwen2moe" || gpt_oss) {
             vec(blk(l, "attn_q", "bias"), q_dim, Init::Bias);
             vec(blk(l, "attn_k", "bias"), kv_dim, Init::Bias);
             vec(blk(l, "attn_v", "bias"), kv_dim, Init::Bias);
@@ -515,8 +605,17 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
         }
         weight(blk(l, "attn_output"), {u(q_dim), embd}, eight_experts ? TypeId::Q5_K : out_type);
         leave_router_dims();
+        if (gpt_oss) {
+            vec(blk(l, "attn_output", "bias"), s.n_embd, Init::Bias);
+            leave_router_dims_bias();
+            // One logit per head competing in the softmax (a learned sink): std 1, so that it
+            // takes a varying share of the attention.
+            vec(blk(l, "attn_sinks"), s.n_head, Init::Bias);
+            out->back().std = 1.0f;
+        }
         if (s.arch == "gemma3") vec(blk(l, "post_attention_norm"), s.n_embd, Init::Norm);
-        vec(blk(l, "ffn_norm"), s.n_embd, Init::Norm);
+        // gpt-oss's FFN input norm is named post_attention_norm; it has no ffn_norm.
+        vec(blk(l, gpt_oss ? "post_attention_norm" : "ffn_norm"), s.n_embd, Init::Norm);
         if (!has_experts(s)) {
             weight(blk(l, "ffn_gate"), {embd, ff}, recipe.type);
             weight(blk(l, "ffn_up"), {embd, ff}, recipe.type);
@@ -536,10 +635,21 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
                     out->back().fixed_values.push_back(
                         static_cast<float>(offset * router_rms(l) / skew_input));
             }
-            weight(blk(l, "ffn_gate_exps"), {embd, ff_exp, n_exp}, recipe.type);
-            weight(blk(l, "ffn_up_exps"), {embd, ff_exp, n_exp}, recipe.type);
-            weight(blk(l, "ffn_down_exps"), {ff_exp, embd, n_exp}, down_type);
+            if (gpt_oss) { // see synth_model.h: a bias the RMS cannot reorder
+                vec(blk(l, "ffn_gate_inp", "bias"), s.n_expert, Init::Pattern);
+                out->back().fixed_values = {kRouterBiasFavoured, 0.0f};
+            }
+            weight(blk(l, "ffn_gate_exps"), {embd, ff_exp, n_exp}, expert_type);
+            if (gpt_oss) vec(blk(l, "ffn_gate_exps", "bias"), s.n_ff_exp, Init::Bias, s.n_expert);
+            weight(blk(l, "ffn_up_exps"), {embd, ff_exp, n_exp}, expert_type);
+            if (gpt_oss) vec(blk(l, "ffn_up_exps", "bias"), s.n_ff_exp, Init::Bias, s.n_expert);
+            weight(blk(l, "ffn_down_exps"), {ff_exp, embd, n_exp},
+                   expert_type == TypeId::MXFP4 ? expert_type : down_type);
             leave_router_dims();
+            if (gpt_oss) {
+                vec(blk(l, "ffn_down_exps", "bias"), s.n_embd, Init::Bias, s.n_expert);
+                leave_router_dims_bias();
+            }
         }
         if (ff_sh > 0) { // qwen2moe's shared expert and its sigmoid gate
             weight(blk(l, "ffn_gate_inp_shexp"), {embd}, TypeId::F32);

@@ -74,7 +74,8 @@ void add_metadata(const Spec &s, gguf::Writer *w) {
     w->add_u32(a + ".context_length", u32(s.n_ctx));
     w->add_u32(a + ".embedding_length", u32(s.n_embd));
     w->add_u32(a + ".block_count", u32(s.n_layer));
-    w->add_u32(a + ".feed_forward_length", u32(s.n_ff));
+    // gpt-oss has no dense FFN: its feed_forward_length is the experts' (convert_hf_to_gguf.py).
+    w->add_u32(a + ".feed_forward_length", u32(a == "gpt-oss" ? s.n_ff_exp : s.n_ff));
     w->add_u32(a + ".attention.head_count", u32(s.n_head));
     w->add_u32(a + ".attention.head_count_kv", u32(s.n_head_kv));
     w->add_u32(a + ".attention.key_length", u32(s.head_dim));
@@ -83,12 +84,17 @@ void add_metadata(const Spec &s, gguf::Writer *w) {
     w->add_f32(a + ".rope.freq_base", s.rope_base);
     w->add_u32(a + ".rope.dimension_count", u32(s.head_dim));
     w->add_u32(a + ".vocab_size", u32(s.n_vocab));
-    if (a == "gemma3") w->add_u32(a + ".attention.sliding_window", u32(s.n_swa));
+    if (a == "gemma3" || a == "gpt-oss") w->add_u32(a + ".attention.sliding_window", u32(s.n_swa));
+    if (s.rope_yarn_factor > 0) {
+        w->add_string(a + ".rope.scaling.type", "yarn");
+        w->add_f32(a + ".rope.scaling.factor", s.rope_yarn_factor);
+        w->add_u32(a + ".rope.scaling.original_context_length", u32(s.rope_yarn_orig_ctx));
+    }
     if (has_experts(s)) {
         w->add_u32(a + ".expert_count", u32(s.n_expert));
         w->add_u32(a + ".expert_used_count", u32(s.n_expert_used));
         // llama and olmoe have no key of their own: their feed_forward_length is the experts'.
-        if (a == "qwen3moe" || a == "qwen2moe")
+        if (a == "qwen3moe" || a == "qwen2moe" || a == "gpt-oss")
             w->add_u32(a + ".expert_feed_forward_length", u32(s.n_ff_exp));
         if (s.n_ff_shexp > 0)
             w->add_u32(a + ".expert_shared_feed_forward_length", u32(s.n_ff_shexp));
@@ -201,7 +207,8 @@ struct Generator {
                 x[i] = t.std * rng.normal();
             for (uint64_t i = 0; i < c.rows; ++i)
                 for (uint64_t j = 0; j < ne0; ++j)
-                    if (zero_row(i) || (t.cols > 0 && j >= t.cols)) x[i * ne0 + j] = 0;
+                    if (zero_row(i) || (t.cols > 0 && j >= t.cols) || j < t.zero_cols)
+                        x[i * ne0 + j] = 0;
             if (t.balanced_rows) center_and_rescale_rows(x, c.rows, ne0, t.cols, t.std);
             for (uint64_t i = 0; i < c.rows && !t.fixed_values.empty(); ++i)
                 x[i * ne0 + t.fixed_col] = t.fixed_values[(c.row0 + i) % t.fixed_values.size()];
@@ -213,6 +220,10 @@ struct Generator {
         case Init::RopeFreqs:
             for (uint64_t i = 0; i < n; ++i)
                 x[i] = rope_factors[c.row0 * ne0 + i];
+            break;
+        case Init::Pattern:
+            for (uint64_t i = 0; i < n; ++i)
+                x[i] = t.fixed_values[(c.row0 * ne0 + i) % t.fixed_values.size()];
             break;
         }
         return quantize_row_weights(t.type, x, out->data(), static_cast<int64_t>(n));

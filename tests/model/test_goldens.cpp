@@ -94,3 +94,6 @@ TEST_CASE("goldens: synthetic qwen2moe with shared expert (Q8_0)") { check_cpu_g
 TEST_CASE("goldens: synthetic Mixtral, llama with 8 experts (Q4_0)") { check_cpu_goldens("synth-mixtral-q4_0"); }
 TEST_CASE("goldens: synthetic olmoe (Q4_K_M experts)") { check_cpu_goldens("synth-olmoe-q4_k_m"); }
 TEST_CASE("goldens: synthetic olmoe, 32 experts top-8 (Q8_0)") { check_cpu_goldens("synth-olmoe-q8_0"); }
+TEST_CASE("goldens: synthetic gpt-oss (MXFP4 experts, sinks, YaRN, sliding window)") {
+    check_cpu_goldens("synth-gpt-oss-mxfp4");
+}

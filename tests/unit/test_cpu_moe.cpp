@@ -29,18 +29,20 @@ struct Routed {
 
 // moe_route split across nth "threads" called one after another (valid: slices are disjoint).
 Routed route_fast(const std::vector<float> &logits, int64_t t, int n_expert, int k, bool norm,
-                  int nth) {
+                  int nth, RouteFn fn = RouteFn::softmax) {
     Routed r{std::vector<int32_t>(static_cast<size_t>(t * k), -1),
              std::vector<float>(static_cast<size_t>(t * k), NAN)};
     for (int ith = 0; ith < nth; ++ith)
-        moe_route(logits.data(), t, n_expert, k, norm, r.ids.data(), r.weights.data(), ith, nth);
+        moe_route(logits.data(), t, n_expert, k, norm, r.ids.data(), r.weights.data(), ith, nth,
+                  fn);
     return r;
 }
 
-Routed route_ref(const std::vector<float> &logits, int64_t t, int n_expert, int k, bool norm) {
+Routed route_ref(const std::vector<float> &logits, int64_t t, int n_expert, int k, bool norm,
+                 RouteFn fn = RouteFn::softmax) {
     Routed r{std::vector<int32_t>(static_cast<size_t>(t * k)),
              std::vector<float>(static_cast<size_t>(t * k))};
-    moe_route_ref(logits.data(), t, n_expert, k, norm, r.ids.data(), r.weights.data());
+    moe_route_ref(logits.data(), t, n_expert, k, norm, r.ids.data(), r.weights.data(), fn);
     return r;
 }
 
@@ -165,41 +167,50 @@ Experts repacked_experts(const Experts &e) {
 
 TEST_CASE("moe_route matches its reference exactly, and ties go to the lower expert id") {
     std::mt19937 rng(7);
-    for (int n_expert : {1, 5, 64}) {
-        for (int k : {1, 3, n_expert}) {
-            if (k > n_expert) continue;
-            for (bool norm : {false, true}) {
-                const int64_t t = 9;
-                std::vector<float> logits = random_floats(t * n_expert, rng);
-                // Token 0: all equal; token 1: a tie in the middle of the order.
-                std::fill(logits.begin(), logits.begin() + n_expert, 0.25f);
-                if (n_expert >= 5)
-                    for (int e : {1, 3, 4}) logits[static_cast<size_t>(n_expert + e)] = 3.0f;
-                const Routed want = route_ref(logits, t, n_expert, k, norm);
-                for (int nth : {1, 2, 3}) {
-                    CAPTURE(n_expert);
-                    CAPTURE(k);
-                    CAPTURE(nth);
-                    const Routed got = route_fast(logits, t, n_expert, k, norm, nth);
-                    CHECK(got.ids == want.ids);
-                    CHECK(std::equal(got.weights.begin(), got.weights.end(), want.weights.begin()));
-                }
-                for (int j = 0; j < k; ++j) CHECK(want.ids[static_cast<size_t>(j)] == j);
-                if (n_expert >= 5 && k >= 3) {
-                    CHECK(want.ids[static_cast<size_t>(k)] == 1);
-                    CHECK(want.ids[static_cast<size_t>(k + 1)] == 3);
-                    CHECK(want.ids[static_cast<size_t>(k + 2)] == 4);
-                }
-                for (int64_t tok = 0; tok < t; ++tok) {
-                    const float *w = want.weights.data() + tok * k;
-                    const double sum = std::accumulate(w, w + k, 0.0);
-                    if (norm) CHECK(sum == doctest::Approx(1.0).epsilon(1e-6));
-                    else CHECK(sum <= 1.0 + 1e-6);
-                    for (int j = 1; j < k; ++j) CHECK(w[j] <= w[j - 1]);
+    for (RouteFn fn : {RouteFn::softmax, RouteFn::softmax_topk})
+        for (int n_expert : {1, 5, 64}) {
+            for (int k : {1, 3, n_expert}) {
+                if (k > n_expert) continue;
+                for (bool norm : {false, true}) {
+                    const int64_t t = 9;
+                    std::vector<float> logits = random_floats(t * n_expert, rng);
+                    // Token 0: all equal; token 1: a tie in the middle of the order.
+                    std::fill(logits.begin(), logits.begin() + n_expert, 0.25f);
+                    if (n_expert >= 5)
+                        for (int e : {1, 3, 4})
+                            logits[static_cast<size_t>(n_expert + e)] = 8.0f;
+                    const Routed want = route_ref(logits, t, n_expert, k, norm, fn);
+                    for (int nth : {1, 2, 3}) {
+                        CAPTURE(static_cast<int>(fn));
+                        CAPTURE(n_expert);
+                        CAPTURE(k);
+                        CAPTURE(nth);
+                        const Routed got = route_fast(logits, t, n_expert, k, norm, nth, fn);
+                        CHECK(got.ids == want.ids);
+                        CHECK(std::equal(got.weights.begin(), got.weights.end(),
+                                         want.weights.begin()));
+                    }
+                    for (int j = 0; j < k; ++j)
+                        CHECK(want.ids[static_cast<size_t>(j)] == j);
+                    if (n_expert >= 5 && k >= 3) {
+                        CHECK(want.ids[static_cast<size_t>(k)] == 1);
+                        CHECK(want.ids[static_cast<size_t>(k + 1)] == 3);
+                        CHECK(want.ids[static_cast<size_t>(k + 2)] == 4);
+                    }
+                    for (int64_t tok = 0; tok < t; ++tok) {
+                        const float *w = want.weights.data() + tok * k;
+                        const double sum = std::accumulate(w, w + k, 0.0);
+                        // softmax_topk's weights are a softmax over the k: they sum to 1 as well.
+                        if (norm || fn == RouteFn::softmax_topk)
+                            CHECK(sum == doctest::Approx(1.0).epsilon(1e-6));
+                        else
+                            CHECK(sum <= 1.0 + 1e-6);
+                        for (int j = 1; j < k; ++j)
+                            CHECK(w[j] <= w[j - 1]);
+                    }
                 }
             }
         }
-    }
 }
 
 TEST_CASE("moe_route known values: softmax probabilities, renormalized or not") {
@@ -212,6 +223,21 @@ TEST_CASE("moe_route known values: softmax probabilities, renormalized or not") 
     r = route_ref(logits, 1, 4, 2, true); // Mixtral: softmax over the two selected logits
     CHECK(r.weights[0] == doctest::Approx(2.0 / 3));
     CHECK(r.weights[1] == doctest::Approx(1.0 / 3));
+    // gpt-oss: the top 2 logits, then a softmax over those two alone: the same weights.
+    for (int nth : {1, 2}) {
+        r = nth == 1 ? route_ref(logits, 1, 4, 2, false, RouteFn::softmax_topk)
+                     : route_fast(logits, 1, 4, 2, false, 1, RouteFn::softmax_topk);
+        CHECK(r.ids == std::vector<int32_t>{2, 1});
+        CHECK(r.weights[0] == doctest::Approx(2.0 / 3));
+        CHECK(r.weights[1] == doctest::Approx(1.0 / 3));
+    }
+    // The ranking is by logit: a logit of 3 beats two of 2.9 whatever the others are.
+    const std::vector<float> l2 = {2.9f, 3.0f, 2.9f, -1.0f};
+    r = route_ref(l2, 1, 4, 3, false, RouteFn::softmax_topk);
+    CHECK(r.ids == std::vector<int32_t>{1, 0, 2});
+    const double e = std::exp(-0.1);
+    CHECK(r.weights[0] == doctest::Approx(1.0 / (1 + 2 * e)));
+    CHECK(r.weights[1] == doctest::Approx(e / (1 + 2 * e)));
 }
 
 TEST_CASE("moe_ffn matches moe_ffn_ref: weight types, odd sizes, shared experts, 1-3 threads") {
@@ -257,6 +283,63 @@ TEST_CASE("moe_ffn matches moe_ffn_ref: weight types, odd sizes, shared experts,
             }
         }
     }
+}
+
+TEST_CASE("moe_ffn with expert biases and the clamped SwiGLU (gpt-oss) matches moe_ffn_ref") {
+    std::mt19937 rng(17);
+    std::vector<CpuIsa> isas = simd_isas();
+    isas.insert(isas.begin(), CpuIsa::Scalar);
+    ThreadPool pools[3] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
+    const int n_expert = 8, k = 4;
+    // n_ff 96: three row blocks, the last partial.
+    const int64_t n_embd = 256, n_ff = 96;
+    const Experts gate = random_experts(TypeId::MXFP4, n_embd, n_ff, n_expert, rng);
+    const Experts up = random_experts(TypeId::MXFP4, n_embd, n_ff, n_expert, rng);
+    const Experts down = random_experts(TypeId::MXFP4, n_ff, n_embd, n_expert, rng);
+    // Biases large enough that the clamp at +-7 bites on some elements.
+    auto scaled = [&](int64_t n, float by) {
+        std::vector<float> v = random_floats(n, rng);
+        for (float &e : v)
+            e *= by;
+        return v;
+    };
+    const std::vector<float> bg = scaled(n_expert * n_ff, 4.0f);
+    const std::vector<float> bu = scaled(n_expert * n_ff, 4.0f);
+    const std::vector<float> bd = random_floats(n_expert * n_embd, rng);
+    MoeFfn f{gate.view, up.view, down.view, GluAct::swiglu_oai};
+    f.gate_bias = bg.data(), f.up_bias = bu.data(), f.down_bias = bd.data();
+    MoeFfn unbiased = f;
+    unbiased.gate_bias = unbiased.up_bias = unbiased.down_bias = nullptr;
+    for (int64_t t : {1, 4, 70}) {
+        CAPTURE(t);
+        const std::vector<float> x = random_floats(t * n_embd, rng);
+        const Routed r = route_ref(random_floats(t * n_expert, rng), t, n_expert, k, false,
+                                   RouteFn::softmax_topk);
+        std::vector<float> want(static_cast<size_t>(t * n_embd)), plain(want.size());
+        moe_ffn_ref(f, x.data(), r.ids.data(), r.weights.data(), t, k, want.data());
+        check_fast(f, x, r, t, k, want, isas, pools);
+        moe_ffn_ref(unbiased, x.data(), r.ids.data(), r.weights.data(), t, k, plain.data());
+        CHECK(count_mismatches(plain, want, t, n_embd, CpuIsa::Avx2) > 0); // the biases count
+    }
+    // All-zero weights: gate and up are their biases, and each token's output is the weighted
+    // sum of its experts' down biases.
+    std::vector<uint8_t> zeros(std::max(gate.bytes.size(), down.bytes.size()), 0);
+    MoeFfn zero = f;
+    zero.gate.data = zero.up.data = zero.down.data = zeros.data();
+    const std::vector<float> x = random_floats(2 * n_embd, rng);
+    const Routed r =
+        route_ref(random_floats(2 * n_expert, rng), 2, n_expert, k, false, RouteFn::softmax_topk);
+    const std::vector<float> y = ffn_fast(zero, x, r, 2, k, pools[1], cpu_isa_best(), nullptr);
+    for (int64_t tok = 0; tok < 2; ++tok)
+        for (int64_t i = 0; i < n_embd; i += 37) {
+            double want = 0;
+            for (int j = 0; j < k; ++j) {
+                const int32_t e = r.ids[static_cast<size_t>(tok * k + j)];
+                want += r.weights[static_cast<size_t>(tok * k + j)] *
+                        bd[static_cast<size_t>(e * n_embd + i)];
+            }
+            CHECK(y[static_cast<size_t>(tok * n_embd + i)] == doctest::Approx(want).epsilon(1e-5));
+        }
 }
 
 TEST_CASE("moe_ffn results do not depend on the thread count") {

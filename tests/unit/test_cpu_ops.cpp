@@ -225,6 +225,13 @@ TEST_CASE("cpu rope matches its reference") {
                     p.freq_scale = 0.25f;
                     p.freq_base = 500000.0f;
                 }
+                if (t == 3) { // YaRN (gpt-oss: factor 32), the ramp inside the rotary dims
+                    p.freq_scale = 1.0f / 32;
+                    p.ext_factor = 1.0f;
+                    p.attn_factor = 0.91f;
+                    p.corr_dims[0] = 1.0f;
+                    p.corr_dims[1] = float(s.n_rot / 2 - 1);
+                }
                 std::vector<int32_t> pos(static_cast<size_t>(t));
                 for (int i = 0; i < t; i++)
                     pos[size_t(i)] = int32_t(rng() % 5000);
@@ -285,6 +292,42 @@ TEST_CASE("cpu rope reference matches the closed form") {
     CHECK(a[1] == doctest::Approx(b[1]));
 }
 
+TEST_CASE("cpu rope with YaRN: the blend's ends and its magnitude scale") {
+    // Pairs below corr_dims[0] rotate by the unscaled angle, pairs past corr_dims[1] by the
+    // scaled one, and cos/sin grow by attn_factor (1 + 0.1 ln(1 / freq_scale)).
+    const int n_rot = 32;
+    RopeParams p{1, n_rot, n_rot, 10000.0f, 1.0f / 16, nullptr, RopeMode::neox};
+    p.ext_factor = 1.0f;
+    p.attn_factor = 0.8f;
+    p.corr_dims[0] = 3.0f;
+    p.corr_dims[1] = 9.0f;
+    const int32_t pos = 100;
+    std::vector<float> x(size_t(n_rot), 0.0f);
+    for (int i = 0; i < n_rot / 2; i++)
+        x[size_t(i)] = 1.0f; // each pair (i, i + 16) = (1, 0)
+    std::vector<float> y = x;
+    rope_ref(y.data(), &pos, 1, p);
+    const double mscale = 0.8 * (1 + 0.1 * std::log(16.0));
+    for (int i : {0, 2, 3, 10, 15}) {
+        CAPTURE(i);
+        const double theta = 100 * std::pow(10000.0, -2.0 * i / n_rot);
+        const double angle = i <= 3 ? theta : theta / 16; // ramp: 1 up to dim 3, 0 from dim 9
+        CHECK(y[size_t(i)] == doctest::Approx(mscale * std::cos(angle)).epsilon(1e-4));
+        CHECK(y[size_t(i + 16)] == doctest::Approx(mscale * std::sin(angle)).epsilon(1e-4));
+    }
+    // Halfway up the ramp (dim 6 of 3..9): the mean of the two angles.
+    const double theta6 = 100 * std::pow(10000.0, -12.0 / n_rot);
+    CHECK(y[6] ==
+          doctest::Approx(mscale * std::cos(0.5 * theta6 + 0.5 * theta6 / 16)).epsilon(1e-4));
+    // ext_factor 0: attn_factor alone scales plain RoPE.
+    p.ext_factor = 0.0f;
+    y = x;
+    rope_ref(y.data(), &pos, 1, p);
+    CHECK(
+        y[15] ==
+        doctest::Approx(0.8 * std::cos(100 * std::pow(10000.0, -30.0 / n_rot) / 16)).epsilon(1e-4));
+}
+
 TEST_CASE("cpu glu and elementwise ops match their references") {
     std::mt19937 rng(4);
     for (int64_t n : {int64_t(1), int64_t(17), int64_t(3 * 1531)}) {
@@ -292,7 +335,7 @@ TEST_CASE("cpu glu and elementwise ops match their references") {
         const auto a = random_vec(size_t(n), rng, -12.0f, 12.0f);
         const auto b = random_vec(size_t(n), rng, -2.0f, 2.0f);
         std::vector<float> ref(static_cast<size_t>(n)), y(static_cast<size_t>(n));
-        for (GluAct act : {GluAct::silu, GluAct::gelu_tanh}) {
+        for (GluAct act : {GluAct::silu, GluAct::gelu_tanh, GluAct::swiglu_oai}) {
             glu_ref(ref.data(), a.data(), b.data(), n, act);
             for_each_split(
                 [&](int ith, int nth) { glu(y.data(), a.data(), b.data(), n, act, ith, nth); },
@@ -378,6 +421,19 @@ TEST_CASE("cpu activation reference spot values") {
     const float g = 2.0f, u = 3.0f;
     glu_ref(&y, &g, &u, 1, GluAct::silu);
     CHECK(y == doctest::Approx(3.0 * 2.0 / (1.0 + std::exp(-2.0))));
+    // gpt-oss's clamped SwiGLU: min(g, 7) sigmoid(1.702 min(g, 7)) (clamp(u, -7, 7) + 1).
+    auto oai = [](double gate, double up) {
+        const double x = std::min(gate, 7.0), u = std::clamp(up, -7.0, 7.0);
+        return x / (1 + std::exp(-1.702 * x)) * (u + 1);
+    };
+    for (auto [gv, uv] : {std::pair{2.0f, 3.0f}, {-1.5f, 0.5f}, {9.0f, -12.0f}, {30.0f, 30.0f}}) {
+        CAPTURE(gv);
+        CAPTURE(uv);
+        glu_ref(&y, &gv, &uv, 1, GluAct::swiglu_oai);
+        CHECK(y == doctest::Approx(oai(gv, uv)).epsilon(1e-6));
+        CHECK(swiglu_oai_ref(gv, uv) == y);
+    }
+    CHECK(swiglu_oai_ref(30.0f, 30.0f) == doctest::Approx(7.0 * 8.0).epsilon(1e-5));
     softcap_ref(&y, &g, 1.0f, 1);
     CHECK(y == doctest::Approx(std::tanh(2.0)));
 }
@@ -476,8 +532,8 @@ TEST_CASE("cpu attention matches its reference") {
             if (simd) cpu_isa_force_for_testing(level);
             for (KvType type : {KvType::f16, KvType::f32}) {
                 for (int t : {1, 3, 17, 40}) {
-                    for (int variant = 0; variant < 4;
-                         variant++) { // plain, window, softcap, peaked (big logits)
+                    for (int variant = 0; variant < 5;
+                         variant++) { // plain, window, softcap, peaked (big logits), sinks
                         const int n_ctx = variant == 0 ? 601 : 203;
                         const KvLayout kv{s.n_kv_head, s.head_dim, n_ctx, type};
                         AttnParams ap{s.n_head, 1.0f / std::sqrt(float(s.head_dim)), 0.0f, 0};
@@ -487,6 +543,14 @@ TEST_CASE("cpu attention matches its reference") {
                             ap.scale = 0.5f;
                         }
                         if (variant == 3) ap.scale = 2.0f; // logits of tens: the running max moves
+                        // Sinks (gpt-oss), with a window: one per head, one of them dominant.
+                        const auto sinks = random_vec(size_t(s.n_head), rng, -3.0f, 3.0f);
+                        std::vector<float> sink_values = sinks;
+                        sink_values[0] = 12.0f;
+                        if (variant == 4) {
+                            ap.sinks = sink_values.data();
+                            ap.n_swa = 29;
+                        }
                         // A logit's rounding error grows with its size and exp() turns it into a
                         // relative error of the weights, hence the looser bound for big logits.
                         const float tol = variant == 3 ? 1e-4f : 2e-5f;
@@ -543,7 +607,7 @@ TEST_CASE("cpu attention matches its reference") {
         }
     simd_disable_for_testing(false);
     cpu_isa_reset_for_testing();
-    CHECK(cases == int(levels.size()) * 5 * 2 * 4 * 4);
+    CHECK(cases == int(levels.size()) * 5 * 2 * 4 * 5);
 }
 
 TEST_CASE("cpu attention: every SIMD level's block kernel gives the same bits") {
@@ -631,4 +695,19 @@ TEST_CASE("cpu attention reference known values") {
     attention(of.data(), q.data(), k2.data(), v.data(), &pos, 1, kv, ap, s, 0, 1);
     for (int d = 0; d < 4; d++)
         CHECK(of[size_t(d)] == doctest::Approx(o[size_t(d)]));
+    // A sink joins the softmax with no value: one visible key of logit x and a sink s give
+    // v e^x / (e^x + e^s). Key 0 at position 0 has logit 0.5 * 0.3 = 0.15.
+    for (float sink : {0.15f, -2.0f, 30.0f}) {
+        CAPTURE(sink);
+        AttnParams with_sink = ap;
+        with_sink.sinks = &sink;
+        pos = 0;
+        const double share = 1.0 / (1.0 + std::exp(double(sink) - 0.15));
+        attention_ref(o.data(), q.data(), k.data(), v.data(), &pos, 1, kv, with_sink);
+        attention(of.data(), q.data(), k.data(), v.data(), &pos, 1, kv, with_sink, s, 0, 1);
+        for (int d = 0; d < 4; d++) {
+            CHECK(o[size_t(d)] == doctest::Approx(share * v[size_t(d)]).epsilon(1e-5));
+            CHECK(of[size_t(d)] == doctest::Approx(share * v[size_t(d)]).epsilon(1e-5));
+        }
+    }
 }

@@ -128,3 +128,17 @@ TEST_CASE("graph: every op has a name for messages") {
         CHECK(std::string(op_name(static_cast<Op>(op))) != "unknown");
     CHECK(std::string(op_name(static_cast<Op>(200))) == "unknown");
 }
+
+TEST_CASE("graph::rope_yarn's ramp is llama.cpp's corr dims") {
+    // gpt-oss: 64 rotary dims, base 150000, 4096 original positions, beta 32 and 1:
+    // 64 ln(4096 / (32 * 2 pi)) / (2 ln 150000) = 8.09 -> 8; with beta 1, 17.4 -> 18.
+    const infer::graph::RopeYarn y = infer::graph::rope_yarn(64, 4096, 150000.0f, 1.0f);
+    CHECK(y.ext_factor == 1.0f);
+    CHECK(y.corr_dims[0] == 8.0f);
+    CHECK(y.corr_dims[1] == 18.0f);
+    // As ggml: the start is clamped below at 0, the end above at n_rot - 1.
+    const infer::graph::RopeYarn c = infer::graph::rope_yarn(8, 1 << 30, 10.0f, 1.0f);
+    CHECK(c.corr_dims[0] > 7.0f);
+    CHECK(c.corr_dims[1] == 7.0f);
+    CHECK(infer::graph::rope_yarn(64, 16, 150000.0f, 1.0f).corr_dims[0] == 0.0f);
+}

@@ -1,6 +1,7 @@
 // Weight quantizers: every type round-trips Gaussian rows through dequantize_row_ref within a
-// measured relative RMS error bound; the legacy formats match ggml's reference rules on a hand
-// checked block; random_blocks yields finite values of about the requested std.
+// measured relative RMS error bound; the legacy formats and MXFP4 match ggml's reference rules on
+// hand checked blocks; random_blocks yields finite values of about the requested std.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -9,12 +10,13 @@
 
 #include <doctest/doctest.h>
 
+#include "core/blocks.h"
 #include "core/dequant.h"
 #include "core/fp16.h"
 #include "core/quant.h"
-#include "tooling/quant_weights.h"
 #include "core/random.h"
 #include "core/types.h"
+#include "tooling/quant_weights.h"
 
 using namespace infer;
 
@@ -57,13 +59,14 @@ struct Bound {
 // Measured on unit-variance rows of 4096 (seeds 1-3; core/random.h's Irwin-Hall normals):
 // F16 2.1e-4, BF16 1.7e-3, Q8_0 0.0052, Q6_K 0.0168, Q5_1 0.037, Q5_K 0.035, Q5_0 0.042,
 // Q4_K 0.070, Q4_1 0.078, Q4_0 0.084, Q3_K 0.141, Q2_K 0.268, IQ4_NL 0.082, IQ4_XS 0.082 (the
-// plain absmax rule). Bounds leave ~15% margin. Q4_0
-// and Q5_0 are ggml's own rule (absmax scale, no search), which sets their error.
+// plain absmax rule), MXFP4 0.116. Bounds leave ~15% margin. Q4_0, Q5_0 and MXFP4 are ggml's own
+// rule (absmax scale, no search), which sets their error; MXFP4's power-of-two scale puts the
+// largest magnitude anywhere in [4, 8) units, clipping it past 6.
 constexpr Bound kBounds[] = {
-    {TypeId::F32, 0.0},   {TypeId::F16, 0.0005}, {TypeId::BF16, 0.004}, {TypeId::Q8_0, 0.007},
-    {TypeId::Q6_K, 0.02}, {TypeId::Q5_0, 0.05},  {TypeId::Q5_1, 0.045}, {TypeId::Q5_K, 0.04},
-    {TypeId::Q4_0, 0.1},  {TypeId::Q4_1, 0.09},  {TypeId::Q4_K, 0.08},  {TypeId::Q3_K, 0.16},
-    {TypeId::Q2_K, 0.3},  {TypeId::IQ4_NL, 0.095}, {TypeId::IQ4_XS, 0.095},
+    {TypeId::F32, 0.0},   {TypeId::F16, 0.0005},   {TypeId::BF16, 0.004},   {TypeId::Q8_0, 0.007},
+    {TypeId::Q6_K, 0.02}, {TypeId::Q5_0, 0.05},    {TypeId::Q5_1, 0.045},   {TypeId::Q5_K, 0.04},
+    {TypeId::Q4_0, 0.1},  {TypeId::Q4_1, 0.09},    {TypeId::Q4_K, 0.08},    {TypeId::Q3_K, 0.16},
+    {TypeId::Q2_K, 0.3},  {TypeId::IQ4_NL, 0.095}, {TypeId::IQ4_XS, 0.095}, {TypeId::MXFP4, 0.135},
 };
 
 } // namespace
@@ -134,6 +137,82 @@ TEST_CASE("quantize_row_weights: Q4_0 follows ggml's reference rule") {
     CHECK((q[3] & 0x0f) == 11); // x[1]
     CHECK((q[2] >> 4) == 15);   // x[16]: 3 / 0.4 + 8.5 = 16 -> capped at 15
     CHECK((q[4] & 0x0f) == 8);  // zeros sit at 8
+}
+
+TEST_CASE("quantize_row_weights: MXFP4 follows ggml's reference rule") {
+    const auto mxfp4 = static_cast<uint32_t>(TypeId::MXFP4);
+    auto quantize = [&](const std::vector<float> &x) {
+        std::vector<uint8_t> q(bytes_for(mxfp4, static_cast<int64_t>(x.size())));
+        REQUIRE(quantize_row_weights(mxfp4, x.data(), q.data(), static_cast<int64_t>(x.size())));
+        return q;
+    };
+    auto index = [](const std::vector<uint8_t> &q, int j) { // element j of the first block
+        return j < 16 ? q[1 + j] & 0x0f : q[1 + j - 16] >> 4;
+    };
+    // amax 6: e = floor(log2 6) - 2 + 127 = 127, d = 2^(127 - 128) = 0.5, so the values are
+    // {0, 0.5, 1, 1.5, 2, 3, 4, 6} and negatives; ties go to the first index in table order.
+    std::vector<float> x(32, 0.0f);
+    const float vals[] = {6.0f, -6.0f, 1.2f, 1.25f, -0.25f, 5.0f, -5.0f, 2.9f, 0.3f};
+    std::copy(std::begin(vals), std::end(vals), x.begin());
+    x[16] = -1.0f;
+    x[31] = 0.7f;
+    std::vector<uint8_t> q = quantize(x);
+    CHECK(q[0] == 127);
+    CHECK(index(q, 0) == 7);   // 6 = 12 * 0.5
+    CHECK(index(q, 1) == 15);  // -12
+    CHECK(index(q, 2) == 2);   // 1.2 -> 1
+    CHECK(index(q, 3) == 2);   // 1.25: 1 and 1.5 tie, 1 comes first
+    CHECK(index(q, 4) == 0);   // -0.25: 0 and -0.5 tie, +0 comes first
+    CHECK(index(q, 5) == 6);   // 5: 4 and 6 tie
+    CHECK(index(q, 6) == 14);  // -5: -4 (-8 * 0.5) and -6 tie
+    CHECK(index(q, 7) == 5);   // 2.9 -> 3
+    CHECK(index(q, 8) == 1);   // 0.3 -> 0.5
+    CHECK(index(q, 9) == 0);   // zeros
+    CHECK(index(q, 16) == 10); // -1 -> -2 * 0.5
+    CHECK(index(q, 31) == 1);  // 0.7 -> 0.5 (err 0.2 against 0.3)
+    // amax 7.9 keeps e = 127 and clips to 6; amax 8 takes e = 128 (d = 1).
+    x.assign(32, 0.0f);
+    x[0] = 7.9f;
+    q = quantize(x);
+    CHECK(q[0] == 127);
+    CHECK(index(q, 0) == 7);
+    x[0] = 8.0f;
+    q = quantize(x);
+    CHECK(q[0] == 128);
+    CHECK(index(q, 0) == 6); // 8 = 8 * 1
+    // All zeros: e = 0. The smallest exponents give ggml's subnormal scales: amax 2^-124 has
+    // e = 1, d = 2^-127, and amax 2^-125 e = 0, d = 2^-128; both decode exactly (8 d).
+    x.assign(32, 0.0f);
+    CHECK(quantize(x)[0] == 0);
+    std::vector<float> y(32);
+    for (int e : {1, 0}) {
+        CAPTURE(e);
+        x[3] = std::ldexp(1.0f, -125 + e);
+        q = quantize(x);
+        CHECK(q[0] == e);
+        CHECK(index(q, 3) == 6);
+        REQUIRE(dequantize_row_ref(mxfp4, q.data(), y.data(), 32));
+        CHECK(y[3] == x[3]);
+    }
+
+    // On Gaussian rows every element decodes to the representable value nearest it, the exponent
+    // being the block's: |y - x| is the least |v d - x| over the table.
+    for (float scale : {1.0f, 0.02f, 300.0f}) {
+        CAPTURE(scale);
+        const std::vector<float> g = gaussian(32 * 64, 11, scale);
+        q = quantize(g);
+        y.resize(g.size());
+        REQUIRE(dequantize_row_ref(mxfp4, q.data(), y.data(), static_cast<int64_t>(g.size())));
+        size_t nearest = 0;
+        for (size_t i = 0; i < g.size(); ++i) {
+            const float d = e8m0_to_fp32_half(q[17 * (i / 32)]);
+            float best = INFINITY;
+            for (int8_t v : kValuesMXFP4)
+                best = std::min(best, std::fabs(static_cast<float>(v) * d - g[i]));
+            nearest += std::fabs(y[i] - g[i]) == best;
+        }
+        CHECK(nearest == g.size());
+    }
 }
 
 TEST_CASE("quantize_row_weights: Q8_0 is the activation quantizer") {

@@ -1,7 +1,8 @@
 // Synthetic models (samples/synth): every architecture parses and binds through the model
 // registry; recipes choose the types llama.cpp's would; files are byte-identical for a seed,
 // whatever the thread count, and differ across seeds. Mixture-of-experts files carry the keys and
-// tensors llama.cpp loads, and their random routers spread tokens over all experts.
+// tensors llama.cpp loads, and their random routers spread tokens over all experts (gpt-oss's over
+// the even half its router bias favours).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -93,12 +94,16 @@ struct Routing {
 
 // Routes every token of the vocabulary through one layer's router as written. The router reads
 // only the residual dimensions that hold the token's embedding (checked by check_router_dims), so
-// its input there is the embedding row times ffn_norm, divided by the hidden state's RMS: the
-// choice of experts does not depend on that RMS, the logits' scale does (`rms`).
+// its input there is the embedding row times the FFN input norm (ffn_norm; gpt-oss's
+// post_attention_norm), divided by the hidden state's RMS: the choice of experts does not depend
+// on that RMS, the logits' scale does (`rms`). gpt-oss's router bias is added to the logits
+// (logit_std is without it).
 Routing route_vocabulary(const gguf::File &file, int64_t layer, int64_t k, double rms) {
     const std::string b = "blk." + std::to_string(layer) + ".";
     const gguf::TensorInfo *router = file.find_tensor(b + "ffn_gate_inp.weight");
+    const gguf::TensorInfo *bias = file.find_tensor(b + "ffn_gate_inp.bias");
     const gguf::TensorInfo *norm = file.find_tensor(b + "ffn_norm.weight");
+    if (!norm) norm = file.find_tensor(b + "post_attention_norm.weight");
     const gguf::TensorInfo *embd = file.find_tensor("token_embd.weight");
     REQUIRE(router);
     REQUIRE(norm);
@@ -106,6 +111,8 @@ Routing route_vocabulary(const gguf::File &file, int64_t layer, int64_t k, doubl
     const size_t n_embd = router->dims[0], n_expert = router->dims[1], n_vocab = embd->dims[1];
     const std::vector<float> w = dequantize(file, *router), g = dequantize(file, *norm),
                              emb = dequantize(file, *embd);
+    const std::vector<float> bias_values =
+        bias ? dequantize(file, *bias) : std::vector<float>(n_expert, 0.0f);
     Routing r;
     r.load.assign(n_expert, 0);
     std::vector<double> logits(n_expert);
@@ -118,6 +125,7 @@ Routing route_vocabulary(const gguf::File &file, int64_t layer, int64_t k, doubl
                 dot += w[e * n_embd + i] * g[i] * emb[t * n_embd + i];
             logits[e] = dot / rms;
             sum_sq += logits[e] * logits[e];
+            logits[e] += bias_values[e];
         }
         for (size_t e = 0; e < n_expert; ++e)
             order[e] = e;
@@ -136,12 +144,36 @@ Routing route_vocabulary(const gguf::File &file, int64_t layer, int64_t k, doubl
 }
 
 // The first router_dims residual dimensions hold the token embedding alone: no attention or
-// expert output writes them (those rows are exactly zero, the others not), and the routers read
-// nothing else.
+// expert output writes them (those rows are exactly zero, the others not; so are the elements of
+// gpt-oss's output biases there), and the routers read nothing else. gpt-oss's router bias is
+// +16 on even experts and 0 on odd ones.
 void check_router_dims(const gguf::File &file, const synth::Spec &spec) {
     const uint64_t r_dims = static_cast<uint64_t>(synth::router_dims(spec));
+    size_t output_biases = 0, router_biases = 0;
     for (const gguf::TensorInfo &t : file.tensors()) {
         const std::string name(t.name);
+        if (name.ends_with("attn_output.bias") || name.ends_with("ffn_down_exps.bias")) {
+            CAPTURE(name);
+            const std::vector<float> v = dequantize(file, t);
+            size_t zero = 0, nonzero = 0; // in the router dimensions, elsewhere
+            for (size_t i = 0; i < v.size(); ++i) {
+                if (i % t.dims[0] < r_dims)
+                    zero += v[i] == 0.0f;
+                else
+                    nonzero += v[i] != 0.0f;
+            }
+            const size_t rows = v.size() / t.dims[0];
+            CHECK(zero == rows * r_dims);
+            CHECK(nonzero == rows * (t.dims[0] - r_dims));
+            ++output_biases;
+        }
+        if (name.ends_with("ffn_gate_inp.bias")) {
+            CAPTURE(name);
+            const std::vector<float> v = dequantize(file, t);
+            for (size_t e = 0; e < v.size(); ++e)
+                CHECK(v[e] == (e % 2 == 0 ? synth::kRouterBiasFavoured : 0.0f));
+            ++router_biases;
+        }
         const bool writes = name.ends_with("attn_output.weight") ||
                             name.ends_with("ffn_down_exps.weight") ||
                             name.ends_with("ffn_down_shexp.weight");
@@ -165,6 +197,9 @@ void check_router_dims(const gguf::File &file, const synth::Spec &spec) {
         CHECK(zero == want_zero);
         CHECK(nonzero_rows == (writes ? rows - (rows / t.dims[1]) * r_dims : rows));
     }
+    const size_t n_layer = static_cast<size_t>(spec.n_layer);
+    CHECK(output_biases == (spec.arch == "gpt-oss" ? 2 * n_layer : 0));
+    CHECK(router_biases == (spec.arch == "gpt-oss" ? n_layer : 0));
 }
 
 } // namespace
@@ -357,20 +392,39 @@ TEST_CASE("synth: rejects bad specs") {
 }
 
 TEST_CASE("synth: MoE archs write the keys and tensors llama.cpp loads") {
-    // llama.cpp (llama-cpp-python 0.3.36) src/models/{qwen3moe,qwen2moe,olmoe,llama}.cpp:
-    // load_arch_tensors' names and shapes; it rejects files with tensors it did not ask for.
-    for (const char *arch : {"qwen3moe", "qwen2moe", "olmoe", "llama"}) {
+    // llama.cpp (llama-cpp-python 0.3.36) src/models/{qwen3moe,qwen2moe,olmoe,llama,
+    // openai-moe}.cpp: load_arch_tensors' names and shapes; it rejects files with tensors it did
+    // not ask for.
+    for (const char *arch : {"qwen3moe", "qwen2moe", "olmoe", "llama", "gpt-oss"}) {
         CAPTURE(arch);
         const synth::Spec spec = tiny_moe(arch, "Q8_0");
         const std::vector<uint8_t> image = synth_to_memory(spec);
         const std::unique_ptr<gguf::File> file = parse(image);
         const std::string a = arch;
-        const bool qwen_moe = a == "qwen3moe" || a == "qwen2moe";
+        const bool gpt_oss = a == "gpt-oss";
+        const bool own_ff_key = a == "qwen3moe" || a == "qwen2moe" || gpt_oss;
         CHECK(key_int(*file, a + ".expert_count") == spec.n_expert);
         CHECK(key_int(*file, a + ".expert_used_count") == spec.n_expert_used);
-        CHECK(key_int(*file, a + ".feed_forward_length") == spec.n_ff);
-        CHECK((file->find(a + ".expert_feed_forward_length") != nullptr) == qwen_moe);
-        if (qwen_moe) CHECK(key_int(*file, a + ".expert_feed_forward_length") == spec.n_ff_exp);
+        // gpt-oss has no dense FFN: its feed_forward_length is the experts'.
+        CHECK(key_int(*file, a + ".feed_forward_length") == (gpt_oss ? spec.n_ff_exp : spec.n_ff));
+        CHECK((file->find(a + ".expert_feed_forward_length") != nullptr) == own_ff_key);
+        if (own_ff_key) CHECK(key_int(*file, a + ".expert_feed_forward_length") == spec.n_ff_exp);
+        // gpt-oss: sliding window on even layers (llama.cpp's default pattern), YaRN rope.
+        CHECK((file->find(a + ".attention.sliding_window") != nullptr) == gpt_oss);
+        CHECK((file->find(a + ".rope.scaling.type") != nullptr) == gpt_oss);
+        if (gpt_oss) {
+            CHECK(key_int(*file, a + ".attention.sliding_window") == spec.n_swa);
+            std::string_view type;
+            REQUIRE(file->find(a + ".rope.scaling.type")->get_string(&type));
+            CHECK(type == "yarn");
+            double factor = 0, base = 0;
+            REQUIRE(file->find(a + ".rope.scaling.factor")->get_float(&factor));
+            CHECK(factor == 32.0);
+            CHECK(key_int(*file, a + ".rope.scaling.original_context_length") == 4096);
+            REQUIRE(file->find(a + ".rope.freq_base")->get_float(&base));
+            CHECK(base == 150000.0);
+            CHECK(file->find(a + ".attention.sliding_window_pattern") == nullptr);
+        }
         CHECK((file->find(a + ".expert_shared_feed_forward_length") != nullptr) ==
               (a == "qwen2moe"));
         if (a == "qwen2moe")
@@ -379,14 +433,14 @@ TEST_CASE("synth: MoE archs write the keys and tensors llama.cpp loads") {
         const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
         const uint64_t embd = u(spec.n_embd), q = u(spec.n_head * spec.head_dim),
                        kv = u(spec.n_head_kv * spec.head_dim), n_exp = u(spec.n_expert);
-        const uint64_t ff = u(qwen_moe ? spec.n_ff_exp : spec.n_ff), sh = u(spec.n_ff_shexp);
+        const uint64_t ff = u(own_ff_key ? spec.n_ff_exp : spec.n_ff), sh = u(spec.n_ff_shexp);
         std::vector<std::pair<std::string, std::vector<uint64_t>>> want = {
             {"attn_norm.weight", {embd}},
             {"attn_q.weight", {embd, q}},
             {"attn_k.weight", {embd, kv}},
             {"attn_v.weight", {embd, kv}},
             {"attn_output.weight", {q, embd}},
-            {"ffn_norm.weight", {embd}},
+            {gpt_oss ? "post_attention_norm.weight" : "ffn_norm.weight", {embd}},
             {"ffn_gate_inp.weight", {embd, n_exp}},
             {"ffn_gate_exps.weight", {embd, ff, n_exp}},
             {"ffn_up_exps.weight", {embd, ff, n_exp}},
@@ -399,6 +453,17 @@ TEST_CASE("synth: MoE archs write the keys and tensors llama.cpp loads") {
         if (a == "olmoe") { // norms over the whole projection
             want.push_back({"attn_q_norm.weight", {embd}});
             want.push_back({"attn_k_norm.weight", {embd}});
+        }
+        if (gpt_oss) { // biases everywhere but the norms, and a sink per head
+            want.push_back({"attn_q.bias", {q}});
+            want.push_back({"attn_k.bias", {kv}});
+            want.push_back({"attn_v.bias", {kv}});
+            want.push_back({"attn_output.bias", {embd}});
+            want.push_back({"attn_sinks.weight", {u(spec.n_head)}});
+            want.push_back({"ffn_gate_inp.bias", {n_exp}});
+            want.push_back({"ffn_gate_exps.bias", {ff, n_exp}});
+            want.push_back({"ffn_up_exps.bias", {ff, n_exp}});
+            want.push_back({"ffn_down_exps.bias", {embd, n_exp}});
         }
         if (a == "qwen2moe") {
             want.push_back({"attn_q.bias", {q}});
@@ -418,7 +483,8 @@ TEST_CASE("synth: MoE archs write the keys and tensors llama.cpp loads") {
                 REQUIRE(t->n_dims == dims.size());
                 for (size_t d = 0; d < dims.size(); ++d)
                     CHECK(t->dims[d] == dims[d]);
-                if (suffix.starts_with("ffn_gate_inp"))
+                if (suffix.starts_with("ffn_gate_inp") || dims.size() == 1 ||
+                    suffix.ends_with(".bias"))
                     CHECK(type_name(t->type) == std::string("F32"));
             }
         }
@@ -488,11 +554,13 @@ TEST_CASE("synth: Q4_K_M on experts follows llama.cpp's choices") {
 }
 
 TEST_CASE("synth: routers read only the embedding's dimensions") {
-    for (const char *arch : {"qwen3moe", "qwen2moe", "olmoe", "llama"}) {
+    for (const char *arch : {"qwen3moe", "qwen2moe", "olmoe", "llama", "gpt-oss"}) {
         for (bool fast : {false, true}) {
             CAPTURE(arch);
             CAPTURE(fast);
-            synth::Spec spec = tiny_moe(arch, fast ? "Q4_K_M" : "Q8_0");
+            // gpt-oss in its own recipe: zero rows in MXFP4 experts, quantized and drawn.
+            const bool gpt_oss = std::string(arch) == "gpt-oss";
+            synth::Spec spec = tiny_moe(arch, gpt_oss ? "MXFP4_MOE" : (fast ? "Q4_K_M" : "Q8_0"));
             spec.random_blocks = fast;
             const std::vector<uint8_t> image = synth_to_memory(spec);
             check_router_dims(*parse(image), spec);
@@ -510,6 +578,7 @@ TEST_CASE("synth: routers spread the vocabulary over all experts") {
         {"qwen2moe", 0, 0, 0, 0, 0},
         {"olmoe", 0, 0, 0, 0, 0},
         {"llama", 0, 0, 0, 0, 0},
+        {"gpt-oss", 0, 0, 0, 0, 0},
         // The routers of Qwen3-30B-A3B and OLMoE-1B-7B (one small expert layer), over a vocabulary
         // large enough for a fair share of 256 tokens per expert.
         {"qwen3moe", 2048, 32, 128, 8, 4096},
@@ -534,9 +603,18 @@ TEST_CASE("synth: routers spread the vocabulary over all experts") {
         for (int64_t l = 0; l < spec.n_layer; ++l) {
             // At the hidden-state RMS the router weights are drawn for.
             const Routing r = route_vocabulary(*file, l, spec.n_expert_used, synth::router_rms(l));
+            // gpt-oss's router bias gives every token to the even experts, never the odd ones.
+            const bool halves = spec.arch == "gpt-oss";
+            std::vector<int64_t> load;
+            for (size_t e = 0; e < r.load.size(); ++e) {
+                if (!halves || e % 2 == 0)
+                    load.push_back(r.load[e]);
+                else
+                    CHECK(r.load[e] == 0);
+            }
             const double fair = static_cast<double>(spec.n_vocab * spec.n_expert_used) /
-                                static_cast<double>(spec.n_expert);
-            const auto [lo, hi] = std::minmax_element(r.load.begin(), r.load.end());
+                                static_cast<double>(load.size());
+            const auto [lo, hi] = std::minmax_element(load.begin(), load.end());
             MESSAGE(spec.arch << " " << spec.n_expert << " experts top-" << spec.n_expert_used
                               << " layer " << l << ": load " << *lo / fair << ".." << *hi / fair
                               << " of fair, logit std " << r.logit_std << ", top-1 weight "
@@ -594,6 +672,124 @@ TEST_CASE("synth: rejects bad MoE specs") {
     spec = tiny("llama", "F32");
     spec.n_expert_used = 2;
     CHECK(rejects(spec)); // top-k without experts
+    CHECK_FALSE(rejects(tiny_moe("gpt-oss", "MXFP4_MOE")));
+    spec = tiny_moe("gpt-oss", "F32");
+    spec.n_expert_used = spec.n_expert / 2 + 1;
+    CHECK(rejects(spec)); // the router bias favours half of the experts
+    spec.n_expert_used = spec.n_expert / 2;
+    CHECK_FALSE(rejects(spec));
+    spec = tiny_moe("gpt-oss", "F32");
+    spec.n_swa = 0;
+    CHECK(rejects(spec));
+    spec = tiny_moe("gpt-oss", "F32");
+    spec.tied = true;
+    CHECK(rejects(spec));
+    spec = tiny_moe("gpt-oss", "F32");
+    spec.n_ff_exp = 0;
+    CHECK(rejects(spec));
+    spec = tiny_moe("gpt-oss", "F32");
+    spec.rope_yarn_factor = 0;
+    CHECK(rejects(spec)); // gpt-oss's rope is YaRN
+    spec = tiny("qwen3", "F32");
+    spec.rope_yarn_factor = 4;
+    spec.rope_yarn_orig_ctx = 1024;
+    CHECK(rejects(spec)); // and only gpt-oss's
+}
+
+TEST_CASE("synth: gpt-oss presets and MXFP4_MOE follow llama.cpp") {
+    // LLAMA_FTYPE_MOSTLY_MXFP4_MOE (llama-quant.cpp): 3-D expert tensors MXFP4, every other
+    // quantizable weight Q8_0, output and token_embd included; routers, norms, biases and sinks
+    // stay F32.
+    std::vector<synth::TensorPlan> plan;
+    auto type_of = [&](const std::string &name) -> std::string {
+        for (const auto &t : plan)
+            if (t.name == name) return type_name(t.type);
+        return "missing";
+    };
+    CHECK(synth::recipe_file_type("MXFP4_MOE") == 38);
+    synth::Spec spec;
+    REQUIRE(synth::apply_preset("gpt-oss-20b", &spec).is_ok());
+    CHECK(spec.arch == "gpt-oss");
+    CHECK(spec.n_swa == 128);
+    CHECK(spec.rope_yarn_factor == 32.0f);
+    CHECK(spec.rope_yarn_orig_ctx == 4096);
+    CHECK(spec.n_head * spec.head_dim == 4096); // q is wider than the 2880 residual
+    spec.quant = "MXFP4_MOE";
+    Status st = synth::plan_tensors(spec, &plan);
+    REQUIRE_MESSAGE(st.is_ok(), st.message());
+    // 19 per layer (as the released GGUF), plus token_embd, output_norm and output.
+    CHECK(plan.size() == 3 + 19 * 24);
+    uint64_t bytes = 0;
+    for (const synth::TensorPlan &t : plan) {
+        uint64_t rows = 1, row_bytes = 0;
+        for (size_t d = 1; d < t.dims.size(); ++d)
+            rows *= t.dims[d];
+        REQUIRE(type_row_bytes(t.type, t.dims[0], &row_bytes));
+        bytes += rows * row_bytes;
+    }
+    CHECK(bytes == 12096558336u); // ~12.1 GB, as ggml-org's gpt-oss-20b-mxfp4.gguf
+    CHECK(type_of("token_embd.weight") == "Q8_0");
+    CHECK(type_of("output.weight") == "Q8_0");
+    for (const char *b : {"blk.0.", "blk.23."}) {
+        const std::string l = b;
+        CAPTURE(l);
+        CHECK(type_of(l + "ffn_gate_exps.weight") == "MXFP4");
+        CHECK(type_of(l + "ffn_up_exps.weight") == "MXFP4");
+        CHECK(type_of(l + "ffn_down_exps.weight") == "MXFP4");
+        CHECK(type_of(l + "attn_q.weight") == "Q8_0");
+        CHECK(type_of(l + "attn_v.weight") == "Q8_0");
+        CHECK(type_of(l + "attn_output.weight") == "Q8_0");
+        CHECK(type_of(l + "ffn_gate_inp.weight") == "F32");
+        CHECK(type_of(l + "ffn_gate_inp.bias") == "F32");
+        CHECK(type_of(l + "ffn_down_exps.bias") == "F32");
+        CHECK(type_of(l + "attn_sinks.weight") == "F32");
+        CHECK(type_of(l + "post_attention_norm.weight") == "F32");
+        CHECK(type_of(l + "ffn_norm.weight") == "missing");
+    }
+    synth::Spec big;
+    REQUIRE(synth::apply_preset("gpt-oss-120b", &big).is_ok());
+    CHECK(big.n_layer == 36);
+    CHECK(big.n_expert == 128);
+    CHECK(big.n_expert_used == 4);
+
+    // Expert rows that are not whole 32-element blocks fall back to F16, as llama.cpp's
+    // tensor_type_fallback does for a 32-element type.
+    spec = tiny_moe("gpt-oss", "MXFP4_MOE");
+    spec.n_ff_exp = 80;
+    REQUIRE(synth::plan_tensors(spec, &plan).is_ok());
+    CHECK(type_of("blk.0.ffn_gate_exps.weight") == "MXFP4");
+    CHECK(type_of("blk.0.ffn_down_exps.weight") == "F16");
+    // Dense archs and the other experts: the same rule.
+    REQUIRE(synth::plan_tensors(tiny("llama", "MXFP4_MOE"), &plan).is_ok());
+    CHECK(type_of("blk.0.ffn_down.weight") == "Q8_0");
+    CHECK(type_of("token_embd.weight") == "Q8_0");
+    REQUIRE(synth::plan_tensors(tiny_moe("qwen2moe", "MXFP4_MOE"), &plan).is_ok());
+    CHECK(type_of("blk.0.ffn_down_exps.weight") == "MXFP4");
+    CHECK(type_of("blk.0.ffn_down_shexp.weight") == "Q8_0");
+
+    // The tiny gpt-oss: four layers (two of each attention kind) over a window of 32.
+    spec = tiny_moe("gpt-oss", "MXFP4_MOE");
+    CHECK(spec.n_layer == 4);
+    CHECK(spec.n_swa == 32);
+    CHECK(spec.rope_base == 150000.0f);
+    CHECK(spec.norm_eps == 1e-5f);
+    for (bool fast : {false, true}) { // MXFP4 blocks decode to finite values either way
+        CAPTURE(fast);
+        spec.random_blocks = fast;
+        const std::vector<uint8_t> image = synth_to_memory(spec);
+        const std::unique_ptr<gguf::File> file = parse(image);
+        CHECK(key_int(*file, "general.file_type") == 38);
+        const gguf::TensorInfo *t = file->find_tensor("blk.1.ffn_up_exps.weight");
+        REQUIRE(t);
+        CHECK(type_name(t->type) == std::string("MXFP4"));
+        const std::vector<float> v = dequantize(*file, *t);
+        CHECK(std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); }));
+        double sum_sq = 0;
+        for (float x : v)
+            sum_sq += static_cast<double>(x) * x;
+        const double rms = std::sqrt(sum_sq / static_cast<double>(v.size()));
+        CHECK(rms == doctest::Approx(1.0 / 16).epsilon(0.15)); // 1 / sqrt(n_embd)
+    }
 }
 
 namespace {

@@ -78,6 +78,10 @@ TEST_CASE("vulkan models: Vulkan matches CPU on the mixture-of-experts archs") {
                        "--arch llama --preset tiny --n-expert 8 --n-expert-used 2 --quant Q4_0 "
                        "--seed 23",
                        kVulkan);
+    // gpt-oss: the nodes no shader has yet (sinks, YaRN, MXFP4, expert biases, its routing and
+    // SwiGLU) run on the CPU between Vulkan's projections and norms.
+    device_matches_cpu("vk-gpt-oss", "--arch gpt-oss --preset tiny --quant MXFP4_MOE --seed 26",
+                       kVulkan);
 }
 
 // Split placements: some layers on Vulkan and the rest on the CPU, and the experts on the CPU
