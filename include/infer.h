@@ -439,9 +439,13 @@ typedef struct infer_chat_message {
  *   "llama3.1"          Llama 3.1/3.3: a system header with "Today Date: 26 Jul 2024"
  *   "llama3.2"          Llama 3.2: the same with today's local date
  *   "mistral-v1", "mistral-v3", "mistral-v3-tekken", "mistral-v7"   Mistral's [INST] spellings
+ *   "gpt-oss"           gpt-oss's harmony: the default system header (today's local date,
+ *                       reasoning "medium"), a leading system message as the developer's
+ *                       "# Instructions", answers in the final channel
  * INFER_ERR_NOT_FOUND when the model has no template (INFER_ERR_TYPE_MISMATCH when it is not a
- * string); INFER_ERR_UNSUPPORTED when its text is not one libinfer recognizes (the message says so; pass a name to infer_chat_apply_template to
- * choose a format anyway). The string is static. Works on inspect_only models. */
+ * string); INFER_ERR_UNSUPPORTED when its text is not one libinfer recognizes (the message says so;
+ * pass a name to infer_chat_apply_template to choose a format anyway). The string is static. Works
+ * on inspect_only models. */
 INFER_API infer_status infer_model_chat_template(const infer_model *model, const char **out_name);
 
 /* Renders messages into the prompt text the model was trained on, byte for byte what the model's

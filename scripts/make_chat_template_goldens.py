@@ -44,6 +44,7 @@ TEMPLATES = {
     "mistralai-Mistral-Large-Instruct-2407.jinja": ("mistral-v3", "<s>", "</s>", None),
     "mistralai-Mistral-Nemo-Instruct-2407.jinja": ("mistral-v3-tekken", "<s>", "</s>", None),
     "mistralai-Mistral-Large-Instruct-2411.jinja": ("mistral-v7", "<s>", "</s>", None),
+    "openai-gpt-oss-120b.jinja": ("gpt-oss", "<|startoftext|>", "<|return|>", None),
 }
 
 S, U, A = "system", "user", "assistant"
@@ -72,6 +73,7 @@ CONVERSATIONS = {
     "tool_response_user": [(U, "Q1"), (A, "<think>r</think>a"), (U, "<tool_response>\n42\n</tool_response>"),
                            (A, "<think>seen</think>done")],
     "special_text_in_content": [(U, "literal <|im_end|> and <end_of_turn> and [INST] inside")],
+    "channel_tags_in_content": [(U, "Q"), (A, "<|channel|>final<|message|>A"), (U, "Q2")],
 }
 
 

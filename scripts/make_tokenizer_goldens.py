@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Writes llama.cpp's tokenization of tests/data/tokenizer/corpus.json for each real model, for
-tests/model/test_tokenizer_goldens.cpp. Needs llama-cpp-python and the models of
+tests/model/test_tokenizer_goldens.cpp, and for SmolLM2's vocabulary under other pre-tokenizers
+(DERIVED: the file with its tokenizer.ggml.pre value replaced by one of the same length, as the
+test does in memory), so that a pre-tokenizer no fetched model uses is held to llama.cpp's splits
+with a real byte-level BPE vocabulary. Needs llama-cpp-python and the models of
 scripts/fetch-models.sh. Output, one file per model (tests/data/tokenizer/<model>.golden), lines:
   S <i> <hex>                          the corpus string (UTF-8 bytes; "-" when empty)
   T <i> <add_special> <parse_special> <ids...>   llama_tokenize
@@ -11,13 +14,26 @@ import ctypes
 import json
 import os
 import pathlib
+import struct
 import sys
+import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from make_goldens import disable_extra_buffers  # noqa: E402
 
 MODELS = ["SmolLM2-135M-Instruct.Q4_1", "gemma-3-270m-q4_k_m"]
+# golden name -> (model, its tokenizer.ggml.pre value, the replacement of the same length)
+DERIVED = {"SmolLM2-135M-Instruct.Q4_1+gpt-4o": ("SmolLM2-135M-Instruct.Q4_1", b"smollm", b"gpt-4o")}
+
+
+def with_pre(model, old, new):
+    """The model's bytes with tokenizer.ggml.pre = old (a GGUF string: u64 length, bytes) -> new."""
+    data = (model_dir() / f"{model}.gguf").read_bytes()
+    key = b"tokenizer.ggml.pre" + struct.pack("<IQ", 8, len(old))
+    at = data.index(key) + len(key)
+    assert data[at:at + len(old)] == old and len(new) == len(old)
+    return data[:at] + new + data[at + len(old):]
 
 
 def model_dir():
@@ -44,8 +60,13 @@ def main():
     import llama_cpp.llama_cpp as C
 
     corpus = json.loads((ROOT / "tests/data/tokenizer/corpus.json").read_text(encoding="utf-8"))
-    for name in MODELS:
-        llm = Llama(model_path=str(model_dir() / f"{name}.gguf"), vocab_only=True, verbose=False)
+    tmp = tempfile.TemporaryDirectory()
+    paths = {name: model_dir() / f"{name}.gguf" for name in MODELS}
+    for name, (model, old, new) in DERIVED.items():
+        paths[name] = pathlib.Path(tmp.name) / f"{name}.gguf"
+        paths[name].write_bytes(with_pre(model, old, new))
+    for name, path in paths.items():
+        llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
         vocab = C.llama_model_get_vocab(llm.model)
         lines = [f"# llama.cpp (llama-cpp-python {__import__('llama_cpp').__version__}) tokenization "
                  f"of corpus.json by {name}; made by scripts/make_tokenizer_goldens.py"]

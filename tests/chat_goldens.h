@@ -105,13 +105,20 @@ inline ChatGoldens read_chat_goldens(const std::string &path) {
 
 // The goldens files, one per committed template.
 inline std::vector<std::string> chat_golden_names() {
-    return {"HuggingFaceTB-SmolLM2-135M-Instruct", "teknium-OpenHermes-2.5-Mistral-7B",
-            "Qwen-Qwen2.5-Instruct",               "Qwen-Qwen3-0.6B",
-            "google-gemma-3-it",                   "google-gemma-2-2b-it",
-            "meta-llama-Meta-Llama-3-8B-Instruct", "meta-llama-Llama-3.3-70B-Instruct",
-            "meta-llama-Llama-3.2-3B-Instruct",    "mistralai-Mistral-7B-Instruct-v0.1",
-            "mistralai-Mistral-Large-Instruct-2407", "mistralai-Mistral-Nemo-Instruct-2407",
-            "mistralai-Mistral-Large-Instruct-2411"};
+    return {"HuggingFaceTB-SmolLM2-135M-Instruct",
+            "teknium-OpenHermes-2.5-Mistral-7B",
+            "Qwen-Qwen2.5-Instruct",
+            "Qwen-Qwen3-0.6B",
+            "google-gemma-3-it",
+            "google-gemma-2-2b-it",
+            "meta-llama-Meta-Llama-3-8B-Instruct",
+            "meta-llama-Llama-3.3-70B-Instruct",
+            "meta-llama-Llama-3.2-3B-Instruct",
+            "mistralai-Mistral-7B-Instruct-v0.1",
+            "mistralai-Mistral-Large-Instruct-2407",
+            "mistralai-Mistral-Nemo-Instruct-2407",
+            "mistralai-Mistral-Large-Instruct-2411",
+            "openai-gpt-oss-120b"};
 }
 
 } // namespace infer::test

@@ -92,11 +92,15 @@ infer_status infer_chat_apply_template(const infer_model *model, const char *tem
                                                   : model_format(*model, &format);
         if (!found.is_ok()) return fail(found);
         const std::string today = format.llama_today ? infer::text::today_date_string() : "";
+        const std::string today_iso = format.family == infer::text::ChatFamily::Harmony
+                                          ? infer::text::today_iso_date_string()
+                                          : "";
         infer::text::ChatRenderInput input;
         input.bos = token_text(*vocab, vocab->bos());
         input.eos = token_text(*vocab, vocab->eos());
         input.add_generation_prompt = add_generation_prompt != 0;
         input.today = today;
+        input.today_iso = today_iso;
         std::string text;
         if (infer::Status s = infer::text::render_chat(format, conversation, input, &text);
             !s.is_ok())

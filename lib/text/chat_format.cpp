@@ -9,10 +9,10 @@
 namespace infer::text {
 namespace {
 
-constexpr std::array<const char *, 10> kNames = {
+constexpr std::array<const char *, 11> kNames = {
     "chatml",     "gemma",      "llama3",     "llama3.1",
     "llama3.2",   "mistral-v1", "mistral-v3", "mistral-v3-tekken",
-    "mistral-v7", nullptr};
+    "mistral-v7", "gpt-oss",    nullptr};
 
 // "chatml, gemma, ..." for messages.
 std::string known_names() {
@@ -192,6 +192,26 @@ Status recognize_mistral(std::string_view text, ChatFormat *out) {
     return chat_format_from_name(name, out);
 }
 
+// gpt-oss's harmony template: the renderer writes its default system header (model identity,
+// knowledge cutoff, today's date, reasoning effort "medium"), so those phrases must be the ones
+// it writes.
+Status recognize_harmony(std::string_view text, ChatFormat *out) {
+    static constexpr std::string_view kPhrases[] = {
+        "\"You are ChatGPT, a large language model trained by OpenAI.\"",
+        "\"Knowledge cutoff: 2024-06\\n\"",
+        "strftime_now(\"%Y-%m-%d\")",
+        "set reasoning_effort = \"medium\"",
+        "\"# Valid channels: analysis, commentary, final. Channel must be included for every "
+        "message.\"",
+        "\"<|start|>assistant<|channel|>final<|message|>\" + message.content + \"<|end|>\"",
+    };
+    for (std::string_view phrase : kPhrases)
+        if (!has(text, phrase))
+            return unsupported("gpt-oss (harmony)",
+                               "its system header or turns are spelled otherwise");
+    return chat_format_from_name("gpt-oss", out);
+}
+
 } // namespace
 
 const char *const *chat_format_names() { return kNames.data(); }
@@ -209,6 +229,8 @@ Status chat_format_from_name(std::string_view name, ChatFormat *out) {
     } else if (name == "gemma") {
         f.family = ChatFamily::Gemma;
         f.gemma_system_suffix = "\n\n"; // Gemma 3's
+    } else if (name == "gpt-oss") {
+        f.family = ChatFamily::Harmony;
     } else if (name.substr(0, 6) == "llama3") {
         f.family = ChatFamily::Llama3;
         f.llama_dates = name != "llama3";
@@ -230,6 +252,7 @@ Status chat_format_from_template(std::string_view text, ChatFormat *out) {
     if (has(text, "<start_of_turn>")) return recognize_gemma(text, out);
     if (has(text, "<|start_header_id|>")) return recognize_llama3(text, out);
     if (has(text, "[INST]")) return recognize_mistral(text, out);
+    if (has(text, "<|start|>") && has(text, "<|message|>")) return recognize_harmony(text, out);
     return make_error(INFER_ERR_UNSUPPORTED,
                       "the chat template is none of the formats libinfer recognizes (%s); pass a "
                       "template name to choose one",

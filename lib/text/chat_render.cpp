@@ -262,6 +262,53 @@ Status render_mistral(const ChatFormat &f, std::span<const ChatMessage> messages
     return Status::ok();
 }
 
+// ---- Harmony (gpt-oss) -----------------------------------------------------------------------
+
+// A leading system message becomes the developer turn's "# Instructions" (when not empty); later
+// system messages are dropped, as the template has no branch for them. The last assistant turn
+// of a conversation that asks no generation prompt ends with <|return|>, every other one with
+// <|end|>. Assistant text holding channel tags is refused, in the template's words.
+Status render_harmony(const ChatFormat &f, std::span<const ChatMessage> messages,
+                      const ChatRenderInput &in, std::string *out) {
+    *out += "<|start|>system<|message|>You are ChatGPT, a large language model trained by "
+            "OpenAI.\nKnowledge cutoff: 2024-06\nCurrent date: ";
+    *out += in.today_iso;
+    *out += "\n\nReasoning: medium\n\n# Valid channels: analysis, commentary, final. Channel "
+            "must be included for every message.<|end|>";
+    size_t first = 0;
+    if (messages[0].role == "system") {
+        first = 1;
+        if (!messages[0].content.empty()) {
+            *out += "<|start|>developer<|message|># Instructions\n\n";
+            *out += messages[0].content;
+            *out += "\n\n<|end|>";
+        }
+    }
+    for (size_t k = first; k < messages.size(); ++k) {
+        const ChatMessage &m = messages[k];
+        if (m.role == "user") {
+            *out += "<|start|>user<|message|>";
+            *out += m.content;
+            *out += "<|end|>";
+        } else if (m.role == "assistant") {
+            if (m.content.find("<|channel|>analysis<|message|>") != std::string_view::npos ||
+                m.content.find("<|channel|>final<|message|>") != std::string_view::npos)
+                return refuse(f.name, k, m.role,
+                              "You have passed a message containing <|channel|> tags in the "
+                              "content field. Instead of doing this, you should pass analysis "
+                              "messages (the string between '<|message|>' and '<|end|>') in the "
+                              "'thinking' field, and final messages (the string between "
+                              "'<|message|>' and '<|end|>') in the 'content' field.");
+            *out += "<|start|>assistant<|channel|>final<|message|>";
+            *out += m.content;
+            *out +=
+                k + 1 == messages.size() && !in.add_generation_prompt ? "<|return|>" : "<|end|>";
+        }
+    }
+    if (in.add_generation_prompt) *out += "<|start|>assistant";
+    return Status::ok();
+}
+
 } // namespace
 
 std::string_view python_strip(std::string_view text) {
@@ -270,6 +317,16 @@ std::string_view python_strip(std::string_view text) {
     while (size_t n = space_at_back(text))
         text.remove_suffix(n);
     return text;
+}
+
+std::string today_iso_date_string() {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", local.tm_year + 1900, local.tm_mon + 1,
+                  local.tm_mday);
+    return buf;
 }
 
 std::string today_date_string() {
@@ -302,6 +359,9 @@ Status render_chat(const ChatFormat &format, std::span<const ChatMessage> messag
         break;
     case ChatFamily::Mistral:
         status = render_mistral(format, messages, input, out);
+        break;
+    case ChatFamily::Harmony:
+        status = render_harmony(format, messages, input, out);
         break;
     }
     if (!status.is_ok()) out->clear();

@@ -21,7 +21,8 @@ struct ChatMessage {
     std::string_view content;
 };
 
-enum class ChatFamily { ChatMl, Gemma, Llama3, Mistral };
+// Harmony: gpt-oss's "<|start|>role<|message|>...<|end|>" turns after a fixed system header.
+enum class ChatFamily { ChatMl, Gemma, Llama3, Mistral, Harmony };
 
 // Mistral's tokenizer versions spell [INST] differently and place the system prompt differently.
 enum class MistralStyle {
@@ -73,6 +74,7 @@ struct ChatRenderInput {
     std::string_view eos;
     bool add_generation_prompt = false;
     std::string_view today; // "%d %b %Y", e.g. "05 Mar 2025": for formats with llama_today
+    std::string_view today_iso; // "%Y-%m-%d", e.g. "2025-03-05": for harmony's header
 };
 
 // INFER_ERR_INVALID_ARGUMENT where the template would raise an exception (roles out of order, a
@@ -82,6 +84,8 @@ Status render_chat(const ChatFormat &format, std::span<const ChatMessage> messag
 
 // Today's local date as Python's datetime.now().strftime("%d %b %Y") writes it in the C locale.
 std::string today_date_string();
+// Today's local date as strftime("%Y-%m-%d").
+std::string today_iso_date_string();
 
 // Python's str.strip() with no argument (what Jinja's trim filter calls): removes leading and
 // trailing Unicode whitespace, the characters Python's str.isspace() accepts.

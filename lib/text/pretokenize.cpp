@@ -20,6 +20,12 @@ constexpr const char *kLlama3 =
 constexpr const char *kQwen2 =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
+// GPT-4o (o200k, gpt-oss): words of an optional non-letter, then uppercase-then-lowercase letter
+// runs (by [^a-z] / [^A-Z], as llama.cpp rewrites the tokenizer.json regex), with contractions;
+// numbers in groups of up to three; symbol runs keep trailing newlines and slashes.
+constexpr const char *kGpt4o =
+    R"([^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
 struct Spec {
     std::initializer_list<const char *> names;
     std::initializer_list<const char *> regexes;
@@ -31,11 +37,14 @@ const Spec kSpecs[] = {
     {{"default"}, {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"}, {}},
     {{"llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral"}, {kLlama3}, {true, true}},
     {{"dbrx", "smaug-bpe"}, {kLlama3}, {}},
-    {{"gpt-2", "phi-2", "mpt", "olmo", "jais", "jina-es", "jina-de", "gigachat", "exaone4"}, {kGpt2}, {}},
+    {{"gpt-2", "phi-2", "mpt", "olmo", "jais", "jina-es", "jina-de", "gigachat", "exaone4"},
+     {kGpt2},
+     {}},
     {{"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez"}, {kQwen2}, {}},
     {{"smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b"},
      {R"(\p{N})", kGpt2},
      {}},
+    {{"gpt-4o", "llama4", "kanana2", "talkie"}, {kGpt4o}, {}},
 };
 
 // Unicode White_Space, as llama.cpp's unicode tables have it.

@@ -44,7 +44,7 @@ static void print_help(FILE *out) {
 "                             processed again (the system prompt stays in the cache), and\n"
 "                             the answer goes on\n"
 "      --template NAME  chat format instead of the model's own: chatml, gemma, llama3,\n"
-"                       mistral-v1, mistral-v3, mistral-v7\n"
+"                       mistral-v1, mistral-v3, mistral-v7, gpt-oss\n"
 "      --temp T         sampling temperature (default 0.8; 0: greedy)\n"
 "      --top-k K        (default 40; 0: off)\n"
 "      --top-p P        (default 0.95; 1: off)\n"

@@ -64,9 +64,27 @@ Golden read_golden(const std::string &model) {
 
 struct ModelHandle {
     infer_model *model = nullptr;
+    std::string bytes; // a derived model's image (outlives the model loaded from it)
     explicit ModelHandle(const std::string &file) {
         REQUIRE(infer_model_load_file(infer::test::real_model(file).c_str(), nullptr, &model) ==
                 INFER_OK);
+    }
+    // The model with its tokenizer.ggml.pre value `old` replaced by `now` (same length, so the
+    // layout is unchanged), loaded from memory: a pre-tokenizer that no fetched model uses, over
+    // a real byte-level BPE vocabulary (scripts/make_tokenizer_goldens.py derives the same file).
+    ModelHandle(const std::string &file, const std::string &old, const std::string &now) {
+        std::ifstream in(infer::test::real_model(file), std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+        std::string key = "tokenizer.ggml.pre";
+        const uint32_t string_type = 8;
+        const uint64_t length = old.size();
+        key.append(reinterpret_cast<const char *>(&string_type), 4);
+        key.append(reinterpret_cast<const char *>(&length), 8);
+        const size_t at = bytes.find(key + old);
+        REQUIRE(at != std::string::npos);
+        REQUIRE(now.size() == old.size());
+        bytes.replace(at + key.size(), old.size(), now);
+        REQUIRE(infer_model_load_memory(bytes.data(), bytes.size(), nullptr, &model) == INFER_OK);
     }
     ~ModelHandle() { infer_model_free(model); }
 };
@@ -104,15 +122,18 @@ std::string show(const std::vector<int32_t> &ids) {
 
 const char *const kModels[] = {"SmolLM2-135M-Instruct.Q4_1", "gemma-3-270m-q4_k_m"};
 
-} // namespace
+// Goldens of SmolLM2's vocabulary under another pre-tokenizer: golden name, the new
+// tokenizer.ggml.pre (replacing "smollm").
+struct DerivedModel {
+    const char *golden, *pre;
+};
+const DerivedModel kDerived[] = {{"SmolLM2-135M-Instruct.Q4_1+gpt-4o", "gpt-4o"}};
 
-TEST_CASE("tokenizer goldens: exact ids and detokenization against llama.cpp") {
-    for (const char *name : kModels) {
-        const std::string model_name = name;
-        CAPTURE(model_name);
-        const Golden g = read_golden(name);
-        REQUIRE(g.strings.size() >= 200);
-        ModelHandle m(std::string(name) + ".gguf");
+void check_tokenizer_golden(const std::string &model_name, const ModelHandle &m) {
+    CAPTURE(model_name);
+    const Golden g = read_golden(model_name);
+    REQUIRE(g.strings.size() >= 200);
+    {
         size_t compared = 0, differing = 0, detok_differing = 0, round_trips = 0;
         for (size_t i = 0; i < g.strings.size(); ++i) {
             const int idx = static_cast<int>(i);
@@ -146,6 +167,19 @@ TEST_CASE("tokenizer goldens: exact ids and detokenization against llama.cpp") {
         CHECK(differing == 0);
         CHECK(detok_differing == 0);
     }
+}
+
+} // namespace
+
+TEST_CASE("tokenizer goldens: exact ids and detokenization against llama.cpp") {
+    for (const char *name : kModels)
+        check_tokenizer_golden(name, ModelHandle(std::string(name) + ".gguf"));
+}
+
+TEST_CASE("tokenizer goldens: the gpt-4o (o200k) pre-tokenizer over SmolLM2's vocabulary") {
+    for (const DerivedModel &d : kDerived)
+        check_tokenizer_golden(d.golden,
+                               ModelHandle("SmolLM2-135M-Instruct.Q4_1.gguf", "smollm", d.pre));
 }
 
 TEST_CASE("tokenizer: special tokens, ids and buffer rules") {

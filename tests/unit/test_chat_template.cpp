@@ -28,6 +28,18 @@ ChatGoldens goldens(const std::string &name) {
     return infer::test::read_chat_goldens(kDir + name + ".goldens");
 }
 
+// "05 Mar 2025" (the goldens' strftime_now("%d %b %Y")) as "2025-03-05", the same day's
+// strftime_now("%Y-%m-%d").
+std::string iso_date(const std::string &d_b_y) {
+    static const std::string kMonths = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    REQUIRE(d_b_y.size() == 11);
+    const size_t month = kMonths.find(d_b_y.substr(3, 3)) / 3 + 1;
+    REQUIRE(month >= 1);
+    REQUIRE(month <= 12);
+    return d_b_y.substr(7, 4) + "-" + (month < 10 ? "0" : "") + std::to_string(month) + "-" +
+           d_b_y.substr(0, 2);
+}
+
 // Renders one golden case; the status and text.
 infer::Status render(const ChatFormat &format, const ChatGoldens &g, const ChatGoldenCase &c,
                      std::string *out) {
@@ -37,6 +49,8 @@ infer::Status render(const ChatFormat &format, const ChatGoldens &g, const ChatG
     input.bos = g.bos;
     input.eos = g.eos;
     input.today = g.today;
+    const std::string today_iso = iso_date(g.today);
+    input.today_iso = today_iso;
     input.add_generation_prompt = c.add_generation_prompt;
     return infer::text::render_chat(format, messages, input, out);
 }
@@ -77,7 +91,7 @@ TEST_CASE("chat template: the goldens cover every committed template") {
         if (entry.path().extension() == ".jinja") on_disk.insert(entry.path().stem().string());
     for (const std::string &name : infer::test::chat_golden_names()) listed.insert(name);
     CHECK(on_disk == listed);
-    CHECK(listed.size() == 13);
+    CHECK(listed.size() == 14);
 }
 
 TEST_CASE("chat template: real templates are recognized and render as jinja2 does") {
@@ -96,12 +110,12 @@ TEST_CASE("chat template: real templates are recognized and render as jinja2 doe
 
 TEST_CASE("chat template: what each template adds to its generic format") {
     // A name alone gives the generic format: identical to these templates...
-    for (const char *name : {"teknium-OpenHermes-2.5-Mistral-7B", "google-gemma-3-it",
-                             "meta-llama-Meta-Llama-3-8B-Instruct", "meta-llama-Llama-3.3-70B-Instruct",
-                             "meta-llama-Llama-3.2-3B-Instruct", "mistralai-Mistral-7B-Instruct-v0.1",
-                             "mistralai-Mistral-Large-Instruct-2407",
-                             "mistralai-Mistral-Nemo-Instruct-2407",
-                             "mistralai-Mistral-Large-Instruct-2411"}) {
+    for (const char *name :
+         {"teknium-OpenHermes-2.5-Mistral-7B", "google-gemma-3-it",
+          "meta-llama-Meta-Llama-3-8B-Instruct", "meta-llama-Llama-3.3-70B-Instruct",
+          "meta-llama-Llama-3.2-3B-Instruct", "mistralai-Mistral-7B-Instruct-v0.1",
+          "mistralai-Mistral-Large-Instruct-2407", "mistralai-Mistral-Nemo-Instruct-2407",
+          "mistralai-Mistral-Large-Instruct-2411", "openai-gpt-oss-120b"}) {
         CAPTURE(name);
         const ChatGoldens g = goldens(name);
         ChatFormat generic;
@@ -153,6 +167,8 @@ TEST_CASE("chat template: unrecognized template text is refused, not approximate
         // Mistral v7-tekken (no space after [SYSTEM_PROMPT]), and [INST] spelled otherwise
         "{{ '[SYSTEM_PROMPT]' + message['content'] + '[/SYSTEM_PROMPT]' }}{{ '[INST]' }}",
         "{{ '<s>[INST]' + message['content'] }}",
+        // Harmony with another system header
+        "{{- \"<|start|>system<|message|>\" }}{{- \"Knowledge cutoff: 2025-01\\n\" }}",
     };
     for (const char *text : texts) {
         CAPTURE(text);
@@ -168,7 +184,7 @@ TEST_CASE("chat template: names") {
     for (const char *const *n = infer::text::chat_format_names(); *n; ++n) names.push_back(*n);
     CHECK(names == std::vector<std::string>{"chatml", "gemma", "llama3", "llama3.1", "llama3.2",
                                             "mistral-v1", "mistral-v3", "mistral-v3-tekken",
-                                            "mistral-v7"});
+                                            "mistral-v7", "gpt-oss"});
     for (const std::string &name : names) {
         ChatFormat f;
         REQUIRE(infer::text::chat_format_from_name(name, &f).is_ok());
