@@ -91,7 +91,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
         for (int i = 0; i < kAccPerThread; ++i) {
             const int d = tid + i * kThreads;
-            if (d < hd) oh[d] = l > 0.0f ? acc[i] / l : 0.0f;
+            if (d < hd) oh[d] = acc[i] * softmax_out_scale(m, l, a.sinks ? a.sinks[h] : -INFINITY);
         }
         return;
     }
@@ -110,13 +110,14 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 __global__ void combine_kernel(float *__restrict__ o, const float *__restrict__ part, int n_head,
-                               int hd, int n_splits) {
+                               int hd, int n_splits, const float *__restrict__ sinks) {
     const int h = blockIdx.x, t = blockIdx.y;
     const float *ph = part + (static_cast<int64_t>(t) * n_head + h) * n_splits * (2 + hd);
     const auto *parts = reinterpret_cast<const SoftmaxPartial *>(ph);
     float *oh = o + (static_cast<int64_t>(t) * n_head + h) * hd;
     for (int d = threadIdx.x; d < hd; d += blockDim.x)
-        oh[d] = softmax_combine(parts, ph + 2 * n_splits + d, n_splits, hd);
+        oh[d] = softmax_combine(parts, ph + 2 * n_splits + d, n_splits, hd,
+                                sinks ? sinks[h] : -INFINITY);
 }
 
 } // namespace
@@ -146,7 +147,7 @@ Status attention(float *o, const float *q, const void *k_cache, const void *v_ca
     if (a.n_splits > 1) {
         INFER_LAUNCH(dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(n_tokens)),
                      kThreads, 0, stream, combine_kernel)
-        (o, part, a.n_head, kv.head_dim, a.n_splits);
+        (o, part, a.n_head, kv.head_dim, a.n_splits, a.sinks);
         INFER_CUDA_LAUNCHED();
     }
     return Status::ok();

@@ -448,21 +448,31 @@ private:
             if (n.freq_factors && !factors)
                 return make_error(INFER_ERR_INTERNAL,
                                   "RoPE frequency factors are not on the device");
-            const RopeArgs a{n.n_head,
-                             n.head_dim,
-                             n.n_rot,
-                             std::pow(n.freq_base, -2.0f / static_cast<float>(n.n_rot)),
-                             n.freq_scale,
-                             factors,
-                             n.rope_mode == graph::RopeMode::Neox};
+            const RopeArgs a{
+                n.n_head,
+                n.head_dim,
+                n.n_rot,
+                std::pow(n.freq_base, -2.0f / static_cast<float>(n.n_rot)),
+                n.freq_scale,
+                factors,
+                n.rope_mode == graph::RopeMode::Neox,
+                {n.yarn.ext_factor, n.yarn.attn_factor, n.yarn.corr_dims[0], n.yarn.corr_dims[1]}};
             return rope(f32(n.out), i32(n.in[1]), n_tokens, a, stream_);
         }
         case Op::KvStore:
             return kv_store(kv.k(n.layer), kv.v(n.layer), f32(n.in[0]), f32(n.in[1]), i32(n.in[2]),
                             n_tokens, kv_args, stream_);
         case Op::Attention: {
-            const AttentionArgs a{n.n_head, n.scale, n.softcap, n.window,
-                                  splits_for(g, n, kv.layout.n_ctx, weights_.n_sm())};
+            const auto *sinks =
+                n.sinks ? reinterpret_cast<const float *>(weights_.find(n.sinks)) : nullptr;
+            if (n.sinks && !sinks)
+                return make_error(INFER_ERR_INTERNAL, "attention sinks are not on the device");
+            const AttentionArgs a{n.n_head,
+                                  n.scale,
+                                  n.softcap,
+                                  n.window,
+                                  splits_for(g, n, kv.layout.n_ctx, weights_.n_sm()),
+                                  sinks};
             return attention(f32(n.out), f32(n.in[0]), kv.k(n.layer), kv.v(n.layer), i32(n.in[1]),
                              n_tokens, kv_args, a, b.tensor_data[n.scratch], stream_);
         }
@@ -552,7 +562,9 @@ const DeviceKernelLimits kLimits{.backend = "CUDA",
                                  .type_readable = block_type_supported,
                                  .max_head_dim = kMaxHeadDim,
                                  .max_experts = kMaxExperts,
-                                 .max_tokens = kMaxTokensPerRun};
+                                 .max_tokens = kMaxTokensPerRun,
+                                 .rope_yarn = true,
+                                 .attention_sinks = true};
 
 Status supports_node(const Node &n, const graph::Graph &g) {
     return check_device_node(kLimits, n, g);

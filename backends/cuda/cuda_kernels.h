@@ -6,6 +6,7 @@
 
 #include "core/status.h"
 #include "cuda/cuda_blocks.h"
+#include "cuda/cuda_launch.h"
 
 #include <cstdint>
 #include <cuda_runtime.h>
@@ -89,6 +90,7 @@ struct RopeArgs {
     float freq_scale;
     const float *freq_factors; // device, n_rot / 2 floats, or null
     bool neox;
+    RopeYarnArgs yarn = {};
 };
 // In place on x [n_tokens][n_head][head_dim] at positions pos (device).
 Status rope(float *x, const int32_t *pos, int64_t n_tokens, const RopeArgs &a, cudaStream_t stream);
@@ -109,6 +111,7 @@ struct AttentionArgs {
     float scale, softcap;
     int window;
     int n_splits; // flash-decoding: key ranges per (token, head); 1 writes o directly
+    const float *sinks = nullptr; // device, n_head attention-sink logits (gpt-oss), or null
 };
 // Bytes of partial results attention() needs for n_tokens with args.n_splits > 1.
 uint64_t attention_scratch_bytes(int64_t n_tokens, int n_head, int head_dim, int n_splits);

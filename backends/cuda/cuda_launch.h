@@ -65,9 +65,21 @@ struct SoftmaxPartial {
     float m, l;
 };
 
-// Output element d from n partials: rescale each to the common max and normalize. o_d[s] is
-// split s's accumulator for d. Empty splits (l = 0, m = -inf) contribute nothing.
-INFER_HD float softmax_combine(const SoftmaxPartial *parts, const float *o_d, int n, int stride) {
+// The factor that normalizes a softmax of running max m and sum l: 1 / l, or with an attention
+// sink (a logit in the denominator only, gpt-oss; sink = -inf: none) exp(m - M) / (l exp(m - M) +
+// exp(sink - M)), M = max(m, sink): cpu::attention_out_scale's arithmetic.
+INFER_HD float softmax_out_scale(float m, float l, float sink) {
+    if (sink == -INFINITY) return l > 0.0f ? 1.0f / l : 0.0f;
+    const float top = m > sink ? m : sink;
+    const float c = expf(m - top); // 0 when no key was visible (m = -inf)
+    return c / (l * c + expf(sink - top));
+}
+
+// Output element d from n partials: rescale each to the common max and normalize, with the head's
+// sink (-inf: none). o_d[s] is split s's accumulator for d. Empty splits (l = 0, m = -inf)
+// contribute nothing.
+INFER_HD float softmax_combine(const SoftmaxPartial *parts, const float *o_d, int n, int stride,
+                               float sink) {
     float m = -INFINITY;
     for (int s = 0; s < n; ++s)
         if (parts[s].l > 0.0f && parts[s].m > m) m = parts[s].m;
@@ -78,22 +90,42 @@ INFER_HD float softmax_combine(const SoftmaxPartial *parts, const float *o_d, in
         l += parts[s].l * w;
         o += o_d[s * stride] * w;
     }
-    return l > 0.0f ? o / l : 0.0f;
+    return o * softmax_out_scale(m, l, sink);
 }
 
 // ---- RoPE ----------------------------------------------------------------------------------
 
+// YaRN's blend and magnitude scale (graph::RopeYarn; rope_ref's RopeParams fields). The
+// defaults leave plain RoPE.
+struct RopeYarnArgs {
+    float ext_factor = 0.0f;
+    float attn_factor = 1.0f;
+    float corr_lo = 0.0f, corr_hi = 0.0f; // the ramp's first and last rotary pair
+};
+
 // cos and sin of pair k's angle at position pos, iterating theta *= theta_scale k times as
-// ggml and rope_ref do (the closed form drifts from it by a few ulps).
+// ggml and rope_ref do (the closed form drifts from it by a few ulps), then ggml's rope_yarn in
+// rope_ref's float operations.
 INFER_HD void rope_cos_sin(int pos, int k, float theta_scale, float freq_scale,
-                           const float *freq_factors, float *c, float *s) {
+                           const float *freq_factors, const RopeYarnArgs &yarn, float *c,
+                           float *s) {
     float theta = static_cast<float>(pos);
     for (int i = 0; i < k; ++i)
         theta *= theta_scale;
     const float ff = freq_factors ? freq_factors[k] : 1.0f;
-    const float th = freq_scale * (theta / ff);
-    *c = cosf(th);
-    *s = sinf(th);
+    const float theta_extrap = theta / ff;
+    const float theta_interp = freq_scale * theta_extrap;
+    float th = theta_interp;
+    float mscale = yarn.attn_factor;
+    if (yarn.ext_factor != 0.0f) {
+        const float y =
+            (static_cast<float>(k) - yarn.corr_lo) / fmaxf(0.001f, yarn.corr_hi - yarn.corr_lo);
+        const float ramp_mix = (1 - fminf(1.0f, fmaxf(0.0f, y))) * yarn.ext_factor;
+        th = theta_interp * (1 - ramp_mix) + theta_extrap * ramp_mix;
+        mscale *= 1.0f + 0.1f * logf(1.0f / freq_scale);
+    }
+    *c = cosf(th) * mscale;
+    *s = sinf(th) * mscale;
 }
 
 // ---- Matrix-vector and GEMM shapes ---------------------------------------------------------

@@ -20,7 +20,7 @@ __global__ void rope_kernel(float *x, const int32_t *pos, int64_t n_pairs_total,
         const int64_t row = i / half; // token * n_head + head
         const int64_t token = row / a.n_head;
         float c, s;
-        rope_cos_sin(pos[token], k, a.theta_scale, a.freq_scale, a.freq_factors, &c, &s);
+        rope_cos_sin(pos[token], k, a.theta_scale, a.freq_scale, a.freq_factors, a.yarn, &c, &s);
         float *xh = x + row * a.head_dim;
         const int j0 = a.neox ? k : 2 * k;
         const int j1 = a.neox ? k + half : 2 * k + 1;

@@ -23,7 +23,8 @@ constexpr int32_t kMaxHeadDim = 512;
 const DeviceKernelLimits kLimits{.backend = "Vulkan",
                                  .type_readable = shader_reads,
                                  .max_head_dim = kMaxHeadDim,
-                                 .computes_cpu_experts = false};
+                                 .computes_cpu_experts = false,
+                                 .rope_yarn = true};
 
 Status supports_node(const Node &n, const graph::Graph &g) {
     return check_device_node(kLimits, n, g);

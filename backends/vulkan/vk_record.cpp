@@ -39,7 +39,7 @@ struct ElementwisePush {
 };
 struct RopePush {
     uint32_t x, pos, n_tokens, n_head, head_dim, n_rot, neox, ff_off, has_ff;
-    float theta_scale, freq_scale;
+    float theta_scale, freq_scale, ext_factor, attn_factor, corr_lo, corr_hi;
 };
 struct KvStorePush {
     uint32_t k, v, pos, kc, vc, n_tokens, n_head_kv, head_dim, n_ctx, f16;
@@ -360,7 +360,11 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
                          u32(ff.offset),
                          n.freq_factors ? 1u : 0u,
                          std::pow(n.freq_base, -2.0f / static_cast<float>(n.n_rot)),
-                         n.freq_scale};
+                         n.freq_scale,
+                         n.yarn.ext_factor,
+                         n.yarn.attn_factor,
+                         n.yarn.corr_dims[0],
+                         n.yarn.corr_dims[1]};
         dispatch(cmd, OpShader::Rope, set_for(ctx, n.freq_factors ? &ff : nullptr), &p, sizeof p,
                  ceil_div(u32(n_tokens * n.n_head * (n.n_rot / 2)), 256));
         return Status::ok();

@@ -72,13 +72,14 @@ Status check_device_node(const DeviceKernelLimits &limits, const Node &n, const 
                           "%s attention takes head_dim <= %d and n_head a multiple of "
                           "n_head_kv (got %d, %d, %d)",
                           limits.backend, limits.max_head_dim, n.head_dim, n.n_head, n.n_head_kv);
-        if (n.sinks) return refuse(limits, n, g, "attention sinks have no device kernel yet");
+        if (n.sinks && !limits.attention_sinks)
+            return refuse(limits, n, g, "attention sinks have no %s kernel yet", limits.backend);
         return Status::ok();
     case Op::Rope:
         if (n.n_rot % 2 != 0 || n.n_rot > n.head_dim)
             return refuse(limits, n, g, "n_rot %d with head_dim %d", n.n_rot, n.head_dim);
-        if (n.yarn.ext_factor != 0 || n.yarn.attn_factor != 1)
-            return refuse(limits, n, g, "YaRN rope scaling has no device kernel yet");
+        if (!limits.rope_yarn && (n.yarn.ext_factor != 0 || n.yarn.attn_factor != 1))
+            return refuse(limits, n, g, "YaRN rope scaling has no %s kernel yet", limits.backend);
         return Status::ok();
     case Op::MoeRoute:
     case Op::MoeFfn:

@@ -18,6 +18,8 @@ struct DeviceKernelLimits {
     int32_t max_experts = 0;          // 0: any count
     int64_t max_tokens = 0;           // most tokens per run (the graph's n_batch); 0: any
     bool computes_cpu_experts = true; // false: a MoeFfn of experts left to the CPU is refused
+    bool rope_yarn = false;           // its RoPE has YaRN's blend and magnitude scale
+    bool attention_sinks = false;     // its attention takes a sink logit per head
 };
 
 // Ok when a device backend with `limits` can run node `n` of `g`; otherwise INFER_ERR_UNSUPPORTED

@@ -37,13 +37,16 @@ std::vector<int32_t> slots_of(const graph::Graph &g, int32_t n_layer) {
     return slots;
 }
 
-// The weights a node reads, with the bytes a device copy takes. RoPE frequency factors are not a
-// WeightRef but travel with the node all the same.
+// The weights a node reads, with the bytes a device copy takes. RoPE frequency factors and
+// attention sinks are not a WeightRef but travel with the node all the same.
 template <class Fn> void for_each_weight(const graph::Node &n, Fn &&fn) {
-    for (const graph::WeightRef *w : {n.w, n.w2, n.w3})
+    for (const graph::WeightRef *w :
+         {n.w, n.w2, n.w3, n.expert_bias[0], n.expert_bias[1], n.expert_bias[2]})
         if (w && w->data) fn(w->data, w->n_bytes, w);
     if (n.op == graph::Op::Rope && n.freq_factors)
         fn(n.freq_factors, static_cast<uint64_t>(n.n_rot / 2) * sizeof(float), nullptr);
+    if (n.op == graph::Op::Attention && n.sinks)
+        fn(n.sinks, static_cast<uint64_t>(n.n_head) * sizeof(float), nullptr);
 }
 
 bool reads_kv(graph::Op op) { return op == graph::Op::KvStore || op == graph::Op::Attention; }

@@ -232,18 +232,21 @@ void rope_cases(CaseList &list) {
         graph::RopeMode mode;
         float base, freq_scale;
         bool factors;
+        bool yarn = false;
     };
     const Shape shapes[] = {
         {3, 24, 24, graph::RopeMode::Normal, 10000.0f, 1.0f, false},
         {2, 40, 16, graph::RopeMode::Neox, 1e6f, 0.25f, true}, // partial rotation, llama3 factors
         {5, 64, 64, graph::RopeMode::Neox, 10000.0f, 1.0f, false},
+        {4, 64, 64, graph::RopeMode::Neox, 150000.0f, 1.0f / 32, false, true}, // gpt-oss's YaRN
     };
     for (const Shape &sh : shapes)
         for (const Tokens &tk : kTokenShapes) {
             CaseBuilder b = list.builder(
                 std::string(sh.mode == graph::RopeMode::Neox ? "neox" : "normal") + " " +
                     std::to_string(sh.n_head) + " heads of " + std::to_string(sh.head_dim) +
-                    ", n_rot " + std::to_string(sh.n_rot) + (sh.factors ? ", freq factors" : ""),
+                    ", n_rot " + std::to_string(sh.n_rot) + (sh.factors ? ", freq factors" : "") +
+                    (sh.yarn ? ", YaRN" : ""),
                 tk);
             const float *factors = nullptr;
             if (sh.factors) {
@@ -254,8 +257,10 @@ void rope_cases(CaseList &list) {
             }
             const TensorId x = b.input(int64_t{sh.n_head} * sh.head_dim);
             b.positions_from(static_cast<int32_t>(b.below(2000)));
+            const graph::RopeYarn yarn =
+                sh.yarn ? graph::rope_yarn(sh.n_rot, 4096, sh.base, 0.78f) : graph::RopeYarn{};
             const TensorId out = b.graph().rope(x, sh.n_head, sh.head_dim, sh.n_rot, sh.mode,
-                                                sh.base, sh.freq_scale, factors);
+                                                sh.base, sh.freq_scale, factors, yarn);
             // Angles up to ~2000 rad: one ulp of theta (or of the pos * theta product) is
             // ~1e-4 rad there, and sin/cos come from different libraries: 1e-3.
             list.add(b, out, {1e-3});

@@ -346,7 +346,7 @@ TEST_CASE("cuda kernels: elementwise ops, gated activations, sigmoid gate and RM
     }
 }
 
-TEST_CASE("cuda kernels: RoPE matches rope_ref (normal, NeoX, frequency factors)") {
+TEST_CASE("cuda kernels: RoPE matches rope_ref (normal, NeoX, frequency factors, YaRN)") {
     const int n_head = 3, head_dim = 40, n_rot = 32, t = 4;
     const std::vector<int32_t> pos = {0, 1, 77, 3000};
     const std::vector<float> ff = random_floats(n_rot / 2, 5, 0.5f);
@@ -357,20 +357,30 @@ TEST_CASE("cuda kernels: RoPE matches rope_ref (normal, NeoX, frequency factors)
     const DeviceVec<float> dff(factors);
     for (bool neox : {false, true})
         for (bool with_factors : {false, true}) {
+            CAPTURE(neox);
+            CAPTURE(with_factors);
             std::vector<float> x = random_floats(static_cast<size_t>(t * n_head * head_dim), 6);
             DeviceVec<float> dx(x);
             const float theta_scale = std::pow(10000.0f, -2.0f / n_rot);
-            const cuda::RopeArgs a{n_head,      head_dim, n_rot,
-                                   theta_scale, 0.5f,     with_factors ? dff.get() : nullptr,
-                                   neox};
+            // With the factors, YaRN as well (gpt-oss: scale 1/32, the ramp inside the pairs).
+            const cuda::RopeYarnArgs yarn =
+                with_factors ? cuda::RopeYarnArgs{1.0f, 0.9f, 3.0f, 11.0f} : cuda::RopeYarnArgs{};
+            const float freq_scale = with_factors ? 1.0f / 32 : 0.5f;
+            const cuda::RopeArgs a{n_head,      head_dim,   n_rot,
+                                   theta_scale, freq_scale, with_factors ? dff.get() : nullptr,
+                                   neox,        yarn};
             ok(cuda::rope(dx.get(), dpos.get(), t, a, nullptr));
-            const cpu::RopeParams p{n_head,
-                                    head_dim,
-                                    n_rot,
-                                    10000.0f,
-                                    0.5f,
-                                    with_factors ? factors.data() : nullptr,
-                                    neox ? cpu::RopeMode::neox : cpu::RopeMode::normal};
+            cpu::RopeParams p{n_head,
+                              head_dim,
+                              n_rot,
+                              10000.0f,
+                              freq_scale,
+                              with_factors ? factors.data() : nullptr,
+                              neox ? cpu::RopeMode::neox : cpu::RopeMode::normal};
+            p.ext_factor = yarn.ext_factor;
+            p.attn_factor = yarn.attn_factor;
+            p.corr_dims[0] = yarn.corr_lo;
+            p.corr_dims[1] = yarn.corr_hi;
             cpu::rope_ref(x.data(), pos.data(), t, p);
             CHECK(rel_max_error(dx.host(), x) < 1e-5);
         }
@@ -421,14 +431,23 @@ TEST_CASE("cuda kernels: KV store and attention match the references") {
                         random_floats(static_cast<size_t>(t * n_head * hd), 25, 2.0f);
                     const DeviceVec<float> dq(q);
                     DeviceVec<float> dout(q.size());
-                    const cuda::AttentionArgs a{n_head, 0.125f, softcap, window, n_splits};
+                    // With a window, attention sinks too (gpt-oss), one of them dominant.
+                    std::vector<float> sinks = random_floats(static_cast<size_t>(n_head), 26, 2.0f);
+                    sinks[0] = 9.0f;
+                    const DeviceVec<float> dsinks(sinks);
+                    const bool with_sinks = window > 0;
+                    const cuda::AttentionArgs a{n_head,   0.125f,
+                                                softcap,  window,
+                                                n_splits, with_sinks ? dsinks.get() : nullptr};
                     DeviceVec<uint8_t> scratch(
                         cuda::attention_scratch_bytes(t, n_head, hd, n_splits));
                     ok(cuda::attention(dout.get(), dq.get(), dkc.get(), dvc.get(), dpos.get(), t,
                                        kv, a, scratch.get(), nullptr));
                     std::vector<float> ref(q.size());
                     cpu::attention_ref(ref.data(), q.data(), kc.data(), vc.data(), pos.data(), t,
-                                       layout, cpu::AttnParams{n_head, 0.125f, softcap, window});
+                                       layout,
+                                       cpu::AttnParams{n_head, 0.125f, softcap, window,
+                                                       with_sinks ? sinks.data() : nullptr});
                     CHECK(rel_max_error(dout.host(), ref) < 1e-4);
                 }
 }

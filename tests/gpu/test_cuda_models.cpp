@@ -748,6 +748,21 @@ TEST_CASE("cuda placement: gemma3 (sliding window, soft-capping) split across CU
     }
 }
 
+// gpt-oss: the nodes CUDA has no kernel for yet (attention sinks, YaRN rope, the clamped SwiGLU,
+// expert biases, top-k-then-softmax routing, MXFP4 matrices) are refused by the device and run
+// on the CPU, between the device's projections and norms, in every placement.
+TEST_CASE("cuda placement: gpt-oss runs with its new nodes on the CPU, in every placement") {
+    const std::string args = "--arch gpt-oss --preset tiny --quant MXFP4_MOE --seed 26";
+    for (const NamedPlacement &p : placements(4, true)) {
+        CAPTURE(p.label);
+        cuda_matches_cpu("cuda-gpt-oss", args, placed(p));
+        ModelPtr model = load(infer::test::synthetic_model("cuda-gpt-oss", args), placed(p));
+        const infer_placement report = placement_of(model.get());
+        CHECK(report.backends[0].n_nodes > 0); // the CPU's share, whatever the placement
+        CHECK(report.backends[1].n_nodes > 0);
+    }
+}
+
 TEST_CASE("cuda placement: bad placements are clear errors and the CPU keeps working") {
     const std::string path = infer::test::synthetic_model(
         "cuda-graph-llama", std::string("--arch llama ") + kTiny + " --quant Q4_K_M");

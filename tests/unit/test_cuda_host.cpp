@@ -354,8 +354,18 @@ TEST_CASE("cuda host: split softmax partials combine to the direct softmax") {
             }
             for (int d = 0; d < hd; ++d) {
                 const float got = cuda::softmax_combine(
-                    parts.data(), &acc[static_cast<size_t>(d * n_splits)], n_splits, 1);
+                    parts.data(), &acc[static_cast<size_t>(d * n_splits)], n_splits, 1, -INFINITY);
                 CHECK(got == doctest::Approx(direct[d] / l).epsilon(1e-5));
+                // A sink joins the denominator: (direct / l) * l / (l + e^(sink - max)); the
+                // direct sums are relative to the largest logit.
+                const float sink = 0.7f;
+                const float with_sink = cuda::softmax_combine(
+                    parts.data(), &acc[static_cast<size_t>(d * n_splits)], n_splits, 1, sink);
+                float max_logit = -INFINITY;
+                for (float x : logit)
+                    max_logit = std::fmax(max_logit, x);
+                CHECK(with_sink ==
+                      doctest::Approx(direct[d] / (l + std::exp(sink - max_logit))).epsilon(1e-5));
             }
         }
 }
@@ -376,36 +386,45 @@ TEST_CASE("cuda host: attention split counts fill the card without splitting sho
 }
 
 TEST_CASE("cuda host: RoPE angles rotate exactly as rope_ref") {
-    for (cpu::RopeMode mode : {cpu::RopeMode::normal, cpu::RopeMode::neox}) {
-        const int head_dim = 24, n_rot = 16, n_head = 3;
-        std::vector<float> ff(static_cast<size_t>(n_rot / 2));
-        for (int i = 0; i < n_rot / 2; ++i)
-            ff[static_cast<size_t>(i)] = 1.0f + 0.25f * static_cast<float>(i);
-        const cpu::RopeParams p{n_head, head_dim, n_rot, 10000.0f, 0.5f, ff.data(), mode};
-        const int32_t pos[2] = {0, 1234};
-        std::vector<float> x(static_cast<size_t>(2 * n_head * head_dim));
-        Rng rng(7);
-        for (float &v : x)
-            v = static_cast<float>(rng.uniform()) - 0.5f;
-        std::vector<float> ref = x, ours = x;
-        cpu::rope_ref(ref.data(), pos, 2, p);
-        const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(n_rot));
-        for (int t = 0; t < 2; ++t)
-            for (int h = 0; h < n_head; ++h)
-                for (int k = 0; k < n_rot / 2; ++k) {
-                    float c, s;
-                    cuda::rope_cos_sin(pos[t], k, theta_scale, p.freq_scale, p.freq_factors, &c,
-                                       &s);
-                    float *xh = ours.data() + (t * n_head + h) * head_dim;
-                    const int j0 = mode == cpu::RopeMode::neox ? k : 2 * k;
-                    const int j1 = mode == cpu::RopeMode::neox ? k + n_rot / 2 : 2 * k + 1;
-                    const float x0 = xh[j0], x1 = xh[j1];
-                    xh[j0] = x0 * c - x1 * s;
-                    xh[j1] = x0 * s + x1 * c;
-                }
-        for (size_t i = 0; i < x.size(); ++i)
-            REQUIRE(bits(ours[i]) == bits(ref[i]));
-    }
+    for (cpu::RopeMode mode : {cpu::RopeMode::normal, cpu::RopeMode::neox})
+        for (bool yarn : {false, true}) {
+            const int head_dim = 24, n_rot = 16, n_head = 3;
+            std::vector<float> ff(static_cast<size_t>(n_rot / 2));
+            for (int i = 0; i < n_rot / 2; ++i)
+                ff[static_cast<size_t>(i)] = 1.0f + 0.25f * static_cast<float>(i);
+            cpu::RopeParams p{n_head, head_dim, n_rot, 10000.0f, 0.5f, ff.data(), mode};
+            cuda::RopeYarnArgs y;
+            if (yarn) { // gpt-oss's kind: the ramp inside the rotary pairs
+                p.freq_scale = 1.0f / 32;
+                p.ext_factor = y.ext_factor = 1.0f;
+                p.attn_factor = y.attn_factor = 0.93f;
+                p.corr_dims[0] = y.corr_lo = 2.0f;
+                p.corr_dims[1] = y.corr_hi = 6.0f;
+            }
+            const int32_t pos[2] = {0, 1234};
+            std::vector<float> x(static_cast<size_t>(2 * n_head * head_dim));
+            Rng rng(7);
+            for (float &v : x)
+                v = static_cast<float>(rng.uniform()) - 0.5f;
+            std::vector<float> ref = x, ours = x;
+            cpu::rope_ref(ref.data(), pos, 2, p);
+            const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(n_rot));
+            for (int t = 0; t < 2; ++t)
+                for (int h = 0; h < n_head; ++h)
+                    for (int k = 0; k < n_rot / 2; ++k) {
+                        float c, s;
+                        cuda::rope_cos_sin(pos[t], k, theta_scale, p.freq_scale, p.freq_factors, y,
+                                           &c, &s);
+                        float *xh = ours.data() + (t * n_head + h) * head_dim;
+                        const int j0 = mode == cpu::RopeMode::neox ? k : 2 * k;
+                        const int j1 = mode == cpu::RopeMode::neox ? k + n_rot / 2 : 2 * k + 1;
+                        const float x0 = xh[j0], x1 = xh[j1];
+                        xh[j0] = x0 * c - x1 * s;
+                        xh[j1] = x0 * s + x1 * c;
+                    }
+            for (size_t i = 0; i < x.size(); ++i)
+                REQUIRE(bits(ours[i]) == bits(ref[i]));
+        }
 }
 
 TEST_CASE("cuda host: GEMM slabs fit their scratch, keep outputs aligned and cover the matrix") {
