@@ -442,6 +442,9 @@ typedef struct infer_chat_message {
  *   "gpt-oss"           gpt-oss's harmony: the default system header (today's local date,
  *                       reasoning "medium"), a leading system message as the developer's
  *                       "# Instructions", answers in the final channel
+ *   "deepseek-v3.1"     DeepSeek-V3.1: system messages first, "<｜User｜>" turns, answers opened
+ *                       by "<｜Assistant｜><think></think>" (thinking off) and reasoning before
+ *                       "</think>" dropped
  * INFER_ERR_NOT_FOUND when the model has no template (INFER_ERR_TYPE_MISMATCH when it is not a
  * string); INFER_ERR_UNSUPPORTED when its text is not one libinfer recognizes (the message says so;
  * pass a name to infer_chat_apply_template to choose a format anyway). The string is static. Works

@@ -65,11 +65,6 @@ Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hpa
     INFER_TRY(meta.count("attention.key_length", &hp->head_dim, false));
     hp->head_dim_v = hp->head_dim;
     INFER_TRY(meta.count("attention.value_length", &hp->head_dim_v, false));
-    if (hp->head_dim_v != hp->head_dim)
-        return make_error(INFER_ERR_MODEL_BAD_HPARAM,
-                          "%s: key length %lld != value length %lld is not supported",
-                          arch.c_str(), static_cast<long long>(hp->head_dim),
-                          static_cast<long long>(hp->head_dim_v));
     hp->n_rot = hp->head_dim;
     INFER_TRY(meta.count("rope.dimension_count", &hp->n_rot, false));
     if (hp->head_dim == 0 || hp->head_dim % 2 != 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
@@ -123,6 +118,11 @@ Status bind_decoder_family(const gguf::File &file, const DecoderFamily &family, 
 
 Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which, Hparams *hp,
                             ModelWeights *w) {
+    if (hp->head_dim_v != hp->head_dim) // multi-head latent attention has its own binder
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM,
+                          "%s: key length %lld != value length %lld is not supported",
+                          hp->arch.c_str(), static_cast<long long>(hp->head_dim),
+                          static_cast<long long>(hp->head_dim_v));
     const int64_t n_embd = hp->n_embd;
     const gguf::TensorInfo *embd = file.find_tensor("token_embd.weight");
     if (!embd)
@@ -218,25 +218,66 @@ const graph::WeightRef *optional(const graph::WeightRef &ref) {
     return present(ref) ? &ref : nullptr;
 }
 
-// The routed experts (router, top k), plus qwen2moe's sigmoid-gated shared expert.
+// The routed experts (router, top k), plus a shared expert: qwen2moe's sigmoid-gated one, or
+// DeepSeek's plain one.
 graph::TensorId moe_ffn(graph::GraphBuilder &g, const Hparams &hp, const LayerWeights &L,
                         graph::TensorId x) {
+    graph::GraphBuilder::Routing routing;
+    routing.fn = hp.route_fn;
+    routing.norm_weights = hp.expert_weights_norm;
+    routing.scale = hp.expert_weights_scale;
+    routing.bias = optional(L.exp_probs_b);
+    routing.n_group = static_cast<int32_t>(hp.n_expert_group);
+    routing.n_group_used = static_cast<int32_t>(hp.n_expert_group_used);
     const graph::GraphBuilder::Route route =
         g.moe_route(g.matmul(L.ffn_gate_inp, x, optional(L.ffn_gate_inp_b)),
-                    static_cast<int32_t>(hp.n_expert_used), hp.expert_weights_norm, hp.route_fn);
+                    static_cast<int32_t>(hp.n_expert_used), routing);
     const graph::WeightRef *const biases[3] = {
         optional(L.ffn_gate_exps_b), optional(L.ffn_up_exps_b), optional(L.ffn_down_exps_b)};
     graph::TensorId f = g.moe_ffn(x, route, L.ffn_gate_exps, L.ffn_up_exps, L.ffn_down_exps,
                                   hp.ffn_act, biases[0] ? biases : nullptr);
-    if (present(L.ffn_gate_inp_shexp)) {
-        const graph::TensorId shared =
+    if (present(L.ffn_up_shexp)) {
+        graph::TensorId shared =
             gated_ffn(g, L.ffn_gate_shexp, L.ffn_up_shexp, L.ffn_down_shexp, x, hp.ffn_act);
-        f = g.add(f, g.sigmoid_gate(shared, g.matmul(L.ffn_gate_inp_shexp, x)));
+        if (present(L.ffn_gate_inp_shexp))
+            shared = g.sigmoid_gate(shared, g.matmul(L.ffn_gate_inp_shexp, x));
+        f = g.add(f, shared);
     }
     return f;
 }
 
 } // namespace
+
+graph::TensorId decoder_ffn(graph::GraphBuilder &g, const Hparams &hp, const LayerWeights &L,
+                            int64_t layer, graph::TensorId x) {
+    if (hp.n_expert > 0 && layer >= hp.n_layer_dense_lead) return moe_ffn(g, hp, L, x);
+    return gated_ffn(g, L.ffn_gate, L.ffn_up, L.ffn_down, x, hp.ffn_act);
+}
+
+graph::RopeYarn decoder_yarn(const Hparams &hp, float base) {
+    graph::RopeYarn yarn; // plain, or scaled by rope_attn_factor
+    yarn.attn_factor = hp.rope_attn_factor;
+    if (hp.rope_yarn)
+        yarn = graph::rope_yarn(static_cast<int32_t>(hp.n_rot), hp.rope_yarn_orig_ctx, base,
+                                hp.rope_attn_factor);
+    return yarn;
+}
+
+Status check_routing(const Hparams &hp) {
+    const int64_t groups = hp.n_expert_group, used = hp.n_expert_group_used;
+    if (groups == 0) return Status::ok();
+    const int64_t size = groups > 0 ? hp.n_expert / groups : 0;
+    if (groups < 2 || groups > 64 || hp.n_expert % groups != 0 || size < 2 || used < 1 ||
+        used >= groups || hp.n_expert_used > used * size)
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM,
+                          "%s: expert_group_count %lld / expert_group_used_count %lld do not fit "
+                          "%lld experts, %lld per token (groups: 2..64 of at least 2 experts, "
+                          "1 <= used < groups, k <= used * group size)",
+                          hp.arch.c_str(), static_cast<long long>(groups),
+                          static_cast<long long>(used), static_cast<long long>(hp.n_expert),
+                          static_cast<long long>(hp.n_expert_used));
+    return Status::ok();
+}
 
 graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max_tokens,
                            bool all_logits) {
@@ -256,10 +297,7 @@ graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max
         const bool swa = hp.layer_is_swa(l);
         const float base = swa ? hp.rope_base_swa : hp.rope_base;
         const float scale = swa ? hp.rope_scale_swa : hp.rope_scale;
-        graph::RopeYarn yarn; // plain, or scaled by rope_attn_factor
-        yarn.attn_factor = hp.rope_attn_factor;
-        if (hp.rope_yarn)
-            yarn = graph::rope_yarn(n_rot, hp.rope_yarn_orig_ctx, base, hp.rope_attn_factor);
+        const graph::RopeYarn yarn = decoder_yarn(hp, base);
         g.set_layer(layer);
 
         // Attention: q [t][n_head][head_dim], k and v [t][n_head_kv][head_dim].
@@ -290,8 +328,7 @@ graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max
 
         // Feed-forward: act(gate) * up, then down; or the mixture of experts.
         h = g.rms_norm(x, &L.ffn_norm, hp.norm_eps);
-        TensorId f = hp.n_expert > 0 ? moe_ffn(g, hp, L, h)
-                                     : gated_ffn(g, L.ffn_gate, L.ffn_up, L.ffn_down, h, hp.ffn_act);
+        TensorId f = decoder_ffn(g, hp, L, l, h);
         if (present(L.post_ffn_norm)) f = g.rms_norm(f, &L.post_ffn_norm, hp.norm_eps);
         x = g.add(x, f);
     }

@@ -62,4 +62,16 @@ Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which,
 graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max_tokens,
                            bool all_logits);
 
+// Pieces of the forward pass that other layouts of attention share (deepseek2.cpp).
+// A layer's FFN on x: dense (no experts, or one of the n_layer_dense_lead first layers), or the
+// routed experts plus the shared expert when the layer has one (sigmoid-gated when it has a gate).
+graph::TensorId decoder_ffn(graph::GraphBuilder &g, const Hparams &hp, const LayerWeights &L,
+                            int64_t layer, graph::TensorId x);
+// The rope scaling every layer uses unless a family says otherwise: plain (times
+// rope_attn_factor) or YaRN over n_rot dims at `base`.
+graph::RopeYarn decoder_yarn(const Hparams &hp, float base);
+// Checks DeepSeek's routing hyperparameters against the expert count (groups divide the experts
+// into groups of at least two, k fits in the groups used).
+Status check_routing(const Hparams &hp);
+
 } // namespace infer::models

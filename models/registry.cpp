@@ -2,11 +2,12 @@
 
 namespace infer::models {
 
-extern const Architecture kLlama, kQwen2, kQwen3, kGemma3, kQwen2Moe, kQwen3Moe, kOlmoe, kGptOss;
+extern const Architecture kLlama, kQwen2, kQwen3, kGemma3, kQwen2Moe, kQwen3Moe, kOlmoe, kGptOss,
+    kDeepseek2;
 
 namespace {
-const Architecture *const kArchitectures[] = {&kLlama,    &kQwen2,    &kQwen3, &kGemma3,
-                                              &kQwen2Moe, &kQwen3Moe, &kOlmoe, &kGptOss};
+const Architecture *const kArchitectures[] = {&kLlama,    &kQwen2, &kQwen3,  &kGemma3,   &kQwen2Moe,
+                                              &kQwen3Moe, &kOlmoe, &kGptOss, &kDeepseek2};
 }
 
 const Architecture *find_architecture(std::string_view name) {

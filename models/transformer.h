@@ -23,6 +23,7 @@ struct Hparams {
     int64_t n_head_kv = 0;
     int64_t head_dim = 0;   // key/query head size
     int64_t head_dim_v = 0; // value head size
+    bool kv_v_in_k = false; // the cached values are the keys' first head_dim_v elements (MLA)
     int64_t n_ff = 0;
     int64_t n_rot = 0;
     float norm_eps = 1e-5f;
@@ -51,6 +52,26 @@ struct Hparams {
     int64_t n_ff_shexp = 0;     // the shared expert's FFN length (qwen2moe), 0 = none
     bool expert_weights_norm = false; // renormalize the k routing weights (qwen3moe, Mixtral)
     graph::RouteFn route_fn = graph::RouteFn::Softmax;
+    float expert_weights_scale = 1.0f; // multiplies the routing weights (DeepSeek)
+    int64_t n_expert_group = 0;        // group-limited routing (DeepSeek-V3); 0: none
+    int64_t n_expert_group_used = 0;
+    int64_t n_layer_dense_lead = 0; // the first layers have dense FFNs (DeepSeek)
+
+    // Multi-head latent attention (DeepSeek-V2/V3). The cache holds one row per position,
+    // kv_lora_rank latent elements then n_rot rope-key elements (head_dim = their sum, n_head_kv 1,
+    // head_dim_v = kv_lora_rank, kv_v_in_k); each query head has head_dim_qk = nope + n_rot
+    // elements before absorption and gives head_dim_v_mla value elements after.
+    struct Mla {
+        int64_t q_lora_rank = 0; // 0: a plain q projection (V2-Lite)
+        int64_t kv_lora_rank = 0;
+        int64_t head_dim_qk = 0; // key_length_mla
+        int64_t head_dim_v = 0;  // value_length_mla
+    } mla;
+
+    // KV cache elements one position costs in one layer (K and V).
+    int64_t kv_token_elems() const {
+        return n_head_kv * (head_dim + (kv_v_in_k ? 0 : (head_dim_v ? head_dim_v : head_dim)));
+    }
 
     bool layer_is_swa(int64_t layer) const {
         return n_swa > 0 && swa_pattern > 0 && (layer % swa_pattern) < swa_pattern - 1;
@@ -72,6 +93,10 @@ struct LayerWeights {
     graph::WeightRef ffn_gate_exps_b, ffn_up_exps_b, ffn_down_exps_b; // gpt-oss: [n][n_expert]
     graph::WeightRef ffn_gate_inp_shexp;     // qwen2moe: [n_embd] -> the shared expert's gate
     graph::WeightRef ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;
+    graph::WeightRef exp_probs_b; // DeepSeek-V3: [n_expert] selection bias
+    // Multi-head latent attention (Hparams::Mla): q through a low-rank (wq_a, norm, wq_b) or
+    // plain wq; the latent and rope key from wkv_a_mqa; per-head absorption matrices.
+    graph::WeightRef wq_a, q_a_norm, wq_b, wkv_a_mqa, kv_a_norm, wk_b, wv_b;
 };
 
 struct ModelWeights {

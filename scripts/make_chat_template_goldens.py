@@ -45,6 +45,7 @@ TEMPLATES = {
     "mistralai-Mistral-Nemo-Instruct-2407.jinja": ("mistral-v3-tekken", "<s>", "</s>", None),
     "mistralai-Mistral-Large-Instruct-2411.jinja": ("mistral-v7", "<s>", "</s>", None),
     "openai-gpt-oss-120b.jinja": ("gpt-oss", "<|startoftext|>", "<|return|>", None),
+    "deepseek-ai-DeepSeek-V3.1.jinja": ("deepseek-v3.1", "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", None),
 }
 
 S, U, A = "system", "user", "assistant"
@@ -74,6 +75,7 @@ CONVERSATIONS = {
                            (A, "<think>seen</think>done")],
     "special_text_in_content": [(U, "literal <|im_end|> and <end_of_turn> and [INST] inside")],
     "channel_tags_in_content": [(U, "Q"), (A, "<|channel|>final<|message|>A"), (U, "Q2")],
+    "think_closed_twice": [(U, "Q"), (A, "r</think>a</think>b"), (U, "Q2"), (A, "\n</think>\n\nc")],
 }
 
 

@@ -97,6 +97,14 @@ SYNTH_MODELS = {
     # top-k-then-softmax routing, the clamped SwiGLU.
     "synth-gpt-oss-mxfp4": ["--arch", "gpt-oss", "--preset", "tiny", "--quant", "MXFP4_MOE",
                             "--seed", "26"],
+    # DeepSeek-V2/V3 (issue 17): multi-head latent attention (absorbed, a cache of the latent
+    # and the rope key), shared experts, a leading dense layer, DeepSeek's YaRN. V2-Lite-like:
+    # no q LoRA, softmax routing; V3-like: q LoRA, sigmoid routing with a selection bias over 2
+    # of 4 expert groups, normalized weights scaled 2.5.
+    "synth-deepseek2-lite-q8_0": ["--arch", "deepseek2", "--preset", "tiny", "--quant", "Q8_0",
+                                  "--seed", "27"],
+    "synth-deepseek2-v3-q4_k_m": ["--arch", "deepseek2", "--preset", "tiny-v3", "--quant",
+                                  "Q4_K_M", "--seed", "28"],
     # OLMoE's top-8 routing (of 32 experts here, 64 in OLMoE-1B-7B).
     "synth-olmoe-q8_0": ["--arch", "olmoe", "--preset", "tiny", "--n-expert", "32",
                          "--n-expert-used", "8", "--n-ff", "128", "--quant", "Q8_0",

@@ -118,7 +118,8 @@ inline std::vector<std::string> chat_golden_names() {
             "mistralai-Mistral-Large-Instruct-2407",
             "mistralai-Mistral-Nemo-Instruct-2407",
             "mistralai-Mistral-Large-Instruct-2411",
-            "openai-gpt-oss-120b"};
+            "openai-gpt-oss-120b",
+            "deepseek-ai-DeepSeek-V3.1"};
 }
 
 } // namespace infer::test

@@ -1,6 +1,7 @@
 // Causal multi-head attention of t query tokens over one layer's KV cache.
-//   q, o:        [t][n_head][head_dim] f32 (q already roped)
-//   K, V caches: [n_kv_head][n_ctx][head_dim], f32 or f16; row j holds absolute position j
+//   q, o:        [t][n_head][head_dim] and [t][n_head][dv] f32 (q already roped)
+//   K, V caches: [n_kv_head][n_ctx][head_dim] and [..][dv], f32 or f16; row j holds absolute
+//                position j (with v_in_k, value row j is the first dv elements of key row j)
 //   pos:         [t] absolute position of each query token
 // Query head h reads kv head h / (n_head / n_kv_head) (GQA). Query i sees keys j with j <= pos[i]
 // and, with a sliding window, pos[i] - j < n_swa (llama.cpp's is_masked_swa, standard type).
@@ -31,12 +32,12 @@ constexpr int kTile = 64; // keys per tile: their logits stay in L1 beside one h
 
 size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
 
-// Row j of kv head `head` in a cache, as a typed pointer.
-const float *row_f32(const void *cache, const KvLayout &kv, int head, int j) {
-    return static_cast<const float *>(cache) + (int64_t(head) * kv.n_ctx + j) * kv.head_dim;
+// Row j of kv head `head` in a cache of rows `stride` elements apart, as a typed pointer.
+const float *row_f32(const void *cache, const KvLayout &kv, int stride, int head, int j) {
+    return static_cast<const float *>(cache) + (int64_t(head) * kv.n_ctx + j) * stride;
 }
-const uint16_t *row_f16(const void *cache, const KvLayout &kv, int head, int j) {
-    return static_cast<const uint16_t *>(cache) + (int64_t(head) * kv.n_ctx + j) * kv.head_dim;
+const uint16_t *row_f16(const void *cache, const KvLayout &kv, int stride, int head, int j) {
+    return static_cast<const uint16_t *>(cache) + (int64_t(head) * kv.n_ctx + j) * stride;
 }
 
 // The visible key rows [begin, end) of a query at position p.
@@ -70,20 +71,20 @@ float attention_out_scale(float m, float l, const float *sinks, int head) {
 namespace {
 
 // nh <= kVecRows query heads of one token, which read kv head kvh, with the online softmax.
-//   q, o: (nh, head_dim)  logits: (kVecRows, kTile)  acc: (kVecRows, head_dim)
+//   q: (nh, head_dim)  o: (nh, dv)  logits: (kVecRows, kTile)  acc: (kVecRows, dv)
 // head0: the first of the nh heads (their sinks).
 template <KvType T>
 void attend_heads(float *o, const float *q, int nh, int head0, const void *k_cache,
                   const void *v_cache, int kvh, Range keys, const KvLayout &kv,
                   const AttnParams &ap, const VecOps &vo, float *logits, float *acc) {
-    const int hd = kv.head_dim;
+    const int hd = kv.head_dim, dv = kv.dv(), vs = kv.v_stride();
     float m[kVecRows]; // per head: running max of the logits seen
     float l[kVecRows]; // per head: running sum of exp(logit - m)
     for (int h = 0; h < nh; h++) {
         m[h] = -INFINITY;
         l[h] = 0.0f;
-        for (int d = 0; d < hd; d++)
-            acc[h * hd + d] = 0.0f;
+        for (int d = 0; d < dv; d++)
+            acc[h * dv + d] = 0.0f;
     }
     for (int64_t j0 = keys.begin; j0 < keys.end; j0 += kTile) {
         const int n = int(keys.end - j0 < kTile ? keys.end - j0 : kTile);
@@ -94,9 +95,9 @@ void attend_heads(float *o, const float *q, int nh, int head0, const void *k_cac
             const int j = int(j0) + jj;
             float dots[kVecRows];
             if (T == KvType::f16)
-                vo.dot_f16(q, hd, nh, row_f16(k_cache, kv, kvh, j), hd, dots);
+                vo.dot_f16(q, hd, nh, row_f16(k_cache, kv, hd, kvh, j), hd, dots);
             else
-                vo.dot_f32(q, hd, nh, row_f32(k_cache, kv, kvh, j), hd, dots);
+                vo.dot_f32(q, hd, nh, row_f32(k_cache, kv, hd, kvh, j), hd, dots);
             for (int h = 0; h < nh; h++) {
                 const float x = cap_logit(dots[h] * ap.scale, ap.softcap);
                 logits[h * kTile + jj] = x;
@@ -107,7 +108,7 @@ void attend_heads(float *o, const float *q, int nh, int head0, const void *k_cac
             if (tile_max[h] > m[h]) {
                 // exp(-inf) = 0 on the first tile, when acc and l are still zero anyway.
                 const float c = std::exp(m[h] - tile_max[h]);
-                vo.scale(acc + h * hd, c, hd);
+                vo.scale(acc + h * dv, c, dv);
                 l[h] *= c;
                 m[h] = tile_max[h];
             }
@@ -120,15 +121,15 @@ void attend_heads(float *o, const float *q, int nh, int head0, const void *k_cac
                 l[h] += p[h];
             }
             if (T == KvType::f16)
-                vo.axpy_f16(acc, hd, nh, p, row_f16(v_cache, kv, kvh, j), hd);
+                vo.axpy_f16(acc, dv, nh, p, row_f16(v_cache, kv, vs, kvh, j), dv);
             else
-                vo.axpy_f32(acc, hd, nh, p, row_f32(v_cache, kv, kvh, j), hd);
+                vo.axpy_f32(acc, dv, nh, p, row_f32(v_cache, kv, vs, kvh, j), dv);
         }
     }
     for (int h = 0; h < nh; h++) {
         const float inv = attention_out_scale(m[h], l[h], ap.sinks, head0 + h);
-        for (int d = 0; d < hd; d++)
-            o[h * hd + d] = acc[h * hd + d] * inv;
+        for (int d = 0; d < dv; d++)
+            o[h * dv + d] = acc[h * dv + d] * inv;
     }
 }
 
@@ -178,7 +179,7 @@ void attention_blocks(AttendBlockFn attend, float *o, const float *q, const void
 
 size_t attention_scratch_bytes(const KvLayout &kv) {
     const size_t rows = align64(sizeof(float) * kVecRows * kTile) +
-                        align64(sizeof(float) * kVecRows * size_t(kv.head_dim));
+                        align64(sizeof(float) * kVecRows * size_t(kv.dv()));
     const size_t blocks = attend_block_scratch_bytes(kv);
     return rows > blocks ? rows : blocks;
 }
@@ -186,8 +187,8 @@ size_t attention_scratch_bytes(const KvLayout &kv) {
 void attention(float *o, const float *q, const void *k_cache, const void *v_cache,
                const int32_t *pos, int t, const KvLayout &kv, const AttnParams &ap, void *scratch,
                int ith, int nth) {
-    // Several tokens: the block kernel, where this CPU has one.
-    if (t > 1) {
+    // Several tokens: the block kernel, where this CPU has one (its values are key-shaped).
+    if (t > 1 && kv.dv() == kv.head_dim && !kv.v_in_k) {
         if (const AttendBlockFn attend = attend_block_kernel())
             return attention_blocks(attend, o, q, k_cache, v_cache, pos, t, kv, ap, scratch, ith,
                                     nth);
@@ -210,7 +211,7 @@ void attention(float *o, const float *q, const void *k_cache, const void *v_cach
         const Range keys = visible_keys(pos[token], kv, ap);
         const int64_t r = token * ap.n_head + int64_t(kvh) * group + first; // first (token, head)
         const float *qh = q + r * kv.head_dim;
-        float *oh = o + r * kv.head_dim;
+        float *oh = o + r * kv.dv();
         const int head0 = kvh * group + first;
         if (kv.type == KvType::f16)
             attend_heads<KvType::f16>(oh, qh, nh, head0, k_cache, v_cache, kvh, keys, kv, ap, vo,
@@ -225,11 +226,11 @@ void attention(float *o, const float *q, const void *k_cache, const void *v_cach
 // Allocates; tests only.
 void attention_ref(float *o, const float *q, const void *k_cache, const void *v_cache,
                    const int32_t *pos, int t, const KvLayout &kv, const AttnParams &ap) {
-    const int hd = kv.head_dim;
+    const int hd = kv.head_dim, dv = kv.dv();
     const int group = ap.n_head / kv.n_kv_head;
-    // one cache element as float
-    auto at = [&](const void *cache, int head, int j, int d) {
-        const int64_t idx = (int64_t(head) * kv.n_ctx + j) * hd + d;
+    // one cache element as float, in rows `stride` elements apart
+    auto at = [&](const void *cache, int stride, int head, int j, int d) {
+        const int64_t idx = (int64_t(head) * kv.n_ctx + j) * stride + d;
         return kv.type == KvType::f16 ? fp16_to_fp32(static_cast<const uint16_t *>(cache)[idx])
                                       : static_cast<const float *>(cache)[idx];
     };
@@ -237,7 +238,7 @@ void attention_ref(float *o, const float *q, const void *k_cache, const void *v_
     for (int i = 0; i < t; i++) {
         for (int h = 0; h < ap.n_head; h++) {
             const float *qh = q + (int64_t(i) * ap.n_head + h) * hd; // (head_dim,)
-            float *oh = o + (int64_t(i) * ap.n_head + h) * hd;       // (head_dim,)
+            float *oh = o + (int64_t(i) * ap.n_head + h) * dv;       // (dv,)
             const int kvh = h / group;
             // which keys this query sees
             auto visible = [&](int j) {
@@ -251,7 +252,7 @@ void attention_ref(float *o, const float *q, const void *k_cache, const void *v_
                 if (!visible(j)) continue;
                 float dot = 0.0f;
                 for (int d = 0; d < hd; d++)
-                    dot += qh[d] * at(k_cache, kvh, j, d);
+                    dot += qh[d] * at(k_cache, hd, kvh, j, d);
                 float x = dot * ap.scale;
                 if (ap.softcap > 0.0f) x = ap.softcap * std::tanh(x / ap.softcap);
                 att[j] = x;
@@ -263,10 +264,10 @@ void attention_ref(float *o, const float *q, const void *k_cache, const void *v_
                 sum += att[j];
             }
             if (ap.sinks) sum += std::exp(ap.sinks[h] - max);
-            for (int d = 0; d < hd; d++) {
+            for (int d = 0; d < dv; d++) {
                 float x = 0.0f;
                 for (int j = 0; j < kv.n_ctx; j++)
-                    if (att[j] != 0.0f) x += att[j] * at(v_cache, kvh, j, d);
+                    if (att[j] != 0.0f) x += att[j] * at(v_cache, kv.v_stride(), kvh, j, d);
                 oh[d] = sum > 0.0f ? x / sum : 0.0f;
             }
         }

@@ -3,6 +3,7 @@
 // allocated while running: tensors and kernel scratch live in the planned arena.
 #include "cpu/cpu_backend.h"
 
+#include "cpu/cpu_head_matmul.h"
 #include "cpu/cpu_matmul.h"
 #include "cpu/cpu_moe.h"
 #include "cpu/cpu_ops.h"
@@ -32,8 +33,9 @@ constexpr uint64_t kAlignment = 64;
 uint64_t align64(uint64_t n) { return (n + kAlignment - 1) & ~(kAlignment - 1); }
 
 cpu::KvLayout kv_layout(const KvCacheLayout &kv) {
-    return {static_cast<int>(kv.n_head_kv), static_cast<int>(kv.head_dim),
-            static_cast<int>(kv.n_ctx), kv.type == 0 ? cpu::KvType::f32 : cpu::KvType::f16};
+    return {static_cast<int>(kv.n_head_kv),   static_cast<int>(kv.head_dim),
+            static_cast<int>(kv.n_ctx),       kv.type == 0 ? cpu::KvType::f32 : cpu::KvType::f16,
+            static_cast<int>(kv.value_dim()), kv.v_in_k};
 }
 
 cpu::RopeParams rope_params(const Node &n) {
@@ -66,7 +68,20 @@ cpu::GluAct glu_act(graph::Activation act) {
 }
 
 cpu::RouteFn route_fn(graph::RouteFn fn) {
-    return fn == graph::RouteFn::SoftmaxTopK ? cpu::RouteFn::softmax_topk : cpu::RouteFn::softmax;
+    switch (fn) {
+    case graph::RouteFn::SoftmaxTopK:
+        return cpu::RouteFn::softmax_topk;
+    case graph::RouteFn::Sigmoid:
+        return cpu::RouteFn::sigmoid;
+    case graph::RouteFn::Softmax:
+        break;
+    }
+    return cpu::RouteFn::softmax;
+}
+
+cpu::RouteOptions route_options(const Node &n) {
+    return {n.w ? static_cast<const float *>(n.w->data) : nullptr, n.n_group, n.n_group_used,
+            n.route_scale};
 }
 
 const float *bias_data(const graph::WeightRef *w) {
@@ -258,7 +273,8 @@ void run_node_reference(const RunState &s, const Node &n) {
         break;
     case Op::MoeRoute:
         cpu::moe_route_ref(f32(s, n.in[0]), rows_of(s, n.in[0]), n.n_expert, n.n_expert_used,
-                           n.norm_weights, i32_out(s, n.out), f32(s, n.out2), route_fn(n.route_fn));
+                           n.norm_weights, i32_out(s, n.out), f32(s, n.out2), route_fn(n.route_fn),
+                           route_options(n));
         break;
     case Op::MoeFfn: {
         const int64_t rows = rows_of(s, n.in[0]);
@@ -273,6 +289,14 @@ void run_node_reference(const RunState &s, const Node &n) {
     case Op::SigmoidGate:
         cpu::sigmoid_gate_ref(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]), rows_of(s, n.out),
                               static_cast<int>(g.tensors[n.out].n));
+        break;
+    case Op::Slice:
+    case Op::Concat: // copies: one loop serves both paths
+        run_node(s, n, 0, 1);
+        break;
+    case Op::HeadMatMul:
+        cpu::head_matmul_ref(expert_weights(*n.w), f32(s, n.in[0]), g.tensors[n.in[0]].n, n.stride,
+                             rows_of(s, n.in[0]), f32(s, n.out));
         break;
     }
 }
@@ -324,7 +348,7 @@ void run_node(const RunState &s, const Node &n, int ith, int nth) {
     case Op::MoeRoute:
         cpu::moe_route(f32(s, n.in[0]), rows_of(s, n.in[0]), n.n_expert, n.n_expert_used,
                        n.norm_weights, i32_out(s, n.out), f32(s, n.out2), ith, nth,
-                       route_fn(n.route_fn));
+                       route_fn(n.route_fn), route_options(n));
         break;
     case Op::MoeFfn:
         cpu::moe_ffn(moe_ffn_of(n, s.bound->streamed), f32(s, n.in[0]), i32(s, n.in[1]), f32(s, n.in[2]),
@@ -341,6 +365,20 @@ void run_node(const RunState &s, const Node &n, int ith, int nth) {
             std::memcpy(f32(s, n.out), f32(s, n.in[0]) + (s.n_tokens - 1) * width,
                         static_cast<size_t>(width) * sizeof(float));
         }
+        break;
+    case Op::Slice:
+        cpu::slice_heads(f32(s, n.out), f32(s, n.in[0]), rows_of(s, n.out), g.tensors[n.in[0]].n,
+                         n.n_head, n.head_dim, n.stride, n.offset, ith, nth);
+        break;
+    case Op::Concat:
+        cpu::concat_heads(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]), rows_of(s, n.out),
+                          n.n_head, static_cast<int>(g.tensors[n.in[0]].n / n.n_head),
+                          static_cast<int>(g.tensors[n.in[1]].n / n.n_head), ith, nth);
+        break;
+    case Op::HeadMatMul:
+        cpu::head_matmul(expert_weights(*n.w), f32(s, n.in[0]), g.tensors[n.in[0]].n, n.stride,
+                         rows_of(s, n.in[0]), f32(s, n.out), s.bound->tensor_data[n.scratch], ith,
+                         nth, *s.pool);
         break;
     }
 }
@@ -389,7 +427,7 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
 // Every op runs on the CPU; what can be refused is a weight type.
 Status supports_node(const Node &n, const graph::Graph &) {
     for (const graph::WeightRef *matrix :
-         {n.op == Op::MatMul || n.op == Op::MoeFfn ? n.w : nullptr,
+         {n.op == Op::MatMul || n.op == Op::MoeFfn || n.op == Op::HeadMatMul ? n.w : nullptr,
           n.op == Op::MoeFfn ? n.w2 : nullptr, n.op == Op::MoeFfn ? n.w3 : nullptr})
         if (matrix && !cpu::matmul_supported(matrix->type))
             return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
@@ -406,7 +444,8 @@ Status supports_node(const Node &n, const graph::Graph &) {
                               type_name(n.w->type));
     }
     for (const graph::WeightRef *f32_weight :
-         {n.op == Op::RmsNorm ? n.w : nullptr, n.op == Op::MatMul ? n.w2 : nullptr})
+         {n.op == Op::RmsNorm || n.op == Op::MoeRoute ? n.w : nullptr,
+          n.op == Op::MatMul ? n.w2 : nullptr})
         if (f32_weight && f32_weight->type != static_cast<uint32_t>(TypeId::F32))
             return make_error(INFER_ERR_MODEL_TENSOR_TYPE,
                               "%s: tensor '%.*s' has type %s; norms and biases must be F32",
@@ -439,6 +478,8 @@ public:
             else if (n.op == Op::MoeFfn)
                 bytes = cpu::moe_ffn_scratch_bytes(moe_ffn_of(n), g.max_tokens, n.n_expert_used,
                                                    n_threads_);
+            else if (n.op == Op::HeadMatMul)
+                bytes = cpu::head_matmul_scratch_bytes(expert_weights(*n.w), g.max_tokens);
             graph::grow_scratch(g, n, bytes);
         }
     }

@@ -1,5 +1,6 @@
 // Copy of the current tokens' keys and values into one layer's KV cache.
-// k, v: [t][n_kv_head][head_dim] f32.  Caches: [n_kv_head][n_ctx][head_dim] of kv.type; token i
+// k: [t][n_kv_head][head_dim], v: [t][n_kv_head][dv] f32 (none with v_in_k).
+// Caches: [n_kv_head][n_ctx][head_dim or dv] of kv.type; token i
 // lands in row pos[i] of every kv head. f16 caches round to nearest even (as ggml's cpy does).
 // The head-major cache layout keeps one head's keys contiguous for the attention kernel.
 #include "cpu/cpu_ops.h"
@@ -10,23 +11,22 @@
 namespace infer::cpu {
 namespace {
 
+// n floats of src into cache elements [at, at + n).
+void store(void *cache, int64_t at, const float *src, int n, KvType type, const VecOps &vo) {
+    if (type == KvType::f32)
+        std::memcpy(static_cast<float *>(cache) + at, src, sizeof(float) * n);
+    else
+        vo.to_f16(static_cast<uint16_t *>(cache) + at, src, n);
+}
+
 // Stores row r = (token, kv head) of k and v.
 void store_row(void *k_cache, void *v_cache, const float *k, const float *v, const int32_t *pos,
                int64_t r, const KvLayout &kv, const VecOps &vo) {
     const int64_t token = r / kv.n_kv_head;
     const int64_t head = r % kv.n_kv_head;
-    const float *kr = k + r * kv.head_dim; // (head_dim,)
-    const float *vr = v + r * kv.head_dim; // (head_dim,)
-    const int64_t dst = (head * kv.n_ctx + pos[token]) * kv.head_dim;
-    if (kv.type == KvType::f32) {
-        std::memcpy(static_cast<float *>(k_cache) + dst, kr, sizeof(float) * kv.head_dim);
-        std::memcpy(static_cast<float *>(v_cache) + dst, vr, sizeof(float) * kv.head_dim);
-    } else {
-        uint16_t *kd = static_cast<uint16_t *>(k_cache) + dst;
-        uint16_t *vd = static_cast<uint16_t *>(v_cache) + dst;
-        vo.to_f16(kd, kr, kv.head_dim);
-        vo.to_f16(vd, vr, kv.head_dim);
-    }
+    const int64_t cache_row = head * kv.n_ctx + pos[token];
+    store(k_cache, cache_row * kv.head_dim, k + r * kv.head_dim, kv.head_dim, kv.type, vo);
+    if (!kv.v_in_k) store(v_cache, cache_row * kv.dv(), v + r * kv.dv(), kv.dv(), kv.type, vo);
 }
 
 } // namespace

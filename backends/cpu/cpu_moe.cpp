@@ -63,47 +63,109 @@ void softmax_in_place(float *x, int k) {
         x[j] = p(x[j]);
 }
 
+// The score an expert is ranked and weighted by (before bias, groups and the top-k softmax).
+struct Scores {
+    const float *logits;
+    RouteFn fn;
+    Softmax softmax; // fn == softmax
+    float operator()(int e) const {
+        switch (fn) {
+        case RouteFn::softmax:
+            return softmax(logits[e]);
+        case RouteFn::sigmoid: // ggml_vec_sigmoid_f32
+            return 1.0f / (1.0f + std::exp(-logits[e]));
+        case RouteFn::softmax_topk:
+            break;
+        }
+        return logits[e];
+    }
+};
+
+Scores scores_of(const float *logits, int n_expert, RouteFn fn) {
+    return {logits, fn, fn == RouteFn::softmax ? softmax_of(logits, n_expert) : Softmax{}};
+}
+
+// The k chosen experts' weights from their unbiased scores.
+void finish_weights(const Scores &score, const int32_t *ids, float *w, int k, bool norm,
+                    float scale) {
+    for (int j = 0; j < k; ++j)
+        w[j] = score(ids[j]);
+    if (score.fn == RouteFn::softmax_topk) softmax_in_place(w, k);
+    if (norm) normalize(w, k);
+    if (scale != 1.0f)
+        for (int j = 0; j < k; ++j)
+            w[j] *= scale;
+}
+
 } // namespace
 
 void moe_route(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
-               float *weights, int ith, int nth, RouteFn fn) {
+               float *weights, int ith, int nth, RouteFn fn, const RouteOptions &opt) {
     const Range r = split_range(t, ith, nth);
+    const int group_size = opt.n_group > 0 ? n_expert / opt.n_group : n_expert;
     for (int64_t tok = r.begin; tok < r.end; ++tok) {
-        const float *l = logits + tok * n_expert;
+        const Scores score = scores_of(logits + tok * n_expert, n_expert, fn);
+        auto selection = [&](int e) { return opt.bias ? score(e) + opt.bias[e] : score(e); };
+        // Which groups compete: all, or the n_group_used of the best top-two sums.
+        bool allowed[kMaxRouteGroups];
+        std::fill(allowed, allowed + kMaxRouteGroups, opt.n_group == 0);
+        if (opt.n_group > 0) {
+            int32_t best[kMaxRouteGroups];
+            float best_sum[kMaxRouteGroups];
+            int have_groups = 0;
+            for (int g = 0; g < opt.n_group; ++g) {
+                int32_t top2[2];
+                float top2v[2];
+                int have = 0;
+                for (int e = g * group_size; e < (g + 1) * group_size; ++e)
+                    insert_top(top2, top2v, 2, &have, e, selection(e));
+                insert_top(best, best_sum, opt.n_group_used, &have_groups, g, top2v[0] + top2v[1]);
+            }
+            for (int j = 0; j < have_groups; ++j)
+                allowed[best[j]] = true;
+        }
         int32_t *top = ids + tok * k; // the best `have` experts so far, best first
         float *topw = weights + tok * k;
         int have = 0;
-        if (fn == RouteFn::softmax_topk) {
-            for (int e = 0; e < n_expert; ++e)
-                insert_top(top, topw, k, &have, e, l[e]);
-            softmax_in_place(topw, k);
-        } else {
-            const Softmax p = softmax_of(l, n_expert);
-            for (int e = 0; e < n_expert; ++e)
-                insert_top(top, topw, k, &have, e, p(l[e]));
+        for (int g = 0; g < (opt.n_group > 0 ? opt.n_group : 1); ++g) {
+            if (!allowed[g]) continue;
+            for (int e = g * group_size; e < (g + 1) * group_size; ++e)
+                insert_top(top, topw, k, &have, e, selection(e));
         }
-        if (norm) normalize(topw, k);
+        finish_weights(score, top, topw, k, norm, opt.scale);
     }
 }
 
 void moe_route_ref(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
-                   float *weights, RouteFn fn) {
-    std::vector<float> p(static_cast<size_t>(n_expert));
+                   float *weights, RouteFn fn, const RouteOptions &opt) {
+    std::vector<float> sel(static_cast<size_t>(n_expert));
     std::vector<int32_t> order(static_cast<size_t>(n_expert));
     for (int64_t tok = 0; tok < t; ++tok) {
-        const float *l = logits + tok * n_expert; // (n_expert)
-        // The score experts are ranked by: the probability, or the logit itself.
-        const Softmax softmax = softmax_of(l, n_expert);
+        const Scores score = scores_of(logits + tok * n_expert, n_expert, fn);
         for (int e = 0; e < n_expert; ++e)
-            p[e] = fn == RouteFn::softmax ? softmax(l[e]) : l[e];
-        std::iota(order.begin(), order.end(), 0);
-        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b]; });
-        for (int j = 0; j < k; ++j) {
-            ids[tok * k + j] = order[j];
-            weights[tok * k + j] = p[order[j]];
+            sel[e] = score(e) + (opt.bias ? opt.bias[e] : 0.0f);
+        auto by_selection = [&](int32_t a, int32_t b) { return sel[a] > sel[b]; };
+        if (opt.n_group > 0) {
+            // Rank the groups by the sum of their two best scores; mask all but the best.
+            const int size = n_expert / opt.n_group;
+            std::vector<float> group_sum(static_cast<size_t>(opt.n_group));
+            for (int g = 0; g < opt.n_group; ++g) {
+                std::vector<float> members(sel.begin() + g * size, sel.begin() + (g + 1) * size);
+                std::sort(members.begin(), members.end(), std::greater<float>());
+                group_sum[g] = members[0] + members[1];
+            }
+            std::vector<int32_t> groups(static_cast<size_t>(opt.n_group));
+            std::iota(groups.begin(), groups.end(), 0);
+            std::stable_sort(groups.begin(), groups.end(),
+                             [&](int32_t a, int32_t b) { return group_sum[a] > group_sum[b]; });
+            for (int j = opt.n_group_used; j < opt.n_group; ++j)
+                std::fill(sel.begin() + groups[j] * size, sel.begin() + (groups[j] + 1) * size,
+                          -INFINITY);
         }
-        if (fn == RouteFn::softmax_topk) softmax_in_place(weights + tok * k, k);
-        if (norm) normalize(weights + tok * k, k);
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), by_selection);
+        std::copy(order.begin(), order.begin() + k, ids + tok * k);
+        finish_weights(score, ids + tok * k, weights + tok * k, k, norm, opt.scale);
     }
 }
 

@@ -30,16 +30,33 @@ namespace infer::cpu {
 //                 Mixtral's softmax over the top-k logits is softmax-all then norm.
 //   softmax_topk: the k experts of largest logit; weights = softmax over those k logits
 //                 (gpt-oss, llama.cpp's SOFTMAX_WEIGHT gating).
-enum class RouteFn : int { softmax, softmax_topk };
+//   sigmoid:      p = 1 / (1 + expf(-logit)); the k experts of largest p; weights = their p
+//                 (DeepSeek-V3).
+enum class RouteFn : int { softmax, softmax_topk, sigmoid };
+
+// DeepSeek's additions to the selection (llama.cpp's build_moe_ffn):
+//   bias:  [n_expert] added to the scores for choosing only (exp_probs_b), or null;
+//   n_group > 0: the experts form n_group equal groups, each scored by the sum of its two best
+//          (biased) scores, and only the n_group_used best groups compete (ties: lower group);
+//   scale: multiplies the final weights (routed_scaling_factor).
+// Preconditions (models check them at load): n_group divides n_expert into groups of >= 2,
+// n_group <= kMaxRouteGroups, 1 <= n_group_used <= n_group, k <= n_group_used * group size.
+inline constexpr int kMaxRouteGroups = 64;
+struct RouteOptions {
+    const float *bias = nullptr;
+    int n_group = 0, n_group_used = 0;
+    float scale = 1.0f;
+};
 
 // For each of t tokens: ids[t] = the k chosen experts, best first, ties to the lower id;
 // weights[t][j] their weights by `fn`, divided by their sum (clamped below at 2^-14, as llama.cpp)
-// when `norm`. ids, weights: [t][k], 1 <= k <= n_expert. Split: tokens.
+// when `norm`, times opt.scale. ids, weights: [t][k], 1 <= k <= n_expert. Split: tokens.
 void moe_route(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
-               float *weights, int ith, int nth, RouteFn fn = RouteFn::softmax);
-// Sorts all experts, for clarity; allocates.
+               float *weights, int ith, int nth, RouteFn fn = RouteFn::softmax,
+               const RouteOptions &opt = {});
+// Sorts all experts (and groups), for clarity; allocates.
 void moe_route_ref(const float *logits, int64_t t, int n_expert, int k, bool norm, int32_t *ids,
-                   float *weights, RouteFn fn = RouteFn::softmax);
+                   float *weights, RouteFn fn = RouteFn::softmax, const RouteOptions &opt = {});
 
 // ---- Expert FFN --------------------------------------------------------------------------------
 // Stacked experts: n_expert matrices of n rows x k elements, expert e at data + e * expert_stride.

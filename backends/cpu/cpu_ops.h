@@ -116,17 +116,26 @@ void sigmoid_gate_ref(float *y, const float *x, const float *g, int64_t rows, in
 // ---- KV cache and attention --------------------------------------------------------------------
 enum class KvType : int { f32, f16 };
 
-// One layer's caches: K and V each [n_kv_head][n_ctx][head_dim] of kv_type (f16 = IEEE half bits).
-// Cache row j holds the key/value of absolute position j (one sequence).
+// One layer's caches: K [n_kv_head][n_ctx][head_dim] and V [n_kv_head][n_ctx][dv()] of kv_type
+// (f16 = IEEE half bits). Cache row j holds the key/value of absolute position j (one sequence).
+// With v_in_k (multi-head latent attention) there is no V cache: value row j is the first dv()
+// elements of key row j.
 struct KvLayout {
     int n_kv_head;
     int head_dim;
     int n_ctx;
     KvType type;
+    int head_dim_v = 0; // 0: head_dim
+    bool v_in_k = false;
+
+    int dv() const { return head_dim_v ? head_dim_v : head_dim; }
+    // Elements between one value row and the next.
+    int v_stride() const { return v_in_k ? head_dim : dv(); }
 };
 
-// Writes k and v [t][n_kv_head][head_dim] into the caches at rows pos[t] (f16: round to nearest
-// even). Split: (token, kv head) rows. Positions must lie in [0, n_ctx).
+// Writes k [t][n_kv_head][head_dim] and v [t][n_kv_head][dv] into the caches at rows pos[t]
+// (f16: round to nearest even); v and v_cache are unused with v_in_k. Split: (token, kv head)
+// rows. Positions must lie in [0, n_ctx).
 void kv_store(void *k_cache, void *v_cache, const float *k, const float *v, const int32_t *pos,
               int t, const KvLayout &kv, int ith, int nth);
 void kv_store_ref(void *k_cache, void *v_cache, const float *k, const float *v, const int32_t *pos,
@@ -145,18 +154,28 @@ struct AttnParams {
 };
 
 // o[i][h] = softmax_j(logit(q[i][h], K[kvh][j])) . V[kvh][j] over the visible keys j of query i:
-// j <= pos[i] (causal) and, with a window, pos[i] - j < n_swa. q, o: [t][n_head][head_dim] f32
-// (q already roped); o must not alias q. Keys are streamed in tiles with a running max and sum
-// (online softmax), so no [t][n_ctx] score matrix exists. Split: units of a token's query heads
-// that share a kv head, dealt out in turn (later tokens see more keys).
-// scratch: this thread's attention_scratch_bytes() bytes (float-aligned; 64 keeps it on its own
-// cache lines).
+// j <= pos[i] (causal) and, with a window, pos[i] - j < n_swa. q: [t][n_head][head_dim] f32
+// (q already roped), o: [t][n_head][dv]; o must not alias q. With v_in_k pass v_cache = k_cache.
+// Keys are streamed in tiles with a running max and sum (online softmax), so no [t][n_ctx] score
+// matrix exists. Split: units of a token's query heads that share a kv head, dealt out in turn
+// (later tokens see more keys). scratch: this thread's attention_scratch_bytes() bytes
+// (float-aligned; 64 keeps it on its own cache lines).
 size_t attention_scratch_bytes(const KvLayout &kv);
 void attention(float *o, const float *q, const void *k_cache, const void *v_cache,
                const int32_t *pos, int t, const KvLayout &kv, const AttnParams &p, void *scratch,
                int ith, int nth);
 void attention_ref(float *o, const float *q, const void *k_cache, const void *v_cache,
                    const int32_t *pos, int t, const KvLayout &kv, const AttnParams &p);
+
+// ---- Views of head-structured rows
+// --------------------------------------------------------------- Copies (multi-head latent
+// attention splits and joins the parts of its heads). Split: rows. y[r][g][i] = x[r][g * stride +
+// offset + i] for rows of x_width floats; g < groups, i < width.
+void slice_heads(float *y, const float *x, int64_t rows, int64_t x_width, int groups, int width,
+                 int64_t stride, int64_t offset, int ith, int nth);
+// y[r][g] = a[r][g] (wa floats) then b[r][g] (wb floats), for g < groups.
+void concat_heads(float *y, const float *a, const float *b, int64_t rows, int groups, int wa,
+                  int wb, int ith, int nth);
 
 // ---- Testing hook ------------------------------------------------------------------------------
 // True when the SIMD paths run (AVX2/FMA/F16C on x86, NEON on AArch64) and are not disabled.

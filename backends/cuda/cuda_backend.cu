@@ -520,6 +520,11 @@ private:
         case Op::SigmoidGate:
             return sigmoid_gate(f32(n.out), f32(n.in[0]), f32(n.in[1]), rows_of(n.out),
                                 g.tensors[n.out].n, stream_);
+        case Op::Slice:
+        case Op::Concat:
+        case Op::HeadMatMul: // refused by check_device_node: the CPU runs them
+            return make_error(INFER_ERR_INTERNAL, "%s reached the CUDA backend",
+                              graph::op_name(n.op));
         case Op::SelectLast: {
             const int64_t width = g.tensors[n.out].n;
             INFER_CUDA_TRY(cudaMemcpyAsync(f32(n.out), f32(n.in[0]) + (n_tokens - 1) * width,

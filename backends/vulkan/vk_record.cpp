@@ -341,6 +341,11 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
                     u32(g.tensors[n.out].n), 0, set_for(ctx, nullptr), 0,
                     u32(g.tensors[n.in[1]].n));
         return Status::ok();
+    case Op::Slice:
+    case Op::Concat:
+    case Op::HeadMatMul: // refused by check_device_node: the CPU runs them
+        return make_error(INFER_ERR_INTERNAL, "%s reached the Vulkan backend",
+                          graph::op_name(n.op));
     case Op::SelectLast: {
         const int64_t width = g.tensors[n.out].n;
         elementwise(ElementwiseOp::Copy, t(n.in[0]) + u32((n_tokens - 1) * width), 0, width, 1, 0,

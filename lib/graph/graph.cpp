@@ -34,6 +34,12 @@ const char *op_name(Op op) {
         return "MoeFfn";
     case Op::SigmoidGate:
         return "SigmoidGate";
+    case Op::Slice:
+        return "Slice";
+    case Op::Concat:
+        return "Concat";
+    case Op::HeadMatMul:
+        return "HeadMatMul";
     }
     return "unknown";
 }
@@ -167,12 +173,20 @@ void GraphBuilder::kv_store(int32_t layer, TensorId k, TensorId v, int32_t n_hea
     n.in[2] = graph_.positions;
     n.n_head_kv = n_head_kv;
     n.head_dim = head_dim;
+    n.v_in_k = v == kNoTensor;
 }
 
 TensorId GraphBuilder::attention(int32_t layer, TensorId q, int32_t n_head, int32_t n_head_kv,
                                  int32_t head_dim, float scale, float softcap, int32_t window,
                                  const float *sinks) {
-    const TensorId out = new_tensor(DType::F32, int64_t{n_head} * head_dim, true, "attention");
+    return attention(layer, q, n_head, n_head_kv, KvDims{head_dim, head_dim, false}, scale, softcap,
+                     window, sinks);
+}
+
+TensorId GraphBuilder::attention(int32_t layer, TensorId q, int32_t n_head, int32_t n_head_kv,
+                                 KvDims dims, float scale, float softcap, int32_t window,
+                                 const float *sinks) {
+    const TensorId out = new_tensor(DType::F32, int64_t{n_head} * dims.v, true, "attention");
     const TensorId scratch = new_tensor(DType::Raw, 0, false, "attention scratch");
     Node &n = push(Op::Attention, out);
     n.layer = layer;
@@ -181,7 +195,9 @@ TensorId GraphBuilder::attention(int32_t layer, TensorId q, int32_t n_head, int3
     n.scratch = scratch;
     n.n_head = n_head;
     n.n_head_kv = n_head_kv;
-    n.head_dim = head_dim;
+    n.head_dim = dims.k;
+    n.head_dim_v = dims.v;
+    n.v_in_k = dims.v_in_k;
     n.scale = scale;
     n.softcap = softcap;
     n.window = window;
@@ -202,8 +218,53 @@ TensorId GraphBuilder::select_last(TensorId x) {
     return out;
 }
 
+TensorId GraphBuilder::slice(TensorId x, int32_t n_groups, int32_t width, int64_t stride,
+                             int64_t offset) {
+    const bool per_token = graph_.tensors[x].per_token;
+    const TensorId out = new_tensor(DType::F32, int64_t{n_groups} * width, per_token, "slice");
+    Node &n = push(Op::Slice, out);
+    n.in[0] = x;
+    n.n_head = n_groups;
+    n.head_dim = width;
+    n.stride = stride;
+    n.offset = offset;
+    return out;
+}
+
+TensorId GraphBuilder::concat(TensorId a, TensorId b, int32_t n_groups) {
+    const TensorDesc in = graph_.tensors[a]; // a copy: new_tensor() may reallocate
+    const TensorId out = new_tensor(DType::F32, in.n + graph_.tensors[b].n, in.per_token, "concat");
+    Node &n = push(Op::Concat, out);
+    n.in[0] = a;
+    n.in[1] = b;
+    n.n_head = n_groups;
+    return out;
+}
+
+TensorId GraphBuilder::head_matmul(const WeightRef &w, TensorId x, int64_t stride) {
+    const bool per_token = graph_.tensors[x].per_token;
+    const TensorId out = new_tensor(DType::F32, w.ne[1] * w.ne[2], per_token, "head matmul");
+    const TensorId scratch = new_tensor(DType::Raw, 0, false, "head matmul scratch");
+    Node &n = push(Op::HeadMatMul, out);
+    n.in[0] = x;
+    n.w = &w;
+    n.scratch = scratch;
+    n.n_head = static_cast<int32_t>(w.ne[2]);
+    n.head_dim = static_cast<int32_t>(w.ne[0]);
+    n.stride = stride;
+    return out;
+}
+
 GraphBuilder::Route GraphBuilder::moe_route(TensorId logits, int32_t n_expert_used,
                                             bool norm_weights, RouteFn fn) {
+    Routing r;
+    r.fn = fn;
+    r.norm_weights = norm_weights;
+    return moe_route(logits, n_expert_used, r);
+}
+
+GraphBuilder::Route GraphBuilder::moe_route(TensorId logits, int32_t n_expert_used,
+                                            const Routing &routing) {
     const auto n_expert = static_cast<int32_t>(graph_.tensors[logits].n);
     Route r;
     r.ids = new_tensor(DType::I32, n_expert_used, true, "expert ids");
@@ -213,8 +274,12 @@ GraphBuilder::Route GraphBuilder::moe_route(TensorId logits, int32_t n_expert_us
     n.in[0] = logits;
     n.n_expert = n_expert;
     n.n_expert_used = n_expert_used;
-    n.norm_weights = norm_weights;
-    n.route_fn = fn;
+    n.norm_weights = routing.norm_weights;
+    n.route_fn = routing.fn;
+    n.route_scale = routing.scale;
+    n.w = routing.bias;
+    n.n_group = routing.n_group;
+    n.n_group_used = routing.n_group_used;
     return r;
 }
 

@@ -71,6 +71,12 @@ enum class Op : uint8_t {
                  // x = in0[t]; w gate, w2 up, w3 down: [n_embd, n_ff, n_expert] / [n_ff, ...];
                  // with expert_bias, each of the three products adds its expert's bias row
     SigmoidGate, // out[t] = in0[t] * sigmoid(in1[t][0]) (qwen2moe's shared-expert gate)
+    // Views of head-structured rows, as copies (DeepSeek's multi-head latent attention splits and
+    // joins the parts of its heads):
+    Slice,  // out[t][g][i] = in0[t][g * stride + offset + i], g < n_head, i < head_dim
+    Concat, // out[t][g] = in0[t][g] then in1[t][g]: n_head groups of each input's width / n_head
+    HeadMatMul, // out[t][h] = W_h in0[t][h * stride ..][0, k): one matrix per head, w [k, n,
+                // n_head]
 };
 
 // The op's name as written above ("MatMul", "MoeFfn"), for messages; "unknown" past the list.
@@ -85,7 +91,12 @@ enum class RopeMode : uint8_t { Normal, Neox };
 //   Softmax:     p = softmax(logits) over every expert, the k largest p (qwen, olmoe, Mixtral)
 //   SoftmaxTopK: the k largest logits, their weights softmax over those k alone (gpt-oss;
 //                llama.cpp's LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX_WEIGHT)
-enum class RouteFn : uint8_t { Softmax, SoftmaxTopK };
+//   Sigmoid:     p = sigmoid(logits), the k largest p (DeepSeek-V3)
+// A selection bias (MoeRoute's w) is added to p for choosing only, and with n_group groups of
+// experts only the n_group_used groups with the largest sums of their two best biased scores
+// compete (DeepSeek's group-limited routing, as llama.cpp's build_moe_ffn). The weights are the
+// unbiased p, renormalized to sum 1 when norm_weights, then times route_scale.
+enum class RouteFn : uint8_t { Softmax, SoftmaxTopK, Sigmoid };
 
 // YaRN's frequency blend and magnitude scale (llama.cpp's rope_yarn), on top of freq_scale.
 // ext_factor 0 and attn_factor 1: plain (or linear) RoPE.
@@ -125,7 +136,11 @@ struct Node {
     int64_t group = 0;        // RmsNorm: normalized span (n, or head_dim for per-head norms)
     float scale = 1;          // Embed, Scale, Attention
     float softcap = 0;        // Attention: 0 = none
-    int32_t n_head = 0, n_head_kv = 0, head_dim = 0; // Rope, Attention, KvStore
+    int32_t n_head = 0, n_head_kv = 0, head_dim = 0; // Rope, Attention, KvStore, Slice
+    int32_t head_dim_v = 0; // Attention, KvStore: value head size (0: head_dim)
+    bool v_in_k = false;    // Attention, KvStore: the values are the first head_dim_v floats of
+                            // each key row, and no V is stored (MLA's latent)
+    int64_t stride = 0, offset = 0; // Slice; HeadMatMul's input stride between heads
     int32_t n_rot = 0;        // Rope
     RopeMode rope_mode = RopeMode::Normal;
     float freq_base = 10000, freq_scale = 1;
@@ -137,7 +152,9 @@ struct Node {
     int32_t n_expert = 0;      // MoeRoute, MoeFfn: experts in the layer
     int32_t n_expert_used = 0; // MoeRoute, MoeFfn: k, experts per token
     bool norm_weights = false; // MoeRoute: renormalize the k weights to sum to 1
-    RouteFn route_fn = RouteFn::Softmax; // MoeRoute
+    RouteFn route_fn = RouteFn::Softmax; // MoeRoute (w: an F32 [n_expert] selection bias, or null)
+    float route_scale = 1;               // MoeRoute: multiplies the weights
+    int32_t n_group = 0, n_group_used = 0; // MoeRoute: group-limited selection (0: none)
     // MoeFfn: F32 biases of gate, up and down, [n_ff][n_expert] / [n_embd][n_expert]; each null
     // or all three (gpt-oss).
     const WeightRef *expert_bias[3] = {nullptr, nullptr, nullptr};
@@ -190,10 +207,24 @@ public:
     TensorId rope(TensorId x, int32_t n_head, int32_t head_dim, int32_t n_rot, RopeMode mode,
                   float freq_base, float freq_scale, const float *freq_factors,
                   const RopeYarn &yarn = {});
+    // v == kNoTensor: the values live in the keys' first head_dim_v floats (KvDims::v_in_k).
     void kv_store(int32_t layer, TensorId k, TensorId v, int32_t n_head_kv, int32_t head_dim);
+    // q [t][n_head][dims.k] over the cache; out [t][n_head][dims.v].
+    struct KvDims {
+        int32_t k = 0, v = 0; // key (and query) and value head sizes
+        bool v_in_k = false;  // values: the first `v` floats of each key row
+    };
     TensorId attention(int32_t layer, TensorId q, int32_t n_head, int32_t n_head_kv,
                        int32_t head_dim, float scale, float softcap, int32_t window,
                        const float *sinks = nullptr);
+    TensorId attention(int32_t layer, TensorId q, int32_t n_head, int32_t n_head_kv, KvDims dims,
+                       float scale, float softcap, int32_t window, const float *sinks = nullptr);
+    // Each of n_groups groups of x's rows (stride floats apart) gives width floats from offset.
+    TensorId slice(TensorId x, int32_t n_groups, int32_t width, int64_t stride, int64_t offset);
+    // Per group, a's part then b's (each input's width divides into n_groups equal parts).
+    TensorId concat(TensorId a, TensorId b, int32_t n_groups);
+    // Per head h of w's ne[2] heads: w_h [k x n] times x's head h (k floats at h * stride).
+    TensorId head_matmul(const WeightRef &w, TensorId x, int64_t stride);
     TensorId glu(TensorId gate, TensorId up, Activation act);
     TensorId select_last(TensorId x);
 
@@ -205,6 +236,15 @@ public:
     };
     Route moe_route(TensorId logits, int32_t n_expert_used, bool norm_weights,
                     RouteFn fn = RouteFn::Softmax);
+    // With DeepSeek's selection bias, groups and weight scale (RouteFn's comment).
+    struct Routing {
+        RouteFn fn = RouteFn::Softmax;
+        bool norm_weights = false;
+        float scale = 1;
+        const WeightRef *bias = nullptr; // F32 [n_expert], or null
+        int32_t n_group = 0, n_group_used = 0;
+    };
+    Route moe_route(TensorId logits, int32_t n_expert_used, const Routing &routing);
     // The routed experts' gated FFN on x [t][n_embd], summed with the route's weights. Its
     // scratch (sized by the backend for max_tokens x k rows) holds the per-expert token groups.
     // biases: null, or the gate, up and down experts' F32 bias rows.

@@ -125,10 +125,22 @@ struct StateHeader {
     uint32_t version;
     uint32_t kv_type;
     uint32_t n_past;
-    int64_t n_layer, n_head_kv, head_dim;
+    int64_t n_layer, n_head_kv, head_dim, head_dim_v; // head_dim_v 0: no V planes (MLA)
 };
 constexpr char kStateMagic[4] = {'I', 'K', 'V', 'S'};
-constexpr uint32_t kStateVersion = 1;
+constexpr uint32_t kStateVersion = 2;
+
+// A layer's cache planes as the state stores them: K, then V unless the values live in K.
+struct KvPlane {
+    int index;          // 0 K, 1 V (KvCache::planes[2 * layer + index])
+    uint64_t row_bytes; // one position of one head
+};
+int kv_planes(const KvCacheLayout &kv, KvPlane out[2]) {
+    out[0] = {0, static_cast<uint64_t>(kv.head_dim) * kv.elem_bytes()};
+    if (kv.v_in_k) return 1;
+    out[1] = {1, static_cast<uint64_t>(kv.value_dim()) * kv.elem_bytes()};
+    return 2;
+}
 
 } // namespace
 
@@ -177,6 +189,8 @@ Status Context::plan(const Model &model, const ContextParams &in, const ContextB
     plan.kv.n_ctx = p.n_ctx;
     plan.kv.n_head_kv = hp.n_head_kv;
     plan.kv.head_dim = hp.head_dim;
+    plan.kv.head_dim_v = hp.head_dim_v;
+    plan.kv.v_in_k = hp.kv_v_in_k;
     const Placement &placement = model.placement();
     // Decode never streams experts; prefill may (expert_streaming.h).
     const bool may_stream = p.expert_prefill != ExpertPrefill::Cpu && placement.device &&
@@ -204,7 +218,8 @@ Status Context::plan(const Model &model, const ContextParams &in, const ContextB
     size_scratch(plan.prefill, plan.prefill_split.nodes, backends, plan.kv);
 
     uint64_t kv_device = 0;
-    for (uint8_t on : plan.kv_on_device) kv_device += on ? 2 * plan.kv.plane_bytes() : 0;
+    for (uint8_t on : plan.kv_on_device)
+        kv_device += on ? plan.kv.layer_bytes() : 0;
     const uint64_t kv_host = plan.kv.total_bytes() - kv_device;
     const uint64_t host_align = std::max(kBufferAlignment, backends.host->alignment());
     INFER_TRY(plan_side(plan, Arena::Host, host_align, kv_host, &plan.host));
@@ -432,10 +447,11 @@ Status Context::allocate(const ContextParams &params) {
     uint64_t used[2] = {0, 0};
     for (int64_t l = 0; l < plan.kv.n_layer; ++l) {
         const int side = plan.kv_on_device[static_cast<size_t>(l)] ? kDevice : kHost;
-        for (int plane = 0; plane < 2; ++plane) {
-            kv_.planes[static_cast<size_t>(2 * l + plane)] = memory_[side] + used[side];
-            used[side] += plan.kv.plane_bytes();
-        }
+        kv_.planes[static_cast<size_t>(2 * l)] = memory_[side] + used[side];
+        used[side] += plan.kv.plane_bytes();
+        kv_.planes[static_cast<size_t>(2 * l + 1)] = memory_[side] + used[side];
+        used[side] += plan.kv.v_plane_bytes();
+        if (plan.kv.v_in_k) kv_.planes[static_cast<size_t>(2 * l + 1)] = kv_.planes[2 * l];
     }
     return Status::ok();
 }
@@ -687,8 +703,8 @@ void Context::reset_stats() {
 
 uint64_t Context::state_size() const {
     const KvCacheLayout &kv = plan_.kv;
-    return sizeof(StateHeader) + 2 * static_cast<uint64_t>(kv.n_layer * kv.n_head_kv * n_past_ *
-                                                           kv.head_dim) * kv.elem_bytes();
+    return sizeof(StateHeader) +
+           static_cast<uint64_t>(kv.n_layer * kv.token_elems() * n_past_) * kv.elem_bytes();
 }
 
 Status Context::state_save(std::span<uint8_t> out, uint64_t *written) const {
@@ -706,18 +722,22 @@ Status Context::state_save(std::span<uint8_t> out, uint64_t *written) const {
     h.n_layer = kv.n_layer;
     h.n_head_kv = kv.n_head_kv;
     h.head_dim = kv.head_dim;
+    h.head_dim_v = kv.v_in_k ? 0 : kv.value_dim();
     uint8_t *p = out.data();
     std::memcpy(p, &h, sizeof h);
     p += sizeof h;
-    const uint64_t row_bytes = static_cast<uint64_t>(kv.head_dim) * kv.elem_bytes();
-    const uint64_t head_bytes = static_cast<uint64_t>(kv.n_ctx) * row_bytes;
+    KvPlane planes[2];
+    const int n_planes = kv_planes(kv, planes);
     for (int64_t l = 0; l < kv.n_layer; ++l)
-        for (const void *plane : {kv_.k(l), kv_.v(l)})
+        for (int i = 0; i < n_planes; ++i) {
+            const auto *plane = static_cast<const uint8_t *>(kv_.planes[2 * l + planes[i].index]);
+            const uint64_t row_bytes = planes[i].row_bytes, head_bytes = kv.n_ctx * row_bytes;
             for (int64_t head = 0; head < kv.n_head_kv; ++head) {
-                INFER_TRY(kv_backend(l).copy_out(
-                    p, static_cast<const uint8_t *>(plane) + head * head_bytes, n_past_ * row_bytes));
+                INFER_TRY(
+                    kv_backend(l).copy_out(p, plane + head * head_bytes, n_past_ * row_bytes));
                 p += n_past_ * row_bytes;
             }
+        }
     return Status::ok();
 }
 
@@ -729,27 +749,30 @@ Status Context::state_load(std::span<const uint8_t> in) {
     if (std::memcmp(h.magic, kStateMagic, 4) != 0 || h.version != kStateVersion)
         return make_error(INFER_ERR_BAD_STATE, "not a libinfer state (or another version)");
     if (h.kv_type != kv.type || h.n_layer != kv.n_layer || h.n_head_kv != kv.n_head_kv ||
-        h.head_dim != kv.head_dim)
+        h.head_dim != kv.head_dim || h.head_dim_v != (kv.v_in_k ? 0 : kv.value_dim()))
         return make_error(INFER_ERR_BAD_STATE,
                           "the state was saved from another model or KV cache type");
     if (h.n_past > kv.n_ctx)
         return make_error(INFER_ERR_BAD_STATE, "the state holds %u tokens; this context holds %lld",
                           h.n_past, static_cast<long long>(kv.n_ctx));
-    const uint64_t row_bytes = static_cast<uint64_t>(kv.head_dim) * kv.elem_bytes();
-    const uint64_t expected =
-        sizeof h + 2 * static_cast<uint64_t>(kv.n_layer * kv.n_head_kv) * h.n_past * row_bytes;
+    const uint64_t expected = sizeof h + static_cast<uint64_t>(kv.n_layer * kv.token_elems()) *
+                                             h.n_past * kv.elem_bytes();
     if (in.size() != expected)
         return make_error(INFER_ERR_BAD_STATE, "the state has %zu bytes, expected %llu", in.size(),
                           static_cast<unsigned long long>(expected));
     const uint8_t *p = in.data() + sizeof h;
-    const uint64_t head_bytes = static_cast<uint64_t>(kv.n_ctx) * row_bytes;
+    KvPlane planes[2];
+    const int n_planes = kv_planes(kv, planes);
     for (int64_t l = 0; l < kv.n_layer; ++l)
-        for (void *plane : {kv_.k(l), kv_.v(l)})
+        for (int i = 0; i < n_planes; ++i) {
+            auto *plane = kv_.planes[2 * l + planes[i].index];
+            const uint64_t row_bytes = planes[i].row_bytes, head_bytes = kv.n_ctx * row_bytes;
             for (int64_t head = 0; head < kv.n_head_kv; ++head) {
-                INFER_TRY(kv_backend(l).copy_in(static_cast<uint8_t *>(plane) + head * head_bytes, p,
-                                                h.n_past * row_bytes));
+                INFER_TRY(
+                    kv_backend(l).copy_in(plane + head * head_bytes, p, h.n_past * row_bytes));
                 p += h.n_past * row_bytes;
             }
+        }
     n_past_ = h.n_past;
     no_logits_ = NoLogits::StateLoaded;
     return Status::ok();

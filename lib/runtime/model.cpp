@@ -112,8 +112,7 @@ Status Model::place_and_upload(const LoadOptions &options) {
         }
         request.reserve = kAutoContextReserve;
         const int64_t n_ctx = std::min<int64_t>(hparams_.n_ctx_train, 4096);
-        request.reserve_per_layer =
-            static_cast<uint64_t>(2 * hparams_.n_head_kv * hparams_.head_dim * n_ctx) * 2;
+        request.reserve_per_layer = static_cast<uint64_t>(hparams_.kv_token_elems() * n_ctx) * 2;
     }
     ExpertPopularity popularity;
     if (request.device && options.experts_by_popularity && hparams_.n_expert > 0) {

@@ -130,8 +130,7 @@ Status make_offload_plan(const Model &model, const OffloadPlanRequest &req, Offl
                              static_cast<uint64_t>(n_expert);
     }
     plan.other_bytes = model.tensor_data_bytes() - std::min(model.tensor_data_bytes(), expert_file_bytes);
-    const auto kv_per_token = static_cast<uint64_t>(
-        hp.n_layer * hp.n_head_kv * (hp.head_dim + (hp.head_dim_v ? hp.head_dim_v : hp.head_dim)) * 2);
+    const auto kv_per_token = static_cast<uint64_t>(hp.n_layer * hp.kv_token_elems() * 2);
     plan.reserve_bytes = kv_per_token * 4096 + (uint64_t{256} << 20);
 
     // Constants: the experts' own shapes, and the dense weights' types.

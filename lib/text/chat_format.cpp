@@ -9,10 +9,10 @@
 namespace infer::text {
 namespace {
 
-constexpr std::array<const char *, 11> kNames = {
-    "chatml",     "gemma",      "llama3",     "llama3.1",
-    "llama3.2",   "mistral-v1", "mistral-v3", "mistral-v3-tekken",
-    "mistral-v7", "gpt-oss",    nullptr};
+constexpr std::array<const char *, 12> kNames = {
+    "chatml",     "gemma",      "llama3",        "llama3.1",
+    "llama3.2",   "mistral-v1", "mistral-v3",    "mistral-v3-tekken",
+    "mistral-v7", "gpt-oss",    "deepseek-v3.1", nullptr};
 
 // "chatml, gemma, ..." for messages.
 std::string known_names() {
@@ -212,6 +212,32 @@ Status recognize_harmony(std::string_view text, ChatFormat *out) {
     return chat_format_from_name("gpt-oss", out);
 }
 
+// DeepSeek-V3.1's template, rendered with its defaults: thinking off, so every answer is opened by
+// an empty <think></think>. llama.cpp's "deepseek3" detection (the three turn tokens) matches it
+// but renders V3's turns (no BOS, no <think></think>, system text in place), and matches V3.2's
+// and R1's templates too, which differ; so the phrases the renderer reproduces must all be there.
+Status recognize_deepseek(std::string_view text, ChatFormat *out) {
+    static constexpr std::string_view kPhrases[] = {
+        "{%- set thinking = false -%}",
+        "{{ bos_token }}{{ ns.system_prompt }}",
+        "{{'<｜User｜>' + message['content']}}",
+        "{%- if ns.is_last_user -%}{{'<｜Assistant｜>'}}",
+        "{%- else -%}{{'<think></think>'}}",
+        "{%- set content = content.split('</think>', 1)[1] -%}",
+        "{{content + '<｜end▁of▁sentence｜>'}}",
+        "{%- if add_generation_prompt and ns.is_last_user and not ns.is_tool -%}",
+        "{%- if not thinking -%}{{'<think></think>'}}",
+    };
+    for (std::string_view phrase : kPhrases)
+        if (!has(text, phrase))
+            return unsupported("DeepSeek", "its turns or thinking default are not DeepSeek-V3.1's");
+    // Several system messages are joined by a blank line, spelled as an escape or as itself.
+    if (!has(text, "ns.system_prompt + '\\n\\n' + message['content']") &&
+        !has(text, "ns.system_prompt + '\n\n' + message['content']"))
+        return unsupported("DeepSeek", "it joins system messages otherwise");
+    return chat_format_from_name("deepseek-v3.1", out);
+}
+
 } // namespace
 
 const char *const *chat_format_names() { return kNames.data(); }
@@ -231,6 +257,8 @@ Status chat_format_from_name(std::string_view name, ChatFormat *out) {
         f.gemma_system_suffix = "\n\n"; // Gemma 3's
     } else if (name == "gpt-oss") {
         f.family = ChatFamily::Harmony;
+    } else if (name == "deepseek-v3.1") {
+        f.family = ChatFamily::DeepSeek;
     } else if (name.substr(0, 6) == "llama3") {
         f.family = ChatFamily::Llama3;
         f.llama_dates = name != "llama3";
@@ -253,6 +281,8 @@ Status chat_format_from_template(std::string_view text, ChatFormat *out) {
     if (has(text, "<|start_header_id|>")) return recognize_llama3(text, out);
     if (has(text, "[INST]")) return recognize_mistral(text, out);
     if (has(text, "<|start|>") && has(text, "<|message|>")) return recognize_harmony(text, out);
+    if (has(text, "<｜User｜>") && has(text, "<｜Assistant｜>"))
+        return recognize_deepseek(text, out);
     return make_error(INFER_ERR_UNSUPPORTED,
                       "the chat template is none of the formats libinfer recognizes (%s); pass a "
                       "template name to choose one",

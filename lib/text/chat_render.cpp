@@ -309,6 +309,44 @@ Status render_harmony(const ChatFormat &f, std::span<const ChatMessage> messages
     return Status::ok();
 }
 
+// ---- DeepSeek-V3.1 ---------------------------------------------------------------------------
+
+// All system messages, joined by a blank line, go first wherever they stand. An answer is opened
+// with "<｜Assistant｜><think></think>" only right after a user turn (not after another answer),
+// and keeps only its text after the first </think>. A generation prompt follows a user turn only.
+// The end of an answer is the literal <｜end▁of▁sentence｜>, not eos_token.
+Status render_deepseek(std::span<const ChatMessage> messages, const ChatRenderInput &in,
+                       std::string *out) {
+    static constexpr std::string_view kOpenAnswer = "<｜Assistant｜><think></think>",
+                                      kClose = "</think>";
+    *out += in.bos;
+    bool first_system = true;
+    for (const ChatMessage &m : messages) {
+        if (m.role != "system") continue;
+        if (!first_system) *out += "\n\n";
+        *out += m.content;
+        first_system = false;
+    }
+    bool last_user = false;
+    for (const ChatMessage &m : messages) {
+        if (m.role == "user") {
+            *out += "<｜User｜>";
+            *out += m.content;
+            last_user = true;
+        } else if (m.role == "assistant") {
+            if (last_user) *out += kOpenAnswer;
+            last_user = false;
+            std::string_view answer = m.content;
+            if (const size_t close = answer.find(kClose); close != std::string_view::npos)
+                answer.remove_prefix(close + kClose.size());
+            *out += answer;
+            *out += "<｜end▁of▁sentence｜>";
+        }
+    }
+    if (in.add_generation_prompt && last_user) *out += kOpenAnswer;
+    return Status::ok();
+}
+
 } // namespace
 
 std::string_view python_strip(std::string_view text) {
@@ -362,6 +400,9 @@ Status render_chat(const ChatFormat &format, std::span<const ChatMessage> messag
         break;
     case ChatFamily::Harmony:
         status = render_harmony(format, messages, input, out);
+        break;
+    case ChatFamily::DeepSeek:
+        status = render_deepseek(messages, input, out);
         break;
     }
     if (!status.is_ok()) out->clear();

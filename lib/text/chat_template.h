@@ -22,7 +22,8 @@ struct ChatMessage {
 };
 
 // Harmony: gpt-oss's "<|start|>role<|message|>...<|end|>" turns after a fixed system header.
-enum class ChatFamily { ChatMl, Gemma, Llama3, Mistral, Harmony };
+// DeepSeek: DeepSeek-V3.1's "<｜User｜>...<｜Assistant｜><think></think>...<｜end▁of▁sentence｜>".
+enum class ChatFamily { ChatMl, Gemma, Llama3, Mistral, Harmony, DeepSeek };
 
 // Mistral's tokenizer versions spell [INST] differently and place the system prompt differently.
 enum class MistralStyle {

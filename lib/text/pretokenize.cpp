@@ -26,6 +26,16 @@ constexpr const char *kQwen2 =
 constexpr const char *kGpt4o =
     R"([^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
+// DeepSeek-V3, after numbers (groups of up to three) and Han/kana runs are split off: one ASCII
+// punctuation mark with the ASCII letters after it (".com", "_init"), letters with their combining
+// marks after an optional character that is no letter, punctuation or symbol, punctuation and
+// symbol runs keeping trailing newlines, then whitespace as Llama 3 splits it.
+constexpr const char *kDeepseekV3Words =
+    R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// The CJK runs DeepSeek-V3 keeps apart: U+4E00..U+9FA5 (the CJK Unified Ideographs of Unicode 1.1,
+// not the whole block), hiragana and katakana.
+constexpr const char *kDeepseekV3Cjk = R"([\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+)";
+
 struct Spec {
     std::initializer_list<const char *> names;
     std::initializer_list<const char *> regexes;
@@ -45,6 +55,9 @@ const Spec kSpecs[] = {
      {R"(\p{N})", kGpt2},
      {}},
     {{"gpt-4o", "llama4", "kanana2", "talkie"}, {kGpt4o}, {}},
+    {{"deepseek-v3", "hunyuan-dense", "hy_v4", "joyai-llm"},
+     {R"(\p{N}{1,3})", kDeepseekV3Cjk, kDeepseekV3Words},
+     {}},
 };
 
 // Unicode White_Space, as llama.cpp's unicode tables have it.

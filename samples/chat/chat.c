@@ -262,7 +262,7 @@ static int open_chat(chat *c) {
         if (status != INFER_OK) {
             report("chat template", status);
             fprintf(stderr, "Choose a format with --template (chatml, gemma, llama3, mistral-v1, "
-                            "mistral-v3, mistral-v7, gpt-oss).\n");
+                            "mistral-v3, mistral-v7, gpt-oss, deepseek-v3.1).\n");
             return 0;
         }
     }

@@ -1,5 +1,6 @@
 // infer-synth: writes a random-weight GGUF model of a supported architecture, shape and
 // quantization recipe, deterministic from a seed. See synth_model.h for what is written.
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -18,13 +19,19 @@ namespace {
 void usage(FILE *out) {
     std::fprintf(
         out,
-        "usage: infer-synth --arch llama|qwen2|qwen3|gemma3|qwen3moe|qwen2moe|olmoe|gpt-oss\n"
+        "usage: infer-synth --arch llama|qwen2|qwen3|gemma3|qwen3moe|qwen2moe|olmoe|gpt-oss|\n"
+        "                          deepseek2\n"
         "                   [--preset NAME] -o OUT.gguf | --dry-run\n"
         "                   [--n-vocab N] [--n-embd N] [--n-layer N] [--n-head N]\n"
         "                   [--n-head-kv N] [--n-ff N] [--head-dim N] [--ctx N] [--n-swa N]\n"
         "                   [--n-expert N] [--n-expert-used K] [--n-ff-exp N] [--n-ff-shexp N]\n"
         "                   [--router-skew S] [--rope-freqs] [--tied] [--quant RECIPE] [--seed N]\n"
         "                   [--random-blocks] [--threads N]\n"
+        "                   deepseek2: [--q-lora-rank N] [--kv-lora-rank N] [--qk-nope N]\n"
+        "                   [--qk-rope N] [--v-head-dim N] [--n-dense-lead N]\n"
+        "                   [--n-expert-shared N] [--n-expert-groups N] [--n-group-used N]\n"
+        "                   [--expert-gating 1|2] [--expert-weights-norm 0|1]\n"
+        "                   [--expert-weights-scale X]\n"
         "experts: qwen3moe, qwen2moe (plus a shared expert, --n-ff-shexp), olmoe and gpt-oss\n"
         "         always have them; llama with --n-expert N --n-expert-used K is Mixtral.\n"
         "         --n-ff-exp is the expert FFN length of qwen3moe, qwen2moe and gpt-oss;\n"
@@ -33,6 +40,15 @@ void usage(FILE *out) {
         "         --router-skew S (0..8, default 0: every expert equally popular) makes each\n"
         "         layer's router pick experts with a Zipf-like popularity ~1/rank^S, in a random\n"
         "         order per layer, as real routers favour a few experts (1 is a strong skew).\n"
+        "deepseek2: multi-head latent attention (--kv-lora-rank, --qk-nope, --qk-rope,\n"
+        "         --v-head-dim; --q-lora-rank 0: attn_q, no q LoRA), --n-dense-lead leading\n"
+        "         dense layers of --n-ff, then experts of --n-ff-exp with --n-expert-shared\n"
+        "         shared ones; gating 1 softmax, 2 sigmoid with a selection bias that favours\n"
+        "         some experts (groups: --n-expert-groups, --n-group-used). YaRN as DeepSeek's.\n"
+        "         --arch deepseek2 --preset tiny: V2-Lite-like (no q LoRA, softmax, no groups);\n"
+        "         --preset tiny-v3: V3-like (q LoRA, sigmoid with the bias, 4 groups of which 2\n"
+        "         are kept, normalized weights scaled 2.5); deepseek-v2-lite and deepseek-v3:\n"
+        "         the published shapes (tens to hundreds of GB: see --dry-run).\n"
         "--dry-run: print the tensors' count and bytes per type, write nothing.\n"
         "presets: %s (all but tiny set the arch; options after the preset override it)\n"
         "recipes: %s\n"
@@ -149,6 +165,15 @@ int main(int argc, char **argv) {
             }
             continue;
         }
+        if (flag("--expert-weights-scale")) {
+            double x = 0;
+            if (!parse_double(v, &x)) {
+                std::fprintf(stderr, "infer-synth: %s needs a number, got '%s'\n", a, v);
+                return 2;
+            }
+            spec.expert_weights_scale = static_cast<float>(x);
+            continue;
+        }
         int64_t *field = nullptr;
         if (flag("--n-vocab"))
             field = &spec.n_vocab;
@@ -176,7 +201,26 @@ int main(int argc, char **argv) {
             field = &spec.n_ff_exp;
         else if (flag("--n-ff-shexp"))
             field = &spec.n_ff_shexp;
-        else if (!flag("--seed") && !flag("--threads")) {
+        else if (flag("--q-lora-rank"))
+            field = &spec.q_lora_rank;
+        else if (flag("--kv-lora-rank"))
+            field = &spec.kv_lora_rank;
+        else if (flag("--qk-nope"))
+            field = &spec.qk_nope_dim;
+        else if (flag("--qk-rope"))
+            field = &spec.qk_rope_dim;
+        else if (flag("--v-head-dim"))
+            field = &spec.v_head_dim;
+        else if (flag("--n-dense-lead"))
+            field = &spec.n_dense_lead;
+        else if (flag("--n-expert-shared"))
+            field = &spec.n_expert_shared;
+        else if (flag("--n-expert-groups"))
+            field = &spec.n_expert_groups;
+        else if (flag("--n-group-used"))
+            field = &spec.n_group_used;
+        else if (!flag("--seed") && !flag("--threads") && !flag("--expert-gating") &&
+                 !flag("--expert-weights-norm")) {
             std::fprintf(stderr, "infer-synth: unknown option %s\n", a);
             usage(stderr);
             return 2;
@@ -187,6 +231,10 @@ int main(int argc, char **argv) {
         }
         if (field)
             *field = n;
+        else if (flag("--expert-gating"))
+            spec.expert_gating = static_cast<int>(std::min<int64_t>(n, 1000)); // validate() checks
+        else if (flag("--expert-weights-norm"))
+            spec.expert_weights_norm = n != 0;
         else if (flag("--seed"))
             spec.seed = static_cast<uint64_t>(n);
         else

@@ -1,6 +1,6 @@
 // Random-weight GGUF models of the architectures libinfer binds (llama, qwen2, qwen3, gemma3, and
-// the mixture-of-experts qwen3moe, qwen2moe, olmoe, gpt-oss and llama with experts, i.e.
-// Mixtral): a Spec (shape, quantization recipe, seed) becomes a file that both libinfer and
+// the mixture-of-experts qwen3moe, qwen2moe, olmoe, gpt-oss, deepseek2 and llama with experts,
+// i.e. Mixtral): a Spec (shape, quantization recipe, seed) becomes a file that both libinfer and
 // llama.cpp load.
 // Shared by the infer-synth tool and the unit tests.
 //
@@ -23,6 +23,27 @@
 // original_context_length). The router picks the top k of the biased logits and weighs them by a
 // softmax over those k (SOFTMAX_WEIGHT); the experts' activation is swiglu_oai.
 //
+// deepseek2 (DeepSeek-V2, V2-Lite, V3; llama.cpp's src/models/deepseek2.cpp, keys as
+// convert_hf_to_gguf.py's DeepseekV2Model writes them): multi-head latent attention. Per layer
+// attn_kv_a_mqa [n_embd, kv_lora + qk_rope] (the compressed KV and the shared rope key),
+// attn_kv_a_norm [kv_lora], the per-head up-projections split as llama.cpp's MLA path wants them,
+// attn_k_b [qk_nope, kv_lora, n_head] and attn_v_b [kv_lora, v_head, n_head], and attn_output
+// [n_head * v_head, n_embd]; the query is attn_q [n_embd, n_head * (qk_nope + qk_rope)] when
+// q_lora_rank is 0 (V2-Lite), else attn_q_a [n_embd, q_lora] -> attn_q_a_norm -> attn_q_b
+// [q_lora, n_head * (qk_nope + qk_rope)] (V3). Keys: attention.q_lora_rank (written as 0 without
+// a q LoRA: llama.cpp requires it unless the model has 26 or 27 layers), kv_lora_rank,
+// key_length = kv_lora + qk_rope and value_length = kv_lora (the MQA view of the latent cache),
+// key_length_mla = qk_nope + qk_rope, value_length_mla = v_head, head_count_kv = 1,
+// rope.dimension_count = qk_rope. The first leading_dense_block_count layers have a dense FFN
+// ffn_{gate,up,down} of feed_forward_length; the others experts of expert_feed_forward_length and
+// expert_shared_count shared experts in one ffn_{gate,up,down}_shexp of n_ff_exp * n_shared, no
+// gate. Routing: expert_gating_func 1 (softmax over all experts, V2) or 2 (sigmoid, V3, with a
+// selection bias exp_probs_b.bias [n_expert] added only to choose), optional groups
+// (expert_group_count, expert_group_used_count: keep the groups with the best sums of their top
+// two, then the top k within them), expert_weights_norm (renormalize the k weights),
+// expert_weights_scale. YaRN rope as gpt-oss's plus rope.scaling.yarn_log_multiplier, written as
+// convert_hf_to_gguf.py does: 0.1 * mscale_all_dim (llama.cpp divides it by 0.1 again).
+//
 // Routing that every implementation agrees on: two correct implementations differ by ~1-2% in
 // their hidden states (8-bit activation rounding, redrawn by tiny upstream differences such as an
 // F16 KV cache), enough to flip a top-k choice at a few tokens in a hundred, and a flipped choice
@@ -42,7 +63,21 @@
 // even half (logits of std ~1 never close a gap of 16), among which the bias is equal, so the
 // ranking there is still the embedding's, exact; the softmax over the k cancels the equal bias;
 // and an implementation that drops the bias picks odd experts too and fails the goldens. The
-// routers are scaled for a hidden-state RMS of router_rms(layer), which grows like
+// deepseek2's selection bias (sigmoid gating) has the same problem: sigmoid(logit) + bias ranks
+// experts by an order that depends on the logits' scale unless the bias is equal among the
+// candidates. Since a sigmoid lies in (0, 1), bias steps of 2 or more decide every comparison
+// they take part in, and the sigmoid (monotone, so exactly the embedding's order) decides among
+// equal biases. Without groups: +kSelectionBias on even experts, 0 on odd ones (n_expert_used <=
+// n_expert / 2), as gpt-oss's. With G groups of which U are kept: in MoE layer m the groups m,
+// m + 1, ..., m + U - 1 (mod G) are favoured, all their experts at +kSelectionBias (6); every other
+// group has one leader at kSelectionBias + 2 (8; expert m mod group size) and the rest at 0. A
+// favoured group's score (sum of its top two) is then in (12, 14), another group's in (8, 10):
+// the U favoured groups always win, and the k experts are the top k of their sigmoids among the
+// favoured groups' experts, exact. Leaving out the groups instead picks the leaders (8 + s > 6 +
+// s'), and leaving out the bias picks by the sigmoids alone over all experts: both change the
+// chosen experts, so an implementation missing either fails a golden test. The weights use the
+// unbiased sigmoids, as llama.cpp's. The routers are scaled for a hidden-state RMS of
+// router_rms(layer), which grows like
 // sqrt(1 + layer) as each layer adds its outputs to the residual, so that the weights among the
 // chosen experts are neither one-hot nor equal at any depth. tests/unit/test_synth.cpp checks
 // the zeros and measures the spread over the vocabulary.
@@ -75,7 +110,8 @@
 namespace infer::synth {
 
 struct Spec {
-    std::string arch = "llama"; // llama, qwen2, qwen3, gemma3, qwen3moe, qwen2moe, olmoe, gpt-oss
+    // llama, qwen2, qwen3, gemma3, qwen3moe, qwen2moe, olmoe, gpt-oss, deepseek2
+    std::string arch = "llama";
     std::string preset = "custom";
     int64_t n_vocab = 512;
     int64_t n_embd = 128;
@@ -91,6 +127,9 @@ struct Spec {
     // 4096, the released models'); 0 for the other archs, which have none.
     float rope_yarn_factor = 0;
     int64_t rope_yarn_orig_ctx = 0;
+    // deepseek2's YaRN attention scale: mscale_all_dim of config.json (the file holds 0.1 times
+    // it, as convert_hf_to_gguf.py writes it); 0: no yarn_log_multiplier key.
+    float rope_yarn_mscale_all_dim = 0;
     float norm_eps = 1e-5f;
     bool rope_freqs = false; // llama only: llama3-style rope_freqs.weight
     bool tied = false;       // no output.weight (gemma3 always)
@@ -101,6 +140,20 @@ struct Spec {
     int64_t n_ff_exp = 0;      // one expert's FFN length: qwen3moe, qwen2moe, gpt-oss (else n_ff)
     int64_t n_ff_shexp = 0;    // qwen2moe's shared expert FFN length
     double router_skew = 0;    // Zipf-like exponent of expert popularity (see above); 0: even
+    // deepseek2 only (see above; 0 elsewhere). head_dim and n_head_kv are unused there (the key
+    // head is qk_nope + qk_rope, the latent cache has one head).
+    int64_t q_lora_rank = 0;     // 0: attn_q, no q LoRA (V2-Lite)
+    int64_t kv_lora_rank = 0;    // the latent KV width
+    int64_t qk_nope_dim = 0;     // per-head key/query part without rope
+    int64_t qk_rope_dim = 0;     // per-head rope part (shared by the heads in the key)
+    int64_t v_head_dim = 0;      // per-head value width
+    int64_t n_dense_lead = 0;    // leading layers with a dense FFN of n_ff
+    int64_t n_expert_shared = 0; // shared experts (one FFN of n_ff_exp * n_expert_shared)
+    int64_t n_expert_groups = 0; // 0: no key (no groups)
+    int64_t n_group_used = 0;
+    int expert_gating = 0;            // 1 softmax, 2 sigmoid (with the selection bias)
+    bool expert_weights_norm = false; // key written only when true, as convert_hf_to_gguf.py
+    float expert_weights_scale = 0;   // 0: no key
     std::string quant = "F32"; // a recipe: a type name, Q4_K_M, Q3_K_M or MXFP4_MOE
     uint64_t seed = 0;
     bool random_blocks = false; // quant bits drawn directly (fast), not quantized from floats
@@ -109,8 +162,11 @@ struct Spec {
 
 // Presets: "tiny" (CI size, keeps spec->arch; an MoE arch gets a few MB of experts),
 // "smollm2-135m", "llama-1b", "llama-8b", "qwen3-0.6b", "gemma3-270m", "qwen3-30b-a3b",
-// "qwen2-moe-a2.7b", "olmoe-1b-7b", "mixtral-8x7b", "gpt-oss-20b", "gpt-oss-120b" (these set the
-// arch). Sets the shape, experts, rope base, eps, sliding window and tying.
+// "qwen2-moe-a2.7b", "olmoe-1b-7b", "mixtral-8x7b", "gpt-oss-20b", "gpt-oss-120b",
+// "deepseek-v2-lite", "deepseek-v3" (these set the arch). "tiny" with deepseek2 is V2-Lite-like;
+// "tiny-v3" (deepseek2 only; sets the arch) is V3-like: q LoRA, sigmoid gating with the selection
+// bias, groups, normalized and scaled weights. Sets the shape, experts, rope base, eps, sliding
+// window and tying.
 Status apply_preset(std::string_view name, Spec *spec);
 // "tiny, smollm2-135m, ..." for usage text.
 std::string preset_names();
@@ -130,6 +186,10 @@ inline bool has_experts(const Spec &spec) { return spec.n_expert > 0; }
 int64_t expert_ff_length(const Spec &spec);
 // gpt-oss's router bias (see above): this for even experts, 0 for odd ones.
 inline constexpr float kRouterBiasFavoured = 16.0f;
+// deepseek2's selection bias (see above): favoured experts; group leaders get 2 more.
+inline constexpr float kSelectionBias = 6.0f;
+// deepseek2's selection bias of MoE layer `moe_layer` (0 for the first layer with experts).
+std::vector<float> selection_bias(const Spec &spec, int64_t moe_layer);
 // The residual dimensions the routers read (see above): n_embd / 8, at least 1.
 int64_t router_dims(const Spec &spec);
 // The hidden-state RMS at which layer `layer`'s router logits have std ~1: 0.5 sqrt(1 + layer).
@@ -142,7 +202,8 @@ std::vector<double> router_skew_offsets(const Spec &spec, int64_t layer);
 
 Status validate(const Spec &spec);
 
-// Pattern: element i is fixed_values[i % fixed_values.size()] (gpt-oss's router bias).
+// Pattern: element i is fixed_values[i % fixed_values.size()] (gpt-oss's router bias,
+// deepseek2's selection bias).
 enum class Init { Weight, Norm, Bias, RopeFreqs, Pattern };
 
 struct TensorPlan {

@@ -23,6 +23,16 @@
 // every other 2-D weight Q8_0, token_embd and output included; rows that are not whole 32-element
 // blocks fall back to F16, as llama.cpp's tensor_type_fallback does for a 32-element type.
 // gpt-oss's attention sinks (1-D) stay F32 like the norms under every recipe.
+//
+// deepseek2 under every recipe, as llama-quant.cpp has it for that arch: attn_q_a, attn_q_b,
+// attn_kv_a_mqa, attn_k_b and attn_v_b match none of its tensor categories (attn_k_b.weight is
+// not "attn_k.weight") and take the recipe's default type, falling back by their own row length
+// (attn_k_b's rows are qk_nope long, attn_v_b's kv_lora: 128 and 512 in the released models, so
+// Q4_K -> Q5_0 and Q4_K); attn_q (V2-Lite) and attn_output follow their categories' rules; the
+// dense ffn_down, ffn_down_exps and ffn_down_shexp follow ffn_down's (layer read from the name);
+// the shared expert's gate/up take the default. Under MXFP4_MOE llama.cpp gives every 3-D tensor
+// with more than one matrix MXFP4, and for deepseek2 that includes attn_k_b and attn_v_b (n_head
+// matrices each), not only the experts. exp_probs_b.bias, the routers and the norms stay F32.
 #include "synth/synth_model.h"
 
 #include <algorithm>
@@ -44,6 +54,53 @@ namespace {
 struct Experts {
     int64_t n_expert, n_expert_used, n_ff_exp, n_ff_shexp;
 };
+
+// deepseek2's shapes (config.json of DeepSeek-V2-Lite and DeepSeek-V3 on Hugging Face; the tiny
+// ones for tests). "tiny" applies to --arch deepseek2; the others set the arch.
+struct MlaPreset {
+    const char *name;
+    int64_t n_vocab, n_embd, n_layer, n_head, n_ff, n_ctx;
+    int64_t q_lora_rank, kv_lora_rank, qk_nope_dim, qk_rope_dim, v_head_dim;
+    int64_t n_expert, n_expert_used, n_ff_exp, n_expert_shared, n_dense_lead;
+    int64_t n_expert_groups, n_group_used;
+    int expert_gating; // 1 softmax, 2 sigmoid
+    bool expert_weights_norm;
+    float expert_weights_scale;
+    float yarn_factor;
+    int64_t yarn_orig_ctx;
+    float mscale_all_dim;
+};
+// clang-format off
+constexpr MlaPreset kMlaPresets[] = {
+    // name, n_vocab, n_embd, n_layer, n_head, n_ff, n_ctx,
+    //   q_lora, kv_lora, qk_nope, qk_rope, v_head,
+    //   n_expert, top-k, n_ff_exp, shared, dense lead, groups, groups used,
+    //   gating, weights norm, weights scale, YaRN factor, original context, mscale_all_dim
+    //
+    // V2-Lite-like: no q LoRA, softmax over all experts, no groups, unnormalized weights.
+    // qk_rope 32 and every other row length a multiple of 32: Q8_0 and the 32-element types
+    // apply without fallbacks.
+    {"tiny", 512, 256, 4, 4, 512, 2048,
+     0, 128, 32, 32, 32,
+     16, 4, 128, 2, 1, 0, 0,
+     1, false, 1.0f, 40.0f, 4096, 0.707f},
+    // V3-like: q LoRA, sigmoid gating with the selection bias, 4 groups of which 2 are kept,
+    // normalized weights scaled by 2.5.
+    {"tiny-v3", 512, 256, 4, 4, 512, 2048,
+     128, 128, 32, 32, 32,
+     16, 4, 128, 1, 1, 4, 2,
+     2, true, 2.5f, 40.0f, 4096, 1.0f},
+    // n_group 1 / topk_group 1 in config.json: convert_hf_to_gguf.py writes both keys.
+    {"deepseek-v2-lite", 102400, 2048, 27, 16, 10944, 163840,
+     0, 512, 128, 64, 128,
+     64, 6, 1408, 2, 1, 1, 1,
+     1, false, 1.0f, 40.0f, 4096, 0.707f},
+    {"deepseek-v3", 129280, 7168, 61, 128, 18432, 163840,
+     1536, 512, 128, 64, 128,
+     256, 8, 2048, 1, 3, 8, 4,
+     2, true, 2.5f, 40.0f, 4096, 1.0f},
+};
+// clang-format on
 
 struct Preset {
     const char *name;
@@ -189,12 +246,13 @@ constexpr TinyExperts kTinyExperts[] = {
 // layer 15 (before the sqrt(1 + l) term: 1.0 at layer 1 falling to 0.16 at 15, nearly flat).
 
 bool is_moe_arch(std::string_view arch) {
-    return arch == "qwen3moe" || arch == "qwen2moe" || arch == "olmoe" || arch == "gpt-oss";
+    return arch == "qwen3moe" || arch == "qwen2moe" || arch == "olmoe" || arch == "gpt-oss" ||
+           arch == "deepseek2";
 }
 
 // The archs whose expert FFN length has a key of its own (expert_feed_forward_length).
 bool own_expert_ff_key(std::string_view arch) {
-    return arch == "qwen3moe" || arch == "qwen2moe" || arch == "gpt-oss";
+    return arch == "qwen3moe" || arch == "qwen2moe" || arch == "gpt-oss" || arch == "deepseek2";
 }
 
 // llama.cpp builds these archs' attention with n_embd-wide Q and output projections (and OLMoE's
@@ -306,6 +364,8 @@ std::string preset_names() {
     std::string s;
     for (const Preset &p : kPresets)
         s += (s.empty() ? "" : ", ") + std::string(p.name);
+    for (const MlaPreset &p : kMlaPresets) // "tiny" is listed already
+        if (std::string_view(p.name) != "tiny") s += ", " + std::string(p.name);
     return s;
 }
 
@@ -325,6 +385,31 @@ int64_t router_dims(const Spec &spec) { return std::max<int64_t>(1, spec.n_embd 
 double router_rms(int64_t layer) { return 0.5 * std::sqrt(1.0 + static_cast<double>(layer)); }
 
 int64_t router_skew_dim(const Spec &spec) { return router_dims(spec) - 1; }
+
+std::vector<float> selection_bias(const Spec &spec, int64_t moe_layer) {
+    const size_t n = static_cast<size_t>(spec.n_expert);
+    std::vector<float> bias(n, 0.0f);
+    if (spec.n_expert_groups <= 1) { // even experts favoured, as gpt-oss's router bias
+        for (size_t e = 0; e < n; e += 2)
+            bias[e] = kSelectionBias;
+        return bias;
+    }
+    // Groups m .. m + U - 1 (mod G) favoured, all their experts; one leader, 2 higher, in each
+    // other group (see synth_model.h).
+    const size_t groups = static_cast<size_t>(spec.n_expert_groups);
+    const size_t used = static_cast<size_t>(spec.n_group_used), per_group = n / groups;
+    const size_t m = static_cast<size_t>(moe_layer);
+    for (size_t g = 0; g < groups; ++g) {
+        const bool favoured = (g + groups - m % groups) % groups < used;
+        for (size_t j = 0; j < per_group; ++j) {
+            if (favoured)
+                bias[g * per_group + j] = kSelectionBias;
+            else if (j == m % per_group)
+                bias[g * per_group + j] = kSelectionBias + 2.0f;
+        }
+    }
+    return bias;
+}
 
 std::vector<double> router_skew_offsets(const Spec &spec, int64_t layer) {
     std::vector<uint32_t> ranking(static_cast<size_t>(spec.n_expert));
@@ -354,21 +439,83 @@ void apply_arch_defaults(Spec *spec) {
         spec->tied = true;
         if (spec->n_swa == 0) spec->n_swa = 8; // small, so short test prompts cross the window
     }
-    const bool gpt_oss = a == "gpt-oss";
-    spec->rope_yarn_factor = gpt_oss ? 32.0f : 0.0f; // the released models' YaRN
-    spec->rope_yarn_orig_ctx = gpt_oss ? 4096 : 0;
+    const bool gpt_oss = a == "gpt-oss", deepseek2 = a == "deepseek2";
+    // The released models' YaRN.
+    spec->rope_yarn_factor = gpt_oss ? 32.0f : deepseek2 ? 40.0f : 0.0f;
+    spec->rope_yarn_orig_ctx = gpt_oss || deepseek2 ? 4096 : 0;
+    spec->rope_yarn_mscale_all_dim = deepseek2 ? 0.707f : 0.0f; // V2-Lite's
+    if (deepseek2) {
+        spec->rope_base = 10000.0f;
+        spec->norm_eps = 1e-6f;
+    }
     if (gpt_oss) {
         spec->rope_base = 150000.0f;
         if (spec->n_swa == 0) spec->n_swa = 32; // 420-token test prompts cross the window
     }
 }
 
+namespace {
+
+void apply_mla_preset(const MlaPreset &p, Spec *spec) {
+    spec->arch = "deepseek2";
+    spec->preset = p.name;
+    apply_arch_defaults(spec);
+    spec->n_vocab = p.n_vocab;
+    spec->n_embd = p.n_embd;
+    spec->n_layer = p.n_layer;
+    spec->n_head = p.n_head;
+    spec->n_head_kv = 1;                            // the latent cache: head_count_kv 1
+    spec->head_dim = p.qk_nope_dim + p.qk_rope_dim; // informative only (key_length_mla)
+    spec->n_ff = p.n_ff;
+    spec->n_ctx = p.n_ctx;
+    spec->n_swa = 0;
+    spec->tied = false;
+    spec->rope_freqs = false;
+    spec->q_lora_rank = p.q_lora_rank;
+    spec->kv_lora_rank = p.kv_lora_rank;
+    spec->qk_nope_dim = p.qk_nope_dim;
+    spec->qk_rope_dim = p.qk_rope_dim;
+    spec->v_head_dim = p.v_head_dim;
+    spec->n_expert = p.n_expert;
+    spec->n_expert_used = p.n_expert_used;
+    spec->n_ff_exp = p.n_ff_exp;
+    spec->n_ff_shexp = 0;
+    spec->n_expert_shared = p.n_expert_shared;
+    spec->n_dense_lead = p.n_dense_lead;
+    spec->n_expert_groups = p.n_expert_groups;
+    spec->n_group_used = p.n_group_used;
+    spec->expert_gating = p.expert_gating;
+    spec->expert_weights_norm = p.expert_weights_norm;
+    spec->expert_weights_scale = p.expert_weights_scale;
+    spec->rope_yarn_factor = p.yarn_factor;
+    spec->rope_yarn_orig_ctx = p.yarn_orig_ctx;
+    spec->rope_yarn_mscale_all_dim = p.mscale_all_dim;
+}
+
+// The deepseek2 fields back to "none", for a preset of another arch.
+void clear_mla(Spec *spec) {
+    spec->q_lora_rank = spec->kv_lora_rank = spec->qk_nope_dim = spec->qk_rope_dim = 0;
+    spec->v_head_dim = spec->n_expert_shared = spec->n_dense_lead = 0;
+    spec->n_expert_groups = spec->n_group_used = 0;
+    spec->expert_gating = 0;
+    spec->expert_weights_norm = false;
+    spec->expert_weights_scale = 0;
+}
+
+} // namespace
+
 Status apply_preset(std::string_view name, Spec *spec) {
+    for (const MlaPreset &p : kMlaPresets) {
+        if (name != p.name || (name == "tiny" && spec->arch != "deepseek2")) continue;
+        apply_mla_preset(p, spec);
+        return Status::ok();
+    }
     for (const Preset &p : kPresets) {
         if (name != p.name) continue;
         if (p.arch) spec->arch = p.arch;
         spec->preset = p.name;
         apply_arch_defaults(spec);
+        clear_mla(spec);
         spec->n_vocab = p.n_vocab;
         spec->n_embd = p.n_embd;
         spec->n_layer = p.n_layer;
@@ -458,6 +605,54 @@ Status validate_experts(const Spec &s) {
     return Status::ok();
 }
 
+// deepseek2's attention and routing fields (synth_model.h); zero for every other arch.
+Status validate_mla(const Spec &s) {
+    auto bad = [](const char *what) { return make_error(INFER_ERR_INVALID_ARGUMENT, "%s", what); };
+    if (s.arch != "deepseek2") {
+        if ((s.q_lora_rank | s.kv_lora_rank | s.qk_nope_dim | s.qk_rope_dim | s.v_head_dim |
+             s.n_dense_lead | s.n_expert_shared | s.n_expert_groups | s.n_group_used) != 0 ||
+            s.expert_gating != 0 || s.expert_weights_norm || s.expert_weights_scale != 0 ||
+            s.rope_yarn_mscale_all_dim != 0)
+            return bad("the MLA, shared-expert, group and gating options are deepseek2's");
+        return Status::ok();
+    }
+    if (s.kv_lora_rank <= 0 || s.qk_nope_dim <= 0 || s.qk_rope_dim <= 0 || s.v_head_dim <= 0 ||
+        s.q_lora_rank < 0)
+        return bad("deepseek2 needs kv_lora_rank, qk_nope, qk_rope and v_head_dim > 0");
+    if (s.qk_rope_dim % 2 != 0) return bad("qk_rope must be even (rope rotates pairs)");
+    if (s.n_head_kv != 1) return bad("deepseek2's latent cache has one KV head (n_head_kv 1)");
+    // llama.cpp takes these shapes for V2-Lite and friends and reads no q_lora_rank for them.
+    const bool lite =
+        s.n_layer == 26 || s.n_layer == 27 || (s.n_layer == 48 && s.n_vocab == 128256);
+    if (lite && s.q_lora_rank > 0)
+        return bad("llama.cpp reads no q LoRA for deepseek2 with 26 or 27 layers (V2-Lite)");
+    if (s.n_dense_lead < 0 || s.n_dense_lead >= s.n_layer)
+        return bad("deepseek2 needs 0 <= leading dense layers < n_layer");
+    if (s.n_expert_shared < 1) return bad("deepseek2 needs a shared expert (llama.cpp loads one)");
+    if (s.expert_gating != 1 && s.expert_gating != 2)
+        return bad("expert gating must be 1 (softmax) or 2 (sigmoid)");
+    if (!(s.expert_weights_scale >= 0)) return bad("expert weights scale must be >= 0");
+    if (s.n_expert_groups <= 1) {
+        if (s.n_group_used < 0 || s.n_group_used > s.n_expert_groups)
+            return bad("expert groups used without expert groups");
+        // The selection bias favours the even experts (synth_model.h).
+        if (s.expert_gating == 2 && 2 * s.n_expert_used > s.n_expert)
+            return bad("sigmoid gating without groups needs n_expert_used <= n_expert / 2 (its "
+                       "selection bias favours the even experts)");
+        return Status::ok();
+    }
+    if (s.n_expert % s.n_expert_groups != 0 || s.n_expert / s.n_expert_groups < 2)
+        return bad("expert groups must split the experts evenly, two or more per group");
+    if (s.n_group_used <= 0 || s.n_group_used >= s.n_expert_groups)
+        return bad("expert groups used must be in 1..groups - 1");
+    if (s.n_group_used * (s.n_expert / s.n_expert_groups) < s.n_expert_used)
+        return bad("the groups kept must hold n_expert_used experts");
+    // Softmax group scores (sums of two probabilities) rank groups by the logits' scale: only
+    // sigmoid's selection bias makes them exact (synth_model.h).
+    if (s.expert_gating != 2) return bad("expert groups need sigmoid gating (its selection bias)");
+    return Status::ok();
+}
+
 } // namespace
 
 Status validate(const Spec &s) {
@@ -465,7 +660,7 @@ Status validate(const Spec &s) {
         !is_moe_arch(s.arch))
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "unknown arch '%s' (llama, qwen2, qwen3, gemma3, qwen3moe, qwen2moe, "
-                          "olmoe, gpt-oss)",
+                          "olmoe, gpt-oss, deepseek2)",
                           s.arch.c_str());
     const Recipe *recipe = find_recipe(s.quant);
     if (!recipe)
@@ -482,7 +677,7 @@ Status validate(const Spec &s) {
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "n_head %lld is not a multiple of n_head_kv %lld",
                           static_cast<long long>(s.n_head), static_cast<long long>(s.n_head_kv));
-    if (s.head_dim % 2 != 0)
+    if (s.head_dim % 2 != 0 && s.arch != "deepseek2") // deepseek2: qk_rope (validate_mla)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "head_dim must be even (rope rotates pairs)");
     if (s.n_vocab < 3 + 256 + 1)
         return make_error(
@@ -494,13 +689,18 @@ Status validate(const Spec &s) {
     if ((s.arch == "gemma3" || s.arch == "gpt-oss") && s.n_swa <= 0)
         return make_error(INFER_ERR_INVALID_ARGUMENT, "%s needs a sliding window (--n-swa)",
                           s.arch.c_str());
-    if (s.arch == "gpt-oss" ? !(s.rope_yarn_factor >= 1 && s.rope_yarn_orig_ctx > 0)
-                            : (s.rope_yarn_factor != 0 || s.rope_yarn_orig_ctx != 0))
+    const bool yarn = s.rope_yarn_factor >= 1 && s.rope_yarn_orig_ctx > 0;
+    const bool no_yarn = s.rope_yarn_factor == 0 && s.rope_yarn_orig_ctx == 0;
+    if (s.arch == "gpt-oss" ? !yarn : s.arch == "deepseek2" ? !(yarn || no_yarn) : !no_yarn)
         return make_error(INFER_ERR_INVALID_ARGUMENT,
-                          "YaRN rope scaling is gpt-oss's, and it needs a factor >= 1 and an "
-                          "original context");
+                          "YaRN rope scaling is gpt-oss's (required) and deepseek2's, and it needs "
+                          "a factor >= 1 and an original context");
+    if (!(s.rope_yarn_mscale_all_dim >= 0) || (s.rope_yarn_mscale_all_dim > 0 && !yarn))
+        return make_error(INFER_ERR_INVALID_ARGUMENT,
+                          "the YaRN attention scale (mscale_all_dim) needs YaRN rope scaling");
     if (s.threads < 1) return make_error(INFER_ERR_INVALID_ARGUMENT, "threads must be >= 1");
-    return validate_experts(s);
+    INFER_TRY(validate_experts(s));
+    return validate_mla(s);
 }
 
 uint32_t recipe_file_type(std::string_view quant) {
@@ -515,9 +715,12 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
     const bool mixed = q4_k_m || q3_k_m; // llama.cpp's per-tensor rules, not one type
     const bool tied = s.tied || s.arch == "gemma3";
     const bool eight_experts = mixed && s.n_expert == 8; // llama.cpp's Mixtral rules
-    const bool gpt_oss = s.arch == "gpt-oss";
+    const bool gpt_oss = s.arch == "gpt-oss", deepseek2 = s.arch == "deepseek2";
     // MXFP4_MOE: the 3-D expert tensors MXFP4, all else the recipe's Q8_0.
     const TypeId expert_type = s.quant == "MXFP4_MOE" ? TypeId::MXFP4 : recipe.type;
+    // deepseek2's attn_k_b and attn_v_b: llama.cpp's MXFP4_MOE rule takes any 3-D tensor of more
+    // than one matrix, so n_head > 1 makes them MXFP4 too.
+    const TypeId mla_b_type = s.n_head > 1 ? expert_type : recipe.type;
     const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
     const int64_t q_dim = s.n_head * s.head_dim, kv_dim = s.n_head_kv * s.head_dim;
     out->clear();
@@ -577,6 +780,37 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
     const uint64_t r_dims = has_experts(s) ? u(router_dims(s)) : 0;
     auto leave_router_dims = [&] { out->back().zero_rows = r_dims; };
     auto leave_router_dims_bias = [&] { out->back().zero_cols = r_dims; };
+    // Layer l's router ffn_gate_inp.
+    auto add_router = [&](int64_t l) {
+        weight(blk(l, "ffn_gate_inp"), {embd, n_exp}, TypeId::F32);
+        const uint64_t random_dims = skewed ? r_dims - 1 : r_dims;
+        out->back().cols = random_dims;
+        out->back().balanced_rows = true;
+        // Logits of std ~1 at the RMS router_rms(l): the router's input there is the
+        // embedding (std 1/sqrt(n_embd) per element) over that RMS, on random_dims dimensions.
+        out->back().std = static_cast<float>(router_rms(l)) *
+                          std::sqrt(static_cast<float>(embd) / static_cast<float>(random_dims));
+        if (skewed) { // the input there is skew_input over router_rms(l)
+            out->back().fixed_col = skew_dim;
+            for (double offset : router_skew_offsets(s, l))
+                out->back().fixed_values.push_back(
+                    static_cast<float>(offset * router_rms(l) / skew_input));
+        }
+    };
+    // Layer l's stacked experts (with gpt-oss's biases).
+    auto add_experts = [&](int64_t l, TypeId down_type) {
+        weight(blk(l, "ffn_gate_exps"), {embd, ff_exp, n_exp}, expert_type);
+        if (gpt_oss) vec(blk(l, "ffn_gate_exps", "bias"), s.n_ff_exp, Init::Bias, s.n_expert);
+        weight(blk(l, "ffn_up_exps"), {embd, ff_exp, n_exp}, expert_type);
+        if (gpt_oss) vec(blk(l, "ffn_up_exps", "bias"), s.n_ff_exp, Init::Bias, s.n_expert);
+        weight(blk(l, "ffn_down_exps"), {ff_exp, embd, n_exp},
+               expert_type == TypeId::MXFP4 ? expert_type : down_type);
+        leave_router_dims();
+        if (gpt_oss) {
+            vec(blk(l, "ffn_down_exps", "bias"), s.n_embd, Init::Bias, s.n_expert);
+            leave_router_dims_bias();
+        }
+    };
     for (int64_t l = 0; l < s.n_layer; ++l) {
         // attn_v, attn_output and ffn_down (all three kinds) of layer l under the recipe.
         TypeId v_type = recipe.type, out_type = recipe.type, down_type = recipe.type;
@@ -587,6 +821,45 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
             down_type = l < s.n_layer / 16 ? TypeId::Q5_K : TypeId::Q4_K;
         }
         vec(blk(l, "attn_norm"), s.n_embd, Init::Norm);
+        if (deepseek2) { // multi-head latent attention (synth_model.h)
+            const uint64_t heads = u(s.n_head), kv_lora = u(s.kv_lora_rank);
+            const uint64_t nope = u(s.qk_nope_dim), rope = u(s.qk_rope_dim);
+            const uint64_t q_mla = heads * (nope + rope);
+            if (s.q_lora_rank > 0) {
+                weight(blk(l, "attn_q_a"), {embd, u(s.q_lora_rank)}, recipe.type);
+                vec(blk(l, "attn_q_a_norm"), s.q_lora_rank, Init::Norm);
+                weight(blk(l, "attn_q_b"), {u(s.q_lora_rank), q_mla}, recipe.type);
+            } else {
+                weight(blk(l, "attn_q"), {embd, q_mla}, recipe.type);
+            }
+            weight(blk(l, "attn_kv_a_mqa"), {embd, kv_lora + rope}, recipe.type);
+            vec(blk(l, "attn_kv_a_norm"), s.kv_lora_rank, Init::Norm);
+            weight(blk(l, "attn_k_b"), {nope, kv_lora, heads}, mla_b_type);
+            weight(blk(l, "attn_v_b"), {kv_lora, u(s.v_head_dim), heads}, mla_b_type);
+            weight(blk(l, "attn_output"), {heads * u(s.v_head_dim), embd},
+                   eight_experts ? TypeId::Q5_K : out_type);
+            leave_router_dims();
+            vec(blk(l, "ffn_norm"), s.n_embd, Init::Norm);
+            if (l < s.n_dense_lead) { // a dense FFN, which writes the residual too
+                weight(blk(l, "ffn_gate"), {embd, ff}, recipe.type);
+                weight(blk(l, "ffn_up"), {embd, ff}, recipe.type);
+                weight(blk(l, "ffn_down"), {ff, embd}, down_type);
+                leave_router_dims();
+                continue;
+            }
+            add_router(l);
+            if (s.expert_gating == 2) { // see synth_model.h: a bias the RMS cannot reorder
+                vec(blk(l, "exp_probs_b", "bias"), s.n_expert, Init::Pattern);
+                out->back().fixed_values = selection_bias(s, l - s.n_dense_lead);
+            }
+            add_experts(l, down_type);
+            const uint64_t sh = ff_exp * u(s.n_expert_shared); // the shared experts as one FFN
+            weight(blk(l, "ffn_gate_shexp"), {embd, sh}, recipe.type);
+            weight(blk(l, "ffn_up_shexp"), {embd, sh}, recipe.type);
+            weight(blk(l, "ffn_down_shexp"), {sh, embd}, down_type);
+            leave_router_dims();
+            continue;
+        }
         weight(blk(l, "attn_q"), {embd, u(q_dim)}, recipe.type);
         weight(blk(l, "attn_k"), {embd, u(kv_dim)}, eight_experts ? TypeId::Q8_0 : recipe.type);
         weight(blk(l, "attn_v"), {embd, u(kv_dim)}, eight_experts ? TypeId::Q8_0 : v_type);
@@ -621,35 +894,12 @@ Status plan_tensors(const Spec &s, std::vector<TensorPlan> *out) {
             weight(blk(l, "ffn_up"), {embd, ff}, recipe.type);
             weight(blk(l, "ffn_down"), {ff, embd}, down_type);
         } else {
-            weight(blk(l, "ffn_gate_inp"), {embd, n_exp}, TypeId::F32);
-            const uint64_t random_dims = skewed ? r_dims - 1 : r_dims;
-            out->back().cols = random_dims;
-            out->back().balanced_rows = true;
-            // Logits of std ~1 at the RMS router_rms(l): the router's input there is the
-            // embedding (std 1/sqrt(n_embd) per element) over that RMS, on random_dims dimensions.
-            out->back().std = static_cast<float>(router_rms(l)) *
-                              std::sqrt(static_cast<float>(embd) / static_cast<float>(random_dims));
-            if (skewed) { // the input there is skew_input over router_rms(l)
-                out->back().fixed_col = skew_dim;
-                for (double offset : router_skew_offsets(s, l))
-                    out->back().fixed_values.push_back(
-                        static_cast<float>(offset * router_rms(l) / skew_input));
-            }
+            add_router(l);
             if (gpt_oss) { // see synth_model.h: a bias the RMS cannot reorder
                 vec(blk(l, "ffn_gate_inp", "bias"), s.n_expert, Init::Pattern);
                 out->back().fixed_values = {kRouterBiasFavoured, 0.0f};
             }
-            weight(blk(l, "ffn_gate_exps"), {embd, ff_exp, n_exp}, expert_type);
-            if (gpt_oss) vec(blk(l, "ffn_gate_exps", "bias"), s.n_ff_exp, Init::Bias, s.n_expert);
-            weight(blk(l, "ffn_up_exps"), {embd, ff_exp, n_exp}, expert_type);
-            if (gpt_oss) vec(blk(l, "ffn_up_exps", "bias"), s.n_ff_exp, Init::Bias, s.n_expert);
-            weight(blk(l, "ffn_down_exps"), {ff_exp, embd, n_exp},
-                   expert_type == TypeId::MXFP4 ? expert_type : down_type);
-            leave_router_dims();
-            if (gpt_oss) {
-                vec(blk(l, "ffn_down_exps", "bias"), s.n_embd, Init::Bias, s.n_expert);
-                leave_router_dims_bias();
-            }
+            add_experts(l, down_type);
         }
         if (ff_sh > 0) { // qwen2moe's shared expert and its sigmoid gate
             weight(blk(l, "ffn_gate_inp_shexp"), {embd}, TypeId::F32);

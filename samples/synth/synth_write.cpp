@@ -77,27 +77,57 @@ void add_metadata(const Spec &s, gguf::Writer *w) {
     // gpt-oss has no dense FFN: its feed_forward_length is the experts' (convert_hf_to_gguf.py).
     w->add_u32(a + ".feed_forward_length", u32(a == "gpt-oss" ? s.n_ff_exp : s.n_ff));
     w->add_u32(a + ".attention.head_count", u32(s.n_head));
-    w->add_u32(a + ".attention.head_count_kv", u32(s.n_head_kv));
-    w->add_u32(a + ".attention.key_length", u32(s.head_dim));
-    w->add_u32(a + ".attention.value_length", u32(s.head_dim));
+    const bool deepseek2 = a == "deepseek2";
+    if (deepseek2) { // MLA as convert_hf_to_gguf.py writes it: the latent cache is one MQA head
+        w->add_u32(a + ".attention.head_count_kv", 1);
+        w->add_u32(a + ".attention.key_length", u32(s.kv_lora_rank + s.qk_rope_dim));
+        w->add_u32(a + ".attention.value_length", u32(s.kv_lora_rank));
+        w->add_u32(a + ".attention.key_length_mla", u32(s.qk_nope_dim + s.qk_rope_dim));
+        w->add_u32(a + ".attention.value_length_mla", u32(s.v_head_dim));
+        // Written as 0 without a q LoRA: llama.cpp requires the key unless the model has 26 or
+        // 27 layers (convert_hf_to_gguf.py leaves it out for V2-Lite, whose config has null).
+        w->add_u32(a + ".attention.q_lora_rank", u32(s.q_lora_rank));
+        w->add_u32(a + ".attention.kv_lora_rank", u32(s.kv_lora_rank));
+        w->add_u32(a + ".leading_dense_block_count", u32(s.n_dense_lead));
+    } else {
+        w->add_u32(a + ".attention.head_count_kv", u32(s.n_head_kv));
+        w->add_u32(a + ".attention.key_length", u32(s.head_dim));
+        w->add_u32(a + ".attention.value_length", u32(s.head_dim));
+    }
     w->add_f32(a + ".attention.layer_norm_rms_epsilon", s.norm_eps);
     w->add_f32(a + ".rope.freq_base", s.rope_base);
-    w->add_u32(a + ".rope.dimension_count", u32(s.head_dim));
+    w->add_u32(a + ".rope.dimension_count", u32(deepseek2 ? s.qk_rope_dim : s.head_dim));
     w->add_u32(a + ".vocab_size", u32(s.n_vocab));
     if (a == "gemma3" || a == "gpt-oss") w->add_u32(a + ".attention.sliding_window", u32(s.n_swa));
     if (s.rope_yarn_factor > 0) {
         w->add_string(a + ".rope.scaling.type", "yarn");
         w->add_f32(a + ".rope.scaling.factor", s.rope_yarn_factor);
         w->add_u32(a + ".rope.scaling.original_context_length", u32(s.rope_yarn_orig_ctx));
+        // deepseek2's attention scale: 0.1 * mscale_all_dim, as convert_hf_to_gguf.py writes it
+        // (llama.cpp divides by 0.1 on load).
+        if (s.rope_yarn_mscale_all_dim > 0)
+            w->add_f32(a + ".rope.scaling.yarn_log_multiplier",
+                       static_cast<float>(0.1 * static_cast<double>(s.rope_yarn_mscale_all_dim)));
     }
     if (has_experts(s)) {
         w->add_u32(a + ".expert_count", u32(s.n_expert));
         w->add_u32(a + ".expert_used_count", u32(s.n_expert_used));
         // llama and olmoe have no key of their own: their feed_forward_length is the experts'.
-        if (a == "qwen3moe" || a == "qwen2moe" || a == "gpt-oss")
+        if (a == "qwen3moe" || a == "qwen2moe" || a == "gpt-oss" || deepseek2)
             w->add_u32(a + ".expert_feed_forward_length", u32(s.n_ff_exp));
         if (s.n_ff_shexp > 0)
             w->add_u32(a + ".expert_shared_feed_forward_length", u32(s.n_ff_shexp));
+    }
+    if (deepseek2) { // routing, as convert_hf_to_gguf.py writes it from config.json
+        w->add_u32(a + ".expert_shared_count", u32(s.n_expert_shared));
+        if (s.expert_weights_scale > 0) // routed_scaling_factor
+            w->add_f32(a + ".expert_weights_scale", s.expert_weights_scale);
+        if (s.expert_weights_norm) w->add_bool(a + ".expert_weights_norm", true); // norm_topk_prob
+        w->add_u32(a + ".expert_gating_func", static_cast<uint32_t>(s.expert_gating));
+        if (s.n_expert_groups > 0) { // n_group, topk_group
+            w->add_u32(a + ".expert_group_count", u32(s.n_expert_groups));
+            w->add_u32(a + ".expert_group_used_count", u32(s.n_group_used));
+        }
     }
 
     std::vector<std::string> tokens;
@@ -105,6 +135,10 @@ void add_metadata(const Spec &s, gguf::Writer *w) {
     std::vector<int32_t> types;
     make_vocab(s.n_vocab, &tokens, &scores, &types);
     w->add_string("tokenizer.ggml.model", "llama");
+    // DeepSeek-V3's pre-tokenizer name, as its GGUFs carry it (lib/text/pretokenize.cpp knows it).
+    // Inert here: llama.cpp and libinfer read a pre-tokenizer for gpt2 (BPE) vocabularies only,
+    // and this one is SentencePiece's, as every synthetic model's.
+    if (a == "deepseek2") w->add_string("tokenizer.ggml.pre", "deepseek-v3");
     w->add_string_array("tokenizer.ggml.tokens", tokens);
     w->add_array("tokenizer.ggml.scores", gguf::ValueType::F32, scores.data(), scores.size());
     w->add_array("tokenizer.ggml.token_type", gguf::ValueType::I32, types.data(), types.size());

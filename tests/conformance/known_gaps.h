@@ -26,6 +26,7 @@ private:
     struct Entry {
         uint32_t type; // a TypeId, or kAnyType
         bool met;
+        const char *label_part = nullptr; // only the cases whose label holds this text
     };
     std::string backend_;
     graph::Op op_;

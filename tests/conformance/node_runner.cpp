@@ -71,8 +71,11 @@ Status NodeRunner::run(const OpCase &c, Outputs *out) {
 
     KvCache kv;
     kv.layout = c.kv;
-    for (int64_t plane = 0; plane < 2 * c.kv.n_layer; ++plane)
-        kv.planes.push_back(memory.data + plane * c.kv.plane_bytes());
+    for (int64_t l = 0; l < c.kv.n_layer; ++l) { // K, then V (K again when the values live in K)
+        uint8_t *k = memory.data + l * c.kv.layer_bytes();
+        kv.planes.push_back(k);
+        kv.planes.push_back(c.kv.v_in_k ? k : k + c.kv.plane_bytes());
+    }
     INFER_TRY(backend_->copy_in(memory.data, c.kv_init.data(), c.kv_init.size()));
 
     BoundGraph &bound = bound_.emplace_back();

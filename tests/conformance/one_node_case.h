@@ -83,7 +83,9 @@ public:
 
     // The KV cache of one layer: random values in every row (rows a run does not write must
     // come out unchanged), of type 1 (F16) or 0 (F32).
-    void kv_cache(uint32_t type, int64_t n_ctx, int64_t n_head_kv, int64_t head_dim);
+    // head_dim_v 0: head_dim; v_in_k: no V plane, the values are the keys' first head_dim_v.
+    void kv_cache(uint32_t type, int64_t n_ctx, int64_t n_head_kv, int64_t head_dim,
+                  int64_t head_dim_v = 0, bool v_in_k = false);
 
     // The graph's inputs: token ids, and positions p0, p0 + 1, ... for the n_tokens tokens.
     void tokens(std::vector<int32_t> ids) { tokens_ = std::move(ids); }

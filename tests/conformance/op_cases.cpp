@@ -284,6 +284,16 @@ void kv_store_cases(CaseList &list) {
             // defined bit for bit), the others must not change.
             list.add(b, graph::kNoTensor, {0});
         }
+    // Keys alone (MLA: one row of latent and rope key per position, no V plane).
+    for (const Tokens &tk : kTokenShapes) {
+        CaseBuilder b = list.builder("F16 cache of keys alone, 1 head of 72, n_ctx 100", tk);
+        b.graph().set_layer(0);
+        b.kv_cache(1, kCtx, 1, 72, 56, true);
+        const TensorId k = b.input(72);
+        b.positions_from(static_cast<int32_t>(b.below(static_cast<uint32_t>(kCtx - tk.n + 1))));
+        b.graph().kv_store(0, k, graph::kNoTensor, 1, 72);
+        list.add(b, graph::kNoTensor, {0});
+    }
 }
 
 void attention_cases(CaseList &list) {
@@ -291,11 +301,13 @@ void attention_cases(CaseList &list) {
         int32_t n_head, n_head_kv, head_dim;
         float scale, softcap;
         int32_t window;
+        int32_t head_dim_v = 0; // the values' size, inside the keys (MLA's latent)
     };
     const Shape shapes[] = {
-        {4, 2, 40, 0.158f, 0.0f, 0},  // grouped-query
-        {3, 3, 64, 0.125f, 0.0f, 7},  // sliding window
-        {6, 1, 24, 0.204f, 30.0f, 0}, // one kv head, soft-capped logits
+        {4, 2, 40, 0.158f, 0.0f, 0},     // grouped-query
+        {3, 3, 64, 0.125f, 0.0f, 7},     // sliding window
+        {6, 1, 24, 0.204f, 30.0f, 0},    // one kv head, soft-capped logits
+        {5, 1, 72, 0.117f, 0.0f, 0, 56}, // multi-head latent attention: values in the keys
     };
     for (uint32_t kv_type : {1u, 0u})
         for (const Shape &sh : shapes)
@@ -305,17 +317,21 @@ void attention_cases(CaseList &list) {
                         "/" + std::to_string(sh.n_head_kv) + " heads of " +
                         std::to_string(sh.head_dim) +
                         (sh.window ? ", window " + std::to_string(sh.window) : "") +
-                        (sh.softcap > 0 ? ", softcap" : ""),
+                        (sh.softcap > 0 ? ", softcap" : "") +
+                        (sh.head_dim_v ? ", values in keys " + std::to_string(sh.head_dim_v) : ""),
                     tk);
                 // n_ctx 300 gives a device's one-token graph several flash-decoding splits; the
                 // batches see up to 96 keys (the emulator runs every key of every (token, head)).
                 const int64_t n_ctx = tk.max == 1 ? 300 : 96;
                 b.graph().set_layer(0);
-                b.kv_cache(kv_type, n_ctx, sh.n_head_kv, sh.head_dim);
+                const bool mla = sh.head_dim_v > 0;
+                b.kv_cache(kv_type, n_ctx, sh.n_head_kv, sh.head_dim, sh.head_dim_v, mla);
                 const TensorId q = b.input(int64_t{sh.n_head} * sh.head_dim, 2.0f);
                 // Late positions: a decode step then sees nearly the whole cache.
                 b.positions_from(static_cast<int32_t>(n_ctx - tk.n - b.below(16)));
-                const TensorId out = b.graph().attention(0, q, sh.n_head, sh.n_head_kv, sh.head_dim,
+                const graph::GraphBuilder::KvDims dims{sh.head_dim,
+                                                       mla ? sh.head_dim_v : sh.head_dim, mla};
+                const TensorId out = b.graph().attention(0, q, sh.n_head, sh.n_head_kv, dims,
                                                          sh.scale, sh.softcap, sh.window);
                 // Softmax-weighted sums of up to 300 rows in another order (online softmax,
                 // split partials merged): a few float roundings per key, ~1.5e-6 measured on
@@ -331,18 +347,78 @@ void moe_route_cases(CaseList &list) {
     struct Shape {
         int32_t n_expert, k;
         bool norm;
+        graph::RouteFn fn = graph::RouteFn::Softmax;
+        bool bias = false;
+        int32_t n_group = 0, n_group_used = 0;
+        float scale = 1.0f;
     };
+    using graph::RouteFn;
     for (const Shape &sh :
-         {Shape{7, 3, false}, Shape{13, 4, true}, Shape{5, 1, false}, Shape{61, 7, true}})
+         {Shape{7, 3, false}, Shape{13, 4, true}, Shape{5, 1, false}, Shape{61, 7, true},
+          Shape{9, 3, false, RouteFn::SoftmaxTopK},
+          // DeepSeek-V3: sigmoid, a selection bias, 4 of 8 groups, normalized and scaled
+          Shape{64, 8, true, RouteFn::Sigmoid, true, 8, 4, 2.5f},
+          // DeepSeek-V2: softmax in groups, scaled
+          Shape{24, 6, false, RouteFn::Softmax, false, 6, 3, 16.0f}})
         for (const Tokens &tk : kTokenShapes) {
-            CaseBuilder b = list.builder(std::to_string(sh.n_expert) + " experts, k " +
-                                             std::to_string(sh.k) + (sh.norm ? ", normalized" : ""),
-                                         tk);
+            const char *fn = sh.fn == RouteFn::Sigmoid       ? ", sigmoid"
+                             : sh.fn == RouteFn::SoftmaxTopK ? ", top-k softmax"
+                                                             : "";
+            CaseBuilder b =
+                list.builder(std::to_string(sh.n_expert) + " experts, k " + std::to_string(sh.k) +
+                                 (sh.norm ? ", normalized" : "") + fn + (sh.bias ? ", bias" : "") +
+                                 (sh.n_group ? ", groups " + std::to_string(sh.n_group_used) + "/" +
+                                                   std::to_string(sh.n_group)
+                                             : "") +
+                                 (sh.scale != 1.0f ? ", scaled" : ""),
+                             tk);
+            graph::GraphBuilder::Routing routing;
+            routing.fn = sh.fn;
+            routing.norm_weights = sh.norm;
+            routing.scale = sh.scale;
+            routing.bias = sh.bias ? &b.f32_vector(sh.n_expert) : nullptr;
+            routing.n_group = sh.n_group;
+            routing.n_group_used = sh.n_group_used;
             const graph::GraphBuilder::Route r =
-                b.graph().moe_route(b.input(sh.n_expert, 2.0f), sh.k, sh.norm);
+                b.graph().moe_route(b.input(sh.n_expert, 2.0f), sh.k, routing);
             // The ids compare exactly; the weights are softmax values: exp from different
             // libraries and sums in another order, a few ulp: 1e-5.
             list.add(b, r.ids, {1e-5});
+        }
+}
+
+// ---- Views of head-structured rows (multi-head latent attention) ----------------------------
+
+void slice_cases(CaseList &list) {
+    for (const Tokens &tk : kTokenShapes) {
+        CaseBuilder b = list.builder("5 groups of 9 from 24 at 13", tk);
+        const TensorId out = b.graph().slice(b.input(5 * 24 + 3), 5, 9, 24, 13);
+        list.add(b, out, {0}); // a copy
+    }
+}
+
+void concat_cases(CaseList &list) {
+    for (const Tokens &tk : kTokenShapes) {
+        CaseBuilder b = list.builder("3 groups of 11 then 5", tk);
+        const TensorId out = b.graph().concat(b.input(3 * 11), b.input(3 * 5), 3);
+        list.add(b, out, {0}); // a copy
+    }
+}
+
+void head_matmul_cases(CaseList &list) {
+    constexpr int64_t kHeads = 3, kRows = 37;
+    for (uint32_t type : reference_weight_types(Op::HeadMatMul))
+        for (const Tokens &tk : kTokenShapes) {
+            // Each head's input, then more: 32 more keeps the 8-bit blocks whole (the input is
+            // exact in them, as for MatMul); float weights take an odd 5.
+            const int64_t k = odd_row(type);
+            const int64_t stride = k + (type_traits(type)->block_elems == 1 ? 5 : 32);
+            CaseBuilder b = list.builder(
+                std::string(type_name(type)) + " 3 heads of [" + std::to_string(k) + " x 37]", tk);
+            const graph::WeightRef &w = b.weight(type, k, kRows, kHeads);
+            const TensorId out =
+                b.graph().head_matmul(w, b.int8_exact_input(kHeads * stride), stride);
+            list.add(b, out, {1e-3}); // MatMul's bound, per head
         }
 }
 
@@ -359,7 +435,7 @@ std::vector<Op> all_ops() {
 }
 
 std::vector<uint32_t> reference_weight_types(Op op) {
-    if (op != Op::Embed && op != Op::MatMul && op != Op::MoeFfn) return {};
+    if (op != Op::Embed && op != Op::MatMul && op != Op::MoeFfn && op != Op::HeadMatMul) return {};
     std::vector<uint32_t> types;
     for (uint32_t type = 0; type < 256; ++type) {
         if (!type_traits(type)) continue;
@@ -417,6 +493,15 @@ Cases make_cases(Op op) {
         break;
     case Op::SigmoidGate:
         sigmoid_gate_cases(list);
+        break;
+    case Op::Slice:
+        slice_cases(list);
+        break;
+    case Op::Concat:
+        concat_cases(list);
+        break;
+    case Op::HeadMatMul:
+        head_matmul_cases(list);
         break;
     }
     return cases;

@@ -748,19 +748,39 @@ TEST_CASE("cuda placement: gemma3 (sliding window, soft-capping) split across CU
     }
 }
 
-// gpt-oss: the nodes CUDA has no kernel for yet (attention sinks, YaRN rope, the clamped SwiGLU,
-// expert biases, top-k-then-softmax routing, MXFP4 matrices) are refused by the device and run
-// on the CPU, between the device's projections and norms, in every placement.
-TEST_CASE("cuda placement: gpt-oss runs with its new nodes on the CPU, in every placement") {
-    const std::string args = "--arch gpt-oss --preset tiny --quant MXFP4_MOE --seed 26";
+namespace {
+
+// A model whose new nodes CUDA refuses runs in every placement, those nodes on the CPU between
+// the device's, and equals the CPU alone; both sides always hold some of it.
+void split_in_every_placement(const char *name, const std::string &args) {
     for (const NamedPlacement &p : placements(4, true)) {
         CAPTURE(p.label);
-        cuda_matches_cpu("cuda-gpt-oss", args, placed(p));
-        ModelPtr model = load(infer::test::synthetic_model("cuda-gpt-oss", args), placed(p));
+        cuda_matches_cpu(name, args, placed(p));
+        ModelPtr model = load(infer::test::synthetic_model(name, args), placed(p));
         const infer_placement report = placement_of(model.get());
         CHECK(report.backends[0].n_nodes > 0); // the CPU's share, whatever the placement
         CHECK(report.backends[1].n_nodes > 0);
     }
+}
+
+} // namespace
+
+// gpt-oss: the nodes CUDA has no kernel for yet (the clamped SwiGLU, expert biases,
+// top-k-then-softmax routing, MXFP4 matrices) run on the CPU.
+TEST_CASE("cuda placement: gpt-oss runs with its new nodes on the CPU, in every placement") {
+    split_in_every_placement("cuda-gpt-oss",
+                             "--arch gpt-oss --preset tiny --quant MXFP4_MOE --seed 26");
+}
+
+// DeepSeek-V3-like: the latent attention (head views, per-head products, values inside the
+// keys' cache) and the grouped sigmoid routing run on the CPU; the projections, norms, dense
+// FFNs, shared experts and expert FFNs may run on the device. F16 weights: this small random
+// MLA model amplifies the 8-bit activation rounding of quantized weights (llama.cpp's own paths
+// differ by up to 0.11 on it), which would hide what the split does.
+TEST_CASE(
+    "cuda placement: deepseek2 runs with its latent attention on the CPU, in every placement") {
+    split_in_every_placement("cuda-deepseek2",
+                             "--arch deepseek2 --preset tiny-v3 --quant F16 --seed 28");
 }
 
 TEST_CASE("cuda placement: bad placements are clear errors and the CPU keeps working") {

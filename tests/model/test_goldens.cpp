@@ -97,3 +97,9 @@ TEST_CASE("goldens: synthetic olmoe, 32 experts top-8 (Q8_0)") { check_cpu_golde
 TEST_CASE("goldens: synthetic gpt-oss (MXFP4 experts, sinks, YaRN, sliding window)") {
     check_cpu_goldens("synth-gpt-oss-mxfp4");
 }
+TEST_CASE("goldens: synthetic DeepSeek-V2-Lite-like (MLA, softmax routing, shared experts)") {
+    check_cpu_goldens("synth-deepseek2-lite-q8_0");
+}
+TEST_CASE("goldens: synthetic DeepSeek-V3-like (q LoRA, sigmoid grouped routing with bias)") {
+    check_cpu_goldens("synth-deepseek2-v3-q4_k_m");
+}

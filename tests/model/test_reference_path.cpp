@@ -122,7 +122,10 @@ TEST_CASE("reference path: float-weight synthetic models agree tightly") {
         {"ref-qwen3moe-f32", "--arch qwen3moe --preset tiny --quant F32 --seed 7"},
         {"ref-qwen2moe-f16", "--arch qwen2moe --preset tiny --quant F16 --seed 8"},
         {"ref-olmoe-bf16", "--arch olmoe --preset tiny --quant BF16 --seed 9"},
-        {"ref-mixtral-f16", "--arch llama --preset tiny --n-expert 8 --n-expert-used 2 --quant F16 --seed 10"},
+        {"ref-mixtral-f16",
+         "--arch llama --preset tiny --n-expert 8 --n-expert-used 2 --quant F16 --seed 10"},
+        {"ref-deepseek2-lite-f32", "--arch deepseek2 --preset tiny --quant F32 --seed 11"},
+        {"ref-deepseek2-v3-f16", "--arch deepseek2 --preset tiny-v3 --quant F16 --seed 12"},
     };
     for (const auto &spec : specs)
         compare(infer::test::synthetic_model(spec[0], spec[1]), spec[0],

@@ -1,6 +1,7 @@
 // Tokenizer goldens: llama.cpp's ids for every string of tests/data/tokenizer/corpus.json on both
 // real models (scripts/make_tokenizer_goldens.py), through the C API, plus detokenization,
 // streaming UTF-8 hold-back, special tokens and tokenizing from several threads at once.
+#include "gguf/gguf.h"
 #include "infer.h"
 #include "model/model_files.h"
 #include "text/utf8.h"
@@ -9,8 +10,10 @@
 
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -62,6 +65,35 @@ Golden read_golden(const std::string &model) {
     return g;
 }
 
+// The GGUF image with its tokenizer.ggml.pre value replaced by `pre`, of any length: the header
+// grows or shrinks by the difference and the padding before the data section is redone (tensor
+// offsets are relative to that section, so they stay).
+std::string with_pre(const std::string &image, std::string_view pre) {
+    const auto *base = reinterpret_cast<const uint8_t *>(image.data());
+    std::unique_ptr<infer::gguf::File> file;
+    REQUIRE(infer::gguf::File::parse({base, image.size()}, nullptr, &file).is_ok());
+    std::string_view old;
+    REQUIRE(file->find("tokenizer.ggml.pre"));
+    REQUIRE(file->find("tokenizer.ggml.pre")->get_string(&old));
+    REQUIRE(!file->tensors().empty());
+    // The parsed strings point into the image: the value's bytes (after its u64 length), and the
+    // last tensor info's name, which its n_dims, dims, type and offset follow to the header's end.
+    const size_t value = static_cast<size_t>(reinterpret_cast<const uint8_t *>(old.data()) - base);
+    const infer::gguf::TensorInfo &last = file->tensors().back();
+    const size_t header_end =
+        static_cast<size_t>(reinterpret_cast<const uint8_t *>(last.name.data()) - base) +
+        last.name.size() + 4 + 8 * last.n_dims + 4 + 8;
+    const uint64_t length = pre.size();
+    std::string out = image.substr(0, value - sizeof length);
+    out.append(reinterpret_cast<const char *>(&length), sizeof length);
+    out += pre;
+    out += image.substr(value + old.size(), header_end - value - old.size());
+    const size_t align = file->alignment();
+    out.resize((out.size() + align - 1) / align * align, '\0');
+    out += image.substr(file->data_offset());
+    return out;
+}
+
 struct ModelHandle {
     infer_model *model = nullptr;
     std::string bytes; // a derived model's image (outlives the model loaded from it)
@@ -69,21 +101,12 @@ struct ModelHandle {
         REQUIRE(infer_model_load_file(infer::test::real_model(file).c_str(), nullptr, &model) ==
                 INFER_OK);
     }
-    // The model with its tokenizer.ggml.pre value `old` replaced by `now` (same length, so the
-    // layout is unchanged), loaded from memory: a pre-tokenizer that no fetched model uses, over
-    // a real byte-level BPE vocabulary (scripts/make_tokenizer_goldens.py derives the same file).
-    ModelHandle(const std::string &file, const std::string &old, const std::string &now) {
+    // The model with its tokenizer.ggml.pre replaced by `pre`, loaded from memory: a
+    // pre-tokenizer that no fetched model uses, over a real byte-level BPE vocabulary
+    // (scripts/make_tokenizer_goldens.py derives the same file).
+    ModelHandle(const std::string &file, const std::string &pre) {
         std::ifstream in(infer::test::real_model(file), std::ios::binary);
-        bytes.assign(std::istreambuf_iterator<char>(in), {});
-        std::string key = "tokenizer.ggml.pre";
-        const uint32_t string_type = 8;
-        const uint64_t length = old.size();
-        key.append(reinterpret_cast<const char *>(&string_type), 4);
-        key.append(reinterpret_cast<const char *>(&length), 8);
-        const size_t at = bytes.find(key + old);
-        REQUIRE(at != std::string::npos);
-        REQUIRE(now.size() == old.size());
-        bytes.replace(at + key.size(), old.size(), now);
+        bytes = with_pre(std::string(std::istreambuf_iterator<char>(in), {}), pre);
         REQUIRE(infer_model_load_memory(bytes.data(), bytes.size(), nullptr, &model) == INFER_OK);
     }
     ~ModelHandle() { infer_model_free(model); }
@@ -127,7 +150,8 @@ const char *const kModels[] = {"SmolLM2-135M-Instruct.Q4_1", "gemma-3-270m-q4_k_
 struct DerivedModel {
     const char *golden, *pre;
 };
-const DerivedModel kDerived[] = {{"SmolLM2-135M-Instruct.Q4_1+gpt-4o", "gpt-4o"}};
+const DerivedModel kDerived[] = {{"SmolLM2-135M-Instruct.Q4_1+gpt-4o", "gpt-4o"},
+                                 {"SmolLM2-135M-Instruct.Q4_1+deepseek-v3", "deepseek-v3"}};
 
 void check_tokenizer_golden(const std::string &model_name, const ModelHandle &m) {
     CAPTURE(model_name);
@@ -176,10 +200,10 @@ TEST_CASE("tokenizer goldens: exact ids and detokenization against llama.cpp") {
         check_tokenizer_golden(name, ModelHandle(std::string(name) + ".gguf"));
 }
 
-TEST_CASE("tokenizer goldens: the gpt-4o (o200k) pre-tokenizer over SmolLM2's vocabulary") {
+TEST_CASE("tokenizer goldens: the gpt-4o (o200k) and deepseek-v3 pre-tokenizers over SmolLM2's "
+          "vocabulary") {
     for (const DerivedModel &d : kDerived)
-        check_tokenizer_golden(d.golden,
-                               ModelHandle("SmolLM2-135M-Instruct.Q4_1.gguf", "smollm", d.pre));
+        check_tokenizer_golden(d.golden, ModelHandle("SmolLM2-135M-Instruct.Q4_1.gguf", d.pre));
 }
 
 TEST_CASE("tokenizer: special tokens, ids and buffer rules") {

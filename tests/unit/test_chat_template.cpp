@@ -14,6 +14,7 @@
 #include <ctime>
 #include <filesystem>
 #include <set>
+#include <utility>
 
 using infer::test::ChatGoldenCase;
 using infer::test::ChatGoldens;
@@ -91,7 +92,7 @@ TEST_CASE("chat template: the goldens cover every committed template") {
         if (entry.path().extension() == ".jinja") on_disk.insert(entry.path().stem().string());
     for (const std::string &name : infer::test::chat_golden_names()) listed.insert(name);
     CHECK(on_disk == listed);
-    CHECK(listed.size() == 14);
+    CHECK(listed.size() == 15);
 }
 
 TEST_CASE("chat template: real templates are recognized and render as jinja2 does") {
@@ -115,7 +116,8 @@ TEST_CASE("chat template: what each template adds to its generic format") {
           "meta-llama-Meta-Llama-3-8B-Instruct", "meta-llama-Llama-3.3-70B-Instruct",
           "meta-llama-Llama-3.2-3B-Instruct", "mistralai-Mistral-7B-Instruct-v0.1",
           "mistralai-Mistral-Large-Instruct-2407", "mistralai-Mistral-Nemo-Instruct-2407",
-          "mistralai-Mistral-Large-Instruct-2411", "openai-gpt-oss-120b"}) {
+          "mistralai-Mistral-Large-Instruct-2411", "openai-gpt-oss-120b",
+          "deepseek-ai-DeepSeek-V3.1"}) {
         CAPTURE(name);
         const ChatGoldens g = goldens(name);
         ChatFormat generic;
@@ -169,6 +171,11 @@ TEST_CASE("chat template: unrecognized template text is refused, not approximate
         "{{ '<s>[INST]' + message['content'] }}",
         // Harmony with another system header
         "{{- \"<|start|>system<|message|>\" }}{{- \"Knowledge cutoff: 2025-01\\n\" }}",
+        // DeepSeek-V3's and R1's turns (what llama.cpp's "deepseek3" detection accepts), without
+        // V3.1's empty <think></think>
+        "{{ bos_token }}{{ ns.system_prompt }}{{'<｜User｜>' + message['content']}}"
+        "{{'<｜Assistant｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}",
+        "{{'<｜User｜>' + message['content']}}{{'<｜Assistant｜><think>\\n'}}",
     };
     for (const char *text : texts) {
         CAPTURE(text);
@@ -179,12 +186,35 @@ TEST_CASE("chat template: unrecognized template text is refused, not approximate
     }
 }
 
+TEST_CASE("chat template: DeepSeek-V3.1 is recognized only where its defaults are what renders") {
+    const std::string text = infer::test::read_text_file(kDir + "deepseek-ai-DeepSeek-V3.1.jinja");
+    // Thinking on by default, the reasoning cut at the last </think> instead of the first, system
+    // messages joined otherwise: each would render differently, so each is refused.
+    const std::pair<std::string, std::string> edits[] = {
+        {"{%- set thinking = false -%}", "{%- set thinking = true -%}"},
+        {"content.split('</think>', 1)[1]", "content.split('</think>')[-1]"},
+        {"ns.system_prompt + '\n\n' + message['content']",
+         "ns.system_prompt + '\n' + message['content']"},
+    };
+    for (const auto &[from, to] : edits) {
+        CAPTURE(to);
+        std::string changed = text;
+        const size_t at = changed.find(from);
+        REQUIRE(at != std::string::npos);
+        changed.replace(at, from.size(), to);
+        ChatFormat format;
+        const infer::Status s = infer::text::chat_format_from_template(changed, &format);
+        CHECK(s.code() == INFER_ERR_UNSUPPORTED);
+        CHECK(s.message().find("DeepSeek") != std::string::npos);
+    }
+}
+
 TEST_CASE("chat template: names") {
     std::vector<std::string> names;
     for (const char *const *n = infer::text::chat_format_names(); *n; ++n) names.push_back(*n);
     CHECK(names == std::vector<std::string>{"chatml", "gemma", "llama3", "llama3.1", "llama3.2",
                                             "mistral-v1", "mistral-v3", "mistral-v3-tekken",
-                                            "mistral-v7", "gpt-oss"});
+                                            "mistral-v7", "gpt-oss", "deepseek-v3.1"});
     for (const std::string &name : names) {
         ChatFormat f;
         REQUIRE(infer::text::chat_format_from_name(name, &f).is_ok());

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <set>
 #include <vector>
 
 using namespace infer;
@@ -29,20 +30,20 @@ struct Routed {
 
 // moe_route split across nth "threads" called one after another (valid: slices are disjoint).
 Routed route_fast(const std::vector<float> &logits, int64_t t, int n_expert, int k, bool norm,
-                  int nth, RouteFn fn = RouteFn::softmax) {
+                  int nth, RouteFn fn = RouteFn::softmax, const RouteOptions &opt = {}) {
     Routed r{std::vector<int32_t>(static_cast<size_t>(t * k), -1),
              std::vector<float>(static_cast<size_t>(t * k), NAN)};
     for (int ith = 0; ith < nth; ++ith)
-        moe_route(logits.data(), t, n_expert, k, norm, r.ids.data(), r.weights.data(), ith, nth,
-                  fn);
+        moe_route(logits.data(), t, n_expert, k, norm, r.ids.data(), r.weights.data(), ith, nth, fn,
+                  opt);
     return r;
 }
 
 Routed route_ref(const std::vector<float> &logits, int64_t t, int n_expert, int k, bool norm,
-                 RouteFn fn = RouteFn::softmax) {
+                 RouteFn fn = RouteFn::softmax, const RouteOptions &opt = {}) {
     Routed r{std::vector<int32_t>(static_cast<size_t>(t * k)),
              std::vector<float>(static_cast<size_t>(t * k))};
-    moe_route_ref(logits.data(), t, n_expert, k, norm, r.ids.data(), r.weights.data(), fn);
+    moe_route_ref(logits.data(), t, n_expert, k, norm, r.ids.data(), r.weights.data(), fn, opt);
     return r;
 }
 
@@ -238,6 +239,57 @@ TEST_CASE("moe_route known values: softmax probabilities, renormalized or not") 
     const double e = std::exp(-0.1);
     CHECK(r.weights[0] == doctest::Approx(1.0 / (1 + 2 * e)));
     CHECK(r.weights[1] == doctest::Approx(e / (1 + 2 * e)));
+}
+
+TEST_CASE("moe_route, DeepSeek's way: sigmoid scores, selection bias, groups, scaled weights") {
+    // 8 experts in 4 groups of 2. Sigmoid scores s; the bias lifts experts 6 and 7.
+    const std::vector<float> logits = {2.0f, -1.0f, 1.0f, 1.5f, 0.5f, -2.0f, -0.5f, -3.0f};
+    const std::vector<float> bias = {0, 0, 0, 0, 0, 0, 1.0f, 1.0f};
+    auto sigmoid = [](float x) { return 1.0 / (1.0 + std::exp(-double(x))); };
+    // Group sums of the biased scores: g0 0.88+0.27, g1 0.73+0.82, g2 0.62+0.12, g3 1.38+1.05.
+    // The best 2 groups: 3 and 1; k 3 from {2, 3, 6, 7} by biased score: 6 (1.38), 7 (1.05),
+    // 3 (0.82). Expert 0 (the best unbiased score) is in a group left out.
+    RouteOptions opt{bias.data(), 4, 2, 2.5f};
+    for (int nth : {0, 1, 2}) { // 0: the reference
+        const Routed r = nth == 0 ? route_ref(logits, 1, 8, 3, true, RouteFn::sigmoid, opt)
+                                  : route_fast(logits, 1, 8, 3, true, nth, RouteFn::sigmoid, opt);
+        CAPTURE(nth);
+        CHECK(r.ids == std::vector<int32_t>{6, 7, 3});
+        // Weights: the unbiased scores, normalized, times 2.5.
+        const double sum = sigmoid(-0.5f) + sigmoid(-3.0f) + sigmoid(1.5f);
+        CHECK(r.weights[0] == doctest::Approx(2.5 * sigmoid(-0.5f) / sum));
+        CHECK(r.weights[1] == doctest::Approx(2.5 * sigmoid(-3.0f) / sum));
+        CHECK(r.weights[2] == doctest::Approx(2.5 * sigmoid(1.5f) / sum));
+    }
+    // Without the bias and groups: the three best sigmoid scores, unnormalized.
+    const Routed plain = route_fast(logits, 1, 8, 3, false, 1, RouteFn::sigmoid);
+    CHECK(plain.ids == std::vector<int32_t>{0, 3, 2});
+    CHECK(plain.weights[0] == doctest::Approx(sigmoid(2.0f)));
+
+    // Random logits and biases: fast equals the reference bit for bit, for every function.
+    std::mt19937 rng(11);
+    for (RouteFn fn : {RouteFn::softmax, RouteFn::softmax_topk, RouteFn::sigmoid})
+        for (int groups : {0, 4, 8}) {
+            const int n_expert = 64, k = 6, t = 7;
+            const std::vector<float> l = random_floats(t * n_expert, rng);
+            const std::vector<float> b = random_floats(n_expert, rng);
+            const RouteOptions o{b.data(), groups, groups ? groups / 2 : 0, 1.5f};
+            const Routed want = route_ref(l, t, n_expert, k, true, fn, o);
+            for (int nth : {1, 3}) {
+                const Routed got = route_fast(l, t, n_expert, k, true, nth, fn, o);
+                CAPTURE(static_cast<int>(fn));
+                CAPTURE(groups);
+                CHECK(got.ids == want.ids);
+                CHECK(std::equal(got.weights.begin(), got.weights.end(), want.weights.begin()));
+            }
+            if (groups) // every chosen expert lies in one of the groups_used best groups
+                for (int tok = 0; tok < t; ++tok) {
+                    std::set<int> seen;
+                    for (int j = 0; j < k; ++j)
+                        seen.insert(want.ids[tok * k + j] / (n_expert / groups));
+                    CHECK(static_cast<int>(seen.size()) <= groups / 2);
+                }
+        }
 }
 
 TEST_CASE("moe_ffn matches moe_ffn_ref: weight types, odd sizes, shared experts, 1-3 threads") {

@@ -2,7 +2,8 @@
 // registry; recipes choose the types llama.cpp's would; files are byte-identical for a seed,
 // whatever the thread count, and differ across seeds. Mixture-of-experts files carry the keys and
 // tensors llama.cpp loads, and their random routers spread tokens over all experts (gpt-oss's over
-// the even half its router bias favours).
+// the even half its router bias favours; deepseek2's V3-like sigmoid routing over the experts its
+// selection bias favours, the same ones at any hidden-state scale).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -36,11 +37,12 @@ std::vector<uint8_t> synth_to_memory(const synth::Spec &spec) {
     return image;
 }
 
-synth::Spec tiny(const char *arch, const char *quant, uint64_t seed = 7) {
+synth::Spec tiny(const char *arch, const char *quant, uint64_t seed = 7,
+                 const char *preset = "tiny") {
     synth::Spec spec;
     spec.arch = arch;
     synth::apply_arch_defaults(&spec);
-    REQUIRE(synth::apply_preset("tiny", &spec).is_ok());
+    REQUIRE(synth::apply_preset(preset, &spec).is_ok());
     spec.quant = quant;
     spec.seed = seed;
     spec.threads = 2;
@@ -62,6 +64,20 @@ int64_t key_int(const gguf::File &file, const std::string &key) {
     int64_t out = 0;
     REQUIRE(v->get_int(&out));
     return out;
+}
+
+// Layer l's tensor `suffix`, which must exist with these dims.
+const gguf::TensorInfo *layer_tensor_of(const gguf::File &file, int64_t l,
+                                        const std::string &suffix,
+                                        const std::vector<uint64_t> &dims) {
+    const std::string name = "blk." + std::to_string(l) + "." + suffix;
+    CAPTURE(name);
+    const gguf::TensorInfo *t = file.find_tensor(name);
+    REQUIRE(t);
+    REQUIRE(t->n_dims == dims.size());
+    for (size_t d = 0; d < dims.size(); ++d)
+        CHECK(t->dims[d] == dims[d]);
+    return t;
 }
 
 // The tiny MoE model of each arch; llama with experts is Mixtral.
@@ -174,9 +190,16 @@ void check_router_dims(const gguf::File &file, const synth::Spec &spec) {
                 CHECK(v[e] == (e % 2 == 0 ? synth::kRouterBiasFavoured : 0.0f));
             ++router_biases;
         }
-        const bool writes = name.ends_with("attn_output.weight") ||
-                            name.ends_with("ffn_down_exps.weight") ||
-                            name.ends_with("ffn_down_shexp.weight");
+        if (name.ends_with("exp_probs_b.bias")) { // deepseek2's selection bias, exactly
+            CAPTURE(name);
+            const int64_t layer = std::stoll(name.substr(4));
+            CHECK(dequantize(file, t) == synth::selection_bias(spec, layer - spec.n_dense_lead));
+            ++router_biases;
+        }
+        // deepseek2's leading dense layers write the residual through ffn_down too.
+        const bool writes =
+            name.ends_with("attn_output.weight") || name.ends_with("ffn_down_exps.weight") ||
+            name.ends_with("ffn_down_shexp.weight") || name.ends_with("ffn_down.weight");
         const bool router = name.ends_with("ffn_gate_inp.weight");
         if (!writes && !router) continue;
         CAPTURE(name);
@@ -198,8 +221,11 @@ void check_router_dims(const gguf::File &file, const synth::Spec &spec) {
         CHECK(nonzero_rows == (writes ? rows - (rows / t.dims[1]) * r_dims : rows));
     }
     const size_t n_layer = static_cast<size_t>(spec.n_layer);
+    const size_t moe_layers = n_layer - static_cast<size_t>(spec.n_dense_lead);
     CHECK(output_biases == (spec.arch == "gpt-oss" ? 2 * n_layer : 0));
-    CHECK(router_biases == (spec.arch == "gpt-oss" ? n_layer : 0));
+    CHECK(router_biases == (spec.arch == "gpt-oss"                                ? n_layer
+                            : spec.arch == "deepseek2" && spec.expert_gating == 2 ? moe_layers
+                                                                                  : 0));
 }
 
 } // namespace
@@ -476,13 +502,7 @@ TEST_CASE("synth: MoE archs write the keys and tensors llama.cpp loads") {
         }
         for (int64_t l = 0; l < spec.n_layer; ++l) {
             for (const auto &[suffix, dims] : want) {
-                const std::string name = "blk." + std::to_string(l) + "." + suffix;
-                CAPTURE(name);
-                const gguf::TensorInfo *t = file->find_tensor(name);
-                REQUIRE(t);
-                REQUIRE(t->n_dims == dims.size());
-                for (size_t d = 0; d < dims.size(); ++d)
-                    CHECK(t->dims[d] == dims[d]);
+                const gguf::TensorInfo *t = layer_tensor_of(*file, l, suffix, dims);
                 if (suffix.starts_with("ffn_gate_inp") || dims.size() == 1 ||
                     suffix.ends_with(".bias"))
                     CHECK(type_name(t->type) == std::string("F32"));
@@ -884,4 +904,434 @@ TEST_CASE("synth: router skew changes only the routers and one embedding column"
     narrow.head_dim = 2; // n_embd 8: one router dimension, none to set apart
     CHECK(rejects(narrow, 1.0));
     CHECK_FALSE(rejects(narrow, 0.0));
+}
+
+namespace {
+
+synth::Spec deepseek2(const char *preset, const char *quant, uint64_t seed = 7) {
+    return tiny("deepseek2", quant, seed, preset);
+}
+
+double key_float(const gguf::File &file, const std::string &key) {
+    const gguf::Value *v = file.find(key);
+    REQUIRE_MESSAGE(v, key);
+    double out = 0;
+    REQUIRE(v->get_float(&out));
+    return out;
+}
+
+// The experts deepseek2's router picks for one token, as llama.cpp's build_moe_ffn does: scores
+// (softmax or sigmoid of the logits), plus the selection bias; with groups, the n_group_used
+// groups with the largest sums of their top two, then the top k within them. `use_bias` and
+// `use_groups` off: what an implementation that forgets them would pick.
+std::vector<size_t> deepseek2_choice(const std::vector<double> &logits,
+                                     const std::vector<float> &bias, const synth::Spec &spec,
+                                     bool use_bias = true, bool use_groups = true) {
+    const size_t n = logits.size(), k = static_cast<size_t>(spec.n_expert_used);
+    std::vector<double> sel(n);
+    double max = logits[0], sum = 0;
+    for (double x : logits)
+        max = std::max(max, x);
+    for (double x : logits)
+        sum += std::exp(x - max);
+    for (size_t e = 0; e < n; ++e) {
+        sel[e] = spec.expert_gating == 2 ? 1 / (1 + std::exp(-logits[e]))
+                                         : std::exp(logits[e] - max) / sum;
+        if (use_bias && !bias.empty()) sel[e] += bias[e];
+    }
+    if (use_groups && spec.n_expert_groups > 1) {
+        const size_t groups = static_cast<size_t>(spec.n_expert_groups), per = n / groups;
+        std::vector<std::pair<double, size_t>> score;
+        for (size_t g = 0; g < groups; ++g) {
+            std::vector<double> v(sel.begin() + g * per, sel.begin() + (g + 1) * per);
+            std::partial_sort(v.begin(), v.begin() + 2, v.end(), std::greater<>());
+            score.push_back({v[0] + v[1], g});
+        }
+        std::sort(score.begin(), score.end(), std::greater<>());
+        for (size_t i = static_cast<size_t>(spec.n_group_used); i < groups; ++i)
+            for (size_t j = 0; j < per; ++j)
+                sel[score[i].second * per + j] = -INFINITY;
+    }
+    std::vector<size_t> order(n);
+    for (size_t e = 0; e < n; ++e)
+        order[e] = e;
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                      [&](size_t a, size_t b) { return sel[a] > sel[b]; });
+    order.resize(k);
+    std::sort(order.begin(), order.end());
+    return order;
+}
+
+} // namespace
+
+TEST_CASE("synth: deepseek2 writes llama.cpp's keys and tensors") {
+    // llama.cpp (llama-cpp-python 0.3.36) src/models/deepseek2.cpp: load_arch_hparams' keys,
+    // load_arch_tensors' names and shapes (MLA with the split attn_k_b / attn_v_b).
+    for (const char *preset : {"tiny", "tiny-v3"}) {
+        CAPTURE(preset);
+        const bool v3 = std::string(preset) == "tiny-v3";
+        const synth::Spec spec = deepseek2(preset, "Q8_0");
+        CHECK(spec.arch == "deepseek2");
+        CHECK(spec.n_layer == 4);
+        CHECK(spec.n_dense_lead == 1);
+        CHECK(spec.n_embd == 256);
+        CHECK(spec.n_head == 4);
+        CHECK(spec.n_expert == 16);
+        CHECK(spec.n_expert_used == 4);
+        const std::vector<uint8_t> image = synth_to_memory(spec);
+        const std::unique_ptr<gguf::File> file = parse(image);
+        const std::string a = "deepseek2.";
+        std::string_view str;
+        REQUIRE(file->find("general.architecture")->get_string(&str));
+        CHECK(str == "deepseek2");
+        const int64_t kv_lora = 128, nope = 32, rope = 32, v_head = 32, q_lora = v3 ? 128 : 0;
+        CHECK(key_int(*file, a + "block_count") == 4);
+        CHECK(key_int(*file, a + "embedding_length") == 256);
+        CHECK(key_int(*file, a + "feed_forward_length") == 512);
+        CHECK(key_int(*file, a + "attention.head_count") == 4);
+        CHECK(key_int(*file, a + "attention.head_count_kv") == 1);
+        CHECK(key_int(*file, a + "attention.key_length") == kv_lora + rope);
+        CHECK(key_int(*file, a + "attention.value_length") == kv_lora);
+        CHECK(key_int(*file, a + "attention.key_length_mla") == nope + rope);
+        CHECK(key_int(*file, a + "attention.value_length_mla") == v_head);
+        CHECK(key_int(*file, a + "attention.q_lora_rank") == q_lora); // 0: attn_q
+        CHECK(key_int(*file, a + "attention.kv_lora_rank") == kv_lora);
+        CHECK(key_int(*file, a + "rope.dimension_count") == rope);
+        CHECK(key_int(*file, a + "leading_dense_block_count") == 1);
+        CHECK(key_int(*file, a + "expert_count") == 16);
+        CHECK(key_int(*file, a + "expert_used_count") == 4);
+        CHECK(key_int(*file, a + "expert_feed_forward_length") == 128);
+        CHECK(key_int(*file, a + "expert_shared_count") == (v3 ? 1 : 2));
+        CHECK(key_int(*file, a + "expert_gating_func") == (v3 ? 2 : 1));
+        CHECK(key_float(*file, a + "expert_weights_scale") == (v3 ? 2.5 : 1.0));
+        CHECK((file->find(a + "expert_weights_norm") != nullptr) == v3);
+        if (v3) {
+            const gguf::Value *norm = file->find(a + "expert_weights_norm");
+            CHECK(norm->type() == gguf::ValueType::BOOL);
+            CHECK(key_int(*file, a + "expert_weights_norm") == 1); // true
+            CHECK(key_int(*file, a + "expert_group_count") == 4);
+            CHECK(key_int(*file, a + "expert_group_used_count") == 2);
+        } else {
+            CHECK(file->find(a + "expert_group_count") == nullptr);
+            CHECK(file->find(a + "expert_group_used_count") == nullptr);
+        }
+        REQUIRE(file->find(a + "rope.scaling.type")->get_string(&str));
+        CHECK(str == "yarn");
+        CHECK(key_float(*file, a + "rope.scaling.factor") == 40.0);
+        CHECK(key_int(*file, a + "rope.scaling.original_context_length") == 4096);
+        // 0.1 * mscale_all_dim (0.707 V2-Lite, 1.0 V3), as convert_hf_to_gguf.py writes it.
+        CHECK(key_float(*file, a + "rope.scaling.yarn_log_multiplier") ==
+              doctest::Approx(v3 ? 0.1 : 0.0707).epsilon(1e-6));
+        CHECK(key_float(*file, a + "rope.freq_base") == 10000.0);
+        CHECK(key_float(*file, a + "attention.layer_norm_rms_epsilon") ==
+              doctest::Approx(1e-6).epsilon(1e-6));
+        CHECK(file->find(a + "expert_shared_feed_forward_length") == nullptr);
+        CHECK(file->find(a + "attention.sliding_window") == nullptr);
+        // The synthetic SentencePiece vocabulary, with DeepSeek-V3's pre-tokenizer name (inert).
+        REQUIRE(file->find("tokenizer.ggml.model")->get_string(&str));
+        CHECK(str == "llama");
+        REQUIRE(file->find("tokenizer.ggml.pre")->get_string(&str));
+        CHECK(str == "deepseek-v3");
+
+        const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+        const uint64_t embd = 256, heads = 4, n_exp = 16, ff_exp = 128, ff = 512;
+        const uint64_t sh = ff_exp * u(spec.n_expert_shared);
+        using Want = std::vector<std::pair<std::string, std::vector<uint64_t>>>;
+        Want attn = {
+            {"attn_norm.weight", {embd}},
+            {"attn_kv_a_mqa.weight", {embd, u(kv_lora + rope)}},
+            {"attn_kv_a_norm.weight", {u(kv_lora)}},
+            {"attn_k_b.weight", {u(nope), u(kv_lora), heads}},
+            {"attn_v_b.weight", {u(kv_lora), u(v_head), heads}},
+            {"attn_output.weight", {heads * u(v_head), embd}},
+            {"ffn_norm.weight", {embd}},
+        };
+        if (v3) {
+            attn.push_back({"attn_q_a.weight", {embd, u(q_lora)}});
+            attn.push_back({"attn_q_a_norm.weight", {u(q_lora)}});
+            attn.push_back({"attn_q_b.weight", {u(q_lora), heads * u(nope + rope)}});
+        } else {
+            attn.push_back({"attn_q.weight", {embd, heads * u(nope + rope)}});
+        }
+        const Want dense = {
+            {"ffn_gate.weight", {embd, ff}},
+            {"ffn_up.weight", {embd, ff}},
+            {"ffn_down.weight", {ff, embd}},
+        };
+        Want moe = {
+            {"ffn_gate_inp.weight", {embd, n_exp}},
+            {"ffn_gate_exps.weight", {embd, ff_exp, n_exp}},
+            {"ffn_up_exps.weight", {embd, ff_exp, n_exp}},
+            {"ffn_down_exps.weight", {ff_exp, embd, n_exp}},
+            {"ffn_gate_shexp.weight", {embd, sh}},
+            {"ffn_up_shexp.weight", {embd, sh}},
+            {"ffn_down_shexp.weight", {sh, embd}},
+        };
+        if (v3) moe.push_back({"exp_probs_b.bias", {n_exp}});
+        size_t expected = 3; // token_embd, output_norm, output
+        for (int64_t l = 0; l < spec.n_layer; ++l) {
+            Want want = attn;
+            const Want &ffn = l < spec.n_dense_lead ? dense : moe;
+            want.insert(want.end(), ffn.begin(), ffn.end());
+            expected += want.size();
+            for (const auto &[suffix, dims] : want) {
+                const gguf::TensorInfo *t = layer_tensor_of(*file, l, suffix, dims);
+                const bool f32 = suffix.starts_with("ffn_gate_inp") || dims.size() == 1;
+                CHECK((type_name(t->type) == std::string("F32")) == f32);
+            }
+            // Neither the other query form nor a dense FFN in expert layers, nor the reverse.
+            const std::string b = "blk." + std::to_string(l) + ".";
+            CHECK((file->find_tensor(b + "attn_q.weight") == nullptr) == v3);
+            CHECK((file->find_tensor(b + "ffn_gate_inp.weight") == nullptr) ==
+                  (l < spec.n_dense_lead));
+            CHECK(file->find_tensor(b + "attn_kv_b.weight") == nullptr);
+            CHECK(file->find_tensor(b + "ffn_gate_inp_shexp.weight") == nullptr);
+        }
+        CHECK(file->tensors().size() == expected);
+        CHECK(file->find_tensor("output.weight"));
+        for (const gguf::TensorInfo &t : file->tensors()) { // every value decodes, finite
+            CAPTURE(t.name);
+            const std::vector<float> values = dequantize(*file, t);
+            CHECK(std::all_of(values.begin(), values.end(),
+                              [](float v) { return std::isfinite(v); }));
+        }
+        check_router_dims(*file, spec);
+    }
+}
+
+TEST_CASE("synth: deepseek2 routing is exact and needs the bias and the groups") {
+    // V2-Lite-like (softmax, no bias): any RMS ranks the experts as the logits do, as the other
+    // archs. V3-like: sigmoid plus the selection bias, in groups. At hidden-state RMS from a
+    // quarter to four times the one the routers are drawn for, every token of the vocabulary
+    // picks the same experts (those of the favoured groups with the largest logits); leaving out
+    // the bias or the groups changes the choice.
+    for (const char *preset : {"tiny", "tiny-v3"}) {
+        CAPTURE(preset);
+        const synth::Spec spec = deepseek2(preset, "Q4_0");
+        const bool v3 = spec.expert_gating == 2;
+        const std::vector<uint8_t> image = synth_to_memory(spec);
+        const std::unique_ptr<gguf::File> file = parse(image);
+        const gguf::TensorInfo *embd = file->find_tensor("token_embd.weight");
+        REQUIRE(embd);
+        const std::vector<float> emb = dequantize(*file, *embd);
+        const size_t n_embd = embd->dims[0], n_vocab = embd->dims[1];
+        const size_t n_expert = static_cast<size_t>(spec.n_expert);
+        for (int64_t l = spec.n_dense_lead; l < spec.n_layer; ++l) {
+            CAPTURE(l);
+            const std::string b = "blk." + std::to_string(l) + ".";
+            const std::vector<float> w = dequantize(*file,
+                                                    *file->find_tensor(b + "ffn_gate_inp.weight")),
+                                     g = dequantize(*file,
+                                                    *file->find_tensor(b + "ffn_norm.weight"));
+            const std::vector<float> bias = synth::selection_bias(spec, l - spec.n_dense_lead);
+            std::vector<int64_t> load(n_expert, 0);
+            size_t bias_changes = 0, groups_change = 0;
+            for (size_t t = 0; t < n_vocab; ++t) {
+                std::vector<double> base(n_expert);
+                for (size_t e = 0; e < n_expert; ++e) {
+                    double dot = 0;
+                    for (size_t i = 0; i < n_embd; ++i)
+                        dot += w[e * n_embd + i] * g[i] * emb[t * n_embd + i];
+                    base[e] = dot;
+                }
+                std::vector<size_t> first;
+                for (double scale : {0.25, 1.0, 4.0}) {
+                    std::vector<double> logits(n_expert);
+                    for (size_t e = 0; e < n_expert; ++e)
+                        logits[e] = base[e] / (scale * synth::router_rms(l));
+                    const std::vector<size_t> c =
+                        deepseek2_choice(logits, v3 ? bias : std::vector<float>{}, spec);
+                    if (first.empty()) {
+                        first = c;
+                        bias_changes += deepseek2_choice(logits, bias, spec, false) != c;
+                        groups_change += deepseek2_choice(logits, bias, spec, true, false) != c;
+                    }
+                    REQUIRE(c == first);
+                }
+                for (size_t e : first) {
+                    ++load[e];
+                    if (v3) CHECK(bias[e] == synth::kSelectionBias); // a favoured group's
+                }
+            }
+            // The favoured experts share the tokens (the others get none under V3's bias).
+            std::vector<int64_t> used;
+            for (size_t e = 0; e < n_expert; ++e)
+                if (!v3 || bias[e] == synth::kSelectionBias) used.push_back(load[e]);
+            const double fair =
+                static_cast<double>(n_vocab * static_cast<size_t>(spec.n_expert_used)) /
+                static_cast<double>(used.size());
+            const auto [lo, hi] = std::minmax_element(used.begin(), used.end());
+            MESSAGE(std::string(preset)
+                    << " layer " << l << ": " << used.size() << " candidate experts, load "
+                    << *lo / fair << ".." << *hi / fair << " of fair; without the bias "
+                    << bias_changes << ", without the groups " << groups_change << " of " << n_vocab
+                    << " tokens choose otherwise");
+            CHECK(static_cast<double>(*lo) > 0.7 * fair);
+            CHECK(static_cast<double>(*hi) < 1.3 * fair);
+            if (v3) {
+                CHECK(groups_change == n_vocab); // the other groups' leaders
+                // Without the bias (the groups by the sigmoids alone) ~83% of them.
+                CHECK(bias_changes > n_vocab * 3 / 4);
+            }
+        }
+        // The bias favours 2 of the 4 groups, other ones in each layer; one leader elsewhere.
+        if (v3) {
+            const std::vector<float> b0 = synth::selection_bias(spec, 0),
+                                     b1 = synth::selection_bias(spec, 1);
+            CHECK(b0 != b1);
+            CHECK(std::count(b0.begin(), b0.end(), synth::kSelectionBias) == 8);
+            CHECK(std::count(b0.begin(), b0.end(), synth::kSelectionBias + 2) == 2);
+        }
+    }
+}
+
+TEST_CASE("synth: deepseek2 published presets and recipes follow llama.cpp") {
+    std::vector<synth::TensorPlan> plan;
+    auto type_of = [&](const std::string &name) -> std::string {
+        for (const auto &t : plan)
+            if (t.name == name) return type_name(t.type);
+        return "missing";
+    };
+    auto plan_bytes = [&] {
+        uint64_t bytes = 0;
+        for (const synth::TensorPlan &t : plan) {
+            uint64_t rows = 1, row_bytes = 0;
+            for (size_t d = 1; d < t.dims.size(); ++d)
+                rows *= t.dims[d];
+            REQUIRE(type_row_bytes(t.type, t.dims[0], &row_bytes));
+            bytes += rows * row_bytes;
+        }
+        return bytes;
+    };
+    synth::Spec lite;
+    REQUIRE(synth::apply_preset("deepseek-v2-lite", &lite).is_ok());
+    CHECK(lite.arch == "deepseek2");
+    CHECK(lite.n_layer == 27);
+    CHECK(lite.q_lora_rank == 0);
+    CHECK(lite.n_expert_groups == 1); // as convert_hf_to_gguf.py writes config.json's n_group
+    lite.quant = "Q4_K_M";
+    Status st = synth::plan_tensors(lite, &plan);
+    REQUIRE_MESSAGE(st.is_ok(), st.message());
+    // 11 tensors in the dense layer, 15 in each of the 26 expert layers.
+    CHECK(plan.size() == 3 + 11 + 15 * 26);
+    CHECK(type_of("blk.5.attn_q.weight") == "Q4_K");
+    CHECK(type_of("blk.5.attn_kv_a_mqa.weight") == "Q4_K");
+    CHECK(type_of("blk.5.attn_k_b.weight") == "Q5_0"); // rows of qk_nope 128
+    CHECK(type_of("blk.5.attn_v_b.weight") == "Q4_K"); // rows of kv_lora 512
+    CHECK(type_of("blk.5.attn_output.weight") == "Q4_K");
+    // use_more_bits(i, 27): layers 0-2, 5, 8, ..., 23-26.
+    CHECK(type_of("blk.0.ffn_down.weight") == "Q8_0"); // Q6_K on rows of 10944
+    CHECK(type_of("blk.0.ffn_gate.weight") == "Q4_K");
+    CHECK(type_of("blk.6.ffn_down_exps.weight") == "Q5_0");  // Q4_K on rows of 1408
+    CHECK(type_of("blk.5.ffn_down_exps.weight") == "Q8_0");  // Q6_K on rows of 1408
+    CHECK(type_of("blk.6.ffn_down_shexp.weight") == "Q4_K"); // rows of 2816: whole blocks
+    CHECK(type_of("blk.5.ffn_down_shexp.weight") == "Q6_K");
+    CHECK(type_of("blk.5.ffn_gate_inp.weight") == "F32");
+    CHECK(type_of("blk.5.exp_probs_b.bias") == "missing"); // softmax: no selection bias
+    CHECK(type_of("blk.5.attn_kv_a_norm.weight") == "F32");
+
+    synth::Spec v3;
+    REQUIRE(synth::apply_preset("deepseek-v3", &v3).is_ok());
+    CHECK(v3.n_layer == 61);
+    CHECK(v3.n_dense_lead == 3);
+    CHECK(v3.n_expert == 256);
+    CHECK(v3.n_expert_groups == 8);
+    CHECK(v3.n_group_used == 4);
+    CHECK(v3.expert_weights_scale == 2.5f);
+    v3.quant = "Q8_0";
+    st = synth::plan_tensors(v3, &plan);
+    REQUIRE_MESSAGE(st.is_ok(), st.message());
+    // 13 tensors per dense layer, 18 per expert layer (the bias included).
+    CHECK(plan.size() == 3 + 13 * 3 + 18 * 58);
+    CHECK(type_of("blk.3.exp_probs_b.bias") == "F32");
+    CHECK(type_of("blk.3.attn_q_a.weight") == "Q8_0");
+    CHECK(type_of("blk.3.attn_q_b.weight") == "Q8_0");
+    CHECK(type_of("blk.3.attn_q_a_norm.weight") == "F32");
+    const uint64_t v3_bytes = plan_bytes();
+    MESSAGE("deepseek-v3 Q8_0: " << v3_bytes << " bytes of tensor data");
+    CHECK(v3_bytes > 700'000'000'000u); // ~671B parameters at 8.5 bits (no MTP layer)
+    CHECK(v3_bytes < 720'000'000'000u);
+    v3.quant = "MXFP4_MOE"; // llama.cpp: every 3-D tensor of several matrices, MLA's included
+    REQUIRE(synth::plan_tensors(v3, &plan).is_ok());
+    CHECK(type_of("blk.3.ffn_up_exps.weight") == "MXFP4");
+    CHECK(type_of("blk.3.attn_k_b.weight") == "MXFP4");
+    CHECK(type_of("blk.3.attn_v_b.weight") == "MXFP4");
+    CHECK(type_of("blk.3.attn_kv_a_mqa.weight") == "Q8_0");
+    CHECK(type_of("blk.3.ffn_down_shexp.weight") == "Q8_0");
+    CHECK(type_of("blk.0.ffn_down.weight") == "Q8_0");
+
+    // The tiny ones under Q4_K_M: rows of 32 and 128 fall back to Q5_0 (Q6_K to Q8_0); more
+    // bits in layers 2 and 3 of 4.
+    REQUIRE(synth::plan_tensors(deepseek2("tiny-v3", "Q4_K_M"), &plan).is_ok());
+    CHECK(type_of("blk.1.attn_k_b.weight") == "Q5_0");
+    CHECK(type_of("blk.1.attn_v_b.weight") == "Q5_0");
+    CHECK(type_of("blk.1.attn_kv_a_mqa.weight") == "Q4_K");
+    CHECK(type_of("blk.1.attn_q_a.weight") == "Q4_K");
+    CHECK(type_of("blk.1.attn_q_b.weight") == "Q5_0");
+    CHECK(type_of("blk.0.ffn_down.weight") == "Q4_K");
+    CHECK(type_of("blk.1.ffn_down_exps.weight") == "Q5_0");
+    CHECK(type_of("blk.2.ffn_down_exps.weight") == "Q8_0");
+    CHECK(type_of("blk.2.ffn_down_shexp.weight") == "Q8_0"); // rows of 128
+    CHECK(type_of("output.weight") == "Q6_K");
+}
+
+TEST_CASE("synth: rejects bad deepseek2 specs") {
+    auto rejects = [](synth::Spec spec) { return !synth::validate(spec).is_ok(); };
+    CHECK_FALSE(rejects(deepseek2("tiny", "F32")));
+    CHECK_FALSE(rejects(deepseek2("tiny-v3", "Q4_K_M")));
+    synth::Spec spec = deepseek2("tiny", "F32");
+    spec.kv_lora_rank = 0;
+    CHECK(rejects(spec));
+    spec = deepseek2("tiny", "F32");
+    spec.qk_rope_dim = 31;
+    CHECK(rejects(spec));
+    spec = deepseek2("tiny", "F32");
+    spec.n_dense_lead = spec.n_layer;
+    CHECK(rejects(spec));
+    spec = deepseek2("tiny", "F32");
+    spec.n_expert_shared = 0;
+    CHECK(rejects(spec));
+    spec = deepseek2("tiny", "F32");
+    spec.expert_gating = 3;
+    CHECK(rejects(spec));
+    spec = deepseek2("tiny", "F32");
+    spec.n_expert_groups = 4;
+    spec.n_group_used = 2;
+    CHECK(rejects(spec)); // softmax groups are not exact
+    spec = deepseek2("tiny-v3", "F32");
+    spec.n_group_used = 4;
+    CHECK(rejects(spec)); // must keep fewer groups than there are
+    spec = deepseek2("tiny-v3", "F32");
+    spec.n_expert_groups = 3;
+    CHECK(rejects(spec)); // 16 experts in 3 groups
+    spec = deepseek2("tiny-v3", "F32");
+    spec.n_expert_used = 9;
+    CHECK(rejects(spec)); // 2 groups of 4 hold 8
+    spec = deepseek2("tiny-v3", "F32");
+    spec.n_expert_groups = spec.n_group_used = 0;
+    CHECK_FALSE(rejects(spec)); // sigmoid without groups: even experts favoured
+    spec.n_expert_used = 9;
+    CHECK(rejects(spec));
+    spec = deepseek2("tiny-v3", "F32");
+    spec.n_layer = 27; // llama.cpp reads no q_lora_rank for 27 layers
+    CHECK(rejects(spec));
+    spec = deepseek2("tiny", "F32");
+    spec.n_head_kv = 2;
+    CHECK(rejects(spec));
+    spec = deepseek2("tiny", "F32");
+    spec.rope_yarn_factor = spec.rope_yarn_mscale_all_dim = 0;
+    spec.rope_yarn_orig_ctx = 0;
+    CHECK_FALSE(rejects(spec)); // YaRN is optional here
+    spec.rope_yarn_mscale_all_dim = 1;
+    CHECK(rejects(spec));
+    spec = tiny_moe("qwen3moe", "F32");
+    spec.kv_lora_rank = 64;
+    CHECK(rejects(spec)); // MLA is deepseek2's
+    spec = tiny_moe("qwen3moe", "F32");
+    spec.expert_gating = 2;
+    CHECK(rejects(spec));
+    // Another arch's preset after deepseek2 clears its fields.
+    spec = deepseek2("tiny-v3", "F32");
+    REQUIRE(synth::apply_preset("qwen3-30b-a3b", &spec).is_ok());
+    CHECK_FALSE(rejects(spec));
 }

@@ -1,5 +1,5 @@
 // The pieces under the tokenizers: GPT-2's byte-to-unicode map, UTF-8 helpers, streaming hold-back,
-// and the whitespace rewrite of pre-tokenizer regexes.
+// the whitespace rewrite of pre-tokenizer regexes, and a pre-tokenizer's split.
 #include "text/pretokenize.h"
 #include "text/unicode_bytes.h"
 #include "text/utf8.h"
@@ -87,4 +87,38 @@ TEST_CASE("text: pre-tokenizer regexes use llama.cpp's whitespace set") {
     const infer::Status unknown = PreTokenizer::create("no-such-pre", &pre);
     CHECK(unknown.code() == INFER_ERR_MODEL_BAD_VOCAB);
     CHECK(unknown.message().find("no-such-pre") != std::string::npos);
+}
+
+TEST_CASE("text: the deepseek-v3 pre-tokenizer splits words as llama.cpp does") {
+    // llama.cpp's words (unicode_regex_split of llama-cpp-python 0.3.36's llama.cpp with its
+    // deepseek-v3 regexes) for the corpus strings that exercise them. SmolLM2's vocabulary, which
+    // the tokenizer goldens use, gives the same ids for most of these splits, so they are held here
+    // word for word: digits in threes; Han only in U+4E00..U+9FA5 (U+3400 and U+9FA6 go with the
+    // letters), kana runs apart; one ASCII mark with the ASCII letters after it; letters with their
+    // combining marks; punctuation runs keeping their newlines.
+    const struct {
+        std::string text;
+        std::vector<std::string> words;
+    } cases[] = {
+        {"_init .NET $HOME @user ,x -v é.ça _é",
+         {"_init", " .", "NET", " $", "HOME", " @", "user", " ,", "x", " -", "v", " é", ".", "ça",
+          " _", "é"}},
+        {"日本語abc中文123かなカナ漢字ー々〆ヶ㐀龥龦ｶﾀｶﾅ가나",
+         {"日本語", "abc", "中文", "123", "かなカナ漢字ー", "々〆", "ヶ", "㐀", "龥",
+          "龦ｶﾀｶﾅ가나"}},
+        {"x\u0301y \u0301z ǅungla 1234567 12a3456b",
+         {"x\u0301y", " \u0301z", " ǅungla", " ", "123", "456", "7", " ", "12", "a", "345", "6",
+          "b"}},
+        {"a,\n\n b!?\r\n c :)\t— “x”",
+         {"a", ",\n\n", " b", "!?\r\n", " c", " :)", "\t", "—", " “", "x", "”"}},
+    };
+    std::unique_ptr<PreTokenizer> pre;
+    REQUIRE(PreTokenizer::create("deepseek-v3", &pre).is_ok());
+    for (const auto &c : cases) {
+        CAPTURE(c.text);
+        std::vector<std::string> words;
+        pre->for_each_word(c.text,
+                           [&](size_t b, size_t e) { words.push_back(c.text.substr(b, e - b)); });
+        CHECK(words == c.words);
+    }
 }

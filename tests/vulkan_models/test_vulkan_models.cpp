@@ -82,6 +82,14 @@ TEST_CASE("vulkan models: Vulkan matches CPU on the mixture-of-experts archs") {
     // SwiGLU) run on the CPU between Vulkan's projections and norms.
     device_matches_cpu("vk-gpt-oss", "--arch gpt-oss --preset tiny --quant MXFP4_MOE --seed 26",
                        kVulkan);
+    // DeepSeek-V2-Lite-like and V3-like: their latent attention and the V3 grouped sigmoid
+    // routing run on the CPU. Float weights: these small random MLA models amplify the 8-bit
+    // activation rounding the CPU does and a device does not (llama.cpp's own paths differ by
+    // 0.03-0.11 on the quantized ones), so quantized weights would test that, not the split.
+    device_matches_cpu("vk-deepseek2-lite", "--arch deepseek2 --preset tiny --quant F32 --seed 27",
+                       kVulkan);
+    device_matches_cpu("vk-deepseek2-v3", "--arch deepseek2 --preset tiny-v3 --quant F16 --seed 28",
+                       kVulkan);
 }
 
 // Split placements: some layers on Vulkan and the rest on the CPU, and the experts on the CPU
