@@ -150,10 +150,14 @@ TEST_CASE("context: truncate and reset replay to identical logits; chunking does
     CHECK(last_logits(ctx.get()) == full);
 }
 
-TEST_CASE("context: state save and load restore the same continuation") {
-    ModelPtr model = load(smollm_path());
-    ContextPtr a = make_context(model.get(), 64);
-    REQUIRE(infer_decode(a.get(), kPrompt.data(), kPrompt.size()) == INFER_OK);
+namespace {
+
+// Saves a context's state after the prompt, loads it into a fresh context, and checks the
+// continuation is the same; returns the state's size.
+uint64_t state_round_trip_holds(infer_model *model) {
+    ContextPtr a = make_context(model, 64);
+    REQUIRE_MESSAGE(infer_decode(a.get(), kPrompt.data(), kPrompt.size()) == INFER_OK,
+                    std::string(infer_last_error()));
     uint64_t size = 0;
     REQUIRE(infer_context_state_size(a.get(), &size) == INFER_OK);
     std::vector<uint8_t> state(size);
@@ -167,16 +171,35 @@ TEST_CASE("context: state save and load restore the same continuation") {
     REQUIRE(infer_decode(a.get(), &next, 1) == INFER_OK);
     const std::vector<float> expected = last_logits(a.get());
 
-    ContextPtr b = make_context(model.get(), 64);
+    ContextPtr b = make_context(model, 64);
     REQUIRE(infer_context_state_load(b.get(), state.data(), state.size()) == INFER_OK);
     CHECK(infer_context_position(b.get()) == kPrompt.size());
     REQUIRE(infer_decode(b.get(), &next, 1) == INFER_OK);
     CHECK(last_logits(b.get()) == expected);
 
-    ContextPtr small = make_context(model.get(), 8);
+    ContextPtr small = make_context(model, 8);
     CHECK(infer_context_state_load(small.get(), state.data(), state.size()) == INFER_ERR_BAD_STATE);
     state[0] = 'X';
     CHECK(infer_context_state_load(b.get(), state.data(), state.size()) == INFER_ERR_BAD_STATE);
+    return size;
+}
+
+} // namespace
+
+TEST_CASE("context: state save and load restore the same continuation") {
+    ModelPtr model = load(smollm_path());
+    state_round_trip_holds(model.get());
+}
+
+// Multi-head latent attention caches one row per position (the latent and the rope key, 128 +
+// 32 elements in the tiny preset's 4 layers) and no values: the state holds just those rows.
+TEST_CASE("context: state save and load with a latent-attention cache (deepseek2)") {
+    ModelPtr model = load(infer::test::synthetic_model(
+        "state-deepseek2", "--arch deepseek2 --preset tiny --n-vocab 5000 --quant Q8_0 --seed 27"));
+    const uint64_t size = state_round_trip_holds(model.get());
+    const uint64_t rows = uint64_t{4} * kPrompt.size() * (128 + 32) * 2; // F16
+    CHECK(size > rows);
+    CHECK(size < rows + 256); // the header
 }
 
 TEST_CASE("context: cancel from another thread and the abort callback stop a decode") {

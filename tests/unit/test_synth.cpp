@@ -66,6 +66,19 @@ int64_t key_int(const gguf::File &file, const std::string &key) {
     return out;
 }
 
+// The bytes of every tensor a plan writes.
+uint64_t plan_bytes(const std::vector<synth::TensorPlan> &plan) {
+    uint64_t bytes = 0;
+    for (const synth::TensorPlan &t : plan) {
+        uint64_t rows = 1, row_bytes = 0;
+        for (size_t d = 1; d < t.dims.size(); ++d)
+            rows *= t.dims[d];
+        REQUIRE(type_row_bytes(t.type, t.dims[0], &row_bytes));
+        bytes += rows * row_bytes;
+    }
+    return bytes;
+}
+
 // Layer l's tensor `suffix`, which must exist with these dims.
 const gguf::TensorInfo *layer_tensor_of(const gguf::File &file, int64_t l,
                                         const std::string &suffix,
@@ -739,15 +752,7 @@ TEST_CASE("synth: gpt-oss presets and MXFP4_MOE follow llama.cpp") {
     REQUIRE_MESSAGE(st.is_ok(), st.message());
     // 19 per layer (as the released GGUF), plus token_embd, output_norm and output.
     CHECK(plan.size() == 3 + 19 * 24);
-    uint64_t bytes = 0;
-    for (const synth::TensorPlan &t : plan) {
-        uint64_t rows = 1, row_bytes = 0;
-        for (size_t d = 1; d < t.dims.size(); ++d)
-            rows *= t.dims[d];
-        REQUIRE(type_row_bytes(t.type, t.dims[0], &row_bytes));
-        bytes += rows * row_bytes;
-    }
-    CHECK(bytes == 12096558336u); // ~12.1 GB, as ggml-org's gpt-oss-20b-mxfp4.gguf
+    CHECK(plan_bytes(plan) == 12096558336u); // ~12.1 GB, as ggml-org's gpt-oss-20b-mxfp4.gguf
     CHECK(type_of("token_embd.weight") == "Q8_0");
     CHECK(type_of("output.weight") == "Q8_0");
     for (const char *b : {"blk.0.", "blk.23."}) {
@@ -1192,17 +1197,6 @@ TEST_CASE("synth: deepseek2 published presets and recipes follow llama.cpp") {
             if (t.name == name) return type_name(t.type);
         return "missing";
     };
-    auto plan_bytes = [&] {
-        uint64_t bytes = 0;
-        for (const synth::TensorPlan &t : plan) {
-            uint64_t rows = 1, row_bytes = 0;
-            for (size_t d = 1; d < t.dims.size(); ++d)
-                rows *= t.dims[d];
-            REQUIRE(type_row_bytes(t.type, t.dims[0], &row_bytes));
-            bytes += rows * row_bytes;
-        }
-        return bytes;
-    };
     synth::Spec lite;
     REQUIRE(synth::apply_preset("deepseek-v2-lite", &lite).is_ok());
     CHECK(lite.arch == "deepseek2");
@@ -1247,7 +1241,7 @@ TEST_CASE("synth: deepseek2 published presets and recipes follow llama.cpp") {
     CHECK(type_of("blk.3.attn_q_a.weight") == "Q8_0");
     CHECK(type_of("blk.3.attn_q_b.weight") == "Q8_0");
     CHECK(type_of("blk.3.attn_q_a_norm.weight") == "F32");
-    const uint64_t v3_bytes = plan_bytes();
+    const uint64_t v3_bytes = plan_bytes(plan);
     MESSAGE("deepseek-v3 Q8_0: " << v3_bytes << " bytes of tensor data");
     CHECK(v3_bytes > 700'000'000'000u); // ~671B parameters at 8.5 bits (no MTP layer)
     CHECK(v3_bytes < 720'000'000'000u);
