@@ -51,6 +51,12 @@ Status read_mla_hparams(const gguf::File &file, Hparams *hp) {
                           static_cast<long long>(hp->head_dim_v));
     if (mla.head_dim_qk <= hp->n_rot || mla.kv_lora_rank < 1)
         return bad("key_length_mla must exceed the rope dims", mla.head_dim_qk, hp->n_rot);
+    // Bounds that keep every shape product (heads x head sizes) far from overflowing.
+    constexpr int64_t kMaxDim = int64_t{1} << 20;
+    if (mla.q_lora_rank > kMaxDim || mla.kv_lora_rank > kMaxDim || mla.head_dim_qk > kMaxDim ||
+        mla.head_dim_v > kMaxDim || hp->n_head > kMaxDim)
+        return bad("MLA ranks, head sizes and the head count must be at most 2^20",
+                   mla.kv_lora_rank, mla.head_dim_qk);
     hp->kv_v_in_k = true;
 
     // llama.cpp's context sets YaRN's attn factor to mscale(f, m) / mscale(f, m_all) / (1 + 0.1
@@ -91,6 +97,9 @@ Status read_routing(const gguf::File &file, Hparams *hp) {
         return bad("leading_dense_block_count exceeds block_count", hp->n_layer_dense_lead,
                    hp->n_layer);
     INFER_TRY(meta.count("expert_shared_count", &shared));
+    if (shared > (1 << 16) || hp->n_ff_exp > (int64_t{1} << 32))
+        return bad("expert_shared_count or expert_feed_forward_length is out of range", shared,
+                   hp->n_ff_exp);
     hp->n_ff_shexp = hp->n_ff_exp * shared;
     return Status::ok();
 }

@@ -137,8 +137,9 @@ struct RunState {
     std::atomic<size_t> stop_after{kNoStop};
 };
 
+// A tensor's data; null for an absent input (KvStore's values when they live in the keys).
 float *f32(const RunState &s, graph::TensorId id) {
-    return reinterpret_cast<float *>(s.bound->tensor_data[id]);
+    return id == graph::kNoTensor ? nullptr : reinterpret_cast<float *>(s.bound->tensor_data[id]);
 }
 const int32_t *i32(const RunState &s, graph::TensorId id) {
     return reinterpret_cast<const int32_t *>(s.bound->tensor_data[id]);
