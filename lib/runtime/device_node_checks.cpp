@@ -74,7 +74,7 @@ Status check_device_node(const DeviceKernelLimits &limits, const Node &n, const 
                           limits.backend, limits.max_head_dim, n.head_dim, n.n_head, n.n_head_kv);
         if (n.sinks && !limits.attention_sinks)
             return refuse(limits, n, g, "attention sinks have no %s kernel yet", limits.backend);
-        if (n.v_in_k || (n.head_dim_v && n.head_dim_v != n.head_dim))
+        if (!limits.latent_attention && (n.v_in_k || (n.head_dim_v && n.head_dim_v != n.head_dim)))
             return refuse(
                 limits, n, g, "value heads unlike the keys (%d, %d%s) have no %s kernel yet",
                 n.head_dim, n.head_dim_v, n.v_in_k ? ", inside the keys" : "", limits.backend);
@@ -99,32 +99,38 @@ Status check_device_node(const DeviceKernelLimits &limits, const Node &n, const 
         if (n.op == Op::MoeFfn && n.expert_slot && !n.experts_resident &&
             !limits.computes_cpu_experts)
             return refuse(limits, n, g, "its experts are the CPU's");
-        if (n.op == Op::MoeRoute && n.route_fn != graph::RouteFn::Softmax)
+        if (n.op == Op::MoeRoute && !limits.routing_general &&
+            n.route_fn != graph::RouteFn::Softmax)
             return refuse(limits, n, g, "%s routing has no device kernel yet",
                           n.route_fn == graph::RouteFn::Sigmoid ? "sigmoid" : "top-k-then-softmax");
-        if (n.op == Op::MoeRoute && (n.w || n.n_group > 0 || n.route_scale != 1))
+        if (n.op == Op::MoeRoute && !limits.routing_general &&
+            (n.w || n.n_group > 0 || n.route_scale != 1))
             return refuse(limits, n, g,
                           "a selection bias, expert groups and scaled weights have no device "
                           "kernel yet");
-        if (n.op == Op::MoeFfn && (n.expert_bias[0] || n.act == graph::Activation::SwigluOai))
+        if (n.op == Op::MoeFfn && !limits.swiglu_oai_and_expert_biases &&
+            (n.expert_bias[0] || n.act == graph::Activation::SwigluOai))
             return refuse(limits, n, g,
                           "expert biases and the clamped SwiGLU have no device kernel yet");
         for (const graph::WeightRef *w : {n.w, n.w2, n.w3})
             INFER_TRY(readable(w));
         return Status::ok();
     case Op::Glu:
-        if (n.act == graph::Activation::SwigluOai)
+        if (n.act == graph::Activation::SwigluOai && !limits.swiglu_oai_and_expert_biases)
             return refuse(limits, n, g, "the clamped SwiGLU has no device kernel yet");
         return Status::ok();
     case Op::KvStore:
-        if (n.v_in_k)
+        if (n.v_in_k && !limits.latent_attention)
             return refuse(limits, n, g, "a cache of keys alone (MLA) has no %s kernel yet",
                           limits.backend);
         return Status::ok();
     case Op::Slice:
     case Op::Concat:
     case Op::HeadMatMul:
-        return refuse(limits, n, g, "no %s kernel yet", limits.backend);
+        if (!limits.latent_attention)
+            return refuse(limits, n, g, "no %s kernel yet", limits.backend);
+        if (n.op == Op::HeadMatMul) INFER_TRY(readable(n.w));
+        return Status::ok();
     case Op::Add:
     case Op::Scale:
     case Op::SelectLast:

@@ -20,6 +20,14 @@ struct DeviceKernelLimits {
     bool computes_cpu_experts = true; // false: a MoeFfn of experts left to the CPU is refused
     bool rope_yarn = false;           // its RoPE has YaRN's blend and magnitude scale
     bool attention_sinks = false;     // its attention takes a sink logit per head
+    // Its MoeRoute has every RouteFn (top-k softmax, sigmoid), a selection bias, expert groups
+    // and a weight scale (gpt-oss's and DeepSeek's routing).
+    bool routing_general = false;
+    // Its Glu and MoeFfn have the clamped SwiGLU, and its MoeFfn expert biases (gpt-oss).
+    bool swiglu_oai_and_expert_biases = false;
+    // Multi-head latent attention (DeepSeek): Attention with value heads unlike the keys or
+    // inside them, a KvStore of keys alone, and Slice, Concat and HeadMatMul.
+    bool latent_attention = false;
 };
 
 // Ok when a device backend with `limits` can run node `n` of `g`; otherwise INFER_ERR_UNSUPPORTED

@@ -15,9 +15,17 @@ constexpr uint32_t kAnyType = UINT32_MAX; // every case of the op
 // CUDA and Vulkan read none of the codebook, lattice and ternary types: the CPU dequantizes
 // their token tables and multiplies their matrices, and placement leaves such a node on the CPU.
 constexpr TypeId kDeviceCpuOnlyTypes[] = {
-    TypeId::IQ4_NL,  TypeId::IQ4_XS, TypeId::MXFP4, TypeId::IQ2_XXS, TypeId::IQ2_XS,
-    TypeId::IQ2_S,   TypeId::IQ3_XXS, TypeId::IQ3_S, TypeId::IQ1_S,  TypeId::IQ1_M,
-    TypeId::TQ1_0,   TypeId::TQ2_0,
+    TypeId::IQ4_NL, TypeId::IQ4_XS, TypeId::IQ2_XXS, TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ3_XXS,
+    TypeId::IQ3_S,  TypeId::IQ1_S,  TypeId::IQ1_M,   TypeId::TQ1_0,  TypeId::TQ2_0,
+};
+// Per backend, the types one of them does not read yet (delete a line as its kernel lands).
+struct TypeGap {
+    const char *backend;
+    TypeId type;
+};
+constexpr TypeGap kBackendTypeGaps[] = {
+    {"CUDA", TypeId::MXFP4},
+    {"Vulkan", TypeId::MXFP4},
 };
 constexpr Op kWeightOps[] = {Op::Embed, Op::MatMul, Op::MoeFfn};
 
@@ -28,29 +36,44 @@ std::string gap_name(const std::string &backend, graph::Op op, uint32_t type) {
 
 } // namespace
 
-// DeepSeek's multi-head latent attention and routing run on the CPU for now: the cases whose
-// label says so.
+// Per backend, the cases it refuses today (nullptr label: every case of the op). Delete a line
+// as its kernel lands.
 struct LabelGap {
+    const char *backend;
     Op op;
     const char *label_part;
 };
-constexpr LabelGap kDeviceLabelGaps[] = {
-    {Op::Attention, "values in keys"},
-    {Op::KvStore, "keys alone"},
-    {Op::MoeRoute, "groups"},
-    {Op::MoeRoute, "top-k softmax"}, // (gpt-oss's)
+constexpr LabelGap kBackendLabelGaps[] = {
+    // DeepSeek's multi-head latent attention
+    {"CUDA", Op::Attention, "values in keys"},
+    {"CUDA", Op::KvStore, "keys alone"},
+    {"CUDA", Op::Slice, nullptr},
+    {"CUDA", Op::Concat, nullptr},
+    {"CUDA", Op::HeadMatMul, nullptr},
+    {"Vulkan", Op::Attention, "values in keys"},
+    {"Vulkan", Op::KvStore, "keys alone"},
+    {"Vulkan", Op::Slice, nullptr},
+    {"Vulkan", Op::Concat, nullptr},
+    {"Vulkan", Op::HeadMatMul, nullptr},
+    // DeepSeek's and gpt-oss's routing
+    {"CUDA", Op::MoeRoute, "groups"},
+    {"CUDA", Op::MoeRoute, "top-k softmax"},
+    {"Vulkan", Op::MoeRoute, "groups"},
+    {"Vulkan", Op::MoeRoute, "top-k softmax"},
 };
-constexpr Op kDeviceCpuOnlyOps[] = {Op::Slice, Op::Concat, Op::HeadMatMul};
 
 KnownGaps::KnownGaps(const std::string &backend, graph::Op op) : backend_(backend), op_(op) {
     if (backend != "CUDA" && backend != "Vulkan") return;
     for (const Op weight_op : kWeightOps)
-        if (weight_op == op)
-            for (const TypeId t : kDeviceCpuOnlyTypes) entries_.push_back({static_cast<uint32_t>(t), false});
-    for (const Op cpu_op : kDeviceCpuOnlyOps)
-        if (cpu_op == op) entries_.push_back({kAnyType, false});
-    for (const LabelGap &g : kDeviceLabelGaps)
-        if (g.op == op) entries_.push_back({kAnyType, false, g.label_part});
+        if (weight_op == op) {
+            for (const TypeId t : kDeviceCpuOnlyTypes)
+                entries_.push_back({static_cast<uint32_t>(t), false});
+            for (const TypeGap &g : kBackendTypeGaps)
+                if (backend == g.backend)
+                    entries_.push_back({static_cast<uint32_t>(g.type), false});
+        }
+    for (const LabelGap &g : kBackendLabelGaps)
+        if (backend == g.backend && g.op == op) entries_.push_back({kAnyType, false, g.label_part});
 }
 
 bool KnownGaps::covers(const OpCase &c) {
