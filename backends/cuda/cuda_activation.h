@@ -1,5 +1,6 @@
 // The FFN's activations as the CPU references write them (cpu_elementwise.cpp): silu as
-// x / (1 + e^-x), gelu with tanh as ggml writes it, the sigmoid gate as 1 / (1 + e^-g). Shared by
+// x / (1 + e^-x), gelu with tanh as ggml writes it, gpt-oss's clamped SwiGLU as swiglu_oai_ref,
+// the sigmoid gate as 1 / (1 + e^-g). Shared by
 // the elementwise kernels and the expert FFN's fused gate/up epilogue, so both round alike.
 #pragma once
 
@@ -17,9 +18,22 @@ INFER_HD float gelu_tanh(float x) {
     return 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef_a * x * x)));
 }
 
-// act(gate) * up; act 0 silu, 1 gelu_tanh (the glu() kernel's codes).
+// gpt-oss's clamped SwiGLU: min(g, 7) * sigmoid(1.702 min(g, 7)) * (clamp(u, -7, 7) + 1), the
+// comparisons as std::min and std::clamp make them (a NaN gate or up passes through).
+INFER_HD float swiglu_oai(float gate, float up) {
+    constexpr float kAlpha = 1.702f, kLimit = 7.0f; // llama.cpp's gpt-oss graph
+    const float x = kLimit < gate ? kLimit : gate;
+    const float u = up < -kLimit ? -kLimit : (kLimit < up ? kLimit : up);
+    return x / (1.0f + expf(kAlpha * (-x))) * (u + 1.0f);
+}
+
+// The gated activations' codes (glu(), MoeFfnArgs::act): graph::Activation's order.
+enum GluAct : int { kGluSilu = 0, kGluGeluTanh = 1, kGluSwigluOai = 2 };
+
+// act(gate) * up for a GluAct.
 INFER_HD float glu_value(float gate, float up, int act) {
-    const float a = act == 0 ? silu(gate) : gelu_tanh(gate);
+    if (act == kGluSwigluOai) return swiglu_oai(gate, up);
+    const float a = act == kGluSilu ? silu(gate) : gelu_tanh(gate);
     return a * up;
 }
 

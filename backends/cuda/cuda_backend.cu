@@ -22,6 +22,8 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_expert_stream.h"
 
+#include "cuda/cuda_activation.h"
+
 #include "core/log.h"
 #include "core/types.h"
 #include "cuda/cuda_blocks.h"
@@ -51,7 +53,29 @@ using graph::Op;
 
 constexpr uint64_t kAlignment = 256;
 
-int act_code(graph::Activation act) { return act == graph::Activation::GeluTanh ? 1 : 0; }
+GluAct act_code(graph::Activation act) {
+    switch (act) {
+    case graph::Activation::GeluTanh:
+        return kGluGeluTanh;
+    case graph::Activation::SwigluOai:
+        return kGluSwigluOai;
+    case graph::Activation::Silu:
+        break;
+    }
+    return kGluSilu;
+}
+
+RouteFn route_fn_of(graph::RouteFn fn) {
+    switch (fn) {
+    case graph::RouteFn::SoftmaxTopK:
+        return RouteFn::SoftmaxTopK;
+    case graph::RouteFn::Sigmoid:
+        return RouteFn::Sigmoid;
+    case graph::RouteFn::Softmax:
+        break;
+    }
+    return RouteFn::Softmax;
+}
 
 // A stack of experts as the kernels see it, rows at `data` (device memory, or null for sizing).
 DeviceExperts experts_of(const graph::WeightRef &w, const uint8_t *data) {
@@ -134,7 +158,8 @@ public:
             uint64_t bytes = 0;
             if (uses_gemm(g, n)) bytes = gemm_scratch_bytes(n.w->ne[0], n.w->ne[1], g.max_tokens);
             if (n.op == Op::Attention)
-                bytes = attention_scratch_bytes(g.max_tokens, n.n_head, n.head_dim,
+                bytes = attention_scratch_bytes(g.max_tokens, n.n_head,
+                                                static_cast<int>(kv.value_dim()),
                                                 splits_for(g, n, kv.n_ctx, weights_.n_sm()));
             if (n.op == Op::MoeFfn)
                 bytes = moe_ffn_scratch_bytes(moe_args(n, nullptr, nullptr, nullptr), g.max_tokens);
@@ -402,8 +427,11 @@ private:
         // may reuse the memory of the tensor they were made from.
         if (n.op != Op::MatMul) quantized_input_ = graph::kNoTensor;
         const KvArgs kv_args{static_cast<int>(kv.layout.n_head_kv),
-                             static_cast<int>(kv.layout.head_dim), kv.layout.n_ctx,
-                             kv.layout.type != 0};
+                             static_cast<int>(kv.layout.head_dim),
+                             kv.layout.n_ctx,
+                             kv.layout.type != 0,
+                             static_cast<int>(kv.layout.value_dim()),
+                             kv.layout.v_in_k};
         switch (n.op) {
         case Op::Embed: {
             DeviceMatrix w{};
@@ -459,8 +487,9 @@ private:
                 {n.yarn.ext_factor, n.yarn.attn_factor, n.yarn.corr_dims[0], n.yarn.corr_dims[1]}};
             return rope(f32(n.out), i32(n.in[1]), n_tokens, a, stream_);
         }
-        case Op::KvStore:
-            return kv_store(kv.k(n.layer), kv.v(n.layer), f32(n.in[0]), f32(n.in[1]), i32(n.in[2]),
+        case Op::KvStore: // keys alone (v_in_k): no value input
+            return kv_store(kv.k(n.layer), kv.v(n.layer), f32(n.in[0]),
+                            n.in[1] == graph::kNoTensor ? nullptr : f32(n.in[1]), i32(n.in[2]),
                             n_tokens, kv_args, stream_);
         case Op::Attention: {
             const auto *sinks =
@@ -478,9 +507,14 @@ private:
         }
         case Op::Glu:
             return glu(f32(n.out), f32(n.in[0]), f32(n.in[1]), n_out, act_code(n.act), stream_);
-        case Op::MoeRoute:
-            return moe_route(f32(n.in[0]), rows_of(n.in[0]), n.n_expert, n.n_expert_used,
-                             n.norm_weights, i32(n.out), f32(n.out2), stream_);
+        case Op::MoeRoute: {
+            RouteArgs a{n.n_expert, n.n_expert_used, n.norm_weights, route_fn_of(n.route_fn)};
+            INFER_TRY(f32_weight(n.w, &a.bias));
+            a.n_group = n.n_group;
+            a.n_group_used = n.n_group_used;
+            a.scale = n.route_scale;
+            return moe_route(f32(n.in[0]), rows_of(n.in[0]), a, i32(n.out), f32(n.out2), stream_);
+        }
         case Op::MoeFfn: {
             DeviceMatrix gate{}, up{}, down{};
             INFER_TRY(matrix(*n.w, &gate));
@@ -489,6 +523,10 @@ private:
             unsigned long long *counts =
                 b.expert_counts && n.layer >= 0 ? counters_.layer(n) : nullptr;
             MoeFfnArgs args = moe_args(n, gate.data, up.data, down.data);
+            // Bias rows follow the weights: by expert, or packed by slot like them.
+            INFER_TRY(f32_weight(n.expert_bias[0], &args.gate.bias));
+            INFER_TRY(f32_weight(n.expert_bias[1], &args.up.bias));
+            INFER_TRY(f32_weight(n.expert_bias[2], &args.down.bias));
             if (n.expert_slot) { // a subset: the resident experts, packed by slot
                 if (!n.experts_resident)
                     return make_error(INFER_ERR_UNSUPPORTED,
@@ -521,10 +559,19 @@ private:
             return sigmoid_gate(f32(n.out), f32(n.in[0]), f32(n.in[1]), rows_of(n.out),
                                 g.tensors[n.out].n, stream_);
         case Op::Slice:
+            return slice_heads(f32(n.out), f32(n.in[0]), rows_of(n.out), g.tensors[n.in[0]].n,
+                               n.n_head, n.head_dim, n.stride, n.offset, stream_);
         case Op::Concat:
-        case Op::HeadMatMul: // refused by check_device_node: the CPU runs them
-            return make_error(INFER_ERR_INTERNAL, "%s reached the CUDA backend",
-                              graph::op_name(n.op));
+            return concat_heads(f32(n.out), f32(n.in[0]), f32(n.in[1]), rows_of(n.out), n.n_head,
+                                static_cast<int>(g.tensors[n.in[0]].n / n.n_head),
+                                static_cast<int>(g.tensors[n.in[1]].n / n.n_head), stream_);
+        case Op::HeadMatMul: {
+            DeviceMatrix w{};
+            INFER_TRY(matrix(*n.w, &w));
+            return head_matvec(w, w.row_bytes * static_cast<uint64_t>(w.n),
+                               static_cast<int>(n.w->ne[2]), f32(n.in[0]), g.tensors[n.in[0]].n,
+                               n.stride, rows_of(n.in[0]), f32(n.out), stream_);
+        }
         case Op::SelectLast: {
             const int64_t width = g.tensors[n.out].n;
             INFER_CUDA_TRY(cudaMemcpyAsync(f32(n.out), f32(n.in[0]) + (n_tokens - 1) * width,
@@ -569,7 +616,10 @@ const DeviceKernelLimits kLimits{.backend = "CUDA",
                                  .max_experts = kMaxExperts,
                                  .max_tokens = kMaxTokensPerRun,
                                  .rope_yarn = true,
-                                 .attention_sinks = true};
+                                 .attention_sinks = true,
+                                 .routing_general = true,
+                                 .swiglu_oai_and_expert_biases = true,
+                                 .latent_attention = true};
 
 Status supports_node(const Node &n, const graph::Graph &g) {
     return check_device_node(kLimits, n, g);

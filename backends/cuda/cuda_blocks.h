@@ -164,6 +164,36 @@ struct BlockQ8_0 {
     }
 };
 
+// MXFP4's E8M0 block scale, halved: 2^(e - 128) built as float bits (lib/core's
+// e8m0_to_fp32_half: e = 0 and 1 give the subnormals 2^-128 and 2^-127).
+INFER_HD float e8m0_to_float_half(uint8_t e) {
+    return bits_to_float(e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23);
+}
+
+// lib/core's kValuesMXFP4[q]: the FP4 E2M1 value of nibble q, doubled to an integer (0, 1, 2, 3,
+// 4, 6, 8, 12 for q & 7; bit 3 the sign). Computed rather than looked up, so device code reads
+// no host table.
+INFER_HD int mxfp4_value(int q) {
+    const int m = q & 7;
+    const int magnitude = m < 4 ? m : (2 + (m & 1)) << ((m >> 1) - 1);
+    return q & 8 ? -magnitude : magnitude;
+}
+
+// MXFP4 {e; qs[16]}: x = kValuesMXFP4[q] * 2^(e - 128); byte j holds element j (low nibble) and
+// j + 16 (high). Chunk c: bytes 4c..4c+3.
+struct BlockMXFP4 {
+    static constexpr int kBlockElems = 32, kBlockBytes = 17, kChunks = 4;
+    template <class F> INFER_HD static void visit(const uint8_t *b, int c, F &&f) {
+        const float d = e8m0_to_float_half(b[0]);
+        const uint8_t *qs = b + 1;
+        for (int k = 0; k < 4; ++k) {
+            const int j = 4 * c + k;
+            f(j, static_cast<float>(mxfp4_value(qs[j] & 0x0f)) * d);
+            f(j + 16, static_cast<float>(mxfp4_value(qs[j] >> 4)) * d);
+        }
+    }
+};
+
 // Q2_K {scales[16]; qs[64]; d; dmin} and Q3_K {hmask[32]; qs[64]; scales[12]; d} pack their
 // 2-bit quants as Q6_K does: two halves of 128, element 128h + 32j + l in bits 2j..2j+1 of
 // qs[32h + l], sub-block (of 16) 8h + 2j + l / 16. Our chunk c: h = c / 8, l = 4 (c % 8) .. + 3,
@@ -336,6 +366,9 @@ template <class Fn> bool with_block_type(uint32_t type, Fn &&fn) {
         return true;
     case 30:
         fn(BlockBF16{});
+        return true;
+    case 39:
+        fn(BlockMXFP4{});
         return true;
     default:
         return false;

@@ -19,6 +19,9 @@ uint64_t expert_bytes(const graph::WeightRef &w) {
     return w.row_bytes * static_cast<uint64_t>(w.ne[1]);
 }
 
+// One expert's bytes of an expert bias ([n][n_expert] F32): its row; 0 without one.
+uint64_t bias_bytes(const graph::WeightRef *b) { return b ? b->row_bytes : 0; }
+
 } // namespace
 
 ExpertStreamer::~ExpertStreamer() {
@@ -29,23 +32,31 @@ ExpertStreamer::~ExpertStreamer() {
 }
 
 Status ExpertStreamer::prepare(const graph::Graph &g) {
-    uint64_t stride[3] = {0, 0, 0};
+    // Per staged expert, each matrix's weights (strides of 256) and bias rows (packed).
+    uint64_t stride[3] = {0, 0, 0}, bias[3] = {0, 0, 0};
     for (const graph::Node &n : g.nodes) {
         if (n.op != graph::Op::MoeFfn || !n.expert_slot || !n.experts_resident) continue;
         const graph::WeightRef *w[3] = {n.w, n.w2, n.w3};
-        for (int m = 0; m < 3; ++m) stride[m] = std::max(stride[m], align_up(expert_bytes(*w[m])));
+        for (int m = 0; m < 3; ++m) {
+            stride[m] = std::max(stride[m], align_up(expert_bytes(*w[m])));
+            bias[m] = std::max(bias[m], bias_bytes(n.expert_bias[m]));
+        }
     }
-    const uint64_t one = stride[0] + stride[1] + stride[2];
+    const uint64_t one = stride[0] + stride[1] + stride[2] + bias[0] + bias[1] + bias[2];
     if (one == 0) return Status::ok();
-    if (memory_ && std::equal(stride, stride + 3, stride_, [](uint64_t a, uint64_t b) { return a <= b; }))
+    auto fits = [](uint64_t a, uint64_t b) { return a <= b; };
+    if (memory_ && std::equal(stride, stride + 3, stride_, fits) &&
+        std::equal(bias, bias + 3, bias_bytes_, fits))
         return Status::ok();
-    if (memory_)
-        return make_error(INFER_ERR_INTERNAL, "expert streaming staging sized twice");
-    const uint64_t table = align_up(kMaxExperts * sizeof(int32_t));
-    const uint64_t room = std::min(kStagingBytes, weights_.available() - std::min(weights_.available(), table));
+    if (memory_) return make_error(INFER_ERR_INTERNAL, "expert streaming staging sized twice");
+    // The bias regions' alignment padding (3 * 256) and the slot table come off the top.
+    const uint64_t table = align_up(kMaxExperts * sizeof(int32_t)) + 3 * kAlign;
+    const uint64_t room =
+        std::min(kStagingBytes, weights_.available() - std::min(weights_.available(), table));
     const auto slots = static_cast<int32_t>(std::clamp<uint64_t>(room / one, 1, kMaxExperts));
     const uint64_t bytes = one * static_cast<uint64_t>(slots) + table;
-    INFER_TRY(weights_.reserve(bytes, "the staging of prefill's streamed experts (expert_prefill)"));
+    INFER_TRY(
+        weights_.reserve(bytes, "the staging of prefill's streamed experts (expert_prefill)"));
     void *p = nullptr;
     if (const cudaError_t err = cudaMalloc(&p, bytes); err != cudaSuccess) {
         weights_.release(bytes);
@@ -58,6 +69,7 @@ Status ExpertStreamer::prepare(const graph::Graph &g) {
     memory_ = static_cast<uint8_t *>(p);
     reserved_ = bytes;
     std::copy(stride, stride + 3, stride_);
+    std::copy(bias, bias + 3, bias_bytes_);
     slots_ = slots;
     table_.assign(kMaxExperts, kCpuExpert);
     return copier_.start(kPieceBytes);
@@ -75,8 +87,8 @@ Status ExpertStreamer::copy_rate(cudaStream_t stream, double *bytes_per_s) {
     }
     // What one batch of streaming copies, from pageable memory as the mapped file is; the best
     // of three (the first pays for faulting the source in).
-    const uint64_t bytes = std::min<uint64_t>(reserved_ - align_up(kMaxExperts * sizeof(int32_t)),
-                                              uint64_t{32} << 20);
+    const uint64_t bytes = std::min<uint64_t>(
+        static_cast<uint64_t>(slots_) * (stride_[0] + stride_[1] + stride_[2]), uint64_t{32} << 20);
     std::vector<uint8_t> source(bytes, 1);
     double best = 0;
     for (int i = 0; i < 3; ++i) {
@@ -102,28 +114,47 @@ Status ExpertStreamer::run(const graph::Node &n, MoeFfnArgs args, const uint8_t 
     auto streams = [&](int e) { return streamed[e] && host_slot[e] < 0; };
     const graph::WeightRef *w[3] = {n.w, n.w2, n.w3};
     DeviceExperts *stack[3] = {&args.gate, &args.up, &args.down};
-    uint8_t *staged[3] = {memory_, nullptr, nullptr};
-    for (int m = 1; m < 3; ++m)
-        staged[m] = staged[m - 1] + stride_[m - 1] * static_cast<uint64_t>(slots_);
-    uint8_t *device_table = staged[2] + stride_[2] * static_cast<uint64_t>(slots_);
-    for (int m = 0; m < 3; ++m) stack[m]->staged = staged[m];
+    const auto slots = static_cast<uint64_t>(slots_);
+    // [gate stack][up stack][down stack][gate biases][up biases][down biases][slot table]
+    uint8_t *staged[3], *staged_bias[3];
+    uint8_t *at = memory_;
+    for (int m = 0; m < 3; ++m) {
+        staged[m] = at;
+        at += stride_[m] * slots;
+    }
+    for (int m = 0; m < 3; ++m) {
+        staged_bias[m] = at;
+        at += align_up(bias_bytes_[m] * slots);
+    }
+    uint8_t *device_table = at;
+    for (int m = 0; m < 3; ++m) {
+        stack[m]->staged = staged[m];
+        stack[m]->staged_bias = reinterpret_cast<const float *>(staged_bias[m]);
+    }
     args.slot = reinterpret_cast<const int32_t *>(device_table);
 
     // Batch 0 always runs (the resident experts); the loop ends once every expert was looked at.
     int next = 0; // the next expert to consider for a batch
     for (int batch = 0; batch == 0 || next < n_expert; ++batch) {
         for (int e = 0; e < n_expert; ++e)
-            table_[static_cast<size_t>(e)] = batch == 0 && host_slot[e] >= 0 ? host_slot[e] : kCpuExpert;
+            table_[static_cast<size_t>(e)] =
+                batch == 0 && host_slot[e] >= 0 ? host_slot[e] : kCpuExpert;
         int32_t filled = 0;
         for (; next < n_expert && filled < slots_; ++next) {
             if (!streams(next)) continue;
             for (int m = 0; m < 3; ++m) {
                 const uint64_t bytes = expert_bytes(*w[m]);
-                const auto *from = static_cast<const uint8_t *>(w[m]->data) +
-                                   static_cast<uint64_t>(next) * bytes;
+                const auto *from =
+                    static_cast<const uint8_t *>(w[m]->data) + static_cast<uint64_t>(next) * bytes;
                 INFER_TRY(copier_.copy(staged[m] + static_cast<uint64_t>(filled) * bytes, from,
                                        bytes, stream));
                 if (drop_) drop_(drop_model_, from, bytes); // in the pinned buffers by now
+                // The bias row, at the staged index the kernels read it by (rows of m.n floats).
+                if (const uint64_t row = bias_bytes(n.expert_bias[m]))
+                    INFER_TRY(copier_.copy(staged_bias[m] + static_cast<uint64_t>(filled) * row,
+                                           static_cast<const uint8_t *>(n.expert_bias[m]->data) +
+                                               static_cast<uint64_t>(next) * row,
+                                           row, stream));
             }
             table_[static_cast<size_t>(next)] = staged_slot(filled++);
         }

@@ -1,12 +1,12 @@
 // Prefill streaming on CUDA: a layer's resident experts and the non-resident ones chosen for this
 // run (runtime/expert_streaming.h decides which; BoundGraph::streamed carries it) computed on the
 // device. The streamed experts go in batches of at most slots() experts: each batch's gate, up
-// and down slices are copied from the mapped file through pinned buffers (cuda_pinned_copy.h)
-// into one staging stack per matrix, with the batch's slot table (the resident slots in the
-// first batch only, staged_slot(i) for its streamed experts, kCpuExpert for the rest), then
-// moe_ffn runs, adding into y after the first batch. One stream orders it all, so a batch's
-// copies wait for the previous batch's kernels; the host fills the next pinned buffer while a
-// copy crosses the bus. Staging is allocated at prepare() (counted against the model's device
+// and down slices (and their bias rows, gpt-oss) are copied from the mapped file through pinned
+// buffers (cuda_pinned_copy.h) into one staging stack per matrix, with the batch's slot table (the
+// resident slots in the first batch only, staged_slot(i) for its streamed experts, kCpuExpert for
+// the rest), then moe_ffn runs, adding into y after the first batch. One stream orders it all, so a
+// batch's copies wait for the previous batch's kernels; the host fills the next pinned buffer while
+// a copy crosses the bus. Staging is allocated at prepare() (counted against the model's device
 // budget), so a run allocates nothing.
 #pragma once
 
@@ -49,8 +49,8 @@ public:
     // Node n's resident experts (args.slot: its slot table on the device, host_slot: the same
     // table on the host) and the experts marked in `streamed` [n_expert], into y.
     Status run(const graph::Node &n, MoeFfnArgs args, const uint8_t *streamed, const float *x,
-               const int32_t *ids, const float *weights, int64_t n_tokens, float *y,
-               void *scratch, unsigned long long *counts, cudaStream_t stream);
+               const int32_t *ids, const float *weights, int64_t n_tokens, float *y, void *scratch,
+               unsigned long long *counts, cudaStream_t stream);
 
     // The rate run() copies experts at (from pageable host memory through the pinned buffers),
     // measured on `stream` the first time for this device in this process; 0 before prepare()
@@ -61,7 +61,8 @@ private:
     const CudaWeights &weights_;
     uint8_t *memory_ = nullptr; // [gate stack][up stack][down stack][slot table]
     uint64_t reserved_ = 0;
-    uint64_t stride_[3] = {0, 0, 0}; // the largest expert of each matrix, rounded to 256
+    uint64_t stride_[3] = {0, 0, 0};     // the largest expert of each matrix, rounded to 256
+    uint64_t bias_bytes_[3] = {0, 0, 0}; // the largest bias row of each matrix (0: none)
     int32_t slots_ = 0;
     std::vector<int32_t> table_; // the batch's slot table, host side
     PinnedCopier copier_;

@@ -11,7 +11,7 @@
 // int8 path is at least as accurate as the CPU's.
 //
 // Weights are read in place (no repacking). A "unit" is the part of a block one lane decodes:
-//   Q4_0, Q4_1, Q8_0: a whole block (32 elements; 18, 20, 34 bytes);
+//   Q4_0, Q4_1, Q8_0, MXFP4: a whole block (32 elements; 18, 20, 34, 17 bytes);
 //   Q4_K, Q5_K: a quarter (64 elements: 32 bytes of quants, plus the 16-byte header and, for
 //               Q5_K, the 32 bytes of fifth bits that the block's four lanes share through L1);
 //   Q6_K: a quarter (64 elements: three 16-byte pieces of ql/qh, plus the scales and d);
@@ -20,11 +20,12 @@
 // Consecutive lanes take consecutive units, so a warp's loads cover a contiguous span of the row.
 // Q4_K and Q5_K blocks (144, 176 bytes) and their fields are 16-byte aligned whenever the matrix
 // is, so their loads are single aligned 128-bit loads. The other blocks (18, 20, 34, 84, 110,
-// 210 bytes) start at any even offset mod 16: load_bytes() reads the aligned 16-byte words that
-// hold the wanted bytes (128-bit loads, never a byte past the last one wanted) and funnel-shifts
-// them into place. Adjacent lanes' words overlap, so L1 serves the overlap and DRAM still sees
-// each weight byte once; the shifts cost a few ALU ops per 16 bytes. (Repacking to an aligned
-// layout would save those but would give prefill's dequantizer a second layout to read.)
+// 210 bytes) start at any even offset mod 16, MXFP4's (17) at any offset: load_bytes() reads the
+// aligned 16-byte words that hold the wanted bytes (128-bit loads, never a byte past the last one
+// wanted) and funnel-shifts them into place. Adjacent lanes' words overlap, so L1 serves the
+// overlap and DRAM still sees each weight byte once; the shifts cost a few ALU ops per 16 bytes.
+// (Repacking to an aligned layout would save those but would give prefill's dequantizer a second
+// layout to read.)
 #pragma once
 
 #include "cuda/cuda_blocks.h"
@@ -137,10 +138,13 @@ INFER_HD void shift_bytes(const uint32_t (&raw)[NR], int s, uint32_t *out) {
         out[i] = funnel_right(t[i], t[i + 1], sh);
 }
 
-// The NB bytes at p (p even; any offset mod 16) as words: out[i] = bytes 4i .. 4i + 3; bytes past
-// NB are unspecified. Loads the aligned 16-byte words holding those bytes and no others.
-template <int NB> INFER_HD void load_bytes(const uint8_t *p, uint32_t *out) {
-    constexpr int kWords16 = (NB + 14 + 15) / 16; // enough for the worst even offset, 14
+// The NB bytes at p (p even, or any p with AnyOffset; any offset mod 16) as words: out[i] =
+// bytes 4i .. 4i + 3; bytes past NB are unspecified. Loads the aligned 16-byte words holding
+// those bytes and no others.
+template <int NB, bool AnyOffset = false>
+INFER_HD void load_bytes(const uint8_t *p, uint32_t *out) {
+    constexpr int kWorstOffset = AnyOffset ? 15 : 14;
+    constexpr int kWords16 = (NB + kWorstOffset + 15) / 16;
     const int s = static_cast<int>(reinterpret_cast<uintptr_t>(p) & 15);
     const uint8_t *base = p - s;
     uint32_t raw[4 * kWords16];
@@ -203,7 +207,7 @@ constexpr uint32_t kLowNibbles = 0x0f0f0f0fu;
 // (a[4i + m] = elements act_elem(u, i) + 4m .. + 3) and scales.
 
 // The 32-element formats: a block is one unit, read whole; its two activation pieces are the
-// halves of one activation block.
+// halves of one activation block. A block of an odd size (MXFP4's 17 bytes) starts at any offset.
 template <uint32_t Type, int Bytes, int Words> struct Int8Block32 {
     static constexpr uint32_t kType = Type;
     static constexpr int kBlockElems = 32, kBlockBytes = Bytes, kUnits = 1, kWords = Words;
@@ -211,7 +215,7 @@ template <uint32_t Type, int Bytes, int Words> struct Int8Block32 {
     INFER_HD static int act_elem(int, int i) { return 16 * i; }
     INFER_HD static int act_block(int, int) { return 0; }
     INFER_HD static void load(const uint8_t *b, int, uint32_t (&w)[kWords]) {
-        load_bytes<kBlockBytes>(b, w);
+        load_bytes<kBlockBytes, kBlockBytes % 2 == 1>(b, w);
     }
 };
 
@@ -260,6 +264,54 @@ struct Int8Q8_0 : Int8Block32<8, 34, 9> {
         for (int i = 0; i < 8; ++i)
             sumi = dot4(funnel_right(w[i], w[i + 1], 16), a[i], sumi); // qs bytes 4i..4i+3
         const float d = half_to_float(static_cast<uint16_t>(w[0]));
+        return d * s[0].d * static_cast<float>(sumi);
+    }
+};
+
+// The int8 values (lib/core's kValuesMXFP4) of the eight 4-bit codes of q4: lo byte i = the
+// value of byte i's low nibble, hi byte i = its high nibble's.
+INFER_HD void mxfp4_values(uint32_t q4, uint32_t *lo, uint32_t *hi) {
+#if defined(__CUDA_ARCH__)
+    // The table as four words of bytes: entries 0-7 (codes without the sign bit) in t0, t1 and
+    // 8-15 in t2, t3. Per nibble, one byte_perm picks from each half by its low three bits and
+    // a third chooses by the sign bit; two more split low and high nibbles (llama.cpp's
+    // get_int_from_table_16).
+    constexpr uint32_t t0 = 0x03020100u, t1 = 0x0c080604u, t2 = 0xfdfeff00u, t3 = 0xf4f8fafcu;
+    uint32_t by_nibble[2]; // the values of nibbles 4i .. 4i + 3 of q4, in nibble order
+    INFER_UNROLL
+    for (int i = 0; i < 2; ++i) {
+        const uint32_t codes = (q4 >> (16 * i)) & 0xffffu;
+        const uint32_t positive = __byte_perm(t0, t1, codes & 0x7777u);
+        const uint32_t negative = __byte_perm(t2, t3, codes & 0x7777u);
+        by_nibble[i] = __byte_perm(positive, negative, 0x3210u | ((codes & 0x8888u) >> 1));
+    }
+    *lo = __byte_perm(by_nibble[0], by_nibble[1], 0x6420u);
+    *hi = __byte_perm(by_nibble[0], by_nibble[1], 0x7531u);
+#else
+    *lo = *hi = 0;
+    for (int i = 0; i < 4; ++i) {
+        const uint32_t byte = (q4 >> (8 * i)) & 0xffu;
+        *lo |= (static_cast<uint32_t>(mxfp4_value(static_cast<int>(byte & 0x0f))) & 0xffu)
+               << (8 * i);
+        *hi |= (static_cast<uint32_t>(mxfp4_value(static_cast<int>(byte >> 4))) & 0xffu) << (8 * i);
+    }
+#endif
+}
+
+// MXFP4 {e; qs[16]}: x = kValuesMXFP4[q] * 2^(e - 128), an int8 codebook value times a power of
+// two, so its dot is one integer sum times the two scales.
+struct Int8MXFP4 : Int8Block32<39, 17, 5> {
+    INFER_HD static float dot(const uint32_t (&w)[kWords], int, const uint32_t *a,
+                              const ActScale *s) {
+        int sumi = 0;
+        INFER_UNROLL
+        for (int i = 0; i < 4; ++i) {
+            uint32_t lo, hi;
+            mxfp4_values(funnel_right(w[i], w[i + 1], 8), &lo, &hi); // qs bytes 4i..4i+3
+            sumi = dot4(lo, a[i], sumi);
+            sumi = dot4(hi, a[4 + i], sumi);
+        }
+        const float d = e8m0_to_float_half(static_cast<uint8_t>(w[0]));
         return d * s[0].d * static_cast<float>(sumi);
     }
 };
@@ -471,6 +523,9 @@ template <class Fn> bool with_int8_type(uint32_t type, Fn &&fn) {
         return true;
     case Int8Q8_0::kType:
         fn(Int8Q8_0{});
+        return true;
+    case Int8MXFP4::kType:
+        fn(Int8MXFP4{});
         return true;
     case Int8Q2_K::kType:
         fn(Int8Q2_K{});

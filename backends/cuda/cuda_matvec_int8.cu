@@ -88,8 +88,15 @@ Status launch(const DeviceMatrix &w, const void *act, int64_t n_tokens, const fl
 } // namespace
 
 bool matvec_int8_supported(const DeviceMatrix &w) {
-    return with_int8_type(w.type, [](auto) {}) && w.k % kActBlock == 0 && w.k <= kInt8MaxK &&
-           reinterpret_cast<uintptr_t>(w.data) % 16 == 0 && w.row_bytes % 2 == 0;
+    // Blocks of an even size are loaded from even offsets only; an odd size from any.
+    bool offsets_loadable = false;
+    return with_int8_type(w.type,
+                          [&](auto q) {
+                              offsets_loadable =
+                                  decltype(q)::kBlockBytes % 2 == 1 || w.row_bytes % 2 == 0;
+                          }) &&
+           offsets_loadable && w.k % kActBlock == 0 && w.k <= kInt8MaxK &&
+           reinterpret_cast<uintptr_t>(w.data) % 16 == 0;
 }
 
 Status quantize_act_int8(const float *x, int64_t k, int64_t n_tokens, void *act,

@@ -1,5 +1,6 @@
 // The routed experts' gated FFN (graph op MoeFfn) over stacked expert weights read in place:
 //     y[t] = sum_j w[t][j] * down_e(act(gate_e x[t]) * up_e x[t]),   e = ids[t][j]
+// each product plus its expert's bias row when the stacks have biases (gpt-oss).
 // The (token, slot) pairs are grouped by expert on the device, so the launches depend on the
 // token count only, never on which experts were chosen: the decode step is captured as a CUDA
 // graph and replayed, and nothing here waits for the host.
@@ -57,8 +58,7 @@ bool int8_type(const DeviceMatrix &m) {
 bool int8_ready(const DeviceExperts &e) {
     DeviceMatrix staged = e.m;
     if (e.staged) staged.data = e.staged;
-    return matvec_int8_supported(e.m) && matvec_int8_supported(staged) &&
-           e.expert_stride % 16 == 0;
+    return matvec_int8_supported(e.m) && matvec_int8_supported(staged) && e.expert_stride % 16 == 0;
 }
 
 struct Layout {
@@ -105,12 +105,29 @@ __device__ __forceinline__ bool computes(const int32_t *slot, int e) {
     return !slot || slot[e] != kCpuExpert;
 }
 
-// Expert e's weights in a stack: its packed slot, or its place among the staged experts.
-__device__ __forceinline__ const uint8_t *expert_data(const uint8_t *packed, const uint8_t *staged,
-                                                     uint64_t stride, const int32_t *slot, int e) {
+// Expert e's part of a stack (weights: bytes; biases: floats), `stride` elements apart: its
+// packed slot, or its place among the staged experts.
+template <class T>
+__device__ __forceinline__ const T *expert_data(const T *packed, const T *staged, uint64_t stride,
+                                                const int32_t *slot, int e) {
     const int32_t s = slot ? slot[e] : e;
     return s >= 0 ? packed + static_cast<uint64_t>(s) * stride
                   : staged + static_cast<uint64_t>(staged_index(s)) * stride;
+}
+
+// A stack as a grouped launch reads it: weights and bias rows, packed and staged.
+struct Stack {
+    const uint8_t *w, *staged;
+    const float *bias, *staged_bias; // null without biases
+};
+
+Stack stack_of(const DeviceExperts &e) { return {e.m.data, e.staged, e.bias, e.staged_bias}; }
+
+// Expert e's bias for rows [row0, ..) of n (null without biases).
+__device__ __forceinline__ const float *bias_rows(const Stack &s, int64_t n, const int32_t *slot,
+                                                  int e, int64_t row0) {
+    return s.bias ? expert_data(s.bias, s.staged_bias, static_cast<uint64_t>(n), slot, e) + row0
+                  : nullptr;
 }
 
 // One block of blockDim.x >= n_expert threads (thread i < n_expert: expert i).
@@ -201,13 +218,11 @@ template <class Q> struct Int8Rows {
 };
 
 // grid (row spans, expert slots). GateUp: each warp one row of gate (w) and up (w_up), writing
-// act(gate) * up; else kRowsPerWarp rows of w.
+// act(gate) * up; else kRowsPerWarp rows of w. Each product adds its expert's bias row, if any.
 template <class Rows, int NT, bool GateUp>
 __global__ void __launch_bounds__(32 * kWarps)
-    grouped_matvec_kernel(Rows in, const uint8_t *__restrict__ w, const uint8_t *__restrict__ w_up,
-                          const uint8_t *staged, const uint8_t *staged_up, uint64_t expert_stride,
-                          uint64_t row_bytes, int64_t n, Groups g, GroupedIo io,
-                          float *__restrict__ out) {
+    grouped_matvec_kernel(Rows in, Stack w, Stack w_up, uint64_t expert_stride, uint64_t row_bytes,
+                          int64_t n, Groups g, GroupedIo io, float *__restrict__ out) {
     constexpr int R = GateUp ? 2 : kRowsPerWarp;
     constexpr int kOutRows = GateUp ? 1 : R;
     if (static_cast<int>(blockIdx.y) >= *g.n_active) return;
@@ -216,11 +231,13 @@ __global__ void __launch_bounds__(32 * kWarps)
     const int lane = threadIdx.x % 32;
     const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * kOutRows;
     if (row0 >= n) return;
-    const uint8_t *expert = expert_data(w, staged, expert_stride, g.slot, e);
+    const uint8_t *expert = expert_data(w.w, w.staged, expert_stride, g.slot, e);
+    const float *bias = bias_rows(w, n, g.slot, e, row0);
+    const float *bias_up = GateUp ? bias_rows(w_up, n, g.slot, e, row0) : nullptr;
     const uint8_t *rows[R];
     if constexpr (GateUp) {
         rows[0] = expert + row0 * row_bytes;
-        rows[1] = expert_data(w_up, staged_up, expert_stride, g.slot, e) + row0 * row_bytes;
+        rows[1] = expert_data(w_up.w, w_up.staged, expert_stride, g.slot, e) + row0 * row_bytes;
     } else {
         // Rows past the end repeat the last row (valid memory); their sums are not stored.
         INFER_UNROLL
@@ -240,7 +257,9 @@ __global__ void __launch_bounds__(32 * kWarps)
         INFER_UNROLL
         for (int t = 0; t < NT; ++t) {
             if constexpr (GateUp) {
-                const float gate = warp_sum(acc[0][t]), up = warp_sum(acc[1][t]);
+                float gate = warp_sum(acc[0][t]), up = warp_sum(acc[1][t]);
+                if (bias) gate += bias[0];
+                if (bias_up) up += bias_up[0];
                 if (lane == 0 && t < nt) out[(t0 + t) * n + row0] = glu_value(gate, up, io.act);
             } else {
                 INFER_UNROLL
@@ -248,7 +267,7 @@ __global__ void __launch_bounds__(32 * kWarps)
                     const float sum = warp_sum(acc[r][t]);
                     if (lane == 0 && t < nt && row0 + r < n) {
                         const int64_t o = io.out_by_pair ? g.row_pair[t0 + t] : t0 + t;
-                        out[o * n + row0 + r] = sum;
+                        out[o * n + row0 + r] = bias ? sum + bias[r] : sum;
                     }
                 }
             }
@@ -297,8 +316,9 @@ Status with_rows(const DeviceMatrix &m, bool int8, const float *x, const uint8_t
         const bool found = with_int8_type(m.type, [&](auto type) {
             (void)(result = fn(Int8Rows<decltype(type)>{q, s, m.k}));
         });
-        return found ? result
-                     : make_error(INFER_ERR_INTERNAL, "CUDA expert FFN: no int8 path for %u", m.type);
+        return found
+                   ? result
+                   : make_error(INFER_ERR_INTERNAL, "CUDA expert FFN: no int8 path for %u", m.type);
     }
     return for_block_type(m.type, "CUDA expert FFN", [&](auto block) {
         return fn(FloatRows<decltype(block)>{x, m.k});
@@ -315,8 +335,8 @@ Status launch_grouped(const Rows &in, int64_t n_tokens, const DeviceExperts &w,
     return with_moe_tile(n_tokens, [&](auto nt) {
         INFER_LAUNCH(grid, 32 * kWarps, 0, stream,
                      grouped_matvec_kernel<Rows, decltype(nt)::value, GateUp>)
-        (in, w.m.data, up ? up->m.data : nullptr, w.staged, up ? up->staged : nullptr,
-         w.expert_stride, w.m.row_bytes, w.m.n, g, io, out);
+        (in, stack_of(w), up ? stack_of(*up) : Stack{}, w.expert_stride, w.m.row_bytes, w.m.n, g,
+         io, out);
         return INFER_CUDA_STATUS(cudaGetLastError());
     });
 }
@@ -345,8 +365,8 @@ Status moe_ffn(const MoeFfnArgs &a, const float *x, const int32_t *ids, const fl
     // 1. Groups.
     const int64_t threads = std::max<int64_t>(n_expert, std::min<int64_t>(n_pairs, kMaxExperts));
     INFER_LAUNCH(1, static_cast<unsigned>((threads + 31) / 32 * 32), 0, stream, group_pairs_kernel)
-    (ids, static_cast<int>(n_pairs), n_expert, a.slot, i32(L.n_active), i32(L.active),
-     i32(L.start), i32(L.row_pair), counts);
+    (ids, static_cast<int>(n_pairs), n_expert, a.slot, i32(L.n_active), i32(L.active), i32(L.start),
+     i32(L.row_pair), counts);
     INFER_CUDA_LAUNCHED();
     const Groups g{i32(L.n_active), i32(L.active), i32(L.start), i32(L.row_pair), a.slot, a.k};
     const auto slots = static_cast<unsigned>(std::min<int64_t>(n_expert, n_pairs));
@@ -365,8 +385,7 @@ Status moe_ffn(const MoeFfnArgs &a, const float *x, const int32_t *ids, const fl
     const GroupedIo by_token{true, false, a.act};
     if (L.fused) {
         INFER_TRY(with_rows(a.gate.m, gate8 && up8, x, base + L.xq, n_tokens, [&](const auto &in) {
-            return launch_grouped<true>(in, n_tokens, a.gate, &a.up, slots, g, by_token, h,
-                                        stream);
+            return launch_grouped<true>(in, n_tokens, a.gate, &a.up, slots, g, by_token, h, stream);
         }));
     } else {
         float *u = f32(L.u);

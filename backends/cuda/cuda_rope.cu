@@ -34,19 +34,24 @@ template <class T> __device__ T store_as(float v);
 template <> __device__ float store_as<float>(float v) { return v; }
 template <> __device__ __half store_as<__half>(float v) { return __float2half_rn(v); }
 
-// One thread per (token, kv head, element).
+// One thread per (token, kv head, element) of the keys, then of the values (none with v_in_k).
 template <class T>
 __global__ void kv_store_kernel(T *kc, T *vc, const float *k, const float *v, const int32_t *pos,
-                                int64_t total, KvArgs kv) {
+                                int64_t k_total, int64_t total, KvArgs kv) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
          i += int64_t(gridDim.x) * blockDim.x) {
-        const int d = static_cast<int>(i % kv.head_dim);
-        const int64_t row = i / kv.head_dim; // token * n_head_kv + head
+        const bool is_key = i < k_total;
+        const int width = is_key ? kv.head_dim : kv.dv();
+        const int64_t e = is_key ? i : i - k_total; // element of k or v
+        const int d = static_cast<int>(e % width);
+        const int64_t row = e / width; // token * n_head_kv + head
         const int head = static_cast<int>(row % kv.n_head_kv);
         const int64_t token = row / kv.n_head_kv;
-        const int64_t at = (head * kv.n_ctx + pos[token]) * kv.head_dim + d;
-        kc[at] = store_as<T>(k[i]);
-        vc[at] = store_as<T>(v[i]);
+        const int64_t at = (head * kv.n_ctx + pos[token]) * width + d;
+        if (is_key)
+            kc[at] = store_as<T>(k[e]);
+        else
+            vc[at] = store_as<T>(v[e]);
     }
 }
 
@@ -64,15 +69,17 @@ Status rope(float *x, const int32_t *pos, int64_t n_tokens, const RopeArgs &a,
 
 Status kv_store(void *k_cache, void *v_cache, const float *k, const float *v, const int32_t *pos,
                 int64_t n_tokens, const KvArgs &kv, cudaStream_t stream) {
-    const int64_t total = n_tokens * kv.n_head_kv * kv.head_dim;
+    const int64_t k_total = n_tokens * kv.n_head_kv * kv.head_dim;
+    const int64_t total = k_total + (kv.v_in_k ? 0 : n_tokens * kv.n_head_kv * kv.dv());
     if (total <= 0) return Status::ok();
     if (kv.f16)
         INFER_LAUNCH(grid_stride_blocks(total, kThreads), kThreads, 0, stream,
                      kv_store_kernel<__half>)
-    (static_cast<__half *>(k_cache), static_cast<__half *>(v_cache), k, v, pos, total, kv);
+    (static_cast<__half *>(k_cache), static_cast<__half *>(v_cache), k, v, pos, k_total, total, kv);
     else INFER_LAUNCH(grid_stride_blocks(total, kThreads), kThreads, 0, stream,
                       kv_store_kernel<float>)(static_cast<float *>(k_cache),
-                                              static_cast<float *>(v_cache), k, v, pos, total, kv);
+                                              static_cast<float *>(v_cache), k, v, pos, k_total,
+                                              total, kv);
     INFER_CUDA_LAUNCHED();
     return Status::ok();
 }

@@ -23,4 +23,11 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
+// The bitwise OR of v over the warp, in every lane (all lanes must take part).
+__device__ __forceinline__ unsigned warp_or(unsigned v) {
+    for (int o = 16; o > 0; o >>= 1)
+        v |= __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
 } // namespace infer::cuda

@@ -15,16 +15,17 @@ namespace {
 using graph::Node;
 using graph::Op;
 
-// The largest head_dim the attention shader takes (its accumulators per invocation).
-constexpr int32_t kMaxHeadDim = 512;
-
 // What the shaders take (runtime/device_node_checks.h). A MoeFfn of experts left to the CPU is
 // the CPU's: this backend has no prefill streaming.
 const DeviceKernelLimits kLimits{.backend = "Vulkan",
                                  .type_readable = shader_reads,
-                                 .max_head_dim = kMaxHeadDim,
+                                 .max_head_dim = kAttentionWideHeadDim,
                                  .computes_cpu_experts = false,
-                                 .rope_yarn = true};
+                                 .rope_yarn = true,
+                                 .attention_sinks = true,
+                                 .routing_general = true,
+                                 .swiglu_oai_and_expert_biases = true,
+                                 .latent_attention = true};
 
 Status supports_node(const Node &n, const graph::Graph &g) {
     return check_device_node(kLimits, n, g);

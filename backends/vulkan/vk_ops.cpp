@@ -15,9 +15,8 @@ constexpr const char *kShaderNames[] = {
     "embed",          "rms_norm",          "matmul",      "matmul_vec", "matmul_tile",
     "matmul_dot",     "quantize_q8",       "elementwise", "rope",       "kv_store",
     "attention",      "attention_combine", "moe_route",   "moe_select", "moe_matvec",
-    "moe_matvec_vec", "moe_combine"};
-static_assert(sizeof kShaderNames / sizeof kShaderNames[0] ==
-              static_cast<size_t>(OpShader::Count));
+    "moe_matvec_vec", "moe_combine",       "moe_bias",    "head_copy",  "attention_wide"};
+static_assert(sizeof kShaderNames / sizeof kShaderNames[0] == static_cast<size_t>(OpShader::Count));
 
 } // namespace
 
@@ -31,6 +30,7 @@ bool shader_reads(uint32_t type) {
     case TypeId::Q5_0:
     case TypeId::Q5_1:
     case TypeId::Q8_0:
+    case TypeId::MXFP4:
     case TypeId::Q2_K:
     case TypeId::Q3_K:
     case TypeId::Q4_K:
@@ -60,8 +60,11 @@ const char *OpPipelines::module_name(OpShader s, uint32_t type) const {
     // fp16 tiles for quantized weights only: a file keeps a weight in float where precision
     // matters, as a MoE router (ffn_gate_inp) is, and there an fp16 logit can flip the
     // router's choice of an expert (measured: 0.094 normalized error at one position of a
-    // Qwen2-MoE golden, against the 0.05 bound).
-    if (s == OpShader::MatTile && fp16_ && !float_type(type)) return "matmul_tile_f16";
+    // Qwen2-MoE golden, against the 0.05 bound). Nor MXFP4: its E8M0 block scales reach far
+    // outside the fp16 range.
+    if (s == OpShader::MatTile && fp16_ && !float_type(type) &&
+        type != static_cast<uint32_t>(TypeId::MXFP4))
+        return "matmul_tile_f16";
     return kShaderNames[static_cast<size_t>(s)];
 }
 
@@ -82,9 +85,9 @@ Status OpPipelines::create(const Device &device) {
     fp16_ = device.info().shader_float16;
     dot_ = device.info().int8_dot_matvec;
     if (device.info().max_push_constants_size < kPushBytes)
-        return make_error(INFER_ERR_UNSUPPORTED, "Vulkan: %s offers %u push-constant bytes (%u needed)",
-                          device.info().name.c_str(), device.info().max_push_constants_size,
-                          kPushBytes);
+        return make_error(
+            INFER_ERR_UNSUPPORTED, "Vulkan: %s offers %u push-constant bytes (%u needed)",
+            device.info().name.c_str(), device.info().max_push_constants_size, kPushBytes);
     VkDescriptorSetLayoutBinding slots[kOpBindings]{};
     for (uint32_t i = 0; i < kOpBindings; ++i) {
         slots[i].binding = i;

@@ -40,11 +40,18 @@ enum class OpShader : uint32_t {
     MoeMatvec,    // grouped by expert, one invocation per row (moe_matvec.comp)
     MoeMatvecVec, // GPU kernels: decode, a workgroup per (pair, row) (moe_matvec_vec.comp)
     MoeCombine,
+    MoeBias,       // MoeFfn's expert biases (moe_bias.comp)
+    HeadCopy,      // Slice and Concat (head_copy.comp)
+    AttentionWide, // attention.comp for heads over 512 (up to 1024: DeepSeek's 576)
     Count
 };
 
 // The elementwise shader's op codes (shaders/elementwise.comp).
 enum class ElementwiseOp : uint32_t { Add, Scale, Glu, SigmoidGate, Bias, Copy };
+
+// The longest key or value head of attention.comp (its MAX_HEAD_DIM), and of its wide module.
+inline constexpr int32_t kAttentionHeadDim = 512;
+inline constexpr int32_t kAttentionWideHeadDim = 1024;
 
 inline constexpr uint32_t kPushBytes = 128;
 inline constexpr uint32_t kOpBindings = 3;
@@ -77,7 +84,7 @@ public:
     VkDescriptorSetLayout set_layout() const { return set_layout_; }
 
 private:
-    static constexpr uint32_t kMaxTypes = 64;  // ggml type ids
+    static constexpr uint32_t kMaxTypes = 64; // ggml type ids
     // The shaders that decode weights: a pipeline per weight type each.
     static constexpr OpShader kTyped[] = {
         OpShader::Embed,  OpShader::MatMul,    OpShader::MatVec,      OpShader::MatTile,

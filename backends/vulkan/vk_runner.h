@@ -99,8 +99,11 @@ private:
     Status prepare_pipelines(const graph::Node &n);
     Status record_node(VkCommandBuffer cmd, const BoundGraph &bound, const graph::Node &n,
                        int64_t n_tokens, KvCache &kv);
+    // `groups` workgroups (capped: the shaders stride over their work), times `heads` rows of
+    // them for a shader that runs a head per row (matmul_push.glsl).
     void dispatch(VkCommandBuffer cmd, OpShader shader, VkDescriptorSet set, const void *push,
-                  uint32_t push_bytes, uint64_t groups, uint32_t type = 0) const;
+                  uint32_t push_bytes, uint64_t groups, uint32_t type = 0,
+                  uint32_t heads = 1) const;
     VkDescriptorSet set_for(const Allocation &ctx, const WeightLocation *w) const;
 
     const VulkanWeights &weights_;

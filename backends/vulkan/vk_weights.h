@@ -1,5 +1,5 @@
 // A model's weights on one Vulkan device: every weight tensor a graph of the model reads (and the
-// RoPE frequency factors, the expert slot tables) copied once at load into device-local buffers,
+// RoPE frequency factors, the attention sinks, the expert slot tables) copied once at load into device-local buffers,
 // found again by the host address the graph nodes carry. A storage binding may span at most the
 // device's maxStorageBufferRange (128 MiB on some drivers), so the weights are packed into
 // chunks no larger than that (or INFER_VULKAN_WEIGHT_CHUNK_BYTES, a smaller cap for tests and

@@ -67,11 +67,13 @@ Status check_device_node(const DeviceKernelLimits &limits, const Node &n, const 
             return refuse_type(*n.w, n, g, "but norm weights must be F32");
         return Status::ok();
     case Op::Attention:
-        if (n.head_dim > limits.max_head_dim || n.n_head_kv < 1 || n.n_head % n.n_head_kv != 0)
+        if (n.head_dim > limits.max_head_dim || n.head_dim_v > limits.max_head_dim ||
+            n.n_head_kv < 1 || n.n_head % n.n_head_kv != 0)
             return refuse(limits, n, g,
-                          "%s attention takes head_dim <= %d and n_head a multiple of "
-                          "n_head_kv (got %d, %d, %d)",
-                          limits.backend, limits.max_head_dim, n.head_dim, n.n_head, n.n_head_kv);
+                          "%s attention takes key and value heads of <= %d and n_head a multiple "
+                          "of n_head_kv (got %d, %d, %d, %d)",
+                          limits.backend, limits.max_head_dim, n.head_dim, n.head_dim_v, n.n_head,
+                          n.n_head_kv);
         if (n.sinks && !limits.attention_sinks)
             return refuse(limits, n, g, "attention sinks have no %s kernel yet", limits.backend);
         if (!limits.latent_attention && (n.v_in_k || (n.head_dim_v && n.head_dim_v != n.head_dim)))

@@ -7,12 +7,16 @@
 namespace infer::conformance {
 namespace {
 
-// The host bytes a device backend must hold for a case's node: its weights and RoPE factors.
+// The host bytes a device backend must hold for a case's node: its weights (expert biases
+// included), RoPE factors and attention sinks.
 void add_spans(const OpCase &c, std::vector<WeightSpan> *spans) {
     const graph::Node &n = c.node();
-    for (const graph::WeightRef *w : {n.w, n.w2, n.w3})
+    for (const graph::WeightRef *w :
+         {n.w, n.w2, n.w3, n.expert_bias[0], n.expert_bias[1], n.expert_bias[2]})
         if (w) spans->push_back({w->data, w->n_bytes});
     if (n.freq_factors) spans->push_back({n.freq_factors, c.freq_factors.size() * sizeof(float)});
+    if (n.op == graph::Op::Attention && n.sinks)
+        spans->push_back({n.sinks, static_cast<uint64_t>(n.n_head) * sizeof(float)});
 }
 
 // Context memory, given back to the backend that allocated it.

@@ -95,10 +95,10 @@ const graph::WeightRef &CaseBuilder::weight(uint32_t type, int64_t ne0, int64_t 
     return w.ref;
 }
 
-const graph::WeightRef &CaseBuilder::f32_vector(int64_t n) {
+const graph::WeightRef &CaseBuilder::f32_vector(int64_t n, float mean, float spread) {
     std::vector<float> v(static_cast<size_t>(n));
     for (float &x : v)
-        x = 1.0f + 0.5f * rng_.normal();
+        x = mean + spread * rng_.normal();
     Weight &w = case_->weights.emplace_back();
     w.bytes = as_bytes(v.data(), v.size() * sizeof(float));
     w.ref.name = "vector";

@@ -78,8 +78,9 @@ public:
 
     // A weight of `type` with dims [ne0, ne1, ne2], random valid blocks of that type.
     const graph::WeightRef &weight(uint32_t type, int64_t ne0, int64_t ne1, int64_t ne2 = 1);
-    // An F32 vector of n values: 1 + 0.5 * normal (norm weights, biases).
-    const graph::WeightRef &f32_vector(int64_t n);
+    // An F32 vector of n values: mean + spread * normal (by default norm weights and biases,
+    // about 1).
+    const graph::WeightRef &f32_vector(int64_t n, float mean = 1.0f, float spread = 0.5f);
 
     // The KV cache of one layer: random values in every row (rows a run does not write must
     // come out unchanged), of type 1 (F16) or 0 (F32).

@@ -108,52 +108,79 @@ void matmul_cases(CaseList &list) {
         }
 }
 
-void moe_ffn_cases(CaseList &list) {
+const char *act_name(graph::Activation act) {
+    switch (act) {
+    case graph::Activation::Silu:
+        return "silu";
+    case graph::Activation::GeluTanh:
+        return "gelu_tanh";
+    case graph::Activation::SwigluOai:
+        return "swiglu_oai";
+    }
+    return "?";
+}
+
+// One MoeFfn case: 5 experts of `type`, 3 per token on random routes; biases: each product adds
+// its expert's F32 bias row (gpt-oss).
+void moe_ffn_case(CaseList &list, uint32_t type, const Tokens &tk, graph::Activation act,
+                  bool biases) {
     constexpr int32_t kExperts = 5, kUsed = 3;
-    for (uint32_t type : reference_weight_types(Op::MoeFfn))
-        for (const Tokens &tk : kTokenShapes) {
-            const bool plain = type_traits(type)->block_elems == 1;
-            const bool k256 = type_traits(type)->block_elems == 256;
-            const int64_t n_embd = plain ? 67 : k256 ? 256 : 64;
-            const int64_t n_ff = plain ? 45 : k256 ? 256 : 96;
-            const graph::Activation act =
-                tk.n % 2 ? graph::Activation::Silu : graph::Activation::GeluTanh;
-            CaseBuilder b = list.builder(
-                std::string(type_name(type)) + " " + std::to_string(kExperts) + " experts of [" +
-                    std::to_string(n_embd) + " -> " + std::to_string(n_ff) + "], k " +
-                    std::to_string(kUsed) + (act == graph::Activation::Silu ? ", silu" : ", gelu"),
-                tk);
-            graph::GraphBuilder &g = b.graph();
-            g.set_layer(0);
-            const TensorId x = b.int8_exact_input(n_embd);
-            const graph::GraphBuilder::Route route =
-                g.moe_route(b.placeholder(kExperts), kUsed, false);
-            // Each token's k distinct experts, in random order, with random positive weights.
-            std::vector<int32_t> ids;
-            std::vector<float> weights;
-            for (int64_t t = 0; t < tk.n; ++t) {
-                int32_t order[kExperts] = {0, 1, 2, 3, 4};
-                for (int32_t j = 0; j < kUsed; ++j) {
-                    std::swap(order[j], order[j + b.below(kExperts - j)]);
-                    ids.push_back(order[j]);
-                    weights.push_back(0.2f + 0.1f * std::abs(b.normal()));
-                }
-            }
-            b.set_rows(route.ids, ids);
-            b.set_rows(route.weights, weights);
-            const graph::WeightRef &gate = b.weight(type, n_embd, n_ff, kExperts);
-            const graph::WeightRef &up = b.weight(type, n_embd, n_ff, kExperts);
-            const graph::WeightRef &down = b.weight(type, n_ff, n_embd, kExperts);
-            const TensorId out = g.moe_ffn(x, route, gate, up, down, act);
-            // Like MatMul for the gate and up products, but the down product's input,
-            // act(gate x) * up x, is not exact in 8 bits: the CPU quantizes it (Q8_0 per 32,
-            // Q8_K per 256), which alone puts its output up to 1.7% (of the largest output) from
-            // exact float math on these cases, and a backend that keeps it in float or picks
-            // another 8-bit format differs from the CPU by that much or ~1.4x more. Hence 5%;
-            // a wrong expert, weight or row is off by the output's own size. Float weights
-            // keep float activations: the MatMul bound.
-            list.add(b, out, {plain ? 1e-3 : 5e-2});
+    const bool plain = type_traits(type)->block_elems == 1;
+    const bool k256 = type_traits(type)->block_elems == 256;
+    const int64_t n_embd = plain ? 67 : k256 ? 256 : 64;
+    const int64_t n_ff = plain ? 45 : k256 ? 256 : 96;
+    CaseBuilder b = list.builder(std::string(type_name(type)) + " " + std::to_string(kExperts) +
+                                     " experts of [" + std::to_string(n_embd) + " -> " +
+                                     std::to_string(n_ff) + "], k " + std::to_string(kUsed) + ", " +
+                                     act_name(act) + (biases ? ", expert biases" : ""),
+                                 tk);
+    graph::GraphBuilder &g = b.graph();
+    g.set_layer(0);
+    const TensorId x = b.int8_exact_input(n_embd);
+    const graph::GraphBuilder::Route route = g.moe_route(b.placeholder(kExperts), kUsed, false);
+    // Each token's k distinct experts, in random order, with random positive weights.
+    std::vector<int32_t> ids;
+    std::vector<float> weights;
+    for (int64_t t = 0; t < tk.n; ++t) {
+        int32_t order[kExperts] = {0, 1, 2, 3, 4};
+        for (int32_t j = 0; j < kUsed; ++j) {
+            std::swap(order[j], order[j + b.below(kExperts - j)]);
+            ids.push_back(order[j]);
+            weights.push_back(0.2f + 0.1f * std::abs(b.normal()));
         }
+    }
+    b.set_rows(route.ids, ids);
+    b.set_rows(route.weights, weights);
+    const graph::WeightRef &gate = b.weight(type, n_embd, n_ff, kExperts);
+    const graph::WeightRef &up = b.weight(type, n_embd, n_ff, kExperts);
+    const graph::WeightRef &down = b.weight(type, n_ff, n_embd, kExperts);
+    const graph::WeightRef *bias[3] = {};
+    if (biases) { // [n][n_expert] each
+        const auto f32 = static_cast<uint32_t>(TypeId::F32);
+        bias[0] = &b.weight(f32, n_ff, kExperts);
+        bias[1] = &b.weight(f32, n_ff, kExperts);
+        bias[2] = &b.weight(f32, n_embd, kExperts);
+    }
+    const TensorId out = g.moe_ffn(x, route, gate, up, down, act, biases ? bias : nullptr);
+    // Like MatMul for the gate and up products, but the down product's input,
+    // act(gate x) * up x, is not exact in 8 bits: the CPU quantizes it (Q8_0 per 32,
+    // Q8_K per 256), which alone puts its output up to 1.7% (of the largest output) from
+    // exact float math on these cases, and a backend that keeps it in float or picks
+    // another 8-bit format differs from the CPU by that much or ~1.4x more. Hence 5%;
+    // a wrong expert, weight or row is off by the output's own size. Float weights
+    // keep float activations: the MatMul bound.
+    list.add(b, out, {plain ? 1e-3 : 5e-2});
+}
+
+void moe_ffn_cases(CaseList &list) {
+    for (uint32_t type : reference_weight_types(Op::MoeFfn))
+        for (const Tokens &tk : kTokenShapes)
+            moe_ffn_case(list, type, tk,
+                         tk.n % 2 ? graph::Activation::Silu : graph::Activation::GeluTanh, false);
+    // gpt-oss: its MXFP4 experts, and others, with biases and the clamped SwiGLU.
+    for (const TypeId type : {TypeId::MXFP4, TypeId::Q8_0, TypeId::F16})
+        for (const Tokens &tk : kTokenShapes)
+            moe_ffn_case(list, static_cast<uint32_t>(type), tk, graph::Activation::SwigluOai, true);
 }
 
 // ---- Normalization, elementwise ------------------------------------------------------------
@@ -194,13 +221,14 @@ void scale_cases(CaseList &list) {
 }
 
 void glu_cases(CaseList &list) {
-    for (graph::Activation act : {graph::Activation::Silu, graph::Activation::GeluTanh})
+    for (graph::Activation act :
+         {graph::Activation::Silu, graph::Activation::GeluTanh, graph::Activation::SwigluOai})
         for (const Tokens &tk : kTokenShapes) {
-            CaseBuilder b = list.builder(
-                std::string(act == graph::Activation::Silu ? "silu" : "gelu_tanh") + " width 67",
-                tk);
-            // Gates up to ~10 in size reach both tails of the activation.
-            const TensorId out = b.graph().glu(b.input(67, 3.0f), b.input(67), act);
+            CaseBuilder b = list.builder(std::string(act_name(act)) + " width 67", tk);
+            // Gates up to ~10 in size reach both tails of the activation; the clamped SwiGLU's
+            // ups as large reach its clamp (7) too.
+            const float up_scale = act == graph::Activation::SwigluOai ? 3.0f : 1.0f;
+            const TensorId out = b.graph().glu(b.input(67, 3.0f), b.input(67, up_scale), act);
             // One exp or tanh per element from another math library (a GPU's are within 2 ulp)
             // and a few multiplies: a few ulp of the largest value.
             list.add(b, out, {1e-5});
@@ -302,12 +330,18 @@ void attention_cases(CaseList &list) {
         float scale, softcap;
         int32_t window;
         int32_t head_dim_v = 0; // the values' size, inside the keys (MLA's latent)
+        // Sink logits (gpt-oss), mean + spread * normal per head; spread 0: none. The logits
+        // here are about 2 in size (q 2, keys 1, scaled), so a sink of 14 outweighs every key.
+        float sink_mean = 0.0f, sink_spread = 0.0f;
     };
     const Shape shapes[] = {
-        {4, 2, 40, 0.158f, 0.0f, 0},     // grouped-query
-        {3, 3, 64, 0.125f, 0.0f, 7},     // sliding window
-        {6, 1, 24, 0.204f, 30.0f, 0},    // one kv head, soft-capped logits
-        {5, 1, 72, 0.117f, 0.0f, 0, 56}, // multi-head latent attention: values in the keys
+        {4, 2, 40, 0.158f, 0.0f, 0},       // grouped-query
+        {3, 3, 64, 0.125f, 0.0f, 7},       // sliding window
+        {6, 1, 24, 0.204f, 30.0f, 0},      // one kv head, soft-capped logits
+        {5, 1, 72, 0.117f, 0.0f, 0, 56},   // multi-head latent attention: values in the keys
+        {4, 1, 576, 0.072f, 0.0f, 0, 512}, // DeepSeek-V3's: latent 512 and rope key 64
+        {4, 2, 40, 0.158f, 0.0f, 0, 0, 0.0f, 2.0f},  // sinks among the keys' logits
+        {4, 4, 64, 0.125f, 0.0f, 7, 0, 14.0f, 1.0f}, // window with dominant sinks
     };
     for (uint32_t kv_type : {1u, 0u})
         for (const Shape &sh : shapes)
@@ -318,7 +352,9 @@ void attention_cases(CaseList &list) {
                         std::to_string(sh.head_dim) +
                         (sh.window ? ", window " + std::to_string(sh.window) : "") +
                         (sh.softcap > 0 ? ", softcap" : "") +
-                        (sh.head_dim_v ? ", values in keys " + std::to_string(sh.head_dim_v) : ""),
+                        (sh.head_dim_v ? ", values in keys " + std::to_string(sh.head_dim_v) : "") +
+                        (sh.sink_spread > 0 ? sh.sink_mean > 0 ? ", dominant sinks" : ", sinks"
+                                            : ""),
                     tk);
                 // n_ctx 300 gives a device's one-token graph several flash-decoding splits; the
                 // batches see up to 96 keys (the emulator runs every key of every (token, head)).
@@ -331,8 +367,13 @@ void attention_cases(CaseList &list) {
                 b.positions_from(static_cast<int32_t>(n_ctx - tk.n - b.below(16)));
                 const graph::GraphBuilder::KvDims dims{sh.head_dim,
                                                        mla ? sh.head_dim_v : sh.head_dim, mla};
+                const float *sinks =
+                    sh.sink_spread > 0
+                        ? static_cast<const float *>(
+                              b.f32_vector(sh.n_head, sh.sink_mean, sh.sink_spread).data)
+                        : nullptr;
                 const TensorId out = b.graph().attention(0, q, sh.n_head, sh.n_head_kv, dims,
-                                                         sh.scale, sh.softcap, sh.window);
+                                                         sh.scale, sh.softcap, sh.window, sinks);
                 // Softmax-weighted sums of up to 300 rows in another order (online softmax,
                 // split partials merged): a few float roundings per key, ~1.5e-6 measured on
                 // the CPU and the emulator; 1e-5. One key too many or too few moves the output

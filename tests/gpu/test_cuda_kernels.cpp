@@ -1,27 +1,30 @@
 // Every CUDA kernel against the CPU's scalar reference on random data with odd sizes: both
-// matvec paths (simple: every weight type; int8: its eight types, and its activation quantizer
+// matvec paths (simple: every weight type; int8: its nine types, and its activation quantizer
 // byte for byte against the host's) for 1..8 tokens, dequantize-to-fp16, embedding lookup, the
-// prefill GEMM (cuBLASLt, several slabs), RMSNorm, add/scale/bias, both gated activations, the
-// sigmoid gate, RoPE (normal, NeoX, frequency factors), the KV store (F16, F32), attention (GQA,
-// window, softcap, one split and flash-decoding splits), MoE routing and the grouped expert FFN
-// (every weight type, both paths, fused and unfused gate/up, expert counts). Runs only with a
-// CUDA device (tests/gpu/main.cpp skips otherwise).
+// prefill GEMM (cuBLASLt, several slabs), RMSNorm, add/scale/bias, the gated activations (the
+// clamped SwiGLU included), the sigmoid gate, RoPE (normal, NeoX, frequency factors), the KV
+// store (F16, F32), attention (GQA, window, softcap, one split and flash-decoding splits), MoE
+// routing (every route function, selection bias, groups, scale) and the grouped expert FFN
+// (every weight type, both paths, fused and unfused gate/up, expert biases, resident and staged
+// subsets, expert counts). Runs only with a CUDA device (tests/gpu/main.cpp skips otherwise).
 #include <doctest/doctest.h>
 
 #include "core/dequant.h"
 #include "core/fp16.h"
-#include "tooling/quant_weights.h"
 #include "core/random.h"
 #include "core/types.h"
 #include "cpu/cpu_moe.h"
 #include "cpu/cpu_ops.h"
+#include "cuda/cuda_activation.h"
 #include "cuda/cuda_gemm.h"
 #include "cuda/cuda_int8_dot.h"
 #include "cuda/cuda_kernels.h"
+#include "tooling/quant_weights.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -131,7 +134,7 @@ HostMatrix abs_matrix(const HostMatrix &m) {
     return a;
 }
 
-const uint32_t kTypes[] = {0, 1, 30, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14};
+const uint32_t kTypes[] = {0, 1, 30, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 39};
 
 } // namespace
 
@@ -175,7 +178,7 @@ TEST_CASE("cuda kernels: simple matvec matches the reference for every type and 
 }
 
 TEST_CASE("cuda kernels: int8 matvec matches the reference on int8 activations, 1..8 tokens") {
-    for (uint32_t type : {2u, 3u, 8u, 10u, 11u, 12u, 13u, 14u}) {
+    for (uint32_t type : {2u, 3u, 8u, 10u, 11u, 12u, 13u, 14u, 39u}) {
         const TypeTraits &t = *type_traits(type);
         CAPTURE(t.name);
         for (int64_t n_blocks : {1, 3, 7, 9, 33}) {
@@ -238,9 +241,12 @@ TEST_CASE("cuda kernels: int8 matvec matches the reference on int8 activations, 
             }
         }
     }
-    // Misaligned matrices and the types without an int8 unit go to the simple path.
+    // Misaligned matrices, odd rows of an even-sized block and the types without an int8 unit go
+    // to the simple path; MXFP4's odd-sized blocks take rows of any length.
     CHECK_FALSE(cuda::matvec_int8_supported({2, 32, 1, reinterpret_cast<const uint8_t *>(2), 18}));
+    CHECK_FALSE(cuda::matvec_int8_supported({2, 32, 1, nullptr, 19}));
     CHECK_FALSE(cuda::matvec_int8_supported({6, 32, 1, nullptr, 22}));
+    CHECK(cuda::matvec_int8_supported({39, 32, 1, nullptr, 17}));
 }
 
 TEST_CASE("cuda kernels: dequantize to fp16 and embedding lookup match the reference") {
@@ -323,10 +329,16 @@ TEST_CASE("cuda kernels: elementwise ops, gated activations, sigmoid gate and RM
             a[static_cast<size_t>(i)] + b[static_cast<size_t>(i)] + w[static_cast<size_t>(i % n)];
     CHECK(rel_max_error(dy.host(), ref) < 1e-6);
 
-    for (int act : {0, 1}) {
-        ok(cuda::glu(dy.get(), da.get(), db.get(), rows * n, act, nullptr));
-        cpu::glu_ref(ref.data(), a.data(), b.data(), rows * n,
-                     act ? cpu::GluAct::gelu_tanh : cpu::GluAct::silu);
+    // Gates and ups past the clamped SwiGLU's limits (7) as well.
+    const std::vector<float> gate = random_floats(static_cast<size_t>(rows * n), 5, 12.0f),
+                             up = random_floats(static_cast<size_t>(rows * n), 6, 12.0f);
+    const DeviceVec<float> dgate(gate), dup(up);
+    for (const auto &[act, cpu_act] : {std::pair{cuda::kGluSilu, cpu::GluAct::silu},
+                                       std::pair{cuda::kGluGeluTanh, cpu::GluAct::gelu_tanh},
+                                       std::pair{cuda::kGluSwigluOai, cpu::GluAct::swiglu_oai}}) {
+        CAPTURE(act);
+        ok(cuda::glu(dy.get(), dgate.get(), dup.get(), rows * n, act, nullptr));
+        cpu::glu_ref(ref.data(), gate.data(), up.data(), rows * n, cpu_act);
         CHECK(rel_max_error(dy.host(), ref) < 1e-5);
     }
 
@@ -386,76 +398,160 @@ TEST_CASE("cuda kernels: RoPE matches rope_ref (normal, NeoX, frequency factors,
         }
 }
 
-TEST_CASE("cuda kernels: KV store and attention match the references") {
-    for (bool f16 : {true, false})
-        for (int window : {0, 5})
-            for (float softcap : {0.0f, 30.0f})
-                for (int n_splits : {1, 3, 8}) {
-                    CAPTURE(f16);
-                    CAPTURE(window);
-                    CAPTURE(softcap);
-                    CAPTURE(n_splits);
-                    const int n_head = 6, n_kv = 2, hd = 72, n_ctx = 300, t = 3;
-                    const cpu::KvLayout layout{n_kv, hd, n_ctx,
-                                               f16 ? cpu::KvType::f16 : cpu::KvType::f32};
-                    const size_t plane = static_cast<size_t>(n_kv) * n_ctx * hd * (f16 ? 2 : 4);
-                    // Fill positions 0..n_past-1 through kv_store_ref, the new ones with both.
-                    std::vector<uint8_t> kc(plane, 0), vc(plane, 0);
-                    const int n_past = 250;
-                    std::vector<int32_t> old_pos(n_past);
-                    for (int i = 0; i < n_past; ++i)
-                        old_pos[static_cast<size_t>(i)] = i;
-                    const std::vector<float> old_k = random_floats(
-                                                 static_cast<size_t>(n_past * n_kv * hd), 21),
-                                             old_v = random_floats(
-                                                 static_cast<size_t>(n_past * n_kv * hd), 22);
-                    cpu::kv_store_ref(kc.data(), vc.data(), old_k.data(), old_v.data(),
-                                      old_pos.data(), n_past, layout);
-                    DeviceVec<uint8_t> dkc(kc), dvc(vc);
-                    const std::vector<int32_t> pos = {250, 251, 252};
-                    const std::vector<float> k = random_floats(static_cast<size_t>(t * n_kv * hd),
-                                                               23),
-                                             v = random_floats(static_cast<size_t>(t * n_kv * hd),
-                                                               24);
-                    const DeviceVec<float> dk(k), dv(v);
-                    const DeviceVec<int32_t> dpos(pos);
-                    const cuda::KvArgs kv{n_kv, hd, n_ctx, f16};
-                    ok(cuda::kv_store(dkc.get(), dvc.get(), dk.get(), dv.get(), dpos.get(), t, kv,
-                                      nullptr));
-                    cpu::kv_store_ref(kc.data(), vc.data(), k.data(), v.data(), pos.data(), t,
-                                      layout);
-                    REQUIRE(dkc.host() == kc);
-                    REQUIRE(dvc.host() == vc);
+namespace {
 
-                    const std::vector<float> q =
-                        random_floats(static_cast<size_t>(t * n_head * hd), 25, 2.0f);
-                    const DeviceVec<float> dq(q);
-                    DeviceVec<float> dout(q.size());
-                    // With a window, attention sinks too (gpt-oss), one of them dominant.
-                    std::vector<float> sinks = random_floats(static_cast<size_t>(n_head), 26, 2.0f);
-                    sinks[0] = 9.0f;
-                    const DeviceVec<float> dsinks(sinks);
-                    const bool with_sinks = window > 0;
-                    const cuda::AttentionArgs a{n_head,   0.125f,
-                                                softcap,  window,
-                                                n_splits, with_sinks ? dsinks.get() : nullptr};
-                    DeviceVec<uint8_t> scratch(
-                        cuda::attention_scratch_bytes(t, n_head, hd, n_splits));
-                    ok(cuda::attention(dout.get(), dq.get(), dkc.get(), dvc.get(), dpos.get(), t,
-                                       kv, a, scratch.get(), nullptr));
-                    std::vector<float> ref(q.size());
-                    cpu::attention_ref(ref.data(), q.data(), kc.data(), vc.data(), pos.data(), t,
-                                       layout,
-                                       cpu::AttnParams{n_head, 0.125f, softcap, window,
-                                                       with_sinks ? sinks.data() : nullptr});
-                    CHECK(rel_max_error(dout.host(), ref) < 1e-4);
-                }
+// The head shapes of one KV store and attention check: keys of hd, values of dv, in their own
+// cache or (v_in_k, multi-head latent attention) the first dv of each key row.
+struct AttentionShape {
+    int n_head, n_kv, hd, dv;
+    bool v_in_k;
+};
+
+// Stores three new tokens after 250 cached ones on the device and the CPU, compares the caches
+// bit for bit, then attention of those tokens over them.
+void check_kv_store_and_attention(const AttentionShape &sh, bool f16, int window, float softcap,
+                                  int n_splits) {
+    const int n_head = sh.n_head, n_kv = sh.n_kv, hd = sh.hd, dv = sh.dv, n_ctx = 300, t = 3;
+    const cpu::KvLayout layout{n_kv, hd,       n_ctx, f16 ? cpu::KvType::f16 : cpu::KvType::f32,
+                               dv,   sh.v_in_k};
+    const size_t elem = f16 ? 2 : 4;
+    const size_t k_plane = static_cast<size_t>(n_kv) * n_ctx * hd * elem;
+    const size_t v_plane = sh.v_in_k ? 0 : static_cast<size_t>(n_kv) * n_ctx * dv * elem;
+    // Fill positions 0..n_past-1 through kv_store_ref, the new ones with both.
+    std::vector<uint8_t> kc(k_plane, 0), vc(v_plane, 0);
+    const int n_past = 250;
+    std::vector<int32_t> old_pos(n_past);
+    for (int i = 0; i < n_past; ++i)
+        old_pos[static_cast<size_t>(i)] = i;
+    const std::vector<float> old_k = random_floats(static_cast<size_t>(n_past * n_kv * hd), 21),
+                             old_v = random_floats(static_cast<size_t>(n_past * n_kv * dv), 22);
+    cpu::kv_store_ref(kc.data(), vc.data(), old_k.data(), old_v.data(), old_pos.data(), n_past,
+                      layout);
+    DeviceVec<uint8_t> dkc(kc), dvc(vc);
+    const std::vector<int32_t> pos = {250, 251, 252};
+    const std::vector<float> k = random_floats(static_cast<size_t>(t * n_kv * hd), 23),
+                             v = random_floats(static_cast<size_t>(t * n_kv * dv), 24);
+    const DeviceVec<float> dk(k), dvals(v);
+    const DeviceVec<int32_t> dpos(pos);
+    const cuda::KvArgs kv{n_kv, hd, n_ctx, f16, dv, sh.v_in_k};
+    ok(cuda::kv_store(dkc.get(), dvc.get(), dk.get(), sh.v_in_k ? nullptr : dvals.get(), dpos.get(),
+                      t, kv, nullptr));
+    cpu::kv_store_ref(kc.data(), vc.data(), k.data(), v.data(), pos.data(), t, layout);
+    REQUIRE(dkc.host() == kc);
+    REQUIRE(dvc.host() == vc);
+
+    const std::vector<float> q = random_floats(static_cast<size_t>(t * n_head * hd), 25, 2.0f);
+    const DeviceVec<float> dq(q);
+    DeviceVec<float> dout(static_cast<size_t>(t * n_head * dv));
+    // With a window, attention sinks too (gpt-oss), one of them dominant.
+    std::vector<float> sinks = random_floats(static_cast<size_t>(n_head), 26, 2.0f);
+    sinks[0] = 9.0f;
+    const DeviceVec<float> dsinks(sinks);
+    const bool with_sinks = window > 0;
+    const cuda::AttentionArgs a{n_head, 0.125f,   softcap,
+                                window, n_splits, with_sinks ? dsinks.get() : nullptr};
+    DeviceVec<uint8_t> scratch(cuda::attention_scratch_bytes(t, n_head, dv, n_splits));
+    const void *values = sh.v_in_k ? dkc.get() : dvc.get();
+    ok(cuda::attention(dout.get(), dq.get(), dkc.get(), values, dpos.get(), t, kv, a, scratch.get(),
+                       nullptr));
+    std::vector<float> ref(static_cast<size_t>(t * n_head * dv));
+    cpu::attention_ref(
+        ref.data(), q.data(), kc.data(), sh.v_in_k ? kc.data() : vc.data(), pos.data(), t, layout,
+        cpu::AttnParams{n_head, 0.125f, softcap, window, with_sinks ? sinks.data() : nullptr});
+    CHECK(rel_max_error(dout.host(), ref) < 1e-4);
 }
+
+} // namespace
+
+TEST_CASE("cuda kernels: KV store and attention match the references") {
+    // Grouped-query heads of 72; value heads unlike the keys, in their own cache; values inside
+    // the keys (MLA), DeepSeek-V3's 576/512 among them; value sizes that take 1, 2, 4 and 8
+    // output dims per thread, ragged, and keys of kMaxHeadDim.
+    for (const AttentionShape sh :
+         {AttentionShape{6, 2, 72, 72, false}, AttentionShape{6, 2, 72, 40, false},
+          AttentionShape{3, 1, 136, 200, false}, AttentionShape{5, 1, 72, 56, true},
+          AttentionShape{4, 1, 576, 512, true},
+          AttentionShape{2, 1, cuda::kMaxHeadDim, cuda::kMaxHeadDim - 24, true}})
+        for (bool f16 : {true, false})
+            for (int window : {0, 5})
+                for (float softcap : {0.0f, 30.0f})
+                    for (int n_splits : {1, 3, 8}) {
+                        CAPTURE(sh.hd);
+                        CAPTURE(sh.dv);
+                        CAPTURE(sh.v_in_k);
+                        CAPTURE(f16);
+                        CAPTURE(window);
+                        CAPTURE(softcap);
+                        CAPTURE(n_splits);
+                        check_kv_store_and_attention(sh, f16, window, softcap, n_splits);
+                    }
+}
+
+namespace {
+
+// A routing configuration beyond the plain softmax: the route function, a selection bias,
+// groups and the weight scale.
+struct Routing {
+    cpu::RouteFn fn;
+    bool bias;
+    int n_group, n_group_used;
+    float scale;
+};
+
+cuda::RouteFn cuda_route_fn(cpu::RouteFn fn) {
+    switch (fn) {
+    case cpu::RouteFn::softmax_topk:
+        return cuda::RouteFn::SoftmaxTopK;
+    case cpu::RouteFn::sigmoid:
+        return cuda::RouteFn::Sigmoid;
+    case cpu::RouteFn::softmax:
+        break;
+    }
+    return cuda::RouteFn::Softmax;
+}
+
+// moe_route on t tokens of random logits (ties: few distinct values, and a bias of few distinct
+// values, so experts and groups tie) against moe_route_ref.
+void check_moe_route(int n_expert, int k, int64_t t, bool norm, bool ties, const Routing &r) {
+    std::vector<float> logits =
+        random_floats(static_cast<size_t>(t * n_expert), 31 + static_cast<uint64_t>(t), 3.0f);
+    std::vector<float> bias = random_floats(static_cast<size_t>(n_expert), 37, 0.5f);
+    if (ties) { // equal scores go to the lower id, equal group sums to the lower group
+        for (float &l : logits)
+            l = std::round(l);
+        for (float &b : bias)
+            b = std::round(4.0f * b) / 4.0f;
+    }
+    const DeviceVec<float> dl(logits), dbias(bias);
+    DeviceVec<int32_t> ids(static_cast<size_t>(t * k));
+    DeviceVec<float> w(static_cast<size_t>(t * k));
+    cuda::RouteArgs a{n_expert, k, norm, cuda_route_fn(r.fn)};
+    a.bias = r.bias ? dbias.get() : nullptr;
+    a.n_group = r.n_group;
+    a.n_group_used = r.n_group_used;
+    a.scale = r.scale;
+    ok(cuda::moe_route(dl.get(), t, a, ids.get(), w.get(), nullptr));
+    std::vector<int32_t> ref_ids(static_cast<size_t>(t * k));
+    std::vector<float> ref_w(ref_ids.size());
+    cpu::RouteOptions opt;
+    opt.bias = r.bias ? bias.data() : nullptr;
+    opt.n_group = r.n_group;
+    opt.n_group_used = r.n_group_used;
+    opt.scale = r.scale;
+    cpu::moe_route_ref(logits.data(), t, n_expert, k, norm, ref_ids.data(), ref_w.data(), r.fn,
+                       opt);
+    REQUIRE(ids.host() == ref_ids);
+    // Only the softmaxes' double sums are reduced in another order.
+    CHECK(rel_max_error(w.host(), ref_w) < 1e-6);
+}
+
+} // namespace
 
 TEST_CASE("cuda kernels: MoE routing matches moe_route_ref (top-k, ties, norm)") {
     struct Shape {
         int n_expert, k;
     };
+    const Routing softmax{cpu::RouteFn::softmax, false, 0, 0, 1.0f};
     for (const Shape sh : {Shape{1, 1}, Shape{7, 3}, Shape{33, 8}, Shape{60, 4}, Shape{129, 9}})
         for (int64_t t : {1, 3, 9, 77})
             for (bool norm : {false, true})
@@ -465,24 +561,49 @@ TEST_CASE("cuda kernels: MoE routing matches moe_route_ref (top-k, ties, norm)")
                     CAPTURE(t);
                     CAPTURE(norm);
                     CAPTURE(ties);
-                    std::vector<float> logits = random_floats(static_cast<size_t>(t * sh.n_expert),
-                                                              31 + static_cast<uint64_t>(t), 3.0f);
-                    if (ties) // few distinct values: equal probabilities go to the lower id
-                        for (float &l : logits)
-                            l = std::round(l);
-                    const DeviceVec<float> dl(logits);
-                    DeviceVec<int32_t> ids(static_cast<size_t>(t * sh.k));
-                    DeviceVec<float> w(static_cast<size_t>(t * sh.k));
-                    ok(cuda::moe_route(dl.get(), t, sh.n_expert, sh.k, norm, ids.get(), w.get(),
-                                       nullptr));
-                    std::vector<int32_t> ref_ids(static_cast<size_t>(t * sh.k));
-                    std::vector<float> ref_w(ref_ids.size());
-                    cpu::moe_route_ref(logits.data(), t, sh.n_expert, sh.k, norm, ref_ids.data(),
-                                       ref_w.data());
-                    REQUIRE(ids.host() == ref_ids);
-                    // Only the softmax's double sum is reduced in another order.
-                    CHECK(rel_max_error(w.host(), ref_w) < 1e-6);
+                    check_moe_route(sh.n_expert, sh.k, t, norm, ties, softmax);
                 }
+}
+
+TEST_CASE("cuda kernels: MoE routing matches moe_route_ref (top-k softmax, sigmoid, bias, groups, "
+          "scale, ties)") {
+    struct Case {
+        int n_expert, k;
+        Routing r;
+    };
+    using cpu::RouteFn;
+    const Case cases[] = {
+        {7, 3, {RouteFn::softmax_topk, false, 0, 0, 1.0f}}, // gpt-oss
+        {33, 4, {RouteFn::softmax_topk, false, 0, 0, 1.0f}},
+        {33, 8, {RouteFn::sigmoid, true, 0, 0, 2.5f}}, // DeepSeek-V3 without groups
+        {64, 6, {RouteFn::sigmoid, true, 8, 3, 2.5f}}, // DeepSeek-V3's shape, scaled down
+        {12, 4, {RouteFn::sigmoid, false, 4, 2, 1.0f}},
+        {128, 8, {RouteFn::sigmoid, true, 64, 5, 1.5f}},    // the most groups, groups of two
+        {60, 5, {RouteFn::softmax, true, 6, 2, 16.0f}},     // DeepSeek-V2: softmax with groups
+        {35, 5, {RouteFn::softmax_topk, true, 7, 7, 0.5f}}, // every group used
+    };
+    for (const Case &c : cases)
+        for (int64_t t : {1, 9, 77})
+            for (bool norm : {false, true})
+                for (bool ties : {false, true}) {
+                    CAPTURE(c.n_expert);
+                    CAPTURE(c.k);
+                    CAPTURE(static_cast<int>(c.r.fn));
+                    CAPTURE(c.r.bias);
+                    CAPTURE(c.r.n_group);
+                    CAPTURE(t);
+                    CAPTURE(norm);
+                    CAPTURE(ties);
+                    check_moe_route(c.n_expert, c.k, t, norm, ties, c.r);
+                }
+    // Groups the kernel cannot take are an error, not a wrong answer.
+    const DeviceVec<float> dl(std::vector<float>(10, 0.0f));
+    DeviceVec<int32_t> ids(2);
+    DeviceVec<float> w(2);
+    cuda::RouteArgs bad{10, 2, false, cuda::RouteFn::Sigmoid};
+    bad.n_group = 3; // does not divide 10
+    bad.n_group_used = 1;
+    CHECK_FALSE(cuda::moe_route(dl.get(), 1, bad, ids.get(), w.get(), nullptr).is_ok());
 }
 
 namespace {
@@ -521,12 +642,42 @@ struct TestExperts {
     }
 };
 
+// Random f32 bias rows of the three stacks, [n_expert][n] each (gpt-oss), on the host and the
+// device.
+struct TestBiases {
+    std::vector<float> gate, up, down;
+    DeviceVec<float> d_gate, d_up, d_down;
+    TestBiases(int n_expert, int64_t n_ff, int64_t n_embd, uint64_t seed)
+        : gate(random_floats(static_cast<size_t>(n_expert * n_ff), seed)),
+          up(random_floats(static_cast<size_t>(n_expert * n_ff), seed + 1)),
+          down(random_floats(static_cast<size_t>(n_expert * n_embd), seed + 2)), d_gate(gate),
+          d_up(up), d_down(down) {}
+    void attach(cpu::MoeFfn *f) const {
+        f->gate_bias = gate.data();
+        f->up_bias = up.data();
+        f->down_bias = down.data();
+    }
+};
+
+// The kernels' code of a CPU gated activation.
+int cuda_act(cpu::GluAct act) {
+    switch (act) {
+    case cpu::GluAct::gelu_tanh:
+        return cuda::kGluGeluTanh;
+    case cpu::GluAct::swiglu_oai:
+        return cuda::kGluSwigluOai;
+    case cpu::GluAct::silu:
+        break;
+    }
+    return cuda::kGluSilu;
+}
+
 // moe_ffn_ref's formula with exact activations and dot products in double (the CPU reference
 // rounds activations to 8 bits for quantized weights, as the int8 path does in its own way).
 std::vector<float> exact_moe(const TestExperts &gate, const TestExperts &up,
                              const TestExperts &down, const std::vector<float> &x,
                              const std::vector<int32_t> &ids, const std::vector<float> &w,
-                             int64_t t, int k, cpu::GluAct act) {
+                             int64_t t, int k, cpu::GluAct act, const TestBiases *bias) {
     const int64_t n_embd = gate.m.k, n_ff = gate.n;
     std::vector<float> y(static_cast<size_t>(t * n_embd), 0.0f), g(static_cast<size_t>(n_ff)),
         u(g.size());
@@ -534,14 +685,20 @@ std::vector<float> exact_moe(const TestExperts &gate, const TestExperts &up,
         for (int j = 0; j < k; ++j) {
             const int e = ids[static_cast<size_t>(tok * k + j)];
             const float *xt = x.data() + tok * n_embd;
+            auto bias_of = [&](const std::vector<float> TestBiases::*b, int64_t n, int64_t r) {
+                return bias ? static_cast<double>((bias->*b)[static_cast<size_t>(e * n + r)]) : 0.0;
+            };
             for (int64_t r = 0; r < n_ff; ++r) {
-                g[static_cast<size_t>(r)] = static_cast<float>(gate.dot(e, r, xt));
-                u[static_cast<size_t>(r)] = static_cast<float>(up.dot(e, r, xt));
+                g[static_cast<size_t>(r)] =
+                    static_cast<float>(gate.dot(e, r, xt) + bias_of(&TestBiases::gate, n_ff, r));
+                u[static_cast<size_t>(r)] =
+                    static_cast<float>(up.dot(e, r, xt) + bias_of(&TestBiases::up, n_ff, r));
             }
             cpu::glu_ref(g.data(), g.data(), u.data(), n_ff, act);
             for (int64_t r = 0; r < n_embd; ++r)
                 y[static_cast<size_t>(tok * n_embd + r)] += static_cast<float>(
-                    w[static_cast<size_t>(tok * k + j)] * down.dot(e, r, g.data()));
+                    w[static_cast<size_t>(tok * k + j)] *
+                    (down.dot(e, r, g.data()) + bias_of(&TestBiases::down, n_embd, r)));
         }
     return y;
 }
@@ -574,7 +731,8 @@ struct MoeInputs {
     DeviceVec<float> dx, dw;
     DeviceVec<int32_t> dids;
     DeviceVec<float> dy;
-    static std::vector<int32_t> routes(int64_t t, int n_expert, int k, uint64_t seed, std::vector<float> *w) {
+    static std::vector<int32_t> routes(int64_t t, int n_expert, int k, uint64_t seed,
+                                       std::vector<float> *w) {
         std::vector<int32_t> ids;
         random_routes(t, n_expert, k, seed, &ids, w);
         return ids;
@@ -586,15 +744,19 @@ struct MoeInputs {
 };
 
 // One expert FFN configuration through cuda::moe_ffn against the exact result and against
-// cpu::moe_ffn_ref, for each token count; the device counters against a host count.
+// cpu::moe_ffn_ref, for each token count; the device counters against a host count. biases:
+// every product adds its expert's random bias row.
 void check_moe_ffn(uint32_t gate_type, uint32_t up_type, uint32_t down_type, int n_expert, int k,
-                   std::initializer_list<int64_t> token_counts, bool int8, cpu::GluAct act) {
+                   std::initializer_list<int64_t> token_counts, bool int8, cpu::GluAct act,
+                   bool biases = false) {
     CAPTURE(type_traits(gate_type)->name);
     CAPTURE(type_traits(up_type)->name);
     CAPTURE(type_traits(down_type)->name);
     CAPTURE(n_expert);
     CAPTURE(k);
     CAPTURE(int8);
+    CAPTURE(static_cast<int>(act));
+    CAPTURE(biases);
     // Odd sizes: whole blocks of every type, odd block counts where the block is 32.
     auto length = [](uint32_t a, uint32_t b, int64_t small) {
         const int64_t blk = std::max(type_traits(a)->block_elems, type_traits(b)->block_elems);
@@ -605,11 +767,17 @@ void check_moe_ffn(uint32_t gate_type, uint32_t up_type, uint32_t down_type, int
         up(up_type, n_embd, n_ff, n_expert, 600 + up_type),
         down(down_type, n_ff, n_embd, n_expert, 700 + down_type);
     const int64_t max_tokens = *std::max_element(token_counts.begin(), token_counts.end());
-    const cuda::MoeFfnArgs a{
-        gate.device(), up.device(), down.device(), k, act == cpu::GluAct::gelu_tanh ? 1 : 0, int8};
+    const TestBiases bias(n_expert, n_ff, n_embd, 900 + gate_type);
+    cuda::MoeFfnArgs a{gate.device(), up.device(), down.device(), k, cuda_act(act), int8};
+    cpu::MoeFfn f{gate.host(), up.host(), down.host(), act};
+    if (biases) {
+        a.gate.bias = bias.d_gate.get();
+        a.up.bias = bias.d_up.get();
+        a.down.bias = bias.d_down.get();
+        bias.attach(&f);
+    }
     // One scratch for the largest count, reused (stale groups must not leak into a later call).
     DeviceVec<uint8_t> scratch(cuda::moe_ffn_scratch_bytes(a, max_tokens));
-    const cpu::MoeFfn f{gate.host(), up.host(), down.host(), act};
     for (int64_t t : token_counts) {
         CAPTURE(t);
         const MoeInputs in(t, n_embd, n_expert, k, 40 + static_cast<uint64_t>(t));
@@ -620,7 +788,8 @@ void check_moe_ffn(uint32_t gate_type, uint32_t up_type, uint32_t down_type, int
         ok(cuda::moe_ffn(a, in.dx.get(), in.dids.get(), in.dw.get(), t, in.dy.get(), scratch.get(),
                          counts.get(), nullptr));
         const std::vector<float> y = in.dy.host();
-        const std::vector<float> exact = exact_moe(gate, up, down, x, ids, w, t, k, act);
+        const std::vector<float> exact =
+            exact_moe(gate, up, down, x, ids, w, t, k, act, biases ? &bias : nullptr);
         std::vector<float> ref(y.size());
         cpu::moe_ffn_ref(f, x.data(), ids.data(), w.data(), t, k, ref.data());
         const bool rounds = int8 && cuda::matvec_int8_supported(gate.device().m);
@@ -635,47 +804,81 @@ void check_moe_ffn(uint32_t gate_type, uint32_t up_type, uint32_t down_type, int
     }
 }
 
-// The resident experts of `e` (slot[i] >= 0) packed in slot order, as the device holds a
-// partly resident stack (per-expert offload).
-std::vector<uint8_t> packed(const TestExperts &e, const std::vector<int32_t> &slot) {
-    const uint64_t stride = e.m.row_bytes * static_cast<uint64_t>(e.n);
-    std::vector<uint8_t> out;
+// The experts of a stack (`per_expert` elements each) whose slot satisfies `take`, in expert
+// order: a partly resident stack as the device holds it (per-expert offload), or the experts
+// staged for one call (prefill streaming).
+template <class T, class Take>
+std::vector<T> packed(const std::vector<T> &stack, uint64_t per_expert,
+                      const std::vector<int32_t> &slot, Take take) {
+    std::vector<T> out;
     for (size_t i = 0; i < slot.size(); ++i)
-        if (slot[i] >= 0)
-            out.insert(out.end(), e.m.bytes.begin() + static_cast<std::ptrdiff_t>(i * stride),
-                       e.m.bytes.begin() + static_cast<std::ptrdiff_t>((i + 1) * stride));
+        if (take(slot[i]))
+            out.insert(out.end(), stack.begin() + static_cast<std::ptrdiff_t>(i * per_expert),
+                       stack.begin() + static_cast<std::ptrdiff_t>((i + 1) * per_expert));
     return out;
 }
 
-// The resident subset of the experts through cuda::moe_ffn (packed stacks and a slot table)
-// against cpu::moe_ffn_ref over the same subset; with the CPU's complementary subset it sums to
-// the whole FFN. Only the resident experts are counted.
-void check_moe_subset(uint32_t gate_type, uint32_t down_type, std::initializer_list<int64_t> token_counts) {
+// One stack of check_moe_subset's on the device: its resident experts packed by slot, its staged
+// ones by staged index, the same for its bias rows (when `bias` is not null).
+struct SubsetStack {
+    DeviceVec<uint8_t> resident, staged;
+    std::unique_ptr<DeviceVec<float>> resident_bias, staged_bias;
+    cuda::DeviceExperts device;
+    static bool is_resident(int32_t s) { return s >= 0; }
+    static bool is_staged(int32_t s) { return s < cuda::kCpuExpert; }
+    SubsetStack(const TestExperts &e, const std::vector<float> *bias,
+                const std::vector<int32_t> &slot)
+        : resident(
+              packed(e.m.bytes, e.m.row_bytes * static_cast<uint64_t>(e.n), slot, is_resident)),
+          staged(packed(e.m.bytes, e.m.row_bytes * static_cast<uint64_t>(e.n), slot, is_staged)),
+          device(e.device()) {
+        device.m.data = resident.get();
+        device.staged = staged.get();
+        if (!bias) return;
+        const auto n = static_cast<uint64_t>(e.n);
+        resident_bias = std::make_unique<DeviceVec<float>>(packed(*bias, n, slot, is_resident));
+        staged_bias = std::make_unique<DeviceVec<float>>(packed(*bias, n, slot, is_staged));
+        device.bias = resident_bias->get();
+        device.staged_bias = staged_bias->get();
+    }
+};
+
+// The device's subset of the experts through cuda::moe_ffn (resident experts packed by slot, and
+// experts staged for the call as prefill streaming stages them) against cpu::moe_ffn_ref over
+// the same subset; with the CPU's complementary subset it sums to the whole FFN. Only the
+// device's experts are counted. biases: gpt-oss's expert biases and clamped SwiGLU.
+void check_moe_subset(uint32_t gate_type, uint32_t down_type,
+                      std::initializer_list<int64_t> token_counts, bool biases = false) {
     CAPTURE(type_traits(gate_type)->name);
     CAPTURE(type_traits(down_type)->name);
+    CAPTURE(biases);
     const int n_expert = 7, k = 3;
     auto length = [](uint32_t type, int64_t small) {
         const int64_t blk = type_traits(type)->block_elems;
         return blk == 1 ? small + 5 : (blk == 32 ? 3 * blk : blk);
     };
     const int64_t n_embd = length(gate_type, 40), n_ff = length(down_type, 24);
-    const TestExperts gate(gate_type, n_embd, n_ff, n_expert, 800), up(gate_type, n_embd, n_ff, n_expert, 801),
-        down(down_type, n_ff, n_embd, n_expert, 802);
-    const std::vector<int32_t> slot = {-1, 0, -1, -1, 1, 2, -1}; // experts 1, 4, 5 on the device
-    const DeviceVec<uint8_t> g_packed(packed(gate, slot)), u_packed(packed(up, slot)),
-        d_packed(packed(down, slot));
+    const TestExperts gate(gate_type, n_embd, n_ff, n_expert, 800),
+        up(gate_type, n_embd, n_ff, n_expert, 801), down(down_type, n_ff, n_embd, n_expert, 802);
+    // Experts 1, 4, 5 resident, 2 and 6 staged; the CPU's table marks all five as the device's.
+    const std::vector<int32_t> slot = {
+        cuda::kCpuExpert, 0, cuda::staged_slot(0), cuda::kCpuExpert, 1, 2, cuda::staged_slot(1)};
+    std::vector<int32_t> host_slot(slot.size());
+    for (size_t e = 0; e < slot.size(); ++e)
+        host_slot[e] = slot[e] == cuda::kCpuExpert ? -1 : static_cast<int32_t>(e);
+    const TestBiases bias(n_expert, n_ff, n_embd, 803);
+    const SubsetStack g_on(gate, biases ? &bias.gate : nullptr, slot),
+        u_on(up, biases ? &bias.up : nullptr, slot),
+        d_on(down, biases ? &bias.down : nullptr, slot);
     const DeviceVec<int32_t> d_slot(slot);
-    auto on = [](const TestExperts &e, const DeviceVec<uint8_t> &p) {
-        cuda::DeviceExperts d = e.device();
-        d.m.data = p.get();
-        return d;
-    };
-    cuda::MoeFfnArgs a{on(gate, g_packed), on(up, u_packed), on(down, d_packed), k, 0, true};
+    const cpu::GluAct act = biases ? cpu::GluAct::swiglu_oai : cpu::GluAct::silu;
+    cuda::MoeFfnArgs a{g_on.device, u_on.device, d_on.device, k, cuda_act(act), true};
     a.slot = d_slot.get();
     const int64_t max_tokens = *std::max_element(token_counts.begin(), token_counts.end());
     DeviceVec<uint8_t> scratch(cuda::moe_ffn_scratch_bytes(a, max_tokens));
-    cpu::MoeFfn resident{gate.host(), up.host(), down.host(), cpu::GluAct::silu};
-    resident.expert_slot = slot.data();
+    cpu::MoeFfn resident{gate.host(), up.host(), down.host(), act};
+    if (biases) bias.attach(&resident);
+    resident.expert_slot = host_slot.data();
     resident.resident = true;
     cpu::MoeFfn rest = resident, all = resident;
     rest.resident = false;
@@ -694,23 +897,28 @@ void check_moe_subset(uint32_t gate_type, uint32_t down_type, std::initializer_l
         cpu::moe_ffn_ref(rest, x.data(), ids.data(), w.data(), t, k, cpu_part.data());
         cpu::moe_ffn_ref(all, x.data(), ids.data(), w.data(), t, k, whole.data());
         CHECK(rel_max_error(y, ref) < 3e-2);
-        for (size_t i = 0; i < y.size(); ++i) cpu_part[i] += y[i];
+        for (size_t i = 0; i < y.size(); ++i)
+            cpu_part[i] += y[i];
         CHECK(rel_max_error(cpu_part, whole) < 3e-2);
         std::vector<unsigned long long> want(static_cast<size_t>(n_expert), 0);
         for (int32_t e : ids)
-            if (slot[static_cast<size_t>(e)] >= 0) ++want[static_cast<size_t>(e)];
+            if (host_slot[static_cast<size_t>(e)] >= 0) ++want[static_cast<size_t>(e)];
         CHECK(counts.host() == want);
     }
 }
 
 } // namespace
 
-TEST_CASE("cuda kernels: a resident subset of the experts (per-expert offload) matches the CPU's subset") {
+TEST_CASE("cuda kernels: a resident subset of the experts (per-expert offload) matches the CPU's "
+          "subset") {
     // The fused int8 path, the float path (F32), different gate and down types; one token and a
     // prefill batch (some tokens with none of their experts resident).
     check_moe_subset(12, 14, {1, 9});
     check_moe_subset(0, 0, {1, 9});
     check_moe_subset(2, 8, {1, 9});
+    // gpt-oss: MXFP4 experts with bias rows (packed and staged like the weights), clamped SwiGLU.
+    check_moe_subset(39, 39, {1, 9}, true);
+    check_moe_subset(0, 8, {1, 9}, true);
 }
 
 TEST_CASE("cuda kernels: grouped expert FFN matches the references for every weight type") {
@@ -727,4 +935,10 @@ TEST_CASE("cuda kernels: grouped expert FFN matches the references for every wei
     // Gate and up of different types: the unfused path (one on int8, one on floats).
     check_moe_ffn(2, 6, 8, 7, 3, {1, 9}, true, cpu::GluAct::silu);
     check_moe_ffn(12, 14, 13, 5, 2, {1, 9}, true, cpu::GluAct::gelu_tanh);
+    // gpt-oss: expert biases and the clamped SwiGLU, fused and unfused, both paths.
+    for (bool int8 : {true, false}) {
+        check_moe_ffn(39, 39, 39, 7, 3, {1, 9, 77}, int8, cpu::GluAct::swiglu_oai, true);
+        check_moe_ffn(8, 8, 39, 9, 4, {1, 9}, int8, cpu::GluAct::swiglu_oai, true);
+        check_moe_ffn(39, 2, 12, 5, 2, {1, 9}, int8, cpu::GluAct::silu, true);
+    }
 }

@@ -58,8 +58,9 @@ TEST_CASE("cuda models: CUDA matches CPU on qwen2, qwen3, gemma3 and llama with 
                      std::string("--arch llama ") + kTiny + " --rope-freqs --quant Q8_0");
 }
 
-// The four MoE archs (qwen2moe with its shared expert and sigmoid gate; Mixtral as llama with
-// experts), on the goldens' shapes; Q3_K_M puts Q3_K experts through the grouped kernels.
+// The MoE archs (qwen2moe with its shared expert and sigmoid gate; Mixtral as llama with
+// experts; gpt-oss), on the goldens' shapes; Q3_K_M puts Q3_K experts through the grouped
+// kernels.
 TEST_CASE("cuda models: CUDA matches CPU on the mixture-of-experts archs") {
     cuda_matches_cpu("cuda-qwen3moe", "--arch qwen3moe --preset tiny --quant Q4_K_M --seed 21");
     cuda_matches_cpu("cuda-qwen2moe", "--arch qwen2moe --preset tiny --quant Q8_0 --seed 22");
@@ -71,6 +72,8 @@ TEST_CASE("cuda models: CUDA matches CPU on the mixture-of-experts archs") {
     cuda_matches_cpu("cuda-qwen3moe-q3_k_m",
                      "--arch qwen3moe --preset tiny --n-embd 256 --n-ff-exp 256 --quant Q3_K_M "
                      "--seed 21");
+    // gpt-oss: MXFP4 experts with biases and the clamped SwiGLU, top-k-then-softmax routing.
+    cuda_matches_cpu("cuda-gpt-oss", "--arch gpt-oss --preset tiny --quant MXFP4_MOE --seed 26");
 }
 
 // The other synthetic goldens hold on CUDA as the first case of "cuda placement goldens" ("all on
@@ -750,37 +753,71 @@ TEST_CASE("cuda placement: gemma3 (sliding window, soft-capping) split across CU
 
 namespace {
 
-// A model whose new nodes CUDA refuses runs in every placement, those nodes on the CPU between
-// the device's, and equals the CPU alone; both sides always hold some of it.
-void split_in_every_placement(const char *name, const std::string &args) {
+// The placement report of `model` when it names a refused node of one of `ops` (CUDA "cannot
+// run" it, so placement left it on the CPU); empty when it names none.
+std::string refusals_of(const infer_model *model, std::initializer_list<const char *> ops) {
+    char text[8192];
+    size_t length = 0;
+    REQUIRE(infer_model_placement_text(model, text, sizeof text, &length) == INFER_OK);
+    for (const char *op : ops)
+        if (std::string(text).find(std::string("cannot run ") + op + " (") != std::string::npos)
+            return text;
+    return {};
+}
+
+// Every placement of the synthetic model `name` gives the CPU's logits; all on CUDA leaves the
+// CPU no node, and no placement refuses a node of `ops`.
+void runs_on_cuda_in_every_placement(const char *name, const std::string &args,
+                                     std::initializer_list<const char *> ops) {
     for (const NamedPlacement &p : placements(4, true)) {
         CAPTURE(p.label);
         cuda_matches_cpu(name, args, placed(p));
         ModelPtr model = load(infer::test::synthetic_model(name, args), placed(p));
         const infer_placement report = placement_of(model.get());
-        CHECK(report.backends[0].n_nodes > 0); // the CPU's share, whatever the placement
         CHECK(report.backends[1].n_nodes > 0);
+        if (!p.override_ && p.n_gpu_layers == INFER_GPU_LAYERS_ALL)
+            CHECK(report.backends[0].n_nodes == 0);
+        const std::string refused = refusals_of(model.get(), ops);
+        CHECK_MESSAGE(refused.empty(), refused);
     }
 }
 
 } // namespace
 
-// gpt-oss: the nodes CUDA has no kernel for yet (the clamped SwiGLU, expert biases,
-// top-k-then-softmax routing, MXFP4 matrices) run on the CPU.
-TEST_CASE("cuda placement: gpt-oss runs with its new nodes on the CPU, in every placement") {
-    split_in_every_placement("cuda-gpt-oss",
-                             "--arch gpt-oss --preset tiny --quant MXFP4_MOE --seed 26");
+// gpt-oss: its MXFP4 experts with their biases and the clamped SwiGLU, the top-k-then-softmax
+// routing, the MXFP4 and other matrices and the attention sinks all run on CUDA, in every
+// placement, and the logits equal the CPU's. All on CUDA leaves the CPU no node; a split
+// placement refuses none of them.
+TEST_CASE("cuda placement: gpt-oss runs its experts on CUDA, in every placement") {
+    runs_on_cuda_in_every_placement("cuda-gpt-oss",
+                                    "--arch gpt-oss --preset tiny --quant MXFP4_MOE --seed 26",
+                                    {"MoeFfn", "MoeRoute", "Glu", "MatMul", "Embed", "Attention"});
+}
+
+// gpt-oss with part of its experts resident (their bias rows packed by slot like the weights)
+// and prefill streaming the rest in (their bias rows staged with them), against the CPU.
+TEST_CASE("cuda expert offload: gpt-oss's expert biases follow the resident and streamed experts") {
+    const std::string args = "--arch gpt-oss --preset tiny --quant MXFP4_MOE --seed 26";
+    const std::string path = infer::test::synthetic_model("cuda-gpt-oss", args);
+    const uint64_t budget =
+        infer::test::budget_for_expert_share(path.c_str(), by_popularity(0), 0.5);
+    REQUIRE_MESSAGE(budget > 0, std::string(infer_last_error()));
+    ModelPtr model = load(path, by_popularity(budget));
+    const infer_placement p = placement_of(model.get());
+    CHECK(p.n_experts_resident > 0);
+    CHECK(p.n_experts_resident < p.n_experts);
+    cuda_matches_cpu("cuda-gpt-oss", args, by_popularity(budget), INFER_EXPERT_PREFILL_STREAM);
 }
 
 // DeepSeek-V3-like: the latent attention (head views, per-head products, values inside the
-// keys' cache) and the grouped sigmoid routing run on the CPU; the projections, norms, dense
-// FFNs, shared experts and expert FFNs may run on the device. F16 weights: this small random
-// MLA model amplifies the 8-bit activation rounding of quantized weights (llama.cpp's own paths
-// differ by up to 0.11 on it), which would hide what the split does.
-TEST_CASE(
-    "cuda placement: deepseek2 runs with its latent attention on the CPU, in every placement") {
-    split_in_every_placement("cuda-deepseek2",
-                             "--arch deepseek2 --preset tiny-v3 --quant F16 --seed 28");
+// keys' cache) and the grouped sigmoid routing run on CUDA with the rest of each device layer, in
+// every placement, and the logits equal the CPU's. F16 weights: this small random MLA model
+// amplifies the 8-bit activation rounding of quantized weights (llama.cpp's own paths differ by
+// up to 0.11 on it), which would hide what the placement does.
+TEST_CASE("cuda placement: deepseek2 runs its latent attention on CUDA, in every placement") {
+    runs_on_cuda_in_every_placement(
+        "cuda-deepseek2", "--arch deepseek2 --preset tiny-v3 --quant F16 --seed 28",
+        {"Attention", "KvStore", "Slice", "Concat", "HeadMatMul", "MoeRoute"});
 }
 
 TEST_CASE("cuda placement: bad placements are clear errors and the CPU keeps working") {

@@ -1,8 +1,8 @@
 // The host-compilable half of the CUDA backend, tested without a GPU: block decoders (every type,
 // bit for bit against lib/core's reference on random blocks), half/bfloat16 conversion, the
 // flash-decoding key split and softmax combine, RoPE angles, launch-shape arithmetic, and all of
-// the int8 matvec's math (activation quantization, unaligned loads, dp4a, K-quant scales, every
-// type's unit dot products, walked over rows as the kernel walks them).
+// the int8 matvec's math (activation quantization, unaligned loads, dp4a, K-quant scales, MXFP4's
+// codebook, every type's unit dot products, walked over rows as the kernel walks them).
 // The kernels that use these run in tests/gpu/cuda_tests.cpp on a machine with a GPU.
 #include <cmath>
 #include <cstdint>
@@ -15,13 +15,13 @@
 #include "core/dequant.h"
 #include "core/fp16.h"
 #include "core/quant.h"
-#include "tooling/quant_weights.h"
 #include "core/random.h"
 #include "core/types.h"
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_blocks.h"
 #include "cuda/cuda_int8_dot.h"
 #include "cuda/cuda_launch.h"
+#include "tooling/quant_weights.h"
 
 using namespace infer;
 
@@ -155,17 +155,18 @@ TEST_CASE("cuda host: dp4a, funnel shifts and byte arithmetic") {
     }
 }
 
-template <int NB> void check_load_bytes(const uint8_t *buf) {
-    for (int offset = 0; offset < 64; offset += 2) {
+template <int NB, bool AnyOffset = false> void check_load_bytes(const uint8_t *buf) {
+    for (int offset = 0; offset < 64; offset += AnyOffset ? 1 : 2) {
         CAPTURE(NB);
         CAPTURE(offset);
         uint32_t out[(NB + 3) / 4];
-        cuda::load_bytes<NB>(buf + offset, out);
+        cuda::load_bytes<NB, AnyOffset>(buf + offset, out);
         REQUIRE(std::memcmp(out, buf + offset, NB) == 0);
     }
 }
 
-TEST_CASE("cuda host: unaligned loads give the bytes at every even offset") {
+TEST_CASE(
+    "cuda host: unaligned loads give the bytes at every even offset (odd sizes: every offset)") {
     AlignedBytes bytes(256);
     Rng rng(3);
     for (int i = 0; i < 256; ++i)
@@ -177,6 +178,27 @@ TEST_CASE("cuda host: unaligned loads give the bytes at every even offset") {
     check_load_bytes<18>(bytes.data());
     check_load_bytes<20>(bytes.data());
     check_load_bytes<34>(bytes.data());
+    check_load_bytes<17, true>(bytes.data());
+    check_load_bytes<33, true>(bytes.data());
+}
+
+TEST_CASE("cuda host: MXFP4 codes give lib/core's values and scales") {
+    for (int q = 0; q < 16; ++q)
+        REQUIRE(cuda::mxfp4_value(q) == kValuesMXFP4[q]);
+    for (int e = 0; e < 256; ++e)
+        REQUIRE(bits(cuda::e8m0_to_float_half(static_cast<uint8_t>(e))) ==
+                bits(e8m0_to_fp32_half(static_cast<uint8_t>(e))));
+    Rng rng(9);
+    for (int it = 0; it < 1000; ++it) {
+        const auto q4 = static_cast<uint32_t>(rng.next());
+        uint32_t lo, hi;
+        cuda::mxfp4_values(q4, &lo, &hi);
+        for (int i = 0; i < 4; ++i) {
+            const uint32_t byte = (q4 >> (8 * i)) & 0xff;
+            REQUIRE(static_cast<int8_t>(lo >> (8 * i)) == kValuesMXFP4[byte & 0x0f]);
+            REQUIRE(static_cast<int8_t>(hi >> (8 * i)) == kValuesMXFP4[byte >> 4]);
+        }
+    }
 }
 
 TEST_CASE("cuda host: Q3_K scales from registers match the byte decoder") {
@@ -211,7 +233,7 @@ TEST_CASE("cuda host: K-quant scales and mins from registers match the byte deco
 }
 
 TEST_CASE("cuda host: int8 dot products of every type match the dequantized reference") {
-    const uint32_t types[] = {2, 3, 8, 10, 11, 12, 13, 14};
+    const uint32_t types[] = {2, 3, 8, 10, 11, 12, 13, 14, 39};
     for (uint32_t type : types) {
         const TypeTraits &t = *type_traits(type);
         CAPTURE(t.name);
@@ -262,7 +284,7 @@ TEST_CASE("cuda host: half and bfloat16 decode match lib/core for all 65536 inpu
 }
 
 TEST_CASE("cuda host: every block decoder matches dequantize_row_ref bit for bit") {
-    const uint32_t types[] = {0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 30};
+    const uint32_t types[] = {0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 30, 39};
     for (uint32_t type : types) {
         CAPTURE(type_traits(type)->name);
         REQUIRE(cuda::block_type_supported(type));

@@ -10,11 +10,18 @@ layout(constant_id = 0) const uint WTYPE = 0u;
 
 const uint T_F32 = 0u, T_F16 = 1u, T_Q4_0 = 2u, T_Q4_1 = 3u, T_Q5_0 = 6u, T_Q5_1 = 7u,
            T_Q8_0 = 8u, T_Q2_K = 10u, T_Q3_K = 11u, T_Q4_K = 12u, T_Q5_K = 13u, T_Q6_K = 14u,
-           T_BF16 = 30u;
+           T_BF16 = 30u, T_MXFP4 = 39u;
 
 uint block_elems(uint type) {
     if (type == T_F32 || type == T_F16 || type == T_BF16) return 1u;
-    return type >= T_Q2_K ? 256u : 32u;
+    return type >= T_Q2_K && type <= T_Q6_K ? 256u : 32u;
+}
+
+// MXFP4's E2M1 codes, doubled to integers (kValuesMXFP4), and half its block's E8M0 scale
+// 2^(e - 128) as float bits (e8m0_to_fp32_half: e = 0 and 1 give subnormals).
+const int MXFP4_VALUES[16] = int[16](0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+float e8m0_half(uint e) {
+    return uintBitsToFloat(e < 2u ? 0x00200000u << e : (e - 1u) << 23);
 }
 
 // Q4_K/Q5_K's six-bit scale (x) and min (y) of sub-block j (ggml's get_scale_min_k4).
@@ -59,6 +66,10 @@ float dq(uint type, uint b, uint j) {
     }
     case T_Q8_0:
         return float(int(wbyte(b + 2u + j) << 24) >> 24) * whalf(b);
+    case T_MXFP4: {
+        const uint q = wbyte(b + 1u + j % 16u);
+        return float(MXFP4_VALUES[j < 16u ? q & 15u : q >> 4]) * e8m0_half(wbyte(b));
+    }
     case T_Q2_K: {
         // element 128h + 32k + l: bits 2k of qs[32h + l], scale byte 8h + 2k + l / 16
         const uint h = j / 128u, k = (j / 32u) % 4u, l = j % 32u;

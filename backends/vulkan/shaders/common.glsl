@@ -36,6 +36,13 @@ float gelu_tanh(float x) {
     const float coef_a = 0.044715;
     return 0.5 * x * (1.0 + tanh(sqrt_2_over_pi * x * (1.0 + coef_a * x * x)));
 }
+// gpt-oss's clamped SwiGLU (cpu swiglu_oai_ref: alpha 1.702, limit 7).
+float swiglu_oai(float gate, float up) {
+    const float x = min(gate, 7.0);
+    return x / (1.0 + exp(1.702 * -x)) * (clamp(up, -7.0, 7.0) + 1.0);
+}
+// act: 0 silu, 1 gelu_tanh, 2 the clamped SwiGLU (act_code in vk_record.cpp).
 float glu_value(float gate, float up, uint act) {
+    if (act == 2u) return swiglu_oai(gate, up);
     return (act == 0u ? silu(gate) : gelu_tanh(gate)) * up;
 }

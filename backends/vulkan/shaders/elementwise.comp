@@ -1,7 +1,7 @@
 // The elementwise ops, one pipeline (op chooses): over n floats of the context,
 //   0 add:          y = a + b
 //   1 scale:        y = a * s
-//   2 glu:          y = act(a) * b (act 0 silu, 1 gelu_tanh)
+//   2 glu:          y = act(a) * b (act 0 silu, 1 gelu_tanh), or act 2 the clamped SwiGLU of a, b
 //   3 sigmoid gate: y[r][i] = a[r][i] * (1 / (1 + e^-b[r * b_stride])), rows of `width`
 //   4 bias:         y[r][i] += w[i], the F32 bias at byte w_off of the weight chunk
 //   5 copy:         y = a

@@ -1,11 +1,12 @@
 // MatMul for decode with the GPU kernels and packed int8 dot products (vk_device.h's
-// int8_dot_matvec), for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K: y[t][r] = W[r] . x[t]
+// int8_dot_matvec), for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, MXFP4, Q4_K, Q5_K and Q6_K: y[t][r] = W[r] . x[t]
 // with x quantized per 32 elements by quantize_q8.comp. One workgroup per output row, as
 // matmul_vec.comp; its invocations take the row's 32-element blocks (a K-quant's sub-blocks) in
 // quarters of 8 elements (two words of weights, two of activations: two dot instructions), then
 // sum (reduce.glsl). Codes with an offset (Q4_0, Q5_0, Q6_K) become signed bytes, the unsigned
 // code minus 8, 16 or 32; codes with a minimum (Q4_1, Q5_1, Q4_K, Q5_K) stay unsigned (signed x
 // unsigned dot), and the quarter that starts a block adds min * dx * sum(q) for the block.
+// MXFP4's codes become their (doubled, integer) E2M1 values as signed bytes.
 // A matrix split over weight chunks takes a dispatch per part: rows [row0, row0 + part_rows).
 //
 // The dot instructions come from SPV_KHR_integer_dot_product through GL_EXT_spirv_intrinsics
@@ -39,6 +40,13 @@ uvec2 minus(uvec2 u, uint bias) {
     return ((u | 0x80808080u) - bias) ^ 0x80808080u;
 }
 
+// Each byte of u, a 4-bit MXFP4 code, as the signed byte of its value.
+uint mxfp4_bytes(uint u) {
+    uint r = 0u;
+    for (uint i = 0u; i < 32u; i += 8u) r |= (uint(MXFP4_VALUES[(u >> i) & 15u]) & 255u) << i;
+    return r;
+}
+
 // Bits 0..3 of h to bit 4 of bytes 0..3.
 uint spread4(uint h) {
     return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25);
@@ -63,8 +71,8 @@ uvec2 weight_words(uint b, uint j, uint part) {
         return minus(lo | (hi << 4), 0x20202020u);
     }
     const bool k_quant = WTYPE == T_Q4_K || WTYPE == T_Q5_K;
-    const uint qs = WTYPE == T_Q4_0 ? 2u : WTYPE == T_Q4_1 ? 4u : WTYPE == T_Q5_0 ? 6u
-                  : WTYPE == T_Q5_1 ? 8u : WTYPE == T_Q4_K ? 16u : 48u;
+    const uint qs = WTYPE == T_MXFP4 ? 1u : WTYPE == T_Q4_0 ? 2u : WTYPE == T_Q4_1 ? 4u
+                  : WTYPE == T_Q5_0 ? 6u : WTYPE == T_Q5_1 ? 8u : WTYPE == T_Q4_K ? 16u : 48u;
     const uint at = k_quant ? b + qs + 32u * (j / 2u) + 8u * part : b + qs + 8u * (part & 1u);
     const uvec2 raw = uvec2(wu32(at), wu32(at + 4u));
     const bool high = k_quant ? (j & 1u) != 0u : part >= 2u;
@@ -77,6 +85,7 @@ uvec2 weight_words(uint b, uint j, uint part) {
         const uint qh = b + 16u + 8u * part;
         u |= ((uvec2(wu32(qh), wu32(qh + 4u)) >> j) & 0x01010101u) << 4;
     }
+    if (WTYPE == T_MXFP4) return uvec2(mxfp4_bytes(u.x), mxfp4_bytes(u.y));
     if (WTYPE == T_Q4_0) return minus(u, 0x08080808u);
     if (WTYPE == T_Q5_0) return minus(u, 0x10101010u);
     return u;
@@ -93,6 +102,7 @@ vec2 scale_min(uint b, uint j, uint part) {
         const uvec2 sm = k4_scale_min(b + 4u, j);
         return vec2(whalf(b) * float(sm.x), part == 0u ? -whalf(b + 2u) * float(sm.y) : 0.0);
     }
+    if (WTYPE == T_MXFP4) return vec2(e8m0_half(wbyte(b)), 0.0);
     const bool has_min = WTYPE == T_Q4_1 || WTYPE == T_Q5_1;
     return vec2(whalf(b), has_min && part == 0u ? whalf(b + 2u) : 0.0);
 }

@@ -5,6 +5,7 @@
 // are fp16 (half the shared memory) and the products fp16, summed in fp32; the weights are
 // rounded to fp16 as on CUDA's prefill GEMM. A matrix split over weight chunks takes a dispatch
 // per part: rows [row0, row0 + part_rows) of y's n, at w_off.
+// HeadMatMul runs a matrix per head, the heads as rows of workgroups (matmul_push.glsl).
 #version 450
 #ifdef USE_F16
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -19,15 +20,14 @@ const uint BM = 64u, BN = 64u, BK = 32u, THREADS = 128u;
 const uint RM = 4u, RN = 8u; // each invocation's block: BM / RM = 16 by BN / RN = 8 invocations
 layout(local_size_x = 128) in;
 
-layout(push_constant) uniform Push {
-    uint w_off, row_bytes, block_bytes, k, n, x, y, n_tokens, row0, part_rows;
-} p;
+#include "matmul_push.glsl"
 
 // +1 column: the compute loop reads a column across rows, which would otherwise hit one bank.
 shared TILE_T ws[BM][BK + 1u];
 shared TILE_T xs[BN][BK + 1u];
 
 void main() {
+    const uint w_off = head_w(), x = head_x(), y = head_y();
     const uint lid = gl_LocalInvocationID.x;
     const uint be = block_elems(WTYPE);
     const uint row_tiles = (p.part_rows + BM - 1u) / BM, token_tiles = (p.n_tokens + BN - 1u) / BN;
@@ -42,12 +42,13 @@ void main() {
                 const uint i = e / BK, c = k0 + e % BK, r = r0 + i;
                 float v = 0.0;
                 if (r < p.part_rows && c < p.k)
-                    v = dq(WTYPE, p.w_off + r * p.row_bytes + (c / be) * p.block_bytes, c % be);
+                    v = dq(WTYPE, w_off + r * p.row_bytes + (c / be) * p.block_bytes, c % be);
                 ws[i][e % BK] = TILE_T(v);
             }
             for (uint e = lid; e < BN * BK; e += THREADS) {
                 const uint j = e / BK, c = k0 + e % BK, t = t0 + j;
-                xs[j][e % BK] = TILE_T(t < p.n_tokens && c < p.k ? ctx.f[p.x + t * p.k + c] : 0.0);
+                const bool inside = t < p.n_tokens && c < p.k;
+                xs[j][e % BK] = TILE_T(inside ? ctx.f[x + t * p.x_stride + c] : 0.0);
             }
             barrier();
             for (uint kk = 0u; kk < BK; ++kk) {
@@ -64,7 +65,7 @@ void main() {
             if (r >= p.part_rows) break;
             for (uint j = 0u; j < RN; ++j) {
                 const uint t = t0 + bt + j;
-                if (t < p.n_tokens) ctx.f[p.y + t * p.n + p.row0 + r] = acc[i][j];
+                if (t < p.n_tokens) ctx.f[y + t * p.y_stride + p.row0 + r] = acc[i][j];
             }
         }
     }
