@@ -312,6 +312,16 @@ void kv_store_cases(CaseList &list) {
             // defined bit for bit), the others must not change.
             list.add(b, graph::kNoTensor, {0});
         }
+    // Values of their own size in their own plane.
+    for (const Tokens &tk : kTokenShapes) {
+        CaseBuilder b = list.builder("F32 cache, 3 heads of 40, values of 24, n_ctx 100", tk);
+        b.graph().set_layer(0);
+        b.kv_cache(0, kCtx, kHeads, kHeadDim, 24, false);
+        const TensorId k = b.input(kHeads * kHeadDim), v = b.input(kHeads * 24);
+        b.positions_from(static_cast<int32_t>(b.below(static_cast<uint32_t>(kCtx - tk.n + 1))));
+        b.graph().kv_store(0, k, v, kHeads, kHeadDim);
+        list.add(b, graph::kNoTensor, {0});
+    }
     // Keys alone (MLA: one row of latent and rope key per position, no V plane).
     for (const Tokens &tk : kTokenShapes) {
         CaseBuilder b = list.builder("F16 cache of keys alone, 1 head of 72, n_ctx 100", tk);
@@ -333,6 +343,7 @@ void attention_cases(CaseList &list) {
         // Sink logits (gpt-oss), mean + spread * normal per head; spread 0: none. The logits
         // here are about 2 in size (q 2, keys 1, scaled), so a sink of 14 outweighs every key.
         float sink_mean = 0.0f, sink_spread = 0.0f;
+        bool v_in_k = true; // false: head_dim_v-sized values in their own plane
     };
     const Shape shapes[] = {
         {4, 2, 40, 0.158f, 0.0f, 0},       // grouped-query
@@ -340,8 +351,9 @@ void attention_cases(CaseList &list) {
         {6, 1, 24, 0.204f, 30.0f, 0},      // one kv head, soft-capped logits
         {5, 1, 72, 0.117f, 0.0f, 0, 56},   // multi-head latent attention: values in the keys
         {4, 1, 576, 0.072f, 0.0f, 0, 512}, // DeepSeek-V3's: latent 512 and rope key 64
-        {4, 2, 40, 0.158f, 0.0f, 0, 0, 0.0f, 2.0f},  // sinks among the keys' logits
-        {4, 4, 64, 0.125f, 0.0f, 7, 0, 14.0f, 1.0f}, // window with dominant sinks
+        {4, 2, 40, 0.158f, 0.0f, 5, 24, 0.0f, 0.0f, false}, // values smaller than the keys
+        {4, 2, 40, 0.158f, 0.0f, 0, 0, 0.0f, 2.0f},         // sinks among the keys' logits
+        {4, 4, 64, 0.125f, 0.0f, 7, 0, 14.0f, 1.0f},        // window with dominant sinks
     };
     for (uint32_t kv_type : {1u, 0u})
         for (const Shape &sh : shapes)
@@ -352,7 +364,9 @@ void attention_cases(CaseList &list) {
                         std::to_string(sh.head_dim) +
                         (sh.window ? ", window " + std::to_string(sh.window) : "") +
                         (sh.softcap > 0 ? ", softcap" : "") +
-                        (sh.head_dim_v ? ", values in keys " + std::to_string(sh.head_dim_v) : "") +
+                        (sh.head_dim_v ? (sh.v_in_k ? ", values in keys " : ", values of ") +
+                                             std::to_string(sh.head_dim_v)
+                                       : "") +
                         (sh.sink_spread > 0 ? sh.sink_mean > 0 ? ", dominant sinks" : ", sinks"
                                             : ""),
                     tk);
@@ -360,13 +374,13 @@ void attention_cases(CaseList &list) {
                 // batches see up to 96 keys (the emulator runs every key of every (token, head)).
                 const int64_t n_ctx = tk.max == 1 ? 300 : 96;
                 b.graph().set_layer(0);
-                const bool mla = sh.head_dim_v > 0;
+                const bool mla = sh.head_dim_v > 0 && sh.v_in_k;
                 b.kv_cache(kv_type, n_ctx, sh.n_head_kv, sh.head_dim, sh.head_dim_v, mla);
                 const TensorId q = b.input(int64_t{sh.n_head} * sh.head_dim, 2.0f);
                 // Late positions: a decode step then sees nearly the whole cache.
                 b.positions_from(static_cast<int32_t>(n_ctx - tk.n - b.below(16)));
-                const graph::GraphBuilder::KvDims dims{sh.head_dim,
-                                                       mla ? sh.head_dim_v : sh.head_dim, mla};
+                const graph::GraphBuilder::KvDims dims{
+                    sh.head_dim, sh.head_dim_v ? sh.head_dim_v : sh.head_dim, mla};
                 const float *sinks =
                     sh.sink_spread > 0
                         ? static_cast<const float *>(

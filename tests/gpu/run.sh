@@ -13,7 +13,8 @@
 #   3. the card's device-to-device bandwidth (infer-cuda-membw);
 #   4. synthetic models from infer-synth (--random-blocks, during step 2): llama-8b Q4_0 and
 #      Q4_K_M, llama-1b Q4_K_M, and OLMoE-1B-7B's shape (olmoe-1b-7b preset: 16 layers, n_embd
-#      2048, 64 experts of n_ff 1024, top-8) at Q4_K_M;
+#      2048, 64 experts of n_ff 1024, top-8) at Q4_K_M, gpt-oss-20b's shape at MXFP4 (experts)
+#      and DeepSeek-V2-Lite's at Q4_K_M;
 #   5. infer-bench --backend cuda pp512/tg128 on each with the int8 decode matvec (the default),
 #      tg128 with the simple matvec (INFER_CUDA_MATVEC=simple) on llama8b-q4_0 as the baseline,
 #      and, when an int8 test failed, pp512/tg128 with the simple matvec on every model, so the
@@ -212,6 +213,11 @@ fi
 run synth-big 300 bash -c 'synth qwen3moe30b-skew1-q4_k_m qwen3moe qwen3-30b-a3b Q4_K_M \
                                --router-skew 1' &
 big_synth_pid=$!
+# The MoE shapes of issue 17: gpt-oss-20b (MXFP4 experts with biases, sinks; about 12 GB) and
+# DeepSeek-V2-Lite (latent attention, shared experts; about 10 GB), all on the GPU.
+run synth-moe 200 bash -c 'synth gptoss20b-mxfp4 gpt-oss gpt-oss-20b MXFP4_MOE &&
+                           synth dsv2lite-q4_k_m deepseek2 deepseek-v2-lite Q4_K_M' &
+moe_synth_pid=$!
 # Four at a time: the CPU contexts the model tests compare against use every core each.
 # The dry run's emulator takes an hour over every CUDA test (CI runs them): it checks the host math
 # and every kernel against the CPU reference, which is what a new machine's build may break.
@@ -223,6 +229,7 @@ if grep -q '(Skipped)' "$logdir/ctest.log"; then
     failures+=("ctest: GPU tests were skipped (no CUDA device seen)")
 fi
 wait $synth_pid || true
+wait $moe_synth_pid || true
 
 # ---- 3. bandwidth -------------------------------------------------------------------------------
 bw=""
@@ -331,6 +338,8 @@ bench_row llama8b-q4_k_m int8 "$prompt" "$repeats"
 bench_row llama8b-q4_0 simple 0 "$repeats"
 bench_row llama1b-q4_k_m int8 "$prompt" "$repeats"
 bench_row olmoe-q4_k_m int8 "$prompt" "$repeats"
+bench_row gptoss20b-mxfp4 int8 "$prompt" "$repeats"
+bench_row dsv2lite-q4_k_m int8 "$prompt" "$repeats"
 if [ $int8_failed = 1 ]; then
     bench_row llama8b-q4_0 simple "$prompt" "$repeats"
     bench_row llama8b-q4_k_m simple "$prompt" "$repeats"
