@@ -32,10 +32,12 @@ constexpr uint64_t kAlignment = 64;
 
 uint64_t align64(uint64_t n) { return (n + kAlignment - 1) & ~(kAlignment - 1); }
 
-cpu::KvLayout kv_layout(const KvCacheLayout &kv) {
-    return {static_cast<int>(kv.n_head_kv),   static_cast<int>(kv.head_dim),
-            static_cast<int>(kv.n_ctx),       kv.type == 0 ? cpu::KvType::f32 : cpu::KvType::f16,
-            static_cast<int>(kv.value_dim()), kv.v_in_k};
+// The cache of the layer a KvStore or Attention node names.
+cpu::KvLayout kv_layout(const KvCacheLayout &kv, int32_t layer) {
+    const KvLayerLayout &l = kv.layer(layer);
+    return {static_cast<int>(l.n_head_kv),   static_cast<int>(l.head_dim),
+            static_cast<int>(kv.n_ctx),      kv.type == 0 ? cpu::KvType::f32 : cpu::KvType::f16,
+            static_cast<int>(l.value_dim()), l.v_in_k};
 }
 
 cpu::RopeParams rope_params(const Node &n) {
@@ -259,12 +261,13 @@ void run_node_reference(const RunState &s, const Node &n) {
         break;
     case Op::KvStore:
         cpu::kv_store_ref(s.kv->k(n.layer), s.kv->v(n.layer), f32(s, n.in[0]), f32(s, n.in[1]),
-                          i32(s, n.in[2]), static_cast<int>(s.n_tokens), kv_layout(s.kv->layout));
+                          i32(s, n.in[2]), static_cast<int>(s.n_tokens),
+                          kv_layout(s.kv->layout, n.layer));
         break;
     case Op::Attention:
         cpu::attention_ref(f32(s, n.out), f32(s, n.in[0]), s.kv->k(n.layer), s.kv->v(n.layer),
-                           i32(s, n.in[1]), static_cast<int>(s.n_tokens), kv_layout(s.kv->layout),
-                           attn_params(n));
+                           i32(s, n.in[1]), static_cast<int>(s.n_tokens),
+                           kv_layout(s.kv->layout, n.layer), attn_params(n));
         break;
     case Op::Glu:
         cpu::glu_ref(f32(s, n.out), f32(s, n.in[0]), f32(s, n.in[1]), n_elems, glu_act(n.act));
@@ -332,14 +335,15 @@ void run_node(const RunState &s, const Node &n, int ith, int nth) {
         break;
     case Op::KvStore:
         cpu::kv_store(s.kv->k(n.layer), s.kv->v(n.layer), f32(s, n.in[0]), f32(s, n.in[1]),
-                      i32(s, n.in[2]), static_cast<int>(s.n_tokens), kv_layout(s.kv->layout), ith,
-                      nth);
+                      i32(s, n.in[2]), static_cast<int>(s.n_tokens),
+                      kv_layout(s.kv->layout, n.layer), ith, nth);
         break;
     case Op::Attention: {
         const cpu::AttnParams p = attn_params(n);
         cpu::attention(f32(s, n.out), f32(s, n.in[0]), s.kv->k(n.layer), s.kv->v(n.layer),
-                       i32(s, n.in[1]), static_cast<int>(s.n_tokens), kv_layout(s.kv->layout), p,
-                       thread_scratch(s, n, ith, nth), ith, nth);
+                       i32(s, n.in[1]), static_cast<int>(s.n_tokens),
+                       kv_layout(s.kv->layout, n.layer), p, thread_scratch(s, n, ith, nth), ith,
+                       nth);
         break;
     }
     case Op::Glu:
@@ -475,7 +479,7 @@ public:
             else if (n.op == Op::Rope)
                 bytes = nth * align64(cpu::rope_scratch_bytes(rope_params(n)));
             else if (n.op == Op::Attention)
-                bytes = nth * align64(cpu::attention_scratch_bytes(kv_layout(kv)));
+                bytes = nth * align64(cpu::attention_scratch_bytes(kv_layout(kv, n.layer)));
             else if (n.op == Op::MoeFfn)
                 bytes = cpu::moe_ffn_scratch_bytes(moe_ffn_of(n), g.max_tokens, n.n_expert_used,
                                                    n_threads_);

@@ -103,6 +103,17 @@ int splits_for(const graph::Graph &g, const Node &n, int64_t n_ctx, int n_sm) {
     return g.max_tokens == 1 ? attention_splits(n_ctx, n.n_head, n_sm) : 1;
 }
 
+// The cache of the layer a KvStore or Attention node names.
+KvArgs kv_args(const KvCacheLayout &kv, int32_t layer) {
+    const KvLayerLayout &l = kv.layer(layer);
+    return {static_cast<int>(l.n_head_kv),
+            static_cast<int>(l.head_dim),
+            kv.n_ctx,
+            kv.type != 0,
+            static_cast<int>(l.value_dim()),
+            l.v_in_k};
+}
+
 bool graphs_enabled() {
     const char *env = std::getenv("INFER_CUDA_GRAPHS");
     return !(env && std::strcmp(env, "0") == 0);
@@ -159,7 +170,7 @@ public:
             if (uses_gemm(g, n)) bytes = gemm_scratch_bytes(n.w->ne[0], n.w->ne[1], g.max_tokens);
             if (n.op == Op::Attention)
                 bytes = attention_scratch_bytes(g.max_tokens, n.n_head,
-                                                static_cast<int>(kv.value_dim()),
+                                                static_cast<int>(kv.layer(n.layer).value_dim()),
                                                 splits_for(g, n, kv.n_ctx, weights_.n_sm()));
             if (n.op == Op::MoeFfn)
                 bytes = moe_ffn_scratch_bytes(moe_args(n, nullptr, nullptr, nullptr), g.max_tokens);
@@ -426,12 +437,6 @@ private:
         // The int8 activations stay valid only across consecutive int8 MatMuls: any other node
         // may reuse the memory of the tensor they were made from.
         if (n.op != Op::MatMul) quantized_input_ = graph::kNoTensor;
-        const KvArgs kv_args{static_cast<int>(kv.layout.n_head_kv),
-                             static_cast<int>(kv.layout.head_dim),
-                             kv.layout.n_ctx,
-                             kv.layout.type != 0,
-                             static_cast<int>(kv.layout.value_dim()),
-                             kv.layout.v_in_k};
         switch (n.op) {
         case Op::Embed: {
             DeviceMatrix w{};
@@ -490,7 +495,7 @@ private:
         case Op::KvStore: // keys alone (v_in_k): no value input
             return kv_store(kv.k(n.layer), kv.v(n.layer), f32(n.in[0]),
                             n.in[1] == graph::kNoTensor ? nullptr : f32(n.in[1]), i32(n.in[2]),
-                            n_tokens, kv_args, stream_);
+                            n_tokens, kv_args(kv.layout, n.layer), stream_);
         case Op::Attention: {
             const auto *sinks =
                 n.sinks ? reinterpret_cast<const float *>(weights_.find(n.sinks)) : nullptr;
@@ -503,7 +508,8 @@ private:
                                   splits_for(g, n, kv.layout.n_ctx, weights_.n_sm()),
                                   sinks};
             return attention(f32(n.out), f32(n.in[0]), kv.k(n.layer), kv.v(n.layer), i32(n.in[1]),
-                             n_tokens, kv_args, a, b.tensor_data[n.scratch], stream_);
+                             n_tokens, kv_args(kv.layout, n.layer), a, b.tensor_data[n.scratch],
+                             stream_);
         }
         case Op::Glu:
             return glu(f32(n.out), f32(n.in[0]), f32(n.in[1]), n_out, act_code(n.act), stream_);

@@ -177,7 +177,7 @@ void VulkanBackend::size_scratch(graph::Graph &g, const KvCacheLayout &kv) const
                 attention_splits(device_.info().gpu_kernels, g.max_tokens, kv.n_ctx);
             if (splits > 1)
                 bytes = 4 * static_cast<uint64_t>(g.max_tokens * n.n_head * splits *
-                                                  (kv.value_dim() + 2));
+                                                  (kv.layer(n.layer).value_dim() + 2));
         }
         graph::grow_scratch(g, n, bytes);
     }
@@ -474,7 +474,7 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
         return Status::ok();
     }
     case Op::KvStore: { // with the values in the keys (v_in_k) there is no V to store
-        const KvCacheLayout &l = kv.layout;
+        const KvLayerLayout &l = kv.layout.layer(n.layer);
         const bool has_v = !l.v_in_k && n.in[1] != graph::kNoTensor;
         const int64_t width = has_v ? std::max(l.head_dim, l.value_dim()) : l.head_dim;
         const KvStorePush p{t(n.in[0]),
@@ -486,8 +486,8 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
                             u32(l.n_head_kv),
                             u32(l.head_dim),
                             u32(l.value_dim()),
-                            u32(l.n_ctx),
-                            l.type != 0 ? 1u : 0u,
+                            u32(kv.layout.n_ctx),
+                            kv.layout.type != 0 ? 1u : 0u,
                             has_v ? 1u : 0u};
         dispatch(cmd, OpShader::KvStore, set_for(ctx, nullptr), &p, sizeof p,
                  ceil_div(u32(n_tokens * l.n_head_kv * width), 256));
@@ -503,7 +503,7 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
         if (n.sinks) INFER_TRY(weight(n.sinks, &sinks));
         const VkDescriptorSet set = set_for(ctx, n.sinks ? &sinks : nullptr);
         // With the values in the keys (v_in_k) the V plane is the K plane, its rows head_dim.
-        const KvCacheLayout &l = kv.layout;
+        const KvLayerLayout &l = kv.layout.layer(n.layer);
         const int64_t dv = l.value_dim();
         const AttentionPush p{t(n.out),
                               t(n.in[0]),
@@ -512,8 +512,8 @@ Status VulkanBackend::record_node(VkCommandBuffer cmd, const BoundGraph &b, cons
                               t(n.in[1]),
                               u32(n_tokens),
                               u32(n.n_head),
-                              u32(kv.layout.n_head_kv),
-                              u32(kv.layout.head_dim),
+                              u32(l.n_head_kv),
+                              u32(l.head_dim),
                               u32(kv.layout.n_ctx),
                               kv.layout.type != 0 ? 1u : 0u,
                               u32(std::max(n.window, 0)),

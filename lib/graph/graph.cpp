@@ -174,6 +174,8 @@ void GraphBuilder::kv_store(int32_t layer, TensorId k, TensorId v, int32_t n_hea
     n.n_head_kv = n_head_kv;
     n.head_dim = head_dim;
     n.v_in_k = v == kNoTensor;
+    // Each KV head's values; with them in the keys (v_in_k) the attentions say how many.
+    if (!n.v_in_k && n_head_kv > 0) n.head_dim_v = static_cast<int32_t>(width(v) / n_head_kv);
 }
 
 TensorId GraphBuilder::attention(int32_t layer, TensorId q, int32_t n_head, int32_t n_head_kv,

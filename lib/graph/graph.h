@@ -207,7 +207,8 @@ public:
     TensorId rope(TensorId x, int32_t n_head, int32_t head_dim, int32_t n_rot, RopeMode mode,
                   float freq_base, float freq_scale, const float *freq_factors,
                   const RopeYarn &yarn = {});
-    // v == kNoTensor: the values live in the keys' first head_dim_v floats (KvDims::v_in_k).
+    // The node's head_dim_v is v's width per KV head; v == kNoTensor: the values live in the
+    // keys' first head_dim_v floats (KvDims::v_in_k), a size the attentions give.
     void kv_store(int32_t layer, TensorId k, TensorId v, int32_t n_head_kv, int32_t head_dim);
     // q [t][n_head][dims.k] over the cache; out [t][n_head][dims.v].
     struct KvDims {

@@ -119,27 +119,85 @@ uint64_t decode_weight_bytes(const graph::Graph &g) {
     return bytes;
 }
 
-// The saved-state header; KV rows [0, n_past) of every head of every layer follow, K then V.
+// The KV layout both graphs describe (they store and attend alike, whatever their batch).
+Status graphs_kv_layout(const ContextPlan &plan, int64_t n_layer, KvCacheLayout *out) {
+    const ContextParams &p = plan.params;
+    INFER_TRY(kv_layout_from_graph(plan.prefill, n_layer, p.kv_type, p.n_ctx, out));
+    KvCacheLayout decode;
+    INFER_TRY(kv_layout_from_graph(plan.decode, n_layer, p.kv_type, p.n_ctx, &decode));
+    if (!(decode == *out))
+        return make_error(INFER_ERR_INTERNAL,
+                          "the one-token graph caches other KV dims than the batch graph");
+    return Status::ok();
+}
+
+// The saved state: this header, a StateLayer per layer, then KV rows [0, n_past) of every head
+// of every layer that caches, K then V.
 struct StateHeader {
     char magic[4];
     uint32_t version;
     uint32_t kv_type;
     uint32_t n_past;
-    int64_t n_layer, n_head_kv, head_dim, head_dim_v; // head_dim_v 0: no V planes (MLA)
+    int64_t n_layer;
+};
+// One layer's dims; all 0 for a layer that caches nothing.
+struct StateLayer {
+    int64_t n_head_kv, head_dim, head_dim_v; // head_dim_v 0: no V plane (MLA)
+
+    bool operator==(const StateLayer &) const = default;
 };
 constexpr char kStateMagic[4] = {'I', 'K', 'V', 'S'};
-constexpr uint32_t kStateVersion = 2;
+constexpr uint32_t kStateVersion = 3;
 
-// A layer's cache planes as the state stores them: K, then V unless the values live in K.
-struct KvPlane {
-    int index;          // 0 K, 1 V (KvCache::planes[2 * layer + index])
-    uint64_t row_bytes; // one position of one head
-};
-int kv_planes(const KvCacheLayout &kv, KvPlane out[2]) {
-    out[0] = {0, static_cast<uint64_t>(kv.head_dim) * kv.elem_bytes()};
-    if (kv.v_in_k) return 1;
-    out[1] = {1, static_cast<uint64_t>(kv.value_dim()) * kv.elem_bytes()};
-    return 2;
+StateLayer state_layer(const KvLayerLayout &l) {
+    return {l.n_head_kv, l.head_dim, l.v_in_k ? 0 : l.value_dim()};
+}
+
+uint64_t state_header_bytes(const KvCacheLayout &kv) {
+    return sizeof(StateHeader) + static_cast<uint64_t>(kv.n_layer()) * sizeof(StateLayer);
+}
+
+// Calls copy(layer, at, bytes) for each run of the state's KV bytes in state order: per layer
+// that caches, K then V unless the values live in K, per head, rows [0, n_past).
+template <class Copy> Status for_each_state_run(const KvCache &kv, uint64_t n_past, Copy copy) {
+    const KvCacheLayout &layout = kv.layout;
+    for (int64_t l = 0; l < layout.n_layer(); ++l) {
+        const KvLayerLayout &dims = layout.layer(l);
+        if (!dims.caches()) continue;
+        const int64_t row_elems[2] = {dims.head_dim, dims.value_dim()};
+        for (int plane = 0; plane < (dims.v_in_k ? 1 : 2); ++plane) {
+            auto *base = static_cast<uint8_t *>(plane == 0 ? kv.k(l) : kv.v(l));
+            const uint64_t row_bytes =
+                static_cast<uint64_t>(row_elems[plane]) * layout.elem_bytes();
+            const uint64_t head_bytes = static_cast<uint64_t>(layout.n_ctx) * row_bytes;
+            for (int64_t head = 0; head < dims.n_head_kv; ++head)
+                INFER_TRY(copy(l, base + head * head_bytes, n_past * row_bytes));
+        }
+    }
+    return Status::ok();
+}
+
+// Checks the state's per-layer records (the bytes after its header) against the layout.
+Status check_state_layers(const KvCacheLayout &kv, std::span<const uint8_t> in) {
+    if (in.size() < state_header_bytes(kv))
+        return make_error(INFER_ERR_BAD_STATE, "the state is truncated");
+    const uint8_t *p = in.data() + sizeof(StateHeader);
+    for (int64_t l = 0; l < kv.n_layer(); ++l, p += sizeof(StateLayer)) {
+        StateLayer record{};
+        std::memcpy(&record, p, sizeof record);
+        const StateLayer expected = state_layer(kv.layer(l));
+        if (!(record == expected))
+            return make_error(INFER_ERR_BAD_STATE,
+                              "the state's layer %lld caches %lld KV heads of %lld (values %lld); "
+                              "this context's caches %lld of %lld (values %lld): another model",
+                              static_cast<long long>(l), static_cast<long long>(record.n_head_kv),
+                              static_cast<long long>(record.head_dim),
+                              static_cast<long long>(record.head_dim_v),
+                              static_cast<long long>(expected.n_head_kv),
+                              static_cast<long long>(expected.head_dim),
+                              static_cast<long long>(expected.head_dim_v));
+    }
+    return Status::ok();
 }
 
 } // namespace
@@ -184,13 +242,7 @@ Status Context::plan(const Model &model, const ContextParams &in, const ContextB
     plan.params = p;
     plan.decode = model.arch()->build(hp, model.weights(), 1, p.logits_all);
     plan.prefill = model.arch()->build(hp, model.weights(), p.n_batch, p.logits_all);
-    plan.kv.type = p.kv_type;
-    plan.kv.n_layer = hp.n_layer;
-    plan.kv.n_ctx = p.n_ctx;
-    plan.kv.n_head_kv = hp.n_head_kv;
-    plan.kv.head_dim = hp.head_dim;
-    plan.kv.head_dim_v = hp.head_dim_v;
-    plan.kv.v_in_k = hp.kv_v_in_k;
+    INFER_TRY(graphs_kv_layout(plan, hp.n_layer, &plan.kv));
     const Placement &placement = model.placement();
     // Decode never streams experts; prefill may (expert_streaming.h).
     const bool may_stream = p.expert_prefill != ExpertPrefill::Cpu && placement.device &&
@@ -218,8 +270,8 @@ Status Context::plan(const Model &model, const ContextParams &in, const ContextB
     size_scratch(plan.prefill, plan.prefill_split.nodes, backends, plan.kv);
 
     uint64_t kv_device = 0;
-    for (uint8_t on : plan.kv_on_device)
-        kv_device += on ? plan.kv.layer_bytes() : 0;
+    for (int64_t l = 0; l < plan.kv.n_layer(); ++l)
+        kv_device += plan.kv_on_device[static_cast<size_t>(l)] ? plan.kv.layer_bytes(l) : 0;
     const uint64_t kv_host = plan.kv.total_bytes() - kv_device;
     const uint64_t host_align = std::max(kBufferAlignment, backends.host->alignment());
     INFER_TRY(plan_side(plan, Arena::Host, host_align, kv_host, &plan.host));
@@ -442,16 +494,19 @@ Status Context::allocate(const ContextParams &params) {
     INFER_TRY(host.start());
     position_values_.assign(static_cast<size_t>(plan.params.n_batch), 0);
     // Each layer's KV planes, on the side that runs its attention, packed in layer order.
+    // A layer that caches nothing keeps null planes.
     kv_.layout = plan.kv;
-    kv_.planes.assign(static_cast<size_t>(2 * plan.kv.n_layer), nullptr);
+    kv_.planes.assign(static_cast<size_t>(2 * plan.kv.n_layer()), nullptr);
     uint64_t used[2] = {0, 0};
-    for (int64_t l = 0; l < plan.kv.n_layer; ++l) {
+    for (int64_t l = 0; l < plan.kv.n_layer(); ++l) {
+        if (!plan.kv.layer(l).caches()) continue;
         const int side = plan.kv_on_device[static_cast<size_t>(l)] ? kDevice : kHost;
-        kv_.planes[static_cast<size_t>(2 * l)] = memory_[side] + used[side];
-        used[side] += plan.kv.plane_bytes();
-        kv_.planes[static_cast<size_t>(2 * l + 1)] = memory_[side] + used[side];
-        used[side] += plan.kv.v_plane_bytes();
-        if (plan.kv.v_in_k) kv_.planes[static_cast<size_t>(2 * l + 1)] = kv_.planes[2 * l];
+        uint8_t *k = memory_[side] + used[side];
+        used[side] += plan.kv.plane_bytes(l);
+        kv_.planes[static_cast<size_t>(2 * l)] = k;
+        kv_.planes[static_cast<size_t>(2 * l + 1)] =
+            plan.kv.layer(l).v_in_k ? k : memory_[side] + used[side];
+        used[side] += plan.kv.v_plane_bytes(l);
     }
     return Status::ok();
 }
@@ -703,8 +758,7 @@ void Context::reset_stats() {
 
 uint64_t Context::state_size() const {
     const KvCacheLayout &kv = plan_.kv;
-    return sizeof(StateHeader) +
-           static_cast<uint64_t>(kv.n_layer * kv.token_elems() * n_past_) * kv.elem_bytes();
+    return state_header_bytes(kv) + kv.token_bytes() * static_cast<uint64_t>(n_past_);
 }
 
 Status Context::state_save(std::span<uint8_t> out, uint64_t *written) const {
@@ -719,26 +773,21 @@ Status Context::state_save(std::span<uint8_t> out, uint64_t *written) const {
     h.version = kStateVersion;
     h.kv_type = kv.type;
     h.n_past = static_cast<uint32_t>(n_past_);
-    h.n_layer = kv.n_layer;
-    h.n_head_kv = kv.n_head_kv;
-    h.head_dim = kv.head_dim;
-    h.head_dim_v = kv.v_in_k ? 0 : kv.value_dim();
+    h.n_layer = kv.n_layer();
     uint8_t *p = out.data();
     std::memcpy(p, &h, sizeof h);
     p += sizeof h;
-    KvPlane planes[2];
-    const int n_planes = kv_planes(kv, planes);
-    for (int64_t l = 0; l < kv.n_layer; ++l)
-        for (int i = 0; i < n_planes; ++i) {
-            const auto *plane = static_cast<const uint8_t *>(kv_.planes[2 * l + planes[i].index]);
-            const uint64_t row_bytes = planes[i].row_bytes, head_bytes = kv.n_ctx * row_bytes;
-            for (int64_t head = 0; head < kv.n_head_kv; ++head) {
-                INFER_TRY(
-                    kv_backend(l).copy_out(p, plane + head * head_bytes, n_past_ * row_bytes));
-                p += n_past_ * row_bytes;
-            }
-        }
-    return Status::ok();
+    for (const KvLayerLayout &l : kv.layers) {
+        const StateLayer record = state_layer(l);
+        std::memcpy(p, &record, sizeof record);
+        p += sizeof record;
+    }
+    return for_each_state_run(kv_, static_cast<uint64_t>(n_past_),
+                              [&](int64_t l, const uint8_t *at, uint64_t bytes) {
+                                  INFER_TRY(kv_backend(l).copy_out(p, at, bytes));
+                                  p += bytes;
+                                  return Status::ok();
+                              });
 }
 
 Status Context::state_load(std::span<const uint8_t> in) {
@@ -748,31 +797,23 @@ Status Context::state_load(std::span<const uint8_t> in) {
     std::memcpy(&h, in.data(), sizeof h);
     if (std::memcmp(h.magic, kStateMagic, 4) != 0 || h.version != kStateVersion)
         return make_error(INFER_ERR_BAD_STATE, "not a libinfer state (or another version)");
-    if (h.kv_type != kv.type || h.n_layer != kv.n_layer || h.n_head_kv != kv.n_head_kv ||
-        h.head_dim != kv.head_dim || h.head_dim_v != (kv.v_in_k ? 0 : kv.value_dim()))
+    if (h.kv_type != kv.type || h.n_layer != kv.n_layer())
         return make_error(INFER_ERR_BAD_STATE,
                           "the state was saved from another model or KV cache type");
+    INFER_TRY(check_state_layers(kv, in));
     if (h.n_past > kv.n_ctx)
         return make_error(INFER_ERR_BAD_STATE, "the state holds %u tokens; this context holds %lld",
                           h.n_past, static_cast<long long>(kv.n_ctx));
-    const uint64_t expected = sizeof h + static_cast<uint64_t>(kv.n_layer * kv.token_elems()) *
-                                             h.n_past * kv.elem_bytes();
+    const uint64_t expected = state_header_bytes(kv) + kv.token_bytes() * h.n_past;
     if (in.size() != expected)
         return make_error(INFER_ERR_BAD_STATE, "the state has %zu bytes, expected %llu", in.size(),
                           static_cast<unsigned long long>(expected));
-    const uint8_t *p = in.data() + sizeof h;
-    KvPlane planes[2];
-    const int n_planes = kv_planes(kv, planes);
-    for (int64_t l = 0; l < kv.n_layer; ++l)
-        for (int i = 0; i < n_planes; ++i) {
-            auto *plane = kv_.planes[2 * l + planes[i].index];
-            const uint64_t row_bytes = planes[i].row_bytes, head_bytes = kv.n_ctx * row_bytes;
-            for (int64_t head = 0; head < kv.n_head_kv; ++head) {
-                INFER_TRY(
-                    kv_backend(l).copy_in(plane + head * head_bytes, p, h.n_past * row_bytes));
-                p += h.n_past * row_bytes;
-            }
-        }
+    const uint8_t *p = in.data() + state_header_bytes(kv);
+    INFER_TRY(for_each_state_run(kv_, h.n_past, [&](int64_t l, uint8_t *at, uint64_t bytes) {
+        INFER_TRY(kv_backend(l).copy_in(at, p, bytes));
+        p += bytes;
+        return Status::ok();
+    }));
     n_past_ = h.n_past;
     no_logits_ = NoLogits::StateLoaded;
     return Status::ok();

@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "runtime/backend_registry.h"
+#include "runtime/kv_cache.h"
 
 namespace infer {
 namespace {
@@ -111,8 +112,11 @@ Status Model::place_and_upload(const LoadOptions &options) {
             INFER_TRY(request.device->memory_info(options.device, &request.budget, &total));
         }
         request.reserve = kAutoContextReserve;
+        // Each device layer reserves the largest layer's F16 cache of up to 4096 positions.
         const int64_t n_ctx = std::min<int64_t>(hparams_.n_ctx_train, 4096);
-        request.reserve_per_layer = static_cast<uint64_t>(hparams_.kv_token_elems() * n_ctx) * 2;
+        KvCacheLayout kv;
+        INFER_TRY(kv_layout_from_graph(one_token, hparams_.n_layer, 1, n_ctx, &kv));
+        request.reserve_per_layer = kv.largest_layer_bytes();
     }
     ExpertPopularity popularity;
     if (request.device && options.experts_by_popularity && hparams_.n_expert > 0) {

@@ -1,6 +1,7 @@
 #include "runtime/offload_plan.h"
 
 #include "core/types.h"
+#include "runtime/kv_cache.h"
 
 #include <algorithm>
 #include <cmath>
@@ -130,8 +131,11 @@ Status make_offload_plan(const Model &model, const OffloadPlanRequest &req, Offl
                              static_cast<uint64_t>(n_expert);
     }
     plan.other_bytes = model.tensor_data_bytes() - std::min(model.tensor_data_bytes(), expert_file_bytes);
-    const auto kv_per_token = static_cast<uint64_t>(hp.n_layer * hp.kv_token_elems() * 2);
-    plan.reserve_bytes = kv_per_token * 4096 + (uint64_t{256} << 20);
+    // A context of 4096 positions with an F16 cache, and room for its activations.
+    KvCacheLayout kv;
+    INFER_TRY(kv_layout_from_graph(model.arch()->build(hp, model.weights(), 1, false), hp.n_layer,
+                                   1, 4096, &kv));
+    plan.reserve_bytes = kv.total_bytes() + (uint64_t{256} << 20);
 
     // Constants: the experts' own shapes, and the dense weights' types.
     std::vector<ExpertShape> shapes;

@@ -75,10 +75,11 @@ Status NodeRunner::run(const OpCase &c, Outputs *out) {
 
     KvCache kv;
     kv.layout = c.kv;
-    for (int64_t l = 0; l < c.kv.n_layer; ++l) { // K, then V (K again when the values live in K)
-        uint8_t *k = memory.data + l * c.kv.layer_bytes();
-        kv.planes.push_back(k);
-        kv.planes.push_back(c.kv.v_in_k ? k : k + c.kv.plane_bytes());
+    uint8_t *layer = memory.data;
+    for (int64_t l = 0; l < c.kv.n_layer(); ++l) { // K, then V (K again when the values live in K)
+        kv.planes.push_back(layer);
+        kv.planes.push_back(c.kv.layer(l).v_in_k ? layer : layer + c.kv.plane_bytes(l));
+        layer += c.kv.layer_bytes(l);
     }
     INFER_TRY(backend_->copy_in(memory.data, c.kv_init.data(), c.kv_init.size()));
 

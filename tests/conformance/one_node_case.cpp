@@ -112,7 +112,7 @@ const graph::WeightRef &CaseBuilder::f32_vector(int64_t n, float mean, float spr
 void CaseBuilder::kv_cache(uint32_t type, int64_t n_ctx, int64_t n_head_kv, int64_t head_dim,
                            int64_t head_dim_v, bool v_in_k) {
     KvCacheLayout &kv = case_->kv;
-    kv = {type, 1, n_ctx, n_head_kv, head_dim, head_dim_v, v_in_k};
+    kv = {type, n_ctx, {KvLayerLayout{n_head_kv, head_dim, head_dim_v, v_in_k}}};
     const uint64_t n = kv.total_bytes() / kv.elem_bytes();
     case_->kv_init.resize(kv.total_bytes());
     for (uint64_t i = 0; i < n; ++i) {

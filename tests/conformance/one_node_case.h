@@ -42,7 +42,7 @@ struct OpCase {
     graph::Graph graph;
     int64_t n_tokens = 1;
     std::vector<Input> inputs;
-    KvCacheLayout kv;             // n_layer 0: the node reads no cache
+    KvCacheLayout kv;             // no layers: the node reads no cache
     std::vector<uint8_t> kv_init; // kv.total_bytes(): the cache before the run
     Tolerance tol;
     // Owned data the graph points at (deque: adding one never moves the others).

@@ -3,7 +3,7 @@
 // are seeds, and a decode takes microseconds; SmolLM2's would take ~1 s under the sanitizers).
 //
 // Input: [control byte][state bytes ...]. Control bit 0 clear: the state bytes are loaded as
-// they are. Set: the bytes after the 48-byte header are tiled to the length the header's n_past
+// they are. Set: the bytes after the 72-byte header are tiled to the length the header's n_past
 // asks for, plus (control >> 1) - 64 bytes, so that small seeds reach the KV payload of every
 // n_past with both exact and near-miss sizes. Properties:
 //   - a load never crashes; a refused load (BAD_STATE or INVALID_ARGUMENT) leaves the position
@@ -24,8 +24,8 @@ using infer::fuzz::check;
 
 namespace {
 
-constexpr size_t kHeaderBytes = 48; // magic, version, kv_type, n_past, n_layer, n_head_kv, head_dim,
-                                     // head_dim_v
+// magic, version, kv_type, n_past, n_layer (24 bytes); per layer n_head_kv, head_dim, head_dim_v
+constexpr size_t kHeaderBytes = 24 + 2 * 24;
 constexpr uint32_t kCtx = 8;
 
 infer_model *g_model = nullptr; // globals for the process's life: LeakSanitizer sees them held
@@ -101,7 +101,7 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
     g_model = synthetic_model();
     check(infer_context_create(g_model, &p, &g_ctx) == INFER_OK, "context_create failed");
     const std::vector<uint8_t> empty = save(g_ctx);
-    check(empty.size() == kHeaderBytes, "the state header is not 48 bytes: update fuzz_state.cpp");
+    check(empty.size() == kHeaderBytes, "the state header is not 72 bytes: update fuzz_state.cpp");
     const int32_t prompt[3] = {1, 200, 300};
     check(infer_decode(g_ctx, prompt, 1) == INFER_OK, "decode failed");
     g_one_token = save(g_ctx);
