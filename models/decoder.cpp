@@ -3,38 +3,38 @@
 #include "core/types.h"
 
 #include <cmath>
+#include <limits>
 
 namespace infer::models {
 namespace {
 
-// rope.scaling.*: none, linear (freq_scale = 1 / factor) or YaRN, whose magnitude scale llama.cpp's
-// context sets to mscale(factor) / (1 + 0.1 ln factor) (the kernel multiplies the second factor
-// back in), times rope.scaling.attn_factor for every kind.
-Status read_rope_scaling(const MetaReader &meta, Hparams *hp) {
-    const char *arch = hp->arch.c_str();
-    std::string scaling;
-    INFER_TRY(meta.text("rope.scaling.type", &scaling, false));
-    INFER_TRY(meta.number("rope.scaling.attn_factor", &hp->rope_attn_factor, false));
-    if (!(hp->rope_attn_factor > 0))
+// rope.scaling.*: none, linear or YaRN, times rope.scaling.attn_factor for every kind. YaRN's
+// magnitude scale is what llama.cpp's context sets: mscale(factor) / (1 + 0.1 ln factor) (the
+// kernel multiplies the second factor back in).
+Status read_rope_scaling(const MetaReader &meta, const Hparams &hp, graph::RopeScaling *out) {
+    const char *arch = hp.arch.c_str();
+    std::string kind;
+    INFER_TRY(meta.text("rope.scaling.type", &kind, false));
+    INFER_TRY(meta.number("rope.scaling.attn_factor", &out->attn_factor, false));
+    if (!(out->attn_factor > 0))
         return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: rope.scaling.attn_factor must be > 0",
                           arch);
-    if (scaling.empty() || scaling == "none") return Status::ok();
-    if (scaling != "linear" && scaling != "yarn")
+    if (kind.empty() || kind == "none") return Status::ok();
+    if (kind != "linear" && kind != "yarn")
         return make_error(INFER_ERR_MODEL_BAD_HPARAM,
                           "%s: rope scaling '%s' is not supported (linear, yarn)", arch,
-                          scaling.c_str());
-    float factor = 1.0f;
-    INFER_TRY(meta.number("rope.scaling.factor", &factor));
-    if (!(factor > 0))
+                          kind.c_str());
+    INFER_TRY(meta.number("rope.scaling.factor", &out->factor));
+    if (!(out->factor > 0))
         return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: rope.scaling.factor must be > 0", arch);
-    hp->rope_scale = 1.0f / factor;
-    if (scaling == "linear") return Status::ok();
-    hp->rope_yarn = true;
-    hp->rope_yarn_orig_ctx = hp->n_ctx_train;
-    INFER_TRY(meta.count("rope.scaling.original_context_length", &hp->rope_yarn_orig_ctx, false));
-    const float f = 1.0f / hp->rope_scale; // llama.cpp's factor, from its freq_scale
+    out->kind = graph::RopeScalingKind::Linear;
+    if (kind == "linear") return Status::ok();
+    out->kind = graph::RopeScalingKind::Yarn;
+    out->orig_ctx = hp.n_ctx_train;
+    INFER_TRY(meta.count("rope.scaling.original_context_length", &out->orig_ctx, false));
+    const float f = 1.0f / out->freq_scale(); // llama.cpp's factor, from its freq_scale
     const float mscale = f <= 1.0f ? 1.0f : 0.1f * std::log(f) + 1.0f;
-    hp->rope_attn_factor *= mscale * (1.0f / (1.0f + 0.1f * std::log(f)));
+    out->attn_factor *= mscale * (1.0f / (1.0f + 0.1f * std::log(f)));
     return Status::ok();
 }
 
@@ -51,7 +51,7 @@ Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hpa
     hp->n_head_kv = hp->n_head;
     INFER_TRY(meta.uniform_count("attention.head_count_kv", &hp->n_head_kv, false));
     INFER_TRY(meta.number("attention.layer_norm_rms_epsilon", &hp->norm_eps));
-    INFER_TRY(meta.number("rope.freq_base", &hp->rope_base, false));
+    INFER_TRY(meta.number("rope.freq_base", &hp->rope.base, false));
     if (hp->n_embd == 0 || hp->n_layer == 0 || hp->n_head == 0 || hp->n_head_kv == 0 ||
         hp->n_ff == 0)
         return make_error(INFER_ERR_MODEL_BAD_HPARAM,
@@ -65,15 +65,36 @@ Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hpa
     INFER_TRY(meta.count("attention.key_length", &hp->head_dim, false));
     hp->head_dim_v = hp->head_dim;
     INFER_TRY(meta.count("attention.value_length", &hp->head_dim_v, false));
-    hp->n_rot = hp->head_dim;
-    INFER_TRY(meta.count("rope.dimension_count", &hp->n_rot, false));
-    if (hp->head_dim == 0 || hp->head_dim % 2 != 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
+    int64_t n_rot = hp->head_dim;
+    INFER_TRY(meta.count("rope.dimension_count", &n_rot, false));
+    if (hp->head_dim == 0 || hp->head_dim % 2 != 0 || n_rot > hp->head_dim || n_rot % 2 != 0)
         return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: head size %lld / rope dims %lld invalid",
                           arch.c_str(), static_cast<long long>(hp->head_dim),
-                          static_cast<long long>(hp->n_rot));
+                          static_cast<long long>(n_rot));
+    hp->rope.n_rot = static_cast<int32_t>(n_rot);
 
-    INFER_TRY(read_rope_scaling(meta, hp));
+    INFER_TRY(read_rope_scaling(meta, *hp, &hp->rope.scaling));
     hp->attn_scale = 1.0f / std::sqrt(static_cast<float>(hp->head_dim));
+    return Status::ok();
+}
+
+Status read_sliding_window(const gguf::File &file, int64_t default_pattern, Hparams *hp) {
+    const MetaReader meta(file, hp->arch);
+    Hparams::SlidingWindow swa;
+    swa.pattern = default_pattern;
+    INFER_TRY(meta.count("attention.sliding_window", &swa.window));
+    INFER_TRY(meta.count("attention.sliding_window_pattern", &swa.pattern, false));
+    if (swa.window == 0 || swa.pattern == 0)
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM,
+                          "%s: a sliding window and a pattern of at least 1 are required "
+                          "(got window %lld, pattern %lld)",
+                          hp->arch.c_str(), static_cast<long long>(swa.window),
+                          static_cast<long long>(swa.pattern));
+    if (swa.window > std::numeric_limits<int32_t>::max())
+        return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: sliding window %lld is too large",
+                          hp->arch.c_str(), static_cast<long long>(swa.window));
+    swa.rope = hp->rope;
+    hp->swa = swa;
     return Status::ok();
 }
 
@@ -82,29 +103,32 @@ Status read_moe_hparams(const gguf::File &file, const MoeKeys &keys, Hparams *hp
     const char *arch = hp->arch.c_str();
     if (keys.experts == MoeKeys::None) return Status::ok();
     const bool required = keys.experts == MoeKeys::Always;
-    INFER_TRY(meta.count("expert_count", &hp->n_expert, required));
-    if (hp->n_expert == 0) {
+    Hparams::Moe moe;
+    INFER_TRY(meta.count("expert_count", &moe.n_expert, required));
+    if (moe.n_expert == 0) {
         if (required)
             return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: expert_count must be positive", arch);
         return Status::ok();
     }
-    INFER_TRY(meta.uniform_count("expert_used_count", &hp->n_expert_used));
-    if (hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert || hp->n_expert > (1 << 16))
+    INFER_TRY(meta.uniform_count("expert_used_count", &moe.n_expert_used));
+    if (moe.n_expert_used < 1 || moe.n_expert_used > moe.n_expert || moe.n_expert > (1 << 16))
         return make_error(INFER_ERR_MODEL_BAD_HPARAM,
                           "%s: expert_used_count %lld must lie in [1, expert_count = %lld] "
                           "(at most 65536 experts)",
-                          arch, static_cast<long long>(hp->n_expert_used),
-                          static_cast<long long>(hp->n_expert));
-    hp->n_ff_exp = keys.expert_ff_key ? hp->n_ff / hp->n_expert_used : hp->n_ff;
-    if (keys.expert_ff_key) INFER_TRY(meta.uniform_count("expert_feed_forward_length", &hp->n_ff_exp, false));
+                          arch, static_cast<long long>(moe.n_expert_used),
+                          static_cast<long long>(moe.n_expert));
+    moe.n_ff_exp = keys.expert_ff_key ? hp->n_ff / moe.n_expert_used : hp->n_ff;
+    if (keys.expert_ff_key)
+        INFER_TRY(meta.uniform_count("expert_feed_forward_length", &moe.n_ff_exp, false));
     if (keys.shared_ff_key) {
-        hp->n_ff_shexp = hp->n_ff;
-        INFER_TRY(meta.count("expert_shared_feed_forward_length", &hp->n_ff_shexp, false));
+        moe.n_ff_shexp = hp->n_ff;
+        INFER_TRY(meta.count("expert_shared_feed_forward_length", &moe.n_ff_shexp, false));
     }
-    if (hp->n_ff_exp == 0 || (keys.shared_ff_key && hp->n_ff_shexp == 0))
+    if (moe.n_ff_exp == 0 || (keys.shared_ff_key && moe.n_ff_shexp == 0))
         return make_error(INFER_ERR_MODEL_BAD_HPARAM, "%s: expert feed-forward lengths must be positive",
                           arch);
-    hp->expert_weights_norm = keys.norm_weights;
+    moe.routing.norm_weights = keys.norm_weights;
+    hp->moe = moe;
     return Status::ok();
 }
 
@@ -112,7 +136,7 @@ Status bind_decoder_family(const gguf::File &file, const DecoderFamily &family, 
                            ModelWeights *w) {
     INFER_TRY(read_decoder_hparams(file, family.arch, hp));
     INFER_TRY(read_moe_hparams(file, family.moe, hp));
-    hp->rope_mode = family.rope_mode;
+    hp->rope.mode = family.rope_mode;
     return bind_decoder_tensors(file, family.tensors, hp, w);
 }
 
@@ -133,7 +157,7 @@ Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which,
     INFER_TRY(bind_tensor(file, "output_norm.weight", {n_embd}, true, &w->output_norm));
     INFER_TRY(bind_tensor(file, "output.weight", {n_embd, n_vocab}, false, &w->output));
     if (!present(w->output)) w->output = w->tok_embd; // tied embeddings
-    INFER_TRY(bind_tensor(file, "rope_freqs.weight", {hp->n_rot / 2}, false, &w->rope_freqs));
+    INFER_TRY(bind_tensor(file, "rope_freqs.weight", {hp->n_rot() / 2}, false, &w->rope_freqs));
     if (present(w->rope_freqs) && w->rope_freqs.type != 0)
         return make_error(INFER_ERR_MODEL_TENSOR_TYPE, "tensor 'rope_freqs.weight' must be F32");
 
@@ -177,13 +201,13 @@ Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which,
             INFER_TRY(bind("post_ffw_norm", {n_embd}, true, &L.post_ffn_norm));
         }
         INFER_TRY(bind(which.ffn_norm, {n_embd}, true, &L.ffn_norm));
-        if (hp->n_expert == 0) {
+        if (!hp->moe) {
             INFER_TRY(bind("ffn_gate", {n_embd, hp->n_ff}, true, &L.ffn_gate));
             INFER_TRY(bind("ffn_up", {n_embd, hp->n_ff}, true, &L.ffn_up));
             INFER_TRY(bind("ffn_down", {hp->n_ff, n_embd}, true, &L.ffn_down));
             continue;
         }
-        const int64_t n_expert = hp->n_expert, n_ff_exp = hp->n_ff_exp;
+        const int64_t n_expert = hp->moe->n_expert, n_ff_exp = hp->moe->n_ff_exp;
         INFER_TRY(bind("ffn_gate_inp", {n_embd, n_expert}, true, &L.ffn_gate_inp));
         INFER_TRY(bind("ffn_gate_exps", {n_embd, n_ff_exp, n_expert}, true, &L.ffn_gate_exps));
         INFER_TRY(bind("ffn_up_exps", {n_embd, n_ff_exp, n_expert}, true, &L.ffn_up_exps));
@@ -195,7 +219,7 @@ Status bind_decoder_tensors(const gguf::File &file, const DecoderTensors &which,
             INFER_TRY(bind_f32("ffn_down_exps", {n_embd, n_expert}, &L.ffn_down_exps_b, "bias"));
         }
         if (which.shared_expert) {
-            const int64_t n_ff_sh = hp->n_ff_shexp;
+            const int64_t n_ff_sh = hp->moe->n_ff_shexp;
             INFER_TRY(bind("ffn_gate_inp_shexp", {n_embd}, true, &L.ffn_gate_inp_shexp));
             INFER_TRY(bind("ffn_gate_shexp", {n_embd, n_ff_sh}, true, &L.ffn_gate_shexp));
             INFER_TRY(bind("ffn_up_shexp", {n_embd, n_ff_sh}, true, &L.ffn_up_shexp));
@@ -220,25 +244,20 @@ const graph::WeightRef *optional(const graph::WeightRef &ref) {
 
 // The routed experts (router, top k), plus a shared expert: qwen2moe's sigmoid-gated one, or
 // DeepSeek's plain one.
-graph::TensorId moe_ffn(graph::GraphBuilder &g, const Hparams &hp, const LayerWeights &L,
-                        graph::TensorId x) {
-    graph::GraphBuilder::Routing routing;
-    routing.fn = hp.route_fn;
-    routing.norm_weights = hp.expert_weights_norm;
-    routing.scale = hp.expert_weights_scale;
+graph::TensorId moe_ffn(graph::GraphBuilder &g, const Hparams::Moe &moe, graph::Activation act,
+                        const LayerWeights &L, graph::TensorId x) {
+    graph::GraphBuilder::Routing routing = moe.routing;
     routing.bias = optional(L.exp_probs_b);
-    routing.n_group = static_cast<int32_t>(hp.n_expert_group);
-    routing.n_group_used = static_cast<int32_t>(hp.n_expert_group_used);
     const graph::GraphBuilder::Route route =
         g.moe_route(g.matmul(L.ffn_gate_inp, x, optional(L.ffn_gate_inp_b)),
-                    static_cast<int32_t>(hp.n_expert_used), routing);
+                    static_cast<int32_t>(moe.n_expert_used), routing);
     const graph::WeightRef *const biases[3] = {
         optional(L.ffn_gate_exps_b), optional(L.ffn_up_exps_b), optional(L.ffn_down_exps_b)};
-    graph::TensorId f = g.moe_ffn(x, route, L.ffn_gate_exps, L.ffn_up_exps, L.ffn_down_exps,
-                                  hp.ffn_act, biases[0] ? biases : nullptr);
+    graph::TensorId f = g.moe_ffn(x, route, L.ffn_gate_exps, L.ffn_up_exps, L.ffn_down_exps, act,
+                                  biases[0] ? biases : nullptr);
     if (present(L.ffn_up_shexp)) {
         graph::TensorId shared =
-            gated_ffn(g, L.ffn_gate_shexp, L.ffn_up_shexp, L.ffn_down_shexp, x, hp.ffn_act);
+            gated_ffn(g, L.ffn_gate_shexp, L.ffn_up_shexp, L.ffn_down_shexp, x, act);
         if (present(L.ffn_gate_inp_shexp))
             shared = g.sigmoid_gate(shared, g.matmul(L.ffn_gate_inp_shexp, x));
         f = g.add(f, shared);
@@ -250,32 +269,24 @@ graph::TensorId moe_ffn(graph::GraphBuilder &g, const Hparams &hp, const LayerWe
 
 graph::TensorId decoder_ffn(graph::GraphBuilder &g, const Hparams &hp, const LayerWeights &L,
                             int64_t layer, graph::TensorId x) {
-    if (hp.n_expert > 0 && layer >= hp.n_layer_dense_lead) return moe_ffn(g, hp, L, x);
+    if (hp.layer_has_experts(layer)) return moe_ffn(g, *hp.moe, hp.ffn_act, L, x);
     return gated_ffn(g, L.ffn_gate, L.ffn_up, L.ffn_down, x, hp.ffn_act);
 }
 
-graph::RopeYarn decoder_yarn(const Hparams &hp, float base) {
-    graph::RopeYarn yarn; // plain, or scaled by rope_attn_factor
-    yarn.attn_factor = hp.rope_attn_factor;
-    if (hp.rope_yarn)
-        yarn = graph::rope_yarn(static_cast<int32_t>(hp.n_rot), hp.rope_yarn_orig_ctx, base,
-                                hp.rope_attn_factor);
-    return yarn;
-}
-
 Status check_routing(const Hparams &hp) {
-    const int64_t groups = hp.n_expert_group, used = hp.n_expert_group_used;
+    const Hparams::Moe &moe = *hp.moe;
+    const int64_t groups = moe.routing.n_group, used = moe.routing.n_group_used;
     if (groups == 0) return Status::ok();
-    const int64_t size = groups > 0 ? hp.n_expert / groups : 0;
-    if (groups < 2 || groups > 64 || hp.n_expert % groups != 0 || size < 2 || used < 1 ||
-        used >= groups || hp.n_expert_used > used * size)
+    const int64_t size = groups > 0 ? moe.n_expert / groups : 0;
+    if (groups < 2 || groups > 64 || moe.n_expert % groups != 0 || size < 2 || used < 1 ||
+        used >= groups || moe.n_expert_used > used * size)
         return make_error(INFER_ERR_MODEL_BAD_HPARAM,
                           "%s: expert_group_count %lld / expert_group_used_count %lld do not fit "
                           "%lld experts, %lld per token (groups: 2..64 of at least 2 experts, "
                           "1 <= used < groups, k <= used * group size)",
                           hp.arch.c_str(), static_cast<long long>(groups),
-                          static_cast<long long>(used), static_cast<long long>(hp.n_expert),
-                          static_cast<long long>(hp.n_expert_used));
+                          static_cast<long long>(used), static_cast<long long>(moe.n_expert),
+                          static_cast<long long>(moe.n_expert_used));
     return Status::ok();
 }
 
@@ -286,7 +297,6 @@ graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max
     const auto n_head = static_cast<int32_t>(hp.n_head);
     const auto n_head_kv = static_cast<int32_t>(hp.n_head_kv);
     const auto head_dim = static_cast<int32_t>(hp.head_dim);
-    const auto n_rot = static_cast<int32_t>(hp.n_rot);
     const float *freq_factors =
         present(w.rope_freqs) ? static_cast<const float *>(w.rope_freqs.data) : nullptr;
 
@@ -294,10 +304,9 @@ graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max
     for (int64_t l = 0; l < hp.n_layer; ++l) {
         const LayerWeights &L = w.layers[static_cast<size_t>(l)];
         const auto layer = static_cast<int32_t>(l);
-        const bool swa = hp.layer_is_swa(l);
-        const float base = swa ? hp.rope_base_swa : hp.rope_base;
-        const float scale = swa ? hp.rope_scale_swa : hp.rope_scale;
-        const graph::RopeYarn yarn = decoder_yarn(hp, base);
+        graph::Rope rope = hp.layer_rope(l);
+        rope.freq_factors = freq_factors;
+        const int32_t window = hp.layer_slides(l) ? static_cast<int32_t>(hp.swa->window) : 0;
         g.set_layer(layer);
 
         // Attention: q [t][n_head][head_dim], k and v [t][n_head_kv][head_dim].
@@ -309,14 +318,13 @@ graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max
             q = g.rms_norm(q, &L.q_norm, hp.norm_eps, L.q_norm.ne[0]);
             k = g.rms_norm(k, &L.k_norm, hp.norm_eps, L.k_norm.ne[0]);
         }
-        q = g.rope(q, n_head, head_dim, n_rot, hp.rope_mode, base, scale, freq_factors, yarn);
-        k = g.rope(k, n_head_kv, head_dim, n_rot, hp.rope_mode, base, scale, freq_factors, yarn);
+        q = g.rope(q, n_head, head_dim, rope);
+        k = g.rope(k, n_head_kv, head_dim, rope);
         g.kv_store(layer, k, v, n_head_kv, head_dim);
         const float *sinks =
             present(L.attn_sinks) ? static_cast<const float *>(L.attn_sinks.data) : nullptr;
         const TensorId a =
-            g.attention(layer, q, n_head, n_head_kv, head_dim, hp.attn_scale, hp.attn_softcap,
-                        swa ? static_cast<int32_t>(hp.n_swa) : 0, sinks);
+            g.attention(layer, q, n_head, n_head_kv, head_dim, hp.attn_scale, 0, window, sinks);
         TensorId o = g.matmul(L.wo, a, optional(L.bo));
         if (present(L.post_attn_norm)) o = g.rms_norm(o, &L.post_attn_norm, hp.norm_eps);
         if (l == hp.n_layer - 1 && !all_logits) {

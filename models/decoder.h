@@ -25,16 +25,21 @@ struct DecoderTensors {
 // Reads the `{arch}.*` keys every family uses, with llama.cpp's defaults for optional ones.
 Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hparams *hp);
 
+// Reads attention.sliding_window (required) and attention.sliding_window_pattern (default
+// default_pattern) into hp->swa, whose rope starts as the model's.
+Status read_sliding_window(const gguf::File &file, int64_t default_pattern, Hparams *hp);
+
 // Whether a family's FFNs are mixtures of experts, and how it reads their hyperparameters.
 struct MoeKeys {
     enum Experts { None, Optional, Always };
     Experts experts = None;     // Optional: expert_count may be absent or 0 (llama or Mixtral)
     bool expert_ff_key = false; // expert_feed_forward_length (default n_ff / k); else n_ff
     bool shared_ff_key = false; // expert_shared_feed_forward_length (default n_ff)
-    bool norm_weights = false;  // Hparams::expert_weights_norm
+    bool norm_weights = false;  // renormalize the k routing weights
 };
 
-// Reads expert_count and expert_used_count (1 <= used <= count) and the expert FFN lengths.
+// Reads expert_count and expert_used_count (1 <= used <= count) and the expert FFN lengths into
+// hp->moe, which stays absent when the family's experts are optional and the file has none.
 Status read_moe_hparams(const gguf::File &file, const MoeKeys &keys, Hparams *hp);
 
 // A family that the shared decoder handles with flags alone.
@@ -67,9 +72,6 @@ graph::Graph build_decoder(const Hparams &hp, const ModelWeights &w, int64_t max
 // routed experts plus the shared expert when the layer has one (sigmoid-gated when it has a gate).
 graph::TensorId decoder_ffn(graph::GraphBuilder &g, const Hparams &hp, const LayerWeights &L,
                             int64_t layer, graph::TensorId x);
-// The rope scaling every layer uses unless a family says otherwise: plain (times
-// rope_attn_factor) or YaRN over n_rot dims at `base`.
-graph::RopeYarn decoder_yarn(const Hparams &hp, float base);
 // Checks DeepSeek's routing hyperparameters against the expert count (groups divide the experts
 // into groups of at least two, k fits in the groups used).
 Status check_routing(const Hparams &hp);

@@ -30,7 +30,7 @@ Status bad(const char *what, long long a, long long b = 0) {
 // The attention-related keys beyond the decoder's: the MLA shapes and DeepSeek's YaRN.
 Status read_mla_hparams(const gguf::File &file, Hparams *hp) {
     const MetaReader meta(file, "deepseek2");
-    Hparams::Mla &mla = hp->mla;
+    Hparams::Mla mla;
     INFER_TRY(meta.count("attention.q_lora_rank", &mla.q_lora_rank, false));
     INFER_TRY(meta.count("attention.kv_lora_rank", &mla.kv_lora_rank));
     INFER_TRY(meta.count("attention.key_length_mla", &mla.head_dim_qk, false));
@@ -41,7 +41,8 @@ Status read_mla_hparams(const gguf::File &file, Hparams *hp) {
                           "converted before llama.cpp split attn_kv_b into attn_k_b and attn_v_b; "
                           "convert it again with a current convert_hf_to_gguf.py");
     // The cache row: the latent then the rope key, one "head"; the values are the latent.
-    if (hp->n_head_kv != 1 || hp->head_dim != mla.kv_lora_rank + hp->n_rot ||
+    const int64_t n_rot = hp->n_rot();
+    if (hp->n_head_kv != 1 || hp->head_dim != mla.kv_lora_rank + n_rot ||
         hp->head_dim_v != mla.kv_lora_rank)
         return make_error(INFER_ERR_MODEL_BAD_HPARAM,
                           "deepseek2: an MLA file has head_count_kv 1, key_length = kv_lora_rank "
@@ -49,28 +50,29 @@ Status read_mla_hparams(const gguf::File &file, Hparams *hp) {
                           static_cast<long long>(hp->n_head_kv),
                           static_cast<long long>(hp->head_dim),
                           static_cast<long long>(hp->head_dim_v));
-    if (mla.head_dim_qk <= hp->n_rot || mla.kv_lora_rank < 1)
-        return bad("key_length_mla must exceed the rope dims", mla.head_dim_qk, hp->n_rot);
+    if (mla.head_dim_qk <= n_rot || mla.kv_lora_rank < 1)
+        return bad("key_length_mla must exceed the rope dims", mla.head_dim_qk, n_rot);
     // Bounds that keep every shape product (heads x head sizes) far from overflowing.
     constexpr int64_t kMaxDim = int64_t{1} << 20;
     if (mla.q_lora_rank > kMaxDim || mla.kv_lora_rank > kMaxDim || mla.head_dim_qk > kMaxDim ||
         mla.head_dim_v > kMaxDim || hp->n_head > kMaxDim)
         return bad("MLA ranks, head sizes and the head count must be at most 2^20",
                    mla.kv_lora_rank, mla.head_dim_qk);
-    hp->kv_v_in_k = true;
+    hp->mla = mla;
 
     // llama.cpp's context sets YaRN's attn factor to mscale(f, m) / mscale(f, m_all) / (1 + 0.1
     // ln f) when the file has a log multiplier, and for deepseek2 m = m_all: the ratio is 1.
     float log_mul = 0.0f; // written as 0.1 * mscale_all_dim
     INFER_TRY(meta.number("rope.scaling.yarn_log_multiplier", &log_mul, false));
-    if (hp->rope_yarn && log_mul != 0.0f) {
+    graph::RopeScaling &scaling = hp->rope.scaling;
+    if (scaling.kind == graph::RopeScalingKind::Yarn && log_mul != 0.0f) {
         float attn_factor = 1.0f;
         INFER_TRY(meta.number("rope.scaling.attn_factor", &attn_factor, false));
-        hp->rope_attn_factor = attn_factor / (1.0f + 0.1f * std::log(1.0f / hp->rope_scale));
+        scaling.attn_factor = attn_factor / (1.0f + 0.1f * std::log(1.0f / scaling.freq_scale()));
     }
     // The logit scale, as llama.cpp's deepseek2 graph pre-scales it.
-    const float ln_scale = std::log(1.0f / hp->rope_scale);
-    const float attn_factor_org = hp->rope_attn_factor * (1.0f + 0.1f * ln_scale);
+    const float ln_scale = std::log(1.0f / scaling.freq_scale());
+    const float attn_factor_org = scaling.attn_factor * (1.0f + 0.1f * ln_scale);
     const float mscale = attn_factor_org * (1.0f + 0.1f * (log_mul / 0.1f) * ln_scale);
     hp->attn_scale = mscale * mscale / std::sqrt(static_cast<float>(mla.head_dim_qk));
     return Status::ok();
@@ -79,34 +81,40 @@ Status read_mla_hparams(const gguf::File &file, Hparams *hp) {
 // expert_gating_func: 0 (absent: V2's softmax), 1 softmax, 2 sigmoid.
 Status read_routing(const gguf::File &file, Hparams *hp) {
     const MetaReader meta(file, "deepseek2");
-    int64_t gating = 0, norm = 0, shared = 0;
+    Hparams::Moe &moe = *hp->moe;
+    graph::GraphBuilder::Routing &routing = moe.routing;
+    int64_t gating = 0, norm = 0, shared = 0, groups = 0, groups_used = 0;
     INFER_TRY(meta.count("expert_gating_func", &gating, false));
     if (gating > 2) return bad("expert_gating_func is not softmax (1) or sigmoid (2)", gating);
-    hp->route_fn = gating == 2 ? graph::RouteFn::Sigmoid : graph::RouteFn::Softmax;
+    routing.fn = gating == 2 ? graph::RouteFn::Sigmoid : graph::RouteFn::Softmax;
     INFER_TRY(meta.count("expert_weights_norm", &norm, false));
-    hp->expert_weights_norm = norm != 0;
-    hp->expert_weights_scale = 1.0f;
-    INFER_TRY(meta.number("expert_weights_scale", &hp->expert_weights_scale, false));
-    if (hp->expert_weights_scale == 0.0f) hp->expert_weights_scale = 1.0f; // llama.cpp: 0 = none
-    INFER_TRY(meta.count("expert_group_count", &hp->n_expert_group, false));
-    INFER_TRY(meta.count("expert_group_used_count", &hp->n_expert_group_used, false));
-    if (hp->n_expert_group <= 1) hp->n_expert_group = hp->n_expert_group_used = 0;
+    routing.norm_weights = norm != 0;
+    INFER_TRY(meta.number("expert_weights_scale", &routing.scale, false));
+    if (routing.scale == 0.0f) routing.scale = 1.0f; // llama.cpp: 0 = none
+    INFER_TRY(meta.count("expert_group_count", &groups, false));
+    INFER_TRY(meta.count("expert_group_used_count", &groups_used, false));
+    if (groups > 64 || groups_used > 64)
+        return bad("expert_group_count / expert_group_used_count exceed 64", groups, groups_used);
+    if (groups <= 1) groups = groups_used = 0;
+    routing.n_group = static_cast<int32_t>(groups);
+    routing.n_group_used = static_cast<int32_t>(groups_used);
     INFER_TRY(check_routing(*hp));
-    INFER_TRY(meta.count("leading_dense_block_count", &hp->n_layer_dense_lead, false));
-    if (hp->n_layer_dense_lead > hp->n_layer)
-        return bad("leading_dense_block_count exceeds block_count", hp->n_layer_dense_lead,
+    INFER_TRY(meta.count("leading_dense_block_count", &moe.n_layer_dense_lead, false));
+    if (moe.n_layer_dense_lead > hp->n_layer)
+        return bad("leading_dense_block_count exceeds block_count", moe.n_layer_dense_lead,
                    hp->n_layer);
     INFER_TRY(meta.count("expert_shared_count", &shared));
-    if (shared > (1 << 16) || hp->n_ff_exp > (int64_t{1} << 32))
+    if (shared > (1 << 16) || moe.n_ff_exp > (int64_t{1} << 32))
         return bad("expert_shared_count or expert_feed_forward_length is out of range", shared,
-                   hp->n_ff_exp);
-    hp->n_ff_shexp = hp->n_ff_exp * shared;
+                   moe.n_ff_exp);
+    moe.n_ff_shexp = moe.n_ff_exp * shared;
     return Status::ok();
 }
 
 Status bind_layer(const gguf::File &file, const Hparams &hp, int64_t l, LayerWeights *L) {
-    const int64_t n_embd = hp.n_embd, n_head = hp.n_head, n_rot = hp.n_rot;
-    const Hparams::Mla &mla = hp.mla;
+    const int64_t n_embd = hp.n_embd, n_head = hp.n_head, n_rot = hp.n_rot();
+    const Hparams::Mla &mla = *hp.mla;
+    const Hparams::Moe &moe = *hp.moe;
     const int64_t nope = mla.head_dim_qk - n_rot, q_dim = n_head * mla.head_dim_qk;
     auto bind = [&](const char *suffix, std::initializer_list<int64_t> dims, graph::WeightRef *out,
                     bool required = true, const char *kind = "weight") {
@@ -126,12 +134,12 @@ Status bind_layer(const gguf::File &file, const Hparams &hp, int64_t l, LayerWei
     INFER_TRY(bind("attn_v_b", {mla.kv_lora_rank, mla.head_dim_v, n_head}, &L->wv_b));
     INFER_TRY(bind("attn_output", {n_head * mla.head_dim_v, n_embd}, &L->wo));
     INFER_TRY(bind("ffn_norm", {n_embd}, &L->ffn_norm));
-    if (l < hp.n_layer_dense_lead) {
+    if (!hp.layer_has_experts(l)) {
         INFER_TRY(bind("ffn_gate", {n_embd, hp.n_ff}, &L->ffn_gate));
         INFER_TRY(bind("ffn_up", {n_embd, hp.n_ff}, &L->ffn_up));
         return bind("ffn_down", {hp.n_ff, n_embd}, &L->ffn_down);
     }
-    const int64_t n_expert = hp.n_expert, n_ff_exp = hp.n_ff_exp;
+    const int64_t n_expert = moe.n_expert, n_ff_exp = moe.n_ff_exp;
     INFER_TRY(bind("ffn_gate_inp", {n_embd, n_expert}, &L->ffn_gate_inp));
     INFER_TRY(bind("exp_probs_b", {n_expert}, &L->exp_probs_b, false, "bias"));
     if (present(L->exp_probs_b) && L->exp_probs_b.type != static_cast<uint32_t>(TypeId::F32))
@@ -140,10 +148,10 @@ Status bind_layer(const gguf::File &file, const Hparams &hp, int64_t l, LayerWei
     INFER_TRY(bind("ffn_gate_exps", {n_embd, n_ff_exp, n_expert}, &L->ffn_gate_exps));
     INFER_TRY(bind("ffn_up_exps", {n_embd, n_ff_exp, n_expert}, &L->ffn_up_exps));
     INFER_TRY(bind("ffn_down_exps", {n_ff_exp, n_embd, n_expert}, &L->ffn_down_exps));
-    if (hp.n_ff_shexp == 0) return Status::ok();
-    INFER_TRY(bind("ffn_gate_shexp", {n_embd, hp.n_ff_shexp}, &L->ffn_gate_shexp));
-    INFER_TRY(bind("ffn_up_shexp", {n_embd, hp.n_ff_shexp}, &L->ffn_up_shexp));
-    return bind("ffn_down_shexp", {hp.n_ff_shexp, n_embd}, &L->ffn_down_shexp);
+    if (moe.n_ff_shexp == 0) return Status::ok();
+    INFER_TRY(bind("ffn_gate_shexp", {n_embd, moe.n_ff_shexp}, &L->ffn_gate_shexp));
+    INFER_TRY(bind("ffn_up_shexp", {n_embd, moe.n_ff_shexp}, &L->ffn_up_shexp));
+    return bind("ffn_down_shexp", {moe.n_ff_shexp, n_embd}, &L->ffn_down_shexp);
 }
 
 Status bind_deepseek2(const gguf::File &file, Hparams *hp, ModelWeights *w) {
@@ -151,7 +159,7 @@ Status bind_deepseek2(const gguf::File &file, Hparams *hp, ModelWeights *w) {
     INFER_TRY(read_moe_hparams(file, {.experts = MoeKeys::Always, .expert_ff_key = true}, hp));
     INFER_TRY(read_mla_hparams(file, hp));
     INFER_TRY(read_routing(file, hp));
-    hp->rope_mode = graph::RopeMode::Normal;
+    hp->rope.mode = graph::RopeMode::Normal;
 
     const int64_t n_embd = hp->n_embd;
     const gguf::TensorInfo *embd = file.find_tensor("token_embd.weight");
@@ -173,14 +181,10 @@ graph::TensorId mla_attention(graph::GraphBuilder &g, const Hparams &hp, const L
                               int32_t layer, graph::TensorId h) {
     using graph::TensorId;
     const auto n_head = static_cast<int32_t>(hp.n_head);
-    const auto n_rot = static_cast<int32_t>(hp.n_rot);
-    const auto kv_lora = static_cast<int32_t>(hp.mla.kv_lora_rank);
-    const auto qk = static_cast<int32_t>(hp.mla.head_dim_qk);
-    const graph::RopeYarn yarn = decoder_yarn(hp, hp.rope_base);
-    auto rope = [&](TensorId x, int32_t heads) {
-        return g.rope(x, heads, n_rot, n_rot, hp.rope_mode, hp.rope_base, hp.rope_scale, nullptr,
-                      yarn);
-    };
+    const int32_t n_rot = hp.rope.n_rot;
+    const auto kv_lora = static_cast<int32_t>(hp.mla->kv_lora_rank);
+    const auto qk = static_cast<int32_t>(hp.mla->head_dim_qk);
+    auto rope = [&](TensorId x, int32_t heads) { return g.rope(x, heads, n_rot, hp.rope); };
 
     TensorId q = present(L.wq)
                      ? g.matmul(L.wq, h)

@@ -10,11 +10,13 @@ namespace {
 
 Status bind_gemma3(const gguf::File &file, Hparams *hp, ModelWeights *w) {
     INFER_TRY(read_decoder_hparams(file, "gemma3", hp));
-    const MetaReader meta(file, "gemma3");
-    INFER_TRY(meta.count("attention.sliding_window", &hp->n_swa));
-    hp->swa_pattern = 6;
-    hp->rope_base_swa = 10000.0f;
-    hp->rope_mode = graph::RopeMode::Neox;
+    hp->rope.mode = graph::RopeMode::Neox;
+    INFER_TRY(read_sliding_window(file, 6, hp));
+    hp->swa->pattern = 6; // llama.cpp fixes it for gemma3, whatever the file says
+    // The sliding layers rope at base 10000, unscaled, whatever the global layers do.
+    hp->swa->rope = hp->rope;
+    hp->swa->rope.base = 10000.0f;
+    hp->swa->rope.scaling.kind = graph::RopeScalingKind::None;
     hp->ffn_act = graph::Activation::GeluTanh;
     hp->embed_scale = std::sqrt(static_cast<float>(hp->n_embd));
     // Gemma 3 27B scales queries by (n_embd / n_head)^-1/2, every other size by head_dim^-1/2.

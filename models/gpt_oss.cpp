@@ -15,24 +15,13 @@ Status bind_gpt_oss(const gguf::File &file, Hparams *hp, ModelWeights *w) {
     const char *arch = "gpt-oss";
     INFER_TRY(read_decoder_hparams(file, arch, hp));
     INFER_TRY(read_moe_hparams(file, {.experts = MoeKeys::Always, .expert_ff_key = true}, hp));
-    const MetaReader meta(file, arch);
-    INFER_TRY(meta.count("attention.sliding_window", &hp->n_swa));
     // llama.cpp's load_swa_pattern(ml, 2): layers l with l % pattern < pattern - 1 slide.
-    hp->swa_pattern = 2;
-    INFER_TRY(meta.count("attention.sliding_window_pattern", &hp->swa_pattern, false));
-    if (hp->n_swa == 0 || hp->swa_pattern == 0)
-        return make_error(INFER_ERR_MODEL_BAD_HPARAM,
-                          "gpt-oss: a sliding window and a pattern of at least 1 are required "
-                          "(got window %lld, pattern %lld)",
-                          static_cast<long long>(hp->n_swa),
-                          static_cast<long long>(hp->swa_pattern));
-    hp->rope_base_swa = hp->rope_base;
-    INFER_TRY(meta.number("rope.freq_base_swa", &hp->rope_base_swa, false));
-    hp->rope_scale_swa = hp->rope_scale; // both kinds of layer use the scaled rope
-    hp->rope_mode = graph::RopeMode::Neox;
+    hp->rope.mode = graph::RopeMode::Neox;
+    INFER_TRY(read_sliding_window(file, 2, hp)); // both kinds of layer use the scaled rope
+    INFER_TRY(MetaReader(file, arch).number("rope.freq_base_swa", &hp->swa->rope.base, false));
     hp->ffn_act = graph::Activation::SwigluOai;
-    hp->route_fn = graph::RouteFn::SoftmaxTopK;
-    hp->attn_scale = 1.0f / std::sqrt(static_cast<float>(hp->n_rot));
+    hp->moe->routing.fn = graph::RouteFn::SoftmaxTopK;
+    hp->attn_scale = 1.0f / std::sqrt(static_cast<float>(hp->n_rot()));
     const DecoderTensors which{.qkv_bias = true,
                                .out_bias = true,
                                .attn_sinks = true,

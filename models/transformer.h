@@ -1,6 +1,6 @@
 // What the architecture files in models/ share: hyperparameters, weight views, and the
-// registry that maps general.architecture to a family. Variants are flags in Hparams (calm's
-// way), not subclasses; a family's graph builder reads like its forward pass.
+// registry that maps general.architecture to a family. A family is a binder and a graph builder,
+// not a subclass; what families add to the common shape are optional groups in Hparams.
 #pragma once
 
 #include "core/status.h"
@@ -8,11 +8,16 @@
 #include "graph/graph.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace infer::models {
 
+// A model's hyperparameters: the shape every decoder has, then one optional group per feature a
+// family may add (sliding-window layers, a mixture of experts, latent attention). A family sets
+// the groups it uses and leaves the others absent, so a group's fields mean something whenever
+// it is there.
 struct Hparams {
     std::string arch;
     int64_t n_vocab = 0;
@@ -23,59 +28,56 @@ struct Hparams {
     int64_t n_head_kv = 0;
     int64_t head_dim = 0;   // key/query head size
     int64_t head_dim_v = 0; // value head size
-    bool kv_v_in_k = false; // the cached values are the keys' first head_dim_v elements (MLA)
-    int64_t n_ff = 0;
-    int64_t n_rot = 0;
+    int64_t n_ff = 0;       // dense FFN length
     float norm_eps = 1e-5f;
-    graph::RopeMode rope_mode = graph::RopeMode::Normal;
-    float rope_base = 10000.0f;
-    float rope_scale = 1.0f;        // freq_scale = 1 / scaling factor (linear or YaRN)
-    float rope_base_swa = 10000.0f; // sliding-window layers (gemma3)
-    float rope_scale_swa = 1.0f;    // their freq_scale (gemma3: unscaled; gpt-oss: rope_scale)
-    // YaRN (rope.scaling.type "yarn"): the blend and magnitude scale on top of rope_scale, as
-    // llama.cpp's context computes them (beta_fast 32, beta_slow 1; it reads no keys for those).
-    bool rope_yarn = false;
-    int64_t rope_yarn_orig_ctx = 0; // rope.scaling.original_context_length
-    float rope_attn_factor = 1.0f;  // multiplies cos and sin (llama.cpp's cparams.yarn_attn_factor)
-    int64_t n_swa = 0;             // sliding window, 0 = none
-    int64_t swa_pattern = 0;       // every swa_pattern-th layer is global; 0 = all global
-    float attn_scale = 0;          // multiplies q.k; 1/sqrt(head_dim) unless a family says otherwise
-    float embed_scale = 1.0f;      // gemma: sqrt(n_embd)
-    float attn_softcap = 0;
-    float final_softcap = 0;
+    graph::Rope rope;         // every layer's, or the full-attention layers' when there is a window
+    float attn_scale = 0;     // multiplies q.k; 1/sqrt(head_dim) unless a family says otherwise
+    float embed_scale = 1.0f; // gemma: sqrt(n_embd)
     graph::Activation ffn_act = graph::Activation::Silu;
 
-    // Mixture of experts; n_expert == 0: every layer has a dense FFN.
-    int64_t n_expert = 0;       // routed experts per layer
-    int64_t n_expert_used = 0;  // experts per token (k)
-    int64_t n_ff_exp = 0;       // one routed expert's FFN length
-    int64_t n_ff_shexp = 0;     // the shared expert's FFN length (qwen2moe), 0 = none
-    bool expert_weights_norm = false; // renormalize the k routing weights (qwen3moe, Mixtral)
-    graph::RouteFn route_fn = graph::RouteFn::Softmax;
-    float expert_weights_scale = 1.0f; // multiplies the routing weights (DeepSeek)
-    int64_t n_expert_group = 0;        // group-limited routing (DeepSeek-V3); 0: none
-    int64_t n_expert_group_used = 0;
-    int64_t n_layer_dense_lead = 0; // the first layers have dense FFNs (DeepSeek)
+    // Some layers attend to the last `window` positions alone (gemma3, gpt-oss).
+    struct SlidingWindow {
+        int64_t window = 0;
+        int64_t pattern = 0; // every pattern-th layer is global (llama.cpp's swa pattern)
+        graph::Rope rope;    // the sliding layers' rope (gemma3: its own base, unscaled)
+
+        bool slides(int64_t layer) const { return layer % pattern < pattern - 1; }
+    };
+    std::optional<SlidingWindow> swa;
+
+    // Mixture-of-experts FFNs (after the first n_layer_dense_lead layers).
+    struct Moe {
+        int64_t n_expert = 0;      // routed experts per layer
+        int64_t n_expert_used = 0; // experts per token (k)
+        int64_t n_ff_exp = 0;      // one routed expert's FFN length
+        int64_t n_ff_shexp = 0;    // the shared expert's FFN length (qwen2moe, DeepSeek), 0 = none
+        int64_t n_layer_dense_lead = 0;       // the first layers have dense FFNs (DeepSeek)
+        graph::GraphBuilder::Routing routing; // its bias is per layer: LayerWeights::exp_probs_b
+    };
+    std::optional<Moe> moe;
 
     // Multi-head latent attention (DeepSeek-V2/V3). The cache holds one row per position,
     // kv_lora_rank latent elements then n_rot rope-key elements (head_dim = their sum, n_head_kv 1,
-    // head_dim_v = kv_lora_rank, kv_v_in_k); each query head has head_dim_qk = nope + n_rot
-    // elements before absorption and gives head_dim_v_mla value elements after.
+    // head_dim_v = kv_lora_rank, the values inside the keys); each query head has head_dim_qk =
+    // nope + n_rot elements before absorption and gives head_dim_v value elements after.
     struct Mla {
         int64_t q_lora_rank = 0; // 0: a plain q projection (V2-Lite)
         int64_t kv_lora_rank = 0;
         int64_t head_dim_qk = 0; // key_length_mla
         int64_t head_dim_v = 0;  // value_length_mla
-    } mla;
+    };
+    std::optional<Mla> mla;
 
-    // KV cache elements one position costs in one layer (K and V).
-    int64_t kv_token_elems() const {
-        return n_head_kv * (head_dim + (kv_v_in_k ? 0 : (head_dim_v ? head_dim_v : head_dim)));
+    int64_t n_rot() const { return rope.n_rot; }
+    int64_t n_expert() const { return moe ? moe->n_expert : 0; }
+    int64_t n_expert_used() const { return moe ? moe->n_expert_used : 0; }
+    bool layer_slides(int64_t layer) const { return swa && swa->slides(layer); }
+    // The rope of a layer: the sliding layers' own, or the model's.
+    const graph::Rope &layer_rope(int64_t layer) const {
+        return layer_slides(layer) ? swa->rope : rope;
     }
-
-    bool layer_is_swa(int64_t layer) const {
-        return n_swa > 0 && swa_pattern > 0 && (layer % swa_pattern) < swa_pattern - 1;
-    }
+    // Whether layer's FFN is a mixture of experts.
+    bool layer_has_experts(int64_t layer) const { return moe && layer >= moe->n_layer_dense_lead; }
 };
 
 struct LayerWeights {

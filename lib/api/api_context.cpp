@@ -244,7 +244,7 @@ infer_status infer_context_expert_counts(const infer_context *context, uint64_t 
     const infer::models::Hparams &hp = context->ctx->model().hparams();
     const bool moe = !all.empty();
     if (out_n_layer) *out_n_layer = moe ? static_cast<uint32_t>(hp.n_layer) : 0;
-    if (out_n_expert) *out_n_expert = moe ? static_cast<uint32_t>(hp.n_expert) : 0;
+    if (out_n_expert) *out_n_expert = moe ? static_cast<uint32_t>(hp.n_expert()) : 0;
     if (capacity < all.size())
         return fail(INFER_ERR_BUFFER_TOO_SMALL, "the expert counts need %zu entries, capacity is %zu",
                     all.size(), capacity);

@@ -165,8 +165,8 @@ infer_status infer_model_get_info(const infer_model *model, infer_model_info *in
         info->file_size = file.image().size();
         info->data_offset = file.data_offset();
         info->alignment = file.alignment();
-        info->n_expert = static_cast<uint32_t>(m.hparams().n_expert);
-        info->n_expert_used = static_cast<uint32_t>(m.hparams().n_expert_used);
+        info->n_expert = static_cast<uint32_t>(m.hparams().n_expert());
+        info->n_expert_used = static_cast<uint32_t>(m.hparams().n_expert_used());
         if (info->size >= sizeof *info) {
             info->cpu_repacked_bytes = m.host_copies().bytes();
             info->cpu_repacked_weights = static_cast<uint32_t>(m.host_copies().count());

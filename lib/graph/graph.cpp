@@ -56,6 +56,13 @@ TensorId Graph::storage_of(TensorId id) const {
     return id;
 }
 
+uint64_t Graph::storage_offset(TensorId id) const {
+    uint64_t offset = 0;
+    for (; tensors[id].alias_of != kNoTensor; id = tensors[id].alias_of)
+        offset += tensors[id].alias_offset;
+    return offset;
+}
+
 GraphBuilder::GraphBuilder(int64_t max_tokens) {
     graph_.max_tokens = max_tokens;
     graph_.tokens = new_tensor(DType::I32, 1, true, "tokens");
@@ -164,6 +171,11 @@ TensorId GraphBuilder::rope(TensorId x, int32_t n_head, int32_t head_dim, int32_
     return out;
 }
 
+TensorId GraphBuilder::rope(TensorId x, int32_t n_head, int32_t head_dim, const Rope &r) {
+    return rope(x, n_head, head_dim, r.n_rot, r.mode, r.base, r.scaling.freq_scale(),
+                r.freq_factors, r.yarn());
+}
+
 void GraphBuilder::kv_store(int32_t layer, TensorId k, TensorId v, int32_t n_head_kv,
                             int32_t head_dim) {
     Node &n = push(Op::KvStore, kNoTensor);
@@ -223,6 +235,16 @@ TensorId GraphBuilder::select_last(TensorId x) {
 TensorId GraphBuilder::slice(TensorId x, int32_t n_groups, int32_t width, int64_t stride,
                              int64_t offset) {
     const bool per_token = graph_.tensors[x].per_token;
+    const bool one_row = !per_token || graph_.max_tokens == 1;
+    const bool contiguous = n_groups == 1 || stride == width;
+    const uint64_t byte_offset = static_cast<uint64_t>(offset) * 4;
+    if (one_row && contiguous && byte_offset % kViewAlignment == 0) {
+        const TensorId view =
+            new_tensor(DType::F32, int64_t{n_groups} * width, per_token, "slice view");
+        graph_.tensors[view].alias_of = x;
+        graph_.tensors[view].alias_offset = byte_offset;
+        return view;
+    }
     const TensorId out = new_tensor(DType::F32, int64_t{n_groups} * width, per_token, "slice");
     Node &n = push(Op::Slice, out);
     n.in[0] = x;
@@ -332,6 +354,15 @@ RopeYarn rope_yarn(int32_t n_rot, int64_t n_ctx_orig, float freq_base, float att
     y.corr_dims[0] = std::max(0.0f, std::floor(corr_dim(beta_fast)));
     y.corr_dims[1] = std::min(float(n_rot - 1), std::ceil(corr_dim(beta_slow)));
     return y;
+}
+
+RopeYarn Rope::yarn() const {
+    if (scaling.kind == RopeScalingKind::Yarn)
+        return rope_yarn(n_rot, scaling.orig_ctx, base, scaling.attn_factor, scaling.beta_fast,
+                         scaling.beta_slow);
+    RopeYarn plain;
+    plain.attn_factor = scaling.attn_factor;
+    return plain;
 }
 
 void compute_lifetimes(Graph &g) {

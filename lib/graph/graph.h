@@ -44,7 +44,8 @@ struct TensorDesc {
     int64_t n = 0;            // elements per row (F32/I32)
     bool per_token = true;    // rows = tokens in the batch; false: a single row
     uint64_t raw_bytes = 0;   // DType::Raw: fixed byte size (kernel scratch)
-    TensorId alias_of = kNoTensor; // shares the bytes of an earlier tensor (in-place ops)
+    TensorId alias_of = kNoTensor; // shares the bytes of an earlier tensor (in-place ops, views)
+    uint64_t alias_offset = 0;     // where in alias_of's bytes this one starts (views)
     const char *label = "";   // for printed plans
     int32_t layer = -1;
     // Filled by GraphBuilder::finish(): first and last node that touch the tensor's bytes.
@@ -113,6 +114,36 @@ struct RopeYarn {
 RopeYarn rope_yarn(int32_t n_rot, int64_t n_ctx_orig, float freq_base, float attn_factor,
                    float beta_fast = 32.0f, float beta_slow = 1.0f);
 
+// How a model stretches RoPE past the context it was trained on (GGUF rope.scaling.*):
+//   None:   plain RoPE
+//   Linear: positions divided by factor (freq_scale = 1 / factor)
+//   Yarn:   linear, blended with the unscaled frequencies over the dims between beta_fast and
+//           beta_slow turns in orig_ctx positions (rope_yarn)
+// attn_factor multiplies cos and sin for every kind (YaRN's magnitude scale, as the family's
+// llama.cpp graph computes it).
+enum class RopeScalingKind : uint8_t { None, Linear, Yarn };
+struct RopeScaling {
+    RopeScalingKind kind = RopeScalingKind::None;
+    float factor = 1;
+    int64_t orig_ctx = 0; // Yarn
+    float attn_factor = 1;
+    float beta_fast = 32, beta_slow = 1; // Yarn (llama.cpp's defaults; GGUF has no keys for them)
+
+    float freq_scale() const { return kind == RopeScalingKind::None ? 1.0f : 1.0f / factor; }
+};
+
+// A rope as a model describes it: which pairs rotate, over how many dims, at what base, scaled
+// how; GraphBuilder::rope derives the kernel's frequency scale and YaRN parameters from it.
+struct Rope {
+    RopeMode mode = RopeMode::Normal;
+    int32_t n_rot = 0;
+    float base = 10000;
+    RopeScaling scaling;
+    const float *freq_factors = nullptr; // llama3's rope_freqs (n_rot / 2 F32), or null
+
+    RopeYarn yarn() const;
+};
+
 struct Node {
     Op op = Op::Add;
     TensorId out = kNoTensor;
@@ -179,6 +210,8 @@ struct Graph {
     uint64_t max_bytes(TensorId id) const;
     // The tensor whose bytes `id` uses (itself unless it is an alias).
     TensorId storage_of(TensorId id) const;
+    // Where in storage_of(id)'s bytes id's start.
+    uint64_t storage_offset(TensorId id) const;
 };
 
 // Sets every tensor's first_use and last_use from the nodes (GraphBuilder::finish does; a pass
@@ -207,6 +240,7 @@ public:
     TensorId rope(TensorId x, int32_t n_head, int32_t head_dim, int32_t n_rot, RopeMode mode,
                   float freq_base, float freq_scale, const float *freq_factors,
                   const RopeYarn &yarn = {});
+    TensorId rope(TensorId x, int32_t n_head, int32_t head_dim, const Rope &rope);
     // The node's head_dim_v is v's width per KV head; v == kNoTensor: the values live in the
     // keys' first head_dim_v floats (KvDims::v_in_k), a size the attentions give.
     void kv_store(int32_t layer, TensorId k, TensorId v, int32_t n_head_kv, int32_t head_dim);
@@ -221,6 +255,10 @@ public:
     TensorId attention(int32_t layer, TensorId q, int32_t n_head, int32_t n_head_kv, KvDims dims,
                        float scale, float softcap, int32_t window, const float *sinks = nullptr);
     // Each of n_groups groups of x's rows (stride floats apart) gives width floats from offset.
+    // Where that is one contiguous range of x's bytes (x has one row: a decode graph's, and the
+    // groups touch) at a multiple of kViewAlignment, the slice is a view: an alias of x at an
+    // offset, no node, no copy; an in-place op on it writes x. Otherwise a Slice node copies.
+    static constexpr uint64_t kViewAlignment = 256; // every backend's tensor alignment
     TensorId slice(TensorId x, int32_t n_groups, int32_t width, int64_t stride, int64_t offset);
     // Per group, a's part then b's (each input's width divides into n_groups equal parts).
     TensorId concat(TensorId a, TensorId b, int32_t n_groups);

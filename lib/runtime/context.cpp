@@ -340,7 +340,7 @@ Status Context::create(const Model &model, const ContextParams &params,
         (model.device_weights() ? model.device_weights()->bytes() : 0);
     ctx->stats_.expert_bytes_per_token = decode_expert_bytes(plan.decode);
     const models::Hparams &hp = model.hparams();
-    ctx->expert_counts_.assign(static_cast<size_t>(hp.n_layer * hp.n_expert), 0);
+    ctx->expert_counts_.assign(static_cast<size_t>(hp.n_layer * hp.n_expert()), 0);
     uint64_t *counts = ctx->expert_counts_.empty() ? nullptr : ctx->expert_counts_.data();
     for (BoundGraph *b : {&ctx->decode_bound_[0], &ctx->decode_bound_[1], &ctx->prefill_bound_[0],
                           &ctx->prefill_bound_[1]})
@@ -421,8 +421,9 @@ Status Context::start_streaming() {
     const models::Hparams &hp = model_.hparams();
     layer_expert_bytes_.clear();
     for (const StreamingLayer &l : layers) layer_expert_bytes_.push_back(l.expert_bytes);
-    streaming_model_ = make_streaming_model(placement.expert_popularity, static_cast<int32_t>(hp.n_expert_used),
-                                            std::move(layers), rate);
+    streaming_model_ =
+        make_streaming_model(placement.expert_popularity, static_cast<int32_t>(hp.n_expert_used()),
+                             std::move(layers), rate);
     choose_streamed_experts(ExpertPrefill::Cpu, placement.experts, streaming_model_,
                             plan.stream_layers, 0, &streamed_); // sizes streamed_
     streaming_ = true;
@@ -525,13 +526,16 @@ void Context::bind(const graph::Graph &graph, const GraphSplit &split, bool deco
         const graph::TensorId root = graph.storage_of(static_cast<graph::TensorId>(i));
         if (graph.tensors[root].first_use < 0) continue;
         const uint8_t sides = split.segments.sides[static_cast<size_t>(root)];
+        const uint64_t view = graph.storage_offset(static_cast<graph::TensorId>(i));
         if (sides == kOnHost)
-            out[kHost].tensor_data[i] = memory_[kHost] + host.arena_offset + offsets(host)[root];
+            out[kHost].tensor_data[i] =
+                memory_[kHost] + host.arena_offset + offsets(host)[root] + view;
         if (sides == (kOnHost | kOnDevice))
-            out[kHost].tensor_data[i] = transfer_ + transfer.arena_offset + offsets(transfer)[root];
+            out[kHost].tensor_data[i] =
+                transfer_ + transfer.arena_offset + offsets(transfer)[root] + view;
         if (sides & kOnDevice)
             out[kDevice].tensor_data[i] =
-                memory_[kDevice] + device.arena_offset + offsets(device)[root];
+                memory_[kDevice] + device.arena_offset + offsets(device)[root] + view;
     }
 }
 

@@ -158,7 +158,9 @@ Status MoeFfnRig::init(const ExpertShape &shape, int64_t n_expert, int64_t max_t
     bound_.tensor_data.assign(graph_.tensors.size(), nullptr);
     for (size_t i = 0; i < graph_.tensors.size(); ++i) {
         const graph::TensorId root = graph_.storage_of(static_cast<graph::TensorId>(i));
-        if (graph_.tensors[root].first_use >= 0) bound_.tensor_data[i] = arena_ + plan.offsets[root];
+        if (graph_.tensors[root].first_use >= 0)
+            bound_.tensor_data[i] = arena_ + plan.offsets[root] +
+                                    graph_.storage_offset(static_cast<graph::TensorId>(i));
     }
     bound_.moe_ffn_seconds = &seconds_;
     float *x = reinterpret_cast<float *>(bound_.tensor_data[x_]);

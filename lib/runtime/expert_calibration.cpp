@@ -12,7 +12,7 @@ namespace infer {
 Status expert_popularity(const Model &model, const PopularitySource &source,
                          ExpertPopularity *out) {
     const auto n_layer = static_cast<int32_t>(model.hparams().n_layer);
-    const auto n_expert = static_cast<int32_t>(model.hparams().n_expert);
+    const auto n_expert = static_cast<int32_t>(model.hparams().n_expert());
     if (!source.stats_path.empty())
         return load_expert_stats(source.stats_path, n_layer, n_expert, out);
     if (source.calibration_text.empty()) {

@@ -24,7 +24,11 @@ struct KvLayerLayout {
     int64_t head_dim_v = 0; // value row (0: head_dim; with v_in_k, what attention reads of a key)
     bool v_in_k = false;    // values are the keys' first head_dim_v elements: no V plane
 
-    bool operator==(const KvLayerLayout &) const = default;
+    // Written out, not defaulted: the CUDA backend's .cu files, which include this, are C++17.
+    bool operator==(const KvLayerLayout &o) const {
+        return n_head_kv == o.n_head_kv && head_dim == o.head_dim && head_dim_v == o.head_dim_v &&
+               v_in_k == o.v_in_k;
+    }
 
     bool caches() const { return n_head_kv > 0; }
     int64_t value_dim() const { return head_dim_v ? head_dim_v : head_dim; }
@@ -45,7 +49,9 @@ struct KvCacheLayout {
     int64_t n_ctx = 0;
     std::vector<KvLayerLayout> layers; // [n_layer]
 
-    bool operator==(const KvCacheLayout &) const = default;
+    bool operator==(const KvCacheLayout &o) const {
+        return type == o.type && n_ctx == o.n_ctx && layers == o.layers;
+    }
 
     int64_t n_layer() const { return static_cast<int64_t>(layers.size()); }
     const KvLayerLayout &layer(int64_t l) const { return layers[static_cast<size_t>(l)]; }

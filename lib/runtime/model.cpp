@@ -119,7 +119,7 @@ Status Model::place_and_upload(const LoadOptions &options) {
         request.reserve_per_layer = kv.largest_layer_bytes();
     }
     ExpertPopularity popularity;
-    if (request.device && options.experts_by_popularity && hparams_.n_expert > 0) {
+    if (request.device && options.experts_by_popularity && hparams_.n_expert() > 0) {
         // The calibration run is a CPU context of this model: placed on the CPU first.
         INFER_TRY(place_model(one_token, static_cast<int32_t>(hparams_.n_layer), PlacementRequest{},
                               &placement_));

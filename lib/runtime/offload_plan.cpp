@@ -80,8 +80,8 @@ ModelCostShape model_cost_shape(const Model &model) {
     const models::Hparams &hp = model.hparams();
     const graph::Graph g = model.arch()->build(hp, model.weights(), 1, false);
     ModelCostShape shape;
-    shape.n_expert = static_cast<int32_t>(hp.n_expert);
-    shape.n_expert_used = static_cast<int32_t>(hp.n_expert_used);
+    shape.n_expert = static_cast<int32_t>(hp.n_expert());
+    shape.n_expert_used = static_cast<int32_t>(hp.n_expert_used());
     shape.layers.resize(static_cast<size_t>(hp.n_layer));
     for (const graph::Node &n : g.nodes) {
         const bool in_layer = n.layer >= 0 && n.layer < hp.n_layer;
@@ -109,7 +109,7 @@ Status make_offload_plan(const Model &model, const OffloadPlanRequest &req, Offl
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "offload plan: the model was loaded inspect-only");
     const models::Hparams &hp = model.hparams();
-    if (hp.n_expert <= 0)
+    if (hp.n_expert() <= 0)
         return make_error(INFER_ERR_INVALID_ARGUMENT,
                           "offload plan: the model has no routed experts (a dense model offloads "
                           "by layers: -ngl)");
@@ -117,7 +117,7 @@ Status make_offload_plan(const Model &model, const OffloadPlanRequest &req, Offl
     plan.model_name = model.name().empty() ? model.architecture() : model.name();
     plan.shape = model_cost_shape(model);
     const auto n_layer = static_cast<int32_t>(hp.n_layer);
-    const auto n_expert = static_cast<int32_t>(hp.n_expert);
+    const auto n_expert = static_cast<int32_t>(hp.n_expert());
 
     // The device's copy of one expert per layer, and what else the device holds.
     std::vector<uint64_t> expert_bytes(static_cast<size_t>(n_layer), 0);

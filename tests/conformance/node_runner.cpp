@@ -89,7 +89,8 @@ Status NodeRunner::run(const OpCase &c, Outputs *out) {
     for (size_t i = 0; i < g.tensors.size(); ++i) {
         const graph::TensorId root = g.storage_of(static_cast<graph::TensorId>(i));
         if (g.tensors[root].first_use >= 0)
-            bound.tensor_data[i] = memory.data + kv_bytes + plan.offsets[root];
+            bound.tensor_data[i] = memory.data + kv_bytes + plan.offsets[root] +
+                                   g.storage_offset(static_cast<graph::TensorId>(i));
     }
     const graph::Node &node = g.nodes.back();
     std::vector<uint64_t> counts(node.op == graph::Op::MoeFfn ? node.n_expert : 0, 0);

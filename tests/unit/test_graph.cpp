@@ -142,3 +142,90 @@ TEST_CASE("graph::rope_yarn's ramp is llama.cpp's corr dims") {
     CHECK(c.corr_dims[1] == 7.0f);
     CHECK(infer::graph::rope_yarn(64, 16, 150000.0f, 1.0f).corr_dims[0] == 0.0f);
 }
+
+TEST_CASE("graph::Rope derives each scaling kind's kernel parameters") {
+    Rope rope;
+    rope.n_rot = 64;
+    rope.base = 150000.0f;
+    rope.scaling.factor = 32.0f;
+    rope.scaling.orig_ctx = 4096;
+    rope.scaling.attn_factor = 1.25f;
+
+    // None ignores the factor; every kind keeps the magnitude scale.
+    CHECK(rope.scaling.freq_scale() == 1.0f);
+    CHECK(rope.yarn().ext_factor == 0.0f);
+    CHECK(rope.yarn().attn_factor == 1.25f);
+
+    rope.scaling.kind = RopeScalingKind::Linear;
+    CHECK(rope.scaling.freq_scale() == 1.0f / 32.0f);
+    CHECK(rope.yarn().ext_factor == 0.0f);
+    CHECK(rope.yarn().attn_factor == 1.25f);
+
+    rope.scaling.kind = RopeScalingKind::Yarn;
+    CHECK(rope.scaling.freq_scale() == 1.0f / 32.0f);
+    const RopeYarn y = rope.yarn();
+    CHECK(y.ext_factor == 1.0f);
+    CHECK(y.attn_factor == 1.25f);
+    CHECK(y.corr_dims[0] == 8.0f); // as rope_yarn(64, 4096, 150000): the gpt-oss case above
+    CHECK(y.corr_dims[1] == 18.0f);
+    rope.scaling.beta_fast = 16.0f; // fewer turns in orig_ctx: a slower dim starts the ramp
+    CHECK(rope.yarn().corr_dims[0] == 9.0f);
+
+    // The builder's Rope node carries the derived parameters.
+    GraphBuilder b(4);
+    rope.n_rot = 8;
+    const float freq_factors[4] = {1, 2, 3, 4};
+    rope.freq_factors = freq_factors;
+    rope.mode = RopeMode::Neox;
+    const Graph g = b.finish(b.rope(b.embed(shaped(16, 100), 1.0f), 2, 8, rope));
+    REQUIRE(g.nodes.size() == 2);
+    const Node &n = g.nodes[1];
+    CHECK(n.op == Op::Rope);
+    CHECK(n.n_rot == 8);
+    CHECK(n.rope_mode == RopeMode::Neox);
+    CHECK(n.freq_base == 150000.0f);
+    CHECK(n.freq_scale == 1.0f / 32.0f);
+    CHECK(n.freq_factors == freq_factors);
+    CHECK(n.yarn.ext_factor == 1.0f);
+    CHECK(n.yarn.corr_dims[1] == rope.yarn().corr_dims[1]);
+}
+
+TEST_CASE("graph: a contiguous slice of one row is a view, anything else a Slice node") {
+    // One row of 192 floats: [0, 128) and [128, 192) start at bytes 0 and 512, both aligned.
+    const WeightRef embd = shaped(192, 100);
+    GraphBuilder b(1);
+    const TensorId x = b.embed(embd, 1.0f);
+    const TensorId head = b.slice(x, 1, 128, 0, 0);
+    const TensorId tail = b.slice(x, 1, 64, 0, 128);
+    const TensorId roped = b.rope(tail, 1, 64, 64, RopeMode::Normal, 1e4f, 1, nullptr);
+    const TensorId odd = b.slice(x, 1, 32, 0, 16);      // byte 64: not aligned, a copy
+    const TensorId groups = b.slice(x, 2, 32, 96, 0);   // two groups apart: a copy
+    const TensorId touching = b.slice(x, 2, 64, 64, 0); // groups that touch: one range
+    const Graph g = b.finish(b.add(b.concat(head, roped, 1), b.concat(odd, groups, 1)));
+
+    CHECK(g.storage_of(head) == x);
+    CHECK(g.storage_offset(head) == 0);
+    CHECK(g.storage_of(tail) == x);
+    CHECK(g.storage_offset(tail) == 512);
+    CHECK(g.tensors[tail].n == 64);
+    // The in-place rope writes x's bytes through the view.
+    CHECK(g.storage_of(roped) == x);
+    CHECK(g.storage_offset(roped) == 512);
+    CHECK(g.storage_of(touching) == x);
+    CHECK(g.storage_of(odd) == odd);
+    CHECK(g.storage_of(groups) == groups);
+    int slices = 0;
+    for (const Node &n : g.nodes)
+        slices += n.op == Op::Slice;
+    CHECK(slices == 2);
+    // x lives as long as its views are read: until the first concat.
+    CHECK(g.tensors[x].last_use >= g.tensors[g.storage_of(roped)].last_use);
+
+    // The same slices of a many-token tensor are strided: copies.
+    GraphBuilder many(4);
+    const TensorId y = many.embed(embd, 1.0f);
+    const Graph gm =
+        many.finish(many.concat(many.slice(y, 1, 128, 0, 0), many.slice(y, 1, 64, 0, 128), 1));
+    CHECK(gm.nodes[1].op == Op::Slice);
+    CHECK(gm.nodes[2].op == Op::Slice);
+}

@@ -275,7 +275,7 @@ TEST_CASE("synth: every arch and recipe parses and binds") {
                 CHECK(hp.n_head_kv == spec.n_head_kv);
                 CHECK(w.layers.size() == static_cast<size_t>(spec.n_layer));
                 if (std::string(arch) == "gemma3") {
-                    CHECK(hp.n_swa == spec.n_swa);
+                    CHECK(hp.swa->window == spec.n_swa);
                     CHECK(w.output.data == w.tok_embd.data); // tied
                 }
                 if (std::string(arch) == "llama") CHECK(w.rope_freqs.data != nullptr);
