@@ -59,8 +59,8 @@ private:
 // Four layers, each unlike the others: 2 KV heads of 16; 1 head of keys 24 and values 8; keys
 // alone (1 head of 72, whose first 56 are the values); and a layer that stores nothing and
 // attends over layer 0's cache.
-graph::Graph mixed_layers(std::vector<TensorId> *outs = nullptr) {
-    KvGraph g;
+// g keeps the weights the graph points to: it must outlive the graph's use.
+graph::Graph mixed_layers(KvGraph &g, std::vector<TensorId> *outs = nullptr) {
     std::vector<TensorId> o;
     g.store(0, 2, 16, 16);
     o.push_back(g.attend(0, 4, 2, {16, 16, false}));
@@ -91,7 +91,8 @@ void refused(const graph::Graph &g, const std::string &names) {
 TEST_CASE(
     "kv layout: each layer's dims come from its KvStore; a layer without one caches nothing") {
     KvCacheLayout kv;
-    REQUIRE(layout_of(mixed_layers(), &kv).is_ok());
+    KvGraph owner;
+    REQUIRE(layout_of(mixed_layers(owner), &kv).is_ok());
     REQUIRE(kv.n_layer() == 4);
     CHECK(kv.layer(0) == KvLayerLayout{2, 16, 16, false});
     CHECK(kv.layer(1) == KvLayerLayout{1, 24, 8, false});
@@ -170,7 +171,8 @@ TEST_CASE("kv layout: attentions over values in the keys agree on their size, wi
 
 TEST_CASE("kv layout: a KV node outside the model's layers is an error") {
     KvCacheLayout kv;
-    const Status s = layout_of(mixed_layers(), &kv, 2);
+    KvGraph owner;
+    const Status s = layout_of(mixed_layers(owner), &kv, 2);
     CHECK(s.code() == INFER_ERR_MODEL_BAD_HPARAM);
     CHECK_MESSAGE(s.message().find("outside the model's layers") != std::string::npos, s.message());
 }
@@ -180,7 +182,8 @@ TEST_CASE("kv layout: a KV node outside the model's layers is an error") {
 // the values inside the keys); the layer without a store reads layer 0's row.
 TEST_CASE("kv layout: the CPU backend stores and attends per layer, each with its own dims") {
     std::vector<TensorId> outs;
-    graph::Graph g = mixed_layers(&outs);
+    KvGraph owner;
+    graph::Graph g = mixed_layers(owner, &outs);
     KvCacheLayout layout;
     REQUIRE(kv_layout_from_graph(g, 4, 0, 4, &layout).is_ok());
     std::unique_ptr<Backend> cpu;
