@@ -78,12 +78,12 @@ Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hpa
     return Status::ok();
 }
 
-Status read_sliding_window(const gguf::File &file, int64_t default_pattern, Hparams *hp) {
+Status read_sliding_window(const gguf::File &file, int64_t pattern, bool pattern_key, Hparams *hp) {
     const MetaReader meta(file, hp->arch);
     Hparams::SlidingWindow swa;
-    swa.pattern = default_pattern;
+    swa.pattern = pattern;
     INFER_TRY(meta.count("attention.sliding_window", &swa.window));
-    INFER_TRY(meta.count("attention.sliding_window_pattern", &swa.pattern, false));
+    if (pattern_key) INFER_TRY(meta.count("attention.sliding_window_pattern", &swa.pattern, false));
     if (swa.window == 0 || swa.pattern == 0)
         return make_error(INFER_ERR_MODEL_BAD_HPARAM,
                           "%s: a sliding window and a pattern of at least 1 are required "

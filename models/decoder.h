@@ -25,9 +25,10 @@ struct DecoderTensors {
 // Reads the `{arch}.*` keys every family uses, with llama.cpp's defaults for optional ones.
 Status read_decoder_hparams(const gguf::File &file, const std::string &arch, Hparams *hp);
 
-// Reads attention.sliding_window (required) and attention.sliding_window_pattern (default
-// default_pattern) into hp->swa, whose rope starts as the model's.
-Status read_sliding_window(const gguf::File &file, int64_t default_pattern, Hparams *hp);
+// Reads attention.sliding_window (required) into hp->swa, with every pattern-th layer global
+// (or attention.sliding_window_pattern where the family reads that key); its rope starts as the
+// model's.
+Status read_sliding_window(const gguf::File &file, int64_t pattern, bool pattern_key, Hparams *hp);
 
 // Whether a family's FFNs are mixtures of experts, and how it reads their hyperparameters.
 struct MoeKeys {

@@ -11,10 +11,9 @@ namespace {
 Status bind_gemma3(const gguf::File &file, Hparams *hp, ModelWeights *w) {
     INFER_TRY(read_decoder_hparams(file, "gemma3", hp));
     hp->rope.mode = graph::RopeMode::Neox;
-    INFER_TRY(read_sliding_window(file, 6, hp));
-    hp->swa->pattern = 6; // llama.cpp fixes it for gemma3, whatever the file says
+    // llama.cpp fixes the pattern at 6 for gemma3, whatever the file says.
+    INFER_TRY(read_sliding_window(file, 6, false, hp));
     // The sliding layers rope at base 10000, unscaled, whatever the global layers do.
-    hp->swa->rope = hp->rope;
     hp->swa->rope.base = 10000.0f;
     hp->swa->rope.scaling.kind = graph::RopeScalingKind::None;
     hp->ffn_act = graph::Activation::GeluTanh;

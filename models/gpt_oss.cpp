@@ -17,7 +17,7 @@ Status bind_gpt_oss(const gguf::File &file, Hparams *hp, ModelWeights *w) {
     INFER_TRY(read_moe_hparams(file, {.experts = MoeKeys::Always, .expert_ff_key = true}, hp));
     // llama.cpp's load_swa_pattern(ml, 2): layers l with l % pattern < pattern - 1 slide.
     hp->rope.mode = graph::RopeMode::Neox;
-    INFER_TRY(read_sliding_window(file, 2, hp)); // both kinds of layer use the scaled rope
+    INFER_TRY(read_sliding_window(file, 2, true, hp)); // both kinds of layer use the scaled rope
     INFER_TRY(MetaReader(file, arch).number("rope.freq_base_swa", &hp->swa->rope.base, false));
     hp->ffn_act = graph::Activation::SwigluOai;
     hp->moe->routing.fn = graph::RouteFn::SoftmaxTopK;

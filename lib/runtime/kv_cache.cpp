@@ -32,20 +32,18 @@ Status bad_node(size_t node, const char *op, int32_t layer, const char *why) {
                       "the graph's %s node %zu (KV cache of layer %d) %s", op, node, layer, why);
 }
 
-// What a KvStore node writes per position; head_dim_v stays 0 with v_in_k (the attentions
-// reading the layer say how much of a key row its values are).
-KvLayerLayout stored_layout(const graph::Graph &g, const graph::Node &n) {
-    KvLayerLayout l{n.n_head_kv, n.head_dim, 0, n.v_in_k};
-    if (!n.v_in_k && n.n_head_kv > 0 && n.in[1] != graph::kNoTensor)
-        l.head_dim_v = n.head_dim_v ? n.head_dim_v : g.tensors[n.in[1]].n / n.n_head_kv;
-    return l;
+// What a KvStore node writes per position (GraphBuilder::kv_store sets its value size); with
+// v_in_k head_dim_v stays 0: the attentions reading the layer say how much of a key row the
+// values are.
+KvLayerLayout stored_layout(const graph::Node &n) {
+    return {n.n_head_kv, n.head_dim, n.v_in_k ? 0 : n.head_dim_v, n.v_in_k};
 }
 
 Status add_store(const graph::Graph &g, size_t i, KvCacheLayout *kv) {
     const graph::Node &n = g.nodes[i];
     if (n.layer < 0 || n.layer >= kv->n_layer())
         return bad_node(i, "KvStore", n.layer, "is outside the model's layers");
-    const KvLayerLayout stored = stored_layout(g, n);
+    const KvLayerLayout stored = stored_layout(n);
     if (stored.n_head_kv < 1 || stored.head_dim < 1 || (!stored.v_in_k && stored.head_dim_v < 1))
         return bad_node(i, "KvStore", n.layer, "stores empty heads");
     KvLayerLayout &layer = kv->layers[static_cast<size_t>(n.layer)];
