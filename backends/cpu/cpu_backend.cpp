@@ -1,6 +1,7 @@
 // The CPU backend: runs a whole graph inside one ThreadPool::run, every thread walking the nodes
-// in order with a barrier after each, each node split statically across the threads. Nothing is
-// allocated while running: tensors and kernel scratch live in the planned arena.
+// in order with a barrier after each, each node split statically across the threads (prefill
+// matmuls claim chunks of rows as they go: cpu_matmul.cpp). Nothing is allocated while running:
+// tensors and kernel scratch live in the planned arena.
 #include "cpu/cpu_backend.h"
 
 #include "cpu/cpu_head_matmul.h"

@@ -147,13 +147,26 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
     // ---- Phase 2: this thread's rows of W against all t activation rows.
     VecDotKernel kern;
     vec_dot_kernel(w.type, isa, &kern);
-    int64_t r0, r1;
     const int64_t align = w.layout == WeightLayout::Rows ? choose_tile(kern, t).rows
                           : t > 1 && kern.repacked_prefill
                               ? kRepackRows * kern.repacked_prefill_tiles
                               : kRepackRows;
-    split_rows(w.n, align, ith, nth, &r0, &r1);
-    matmul_rows(w, act, act_stride, t, y + r0, w.n, r0, r1, isa);
+    if (t == 1 || nth == 1) { // decode streams a fixed share of rows per thread
+        int64_t r0, r1;
+        split_rows(w.n, align, ith, nth, &r0, &r1);
+        matmul_rows(w, act, act_stride, t, y + r0, w.n, r0, r1, isa);
+        return;
+    }
+    // Prefill takes chunks of rows as threads finish: a fixed share per thread waited at the
+    // barrier for whichever core the host slowed. kChunksPerThread chunks each keep the imbalance
+    // to a fraction of one chunk, while a chunk's rows still fill whole tiles.
+    constexpr int64_t kChunksPerThread = 8;
+    const int64_t units = (w.n + align - 1) / align;
+    const int64_t chunk = align * std::max<int64_t>(1, units / (kChunksPerThread * nth));
+    for (int64_t r0 = pool.claim(chunk); r0 < w.n; r0 = pool.claim(chunk)) {
+        const int64_t r1 = std::min(w.n, r0 + chunk);
+        matmul_rows(w, act, act_stride, t, y + r0, w.n, r0, r1, isa);
+    }
 }
 
 uint64_t matmul_act_row_bytes(uint32_t type, int64_t k) {

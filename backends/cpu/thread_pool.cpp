@@ -42,6 +42,7 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::run(Fn fn, void *ctx) {
+    work_next_.store(0, std::memory_order_relaxed); // the workers see it with the generation
     if (n_threads_ == 1) {
         fn(ctx, 0, 1);
         return;
@@ -93,11 +94,16 @@ void ThreadPool::worker_loop(int ith) {
 
 void ThreadPool::barrier(int ith) {
     (void)ith;
-    if (n_threads_ == 1) return;
+    if (n_threads_ == 1) {
+        work_next_.store(0, std::memory_order_relaxed);
+        return;
+    }
     const uint32_t phase = barrier_phase_.load(std::memory_order_acquire);
     if (barrier_arrived_.fetch_add(1, std::memory_order_acq_rel) == n_threads_ - 1) {
-        // Last to arrive: reset the count before releasing the others, who may re-enter at once.
+        // Last to arrive: reset the counts before releasing the others, who may re-enter at once
+        // (every thread is done claiming this phase's work: they have all arrived).
         barrier_arrived_.store(0, std::memory_order_relaxed);
+        work_next_.store(0, std::memory_order_relaxed);
         barrier_phase_.store(phase + 1, std::memory_order_release);
         return;
     }

@@ -36,6 +36,12 @@ public:
     // times per run; writes before it are visible to every thread after it.
     void barrier(int ith);
 
+    // The next n units of this phase's shared work: threads that take work as they finish
+    // rather than a fixed share each all finish together even when one of them is slowed (a
+    // busy core, a neighbour on a shared host). The count starts at 0 in every phase (a run()'s
+    // start and after each barrier()), so one loop per phase may share work this way.
+    int64_t claim(int64_t n) { return work_next_.fetch_add(n, std::memory_order_relaxed); }
+
 private:
     void worker_loop(int ith);
 
@@ -51,6 +57,7 @@ private:
     alignas(64) std::atomic<int> done_{0};            // workers finished with this generation
     alignas(64) std::atomic<int> barrier_arrived_{0};
     alignas(64) std::atomic<uint32_t> barrier_phase_{0}; // the "sense": flips by counting up
+    alignas(64) std::atomic<int64_t> work_next_{0};      // claim()'s count of this phase
 };
 
 } // namespace infer::cpu

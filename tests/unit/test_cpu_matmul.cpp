@@ -87,6 +87,37 @@ TEST_CASE("ThreadPool runs every thread and its barrier separates phases") {
     }
 }
 
+TEST_CASE("ThreadPool::claim hands out each unit of a phase once, and restarts every phase") {
+    for (int nth = 1; nth <= 3; ++nth) {
+        CAPTURE(nth);
+        ThreadPool pool(nth);
+        struct Ctx {
+            ThreadPool *pool;
+            std::vector<std::atomic<int>> taken = std::vector<std::atomic<int>>(2 * 101);
+        } ctx{&pool};
+        auto fn = [](void *p, int ith, int) {
+            auto *c = static_cast<Ctx *>(p);
+            for (int phase = 0; phase < 2; ++phase) {
+                // 101 units in steps of 3: the last claim is short, and claims past the end
+                // return values the loop must stop at.
+                for (int64_t u = c->pool->claim(3); u < 101; u = c->pool->claim(3))
+                    for (int64_t i = u; i < std::min<int64_t>(u + 3, 101); ++i)
+                        c->taken[static_cast<size_t>(phase * 101 + i)].fetch_add(1);
+                if (phase == 0) c->pool->barrier(ith); // the second phase ends with the run
+            }
+        };
+        for (int run = 0; run < 200; ++run) {
+            for (auto &t : ctx.taken)
+                t.store(0);
+            pool.run(fn, &ctx); // a run starts at 0, whatever the last run's phase left
+            int wrong = 0;
+            for (auto &t : ctx.taken)
+                wrong += t.load() != 1;
+            REQUIRE(wrong == 0);
+        }
+    }
+}
+
 TEST_CASE("ThreadPool survives idle periods (workers sleep and wake)") {
     ThreadPool pool(3);
     std::atomic<int> count{0};
