@@ -16,8 +16,20 @@
 # llama-bench comes from a second build without AVX-512 (build-avx2), so an AVX-512 machine
 # measures what an AVX2 one would run. infer-bench and infer-synth come from build/release. If infer-bench fails (say, an
 # architecture it does not run yet), llama.cpp's figures are still printed and the exit status is 1.
+#
+#   scripts/bench-vs-llama.sh --paired ROUNDS MODEL [THREADS]
+#
+# runs both in one process instead (scripts/bench_pair.cpp, built once against the llama.cpp
+# build): pp512 and tg128 of each side in turn, ROUNDS times, with the median of the per-round
+# ratios and their range. On a shared host whose speed drifts, these ratios scatter far less than
+# those of two whole benchmark processes in turn.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+paired=0
+if [ "${1:-}" = --paired ]; then
+    paired="$2"
+    shift 2
+fi
 model="$1" threads="${2:-$(nproc)}" repeats="${3:-3}"
 cache="${LLAMA_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/libinfer/llama.cpp}"
 version=0.3.36
@@ -67,6 +79,17 @@ if [ ! -x "$bench" ]; then
 fi
 [ -x "$bin/infer-bench" ] || {
     echo "bench-vs-llama: build libinfer first (cmake --build build/release)" >&2; exit 1; }
+
+if [ "$paired" != 0 ]; then
+    src="$cache/llama_cpp_python-$version/vendor/llama.cpp"
+    pair="$build/bin/bench_pair"
+    if [ ! -x "$pair" ] || [ "$root/scripts/bench_pair.cpp" -nt "$pair" ]; then
+        c++ -std=c++20 -O2 -I"$root/include" -I"$src/include" -I"$src/ggml/include" \
+            "$root/scripts/bench_pair.cpp" -L"$root/build/release" -linfer -L"$build/bin" -lllama \
+            -lggml -lggml-base -Wl,-rpath,"$root/build/release:$build/bin" -o "$pair"
+    fi
+    exec "$pair" "$model" "$threads" 512 128 "$paired"
+fi
 
 status=0
 ours="$("$bin/infer-bench" -m "$model" -t "$threads" -r "$repeats" 2>&1)" || status=$?
