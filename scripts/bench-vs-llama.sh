@@ -21,8 +21,9 @@
 #
 # runs both in one process instead (scripts/bench_pair.cpp, built once against the llama.cpp
 # build): pp512 and tg128 of each side in turn, ROUNDS times, with the median of the per-round
-# ratios and their range. On a shared host whose speed drifts, these ratios scatter far less than
-# those of two whole benchmark processes in turn.
+# ratios and their range. The two runs of a round are back to back, with no model load or warm-up
+# between them, so a round costs half of what a pair of whole processes does; on a host whose
+# speed swings within seconds the ratios still scatter, and only many rounds give a median.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 paired=0

@@ -4,10 +4,10 @@
 //
 //   bench_pair MODEL THREADS PP TG ROUNDS
 //
-// Why one process: on a shared host the speed a process gets drifts by 2x within a minute (a
-// neighbour on the sibling hyperthread), and two whole benchmark processes in turn are tens of
-// seconds apart, so their ratios scattered from 0.9 to 2.0. Here the two sides of a round run
-// seconds apart, each round alternates who goes first, and the model load and warm-up happen once.
+// Why one process: the model load and warm-up happen once, so a round costs half of what two
+// whole benchmark processes in turn do, and its two runs are back to back instead of tens of
+// seconds apart; each round alternates who goes first. On a shared host whose speed swings within
+// seconds, single rounds still scatter widely: take the median of many.
 // llama.cpp runs as llama-bench sets it up: n_batch 2048, n_ubatch 512, flash attention auto,
 // n_ctx = PP + TG. scripts/bench-vs-llama.sh builds this against its llama.cpp build (--paired).
 #include "infer.h"
