@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #include <unistd.h>
@@ -159,10 +160,13 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
     }
     // Prefill takes chunks of rows as threads finish: a fixed share per thread waited at the
     // barrier for whichever core the host slowed. kChunksPerThread chunks each keep the imbalance
-    // to a fraction of one chunk, while a chunk's rows still fill whole tiles.
+    // to a fraction of one chunk, while a chunk's rows still fill whole tiles and, 16 floats at
+    // a time, whole cache lines of each token's outputs where those are line-aligned (the arena's
+    // rows of a width that is a multiple of 16), so no line is written by two threads.
     constexpr int64_t kChunksPerThread = 8;
-    const int64_t units = (w.n + align - 1) / align;
-    const int64_t chunk = align * std::max<int64_t>(1, units / (kChunksPerThread * nth));
+    const int64_t step = std::lcm(align, int64_t(16));
+    const int64_t units = (w.n + step - 1) / step;
+    const int64_t chunk = step * std::max<int64_t>(1, units / (kChunksPerThread * nth));
     for (int64_t r0 = pool.claim(chunk); r0 < w.n; r0 = pool.claim(chunk)) {
         const int64_t r1 = std::min(w.n, r0 + chunk);
         matmul_rows(w, act, act_stride, t, y + r0, w.n, r0, r1, isa);
