@@ -2,6 +2,8 @@
 // barrier. See thread_pool.h for the contract.
 #include "cpu/thread_pool.h"
 
+#include <algorithm>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -89,6 +91,19 @@ void ThreadPool::worker_loop(int ith) {
         if (stop_) return;
         fn_(ctx_, ith, n_threads_);
         done_.fetch_add(1, std::memory_order_release);
+    }
+}
+
+int64_t ThreadPool::claim_share(int64_t total, int64_t step, int64_t *n) {
+    int64_t at = work_next_.load(std::memory_order_relaxed);
+    for (;;) {
+        if (at >= total) return at;
+        const int64_t share = (total - at) / (2 * int64_t(n_threads_));
+        const int64_t size = std::max<int64_t>(1, (share + step - 1) / step) * step;
+        if (work_next_.compare_exchange_weak(at, at + size, std::memory_order_relaxed)) {
+            *n = size;
+            return at;
+        }
     }
 }
 

@@ -36,11 +36,16 @@ public:
     // times per run; writes before it are visible to every thread after it.
     void barrier(int ith);
 
-    // The next n units of this phase's shared work: threads that take work as they finish
-    // rather than a fixed share each all finish together even when one of them is slowed (a
-    // busy core, a neighbour on a shared host). The count starts at 0 in every phase (a run()'s
-    // start and after each barrier()), so one loop per phase may share work this way.
-    int64_t claim(int64_t n) { return work_next_.fetch_add(n, std::memory_order_relaxed); }
+    // The next chunk of this phase's `total` units of shared work: threads that take work as
+    // they finish rather than a fixed share each all finish together even when one of them is
+    // slowed (a busy core, a neighbour on a shared host). The count starts at 0 in every phase
+    // (a run()'s start and after each barrier()), so one loop per phase may share work this way.
+    // A chunk is a 2 * size()-th of what is left, rounded up to a multiple of `step` (at least
+    // one step): the first chunks are large and the last ones a step, so a thread that a slowed
+    // core holds up in its last chunk keeps the others waiting for one small chunk at most, while
+    // most of the work still goes in large ones. Returns the chunk's first unit (total or more
+    // when none is left) and its size in *n; the last chunk may reach past total.
+    int64_t claim_share(int64_t total, int64_t step, int64_t *n);
 
 private:
     void worker_loop(int ith);
@@ -57,7 +62,7 @@ private:
     alignas(64) std::atomic<int> done_{0};            // workers finished with this generation
     alignas(64) std::atomic<int> barrier_arrived_{0};
     alignas(64) std::atomic<uint32_t> barrier_phase_{0}; // the "sense": flips by counting up
-    alignas(64) std::atomic<int64_t> work_next_{0};      // claim()'s count of this phase
+    alignas(64) std::atomic<int64_t> work_next_{0};      // claim_share()'s count of this phase
 };
 
 } // namespace infer::cpu

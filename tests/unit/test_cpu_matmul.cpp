@@ -87,22 +87,40 @@ TEST_CASE("ThreadPool runs every thread and its barrier separates phases") {
     }
 }
 
-TEST_CASE("ThreadPool::claim hands out each unit of a phase once, and restarts every phase") {
+TEST_CASE(
+    "ThreadPool::claim_share hands out each unit of a phase once, in shrinking chunks of whole "
+    "steps, and restarts every phase") {
     for (int nth = 1; nth <= 3; ++nth) {
         CAPTURE(nth);
         ThreadPool pool(nth);
+        static constexpr int64_t kTotal = 1000, kStep = 16; // the last chunk reaches past the total
         struct Ctx {
             ThreadPool *pool;
-            std::vector<std::atomic<int>> taken = std::vector<std::atomic<int>>(2 * 101);
+            std::vector<std::atomic<int>> taken = std::vector<std::atomic<int>>(2 * kTotal);
+            std::atomic<int> bad_size{0}, chunks{0};
+            std::atomic<int64_t> largest_late{0}; // the largest chunk from the last quarter on
         } ctx{&pool};
         auto fn = [](void *p, int ith, int) {
             auto *c = static_cast<Ctx *>(p);
             for (int phase = 0; phase < 2; ++phase) {
-                // 101 units in steps of 3: the last claim is short, and claims past the end
-                // return values the loop must stop at.
-                for (int64_t u = c->pool->claim(3); u < 101; u = c->pool->claim(3))
-                    for (int64_t i = u; i < std::min<int64_t>(u + 3, 101); ++i)
-                        c->taken[static_cast<size_t>(phase * 101 + i)].fetch_add(1);
+                int64_t n = 0;
+                for (int64_t u = c->pool->claim_share(kTotal, kStep, &n); u < kTotal;
+                     u = c->pool->claim_share(kTotal, kStep, &n)) {
+                    c->chunks.fetch_add(1);
+                    // A step at least, whole steps, and never more than a 2 * nth-th of what was
+                    // left (rounded up to a step).
+                    const int64_t most =
+                        ((kTotal - u) / (2 * c->pool->size()) + kStep - 1) / kStep * kStep;
+                    if (n < kStep || n % kStep || n > std::max(kStep, most))
+                        c->bad_size.fetch_add(1);
+                    if (u >= 3 * kTotal / 4) {
+                        int64_t seen = c->largest_late.load();
+                        while (n > seen && !c->largest_late.compare_exchange_weak(seen, n)) {
+                        }
+                    }
+                    for (int64_t i = u; i < std::min(u + n, kTotal); ++i)
+                        c->taken[static_cast<size_t>(phase * kTotal + i)].fetch_add(1);
+                }
                 if (phase == 0) c->pool->barrier(ith); // the second phase ends with the run
             }
         };
@@ -115,6 +133,11 @@ TEST_CASE("ThreadPool::claim hands out each unit of a phase once, and restarts e
                 wrong += t.load() != 1;
             REQUIRE(wrong == 0);
         }
+        CHECK(ctx.bad_size.load() == 0);
+        // 1000 units: at least a handful of chunks per phase, and the late ones small (a
+        // quarter of the total is left: a 2 * nth-th of it, rounded up, at most 128 units).
+        CHECK(ctx.chunks.load() >= 200 * 2 * 6);
+        CHECK(ctx.largest_late.load() <= 128);
     }
 }
 
