@@ -78,15 +78,12 @@ infer_status infer_model_offload_plan(const infer_model *model,
                         out->size);
         infer::OffloadPlanRequest request;
         if (infer_status s = request_of(params, &request)) return s;
-        const bool default_budget = request.budgets.empty();
+        // No budget: the other weights, a context and half the expert bytes. One plan, so the
+        // CPU is measured once (a second plan re-measured it without a cache) and
+        // costs_from_cache says what this call did.
+        request.expert_quarters = {2};
         infer::OffloadPlan plan;
-        if (default_budget) request.budgets.push_back(0); // replaced below, once the sizes are known
-        infer::Status status = infer::make_offload_plan(*model->model, request, &plan);
-        if (status.is_ok() && default_budget) {
-            request.budgets[0] = plan.other_bytes + plan.reserve_bytes + plan.expert_bytes / 2;
-            request.remeasure = false; // measured just now
-            status = infer::make_offload_plan(*model->model, request, &plan);
-        }
+        const infer::Status status = infer::make_offload_plan(*model->model, request, &plan);
         if (!status.is_ok()) return fail(status);
         const infer::OffloadPlanRow &row = plan.rows.front();
         const uint32_t size = out->size;

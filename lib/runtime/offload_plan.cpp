@@ -163,7 +163,7 @@ Status make_offload_plan(const Model &model, const OffloadPlanRequest &req, Offl
     plan.all_cpu = predict_all_cpu(plan.shape, popularity, plan.cpu);
     std::vector<uint64_t> budgets = req.budgets;
     if (budgets.empty())
-        for (int quarter = 1; quarter <= 4; ++quarter)
+        for (int quarter : req.expert_quarters)
             budgets.push_back(plan.other_bytes + plan.reserve_bytes +
                               plan.expert_bytes / 4 * static_cast<uint64_t>(quarter));
     for (uint64_t budget : budgets) {

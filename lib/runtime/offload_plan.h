@@ -17,7 +17,8 @@ namespace infer {
 
 struct OffloadPlanRequest {
     std::vector<uint64_t> budgets; // device bytes; empty: the other weights and the context
-                                   // reserve plus 25, 50, 75 and 100% of the expert bytes
+                                   // reserve plus each of expert_quarters of the expert bytes
+    std::vector<int> expert_quarters = {1, 2, 3, 4};
     std::string device_profile;    // built-in name or file; empty: kDefaultDeviceProfile
     std::string expert_stats;      // infer-bench --expert-stats TSV; empty: uniform popularity
     int32_t n_threads = 0;         // 0: one per core

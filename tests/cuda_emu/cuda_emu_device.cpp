@@ -15,6 +15,7 @@
 #include <cstdlib>
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define CUDA_EMU_ASAN 1
 #else
@@ -26,6 +27,12 @@ namespace {
 
 // Kernels keep small arrays in registers; under AddressSanitizer frames grow several times.
 constexpr size_t kStackBytes = CUDA_EMU_ASAN ? size_t{512} << 10 : size_t{128} << 10;
+// Each fiber's stack top sits a different number of cache lines below its mapping's end. Without
+// this, every top is a multiple of 128 KiB and the fibers' live frames all fall into the same L1
+// and L2 sets, which a block's hundreds of fibers overflow (an emulated olmoe golden: 122 s, 104
+// with the tops spread).
+constexpr size_t kStackColors = 64 << 10;
+constexpr size_t stack_color(size_t i) { return i * 17 * 64 % kStackColors; }
 constexpr int kWarp = 32;
 
 enum class FiberState { Ready, AtBlockBarrier, AtWarpBarrier, Done };
@@ -37,6 +44,7 @@ struct Fiber {
     FiberState state = FiberState::Ready;
     unsigned exchanges = 0; // shuffles this lane has made (picks the exchange slot)
     void *stack = nullptr;
+    size_t stack_bytes = 0;
 };
 
 struct Warp {
@@ -67,13 +75,14 @@ struct StackPool {
     std::vector<void *> stacks;
     ~StackPool() {
         for (void *s : stacks)
-            munmap(s, kStackBytes);
+            munmap(s, kStackBytes + kStackColors);
     }
     void *get(size_t i) {
         while (stacks.size() <= i) {
-            void *s = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE,
+            void *s = mmap(nullptr, kStackBytes + kStackColors, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-            if (s == MAP_FAILED) fault("cannot map a %zu-byte fiber stack", kStackBytes);
+            if (s == MAP_FAILED)
+                fault("cannot map a %zu-byte fiber stack", kStackBytes + kStackColors);
             stacks.push_back(s);
         }
         return stacks[i];
@@ -87,17 +96,30 @@ Block &block() {
     return *tl_block;
 }
 
-// Switches from the running fiber back to the scheduler (dying: the fiber will not resume).
-void to_scheduler(Block &b, Fiber &f, bool dying) {
+// Switches from the running fiber to the next ready fiber after it in the block, or back to the
+// scheduler when none is (dying: the fiber will not resume). Handing over directly halves the
+// switches of a warp shuffle, where every lane waits for the rest: each switch costs a
+// mispredicted return, and the switches were most of an emulated kernel's time (the olmoe
+// golden: 104 s, 47 handing over).
+void switch_away(Block &b, Fiber &f, bool dying) {
+    Fiber *next = nullptr;
+    for (Fiber *g = &f + 1; g != b.fibers.data() + b.fibers.size(); ++g)
+        if (g->state == FiberState::Ready) {
+            next = g;
+            break;
+        }
+    b.current = next;
+    FiberContext *to = next ? &next->context : &b.scheduler;
 #if CUDA_EMU_ASAN
     void *fake = nullptr;
-    __sanitizer_start_switch_fiber(dying ? nullptr : &fake, b.scheduler_stack,
-                                   b.scheduler_stack_bytes);
-    switch_fiber(&f.context, &b.scheduler);
+    __sanitizer_start_switch_fiber(dying ? nullptr : &fake,
+                                   next ? next->stack : b.scheduler_stack,
+                                   next ? next->stack_bytes : b.scheduler_stack_bytes);
+    switch_fiber(&f.context, to);
     __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #else
     (void)dying;
-    switch_fiber(&f.context, &b.scheduler);
+    switch_fiber(&f.context, to);
 #endif
 }
 
@@ -120,7 +142,11 @@ void fiber_main() {
     Block &b = *tl_block;
     Fiber &f = *b.current;
 #if CUDA_EMU_ASAN
-    __sanitizer_finish_switch_fiber(nullptr, &b.scheduler_stack, &b.scheduler_stack_bytes);
+    // The scheduler starts the grid's first fiber; later ones may start from another fiber.
+    const void *from = nullptr;
+    size_t from_bytes = 0;
+    __sanitizer_finish_switch_fiber(nullptr, &from, &from_bytes);
+    if (!b.scheduler_stack) b.scheduler_stack = from, b.scheduler_stack_bytes = from_bytes;
 #endif
     b.body->run();
     f.state = FiberState::Done;
@@ -132,7 +158,7 @@ void fiber_main() {
     // a __syncthreads is common and works on a GPU).
     if (b.arrived > 0 && b.arrived == b.live) release_block_barrier(b);
     if (w.arrived > 0 && w.arrived == w.live) release_warp_barrier(b, f.warp);
-    to_scheduler(b, f, true);
+    switch_away(b, f, true);
 }
 
 void run_block(Block &b) {
@@ -141,7 +167,7 @@ void run_block(Block &b) {
         b.current = &f;
 #if CUDA_EMU_ASAN
         void *fake = nullptr;
-        __sanitizer_start_switch_fiber(&fake, f.stack, kStackBytes);
+        __sanitizer_start_switch_fiber(&fake, f.stack, f.stack_bytes);
         switch_fiber(&b.scheduler, &f.context);
         __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #else
@@ -165,6 +191,17 @@ const char *state_name(FiberState s) {
     return "?";
 }
 
+// memcpy of a shuffled word: a call (and under AddressSanitizer an interceptor) unless its size
+// is a constant, and the shuffles copy two words per lane.
+void copy_word(void *to, const void *from, size_t bytes) {
+    if (bytes == 4)
+        std::memcpy(to, from, 4);
+    else if (bytes == 8)
+        std::memcpy(to, from, 8);
+    else
+        std::memcpy(to, from, bytes);
+}
+
 } // namespace
 
 const ThreadCoords &coords() { return block().current->coords; }
@@ -179,7 +216,7 @@ void sync_threads() {
         release_block_barrier(b);
         return;
     }
-    to_scheduler(b, f, false);
+    switch_away(b, f, false);
 }
 
 void warp_exchange(const void *mine, void *out, size_t bytes, int src_lane) {
@@ -187,13 +224,13 @@ void warp_exchange(const void *mine, void *out, size_t bytes, int src_lane) {
     Fiber &f = *b.current;
     Warp &w = b.warps[static_cast<size_t>(f.warp)];
     const unsigned exchange = f.exchanges++, slot = exchange & 1u;
-    std::memcpy(&w.slot[slot][f.lane], mine, bytes);
+    copy_word(&w.slot[slot][f.lane], mine, bytes);
     w.written[slot][f.lane] = exchange;
     f.state = FiberState::AtWarpBarrier;
     if (++w.arrived == w.live)
         release_warp_barrier(b, f.warp);
     else
-        to_scheduler(b, f, false);
+        switch_away(b, f, false);
     // The source lane must have taken part in this same shuffle (not exited before it, not past
     // the end of a partial warp, not at another shuffle).
     if (src_lane < 0 || src_lane >= kWarp || w.written[slot][src_lane] != exchange)
@@ -201,7 +238,7 @@ void warp_exchange(const void *mine, void *out, size_t bytes, int src_lane) {
               "take part in it",
               b.kernel, f.coords.block_idx.x, f.coords.block_idx.y, f.coords.block_idx.z,
               f.coords.thread_idx.x, src_lane);
-    std::memcpy(out, &w.slot[slot][src_lane], bytes);
+    copy_word(out, &w.slot[slot][src_lane], bytes);
 }
 
 void run_grid(const LaunchConfig &config, KernelBody &body) {
@@ -242,7 +279,14 @@ void run_grid(const LaunchConfig &config, KernelBody &body) {
                     f.state = FiberState::Ready;
                     f.exchanges = 0;
                     f.stack = tl_stacks.get(i);
-                    make_fiber(&f.context, f.stack, kStackBytes, fiber_main);
+                    f.stack_bytes = kStackBytes + kStackColors - stack_color(i);
+#if CUDA_EMU_ASAN
+                    // A fiber never returns from fiber_main, so the redzones of its last frames
+                    // stay poisoned; make_fiber writes its first frame over them.
+                    ASAN_UNPOISON_MEMORY_REGION(static_cast<char *>(f.stack) + f.stack_bytes - 256,
+                                                256);
+#endif
+                    make_fiber(&f.context, f.stack, f.stack_bytes, fiber_main);
                 }
                 while (b.live > 0) {
                     const int before_live = b.live;

@@ -342,11 +342,21 @@ TEST_CASE("C API: offload plan struct sizes, a dense model, and a plan of a tiny
     infer_offload_plan_init(&plan);
     infer_offload_plan_params params;
     infer_offload_plan_params_init(&params);
-    // A cache of this test's own: measured by the first plan, read by the others.
+    // A cache of this test's own: measured by the first plan, read by the others. It starts
+    // with the dense types' probe shapes (Q8_0 and F32, 2048 x 1024 experts: most of a minute
+    // under the sanitizers, where cpu_costs_for's own test measures a shape), so the first plan
+    // measures only the experts' own shape through the C API, and the test takes seconds.
     char dir[] = "/tmp/infer-plan-cache-XXXXXX";
     REQUIRE(mkdtemp(dir));
     params.cache_dir = dir;
     params.n_threads = 1;
+    CpuCosts seed;
+    seed.cpu_model = this_cpu_model();
+    seed.n_threads = 1;
+    seed.read_bytes_per_s = 10e9;
+    for (TypeId type : {TypeId::Q8_0, TypeId::F32})
+        seed.experts.push_back({type_probe_shape(static_cast<uint32_t>(type)), 500e-6, 0, 50e9});
+    REQUIRE(save_cpu_costs(cpu_costs_cache_path(dir, seed.cpu_model, 1), seed).is_ok());
 
     infer_offload_plan_params small = params;
     small.size = 8;
@@ -354,15 +364,13 @@ TEST_CASE("C API: offload plan struct sizes, a dense model, and a plan of a tiny
     infer_offload_plan small_plan = plan;
     small_plan.size = 4;
     CHECK(infer_model_offload_plan(moe.model, &params, &small_plan) == INFER_ERR_INVALID_ARGUMENT);
-    infer_offload_plan_params bad_profile = params;
-    bad_profile.device_profile = "no-such-gpu";
-    CHECK(infer_model_offload_plan(moe.model, &bad_profile, &plan) == INFER_ERR_INVALID_ARGUMENT);
 
     TinyMoe dense(0);
     CHECK(infer_model_offload_plan(dense.model, &params, &plan) == INFER_ERR_INVALID_ARGUMENT);
 
     params.device_profile = "h100-pcie";
     REQUIRE(infer_model_offload_plan(moe.model, &params, &plan) == INFER_OK);
+    CHECK(plan.costs_from_cache == 0); // the experts' shape was not in the seed
     CHECK(plan.n_threads == 1);
     CHECK(plan.expert_bytes > 0);
     CHECK(plan.budget_bytes > plan.other_weight_bytes + plan.expert_budget_bytes); // + context
@@ -370,6 +378,9 @@ TEST_CASE("C API: offload plan struct sizes, a dense model, and a plan of a tiny
     CHECK(plan.per_expert.resident_share == doctest::Approx(0.5).epsilon(0.1));
     CHECK(plan.all_cpu.decode_tokens_per_s > 0);
     CHECK(plan.all_cpu.resident_share == 0);
+    infer_offload_plan_params bad_profile = params;
+    bad_profile.device_profile = "no-such-gpu";
+    CHECK(infer_model_offload_plan(moe.model, &bad_profile, &plan) == INFER_ERR_INVALID_ARGUMENT);
     size_t length = 0;
     REQUIRE(infer_model_offload_plan_text(moe.model, &params, nullptr, 0, &length) == INFER_OK);
     std::string text(length + 1, '\0');
@@ -377,5 +388,7 @@ TEST_CASE("C API: offload plan struct sizes, a dense model, and a plan of a tiny
             INFER_OK);
     CHECK(text.find("per expert") != std::string::npos);
     CHECK(text.find("H100 PCIe") != std::string::npos);
+    REQUIRE(infer_model_offload_plan(moe.model, &params, &plan) == INFER_OK);
+    CHECK(plan.costs_from_cache == 1);
     std::filesystem::remove_all(dir);
 }
