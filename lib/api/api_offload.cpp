@@ -78,9 +78,9 @@ infer_status infer_model_offload_plan(const infer_model *model,
                         out->size);
         infer::OffloadPlanRequest request;
         if (infer_status s = request_of(params, &request)) return s;
-        // No budget: the other weights, a context and half the expert bytes. One plan, so the
-        // CPU is measured once (a second plan re-measured it without a cache) and
-        // costs_from_cache says what this call did.
+        // Without budget_bytes, the budget is the other weights, a context and half the expert
+        // bytes, which the plan works out itself: one plan, so the CPU is measured at most once
+        // and costs_from_cache says what this call did.
         request.expert_quarters = {2};
         infer::OffloadPlan plan;
         const infer::Status status = infer::make_offload_plan(*model->model, request, &plan);

@@ -343,7 +343,7 @@ TEST_CASE("C API: offload plan struct sizes, a dense model, and a plan of a tiny
     infer_offload_plan_params params;
     infer_offload_plan_params_init(&params);
     // A cache of this test's own: measured by the first plan, read by the others. It starts
-    // with the dense types' probe shapes (Q8_0 and F32, 2048 x 1024 experts: most of a minute
+    // with the dense types' probe shapes (Q8_0 and F32, 2048 x 1024 experts: two minutes
     // under the sanitizers, where cpu_costs_for's own test measures a shape), so the first plan
     // measures only the experts' own shape through the C API, and the test takes seconds.
     char dir[] = "/tmp/infer-plan-cache-XXXXXX";
