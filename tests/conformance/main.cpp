@@ -1,8 +1,7 @@
 // The conformance binary's entry point. CTest runs one test case per process, so a case that
 // called skip_test() exits 77 (Skipped). A run of several cases in which any was skipped also
 // exits 77, never 0: what passed is printed, but the run as a whole did not check everything.
-#define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
+#include <doctest/doctest.h> // its implementation: tests/doctest_impl.cpp
 
 #include "skip.h"
 #include "../pin_vulkan_driver.h"

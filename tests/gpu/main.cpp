@@ -2,8 +2,7 @@
 // INFER_TEST_DEVICE_BACKEND): on a machine without such a device (or driver) every test reports
 // "skipped: no <backend> device" and exits with 77, which CTest shows as Skipped (never as
 // passed); scripts/test-all.sh counts those separately.
-#define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
+#include <doctest/doctest.h> // its implementation: tests/doctest_impl.cpp
 
 #include "infer.h"
 #include "../pin_vulkan_driver.h"
