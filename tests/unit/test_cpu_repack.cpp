@@ -128,9 +128,8 @@ TEST_CASE("matmul_rows over a repacked matrix: any row range, every ISA, the row
                     std::vector<float> y_rows(y.size(), -1.0f);
                     matmul_rows(t, act.data(), stride, tokens, y.data(), m + 1, r0, r1, isa);
                     matmul_rows(w, act.data(), stride, tokens, y_rows.data(), m + 1, r0, r1, isa);
-                    const bool lane_decode =
-                        tokens == 1 && isa != CpuIsa::Scalar &&
-                        (type_id == TypeId::Q4_0 || type_id == TypeId::Q4_1);
+                    const bool lane_decode = tokens == 1 && isa != CpuIsa::Scalar &&
+                                             (type_id == TypeId::Q4_0 || type_id == TypeId::Q4_1);
                     if (lane_decode) { // the token twice: a prefill over the rows
                         std::vector<uint8_t> act2(2 * stride);
                         std::memcpy(act2.data(), act.data(), stride);
