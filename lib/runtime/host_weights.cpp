@@ -77,6 +77,12 @@ Status HostWeightCopies::make(const graph::Graph &g, const Placement &placement,
                           static_cast<double>(total) / 1048576.0);
     memory_ = static_cast<uint8_t *>(memory);
     mapped_ = total;
+    // In 2 MiB pages where the kernel gives them (transparent huge pages, "madvise" mode being
+    // the common default): decode streams all of it every token, and through 4 KiB pages each
+    // page took a TLB miss and a fresh start of the hardware prefetchers. llama-1B Q4_K_M tg32,
+    // 2 threads, AVX2 level on a Xeon: 20.8 -> 25.6 GB/s (medians of 3 alternations); the
+    // streaming probe, given the same pages, 26.7 -> 32.8. Split stacks opt out below.
+    (void)::madvise(memory_, mapped_, MADV_HUGEPAGE);
     for (const Chosen &c : chosen) {
         graph::WeightRef &w = *c.weight;
         uint8_t *at = memory_ + c.offset;
