@@ -59,8 +59,8 @@ ReadBandwidth measure_read_bandwidth(int32_t n_threads, uint64_t buffer_bytes, i
     const uint64_t n_words = buffer_bytes / 8;
     // In 2 MiB pages where the kernel gives them, as the CPU's repacked weights are
     // (host_weights.cpp): the probe and decode then read through the same TLB reach.
-    void *mapped = ::mmap(nullptr, buffer_bytes, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mapped =
+        ::mmap(nullptr, buffer_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mapped == MAP_FAILED) throw std::bad_alloc();
     const std::unique_ptr<void, Unmap> buffer(mapped, Unmap{buffer_bytes});
     (void)::madvise(mapped, buffer_bytes, MADV_HUGEPAGE);

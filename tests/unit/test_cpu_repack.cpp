@@ -132,10 +132,9 @@ TEST_CASE("matmul_rows over a repacked matrix: any row range, every ISA, the row
                         for (int64_t r = r0; r < r1; ++r) {
                             const size_t i = static_cast<size_t>(c * (m + 1) + r - r0);
                             const float b = want[static_cast<size_t>(c * n + r)];
-                            const bool exact =
-                                tc.block_elems == QK_K || isa == CpuIsa::Scalar ||
-                                (tokens == 1 &&
-                                 (type_id == TypeId::Q4_0 || type_id == TypeId::Q4_1));
+                            const bool exact = tc.block_elems == QK_K || isa == CpuIsa::Scalar ||
+                                               (tokens == 1 && (type_id == TypeId::Q4_0 ||
+                                                                type_id == TypeId::Q4_1));
                             bad += y[i] != y_rows[i];
                             bad += exact ? y[i] != b : !(std::fabs(y[i] - b) <= tol);
                         }
