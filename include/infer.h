@@ -226,14 +226,16 @@ typedef struct infer_model_params {
     const char *calibration_text;
     /* How the CPU holds the weights it alone multiplies (every weight of a CPU model; on a
      * device, those of the layers left to the CPU, except experts split between the two).
-     * INFER_CPU_WEIGHTS_REPACK (default): at load it copies those its kernels read faster in
-     * an interleaved layout (today Q4_0, Q8_0, Q4_K and Q6_K, on x86 with AVX2) into memory of
-     * the model's own and hands the file's pages of them back, so resident memory stays about
-     * the file's size, but that memory is the process's own rather than the shared page cache,
-     * and the load reads those weights once (infer_model_info.cpu_repacked_bytes says how
-     * much). Results are bit-identical either way. INFER_CPU_WEIGHTS_IN_PLACE: read every weight from the image as it is (several processes
-     * mapping one file share it). A model loaded from caller memory (infer_model_load_memory)
-     * always reads in place. */
+     * INFER_CPU_WEIGHTS_REPACK (default): on x86 with AVX2, at load it copies them into memory
+     * of the model's own, in 2 MiB pages where the system grants them (decode streams those
+     * faster), in an interleaved layout where its kernels read one faster (today Q4_0, Q8_0,
+     * Q4_1, Q4_K and Q6_K; expert stacks of other types stay in place), and hands the file's
+     * pages of them back, so resident memory stays about the file's size, but that memory is
+     * the process's own rather than the shared page cache, and the load reads those weights
+     * once (infer_model_info.cpu_repacked_bytes says how much). Results are bit-identical
+     * either way. INFER_CPU_WEIGHTS_IN_PLACE: read every weight from the image as it is
+     * (several processes mapping one file share it). A model loaded from caller memory
+     * (infer_model_load_memory) always reads in place. */
     int32_t cpu_weights;
 } infer_model_params;
 

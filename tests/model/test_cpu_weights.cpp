@@ -1,6 +1,6 @@
 // The CPU's repacked weights (infer_model_params.cpu_weights, runtime/host_weights.h): a model
-// whose CPU repacks its Q4_0, Q8_0, Q4_K and Q6_K weights gives the logits of one that reads them
-// in place, bit for bit, for prompts (prefill) and single tokens (decode), and says how much it
+// whose CPU repacks its Q4_0, Q8_0, Q4_K and Q6_K weights (and copies the others as they are)
+// gives the logits of one that reads them in place, bit for bit, for prompts (prefill) and single tokens (decode), and says how much it
 // repacked; in place, from caller memory, or on a level without a repacked layout, it repacks
 // nothing. Bad values of the parameter are refused; a caller built before the info fields gets the
 // old struct filled.
@@ -149,12 +149,12 @@ TEST_CASE("cpu weights: a tied embedding's lookups read the repacked copy, not t
     infer_model_free(m);
 }
 
-TEST_CASE("cpu weights: a model without repacked formats (Q5_0) repacks nothing") {
-    const std::string path =
-        infer::test::synthetic_model("cpu-weights-q5_0", "--arch llama --quant Q5_0 --seed 3");
-    infer_model *m = load(path, INFER_CPU_WEIGHTS_REPACK);
-    CHECK(info_of(m).cpu_repacked_bytes == 0);
-    infer_model_free(m);
+// Q5_0 has no interleaved layout: a level with such layouts copies its matrices as their rows
+// (into the copies' 2 MiB pages), with the same logits.
+TEST_CASE("cpu weights: a model without interleaved formats (Q5_0) is copied as it is") {
+    check_same_logits(
+        infer::test::synthetic_model("cpu-weights-q5_0", "--arch llama --quant Q5_0 --seed 3"),
+        std::string(infer_cpu_kernel_level()) != "scalar");
 }
 
 TEST_CASE("cpu weights: caller memory is read in place; bad values and old info structs") {
