@@ -1,8 +1,8 @@
 // The CPU's repacked weights (infer_model_params.cpu_weights, runtime/host_weights.h): a model
 // whose CPU repacks its Q4_0, Q8_0, Q4_K and Q6_K weights (and copies the others as they are)
-// gives the logits of one that reads them in place, bit for bit, for prompts (prefill) and single tokens (decode), and says how much it
-// repacked; in place, from caller memory, or on a level without a repacked layout, it repacks
-// nothing. Bad values of the parameter are refused; a caller built before the info fields gets the
+// gives the logits of one that reads them in place, bit for bit, for prompts (prefill) and single
+// tokens (decode), and says how much it repacked; in place, from caller memory, or on a level
+// without a repacked layout, it repacks nothing. Bad values of the parameter are refused; a caller built before the info fields gets the
 // old struct filled.
 #include "model_files.h"
 
