@@ -458,26 +458,28 @@ TEST_CASE("K-quant matmuls at the integer extremes return the references' bits")
             std::vector<WeightView> views = {w};
             if (test_layout(f.type) != WeightLayout::Rows)
                 views.push_back(repacked(w, test_layout(f.type), &repacked_buf));
-            for (float sign : {1.0f, -1.0f}) {
-                const int64_t t = 19;
-                const std::vector<float> x(static_cast<size_t>(k * t), sign);
-                std::vector<float> want(static_cast<size_t>(n * t));
-                matmul_ref(w, x.data(), t, want.data());
-                for (const WeightView &v : views)
-                    for (CpuIsa isa : all_isas()) {
-                        CAPTURE(int(fill));
-                        CAPTURE(sign);
-                        CAPTURE(static_cast<int>(v.layout));
-                        CAPTURE(std::string(cpu_isa_name(isa)));
-                        const std::vector<float> got = run_matmul(v, x, t, isa, pool);
-                        CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) ==
-                              0);
-                        cases++;
-                    }
-            }
+            // one token runs the decode kernels, 19 the prefill tiles
+            for (int64_t t : {int64_t(1), int64_t(19)})
+                for (float sign : {1.0f, -1.0f}) {
+                    const std::vector<float> x(static_cast<size_t>(k * t), sign);
+                    std::vector<float> want(static_cast<size_t>(n * t));
+                    matmul_ref(w, x.data(), t, want.data());
+                    for (const WeightView &v : views)
+                        for (CpuIsa isa : all_isas()) {
+                            CAPTURE(t);
+                            CAPTURE(int(fill));
+                            CAPTURE(sign);
+                            CAPTURE(static_cast<int>(v.layout));
+                            CAPTURE(std::string(cpu_isa_name(isa)));
+                            const std::vector<float> got = run_matmul(v, x, t, isa, pool);
+                            CHECK(std::memcmp(got.data(), want.data(),
+                                              want.size() * sizeof(float)) == 0);
+                            cases++;
+                        }
+                }
         }
     }
-    CHECK(cases > 4 * 4 * 2);
+    CHECK(cases > 4 * 4 * 2 * 2);
 }
 
 // The VNNI prefill lanes of IQ4_XS and Q6_K sum a super-block's scaled sub-blocks in float,
