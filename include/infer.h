@@ -125,8 +125,9 @@ INFER_API infer_status infer_backend_device_count(int32_t backend, int32_t *out_
 INFER_API infer_status infer_backend_device_describe(int32_t backend, int32_t device, char *buf,
                                                      size_t capacity, size_t *out_length);
 
-/* The instruction-set level the CPU backend's kernels use on this machine: "avx512vnni",
- * "avx2" or "scalar" (the portable kernels). Chosen once per process; never NULL. */
+/* The instruction-set level the CPU backend's kernels use on this machine: "avx512vnni" or
+ * "avx2" on x86, "i8mm", "dotprod" or "neon" on ARM, "scalar" (the portable kernels) anywhere.
+ * Chosen once per process; never NULL. */
 INFER_API const char *infer_cpu_kernel_level(void);
 
 /* ---- Memory bandwidth --------------------------------------------------------------------- */

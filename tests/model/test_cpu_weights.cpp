@@ -2,8 +2,8 @@
 // whose CPU repacks its Q4_0, Q8_0, Q4_K and Q6_K weights (and copies the others as they are)
 // gives the logits of one that reads them in place, bit for bit, for prompts (prefill) and single
 // tokens (decode), and says how much it repacked; in place, from caller memory, or on a level
-// without a repacked layout, it repacks nothing. Bad values of the parameter are refused; a caller built before the info fields gets the
-// old struct filled.
+// without a repacked layout, it repacks nothing. Bad values of the parameter are refused; a
+// caller built before the info fields gets the old struct filled.
 #include "model_files.h"
 
 #include "infer.h"
@@ -36,6 +36,13 @@ infer_model_info info_of(const infer_model *m) {
     infer_model_info_init(&info);
     REQUIRE(infer_model_get_info(m, &info) == INFER_OK);
     return info;
+}
+
+// Whether this machine's kernel level repacks (or copies) the weights it multiplies: the x86
+// levels (cpu_repack.cpp's repack_layout); on ARM's and the scalar level the file's rows are read.
+bool level_repacks() {
+    const std::string level = infer_cpu_kernel_level();
+    return level == "avx2" || level == "avx512vnni";
 }
 
 // Logits of the prompt's last token, then of three more tokens one at a time.
@@ -88,19 +95,19 @@ TEST_CASE("cpu weights: a repacked MoE model (Q4_K experts) gives the in-place l
     check_same_logits(
         infer::test::synthetic_model("cpu-weights-qwen3moe",
                                      "--arch qwen3moe --preset tiny --quant Q4_K_M --seed 5"),
-        std::string(infer_cpu_kernel_level()) != "scalar");
+        level_repacks());
 }
 
 TEST_CASE("cpu weights: a repacked Q4_0 model gives the in-place logits exactly") {
     check_same_logits(
         infer::test::synthetic_model("cpu-weights-q4_0", "--arch llama --quant Q4_0 --seed 4"),
-        std::string(infer_cpu_kernel_level()) != "scalar");
+        level_repacks());
 }
 
 TEST_CASE(
     "cpu weights: Gemma 3 (tied Q8_0 embedding, Q4_K, Q6_K) gives the in-place logits exactly") {
     check_same_logits(infer::test::real_model("gemma-3-270m-q4_k_m.gguf"),
-                      std::string(infer_cpu_kernel_level()) != "scalar");
+                      level_repacks());
 }
 
 // The process's resident file-backed memory, in KiB (/proc/self/status).
@@ -125,7 +132,7 @@ static long rss_file_kib() {
 TEST_CASE("cpu weights: a tied embedding's lookups read the repacked copy, not the file") {
     infer_model *m =
         load(infer::test::real_model("gemma-3-270m-q4_k_m.gguf"), INFER_CPU_WEIGHTS_REPACK);
-    if (std::string(infer_cpu_kernel_level()) == "scalar") {
+    if (!level_repacks()) {
         infer_model_free(m);
         return; // nothing is repacked there
     }
@@ -154,7 +161,7 @@ TEST_CASE("cpu weights: a tied embedding's lookups read the repacked copy, not t
 TEST_CASE("cpu weights: a model without interleaved formats (Q5_0) is copied as it is") {
     check_same_logits(
         infer::test::synthetic_model("cpu-weights-q5_0", "--arch llama --quant Q5_0 --seed 3"),
-        std::string(infer_cpu_kernel_level()) != "scalar");
+        level_repacks());
 }
 
 TEST_CASE("cpu weights: caller memory is read in place; bad values and old info structs") {
