@@ -85,8 +85,18 @@ void put_block(WeightLayout layout, const uint8_t *src, int r, uint8_t *o) {
         t.d[r] = b.d;
         for (int s = 0; s < QK_K / 16; ++s)
             t.scales[s][r] = b.scales[s];
-        interleave_chunks(b.ql, QK_K / 8, r, t.ql);
-        interleave_chunks(b.qh, QK_K / 16, r, t.qh);
+        for (int h = 0; h < 2; ++h)
+            for (int l = 0; l < 32; ++l) {
+                int q[4]; // quarter i's quant at l (vec_dot_q6_K_ref's bits)
+                for (int i = 0; i < 4; ++i) {
+                    const uint8_t lbyte = b.ql[64 * h + l + 32 * (i % 2)];
+                    const int low = i < 2 ? lbyte & 0xF : lbyte >> 4;
+                    q[i] = low | ((b.qh[32 * h + l] >> (2 * i)) & 3) << 4;
+                }
+                for (int p = 0; p < 3; ++p)
+                    t.q[h][l / 4][p][4 * r + l % 4] =
+                        static_cast<uint8_t>(q[p] | ((q[3] >> (2 * p)) & 3) << 6);
+            }
         break;
     }
     case WeightLayout::Q4_0x8: {
@@ -138,8 +148,13 @@ void get_block(WeightLayout layout, const uint8_t *o, int r, uint8_t *dst) {
         b.d = t.d[r];
         for (int s = 0; s < QK_K / 16; ++s)
             b.scales[s] = t.scales[s][r];
-        deinterleave_chunks(t.ql, QK_K / 8, r, b.ql);
-        deinterleave_chunks(t.qh, QK_K / 16, r, b.qh);
+        std::memset(b.ql, 0, sizeof b.ql);
+        std::memset(b.qh, 0, sizeof b.qh);
+        for (int e = 0; e < QK_K; ++e) {
+            const int h = e / 128, i = (e % 128) / 32, l = e % 32, q = q6kx8_value(t, r, e);
+            b.ql[64 * h + l + 32 * (i % 2)] |= static_cast<uint8_t>((q & 0xF) << (i < 2 ? 0 : 4));
+            b.qh[32 * h + l] |= static_cast<uint8_t>((q >> 4) << (2 * i));
+        }
         std::memcpy(dst, &b, sizeof b);
         break;
     }
@@ -309,16 +324,8 @@ void repacked_tile_q6_K_ref(int64_t k, const void *tile, const void *act, uint64
                  const auto w = load_block<BlockQ6_Kx8>(bytes(tile), ib);
                  const auto a = load_block<BlockQ8_K>(a_row, ib);
                  int sumi = 0;
-                 for (int e = 0; e < QK_K; ++e) {
-                     // The row layout's byte indices (vec_dot_q6_K_ref), then their place in the
-                     // tile.
-                     const int half = e / 128, j = (e % 128) / 32, l = e % 32;
-                     const uint8_t lbyte = tile_byte(w.ql, r, 64 * half + l + 32 * (j % 2));
-                     const uint8_t hbyte = tile_byte(w.qh, r, 32 * half + l);
-                     const int low = j < 2 ? lbyte & 0xF : lbyte >> 4;
-                     const int high = (hbyte >> (2 * j)) & 3;
-                     sumi += w.scales[e / 16][r] * ((low | (high << 4)) - 32) * a.qs[e];
-                 }
+                 for (int e = 0; e < QK_K; ++e)
+                     sumi += w.scales[e / 16][r] * (q6kx8_value(w, r, e) - 32) * a.qs[e];
                  return fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi);
              });
 }

@@ -34,14 +34,26 @@ struct BlockQ4_Kx8 {
 };
 static_assert(sizeof(BlockQ4_Kx8) == 1184);
 
-// Q6_K, 8 rows: 1680 bytes, exactly 8 x 210.
+// Q6_K, 8 rows: 1680 bytes, exactly 8 x 210. Each 128-element half of a row is 4 quarters of 32
+// (the row layout's order); for each 4-byte chunk g (elements 4g..4g+3 of every quarter) three
+// planes p hold the 8 rows' bytes of quarter p's 6-bit quants, with bits 2p..2p+1 of quarter 3's
+// on top (bits 6..7). A decode step then takes quarters 0..2 with one mask each and quarter 3
+// with three shifts, masks and two ors: 11 ops per 4 quarters where the file's nibble and
+// 2-bit planes took 17 (the weights' bit assembly was half of the Q6_K decode tile's uops).
 struct BlockQ6_Kx8 {
     uint16_t d[kRepackRows];               // per row, fp16
     int8_t scales[QK_K / 16][kRepackRows]; // [sub-block][row]
-    uint8_t ql[kRepackRows * QK_K / 2];    // 4-byte chunk c of row r at (8 c + r) * 4
-    uint8_t qh[kRepackRows * QK_K / 4];    // the same
+    uint8_t q[2][8][3][kRepackRows * 4];   // [half][chunk g][plane p]: row r's 4 bytes at 4r
 };
 static_assert(sizeof(BlockQ6_Kx8) == 8 * sizeof(BlockQ6_K));
+
+// Quant e (0..255, the row layout's element order) of row r of a Q6_Kx8 block: 0..63.
+inline int q6kx8_value(const BlockQ6_Kx8 &t, int r, int e) {
+    const int h = e / 128, i = (e % 128) / 32, l = e % 32;
+    const uint8_t *byte = &t.q[h][l / 4][0][4 * r + l % 4]; // plane p at byte[32 * p]
+    if (i < 3) return byte[32 * i] & 0x3F;
+    return (byte[0] >> 6) | (byte[32] >> 6) << 2 | (byte[64] >> 6) << 4;
+}
 
 // Q4_0 and Q8_0, 8 rows: the scales, then the quants in 4-byte chunks; exactly 8 blocks' bytes.
 struct BlockQ4_0x8 {
