@@ -87,12 +87,9 @@ void put_block(WeightLayout layout, const uint8_t *src, int r, uint8_t *o) {
             t.scales[s][r] = b.scales[s];
         for (int h = 0; h < 2; ++h)
             for (int l = 0; l < 32; ++l) {
-                int q[4]; // quarter i's quant at l (vec_dot_q6_K_ref's bits)
-                for (int i = 0; i < 4; ++i) {
-                    const uint8_t lbyte = b.ql[64 * h + l + 32 * (i % 2)];
-                    const int low = i < 2 ? lbyte & 0xF : lbyte >> 4;
-                    q[i] = low | ((b.qh[32 * h + l] >> (2 * i)) & 3) << 4;
-                }
+                int q[4]; // quarter i's quant at l
+                for (int i = 0; i < 4; ++i)
+                    q[i] = q6k_quant(b, 128 * h + 32 * i + l);
                 for (int p = 0; p < 3; ++p)
                     t.q[h][l / 4][p][4 * r + l % 4] =
                         static_cast<uint8_t>(q[p] | ((q[3] >> (2 * p)) & 3) << 6);

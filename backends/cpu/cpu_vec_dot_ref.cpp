@@ -258,21 +258,15 @@ float vec_dot_iq4_xs_ref(int64_t k, const void *w_row, const void *act_row) {
     return sum;
 }
 
-// 32*j + l: low 4 bits from ql[64*h + l + 32*(j%2)] (low nibble for j < 2, high for j >= 2),
-// high 2 bits from bits 2j..2j+1 of qh[32*h + l].
+// Each quant as q6k_quant (core/blocks.h) reads it, minus 32, times its sub-block's scale.
 float vec_dot_q6_K_ref(int64_t k, const void *w_row, const void *act_row) {
     float sum = 0.0f;
     for (int64_t ib = 0; ib < k / QK_K; ++ib) {
         const auto w = load_block<BlockQ6_K>(bytes(w_row), ib);
         const auto a = load_block<BlockQ8_K>(bytes(act_row), ib);
         int sumi = 0;
-        for (int e = 0; e < QK_K; ++e) {
-            const int half = e / 128, j = (e % 128) / 32, l = e % 32;
-            const uint8_t lbyte = w.ql[64 * half + l + 32 * (j % 2)];
-            const int low = j < 2 ? lbyte & 0xF : lbyte >> 4;
-            const int high = (w.qh[32 * half + l] >> (2 * j)) & 3;
-            sumi += w.scales[e / 16] * ((low | (high << 4)) - 32) * a.qs[e];
-        }
+        for (int e = 0; e < QK_K; ++e)
+            sumi += w.scales[e / 16] * (q6k_quant(w, e) - 32) * a.qs[e];
         sum += fp16_to_fp32(w.d) * a.d * static_cast<float>(sumi);
     }
     return sum;

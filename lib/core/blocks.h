@@ -145,6 +145,16 @@ struct BlockQ6_K {
 static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(offsetof(BlockQ6_K, d) == 208);
 
+// Quant e (0..255) of a Q6_K block, 0..63 (the -32 not applied): of 128-element half h, quarter
+// j = (e % 128) / 32 and l = e % 32, the low 4 bits from ql[64h + l + 32(j % 2)] (its high
+// nibble for j >= 2), the high 2 from bits 2j..2j+1 of qh[32h + l].
+inline int q6k_quant(const BlockQ6_K &b, int e) {
+    const int h = e / 128, j = (e % 128) / 32, l = e % 32;
+    const uint8_t lbyte = b.ql[64 * h + l + 32 * (j % 2)];
+    const int low = j < 2 ? lbyte & 0xF : lbyte >> 4;
+    return low | ((b.qh[32 * h + l] >> (2 * j)) & 3) << 4;
+}
+
 // Activations only (the other operand of k-quant dot products); d is a plain float.
 struct BlockQ8_K {
     float d;
