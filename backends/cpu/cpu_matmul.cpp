@@ -146,18 +146,19 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
     }
 
     // ---- Phase 2: this thread's rows of W against all t activation rows.
-    VecDotKernel kern;
-    vec_dot_kernel(w.type, isa, &kern);
-    const int64_t align = w.layout == WeightLayout::Rows ? choose_tile(kern, t).rows
-                          : t > 1 && kern.repacked_prefill
-                              ? kRepackRows * kern.repacked_prefill_tiles
-                              : kRepackRows;
     if (t == 1 || nth == 1) { // decode streams a fixed share of rows per thread
-        int64_t r0, r1;
-        split_rows(w.n, align, ith, nth, &r0, &r1);
+        int64_t r0 = 0, r1 = w.n;
+        if (t == 1) matmul_decode_share(w, ith, nth, &r0, &r1, isa);
         matmul_rows(w, act, act_stride, t, y + r0, w.n, r0, r1, isa);
         return;
     }
+    VecDotKernel kern;
+    vec_dot_kernel(w.type, isa, &kern);
+    int64_t align = kRepackRows;
+    if (w.layout == WeightLayout::Rows)
+        align = choose_tile(kern, t).rows;
+    else if (kern.repacked_prefill)
+        align *= kern.repacked_prefill_tiles;
     // Prefill takes chunks of rows as threads finish: a fixed share per thread waited at the
     // barrier for whichever core the host slowed. The chunks shrink with the rows left
     // (claim_share), so the wait is for one small chunk at most, while a chunk's rows still fill
@@ -171,6 +172,14 @@ void matmul(const WeightView &w, const float *x, int64_t t, float *y, void *scra
     for (int64_t r0 = pool.claim_share(w.n, step, &rows); r0 < w.n;
          r0 = pool.claim_share(w.n, step, &rows))
         matmul_rows(w, act, act_stride, t, y + r0, w.n, r0, std::min(w.n, r0 + rows), isa);
+}
+
+void matmul_decode_share(const WeightView &w, int ith, int nth, int64_t *r0, int64_t *r1,
+                         CpuIsa isa) {
+    VecDotKernel kern;
+    vec_dot_kernel(w.type, isa, &kern);
+    split_rows(w.n, w.layout == WeightLayout::Rows ? choose_tile(kern, 1).rows : kRepackRows, ith,
+               nth, r0, r1);
 }
 
 uint64_t matmul_act_row_bytes(uint32_t type, int64_t k) {

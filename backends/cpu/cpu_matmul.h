@@ -85,6 +85,11 @@ void matmul_quantize_act_row(uint32_t type, const float *x, int64_t k, void *dst
 void matmul_rows(const WeightView &w, const uint8_t *act, uint64_t act_stride, int64_t t, float *y,
                  int64_t y_stride, int64_t r0, int64_t r1, CpuIsa isa = cpu_isa_dispatch());
 
+// The rows [*r0, *r1) of w thread ith of nth streams in one-token matmuls (matmul's decode
+// share): contiguous, on the boundaries of the decode kernel's row tile.
+void matmul_decode_share(const WeightView &w, int ith, int nth, int64_t *r0, int64_t *r1,
+                         CpuIsa isa = cpu_isa_dispatch());
+
 // Single-threaded reference: scalar quantizers and the *_ref dot products, one output at a time.
 // Allocates (one quantized activation row); for tests.
 void matmul_ref(const WeightView &w, const float *x, int64_t t, float *y);

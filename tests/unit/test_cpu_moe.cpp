@@ -304,6 +304,8 @@ TEST_CASE("moe_ffn matches moe_ffn_ref: weight types, odd sizes, shared experts,
     // Q4_K_M-like: K-quants with Q6_K down; gate and up in different activation formats.
     cases.push_back({TypeId::Q4_K, TypeId::Q4_K, TypeId::Q6_K, 256, 256 + 32 * 3});
     cases.push_back({TypeId::Q4_K, TypeId::Q8_0, TypeId::Q5_0, 256, 96});
+    // One token's run over an expert's n_ff rows is longer than the up buffer (2048 rows).
+    cases.push_back({TypeId::Q4_0, TypeId::Q4_0, TypeId::Q8_0, 64, 2048 + 256 + 32});
 
     const int n_expert = 6, k = 3;
     for (const FfnCase &c : cases) {
