@@ -347,8 +347,8 @@ void group_pairs(const Layout &L, const MoeFfn &f, const int32_t *ids, int64_t t
 int64_t decode_ff_block(const MoeFfn &f) {
     uint32_t act = 0;
     vec_dot_act_type(f.down.type, &act);
-    const TypeTraits *t = type_traits(act);
-    const int64_t block = t ? t->block_elems : 1;
+    const TypeTraits *tt = type_traits(act);
+    const int64_t block = tt ? tt->block_elems : 1;
     return (kRowBlock + block - 1) / block * block;
 }
 
