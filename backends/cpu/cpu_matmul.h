@@ -31,7 +31,8 @@ enum class WeightLayout : uint8_t {
     Q6_Kx8 = 2,
     Q4_0x8 = 3,
     Q8_0x8 = 4,
-    Q4_1x8 = 5
+    Q4_1x8 = 5,
+    IQ4_XSx8 = 6
 };
 
 struct WeightView {

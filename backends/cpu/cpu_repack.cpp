@@ -36,6 +36,8 @@ TileBlock tile_block(WeightLayout layout) {
         return {sizeof(BlockQ8_0x8), QK8_0};
     case WeightLayout::Q4_1x8:
         return {sizeof(BlockQ4_1x8), QK4_1};
+    case WeightLayout::IQ4_XSx8:
+        return {sizeof(BlockIQ4_XSx8), QK_K};
     case WeightLayout::Rows:
         break;
     }
@@ -64,6 +66,16 @@ void pack_q4k_scales(const uint8_t sc[8], const uint8_t m[8], uint8_t out[K_SCAL
         out[j + 4] = static_cast<uint8_t>(m[j] | ((m[j + 4] >> 4) << 6));
         out[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
     }
+}
+
+// IQ4_XS's codebook index of element l (0..31) of sub-block s: the file's byte 16 s + l % 16,
+// the low nibble for l < 16; in the interleaved layout, nibble s % 2 of the row's byte
+// 32 (s / 2) + l.
+int iq4xs_file_index(const uint8_t *qs, int s, int l) {
+    return (qs[16 * s + l % 16] >> (4 * (l / 16))) & 0xF;
+}
+int iq4xs_tile_index(const uint8_t *row, int s, int l) {
+    return (row[32 * (s / 2) + l] >> (4 * (s % 2))) & 0xF;
 }
 
 // Row r's block (file format, at src) into the interleaved block o, and back.
@@ -117,6 +129,20 @@ void put_block(WeightLayout layout, const uint8_t *src, int r, uint8_t *o) {
         t.d[r] = b.d;
         t.m[r] = b.m;
         interleave_chunks(b.qs, QK4_1 / 8, r, t.qs);
+        break;
+    }
+    case WeightLayout::IQ4_XSx8: {
+        const auto b = load_block<BlockIQ4_XS>(src, 0);
+        auto &t = *reinterpret_cast<BlockIQ4_XSx8 *>(o);
+        t.d[r] = b.d;
+        uint8_t row[QK_K / 2] = {};
+        for (int s = 0; s < 8; ++s) {
+            t.scales[s][r] = static_cast<int8_t>(iq4xs_scale(b, s) - 32);
+            for (int l = 0; l < 32; ++l)
+                row[32 * (s / 2) + l] |=
+                    static_cast<uint8_t>(iq4xs_file_index(b.qs, s, l) << (4 * (s % 2)));
+        }
+        interleave_chunks(row, QK_K / 8, r, t.qs);
         break;
     }
     case WeightLayout::Rows:
@@ -181,6 +207,23 @@ void get_block(WeightLayout layout, const uint8_t *o, int r, uint8_t *dst) {
         std::memcpy(dst, &b, sizeof b);
         break;
     }
+    case WeightLayout::IQ4_XSx8: {
+        const auto t = load_block<BlockIQ4_XSx8>(o, 0);
+        BlockIQ4_XS b{};
+        b.d = t.d[r];
+        uint8_t row[QK_K / 2];
+        deinterleave_chunks(t.qs, QK_K / 8, r, row);
+        for (int s = 0; s < 8; ++s) {
+            const int ls = t.scales[s][r] + 32;
+            b.scales_l[s / 2] |= static_cast<uint8_t>((ls & 0xF) << (4 * (s % 2)));
+            b.scales_h = static_cast<uint16_t>(b.scales_h | (ls >> 4) << (2 * s));
+            for (int l = 0; l < 32; ++l)
+                b.qs[16 * s + l % 16] |=
+                    static_cast<uint8_t>(iq4xs_tile_index(row, s, l) << (4 * (l / 16)));
+        }
+        std::memcpy(dst, &b, sizeof b);
+        break;
+    }
     case WeightLayout::Rows:
         break;
     }
@@ -203,6 +246,8 @@ WeightLayout repack_layout(uint32_t type, CpuIsa isa) {
         return WeightLayout::Q8_0x8;
     case TypeId::Q4_1:
         return WeightLayout::Q4_1x8;
+    case TypeId::IQ4_XS:
+        return WeightLayout::IQ4_XSx8;
     default:
         return WeightLayout::Rows;
     }
@@ -311,6 +356,25 @@ void repacked_tile_q4_K_ref(int64_t k, const void *tile, const void *act, uint64
                  }
                  return fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi) -
                         fp16_to_fp32(w.dmin[r]) * a.d * static_cast<float>(summins);
+             });
+}
+
+void repacked_tile_iq4_xs_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                              int nc, float *y, int64_t y_stride, int lo, int hi) {
+    tile_ref(k / QK_K, act, act_stride, nc, y, y_stride, lo, hi,
+             [&](int64_t ib, int r, const uint8_t *a_row) {
+                 const auto w = load_block<BlockIQ4_XSx8>(bytes(tile), ib);
+                 const auto a = load_block<BlockQ8_K>(a_row, ib);
+                 uint8_t row[QK_K / 2];
+                 deinterleave_chunks(w.qs, QK_K / 8, r, row);
+                 int sumi = 0;
+                 for (int s = 0; s < 8; ++s) {
+                     int sums = 0;
+                     for (int l = 0; l < 32; ++l)
+                         sums += kValuesIQ4NL[iq4xs_tile_index(row, s, l)] * a.qs[32 * s + l];
+                     sumi += w.scales[s][r] * sums;
+                 }
+                 return fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi);
              });
 }
 

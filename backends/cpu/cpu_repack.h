@@ -74,10 +74,21 @@ struct BlockQ4_1x8 {
 };
 static_assert(sizeof(BlockQ4_1x8) == 8 * sizeof(BlockQ4_1));
 
+// IQ4_XS, 8 rows: 1104 bytes for 8 x 136. The 6-bit scales are stored as bytes less 32, and the
+// codebook indices in Q4_Kx8's nibble order (a row's byte 32 j + l: element l of sub-block 2 j in
+// its low nibble, of 2 j + 1 in its high), so a decode step takes a sub-block's 8 row scales with
+// one shuffle where the file's split 4 + 2 bits took 7 ops per super-block and row.
+struct BlockIQ4_XSx8 {
+    uint16_t d[kRepackRows];            // per row, fp16
+    int8_t scales[8][kRepackRows];      // [sub-block][row]: ls - 32
+    uint8_t qs[kRepackRows * QK_K / 2]; // 4-byte chunk c of row r at (8 c + r) * 4
+};
+static_assert(sizeof(BlockIQ4_XSx8) == 1104);
+
 constexpr uintptr_t kRepackAlign = 2;
 static_assert(alignof(BlockQ4_Kx8) == kRepackAlign && alignof(BlockQ6_Kx8) == kRepackAlign &&
               alignof(BlockQ4_0x8) == kRepackAlign && alignof(BlockQ8_0x8) == kRepackAlign &&
-              alignof(BlockQ4_1x8) == kRepackAlign);
+              alignof(BlockQ4_1x8) == kRepackAlign && alignof(BlockIQ4_XSx8) == kRepackAlign);
 
 // The layout the CPU stores weights of `type` in, given the kernels of `isa`: an interleaved one
 // when that level has a kernel for it that beats the rows, else Rows.
@@ -108,6 +119,8 @@ void repacked_tile_q8_0_ref(int64_t k, const void *tile, const void *act, uint64
                             int nc, float *y, int64_t y_stride, int lo, int hi);
 void repacked_tile_q4_1_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
                             int nc, float *y, int64_t y_stride, int lo, int hi);
+void repacked_tile_iq4_xs_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
+                              int nc, float *y, int64_t y_stride, int lo, int hi);
 void repacked_tile_q6_K_ref(int64_t k, const void *tile, const void *act, uint64_t act_stride,
                             int nc, float *y, int64_t y_stride, int lo, int hi);
 

@@ -113,6 +113,8 @@ RepackedTileFn repacked_ref(uint32_t type) {
         return repacked_tile_q8_0_ref;
     case TypeId::Q4_1:
         return repacked_tile_q4_1_ref;
+    case TypeId::IQ4_XS:
+        return repacked_tile_iq4_xs_ref;
     default:
         return nullptr;
     }

@@ -43,7 +43,8 @@ TEST_CASE("repacked weights unpack to the file's rows; sizes add up") {
                  {TypeId::Q6_K, WeightLayout::Q6_Kx8, sizeof(BlockQ6_Kx8)},
                  {TypeId::Q4_0, WeightLayout::Q4_0x8, sizeof(BlockQ4_0x8)},
                  {TypeId::Q8_0, WeightLayout::Q8_0x8, sizeof(BlockQ8_0x8)},
-                 {TypeId::Q4_1, WeightLayout::Q4_1x8, sizeof(BlockQ4_1x8)}};
+                 {TypeId::Q4_1, WeightLayout::Q4_1x8, sizeof(BlockQ4_1x8)},
+                 {TypeId::IQ4_XS, WeightLayout::IQ4_XSx8, sizeof(BlockIQ4_XSx8)}};
     for (const auto &c : cases) {
         const TypeCase &tc = type_case(c.type);
         const auto type = static_cast<uint32_t>(tc.type);
@@ -87,7 +88,8 @@ TEST_CASE("repacked weights unpack to the file's rows; sizes add up") {
 // of sum |w x| of it, except one token of Q4_0 or Q4_1 on x86: the reference's bits.
 TEST_CASE("matmul_rows over a repacked matrix: any row range, every ISA, the row layout's bits") {
     std::mt19937 rng(8);
-    for (TypeId type_id : {TypeId::Q4_K, TypeId::Q6_K, TypeId::Q4_0, TypeId::Q8_0, TypeId::Q4_1}) {
+    for (TypeId type_id :
+         {TypeId::Q4_K, TypeId::Q6_K, TypeId::Q4_0, TypeId::Q8_0, TypeId::Q4_1, TypeId::IQ4_XS}) {
         CAPTURE(static_cast<int>(type_id));
         const TypeCase &tc = type_case(type_id);
         const auto type = static_cast<uint32_t>(tc.type);
