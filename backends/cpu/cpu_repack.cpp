@@ -68,14 +68,18 @@ void pack_q4k_scales(const uint8_t sc[8], const uint8_t m[8], uint8_t out[K_SCAL
     }
 }
 
-// IQ4_XS's codebook index of element l (0..31) of sub-block s: the file's byte 16 s + l % 16,
-// the low nibble for l < 16; in the interleaved layout, nibble s % 2 of the row's byte
-// 32 (s / 2) + l.
+// Byte i of a row's quants is byte i % 4 of its chunk i / 4 in the tile.
+uint8_t tile_byte(const uint8_t *qs, int r, int i) {
+    return qs[(i / 4 * kRepackRows + r) * 4 + i % 4];
+}
+// The Q4_Kx8 and IQ4_XSx8 nibble order: element l (0..31) of sub-block s of row r is nibble
+// s % 2 of the row's byte 32 (s / 2) + l.
+int kx8_nibble(const uint8_t *qs, int r, int s, int l) {
+    return (tile_byte(qs, r, 32 * (s / 2) + l) >> (4 * (s % 2))) & 0xF;
+}
+// IQ4_XS's file order: element l of sub-block s is nibble l / 16 of byte 16 s + l % 16.
 int iq4xs_file_index(const uint8_t *qs, int s, int l) {
     return (qs[16 * s + l % 16] >> (4 * (l / 16))) & 0xF;
-}
-int iq4xs_tile_index(const uint8_t *row, int s, int l) {
-    return (row[32 * (s / 2) + l] >> (4 * (s % 2))) & 0xF;
 }
 
 // Row r's block (file format, at src) into the interleaved block o, and back.
@@ -211,15 +215,13 @@ void get_block(WeightLayout layout, const uint8_t *o, int r, uint8_t *dst) {
         const auto t = load_block<BlockIQ4_XSx8>(o, 0);
         BlockIQ4_XS b{};
         b.d = t.d[r];
-        uint8_t row[QK_K / 2];
-        deinterleave_chunks(t.qs, QK_K / 8, r, row);
         for (int s = 0; s < 8; ++s) {
             const int ls = t.scales[s][r] + 32;
             b.scales_l[s / 2] |= static_cast<uint8_t>((ls & 0xF) << (4 * (s % 2)));
             b.scales_h = static_cast<uint16_t>(b.scales_h | (ls >> 4) << (2 * s));
             for (int l = 0; l < 32; ++l)
                 b.qs[16 * s + l % 16] |=
-                    static_cast<uint8_t>(iq4xs_tile_index(row, s, l) << (4 * (l / 16)));
+                    static_cast<uint8_t>(kx8_nibble(t.qs, r, s, l) << (4 * (l / 16)));
         }
         std::memcpy(dst, &b, sizeof b);
         break;
@@ -317,11 +319,6 @@ void tile_ref(int64_t nb, const void *act, uint64_t act_stride, int nc, float *y
     }
 }
 
-// Byte i of a row's quants is byte i % 4 of its chunk i / 4 in the tile.
-uint8_t tile_byte(const uint8_t *qs, int r, int i) {
-    return qs[(i / 4 * kRepackRows + r) * 4 + i % 4];
-}
-
 // Row r's 32 nibbles of a Q4_0/Q4_1 tile block (byte j: elements j and j + 16), less `offset`,
 // against the activation quants aq.
 int nibble_block_dot(const uint8_t *qs, int r, int offset, const int8_t *aq) {
@@ -345,13 +342,9 @@ void repacked_tile_q4_K_ref(int64_t k, const void *tile, const void *act, uint64
                  int sumi = 0, summins = 0;
                  for (int g = 0; g < QK_K / 32; ++g) {
                      summins += w.mins[r][g] * (a.bsums[2 * g] + a.bsums[2 * g + 1]);
-                     // Sub-block g is nibble g % 2 of the row's bytes 32 (g / 2) .. 32 (g / 2)
-                     // + 31.
                      int sumg = 0;
-                     for (int l = 0; l < 32; ++l) {
-                         const uint8_t byte = tile_byte(w.qs, r, 32 * (g / 2) + l);
-                         sumg += ((g % 2 == 0) ? (byte & 0xF) : (byte >> 4)) * a.qs[32 * g + l];
-                     }
+                     for (int l = 0; l < 32; ++l)
+                         sumg += kx8_nibble(w.qs, r, g, l) * a.qs[32 * g + l];
                      sumi += w.scales[g][r] * sumg;
                  }
                  return fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi) -
@@ -365,13 +358,11 @@ void repacked_tile_iq4_xs_ref(int64_t k, const void *tile, const void *act, uint
              [&](int64_t ib, int r, const uint8_t *a_row) {
                  const auto w = load_block<BlockIQ4_XSx8>(bytes(tile), ib);
                  const auto a = load_block<BlockQ8_K>(a_row, ib);
-                 uint8_t row[QK_K / 2];
-                 deinterleave_chunks(w.qs, QK_K / 8, r, row);
                  int sumi = 0;
                  for (int s = 0; s < 8; ++s) {
                      int sums = 0;
                      for (int l = 0; l < 32; ++l)
-                         sums += kValuesIQ4NL[iq4xs_tile_index(row, s, l)] * a.qs[32 * s + l];
+                         sums += kValuesIQ4NL[kx8_nibble(w.qs, r, s, l)] * a.qs[32 * s + l];
                      sumi += w.scales[s][r] * sums;
                  }
                  return fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi);
