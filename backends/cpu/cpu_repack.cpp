@@ -140,8 +140,13 @@ void put_block(WeightLayout layout, const uint8_t *src, int r, uint8_t *o) {
         auto &t = *reinterpret_cast<BlockIQ4_XSx8 *>(o);
         t.d[r] = b.d;
         uint8_t row[QK_K / 2] = {};
+        for (int h = 0; h < 2; ++h)
+            t.scales_h[h][r] = 0;
         for (int s = 0; s < 8; ++s) {
-            t.scales[s][r] = static_cast<int8_t>(iq4xs_scale(b, s) - 32);
+            const int ls = iq4xs_scale(b, s);
+            uint8_t &low = t.scales_l[s / 2][r];
+            low = static_cast<uint8_t>(s % 2 ? (low | (ls & 0xF) << 4) : (ls & 0xF));
+            t.scales_h[s / 4][r] |= static_cast<uint8_t>((ls >> 4) << (2 * (s % 4)));
             for (int l = 0; l < 32; ++l)
                 row[32 * (s / 2) + l] |=
                     static_cast<uint8_t>(iq4xs_file_index(b.qs, s, l) << (4 * (s % 2)));
@@ -216,7 +221,7 @@ void get_block(WeightLayout layout, const uint8_t *o, int r, uint8_t *dst) {
         BlockIQ4_XS b{};
         b.d = t.d[r];
         for (int s = 0; s < 8; ++s) {
-            const int ls = t.scales[s][r] + 32;
+            const int ls = iq4xsx8_scale(t, s, r);
             b.scales_l[s / 2] |= static_cast<uint8_t>((ls & 0xF) << (4 * (s % 2)));
             b.scales_h = static_cast<uint16_t>(b.scales_h | (ls >> 4) << (2 * s));
             for (int l = 0; l < 32; ++l)
@@ -363,7 +368,7 @@ void repacked_tile_iq4_xs_ref(int64_t k, const void *tile, const void *act, uint
                      int sums = 0;
                      for (int l = 0; l < 32; ++l)
                          sums += kValuesIQ4NL[kx8_nibble(w.qs, r, s, l)] * a.qs[32 * s + l];
-                     sumi += w.scales[s][r] * sums;
+                     sumi += (iq4xsx8_scale(w, s, r) - 32) * sums;
                  }
                  return fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi);
              });
