@@ -3,7 +3,8 @@
 // Decode streams every weight byte once, and a kernel that reads 8 separate rows keeps 8 streams
 // in flight and spends its time unpacking per-row scales. In the interleaved layout one tile of 8
 // rows is one sequential stream, one 32-byte load holds 4 bytes of each row, and the scales are
-// stored unpacked, a byte per (row, sub-block), so they reach their lanes with one shuffle. The
+// stored unpacked, a byte per (row, sub-block), so they reach their lanes with one shuffle
+// (IQ4_XS's stay 6 bits, grouped by row, and unpack a block's 64 at a time in vectors). The
 // arithmetic is the reference's (same integers, same float order): results are bit-identical to
 // the row layout's.
 //

@@ -516,7 +516,8 @@ TEST_CASE("moe_ffn over repacked expert stacks matches the file layout's referen
     // n_ff 268: 33 tiles and 4 rows after the last; all-Q4_K with down's 512 rows in 64 tiles.
     const FfnCase cases[] = {{TypeId::Q4_K, TypeId::Q4_K, TypeId::F16, 256, 268},
                              {TypeId::Q4_K, TypeId::Q4_K, TypeId::Q4_K, 512, 256},
-                             {TypeId::Q4_K, TypeId::Q8_0, TypeId::Q6_K, 256, 256 + 32}};
+                             {TypeId::Q4_K, TypeId::Q8_0, TypeId::Q6_K, 256, 256 + 32},
+                             {TypeId::IQ4_XS, TypeId::IQ4_XS, TypeId::IQ4_XS, 256, 512}};
     const int n_expert = 5, k = 2;
     for (const FfnCase &c : cases) {
         CAPTURE(static_cast<int>(c.down));
