@@ -1,9 +1,11 @@
 // The CPU backend: runs a whole graph inside one ThreadPool::run, every thread walking the nodes
 // in order with a barrier after each, each node split statically across the threads (prefill
-// matmuls claim chunks of rows as they go: cpu_matmul.cpp). Nothing is allocated while running:
-// tensors and kernel scratch live in the planned arena.
+// matmuls claim chunks of rows as they go: cpu_matmul.cpp). One-token runs leave out the
+// barriers between nodes that share no written byte (cpu_decode_groups.h). Nothing is allocated
+// while running: tensors and kernel scratch live in the planned arena.
 #include "cpu/cpu_backend.h"
 
+#include "cpu/cpu_decode_groups.h"
 #include "cpu/cpu_head_matmul.h"
 #include "cpu/cpu_matmul.h"
 #include "cpu/cpu_moe.h"
@@ -134,6 +136,9 @@ struct RunState {
     bool reference; // run the scalar *_ref kernels (one thread)
     cpu::MoeNodeLog *node_log; // null unless INFER_DEBUG_MOE_NODES is set
     cpu::NodeProfile *profile; // null unless INFER_PROFILE is set
+    // Per node: 1 when it starts without a barrier after the node before it (one-token runs of
+    // a prepared graph: cpu_decode_groups.h), or null: a barrier after every node.
+    const uint8_t *joins;
     // Index of the node after which the run stops (kNoStop: none). Thread 0 writes it once, after
     // finishing that node and before the barrier that ends it; see run_graph_on_thread.
     static constexpr size_t kNoStop = SIZE_MAX;
@@ -188,29 +193,12 @@ void run_embed(const RunState &s, const Node &n, int ith, int nth) {
     }
 }
 
-// True when the MatMul n can use the activations an earlier MatMul of this run left in their
-// shared scratch (Node::act_shared): the nearest earlier node with that scratch ran in this run,
-// read the same input and converted it to the same format.
-bool act_in_scratch(const RunState &s, const Node &n) {
-    if (!n.act_shared) return false;
-    const std::vector<Node> &nodes = s.bound->graph->nodes;
-    for (auto i = static_cast<int32_t>(&n - nodes.data()) - 1; i >= s.nodes.begin; --i) {
-        const Node &prev = nodes[static_cast<size_t>(i)];
-        if (prev.scratch != n.scratch) continue;
-        uint32_t a = 0, b = 0;
-        return prev.op == Op::MatMul && prev.in[0] == n.in[0] && prev.w->ne[0] == n.w->ne[0] &&
-               cpu::vec_dot_act_type(prev.w->type, &a) && cpu::vec_dot_act_type(n.w->type, &b) &&
-               a == b;
-    }
-    return false;
-}
-
 void run_matmul(const RunState &s, const Node &n, int ith, int nth) {
     const cpu::WeightView w = weight_view(*n.w);
     const int64_t rows = rows_of(s, n.in[0]);
     float *y = f32(s, n.out);
     cpu::matmul(w, f32(s, n.in[0]), rows, y, s.bound->tensor_data[n.scratch], ith, nth, *s.pool,
-                cpu::cpu_isa_dispatch(), act_in_scratch(s, n));
+                cpu::cpu_isa_dispatch(), cpu::act_in_scratch(*s.bound->graph, n, s.nodes.begin));
     if (n.w2) {
         s.pool->barrier(ith); // the bias touches columns other threads computed
         const auto *bias = static_cast<const float *>(n.w2->data);
@@ -395,7 +383,8 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
     const auto end = static_cast<size_t>(s.nodes.end);
     for (size_t i = static_cast<size_t>(s.nodes.begin); i < end; ++i) {
         // Thread 0 times MoeFfn nodes (every node when profiling) up to their closing barrier:
-        // the slowest thread's finish.
+        // the slowest thread's finish. A node the next one joins without a barrier is timed to
+        // thread 0's own finish.
         const bool timed =
             ith == 0 && ((s.bound->moe_ffn_seconds && nodes[i].op == Op::MoeFfn) || s.profile);
         const auto started = timed ? std::chrono::steady_clock::now()
@@ -404,15 +393,18 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
             run_node_reference(s, nodes[i]);
         else
             run_node(s, nodes[i], ith, nth);
+        const bool barrier = i + 1 == end || !s.joins || !s.joins[i + 1];
         // Every thread must leave at the same node boundary, or those that stay wait forever at
         // the next barrier. So the stop is decided once, by thread 0, as "after node i", and read
         // only after node i's barrier. A thread still reading after barrier j < i (thread 0 can
         // already be in node i) sees i > j and runs on to node i's barrier with everyone else.
         // A run that finished its last node has completed: a stop asked for now is left to the
-        // next run (a pending cancel stays set).
-        if (ith == 0 && i + 1 < end && s.stop->should_stop())
-            s.stop_after.store(i, std::memory_order_relaxed);
-        s.pool->barrier(ith); // orders the store above before every thread's load below
+        // next run (a pending cancel stays set). Stops fall only where barriers do.
+        if (barrier) {
+            if (ith == 0 && i + 1 < end && s.stop->should_stop())
+                s.stop_after.store(i, std::memory_order_relaxed);
+            s.pool->barrier(ith); // orders the store above before every thread's load below
+        }
         if (timed) {
             const double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -426,7 +418,7 @@ void run_graph_on_thread(void *ctx, int ith, int nth) {
                 if (s.node_log && s.n_tokens == 1) s.node_log->add(nodes[i].layer, seconds);
             }
         }
-        if (s.stop_after.load(std::memory_order_relaxed) <= i) return;
+        if (barrier && s.stop_after.load(std::memory_order_relaxed) <= i) return;
     }
 }
 
@@ -511,6 +503,10 @@ public:
         state.reference = kernels_ == CpuKernels::Reference;
         state.node_log = node_log_.get();
         state.profile = profile_.get();
+        state.joins = nullptr;
+        if (n_tokens == 1 && !state.reference)
+            for (const PreparedGraph &p : prepared_)
+                if (p.bound == &bound) state.joins = p.joins.data();
         if (stop.should_stop()) return make_error(INFER_ERR_CANCELLED, "decode cancelled");
         pool_->run(run_graph_on_thread, &state);
         if (state.stop_after.load() != RunState::kNoStop)
@@ -518,9 +514,25 @@ public:
         return Status::ok();
     }
 
+    Status prepare(const BoundGraph &bound) override {
+        PreparedGraph *p = nullptr;
+        for (PreparedGraph &q : prepared_)
+            if (q.bound == &bound) p = &q;
+        if (!p) p = &prepared_.emplace_back(PreparedGraph{&bound, {}});
+        cpu::decode_joins(*bound.graph, bound.tensor_data, &p->joins);
+        return Status::ok();
+    }
+
 private:
+    // A graph's barriers, worked out once (prepare) for the runs of its bound copy.
+    struct PreparedGraph {
+        const BoundGraph *bound;
+        std::vector<uint8_t> joins;
+    };
+
     int32_t n_threads_;
     CpuKernels kernels_;
+    std::vector<PreparedGraph> prepared_;
     std::unique_ptr<cpu::ThreadPool> pool_; // made by start()
     std::unique_ptr<cpu::MoeNodeLog> node_log_;
     std::unique_ptr<cpu::NodeProfile> profile_;

@@ -1,10 +1,11 @@
 // A profile of the CPU backend's nodes, calm's habit: with INFER_PROFILE=1 in the environment a
 // CPU backend times every node it runs (thread 0, from the node's start to its closing barrier:
-// the slowest thread's finish) and, when it is destroyed, prints to stderr one line per kind of
-// node (op, weight type and shape, decode or prefill) with its calls, time, share of the total
-// and, for the weight-reading nodes, the weight bytes it read per second. A decode matmul then
-// shows how close it streams to the machine's bandwidth (infer-bench --membw), one kind at a time.
-// Fixed arrays, sized at start: nothing is allocated per token.
+// the slowest thread's finish; to thread 0's own finish for a node the next one runs on from
+// without a barrier, cpu_decode_groups.h) and, when it is destroyed, prints to stderr one line per
+// kind of node (op, weight type and shape, decode or prefill) with its calls, time, share of the
+// total and, for the weight-reading nodes, the weight bytes it read per second. A decode matmul
+// then shows how close it streams to the machine's bandwidth (infer-bench --membw), one kind at a
+// time. Fixed arrays, sized at start: nothing is allocated per token.
 #pragma once
 
 #include "graph/graph.h"
