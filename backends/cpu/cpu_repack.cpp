@@ -90,8 +90,12 @@ void put_block(WeightLayout layout, const uint8_t *src, int r, uint8_t *o) {
         auto &t = *reinterpret_cast<BlockQ4_Kx8 *>(o);
         t.d[r] = b.d;
         t.dmin[r] = b.dmin;
-        for (int s = 0; s < 8; ++s)
-            q4k_scale_min(s, b.scales, &t.scales[s][r], &t.mins[r][s]);
+        for (int s = 0; s < 8; ++s) {
+            uint8_t sc = 0, m = 0;
+            q4k_scale_min(s, b.scales, &sc, &m);
+            t.scales.set(s, r, sc);
+            t.mins.set(s, r, m);
+        }
         interleave_chunks(b.qs, QK_K / 8, r, t.qs);
         break;
     }
@@ -140,13 +144,8 @@ void put_block(WeightLayout layout, const uint8_t *src, int r, uint8_t *o) {
         auto &t = *reinterpret_cast<BlockIQ4_XSx8 *>(o);
         t.d[r] = b.d;
         uint8_t row[QK_K / 2] = {};
-        for (int h = 0; h < 2; ++h)
-            t.scales_h[h][r] = 0;
         for (int s = 0; s < 8; ++s) {
-            const int ls = iq4xs_scale(b, s);
-            uint8_t &low = t.scales_l[s / 2][r];
-            low = static_cast<uint8_t>(s % 2 ? (low | (ls & 0xF) << 4) : (ls & 0xF));
-            t.scales_h[s / 4][r] |= static_cast<uint8_t>((ls >> 4) << (2 * (s % 4)));
+            t.scales.set(s, r, iq4xs_scale(b, s));
             for (int l = 0; l < 32; ++l)
                 row[32 * (s / 2) + l] |=
                     static_cast<uint8_t>(iq4xs_file_index(b.qs, s, l) << (4 * (s % 2)));
@@ -166,10 +165,12 @@ void get_block(WeightLayout layout, const uint8_t *o, int r, uint8_t *dst) {
         BlockQ4_K b;
         b.d = t.d[r];
         b.dmin = t.dmin[r];
-        uint8_t sc[8];
-        for (int s = 0; s < 8; ++s)
-            sc[s] = t.scales[s][r];
-        pack_q4k_scales(sc, t.mins[r], b.scales);
+        uint8_t sc[8], m[8];
+        for (int s = 0; s < 8; ++s) {
+            sc[s] = static_cast<uint8_t>(t.scales.get(s, r));
+            m[s] = static_cast<uint8_t>(t.mins.get(s, r));
+        }
+        pack_q4k_scales(sc, m, b.scales);
         deinterleave_chunks(t.qs, QK_K / 8, r, b.qs);
         std::memcpy(dst, &b, sizeof b);
         break;
@@ -221,7 +222,7 @@ void get_block(WeightLayout layout, const uint8_t *o, int r, uint8_t *dst) {
         BlockIQ4_XS b{};
         b.d = t.d[r];
         for (int s = 0; s < 8; ++s) {
-            const int ls = iq4xsx8_scale(t, s, r);
+            const int ls = t.scales.get(s, r);
             b.scales_l[s / 2] |= static_cast<uint8_t>((ls & 0xF) << (4 * (s % 2)));
             b.scales_h = static_cast<uint16_t>(b.scales_h | (ls >> 4) << (2 * s));
             for (int l = 0; l < 32; ++l)
@@ -346,11 +347,11 @@ void repacked_tile_q4_K_ref(int64_t k, const void *tile, const void *act, uint64
                  const auto a = load_block<BlockQ8_K>(a_row, ib);
                  int sumi = 0, summins = 0;
                  for (int g = 0; g < QK_K / 32; ++g) {
-                     summins += w.mins[r][g] * (a.bsums[2 * g] + a.bsums[2 * g + 1]);
+                     summins += w.mins.get(g, r) * (a.bsums[2 * g] + a.bsums[2 * g + 1]);
                      int sumg = 0;
                      for (int l = 0; l < 32; ++l)
                          sumg += kx8_nibble(w.qs, r, g, l) * a.qs[32 * g + l];
-                     sumi += w.scales[g][r] * sumg;
+                     sumi += w.scales.get(g, r) * sumg;
                  }
                  return fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi) -
                         fp16_to_fp32(w.dmin[r]) * a.d * static_cast<float>(summins);
@@ -368,7 +369,7 @@ void repacked_tile_iq4_xs_ref(int64_t k, const void *tile, const void *act, uint
                      int sums = 0;
                      for (int l = 0; l < 32; ++l)
                          sums += kValuesIQ4NL[kx8_nibble(w.qs, r, s, l)] * a.qs[32 * s + l];
-                     sumi += (iq4xsx8_scale(w, s, r) - 32) * sums;
+                     sumi += (w.scales.get(s, r) - 32) * sums;
                  }
                  return fp16_to_fp32(w.d[r]) * a.d * static_cast<float>(sumi);
              });

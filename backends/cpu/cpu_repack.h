@@ -3,8 +3,8 @@
 // Decode streams every weight byte once, and a kernel that reads 8 separate rows keeps 8 streams
 // in flight and spends its time unpacking per-row scales. In the interleaved layout one tile of 8
 // rows is one sequential stream, one 32-byte load holds 4 bytes of each row, and the scales are
-// stored unpacked, a byte per (row, sub-block), so they reach their lanes with one shuffle
-// (IQ4_XS's stay 6 bits, grouped by row, and unpack a block's 64 at a time in vectors). The
+// stored a byte per (row, sub-block), so they reach their lanes with one shuffle (the 6-bit ones
+// of Q4_K and IQ4_XS stay 6 bits, grouped so that a block's 64 unpack at a time in vectors). The
 // arithmetic is the reference's (same integers, same float order): results are bit-identical to
 // the row layout's.
 //
@@ -24,16 +24,38 @@ namespace infer::cpu {
 
 constexpr int kRepackRows = 8;
 
-// Q4_K, 8 rows: 1184 bytes for 8 x 144 (the 6-bit scales and mins stored as bytes).
+// 6-bit fields of 8 sub-blocks x 8 rows in 48 bytes, grouped so that one pass of vector shifts
+// unpacks all 64 (unpack_scales6, cpu_vec_dot_x86_repacked.inc): low[j][r] holds the low 4 bits
+// of sub-block 2 j's field of row r and, above them, 2 j + 1's; high[h][r] the high 2 bits of
+// sub-block 4 h + i's at bit 2 i.
+struct Fields6x8 {
+    uint8_t low[4][8];
+    uint8_t high[2][8];
+
+    int get(int s, int r) const {
+        const int lo = (low[s / 2][r] >> (4 * (s % 2))) & 0xF;
+        const int hi = (high[s / 4][r] >> (2 * (s % 4))) & 3;
+        return lo | hi << 4;
+    }
+    void set(int s, int r, int v) {
+        const int lo_shift = 4 * (s % 2), hi_shift = 2 * (s % 4);
+        uint8_t &l = low[s / 2][r], &h = high[s / 4][r];
+        l = static_cast<uint8_t>((l & ~(0xF << lo_shift)) | (v & 0xF) << lo_shift);
+        h = static_cast<uint8_t>((h & ~(3 << hi_shift)) | (v >> 4 & 3) << hi_shift);
+    }
+};
+
+// Q4_K, 8 rows: exactly 8 x 144 bytes (with the scales and mins as bytes, 1184 put the peak RSS
+// of llama-1B Q4_K_M at 1.049x its weights). Scales and mins stay 6 bits: each block's unpack in
+// vectors to bytes [sub-block][row], a shuffle from each row's lanes, as the kernels read them.
 struct BlockQ4_Kx8 {
     uint16_t d[kRepackRows];    // per row, fp16
     uint16_t dmin[kRepackRows]; // per row, fp16
-    uint8_t scales[8]
-                  [kRepackRows];  // [sub-block][row]: one load broadcasts a sub-block's row scales
-    uint8_t mins[kRepackRows][8]; // [row][sub-block]: a row's mins against the bsums
+    Fields6x8 scales;
+    Fields6x8 mins;
     uint8_t qs[kRepackRows * QK_K / 2]; // 4-byte chunk c of row r at (8 c + r) * 4
 };
-static_assert(sizeof(BlockQ4_Kx8) == 1184);
+static_assert(sizeof(BlockQ4_Kx8) == 8 * sizeof(BlockQ4_K));
 
 // Q6_K, 8 rows: 1680 bytes, exactly 8 x 210. Each 128-element half of a row is 4 quarters of 32
 // (the row layout's order); for each 4-byte chunk g (elements 4g..4g+3 of every quarter) three
@@ -76,23 +98,15 @@ struct BlockQ4_1x8 {
 static_assert(sizeof(BlockQ4_1x8) == 8 * sizeof(BlockQ4_1));
 
 // IQ4_XS, 8 rows: exactly 8 x 136 bytes (as bytes less 32, the scales took 1.5% more, which put
-// the peak RSS of llama-1B IQ4_XS past 1.05x its weights). The 6-bit scales are grouped by row so
-// that one pass of vector shifts unpacks all 64 of a block (iq4xsx8_scale is the readable
-// form), and the codebook indices are in Q4_Kx8's nibble order (a row's byte 32 j + l: element l
-// of sub-block 2 j in its low nibble, of 2 j + 1 in its high).
+// the peak RSS of llama-1B IQ4_XS past 1.05x its weights). The 6-bit scales are Q4_Kx8's, and the
+// codebook indices are in its nibble order (a row's byte 32 j + l: element l of sub-block 2 j in
+// its low nibble, of 2 j + 1 in its high).
 struct BlockIQ4_XSx8 {
     uint16_t d[kRepackRows];            // per row, fp16
-    uint8_t scales_l[4][kRepackRows];   // [pair j][row]: low 4 bits of sub-block 2 j's | 2 j + 1's
-    uint8_t scales_h[2][kRepackRows];   // [half h][row]: high 2 bits of sub-block 4 h + i's at 2 i
+    Fields6x8 scales;                   // before their -32
     uint8_t qs[kRepackRows * QK_K / 2]; // 4-byte chunk c of row r at (8 c + r) * 4
 };
 static_assert(sizeof(BlockIQ4_XSx8) == 8 * sizeof(BlockIQ4_XS));
-
-// The 6-bit scale (0..63, before its -32) of sub-block s of row r.
-inline int iq4xsx8_scale(const BlockIQ4_XSx8 &t, int s, int r) {
-    return ((t.scales_l[s / 2][r] >> (4 * (s % 2))) & 0xF) |
-           ((t.scales_h[s / 4][r] >> (2 * (s % 4))) & 3) << 4;
-}
 
 constexpr uintptr_t kRepackAlign = 2;
 static_assert(alignof(BlockQ4_Kx8) == kRepackAlign && alignof(BlockQ6_Kx8) == kRepackAlign &&
