@@ -40,7 +40,7 @@ inline Range split_range(int64_t n, int ith, int nth) {
 // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, for each of `rows` rows of n floats.
 // w (n floats) may be null: no weight. y == x is allowed. Gemma's GGUF weights already hold 1 + w.
 // Per-head Q/K norm (qwen3, gemma3): call with n = head_dim, rows = t * n_head, w = head_dim
-// weight. Split: rows.
+// weight. Split: rows; fewer rows than threads (not in place): each row's elements.
 void rms_norm(float *y, const float *x, const float *w, int64_t rows, int n, float eps, int ith,
               int nth);
 void rms_norm_ref(float *y, const float *x, const float *w, int64_t rows, int n, float eps);

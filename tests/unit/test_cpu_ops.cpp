@@ -175,8 +175,9 @@ TEST_CASE("cpu rms_norm matches its reference") {
                 const auto x = random_vec(size_t(rows) * n, rng, -3.0f, 3.0f);
                 const auto w = random_vec(size_t(n), rng, 0.0f, 2.0f);
                 const float *wp = weighted ? w.data() : nullptr;
-                std::vector<float> ref(x.size()), y(x.size());
+                std::vector<float> ref(x.size()), y(x.size()), one(x.size());
                 rms_norm_ref(ref.data(), x.data(), wp, rows, n, 1e-6f);
+                rms_norm(one.data(), x.data(), wp, rows, n, 1e-6f, 0, 1);
                 for_each_split(
                     [&](int ith, int nth) {
                         rms_norm(y.data(), x.data(), wp, rows, n, 1e-6f, ith, nth);
@@ -184,6 +185,9 @@ TEST_CASE("cpu rms_norm matches its reference") {
                     [&] {
                         for (size_t i = 0; i < y.size(); i++)
                             REQUIRE(std::fabs(y[i] - ref[i]) <= 1e-6f * std::fabs(ref[i]) + 1e-7f);
+                        // split by rows or, for fewer rows than threads, by elements: one
+                        // thread's bits
+                        REQUIRE(y == one);
                     });
                 // in place gives the same
                 std::vector<float> inplace = x;
