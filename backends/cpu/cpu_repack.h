@@ -25,7 +25,7 @@ namespace infer::cpu {
 constexpr int kRepackRows = 8;
 
 // 6-bit fields of 8 sub-blocks x 8 rows in 48 bytes, grouped so that one pass of vector shifts
-// unpacks all 64 (unpack_scales6, cpu_vec_dot_x86_repacked.inc): low[j][r] holds the low 4 bits
+// unpacks all 64 (unpack_fields6, cpu_vec_dot_x86_repacked.inc): low[j][r] holds the low 4 bits
 // of sub-block 2 j's field of row r and, above them, 2 j + 1's; high[h][r] the high 2 bits of
 // sub-block 4 h + i's at bit 2 i.
 struct Fields6x8 {
@@ -46,8 +46,8 @@ struct Fields6x8 {
 };
 
 // Q4_K, 8 rows: exactly 8 x 144 bytes (with the scales and mins as bytes, 1184 put the peak RSS
-// of llama-1B Q4_K_M at 1.049x its weights). Scales and mins stay 6 bits: each block's unpack in
-// vectors to bytes [sub-block][row], a shuffle from each row's lanes, as the kernels read them.
+// of llama-1B Q4_K_M at 1.049x its weights). The scales and mins stay 6 bits; the kernels unpack
+// a block's into bytes [sub-block][row], each sub-block's 8 a shuffle away from the rows' lanes.
 struct BlockQ4_Kx8 {
     uint16_t d[kRepackRows];    // per row, fp16
     uint16_t dmin[kRepackRows]; // per row, fp16
