@@ -117,9 +117,11 @@ if BUILD_TARGETS="infer-no-alloc-test infer-cuda-tests infer-synth" build emulat
 fi
 
 # The tests that start threads: the thread pool, the last error per thread, concurrent contexts
-# on one model, concurrent tokenization and chat rendering, cancel from another thread, and the
-# cancel tests (the stress test with 250 instead of 2,500 cancels per thread count: TSan is slow).
+# on one model, concurrent tokenization and chat rendering, cancel from another thread, the
+# cancel tests (the stress test with 250 instead of 2,500 cancels per thread count: TSan is slow),
+# and the expert FFN across thread counts (its decode steps wait on per-expert counts).
 tsan_tests='ThreadPool|last error is per thread|four threads on one shared model|concurrent rendering'
+tsan_tests+='|moe_ffn results do not depend on the thread count'
 tsan_tests+='|cancel from another thread|^concurrency: |^cancel: '
 stage "ThreadSanitizer: the concurrency tests"
 if BUILD_TARGETS="infer-unit-tests infer-model-tests" build tsan build/tsan \

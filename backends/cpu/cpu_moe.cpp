@@ -196,18 +196,20 @@ struct Layout {
     uint64_t start;    // int32 [n_expert + 1]: group starts
     uint64_t cursor;   // int32 [n_expert]: fill positions while grouping
     uint64_t active;   // int32 [n_expert]: experts with at least one pair, ascending
+    uint64_t ready;    // int32 [n_expert]: decode: the expert's gate/up items finished
     uint64_t pair_row; // int32 [max_tokens][k]: the grouped row of (token, slot)
     uint64_t hq;       // [n_pairs] quantized intermediate rows (down's activations)
     uint64_t up_tmp;   // f32 [nth][kTokenChunk][kRowBlock]: an item's up outputs
     // One region used twice: until the down phase, the gathered activations and the
-    // intermediate rows; then the down outputs (the former are dead by then).
+    // intermediate rows; then the down outputs (the former are dead by then). Decode's down
+    // phase starts while other threads may still read and write the former, so it has d apart.
     uint64_t xg_gate, xg_up; // [n_pairs] quantized x rows, grouped
     uint64_t h;              // f32 [n_pairs][n_ff]: act(gate) * up
     uint64_t d;              // f32 [n_pairs][n_embd]: each pair's down output
     uint64_t total;
 };
 
-Layout layout_of(const MoeFfn &f, int64_t max_tokens, int k, int nth) {
+Layout layout_of(const MoeFfn &f, int64_t max_tokens, int k, int nth, bool decode) {
     Layout L{};
     L.n_embd = f.gate.k;
     L.n_ff = f.gate.n;
@@ -231,6 +233,7 @@ Layout layout_of(const MoeFfn &f, int64_t max_tokens, int k, int nth) {
     L.start = take((n_expert + 1) * 4);
     L.cursor = take(n_expert * 4);
     L.active = take(n_expert * 4);
+    L.ready = take(n_expert * 4);
     L.pair_row = take(pairs * 4);
     L.hq = take(pairs * L.act_down);
     L.up_tmp = take(static_cast<uint64_t>(nth) * kTokenChunk * kRowBlock * 4);
@@ -238,8 +241,9 @@ Layout layout_of(const MoeFfn &f, int64_t max_tokens, int k, int nth) {
     L.xg_gate = take(pairs * L.act_gate);
     L.xg_up = L.shared_act ? L.xg_gate : take(pairs * L.act_up);
     L.h = take(pairs * static_cast<uint64_t>(L.n_ff) * 4);
-    L.d = region;
-    L.total = std::max(at, region + align64(pairs * static_cast<uint64_t>(L.n_embd) * 4));
+    const uint64_t d_bytes = pairs * static_cast<uint64_t>(L.n_embd) * 4;
+    L.d = decode ? take(d_bytes) : region;
+    L.total = std::max(at, region + align64(d_bytes));
     return L;
 }
 
@@ -329,7 +333,7 @@ void group_pairs(const Layout &L, const MoeFfn &f, const int32_t *ids, int64_t t
 }
 
 // ---- One token (decode) ---------------------------------------------------------------------
-// The same work with two barriers where the general path has four: decode is bound by streaming
+// The same work with one barrier where the general path has four: decode is bound by streaming
 // the selected experts' weights, and every barrier is a point where the first thread to arrive
 // idles (or, on a busy machine, one descheduled thread stalls the other).
 //  - Thread 0 groups the pairs and quantizes the one activation row (a few microseconds).
@@ -338,6 +342,10 @@ void group_pairs(const Layout &L, const MoeFfn &f, const int32_t *ids, int64_t t
 //  - Down is split by output rows: each thread streams its share of every selected expert's
 //    down matrix and sums those rows over the token's slots itself, in slot order, so no barrier
 //    precedes the weighted sum.
+//  - Down waits for each expert's intermediate row alone (its gate/up items counted in `ready`)
+//    rather than at a barrier for all of them, starting with the experts this thread made: the
+//    barrier cost each of 2 threads 3-6% of OLMoE-1B-7B's expert FFN, the later one to finish
+//    its gate/up items waiting there on each layer as often as the other.
 // Each thread's reads are a few long streams, as a dense matmul's are: with items of 256 gate/up
 // rows and of 128 down rows (every call starting a new stream of 73-295 KB), OLMoE-1B-7B's expert
 // FFN read 25.5 GB/s where its dense matmuls read 29.4 (2 threads, Xeon, AVX2).
@@ -363,6 +371,7 @@ void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int3
     const int32_t *start = at<int32_t>(scratch, L.start);
     const int32_t *active = at<int32_t>(scratch, L.active);
     const int32_t *pair_row = at<int32_t>(scratch, L.pair_row);
+    int32_t *ready = at<int32_t>(scratch, L.ready);
     uint8_t *xg_gate = at<uint8_t>(scratch, L.xg_gate), *xg_up = at<uint8_t>(scratch, L.xg_up);
     float *h = at<float>(scratch, L.h);
     uint8_t *hq = at<uint8_t>(scratch, L.hq);
@@ -371,6 +380,7 @@ void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int3
     // ---- Thread 0: group, count, quantize x once (every pair's activation row is row 0).
     if (ith == 0) {
         group_pairs(L, f, ids, 1, k, scratch);
+        std::fill(ready, ready + f.gate.n_expert, 0);
         if (counts) moe_count_selected(f, ids, k, counts);
         matmul_quantize_act_row(f.gate.type, x, n_embd, xg_gate, isa);
         if (!L.shared_act) matmul_quantize_act_row(f.up.type, x, n_embd, xg_up, isa);
@@ -385,9 +395,11 @@ void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int3
     const Range items = split_range(control[16] * ff_blocks, ith, nth);
     for (int64_t ei = items.begin / ff_blocks; ei * ff_blocks < items.end; ++ei) {
         const int32_t e = active[ei];
-        const int64_t run0 = (std::max(items.begin, ei * ff_blocks) - ei * ff_blocks) * ff_block;
-        const int64_t run1 =
-            std::min(n_ff, (std::min(items.end, (ei + 1) * ff_blocks) - ei * ff_blocks) * ff_block);
+        // This thread's items of the expert, [i0, i1), are its rows [run0, run1).
+        const int64_t i0 = std::max(items.begin, ei * ff_blocks),
+                      i1 = std::min(items.end, (ei + 1) * ff_blocks);
+        const int64_t run0 = (i0 - ei * ff_blocks) * ff_block,
+                      run1 = std::min(n_ff, (i1 - ei * ff_blocks) * ff_block);
         float *he = h + start[e] * n_ff; // the expert's one pair
         for (int64_t r0 = run0; r0 < run1; r0 += chunk) {
             const int64_t r1 = std::min(run1, r0 + chunk);
@@ -400,21 +412,26 @@ void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int3
                 f.down.type, he + r0, r1 - r0,
                 hq + start[e] * L.act_down + matmul_act_row_bytes(f.down.type, r0), isa);
         }
+        std::atomic_ref<int32_t>(ready[e]).fetch_add(static_cast<int32_t>(i1 - i0),
+                                                     std::memory_order_release);
     }
-    pool.barrier(ith);
 
-    // ---- This thread's share of n_embd's rows: every slot's down rows into its pair's row of d
-    // (h and the gathered x, which d overlaps, are dead now), then their weighted sum.
+    // ---- This thread's share of n_embd's rows: every active expert's down rows into its pair's
+    // row of d (one pair each: a token picks an expert once), from the first expert whose items
+    // this thread had, each once its intermediate row is complete; then the weighted sum.
     float *d = at<float>(scratch, L.d);
     int64_t r0 = 0, r1 = 0;
     matmul_decode_share(f.down.expert(0), ith, nth, &r0, &r1, isa);
     if (r0 == r1) return;
-    for (int j = 0; j < k; ++j) {
-        if (pair_row[j] < 0) continue;
-        float *dj = d + pair_row[j] * n_embd + r0;
-        matmul_rows(f.down.expert(ids[j]), hq + pair_row[j] * L.act_down, L.act_down, 1, dj, n_embd,
-                    r0, r1, isa);
-        add_bias(dj, n_embd, 1, bias_at(f.down_bias, ids[j], n_embd, r0), r1 - r0);
+    const int64_t n_active = control[16];
+    const int64_t first = std::min(items.begin / ff_blocks, n_active - 1);
+    for (int64_t i = 0; i < n_active; ++i) {
+        const int32_t e = active[(first + i) % n_active];
+        ThreadPool::wait_at_least(&ready[e], static_cast<int32_t>(ff_blocks));
+        float *de = d + start[e] * n_embd + r0;
+        matmul_rows(f.down.expert(e), hq + start[e] * L.act_down, L.act_down, 1, de, n_embd, r0, r1,
+                    isa);
+        add_bias(de, n_embd, 1, bias_at(f.down_bias, e, n_embd, r0), r1 - r0);
     }
     weighted_sum(d + r0, n_embd, pair_row, weights, k, r1 - r0, y + r0);
 }
@@ -422,14 +439,16 @@ void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int3
 } // namespace
 
 uint64_t moe_ffn_scratch_bytes(const MoeFfn &f, int64_t max_tokens, int k, int nth) {
-    return layout_of(f, max_tokens, k, nth).total;
+    const uint64_t general = layout_of(f, max_tokens, k, nth, false).total;
+    return decode_fits(f) ? std::max(general, layout_of(f, 1, k, nth, true).total) : general;
 }
 
 void moe_ffn(const MoeFfn &f, const float *x, const int32_t *ids, const float *weights, int64_t t,
              int k, float *y, void *scratch, uint64_t *counts, int ith, int nth, ThreadPool &pool,
              CpuIsa isa) {
-    const Layout L = layout_of(f, t, k, nth); // offsets for t tokens: the scratch fits max_tokens
-    if (t == 1 && decode_fits(f))
+    const bool decode = t == 1 && decode_fits(f);
+    const Layout L = layout_of(f, t, k, nth, decode); // offsets for t tokens: the scratch fits
+    if (decode)
         return moe_ffn_decode(f, L, x, ids, weights, k, y, scratch, counts, ith, nth, pool, isa);
     const int64_t n_embd = L.n_embd, n_ff = L.n_ff;
     int64_t *control = at<int64_t>(scratch, L.control);

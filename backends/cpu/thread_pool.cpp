@@ -27,6 +27,18 @@ inline void cpu_relax() {
 #endif
 }
 
+// Spins until done() holds, yielding the core now and then.
+template <class Done> void spin_until(Done done) {
+    for (int spins = 0; !done();) {
+        if (++spins < kSpinBeforeYield) {
+            cpu_relax();
+        } else {
+            std::this_thread::yield();
+            spins = 0;
+        }
+    }
+}
+
 } // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
@@ -58,16 +70,7 @@ void ThreadPool::run(Fn fn, void *ctx) {
     if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
 
     fn(ctx, 0, n_threads_);
-
-    int spins = 0;
-    while (done_.load(std::memory_order_acquire) != n_threads_ - 1) {
-        if (++spins < kSpinBeforeYield) {
-            cpu_relax();
-        } else {
-            std::this_thread::yield();
-            spins = 0;
-        }
-    }
+    spin_until([this] { return done_.load(std::memory_order_acquire) == n_threads_ - 1; });
 }
 
 void ThreadPool::worker_loop(int ith) {
@@ -107,6 +110,11 @@ int64_t ThreadPool::claim_share(int64_t total, int64_t step, int64_t *n) {
     }
 }
 
+void ThreadPool::wait_at_least(int32_t *count, int32_t value) {
+    const std::atomic_ref<int32_t> c(*count);
+    spin_until([&] { return c.load(std::memory_order_acquire) >= value; });
+}
+
 void ThreadPool::barrier(int ith) {
     (void)ith;
     if (n_threads_ == 1) {
@@ -122,15 +130,7 @@ void ThreadPool::barrier(int ith) {
         barrier_phase_.store(phase + 1, std::memory_order_release);
         return;
     }
-    int spins = 0;
-    while (barrier_phase_.load(std::memory_order_acquire) == phase) {
-        if (++spins < kSpinBeforeYield) {
-            cpu_relax();
-        } else {
-            std::this_thread::yield();
-            spins = 0;
-        }
-    }
+    spin_until([&] { return barrier_phase_.load(std::memory_order_acquire) != phase; });
 }
 
 } // namespace infer::cpu

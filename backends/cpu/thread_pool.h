@@ -47,6 +47,11 @@ public:
     // when none is left) and its size in *n; the last chunk may reach past total.
     int64_t claim_share(int64_t total, int64_t step, int64_t *n);
 
+    // Waits, spinning as barrier() does, until *count (which other threads of this run raise
+    // with release increments) is at least `value`: a wait for one piece of another thread's
+    // work where a barrier would wait for all of it. The work must not depend on the waiter.
+    static void wait_at_least(int32_t *count, int32_t value);
+
 private:
     void worker_loop(int ith);
 

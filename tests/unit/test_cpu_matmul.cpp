@@ -141,6 +141,38 @@ TEST_CASE(
     }
 }
 
+TEST_CASE("ThreadPool::wait_at_least returns once the count is reached, with the counted writes "
+          "visible") {
+    for (int nth = 1; nth <= 3; ++nth) {
+        CAPTURE(nth);
+        ThreadPool pool(nth);
+        struct Ctx {
+            int iter = 0;
+            int32_t count = 0;
+            std::vector<int> data; // [thread]: plain writes published by the count
+            std::atomic<int> errors{0};
+        } ctx{0, 0, std::vector<int>(static_cast<size_t>(nth), -1)};
+        auto fn = [](void *p, int ith, int n) {
+            auto *c = static_cast<Ctx *>(p);
+            if (ith > 0) { // the others' work: a write each, then a release increment
+                c->data[static_cast<size_t>(ith)] = c->iter;
+                std::atomic_ref<int32_t>(c->count).fetch_add(1, std::memory_order_release);
+                return;
+            }
+            ThreadPool::wait_at_least(&c->count, n - 1);
+            for (int j = 1; j < n; ++j)
+                if (c->data[static_cast<size_t>(j)] != c->iter) c->errors.fetch_add(1);
+        };
+        for (ctx.iter = 0; ctx.iter < 500; ++ctx.iter) {
+            ctx.count = 0;
+            pool.run(fn, &ctx);
+        }
+        CHECK(ctx.errors.load() == 0);
+        ThreadPool::wait_at_least(&ctx.count, nth - 1); // already reached: returns at once
+        CHECK(ctx.count == nth - 1);
+    }
+}
+
 TEST_CASE("ThreadPool survives idle periods (workers sleep and wake)") {
     ThreadPool pool(3);
     std::atomic<int> count{0};
