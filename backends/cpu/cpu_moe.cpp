@@ -2,6 +2,7 @@
 #include "cpu/cpu_moe.h"
 
 #include "core/types.h"
+#include "cpu/cpu_repack.h"
 #include "cpu/cpu_vec_dot.h"
 
 #include <algorithm>
@@ -197,6 +198,7 @@ struct Layout {
     uint64_t cursor;   // int32 [n_expert]: fill positions while grouping
     uint64_t active;   // int32 [n_expert]: experts with at least one pair, ascending
     uint64_t ready;    // int32 [n_expert]: decode: the expert's gate/up items finished
+    uint64_t units;    // decode: per thread, a cache line: DownUnits
     uint64_t pair_row; // int32 [max_tokens][k]: the grouped row of (token, slot)
     uint64_t hq;       // [n_pairs] quantized intermediate rows (down's activations)
     uint64_t up_tmp;   // f32 [nth][kTokenChunk][kRowBlock]: an item's up outputs
@@ -234,6 +236,7 @@ Layout layout_of(const MoeFfn &f, int64_t max_tokens, int k, int nth, bool decod
     L.cursor = take(n_expert * 4);
     L.active = take(n_expert * 4);
     L.ready = take(n_expert * 4);
+    L.units = take(static_cast<uint64_t>(nth) * 64);
     L.pair_row = take(pairs * 4);
     L.hq = take(pairs * L.act_down);
     L.up_tmp = take(static_cast<uint64_t>(nth) * kTokenChunk * kRowBlock * 4);
@@ -333,6 +336,30 @@ void group_pairs(const Layout &L, const MoeFfn &f, const int32_t *ids, int64_t t
 }
 
 // ---- One token (decode) ---------------------------------------------------------------------
+
+// A thread's down work in decode: its share of n_embd's rows of each active expert, in two halves
+// (units), which it takes from the front while threads done with their own take from the back.
+struct DownUnits {
+    int64_t ends;  // packed: the next unit from the front (low 32 bits), the end (high 32 bits)
+    int32_t done;  // units whose rows of d are written (release)
+    int32_t count; // units in all
+};
+static_assert(sizeof(DownUnits) <= 64);
+
+bool take_unit(DownUnits &q, bool front, int32_t *unit) {
+    const std::atomic_ref<int64_t> ends(q.ends);
+    int64_t now = ends.load(std::memory_order_relaxed);
+    for (;;) {
+        const auto next = static_cast<int32_t>(now & 0xFFFFFFFF),
+                   end = static_cast<int32_t>(now >> 32);
+        if (next >= end) return false;
+        *unit = front ? next : end - 1;
+        const int64_t want =
+            front ? (now & ~int64_t{0xFFFFFFFF}) | (next + 1) : (int64_t{end - 1} << 32) | next;
+        if (ends.compare_exchange_weak(now, want, std::memory_order_relaxed)) return true;
+    }
+}
+
 // The same work with one barrier where the general path has four: decode is bound by streaming
 // the selected experts' weights, and every barrier is a point where the first thread to arrive
 // idles (or, on a busy machine, one descheduled thread stalls the other).
@@ -346,6 +373,9 @@ void group_pairs(const Layout &L, const MoeFfn &f, const int32_t *ids, int64_t t
 //    rather than at a barrier for all of them, starting with the experts this thread made: the
 //    barrier cost each of 2 threads 3-6% of OLMoE-1B-7B's expert FFN, the later one to finish
 //    its gate/up items waiting there on each layer as often as the other.
+//  - A thread done with its down units takes the others' last ones (DownUnits), and each thread
+//    sums its rows once all of their units are written: the threads then finish together where
+//    one waited 4-6% of the node for the other at the node's barrier (OLMoE-1B-7B).
 // Each thread's reads are a few long streams, as a dense matmul's are: with items of 256 gate/up
 // rows and of 128 down rows (every call starting a new stream of 73-295 KB), OLMoE-1B-7B's expert
 // FFN read 25.5 GB/s where its dense matmuls read 29.4 (2 threads, Xeon, AVX2).
@@ -376,11 +406,24 @@ void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int3
     float *h = at<float>(scratch, L.h);
     uint8_t *hq = at<uint8_t>(scratch, L.hq);
     float *tmp = at<float>(scratch, L.up_tmp) + ith * kTokenChunk * kRowBlock;
+    const int64_t ff_block = decode_ff_block(f), ff_blocks = (n_ff + ff_block - 1) / ff_block;
+    // Thread t's gate/up items, its rows of down, its down units.
+    auto items_of = [&](int t) { return split_range(control[16] * ff_blocks, t, nth); };
+    auto down_rows = [&](int t, int64_t *r0, int64_t *r1) {
+        matmul_decode_share(f.down.expert(0), t, nth, r0, r1, isa);
+    };
+    auto units_of = [&](int t) { return at<DownUnits>(scratch, L.units + 64 * t); };
 
     // ---- Thread 0: group, count, quantize x once (every pair's activation row is row 0).
     if (ith == 0) {
         group_pairs(L, f, ids, 1, k, scratch);
         std::fill(ready, ready + f.gate.n_expert, 0);
+        for (int t = 0; t < nth; ++t) {
+            int64_t r0 = 0, r1 = 0;
+            down_rows(t, &r0, &r1);
+            const auto count = static_cast<int32_t>(r0 < r1 ? 2 * control[16] : 0);
+            *units_of(t) = DownUnits{int64_t{count} << 32, 0, count};
+        }
         if (counts) moe_count_selected(f, ids, k, counts);
         matmul_quantize_act_row(f.gate.type, x, n_embd, xg_gate, isa);
         if (!L.shared_act) matmul_quantize_act_row(f.up.type, x, n_embd, xg_up, isa);
@@ -390,9 +433,8 @@ void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int3
     // ---- This thread's share of the (expert, block of n_ff rows) items: h = act(gate x) * up x,
     // then its slice of hq. An expert's consecutive blocks are one run, which streams gate's
     // rows, then up's, in chunks of the up buffer's size.
-    const int64_t ff_block = decode_ff_block(f), ff_blocks = (n_ff + ff_block - 1) / ff_block;
     const int64_t chunk = kTokenChunk * kRowBlock / ff_block * ff_block;
-    const Range items = split_range(control[16] * ff_blocks, ith, nth);
+    const Range items = items_of(ith);
     for (int64_t ei = items.begin / ff_blocks; ei * ff_blocks < items.end; ++ei) {
         const int32_t e = active[ei];
         // This thread's items of the expert, [i0, i1), are its rows [run0, run1).
@@ -416,23 +458,38 @@ void moe_ffn_decode(const MoeFfn &f, const Layout &L, const float *x, const int3
                                                      std::memory_order_release);
     }
 
-    // ---- This thread's share of n_embd's rows: every active expert's down rows into its pair's
-    // row of d (one pair each: a token picks an expert once), from the first expert whose items
-    // this thread had, each once its intermediate row is complete; then the weighted sum.
+    // ---- Down, by units: unit u of thread t is half of t's share of n_embd's rows of active
+    // expert (first + u / 2) % n_active (one pair each: a token picks an expert once), where
+    // first is the first expert t had items of; its rows go into the pair's row of d once the
+    // expert's intermediate row is complete. Then this thread's rows, summed over the slots.
     float *d = at<float>(scratch, L.d);
-    int64_t r0 = 0, r1 = 0;
-    matmul_decode_share(f.down.expert(0), ith, nth, &r0, &r1, isa);
-    if (r0 == r1) return;
     const int64_t n_active = control[16];
-    const int64_t first = std::min(items.begin / ff_blocks, n_active - 1);
-    for (int64_t i = 0; i < n_active; ++i) {
-        const int32_t e = active[(first + i) % n_active];
-        ThreadPool::wait_at_least(&ready[e], static_cast<int32_t>(ff_blocks));
-        float *de = d + start[e] * n_embd + r0;
-        matmul_rows(f.down.expert(e), hq + start[e] * L.act_down, L.act_down, 1, de, n_embd, r0, r1,
-                    isa);
-        add_bias(de, n_embd, 1, bias_at(f.down_bias, e, n_embd, r0), r1 - r0);
-    }
+    auto run_unit = [&](int t, int32_t u) {
+        int64_t r0 = 0, r1 = 0;
+        down_rows(t, &r0, &r1);
+        const int64_t mid = r0 + (r1 - r0) / 2 / kRepackRows * kRepackRows;
+        const int64_t u0 = u % 2 ? mid : r0, u1 = u % 2 ? r1 : mid;
+        const int64_t first = std::min(items_of(t).begin / ff_blocks, n_active - 1);
+        const int32_t e = active[(first + u / 2) % n_active];
+        if (u0 < u1) {
+            ThreadPool::wait_at_least(&ready[e], static_cast<int32_t>(ff_blocks));
+            float *de = d + start[e] * n_embd + u0;
+            matmul_rows(f.down.expert(e), hq + start[e] * L.act_down, L.act_down, 1, de, n_embd, u0,
+                        u1, isa);
+            add_bias(de, n_embd, 1, bias_at(f.down_bias, e, n_embd, u0), u1 - u0);
+        }
+        std::atomic_ref<int32_t>(units_of(t)->done).fetch_add(1, std::memory_order_release);
+    };
+    int32_t u = 0;
+    while (take_unit(*units_of(ith), true, &u))
+        run_unit(ith, u);
+    for (int v = 1; v < nth; ++v) // then the others' last units
+        while (take_unit(*units_of((ith + v) % nth), false, &u))
+            run_unit((ith + v) % nth, u);
+    int64_t r0 = 0, r1 = 0;
+    down_rows(ith, &r0, &r1);
+    if (r0 == r1) return;
+    ThreadPool::wait_at_least(&units_of(ith)->done, units_of(ith)->count);
     weighted_sum(d + r0, n_embd, pair_row, weights, k, r1 - r0, y + r0);
 }
 
